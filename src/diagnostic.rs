@@ -1,0 +1,378 @@
+//! Diagnostics as data: spans into loaded sources, the `Diagnostic` type every stage returns,
+//! the table of stable codes, and the one renderer (human, short, JSON).
+
+use std::fmt::Write as _;
+
+/// Index of a source in [`Sources`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileId(pub u32);
+
+/// A byte range in one source file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span {
+    pub file: FileId,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(file: FileId, start: usize, end: usize) -> Span {
+        Span { file, start: start as u32, end: end as u32 }
+    }
+
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+    }
+}
+
+/// A value with the span it was written at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub node: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(node: T, span: Span) -> Self {
+        Spanned { node, span }
+    }
+}
+
+/// One loaded input (rules file or inventory), with its line index.
+#[derive(Debug)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+    line_starts: Vec<u32>,
+}
+
+impl SourceFile {
+    /// 1-based line and 1-based column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: u32) -> (usize, usize) {
+        let line = match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        let start = self.line_starts[line] as usize;
+        let offset = (offset as usize).min(self.text.len());
+        let col = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
+        (line + 1, col + 1)
+    }
+
+    /// The text of a 1-based line, without its line end.
+    pub fn line_text(&self, line: usize) -> &str {
+        let start = self.line_starts[line - 1] as usize;
+        let end = self.line_starts.get(line).map_or(self.text.len(), |&e| e as usize);
+        self.text[start..end].trim_end_matches(['\n', '\r'])
+    }
+}
+
+/// Every source the run has loaded; spans point into these.
+#[derive(Debug, Default)]
+pub struct Sources {
+    files: Vec<SourceFile>,
+}
+
+impl Sources {
+    pub fn new() -> Sources {
+        Sources::default()
+    }
+
+    pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
+        let text = text.into();
+        let mut line_starts = vec![0u32];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i as u32 + 1));
+        self.files.push(SourceFile { name: name.into(), text, line_starts });
+        FileId(self.files.len() as u32 - 1)
+    }
+
+    pub fn get(&self, id: FileId) -> &SourceFile {
+        &self.files[id.0 as usize]
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+/// A finding about the input. `labels[0]` is the primary location; there is always one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub message: String,
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>, span: Span) -> Diagnostic {
+        debug_assert!(CODES.iter().any(|c| c.0 == code), "unregistered code {code}");
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            labels: vec![Label { span, message: String::new() }],
+            help: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>, span: Span) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message, span) }
+    }
+
+    /// Text under the primary caret.
+    pub fn with_label(mut self, text: impl Into<String>) -> Diagnostic {
+        self.labels[0].message = text.into();
+        self
+    }
+
+    /// A further location (e.g. the inventory entry a name was checked against).
+    pub fn with_secondary(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label { span, message: text.into() });
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn span(&self) -> Span {
+        self.labels[0].span
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Every diagnostic code with a one-line summary. Codes are stable: never renumber one.
+pub const CODES: &[(&str, &str)] = &[
+    ("E001", "syntax error: the line is not in the rule language"),
+    ("E002", "unknown or unsupported option"),
+    ("E003", "unknown chain"),
+    ("E004", "unknown or unsupported match module (-m)"),
+    ("E005", "unknown or unsupported target (-j)"),
+    ("E006", "option given twice in one rule"),
+    ("E007", "option needs a match module or protocol that the rule does not load"),
+    ("E008", "value out of range or malformed"),
+    ("E009", "option belongs to another target"),
+    ("E010", "target lacks a required option"),
+    ("E011", "option not allowed in this chain"),
+    ("E012", "target not allowed in this chain"),
+    ("E013", "line without a chain whose target does not fix one"),
+    ("E014", "jump to an unknown subgroup, or to one of another chain"),
+    ("E015", "undefined variable"),
+    ("E016", "unknown interface"),
+    ("E017", "unknown name (not a plugin, FWset or variable)"),
+    ("E018", "a variable or set holds a value of the wrong kind here"),
+    ("E019", "text that nft cannot carry (quote, control character, too long)"),
+    ("E020", "input is not text (invalid UTF-8 or NUL bytes)"),
+    ("E021", "line too long"),
+    ("E022", "negation not allowed here"),
+    ("E101", "inventory is not valid YAML or has the wrong shape"),
+    ("E102", "inventory value is invalid"),
+    ("E103", "inventory entries conflict (duplicate name or address)"),
+    ("E104", "address outside the plugin network, or no free address left"),
+    ("W001", "network written with host bits set; they are masked"),
+];
+
+/// How diagnostics are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// rustc-style, with the source line and a caret.
+    Human,
+    /// `FILE:LINE:COL: error[CODE]: message`, one per line.
+    Short,
+    /// A JSON array of objects.
+    Json,
+}
+
+/// Renders diagnostics in the given format. `color` adds ANSI colours to the human format.
+pub fn render(diags: &[Diagnostic], sources: &Sources, format: Format, color: bool) -> String {
+    let mut out = String::new();
+    match format {
+        Format::Short => {
+            for d in diags {
+                let (file, line, col) = position(sources, d.span().file, d.span().start);
+                let _ = writeln!(
+                    out,
+                    "{file}:{line}:{col}: {}[{}]: {}",
+                    d.severity.as_str(),
+                    d.code,
+                    d.message
+                );
+            }
+        }
+        Format::Human => {
+            for d in diags {
+                render_human(&mut out, d, sources, color);
+            }
+            let errors = diags.iter().filter(|d| d.is_error()).count();
+            let warnings = diags.len() - errors;
+            if !diags.is_empty() {
+                let _ = writeln!(out, "{}", summary(errors, warnings));
+            }
+        }
+        Format::Json => {
+            let items: Vec<serde_json::Value> = diags.iter().map(|d| json(d, sources)).collect();
+            out = serde_json::to_string_pretty(&items).expect("diagnostics serialize");
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn summary(errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, w: &str| if n == 1 { format!("1 {w}") } else { format!("{n} {w}s") };
+    match (errors, warnings) {
+        (e, 0) => plural(e, "error"),
+        (0, w) => plural(w, "warning"),
+        (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
+    }
+}
+
+fn position(sources: &Sources, file: FileId, offset: u32) -> (&str, usize, usize) {
+    let f = sources.get(file);
+    let (line, col) = f.line_col(offset);
+    (&f.name, line, col)
+}
+
+fn json(d: &Diagnostic, sources: &Sources) -> serde_json::Value {
+    let label = |l: &Label| {
+        let (file, line, column) = position(sources, l.span.file, l.span.start);
+        let (_, end_line, end_column) = position(sources, l.span.file, l.span.end);
+        serde_json::json!({
+            "file": file, "line": line, "column": column,
+            "end_line": end_line, "end_column": end_column, "message": l.message,
+        })
+    };
+    let primary = label(&d.labels[0]);
+    serde_json::json!({
+        "severity": d.severity.as_str(),
+        "code": d.code,
+        "message": d.message,
+        "file": primary["file"], "line": primary["line"], "column": primary["column"],
+        "labels": d.labels.iter().map(label).collect::<Vec<_>>(),
+        "help": d.help,
+    })
+}
+
+fn render_human(out: &mut String, d: &Diagnostic, sources: &Sources, color: bool) {
+    let (bold, red, yellow, blue, reset) = if color {
+        ("\x1b[1m", "\x1b[1;31m", "\x1b[1;33m", "\x1b[1;34m", "\x1b[0m")
+    } else {
+        ("", "", "", "", "")
+    };
+    let sev = if d.is_error() { red } else { yellow };
+    let _ = writeln!(
+        out,
+        "{sev}{}[{}]{reset}{bold}: {}{reset}",
+        d.severity.as_str(),
+        d.code,
+        d.message
+    );
+    let width = d
+        .labels
+        .iter()
+        .map(|l| sources.get(l.span.file).line_col(l.span.start).0.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let pad = " ".repeat(width);
+    for (i, l) in d.labels.iter().enumerate() {
+        let file = sources.get(l.span.file);
+        let (line, col) = file.line_col(l.span.start);
+        let arrow = if i == 0 { "-->" } else { ":::" };
+        let _ = writeln!(out, "{pad}{blue}{arrow}{reset} {}:{line}:{col}", file.name);
+        let text = file.line_text(line);
+        // Long lines are cut around the caret so a 1 MB line does not flood the terminal.
+        let (shown, skipped) = window(text, col - 1);
+        let _ = writeln!(out, "{pad} {blue}|{reset}");
+        let _ = writeln!(out, "{blue}{line:>width$} |{reset} {shown}");
+        let (end_line, end_col) = file.line_col(l.span.end);
+        let span_chars = if end_line == line { end_col.saturating_sub(col).max(1) } else { 1 };
+        let span_chars =
+            span_chars.min(shown.chars().count().saturating_sub(col - 1 - skipped).max(1));
+        let marker = if i == 0 { "^" } else { "-" };
+        let mcolor = if i == 0 { sev } else { blue };
+        let lead: String = shown
+            .chars()
+            .take(col - 1 - skipped)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let sep = if l.message.is_empty() { "" } else { " " };
+        let _ = writeln!(
+            out,
+            "{pad} {blue}|{reset} {lead}{mcolor}{}{sep}{}{reset}",
+            marker.repeat(span_chars),
+            l.message
+        );
+    }
+    if let Some(help) = &d.help {
+        let _ = writeln!(out, "{pad} {blue}={reset} {bold}help{reset}: {help}");
+    }
+    out.push('\n');
+}
+
+/// At most 120 characters of `text` around character column `col`; returns the window and how
+/// many characters were skipped before it.
+fn window(text: &str, col: usize) -> (String, usize) {
+    const MAX: usize = 120;
+    let count = text.chars().count();
+    if count <= MAX {
+        return (text.chars().map(printable).collect(), 0);
+    }
+    let start = col.saturating_sub(MAX / 2).min(count - MAX);
+    (text.chars().skip(start).take(MAX).map(printable).collect(), start)
+}
+
+/// Control characters would garble the terminal; show them as U+FFFD.
+fn printable(c: char) -> char {
+    if c.is_control() && c != '\t' { '\u{fffd}' } else { c }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_chars_from_one() {
+        let mut s = Sources::new();
+        let id = s.add("f", "ab\nxé y\n");
+        let f = s.get(id);
+        assert_eq!(f.line_col(0), (1, 1));
+        assert_eq!(f.line_col(3), (2, 1));
+        assert_eq!(f.line_col(7), (2, 4)); // 'y' after a 2-byte é
+        assert_eq!(f.line_text(2), "xé y");
+    }
+
+    #[test]
+    fn short_format_is_file_line_col() {
+        let mut s = Sources::new();
+        let id = s.add("r.rules", "INPUT -j DROP\nINPUT -i eht0 -j DROP\n");
+        let d = Diagnostic::error("E016", "unknown interface `eht0`", Span::new(id, 23, 27));
+        assert_eq!(
+            render(&[d], &s, Format::Short, false),
+            "r.rules:2:10: error[E016]: unknown interface `eht0`\n"
+        );
+    }
+}

@@ -1,0 +1,264 @@
+//! The IR: a ruleset of concrete values only (networks, kernel interface names, numeric ports),
+//! already laid out as nftables chains. Produced by `resolve`, consumed by `emit`.
+//!
+//! Invariant: every string in the IR (table, chain, set, interface names, comments, log
+//! prefixes) has been validated by `resolve` to be safe inside an nft script: identifiers match
+//! `[A-Za-z_][A-Za-z0-9_-]*` (interface names also `.`, `*` at the end), and quoted texts hold no
+//! `"`, `\`, or control character. The emitter relies on it and never fails.
+
+use std::net::Ipv4Addr;
+
+use ipnetwork::Ipv4Network;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ruleset {
+    /// `table ip NAME`.
+    pub table: String,
+    /// Hex digest identifying the inputs (rules files, inventory, options); goes in the table
+    /// comment.
+    pub input_hash: String,
+    /// Named sets, sorted by name.
+    pub sets: Vec<Set>,
+    /// Chains in emission order: every chain before the first chain that jumps to it, base
+    /// chains last.
+    pub chains: Vec<Chain>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Set {
+    pub name: String,
+    pub elements: SetElements,
+}
+
+/// Elements sorted ascending; overlaps are allowed (the set is declared `auto-merge`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SetElements {
+    Addrs(Vec<Ipv4Network>),
+    Ports(Vec<(u16, u16)>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chain {
+    pub name: String,
+    /// `Some` for a base chain (hooked), `None` for a regular chain reached by `jump`.
+    pub base: Option<BaseChain>,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BaseChain {
+    pub kind: ChainKind,
+    pub hook: Hook,
+    pub priority: i32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChainKind {
+    Filter,
+    Nat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Hook {
+    Prerouting,
+    Input,
+    Forward,
+    Output,
+    Postrouting,
+}
+
+/// Where a rule came from; becomes its comment `FILE:LINE[ NOTE]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    pub line: u32,
+    /// The `-m comment` text, if any.
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// All must hold (logical AND), emitted in this order.
+    pub matches: Vec<Match>,
+    pub action: Action,
+    /// `None` for rules overlayfw adds itself (base-chain jumps).
+    pub origin: Option<Origin>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum L4 {
+    Tcp,
+    Udp,
+    Udplite,
+    Sctp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dir {
+    Src,
+    Dst,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CtState {
+    New,
+    Established,
+    Related,
+    Invalid,
+    Untracked,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RateUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddrMatch {
+    /// One network (single element) or several (an anonymous set), sorted.
+    Nets(Vec<Ipv4Network>),
+    /// An inclusive address range.
+    Range(Ipv4Addr, Ipv4Addr),
+    /// A named set of this table.
+    Set(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortMatch {
+    /// Inclusive ranges (`(p, p)` for one port); several make an anonymous set. Sorted.
+    Ports(Vec<(u16, u16)>),
+    /// A named set of this table.
+    Set(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Match {
+    /// `iifname`; a trailing `*` is iptables' `+` wildcard.
+    IifName {
+        neg: bool,
+        name: String,
+    },
+    OifName {
+        neg: bool,
+        name: String,
+    },
+    Saddr {
+        neg: bool,
+        addrs: AddrMatch,
+    },
+    Daddr {
+        neg: bool,
+        addrs: AddrMatch,
+    },
+    /// `ip protocol N` (only when no port or ICMP match already implies it).
+    Protocol {
+        neg: bool,
+        proto: u8,
+    },
+    Port {
+        proto: L4,
+        dir: Dir,
+        neg: bool,
+        ports: PortMatch,
+    },
+    /// Any of the states (`neg`: none of them).
+    CtState {
+        neg: bool,
+        states: Vec<CtState>,
+    },
+    /// `limit rate N/unit burst B packets`.
+    Limit {
+        rate: u32,
+        unit: RateUnit,
+        burst: u32,
+    },
+    /// `icmp type T [icmp code C]`.
+    IcmpType {
+        neg: bool,
+        kind: u8,
+        code: Option<u8>,
+    },
+    /// iptables `--syn`: `tcp flags & (fin|syn|rst|ack) == syn`.
+    TcpSyn {
+        neg: bool,
+    },
+}
+
+/// An address or inclusive range for NAT, with optional inclusive port range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NatTarget {
+    pub addr: Ipv4Addr,
+    pub addr_end: Option<Ipv4Addr>,
+    pub ports: Option<(u16, u16)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectWith {
+    /// iptables' default, `icmp-port-unreachable`.
+    PortUnreachable,
+    NetUnreachable,
+    HostUnreachable,
+    ProtUnreachable,
+    NetProhibited,
+    HostProhibited,
+    AdminProhibited,
+    TcpReset,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Emerg,
+    Alert,
+    Crit,
+    Err,
+    Warn,
+    Notice,
+    Info,
+    Debug,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// No verdict: the rule only counts (an iptables rule without `-j`).
+    Count,
+    Accept,
+    Drop,
+    Return,
+    Jump(String),
+    Reject(RejectWith),
+    /// Non-terminating.
+    Log {
+        prefix: Option<String>,
+        level: Option<LogLevel>,
+    },
+    Dnat {
+        to: NatTarget,
+        random: bool,
+    },
+    Snat {
+        to: NatTarget,
+        random: bool,
+    },
+    Masquerade {
+        ports: Option<(u16, u16)>,
+        random: bool,
+    },
+    Redirect {
+        ports: Option<(u16, u16)>,
+    },
+    /// NETMAP in prerouting/output: keep host bits, replace the prefix of the destination.
+    NetmapDnat {
+        to: Ipv4Network,
+    },
+    /// NETMAP in postrouting: the same for the source.
+    NetmapSnat {
+        to: Ipv4Network,
+    },
+    /// Mirror a copy to this address (non-terminating).
+    Dup {
+        to: Ipv4Addr,
+    },
+}

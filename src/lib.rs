@@ -1,0 +1,10 @@
+//! overlayfw: compile VNS3 overlay firewall rules into an nftables ruleset.
+//!
+//! The pipeline: `syntax` (rules text → AST), `inventory` (topology YAML), `resolve` (AST +
+//! inventory → IR of concrete values), `emit` (IR → nft script). `cli` drives it.
+
+pub mod diagnostic;
+pub mod emit;
+pub mod inventory;
+pub mod ir;
+pub mod syntax;

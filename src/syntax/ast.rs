@@ -1,0 +1,247 @@
+//! The AST: one `Rule` per rule line, holding names and values as written (variables, plugin
+//! names, aliases unresolved), each with its span. Produced by `syntax`, consumed by `resolve`.
+
+use std::net::Ipv4Addr;
+
+use crate::diagnostic::{Span, Spanned};
+
+/// A parsed rules file: the rule lines in order (comments and blank lines dropped).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RulesFile {
+    pub rules: Vec<Rule>,
+}
+
+/// One of the five iptables hooks VNS3's chains hang off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Builtin {
+    Prerouting,
+    Input,
+    Forward,
+    Output,
+    Postrouting,
+}
+
+/// The first word of a line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainWord {
+    /// `INPUT_CUST` or (5.3+) `INPUT`, …
+    Builtin(Builtin),
+    /// `MACRO_CUST`.
+    Macro,
+    /// `PRE_C_name`, `PST_C_name`, `FWD_C_name`, `INP_C_name`, `OUT_C_name`: the whole word is
+    /// kept as the chain name; `parent` is the builtin it belongs to.
+    Subgroup { parent: Builtin, name: String },
+}
+
+/// One rule line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// 1-based line number in its file.
+    pub line: u32,
+    /// The rule text (without leading/trailing blanks and line end).
+    pub span: Span,
+    /// `None` for a line that starts with an option.
+    pub chain: Option<Spanned<ChainWord>>,
+    /// Matches in written order.
+    pub matches: Vec<Match>,
+    /// `None` when the line has no `-j`.
+    pub target: Option<Target>,
+    /// `-m comment --comment TEXT`.
+    pub comment: Option<Spanned<String>>,
+}
+
+/// A value that may be written literally or as `${name}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value<T> {
+    Lit(T),
+    /// `${name}`: the name without `${` `}`.
+    Var(String),
+}
+
+/// An IPv4 network as written. `prefix` is 32 for a bare address. Host bits are kept as written
+/// (`100.127.255.193/29`) so that resolve can warn and mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Net {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+/// One item of a `-s`/`-d` value (a comma-separated list of these).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddrItem {
+    Net(Net),
+    /// `${name}`: a custom or built-in variable, or `${fwset_NAME}`.
+    Var(String),
+    /// A bare identifier: a FWset name or a plugin name.
+    Name(String),
+}
+
+/// A port or `a:b` range. Open ends (`:b`, `a:`) are filled in by the parser (0, 65535).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortSpec {
+    Single(Value<u16>),
+    Range(Value<u16>, Value<u16>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CtState {
+    New,
+    Established,
+    Related,
+    Invalid,
+    Untracked,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetDir {
+    Src,
+    Dst,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+}
+
+/// A match and whether `!` stood before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Match {
+    /// From the `!` (if any) through the end of the value.
+    pub span: Span,
+    pub negated: bool,
+    pub kind: MatchKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MatchKind {
+    /// `-i` / `--in-interface`: an alias or kernel name, maybe ending in `+`, or `${var}`.
+    InIface(Spanned<Value<String>>),
+    /// `-o` / `--out-interface`.
+    OutIface(Spanned<Value<String>>),
+    /// `-s` / `--source` / `--src`: one or more items.
+    Source(Vec<Spanned<AddrItem>>),
+    /// `-d` / `--destination` / `--dst`.
+    Destination(Vec<Spanned<AddrItem>>),
+    /// `-p` / `--protocol`: a name (lower-cased: `tcp`, `udp`, `icmp`, `all`, …) or number.
+    Protocol(Spanned<Protocol>),
+    /// `--sport` / `--source-port`.
+    SrcPort(Spanned<PortSpec>),
+    /// `--dport` / `--destination-port`.
+    DstPort(Spanned<PortSpec>),
+    /// `-m multiport --sports`.
+    MultiSrcPorts(Vec<Spanned<PortSpec>>),
+    /// `-m multiport --dports`.
+    MultiDstPorts(Vec<Spanned<PortSpec>>),
+    /// `-m conntrack --ctstate`, `-m state --state`, `-ctrack`.
+    CtState(Vec<Spanned<CtState>>),
+    /// `-m iprange --src-range a-b`.
+    SrcRange(Spanned<(Ipv4Addr, Ipv4Addr)>),
+    /// `-m iprange --dst-range a-b`.
+    DstRange(Spanned<(Ipv4Addr, Ipv4Addr)>),
+    /// `-m limit --limit N/unit [--limit-burst N]` (burst `None` = iptables' default 5).
+    Limit { rate: u32, unit: RateUnit, burst: Option<u32> },
+    /// `-m set --set NAME src|dst` or `--match-set NAME src|dst`.
+    Set { name: Spanned<String>, dir: SetDir },
+    /// `--icmp-type NAME|TYPE[/CODE]`; the name as written (lower-cased) or numbers.
+    IcmpType(Spanned<IcmpType>),
+    /// `--syn`.
+    Syn,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// `all` / `0`.
+    All,
+    Tcp,
+    Udp,
+    Udplite,
+    Sctp,
+    Icmp,
+    /// Any other protocol, by number (names like `esp`, `gre` are mapped to numbers).
+    Number(u8),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IcmpType {
+    /// `any`.
+    Any,
+    /// An iptables ICMP type name, lower-cased (`echo-request`).
+    Name(String),
+    Numeric {
+        kind: u8,
+        code: Option<u8>,
+    },
+}
+
+/// `ADDR[:PORT[-PORT]]` of `--to`/`--to-destination`/`--to-source`; ADDR may be a range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NatTo {
+    pub addr: Spanned<NatAddr>,
+    pub ports: Option<(u16, u16)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NatAddr {
+    Addr(Ipv4Addr),
+    Range(Ipv4Addr, Ipv4Addr),
+    /// `${name}` (an address variable or `${plugin_instance_N_ip}`).
+    Var(String),
+    /// A plugin name.
+    Name(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The `-j NAME` part.
+    pub span: Span,
+    pub kind: TargetKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    Accept,
+    Drop,
+    /// `--reject-with TYPE`, as written (lower-cased), `None` for the default.
+    Reject {
+        with: Option<Spanned<String>>,
+    },
+    /// `--log-prefix TEXT --log-level LEVEL` (level as written: `4`, `warning`, …).
+    Log {
+        prefix: Option<Spanned<String>>,
+        level: Option<Spanned<String>>,
+    },
+    Return,
+    /// `-j PRE_C_name` etc: the subgroup's full chain name.
+    Jump(Spanned<String>),
+    Dnat {
+        to: Spanned<NatTo>,
+        random: bool,
+    },
+    Snat {
+        to: Spanned<NatTo>,
+        random: bool,
+    },
+    /// `MASQUERADE [--to-ports P[-Q]] [--random]`; `once` for VNS3's `MASQUERADE-ONCE`.
+    Masquerade {
+        ports: Option<(u16, u16)>,
+        random: bool,
+        once: bool,
+    },
+    /// `REDIRECT [--to-ports P[-Q]]`.
+    Redirect {
+        ports: Option<(u16, u16)>,
+    },
+    /// `NETMAP --to NET/LEN`.
+    Netmap {
+        to: Spanned<Value<Net>>,
+    },
+    /// `COPY --from IF --to ADDR [--bidirectional]`.
+    Copy {
+        from: Spanned<Value<String>>,
+        to: Spanned<NatAddr>,
+        bidirectional: bool,
+    },
+}
