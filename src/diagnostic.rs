@@ -194,6 +194,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E103", "inventory entries conflict (duplicate name or address)"),
     ("E104", "address outside the plugin network, or no free address left"),
     ("W001", "network written with host bits set; they are masked"),
+    ("W002", "comment longer than nft keeps (128 bytes); it is cut"),
 ];
 
 /// How diagnostics are printed.

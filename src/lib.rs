@@ -3,8 +3,12 @@
 //! The pipeline: `syntax` (rules text → AST), `inventory` (topology YAML), `resolve` (AST +
 //! inventory → IR of concrete values), `emit` (IR → nft script). `cli` drives it.
 
+pub mod cli;
 pub mod diagnostic;
 pub mod emit;
 pub mod inventory;
 pub mod ir;
+pub mod pipeline;
+pub mod resolve;
+pub mod suggest;
 pub mod syntax;

@@ -1,0 +1,128 @@
+//! The whole compile as one pure function over texts: parse every rules file, load the
+//! inventory, resolve, and collect every diagnostic. No IO here; the CLI reads and writes.
+
+use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
+use crate::ir::Ruleset;
+use crate::resolve::{self, Input, Options};
+use crate::{inventory, syntax};
+
+/// A named input text.
+pub struct Text {
+    /// How the file is named in diagnostics and rule comments (the path as given).
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What a compile produced: the ruleset when there was no error, and all diagnostics, sorted by
+/// file and position.
+pub struct Compiled {
+    pub ruleset: Option<Ruleset>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Compiled {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Adds a text to `sources`; invalid UTF-8 becomes U+FFFD in the stored text and an E020
+/// diagnostic at the first bad byte.
+pub fn add_source(sources: &mut Sources, text: Text, diags: &mut Vec<Diagnostic>) -> FileId {
+    match String::from_utf8(text.bytes) {
+        Ok(s) => sources.add(text.name, s),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let id = sources.add(text.name, lossy);
+            let end = sources.get(id).text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+            diags.push(
+                Diagnostic::error("E020", "the file is not UTF-8 text", Span::new(id, at, end))
+                    .with_label("invalid UTF-8 here")
+                    .with_help("rules files and inventories must be UTF-8 text"),
+            );
+            id
+        }
+    }
+}
+
+/// Compiles rules files against an inventory (`None`: the built-in default).
+pub fn compile(
+    sources: &mut Sources,
+    files: Vec<Text>,
+    inventory: Option<Text>,
+    table: &str,
+) -> Compiled {
+    let mut diagnostics = Vec::new();
+    let hash = input_hash(&files, inventory.as_ref(), table);
+    let mut parsed = Vec::with_capacity(files.len());
+    for f in files {
+        let before = diagnostics.len();
+        let id = add_source(sources, f, &mut diagnostics);
+        if diagnostics.len() > before {
+            // Not text: parsing the replacement characters would only add noise.
+            parsed.push((id, syntax::ast::RulesFile::default()));
+            continue;
+        }
+        let (rules, diags) = syntax::parse(id, &sources.get(id).text);
+        diagnostics.extend(diags);
+        parsed.push((id, rules));
+    }
+    let inv = match inventory {
+        None => Some(inventory::default_inventory(sources)),
+        Some(t) => {
+            let before = diagnostics.len();
+            let id = add_source(sources, t, &mut diagnostics);
+            if diagnostics.len() > before {
+                None
+            } else {
+                match inventory::load(&sources.get(id).text, id) {
+                    Ok(inv) => Some(inv),
+                    Err(d) => {
+                        diagnostics.extend(d);
+                        None
+                    }
+                }
+            }
+        }
+    };
+    let mut ruleset = None;
+    if let Some(inv) = inv {
+        let inputs: Vec<Input> = parsed
+            .iter()
+            .map(|(id, rules)| Input { name: &sources.get(*id).name, rules })
+            .collect();
+        let opts = Options { table, input_hash: hash };
+        let (rs, d) = resolve::resolve(&inputs, &inv, &opts);
+        diagnostics.extend(d);
+        ruleset = rs;
+    }
+    diagnostics.sort_by_key(|d| (d.span().file, d.span().start));
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        ruleset = None;
+    }
+    Compiled { ruleset, diagnostics }
+}
+
+/// FNV-1a (64 bit) over the table name, the inventory and every file (name and bytes), each
+/// length-prefixed so that different splits cannot collide trivially. It identifies inputs in
+/// the table comment; it is not a security measure.
+fn input_hash(files: &[Text], inventory: Option<&Text>, table: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    feed(table.as_bytes());
+    match inventory {
+        Some(t) => feed(&t.bytes),
+        None => feed(inventory::DEFAULT_YAML.as_bytes()),
+    }
+    for f in files {
+        feed(f.name.as_bytes());
+        feed(&f.bytes);
+    }
+    format!("fnv1a64:{h:016x}")
+}

@@ -1,0 +1,1240 @@
+//! AST + inventory → IR. Places every line in its chain (VNS3 semantics: chain-less lines,
+//! MACRO_CUST, subgroups), enforces iptables' own rules on where options and targets may stand,
+//! resolves every name and variable to a concrete value, and lays the rules out as nftables
+//! chains (see ARCHITECTURE.md, "Chain layout").
+
+mod values;
+
+use std::collections::HashMap;
+
+use crate::diagnostic::{Diagnostic, Span, Spanned};
+use crate::inventory::Inventory;
+use crate::ir::{self, Action, BaseChain, ChainKind, Hook, Match, Origin};
+use crate::syntax::ast::{self, Builtin, ChainWord, MatchKind, Protocol, RulesFile, TargetKind};
+use values::{AddrPart, Values};
+
+/// One parsed rules file and the name it is shown by (in comments and diagnostics).
+pub struct Input<'a> {
+    pub name: &'a str,
+    pub rules: &'a RulesFile,
+}
+
+pub struct Options<'a> {
+    /// `table ip NAME`; validated by [`check_table_name`].
+    pub table: &'a str,
+    /// Identifies the inputs; goes in the table comment.
+    pub input_hash: String,
+}
+
+/// nft keeps at most this many bytes of a rule comment.
+pub const COMMENT_MAX: usize = 128;
+
+/// A table name must be a plain identifier so that it needs no quoting in the script.
+pub fn check_table_name(name: &str) -> Result<(), String> {
+    let ok = name.len() <= 64
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid table name `{}`: use letters, digits and `_`, starting with a letter (at most 64)",
+            name.escape_debug()
+        ))
+    }
+}
+
+/// Resolves all files against the inventory. Returns the ruleset when there is no error, and
+/// every diagnostic (errors and warnings) found.
+pub fn resolve(
+    inputs: &[Input],
+    inv: &Inventory,
+    opts: &Options,
+) -> (Option<ir::Ruleset>, Vec<Diagnostic>) {
+    let mut r = Resolver { v: Values::new(inv), chains: Vec::new(), index: HashMap::new() };
+    let subgroups = collect_subgroups(inputs);
+    for input in inputs {
+        for rule in &input.rules.rules {
+            r.rule(input.name, rule, &subgroups);
+        }
+    }
+    r.check_jump_loops();
+    let mut diags = std::mem::take(&mut r.v.diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        return (None, diags);
+    }
+    let mut sets: Vec<ir::Set> = inv
+        .fwsets
+        .iter()
+        .map(|(name, s)| ir::Set {
+            name: name.clone(),
+            elements: match &s.elements {
+                crate::inventory::FwSetElements::Addrs(a) => ir::SetElements::Addrs(a.clone()),
+                crate::inventory::FwSetElements::Ports(p) => ir::SetElements::Ports(p.clone()),
+            },
+        })
+        .collect();
+    sets.sort_by(|a, b| a.name.cmp(&b.name));
+    let chains = layout(&r.chains);
+    diags.extend(r.v.diags);
+    let ruleset = ir::Ruleset {
+        table: opts.table.to_string(),
+        input_hash: opts.input_hash.clone(),
+        sets,
+        chains,
+    };
+    (Some(ruleset), diags)
+}
+
+/// Where a line's rules go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Family {
+    Builtin(Builtin),
+    Mirror,
+}
+
+/// How a rule's action relates to nftables chain types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    /// Needs a nat-type chain.
+    Nat,
+    /// Must see every packet: a filter-type chain.
+    Filter,
+    /// Meaningful in both (accept, return, jump).
+    Both,
+}
+
+/// A rule placed in a VNS3 chain, before layout into projections.
+struct Placed {
+    matches: Vec<Match>,
+    action: Action,
+    /// For `Action::Jump`: the subgroup's VNS3 name (projection names are chosen at layout)
+    /// and where the jump is written.
+    jump: Option<(String, Span)>,
+    origin: Origin,
+}
+
+/// A VNS3 chain: a builtin `X_CUST`, a subgroup, or the mirror's `MACRO_CUST_IN`/`_OUT`.
+struct VChain {
+    name: String,
+    family: Family,
+    rules: Vec<Placed>,
+}
+
+struct Resolver<'a> {
+    v: Values<'a>,
+    chains: Vec<VChain>,
+    index: HashMap<String, usize>,
+}
+
+/// Subgroup name → (parent, span of the first line that defines it).
+type Subgroups = HashMap<String, (Builtin, Span)>;
+
+fn collect_subgroups(inputs: &[Input]) -> Subgroups {
+    let mut map = Subgroups::new();
+    for input in inputs {
+        for rule in &input.rules.rules {
+            if let Some(Spanned { node: ChainWord::Subgroup { parent, name }, span }) = &rule.chain
+            {
+                map.entry(name.clone()).or_insert((*parent, *span));
+            }
+        }
+    }
+    map
+}
+
+pub fn builtin_chain_name(b: Builtin) -> &'static str {
+    match b {
+        Builtin::Prerouting => "PREROUTING_CUST",
+        Builtin::Input => "INPUT_CUST",
+        Builtin::Forward => "FORWARD_CUST",
+        Builtin::Output => "OUTPUT_CUST",
+        Builtin::Postrouting => "POSTROUTING_CUST",
+    }
+}
+
+fn target_name(t: &TargetKind) -> &'static str {
+    match t {
+        TargetKind::Accept => "ACCEPT",
+        TargetKind::Drop => "DROP",
+        TargetKind::Reject { .. } => "REJECT",
+        TargetKind::Log { .. } => "LOG",
+        TargetKind::Return => "RETURN",
+        TargetKind::Jump(_) => "a subgroup jump",
+        TargetKind::Dnat { .. } => "DNAT",
+        TargetKind::Snat { .. } => "SNAT",
+        TargetKind::Masquerade { once: false, .. } => "MASQUERADE",
+        TargetKind::Masquerade { once: true, .. } => "MASQUERADE-ONCE",
+        TargetKind::Redirect { .. } => "REDIRECT",
+        TargetKind::Netmap { .. } => "NETMAP",
+        TargetKind::Copy { .. } => "COPY",
+    }
+}
+
+fn hook_word(b: Builtin) -> &'static str {
+    match b {
+        Builtin::Prerouting => "PREROUTING",
+        Builtin::Input => "INPUT",
+        Builtin::Forward => "FORWARD",
+        Builtin::Output => "OUTPUT",
+        Builtin::Postrouting => "POSTROUTING",
+    }
+}
+
+impl Resolver<'_> {
+    fn error(&mut self, d: Diagnostic) {
+        self.v.diags.push(d);
+    }
+
+    fn chain_mut(&mut self, name: &str, family: Family) -> &mut VChain {
+        let i = match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                self.chains.push(VChain { name: name.to_string(), family, rules: Vec::new() });
+                self.index.insert(name.to_string(), self.chains.len() - 1);
+                self.chains.len() - 1
+            }
+        };
+        &mut self.chains[i]
+    }
+
+    /// Decides the VNS3 chain a line lands in: `(chain name, family)`.
+    fn place(&mut self, rule: &ast::Rule) -> Option<(String, Family)> {
+        let target = rule.target.as_ref();
+        let is_copy = matches!(target.map(|t| &t.kind), Some(TargetKind::Copy { .. }));
+        match &rule.chain {
+            Some(Spanned { node: ChainWord::Builtin(b), span }) => {
+                if is_copy {
+                    self.copy_misplaced(rule, *span);
+                    return None;
+                }
+                Some((builtin_chain_name(*b).to_string(), Family::Builtin(*b)))
+            }
+            Some(Spanned { node: ChainWord::Subgroup { parent, name }, span }) => {
+                if is_copy {
+                    self.copy_misplaced(rule, *span);
+                    return None;
+                }
+                Some((name.clone(), Family::Builtin(*parent)))
+            }
+            Some(Spanned { node: ChainWord::Macro, span }) => match target.map(|t| &t.kind) {
+                Some(TargetKind::Copy { .. }) => Some((String::new(), Family::Mirror)),
+                Some(TargetKind::Masquerade { .. }) => Some((
+                    builtin_chain_name(Builtin::Postrouting).to_string(),
+                    Family::Builtin(Builtin::Postrouting),
+                )),
+                other => {
+                    let what = other.map_or("no target", target_name);
+                    let at = target.map_or(*span, |t| t.span);
+                    self.error(
+                        Diagnostic::error("E012", format!("MACRO_CUST does not take {what}"), at)
+                            .with_help("MACRO_CUST takes `-j COPY --from IF --to ADDR` or `-j MASQUERADE`; for other targets name the chain (e.g. FORWARD_CUST)"),
+                    );
+                    None
+                }
+            },
+            None => match target.map(|t| &t.kind) {
+                Some(TargetKind::Masquerade { .. } | TargetKind::Snat { .. }) => Some((
+                    builtin_chain_name(Builtin::Postrouting).to_string(),
+                    Family::Builtin(Builtin::Postrouting),
+                )),
+                Some(TargetKind::Dnat { .. }) => Some((
+                    builtin_chain_name(Builtin::Prerouting).to_string(),
+                    Family::Builtin(Builtin::Prerouting),
+                )),
+                Some(TargetKind::Copy { .. }) => Some((String::new(), Family::Mirror)),
+                other => {
+                    let what = other.map_or("no target", target_name);
+                    let at = target.map_or(rule.span, |t| t.span);
+                    self.error(
+                        Diagnostic::error(
+                            "E013",
+                            format!("a line without a chain needs a target that fixes one, not {what}"),
+                            at,
+                        )
+                        .with_help("start the line with its chain, e.g. `INPUT_CUST`; only MASQUERADE, SNAT (POSTROUTING), DNAT (PREROUTING) and COPY (mirroring) may omit it"),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    fn copy_misplaced(&mut self, rule: &ast::Rule, chain_span: Span) {
+        let at = rule.target.as_ref().map_or(chain_span, |t| t.span);
+        self.error(
+            Diagnostic::error("E012", "COPY mirrors traffic and belongs in MACRO_CUST", at)
+                .with_secondary(chain_span, "this chain cannot mirror")
+                .with_help("write `MACRO_CUST -j COPY --from IF --to ADDR [--bidirectional]`"),
+        );
+    }
+
+    fn rule(&mut self, file: &str, rule: &ast::Rule, subgroups: &Subgroups) {
+        let Some((chain, family)) = self.place(rule) else { return };
+        let errors_before = self.v.diags.iter().filter(|d| d.is_error()).count();
+        let note = rule.comment.as_ref().and_then(|c| {
+            let text = self.v.nft_text(&c.node, c.span, "the comment", COMMENT_MAX)?;
+            let full = format!("{file}:{} {text}", rule.line).len();
+            if full > COMMENT_MAX {
+                self.v.diags.push(
+                    Diagnostic::warning(
+                        "W002",
+                        format!("the rule comment `{file}:{} …` is {full} bytes; nft keeps {COMMENT_MAX}, the rest is cut", rule.line),
+                        c.span,
+                    )
+                    .with_help("shorten the comment"),
+                );
+            }
+            Some(text)
+        });
+        let origin = Origin { file: file.to_string(), line: rule.line, note };
+        self.check_interfaces(rule, family);
+        let proto = protocol(rule);
+        let alts = self.matches(rule, proto);
+        let action = self.action(rule, family, proto, subgroups);
+        let (Some(alts), Some((action, jump))) = (alts, action) else { return };
+        let errors_after = self.v.diags.iter().filter(|d| d.is_error()).count();
+        if errors_after > errors_before {
+            return;
+        }
+        match family {
+            Family::Builtin(_) => {
+                let c = self.chain_mut(&chain, family);
+                for matches in alts {
+                    c.rules.push(Placed {
+                        matches,
+                        action: action.clone(),
+                        jump: jump.clone(),
+                        origin: origin.clone(),
+                    });
+                }
+            }
+            Family::Mirror => {
+                let Some(TargetKind::Copy { from, bidirectional, .. }) =
+                    rule.target.as_ref().map(|t| &t.kind)
+                else {
+                    unreachable!("place() puts only COPY lines in the mirror")
+                };
+                let Some(iface) = self.v.iface(from) else { return };
+                let dirs: &[(&str, bool)] = if *bidirectional {
+                    &[("MACRO_CUST_IN", true), ("MACRO_CUST_OUT", false)]
+                } else {
+                    &[("MACRO_CUST_IN", true)]
+                };
+                for &(name, arriving) in dirs {
+                    let c = self.chain_mut(name, Family::Mirror);
+                    for m in &alts {
+                        let mut matches = Vec::with_capacity(m.len() + 1);
+                        matches.push(if arriving {
+                            Match::IifName { neg: false, name: iface.clone() }
+                        } else {
+                            Match::OifName { neg: false, name: iface.clone() }
+                        });
+                        matches.extend(m.iter().cloned());
+                        c.rules.push(Placed {
+                            matches,
+                            action: action.clone(),
+                            jump: None,
+                            origin: origin.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// iptables refuses `-i` where no input interface is known, `-o` likewise.
+    fn check_interfaces(&mut self, rule: &ast::Rule, family: Family) {
+        for m in &rule.matches {
+            let (opt, bad) = match (&m.kind, family) {
+                (
+                    MatchKind::InIface(_),
+                    Family::Builtin(Builtin::Output | Builtin::Postrouting),
+                ) => ("-i", true),
+                (MatchKind::OutIface(_), Family::Builtin(Builtin::Input | Builtin::Prerouting)) => {
+                    ("-o", true)
+                }
+                (MatchKind::InIface(_) | MatchKind::OutIface(_), Family::Mirror) => {
+                    self.error(
+                        Diagnostic::error("E011", "-i/-o cannot narrow a COPY rule", m.span)
+                            .with_help("`--from IF` names the interface whose traffic is mirrored"),
+                    );
+                    continue;
+                }
+                _ => ("", false),
+            };
+            if bad {
+                let Family::Builtin(b) = family else { unreachable!() };
+                let (hint, other) = if opt == "-i" { ("output", "-o") } else { ("input", "-i") };
+                self.error(
+                    Diagnostic::error(
+                        "E011",
+                        format!("{opt} is not allowed in {}", hook_word(b)),
+                        m.span,
+                    )
+                    .with_label(format!("{} packets have no {hint} interface yet", hook_word(b)))
+                    .with_help(format!(
+                        "use {other}, or move the rule to a chain that sees that interface"
+                    )),
+                );
+            }
+        }
+    }
+
+    /// Resolves the matches. Returns the alternatives: each is the match list of one nft rule
+    /// (a `-s`/`-d` list mixing FWsets and networks expands to several rules, as iptables does).
+    fn matches(
+        &mut self,
+        rule: &ast::Rule,
+        proto: Option<(bool, &Protocol, Span)>,
+    ) -> Option<Vec<Vec<Match>>> {
+        let mut ok = true;
+        let mut iface: Vec<Match> = Vec::new();
+        let mut src: Vec<Vec<Match>> = vec![Vec::new()];
+        let mut dst: Vec<Vec<Match>> = vec![Vec::new()];
+        let mut ext: Vec<Match> = Vec::new();
+        let l4 = proto.and_then(|(neg, p, _)| if neg { None } else { l4_of(p) });
+        let mut implied = false;
+        for m in &rule.matches {
+            let neg = m.negated;
+            match &m.kind {
+                MatchKind::InIface(v) => match self.v.iface(v) {
+                    Some(name) => iface.push(Match::IifName { neg, name }),
+                    None => ok = false,
+                },
+                MatchKind::OutIface(v) => match self.v.iface(v) {
+                    Some(name) => iface.push(Match::OifName { neg, name }),
+                    None => ok = false,
+                },
+                MatchKind::Source(items) | MatchKind::Destination(items) => {
+                    let is_src = matches!(m.kind, MatchKind::Source(_));
+                    let mut parts = Vec::new();
+                    for item in items {
+                        match self.v.addr_item(item) {
+                            Some(p) => parts.push(p),
+                            None => ok = false,
+                        }
+                    }
+                    let alts = addr_alternatives(parts, neg, is_src);
+                    if is_src { src = alts } else { dst = alts }
+                }
+                MatchKind::Protocol(_) => {}
+                MatchKind::SrcPort(spec) | MatchKind::DstPort(spec) => {
+                    let dir = if matches!(m.kind, MatchKind::SrcPort(_)) {
+                        ir::Dir::Src
+                    } else {
+                        ir::Dir::Dst
+                    };
+                    match (self.needs_l4(l4, m.span), self.v.ports(spec)) {
+                        (Some(proto), Some(ports)) => {
+                            implied = true;
+                            ext.push(Match::Port { proto, dir, neg, ports })
+                        }
+                        _ => ok = false,
+                    }
+                }
+                MatchKind::MultiSrcPorts(specs) | MatchKind::MultiDstPorts(specs) => {
+                    let dir = if matches!(m.kind, MatchKind::MultiSrcPorts(_)) {
+                        ir::Dir::Src
+                    } else {
+                        ir::Dir::Dst
+                    };
+                    let Some(proto) = self.needs_l4(l4, m.span) else {
+                        ok = false;
+                        continue;
+                    };
+                    let mut ranges = Vec::new();
+                    for spec in specs {
+                        match self.v.ports(spec) {
+                            Some(ir::PortMatch::Ports(p)) => ranges.extend(p),
+                            Some(ir::PortMatch::Set(s)) => {
+                                self.error(
+                                    Diagnostic::error(
+                                        "E018",
+                                        format!(
+                                            "FWset `{s}` cannot be mixed into a multiport list"
+                                        ),
+                                        spec.span,
+                                    )
+                                    .with_help("use `--dport ${fwset_NAME}` on its own"),
+                                );
+                                ok = false;
+                            }
+                            None => ok = false,
+                        }
+                    }
+                    ranges.sort_unstable();
+                    ranges.dedup();
+                    implied = true;
+                    ext.push(Match::Port { proto, dir, neg, ports: ir::PortMatch::Ports(ranges) });
+                }
+                MatchKind::CtState(states) => {
+                    let mut s: Vec<ir::CtState> = states.iter().map(|s| ct_state(s.node)).collect();
+                    s.sort_unstable();
+                    s.dedup();
+                    ext.push(Match::CtState { neg, states: s });
+                }
+                MatchKind::SrcRange(r) | MatchKind::DstRange(r) => {
+                    let (a, b) = r.node;
+                    if a > b {
+                        self.error(Diagnostic::error(
+                            "E008",
+                            format!("address range {a}-{b} is empty: the first address is larger"),
+                            r.span,
+                        ));
+                        ok = false;
+                        continue;
+                    }
+                    let addrs = ir::AddrMatch::Range(a, b);
+                    ext.push(if matches!(m.kind, MatchKind::SrcRange(_)) {
+                        Match::Saddr { neg, addrs }
+                    } else {
+                        Match::Daddr { neg, addrs }
+                    });
+                }
+                MatchKind::Limit { rate, unit, burst } => {
+                    if *rate == 0 {
+                        self.error(Diagnostic::error(
+                            "E008",
+                            "a limit rate must be at least 1",
+                            m.span,
+                        ));
+                        ok = false;
+                        continue;
+                    }
+                    ext.push(Match::Limit {
+                        rate: *rate,
+                        unit: rate_unit(*unit),
+                        burst: burst.unwrap_or(5),
+                    });
+                }
+                MatchKind::Set { name, dir } => match self.v.addr_set(&name.node, name.span) {
+                    Some(AddrPart::Set(s)) => {
+                        let addrs = ir::AddrMatch::Set(s);
+                        ext.push(match dir {
+                            ast::SetDir::Src => Match::Saddr { neg, addrs },
+                            ast::SetDir::Dst => Match::Daddr { neg, addrs },
+                        });
+                    }
+                    _ => ok = false,
+                },
+                MatchKind::IcmpType(t) => match icmp_type(&t.node) {
+                    Ok(Some((kind, code))) => {
+                        implied = true;
+                        ext.push(Match::IcmpType { neg, kind, code });
+                    }
+                    Ok(None) => {}
+                    Err(name) => {
+                        self.error(
+                            Diagnostic::error(
+                                "E008",
+                                format!("unknown ICMP type `{name}`"),
+                                t.span,
+                            )
+                            .with_help("use a name such as echo-request, or TYPE[/CODE] numbers"),
+                        );
+                        ok = false;
+                    }
+                },
+                MatchKind::Syn => {
+                    implied = true;
+                    ext.push(Match::TcpSyn { neg });
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        // The protocol match: nft infers it from a port, ICMP or TCP-flag match.
+        let mut proto_match = None;
+        if let Some((neg, p, _)) = proto
+            && let Some(n) = proto_number(p)
+            && (!implied || neg)
+        {
+            proto_match = Some(Match::Protocol { neg, proto: n });
+        }
+        let mut out = Vec::with_capacity(src.len() * dst.len());
+        for s in &src {
+            for d in &dst {
+                let mut m = Vec::with_capacity(iface.len() + s.len() + d.len() + 1 + ext.len());
+                m.extend(iface.iter().cloned());
+                m.extend(s.iter().cloned());
+                m.extend(d.iter().cloned());
+                m.extend(proto_match.iter().cloned());
+                m.extend(ext.iter().cloned());
+                out.push(m);
+            }
+        }
+        Some(out)
+    }
+
+    fn needs_l4(&mut self, l4: Option<ir::L4>, span: Span) -> Option<ir::L4> {
+        if l4.is_none() {
+            self.error(
+                Diagnostic::error(
+                    "E007",
+                    "a port match needs `-p tcp`, `-p udp`, `-p udplite` or `-p sctp`",
+                    span,
+                )
+                .with_help(
+                    "add `-p tcp` (or udp/sctp) before it; a negated protocol cannot carry ports",
+                ),
+            );
+        }
+        l4
+    }
+
+    /// Checks the target against the chain and resolves it.
+    fn action(
+        &mut self,
+        rule: &ast::Rule,
+        family: Family,
+        proto: Option<(bool, &Protocol, Span)>,
+        subgroups: &Subgroups,
+    ) -> Option<(Action, Option<(String, Span)>)> {
+        let Some(target) = &rule.target else { return Some((Action::Count, None)) };
+        let b = match family {
+            Family::Builtin(b) => Some(b),
+            Family::Mirror => None,
+        };
+        let allowed: &[Builtin] = match &target.kind {
+            TargetKind::Dnat { .. } | TargetKind::Redirect { .. } => {
+                &[Builtin::Prerouting, Builtin::Output]
+            }
+            TargetKind::Snat { .. } | TargetKind::Masquerade { .. } => &[Builtin::Postrouting],
+            TargetKind::Netmap { .. } => {
+                &[Builtin::Prerouting, Builtin::Output, Builtin::Postrouting]
+            }
+            _ => &[],
+        };
+        if let Some(b) = b
+            && !allowed.is_empty()
+            && !allowed.contains(&b)
+        {
+            let names: Vec<&str> = allowed.iter().map(|&a| hook_word(a)).collect();
+            self.error(
+                Diagnostic::error(
+                    "E012",
+                    format!("{} is not allowed in {}", target_name(&target.kind), hook_word(b)),
+                    target.span,
+                )
+                .with_help(format!(
+                    "{} works only in {}",
+                    target_name(&target.kind),
+                    names.join(" and ")
+                )),
+            );
+            return None;
+        }
+        let l4 = proto.and_then(|(neg, p, _)| if neg { None } else { l4_of(p) });
+        let need_ports_proto = |me: &mut Self, ports: Option<(u16, u16)>| -> bool {
+            if ports.is_some() && l4.is_none() {
+                me.error(
+                    Diagnostic::error(
+                        "E007",
+                        format!(
+                            "{} with ports needs `-p tcp`, `-p udp` or `-p sctp`",
+                            target_name(&target.kind)
+                        ),
+                        target.span,
+                    )
+                    .with_help("add `-p tcp` (or udp/sctp) to the rule"),
+                );
+                return false;
+            }
+            true
+        };
+        let action = match &target.kind {
+            TargetKind::Accept => Action::Accept,
+            TargetKind::Drop => Action::Drop,
+            TargetKind::Return => Action::Return,
+            TargetKind::Reject { with } => {
+                let w = match with {
+                    None => ir::RejectWith::PortUnreachable,
+                    Some(w) => match reject_with(&w.node) {
+                        Some(r) => r,
+                        None => {
+                            self.error(Diagnostic::error("E008", format!("unknown reject type `{}`", w.node), w.span)
+                                .with_help("use icmp-port-unreachable, icmp-net-unreachable, icmp-host-unreachable, icmp-proto-unreachable, icmp-net-prohibited, icmp-host-prohibited, icmp-admin-prohibited or tcp-reset"));
+                            return None;
+                        }
+                    },
+                };
+                if w == ir::RejectWith::TcpReset && l4 != Some(ir::L4::Tcp) {
+                    self.error(
+                        Diagnostic::error(
+                            "E007",
+                            "`--reject-with tcp-reset` needs `-p tcp`",
+                            target.span,
+                        )
+                        .with_help("add `-p tcp` to the rule"),
+                    );
+                    return None;
+                }
+                Action::Reject(w)
+            }
+            TargetKind::Log { prefix, level } => {
+                let prefix = match prefix {
+                    Some(p) => Some(self.v.nft_text(&p.node, p.span, "the log prefix", 127)?),
+                    None => None,
+                };
+                let level = match level {
+                    Some(l) => match log_level(&l.node) {
+                        Some(l) => Some(l),
+                        None => {
+                            self.error(Diagnostic::error("E008", format!("unknown log level `{}`", l.node), l.span)
+                                .with_help("use 0-7 or emerg, alert, crit, err, warning, notice, info, debug"));
+                            return None;
+                        }
+                    },
+                    None => None,
+                };
+                Action::Log { prefix, level }
+            }
+            TargetKind::Jump(name) => {
+                let parent = b.expect("jumps are never placed in the mirror");
+                match subgroups.get(&name.node) {
+                    None => {
+                        let mut d = Diagnostic::error(
+                            "E014",
+                            format!("no subgroup `{}` is defined", name.node),
+                            name.span,
+                        );
+                        let same: Vec<&str> = subgroups
+                            .iter()
+                            .filter(|(_, (p, _))| *p == parent)
+                            .map(|(n, _)| n.as_str())
+                            .collect();
+                        d = match crate::suggest::did_you_mean(&name.node, same) {
+                            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                            None => d.with_help(format!(
+                                "define it with lines that start with `{}`",
+                                name.node
+                            )),
+                        };
+                        self.error(d);
+                        return None;
+                    }
+                    Some(&(p, def)) if p != parent => {
+                        self.error(
+                            Diagnostic::error(
+                                "E014",
+                                format!(
+                                    "subgroup `{}` belongs to {}, not {}",
+                                    name.node,
+                                    hook_word(p),
+                                    hook_word(parent)
+                                ),
+                                name.span,
+                            )
+                            .with_secondary(def, "defined here")
+                            .with_help("a subgroup can be reached only from its own parent chain"),
+                        );
+                        return None;
+                    }
+                    Some(_) => {
+                        return Some((
+                            Action::Jump(name.node.clone()),
+                            Some((name.node.clone(), name.span)),
+                        ));
+                    }
+                }
+            }
+            TargetKind::Dnat { to, random } | TargetKind::Snat { to, random } => {
+                let (addr, addr_end) = self.v.nat_addr(&to.node.addr)?;
+                if !need_ports_proto(self, to.node.ports) {
+                    return None;
+                }
+                let to = ir::NatTarget { addr, addr_end, ports: to.node.ports };
+                if matches!(target.kind, TargetKind::Dnat { .. }) {
+                    Action::Dnat { to, random: *random }
+                } else {
+                    Action::Snat { to, random: *random }
+                }
+            }
+            TargetKind::Masquerade { ports, random, .. } => {
+                if !need_ports_proto(self, *ports) {
+                    return None;
+                }
+                Action::Masquerade { ports: *ports, random: *random }
+            }
+            TargetKind::Redirect { ports } => {
+                if !need_ports_proto(self, *ports) {
+                    return None;
+                }
+                Action::Redirect { ports: *ports }
+            }
+            TargetKind::Netmap { to } => {
+                let to = self.v.network(to)?;
+                if b == Some(Builtin::Postrouting) {
+                    Action::NetmapSnat { to }
+                } else {
+                    Action::NetmapDnat { to }
+                }
+            }
+            TargetKind::Copy { to, .. } => {
+                let (addr, end) = self.v.nat_addr(to)?;
+                if end.is_some() {
+                    self.error(Diagnostic::error(
+                        "E008",
+                        "COPY mirrors to one address, not a range",
+                        to.span,
+                    ));
+                    return None;
+                }
+                Action::Dup { to: addr }
+            }
+        };
+        Some((action, None))
+    }
+
+    /// nft (like iptables) refuses jump loops; report the jump that closes one.
+    fn check_jump_loops(&mut self) {
+        let n = self.chains.len();
+        // 0 = unvisited, 1 = on the stack, 2 = done.
+        let mut state = vec![0u8; n];
+        let mut found = Vec::new();
+        for start in 0..n {
+            if state[start] != 0 {
+                continue;
+            }
+            // Iterative DFS: (chain, next rule index).
+            let mut stack = vec![(start, 0usize)];
+            state[start] = 1;
+            while let Some(&mut (c, ref mut i)) = stack.last_mut() {
+                let rules = &self.chains[c].rules;
+                if *i >= rules.len() {
+                    state[c] = 2;
+                    stack.pop();
+                    continue;
+                }
+                let r = &rules[*i];
+                *i += 1;
+                let Some((jump, jump_span)) = &r.jump else { continue };
+                let Some(&target) = self.index.get(jump) else { continue };
+                match state[target] {
+                    0 => {
+                        state[target] = 1;
+                        stack.push((target, 0));
+                    }
+                    1 => found.push((c, *jump_span, self.chains[target].name.clone())),
+                    _ => {}
+                }
+            }
+        }
+        for (c, span, target) in found {
+            let name = self.chains[c].name.clone();
+            self.v.diags.push(
+                Diagnostic::error(
+                    "E014",
+                    format!("jumping from `{name}` to `{target}` closes a loop"),
+                    span,
+                )
+                .with_help("nftables refuses jump loops; remove one of the jumps"),
+            );
+        }
+    }
+}
+
+/// `-p` of a rule: (negated, protocol, span).
+fn protocol(rule: &ast::Rule) -> Option<(bool, &Protocol, Span)> {
+    rule.matches.iter().find_map(|m| match &m.kind {
+        MatchKind::Protocol(p) => Some((m.negated, &p.node, m.span)),
+        _ => None,
+    })
+}
+
+fn l4_of(p: &Protocol) -> Option<ir::L4> {
+    match p {
+        Protocol::Tcp => Some(ir::L4::Tcp),
+        Protocol::Udp => Some(ir::L4::Udp),
+        Protocol::Udplite => Some(ir::L4::Udplite),
+        Protocol::Sctp => Some(ir::L4::Sctp),
+        _ => None,
+    }
+}
+
+/// IP protocol number; `None` for `all`.
+fn proto_number(p: &Protocol) -> Option<u8> {
+    match p {
+        Protocol::All | Protocol::Number(0) => None,
+        Protocol::Tcp => Some(6),
+        Protocol::Udp => Some(17),
+        Protocol::Udplite => Some(136),
+        Protocol::Sctp => Some(132),
+        Protocol::Icmp => Some(1),
+        Protocol::Number(n) => Some(*n),
+    }
+}
+
+fn ct_state(s: ast::CtState) -> ir::CtState {
+    match s {
+        ast::CtState::New => ir::CtState::New,
+        ast::CtState::Established => ir::CtState::Established,
+        ast::CtState::Related => ir::CtState::Related,
+        ast::CtState::Invalid => ir::CtState::Invalid,
+        ast::CtState::Untracked => ir::CtState::Untracked,
+    }
+}
+
+fn rate_unit(u: ast::RateUnit) -> ir::RateUnit {
+    match u {
+        ast::RateUnit::Second => ir::RateUnit::Second,
+        ast::RateUnit::Minute => ir::RateUnit::Minute,
+        ast::RateUnit::Hour => ir::RateUnit::Hour,
+        ast::RateUnit::Day => ir::RateUnit::Day,
+    }
+}
+
+/// iptables' ICMP type names (`iptables -p icmp -h`) → (type, code). `Ok(None)` for `any`.
+fn icmp_type(t: &ast::IcmpType) -> Result<Option<(u8, Option<u8>)>, String> {
+    const NAMES: &[(&str, u8, Option<u8>)] = &[
+        ("echo-reply", 0, None),
+        ("pong", 0, None),
+        ("destination-unreachable", 3, None),
+        ("network-unreachable", 3, Some(0)),
+        ("host-unreachable", 3, Some(1)),
+        ("protocol-unreachable", 3, Some(2)),
+        ("port-unreachable", 3, Some(3)),
+        ("fragmentation-needed", 3, Some(4)),
+        ("source-route-failed", 3, Some(5)),
+        ("network-unknown", 3, Some(6)),
+        ("host-unknown", 3, Some(7)),
+        ("network-prohibited", 3, Some(9)),
+        ("host-prohibited", 3, Some(10)),
+        ("tos-network-unreachable", 3, Some(11)),
+        ("tos-host-unreachable", 3, Some(12)),
+        ("communication-prohibited", 3, Some(13)),
+        ("host-precedence-violation", 3, Some(14)),
+        ("precedence-cutoff", 3, Some(15)),
+        ("source-quench", 4, None),
+        ("redirect", 5, None),
+        ("network-redirect", 5, Some(0)),
+        ("host-redirect", 5, Some(1)),
+        ("tos-network-redirect", 5, Some(2)),
+        ("tos-host-redirect", 5, Some(3)),
+        ("echo-request", 8, None),
+        ("ping", 8, None),
+        ("router-advertisement", 9, None),
+        ("router-solicitation", 10, None),
+        ("time-exceeded", 11, None),
+        ("ttl-exceeded", 11, None),
+        ("ttl-zero-during-transit", 11, Some(0)),
+        ("ttl-zero-during-reassembly", 11, Some(1)),
+        ("parameter-problem", 12, None),
+        ("ip-header-bad", 12, Some(0)),
+        ("required-option-missing", 12, Some(1)),
+        ("timestamp-request", 13, None),
+        ("timestamp-reply", 14, None),
+        ("address-mask-request", 17, None),
+        ("address-mask-reply", 18, None),
+    ];
+    match t {
+        ast::IcmpType::Any => Ok(None),
+        ast::IcmpType::Numeric { kind, code } => Ok(Some((*kind, *code))),
+        ast::IcmpType::Name(n) => {
+            let lower = n.to_ascii_lowercase();
+            NAMES
+                .iter()
+                .find(|(name, _, _)| *name == lower)
+                .map(|&(_, k, c)| Some((k, c)))
+                .ok_or_else(|| n.clone())
+        }
+    }
+}
+
+fn reject_with(s: &str) -> Option<ir::RejectWith> {
+    use ir::RejectWith::*;
+    Some(match s.to_ascii_lowercase().as_str() {
+        "icmp-port-unreachable" | "port-unreach" => PortUnreachable,
+        "icmp-net-unreachable" | "net-unreach" => NetUnreachable,
+        "icmp-host-unreachable" | "host-unreach" => HostUnreachable,
+        "icmp-proto-unreachable" | "proto-unreach" => ProtUnreachable,
+        "icmp-net-prohibited" | "net-prohib" => NetProhibited,
+        "icmp-host-prohibited" | "host-prohib" => HostProhibited,
+        "icmp-admin-prohibited" | "admin-prohib" => AdminProhibited,
+        "tcp-reset" | "tcp-rst" => TcpReset,
+        _ => return None,
+    })
+}
+
+fn log_level(s: &str) -> Option<ir::LogLevel> {
+    use ir::LogLevel::*;
+    Some(match s.to_ascii_lowercase().as_str() {
+        "0" | "emerg" | "panic" => Emerg,
+        "1" | "alert" => Alert,
+        "2" | "crit" => Crit,
+        "3" | "err" | "error" => Err,
+        "4" | "warning" | "warn" => Warn,
+        "5" | "notice" => Notice,
+        "6" | "info" => Info,
+        "7" | "debug" => Debug,
+        _ => return None,
+    })
+}
+
+/// Turns the resolved items of one `-s`/`-d` into alternatives (each the matches of one rule).
+/// Positive: networks together in one match, each FWset its own rule (an nft anonymous set
+/// cannot hold a named set). Negated: one rule that excludes all of them. `0.0.0.0/0` alone is
+/// no constraint, as in iptables.
+fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -> Vec<Vec<Match>> {
+    let mk = |addrs: ir::AddrMatch| {
+        if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } }
+    };
+    let mut nets = Vec::new();
+    let mut sets = Vec::new();
+    for p in parts {
+        match p {
+            AddrPart::Nets(n) => nets.extend(n),
+            AddrPart::Set(s) => sets.push(s),
+        }
+    }
+    nets.sort_unstable();
+    nets.dedup();
+    let everything = nets.iter().any(|n| n.prefix() == 0);
+    if neg {
+        let mut one = Vec::new();
+        if !nets.is_empty() {
+            one.push(mk(ir::AddrMatch::Nets(nets)));
+        }
+        one.extend(sets.into_iter().map(|s| mk(ir::AddrMatch::Set(s))));
+        return vec![one];
+    }
+    if everything {
+        return vec![Vec::new()];
+    }
+    let mut alts = Vec::new();
+    if !nets.is_empty() {
+        alts.push(vec![mk(ir::AddrMatch::Nets(nets))]);
+    }
+    alts.extend(sets.into_iter().map(|s| vec![mk(ir::AddrMatch::Set(s))]));
+    if alts.is_empty() {
+        alts.push(Vec::new());
+    }
+    alts
+}
+
+fn class(a: &Action) -> Class {
+    match a {
+        Action::Dnat { .. }
+        | Action::Snat { .. }
+        | Action::Masquerade { .. }
+        | Action::Redirect { .. }
+        | Action::NetmapDnat { .. }
+        | Action::NetmapSnat { .. } => Class::Nat,
+        Action::Accept | Action::Return | Action::Jump(_) => Class::Both,
+        Action::Count
+        | Action::Drop
+        | Action::Reject(_)
+        | Action::Log { .. }
+        | Action::Dup { .. } => Class::Filter,
+    }
+}
+
+/// How a family's rules split over chain types.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// INPUT, FORWARD: filter only.
+    FilterOnly,
+    /// PREROUTING, POSTROUTING (VNS3's nat chains, which also take DROP): a filter projection
+    /// that runs first and a nat projection, together keeping the lines' first-match order.
+    Ordered,
+    /// OUTPUT: each line to the table its target belongs to, as iptables does.
+    Split,
+}
+
+fn mode(b: Builtin) -> Mode {
+    match b {
+        Builtin::Input | Builtin::Forward => Mode::FilterOnly,
+        Builtin::Prerouting | Builtin::Postrouting => Mode::Ordered,
+        Builtin::Output => Mode::Split,
+    }
+}
+
+fn hook(b: Builtin) -> Hook {
+    match b {
+        Builtin::Prerouting => Hook::Prerouting,
+        Builtin::Input => Hook::Input,
+        Builtin::Forward => Hook::Forward,
+        Builtin::Output => Hook::Output,
+        Builtin::Postrouting => Hook::Postrouting,
+    }
+}
+
+/// The nft name of a VNS3 chain's projection for one chain type.
+fn projection_name(name: &str, family: Builtin, kind: ChainKind) -> String {
+    match (mode(family), kind) {
+        (Mode::Ordered, ChainKind::Filter) => format!("{name}_FILTER"),
+        (Mode::Split, ChainKind::Nat) => format!("{name}_NAT"),
+        _ => name.to_string(),
+    }
+}
+
+/// The projection of one rule into a chain type, or `None` when it has no place there.
+fn project(p: &Placed, family: Builtin, kind: ChainKind) -> Option<ir::Rule> {
+    let c = class(&p.action);
+    let action = match (mode(family), kind, c) {
+        (_, _, _) if p.jump.is_some() => {
+            Action::Jump(projection_name(&p.jump.as_ref().expect("checked").0, family, kind))
+        }
+        (Mode::Ordered, ChainKind::Filter, Class::Nat) => Action::Accept,
+        (Mode::Ordered, ChainKind::Nat, Class::Filter) => return None,
+        (Mode::Split, ChainKind::Filter, Class::Nat) => return None,
+        (Mode::Split, ChainKind::Nat, Class::Filter) => return None,
+        (Mode::Split, ChainKind::Nat, Class::Both) if p.action == Action::Accept => return None,
+        _ => p.action.clone(),
+    };
+    Some(ir::Rule { matches: p.matches.clone(), action, origin: Some(p.origin.clone()) })
+}
+
+/// Base-chain priorities: the filter projections of PREROUTING/POSTROUTING run just before NAT
+/// (so a DROP decides before a DNAT would), the mirror sees packets as they arrive (raw) and as
+/// they leave (after source NAT).
+fn base_chain(b: Builtin, kind: ChainKind) -> (String, BaseChain) {
+    let priority = match (b, kind) {
+        (Builtin::Prerouting, ChainKind::Filter) => -150,
+        (Builtin::Postrouting, ChainKind::Filter) => 90,
+        (_, ChainKind::Filter) => 0,
+        (Builtin::Postrouting, ChainKind::Nat) => 100,
+        (_, ChainKind::Nat) => -100,
+    };
+    let kind_word = match kind {
+        ChainKind::Filter => "filter",
+        ChainKind::Nat => "nat",
+    };
+    let hook_word = hook_word(b).to_ascii_lowercase();
+    (format!("{kind_word}_{hook_word}"), BaseChain { kind, hook: hook(b), priority })
+}
+
+/// Lays the VNS3 chains out as nft chains: for each family, its projections (subgroups before
+/// the chains that jump to them), then the base chains; the mirror last.
+fn layout(chains: &[VChain]) -> Vec<ir::Chain> {
+    let mut out = Vec::new();
+    let mut bases = Vec::new();
+    for b in [
+        Builtin::Prerouting,
+        Builtin::Input,
+        Builtin::Forward,
+        Builtin::Output,
+        Builtin::Postrouting,
+    ] {
+        let members: Vec<&VChain> =
+            chains.iter().filter(|c| c.family == Family::Builtin(b)).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let all = || members.iter().flat_map(|c| c.rules.iter());
+        let has_nat = all().any(|p| class(&p.action) == Class::Nat);
+        let has_filter_only = all().any(|p| class(&p.action) == Class::Filter);
+        let has_non_nat = all().any(|p| class(&p.action) != Class::Nat);
+        let kinds: Vec<ChainKind> = match mode(b) {
+            Mode::FilterOnly => vec![ChainKind::Filter],
+            Mode::Ordered => {
+                let mut k = Vec::new();
+                if has_filter_only {
+                    k.push(ChainKind::Filter);
+                }
+                if has_nat || !has_filter_only {
+                    k.push(ChainKind::Nat);
+                }
+                k
+            }
+            Mode::Split => {
+                let mut k = Vec::new();
+                if has_non_nat {
+                    k.push(ChainKind::Filter);
+                }
+                if has_nat {
+                    k.push(ChainKind::Nat);
+                }
+                k
+            }
+        };
+        let order = callee_first(&members, builtin_chain_name(b));
+        for &kind in &kinds {
+            for &i in &order {
+                let c = members[i];
+                out.push(ir::Chain {
+                    name: projection_name(&c.name, b, kind),
+                    base: None,
+                    rules: c.rules.iter().filter_map(|p| project(p, b, kind)).collect(),
+                });
+            }
+            let (name, base) = base_chain(b, kind);
+            let entry = projection_name(builtin_chain_name(b), b, kind);
+            let root_exists = members.iter().any(|c| c.name == builtin_chain_name(b));
+            let rules = if root_exists {
+                vec![ir::Rule { matches: Vec::new(), action: Action::Jump(entry), origin: None }]
+            } else {
+                Vec::new()
+            };
+            bases.push(ir::Chain { name, base: Some(base), rules });
+        }
+    }
+    for (name, base_name, hook, priority) in [
+        ("MACRO_CUST_IN", "mirror_prerouting", Hook::Prerouting, -300),
+        ("MACRO_CUST_OUT", "mirror_postrouting", Hook::Postrouting, 300),
+    ] {
+        if let Some(c) = chains.iter().find(|c| c.name == name) {
+            out.push(ir::Chain {
+                name: name.to_string(),
+                base: None,
+                rules: c
+                    .rules
+                    .iter()
+                    .map(|p| ir::Rule {
+                        matches: p.matches.clone(),
+                        action: p.action.clone(),
+                        origin: Some(p.origin.clone()),
+                    })
+                    .collect(),
+            });
+            bases.push(ir::Chain {
+                name: base_name.to_string(),
+                base: Some(BaseChain { kind: ChainKind::Filter, hook, priority }),
+                rules: vec![ir::Rule {
+                    matches: Vec::new(),
+                    action: Action::Jump(name.to_string()),
+                    origin: None,
+                }],
+            });
+        }
+    }
+    out.extend(bases);
+    out
+}
+
+/// Indices of `members` in an order where every jump target comes before the chains jumping to
+/// it: a post-order walk from the builtin chain, then any subgroup nothing reaches.
+fn callee_first(members: &[&VChain], root: &str) -> Vec<usize> {
+    let index: HashMap<&str, usize> =
+        members.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
+    let mut done = vec![false; members.len()];
+    let mut order = Vec::with_capacity(members.len());
+    let starts = index.get(root).copied().into_iter().chain(0..members.len());
+    for start in starts {
+        if done[start] {
+            continue;
+        }
+        // Iterative post-order DFS; loops were rejected before layout.
+        done[start] = true;
+        let mut stack = vec![(start, 0usize)];
+        while let Some(&mut (c, ref mut i)) = stack.last_mut() {
+            let rules = &members[c].rules;
+            if *i >= rules.len() {
+                order.push(c);
+                stack.pop();
+                continue;
+            }
+            let jump = rules[*i].jump.as_ref();
+            *i += 1;
+            if let Some(&t) = jump.and_then(|(j, _)| index.get(j.as_str()))
+                && !done[t]
+            {
+                done[t] = true;
+                stack.push((t, 0));
+            }
+        }
+    }
+    order
+}

@@ -1,0 +1,568 @@
+//! Resolving written values against the inventory: interfaces (aliases, kernel names,
+//! wildcards), addresses (networks, variables, FWsets, plugin names), ports, NAT addresses, and
+//! the texts that end up inside nft strings.
+
+use std::net::Ipv4Addr;
+
+use ipnetwork::Ipv4Network;
+
+use crate::diagnostic::{Diagnostic, Span, Spanned};
+use crate::inventory::{FwSetElements, Inventory};
+use crate::ir;
+use crate::suggest::did_you_mean;
+use crate::syntax::ast::{AddrItem, NatAddr, Net, PortSpec, Value};
+
+/// What one `-s`/`-d` item resolves to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddrPart {
+    Nets(Vec<Ipv4Network>),
+    Set(String),
+}
+
+/// Resolution context: the inventory and the diagnostics collected so far.
+pub struct Values<'a> {
+    pub inv: &'a Inventory,
+    pub diags: Vec<Diagnostic>,
+}
+
+/// A built-in or custom variable's value, as text, plus where it is declared.
+enum VarValue<'a> {
+    Texts(&'a [String], Span),
+    Net(Ipv4Network, Span),
+    Addr(Ipv4Addr, Span),
+    Set(&'a str),
+}
+
+impl<'a> Values<'a> {
+    pub fn new(inv: &'a Inventory) -> Self {
+        Values { inv, diags: Vec::new() }
+    }
+
+    fn error(&mut self, d: Diagnostic) -> Option<std::convert::Infallible> {
+        self.diags.push(d);
+        None
+    }
+
+    /// Looks up `${name}`; reports E015 when it is not defined.
+    fn var(&mut self, name: &str, span: Span) -> Option<VarValue<'a>> {
+        let inv = self.inv;
+        if let Some(v) = inv.variables.get(name) {
+            return Some(VarValue::Texts(&v.values, v.span));
+        }
+        match name {
+            "vns3_overlay_subnet" => match &inv.overlay_subnet {
+                Some(n) => return Some(VarValue::Net(n.value, n.span)),
+                None => {
+                    self.error(
+                        Diagnostic::error(
+                            "E015",
+                            "`${vns3_overlay_subnet}` is not set in the inventory",
+                            span,
+                        )
+                        .with_help("add `overlay_subnet: 100.64.0.0/19` (your overlay's network) to the inventory and pass it with --inventory"),
+                    );
+                    return None;
+                }
+            },
+            "vns3_primary_private_ip" => match &inv.primary_private_ip {
+                Some(a) => return Some(VarValue::Addr(a.value, a.span)),
+                None => {
+                    self.error(
+                        Diagnostic::error(
+                            "E015",
+                            "`${vns3_primary_private_ip}` is not set in the inventory",
+                            span,
+                        )
+                        .with_help("add `primary_private_ip: ADDRESS` (the manager's private address) to the inventory and pass it with --inventory"),
+                    );
+                    return None;
+                }
+            },
+            _ => {}
+        }
+        if let Some(id) = name.strip_prefix("plugin_instance_").and_then(|r| r.strip_suffix("_ip"))
+            && let Ok(id) = id.parse::<u32>()
+        {
+            if let Some(p) = inv.plugins.iter().find(|p| p.id == id) {
+                return Some(VarValue::Addr(p.ip, p.span));
+            }
+            let help = if inv.plugins.is_empty() {
+                "the inventory declares no plugins; list them under `plugins:`".to_string()
+            } else {
+                format!("the inventory declares plugins 1 to {}", inv.plugins.len())
+            };
+            self.error(
+                Diagnostic::error(
+                    "E015",
+                    format!("there is no plugin {id} for `${{{name}}}`"),
+                    span,
+                )
+                .with_help(help),
+            );
+            return None;
+        }
+        if let Some(set) = name.strip_prefix("fwset_") {
+            if let Some((set_name, _)) = inv.fwsets.get_key_value(set) {
+                return Some(VarValue::Set(set_name));
+            }
+            let mut d =
+                Diagnostic::error("E015", format!("no FWset `{set}` for `${{{name}}}`"), span);
+            if let Some(s) = did_you_mean(set, inv.fwsets.keys().map(String::as_str)) {
+                d = d.with_help(format!("did you mean `${{fwset_{s}}}`?"));
+            } else {
+                d = d.with_help("declare it under `fwsets:` in the inventory");
+            }
+            self.error(d);
+            return None;
+        }
+        let candidates = inv
+            .variables
+            .keys()
+            .map(String::as_str)
+            .chain(["vns3_overlay_subnet", "vns3_primary_private_ip"]);
+        let mut d = Diagnostic::error("E015", format!("undefined variable `${{{name}}}`"), span);
+        d = match did_you_mean(name, candidates) {
+            Some(s) => d.with_help(format!("did you mean `${{{s}}}`?")),
+            None => d.with_help("declare it under `variables:` in the inventory"),
+        };
+        self.error(d);
+        None
+    }
+
+    /// Masks host bits, warning (W001) when there were any.
+    fn net(&mut self, n: Net, span: Span) -> Ipv4Network {
+        let masked = Ipv4Network::new(n.addr, n.prefix).expect("syntax checked prefix <= 32");
+        let network = Ipv4Network::new(masked.network(), n.prefix).expect("same prefix");
+        if network.ip() != n.addr {
+            self.diags.push(
+                Diagnostic::warning(
+                    "W001",
+                    format!("`{}/{}` has host bits set; it means {network}", n.addr, n.prefix),
+                    span,
+                )
+                .with_label(format!("masked to {network}"))
+                .with_help(format!("write `{network}`")),
+            );
+        }
+        network
+    }
+
+    /// One `-s`/`-d` item.
+    pub fn addr_item(&mut self, item: &Spanned<AddrItem>) -> Option<AddrPart> {
+        let span = item.span;
+        match &item.node {
+            AddrItem::Net(n) => Some(AddrPart::Nets(vec![self.net(*n, span)])),
+            AddrItem::Var(name) => match self.var(name, span)? {
+                VarValue::Net(n, _) => Some(AddrPart::Nets(vec![n])),
+                VarValue::Addr(a, _) => Some(AddrPart::Nets(vec![host(a)])),
+                VarValue::Set(s) => self.addr_set(s, span),
+                VarValue::Texts(texts, decl) => {
+                    let mut nets = Vec::with_capacity(texts.len());
+                    for t in texts {
+                        match parse_net(t) {
+                            Some(n) => nets.push(self.net(n, span)),
+                            None => {
+                                self.error(
+                                    Diagnostic::error(
+                                        "E018",
+                                        format!("`${{{name}}}` holds `{t}`, which is not an IPv4 address or network"),
+                                        span,
+                                    )
+                                    .with_secondary(decl, "declared here"),
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                    Some(AddrPart::Nets(nets))
+                }
+            },
+            AddrItem::Name(name) => {
+                if self.inv.fwsets.contains_key(name) {
+                    return self.addr_set(name, span);
+                }
+                if let Some(p) = self.inv.plugin_by_name(name) {
+                    return Some(AddrPart::Nets(vec![host(p.ip)]));
+                }
+                self.unknown_name(name, span);
+                None
+            }
+        }
+    }
+
+    fn unknown_name(&mut self, name: &str, span: Span) {
+        let inv = self.inv;
+        let candidates = inv
+            .fwsets
+            .keys()
+            .map(String::as_str)
+            .chain(inv.plugins.iter().map(|p| p.name.as_str()));
+        let mut d = Diagnostic::error(
+            "E017",
+            format!("unknown name `{name}`: not a FWset or plugin in the inventory"),
+            span,
+        );
+        d = match did_you_mean(name, candidates) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help("write an address or network, or declare the name under `fwsets:` or `plugins:` in the inventory"),
+        };
+        self.error(d);
+    }
+
+    /// A FWset used as addresses; it must hold networks.
+    pub fn addr_set(&mut self, name: &str, span: Span) -> Option<AddrPart> {
+        let Some((key, set)) = self.inv.fwsets.get_key_value(name) else {
+            let mut d = Diagnostic::error("E017", format!("unknown FWset `{name}`"), span);
+            if let Some(s) = did_you_mean(name, self.inv.fwsets.keys().map(String::as_str)) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            }
+            self.error(d);
+            return None;
+        };
+        match set.elements {
+            FwSetElements::Addrs(_) => Some(AddrPart::Set(key.clone())),
+            FwSetElements::Ports(_) => {
+                self.error(
+                    Diagnostic::error(
+                        "E018",
+                        format!("FWset `{name}` holds ports, not addresses"),
+                        span,
+                    )
+                    .with_secondary(set.span, "declared here"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A port spec: literal ranges, or a variable holding ports, or `${fwset_NAME}` of ports.
+    pub fn ports(&mut self, spec: &Spanned<PortSpec>) -> Option<ir::PortMatch> {
+        let span = spec.span;
+        match &spec.node {
+            PortSpec::Single(Value::Lit(p)) => Some(ir::PortMatch::Ports(vec![(*p, *p)])),
+            PortSpec::Range(a, b) => {
+                let a = self.port_scalar(a, span)?;
+                let b = self.port_scalar(b, span)?;
+                if a > b {
+                    self.error(Diagnostic::error(
+                        "E008",
+                        format!("port range {a}:{b} is empty: the first port is larger"),
+                        span,
+                    ));
+                    return None;
+                }
+                Some(ir::PortMatch::Ports(vec![(a, b)]))
+            }
+            PortSpec::Single(Value::Var(name)) => match self.var(name, span)? {
+                VarValue::Set(s) => match &self.inv.fwsets[s].elements {
+                    FwSetElements::Ports(_) => Some(ir::PortMatch::Set(s.to_string())),
+                    FwSetElements::Addrs(_) => {
+                        let decl = self.inv.fwsets[s].span;
+                        self.error(
+                            Diagnostic::error(
+                                "E018",
+                                format!("FWset `{s}` holds addresses, not ports"),
+                                span,
+                            )
+                            .with_secondary(decl, "declared here"),
+                        );
+                        None
+                    }
+                },
+                VarValue::Texts(texts, decl) => {
+                    let mut out = Vec::with_capacity(texts.len());
+                    for t in texts {
+                        match parse_port_range(t) {
+                            Some(r) => out.push(r),
+                            None => {
+                                self.error(
+                                    Diagnostic::error(
+                                        "E018",
+                                        format!("`${{{name}}}` holds `{t}`, which is not a port or port range"),
+                                        span,
+                                    )
+                                    .with_secondary(decl, "declared here"),
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                    out.sort_unstable();
+                    out.dedup();
+                    Some(ir::PortMatch::Ports(out))
+                }
+                VarValue::Net(_, decl) | VarValue::Addr(_, decl) => {
+                    self.error(
+                        Diagnostic::error(
+                            "E018",
+                            format!("`${{{name}}}` holds an address, not a port"),
+                            span,
+                        )
+                        .with_secondary(decl, "declared here"),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    fn port_scalar(&mut self, v: &Value<u16>, span: Span) -> Option<u16> {
+        match v {
+            Value::Lit(p) => Some(*p),
+            Value::Var(name) => match self.var(name, span)? {
+                VarValue::Texts([t], _) if t.parse::<u16>().is_ok() => t.parse().ok(),
+                VarValue::Texts(_, decl) | VarValue::Net(_, decl) | VarValue::Addr(_, decl) => {
+                    self.error(
+                        Diagnostic::error(
+                            "E018",
+                            format!("`${{{name}}}` does not hold one port number"),
+                            span,
+                        )
+                        .with_secondary(decl, "declared here"),
+                    );
+                    None
+                }
+                VarValue::Set(_) => {
+                    self.error(Diagnostic::error(
+                        "E018",
+                        format!("`${{{name}}}` is a set; a port range needs single ports"),
+                        span,
+                    ));
+                    None
+                }
+            },
+        }
+    }
+
+    /// An interface as written (alias, kernel name, `name+` wildcard, or `${var}`) → the kernel
+    /// name for `iifname`/`oifname` (a wildcard ends in `*`).
+    pub fn iface(&mut self, v: &Spanned<Value<String>>) -> Option<String> {
+        let span = v.span;
+        let written = match &v.node {
+            Value::Lit(s) => s.clone(),
+            Value::Var(name) => match self.var(name, span)? {
+                VarValue::Texts([t], _) => t.clone(),
+                VarValue::Texts(_, decl) | VarValue::Net(_, decl) | VarValue::Addr(_, decl) => {
+                    self.error(
+                        Diagnostic::error(
+                            "E018",
+                            format!("`${{{name}}}` does not hold one interface name"),
+                            span,
+                        )
+                        .with_secondary(decl, "declared here"),
+                    );
+                    return None;
+                }
+                VarValue::Set(_) => {
+                    self.error(Diagnostic::error(
+                        "E018",
+                        format!("`${{{name}}}` is a set, not an interface"),
+                        span,
+                    ));
+                    return None;
+                }
+            },
+        };
+        let inv = self.inv;
+        if let Some(i) = inv.interfaces.get(&written) {
+            return Some(i.kernel.clone());
+        }
+        let kernels = inv.kernel_interfaces();
+        if let Some(prefix) = written.strip_suffix('+') {
+            if valid_iface(prefix) && kernels.iter().any(|k| k.starts_with(prefix)) {
+                return Some(format!("{prefix}*"));
+            }
+        } else if kernels.contains(&written.as_str()) {
+            return Some(written);
+        }
+        let names = inv.interfaces.keys().map(String::as_str).chain(kernels.iter().copied());
+        let mut d = Diagnostic::error("E016", format!("unknown interface `{written}`"), span)
+            .with_label("not declared in the inventory");
+        d = match did_you_mean(written.trim_end_matches('+'), names) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => {
+                let list: Vec<String> =
+                    inv.interfaces.iter().map(|(a, i)| format!("{a} ({})", i.kernel)).collect();
+                d.with_help(format!(
+                    "declared interfaces: {}; add it under `interfaces:` in the inventory",
+                    if list.is_empty() { "none".to_string() } else { list.join(", ") }
+                ))
+            }
+        };
+        if let Some(first) = inv.interfaces.values().next() {
+            d = d.with_secondary(first.span, "interfaces are declared here");
+        }
+        self.error(d);
+        None
+    }
+
+    /// A single address for NAT/COPY targets: literal, range, `${var}` or plugin name.
+    pub fn nat_addr(&mut self, a: &Spanned<NatAddr>) -> Option<(Ipv4Addr, Option<Ipv4Addr>)> {
+        let span = a.span;
+        match &a.node {
+            NatAddr::Addr(x) => Some((*x, None)),
+            NatAddr::Range(x, y) => {
+                if x > y {
+                    self.error(Diagnostic::error(
+                        "E008",
+                        format!("address range {x}-{y} is empty: the first address is larger"),
+                        span,
+                    ));
+                    return None;
+                }
+                Some((*x, Some(*y)))
+            }
+            NatAddr::Name(name) => match self.inv.plugin_by_name(name) {
+                Some(p) => Some((p.ip, None)),
+                None => {
+                    let names = self.inv.plugins.iter().map(|p| p.name.as_str());
+                    let mut d = Diagnostic::error("E017", format!("unknown plugin `{name}`"), span);
+                    d = match did_you_mean(name, names) {
+                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                        None => d.with_help("write an address, or declare the plugin under `plugins:` in the inventory"),
+                    };
+                    self.error(d);
+                    None
+                }
+            },
+            NatAddr::Var(name) => match self.var(name, span)? {
+                VarValue::Addr(x, _) => Some((x, None)),
+                VarValue::Net(n, _) if n.prefix() == 32 => Some((n.ip(), None)),
+                VarValue::Texts([t], _) if t.parse::<Ipv4Addr>().is_ok() => {
+                    Some((t.parse().expect("checked"), None))
+                }
+                VarValue::Texts(_, decl) | VarValue::Net(_, decl) => {
+                    self.error(
+                        Diagnostic::error(
+                            "E018",
+                            format!("`${{{name}}}` does not hold one IPv4 address"),
+                            span,
+                        )
+                        .with_secondary(decl, "declared here"),
+                    );
+                    None
+                }
+                VarValue::Set(_) => {
+                    self.error(Diagnostic::error(
+                        "E018",
+                        format!("`${{{name}}}` is a set, not one address"),
+                        span,
+                    ));
+                    None
+                }
+            },
+        }
+    }
+
+    /// A network for NETMAP: literal or `${var}` holding one network.
+    pub fn network(&mut self, v: &Spanned<Value<Net>>) -> Option<Ipv4Network> {
+        let span = v.span;
+        match &v.node {
+            Value::Lit(n) => Some(self.net(*n, span)),
+            Value::Var(name) => match self.var(name, span)? {
+                VarValue::Net(n, _) => Some(n),
+                VarValue::Addr(a, _) => Some(host(a)),
+                VarValue::Texts([t], _) if parse_net(t).is_some() => {
+                    Some(self.net(parse_net(t).expect("checked"), span))
+                }
+                VarValue::Texts(_, decl) => {
+                    self.error(
+                        Diagnostic::error(
+                            "E018",
+                            format!("`${{{name}}}` does not hold one IPv4 network"),
+                            span,
+                        )
+                        .with_secondary(decl, "declared here"),
+                    );
+                    None
+                }
+                VarValue::Set(_) => {
+                    self.error(Diagnostic::error(
+                        "E018",
+                        format!("`${{{name}}}` is a set, not one network"),
+                        span,
+                    ));
+                    None
+                }
+            },
+        }
+    }
+
+    /// Validates text that goes inside an nft string (comment, log prefix): no `"`, `\` or
+    /// control character, at most `max` bytes.
+    pub fn nft_text(&mut self, text: &str, span: Span, what: &str, max: usize) -> Option<String> {
+        if let Some(c) = text.chars().find(|&c| c == '"' || c == '\\' || c.is_control()) {
+            self.error(
+                Diagnostic::error(
+                    "E019",
+                    format!("{what} contains {}, which nft cannot carry in a string", describe(c)),
+                    span,
+                )
+                .with_help("remove it or use another character"),
+            );
+            return None;
+        }
+        // Bidirectional controls would make `nft list` show text other than what is stored.
+        if let Some(c) = text.chars().find(|c| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')) {
+            self.error(Diagnostic::error(
+                "E019",
+                format!("{what} contains {}, a text-direction control", describe(c)),
+                span,
+            ));
+            return None;
+        }
+        if text.len() > max {
+            self.error(
+                Diagnostic::error(
+                    "E019",
+                    format!("{what} is {} bytes long; nft keeps at most {max}", text.len()),
+                    span,
+                )
+                .with_help("shorten it"),
+            );
+            return None;
+        }
+        Some(text.to_string())
+    }
+}
+
+fn describe(c: char) -> String {
+    match c {
+        '"' => "a double quote".to_string(),
+        '\\' => "a backslash".to_string(),
+        c => format!("the character U+{:04X}", c as u32),
+    }
+}
+
+pub fn host(a: Ipv4Addr) -> Ipv4Network {
+    Ipv4Network::new(a, 32).expect("/32 is valid")
+}
+
+/// Kernel interface name characters (without a wildcard).
+pub fn valid_iface(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 15
+        && !s.starts_with('-')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// `a.b.c.d` or `a.b.c.d/len`.
+pub fn parse_net(s: &str) -> Option<Net> {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, p.parse::<u8>().ok().filter(|&p| p <= 32)?),
+        None => (s, 32),
+    };
+    Some(Net { addr: addr.parse().ok()?, prefix })
+}
+
+/// `p`, `a:b` or `a-b`.
+pub fn parse_port_range(s: &str) -> Option<(u16, u16)> {
+    let (a, b) = match s.split_once([':', '-']) {
+        Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+        None => {
+            let p = s.parse().ok()?;
+            (p, p)
+        }
+    };
+    (a <= b).then_some((a, b))
+}
