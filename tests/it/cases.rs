@@ -1,0 +1,133 @@
+//! The case folders: every `tests/cases/ok/*.rules` must compile without errors, every
+//! `tests/cases/err/*.rules` must fail; each is snapshotted with its input. A case may bring its
+//! inventory as `NAME.yaml` beside it (else the built-in default applies).
+
+use std::path::Path;
+
+use overlayfw::diagnostic::{self, Sources};
+use overlayfw::pipeline::{self, Text};
+
+/// Compiles one case as the CLI would; returns whether it had errors and the text to snapshot
+/// (input, then the nft script or the diagnostics in human and short form).
+pub fn check(path: &Path) -> (bool, String) {
+    let folder = path.parent().and_then(Path::file_name).map_or(String::new(), |f| f.to_string_lossy().into_owned());
+    let file = path.file_name().expect("case file").to_string_lossy().into_owned();
+    let name = format!("{folder}/{file}");
+    let bytes = std::fs::read(path).expect("read case");
+    let inv_path = path.with_extension("yaml");
+    let inventory = inv_path.exists().then(|| Text {
+        name: format!("{folder}/{}", inv_path.file_name().expect("name").to_string_lossy()),
+        bytes: std::fs::read(&inv_path).expect("read inventory"),
+    });
+    let mut out = String::new();
+    out.push_str(&String::from_utf8_lossy(&bytes));
+    if let Some(inv) = &inventory {
+        out.push_str(&format!("\n----- {} -----\n", inv.name));
+        out.push_str(&String::from_utf8_lossy(&inv.bytes));
+    }
+    let mut sources = Sources::new();
+    let compiled = pipeline::compile(&mut sources, vec![Text { name, bytes }], inventory, "overlayfw");
+    if !compiled.diagnostics.is_empty() {
+        out.push_str("\n----- diagnostics -----\n");
+        out.push_str(&diagnostic::render(&compiled.diagnostics, &sources, diagnostic::Format::Human, false));
+        out.push_str(&diagnostic::render(&compiled.diagnostics, &sources, diagnostic::Format::Short, false));
+    }
+    if let Some(rs) = &compiled.ruleset {
+        out.push_str("\n----- nft -----\n");
+        out.push_str(&overlayfw::emit::nft_script(rs));
+    }
+    (compiled.has_errors(), out)
+}
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path("../../snapshots");
+    s.set_prepend_module_to_snapshot(false);
+    s.set_omit_expression(true);
+    s
+}
+
+#[test]
+fn ok_cases_compile_cleanly() {
+    settings().bind(|| {
+        insta::glob!("../cases/ok", "*.rules", |path| {
+            let (errors, text) = check(path);
+            assert!(!errors, "{} is in ok/ but has errors:\n{text}", path.display());
+            insta::assert_snapshot!(text);
+        });
+    });
+}
+
+#[test]
+fn err_cases_fail() {
+    settings().bind(|| {
+        insta::glob!("../cases/err", "*.rules", |path| {
+            let (errors, text) = check(path);
+            assert!(errors, "{} is in err/ but compiles:\n{text}", path.display());
+            insta::assert_snapshot!(text);
+        });
+    });
+}
+
+/// Every error code the project defines has an err case whose output shows it, so every
+/// rendered message is reviewed in a snapshot.
+#[test]
+fn every_code_has_a_snapshotted_case() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut seen = String::new();
+    for sub in ["err", "ok"] {
+        for entry in std::fs::read_dir(dir.join(sub)).expect("cases dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "rules") {
+                seen.push_str(&check(&path).1);
+            }
+        }
+    }
+    let missing: Vec<&str> = diagnostic::CODES
+        .iter()
+        .map(|(code, _)| *code)
+        .filter(|code| !seen.contains(&format!("[{code}]")))
+        .collect();
+    assert!(missing.is_empty(), "codes without a case: {missing:?}");
+}
+
+/// `mixed.rules` marks each bad line with a `# bad: CODE` comment line just before it; errors
+/// must land on exactly those lines with those codes, and nowhere else.
+#[test]
+fn mixed_file_reports_every_bad_line_and_no_good_one() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/err/mixed.rules");
+    let text = std::fs::read_to_string(&path).expect("mixed.rules");
+    let mut expected = Vec::new();
+    let mut pending = None;
+    for (i, line) in text.lines().enumerate() {
+        if let Some(code) = line.trim().strip_prefix("# bad: ") {
+            pending = Some(code.to_string());
+        } else if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
+            if let Some(code) = pending.take() {
+                expected.push(format!("{}:{code}", i + 1));
+            }
+        }
+    }
+    assert!(expected.len() >= 25, "mixed.rules should hold 25+ bad lines, has {}", expected.len());
+    let mut sources = Sources::new();
+    let compiled = pipeline::compile(
+        &mut sources,
+        vec![Text { name: "mixed.rules".into(), bytes: text.into_bytes() }],
+        Some(Text {
+            name: "mixed.yaml".into(),
+            bytes: std::fs::read(path.with_extension("yaml")).expect("mixed.yaml"),
+        }),
+        "overlayfw",
+    );
+    let mut got: Vec<String> = compiled
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            let (line, _) = sources.get(d.span().file).line_col(d.span().start);
+            format!("{line}:{}", d.code)
+        })
+        .collect();
+    got.dedup();
+    assert_eq!(got, expected);
+}

@@ -1,0 +1,210 @@
+//! The binary as users run it: exit codes, where output goes, atomic `-o`, odd inputs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_overlayfw"))
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).current_dir(root()).output().expect("run overlayfw")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code")
+}
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("overlayfw-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("scratch dir");
+        Scratch(p)
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, bytes).expect("write scratch file");
+        p.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn compile_of_the_seed_prints_a_script_and_exits_0() {
+    let o = run(&["compile", "examples/blog/blog.rules"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let script = String::from_utf8(o.stdout).expect("utf8");
+    assert!(script.contains("table ip overlayfw"), "{script}");
+    assert!(script.contains("dup to 198.51.100.2"), "{script}");
+    assert!(script.contains("masquerade"), "{script}");
+    assert!(script.contains("dnat to 198.51.100.2:22"), "{script}");
+    assert!(o.stderr.is_empty());
+}
+
+#[test]
+fn names_and_literals_compile_to_the_same_rules() {
+    let literal = run(&["compile", "examples/blog/blog.rules"]);
+    let named = run(&[
+        "compile",
+        "examples/nids-demo/nids.rules",
+        "--inventory",
+        "examples/nids-demo/topology.yaml",
+    ]);
+    assert_eq!(code(&literal), 0);
+    assert_eq!(code(&named), 0, "{}", String::from_utf8_lossy(&named.stderr));
+    // Rule comments (file:line) and the input hash differ; the statements must not.
+    let strip = |o: &Output| -> Vec<String> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim_start().starts_with("comment"))
+            .map(|l| l.split(" comment \"").next().unwrap_or(l).to_string())
+            .collect()
+    };
+    assert_eq!(strip(&literal), strip(&named));
+}
+
+#[test]
+fn check_exits_0_on_clean_input_and_prints_nothing() {
+    let o = run(&["check", "examples/blog/blog.rules"]);
+    assert_eq!(code(&o), 0);
+    assert!(o.stdout.is_empty(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn check_short_format_is_one_line_per_problem() {
+    let s = Scratch::new("short");
+    let f = s.file("r.rules", b"INPUT_CUST -j ACCEPT\nINPUT_CUST -i eht0 -j DROP\nINPUT_CUST -p tcp --dport 99999 -j DROP\n");
+    let o = run(&["check", "--format", "short", &f]);
+    assert_eq!(code(&o), 1);
+    let out = String::from_utf8(o.stdout).expect("utf8");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with(&format!("{f}:2:15: error[E016]: unknown interface `eht0`")), "{out}");
+    assert!(lines[1].starts_with(&format!("{f}:3:")) && lines[1].contains("error[E008]"), "{out}");
+}
+
+#[test]
+fn check_json_is_an_array_with_positions() {
+    let s = Scratch::new("json");
+    let f = s.file("r.rules", b"INPUT_CUST -j ACCEPT\nFORWARD_CUST -j TPROXY\n");
+    let o = run(&["check", "--format", "json", &f]);
+    assert_eq!(code(&o), 1);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v[0]["code"], "E005");
+    assert_eq!(v[0]["line"], 2);
+    assert_eq!(v[0]["severity"], "error");
+}
+
+#[test]
+fn compile_of_a_bad_file_exits_1_and_prints_no_script() {
+    let s = Scratch::new("bad");
+    let f = s.file("r.rules", b"INPUT_CUST -j ACCEPT\nINPUT_CUST -j FROB\n");
+    let o = run(&["compile", &f]);
+    assert_eq!(code(&o), 1);
+    assert!(o.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("error[E005]"));
+}
+
+#[test]
+fn output_file_is_written_atomically_and_left_alone_on_error() {
+    let s = Scratch::new("out");
+    let good = s.file("good.rules", b"INPUT_CUST -j ACCEPT\n");
+    let bad = s.file("bad.rules", b"INPUT_CUST -j FROB\n");
+    let out = s.0.join("out.nft");
+    let o = run(&["compile", &good, "-o", out.to_str().expect("path")]);
+    assert_eq!(code(&o), 0);
+    assert!(o.stdout.is_empty());
+    let first = std::fs::read_to_string(&out).expect("written");
+    assert!(first.contains("chain INPUT_CUST"));
+    let o = run(&["compile", &bad, "-o", out.to_str().expect("path")]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(std::fs::read_to_string(&out).expect("still there"), first);
+    let leftovers: Vec<_> = std::fs::read_dir(&s.0)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn usage_and_io_problems_exit_2() {
+    assert_eq!(code(&run(&["compile"])), 2);
+    assert_eq!(code(&run(&["frobnicate"])), 2);
+    assert_eq!(code(&run(&["compile", "/nonexistent/rules.rules"])), 2);
+    assert_eq!(code(&run(&["compile", "examples/blog/blog.rules", "--table", "bad name;"])), 2);
+    assert_eq!(code(&run(&["check", "examples/blog/blog.rules", "--inventory", "/nonexistent.yaml"])), 2);
+    let o = run(&["compile", "examples/blog/blog.rules", "-o", "/nonexistent/dir/out.nft"]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/dir/out.nft"));
+}
+
+#[test]
+fn crlf_bom_and_empty_files_work() {
+    let s = Scratch::new("crlf");
+    let crlf = s.file("crlf.rules", b"\xef\xbb\xbfINPUT_CUST  -p tcp\t--dport 22 -j ACCEPT\r\n# note\r\n\r\n");
+    let empty = s.file("empty.rules", b"");
+    for f in [&crlf, &empty] {
+        let o = run(&["check", f]);
+        assert_eq!(code(&o), 0, "{f}: {}", String::from_utf8_lossy(&o.stdout));
+    }
+    let o = run(&["compile", &crlf]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("tcp dport 22"));
+}
+
+#[test]
+fn garbage_and_huge_lines_exit_1_without_panic() {
+    let s = Scratch::new("garbage");
+    let mut garbage = Vec::new();
+    let mut x: u32 = 0x1234_5678;
+    for _ in 0..100_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        garbage.push(x as u8);
+    }
+    let g = s.file("garbage.rules", &garbage);
+    let mut long = b"INPUT_CUST -s ".to_vec();
+    long.extend(std::iter::repeat_n(b'1', 1 << 20));
+    long.extend(b" -j DROP\n");
+    let l = s.file("long.rules", &long);
+    let nested = format!("INPUT_CUST -s {}x{} -j DROP\n", "${".repeat(10_000), "}".repeat(10_000));
+    let n = s.file("nested.rules", nested.as_bytes());
+    for f in [&g, &l, &n] {
+        let o = run(&["check", "--format", "short", f]);
+        assert_eq!(code(&o), 1, "{f}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(!o.stdout.is_empty());
+        let o = run(&["compile", f]);
+        assert_eq!(code(&o), 1);
+        assert!(o.stdout.is_empty());
+    }
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    let mut child = bin()
+        .args(["check", "--format", "short", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write;
+    child.stdin.take().expect("stdin").write_all(b"INPUT_CUST -j NOPE\n").expect("write");
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(code(&o), 1);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("<stdin>:1:"));
+}
