@@ -268,5 +268,6 @@ fn large_rulesets_render_fast() {
     assert_eq!(script.lines().count(), 100_000 + 19);
     // Release builds take a few ms; this bound only catches accidental quadratic behaviour
     // in unoptimised test builds.
+    eprintln!("rendered 100k rules in {elapsed:?}");
     assert!(elapsed.as_millis() < 2_000, "took {elapsed:?}");
 }

@@ -8,7 +8,7 @@ use overlayfw::emit::{is_nft_keyword, nft_script};
 use overlayfw::ir::*;
 use serde_json::Value;
 
-use crate::netns::{Netns, objects, require_root, rule_counts};
+use crate::netns::{Netns, objects, packets, require_root, rule_counts};
 
 const TABLE: &str = "overlayfw";
 
@@ -499,4 +499,145 @@ fn keyword_names_fail_and_others_load() {
         assert!(!is_nft_keyword(name), "{name}");
         named(name).unwrap_or_else(|e| panic!("chain {name}: {e}"));
     }
+}
+
+/// What nft 1.0.6 and the kernel refuse, per chain type and hook: the resolver must never
+/// produce the `false` cases. Kept as a test so that a new nft or kernel that changes any of
+/// them is noticed.
+#[test]
+fn hook_restrictions() {
+    if !require_root() {
+        return;
+    }
+    use ChainKind::{Filter, Nat};
+    use Hook::{Forward, Input, Output, Postrouting, Prerouting};
+    let dnat = |ports| Action::Dnat { to: nat("198.51.100.2", None, ports), random: false };
+    let snat = |ports| Action::Snat { to: nat("10.0.1.120", None, ports), random: false };
+    let masq = |ports| Action::Masquerade { ports, random: false };
+    let reject = Action::Reject(RejectWith::PortUnreachable);
+    let reset = Action::Reject(RejectWith::TcpReset);
+    let dup = Action::Dup { to: ip("198.51.100.2") };
+    let netmap_d = Action::NetmapDnat { to: net("192.168.7.0/24") };
+    let netmap_s = Action::NetmapSnat { to: net("192.168.7.0/24") };
+    let proto = |neg, proto| Match::Protocol { neg, proto };
+    let cases: Vec<(ChainKind, Hook, i32, Vec<Match>, Action, bool)> = vec![
+        // reject: every filter hook but postrouting; nat chains too, except postrouting.
+        (Filter, Prerouting, 0, vec![], reject.clone(), true),
+        (Filter, Input, 0, vec![], reject.clone(), true),
+        (Filter, Forward, 0, vec![], reject.clone(), true),
+        (Filter, Output, 0, vec![], reject.clone(), true),
+        (Filter, Postrouting, 0, vec![], reject.clone(), false),
+        (Nat, Prerouting, -100, vec![], reject.clone(), true),
+        (Nat, Postrouting, 100, vec![], reject.clone(), false),
+        // `reject with tcp reset` loads without a tcp match (nft adds it).
+        (Filter, Input, 0, vec![], reset, true),
+        // dup: filter prerouting and postrouting, as COPY needs.
+        (Filter, Prerouting, 0, vec![], dup.clone(), true),
+        (Filter, Postrouting, 0, vec![], dup, true),
+        // drop loads in nat chains (it only ever sees a connection's first packet).
+        (Nat, Prerouting, -100, vec![], Action::Drop, true),
+        (Nat, Postrouting, 100, vec![], Action::Drop, true),
+        // NAT statements per hook.
+        (Nat, Prerouting, -100, vec![], dnat(None), true),
+        (Nat, Output, -100, vec![], dnat(None), true),
+        (Nat, Input, 100, vec![], dnat(None), false),
+        (Nat, Postrouting, 100, vec![], dnat(None), false),
+        (Nat, Postrouting, 100, vec![], snat(None), true),
+        (Nat, Input, 100, vec![], snat(None), true),
+        (Nat, Prerouting, -100, vec![], snat(None), false),
+        (Nat, Output, -100, vec![], snat(None), false),
+        (Nat, Postrouting, 100, vec![], masq(None), true),
+        (Nat, Prerouting, -100, vec![], masq(None), false),
+        (Nat, Input, 100, vec![], masq(None), false),
+        (Nat, Prerouting, -100, vec![], Action::Redirect { ports: None }, true),
+        (Nat, Output, -100, vec![], Action::Redirect { ports: None }, true),
+        (Nat, Postrouting, 100, vec![], Action::Redirect { ports: None }, false),
+        (Nat, Prerouting, -100, vec![], netmap_d.clone(), true),
+        (Nat, Output, -100, vec![], netmap_d.clone(), true),
+        (Nat, Postrouting, 100, vec![], netmap_d, false),
+        (Nat, Postrouting, 100, vec![], netmap_s.clone(), true),
+        (Nat, Input, 100, vec![], netmap_s.clone(), true),
+        (Nat, Prerouting, -100, vec![], netmap_s, false),
+        // A port in a NAT target needs a positive l4 protocol match first.
+        (Nat, Prerouting, -100, vec![], dnat(Some((22, 22))), false),
+        (Nat, Prerouting, -100, vec![proto(false, 6)], dnat(Some((22, 22))), true),
+        (Nat, Prerouting, -100, vec![tcp_dport(1)], dnat(Some((22, 22))), true),
+        (Nat, Prerouting, -100, vec![proto(true, 6)], dnat(Some((22, 22))), false),
+        (Nat, Postrouting, 100, vec![], snat(Some((1000, 2000))), false),
+        (Nat, Postrouting, 100, vec![proto(false, 17)], snat(Some((1000, 2000))), true),
+        (Nat, Postrouting, 100, vec![], masq(Some((1000, 2000))), false),
+        (Nat, Postrouting, 100, vec![proto(false, 17)], masq(Some((1000, 2000))), true),
+        (Nat, Prerouting, -100, vec![], Action::Redirect { ports: Some((80, 80)) }, false),
+        (
+            Nat,
+            Prerouting,
+            -100,
+            vec![proto(false, 6)],
+            Action::Redirect { ports: Some((80, 80)) },
+            true,
+        ),
+        // Chains themselves: no nat chain in forward; nat chains need priority > -200.
+        (Nat, Forward, 0, vec![], Action::Accept, false),
+        (Nat, Prerouting, -300, vec![], Action::Accept, false),
+        (Nat, Prerouting, -150, vec![], Action::Accept, true),
+        (Filter, Forward, -300, vec![], Action::Accept, true),
+    ];
+    let ns = Netns::new();
+    let mut wrong = Vec::new();
+    for (kind, hook, priority, matches, action, loads) in cases {
+        let rs = Ruleset {
+            table: TABLE.into(),
+            input_hash: "h".into(),
+            sets: vec![],
+            chains: vec![base("c", kind, hook, priority, vec![Lines(0).rule(matches, action)])],
+        };
+        let script = nft_script(&rs);
+        let result = ns.nft_load(&script);
+        if result.is_ok() != loads {
+            let rule = script.lines().nth(8).unwrap_or_default().trim().to_owned();
+            wrong.push(format!("{kind:?} {hook:?} {priority}: `{rule}`: {result:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "unexpected outcomes:\n{}", wrong.join("\n"));
+}
+
+/// NETMAP keeps the host bits: 10.9.9.77 becomes 10.0.1.77. A UDP datagram sent from the
+/// namespace crosses nat output (the mapping) and filter postrouting (counters on both names).
+#[test]
+fn netmap_keeps_host_bits() {
+    if !require_root() {
+        return;
+    }
+    let l = &mut Lines(0);
+    let daddr = |s: &str| Match::Daddr { neg: false, addrs: AddrMatch::Nets(vec![net(s)]) };
+    let map = l.rule(vec![daddr("10.9.9.0/24")], Action::NetmapDnat { to: net("10.0.1.0/24") });
+    let mapped = l.rule(vec![daddr("10.0.1.77/32")], Action::Count);
+    let unmapped = l.rule(vec![daddr("10.9.9.77/32")], Action::Count);
+    let comment = |r: &Rule| {
+        let o = r.origin.as_ref().unwrap();
+        format!("{}:{}", o.file, o.line)
+    };
+    let (map_c, mapped_c, unmapped_c) = (comment(&map), comment(&mapped), comment(&unmapped));
+    let rs = Ruleset {
+        table: TABLE.into(),
+        input_hash: "h".into(),
+        sets: vec![],
+        chains: vec![
+            base("nat_output", ChainKind::Nat, Hook::Output, -100, vec![map]),
+            base(
+                "filter_postrouting",
+                ChainKind::Filter,
+                Hook::Postrouting,
+                0,
+                vec![mapped, unmapped],
+            ),
+        ],
+    };
+    let ns = Netns::new();
+    load(&ns, &nft_script(&rs));
+    ns.exec(&["bash", "-c", "echo probe > /dev/udp/10.9.9.77/9"]).expect("sending a datagram");
+    let listing = ns.list_table_json("ip", TABLE);
+    assert_eq!(packets(&listing, &map_c), Some(1));
+    assert_eq!(packets(&listing, &mapped_c), Some(1));
+    assert_eq!(packets(&listing, &unmapped_c), Some(0));
 }

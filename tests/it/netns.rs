@@ -59,7 +59,8 @@ fn lossy(bytes: &[u8]) -> String {
 
 /// A network namespace shaped like a VNS3 manager: `eth0` (10.0.1.120/24, a veth whose peer
 /// `eth0p` stays in the namespace), `tun0` (a tun device, 172.31.0.1/24), `plugin0` (a bridge,
-/// 198.51.100.1/28), all up, with IPv4 forwarding on.
+/// 198.51.100.1/28), all up, a default route via 10.0.1.1 on eth0 (nothing answers there, but
+/// packets sent from the namespace cross the output and postrouting hooks), IPv4 forwarding on.
 pub struct Netns {
     name: String,
 }
@@ -90,6 +91,7 @@ impl Netns {
             &["-n", n, "link", "add", "plugin0", "type", "bridge"],
             &["-n", n, "link", "set", "plugin0", "up"],
             &["-n", n, "addr", "add", "198.51.100.1/28", "dev", "plugin0"],
+            &["-n", n, "route", "add", "default", "via", "10.0.1.1", "dev", "eth0"],
         ];
         for args in steps {
             run("ip", args)?;
@@ -200,4 +202,10 @@ pub fn rule_counts(
         }
     }
     counts
+}
+
+/// The packet count of the rule whose comment is `comment` in an `nft -j` listing.
+pub fn packets(listing: &serde_json::Value, comment: &str) -> Option<u64> {
+    let rule = objects(listing, "rule").find(|r| r["comment"] == comment)?;
+    rule["expr"].as_array()?.iter().find_map(|e| e.get("counter")?.get("packets")?.as_u64())
 }
