@@ -641,3 +641,64 @@ fn netmap_keeps_host_bits() {
     assert_eq!(packets(&listing, &mapped_c), Some(1));
     assert_eq!(packets(&listing, &unmapped_c), Some(0));
 }
+
+/// A large script (10k rules, a 5k-element set) goes through `nft -f -` whole.
+#[test]
+fn large_ruleset_loads() {
+    if !require_root() {
+        return;
+    }
+    let l = &mut Lines(0);
+    let rules: Vec<Rule> = (0..10_000u32)
+        .map(|i| {
+            l.rule(
+                vec![
+                    Match::Saddr {
+                        neg: false,
+                        addrs: AddrMatch::Nets(vec![net(&format!(
+                            "10.{}.{}.0/24",
+                            i / 256,
+                            i % 256
+                        ))]),
+                    },
+                    tcp_dport(1 + (i % 60_000) as u16),
+                ],
+                Action::Accept,
+            )
+        })
+        .collect();
+    let elements =
+        (0..5_000u32).map(|i| net(&format!("172.16.{}.{}/32", i / 256, i % 256))).collect();
+    let rs = Ruleset {
+        table: TABLE.into(),
+        input_hash: "h".into(),
+        sets: vec![Set { name: "big".into(), elements: SetElements::Addrs(elements) }],
+        chains: vec![
+            chain("INPUT_CUST", rules),
+            base("filter_input", ChainKind::Filter, Hook::Input, 0, vec![jump("INPUT_CUST")]),
+        ],
+    };
+    let ns = Netns::new();
+    load(&ns, &nft_script(&rs));
+    let listing = ns.list_table_json("ip", TABLE);
+    assert_eq!(rule_counts(&listing, "ip", TABLE), expected_counts(&rs));
+    let set = objects(&listing, "set").next().expect("the set");
+    // auto-merge joins adjacent /32s into ranges, so count addresses rather than elements.
+    let addresses: u64 = set["elem"]
+        .as_array()
+        .expect("elements")
+        .iter()
+        .map(|e| match e.get("range") {
+            Some(r) => {
+                let a: Ipv4Addr = r[0].as_str().unwrap().parse().unwrap();
+                let b: Ipv4Addr = r[1].as_str().unwrap().parse().unwrap();
+                u64::from(u32::from(b) - u32::from(a)) + 1
+            }
+            None => match e["prefix"]["len"].as_u64() {
+                Some(len) => 1 << (32 - len),
+                None => 1,
+            },
+        })
+        .sum();
+    assert_eq!(addresses, 5_000);
+}
