@@ -1,0 +1,409 @@
+//! One IR rule → one nft rule line: matches, `counter`, the action, `comment "FILE:LINE"`.
+
+use std::fmt::Write as _;
+
+use ipnetwork::Ipv4Network;
+
+use super::{COMMENT_MAX, LOG_PREFIX_MAX};
+use crate::ir::{
+    Action, AddrMatch, CtState, Dir, L4, LogLevel, Match, NatTarget, PortMatch, RateUnit,
+    RejectWith, Rule,
+};
+
+pub(super) fn push_rule(out: &mut String, rule: &Rule) {
+    for m in &rule.matches {
+        push_match(out, m);
+        out.push(' ');
+    }
+    // Rules from the source count; overlayfw's own jumps do not. A rule with neither a counter
+    // nor a verdict would be empty, so `Count` always prints `counter`.
+    let counted = rule.origin.is_some() || rule.action == Action::Count;
+    if counted {
+        out.push_str("counter");
+    }
+    if rule.action != Action::Count {
+        if counted {
+            out.push(' ');
+        }
+        push_action(out, &rule.action);
+    }
+    if let Some(origin) = &rule.origin {
+        out.push_str(" comment \"");
+        let start = out.len();
+        let _ = write!(out, "{}:{}", origin.file, origin.line);
+        if let Some(note) = &origin.note {
+            out.push(' ');
+            out.push_str(note);
+        }
+        truncate_from(out, start, COMMENT_MAX);
+        out.push('"');
+    }
+}
+
+/// Cuts `out[start..]` to at most `max` bytes at a char boundary.
+fn truncate_from(out: &mut String, start: usize, max: usize) {
+    if out.len() - start > max {
+        let mut end = start + max;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
+}
+
+fn push_match(out: &mut String, m: &Match) {
+    match m {
+        Match::IifName { neg, name } => {
+            let _ = write!(out, "iifname {}\"{name}\"", neq(*neg));
+        }
+        Match::OifName { neg, name } => {
+            let _ = write!(out, "oifname {}\"{name}\"", neq(*neg));
+        }
+        Match::Saddr { neg, addrs } => push_addr_match(out, "ip saddr", *neg, addrs),
+        Match::Daddr { neg, addrs } => push_addr_match(out, "ip daddr", *neg, addrs),
+        Match::Protocol { neg, proto } => {
+            let _ = write!(out, "ip protocol {}", neq(*neg));
+            match protocol_name(*proto) {
+                Some(name) => out.push_str(name),
+                None => {
+                    let _ = write!(out, "{proto}");
+                }
+            }
+        }
+        Match::Port { proto, dir, neg, ports } => push_port_match(out, *proto, *dir, *neg, ports),
+        Match::CtState { neg, states } => push_ct_state(out, *neg, states),
+        Match::Limit { rate, unit, burst } => {
+            let unit = match unit {
+                RateUnit::Second => "second",
+                RateUnit::Minute => "minute",
+                RateUnit::Hour => "hour",
+                RateUnit::Day => "day",
+            };
+            // nft refuses `burst 0` and the kernel a rate of 0: the resolver must not produce
+            // them; printed as given so that a bad IR fails to load instead of changing meaning.
+            let _ = write!(out, "limit rate {rate}/{unit} burst {burst} packets");
+        }
+        Match::IcmpType { neg, kind, code } => push_icmp(out, *neg, *kind, *code),
+        Match::TcpSyn { neg } => {
+            let op = if *neg { "!=" } else { "==" };
+            let _ = write!(out, "tcp flags & (fin|syn|rst|ack) {op} syn");
+        }
+    }
+}
+
+fn neq(neg: bool) -> &'static str {
+    if neg { "!= " } else { "" }
+}
+
+fn push_addr_match(out: &mut String, field: &str, neg: bool, addrs: &AddrMatch) {
+    match addrs {
+        // Never produced by `resolve`; printed with its meaning kept: an empty list matches
+        // nothing, so its negation matches everything.
+        AddrMatch::Nets(nets) if nets.is_empty() => {
+            let _ = write!(out, "{field} {}0.0.0.0/0", if neg { "" } else { "!= " });
+        }
+        AddrMatch::Nets(nets) => {
+            let _ = write!(out, "{field} {}", neq(neg));
+            if let [net] = nets.as_slice() {
+                push_net(out, net);
+            } else {
+                out.push_str("{ ");
+                for (i, net) in nets.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    push_net(out, net);
+                }
+                out.push_str(" }");
+            }
+        }
+        AddrMatch::Range(a, b) => {
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            let _ = write!(out, "{field} {}{lo}", neq(neg));
+            // `a-a` loads, but a single address reads better and is what nft lists.
+            if lo != hi {
+                let _ = write!(out, "-{hi}");
+            }
+        }
+        AddrMatch::Set(name) => {
+            let _ = write!(out, "{field} {}@{name}", neq(neg));
+        }
+    }
+}
+
+/// A network with its host bits cleared (the IR may keep `100.127.255.193/29` as written); a
+/// /32 prints as a bare address.
+pub(super) fn push_net(out: &mut String, net: &Ipv4Network) {
+    if net.prefix() == 32 {
+        let _ = write!(out, "{}", net.ip());
+    } else {
+        let _ = write!(out, "{}/{}", net.network(), net.prefix());
+    }
+}
+
+pub(super) fn push_port_range(out: &mut String, (lo, hi): (u16, u16)) {
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+    if lo == hi {
+        let _ = write!(out, "{lo}");
+    } else {
+        let _ = write!(out, "{lo}-{hi}");
+    }
+}
+
+fn l4_name(proto: L4) -> &'static str {
+    match proto {
+        L4::Tcp => "tcp",
+        L4::Udp => "udp",
+        L4::Udplite => "udplite",
+        L4::Sctp => "sctp",
+    }
+}
+
+fn push_port_match(out: &mut String, proto: L4, dir: Dir, neg: bool, ports: &PortMatch) {
+    let field = match dir {
+        Dir::Src => "sport",
+        Dir::Dst => "dport",
+    };
+    let _ = write!(out, "{} {field} ", l4_name(proto));
+    match ports {
+        // Never produced by `resolve`: an empty list matches nothing; its negation matches
+        // every packet of the protocol (the port match implies the protocol, as in iptables).
+        PortMatch::Ports(list) if list.is_empty() => {
+            out.push_str(if neg { "0-65535" } else { "!= 0-65535" });
+        }
+        PortMatch::Ports(list) => {
+            out.push_str(neq(neg));
+            if let [range] = list.as_slice() {
+                push_port_range(out, *range);
+            } else {
+                out.push_str("{ ");
+                for (i, range) in list.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    push_port_range(out, *range);
+                }
+                out.push_str(" }");
+            }
+        }
+        PortMatch::Set(name) => {
+            let _ = write!(out, "{}@{name}", neq(neg));
+        }
+    }
+}
+
+fn ct_name(state: CtState) -> &'static str {
+    match state {
+        CtState::New => "new",
+        CtState::Established => "established",
+        CtState::Related => "related",
+        CtState::Invalid => "invalid",
+        CtState::Untracked => "untracked",
+    }
+}
+
+fn push_ct_state(out: &mut String, neg: bool, states: &[CtState]) {
+    match (neg, states) {
+        // Never produced by `resolve`: "any of none" never holds, "none of none" always does.
+        (false, []) => out.push_str("ct state & 0 != 0"),
+        (true, []) => out.push_str("ct state & 0 == 0"),
+        (false, _) => {
+            out.push_str("ct state ");
+            push_joined_states(out, states, ",");
+        }
+        // A packet has exactly one state, so `!=` one state is "not that one".
+        (true, [one]) => {
+            let _ = write!(out, "ct state != {}", ct_name(*one));
+        }
+        // `ct state != a,b` is not "none of them" in every nft version; the mask form is
+        // unambiguous (nft lists it back as `ct state ! a,b`).
+        (true, _) => {
+            out.push_str("ct state & (");
+            push_joined_states(out, states, "|");
+            out.push_str(") == 0");
+        }
+    }
+}
+
+fn push_joined_states(out: &mut String, states: &[CtState], sep: &str) {
+    for (i, s) in states.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(ct_name(*s));
+    }
+}
+
+/// Names nft 1.0.6 knows without `/etc/protocols` (keywords of its grammar); numbers otherwise,
+/// which always load (`gre` only resolves through `/etc/protocols`).
+fn protocol_name(proto: u8) -> Option<&'static str> {
+    Some(match proto {
+        1 => "icmp",
+        2 => "igmp",
+        6 => "tcp",
+        17 => "udp",
+        33 => "dccp",
+        50 => "esp",
+        51 => "ah",
+        132 => "sctp",
+        136 => "udplite",
+        _ => return None,
+    })
+}
+
+/// nft's names for ICMP types (`icmp_type`); other types print as numbers.
+fn icmp_type_name(kind: u8) -> Option<&'static str> {
+    Some(match kind {
+        0 => "echo-reply",
+        3 => "destination-unreachable",
+        4 => "source-quench",
+        5 => "redirect",
+        8 => "echo-request",
+        9 => "router-advertisement",
+        10 => "router-solicitation",
+        11 => "time-exceeded",
+        12 => "parameter-problem",
+        13 => "timestamp-request",
+        14 => "timestamp-reply",
+        15 => "info-request",
+        16 => "info-reply",
+        17 => "address-mask-request",
+        18 => "address-mask-reply",
+        _ => return None,
+    })
+}
+
+fn push_icmp_type(out: &mut String, kind: u8) {
+    match icmp_type_name(kind) {
+        Some(name) => out.push_str(name),
+        None => {
+            let _ = write!(out, "{kind}");
+        }
+    }
+}
+
+fn push_icmp(out: &mut String, neg: bool, kind: u8, code: Option<u8>) {
+    match (neg, code) {
+        (false, None) => {
+            out.push_str("icmp type ");
+            push_icmp_type(out, kind);
+        }
+        (true, None) => {
+            out.push_str("icmp type != ");
+            push_icmp_type(out, kind);
+        }
+        (false, Some(code)) => {
+            out.push_str("icmp type ");
+            push_icmp_type(out, kind);
+            let _ = write!(out, " icmp code {code}");
+        }
+        // iptables `! --icmp-type T/C` is "not (type T and code C)": a concatenation. nft 1.0.6
+        // wants it as a set ("Use concatenations with sets and maps, not singleton values").
+        (true, Some(code)) => {
+            out.push_str("icmp type . icmp code != { ");
+            push_icmp_type(out, kind);
+            let _ = write!(out, " . {code} }}");
+        }
+    }
+}
+
+fn push_action(out: &mut String, action: &Action) {
+    match action {
+        Action::Count => {}
+        Action::Accept => out.push_str("accept"),
+        Action::Drop => out.push_str("drop"),
+        Action::Return => out.push_str("return"),
+        Action::Jump(chain) => {
+            let _ = write!(out, "jump {chain}");
+        }
+        Action::Reject(with) => out.push_str(match with {
+            // nft's default in an `ip` table is iptables' default, icmp port-unreachable.
+            RejectWith::PortUnreachable => "reject",
+            RejectWith::NetUnreachable => "reject with icmp type net-unreachable",
+            RejectWith::HostUnreachable => "reject with icmp type host-unreachable",
+            RejectWith::ProtUnreachable => "reject with icmp type prot-unreachable",
+            RejectWith::NetProhibited => "reject with icmp type net-prohibited",
+            RejectWith::HostProhibited => "reject with icmp type host-prohibited",
+            RejectWith::AdminProhibited => "reject with icmp type admin-prohibited",
+            RejectWith::TcpReset => "reject with tcp reset",
+        }),
+        Action::Log { prefix, level } => {
+            out.push_str("log");
+            if let Some(prefix) = prefix {
+                out.push_str(" prefix \"");
+                let start = out.len();
+                // nft 1.0.6 expands `$name` inside a log prefix, even quoted, and has no escape.
+                for c in prefix.chars() {
+                    out.push(if c == '$' { '_' } else { c });
+                }
+                truncate_from(out, start, LOG_PREFIX_MAX);
+                out.push('"');
+            }
+            if let Some(level) = level {
+                out.push_str(" level ");
+                out.push_str(match level {
+                    LogLevel::Emerg => "emerg",
+                    LogLevel::Alert => "alert",
+                    LogLevel::Crit => "crit",
+                    LogLevel::Err => "err",
+                    LogLevel::Warn => "warn",
+                    LogLevel::Notice => "notice",
+                    LogLevel::Info => "info",
+                    LogLevel::Debug => "debug",
+                });
+            }
+        }
+        Action::Dnat { to, random } => push_nat(out, "dnat", to, *random),
+        Action::Snat { to, random } => push_nat(out, "snat", to, *random),
+        Action::Masquerade { ports, random } => {
+            out.push_str("masquerade");
+            if let Some(ports) = ports {
+                out.push_str(" to :");
+                push_port_range(out, *ports);
+            }
+            if *random {
+                out.push_str(" random");
+            }
+        }
+        Action::Redirect { ports } => {
+            out.push_str("redirect");
+            if let Some(ports) = ports {
+                out.push_str(" to :");
+                push_port_range(out, *ports);
+            }
+        }
+        // `prefix` sets the kernel's NETMAP flag: the prefix is replaced, host bits kept.
+        Action::NetmapDnat { to } => {
+            out.push_str("dnat prefix to ");
+            push_prefix(out, to);
+        }
+        Action::NetmapSnat { to } => {
+            out.push_str("snat prefix to ");
+            push_prefix(out, to);
+        }
+        Action::Dup { to } => {
+            let _ = write!(out, "dup to {to}");
+        }
+    }
+}
+
+/// `dnat prefix to` wants the prefix length even for /32.
+fn push_prefix(out: &mut String, net: &Ipv4Network) {
+    let _ = write!(out, "{}/{}", net.network(), net.prefix());
+}
+
+fn push_nat(out: &mut String, verb: &str, to: &NatTarget, random: bool) {
+    let end = to.addr_end.unwrap_or(to.addr);
+    let (lo, hi) = if to.addr <= end { (to.addr, end) } else { (end, to.addr) };
+    let _ = write!(out, "{verb} to {lo}");
+    if hi != lo {
+        let _ = write!(out, "-{hi}");
+    }
+    if let Some(ports) = to.ports {
+        out.push(':');
+        push_port_range(out, ports);
+    }
+    if random {
+        out.push_str(" random");
+    }
+}

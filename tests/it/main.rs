@@ -1,0 +1,4 @@
+//! The one integration-test binary.
+
+mod emit_load;
+mod netns;
