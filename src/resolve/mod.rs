@@ -8,6 +8,7 @@ mod values;
 use std::collections::HashMap;
 
 use crate::diagnostic::{Diagnostic, Span, Spanned};
+use crate::emit::{COMMENT_MAX, LOG_PREFIX_MAX, is_nft_keyword};
 use crate::inventory::Inventory;
 use crate::ir::{self, Action, BaseChain, ChainKind, Hook, Match, Origin};
 use crate::syntax::ast::{self, Builtin, ChainWord, MatchKind, Protocol, RulesFile, TargetKind};
@@ -26,19 +27,17 @@ pub struct Options<'a> {
     pub input_hash: String,
 }
 
-/// nft keeps at most this many bytes of a rule comment.
-pub const COMMENT_MAX: usize = 128;
-
 /// A table name must be a plain identifier so that it needs no quoting in the script.
 pub fn check_table_name(name: &str) -> Result<(), String> {
     let ok = name.len() <= 64
         && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !is_nft_keyword(name);
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "invalid table name `{}`: use letters, digits and `_`, starting with a letter (at most 64)",
+            "invalid table name `{}`: use letters, digits and `_`, starting with a letter (at most 64), and not an nft keyword",
             name.escape_debug()
         ))
     }
@@ -59,6 +58,14 @@ pub fn resolve(
         }
     }
     r.check_jump_loops();
+    for (name, set) in &inv.fwsets {
+        if is_nft_keyword(name) {
+            r.v.diags.push(
+                Diagnostic::error("E102", format!("FWset name `{name}` is an nft keyword and cannot name a set"), set.span)
+                    .with_help("rename the FWset"),
+            );
+        }
+    }
     let mut diags = std::mem::take(&mut r.v.diags);
     if diags.iter().any(Diagnostic::is_error) {
         return (None, diags);
@@ -675,7 +682,18 @@ impl Resolver<'_> {
             }
             TargetKind::Log { prefix, level } => {
                 let prefix = match prefix {
-                    Some(p) => Some(self.v.nft_text(&p.node, p.span, "the log prefix", 127)?),
+                    Some(p) => {
+                        let text = self.v.nft_text(&p.node, p.span, "the log prefix", LOG_PREFIX_MAX)?;
+                        if text.contains('$') {
+                            // nft expands `$name` inside a quoted log prefix, with no escape.
+                            self.error(
+                                Diagnostic::error("E019", "the log prefix contains `$`, which nft would expand as a variable", p.span)
+                                    .with_help("remove the `$`"),
+                            );
+                            return None;
+                        }
+                        Some(text)
+                    }
                     None => None,
                 };
                 let level = match level {

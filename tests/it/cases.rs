@@ -10,17 +10,26 @@ use overlayfw::pipeline::{self, Text};
 /// Compiles one case as the CLI would; returns whether it had errors and the text to snapshot
 /// (input, then the nft script or the diagnostics in human and short form).
 pub fn check(path: &Path) -> (bool, String) {
+    check_with(path, &path.with_extension("yaml"))
+}
+
+fn check_with(path: &Path, inv_path: &Path) -> (bool, String) {
     let folder = path.parent().and_then(Path::file_name).map_or(String::new(), |f| f.to_string_lossy().into_owned());
     let file = path.file_name().expect("case file").to_string_lossy().into_owned();
     let name = format!("{folder}/{file}");
     let bytes = std::fs::read(path).expect("read case");
-    let inv_path = path.with_extension("yaml");
     let inventory = inv_path.exists().then(|| Text {
         name: format!("{folder}/{}", inv_path.file_name().expect("name").to_string_lossy()),
         bytes: std::fs::read(&inv_path).expect("read inventory"),
     });
     let mut out = String::new();
-    out.push_str(&String::from_utf8_lossy(&bytes));
+    // Very long lines (the line-length case) are shown cut, so snapshots stay readable.
+    for line in String::from_utf8_lossy(&bytes).split_inclusive('\n') {
+        match line.char_indices().nth(200) {
+            Some((cut, _)) => out.push_str(&format!("{}… ({} bytes)\n", &line[..cut], line.len())),
+            None => out.push_str(line),
+        }
+    }
     if let Some(inv) = &inventory {
         out.push_str(&format!("\n----- {} -----\n", inv.name));
         out.push_str(&String::from_utf8_lossy(&inv.bytes));
@@ -64,6 +73,18 @@ fn err_cases_fail() {
         insta::glob!("../cases/err", "*.rules", |path| {
             let (errors, text) = check(path);
             assert!(errors, "{} is in err/ but compiles:\n{text}", path.display());
+            insta::assert_snapshot!(text);
+        });
+    });
+}
+
+/// The shipped examples compile cleanly too (with `topology.yaml` beside them, if any).
+#[test]
+fn examples_compile() {
+    settings().bind(|| {
+        insta::glob!("../../examples", "*/*.rules", |path| {
+            let (errors, text) = check_with(path, &path.with_file_name("topology.yaml"));
+            assert!(!errors, "{} has errors:\n{text}", path.display());
             insta::assert_snapshot!(text);
         });
     });

@@ -2,3 +2,6 @@
 
 mod emit_load;
 mod netns;
+mod cases;
+mod cli;
+mod load;
