@@ -2,7 +2,6 @@
 //! then checks what needs the whole line (duplicates, negation, `-m` modules, protocols, target
 //! options). Every problem becomes a diagnostic; a line with any problem yields no rule.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use pest::Parser;
@@ -51,6 +50,9 @@ enum Opt {
     From,
     Bidir,
 }
+
+/// Number of `Opt` variants.
+const OPT_COUNT: usize = Opt::Bidir as usize + 1;
 
 /// Each option's spellings (as in the grammar) and what its value looks like, for messages.
 const OPTIONS: &[(Opt, &[&str], &str)] = &[
@@ -316,21 +318,19 @@ pub(super) fn lower_line(ctx: LineCtx<'_>, line_no: u32) -> Result<Rule, Vec<Dia
                 Err(d) => diags.push(d),
             },
             G::item => match item(ctx, part) {
-                Ok(Some(i)) => items.push(i),
-                Ok(None) => {}
+                Ok(i) => items.push(i),
                 Err(d) => diags.push(d),
             },
             _ => {} // EOI
         }
     }
-    check_line(ctx, &items, &mut diags);
-    let target = target(ctx, &items, &mut diags);
-    let (matches, comment) = matches(&items);
-    if diags.is_empty() {
-        Ok(Rule { line: line_no, span: ctx.at(0, ctx.text.len()), chain, matches, target, comment })
-    } else {
-        Err(diags)
+    check_line(&items, &mut diags);
+    let target = target(&items, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags);
     }
+    let (matches, comment) = matches(items);
+    Ok(Rule { line: line_no, span: ctx.at(0, ctx.text.len()), chain, matches, target, comment })
 }
 
 fn chain_word(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ChainWord>> {
@@ -374,19 +374,14 @@ fn chain_word(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ChainWord>> {
     Err(d)
 }
 
-/// Lowers one `item`; `Ok(None)` never happens for a known option, only for nothing to add.
-fn item<'t>(ctx: LineCtx<'t>, p: Pair<'t, G>) -> Res<Option<Item<'t>>> {
+/// Lowers one `item`: an option with its value.
+fn item<'t>(ctx: LineCtx<'t>, p: Pair<'t, G>) -> Res<Item<'t>> {
     let item_span = ctx.span(&p);
-    let mut inner = p.into_inner();
-    // Grammar rule `item` is `neg? ~ option | stray`: it has at least one child.
-    let first = inner.next().expect("`item` has a child");
-    let (neg, opt_pair) = if first.as_rule() == G::neg {
-        // `neg` is always followed by an option in `item`.
-        let opt_pair = inner.next().expect("`item`: `neg` is followed by an option");
-        (Some(ctx.at(first.as_span().start(), first.as_span().start() + 1)), opt_pair)
-    } else {
-        (None, first)
-    };
+    // `neg` is silent in the grammar: a leading `!` is all that is left of it.
+    let neg =
+        p.as_str().starts_with('!').then(|| ctx.at(p.as_span().start(), p.as_span().start() + 1));
+    // Grammar rule `item` is `neg? ~ option | stray`: exactly one child.
+    let opt_pair = p.into_inner().next().expect("`item` has a child");
     if opt_pair.as_rule() == G::stray {
         return Err(stray(ctx, &opt_pair));
     }
@@ -396,34 +391,42 @@ fn item<'t>(ctx: LineCtx<'t>, p: Pair<'t, G>) -> Res<Option<Item<'t>>> {
     let Some(opt) = Opt::of_rule(opt_pair.as_rule()) else {
         return Err(e001(format!("unexpected `{}`", shown(opt_pair.as_str())), item_span));
     };
-    let mut parts = opt_pair.into_inner();
-    // Every `o_*` grammar rule starts with its `n_*` name rule.
-    let name = parts.next().expect("`o_*` starts with its name");
-    let spelling = name.as_str();
-    let name_span = ctx.span(&name);
-    let values: Vec<Pair<'t, G>> = parts.collect();
-    if values.first().is_some_and(|v| v.as_rule() == G::old_neg) {
-        let value = values.get(1).map_or("VALUE", |v| v.as_str());
-        let bang = ctx.span(&values[0]);
+    // Every `o_*` grammar rule starts with the option's name, which runs up to the first blank.
+    let whole = opt_pair.as_str();
+    let spelling = &whole[..whole.find([' ', '\t']).unwrap_or(whole.len())];
+    let start = opt_pair.as_span().start();
+    let name_span = ctx.at(start, start + spelling.len());
+    let rest = &whole[spelling.len()..];
+    let values: Vec<Pair<'t, G>> = opt_pair.into_inner().collect();
+    // `old_neg` is silent too: a `!` between the name and the value.
+    if rest.trim_start_matches([' ', '\t']).starts_with('!') {
+        let bang = start + whole.len() - rest.trim_start_matches([' ', '\t']).len();
+        let value = values.first().map_or("VALUE", |v| v.as_str());
         return Err(Diagnostic::error(
             "E022",
             format!("`!` after `{spelling}` is the old iptables form and is not accepted"),
-            Span::new(bang.file, bang.start as usize, bang.start as usize + 1),
+            ctx.at(bang, bang + 1),
         )
         .with_label("negation goes before the option")
         .with_help(format!("write `! {spelling} {}`", shown(value))));
     }
-    if let Some(m) = values.iter().find(|v| v.as_rule() == G::missing) {
-        let what = if opt == Opt::Set && values.len() > 1 {
-            format!("`{spelling} {}` needs a direction: src or dst", values[0].as_str())
+    // `missing` is silent: a value-taking option with no value pair had nothing after it.
+    let wanted = match opt {
+        Opt::Syn | Opt::Random | Opt::Bidir => 0,
+        Opt::Set => 2,
+        _ => 1,
+    };
+    if values.len() < wanted {
+        let (what, at) = if let Some(name) = values.first() {
+            let n = ctx.span(name);
+            (format!("`{spelling} {}` needs a direction: src or dst", name.as_str()), n)
         } else {
-            format!("`{spelling}` needs a value: expected {}", opt.describe())
+            (format!("`{spelling}` needs a value: expected {}", opt.describe()), name_span)
         };
-        let at = if values.len() > 1 { ctx.span(m) } else { name_span };
-        return Err(e001(what, at).with_label("value missing here"));
+        return Err(e001(what, at).with_label("value missing after this"));
     }
     let val = value(ctx, opt, spelling, &values)?;
-    Ok(Some(Item { opt, spelling, name_span, neg, span: item_span, val }))
+    Ok(Item { opt, spelling, name_span, neg, span: item_span, val })
 }
 
 fn stray(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Diagnostic {
@@ -969,11 +972,11 @@ fn to_value(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ToVal>> {
 }
 
 /// Checks that need the whole line: duplicates, negation, modules, protocols.
-fn check_line(ctx: LineCtx<'_>, items: &[Item<'_>], diags: &mut Vec<Diagnostic>) {
-    let _ = ctx;
-    let mut first: HashMap<Opt, &Item<'_>> = HashMap::new();
+fn check_line(items: &[Item<'_>], diags: &mut Vec<Diagnostic>) {
+    // Indexed by `Opt as usize`: a map without hashing, linear in the number of options.
+    let mut first: [Option<&Item<'_>>; OPT_COUNT] = [None; OPT_COUNT];
     for it in items {
-        if let Some(prev) = first.get(&it.opt) {
+        if let Some(prev) = first[it.opt as usize] {
             if !it.opt.repeatable() {
                 diags.push(
                     Diagnostic::error(
@@ -990,7 +993,7 @@ fn check_line(ctx: LineCtx<'_>, items: &[Item<'_>], diags: &mut Vec<Diagnostic>)
                 );
             }
         } else {
-            first.insert(it.opt, it);
+            first[it.opt as usize] = Some(it);
         }
         if let Some(bang) = it.neg {
             if !it.opt.negatable() {
@@ -1131,8 +1134,7 @@ enum Base {
     Copy,
 }
 
-fn base_target(ctx: LineCtx<'_>, w: &Spanned<String>) -> Res<Base> {
-    let _ = ctx;
+fn base_target(w: &Spanned<String>) -> Res<Base> {
     Ok(match w.node.as_str() {
         "ACCEPT" => Base::Accept,
         "DROP" => Base::Drop,
@@ -1171,10 +1173,10 @@ fn base_target(ctx: LineCtx<'_>, w: &Spanned<String>) -> Res<Base> {
 }
 
 /// Builds the target from `-j` and its options, checking ownership and required options.
-fn target(ctx: LineCtx<'_>, items: &[Item<'_>], diags: &mut Vec<Diagnostic>) -> Option<Target> {
+fn target(items: &[Item<'_>], diags: &mut Vec<Diagnostic>) -> Option<Target> {
     let jump = items.iter().find(|i| i.opt == Opt::Jump);
     let (base, name) = match jump.map(|j| (j, &j.val)) {
-        Some((j, Val::Word(w))) => match base_target(ctx, w) {
+        Some((j, Val::Word(w))) => match base_target(w) {
             Ok(b) => (Some(b), Some((j, w))),
             Err(d) => {
                 diags.push(d);
@@ -1347,8 +1349,8 @@ fn target(ctx: LineCtx<'_>, items: &[Item<'_>], diags: &mut Vec<Diagnostic>) -> 
 }
 
 /// The matches in written order, and the comment.
-fn matches(items: &[Item<'_>]) -> (Vec<Match>, Option<Spanned<String>>) {
-    let mut out = Vec::new();
+fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<String>>) {
+    let mut out = Vec::with_capacity(items.len());
     let mut comment = None;
     let burst = items.iter().find_map(|i| match i.val {
         Val::Num(n) if i.opt == Opt::Burst => Some(n),
@@ -1356,33 +1358,29 @@ fn matches(items: &[Item<'_>]) -> (Vec<Match>, Option<Spanned<String>>) {
     });
     let has_limit = items.iter().any(|i| i.opt == Opt::Limit);
     for it in items {
-        let kind = match (&it.opt, &it.val) {
-            (Opt::In, Val::Iface(v)) => MatchKind::InIface(v.clone()),
-            (Opt::Out, Val::Iface(v)) => MatchKind::OutIface(v.clone()),
-            (Opt::Src, Val::Addrs(v)) => MatchKind::Source(v.clone()),
-            (Opt::Dst, Val::Addrs(v)) => MatchKind::Destination(v.clone()),
-            (Opt::Proto, Val::Proto(p)) => MatchKind::Protocol(p.clone()),
-            (Opt::Sport, Val::Port(p)) => MatchKind::SrcPort(p.clone()),
-            (Opt::Dport, Val::Port(p)) => MatchKind::DstPort(p.clone()),
-            (Opt::Sports, Val::Ports(p)) => MatchKind::MultiSrcPorts(p.clone()),
-            (Opt::Dports, Val::Ports(p)) => MatchKind::MultiDstPorts(p.clone()),
-            (Opt::CtState | Opt::State | Opt::Ctrack, Val::States(s)) => {
-                MatchKind::CtState(s.clone())
-            }
-            (Opt::SrcRange, Val::Range(r)) => MatchKind::SrcRange(r.clone()),
-            (Opt::DstRange, Val::Range(r)) => MatchKind::DstRange(r.clone()),
-            (Opt::Limit, Val::Rate(rate, unit)) => {
-                MatchKind::Limit { rate: *rate, unit: *unit, burst }
-            }
+        let kind = match (it.opt, it.val) {
+            (Opt::In, Val::Iface(v)) => MatchKind::InIface(v),
+            (Opt::Out, Val::Iface(v)) => MatchKind::OutIface(v),
+            (Opt::Src, Val::Addrs(v)) => MatchKind::Source(v),
+            (Opt::Dst, Val::Addrs(v)) => MatchKind::Destination(v),
+            (Opt::Proto, Val::Proto(p)) => MatchKind::Protocol(p),
+            (Opt::Sport, Val::Port(p)) => MatchKind::SrcPort(p),
+            (Opt::Dport, Val::Port(p)) => MatchKind::DstPort(p),
+            (Opt::Sports, Val::Ports(p)) => MatchKind::MultiSrcPorts(p),
+            (Opt::Dports, Val::Ports(p)) => MatchKind::MultiDstPorts(p),
+            (Opt::CtState | Opt::State | Opt::Ctrack, Val::States(s)) => MatchKind::CtState(s),
+            (Opt::SrcRange, Val::Range(r)) => MatchKind::SrcRange(r),
+            (Opt::DstRange, Val::Range(r)) => MatchKind::DstRange(r),
+            (Opt::Limit, Val::Rate(rate, unit)) => MatchKind::Limit { rate, unit, burst },
             // A burst alone keeps iptables' default rate of 3/hour.
             (Opt::Burst, Val::Num(n)) if !has_limit => {
-                MatchKind::Limit { rate: 3, unit: RateUnit::Hour, burst: Some(*n) }
+                MatchKind::Limit { rate: 3, unit: RateUnit::Hour, burst: Some(n) }
             }
-            (Opt::Set, Val::Set(name, dir)) => MatchKind::Set { name: name.clone(), dir: *dir },
-            (Opt::Icmp, Val::Icmp(t)) => MatchKind::IcmpType(t.clone()),
+            (Opt::Set, Val::Set(name, dir)) => MatchKind::Set { name, dir },
+            (Opt::Icmp, Val::Icmp(t)) => MatchKind::IcmpType(t),
             (Opt::Syn, _) => MatchKind::Syn,
             (Opt::Comment, Val::Text(t)) => {
-                comment = Some(t.clone());
+                comment = Some(t);
                 continue;
             }
             _ => continue,
@@ -1434,6 +1432,11 @@ fn reword(ctx: LineCtx<'_>, err: &pest::error::Error<G>) -> Diagnostic {
         d = d.with_help("is the closing quote missing?");
     } else if word.contains("${") && !word.contains('}') {
         d = d.with_help("a variable is written `${name}`");
+    } else if matches!(opt, Opt::Sport | Opt::Dport) && word.contains(',') {
+        d = d.with_help(format!(
+            "for a list of ports use `-m multiport {spelling}s {}`",
+            shown(word)
+        ));
     }
     d
 }

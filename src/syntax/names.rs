@@ -172,7 +172,7 @@ pub(super) const LOG_LEVELS: &[&str] =
 /// edit distance if it is close enough to be a typo. Long words get no suggestion, which also
 /// keeps the quadratic edit distance off megabyte-long input.
 pub(super) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    if word.len() > 40 {
+    if word.len() > 40 || word.trim_start_matches('-').len() < 2 {
         return None;
     }
     if let Some(c) = candidates.iter().find(|c| c.eq_ignore_ascii_case(word)) {
