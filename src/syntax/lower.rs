@@ -311,21 +311,40 @@ pub(super) fn lower_line(ctx: LineCtx<'_>, line_no: u32) -> Result<Rule, Vec<Dia
     let mut diags = Vec::new();
     let mut chain = None;
     let mut items = Vec::new();
+    let (mut stray_seen, mut bad_module) = (false, false);
+    let mut failed = [false; OPT_COUNT];
     for part in line.into_inner() {
         match part.as_rule() {
             G::chain => match chain_word(ctx, &part) {
                 Ok(c) => chain = Some(c),
                 Err(d) => diags.push(d),
             },
-            G::item => match item(ctx, part) {
+            G::item => match item(ctx, part.clone()) {
                 Ok(i) => items.push(i),
-                Err(d) => diags.push(d),
+                // Words after a stray word are usually more of the same mistake (`# note`,
+                // `-s a b c`): one diagnostic says it.
+                Err(d) if d.code == "E001" && d.labels[0].message == STRAY_LABEL => {
+                    if !stray_seen {
+                        diags.push(d);
+                    }
+                    stray_seen = true;
+                }
+                Err(d) => {
+                    bad_module |= d.code == "E004";
+                    // Remember which option failed so that its absence is not reported again.
+                    if let Some(opt) =
+                        part.into_inner().next().and_then(|o| Opt::of_rule(o.as_rule()))
+                    {
+                        failed[opt as usize] = true;
+                    }
+                    diags.push(d);
+                }
             },
             _ => {} // EOI
         }
     }
-    check_line(&items, &mut diags);
-    let target = target(&items, &mut diags);
+    check_line(&items, bad_module, &mut diags);
+    let target = target(&items, &failed, &mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -429,13 +448,15 @@ fn item<'t>(ctx: LineCtx<'t>, p: Pair<'t, G>) -> Res<Item<'t>> {
     Ok(Item { opt, spelling, name_span, neg, span: item_span, val })
 }
 
+const STRAY_LABEL: &str = "not an option";
+
 fn stray(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Diagnostic {
     let word = p.as_str();
     let d = e001(
         format!("unexpected `{}`: expected an option such as -s, -p or -j", shown(word)),
         ctx.span(p),
     )
-    .with_label("not an option");
+    .with_label(STRAY_LABEL);
     let is_chain = names::CHAIN_WORDS.contains(&word)
         || names::SUBGROUP_PREFIXES.iter().any(|(pre, _)| word.starts_with(pre));
     if is_chain {
@@ -972,7 +993,8 @@ fn to_value(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ToVal>> {
 }
 
 /// Checks that need the whole line: duplicates, negation, modules, protocols.
-fn check_line(items: &[Item<'_>], diags: &mut Vec<Diagnostic>) {
+/// `bad_module`: a `-m` was rejected, so options that need a module are not judged again.
+fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<Diagnostic>) {
     // Indexed by `Opt as usize`: a map without hashing, linear in the number of options.
     let mut first: [Option<&Item<'_>>; OPT_COUNT] = [None; OPT_COUNT];
     for it in items {
@@ -1035,7 +1057,7 @@ fn check_line(items: &[Item<'_>], diags: &mut Vec<Diagnostic>) {
             continue;
         }
         if let Some(m) = it.opt.module() {
-            if !modules.contains(&m) {
+            if !bad_module && !modules.contains(&m) {
                 diags.push(
                     Diagnostic::error(
                         "E007",
@@ -1173,7 +1195,12 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
 }
 
 /// Builds the target from `-j` and its options, checking ownership and required options.
-fn target(items: &[Item<'_>], diags: &mut Vec<Diagnostic>) -> Option<Target> {
+/// `failed`: options whose value was already reported bad; their absence is no new problem.
+fn target(
+    items: &[Item<'_>],
+    failed: &[bool; OPT_COUNT],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Target> {
     let jump = items.iter().find(|i| i.opt == Opt::Jump);
     let (base, name) = match jump.map(|j| (j, &j.val)) {
         Some((j, Val::Word(w))) => match base_target(w) {
@@ -1229,9 +1256,15 @@ fn target(items: &[Item<'_>], diags: &mut Vec<Diagnostic>) -> Option<Target> {
         _ => None,
     };
     let missing = |what: &str, example: &str| {
-        Diagnostic::error("E010", format!("{} needs `{what}`", w.node), span)
-            .with_label("target without its required option")
-            .with_help(format!("add `{what} {example}`"))
+        let opt = if what == "--from" { Opt::From } else { Opt::To };
+        if failed[opt as usize] {
+            return None;
+        }
+        Some(
+            Diagnostic::error("E010", format!("{} needs `{what}`", w.node), span)
+                .with_label("target without its required option")
+                .with_help(format!("add `{what} {example}`")),
+        )
     };
     let kind = match base {
         Base::Accept => TargetKind::Accept,
@@ -1249,7 +1282,7 @@ fn target(items: &[Item<'_>], diags: &mut Vec<Diagnostic>) -> Option<Target> {
                 ("--to-source", "192.0.2.1")
             };
             let Some((spelling, t)) = to else {
-                diags.push(missing(flag_name, ex));
+                diags.extend(missing(flag_name, ex));
                 return None;
             };
             let addr = match &t.node.addr.node {
@@ -1286,7 +1319,7 @@ fn target(items: &[Item<'_>], diags: &mut Vec<Diagnostic>) -> Option<Target> {
         }
         Base::Netmap | Base::Copy => {
             let Some((spelling, t)) = to else {
-                diags.push(if base == Base::Netmap {
+                diags.extend(if base == Base::Netmap {
                     missing("--to", "10.1.0.0/24")
                 } else {
                     missing("--to", "198.51.100.2")
@@ -1332,7 +1365,7 @@ fn target(items: &[Item<'_>], diags: &mut Vec<Diagnostic>) -> Option<Target> {
                 let from = match find(Opt::From).map(|i| &i.val) {
                     Some(Val::Iface(f)) => f.clone(),
                     _ => {
-                        diags.push(missing("--from", "tun0"));
+                        diags.extend(missing("--from", "tun0"));
                         return None;
                     }
                 };
