@@ -3,9 +3,11 @@
 //! tree into `ast::Rule`s, collecting a diagnostic for every bad line.
 
 pub mod ast;
+mod check;
 mod grammar;
 mod lower;
 mod names;
+mod reword;
 #[cfg(test)]
 mod tests;
 

@@ -552,6 +552,13 @@ fn e001_other_syntax_errors() {
     );
     assert_eq!(d.help.as_deref(), Some("a variable is written `${name}`"));
     check(
+        "INPUT -s 1.2.3.4,",
+        "E001",
+        "expected an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name \
+         after `-s`, found `1.2.3.4,`",
+        10,
+    );
+    check(
         "INPUT -j",
         "E001",
         "`-j` needs a value: expected a target such as ACCEPT, DROP or LOG",
@@ -945,7 +952,7 @@ fn garbage_never_panics_and_always_reports() {
 }
 
 #[test]
-fn a_long_file_parses_in_linear_time() {
+fn twenty_thousand_lines_keep_line_numbers_and_offsets() {
     let line =
         "PREROUTING_CUST -i eth0 -p tcp -s 10.0.0.0/8 --dport 2222 -j DNAT --to 198.51.100.2:22\n";
     let text = line.repeat(20_000);
