@@ -1,0 +1,440 @@
+//! Checks that need a whole rule line (duplicate options, negation, `-m` modules, protocols,
+//! target options) and the assembly of the checked options into matches and a target.
+
+use super::ast::{
+    Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, Target, TargetKind, Value,
+};
+use super::lower::{Item, OPT_COUNT, Opt, Res, ToAddr, Val, e008, shown};
+use super::names;
+use crate::diagnostic::{Diagnostic, Spanned};
+
+/// Checks that need the whole line: duplicates, negation, modules, protocols.
+/// `bad_module`: a `-m` was rejected, so options that need a module are not judged again.
+pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<Diagnostic>) {
+    // Indexed by `Opt as usize`: a map without hashing, linear in the number of options.
+    let mut first: [Option<&Item<'_>>; OPT_COUNT] = [None; OPT_COUNT];
+    for it in items {
+        if let Some(prev) = first[it.opt as usize] {
+            if !it.opt.repeatable() {
+                diags.push(
+                    Diagnostic::error(
+                        "E006",
+                        format!("`{}` given twice in one rule", it.spelling),
+                        it.name_span,
+                    )
+                    .with_label("given again here")
+                    .with_secondary(prev.name_span, "first given here")
+                    .with_help(match it.opt {
+                        Opt::Src | Opt::Dst => "list several addresses in one option: `-s a,b`",
+                        _ => "keep one of them, or write two rules",
+                    }),
+                );
+            }
+        } else {
+            first[it.opt as usize] = Some(it);
+        }
+        if let Some(bang) = it.neg {
+            if !it.opt.negatable() {
+                diags.push(
+                    Diagnostic::error("E022", format!("`{}` cannot be negated", it.spelling), bang)
+                        .with_label("`!` not allowed here")
+                        .with_help("remove the `!`"),
+                );
+            }
+        }
+    }
+    let modules: Vec<&str> = items
+        .iter()
+        .filter_map(|i| match (&i.opt, &i.val) {
+            (Opt::Module, Val::Word(w)) => Some(w.node.as_str()),
+            _ => None,
+        })
+        .collect();
+    let proto = items.iter().find_map(|i| match (&i.val, i.neg) {
+        (Val::Proto(p), None) => Some(&p.node),
+        _ => None,
+    });
+    let proto_name = |p: &Protocol| match p {
+        Protocol::Tcp => "tcp".to_string(),
+        Protocol::Udp => "udp".to_string(),
+        Protocol::Udplite => "udplite".to_string(),
+        Protocol::Sctp => "sctp".to_string(),
+        Protocol::Icmp => "icmp".to_string(),
+        Protocol::All => "all".to_string(),
+        Protocol::Number(n) => n.to_string(),
+    };
+    for it in items {
+        if it.opt == Opt::Ports {
+            diags.push(
+                Diagnostic::error("E002", "unknown or unsupported option `--ports`", it.name_span)
+                    .with_label("matches either direction")
+                    .with_help("write two rules, one with `--sports` and one with `--dports`"),
+            );
+            continue;
+        }
+        if let Some(m) = it.opt.module() {
+            if !bad_module && !modules.contains(&m) {
+                diags.push(
+                    Diagnostic::error(
+                        "E007",
+                        format!("`{}` needs `-m {m}`", it.spelling),
+                        it.name_span,
+                    )
+                    .with_label(format!("belongs to the {m} module"))
+                    .with_help(format!("add `-m {m}` before it")),
+                );
+            }
+        }
+        let needs: Option<(&[Protocol], &str)> = if it.opt.needs_port_proto() {
+            Some((&[Protocol::Tcp, Protocol::Udp, Protocol::Udplite, Protocol::Sctp], "tcp"))
+        } else if it.opt == Opt::Syn {
+            Some((&[Protocol::Tcp], "tcp"))
+        } else if it.opt == Opt::Icmp {
+            Some((&[Protocol::Icmp], "icmp"))
+        } else {
+            None
+        };
+        if let Some((ok, add)) = needs {
+            if !proto.is_some_and(|p| ok.contains(p)) {
+                let wanted = if ok.len() > 1 {
+                    "`-p tcp`, `udp`, `udplite` or `sctp`".to_string()
+                } else {
+                    format!("`-p {add}`")
+                };
+                let msg = match proto {
+                    Some(p) => {
+                        format!("`{}` needs {wanted}, not `-p {}`", it.spelling, proto_name(p))
+                    }
+                    None => format!("`{}` needs {wanted} in the same rule", it.spelling),
+                };
+                diags.push(
+                    Diagnostic::error("E007", msg, it.name_span)
+                        .with_help(format!("add `-p {add}` before it")),
+                );
+            }
+        }
+        if let (Opt::Module, Val::Word(m)) = (it.opt, &it.val) {
+            let implied = match m.node.as_str() {
+                "tcp" => Some(Protocol::Tcp),
+                "udp" => Some(Protocol::Udp),
+                "udplite" => Some(Protocol::Udplite),
+                "icmp" => Some(Protocol::Icmp),
+                "sctp" => Some(Protocol::Sctp),
+                _ => None,
+            };
+            if let Some(want) = implied {
+                if proto != Some(&want) {
+                    let msg = match proto {
+                        Some(p) => {
+                            format!("`-m {}` does not agree with `-p {}`", m.node, proto_name(p))
+                        }
+                        None => format!("`-m {}` needs `-p {}` in the same rule", m.node, m.node),
+                    };
+                    diags.push(Diagnostic::error("E007", msg, m.span).with_help(format!(
+                        "use `-p {}` (it loads `-m {}` by itself)",
+                        m.node, m.node
+                    )));
+                }
+            }
+        }
+        if let Val::Word(w) = &it.val {
+            if it.opt == Opt::RejectWith
+                && w.node.starts_with("tcp-")
+                && proto != Some(&Protocol::Tcp)
+            {
+                diags.push(
+                    Diagnostic::error(
+                        "E007",
+                        format!("`--reject-with {}` needs `-p tcp`", w.node),
+                        w.span,
+                    )
+                    .with_help("add `-p tcp` before it"),
+                );
+            }
+        }
+    }
+}
+
+/// The base target of a `-j NAME`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Base {
+    Accept,
+    Drop,
+    Reject,
+    Log,
+    Return,
+    Jump,
+    Dnat,
+    Snat,
+    Masq { once: bool },
+    Redirect,
+    Netmap,
+    Copy,
+}
+
+fn base_target(w: &Spanned<String>) -> Res<Base> {
+    Ok(match w.node.as_str() {
+        "ACCEPT" => Base::Accept,
+        "DROP" => Base::Drop,
+        "REJECT" => Base::Reject,
+        "LOG" => Base::Log,
+        "RETURN" => Base::Return,
+        "DNAT" => Base::Dnat,
+        "SNAT" => Base::Snat,
+        "MASQUERADE" => Base::Masq { once: false },
+        "MASQUERADE-ONCE" => Base::Masq { once: true },
+        "REDIRECT" => Base::Redirect,
+        "NETMAP" => Base::Netmap,
+        "COPY" => Base::Copy,
+        s if names::SUBGROUP_PREFIXES
+            .iter()
+            .any(|(pre, _)| s.strip_prefix(pre).is_some_and(names::is_subgroup_tail)) =>
+        {
+            Base::Jump
+        }
+        s => {
+            let mut d = Diagnostic::error(
+                "E005",
+                format!("unknown or unsupported target `{}`", shown(s)),
+                w.span,
+            );
+            d = match names::closest(s, names::TARGETS) {
+                Some(c) => d.with_help(format!("did you mean `{c}`? (targets are case-sensitive)")),
+                None => d.with_help(
+                    "supported targets: ACCEPT, DROP, REJECT, LOG, RETURN, DNAT, SNAT, MASQUERADE, \
+                     MASQUERADE-ONCE, REDIRECT, NETMAP, COPY, or a subgroup such as FWD_C_name",
+                ),
+            };
+            return Err(d);
+        }
+    })
+}
+
+/// Builds the target from `-j` and its options, checking ownership and required options.
+/// `failed`: options whose value was already reported bad; their absence is no new problem.
+pub(super) fn target(
+    items: &[Item<'_>],
+    failed: &[bool; OPT_COUNT],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Target> {
+    let jump = items.iter().find(|i| i.opt == Opt::Jump);
+    let (base, name) = match jump.map(|j| (j, &j.val)) {
+        Some((j, Val::Word(w))) => match base_target(w) {
+            Ok(b) => (Some(b), Some((j, w))),
+            Err(d) => {
+                diags.push(d);
+                return None; // E005 already; target options cannot be judged
+            }
+        },
+        _ => (None, None),
+    };
+    let tname = name.map(|(_, w)| w.node.as_str());
+    for it in items {
+        let Some(owners) = it.opt.owners(it.spelling) else { continue };
+        if tname.is_some_and(|t| owners.contains(&t)) {
+            continue;
+        }
+        let belongs = owners
+            .iter()
+            .filter(|o| **o != "MASQUERADE-ONCE")
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let (msg, help) = match tname {
+            Some(t) => (
+                format!("`{}` belongs to the {belongs} target, not {t}", it.spelling),
+                "remove it, or change the target".to_string(),
+            ),
+            None => (
+                format!(
+                    "`{}` belongs to the {belongs} target, but the rule has no `-j`",
+                    it.spelling
+                ),
+                format!("add `-j {}`", owners[0]),
+            ),
+        };
+        diags.push(Diagnostic::error("E009", msg, it.name_span).with_help(help));
+    }
+    let (base, (j, w)) = (base?, name?);
+    let span = j.name_span.to(w.span);
+    let find = |o: Opt| items.iter().find(|i| i.opt == o);
+    let flag = |o: Opt| find(o).is_some();
+    let word = |o: Opt| match find(o).map(|i| &i.val) {
+        Some(Val::Word(w)) | Some(Val::Text(w)) => Some(w.clone()),
+        _ => None,
+    };
+    let to = find(Opt::To).and_then(|i| match &i.val {
+        Val::To(t) => Some((i.spelling, t.clone())),
+        _ => None,
+    });
+    let ports = match find(Opt::ToPorts).map(|i| &i.val) {
+        Some(Val::PortPair(p)) => Some(*p),
+        _ => None,
+    };
+    let missing = |what: &str, example: &str| {
+        let opt = if what == "--from" { Opt::From } else { Opt::To };
+        if failed[opt as usize] {
+            return None;
+        }
+        Some(
+            Diagnostic::error("E010", format!("{} needs `{what}`", w.node), span)
+                .with_label("target without its required option")
+                .with_help(format!("add `{what} {example}`")),
+        )
+    };
+    let kind = match base {
+        Base::Accept => TargetKind::Accept,
+        Base::Drop => TargetKind::Drop,
+        Base::Return => TargetKind::Return,
+        Base::Reject => TargetKind::Reject { with: word(Opt::RejectWith) },
+        Base::Log => TargetKind::Log { prefix: word(Opt::LogPrefix), level: word(Opt::LogLevel) },
+        Base::Jump => TargetKind::Jump(w.clone()),
+        Base::Masq { once } => TargetKind::Masquerade { ports, random: flag(Opt::Random), once },
+        Base::Redirect => TargetKind::Redirect { ports },
+        Base::Dnat | Base::Snat => {
+            let (flag_name, ex) = if base == Base::Dnat {
+                ("--to-destination", "192.0.2.10")
+            } else {
+                ("--to-source", "192.0.2.1")
+            };
+            let Some((spelling, t)) = to else {
+                diags.extend(missing(flag_name, ex));
+                return None;
+            };
+            let addr = match &t.node.addr.node {
+                ToAddr::Addr(a) => NatAddr::Addr(*a),
+                ToAddr::Range(a, b) => NatAddr::Range(*a, *b),
+                ToAddr::Var(v) => NatAddr::Var(v.clone()),
+                ToAddr::Name(n) => NatAddr::Name(n.clone()),
+                ToAddr::Net(_) => {
+                    diags.push(
+                        e008(
+                            format!(
+                                "`{spelling}` takes an address or address range, not a network"
+                            ),
+                            t.node.addr.span,
+                        )
+                        .with_help("drop the /LEN, or use NETMAP to map a whole network"),
+                    );
+                    return None;
+                }
+            };
+            let to = Spanned::new(
+                NatTo {
+                    addr: Spanned::new(addr, t.node.addr.span),
+                    ports: t.node.ports.map(|p| p.node),
+                },
+                t.span,
+            );
+            let random = flag(Opt::Random);
+            if base == Base::Dnat {
+                TargetKind::Dnat { to, random }
+            } else {
+                TargetKind::Snat { to, random }
+            }
+        }
+        Base::Netmap | Base::Copy => {
+            let Some((spelling, t)) = to else {
+                diags.extend(if base == Base::Netmap {
+                    missing("--to", "10.1.0.0/24")
+                } else {
+                    missing("--to", "198.51.100.2")
+                });
+                return None;
+            };
+            if let Some(p) = &t.node.ports {
+                diags.push(
+                    e008(format!("ports in `{spelling}` are only valid for DNAT and SNAT"), p.span)
+                        .with_help("remove the :PORT part"),
+                );
+                return None;
+            }
+            let a = &t.node.addr;
+            if base == Base::Netmap {
+                let to = match &a.node {
+                    ToAddr::Net(n) => Value::Lit(*n),
+                    ToAddr::Addr(x) => Value::Lit(Net { addr: *x, prefix: 32 }),
+                    ToAddr::Var(v) => Value::Var(v.clone()),
+                    ToAddr::Range(..) | ToAddr::Name(_) => {
+                        diags.push(e008(
+                            "NETMAP `--to` takes a network such as 10.1.0.0/24".to_string(),
+                            a.span,
+                        ));
+                        return None;
+                    }
+                };
+                TargetKind::Netmap { to: Spanned::new(to, a.span) }
+            } else {
+                let to = match &a.node {
+                    ToAddr::Addr(x) => NatAddr::Addr(*x),
+                    ToAddr::Var(v) => NatAddr::Var(v.clone()),
+                    ToAddr::Name(n) => NatAddr::Name(n.clone()),
+                    ToAddr::Range(..) | ToAddr::Net(_) => {
+                        diags.push(e008(
+                            "COPY `--to` takes one address, a ${variable} or a plugin name"
+                                .to_string(),
+                            a.span,
+                        ));
+                        return None;
+                    }
+                };
+                let from = match find(Opt::From).map(|i| &i.val) {
+                    Some(Val::Iface(f)) => f.clone(),
+                    _ => {
+                        diags.extend(missing("--from", "tun0"));
+                        return None;
+                    }
+                };
+                TargetKind::Copy {
+                    from,
+                    to: Spanned::new(to, a.span),
+                    bidirectional: flag(Opt::Bidir),
+                }
+            }
+        }
+    };
+    // COPY also needs --from when --to is there; DNAT/SNAT/NETMAP checks happened above.
+    Some(Target { span, kind })
+}
+
+/// The matches in written order, and the comment.
+pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<String>>) {
+    let mut out = Vec::with_capacity(items.len());
+    let mut comment = None;
+    let burst = items.iter().find_map(|i| match i.val {
+        Val::Num(n) if i.opt == Opt::Burst => Some(n),
+        _ => None,
+    });
+    let has_limit = items.iter().any(|i| i.opt == Opt::Limit);
+    for it in items {
+        let kind = match (it.opt, it.val) {
+            (Opt::In, Val::Iface(v)) => MatchKind::InIface(v),
+            (Opt::Out, Val::Iface(v)) => MatchKind::OutIface(v),
+            (Opt::Src, Val::Addrs(v)) => MatchKind::Source(v),
+            (Opt::Dst, Val::Addrs(v)) => MatchKind::Destination(v),
+            (Opt::Proto, Val::Proto(p)) => MatchKind::Protocol(p),
+            (Opt::Sport, Val::Port(p)) => MatchKind::SrcPort(p),
+            (Opt::Dport, Val::Port(p)) => MatchKind::DstPort(p),
+            (Opt::Sports, Val::Ports(p)) => MatchKind::MultiSrcPorts(p),
+            (Opt::Dports, Val::Ports(p)) => MatchKind::MultiDstPorts(p),
+            (Opt::CtState | Opt::State | Opt::Ctrack, Val::States(s)) => MatchKind::CtState(s),
+            (Opt::SrcRange, Val::Range(r)) => MatchKind::SrcRange(r),
+            (Opt::DstRange, Val::Range(r)) => MatchKind::DstRange(r),
+            (Opt::Limit, Val::Rate(rate, unit)) => MatchKind::Limit { rate, unit, burst },
+            // A burst alone keeps iptables' default rate of 3/hour.
+            (Opt::Burst, Val::Num(n)) if !has_limit => {
+                MatchKind::Limit { rate: 3, unit: RateUnit::Hour, burst: Some(n) }
+            }
+            (Opt::Set, Val::Set(name, dir)) => MatchKind::Set { name, dir },
+            (Opt::Icmp, Val::Icmp(t)) => MatchKind::IcmpType(t),
+            (Opt::Syn, _) => MatchKind::Syn,
+            (Opt::Comment, Val::Text(t)) => {
+                comment = Some(t);
+                continue;
+            }
+            _ => continue,
+        };
+        out.push(Match { span: it.span, negated: it.neg.is_some(), kind });
+    }
+    (out, comment)
+}

@@ -1,0 +1,964 @@
+//! Tests of the syntax stage: every construct to its AST, every diagnostic code with its message
+//! and column, line handling (BOM, CRLF, blanks), and hostile input.
+
+use std::net::Ipv4Addr;
+
+use super::ast::*;
+use super::parse;
+use crate::diagnostic::{Diagnostic, FileId, Span, Spanned};
+
+const F: FileId = FileId(7);
+
+fn sp(start: usize, end: usize) -> Span {
+    Span::new(F, start, end)
+}
+
+/// Parses one good line; fails the test on any diagnostic.
+fn ok(text: &str) -> Rule {
+    let (file, diags) = parse(F, text);
+    assert!(diags.is_empty(), "unexpected diagnostics for {text:?}: {diags:#?}");
+    assert_eq!(file.rules.len(), 1, "{text:?}");
+    file.rules.into_iter().next().expect("one rule")
+}
+
+/// Parses one bad line; it must yield no rule and exactly one diagnostic.
+fn err(text: &str) -> Diagnostic {
+    let (file, diags) = parse(F, text);
+    assert!(file.rules.is_empty(), "{text:?} produced a rule: {:#?}", file.rules);
+    assert_eq!(diags.len(), 1, "{text:?}: {diags:#?}");
+    diags.into_iter().next().expect("one diagnostic")
+}
+
+/// Asserts code, exact message and 1-based column (ASCII lines) of a one-diagnostic line.
+#[track_caller]
+fn check(text: &str, code: &str, message: &str, column: usize) -> Diagnostic {
+    let d = err(text);
+    assert_eq!(d.code, code, "{text:?}: {d:#?}");
+    assert_eq!(d.message, message, "{text:?}");
+    assert_eq!(d.span().start as usize + 1, column, "{text:?}: column");
+    assert_eq!(d.span().file, F);
+    d
+}
+
+fn kinds(r: &Rule) -> Vec<MatchKind> {
+    r.matches.iter().map(|m| m.kind.clone()).collect()
+}
+
+fn target(r: &Rule) -> TargetKind {
+    r.target.as_ref().expect("rule has a target").kind.clone()
+}
+
+fn net(a: [u8; 4], prefix: u8) -> AddrItem {
+    AddrItem::Net(Net { addr: Ipv4Addr::from(a), prefix })
+}
+
+fn lit_port(p: u16) -> PortSpec {
+    PortSpec::Single(Value::Lit(p))
+}
+
+fn range(a: u16, b: u16) -> PortSpec {
+    PortSpec::Range(Value::Lit(a), Value::Lit(b))
+}
+
+fn nodes<T: Clone>(v: &[Spanned<T>]) -> Vec<T> {
+    v.iter().map(|s| s.node.clone()).collect()
+}
+
+// ---- line handling ----
+
+#[test]
+fn empty_file_blank_and_comment_lines_give_nothing() {
+    for text in ["", "\n", "   \n\t\n", "# a comment\n   # indented comment\n", "\u{feff}"] {
+        let (file, diags) = parse(F, text);
+        assert!(file.rules.is_empty() && diags.is_empty(), "{text:?}");
+    }
+}
+
+#[test]
+fn bom_and_crlf_keep_absolute_spans_and_line_numbers() {
+    let text = "\u{feff}INPUT -j DROP\r\n\r\n# c\r\n  FORWARD -j ACCEPT  \r\n";
+    let (file, diags) = parse(F, text);
+    assert!(diags.is_empty(), "{diags:#?}");
+    assert_eq!(file.rules.len(), 2);
+    let (a, b) = (&file.rules[0], &file.rules[1]);
+    assert_eq!((a.line, b.line), (1, 4));
+    assert_eq!(a.span, sp(3, 16));
+    assert_eq!(&text[a.span.start as usize..a.span.end as usize], "INPUT -j DROP");
+    assert_eq!(&text[b.span.start as usize..b.span.end as usize], "FORWARD -j ACCEPT");
+    let chain = b.chain.as_ref().expect("chain");
+    assert_eq!(&text[chain.span.start as usize..chain.span.end as usize], "FORWARD");
+}
+
+#[test]
+fn mixed_file_reports_every_bad_line_and_keeps_every_good_one() {
+    let text = "INPUT -j DROP\nINPUT -s 10.199.2.0. -j DROP\n\nFORWARD -j ACCEPT\nINPUT_CUTS -j DROP\n\
+                OUTPUT -p tcp --dport 99999 -j DROP\nINPUT -j RETURN\n";
+    let (file, diags) = parse(F, text);
+    let lines: Vec<u32> = file.rules.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![1, 4, 7]);
+    let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec!["E001", "E003", "E008"]);
+}
+
+#[test]
+fn hash_inside_a_line_is_not_a_comment() {
+    let d = check(
+        "INPUT -j DROP # trailing",
+        "E001",
+        "unexpected `#`: expected an option such as -s, -p or -j",
+        15,
+    );
+    assert_eq!(d.labels[0].message, "not an option");
+}
+
+#[test]
+fn e020_control_character() {
+    let d = check("INPUT -s 1.2.3.4\0 -j DROP", "E020", "control character U+0000 in line", 17);
+    assert_eq!(d.span(), sp(16, 17));
+    check("INPUT\u{7} -j DROP", "E020", "control character U+0007 in line", 6);
+    // A tab is a separator, not a control character.
+    ok("INPUT\t-j\tDROP");
+}
+
+#[test]
+fn e021_line_too_long_without_parsing_it() {
+    let text = format!("INPUT -s {}", "1".repeat(1_000_000));
+    let d = err(&text);
+    assert_eq!(d.code, "E021");
+    assert_eq!(d.message, "line is 1000009 bytes long; the limit is 65536");
+    assert_eq!(d.span(), sp(0, text.len()));
+}
+
+// ---- chains ----
+
+#[test]
+fn chain_words() {
+    use Builtin::*;
+    let cases = [
+        ("INPUT_CUST", ChainWord::Builtin(Input)),
+        ("OUTPUT_CUST", ChainWord::Builtin(Output)),
+        ("FORWARD_CUST", ChainWord::Builtin(Forward)),
+        ("PREROUTING_CUST", ChainWord::Builtin(Prerouting)),
+        ("POSTROUTING_CUST", ChainWord::Builtin(Postrouting)),
+        ("INPUT", ChainWord::Builtin(Input)),
+        ("POSTROUTING", ChainWord::Builtin(Postrouting)),
+        ("MACRO_CUST", ChainWord::Macro),
+        ("PRE_C_web", ChainWord::Subgroup { parent: Prerouting, name: "PRE_C_web".into() }),
+        ("PST_C_a-1", ChainWord::Subgroup { parent: Postrouting, name: "PST_C_a-1".into() }),
+        ("FWD_C_x_y", ChainWord::Subgroup { parent: Forward, name: "FWD_C_x_y".into() }),
+        ("INP_C_9", ChainWord::Subgroup { parent: Input, name: "INP_C_9".into() }),
+        ("OUT_C_o", ChainWord::Subgroup { parent: Output, name: "OUT_C_o".into() }),
+    ];
+    for (word, want) in cases {
+        let r = ok(&format!("{word} -j ACCEPT"));
+        let chain = r.chain.expect("chain");
+        assert_eq!(chain.node, want);
+        assert_eq!(chain.span, sp(0, word.len()));
+    }
+    assert!(ok("-o eth0 -j MASQUERADE").chain.is_none());
+}
+
+#[test]
+fn e003_unknown_chain_with_did_you_mean() {
+    let d = check("INPUT_CUTS -j DROP", "E003", "unknown chain `INPUT_CUTS`", 1);
+    assert_eq!(d.help.as_deref(), Some("did you mean `INPUT_CUST`?"));
+    assert_eq!(d.span(), sp(0, 10));
+    let d = check("input -j DROP", "E003", "unknown chain `input`", 1);
+    assert_eq!(d.help.as_deref(), Some("did you mean `INPUT`?"));
+    let d = check("PRE_C_ -j DROP", "E003", "unknown chain `PRE_C_`", 1);
+    assert!(d.help.is_some());
+    let (_, diags) = parse(F, "iptables -A INPUT -j DROP");
+    assert_eq!(diags[0].code, "E003");
+    assert_eq!(diags[0].message, "unknown chain `iptables`");
+    assert!(diags[0].help.as_deref().is_some_and(|h| h.contains("without `iptables -A CHAIN`")));
+}
+
+// ---- matches ----
+
+#[test]
+fn the_three_vns3_example_lines() {
+    let r = ok("MACRO_CUST -j COPY --from tun0 --to 198.51.100.2 --bidirectional");
+    assert_eq!(
+        target(&r),
+        TargetKind::Copy {
+            from: Spanned::new(Value::Lit("tun0".into()), sp(26, 30)),
+            to: Spanned::new(NatAddr::Addr(Ipv4Addr::new(198, 51, 100, 2)), sp(36, 48)),
+            bidirectional: true,
+        }
+    );
+    assert_eq!(r.target.as_ref().map(|t| t.span), Some(sp(11, 18)));
+
+    let r = ok("-o eth0 -s 198.51.100.0/28 -j MASQUERADE");
+    assert_eq!(
+        kinds(&r),
+        vec![
+            MatchKind::OutIface(Spanned::new(Value::Lit("eth0".into()), sp(3, 7))),
+            MatchKind::Source(vec![Spanned::new(net([198, 51, 100, 0], 28), sp(11, 26))]),
+        ]
+    );
+    assert_eq!(r.matches[1].span, sp(8, 26));
+    assert_eq!(target(&r), TargetKind::Masquerade { ports: None, random: false, once: false });
+
+    let r =
+        ok("PREROUTING_CUST -i eth0 -p tcp -s 0.0.0.0/0 --dport 2222 -j DNAT --to 198.51.100.2:22");
+    assert_eq!(r.matches.len(), 4);
+    assert_eq!(r.matches[3].kind, MatchKind::DstPort(Spanned::new(lit_port(2222), sp(52, 56))));
+    let TargetKind::Dnat { to, random: false } = target(&r) else { panic!("not DNAT") };
+    assert_eq!(to.node.addr.node, NatAddr::Addr(Ipv4Addr::new(198, 51, 100, 2)));
+    assert_eq!(to.node.ports, Some((22, 22)));
+    assert_eq!(to.span, sp(70, 85));
+}
+
+#[test]
+fn interfaces_long_forms_wildcards_and_variables() {
+    let r = ok("FORWARD --in-interface tun+ --out-interface ${wan} -j ACCEPT");
+    assert_eq!(
+        kinds(&r),
+        vec![
+            MatchKind::InIface(Spanned::new(Value::Lit("tun+".into()), sp(23, 27))),
+            MatchKind::OutIface(Spanned::new(Value::Var("wan".into()), sp(44, 50))),
+        ]
+    );
+    // Aliases are names here; the resolver checks them.
+    let r = ok("INPUT -i public -j ACCEPT");
+    assert_eq!(
+        kinds(&r),
+        vec![MatchKind::InIface(Spanned::new(Value::Lit("public".into()), sp(9, 15)))]
+    );
+}
+
+#[test]
+fn negation_before_options() {
+    let r = ok("INPUT ! -s 10.0.0.0/8 ! -i eth0 ! -p udp -j DROP");
+    assert!(r.matches.iter().all(|m| m.negated));
+    assert_eq!(r.matches[0].span, sp(6, 21));
+    assert_eq!(
+        r.matches[0].kind,
+        MatchKind::Source(vec![Spanned::new(net([10, 0, 0, 0], 8), sp(11, 21))])
+    );
+}
+
+#[test]
+fn address_lists_keep_host_bits_vars_and_names() {
+    let r = ok(
+        "INPUT --src 100.127.255.193/29,${vns3_overlay_subnet},blacklist,1.2.3.4 --dst fw_set-1 -j DROP",
+    );
+    let MatchKind::Source(items) = &r.matches[0].kind else { panic!() };
+    assert_eq!(
+        nodes(items),
+        vec![
+            net([100, 127, 255, 193], 29),
+            AddrItem::Var("vns3_overlay_subnet".into()),
+            AddrItem::Name("blacklist".into()),
+            net([1, 2, 3, 4], 32),
+        ]
+    );
+    assert_eq!(items[1].span, sp(31, 53));
+    assert_eq!(
+        kinds(&r)[1],
+        MatchKind::Destination(vec![Spanned::new(AddrItem::Name("fw_set-1".into()), sp(78, 86))])
+    );
+    let r = ok("INPUT --destination 0.0.0.0/0 --source 255.255.255.255/32 -j DROP");
+    assert_eq!(r.matches.len(), 2);
+}
+
+#[test]
+fn protocols_by_name_number_and_case() {
+    let cases = [
+        ("tcp", Protocol::Tcp),
+        ("UDP", Protocol::Udp),
+        ("udplite", Protocol::Udplite),
+        ("sctp", Protocol::Sctp),
+        ("ICMP", Protocol::Icmp),
+        ("all", Protocol::All),
+        ("0", Protocol::All),
+        ("6", Protocol::Tcp),
+        ("255", Protocol::Number(255)),
+        ("esp", Protocol::Number(50)),
+        ("ah", Protocol::Number(51)),
+        ("gre", Protocol::Number(47)),
+        ("igmp", Protocol::Number(2)),
+        ("ipip", Protocol::Number(4)),
+        ("ospf", Protocol::Number(89)),
+        ("vrrp", Protocol::Number(112)),
+    ];
+    for (w, want) in cases {
+        let r = ok(&format!("INPUT --protocol {w} -j ACCEPT"));
+        assert_eq!(kinds(&r), vec![MatchKind::Protocol(Spanned::new(want, sp(17, 17 + w.len())))]);
+    }
+}
+
+#[test]
+fn ports_ranges_open_ends_services_and_variables() {
+    let cases = [
+        ("22", lit_port(22)),
+        ("1024:65535", range(1024, 65535)),
+        (":1024", range(0, 1024)),
+        ("1024:", range(1024, 65535)),
+        ("ssh", lit_port(22)),
+        ("HTTPS", lit_port(443)),
+        ("${web}", PortSpec::Single(Value::Var("web".into()))),
+        ("${lo}:${hi}", PortSpec::Range(Value::Var("lo".into()), Value::Var("hi".into()))),
+    ];
+    for (p, want) in cases {
+        let r = ok(&format!("INPUT -p tcp --dport {p} --source-port {p} -j ACCEPT"));
+        assert_eq!(
+            kinds(&r)[1],
+            MatchKind::DstPort(Spanned::new(want.clone(), sp(21, 21 + p.len())))
+        );
+        assert!(matches!(&kinds(&r)[2], MatchKind::SrcPort(s) if s.node == want));
+    }
+    for proto in ["udp", "udplite", "sctp"] {
+        ok(&format!("INPUT -p {proto} --sport 53 -j ACCEPT"));
+    }
+}
+
+#[test]
+fn multiport_lists() {
+    let r = ok("INPUT -p tcp -m multiport --dports 22,80,8000:8080 --sports 1024: -j ACCEPT");
+    let MatchKind::MultiDstPorts(p) = &kinds(&r)[1] else { panic!() };
+    assert_eq!(nodes(p), vec![lit_port(22), lit_port(80), range(8000, 8080)]);
+    assert_eq!(p[2].span, sp(41, 50));
+    let MatchKind::MultiSrcPorts(p) = &kinds(&r)[2] else { panic!() };
+    assert_eq!(nodes(p), vec![range(1024, 65535)]);
+    // 15 entries is iptables' limit.
+    let list: Vec<String> = (1..=15).map(|n| n.to_string()).collect();
+    ok(&format!("INPUT -p udp -m multiport --destination-ports {} -j ACCEPT", list.join(",")));
+}
+
+#[test]
+fn connection_states_in_all_three_spellings() {
+    use CtState::*;
+    let want = vec![New, Established, Related];
+    for line in [
+        "INPUT -m conntrack --ctstate NEW,ESTABLISHED,RELATED -j ACCEPT",
+        "INPUT -m state --state new,established,related -j ACCEPT",
+        "INPUT -ctrack NEW,ESTABLISHED,RELATED -j ACCEPT",
+        "INPUT -ctrack NEW, ESTABLISHED,RELATED -j ACCEPT",
+    ] {
+        let r = ok(line);
+        let MatchKind::CtState(s) = &kinds(&r)[0] else { panic!("{line}") };
+        assert_eq!(nodes(s), want, "{line}");
+    }
+    let r = ok("INPUT -ctrack NEW, ESTABLISHED -j ACCEPT");
+    let MatchKind::CtState(s) = &kinds(&r)[0] else { panic!() };
+    assert_eq!(s[1].span, sp(19, 30));
+    let r = ok("INPUT ! -ctrack INVALID,UNTRACKED -j DROP");
+    assert!(r.matches[0].negated);
+}
+
+#[test]
+fn comments_in_every_quoting() {
+    let cases = [
+        (r#""allow \"web\" \\ ok""#, r#"allow "web" \ ok"#),
+        ("'single # quoted'", "single # quoted"),
+        ("bare", "bare"),
+        (r#""""#, ""),
+    ];
+    for (written, want) in cases {
+        let line = format!("INPUT -m comment --comment {written} -j ACCEPT");
+        let r = ok(&line);
+        let c = r.comment.expect("comment");
+        assert_eq!(c.node, want);
+        assert_eq!(c.span, sp(27, 27 + written.len()));
+        assert!(r.matches.is_empty(), "a comment is not a match");
+    }
+}
+
+#[test]
+fn iprange_limit_set_icmp_syn() {
+    let r = ok(
+        "INPUT -m iprange --src-range 10.0.0.1-10.0.0.9 ! --dst-range 10.1.0.0-10.1.0.255 -j ACCEPT",
+    );
+    assert_eq!(
+        kinds(&r),
+        vec![
+            MatchKind::SrcRange(Spanned::new(
+                (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 9)),
+                sp(29, 46)
+            )),
+            MatchKind::DstRange(Spanned::new(
+                (Ipv4Addr::new(10, 1, 0, 0), Ipv4Addr::new(10, 1, 0, 255)),
+                sp(61, 80)
+            )),
+        ]
+    );
+    assert!(r.matches[1].negated);
+
+    let units = [
+        ("s", RateUnit::Second),
+        ("sec", RateUnit::Second),
+        ("minute", RateUnit::Minute),
+        ("m", RateUnit::Minute),
+        ("h", RateUnit::Hour),
+        ("hour", RateUnit::Hour),
+        ("d", RateUnit::Day),
+        ("day", RateUnit::Day),
+    ];
+    for (u, unit) in units {
+        let r = ok(&format!("INPUT -m limit --limit 5/{u} --limit-burst 10 -j LOG"));
+        assert_eq!(kinds(&r), vec![MatchKind::Limit { rate: 5, unit, burst: Some(10) }]);
+    }
+    let r = ok("INPUT -m limit --limit 7 -j ACCEPT");
+    assert_eq!(kinds(&r), vec![MatchKind::Limit { rate: 7, unit: RateUnit::Second, burst: None }]);
+
+    let r = ok("INPUT -m set --match-set blacklist src -m set ! --set office dst -j DROP");
+    assert_eq!(
+        kinds(&r),
+        vec![
+            MatchKind::Set { name: Spanned::new("blacklist".into(), sp(25, 34)), dir: SetDir::Src },
+            MatchKind::Set { name: Spanned::new("office".into(), sp(54, 60)), dir: SetDir::Dst },
+        ]
+    );
+    assert!(r.matches[1].negated);
+
+    let cases = [
+        ("echo-request", IcmpType::Name("echo-request".into())),
+        ("Destination-Unreachable", IcmpType::Name("destination-unreachable".into())),
+        ("any", IcmpType::Any),
+        ("8", IcmpType::Numeric { kind: 8, code: None }),
+        ("3/4", IcmpType::Numeric { kind: 3, code: Some(4) }),
+    ];
+    for (w, want) in cases {
+        let r = ok(&format!("INPUT -p icmp --icmp-type {w} -j ACCEPT"));
+        assert_eq!(kinds(&r)[1], MatchKind::IcmpType(Spanned::new(want, sp(26, 26 + w.len()))));
+    }
+
+    let r = ok("INPUT -p tcp ! --syn -m tcp -j DROP");
+    assert_eq!(kinds(&r)[1], MatchKind::Syn);
+    assert!(r.matches[1].negated);
+    assert_eq!(r.matches[1].span, sp(13, 20));
+}
+
+#[test]
+fn protocol_modules_are_accepted_when_they_agree() {
+    for (p, m) in [("tcp", "tcp"), ("udp", "udp"), ("icmp", "icmp"), ("sctp", "sctp")] {
+        let r = ok(&format!("INPUT -p {p} -m {m} -j ACCEPT"));
+        assert_eq!(r.matches.len(), 1, "-m adds no match of its own");
+    }
+}
+
+// ---- targets ----
+
+#[test]
+fn simple_targets_and_jumps() {
+    assert_eq!(target(&ok("INPUT -j ACCEPT")), TargetKind::Accept);
+    assert_eq!(target(&ok("INPUT --jump DROP")), TargetKind::Drop);
+    assert_eq!(target(&ok("FWD_C_x -j RETURN")), TargetKind::Return);
+    assert_eq!(target(&ok("INPUT -j REJECT")), TargetKind::Reject { with: None });
+    let r = ok("FORWARD -j FWD_C_web-1");
+    assert_eq!(target(&r), TargetKind::Jump(Spanned::new("FWD_C_web-1".into(), sp(11, 22))));
+    assert_eq!(r.target.map(|t| t.span), Some(sp(8, 22)));
+    assert!(ok("INPUT -s 1.2.3.4").target.is_none());
+}
+
+#[test]
+fn target_options() {
+    let r = ok("INPUT -p tcp -j REJECT --reject-with TCP-RESET");
+    assert_eq!(
+        target(&r),
+        TargetKind::Reject { with: Some(Spanned::new("tcp-reset".into(), sp(37, 46))) }
+    );
+
+    let r = ok("INPUT -j LOG --log-prefix \"fw drop: \" --log-level warning");
+    assert_eq!(
+        target(&r),
+        TargetKind::Log {
+            prefix: Some(Spanned::new("fw drop: ".into(), sp(26, 37))),
+            level: Some(Spanned::new("warning".into(), sp(50, 57))),
+        }
+    );
+
+    let r = ok("POSTROUTING -o eth0 -j SNAT --to-source 1.2.3.4-1.2.3.8:1000-2000 --random");
+    let TargetKind::Snat { to, random: true } = target(&r) else { panic!() };
+    assert_eq!(
+        to.node.addr.node,
+        NatAddr::Range(Ipv4Addr::new(1, 2, 3, 4), Ipv4Addr::new(1, 2, 3, 8))
+    );
+    assert_eq!(to.node.ports, Some((1000, 2000)));
+
+    let r =
+        ok("PREROUTING -p tcp --dport 80 -j DNAT --to-destination ${plugin_instance_2_ip}:8080");
+    let TargetKind::Dnat { to, random: false } = target(&r) else { panic!() };
+    assert_eq!(to.node.addr.node, NatAddr::Var("plugin_instance_2_ip".into()));
+    assert_eq!(to.node.ports, Some((8080, 8080)));
+
+    let r = ok("PREROUTING -p tcp --dport 80 -j DNAT --to suricata");
+    let TargetKind::Dnat { to, .. } = target(&r) else { panic!() };
+    assert_eq!(to.node.addr.node, NatAddr::Name("suricata".into()));
+
+    let r = ok("POSTROUTING -j MASQUERADE --to-ports 1024-2048 --random");
+    assert_eq!(
+        target(&r),
+        TargetKind::Masquerade { ports: Some((1024, 2048)), random: true, once: false }
+    );
+    let r = ok("POSTROUTING -j MASQUERADE-ONCE");
+    assert_eq!(target(&r), TargetKind::Masquerade { ports: None, random: false, once: true });
+    let r = ok("PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080");
+    assert_eq!(target(&r), TargetKind::Redirect { ports: Some((8080, 8080)) });
+
+    let r = ok("PREROUTING -j NETMAP --to 10.1.0.0/24");
+    let net24 = Net { addr: Ipv4Addr::new(10, 1, 0, 0), prefix: 24 };
+    assert_eq!(target(&r), TargetKind::Netmap { to: Spanned::new(Value::Lit(net24), sp(26, 37)) });
+
+    let r = ok("MACRO_CUST -j COPY --from ${ovl} --to nids");
+    assert_eq!(
+        target(&r),
+        TargetKind::Copy {
+            from: Spanned::new(Value::Var("ovl".into()), sp(26, 32)),
+            to: Spanned::new(NatAddr::Name("nids".into()), sp(38, 42)),
+            bidirectional: false,
+        }
+    );
+}
+
+// ---- diagnostics, one test per code ----
+
+#[test]
+fn e001_bad_address_points_at_the_token_and_says_what_was_expected() {
+    let d = check(
+        "INPUT_CUST -s 10.199.2.0. -j DROP",
+        "E001",
+        "expected an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name \
+         after `-s`, found `10.199.2.0.`",
+        15,
+    );
+    assert_eq!(d.span(), sp(14, 25));
+    check(
+        "INPUT -s 10.1 -j DROP",
+        "E001",
+        "expected an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name \
+         after `-s`, found `10.1`",
+        10,
+    );
+}
+
+#[test]
+fn e001_other_syntax_errors() {
+    let d = check(
+        "INPUT --comment \"unterminated -j DROP",
+        "E001",
+        "expected a text: \"double quoted\", 'single quoted' or one word after `--comment`, found \
+         `\"unterminated`",
+        17,
+    );
+    assert_eq!(d.help.as_deref(), Some("is the closing quote missing?"));
+    let d = check(
+        "INPUT -s ${foo -j DROP",
+        "E001",
+        "expected an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name \
+         after `-s`, found `${foo`",
+        10,
+    );
+    assert_eq!(d.help.as_deref(), Some("a variable is written `${name}`"));
+    check(
+        "INPUT -s 1.2.3.4,",
+        "E001",
+        "expected an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name \
+         after `-s`, found `1.2.3.4,`",
+        10,
+    );
+    check(
+        "INPUT -j",
+        "E001",
+        "`-j` needs a value: expected a target such as ACCEPT, DROP or LOG",
+        7,
+    );
+    check(
+        "INPUT -s -j DROP",
+        "E001",
+        "`-s` needs a value: expected an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name",
+        7,
+    );
+    check(
+        "INPUT -m set --match-set bad",
+        "E001",
+        "`--match-set bad` needs a direction: src or dst",
+        26,
+    );
+    check("INPUT -j DROP !", "E001", "`!` must be followed by the option it negates", 15);
+    check("!", "E001", "`!` must be followed by the option it negates", 1);
+    check("INPUT ! foo", "E001", "expected an option after `!`, found `foo`", 9);
+    let d = check(
+        "INPUT -s 1.2.3.4 5.6.7.8 -j DROP",
+        "E001",
+        "unexpected `5.6.7.8`: expected an option such as -s, -p or -j",
+        18,
+    );
+    assert!(d.help.as_deref().is_some_and(|h| h.contains("commas")));
+    let d = check(
+        "INPUT -p tcp --dport 22,80 -j DROP",
+        "E001",
+        "expected a port or range such as 22, 1024:65535 or ${var} after `--dport`, found `22,80`",
+        22,
+    );
+    assert_eq!(d.help.as_deref(), Some("for a list of ports use `-m multiport --dports 22,80`"));
+    let d = check(
+        "-s 1.2.3.4 INPUT -j DROP",
+        "E001",
+        "unexpected `INPUT`: expected an option such as -s, -p or -j",
+        12,
+    );
+    assert_eq!(d.help.as_deref(), Some("the chain name must be the first word of the line"));
+}
+
+#[test]
+fn e002_unknown_option_with_did_you_mean() {
+    let d = check(
+        "INPUT -p tcp --dprot 22 -j DROP",
+        "E002",
+        "unknown or unsupported option `--dprot`",
+        14,
+    );
+    assert_eq!(d.help.as_deref(), Some("did you mean `--dport`?"));
+    assert_eq!(d.span(), sp(13, 20));
+    let d = check(
+        "INPUT -p tcp --tcp-flags SYN,ACK SYN -j DROP",
+        "E002",
+        "unknown or unsupported option `--tcp-flags`",
+        14,
+    );
+    assert!(d.help.is_some());
+    check("INPUT -f -j DROP", "E002", "unknown or unsupported option `-f`", 7);
+    check("INPUT -g FWD_C_x", "E002", "unknown or unsupported option `-g`", 7);
+    let d = check(
+        "INPUT -p tcp -m multiport --ports 22 -j DROP",
+        "E002",
+        "unknown or unsupported option `--ports`",
+        27,
+    );
+    assert_eq!(
+        d.help.as_deref(),
+        Some("write two rules, one with `--sports` and one with `--dports`")
+    );
+}
+
+#[test]
+fn e004_unsupported_module() {
+    let d =
+        check("INPUT -m mark -j DROP", "E004", "unknown or unsupported match module `mark`", 10);
+    assert_eq!(d.span(), sp(9, 13));
+    check("INPUT -m string -j DROP", "E004", "unknown or unsupported match module `string`", 10);
+    let d = check(
+        "INPUT -m multiprot --dports 1 -p tcp -j DROP",
+        "E004",
+        "unknown or unsupported match module `multiprot`",
+        10,
+    );
+    assert_eq!(d.help.as_deref(), Some("did you mean `multiport`?"));
+}
+
+#[test]
+fn e005_unknown_target() {
+    let d = check("INPUT -j accept", "E005", "unknown or unsupported target `accept`", 10);
+    assert_eq!(d.help.as_deref(), Some("did you mean `ACCEPT`? (targets are case-sensitive)"));
+    let d = check("INPUT -j TPROXY", "E005", "unknown or unsupported target `TPROXY`", 10);
+    assert!(d.help.as_deref().is_some_and(|h| h.starts_with("supported targets")));
+    check("INPUT -j MARK", "E005", "unknown or unsupported target `MARK`", 10);
+}
+
+#[test]
+fn e006_option_twice_has_a_secondary_label_at_the_first() {
+    let d =
+        check("INPUT -s 1.2.3.4 -s 5.6.7.8 -j DROP", "E006", "`-s` given twice in one rule", 18);
+    assert_eq!(d.labels.len(), 2);
+    assert_eq!(d.labels[1].span, sp(6, 8));
+    assert_eq!(d.labels[1].message, "first given here");
+    let d = check("INPUT -j DROP --jump ACCEPT", "E006", "`--jump` given twice in one rule", 15);
+    assert_eq!(d.labels[1].span, sp(6, 8));
+}
+
+#[test]
+fn e007_missing_module_or_protocol() {
+    let d = check(
+        "INPUT --dport 22 -j DROP",
+        "E007",
+        "`--dport` needs `-p tcp`, `udp`, `udplite` or `sctp` in the same rule",
+        7,
+    );
+    assert_eq!(d.help.as_deref(), Some("add `-p tcp` before it"));
+    check(
+        "INPUT -p icmp --sport 22 -j DROP",
+        "E007",
+        "`--sport` needs `-p tcp`, `udp`, `udplite` or `sctp`, not `-p icmp`",
+        15,
+    );
+    check(
+        "INPUT ! -p tcp --dport 22 -j DROP",
+        "E007",
+        "`--dport` needs `-p tcp`, `udp`, `udplite` or `sctp` in the same rule",
+        16,
+    );
+    let d =
+        check("INPUT -p tcp --dports 22 -j DROP", "E007", "`--dports` needs `-m multiport`", 14);
+    assert_eq!(d.help.as_deref(), Some("add `-m multiport` before it"));
+    check("INPUT --ctstate NEW -j DROP", "E007", "`--ctstate` needs `-m conntrack`", 7);
+    check("INPUT --state NEW -j DROP", "E007", "`--state` needs `-m state`", 7);
+    check("INPUT --comment hi -j DROP", "E007", "`--comment` needs `-m comment`", 7);
+    check(
+        "INPUT --src-range 1.1.1.1-1.1.1.2 -j DROP",
+        "E007",
+        "`--src-range` needs `-m iprange`",
+        7,
+    );
+    check("INPUT --limit 5/s -j DROP", "E007", "`--limit` needs `-m limit`", 7);
+    check("INPUT --match-set x src -j DROP", "E007", "`--match-set` needs `-m set`", 7);
+    check(
+        "INPUT --icmp-type 8 -j DROP",
+        "E007",
+        "`--icmp-type` needs `-p icmp` in the same rule",
+        7,
+    );
+    check("INPUT -p udp --syn -j DROP", "E007", "`--syn` needs `-p tcp`, not `-p udp`", 14);
+    check("INPUT -p tcp -m udp -j DROP", "E007", "`-m udp` does not agree with `-p tcp`", 17);
+    check("INPUT -m tcp -j DROP", "E007", "`-m tcp` needs `-p tcp` in the same rule", 10);
+    check(
+        "INPUT -j REJECT --reject-with tcp-reset",
+        "E007",
+        "`--reject-with tcp-reset` needs `-p tcp`",
+        31,
+    );
+}
+
+#[test]
+fn e008_values_out_of_range_or_malformed() {
+    check(
+        "INPUT -p tcp --dport 99999999999999999999 -j DROP",
+        "E008",
+        "port `99999999999999999999` is out of range (0–65535)",
+        22,
+    );
+    check(
+        "INPUT -p tcp --dport 65536 -j DROP",
+        "E008",
+        "port `65536` is out of range (0–65535)",
+        22,
+    );
+    let d =
+        check("INPUT -p tcp --dport 90:80 -j DROP", "E008", "port range 90:80 runs backwards", 22);
+    assert_eq!(d.help.as_deref(), Some("write 80:90"));
+    check(
+        "INPUT -s 10.0.0.256 -j DROP",
+        "E008",
+        "`256` in `10.0.0.256` is not an octet (0–255)",
+        10,
+    );
+    check("INPUT -s 10.0.0.0/33 -j DROP", "E008", "prefix length `/33` is over 32", 19);
+    check(
+        "INPUT -s 010.0.0.1 -j DROP",
+        "E008",
+        "octet `010` of `010.0.0.1` has a leading zero",
+        10,
+    );
+    let d = check("INPUT -p foo -j DROP", "E008", "unknown protocol `foo`", 10);
+    assert!(d.help.is_some());
+    check("INPUT -p 256 -j DROP", "E008", "protocol number `256` is over 255", 10);
+    let d = check("INPUT -p tcp --dport sshh -j DROP", "E008", "unknown service name `sshh`", 22);
+    assert_eq!(d.help.as_deref(), Some("did you mean `ssh`?"));
+    check(
+        "INPUT -m conntrack --ctstate NEW,SNAT -j DROP",
+        "E008",
+        "connection state SNAT is not supported",
+        34,
+    );
+    check("INPUT -ctrack DNAT -j DROP", "E008", "connection state DNAT is not supported", 15);
+    let d = check(
+        "INPUT -ctrack ESTABLISHD -j DROP",
+        "E008",
+        "unknown connection state `ESTABLISHD`",
+        15,
+    );
+    assert_eq!(d.help.as_deref(), Some("did you mean `ESTABLISHED`?"));
+    check(
+        "INPUT -m set --set x src,dst -j DROP",
+        "E008",
+        "matching a set on several directions (`src,dst`) is not supported",
+        22,
+    );
+    check("INPUT -m set --set x both -j DROP", "E008", "`both` is not a set direction", 22);
+    let list: Vec<String> = (1..=16).map(|n| n.to_string()).collect();
+    check(
+        &format!("INPUT -p tcp -m multiport --dports {} -j DROP", list.join(",")),
+        "E008",
+        "`--dports` lists more than 15 ports (a range counts as two)",
+        36,
+    );
+    check(
+        "INPUT -m limit --limit 5/fortnight -j DROP",
+        "E008",
+        "unknown rate unit `fortnight`",
+        26,
+    );
+    check("INPUT -m limit --limit 0/s -j DROP", "E008", "rate `0` is not a positive number", 24);
+    check(
+        "INPUT -m limit --limit 1/s --limit-burst 10001 -j DROP",
+        "E008",
+        "`10001` is not a burst between 1 and 10000",
+        42,
+    );
+    check(
+        "INPUT -m iprange --src-range 10.0.0.9-10.0.0.1 -j DROP",
+        "E008",
+        "address range 10.0.0.9-10.0.0.1 runs backwards",
+        30,
+    );
+    check(
+        "INPUT -p icmp --icmp-type echo-rquest -j DROP",
+        "E008",
+        "unknown ICMP type `echo-rquest`",
+        27,
+    );
+    check(
+        "INPUT -p icmp --icmp-type 300 -j DROP",
+        "E008",
+        "`300` is not an ICMP type (0–255, optionally /CODE)",
+        27,
+    );
+    check("INPUT -j REJECT --reject-with icmp-foo", "E008", "unknown reject type `icmp-foo`", 31);
+    check("INPUT -j LOG --log-level loud", "E008", "unknown log level `loud`", 26);
+    check(
+        "INPUT -j LOG --log-prefix 'a prefix longer than twenty-nine'",
+        "E008",
+        "a log prefix may be at most 29 characters",
+        27,
+    );
+    check(
+        "-j SNAT --to 1.2.3.0/24",
+        "E008",
+        "`--to` takes an address or address range, not a network",
+        14,
+    );
+    check("-j DNAT --to 1.2.3.4:0", "E008", "port `0` is out of range (1–65535)", 22);
+    check(
+        "-j NETMAP --to 10.0.0.0/8:80",
+        "E008",
+        "ports in `--to` are only valid for DNAT and SNAT",
+        27,
+    );
+    check(
+        "-j NETMAP --to 10.0.0.1-10.0.0.9",
+        "E008",
+        "NETMAP `--to` takes a network such as 10.1.0.0/24",
+        16,
+    );
+    check(
+        "-j COPY --from tun0 --to 10.0.0.0/8",
+        "E008",
+        "COPY `--to` takes one address, a ${variable} or a plugin name",
+        26,
+    );
+}
+
+#[test]
+fn e009_target_option_for_another_target() {
+    let d = check(
+        "INPUT -j ACCEPT --to-ports 80",
+        "E009",
+        "`--to-ports` belongs to the MASQUERADE or REDIRECT target, not ACCEPT",
+        17,
+    );
+    assert_eq!(d.help.as_deref(), Some("remove it, or change the target"));
+    let d = check(
+        "INPUT --log-prefix x",
+        "E009",
+        "`--log-prefix` belongs to the LOG target, but the rule has no `-j`",
+        7,
+    );
+    assert_eq!(d.help.as_deref(), Some("add `-j LOG`"));
+    check(
+        "-j DNAT --to-source 1.2.3.4",
+        "E009",
+        "`--to-source` belongs to the SNAT target, not DNAT",
+        9,
+    );
+    check(
+        "-j DROP --reject-with tcp-reset -p tcp",
+        "E009",
+        "`--reject-with` belongs to the REJECT target, not DROP",
+        9,
+    );
+}
+
+#[test]
+fn e010_target_without_its_required_option() {
+    let d = check("-j DNAT", "E010", "DNAT needs `--to-destination`", 1);
+    assert_eq!(d.span(), sp(0, 7));
+    assert_eq!(d.help.as_deref(), Some("add `--to-destination 192.0.2.10`"));
+    check("POSTROUTING -j SNAT", "E010", "SNAT needs `--to-source`", 13);
+    check("-j NETMAP", "E010", "NETMAP needs `--to`", 1);
+    check("MACRO_CUST -j COPY --from tun0", "E010", "COPY needs `--to`", 12);
+    check("MACRO_CUST -j COPY --to 198.51.100.2", "E010", "COPY needs `--from`", 12);
+}
+
+#[test]
+fn e022_negation_not_allowed() {
+    let d = check("INPUT ! -j DROP", "E022", "`-j` cannot be negated", 7);
+    assert_eq!(d.span(), sp(6, 7));
+    check("INPUT ! -m comment --comment x -j DROP", "E022", "`-m` cannot be negated", 7);
+    let d = check(
+        "INPUT -s ! 10.0.0.0/8 -j DROP",
+        "E022",
+        "`!` after `-s` is the old iptables form and is not accepted",
+        10,
+    );
+    assert_eq!(d.help.as_deref(), Some("write `! -s 10.0.0.0/8`"));
+}
+
+#[test]
+fn one_line_can_carry_several_problems() {
+    let (file, diags) = parse(F, "INPUT -m mark --mark 1 -j TPROXY");
+    assert!(file.rules.is_empty());
+    let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec!["E004", "E002", "E005"]);
+}
+
+// ---- hostile input ----
+
+#[test]
+fn garbage_never_panics_and_always_reports() {
+    let nasty = [
+        "!".to_string(),
+        "! !".to_string(),
+        "-".to_string(),
+        "--".to_string(),
+        "${".to_string(),
+        "INPUT -s ${".to_string(),
+        format!("INPUT -s {}", "${".repeat(10_000)),
+        format!("INPUT {}", "${".repeat(10_000)),
+        format!("INPUT --comment \"{}", "a ".repeat(30_000)),
+        "INPUT -p tcp --dport 1:99999999999999999999999".to_string(),
+        "INPUT -m limit --limit 99999999999999999999/s".to_string(),
+        "INPUT -s 999999999999999999999.1.1.1".to_string(),
+        "-j DNAT --to 1.2.3.4:99999999999999999999".to_string(),
+        "INPUT -j \u{e9}t\u{e9}".to_string(),
+        "\u{1F525} -j DROP".to_string(),
+        "INPUT -s '".to_string(),
+        "INPUT -p icmp --icmp-type 3/999".to_string(),
+    ];
+    for text in &nasty {
+        let (file, diags) = parse(F, text);
+        assert!(file.rules.is_empty(), "{text:.60}");
+        assert!(!diags.is_empty(), "{text:.60}");
+        for d in &diags {
+            assert!(d.span().end as usize <= text.len());
+            assert!(d.message.len() < 300, "message too long: {}", d.message);
+        }
+    }
+    let bytes: Vec<u8> =
+        (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let text = String::from_utf8_lossy(&bytes);
+    let (_, diags) = parse(F, &text);
+    assert!(!diags.is_empty());
+}
+
+#[test]
+fn twenty_thousand_lines_keep_line_numbers_and_offsets() {
+    let line =
+        "PREROUTING_CUST -i eth0 -p tcp -s 10.0.0.0/8 --dport 2222 -j DNAT --to 198.51.100.2:22\n";
+    let text = line.repeat(20_000);
+    let (file, diags) = parse(F, &text);
+    assert!(diags.is_empty());
+    assert_eq!(file.rules.len(), 20_000);
+    assert_eq!(file.rules[19_999].line, 20_000);
+    assert_eq!(file.rules[19_999].span.start as usize, 19_999 * line.len());
+}
