@@ -61,8 +61,12 @@ pub fn resolve(
     for (name, set) in &inv.fwsets {
         if is_nft_keyword(name) {
             r.v.diags.push(
-                Diagnostic::error("E102", format!("FWset name `{name}` is an nft keyword and cannot name a set"), set.span)
-                    .with_help("rename the FWset"),
+                Diagnostic::error(
+                    "E102",
+                    format!("FWset name `{name}` is an nft keyword and cannot name a set"),
+                    set.span,
+                )
+                .with_help("rename the FWset"),
             );
         }
     }
@@ -683,7 +687,8 @@ impl Resolver<'_> {
             TargetKind::Log { prefix, level } => {
                 let prefix = match prefix {
                     Some(p) => {
-                        let text = self.v.nft_text(&p.node, p.span, "the log prefix", LOG_PREFIX_MAX)?;
+                        let text =
+                            self.v.nft_text(&p.node, p.span, "the log prefix", LOG_PREFIX_MAX)?;
                         if text.contains('$') {
                             // nft expands `$name` inside a quoted log prefix, with no escape.
                             self.error(

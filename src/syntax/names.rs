@@ -168,37 +168,11 @@ pub(super) const REJECT_TYPES: &[&str] = &[
 pub(super) const LOG_LEVELS: &[&str] =
     &["emerg", "alert", "crit", "error", "err", "warning", "warn", "notice", "info", "debug"];
 
-/// The closest candidate to `word`: an exact case-insensitive match first, else the nearest by
-/// edit distance if it is close enough to be a typo. Long words get no suggestion, which also
-/// keeps the quadratic edit distance off megabyte-long input.
+/// The closest candidate to `word` (see [`crate::suggest::did_you_mean`]); words of fewer than
+/// two letters get no suggestion.
 pub(super) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    if word.len() > 40 || word.trim_start_matches('-').len() < 2 {
+    if word.trim_start_matches('-').len() < 2 {
         return None;
     }
-    if let Some(c) = candidates.iter().find(|c| c.eq_ignore_ascii_case(word)) {
-        return Some(c);
-    }
-    let lower = word.to_ascii_lowercase();
-    let limit = (word.chars().count() / 3).max(1);
-    candidates
-        .iter()
-        .map(|c| (distance(&lower, &c.to_ascii_lowercase()), *c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over chars.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    crate::suggest::did_you_mean(word, candidates.iter().copied())
 }

@@ -14,7 +14,10 @@ pub fn check(path: &Path) -> (bool, String) {
 }
 
 fn check_with(path: &Path, inv_path: &Path) -> (bool, String) {
-    let folder = path.parent().and_then(Path::file_name).map_or(String::new(), |f| f.to_string_lossy().into_owned());
+    let folder = path
+        .parent()
+        .and_then(Path::file_name)
+        .map_or(String::new(), |f| f.to_string_lossy().into_owned());
     let file = path.file_name().expect("case file").to_string_lossy().into_owned();
     let name = format!("{folder}/{file}");
     let bytes = std::fs::read(path).expect("read case");
@@ -35,11 +38,22 @@ fn check_with(path: &Path, inv_path: &Path) -> (bool, String) {
         out.push_str(&String::from_utf8_lossy(&inv.bytes));
     }
     let mut sources = Sources::new();
-    let compiled = pipeline::compile(&mut sources, vec![Text { name, bytes }], inventory, "overlayfw");
+    let compiled =
+        pipeline::compile(&mut sources, vec![Text { name, bytes }], inventory, "overlayfw");
     if !compiled.diagnostics.is_empty() {
         out.push_str("\n----- diagnostics -----\n");
-        out.push_str(&diagnostic::render(&compiled.diagnostics, &sources, diagnostic::Format::Human, false));
-        out.push_str(&diagnostic::render(&compiled.diagnostics, &sources, diagnostic::Format::Short, false));
+        out.push_str(&diagnostic::render(
+            &compiled.diagnostics,
+            &sources,
+            diagnostic::Format::Human,
+            false,
+        ));
+        out.push_str(&diagnostic::render(
+            &compiled.diagnostics,
+            &sources,
+            diagnostic::Format::Short,
+            false,
+        ));
     }
     if let Some(rs) = &compiled.ruleset {
         out.push_str("\n----- nft -----\n");

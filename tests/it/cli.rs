@@ -93,7 +93,10 @@ fn check_short_format_is_one_line_per_problem() {
     let out = String::from_utf8(o.stdout).expect("utf8");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
-    assert!(lines[0].starts_with(&format!("{f}:2:15: error[E016]: unknown interface `eht0`")), "{out}");
+    assert!(
+        lines[0].starts_with(&format!("{f}:2:15: error[E016]: unknown interface `eht0`")),
+        "{out}"
+    );
     assert!(lines[1].starts_with(&format!("{f}:3:")) && lines[1].contains("error[E008]"), "{out}");
 }
 
@@ -147,7 +150,10 @@ fn usage_and_io_problems_exit_2() {
     assert_eq!(code(&run(&["frobnicate"])), 2);
     assert_eq!(code(&run(&["compile", "/nonexistent/rules.rules"])), 2);
     assert_eq!(code(&run(&["compile", "examples/blog/blog.rules", "--table", "bad name;"])), 2);
-    assert_eq!(code(&run(&["check", "examples/blog/blog.rules", "--inventory", "/nonexistent.yaml"])), 2);
+    assert_eq!(
+        code(&run(&["check", "examples/blog/blog.rules", "--inventory", "/nonexistent.yaml"])),
+        2
+    );
     let o = run(&["compile", "examples/blog/blog.rules", "-o", "/nonexistent/dir/out.nft"]);
     assert_eq!(code(&o), 2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/dir/out.nft"));
@@ -156,7 +162,10 @@ fn usage_and_io_problems_exit_2() {
 #[test]
 fn crlf_bom_and_empty_files_work() {
     let s = Scratch::new("crlf");
-    let crlf = s.file("crlf.rules", b"\xef\xbb\xbfINPUT_CUST  -p tcp\t--dport 22 -j ACCEPT\r\n# note\r\n\r\n");
+    let crlf = s.file(
+        "crlf.rules",
+        b"\xef\xbb\xbfINPUT_CUST  -p tcp\t--dport 22 -j ACCEPT\r\n# note\r\n\r\n",
+    );
     let empty = s.file("empty.rules", b"");
     for f in [&crlf, &empty] {
         let o = run(&["check", f]);

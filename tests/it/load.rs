@@ -13,8 +13,12 @@ fn compile(path: &Path) -> String {
     let inv = [path.with_extension("yaml"), path.with_file_name("topology.yaml")]
         .into_iter()
         .find(|p| p.exists())
-        .map(|p| Text { name: p.display().to_string(), bytes: std::fs::read(&p).expect("inventory") });
-    let text = Text { name: path.display().to_string(), bytes: std::fs::read(path).expect("rules") };
+        .map(|p| Text {
+            name: p.display().to_string(),
+            bytes: std::fs::read(&p).expect("inventory"),
+        });
+    let text =
+        Text { name: path.display().to_string(), bytes: std::fs::read(path).expect("rules") };
     let mut sources = Sources::new();
     let compiled = pipeline::compile(&mut sources, vec![text], inv, "overlayfw");
     let rs = compiled.ruleset.unwrap_or_else(|| panic!("{} does not compile", path.display()));
@@ -55,10 +59,16 @@ fn every_example_and_ok_case_loads_into_the_kernel() {
         }
         let listing = ns.list_table_json("ip", "overlayfw");
         let listed: usize = netns::rule_counts(&listing, "ip", "overlayfw").values().sum();
-        let printed = script.lines().filter(|l| l.contains(" comment \"") && !l.trim_start().starts_with("comment")).count();
+        let printed = script
+            .lines()
+            .filter(|l| l.contains(" comment \"") && !l.trim_start().starts_with("comment"))
+            .count();
         let jumps = script.lines().filter(|l| l.trim_start().starts_with("jump ")).count();
         if listed != printed + jumps {
-            failures.push(format!("{}: {listed} rules listed, {printed} + {jumps} printed", f.display()));
+            failures.push(format!(
+                "{}: {listed} rules listed, {printed} + {jumps} printed",
+                f.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -69,7 +79,12 @@ fn hook_of(listing: &serde_json::Value, statement: &str) -> Vec<(String, String)
     let chains: Vec<&serde_json::Value> = netns::objects(listing, "chain").collect();
     let rules: Vec<&serde_json::Value> = netns::objects(listing, "rule").collect();
     let holds = |chain: &str| {
-        rules.iter().any(|r| r["chain"] == chain && r["expr"].as_array().is_some_and(|e| e.iter().any(|x| x.get(statement).is_some())))
+        rules.iter().any(|r| {
+            r["chain"] == chain
+                && r["expr"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|x| x.get(statement).is_some()))
+        })
     };
     let mut found = Vec::new();
     for base in chains.iter().filter(|c| c.get("hook").is_some()) {
@@ -81,7 +96,10 @@ fn hook_of(listing: &serde_json::Value, statement: &str) -> Vec<(String, String)
             .filter_map(|x| x.get("jump")?.get("target")?.as_str().map(str::to_owned))
             .collect();
         if holds(name) || jumps_to.iter().any(|t| holds(t)) {
-            found.push((base["type"].as_str().expect("type").to_owned(), base["hook"].as_str().expect("hook").to_owned()));
+            found.push((
+                base["type"].as_str().expect("type").to_owned(),
+                base["hook"].as_str().expect("hook").to_owned(),
+            ));
         }
     }
     found.sort();
@@ -99,7 +117,11 @@ fn the_seed_scene_lands_in_the_right_hooks() {
         ns.nft_load(&compile(&root.join(f))).unwrap_or_else(|e| panic!("{f}: {e}"));
         let listing = ns.list_table_json("ip", "overlayfw");
         let pair = |t: &str, h: &str| (t.to_owned(), h.to_owned());
-        assert_eq!(hook_of(&listing, "dup"), vec![pair("filter", "postrouting"), pair("filter", "prerouting")], "{f}");
+        assert_eq!(
+            hook_of(&listing, "dup"),
+            vec![pair("filter", "postrouting"), pair("filter", "prerouting")],
+            "{f}"
+        );
         assert_eq!(hook_of(&listing, "dnat"), vec![pair("nat", "prerouting")], "{f}");
         assert_eq!(hook_of(&listing, "masquerade"), vec![pair("nat", "postrouting")], "{f}");
     }

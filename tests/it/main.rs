@@ -1,7 +1,7 @@
 //! The one integration-test binary.
 
-mod emit_load;
-mod netns;
 mod cases;
 mod cli;
+mod emit_load;
 mod load;
+mod netns;
