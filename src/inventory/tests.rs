@@ -464,3 +464,72 @@ fn many_bad_elements_are_capped() {
     assert_eq!(e.len(), 11);
     assert_eq!(e[10].1, "FWset `s`: 990 more invalid elements not shown");
 }
+
+#[test]
+fn a_long_block_style_fwset_loads() {
+    let mut text = String::from("fwsets:\n  ports:\n");
+    for i in 0..200_000u32 {
+        text.push_str(&format!("    - {}\n", i % 65_536));
+    }
+    let inv = ok(&text);
+    let FwSetElements::Ports(v) = &inv.fwsets["ports"].elements else { panic!("ports expected") };
+    assert_eq!(v.len(), 65_536);
+}
+
+/// Mutations of the example (deleting, duplicating and inserting YAML-significant characters)
+/// must never panic, and every span must stay inside the text on char boundaries.
+#[test]
+fn mutated_inputs_never_panic_and_spans_stay_in_bounds() {
+    let pool: Vec<char> = " \n\t-:#[]{},'\"&*!|>?é0.5/".chars().collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rand = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for _ in 0..3000 {
+        let mut chars: Vec<char> = EXAMPLE.chars().collect();
+        for _ in 0..1 + rand(4) {
+            let at = rand(chars.len());
+            match rand(3) {
+                0 => {
+                    chars.remove(at);
+                }
+                1 => chars.insert(at, pool[rand(pool.len())]),
+                _ => {
+                    let c = chars[at];
+                    chars.insert(at, c);
+                }
+            }
+        }
+        let text: String = chars.into_iter().collect();
+        let mut sources = Sources::new();
+        let id = sources.add("inv.yaml", text.as_str());
+        if let Err(diags) = load(&text, id) {
+            assert!(!diags.is_empty());
+            for d in &diags {
+                for l in &d.labels {
+                    let (s, e) = (l.span.start as usize, l.span.end as usize);
+                    assert!(s <= e && e <= text.len(), "{d:?} in {text:?}");
+                    assert!(text.is_char_boundary(s) && text.is_char_boundary(e));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_name_clash_is_reported_once_even_for_a_repeated_plugin() {
+    let e = errors("plugins:\n  - name: ids\n  - name: ids\nfwsets:\n  ids: [22]\n");
+    let codes: Vec<(&str, usize, usize)> = e.iter().map(|(c, _, l, col)| (*c, *l, *col)).collect();
+    assert_eq!(codes, [("E103", 3, 11), ("E103", 5, 3)], "{e:#?}");
+}
+
+#[test]
+fn long_unknown_keys_are_cut_short_in_messages() {
+    let key = "k".repeat(500); // YAML caps implicit keys at 1024 characters
+    let (code, msg, line, col) = one_error(&format!("{key}: 1\n"));
+    assert_eq!((code, line, col), ("E101", 1, 1));
+    assert_eq!(msg, format!("unknown key `{}…` in the inventory", "k".repeat(64)));
+}

@@ -128,7 +128,7 @@ impl Cx<'_> {
                 let first = self.span(first);
                 let d = Diagnostic::error(
                     "E103",
-                    format!("{what}: `{name}` is given twice"),
+                    format!("{what}: `{}` is given twice", shown(&name)),
                     self.span(&span),
                 )
                 .with_label("given again here")
@@ -168,13 +168,23 @@ impl Cx<'_> {
         };
         let d = Diagnostic::error(
             "E101",
-            format!("unknown key `{}` in {where_}", key.name),
+            format!("unknown key `{}` in {where_}", shown(&key.name)),
             self.span(&key.span),
         )
         .with_label("unknown key")
         .with_help(help);
         self.add(d);
     }
+}
+
+/// A name as quoted in a message: escaped, and cut short if it is very long.
+fn shown(name: &str) -> String {
+    let mut out: String =
+        name.chars().take(MAX_NAME).collect::<String>().escape_debug().to_string();
+    if name.chars().nth(MAX_NAME).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// A mapping key as a name: strings, and integers as their decimal text.
@@ -693,7 +703,12 @@ impl Cx<'_> {
     }
 
     fn plugin_fwset_clashes(&mut self, plugins: &[Plugin], fwsets: &BTreeMap<String, FwSet>) {
+        let mut seen = HashSet::new();
         for p in plugins {
+            // A repeated plugin name is already an error of its own; report the clash once.
+            if !seen.insert(p.name.as_str()) {
+                continue;
+            }
             if let Some(set) = fwsets.get(&p.name) {
                 let d = Diagnostic::error(
                     "E103",
