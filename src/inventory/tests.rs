@@ -533,3 +533,18 @@ fn long_unknown_keys_are_cut_short_in_messages() {
     assert_eq!((code, line, col), ("E101", 1, 1));
     assert_eq!(msg, format!("unknown key `{}…` in the inventory", "k".repeat(64)));
 }
+
+#[test]
+fn crlf_line_ends_and_comments_keep_positions() {
+    let text = "# inventory\r\nplugins:\r\n  # the IDS\r\n  - name: ids\r\n    ip: 198.51.100.1   # bridge!\r\n";
+    assert_eq!(
+        one_error(text),
+        (
+            "E104",
+            "plugin `ids`: address 198.51.100.1 is the bridge address (the plugin network's first host)"
+                .into(),
+            5,
+            9
+        )
+    );
+}
