@@ -10,6 +10,11 @@ use ipnetwork::Ipv4Network;
 use crate::diagnostic::{Diagnostic, FileId, Span};
 
 mod load;
+mod locate;
+mod raw;
+#[cfg(test)]
+mod tests;
+mod validate;
 
 pub use load::load;
 

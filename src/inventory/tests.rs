@@ -1,0 +1,550 @@
+//! Inventory loading: the documented example, allocation, the built-in default, every error code
+//! with its message and position, and hostile input.
+
+use std::net::Ipv4Addr;
+
+use ipnetwork::Ipv4Network;
+
+use super::*;
+use crate::diagnostic::Sources;
+
+const EXAMPLE: &str = "\
+interfaces:              # alias: kernel name; rules may use either
+  public: eth0
+  overlay: tun0
+  plugins: plugin0
+overlay_subnet: 100.64.0.0/19      # ${vns3_overlay_subnet}
+primary_private_ip: 10.0.1.120     # ${vns3_primary_private_ip}
+plugin_network: 198.51.100.0/28    # containers; .1 is the bridge
+plugins:                           # ids 1, 2, ... in order
+  - name: suricata                 # a plugin name may stand for its address in rules
+    ip: 198.51.100.2               # optional: else the first free address
+  - name: todo-app
+variables:                         # ${office}
+  office: 203.0.113.0/24
+  web_ports: [80, 443]
+fwsets:                            # ${fwset_blacklist}, or bare `blacklist` in -s/-d
+  blacklist: [192.0.2.0/24, 203.0.113.7]
+  admin_ports: [22, \"8000:8080\"]
+";
+
+fn ok(text: &str) -> Inventory {
+    let mut sources = Sources::new();
+    let id = sources.add("inv.yaml", text);
+    match load(text, id) {
+        Ok(inv) => inv,
+        Err(diags) => panic!("expected the inventory to load, got {diags:#?}"),
+    }
+}
+
+/// Each error as (code, message, line, column) of its primary span, in order.
+fn errors(text: &str) -> Vec<(&'static str, String, usize, usize)> {
+    let mut sources = Sources::new();
+    let id = sources.add("inv.yaml", text);
+    let diags = load(text, id).expect_err("expected errors");
+    let file = sources.get(id);
+    diags
+        .iter()
+        .map(|d| {
+            let s = d.span();
+            assert!(
+                s.start <= s.end && s.end as usize <= text.len(),
+                "span {s:?} outside the text"
+            );
+            assert!(
+                text.is_char_boundary(s.start as usize) && text.is_char_boundary(s.end as usize)
+            );
+            let (line, col) = file.line_col(s.start);
+            (d.code, d.message.clone(), line, col)
+        })
+        .collect()
+}
+
+fn one_error(text: &str) -> (&'static str, String, usize, usize) {
+    let mut e = errors(text);
+    assert_eq!(e.len(), 1, "expected one error, got {e:#?}");
+    e.remove(0)
+}
+
+fn net(s: &str) -> Ipv4Network {
+    s.parse().unwrap()
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn the_documented_example_loads() {
+    let inv = ok(EXAMPLE);
+    let kernels: Vec<(&str, &str)> =
+        inv.interfaces.iter().map(|(a, i)| (a.as_str(), i.kernel.as_str())).collect();
+    assert_eq!(kernels, [("overlay", "tun0"), ("plugins", "plugin0"), ("public", "eth0")]);
+    assert_eq!(inv.kernel_interfaces(), ["eth0", "plugin0", "tun0"]);
+    assert_eq!(inv.overlay_subnet.as_ref().unwrap().value, net("100.64.0.0/19"));
+    assert_eq!(inv.primary_private_ip.as_ref().unwrap().value, ip("10.0.1.120"));
+    assert_eq!(inv.plugin_network.value, net("198.51.100.0/28"));
+
+    let plugins: Vec<(u32, &str, Ipv4Addr, bool)> =
+        inv.plugins.iter().map(|p| (p.id, p.name.as_str(), p.ip, p.allocated)).collect();
+    assert_eq!(
+        plugins,
+        [(1, "suricata", ip("198.51.100.2"), false), (2, "todo-app", ip("198.51.100.3"), true)]
+    );
+    assert_eq!(inv.variables["office"].values, ["203.0.113.0/24"]);
+    assert_eq!(inv.variables["web_ports"].values, ["80", "443"]);
+    assert_eq!(
+        inv.fwsets["blacklist"].elements,
+        FwSetElements::Addrs(vec![net("192.0.2.0/24"), net("203.0.113.7/32")])
+    );
+    assert_eq!(
+        inv.fwsets["admin_ports"].elements,
+        FwSetElements::Ports(vec![(22, 22), (8000, 8080)])
+    );
+}
+
+#[test]
+fn spans_of_loaded_entries_point_at_their_text() {
+    let inv = ok(EXAMPLE);
+    let at = |s: Span| &EXAMPLE[s.start as usize..s.end as usize];
+    assert_eq!(at(inv.interfaces["overlay"].span), "overlay: tun0");
+    assert_eq!(at(inv.plugins[1].span), "todo-app");
+    assert_eq!(at(inv.plugin_network.span), "198.51.100.0/28");
+    assert_eq!(at(inv.variables["web_ports"].span), "web_ports");
+    assert_eq!(at(inv.fwsets["admin_ports"].span), "admin_ports");
+}
+
+#[test]
+fn allocation_skips_taken_addresses_including_later_ones() {
+    let inv = ok("\
+plugins:
+  - name: a
+  - name: b
+    ip: 198.51.100.3
+  - name: c
+  - name: d
+    ip: 198.51.100.5
+  - name: e
+");
+    let ips: Vec<(&str, Ipv4Addr, bool)> =
+        inv.plugins.iter().map(|p| (p.name.as_str(), p.ip, p.allocated)).collect();
+    assert_eq!(
+        ips,
+        [
+            ("a", ip("198.51.100.2"), true),
+            ("b", ip("198.51.100.3"), false),
+            ("c", ip("198.51.100.4"), true),
+            ("d", ip("198.51.100.5"), false),
+            ("e", ip("198.51.100.6"), true),
+        ]
+    );
+    assert_eq!(inv.plugins.iter().map(|p| p.id).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn the_default_inventory_loads() {
+    let mut sources = Sources::new();
+    let inv = default_inventory(&mut sources);
+    assert_eq!(inv.kernel_interfaces(), ["eth0", "plugin0", "tun0"]);
+    assert_eq!(inv.interfaces["public"].kernel, "eth0");
+    assert_eq!(inv.plugin_network.value, net("198.51.100.0/28"));
+    assert!(inv.plugins.is_empty() && inv.variables.is_empty() && inv.fwsets.is_empty());
+}
+
+#[test]
+fn an_empty_file_is_an_empty_inventory_with_the_default_plugin_network() {
+    let inv = ok("# nothing yet\n");
+    assert!(inv.interfaces.is_empty());
+    assert_eq!(inv.plugin_network.value, net("198.51.100.0/28"));
+    assert_eq!(inv.plugin_network.span.start, 0);
+}
+
+#[test]
+fn flow_style_and_quoted_keys_load() {
+    let inv =
+        ok("{interfaces: {public: eth0}, \"fwsets\": {s: [10.0.0.0/8, 10.0.0.0/8, 1.2.3.4]}}");
+    assert_eq!(inv.interfaces["public"].kernel, "eth0");
+    assert_eq!(
+        inv.fwsets["s"].elements,
+        FwSetElements::Addrs(vec![net("1.2.3.4/32"), net("10.0.0.0/8")])
+    );
+}
+
+#[test]
+fn fwset_ports_accept_both_range_spellings_sort_and_dedup() {
+    let inv = ok("fwsets:\n  p: [443, \"1000-2000\", 80, \"80:80\", 22]\n");
+    assert_eq!(
+        inv.fwsets["p"].elements,
+        FwSetElements::Ports(vec![(22, 22), (80, 80), (443, 443), (1000, 2000)])
+    );
+}
+
+// E101 -----------------------------------------------------------------------------------------
+
+#[test]
+fn e101_yaml_syntax_error_points_where_the_parser_stopped() {
+    let (code, msg, line, col) = one_error("plugins:\n  - name: a\n fwsets: [\n");
+    assert_eq!(code, "E101");
+    assert!(msg.starts_with("invalid YAML: "), "{msg}");
+    assert!(!msg.contains(" at line "), "position belongs to the span: {msg}");
+    assert_eq!((line, col), (3, 2));
+}
+
+#[test]
+fn e101_unknown_keys_point_at_the_key_and_suggest() {
+    let text = "interfaces:\n  public: eth0\nplugin_netwrok: 10.0.0.0/24\nplugins:\n  - name: a\n    addr: 198.51.100.9\n";
+    let mut sources = Sources::new();
+    let id = sources.add("inv.yaml", text);
+    let diags = load(text, id).unwrap_err();
+    assert_eq!(diags.len(), 2, "{diags:#?}");
+    assert_eq!(diags[0].code, "E101");
+    assert_eq!(diags[0].message, "unknown key `plugin_netwrok` in the inventory");
+    assert!(diags[0].help.as_deref().unwrap().starts_with("did you mean `plugin_network`?"));
+    assert_eq!(sources.get(id).line_col(diags[0].span().start), (3, 1));
+    assert_eq!(diags[1].message, "unknown key `addr` in a plugin");
+    assert_eq!(sources.get(id).line_col(diags[1].span().start), (6, 5));
+}
+
+#[test]
+fn e101_wrong_shapes_are_worded_for_humans() {
+    assert_eq!(
+        one_error("plugins: suricata\n"),
+        ("E101", "expected a list of plugins (`- name: suricata`), found a string".into(), 1, 10)
+    );
+    assert_eq!(one_error("- a\n- b\n").0, "E101");
+    assert_eq!(
+        one_error("variables:\n  x: {a: 1}\n"),
+        ("E101", "variable `x`: expected a string or a number, found a mapping".into(), 2, 6)
+    );
+    assert_eq!(
+        one_error("plugins:\n  - ip: 198.51.100.4\n"),
+        ("E101", "plugin 1 has no `name`".into(), 2, 5)
+    );
+}
+
+// E102 -----------------------------------------------------------------------------------------
+
+#[test]
+fn e102_host_bits_set_shows_the_masked_network() {
+    let text = "overlay_subnet: 100.64.0.5/19\n";
+    let mut sources = Sources::new();
+    let id = sources.add("inv.yaml", text);
+    let d = load(text, id).unwrap_err();
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0].code, d[0].message.as_str()),
+        ("E102", "network `100.64.0.5/19` has host bits set")
+    );
+    assert_eq!(d[0].help.as_deref(), Some("write the network as `100.64.0.0/19`"));
+    assert_eq!(sources.get(id).line_col(d[0].span().start), (1, 17));
+}
+
+#[test]
+fn e102_bad_values() {
+    assert_eq!(
+        one_error("primary_private_ip: 10.0.1.0120\n"),
+        ("E102", "invalid address `10.0.1.0120`".into(), 1, 21)
+    );
+    assert_eq!(
+        one_error("interfaces:\n  public: eth0\n  bad name: tun0\n"),
+        (
+            "E102",
+            "invalid interface alias `bad name`: not of the form [A-Za-z_][A-Za-z0-9_-]*".into(),
+            3,
+            3
+        )
+    );
+    assert_eq!(
+        one_error("interfaces:\n  public: averyveryverylongname0\n"),
+        (
+            "E102",
+            "invalid kernel interface name `averyveryverylongname0`: longer than 15 bytes".into(),
+            2,
+            11
+        )
+    );
+    assert_eq!(
+        one_error("variables:\n  fwset_x: 1\n"),
+        ("E102", "variable name `fwset_x` is reserved".into(), 2, 3)
+    );
+    assert_eq!(one_error("variables:\n  plugin_instance_3_ip: 1\n").0, "E102");
+    assert_eq!(
+        one_error("fwsets:\n  bad-name: [22]\n"),
+        (
+            "E102",
+            "invalid FWset name `bad-name`: not of the form [A-Za-z_][A-Za-z0-9_]*".into(),
+            2,
+            3
+        )
+    );
+    assert_eq!(one_error("fwsets:\n  s: []\n"), ("E102", "FWset `s` is empty".into(), 2, 6));
+    assert_eq!(
+        one_error("variables:\n  v: []\n"),
+        ("E102", "variable `v` is an empty list".into(), 2, 6)
+    );
+    assert_eq!(
+        one_error("fwsets:\n  s:\n    - 22\n    - \"90:80\"\n"),
+        ("E102", "FWset `s`: invalid element `90:80`: range 90–80 runs backwards".into(), 4, 7)
+    );
+    assert_eq!(
+        one_error("fwsets:\n  s: [70000]\n").1,
+        "FWset `s`: port 70000 is out of range (0–65535)"
+    );
+    assert_eq!(one_error("plugin_network: 198.51.100.0/31\n").0, "E102");
+}
+
+#[test]
+fn e102_a_fwset_mixing_networks_and_ports_points_at_the_odd_one() {
+    let text = "fwsets:\n  s: [10.0.0.0/8, 22, 10.1.0.0/16]\n";
+    let mut sources = Sources::new();
+    let id = sources.add("inv.yaml", text);
+    let d = load(text, id).unwrap_err();
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!((d[0].code, d[0].message.as_str()), ("E102", "FWset `s` mixes networks and ports"));
+    assert_eq!(sources.get(id).line_col(d[0].span().start), (2, 19));
+    assert_eq!(sources.get(id).line_col(d[0].labels[1].span.start), (2, 7));
+}
+
+// E103 -----------------------------------------------------------------------------------------
+
+#[test]
+fn e103_duplicate_plugin_names_point_back_at_the_first() {
+    let text = "plugins:\n  - name: ids\n  - name: web\n  - name: ids\n";
+    let mut sources = Sources::new();
+    let id = sources.add("inv.yaml", text);
+    let d = load(text, id).unwrap_err();
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!((d[0].code, d[0].message.as_str()), ("E103", "plugin name `ids` is used twice"));
+    assert_eq!(sources.get(id).line_col(d[0].span().start), (4, 11));
+    assert_eq!(sources.get(id).line_col(d[0].labels[1].span.start), (2, 11));
+}
+
+#[test]
+fn e103_conflicts() {
+    assert_eq!(
+        one_error(
+            "plugins:\n  - name: a\n    ip: 198.51.100.9\n  - name: b\n    ip: 198.51.100.9\n"
+        ),
+        ("E103", "plugins `a` and `b` both use 198.51.100.9".into(), 5, 9)
+    );
+    assert_eq!(
+        one_error("interfaces:\n  public: eth0\n  eth0: tun0\n"),
+        ("E103", "interface alias `eth0` is also the kernel name of `public`".into(), 3, 3)
+    );
+    // Two aliases for one kernel name, and an alias equal to its own kernel name, are fine.
+    ok("interfaces:\n  public: eth0\n  wan: eth0\n  eth0: eth0\n");
+    assert_eq!(
+        one_error("plugins:\n  - name: ids\nfwsets:\n  ids: [22]\n"),
+        ("E103", "`ids` is both a plugin and a FWset".into(), 4, 3)
+    );
+    assert_eq!(
+        one_error("variables:\n  a: 1\n  a: 2\n"),
+        ("E103", "`variables`: `a` is given twice".into(), 3, 3)
+    );
+}
+
+// E104 -----------------------------------------------------------------------------------------
+
+#[test]
+fn e104_addresses_outside_or_reserved_in_the_plugin_network() {
+    assert_eq!(
+        one_error("plugins:\n  - name: a\n    ip: 10.0.0.2\n"),
+        (
+            "E104",
+            "plugin `a`: address 10.0.0.2 is outside the plugin network 198.51.100.0/28".into(),
+            3,
+            9
+        )
+    );
+    assert_eq!(
+        one_error("plugins:\n  - name: a\n    ip: 198.51.100.1\n").1,
+        "plugin `a`: address 198.51.100.1 is the bridge address (the plugin network's first host)"
+    );
+    assert_eq!(
+        one_error("plugins:\n  - name: a\n    ip: 198.51.100.15\n").1,
+        "plugin `a`: address 198.51.100.15 is the broadcast address of 198.51.100.0/28"
+    );
+    assert_eq!(
+        one_error("plugins:\n  - name: a\n    ip: 198.51.100.0\n").1,
+        "plugin `a`: address 198.51.100.0 is the network address of 198.51.100.0/28"
+    );
+}
+
+#[test]
+fn e104_no_free_address_left() {
+    // A /30 has one container address (.2).
+    assert_eq!(
+        one_error("plugin_network: 10.9.0.0/30\nplugins:\n  - name: a\n  - name: b\n"),
+        ("E104", "no free address left in 10.9.0.0/30 for plugin `b`".into(), 4, 11)
+    );
+}
+
+// Several, and hostile input ------------------------------------------------------------------
+
+#[test]
+fn every_problem_in_a_file_is_reported() {
+    let text = "\
+interfaces:
+  public: eth0
+  -bad: eth1
+overlay_subnet: 100.64.0.1/19
+extra: 1
+plugins:
+  - name: a
+    ip: 10.0.0.1
+fwsets:
+  s: [22, 1.2.3.4]
+";
+    let codes: Vec<(&str, usize, usize)> =
+        errors(text).into_iter().map(|(c, _, l, col)| (c, l, col)).collect();
+    assert_eq!(
+        codes,
+        [("E102", 3, 3), ("E102", 4, 17), ("E101", 5, 1), ("E104", 8, 9), ("E102", 10, 11)]
+    );
+}
+
+#[test]
+fn garbage_is_an_error_not_a_panic() {
+    let inputs: Vec<String> = vec![
+        "\u{0}\u{1}\u{2}\u{fffd}\u{7f}garbage: [".into(),
+        "\t- x".into(),
+        "[".repeat(10_000),
+        "a: ".to_string() + &"[".repeat(500) + &"]".repeat(500),
+        "---\na: 1\n---\nb: 2\n".into(),
+        "plugins: &p [*p]\n".into(),
+        "interfaces: !tag {a: b}\n".into(),
+        "fwsets:\n  s: [99999999999999999999999999, -1, 1.5, .inf]\n".into(),
+        "é: ü\n".into(),
+        "? complex\n: key\n".into(),
+        "a: &x [1, 2]\nb: *x\n".into(),
+    ];
+    for text in &inputs {
+        let errs = errors(text);
+        assert!(!errs.is_empty());
+    }
+    // A billion-laughs document is refused by serde_yaml's alias expansion limit.
+    let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x]\n");
+    for (p, c) in
+        ["a", "b", "c", "d", "e", "f", "g"].iter().zip(["b", "c", "d", "e", "f", "g", "h"])
+    {
+        bomb.push_str(&format!("{c}: &{c} [{}]\n", vec![format!("*{p}"); 9].join(",")));
+    }
+    assert_eq!(errors(&bomb)[0].0, "E101");
+}
+
+#[test]
+fn a_million_element_fwset_loads_quickly() {
+    let mut text = String::from("fwsets:\n  big: [");
+    for i in 0..1_000_000u32 {
+        let a = Ipv4Addr::from(0x0a00_0000 + (u64::from(i) * 7919 % 2_000_000) as u32);
+        text.push_str(&a.to_string());
+        text.push_str(", ");
+    }
+    text.push_str("10.0.0.0]\n");
+    let start = std::time::Instant::now();
+    let inv = ok(&text);
+    let FwSetElements::Addrs(v) = &inv.fwsets["big"].elements else { panic!("addresses expected") };
+    assert!(v.windows(2).all(|w| w[0] < w[1]), "sorted and deduplicated");
+    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
+}
+
+#[test]
+fn huge_numbers_keep_their_decimal_text_in_variables() {
+    let inv = ok(
+        "variables:\n  big: 340282366920938463463374607431768211455\n  neg: -170141183460469231731687303715884105728\n",
+    );
+    assert_eq!(inv.variables["big"].values, ["340282366920938463463374607431768211455"]);
+    assert_eq!(inv.variables["neg"].values, ["-170141183460469231731687303715884105728"]);
+}
+
+#[test]
+fn many_bad_elements_are_capped() {
+    let text = format!("fwsets:\n  s: [{}]\n", vec!["x"; 1000].join(", "));
+    let e = errors(&text);
+    assert_eq!(e.len(), 11);
+    assert_eq!(e[10].1, "FWset `s`: 990 more invalid elements not shown");
+}
+
+#[test]
+fn a_long_block_style_fwset_loads() {
+    let mut text = String::from("fwsets:\n  ports:\n");
+    for i in 0..200_000u32 {
+        text.push_str(&format!("    - {}\n", i % 65_536));
+    }
+    let inv = ok(&text);
+    let FwSetElements::Ports(v) = &inv.fwsets["ports"].elements else { panic!("ports expected") };
+    assert_eq!(v.len(), 65_536);
+}
+
+/// Mutations of the example (deleting, duplicating and inserting YAML-significant characters)
+/// must never panic, and every span must stay inside the text on char boundaries.
+#[test]
+fn mutated_inputs_never_panic_and_spans_stay_in_bounds() {
+    let pool: Vec<char> = " \n\t-:#[]{},'\"&*!|>?é0.5/".chars().collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rand = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for _ in 0..3000 {
+        let mut chars: Vec<char> = EXAMPLE.chars().collect();
+        for _ in 0..1 + rand(4) {
+            let at = rand(chars.len());
+            match rand(3) {
+                0 => {
+                    chars.remove(at);
+                }
+                1 => chars.insert(at, pool[rand(pool.len())]),
+                _ => {
+                    let c = chars[at];
+                    chars.insert(at, c);
+                }
+            }
+        }
+        let text: String = chars.into_iter().collect();
+        let mut sources = Sources::new();
+        let id = sources.add("inv.yaml", text.as_str());
+        if let Err(diags) = load(&text, id) {
+            assert!(!diags.is_empty());
+            for d in &diags {
+                for l in &d.labels {
+                    let (s, e) = (l.span.start as usize, l.span.end as usize);
+                    assert!(s <= e && e <= text.len(), "{d:?} in {text:?}");
+                    assert!(text.is_char_boundary(s) && text.is_char_boundary(e));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_name_clash_is_reported_once_even_for_a_repeated_plugin() {
+    let e = errors("plugins:\n  - name: ids\n  - name: ids\nfwsets:\n  ids: [22]\n");
+    let codes: Vec<(&str, usize, usize)> = e.iter().map(|(c, _, l, col)| (*c, *l, *col)).collect();
+    assert_eq!(codes, [("E103", 3, 11), ("E103", 5, 3)], "{e:#?}");
+}
+
+#[test]
+fn long_unknown_keys_are_cut_short_in_messages() {
+    let key = "k".repeat(500); // YAML caps implicit keys at 1024 characters
+    let (code, msg, line, col) = one_error(&format!("{key}: 1\n"));
+    assert_eq!((code, line, col), ("E101", 1, 1));
+    assert_eq!(msg, format!("unknown key `{}…` in the inventory", "k".repeat(64)));
+}
+
+#[test]
+fn crlf_line_ends_and_comments_keep_positions() {
+    let text = "# inventory\r\nplugins:\r\n  # the IDS\r\n  - name: ids\r\n    ip: 198.51.100.1   # bridge!\r\n";
+    assert_eq!(
+        one_error(text),
+        (
+            "E104",
+            "plugin `ids`: address 198.51.100.1 is the bridge address (the plugin network's first host)"
+                .into(),
+            5,
+            9
+        )
+    );
+}
