@@ -284,7 +284,8 @@ impl Resolver<'_> {
         let Some((chain, family)) = self.place(rule) else { return };
         let errors_before = self.v.diags.iter().filter(|d| d.is_error()).count();
         let note = rule.comment.as_ref().and_then(|c| {
-            let text = self.v.nft_text(&c.node, c.span, "the comment", COMMENT_MAX)?;
+            // iptables keeps 256 bytes of a comment; nft 128, so a longer one is cut (W002).
+            let text = self.v.nft_text(&c.node, c.span, "the comment", 256)?;
             let full = format!("{file}:{} {text}", rule.line).len();
             if full > COMMENT_MAX {
                 self.v.diags.push(

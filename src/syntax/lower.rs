@@ -328,6 +328,8 @@ pub(super) fn lower_line(ctx: LineCtx<'_>, line_no: u32) -> Result<Rule, Vec<Dia
                     }
                     stray_seen = true;
                 }
+                // Options after an unsupported `-m` most likely belong to it: its E004 says it.
+                Err(d) if bad_module && d.code == "E002" => {}
                 Err(d) => {
                     bad_module |= d.code == "E004";
                     // Remember which option failed so that its absence is not reported again.
