@@ -23,7 +23,7 @@ fn check_with(path: &Path, inv_path: &Path) -> (bool, String) {
     let bytes = std::fs::read(path).expect("read case");
     let inventory = inv_path.exists().then(|| Text {
         name: format!("{folder}/{}", inv_path.file_name().expect("name").to_string_lossy()),
-        bytes: std::fs::read(&inv_path).expect("read inventory"),
+        bytes: std::fs::read(inv_path).expect("read inventory"),
     });
     let mut out = String::new();
     // Very long lines (the line-length case) are shown cut, so snapshots stay readable.
