@@ -255,14 +255,16 @@ impl Resolver<'_> {
                 )),
                 Some(TargetKind::Copy { .. }) => Some((String::new(), Family::Mirror)),
                 other => {
-                    let what = other.map_or("no target", target_name);
+                    let message = match other {
+                        Some(t) => format!(
+                            "a line without a chain needs a target that fixes one, not {}",
+                            target_name(t)
+                        ),
+                        None => "a line without a chain or a target cannot be placed".to_string(),
+                    };
                     let at = target.map_or(rule.span, |t| t.span);
                     self.error(
-                        Diagnostic::error(
-                            "E013",
-                            format!("a line without a chain needs a target that fixes one, not {what}"),
-                            at,
-                        )
+                        Diagnostic::error("E013", message, at)
                         .with_help("start the line with its chain, e.g. `INPUT_CUST`; only MASQUERADE, SNAT (POSTROUTING), DNAT (PREROUTING) and COPY (mirroring) may omit it"),
                     );
                     None

@@ -585,9 +585,14 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Pair<'_, G>]) -> Re
                     format!("unknown or unsupported match module `{}`", shown(m)),
                     ctx.span(v),
                 );
-                if let Some(c) = names::closest(m, names::MODULES) {
-                    d = d.with_help(format!("did you mean `{c}`?"));
-                }
+                d = d.with_help(match names::closest(m, names::MODULES) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => format!(
+                        "overlayfw translates these modules: {}; a rule needing `{}` cannot be compiled exactly",
+                        names::MODULES.join(", "),
+                        shown(m)
+                    ),
+                });
                 return Err(d);
             }
             Val::Word(Spanned::new(m.to_string(), ctx.span(v)))
