@@ -5,9 +5,11 @@
 
 pub mod cli;
 pub mod diagnostic;
+pub mod diff;
 pub mod emit;
 pub mod inventory;
 pub mod ir;
+pub mod live;
 pub mod pipeline;
 pub mod resolve;
 pub mod suggest;

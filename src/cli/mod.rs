@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::{self, Sources};
+use crate::ir::Ruleset;
 use crate::pipeline::{self, Text};
-use crate::{emit, resolve};
+use crate::{diff, emit, live, resolve};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -28,6 +29,12 @@ enum Command {
     Compile(CompileArgs),
     /// Report every problem in rules files (and the inventory) without writing anything.
     Check(CheckArgs),
+    /// Compare what the rules compile to with the live table (or a saved `nft -j` dump).
+    Diff(DiffArgs),
+    /// Replace overlayfw's table in the kernel in one transaction.
+    Apply(ApplyArgs),
+    /// Confirm a pending `apply --confirm` in this network namespace.
+    Confirm(ConfirmArgs),
 }
 
 #[derive(Args, Debug)]
@@ -38,30 +45,106 @@ struct CommonArgs {
     /// Topology inventory (YAML). Without it, a stock VNS3 manager is assumed.
     #[arg(long, value_name = "FILE")]
     inventory: Option<PathBuf>,
-    /// How to print diagnostics.
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
-    format: FormatArg,
     /// When to colour human diagnostics.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
 }
 
 #[derive(Args, Debug)]
-struct CompileArgs {
-    #[command(flatten)]
-    common: CommonArgs,
+struct TableArg {
     /// Name of the nft table (`table ip NAME`).
     #[arg(long, default_value = "overlayfw", value_name = "NAME")]
     table: String,
+}
+
+#[derive(Args, Debug)]
+struct CompileArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    table: TableArg,
     /// Write the script here (atomically) instead of standard output.
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
+    /// What to write: an nft script, or the libnftables JSON that `nft -j -f` loads.
+    #[arg(long, value_enum, default_value_t = OutputArg::Nft)]
+    format: OutputArg,
+    /// How to print diagnostics (on standard error).
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    message_format: FormatArg,
 }
 
 #[derive(Args, Debug)]
 struct CheckArgs {
     #[command(flatten)]
     common: CommonArgs,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    format: FormatArg,
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    table: TableArg,
+    /// Compare with a saved `nft -j list ruleset` (or `list table`) dump instead of the kernel.
+    #[arg(long, value_name = "DUMP.json")]
+    against: Option<PathBuf>,
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = PlanFormatArg::Human)]
+    format: PlanFormatArg,
+    /// How to print diagnostics (on standard error).
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    message_format: FormatArg,
+}
+
+#[derive(Args, Debug)]
+struct ApplyArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    table: TableArg,
+    /// How to talk to the kernel.
+    #[arg(long, value_enum, default_value_t = BackendArg::Nft)]
+    backend: BackendArg,
+    /// Print the plan (as `diff` does) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Restore the previous table unless confirmed within SECONDS (Enter, or `overlayfw confirm`).
+    #[arg(long, value_name = "SECONDS")]
+    confirm: Option<u64>,
+    /// How to print the plan of --dry-run.
+    #[arg(long, value_enum, default_value_t = PlanFormatArg::Human)]
+    format: PlanFormatArg,
+    /// How to print diagnostics (on standard error).
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    message_format: FormatArg,
+}
+
+#[derive(Args, Debug)]
+struct ConfirmArgs {
+    #[command(flatten)]
+    table: TableArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OutputArg {
+    Nft,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PlanFormatArg {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BackendArg {
+    Nft,
+    Netlink,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -102,6 +185,9 @@ fn run(cli: Cli) -> io::Result<u8> {
     match cli.command {
         Command::Compile(a) => compile(a),
         Command::Check(a) => check(a),
+        Command::Diff(a) => diff(a),
+        Command::Apply(a) => apply(a),
+        Command::Confirm(a) => confirm(a),
     }
 }
 
@@ -154,7 +240,7 @@ fn check(a: CheckArgs) -> io::Result<u8> {
     let compiled = pipeline::compile(&mut sources, files, inventory, "overlayfw");
     let mut out = io::stdout().lock();
     let color = use_color(a.common.color, io::stdout().is_terminal());
-    let fmt = format(a.common.format);
+    let fmt = format(a.format);
     if !compiled.diagnostics.is_empty() || matches!(fmt, diagnostic::Format::Json) {
         out.write_all(diagnostic::render(&compiled.diagnostics, &sources, fmt, color).as_bytes())?;
     }
@@ -162,31 +248,177 @@ fn check(a: CheckArgs) -> io::Result<u8> {
     Ok(u8::from(compiled.has_errors()))
 }
 
-fn compile(a: CompileArgs) -> io::Result<u8> {
-    if let Err(msg) = resolve::check_table_name(&a.table) {
+/// Reads and compiles; prints diagnostics to standard error. `Err(code)`: stop with it.
+fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<Ruleset, u8>> {
+    if let Err(msg) = resolve::check_table_name(table) {
         eprintln!("overlayfw: {msg}");
-        return Ok(2);
+        return Ok(Err(2));
     }
-    let (files, inventory) = read_inputs(&a.common)?;
+    let (files, inventory) = read_inputs(common)?;
     let mut sources = Sources::new();
-    let compiled = pipeline::compile(&mut sources, files, inventory, &a.table);
-    let color = use_color(a.common.color, io::stderr().is_terminal());
+    let compiled = pipeline::compile(&mut sources, files, inventory, table);
+    let color = use_color(common.color, io::stderr().is_terminal());
     if !compiled.diagnostics.is_empty() {
-        let text =
-            diagnostic::render(&compiled.diagnostics, &sources, format(a.common.format), color);
+        let text = diagnostic::render(&compiled.diagnostics, &sources, format(fmt), color);
         io::stderr().lock().write_all(text.as_bytes())?;
     }
-    let Some(ruleset) = compiled.ruleset else { return Ok(1) };
-    let script = emit::nft_script(&ruleset);
-    match &a.output {
+    Ok(compiled.ruleset.ok_or(1))
+}
+
+fn compile(a: CompileArgs) -> io::Result<u8> {
+    let ruleset = match build(&a.common, &a.table.table, a.message_format)? {
+        Ok(rs) => rs,
+        Err(code) => return Ok(code),
+    };
+    let text = match a.format {
+        OutputArg::Nft => emit::nft_script(&ruleset),
+        OutputArg::Json => {
+            let mut t = serde_json::to_string_pretty(&emit::json::script(&ruleset)).expect("JSON");
+            t.push('\n');
+            t
+        }
+    };
+    write_output(a.output.as_deref(), &text)?;
+    Ok(0)
+}
+
+fn write_output(path: Option<&Path>, text: &str) -> io::Result<()> {
+    match path {
         None => {
             let mut out = io::stdout().lock();
-            out.write_all(script.as_bytes())?;
-            out.flush()?;
+            out.write_all(text.as_bytes())?;
+            out.flush()
         }
-        Some(path) => write_atomically(path, script.as_bytes()).map_err(|e| with_path(e, path))?,
+        Some(path) => write_atomically(path, text.as_bytes()).map_err(|e| with_path(e, path)),
     }
-    Ok(0)
+}
+
+fn print_plan(plan: &diff::Plan, fmt: PlanFormatArg) -> io::Result<()> {
+    let text = match fmt {
+        PlanFormatArg::Human => plan.human(),
+        PlanFormatArg::Json => {
+            let mut t = serde_json::to_string_pretty(&plan.json()).expect("JSON");
+            t.push('\n');
+            t
+        }
+    };
+    write_output(None, &text)
+}
+
+/// The live side: a saved dump, or the kernel's table in this namespace.
+fn live_model(table: &str, against: Option<&Path>) -> Result<Option<diff::Model>, String> {
+    let doc = match against {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_json::from_slice(&bytes)
+                .map_err(|e| format!("{}: not JSON: {e}", path.display()))?
+        }
+        None => match live::nft::list_table_json(table).map_err(|e| e.to_string())? {
+            Some(doc) => doc,
+            None => return Ok(None),
+        },
+    };
+    diff::from_listing(&doc, table).map_err(|e| match against {
+        Some(p) => format!("{}: {e}", p.display()),
+        None => e,
+    })
+}
+
+fn diff(a: DiffArgs) -> io::Result<u8> {
+    let ruleset = match build(&a.common, &a.table.table, a.message_format)? {
+        Ok(rs) => rs,
+        // `diff` keeps 1 for "different": input errors are errors here.
+        Err(_) => return Ok(2),
+    };
+    let live = match live_model(&a.table.table, a.against.as_deref()) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("overlayfw: {e}");
+            return Ok(2);
+        }
+    };
+    let plan = diff::plan(&a.table.table, &diff::from_ruleset(&ruleset), live.as_ref());
+    print_plan(&plan, a.format)?;
+    Ok(u8::from(!plan.is_same()))
+}
+
+fn apply(a: ApplyArgs) -> io::Result<u8> {
+    let table = a.table.table.as_str();
+    let ruleset = match build(&a.common, table, a.message_format)? {
+        Ok(rs) => rs,
+        Err(code) => return Ok(code),
+    };
+    if a.dry_run {
+        let live = match live_model(table, None) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("overlayfw: {e}");
+                return Ok(2);
+            }
+        };
+        print_plan(&diff::plan(table, &diff::from_ruleset(&ruleset), live.as_ref()), a.format)?;
+        return Ok(0);
+    }
+    let _lock = live::confirm::lock(table).map_err(|e| {
+        io::Error::new(e.kind(), format!("locking {}: {e}", live::confirm::state_dir().display()))
+    })?;
+    let snapshot = match a.confirm.map(|_| live::apply::Snapshot::take(table)).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("overlayfw: reading the live table: {e}");
+            return Ok(2);
+        }
+    };
+    let backend = match a.backend {
+        BackendArg::Nft => live::apply::Backend::Nft,
+        BackendArg::Netlink => live::apply::Backend::Netlink,
+    };
+    if let Err(e) = live::apply::apply(&ruleset, backend) {
+        eprintln!("overlayfw: the kernel refused the ruleset; nothing was changed\n{e}");
+        return Ok(match e {
+            live::apply::ApplyError::Nft { source: live::nft::NftError::Failed { .. }, .. } => 1,
+            live::apply::ApplyError::Netlink(_) => 1,
+            _ => 2,
+        });
+    }
+    let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
+    let Some((seconds, snapshot)) = a.confirm.zip(snapshot) else {
+        eprintln!("applied table ip {table}: {} chains, {rules} rules", ruleset.chains.len());
+        return Ok(0);
+    };
+    let pending = live::confirm::Pending::new(table)?;
+    eprintln!(
+        "applied table ip {table}; confirm within {seconds} s (press Enter, or run `overlayfw confirm --table {table}`), or the previous table comes back"
+    );
+    if pending.wait(std::time::Duration::from_secs(seconds), true) {
+        eprintln!("confirmed");
+        return Ok(0);
+    }
+    match snapshot.restore() {
+        Ok(()) => {
+            eprintln!(
+                "not confirmed within {seconds} s: the previous table ip {table} is restored"
+            );
+            Ok(1)
+        }
+        Err(e) => {
+            eprintln!("overlayfw: not confirmed, and restoring the previous table failed: {e}");
+            Ok(2)
+        }
+    }
+}
+
+fn confirm(a: ConfirmArgs) -> io::Result<u8> {
+    if live::confirm::confirm(&a.table.table)? {
+        eprintln!("confirmed table ip {}", a.table.table);
+        Ok(0)
+    } else {
+        eprintln!(
+            "overlayfw: no apply of table ip {} is waiting for confirmation here",
+            a.table.table
+        );
+        Ok(2)
+    }
 }
 
 /// Writes to a temporary file beside `path`, then renames it over `path`: readers see the old

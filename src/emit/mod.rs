@@ -13,6 +13,7 @@
 //!   name that is an nft keyword (`fwd`, `tcp`, `counter`, …) fails to parse: see
 //!   [`is_nft_keyword`], which the resolver uses to refuse or rename such names.
 
+pub mod json;
 mod names;
 mod rule;
 
@@ -53,6 +54,18 @@ pub fn nft_script(ruleset: &Ruleset) -> String {
         write_chain(&mut out, chain);
     }
     out.push_str("}\n");
+    out
+}
+
+/// One rule as its nft statement line, without the comment (for plans and messages).
+pub fn rule_text(rule: &crate::ir::Rule) -> String {
+    let mut out = String::new();
+    rule::push_rule(&mut out, rule);
+    if rule.origin.is_some()
+        && let Some(i) = out.rfind(" comment \"")
+    {
+        out.truncate(i);
+    }
     out
 }
 
@@ -157,7 +170,7 @@ fn push_quoted(out: &mut String, text: &str, max: usize) {
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
-fn truncate(text: &str, max: usize) -> &str {
+pub(crate) fn truncate(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
     }

@@ -33,14 +33,14 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
         } else {
             first[it.opt as usize] = Some(it);
         }
-        if let Some(bang) = it.neg {
-            if !it.opt.negatable() {
-                diags.push(
-                    Diagnostic::error("E022", format!("`{}` cannot be negated", it.spelling), bang)
-                        .with_label("`!` not allowed here")
-                        .with_help("remove the `!`"),
-                );
-            }
+        if let Some(bang) = it.neg
+            && !it.opt.negatable()
+        {
+            diags.push(
+                Diagnostic::error("E022", format!("`{}` cannot be negated", it.spelling), bang)
+                    .with_label("`!` not allowed here")
+                    .with_help("remove the `!`"),
+            );
         }
     }
     let modules: Vec<&str> = items
@@ -72,18 +72,19 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             );
             continue;
         }
-        if let Some(m) = it.opt.module() {
-            if !bad_module && !modules.contains(&m) {
-                diags.push(
-                    Diagnostic::error(
-                        "E007",
-                        format!("`{}` needs `-m {m}`", it.spelling),
-                        it.name_span,
-                    )
-                    .with_label(format!("belongs to the {m} module"))
-                    .with_help(format!("add `-m {m}` before it")),
-                );
-            }
+        if let Some(m) = it.opt.module()
+            && !bad_module
+            && !modules.contains(&m)
+        {
+            diags.push(
+                Diagnostic::error(
+                    "E007",
+                    format!("`{}` needs `-m {m}`", it.spelling),
+                    it.name_span,
+                )
+                .with_label(format!("belongs to the {m} module"))
+                .with_help(format!("add `-m {m}` before it")),
+            );
         }
         let needs: Option<(&[Protocol], &str)> = if it.opt.needs_port_proto() {
             Some((&[Protocol::Tcp, Protocol::Udp, Protocol::Udplite, Protocol::Sctp], "tcp"))
@@ -94,24 +95,24 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
         } else {
             None
         };
-        if let Some((ok, add)) = needs {
-            if !proto.is_some_and(|p| ok.contains(p)) {
-                let wanted = if ok.len() > 1 {
-                    "`-p tcp`, `udp`, `udplite` or `sctp`".to_string()
-                } else {
-                    format!("`-p {add}`")
-                };
-                let msg = match proto {
-                    Some(p) => {
-                        format!("`{}` needs {wanted}, not `-p {}`", it.spelling, proto_name(p))
-                    }
-                    None => format!("`{}` needs {wanted} in the same rule", it.spelling),
-                };
-                diags.push(
-                    Diagnostic::error("E007", msg, it.name_span)
-                        .with_help(format!("add `-p {add}` before it")),
-                );
-            }
+        if let Some((ok, add)) = needs
+            && !proto.is_some_and(|p| ok.contains(p))
+        {
+            let wanted = if ok.len() > 1 {
+                "`-p tcp`, `udp`, `udplite` or `sctp`".to_string()
+            } else {
+                format!("`-p {add}`")
+            };
+            let msg = match proto {
+                Some(p) => {
+                    format!("`{}` needs {wanted}, not `-p {}`", it.spelling, proto_name(p))
+                }
+                None => format!("`{}` needs {wanted} in the same rule", it.spelling),
+            };
+            diags.push(
+                Diagnostic::error("E007", msg, it.name_span)
+                    .with_help(format!("add `-p {add}` before it")),
+            );
         }
         if let (Opt::Module, Val::Word(m)) = (it.opt, &it.val) {
             let implied = match m.node.as_str() {
@@ -122,35 +123,34 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
                 "sctp" => Some(Protocol::Sctp),
                 _ => None,
             };
-            if let Some(want) = implied {
-                if proto != Some(&want) {
-                    let msg = match proto {
-                        Some(p) => {
-                            format!("`-m {}` does not agree with `-p {}`", m.node, proto_name(p))
-                        }
-                        None => format!("`-m {}` needs `-p {}` in the same rule", m.node, m.node),
-                    };
-                    diags.push(Diagnostic::error("E007", msg, m.span).with_help(format!(
-                        "use `-p {}` (it loads `-m {}` by itself)",
-                        m.node, m.node
-                    )));
-                }
+            if let Some(want) = implied
+                && proto != Some(&want)
+            {
+                let msg = match proto {
+                    Some(p) => {
+                        format!("`-m {}` does not agree with `-p {}`", m.node, proto_name(p))
+                    }
+                    None => format!("`-m {}` needs `-p {}` in the same rule", m.node, m.node),
+                };
+                diags.push(Diagnostic::error("E007", msg, m.span).with_help(format!(
+                    "use `-p {}` (it loads `-m {}` by itself)",
+                    m.node, m.node
+                )));
             }
         }
-        if let Val::Word(w) = &it.val {
-            if it.opt == Opt::RejectWith
-                && w.node.starts_with("tcp-")
-                && proto != Some(&Protocol::Tcp)
-            {
-                diags.push(
-                    Diagnostic::error(
-                        "E007",
-                        format!("`--reject-with {}` needs `-p tcp`", w.node),
-                        w.span,
-                    )
-                    .with_help("add `-p tcp` before it"),
-                );
-            }
+        if let Val::Word(w) = &it.val
+            && it.opt == Opt::RejectWith
+            && w.node.starts_with("tcp-")
+            && proto != Some(&Protocol::Tcp)
+        {
+            diags.push(
+                Diagnostic::error(
+                    "E007",
+                    format!("`--reject-with {}` needs `-p tcp`", w.node),
+                    w.span,
+                )
+                .with_help("add `-p tcp` before it"),
+            );
         }
     }
 }

@@ -372,11 +372,11 @@ fn chain_word(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ChainWord>> {
         return Ok(Spanned::new(ChainWord::Macro, span));
     }
     for (prefix, parent) in names::SUBGROUP_PREFIXES {
-        if let Some(tail) = word.strip_prefix(prefix) {
-            if names::is_subgroup_tail(tail) {
-                let name = word.to_string();
-                return Ok(Spanned::new(ChainWord::Subgroup { parent: *parent, name }, span));
-            }
+        if let Some(tail) = word.strip_prefix(prefix)
+            && names::is_subgroup_tail(tail)
+        {
+            let name = word.to_string();
+            return Ok(Spanned::new(ChainWord::Subgroup { parent: *parent, name }, span));
         }
     }
     let mut d = Diagnostic::error("E003", format!("unknown chain `{}`", shown(word)), span)
@@ -786,11 +786,11 @@ fn port_spec(ctx: LineCtx<'_>, p: Pair<'_, G>) -> Res<Spanned<PortSpec>> {
         (lo, _, hi) => {
             let a = lo.unwrap_or(Value::Lit(0));
             let b = hi.unwrap_or(Value::Lit(u16::MAX));
-            if let (Value::Lit(x), Value::Lit(y)) = (&a, &b) {
-                if x > y {
-                    return Err(e008(format!("port range {x}:{y} runs backwards"), span)
-                        .with_help(format!("write {y}:{x}")));
-                }
+            if let (Value::Lit(x), Value::Lit(y)) = (&a, &b)
+                && x > y
+            {
+                return Err(e008(format!("port range {x}:{y} runs backwards"), span)
+                    .with_help(format!("write {y}:{x}")));
             }
             PortSpec::Range(a, b)
         }

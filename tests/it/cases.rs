@@ -137,10 +137,11 @@ fn mixed_file_reports_every_bad_line_and_no_good_one() {
     for (i, line) in text.lines().enumerate() {
         if let Some(code) = line.trim().strip_prefix("# bad: ") {
             pending = Some(code.to_string());
-        } else if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
-            if let Some(code) = pending.take() {
-                expected.push(format!("{}:{code}", i + 1));
-            }
+        } else if !line.trim().is_empty()
+            && !line.trim_start().starts_with('#')
+            && let Some(code) = pending.take()
+        {
+            expected.push(format!("{}:{code}", i + 1));
         }
     }
     assert!(expected.len() >= 25, "mixed.rules should hold 25+ bad lines, has {}", expected.len());

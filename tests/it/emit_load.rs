@@ -32,7 +32,7 @@ impl Lines {
             origin: Some(Origin {
                 file: "rules.fw".into(),
                 line: self.0,
-                note: (self.0 % 5 == 0).then(|| format!("note for line {}", self.0)),
+                note: self.0.is_multiple_of(5).then(|| format!("note for line {}", self.0)),
             }),
         }
     }

@@ -1,0 +1,481 @@
+//! Proposed ruleset vs live table, compared as models: both sides become nft JSON listings
+//! (ours from the IR, the kernel's from `nft -j list`), are put in canonical form
+//! (see `canon`), and compared per set and per chain; rule order matters, handles, counters
+//! and comments do not. The result is a plan: per chain, rules to add and remove in order.
+
+pub mod canon;
+pub mod text;
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::ir::Ruleset;
+
+/// One side of the comparison.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    pub sets: BTreeMap<String, SetModel>,
+    pub chains: BTreeMap<String, ChainModel>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetModel {
+    pub kind: String,
+    pub flags: Vec<String>,
+    /// Merged inclusive intervals.
+    pub elements: Vec<(u64, u64)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseModel {
+    pub kind: String,
+    pub hook: String,
+    pub priority: i64,
+    pub policy: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ChainModel {
+    pub base: Option<BaseModel>,
+    pub rules: Vec<RuleModel>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RuleModel {
+    /// Canonical expressions as compact JSON: equal keys mean the same rule.
+    pub key: String,
+    /// nft text to show.
+    pub text: String,
+    /// `FILE:LINE` (and note) for a proposed rule, or the live rule's comment.
+    pub comment: Option<String>,
+    /// The live rule's handle.
+    pub handle: Option<u64>,
+}
+
+/// Reads the objects of `table ip NAME` from an `nft -j list …` document (a whole ruleset or
+/// one table). `Ok(None)`: the table is not there. Tolerant: unknown objects and keys are
+/// ignored, unknown expressions compare by their JSON.
+pub fn from_listing(doc: &Value, table: &str) -> Result<Option<Model>, String> {
+    let objs = doc["nftables"].as_array().ok_or("not an nft JSON listing: no `nftables` array")?;
+    let mine = |o: &Value, table_key: &str| o["family"] == "ip" && o[table_key] == table;
+    let mut present = false;
+    let mut m = Model::default();
+    let mut rules = Vec::new();
+    for obj in objs {
+        if let Some(t) = obj.get("table") {
+            present |= mine(t, "name");
+        } else if let Some(s) = obj.get("set").filter(|s| mine(s, "table")) {
+            let name = s["name"].as_str().ok_or("a set without a name")?.to_string();
+            m.sets.insert(name, set_model(s));
+        } else if let Some(c) = obj.get("chain").filter(|c| mine(c, "table")) {
+            let name = c["name"].as_str().ok_or("a chain without a name")?.to_string();
+            m.chains.insert(name, ChainModel { base: base_model(c), rules: Vec::new() });
+        } else if let Some(r) = obj.get("rule").filter(|r| mine(r, "table")) {
+            rules.push(r);
+        }
+    }
+    if !present {
+        return Ok(None);
+    }
+    for r in rules {
+        let chain = r["chain"].as_str().ok_or("a rule without a chain")?;
+        let exprs = r["expr"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let rule = RuleModel {
+            key: canon::rule(exprs).to_string(),
+            text: text::rule(exprs),
+            comment: r["comment"].as_str().map(str::to_owned),
+            handle: r["handle"].as_u64(),
+        };
+        m.chains.entry(chain.to_string()).or_default().rules.push(rule);
+    }
+    Ok(Some(m))
+}
+
+/// The model of what `ruleset` loads as, with each rule's nft text and origin.
+pub fn from_ruleset(rs: &Ruleset) -> Model {
+    let listing = json!({"nftables": crate::emit::json::listing(rs)});
+    let mut m = from_listing(&listing, &rs.table)
+        .expect("our own listing is well-formed")
+        .expect("has the table");
+    for chain in &rs.chains {
+        let Some(c) = m.chains.get_mut(&chain.name) else { continue };
+        for (model, rule) in c.rules.iter_mut().zip(&chain.rules) {
+            model.text = crate::emit::rule_text(rule);
+        }
+    }
+    m
+}
+
+fn set_model(s: &Value) -> SetModel {
+    let kind = s["type"].as_str().map_or_else(|| s["type"].to_string(), str::to_owned);
+    let mut flags: Vec<String> = s["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_owned))
+        .collect();
+    flags.sort();
+    let bounds = if kind == "inet_service" { canon::port_bounds } else { canon::addr_bounds };
+    let elems = s["elem"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    // Elements may come wrapped (`{"elem": {"val": …}}`) when they carry a timeout or comment.
+    let ranges = elems.iter().filter_map(|e| bounds(e.pointer("/elem/val").unwrap_or(e))).collect();
+    SetModel { kind, flags, elements: canon::merge(ranges) }
+}
+
+fn base_model(c: &Value) -> Option<BaseModel> {
+    let hook = c["hook"].as_str()?;
+    Some(BaseModel {
+        kind: c["type"].as_str().unwrap_or("filter").to_string(),
+        hook: hook.to_string(),
+        priority: c["prio"].as_i64().unwrap_or(0),
+        policy: c["policy"].as_str().unwrap_or("accept").to_string(),
+    })
+}
+
+/// How the two sides relate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Same,
+    Different,
+    /// The live side has no such table.
+    Absent,
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub table: String,
+    pub status: Status,
+    pub sets: Vec<SetChange>,
+    pub chains: Vec<ChainChange>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SetChange {
+    pub name: String,
+    pub change: Change,
+    /// Type or flags differ (`(live, proposed)` descriptions).
+    pub declaration: Option<(String, String)>,
+    pub added: Vec<(u64, u64)>,
+    pub removed: Vec<(u64, u64)>,
+    pub is_ports: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    Added,
+    Removed,
+    Changed,
+}
+
+#[derive(Clone, Debug)]
+pub struct ChainChange {
+    pub name: String,
+    pub change: Change,
+    pub base: Option<(Option<BaseModel>, Option<BaseModel>)>,
+    pub edits: Vec<Edit>,
+}
+
+/// One rule to add (at `position` in the proposed chain) or remove (at `position` in the live
+/// chain), in order.
+#[derive(Clone, Debug)]
+pub struct Edit {
+    pub add: bool,
+    pub position: usize,
+    pub rule: RuleModel,
+}
+
+/// Compares the proposed model with the live one (`None`: no such table live).
+pub fn plan(table: &str, proposed: &Model, live: Option<&Model>) -> Plan {
+    let empty = Model::default();
+    let status_absent = live.is_none();
+    let live = live.unwrap_or(&empty);
+    let mut sets = Vec::new();
+    for name in union(proposed.sets.keys(), live.sets.keys()) {
+        let (p, l) = (proposed.sets.get(name), live.sets.get(name));
+        if p == l {
+            continue;
+        }
+        let change = match (p, l) {
+            (Some(_), None) => Change::Added,
+            (None, Some(_)) => Change::Removed,
+            _ => Change::Changed,
+        };
+        let describe = |s: &SetModel| format!("type {} flags {}", s.kind, s.flags.join(","));
+        let declaration = match (p, l) {
+            (Some(p), Some(l)) if (&p.kind, &p.flags) != (&l.kind, &l.flags) => {
+                Some((describe(l), describe(p)))
+            }
+            _ => None,
+        };
+        let pe = p.map_or(&[][..], |s| &s.elements);
+        let le = l.map_or(&[][..], |s| &s.elements);
+        let is_ports = p.or(l).is_some_and(|s| s.kind == "inet_service");
+        sets.push(SetChange {
+            name: name.clone(),
+            change,
+            declaration,
+            added: subtract(pe, le),
+            removed: subtract(le, pe),
+            is_ports,
+        });
+    }
+    let mut chains = Vec::new();
+    let no_chain = ChainModel::default();
+    for name in union(proposed.chains.keys(), live.chains.keys()) {
+        let (p, l) = (proposed.chains.get(name), live.chains.get(name));
+        let change = match (p, l) {
+            (Some(_), None) => Change::Added,
+            (None, Some(_)) => Change::Removed,
+            _ => Change::Changed,
+        };
+        let (pc, lc) = (p.unwrap_or(&no_chain), l.unwrap_or(&no_chain));
+        let base = (pc.base != lc.base || change != Change::Changed)
+            .then(|| (lc.base.clone(), pc.base.clone()));
+        let base = base.filter(|(a, b)| a != b);
+        let edits = rule_edits(&lc.rules, &pc.rules);
+        if change == Change::Changed && base.is_none() && edits.is_empty() {
+            continue;
+        }
+        chains.push(ChainChange { name: name.clone(), change, base, edits });
+    }
+    let status = if status_absent {
+        Status::Absent
+    } else if sets.is_empty() && chains.is_empty() {
+        Status::Same
+    } else {
+        Status::Different
+    };
+    Plan { table: table.to_string(), status, sets, chains }
+}
+
+fn union<'a>(
+    a: impl Iterator<Item = &'a String>,
+    b: impl Iterator<Item = &'a String>,
+) -> Vec<&'a String> {
+    let mut v: Vec<&String> = a.chain(b).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// `a` minus `b`, both merged sorted interval lists.
+fn subtract(a: &[(u64, u64)], b: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for &(mut lo, hi) in a {
+        while j < b.len() && b[j].1 < lo {
+            j += 1;
+        }
+        let mut k = j;
+        while k < b.len() && b[k].0 <= hi && lo <= hi {
+            if b[k].0 > lo {
+                out.push((lo, b[k].0 - 1));
+            }
+            lo = lo.max(b[k].1.saturating_add(1));
+            k += 1;
+        }
+        if lo <= hi {
+            out.push((lo, hi));
+        }
+    }
+    out
+}
+
+/// Rules to remove from `live` and add from `proposed`, in order (Myers diff on the keys).
+fn rule_edits(live: &[RuleModel], proposed: &[RuleModel]) -> Vec<Edit> {
+    let old: Vec<&str> = live.iter().map(|r| r.key.as_str()).collect();
+    let new: Vec<&str> = proposed.iter().map(|r| r.key.as_str()).collect();
+    let mut edits = Vec::new();
+    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &old, &new) {
+        match op {
+            similar::DiffOp::Equal { .. } => {}
+            similar::DiffOp::Delete { old_index, old_len, .. } => {
+                edits.extend((old_index..old_index + old_len).map(|i| Edit {
+                    add: false,
+                    position: i,
+                    rule: live[i].clone(),
+                }));
+            }
+            similar::DiffOp::Insert { new_index, new_len, .. } => {
+                edits.extend((new_index..new_index + new_len).map(|i| Edit {
+                    add: true,
+                    position: i,
+                    rule: proposed[i].clone(),
+                }));
+            }
+            similar::DiffOp::Replace { old_index, old_len, new_index, new_len } => {
+                edits.extend((old_index..old_index + old_len).map(|i| Edit {
+                    add: false,
+                    position: i,
+                    rule: live[i].clone(),
+                }));
+                edits.extend((new_index..new_index + new_len).map(|i| Edit {
+                    add: true,
+                    position: i,
+                    rule: proposed[i].clone(),
+                }));
+            }
+        }
+    }
+    edits
+}
+
+fn interval_text((lo, hi): (u64, u64), ports: bool) -> String {
+    if ports {
+        return if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") };
+    }
+    let ip = |x: u64| std::net::Ipv4Addr::from(x as u32).to_string();
+    if lo == hi {
+        return ip(lo);
+    }
+    let size = hi - lo + 1;
+    if size.is_power_of_two() && lo % size == 0 {
+        return format!("{}/{}", ip(lo), 32 - size.trailing_zeros());
+    }
+    format!("{}-{}", ip(lo), ip(hi))
+}
+
+fn base_text(b: &Option<BaseModel>) -> String {
+    match b {
+        None => "regular chain".to_string(),
+        Some(b) => {
+            format!("type {} hook {} priority {} policy {}", b.kind, b.hook, b.priority, b.policy)
+        }
+    }
+}
+
+fn rule_line(e: &Edit) -> String {
+    let sign = if e.add { '+' } else { '-' };
+    let whence = match (e.add, &e.rule.comment, e.rule.handle) {
+        (true, Some(c), _) => c.split(' ').next().unwrap_or(c).to_string(),
+        (false, _, Some(h)) => format!("handle {h}"),
+        (_, Some(c), _) => c.clone(),
+        _ => "overlayfw".to_string(),
+    };
+    format!("  {sign} [{}] {}  # {whence}", e.position + 1, e.rule.text)
+}
+
+impl Plan {
+    pub fn is_same(&self) -> bool {
+        self.status == Status::Same
+    }
+
+    /// The plan as text for people.
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        match self.status {
+            Status::Same => {
+                out.push_str(&format!(
+                    "table ip {}: live table matches the rules; nothing to do\n",
+                    self.table
+                ));
+                return out;
+            }
+            Status::Absent => out.push_str(&format!(
+                "table ip {}: absent from the live ruleset; all of it is new\n",
+                self.table
+            )),
+            Status::Different => out.push_str(&format!(
+                "table ip {}: {} set(s) and {} chain(s) differ\n",
+                self.table,
+                self.sets.len(),
+                self.chains.len()
+            )),
+        }
+        for s in &self.sets {
+            let what = match s.change {
+                Change::Added => "new set",
+                Change::Removed => "set to remove",
+                Change::Changed => "set",
+            };
+            out.push_str(&format!("\n{what} {}:\n", s.name));
+            if let Some((l, p)) = &s.declaration {
+                out.push_str(&format!("  ~ {l}  ->  {p}\n"));
+            }
+            for r in &s.removed {
+                out.push_str(&format!("  - {}\n", interval_text(*r, s.is_ports)));
+            }
+            for a in &s.added {
+                out.push_str(&format!("  + {}\n", interval_text(*a, s.is_ports)));
+            }
+        }
+        for c in &self.chains {
+            let what = match c.change {
+                Change::Added => "new chain",
+                Change::Removed => "chain to remove",
+                Change::Changed => "chain",
+            };
+            out.push_str(&format!("\n{what} {}:\n", c.name));
+            if let Some((l, p)) = &c.base {
+                out.push_str(&format!("  ~ {}  ->  {}\n", base_text(l), base_text(p)));
+            }
+            for e in &c.edits {
+                out.push_str(&rule_line(e));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// The plan as JSON.
+    pub fn json(&self) -> Value {
+        let change = |c: Change| match c {
+            Change::Added => "added",
+            Change::Removed => "removed",
+            Change::Changed => "changed",
+        };
+        let base = |b: &Option<BaseModel>| {
+            b.as_ref().map(
+                |b| json!({"type": b.kind, "hook": b.hook, "prio": b.priority, "policy": b.policy}),
+            )
+        };
+        json!({
+            "table": {"family": "ip", "name": self.table},
+            "status": match self.status {
+                Status::Same => "same",
+                Status::Different => "different",
+                Status::Absent => "absent",
+            },
+            "sets": self.sets.iter().map(|s| json!({
+                "name": s.name,
+                "change": change(s.change),
+                "declaration": s.declaration.as_ref().map(|(l, p)| json!({"live": l, "proposed": p})),
+                "added": s.added.iter().map(|r| interval_text(*r, s.is_ports)).collect::<Vec<_>>(),
+                "removed": s.removed.iter().map(|r| interval_text(*r, s.is_ports)).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "chains": self.chains.iter().map(|c| json!({
+                "name": c.name,
+                "change": change(c.change),
+                "base": c.base.as_ref().map(|(l, p)| json!({"live": base(l), "proposed": base(p)})),
+                "rules": c.edits.iter().map(|e| json!({
+                    "op": if e.add { "add" } else { "remove" },
+                    "position": e.position + 1,
+                    "rule": e.rule.text,
+                    "origin": if e.add { e.rule.comment.clone() } else { None },
+                    "handle": e.rule.handle,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subtract_intervals() {
+        assert_eq!(subtract(&[(0, 10)], &[(3, 4), (8, 20)]), vec![(0, 2), (5, 7)]);
+        assert_eq!(subtract(&[(0, 10)], &[]), vec![(0, 10)]);
+        assert_eq!(subtract(&[(5, 6)], &[(0, 10)]), vec![]);
+        assert_eq!(subtract(&[(1, 1), (5, 9)], &[(5, 9)]), vec![(1, 1)]);
+    }
+
+    #[test]
+    fn intervals_print_as_cidr_when_aligned() {
+        assert_eq!(interval_text((0xc0000200, 0xc00002ff), false), "192.0.2.0/24");
+        assert_eq!(interval_text((0xc0000201, 0xc0000203), false), "192.0.2.1-192.0.2.3");
+        assert_eq!(interval_text((22, 22), true), "22");
+    }
+}

@@ -1,0 +1,310 @@
+//! IR → nftables JSON (libnftables' schema). `listing` gives the objects in the shape of
+//! `nft -j list table` (what `diff` compares with the kernel's listing); `script` wraps them in
+//! the commands `nft -j -f` takes to replace the table atomically.
+
+use ipnetwork::Ipv4Network;
+use serde_json::{Value, json};
+
+use super::COMMENT_MAX;
+use crate::ir::{
+    Action, AddrMatch, BaseChain, ChainKind, CtState, Dir, Hook, L4, LogLevel, Match, NatTarget,
+    PortMatch, RateUnit, RejectWith, Rule, Ruleset, SetElements,
+};
+
+/// The table, its sets, chains and rules as `nft -j list table ip NAME` shows them (without
+/// handles and with zero counters). Rules carry their comment.
+pub fn listing(rs: &Ruleset) -> Vec<Value> {
+    let t = rs.table.as_str();
+    let mut out = Vec::with_capacity(1 + rs.sets.len() + rs.chains.len() * 2);
+    out.push(json!({"table": {"family": "ip", "name": t}}));
+    for set in &rs.sets {
+        let (ty, elem): (&str, Vec<Value>) = match &set.elements {
+            SetElements::Addrs(nets) => ("ipv4_addr", nets.iter().map(net).collect()),
+            SetElements::Ports(ports) => {
+                ("inet_service", ports.iter().map(|&p| port_range(p)).collect())
+            }
+        };
+        let mut s = json!({"family": "ip", "name": set.name, "table": t, "type": ty, "flags": ["interval"]});
+        if !elem.is_empty() {
+            s["elem"] = Value::Array(elem);
+        }
+        out.push(json!({"set": s}));
+    }
+    for chain in &rs.chains {
+        let mut c = json!({"family": "ip", "table": t, "name": chain.name});
+        if let Some(base) = &chain.base {
+            let BaseChain { kind, hook, priority } = *base;
+            c["type"] = json!(match kind {
+                ChainKind::Filter => "filter",
+                ChainKind::Nat => "nat",
+            });
+            c["hook"] = json!(hook_name(hook));
+            c["prio"] = json!(priority);
+            c["policy"] = json!("accept");
+        }
+        out.push(json!({"chain": c}));
+    }
+    for chain in &rs.chains {
+        for rule in &chain.rules {
+            let mut r =
+                json!({"family": "ip", "table": t, "chain": chain.name, "expr": rule_exprs(rule)});
+            if let Some(o) = &rule.origin {
+                let mut text = format!("{}:{}", o.file, o.line);
+                if let Some(note) = &o.note {
+                    text.push(' ');
+                    text.push_str(note);
+                }
+                r["comment"] = json!(super::truncate(&text, COMMENT_MAX));
+            }
+            out.push(json!({"rule": r}));
+        }
+    }
+    out
+}
+
+/// The JSON script for `nft -j -f`: create-if-absent, delete and rebuild the table in one
+/// transaction, as the text script does.
+pub fn script(rs: &Ruleset) -> Value {
+    let table = json!({"family": "ip", "name": rs.table});
+    let mut cmds = vec![
+        json!({"metainfo": {"json_schema_version": 1}}),
+        json!({"add": {"table": table}}),
+        json!({"delete": {"table": table}}),
+    ];
+    for obj in listing(rs) {
+        cmds.push(json!({"add": obj}));
+    }
+    json!({"nftables": cmds})
+}
+
+fn hook_name(h: Hook) -> &'static str {
+    match h {
+        Hook::Prerouting => "prerouting",
+        Hook::Input => "input",
+        Hook::Forward => "forward",
+        Hook::Output => "output",
+        Hook::Postrouting => "postrouting",
+    }
+}
+
+fn net(n: &Ipv4Network) -> Value {
+    if n.prefix() == 32 {
+        json!(n.ip().to_string())
+    } else {
+        json!({"prefix": {"addr": n.network().to_string(), "len": n.prefix()}})
+    }
+}
+
+fn port_range((lo, hi): (u16, u16)) -> Value {
+    if lo == hi { json!(lo) } else { json!({"range": [lo, hi]}) }
+}
+
+fn op(neg: bool) -> &'static str {
+    if neg { "!=" } else { "==" }
+}
+
+fn payload(protocol: &str, field: &str) -> Value {
+    json!({"payload": {"protocol": protocol, "field": field}})
+}
+
+fn matcher(op: &str, left: Value, right: Value) -> Value {
+    json!({"match": {"op": op, "left": left, "right": right}})
+}
+
+fn l4_name(p: L4) -> &'static str {
+    match p {
+        L4::Tcp => "tcp",
+        L4::Udp => "udp",
+        L4::Udplite => "udplite",
+        L4::Sctp => "sctp",
+    }
+}
+
+fn ct_name(s: CtState) -> &'static str {
+    match s {
+        CtState::New => "new",
+        CtState::Established => "established",
+        CtState::Related => "related",
+        CtState::Invalid => "invalid",
+        CtState::Untracked => "untracked",
+    }
+}
+
+fn rule_exprs(rule: &Rule) -> Vec<Value> {
+    let mut e = Vec::with_capacity(rule.matches.len() + 2);
+    for m in &rule.matches {
+        // A positive ICMP type with code is two matches.
+        match match_expr(m) {
+            Value::Array(several) => e.extend(several),
+            one => e.push(one),
+        }
+    }
+    if rule.origin.is_some() || rule.action == Action::Count {
+        e.push(json!({"counter": {"packets": 0, "bytes": 0}}));
+    }
+    if rule.action != Action::Count {
+        e.push(action_expr(&rule.action));
+    }
+    e
+}
+
+fn match_expr(m: &Match) -> Value {
+    match m {
+        Match::IifName { neg, name } => {
+            matcher(op(*neg), json!({"meta": {"key": "iifname"}}), json!(name))
+        }
+        Match::OifName { neg, name } => {
+            matcher(op(*neg), json!({"meta": {"key": "oifname"}}), json!(name))
+        }
+        Match::Saddr { neg, addrs } => matcher(op(*neg), payload("ip", "saddr"), addr_value(addrs)),
+        Match::Daddr { neg, addrs } => matcher(op(*neg), payload("ip", "daddr"), addr_value(addrs)),
+        Match::Protocol { neg, proto } => {
+            matcher(op(*neg), payload("ip", "protocol"), json!(proto))
+        }
+        Match::Port { proto, dir, neg, ports } => {
+            let field = match dir {
+                Dir::Src => "sport",
+                Dir::Dst => "dport",
+            };
+            let right = match ports {
+                PortMatch::Ports(list) if list.len() == 1 => port_range(list[0]),
+                PortMatch::Ports(list) => {
+                    json!({"set": list.iter().map(|&p| port_range(p)).collect::<Vec<_>>()})
+                }
+                PortMatch::Set(name) => json!(format!("@{name}")),
+            };
+            matcher(op(*neg), payload(l4_name(*proto), field), right)
+        }
+        Match::CtState { neg, states } => {
+            let names: Vec<&str> = states.iter().map(|s| ct_name(*s)).collect();
+            let right = if names.len() == 1 { json!(names[0]) } else { json!(names) };
+            let op = match (neg, names.len()) {
+                (false, _) => "in",
+                (true, 1) => "!=",
+                (true, _) => "!",
+            };
+            matcher(op, json!({"ct": {"key": "state"}}), right)
+        }
+        Match::Limit { rate, unit, burst } => {
+            let per = match unit {
+                RateUnit::Second => "second",
+                RateUnit::Minute => "minute",
+                RateUnit::Hour => "hour",
+                RateUnit::Day => "day",
+            };
+            json!({"limit": {"rate": rate, "burst": burst, "per": per}})
+        }
+        Match::IcmpType { neg, kind, code } => match (neg, code) {
+            (_, None) => matcher(op(*neg), payload("icmp", "type"), json!(kind)),
+            (false, Some(c)) => json!([
+                matcher("==", payload("icmp", "type"), json!(kind)),
+                matcher("==", payload("icmp", "code"), json!(c)),
+            ]),
+            (true, Some(c)) => matcher(
+                "!=",
+                json!({"concat": [payload("icmp", "type"), payload("icmp", "code")]}),
+                json!({"set": [{"concat": [kind, c]}]}),
+            ),
+        },
+        Match::TcpSyn { neg } => matcher(
+            op(*neg),
+            json!({"&": [payload("tcp", "flags"), ["fin", "syn", "rst", "ack"]]}),
+            json!("syn"),
+        ),
+    }
+}
+
+fn addr_value(a: &AddrMatch) -> Value {
+    match a {
+        AddrMatch::Nets(nets) if nets.len() == 1 => net(&nets[0]),
+        AddrMatch::Nets(nets) => json!({"set": nets.iter().map(net).collect::<Vec<_>>()}),
+        AddrMatch::Range(lo, hi) if lo == hi => json!(lo.to_string()),
+        AddrMatch::Range(lo, hi) => json!({"range": [lo.to_string(), hi.to_string()]}),
+        AddrMatch::Set(name) => json!(format!("@{name}")),
+    }
+}
+
+fn nat(verb: &str, to: &NatTarget, random: bool) -> Value {
+    let mut n = serde_json::Map::new();
+    let addr = match to.addr_end {
+        Some(end) if end != to.addr => json!({"range": [to.addr.to_string(), end.to_string()]}),
+        _ => json!(to.addr.to_string()),
+    };
+    n.insert("addr".into(), addr);
+    if let Some(p) = to.ports {
+        n.insert("port".into(), port_range(p));
+    }
+    if random {
+        n.insert("flags".into(), json!("random"));
+    }
+    json!({ verb: n })
+}
+
+fn action_expr(a: &Action) -> Value {
+    match a {
+        Action::Count => Value::Null,
+        Action::Accept => json!({"accept": null}),
+        Action::Drop => json!({"drop": null}),
+        Action::Return => json!({"return": null}),
+        Action::Jump(c) => json!({"jump": {"target": c}}),
+        Action::Reject(RejectWith::TcpReset) => json!({"reject": {"type": "tcp reset"}}),
+        Action::Reject(w) => {
+            let code = match w {
+                RejectWith::PortUnreachable => "port-unreachable",
+                RejectWith::NetUnreachable => "net-unreachable",
+                RejectWith::HostUnreachable => "host-unreachable",
+                RejectWith::ProtUnreachable => "prot-unreachable",
+                RejectWith::NetProhibited => "net-prohibited",
+                RejectWith::HostProhibited => "host-prohibited",
+                RejectWith::AdminProhibited => "admin-prohibited",
+                RejectWith::TcpReset => unreachable!("handled above"),
+            };
+            json!({"reject": {"type": "icmp", "expr": code}})
+        }
+        Action::Log { prefix, level } => {
+            let mut l = serde_json::Map::new();
+            if let Some(p) = prefix {
+                l.insert("prefix".into(), json!(p));
+            }
+            if let Some(level) = level {
+                l.insert(
+                    "level".into(),
+                    json!(match level {
+                        LogLevel::Emerg => "emerg",
+                        LogLevel::Alert => "alert",
+                        LogLevel::Crit => "crit",
+                        LogLevel::Err => "err",
+                        LogLevel::Warn => "warn",
+                        LogLevel::Notice => "notice",
+                        LogLevel::Info => "info",
+                        LogLevel::Debug => "debug",
+                    }),
+                );
+            }
+            if l.is_empty() { json!({"log": null}) } else { json!({"log": l}) }
+        }
+        Action::Dnat { to, random } => nat("dnat", to, *random),
+        Action::Snat { to, random } => nat("snat", to, *random),
+        Action::Masquerade { ports, random } => {
+            let mut m = serde_json::Map::new();
+            if let Some(p) = ports {
+                m.insert("port".into(), port_range(*p));
+            }
+            if *random {
+                m.insert("flags".into(), json!("random"));
+            }
+            if m.is_empty() { json!({"masquerade": null}) } else { json!({"masquerade": m}) }
+        }
+        Action::Redirect { ports } => match ports {
+            Some(p) => json!({"redirect": {"port": port_range(*p)}}),
+            None => json!({"redirect": null}),
+        },
+        Action::NetmapDnat { to } => {
+            json!({"dnat": {"addr": {"prefix": {"addr": to.network().to_string(), "len": to.prefix()}}, "flags": "netmap", "type_flags": "prefix"}})
+        }
+        Action::NetmapSnat { to } => {
+            json!({"snat": {"addr": {"prefix": {"addr": to.network().to_string(), "len": to.prefix()}}, "flags": "netmap", "type_flags": "prefix"}})
+        }
+        Action::Dup { to } => json!({"dup": {"addr": to.to_string()}}),
+    }
+}

@@ -1,0 +1,328 @@
+//! `diff` and `apply` against a real kernel, in throw-away namespaces: round trips, mutations
+//! named in the plan, foreign tables left alone, atomic refusal, `--confirm` reverting, and
+//! `--against` agreeing with live.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::netns::{self, Netns};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every example and ok case with its inventory (if any).
+fn cases() -> Vec<(PathBuf, Option<PathBuf>)> {
+    let mut out = Vec::new();
+    for dir in ["examples/blog", "examples/nids-demo", "examples/vns3-forms", "tests/cases/ok"] {
+        for e in std::fs::read_dir(root().join(dir)).expect("dir") {
+            let p = e.expect("entry").path();
+            if p.extension().is_some_and(|x| x == "rules") {
+                let inv = [p.with_extension("yaml"), p.with_file_name("topology.yaml")]
+                    .into_iter()
+                    .find(|i| i.exists());
+                out.push((p, inv));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs overlayfw inside the namespace.
+fn ofw(ns: &Netns, args: &[&str], state: &Path) -> Output {
+    Command::new("ip")
+        .args(["netns", "exec", ns.name(), env!("CARGO_BIN_EXE_overlayfw")])
+        .args(args)
+        .env("OVERLAYFW_STATE_DIR", state)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run overlayfw")
+}
+
+fn with_inv(mut args: Vec<String>, case: &(PathBuf, Option<PathBuf>)) -> Vec<String> {
+    args.push(case.0.display().to_string());
+    if let Some(inv) = &case.1 {
+        args.push("--inventory".into());
+        args.push(inv.display().to_string());
+    }
+    args
+}
+
+fn run(ns: &Netns, args: &[String], state: &Path) -> Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    ofw(ns, &refs, state)
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn state_dir(tag: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("overlayfw-state-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&p).expect("state dir");
+    p
+}
+
+#[test]
+fn apply_then_diff_is_empty_for_every_case_and_apply_is_idempotent() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("roundtrip");
+    let ns = Netns::new();
+    let mut failures = Vec::new();
+    for case in cases() {
+        let apply = run(&ns, &with_inv(vec!["apply".into()], &case), &state);
+        if code(&apply) != 0 {
+            failures.push(format!("{}: apply: {}", case.0.display(), text(&apply)));
+            continue;
+        }
+        let first = ns.list_table_json("ip", "overlayfw");
+        let diff = run(&ns, &with_inv(vec!["diff".into()], &case), &state);
+        if code(&diff) != 0 {
+            failures.push(format!("{}: diff after apply: {}", case.0.display(), text(&diff)));
+        }
+        // Applying again leaves one table with the same rules.
+        let again = run(&ns, &with_inv(vec!["apply".into()], &case), &state);
+        assert_eq!(code(&again), 0, "{}", text(&again));
+        let second = ns.list_table_json("ip", "overlayfw");
+        if netns::rule_counts(&first, "ip", "overlayfw")
+            != netns::rule_counts(&second, "ip", "overlayfw")
+        {
+            failures.push(format!("{}: second apply changed the rule counts", case.0.display()));
+        }
+        let tables = netns::objects(&ns.list_json(), "table").count();
+        assert_eq!(tables, 1, "one table after two applies");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Each mutation of the seed makes `diff` exit 1 and name the rule or element it changed.
+#[test]
+fn a_mutated_rule_is_named_in_the_plan() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("mutate");
+    let dir = std::env::temp_dir().join(format!("overlayfw-mutate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let base = "INPUT_CUST -s blacklist -j DROP\nINPUT_CUST -p tcp --dport 22 -j ACCEPT\nINPUT_CUST -p udp --dport 53 -j ACCEPT\nPREROUTING_CUST -i eth0 -p tcp --dport 2222 -j DNAT --to 198.51.100.2:22\n";
+    let inv = "interfaces:\n  public: eth0\nfwsets:\n  blacklist: [192.0.2.0/24, 203.0.113.7]\n";
+    std::fs::write(dir.join("r.rules"), base).expect("write");
+    std::fs::write(dir.join("r.yaml"), inv).expect("write");
+    let ns = Netns::new();
+    let case = (dir.join("r.rules"), Some(dir.join("r.yaml")));
+    assert_eq!(code(&run(&ns, &with_inv(vec!["apply".into()], &case), &state)), 0);
+    let mutations: [(&str, String, String, &str); 5] = [
+        ("port", base.replace("--dport 22 ", "--dport 2200 "), inv.to_string(), "tcp dport 2200"),
+        ("address", base.replace("198.51.100.2:22", "198.51.100.3:22"), inv.to_string(), "dnat to 198.51.100.3:22"),
+        (
+            "order",
+            "INPUT_CUST -s blacklist -j DROP\nINPUT_CUST -p udp --dport 53 -j ACCEPT\nINPUT_CUST -p tcp --dport 22 -j ACCEPT\nPREROUTING_CUST -i eth0 -p tcp --dport 2222 -j DNAT --to 198.51.100.2:22\n".to_string(),
+            inv.to_string(),
+            "udp dport 53",
+        ),
+        ("deletion", base.replace("INPUT_CUST -p udp --dport 53 -j ACCEPT\n", ""), inv.to_string(), "- [3] udp dport 53"),
+        ("set element", base.to_string(), inv.replace("203.0.113.7", "203.0.113.8"), "+ 203.0.113.8"),
+    ];
+    for (what, rules, inv, expect) in mutations {
+        std::fs::write(dir.join("m.rules"), rules).expect("write");
+        std::fs::write(dir.join("m.yaml"), inv).expect("write");
+        let m = (dir.join("m.rules"), Some(dir.join("m.yaml")));
+        let o = run(&ns, &with_inv(vec!["diff".into()], &m), &state);
+        assert_eq!(code(&o), 1, "{what}: {}", text(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains(expect), "{what}: plan does not name `{expect}`:\n{out}");
+        let json =
+            run(&ns, &with_inv(vec!["diff".into(), "--format".into(), "json".into()], &m), &state);
+        let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json plan");
+        assert_eq!(v["status"], "different", "{what}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_foreign_table_is_untouched_and_a_refused_load_changes_nothing() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("foreign");
+    let ns = Netns::new();
+    ns.nft_load("table inet other {\n\tset s { type ipv4_addr; elements = { 10.9.9.9 } }\n\tchain c { type filter hook input priority 5; policy accept; ip saddr @s counter drop; }\n}\n")
+        .expect("foreign table");
+    let before = ns.list_table_json("inet", "other");
+    let seed = (root().join("examples/blog/blog.rules"), None);
+    assert_eq!(code(&run(&ns, &with_inv(vec!["apply".into()], &seed), &state)), 0);
+    assert_eq!(ns.list_table_json("inet", "other"), before, "apply touched the foreign table");
+
+    // A rejected input: exit 1, nothing changes.
+    let everything = ns.list_json();
+    let dir = state_dir("bad-input");
+    std::fs::write(dir.join("bad.rules"), "INPUT_CUST -j ACCEPT\nINPUT_CUST -j FROB\n")
+        .expect("write");
+    let o = ofw(&ns, &["apply", dir.join("bad.rules").to_str().expect("path")], &state);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(ns.list_json(), everything);
+
+    // A script the kernel refuses half-way (our script plus a rule nft cannot load): the whole
+    // transaction is refused, our old table and the foreign one stay as they were.
+    let mut sources = overlayfw::diagnostic::Sources::new();
+    let other = std::fs::read(root().join("examples/vns3-forms/rules.rules")).expect("rules");
+    let inv = std::fs::read(root().join("examples/vns3-forms/topology.yaml")).expect("inv");
+    let compiled = overlayfw::pipeline::compile(
+        &mut sources,
+        vec![overlayfw::pipeline::Text { name: "rules.rules".into(), bytes: other }],
+        Some(overlayfw::pipeline::Text { name: "topology.yaml".into(), bytes: inv }),
+        "overlayfw",
+    );
+    let mut script = overlayfw::emit::nft_script(&compiled.ruleset.expect("compiles"));
+    script.push_str("add rule ip overlayfw INPUT_CUST jump NO_SUCH_CHAIN\n");
+    let err = ns.nft_load(&script).expect_err("the kernel must refuse");
+    assert!(err.contains("NO_SUCH_CHAIN") || err.contains("No such file"), "{err}");
+    assert_eq!(ns.list_json(), everything, "a refused transaction changed the ruleset");
+}
+
+#[test]
+fn confirm_keeps_the_change_and_its_absence_restores_the_previous_table() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("confirm");
+    let ns = Netns::new();
+    let v1 = (
+        root().join("examples/vns3-forms/rules.rules"),
+        Some(root().join("examples/vns3-forms/topology.yaml")),
+    );
+    let v2 = (root().join("examples/blog/blog.rules"), None);
+    assert_eq!(code(&run(&ns, &with_inv(vec!["apply".into()], &v1), &state)), 0);
+    let before = ns.list_table_json("ip", "overlayfw");
+
+    // No confirmation: the previous table (sets included) comes back; exit 1.
+    let o = run(&ns, &with_inv(vec!["apply".into(), "--confirm".into(), "1".into()], &v2), &state);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(text(&o).contains("restored"), "{}", text(&o));
+    let diff = run(&ns, &with_inv(vec!["diff".into()], &v1), &state);
+    assert_eq!(code(&diff), 0, "not restored:\n{}", text(&diff));
+    assert_eq!(
+        netns::rule_counts(&ns.list_table_json("ip", "overlayfw"), "ip", "overlayfw"),
+        netns::rule_counts(&before, "ip", "overlayfw")
+    );
+
+    // Confirmed from another process: the new table stays; exit 0.
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns.name(),
+            env!("CARGO_BIN_EXE_overlayfw"),
+            "apply",
+            "--confirm",
+            "30",
+        ])
+        .arg(&v2.0)
+        .env("OVERLAYFW_STATE_DIR", &state)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn apply");
+    let start = std::time::Instant::now();
+    loop {
+        let c = ofw(&ns, &["confirm"], &state);
+        if code(&c) == 0 {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 20, "apply never became confirmable");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = child.wait().expect("apply ends");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(code(&run(&ns, &with_inv(vec!["diff".into()], &v2), &state)), 0);
+    // Nothing pending any more.
+    assert_eq!(code(&ofw(&ns, &["confirm"], &state)), 2);
+}
+
+#[test]
+fn against_a_saved_dump_answers_as_live() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("against");
+    let ns = Netns::new();
+    let dir = state_dir("dumps");
+    let v1 = (
+        root().join("examples/vns3-forms/rules.rules"),
+        Some(root().join("examples/vns3-forms/topology.yaml")),
+    );
+    let v2 = (
+        root().join("examples/nids-demo/nids.rules"),
+        Some(root().join("examples/nids-demo/topology.yaml")),
+    );
+    // Absent, then applied.
+    for step in 0..2 {
+        let dump = dir.join(format!("dump{step}.json"));
+        std::fs::write(&dump, ns.exec(&["nft", "-j", "list", "ruleset"]).expect("dump"))
+            .expect("write dump");
+        for case in [&v1, &v2] {
+            let live = run(&ns, &with_inv(vec!["diff".into()], case), &state);
+            let saved = Command::new(env!("CARGO_BIN_EXE_overlayfw"))
+                .args(with_inv(
+                    vec!["diff".into(), "--against".into(), dump.display().to_string()],
+                    case,
+                ))
+                .output()
+                .expect("diff --against");
+            assert_eq!(code(&live), code(&saved));
+            assert_eq!(
+                String::from_utf8_lossy(&live.stdout),
+                String::from_utf8_lossy(&saved.stdout)
+            );
+        }
+        assert_eq!(code(&run(&ns, &with_inv(vec!["apply".into()], &v1), &state)), 0);
+    }
+}
+
+/// `compile --format json` loads with `nft -j -f` and gives the same table as the script.
+#[test]
+fn the_json_form_loads_as_the_same_ruleset() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("json");
+    let (a, b) = (Netns::new(), Netns::new());
+    let mut failures = Vec::new();
+    for case in cases() {
+        let script = Command::new(env!("CARGO_BIN_EXE_overlayfw"))
+            .args(with_inv(vec!["compile".into()], &case))
+            .output()
+            .expect("compile");
+        let json = Command::new(env!("CARGO_BIN_EXE_overlayfw"))
+            .args(with_inv(vec!["compile".into(), "--format".into(), "json".into()], &case))
+            .output()
+            .expect("compile json");
+        a.nft_load(&String::from_utf8_lossy(&script.stdout)).expect("script loads");
+        let path = state.join("ruleset.json");
+        std::fs::write(&path, &json.stdout).expect("write");
+        if let Err(e) = b.exec(&["nft", "-j", "-f", path.to_str().expect("path")]) {
+            failures.push(format!("{}: {e}", case.0.display()));
+            continue;
+        }
+        // The JSON side was loaded: `diff` against it must be empty.
+        let d = run(&b, &with_inv(vec!["diff".into()], &case), &state);
+        if code(&d) != 0 {
+            failures.push(format!("{}: {}", case.0.display(), text(&d)));
+        }
+        let strip = |v: serde_json::Value| netns::rule_counts(&v, "ip", "overlayfw");
+        if strip(a.list_table_json("ip", "overlayfw"))
+            != strip(b.list_table_json("ip", "overlayfw"))
+        {
+            failures
+                .push(format!("{}: rule counts differ between script and JSON", case.0.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
