@@ -324,13 +324,24 @@ fn live_model(table: &str, against: Option<&Path>) -> Result<Option<diff::Model>
     })
 }
 
+/// Reads the live side on another thread, so that listing a large table with `nft` (the
+/// slowest step) overlaps with compiling the rules.
+fn live_model_in_background(
+    table: &str,
+    against: Option<&Path>,
+) -> std::thread::JoinHandle<Result<Option<diff::Model>, String>> {
+    let (table, against) = (table.to_string(), against.map(Path::to_path_buf));
+    std::thread::spawn(move || live_model(&table, against.as_deref()))
+}
+
 fn diff(a: DiffArgs) -> io::Result<u8> {
+    let live = live_model_in_background(&a.table.table, a.against.as_deref());
     let ruleset = match build(&a.common, &a.table.table, a.message_format)? {
         Ok(rs) => rs,
         // `diff` keeps 1 for "different": input errors are errors here.
         Err(_) => return Ok(2),
     };
-    let live = match live_model(&a.table.table, a.against.as_deref()) {
+    let live = match live.join().expect("live reader thread") {
         Ok(m) => m,
         Err(e) => {
             eprintln!("overlayfw: {e}");

@@ -82,7 +82,7 @@ pub fn from_listing(doc: &Value, table: &str) -> Result<Option<Model>, String> {
         let chain = r["chain"].as_str().ok_or("a rule without a chain")?;
         let exprs = r["expr"].as_array().map(Vec::as_slice).unwrap_or(&[]);
         let rule = RuleModel {
-            key: canon::rule(exprs).to_string(),
+            key: canon::rule(exprs),
             text: text::rule(exprs),
             comment: r["comment"].as_str().map(str::to_owned),
             handle: r["handle"].as_u64(),
@@ -92,17 +92,55 @@ pub fn from_listing(doc: &Value, table: &str) -> Result<Option<Model>, String> {
     Ok(Some(m))
 }
 
-/// The model of what `ruleset` loads as, with each rule's nft text and origin.
+/// The model of what `ruleset` loads as, with each rule's nft text and origin. Built from the
+/// same JSON expressions `compile --format json` prints, one rule at a time.
 pub fn from_ruleset(rs: &Ruleset) -> Model {
-    let listing = json!({"nftables": crate::emit::json::listing(rs)});
-    let mut m = from_listing(&listing, &rs.table)
-        .expect("our own listing is well-formed")
-        .expect("has the table");
+    let mut m = Model::default();
+    for set in &rs.sets {
+        let (kind, elements) = match &set.elements {
+            crate::ir::SetElements::Addrs(nets) => (
+                "ipv4_addr",
+                nets.iter()
+                    .map(|n| {
+                        (u64::from(u32::from(n.network())), u64::from(u32::from(n.broadcast())))
+                    })
+                    .collect(),
+            ),
+            crate::ir::SetElements::Ports(p) => {
+                ("inet_service", p.iter().map(|&(a, b)| (u64::from(a), u64::from(b))).collect())
+            }
+        };
+        m.sets.insert(
+            set.name.clone(),
+            SetModel {
+                kind: kind.to_string(),
+                flags: vec!["interval".to_string()],
+                elements: canon::merge(elements),
+            },
+        );
+    }
     for chain in &rs.chains {
-        let Some(c) = m.chains.get_mut(&chain.name) else { continue };
-        for (model, rule) in c.rules.iter_mut().zip(&chain.rules) {
-            model.text = crate::emit::rule_text(rule);
-        }
+        let base = chain.base.as_ref().map(|b| BaseModel {
+            kind: match b.kind {
+                crate::ir::ChainKind::Filter => "filter",
+                crate::ir::ChainKind::Nat => "nat",
+            }
+            .to_string(),
+            hook: crate::emit::json::hook_name(b.hook).to_string(),
+            priority: i64::from(b.priority),
+            policy: "accept".to_string(),
+        });
+        let rules = chain
+            .rules
+            .iter()
+            .map(|r| RuleModel {
+                key: canon::rule(&crate::emit::json::rule_exprs(r)),
+                text: crate::emit::rule_text(r),
+                comment: r.origin.as_ref().map(|o| format!("{}:{}", o.file, o.line)),
+                handle: None,
+            })
+            .collect();
+        m.chains.insert(chain.name.clone(), ChainModel { base, rules });
     }
     m
 }

@@ -77,7 +77,7 @@ pub fn script(rs: &Ruleset) -> Value {
     json!({"nftables": cmds})
 }
 
-fn hook_name(h: Hook) -> &'static str {
+pub(crate) fn hook_name(h: Hook) -> &'static str {
     match h {
         Hook::Prerouting => "prerouting",
         Hook::Input => "input",
@@ -130,7 +130,7 @@ fn ct_name(s: CtState) -> &'static str {
     }
 }
 
-fn rule_exprs(rule: &Rule) -> Vec<Value> {
+pub(crate) fn rule_exprs(rule: &Rule) -> Vec<Value> {
     let mut e = Vec::with_capacity(rule.matches.len() + 2);
     for m in &rule.matches {
         // A positive ICMP type with code is two matches.
