@@ -93,9 +93,9 @@ pub fn compile(
             .map(|(id, rules)| Input { name: &sources.get(*id).name, rules })
             .collect();
         let opts = Options { table, input_hash: hash };
-        let (rs, d) = resolve::resolve(&inputs, &inv, &opts);
-        diagnostics.extend(d);
-        ruleset = rs;
+        let resolved = resolve::resolve(&inputs, &inv, &opts);
+        diagnostics.extend(resolved.diagnostics);
+        ruleset = resolved.ruleset;
     }
     diagnostics.sort_by_key(|d| (d.span().file, d.span().start));
     if diagnostics.iter().any(Diagnostic::is_error) {

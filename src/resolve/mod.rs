@@ -43,13 +43,16 @@ pub fn check_table_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Resolves all files against the inventory. Returns the ruleset when there is no error, and
-/// every diagnostic (errors and warnings) found.
-pub fn resolve(
-    inputs: &[Input],
-    inv: &Inventory,
-    opts: &Options,
-) -> (Option<ir::Ruleset>, Vec<Diagnostic>) {
+/// What resolving produced: the ruleset when there is no error, the placed VNS3 chains (for
+/// lints), and every diagnostic (errors and warnings) found.
+pub struct Resolved {
+    pub ruleset: Option<ir::Ruleset>,
+    pub chains: Vec<VChain>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Resolves all files against the inventory.
+pub fn resolve(inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
     let mut r = Resolver { v: Values::new(inv), chains: Vec::new(), index: HashMap::new() };
     let subgroups = collect_subgroups(inputs);
     for input in inputs {
@@ -72,7 +75,7 @@ pub fn resolve(
     }
     let mut diags = std::mem::take(&mut r.v.diags);
     if diags.iter().any(Diagnostic::is_error) {
-        return (None, diags);
+        return Resolved { ruleset: None, chains: r.chains, diagnostics: diags };
     }
     let mut sets: Vec<ir::Set> = inv
         .fwsets
@@ -94,12 +97,13 @@ pub fn resolve(
         sets,
         chains,
     };
-    (Some(ruleset), diags)
+    Resolved { ruleset: Some(ruleset), chains: r.chains, diagnostics: diags }
 }
 
-/// Where a line's rules go.
+/// Where a line's rules go: a builtin hook's chains (the builtin and its subgroups), or the
+/// mirror.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Family {
+pub enum Family {
     Builtin(Builtin),
     Mirror,
 }
@@ -115,21 +119,27 @@ enum Class {
     Both,
 }
 
-/// A rule placed in a VNS3 chain, before layout into projections.
-struct Placed {
-    matches: Vec<Match>,
-    action: Action,
+/// A line placed in its VNS3 chain, with concrete values, before layout into nft chains: what
+/// lints look at. A line whose `-s`/`-d` list expands gives several.
+#[derive(Clone, Debug)]
+pub struct Placed {
+    pub matches: Vec<Match>,
+    pub action: Action,
     /// For `Action::Jump`: the subgroup's VNS3 name (projection names are chosen at layout)
     /// and where the jump is written.
-    jump: Option<(String, Span)>,
-    origin: Origin,
+    pub jump: Option<(String, Span)>,
+    pub origin: Origin,
+    /// The whole source line.
+    pub span: Span,
 }
 
-/// A VNS3 chain: a builtin `X_CUST`, a subgroup, or the mirror's `MACRO_CUST_IN`/`_OUT`.
-struct VChain {
-    name: String,
-    family: Family,
-    rules: Vec<Placed>,
+/// A VNS3 chain: a builtin `X_CUST`, a subgroup, or the mirror's `MACRO_CUST_IN`/`_OUT`, with
+/// its lines in order.
+#[derive(Clone, Debug)]
+pub struct VChain {
+    pub name: String,
+    pub family: Family,
+    pub rules: Vec<Placed>,
 }
 
 struct Resolver<'a> {
@@ -320,6 +330,7 @@ impl Resolver<'_> {
                         action: action.clone(),
                         jump: jump.clone(),
                         origin: origin.clone(),
+                        span: rule.span,
                     });
                 }
             }
@@ -350,6 +361,7 @@ impl Resolver<'_> {
                             action: action.clone(),
                             jump: None,
                             origin: origin.clone(),
+                            span: rule.span,
                         });
                     }
                 }
