@@ -8,6 +8,7 @@ pub mod diagnostic;
 pub mod emit;
 pub mod inventory;
 pub mod ir;
+pub mod live;
 pub mod pipeline;
 pub mod resolve;
 pub mod suggest;

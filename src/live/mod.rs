@@ -1,0 +1,4 @@
+//! Reading and changing the kernel's ruleset.
+
+#[cfg(feature = "netlink")]
+pub mod netlink;
