@@ -48,6 +48,12 @@ pub fn apply(rs: &Ruleset, backend: Backend) -> Result<(), ApplyError> {
     }
 }
 
+#[cfg(feature = "netlink")]
+fn netlink(rs: &Ruleset) -> Result<(), ApplyError> {
+    super::netlink::apply(rs).map(|_| ()).map_err(|e| ApplyError::Netlink(e.to_string()))
+}
+
+#[cfg(not(feature = "netlink"))]
 fn netlink(_: &Ruleset) -> Result<(), ApplyError> {
     Err(ApplyError::NoNetlink)
 }

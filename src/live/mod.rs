@@ -1,7 +1,10 @@
 //! Reading and changing the kernel's ruleset: `nft` runs the nft backend and reads listings,
-//! `apply` replaces overlayfw's table (and restores it), `confirm` is the handshake of
+//! `netlink` sends the same change as one netlink batch (cargo feature `netlink`), `apply`
+//! replaces overlayfw's table (and restores it), `confirm` is the handshake of
 //! `apply --confirm`.
 
 pub mod apply;
 pub mod confirm;
+#[cfg(feature = "netlink")]
+pub mod netlink;
 pub mod nft;

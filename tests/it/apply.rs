@@ -74,30 +74,40 @@ fn apply_then_diff_is_empty_for_every_case_and_apply_is_idempotent() {
         return;
     }
     let state = state_dir("roundtrip");
-    let ns = Netns::new();
     let mut failures = Vec::new();
-    for case in cases() {
-        let apply = run(&ns, &with_inv(vec!["apply".into()], &case), &state);
-        if code(&apply) != 0 {
-            failures.push(format!("{}: apply: {}", case.0.display(), text(&apply)));
-            continue;
+    let backends: &[&str] = if cfg!(feature = "netlink") { &["nft", "netlink"] } else { &["nft"] };
+    for backend in backends {
+        let ns = Netns::new();
+        for case in cases() {
+            let apply_args =
+                || with_inv(vec!["apply".into(), "--backend".into(), backend.to_string()], &case);
+            let apply = run(&ns, &apply_args(), &state);
+            if code(&apply) != 0 {
+                failures.push(format!("{} ({backend}): apply: {}", case.0.display(), text(&apply)));
+                continue;
+            }
+            let first = ns.list_table_json("ip", "overlayfw");
+            let diff = run(&ns, &with_inv(vec!["diff".into()], &case), &state);
+            if code(&diff) != 0 {
+                failures.push(format!(
+                    "{} ({backend}): diff after apply: {}",
+                    case.0.display(),
+                    text(&diff)
+                ));
+            }
+            // Applying again leaves one table with the same rules.
+            let again = run(&ns, &apply_args(), &state);
+            assert_eq!(code(&again), 0, "{}", text(&again));
+            let second = ns.list_table_json("ip", "overlayfw");
+            if netns::rule_counts(&first, "ip", "overlayfw")
+                != netns::rule_counts(&second, "ip", "overlayfw")
+            {
+                failures
+                    .push(format!("{}: second apply changed the rule counts", case.0.display()));
+            }
+            let tables = netns::objects(&ns.list_json(), "table").count();
+            assert_eq!(tables, 1, "one table after two applies");
         }
-        let first = ns.list_table_json("ip", "overlayfw");
-        let diff = run(&ns, &with_inv(vec!["diff".into()], &case), &state);
-        if code(&diff) != 0 {
-            failures.push(format!("{}: diff after apply: {}", case.0.display(), text(&diff)));
-        }
-        // Applying again leaves one table with the same rules.
-        let again = run(&ns, &with_inv(vec!["apply".into()], &case), &state);
-        assert_eq!(code(&again), 0, "{}", text(&again));
-        let second = ns.list_table_json("ip", "overlayfw");
-        if netns::rule_counts(&first, "ip", "overlayfw")
-            != netns::rule_counts(&second, "ip", "overlayfw")
-        {
-            failures.push(format!("{}: second apply changed the rule counts", case.0.display()));
-        }
-        let tables = netns::objects(&ns.list_json(), "table").count();
-        assert_eq!(tables, 1, "one table after two applies");
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

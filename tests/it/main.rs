@@ -5,4 +5,6 @@ mod cases;
 mod cli;
 mod emit_load;
 mod load;
+#[cfg(feature = "netlink")]
+mod netlink;
 mod netns;

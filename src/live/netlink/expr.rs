@@ -1,0 +1,272 @@
+//! [`Expr`] → a libnftnl expression object, for every expression overlayfw uses, including
+//! those nftnl-rs lacks (dup, log, limit, range, redir, NAT registers and flags, a lookup with
+//! the invert flag, reject with an explicit ICMP code).
+
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, CString, c_void};
+use std::ptr::NonNull;
+
+use nftnl::nftnl_sys::{self as sys, libc};
+
+use super::lower::{Base, CmpOp, Expr, MetaKey, NatKind, NatRegs, REG_1};
+
+/// An expression object owned by us until handed to a rule.
+pub(crate) struct RawExpr(NonNull<sys::nftnl_expr>);
+
+impl RawExpr {
+    fn alloc(name: &CStr) -> RawExpr {
+        // SAFETY: `name` is a valid NUL-terminated string; libnftnl copies what it needs.
+        let ptr = unsafe { sys::nftnl_expr_alloc(name.as_ptr()) };
+        // NULL only for an unknown name (a bug here) or out of memory: abort like std's OOM.
+        RawExpr(NonNull::new(ptr).unwrap_or_else(|| std::process::abort()))
+    }
+
+    fn u32(&self, attr: u32, value: u32) {
+        // SAFETY: `self.0` is a live expression; libnftnl checks `attr` against the
+        // expression's type and ignores attributes it does not know.
+        unsafe { sys::nftnl_expr_set_u32(self.0.as_ptr(), attr as u16, value) }
+    }
+
+    fn u64(&self, attr: u32, value: u64) {
+        // SAFETY: as in `u32`.
+        unsafe { sys::nftnl_expr_set_u64(self.0.as_ptr(), attr as u16, value) }
+    }
+
+    fn u8(&self, attr: u32, value: u8) {
+        // SAFETY: as in `u32`.
+        unsafe { sys::nftnl_expr_set_u8(self.0.as_ptr(), attr as u16, value) }
+    }
+
+    fn bytes(&self, attr: u32, data: &[u8]) {
+        // SAFETY: `data` is valid for `data.len()` bytes for the duration of the call, and
+        // libnftnl copies it (the data attributes are fixed-size buffers in the object; every
+        // caller passes at most 16 bytes, a register's size).
+        unsafe {
+            sys::nftnl_expr_set(
+                self.0.as_ptr(),
+                attr as u16,
+                data.as_ptr().cast::<c_void>(),
+                data.len() as u32,
+            );
+        }
+    }
+
+    fn str(&self, attr: u32, text: &str) {
+        // The IR holds no NUL in names or texts; were one there, the text would be cut there.
+        let text = CString::new(text).unwrap_or_else(|e| {
+            let end = e.nul_position();
+            CString::new(&text.as_bytes()[..end]).expect("no NUL before the first NUL")
+        });
+        // SAFETY: `text` is NUL-terminated and outlives the call; libnftnl copies it.
+        unsafe { sys::nftnl_expr_set_str(self.0.as_ptr(), attr as u16, text.as_ptr()) };
+    }
+
+    /// Gives up ownership (to `nftnl_rule_add_expr`, which frees it with the rule).
+    pub(crate) fn into_raw(self) -> NonNull<sys::nftnl_expr> {
+        let ptr = self.0;
+        std::mem::forget(self);
+        ptr
+    }
+}
+
+impl Drop for RawExpr {
+    fn drop(&mut self) {
+        // SAFETY: we own the expression (not yet handed to a rule).
+        unsafe { sys::nftnl_expr_free(self.0.as_ptr()) }
+    }
+}
+
+fn nat_regs(e: &RawExpr, regs: &NatRegs, [min, max, pmin, pmax]: [Option<u32>; 4], flags: u32) {
+    for (attr, reg) in
+        [(min, regs.addr_min), (max, regs.addr_max), (pmin, regs.proto_min), (pmax, regs.proto_max)]
+    {
+        if let (Some(attr), Some(reg)) = (attr, reg) {
+            e.u32(attr, reg);
+        }
+    }
+    if regs.flags != 0 {
+        e.u32(flags, regs.flags);
+    }
+}
+
+fn verdict(code: i32, chain: Option<&str>) -> RawExpr {
+    let e = RawExpr::alloc(c"immediate");
+    e.u32(sys::NFTNL_EXPR_IMM_DREG, libc::NFT_REG_VERDICT as u32);
+    if let Some(chain) = chain {
+        e.str(sys::NFTNL_EXPR_IMM_CHAIN, chain);
+    }
+    e.u32(sys::NFTNL_EXPR_IMM_VERDICT, code as u32);
+    e
+}
+
+impl Expr {
+    pub(crate) fn build(&self) -> RawExpr {
+        match self {
+            Expr::Payload { base, offset, len, dreg } => {
+                let e = RawExpr::alloc(c"payload");
+                e.u32(sys::NFTNL_EXPR_PAYLOAD_DREG, *dreg);
+                let base = match base {
+                    Base::Network => libc::NFT_PAYLOAD_NETWORK_HEADER,
+                    Base::Transport => libc::NFT_PAYLOAD_TRANSPORT_HEADER,
+                };
+                e.u32(sys::NFTNL_EXPR_PAYLOAD_BASE, base as u32);
+                e.u32(sys::NFTNL_EXPR_PAYLOAD_OFFSET, *offset);
+                e.u32(sys::NFTNL_EXPR_PAYLOAD_LEN, *len);
+                e
+            }
+            Expr::Meta(key) => {
+                let e = RawExpr::alloc(c"meta");
+                let key = match key {
+                    MetaKey::IifName => libc::NFT_META_IIFNAME,
+                    MetaKey::OifName => libc::NFT_META_OIFNAME,
+                    MetaKey::L4Proto => libc::NFT_META_L4PROTO,
+                };
+                e.u32(sys::NFTNL_EXPR_META_KEY, key as u32);
+                e.u32(sys::NFTNL_EXPR_META_DREG, REG_1);
+                e
+            }
+            Expr::CtState => {
+                let e = RawExpr::alloc(c"ct");
+                e.u32(sys::NFTNL_EXPR_CT_KEY, libc::NFT_CT_STATE as u32);
+                e.u32(sys::NFTNL_EXPR_CT_DREG, REG_1);
+                e
+            }
+            Expr::Cmp(op, data) => {
+                let e = RawExpr::alloc(c"cmp");
+                e.u32(sys::NFTNL_EXPR_CMP_SREG, REG_1);
+                let op = match op {
+                    CmpOp::Eq => libc::NFT_CMP_EQ,
+                    CmpOp::Neq => libc::NFT_CMP_NEQ,
+                    CmpOp::Gte => libc::NFT_CMP_GTE,
+                    CmpOp::Lte => libc::NFT_CMP_LTE,
+                };
+                e.u32(sys::NFTNL_EXPR_CMP_OP, op as u32);
+                e.bytes(sys::NFTNL_EXPR_CMP_DATA, data);
+                e
+            }
+            Expr::Bitwise { mask, xor } => {
+                let e = RawExpr::alloc(c"bitwise");
+                e.u32(sys::NFTNL_EXPR_BITWISE_SREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BITWISE_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BITWISE_LEN, mask.len() as u32);
+                e.bytes(sys::NFTNL_EXPR_BITWISE_MASK, mask);
+                e.bytes(sys::NFTNL_EXPR_BITWISE_XOR, xor);
+                e
+            }
+            Expr::RangeNeq(from, to) => {
+                let e = RawExpr::alloc(c"range");
+                e.u32(sys::NFTNL_EXPR_RANGE_SREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_RANGE_OP, libc::NFT_RANGE_NEQ as u32);
+                e.bytes(sys::NFTNL_EXPR_RANGE_FROM_DATA, from);
+                e.bytes(sys::NFTNL_EXPR_RANGE_TO_DATA, to);
+                e
+            }
+            Expr::Lookup { set, inverted } => {
+                let e = RawExpr::alloc(c"lookup");
+                e.u32(sys::NFTNL_EXPR_LOOKUP_SREG, REG_1);
+                e.str(sys::NFTNL_EXPR_LOOKUP_SET, &set.name);
+                e.u32(sys::NFTNL_EXPR_LOOKUP_SET_ID, set.id);
+                if *inverted {
+                    e.u32(sys::NFTNL_EXPR_LOOKUP_FLAGS, libc::NFT_LOOKUP_F_INV as u32);
+                }
+                e
+            }
+            Expr::Counter => RawExpr::alloc(c"counter"),
+            Expr::Limit { rate, unit, burst } => {
+                let e = RawExpr::alloc(c"limit");
+                e.u64(sys::NFTNL_EXPR_LIMIT_RATE, *rate);
+                e.u64(sys::NFTNL_EXPR_LIMIT_UNIT, *unit);
+                e.u32(sys::NFTNL_EXPR_LIMIT_BURST, *burst);
+                e.u32(sys::NFTNL_EXPR_LIMIT_TYPE, libc::NFT_LIMIT_PKTS as u32);
+                e.u32(sys::NFTNL_EXPR_LIMIT_FLAGS, 0);
+                e
+            }
+            Expr::Log { prefix, level } => {
+                let e = RawExpr::alloc(c"log");
+                if let Some(prefix) = prefix {
+                    e.str(sys::NFTNL_EXPR_LOG_PREFIX, prefix);
+                }
+                if let Some(level) = level {
+                    e.u32(sys::NFTNL_EXPR_LOG_LEVEL, *level);
+                }
+                e
+            }
+            Expr::Immediate { dreg, data } => {
+                let e = RawExpr::alloc(c"immediate");
+                e.u32(sys::NFTNL_EXPR_IMM_DREG, *dreg);
+                e.bytes(sys::NFTNL_EXPR_IMM_DATA, data);
+                e
+            }
+            Expr::Accept => verdict(libc::NF_ACCEPT, None),
+            Expr::Drop => verdict(libc::NF_DROP, None),
+            Expr::Return => verdict(libc::NFT_RETURN, None),
+            Expr::Jump(chain) => verdict(libc::NFT_JUMP, Some(chain)),
+            // nftnl-rs's `Verdict::Reject(Icmp(..))` sends an ICMPX code, which an `ip` table
+            // reads as a plain ICMP code (ICMPX port-unreachable = 1 = host-unreachable).
+            Expr::RejectIcmp(code) => {
+                let e = RawExpr::alloc(c"reject");
+                e.u32(sys::NFTNL_EXPR_REJECT_TYPE, libc::NFT_REJECT_ICMP_UNREACH as u32);
+                e.u8(sys::NFTNL_EXPR_REJECT_CODE, *code);
+                e
+            }
+            Expr::RejectTcpReset => {
+                let e = RawExpr::alloc(c"reject");
+                e.u32(sys::NFTNL_EXPR_REJECT_TYPE, libc::NFT_REJECT_TCP_RST as u32);
+                e.u8(sys::NFTNL_EXPR_REJECT_CODE, 0);
+                e
+            }
+            Expr::Nat { kind, regs } => {
+                let e = RawExpr::alloc(c"nat");
+                let kind = match kind {
+                    NatKind::Snat => libc::NFT_NAT_SNAT,
+                    NatKind::Dnat => libc::NFT_NAT_DNAT,
+                };
+                e.u32(sys::NFTNL_EXPR_NAT_TYPE, kind as u32);
+                e.u32(sys::NFTNL_EXPR_NAT_FAMILY, libc::NFPROTO_IPV4 as u32);
+                let attrs = [
+                    Some(sys::NFTNL_EXPR_NAT_REG_ADDR_MIN),
+                    Some(sys::NFTNL_EXPR_NAT_REG_ADDR_MAX),
+                    Some(sys::NFTNL_EXPR_NAT_REG_PROTO_MIN),
+                    Some(sys::NFTNL_EXPR_NAT_REG_PROTO_MAX),
+                ];
+                nat_regs(&e, regs, attrs, sys::NFTNL_EXPR_NAT_FLAGS);
+                e
+            }
+            Expr::Masq(regs) => {
+                let e = RawExpr::alloc(c"masq");
+                let attrs = [
+                    None,
+                    None,
+                    Some(sys::NFTNL_EXPR_MASQ_REG_PROTO_MIN),
+                    Some(sys::NFTNL_EXPR_MASQ_REG_PROTO_MAX),
+                ];
+                nat_regs(&e, regs, attrs, sys::NFTNL_EXPR_MASQ_FLAGS);
+                e
+            }
+            Expr::Redir(regs) => {
+                let e = RawExpr::alloc(c"redir");
+                let attrs = [
+                    None,
+                    None,
+                    Some(sys::NFTNL_EXPR_REDIR_REG_PROTO_MIN),
+                    Some(sys::NFTNL_EXPR_REDIR_REG_PROTO_MAX),
+                ];
+                nat_regs(&e, regs, attrs, sys::NFTNL_EXPR_REDIR_FLAGS);
+                e
+            }
+            Expr::Dup { sreg_addr } => {
+                let e = RawExpr::alloc(c"dup");
+                e.u32(sys::NFTNL_EXPR_DUP_SREG_ADDR, *sreg_addr);
+                e
+            }
+        }
+    }
+}
+
+/// Usable with nftnl-rs's own `Rule::add_expr` too.
+impl nftnl::expr::Expression for Expr {
+    fn to_expr(&self, _rule: &nftnl::Rule) -> NonNull<sys::nftnl_expr> {
+        self.build().into_raw()
+    }
+}

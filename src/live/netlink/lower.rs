@@ -1,0 +1,718 @@
+//! IR → the expressions and sets nft 1.0.6 itself sends for the same rule (read off
+//! `nft --debug=netlink,mnl -f`), as plain data: no FFI here. `expr.rs` turns an [`Expr`] into
+//! libnftnl objects, `mod.rs` puts them into the batch.
+//!
+//! What nft does that is easy to get wrong:
+//! - A prefix on a byte boundary loads only its bytes (`10.0.0.0/8` is a 1-byte load and
+//!   compare), other prefixes load 4 bytes and mask; a /32 compares all 4 bytes.
+//! - A positive range is two compares (`>=`, `<=`); a negated one is a `range !=` expression.
+//! - `tcp`/`udp`/… and `icmp` matches need `meta l4proto` first, once per rule, unless an earlier
+//!   `ip protocol` match already set that protocol. `reject with tcp reset` without such a match
+//!   gets `meta l4proto tcp` at the start of the rule.
+//! - Interface names compare 16 zero-padded bytes; a `*` wildcard compares the prefix only,
+//!   without the terminating NUL.
+//! - An anonymous set of single values only is a plain set; with any prefix or range it is an
+//!   interval set, merged.
+//! - Interval sets (named and anonymous) hold merged intervals as start elements plus
+//!   `INTERVAL_END` elements at `high + 1`, with a leading `0` end element unless the first
+//!   interval starts at 0, and no end element after an interval reaching the top of the key
+//!   space (that start element carries the "interval open" userdata flag instead).
+//! - NAT flags are only sent when not zero; a single port or address sends only the minimum.
+
+use std::net::Ipv4Addr;
+
+use ipnetwork::Ipv4Network;
+
+use crate::emit::{COMMENT_MAX, LOG_PREFIX_MAX};
+use crate::ir::{
+    Action, AddrMatch, CtState, Dir, L4, LogLevel, Match, NatTarget, Origin, PortMatch, RateUnit,
+    RejectWith, Rule,
+};
+
+/// `NFT_PAYLOAD_NETWORK_HEADER` and `NFT_PAYLOAD_TRANSPORT_HEADER`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Base {
+    Network,
+    Transport,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Neq,
+    Gte,
+    Lte,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MetaKey {
+    IifName,
+    OifName,
+    L4Proto,
+}
+
+/// A set referenced by a lookup: its name (`__set%d` for anonymous ones) and its id in the
+/// batch, by which the kernel finds a set created in the same transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SetRef {
+    pub name: String,
+    pub id: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NatKind {
+    Snat,
+    Dnat,
+}
+
+/// Registers of a NAT-like statement, loaded by the `Immediate`s before it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NatRegs {
+    pub addr_min: Option<u32>,
+    pub addr_max: Option<u32>,
+    pub proto_min: Option<u32>,
+    pub proto_max: Option<u32>,
+    /// `NF_NAT_RANGE_*`; not sent when zero, as nft does.
+    pub flags: u32,
+}
+
+/// One nftables expression, with every integer already in the byte order the kernel wants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Expr {
+    /// Load into register 1, or `dreg` (a 32-bit register) for concatenations.
+    Payload {
+        base: Base,
+        offset: u32,
+        len: u32,
+        dreg: u32,
+    },
+    Meta(MetaKey),
+    CtState,
+    Cmp(CmpOp, Vec<u8>),
+    Bitwise {
+        mask: Vec<u8>,
+        xor: Vec<u8>,
+    },
+    /// `range !=` (nft only uses the negated form; a positive range is two compares).
+    RangeNeq(Vec<u8>, Vec<u8>),
+    Lookup {
+        set: SetRef,
+        inverted: bool,
+    },
+    Counter,
+    /// `rate` per `unit` seconds, `burst` packets.
+    Limit {
+        rate: u64,
+        unit: u64,
+        burst: u32,
+    },
+    Log {
+        prefix: Option<String>,
+        level: Option<u32>,
+    },
+    Immediate {
+        dreg: u32,
+        data: Vec<u8>,
+    },
+    Accept,
+    Drop,
+    Return,
+    Jump(String),
+    /// `NFT_REJECT_ICMP_UNREACH` with this ICMP code.
+    RejectIcmp(u8),
+    RejectTcpReset,
+    Nat {
+        kind: NatKind,
+        regs: NatRegs,
+    },
+    Masq(NatRegs),
+    Redir(NatRegs),
+    Dup {
+        sreg_addr: u32,
+    },
+}
+
+/// Register numbers (`NFT_REG_1`..`NFT_REG_4`, `NFT_REG32_01`).
+pub(crate) const REG_1: u32 = 1;
+pub(crate) const REG32_01: u32 = 9;
+
+/// `NF_NAT_RANGE_*` flags.
+const NAT_PROTO_SPECIFIED: u32 = 0x2;
+const NAT_PROTO_RANDOM: u32 = 0x4;
+const NAT_NETMAP: u32 = 0x40;
+
+/// The key of a set: nft's datatype id and its length in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// `ipv4_addr` (7), 4 bytes, big endian.
+    Ipv4,
+    /// `inet_service` (13), 2 bytes, big endian.
+    Service,
+    /// `icmp_type . icmp_code` (14 << 6 | 32), two 1-byte fields each padded to 4 bytes.
+    IcmpTypeCode,
+}
+
+impl Key {
+    pub(crate) fn type_id(self) -> u32 {
+        match self {
+            Key::Ipv4 => 7,
+            Key::Service => 13,
+            Key::IcmpTypeCode => (14 << 6) | 32,
+        }
+    }
+
+    pub(crate) fn len(self) -> u32 {
+        match self {
+            Key::Ipv4 => 4,
+            Key::Service => 2,
+            Key::IcmpTypeCode => 8,
+        }
+    }
+
+    /// nft's `BYTEORDER_BIG_ENDIAN` (2) for the plain types; a concatenation has none (0).
+    pub(crate) fn byteorder(self) -> u32 {
+        match self {
+            Key::Ipv4 | Key::Service => 2,
+            Key::IcmpTypeCode => 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Elem {
+    pub key: Vec<u8>,
+    /// `NFT_SET_ELEM_INTERVAL_END`.
+    pub end: bool,
+    /// The interval runs to the top of the key space (nft's `NFTNL_SET_ELEM_F_INTERVAL_OPEN`
+    /// userdata flag).
+    pub open: bool,
+}
+
+/// A set to create in the batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SetPlan {
+    pub name: String,
+    pub id: u32,
+    pub key: Key,
+    pub anonymous: bool,
+    pub interval: bool,
+    pub elems: Vec<Elem>,
+}
+
+/// One rule, ready for the batch: the anonymous sets it needs first, then its expressions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RulePlan {
+    pub anon_sets: Vec<SetPlan>,
+    pub exprs: Vec<Expr>,
+    pub comment: Option<String>,
+}
+
+/// Sorted, merged inclusive intervals: overlapping and adjacent ones joined, as nft's
+/// auto-merge does, so that the kernel never sees an overlap.
+pub(crate) fn merge(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    for r in &mut ranges {
+        if r.0 > r.1 {
+            *r = (r.1, r.0);
+        }
+    }
+    ranges.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (lo, hi) in ranges {
+        match out.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+/// The interval elements of a set over a key space `0..=max` of `width` bytes.
+pub(crate) fn interval_elems(ranges: Vec<(u64, u64)>, max: u64, width: usize) -> Vec<Elem> {
+    let be = |v: u64| v.to_be_bytes()[8 - width..].to_vec();
+    let merged = merge(ranges);
+    let mut out = Vec::with_capacity(merged.len() * 2 + 1);
+    if merged.first().is_some_and(|&(lo, _)| lo != 0) {
+        out.push(Elem { key: be(0), end: true, open: false });
+    }
+    for (lo, hi) in merged {
+        out.push(Elem { key: be(lo), end: false, open: hi == max });
+        if hi != max {
+            out.push(Elem { key: be(hi + 1), end: true, open: false });
+        }
+    }
+    out
+}
+
+/// The elements of a plain (non-interval) set: sorted, without duplicates.
+pub(crate) fn plain_elems(keys: impl Iterator<Item = Vec<u8>>) -> Vec<Elem> {
+    let mut keys: Vec<Vec<u8>> = keys.collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.into_iter().map(|key| Elem { key, end: false, open: false }).collect()
+}
+
+pub(crate) fn net_range(net: &Ipv4Network) -> (u64, u64) {
+    (u64::from(u32::from(net.network())), u64::from(u32::from(net.broadcast())))
+}
+
+pub(crate) fn addr_elems(nets: &[Ipv4Network]) -> Vec<Elem> {
+    interval_elems(nets.iter().map(net_range).collect(), u64::from(u32::MAX), 4)
+}
+
+pub(crate) fn port_elems(ports: &[(u16, u16)]) -> Vec<Elem> {
+    let ranges = ports.iter().map(|&(a, b)| (u64::from(a), u64::from(b))).collect();
+    interval_elems(ranges, u64::from(u16::MAX), 2)
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
+pub(crate) fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The rule comment nft writes: `FILE:LINE[ NOTE]`, cut to [`COMMENT_MAX`] bytes.
+pub(crate) fn rule_comment(origin: &Origin) -> String {
+    let full = match &origin.note {
+        Some(note) => format!("{}:{} {note}", origin.file, origin.line),
+        None => format!("{}:{}", origin.file, origin.line),
+    };
+    truncate(&full, COMMENT_MAX).to_owned()
+}
+
+/// Lowers rules; hands out ids for anonymous sets after the named ones.
+pub(crate) struct Lowerer<'a> {
+    /// Named sets of the table and their ids.
+    pub named: &'a [(String, u32)],
+    pub next_set_id: u32,
+}
+
+struct RuleCx<'l, 'a> {
+    lowerer: &'l mut Lowerer<'a>,
+    exprs: Vec<Expr>,
+    anon_sets: Vec<SetPlan>,
+    /// The transport protocol known from earlier matches (nft's protocol context).
+    l4: Option<u8>,
+}
+
+fn op(neg: bool) -> CmpOp {
+    if neg { CmpOp::Neq } else { CmpOp::Eq }
+}
+
+impl<'a> Lowerer<'a> {
+    pub(crate) fn rule(&mut self, rule: &Rule) -> RulePlan {
+        let l4 = None;
+        let mut cx = RuleCx { lowerer: self, exprs: Vec::new(), anon_sets: Vec::new(), l4 };
+        for m in &rule.matches {
+            cx.push_match(m);
+        }
+        if rule.action == Action::Reject(RejectWith::TcpReset) && cx.l4 != Some(6) {
+            cx.exprs.splice(0..0, [Expr::Meta(MetaKey::L4Proto), Expr::Cmp(CmpOp::Eq, vec![6])]);
+        }
+        if rule.origin.is_some() || rule.action == Action::Count {
+            cx.exprs.push(Expr::Counter);
+        }
+        cx.push_action(&rule.action);
+        RulePlan {
+            anon_sets: cx.anon_sets,
+            exprs: cx.exprs,
+            comment: rule.origin.as_ref().map(rule_comment),
+        }
+    }
+
+    fn set_ref(&self, name: &str) -> SetRef {
+        // The IR only names sets of its table; an unknown name keeps id 0 and the kernel
+        // refuses the rule (ENOENT), which the error then names.
+        let id = self.named.iter().find(|(n, _)| n == name).map_or(0, |(_, id)| *id);
+        SetRef { name: name.to_owned(), id }
+    }
+}
+
+impl RuleCx<'_, '_> {
+    fn anon_set(&mut self, key: Key, interval: bool, elems: Vec<Elem>) -> SetRef {
+        let id = self.lowerer.next_set_id;
+        self.lowerer.next_set_id += 1;
+        let name = "__set%d".to_owned();
+        self.anon_sets.push(SetPlan {
+            name: name.clone(),
+            id,
+            key,
+            anonymous: true,
+            interval,
+            elems,
+        });
+        SetRef { name, id }
+    }
+
+    fn payload(&mut self, base: Base, offset: u32, len: u32) {
+        self.exprs.push(Expr::Payload { base, offset, len, dreg: REG_1 });
+    }
+
+    /// `meta l4proto P`, unless the protocol context already says P.
+    fn l4_dependency(&mut self, proto: u8) {
+        if self.l4 != Some(proto) {
+            self.exprs.push(Expr::Meta(MetaKey::L4Proto));
+            self.exprs.push(Expr::Cmp(CmpOp::Eq, vec![proto]));
+            self.l4 = Some(proto);
+        }
+    }
+
+    fn push_match(&mut self, m: &Match) {
+        match m {
+            Match::IifName { neg, name } => self.ifname(MetaKey::IifName, *neg, name),
+            Match::OifName { neg, name } => self.ifname(MetaKey::OifName, *neg, name),
+            Match::Saddr { neg, addrs } => self.addr(12, *neg, addrs),
+            Match::Daddr { neg, addrs } => self.addr(16, *neg, addrs),
+            Match::Protocol { neg, proto } => {
+                self.payload(Base::Network, 9, 1);
+                self.exprs.push(Expr::Cmp(op(*neg), vec![*proto]));
+                if !neg {
+                    self.l4 = Some(*proto);
+                }
+            }
+            Match::Port { proto, dir, neg, ports } => self.port(*proto, *dir, *neg, ports),
+            Match::CtState { neg, states } => self.ct_state(*neg, states),
+            Match::Limit { rate, unit, burst } => {
+                let unit = match unit {
+                    RateUnit::Second => 1,
+                    RateUnit::Minute => 60,
+                    RateUnit::Hour => 3600,
+                    RateUnit::Day => 86400,
+                };
+                self.exprs.push(Expr::Limit { rate: u64::from(*rate), unit, burst: *burst });
+            }
+            Match::IcmpType { neg, kind, code } => {
+                self.l4_dependency(1);
+                match (neg, code) {
+                    (_, None) => {
+                        self.payload(Base::Transport, 0, 1);
+                        self.exprs.push(Expr::Cmp(op(*neg), vec![*kind]));
+                    }
+                    (false, Some(code)) => {
+                        self.payload(Base::Transport, 0, 2);
+                        self.exprs.push(Expr::Cmp(CmpOp::Eq, vec![*kind, *code]));
+                    }
+                    // `icmp type . icmp code != { T . C }`: a concatenation, each field in its
+                    // own 32-bit register, looked up in an anonymous set.
+                    (true, Some(code)) => {
+                        self.payload(Base::Transport, 0, 1);
+                        self.exprs.push(Expr::Payload {
+                            base: Base::Transport,
+                            offset: 1,
+                            len: 1,
+                            dreg: REG32_01,
+                        });
+                        let key = vec![*kind, 0, 0, 0, *code, 0, 0, 0];
+                        let elems = vec![Elem { key, end: false, open: false }];
+                        let set = self.anon_set(Key::IcmpTypeCode, false, elems);
+                        self.exprs.push(Expr::Lookup { set, inverted: true });
+                    }
+                }
+            }
+            Match::TcpSyn { neg } => {
+                self.l4_dependency(6);
+                self.payload(Base::Transport, 13, 1);
+                // fin|syn|rst|ack
+                self.exprs.push(Expr::Bitwise { mask: vec![0x17], xor: vec![0] });
+                self.exprs.push(Expr::Cmp(op(*neg), vec![0x02]));
+            }
+        }
+    }
+
+    fn ifname(&mut self, key: MetaKey, neg: bool, name: &str) {
+        self.exprs.push(Expr::Meta(key));
+        let data = match name.strip_suffix('*') {
+            Some(prefix) => prefix.as_bytes().to_vec(),
+            None => {
+                let mut d = name.as_bytes().to_vec();
+                d.resize(d.len().max(16), 0);
+                d
+            }
+        };
+        self.exprs.push(Expr::Cmp(op(neg), data));
+    }
+
+    /// `ip saddr/daddr` against one network, with nft's choice of load width.
+    fn prefix(&mut self, offset: u32, op: CmpOp, net: &Ipv4Network) {
+        let p = u32::from(net.prefix());
+        let bytes = net.network().octets();
+        if p == 32 {
+            self.payload(Base::Network, offset, 4);
+            self.exprs.push(Expr::Cmp(op, net.ip().octets().to_vec()));
+        } else if p > 0 && p % 8 == 0 {
+            self.payload(Base::Network, offset, p / 8);
+            self.exprs.push(Expr::Cmp(op, bytes[..(p / 8) as usize].to_vec()));
+        } else {
+            self.payload(Base::Network, offset, 4);
+            self.exprs.push(Expr::Bitwise { mask: net.mask().octets().to_vec(), xor: vec![0; 4] });
+            self.exprs.push(Expr::Cmp(op, bytes.to_vec()));
+        }
+    }
+
+    fn range(&mut self, neg: bool, lo: Vec<u8>, hi: Vec<u8>) {
+        if neg {
+            self.exprs.push(Expr::RangeNeq(lo, hi));
+        } else {
+            self.exprs.push(Expr::Cmp(CmpOp::Gte, lo));
+            self.exprs.push(Expr::Cmp(CmpOp::Lte, hi));
+        }
+    }
+
+    fn addr(&mut self, offset: u32, neg: bool, addrs: &AddrMatch) {
+        let any: Ipv4Network = Ipv4Network::new(Ipv4Addr::UNSPECIFIED, 0).expect("/0 is valid");
+        match addrs {
+            // The emitter prints `ip saddr != 0.0.0.0/0` (matches nothing) or its negation.
+            AddrMatch::Nets(nets) if nets.is_empty() => self.prefix(offset, op(!neg), &any),
+            AddrMatch::Nets(nets) if nets.len() == 1 => self.prefix(offset, op(neg), &nets[0]),
+            AddrMatch::Nets(nets) => {
+                self.payload(Base::Network, offset, 4);
+                // Only single addresses: nft makes a plain set, not an interval set.
+                let set = if nets.iter().all(|n| n.prefix() == 32) {
+                    let keys = nets.iter().map(|n| n.ip().octets().to_vec());
+                    self.anon_set(Key::Ipv4, false, plain_elems(keys))
+                } else {
+                    self.anon_set(Key::Ipv4, true, addr_elems(nets))
+                };
+                self.exprs.push(Expr::Lookup { set, inverted: neg });
+            }
+            AddrMatch::Range(a, b) => {
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                self.payload(Base::Network, offset, 4);
+                if lo == hi {
+                    self.exprs.push(Expr::Cmp(op(neg), lo.octets().to_vec()));
+                } else {
+                    self.range(neg, lo.octets().to_vec(), hi.octets().to_vec());
+                }
+            }
+            AddrMatch::Set(name) => {
+                self.payload(Base::Network, offset, 4);
+                let set = self.lowerer.set_ref(name);
+                self.exprs.push(Expr::Lookup { set, inverted: neg });
+            }
+        }
+    }
+
+    fn port(&mut self, proto: L4, dir: Dir, neg: bool, ports: &PortMatch) {
+        self.l4_dependency(l4_number(proto));
+        let offset = match dir {
+            Dir::Src => 0,
+            Dir::Dst => 2,
+        };
+        self.payload(Base::Transport, offset, 2);
+        let be = |p: u16| p.to_be_bytes().to_vec();
+        match ports {
+            // The emitter prints `!= 0-65535` (matches nothing) or, negated, `0-65535`.
+            PortMatch::Ports(list) if list.is_empty() => self.range(!neg, be(0), be(u16::MAX)),
+            PortMatch::Ports(list) if list.len() == 1 => {
+                let (a, b) = list[0];
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                if lo == hi {
+                    self.exprs.push(Expr::Cmp(op(neg), be(lo)));
+                } else {
+                    self.range(neg, be(lo), be(hi));
+                }
+            }
+            PortMatch::Ports(list) => {
+                let set = if list.iter().all(|(lo, hi)| lo == hi) {
+                    let keys = list.iter().map(|(p, _)| p.to_be_bytes().to_vec());
+                    self.anon_set(Key::Service, false, plain_elems(keys))
+                } else {
+                    self.anon_set(Key::Service, true, port_elems(list))
+                };
+                self.exprs.push(Expr::Lookup { set, inverted: neg });
+            }
+            PortMatch::Set(name) => {
+                let set = self.lowerer.set_ref(name);
+                self.exprs.push(Expr::Lookup { set, inverted: neg });
+            }
+        }
+    }
+
+    fn ct_state(&mut self, neg: bool, states: &[CtState]) {
+        // `ct state` is a host-endian 32-bit bitmask.
+        let bit = |s: &CtState| -> u32 {
+            match s {
+                CtState::Invalid => 1,
+                CtState::Established => 2,
+                CtState::Related => 4,
+                CtState::New => 8,
+                CtState::Untracked => 64,
+            }
+        };
+        let mask: u32 = states.iter().map(bit).fold(0, |a, b| a | b);
+        self.exprs.push(Expr::CtState);
+        match (neg, states) {
+            (true, [one]) => {
+                self.exprs.push(Expr::Cmp(CmpOp::Neq, bit(one).to_ne_bytes().to_vec()))
+            }
+            _ => {
+                self.exprs
+                    .push(Expr::Bitwise { mask: mask.to_ne_bytes().to_vec(), xor: vec![0; 4] });
+                // "any of them": masked != 0; "none of them": masked == 0.
+                self.exprs.push(Expr::Cmp(op(!neg), vec![0; 4]));
+            }
+        }
+    }
+
+    /// Loads addresses and ports into registers 1.. for a NAT-like statement.
+    fn nat_regs(
+        &mut self,
+        addrs: Option<(Ipv4Addr, Ipv4Addr)>,
+        ports: Option<(u16, u16)>,
+        random: bool,
+    ) -> NatRegs {
+        let mut regs = NatRegs::default();
+        let mut next = REG_1;
+        let mut load = |exprs: &mut Vec<Expr>, data: Vec<u8>| {
+            exprs.push(Expr::Immediate { dreg: next, data });
+            next += 1;
+            next - 1
+        };
+        if let Some((lo, hi)) = addrs {
+            regs.addr_min = Some(load(&mut self.exprs, lo.octets().to_vec()));
+            if hi != lo {
+                regs.addr_max = Some(load(&mut self.exprs, hi.octets().to_vec()));
+            }
+        }
+        if let Some((a, b)) = ports {
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            regs.proto_min = Some(load(&mut self.exprs, lo.to_be_bytes().to_vec()));
+            if hi != lo {
+                regs.proto_max = Some(load(&mut self.exprs, hi.to_be_bytes().to_vec()));
+            }
+            regs.flags |= NAT_PROTO_SPECIFIED;
+        }
+        if random {
+            regs.flags |= NAT_PROTO_RANDOM;
+        }
+        regs
+    }
+
+    fn nat(&mut self, kind: NatKind, to: &NatTarget, random: bool) {
+        let end = to.addr_end.unwrap_or(to.addr);
+        let addrs = if to.addr <= end { (to.addr, end) } else { (end, to.addr) };
+        let regs = self.nat_regs(Some(addrs), to.ports, random);
+        self.exprs.push(Expr::Nat { kind, regs });
+    }
+
+    /// NETMAP: the whole network as an address range, with the kernel's NETMAP flag.
+    fn netmap(&mut self, kind: NatKind, to: &Ipv4Network) {
+        self.exprs.push(Expr::Immediate { dreg: REG_1, data: to.network().octets().to_vec() });
+        self.exprs.push(Expr::Immediate { dreg: 2, data: to.broadcast().octets().to_vec() });
+        let regs = NatRegs {
+            addr_min: Some(REG_1),
+            addr_max: Some(2),
+            flags: NAT_NETMAP,
+            ..NatRegs::default()
+        };
+        self.exprs.push(Expr::Nat { kind, regs });
+    }
+
+    fn push_action(&mut self, action: &Action) {
+        match action {
+            Action::Count => {}
+            Action::Accept => self.exprs.push(Expr::Accept),
+            Action::Drop => self.exprs.push(Expr::Drop),
+            Action::Return => self.exprs.push(Expr::Return),
+            Action::Jump(chain) => self.exprs.push(Expr::Jump(chain.clone())),
+            Action::Reject(with) => self.exprs.push(match with {
+                RejectWith::PortUnreachable => Expr::RejectIcmp(3),
+                RejectWith::NetUnreachable => Expr::RejectIcmp(0),
+                RejectWith::HostUnreachable => Expr::RejectIcmp(1),
+                RejectWith::ProtUnreachable => Expr::RejectIcmp(2),
+                RejectWith::NetProhibited => Expr::RejectIcmp(9),
+                RejectWith::HostProhibited => Expr::RejectIcmp(10),
+                RejectWith::AdminProhibited => Expr::RejectIcmp(13),
+                RejectWith::TcpReset => Expr::RejectTcpReset,
+            }),
+            Action::Log { prefix, level } => {
+                // As the emitter: `$` becomes `_` (nft 1.0.6 would expand it), then cut.
+                let prefix = prefix.as_ref().map(|p| {
+                    let p: String = p.chars().map(|c| if c == '$' { '_' } else { c }).collect();
+                    truncate(&p, LOG_PREFIX_MAX).to_owned()
+                });
+                let level = level.map(|l| match l {
+                    LogLevel::Emerg => 0,
+                    LogLevel::Alert => 1,
+                    LogLevel::Crit => 2,
+                    LogLevel::Err => 3,
+                    LogLevel::Warn => 4,
+                    LogLevel::Notice => 5,
+                    LogLevel::Info => 6,
+                    LogLevel::Debug => 7,
+                });
+                self.exprs.push(Expr::Log { prefix, level });
+            }
+            Action::Dnat { to, random } => self.nat(NatKind::Dnat, to, *random),
+            Action::Snat { to, random } => self.nat(NatKind::Snat, to, *random),
+            Action::Masquerade { ports, random } => {
+                let regs = self.nat_regs(None, *ports, *random);
+                self.exprs.push(Expr::Masq(regs));
+            }
+            Action::Redirect { ports } => {
+                let regs = self.nat_regs(None, *ports, false);
+                self.exprs.push(Expr::Redir(regs));
+            }
+            Action::NetmapDnat { to } => self.netmap(NatKind::Dnat, to),
+            Action::NetmapSnat { to } => self.netmap(NatKind::Snat, to),
+            Action::Dup { to } => {
+                self.exprs.push(Expr::Immediate { dreg: REG_1, data: to.octets().to_vec() });
+                self.exprs.push(Expr::Dup { sreg_addr: REG_1 });
+            }
+        }
+    }
+}
+
+fn l4_number(proto: L4) -> u8 {
+    match proto {
+        L4::Tcp => 6,
+        L4::Udp => 17,
+        L4::Udplite => 136,
+        L4::Sctp => 132,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merging_joins_overlaps_and_neighbours_only() {
+        assert_eq!(merge(vec![(85, 100), (22, 22), (80, 90)]), vec![(22, 22), (80, 100)]);
+        assert_eq!(merge(vec![(1, 1), (2, 2), (4, 4)]), vec![(1, 2), (4, 4)]);
+        assert_eq!(merge(vec![(5, 3)]), vec![(3, 5)]);
+        assert_eq!(merge(vec![]), vec![]);
+    }
+
+    #[test]
+    fn interval_elements_are_laid_out_like_nft() {
+        let e = |v: u16, end: bool, open: bool| Elem { key: v.to_be_bytes().to_vec(), end, open };
+        assert_eq!(
+            port_elems(&[(80, 100), (22, 22), (85, 90)]),
+            vec![
+                e(0, true, false),
+                e(22, false, false),
+                e(23, true, false),
+                e(80, false, false),
+                e(101, true, false)
+            ]
+        );
+        // Starting at 0: no leading end; reaching 65535: no trailing end, "open" instead.
+        assert_eq!(
+            port_elems(&[(0, 100), (65535, 65535)]),
+            vec![e(0, false, false), e(101, true, false), e(65535, false, true)]
+        );
+    }
+
+    #[test]
+    fn comments_are_cut_at_a_char_boundary() {
+        let o = Origin { file: "f".into(), line: 1, note: Some("é".repeat(100)) };
+        let c = rule_comment(&o);
+        assert!(c.len() <= COMMENT_MAX && c.starts_with("f:1 é"));
+    }
+}

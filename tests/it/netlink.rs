@@ -1,0 +1,642 @@
+//! The netlink backend against the nft script: the same IR applied both ways into two
+//! throw-away namespaces must list back identically. Netlink runs on a thread moved into the
+//! namespace with `setns`, after checking that it really is there.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use overlayfw::diagnostic::Sources;
+use overlayfw::emit::nft_script;
+use overlayfw::ir::*;
+use overlayfw::live::netlink::{self, ApplyReport, NetlinkError, Object};
+use overlayfw::pipeline::{self, Text};
+use serde_json::Value;
+
+use crate::netns::{Netns, require_root, rule_counts};
+
+const TABLE: &str = "overlayfw";
+
+/// Runs `f` on a thread inside the namespace; panics if the thread is not in it.
+fn in_netns<R: Send>(ns: &Netns, f: impl FnOnce() -> R + Send) -> R {
+    let path = format!("/var/run/netns/{}", ns.name());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            use std::os::unix::fs::MetadataExt as _;
+            let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            // A netlink socket belongs to the namespace of the thread that opens it: never
+            // send unless this thread is in the throw-away namespace.
+            let want = std::fs::metadata(&path).expect("netns file").ino();
+            let have = std::fs::metadata("/proc/thread-self/ns/net").expect("own netns").ino();
+            assert_eq!(have, want, "the thread is not in namespace {}", ns.name());
+            f()
+        })
+        .join()
+        .expect("netlink thread")
+    })
+}
+
+fn apply_in(ns: &Netns, rs: &Ruleset) -> Result<ApplyReport, NetlinkError> {
+    in_netns(ns, || netlink::apply(rs))
+}
+
+/// The listing without `handle` keys (they count kernel objects, not meaning).
+fn normalise(mut v: Value) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("handle");
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+fn text_listing(ns: &Netns) -> String {
+    ns.exec(&["nft", "list", "table", "ip", TABLE]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Loads `rs` with nft into one namespace and with netlink into another; both listings (JSON
+/// without handles, and text, which alone shows the table comment in nft 1.0.6) must agree.
+fn agree(rs: &Ruleset, what: &str) -> Result<(), String> {
+    let (a, b) = (Netns::new(), Netns::new());
+    a.nft_load(&nft_script(rs)).map_err(|e| format!("{what}: nft: {e}"))?;
+    apply_in(&b, rs).map_err(|e| format!("{what}: netlink: {e}"))?;
+    let (ja, jb) =
+        (normalise(a.list_table_json("ip", TABLE)), normalise(b.list_table_json("ip", TABLE)));
+    if ja != jb {
+        return Err(first_difference(what, &ja, &jb));
+    }
+    let (ta, tb) = (text_listing(&a), text_listing(&b));
+    if ta != tb {
+        return Err(format!("{what}: text listings differ\n--- nft\n{ta}\n--- netlink\n{tb}"));
+    }
+    Ok(())
+}
+
+fn first_difference(what: &str, a: &Value, b: &Value) -> String {
+    let (xa, xb) = (a["nftables"].as_array(), b["nftables"].as_array());
+    let (xa, xb) = (xa.cloned().unwrap_or_default(), xb.cloned().unwrap_or_default());
+    for (i, (oa, ob)) in xa.iter().zip(&xb).enumerate() {
+        if oa != ob {
+            return format!("{what}: object {i} differs\n--- nft\n{oa}\n--- netlink\n{ob}");
+        }
+    }
+    format!("{what}: {} objects by nft, {} by netlink", xa.len(), xb.len())
+}
+
+fn compile(path: &Path) -> Ruleset {
+    let inv = [path.with_extension("yaml"), path.with_file_name("topology.yaml")]
+        .into_iter()
+        .find(|p| p.exists())
+        .map(|p| Text { name: p.display().to_string(), bytes: std::fs::read(&p).expect("yaml") });
+    let text =
+        Text { name: path.display().to_string(), bytes: std::fs::read(path).expect("rules") };
+    let mut sources = Sources::new();
+    let compiled = pipeline::compile(&mut sources, vec![text], inv, TABLE);
+    compiled.ruleset.unwrap_or_else(|| panic!("{} does not compile", path.display()))
+}
+
+fn rules_files(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() && depth > 0 {
+            out.extend(rules_files(&p, depth - 1));
+        } else if p.extension().is_some_and(|x| x == "rules") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn both_backends_agree_on_every_example_and_ok_case() {
+    if !require_root() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = rules_files(&root.join("examples"), 1);
+    files.extend(rules_files(&root.join("tests/cases/ok"), 0));
+    assert!(files.len() >= 10, "found only {files:?}");
+    let failures: Vec<String> =
+        files.iter().filter_map(|f| agree(&compile(f), &f.display().to_string()).err()).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+// ---- hand-built IR covering every Match and Action variant ----
+
+fn net(s: &str) -> ipnetwork::Ipv4Network {
+    s.parse().expect("network")
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().expect("address")
+}
+
+struct Lines(u32);
+
+impl Lines {
+    fn rule(&mut self, matches: Vec<Match>, action: Action) -> Rule {
+        self.0 += 1;
+        let note = self.0.is_multiple_of(5).then(|| format!("note for line {} é", self.0));
+        Rule { matches, action, origin: Some(Origin { file: "r.fw".into(), line: self.0, note }) }
+    }
+}
+
+fn jump(chain: &str) -> Rule {
+    Rule { matches: vec![], action: Action::Jump(chain.into()), origin: None }
+}
+
+fn chain(name: &str, rules: Vec<Rule>) -> Chain {
+    Chain { name: name.into(), base: None, rules }
+}
+
+fn base(name: &str, kind: ChainKind, hook: Hook, priority: i32, rules: Vec<Rule>) -> Chain {
+    Chain { name: name.into(), base: Some(BaseChain { kind, hook, priority }), rules }
+}
+
+fn iif(name: &str) -> Match {
+    Match::IifName { neg: false, name: name.into() }
+}
+
+fn proto(p: u8) -> Match {
+    Match::Protocol { neg: false, proto: p }
+}
+
+fn tcp_dport(port: u16) -> Match {
+    Match::Port {
+        proto: L4::Tcp,
+        dir: Dir::Dst,
+        neg: false,
+        ports: PortMatch::Ports(vec![(port, port)]),
+    }
+}
+
+fn nat(addr: &str, end: Option<&str>, ports: Option<(u16, u16)>) -> NatTarget {
+    NatTarget { addr: ip(addr), addr_end: end.map(ip), ports }
+}
+
+fn all_matches(l: &mut Lines) -> Vec<Rule> {
+    let mut ms = vec![
+        iif("eth0"),
+        Match::IifName { neg: true, name: "eth*".into() },
+        Match::OifName { neg: false, name: "tun*".into() },
+        Match::OifName { neg: true, name: "plugin0".into() },
+        proto(6),
+        Match::Protocol { neg: true, proto: 17 },
+        proto(47),
+        Match::CtState { neg: false, states: vec![CtState::Established, CtState::Related] },
+        Match::CtState { neg: false, states: vec![CtState::New] },
+        Match::CtState { neg: false, states: vec![CtState::Untracked] },
+        Match::CtState { neg: true, states: vec![CtState::Invalid] },
+        Match::CtState { neg: true, states: vec![CtState::New, CtState::Established] },
+        Match::CtState { neg: false, states: vec![] },
+        Match::CtState { neg: true, states: vec![] },
+        Match::TcpSyn { neg: false },
+        Match::TcpSyn { neg: true },
+    ];
+    for neg in [false, true] {
+        for addrs in [
+            AddrMatch::Nets(vec![net("10.0.0.0/8")]),
+            AddrMatch::Nets(vec![net("10.1.0.0/16")]),
+            AddrMatch::Nets(vec![net("10.1.2.0/24")]),
+            AddrMatch::Nets(vec![net("192.0.2.7/32")]),
+            AddrMatch::Nets(vec![net("100.127.255.193/29")]),
+            AddrMatch::Nets(vec![net("0.0.0.0/0")]),
+            AddrMatch::Nets(vec![net("10.0.0.0/8"), net("10.1.0.0/16"), net("192.0.2.7/32")]),
+            AddrMatch::Nets(vec![net("10.0.0.0/8"), net("11.0.0.0/8"), net("255.255.255.255/32")]),
+            AddrMatch::Nets(vec![net("0.0.0.0/8"), net("192.0.2.0/24")]),
+            AddrMatch::Nets(vec![
+                net("198.51.100.3/32"),
+                net("198.51.100.2/32"),
+                net("198.51.100.2/32"),
+            ]),
+            AddrMatch::Nets(vec![]),
+            AddrMatch::Range(ip("10.0.0.1"), ip("10.0.0.9")),
+            AddrMatch::Range(ip("10.0.0.9"), ip("10.0.0.1")),
+            AddrMatch::Range(ip("10.0.0.5"), ip("10.0.0.5")),
+            AddrMatch::Set("blacklist".into()),
+            AddrMatch::Set("empty_set".into()),
+        ] {
+            ms.push(Match::Saddr { neg, addrs: addrs.clone() });
+            ms.push(Match::Daddr { neg, addrs });
+        }
+        for proto in [L4::Tcp, L4::Udp, L4::Udplite, L4::Sctp] {
+            for dir in [Dir::Src, Dir::Dst] {
+                for ports in [
+                    PortMatch::Ports(vec![(22, 22)]),
+                    PortMatch::Ports(vec![(1000, 2000)]),
+                    PortMatch::Ports(vec![(80, 80), (443, 443), (8000, 8080)]),
+                    PortMatch::Ports(vec![(0, 100), (90, 200), (65535, 65535)]),
+                    PortMatch::Ports(vec![(53, 53), (52, 52), (65535, 65535)]),
+                    PortMatch::Ports(vec![]),
+                    PortMatch::Set("webports".into()),
+                ] {
+                    ms.push(Match::Port { proto, dir, neg, ports });
+                }
+            }
+        }
+        for (kind, code) in [(8, None), (3, Some(3)), (200, None), (200, Some(7)), (0, Some(0))] {
+            ms.push(Match::IcmpType { neg, kind, code });
+        }
+    }
+    for unit in [RateUnit::Second, RateUnit::Minute, RateUnit::Hour, RateUnit::Day] {
+        ms.push(Match::Limit { rate: 5, unit, burst: 10 });
+    }
+    let mut rules: Vec<Rule> = ms.into_iter().map(|m| l.rule(vec![m], Action::Accept)).collect();
+    // Several matches in one rule: one protocol dependency for two ports, ip protocol first.
+    rules.push(l.rule(
+        vec![
+            iif("tun0"),
+            Match::Saddr { neg: false, addrs: AddrMatch::Set("blacklist".into()) },
+            tcp_dport(22),
+            Match::Port {
+                proto: L4::Tcp,
+                dir: Dir::Src,
+                neg: true,
+                ports: PortMatch::Ports(vec![(1, 1023)]),
+            },
+            Match::TcpSyn { neg: false },
+            Match::CtState { neg: false, states: vec![CtState::New] },
+            Match::Limit { rate: 1, unit: RateUnit::Second, burst: 1 },
+        ],
+        Action::Drop,
+    ));
+    rules.push(l.rule(vec![proto(6), tcp_dport(80)], Action::Accept));
+    rules.push(
+        l.rule(vec![proto(1), Match::IcmpType { neg: false, kind: 8, code: None }], Action::Accept),
+    );
+    rules
+}
+
+fn rejects(l: &mut Lines) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = [
+        RejectWith::PortUnreachable,
+        RejectWith::NetUnreachable,
+        RejectWith::HostUnreachable,
+        RejectWith::ProtUnreachable,
+        RejectWith::NetProhibited,
+        RejectWith::HostProhibited,
+        RejectWith::AdminProhibited,
+    ]
+    .into_iter()
+    .map(|with| l.rule(vec![], Action::Reject(with)))
+    .collect();
+    let reset = Action::Reject(RejectWith::TcpReset);
+    rules.push(l.rule(vec![tcp_dport(23)], reset.clone()));
+    rules.push(l.rule(vec![], reset.clone()));
+    rules.push(l.rule(vec![iif("eth0")], reset.clone()));
+    rules.push(l.rule(vec![proto(6)], reset.clone()));
+    rules.push(l.rule(vec![Match::TcpSyn { neg: true }], reset));
+    rules
+}
+
+fn every_variant() -> Ruleset {
+    let l = &mut Lines(0);
+    let mut input = vec![
+        l.rule(vec![iif("eth0")], Action::Accept),
+        l.rule(vec![], Action::Count),
+        l.rule(
+            vec![],
+            Action::Log { prefix: Some("in: $HOME 100% ".into()), level: Some(LogLevel::Warn) },
+        ),
+        l.rule(vec![], Action::Log { prefix: None, level: None }),
+        l.rule(vec![], Action::Log { prefix: Some("x".repeat(200)), level: None }),
+        l.rule(vec![], Action::Jump("INP_C_all".into())),
+    ];
+    for level in [
+        LogLevel::Emerg,
+        LogLevel::Alert,
+        LogLevel::Crit,
+        LogLevel::Err,
+        LogLevel::Notice,
+        LogLevel::Info,
+        LogLevel::Debug,
+    ] {
+        input
+            .push(l.rule(vec![], Action::Log { prefix: Some("é".repeat(70)), level: Some(level) }));
+    }
+    input.extend(rejects(l));
+    input.push(l.rule(vec![], Action::Return));
+    input.push(Rule { matches: vec![], action: Action::Count, origin: None });
+    input.push(Rule {
+        matches: vec![],
+        action: Action::Accept,
+        origin: Some(Origin { file: "f".repeat(200), line: 7, note: None }),
+    });
+    let all = all_matches(l);
+    let output = {
+        let mut r = rejects(l);
+        r.push(l.rule(vec![], Action::Accept));
+        r
+    };
+    let mirror_in = vec![
+        l.rule(vec![iif("tun0")], Action::Dup { to: ip("198.51.100.2") }),
+        l.rule(
+            vec![Match::Saddr { neg: false, addrs: AddrMatch::Set("blacklist".into()) }],
+            Action::Drop,
+        ),
+    ];
+    let mirror_out = vec![l.rule(
+        vec![Match::OifName { neg: false, name: "tun0".into() }],
+        Action::Dup { to: ip("198.51.100.2") },
+    )];
+    let dnats = [
+        (vec![iif("eth0")], nat("198.51.100.2", None, None), false),
+        (vec![tcp_dport(1)], nat("198.51.100.2", None, Some((22, 22))), false),
+        (vec![tcp_dport(1)], nat("198.51.100.2", None, Some((22, 25))), false),
+        (vec![], nat("198.51.100.2", Some("198.51.100.9"), None), false),
+        (vec![], nat("198.51.100.9", Some("198.51.100.2"), None), false),
+        (vec![tcp_dport(2)], nat("198.51.100.2", Some("198.51.100.9"), Some((22, 25))), true),
+        (vec![proto(17)], nat("198.51.100.2", Some("198.51.100.2"), Some((53, 53))), false),
+        (vec![], nat("198.51.100.3", None, None), true),
+    ];
+    let mut prerouting: Vec<Rule> = dnats
+        .iter()
+        .map(|(m, to, random)| l.rule(m.clone(), Action::Dnat { to: to.clone(), random: *random }))
+        .collect();
+    prerouting.extend([
+        l.rule(vec![tcp_dport(80)], Action::Redirect { ports: Some((8080, 8080)) }),
+        l.rule(vec![tcp_dport(81)], Action::Redirect { ports: Some((8080, 8090)) }),
+        l.rule(vec![], Action::Redirect { ports: None }),
+        l.rule(
+            vec![Match::Daddr { neg: false, addrs: AddrMatch::Nets(vec![net("10.0.1.0/24")]) }],
+            Action::NetmapDnat { to: net("192.168.7.0/24") },
+        ),
+        l.rule(vec![], Action::NetmapDnat { to: net("192.168.7.5/32") }),
+    ]);
+    let masq = |ports, random| Action::Masquerade { ports, random };
+    let postrouting = vec![
+        l.rule(vec![Match::OifName { neg: false, name: "eth0".into() }], masq(None, false)),
+        l.rule(vec![tcp_dport(4)], masq(Some((1024, 2000)), false)),
+        l.rule(vec![tcp_dport(4)], masq(Some((1024, 1024)), false)),
+        l.rule(vec![], masq(None, true)),
+        l.rule(vec![proto(17)], masq(Some((1024, 2000)), true)),
+        l.rule(vec![], Action::Snat { to: nat("10.0.1.120", None, None), random: false }),
+        l.rule(
+            vec![tcp_dport(6)],
+            Action::Snat { to: nat("10.0.1.120", None, Some((1000, 2000))), random: true },
+        ),
+        l.rule(
+            vec![],
+            Action::Snat { to: nat("10.0.1.120", Some("10.0.1.125"), None), random: false },
+        ),
+        l.rule(
+            vec![Match::Saddr { neg: false, addrs: AddrMatch::Nets(vec![net("192.168.7.0/24")]) }],
+            Action::NetmapSnat { to: net("10.0.1.0/24") },
+        ),
+    ];
+    use ChainKind::{Filter, Nat};
+    Ruleset {
+        table: TABLE.into(),
+        input_hash: "0123456789abcdef".repeat(10),
+        sets: vec![
+            Set {
+                name: "blacklist".into(),
+                elements: SetElements::Addrs(vec![
+                    net("192.0.2.0/24"),
+                    net("192.0.2.5/32"),
+                    net("192.0.3.0/24"),
+                    net("203.0.113.7/32"),
+                    net("255.255.255.0/24"),
+                ]),
+            },
+            Set { name: "empty_set".into(), elements: SetElements::Addrs(vec![]) },
+            Set {
+                name: "webports".into(),
+                elements: SetElements::Ports(vec![(22, 22), (80, 90), (85, 100), (101, 101)]),
+            },
+            Set { name: "lowports".into(), elements: SetElements::Ports(vec![(0, 1023)]) },
+        ],
+        chains: vec![
+            chain("INP_C_all", all),
+            chain("INPUT_CUST", input),
+            chain("OUTPUT_CUST", output),
+            chain("MIRROR_IN", mirror_in),
+            chain("MIRROR_OUT", mirror_out),
+            chain("PREROUTING_CUST", prerouting),
+            chain("POSTROUTING_CUST", postrouting),
+            base("filter_prerouting", Filter, Hook::Prerouting, -150, vec![jump("MIRROR_IN")]),
+            base("filter_input", Filter, Hook::Input, 0, vec![jump("INPUT_CUST")]),
+            base("filter_forward", Filter, Hook::Forward, -5, vec![]),
+            base("filter_output", Filter, Hook::Output, 10, vec![jump("OUTPUT_CUST")]),
+            base("filter_postrouting", Filter, Hook::Postrouting, -300, vec![jump("MIRROR_OUT")]),
+            base("nat_prerouting", Nat, Hook::Prerouting, -100, vec![jump("PREROUTING_CUST")]),
+            base("nat_input", Nat, Hook::Input, 100, vec![]),
+            base("nat_output", Nat, Hook::Output, -100, vec![]),
+            base("nat_postrouting", Nat, Hook::Postrouting, 100, vec![jump("POSTROUTING_CUST")]),
+        ],
+    }
+}
+
+#[test]
+fn both_backends_agree_on_every_ir_variant() {
+    if !require_root() {
+        return;
+    }
+    agree(&every_variant(), "every_variant").unwrap_or_else(|e| panic!("{e}"));
+}
+
+const FOREIGN: &str = "table inet other {
+	set allowed {
+		type ipv4_addr
+		elements = { 192.0.2.1 }
+	}
+	chain c {
+		type filter hook input priority 0; policy accept;
+		tcp dport 22 ip saddr @allowed counter accept comment \"theirs\"
+		counter drop
+	}
+}
+";
+
+#[test]
+fn applying_twice_leaves_one_table_and_foreign_tables_alone() {
+    if !require_root() {
+        return;
+    }
+    let ns = Netns::new();
+    ns.nft_load(FOREIGN).unwrap_or_else(|e| panic!("{e}"));
+    let foreign = ns.exec(&["nft", "-j", "list", "table", "inet", "other"]).expect("list");
+    let rs = every_variant();
+    let first = apply_in(&ns, &rs).unwrap_or_else(|e| panic!("{e}"));
+    let once = normalise(ns.list_table_json("ip", TABLE));
+    let second = apply_in(&ns, &rs).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first, second);
+    assert_eq!(normalise(ns.list_table_json("ip", TABLE)), once);
+    assert_eq!(ns.exec(&["nft", "-j", "list", "table", "inet", "other"]).expect("list"), foreign);
+    let tables = ns.exec(&["nft", "list", "tables"]).expect("tables");
+    assert_eq!(tables, "table inet other\ntable ip overlayfw\n");
+    let want: usize = rs.chains.iter().map(|c| c.rules.len()).sum();
+    assert_eq!(first.rules, want);
+    assert_eq!(rule_counts(&ns.list_json(), "ip", TABLE).values().sum::<usize>(), want);
+}
+
+/// A ruleset that fails in the kernel at `bad` (inserted into the input chain after `good`
+/// rules) leaves the namespace exactly as it was and names the failing rule's origin.
+fn refused(bad: Rule, bad_chain_kind: ChainKind, expect_errno: &str) {
+    let ns = Netns::new();
+    ns.nft_load(FOREIGN).unwrap_or_else(|e| panic!("{e}"));
+    // An older version of our table is in place.
+    let mut old = every_variant();
+    old.chains.truncate(0);
+    old.sets.truncate(1);
+    old.chains.push(base(
+        "filter_input",
+        ChainKind::Filter,
+        Hook::Input,
+        0,
+        vec![Lines(900).rule(vec![], Action::Accept)],
+    ));
+    apply_in(&ns, &old).unwrap_or_else(|e| panic!("{e}"));
+    let before = ns.list_json();
+
+    let mut rs = every_variant();
+    let l = &mut Lines(5000);
+    let mut rules: Vec<Rule> =
+        (0..300).map(|i| l.rule(vec![tcp_dport(i + 1)], Action::Accept)).collect();
+    let origin = bad.origin.clone().expect("the bad rule has an origin");
+    rules.push(bad);
+    rules.extend((0..300).map(|i| l.rule(vec![tcp_dport(i + 1)], Action::Drop)));
+    let (hook, prio) = match bad_chain_kind {
+        ChainKind::Filter => (Hook::Input, 5),
+        ChainKind::Nat => (Hook::Postrouting, 100),
+    };
+    rs.chains.push(base("late", bad_chain_kind, hook, prio, rules));
+
+    let err = apply_in(&ns, &rs).expect_err("the kernel must refuse the batch");
+    match &err {
+        NetlinkError::Refused {
+            object: Object::Rule { chain, position, origin: Some(o) }, ..
+        } => {
+            assert_eq!(chain, "late");
+            assert_eq!(*position, 301);
+            assert_eq!(o, &origin);
+        }
+        other => panic!("wrong error: {other:?}"),
+    }
+    let text = err.to_string();
+    let at = format!("{}:{}", origin.file, origin.line);
+    assert!(text.contains(&at) && text.contains(expect_errno), "{text}");
+    assert_eq!(ns.list_json(), before, "the namespace's ruleset changed");
+}
+
+#[test]
+fn a_refused_jump_changes_nothing_and_names_the_rule() {
+    if !require_root() {
+        return;
+    }
+    let bad = Lines(4000).rule(vec![], Action::Jump("NO_SUCH_CHAIN".into()));
+    refused(bad, ChainKind::Filter, "No such file or directory");
+}
+
+#[test]
+fn a_nat_rule_in_a_filter_chain_changes_nothing_and_names_the_rule() {
+    if !require_root() {
+        return;
+    }
+    let bad = Lines(4100).rule(vec![], Action::Masquerade { ports: None, random: false });
+    refused(bad, ChainKind::Filter, "Operation not supported");
+}
+
+fn many_rules(n: u32) -> Ruleset {
+    let l = &mut Lines(0);
+    let rules: Vec<Rule> = (0..n)
+        .map(|i| {
+            l.rule(
+                vec![
+                    Match::Saddr {
+                        neg: false,
+                        addrs: AddrMatch::Nets(vec![net(&format!(
+                            "10.{}.{}.0/24",
+                            i / 65536 % 256,
+                            i / 256 % 256
+                        ))]),
+                    },
+                    tcp_dport(1 + (i % 60_000) as u16),
+                ],
+                Action::Accept,
+            )
+        })
+        .collect();
+    let elements =
+        (0..5_000u32).map(|i| net(&format!("172.16.{}.{}/32", i / 256, i % 256))).collect();
+    Ruleset {
+        table: TABLE.into(),
+        input_hash: "h".into(),
+        sets: vec![Set { name: "big".into(), elements: SetElements::Addrs(elements) }],
+        chains: vec![
+            chain("INPUT_CUST", rules),
+            base("filter_input", ChainKind::Filter, Hook::Input, 0, vec![jump("INPUT_CUST")]),
+        ],
+    }
+}
+
+#[test]
+fn twenty_thousand_rules_apply_whole() {
+    if !require_root() {
+        return;
+    }
+    let rs = many_rules(20_000);
+    let ns = Netns::new();
+    let report = apply_in(&ns, &rs).unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.bytes > 128 * 1024, "{report:?}");
+    assert_eq!(report.rules, 20_001);
+    let counts = rule_counts(&ns.list_table_json("ip", TABLE), "ip", TABLE);
+    assert_eq!(counts.get("INPUT_CUST"), Some(&20_000));
+    assert_eq!(counts.get("filter_input"), Some(&1));
+    // The 5,000 adjacent /32s merge into ranges: as nft does.
+    let b = Netns::new();
+    b.nft_load(&nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    let set = |ns: &Netns| ns.exec(&["nft", "list", "set", "ip", TABLE, "big"]).expect("set");
+    assert_eq!(set(&ns), set(&b));
+}
+
+/// Prints (never asserts on) the time of 100,000 rules via netlink and via `nft -f`.
+#[test]
+fn measure_100k_rules_netlink_against_nft() {
+    if !require_root() {
+        return;
+    }
+    let rs = many_rules(100_000);
+    let script = nft_script(&rs);
+    let ns_a = Netns::new();
+    let ns_b = Netns::new();
+
+    let path = std::env::temp_dir().join(format!("ofw-bench-{}.nft", std::process::id()));
+    std::fs::write(&path, &script).expect("script");
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%e s %M KiB", "ip", "netns", "exec", ns_a.name(), "nft", "-f"])
+        .arg(&path)
+        .output();
+    let _ = std::fs::remove_file(&path);
+    let nft = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+        Ok(o) => panic!("nft -f failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(_) => {
+            let t = Instant::now();
+            ns_a.nft_load(&script).unwrap_or_else(|e| panic!("{e}"));
+            format!("{:.2} s (no /usr/bin/time)", t.elapsed().as_secs_f64())
+        }
+    };
+
+    let t = Instant::now();
+    let report = apply_in(&ns_b, &rs).unwrap_or_else(|e| panic!("{e}"));
+    let netlink = t.elapsed();
+    let counts = |ns: &Netns| rule_counts(&ns.list_table_json("ip", TABLE), "ip", TABLE);
+    assert_eq!(counts(&ns_a), counts(&ns_b));
+    eprintln!(
+        "100k rules: nft -f {nft}; netlink {:.2} s (build + send + ACK, in-process), batch {} \
+         messages, {:.1} MiB",
+        netlink.as_secs_f64(),
+        report.messages,
+        report.bytes as f64 / (1 << 20) as f64
+    );
+}
