@@ -54,7 +54,7 @@ pub struct Resolved {
 /// Resolves all files against the inventory.
 pub fn resolve(inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
     let mut r = Resolver { v: Values::new(inv), chains: Vec::new(), index: HashMap::new() };
-    let subgroups = collect_subgroups(inputs);
+    let subgroups = collect_subgroups(inputs, &mut r.v.diags);
     for input in inputs {
         for rule in &input.rules.rules {
             r.rule(input.name, rule, &subgroups);
@@ -151,13 +151,29 @@ struct Resolver<'a> {
 /// Subgroup name → (parent, span of the first line that defines it).
 type Subgroups = HashMap<String, (Builtin, Span)>;
 
-fn collect_subgroups(inputs: &[Input]) -> Subgroups {
+/// Collects the subgroups the lines define. Names ending in `_FILTER` or `_NAT` are refused:
+/// layout derives chain names with those suffixes, and nft would merge two chains of the same
+/// name into one.
+fn collect_subgroups(inputs: &[Input], diags: &mut Vec<Diagnostic>) -> Subgroups {
     let mut map = Subgroups::new();
     for input in inputs {
         for rule in &input.rules.rules {
             if let Some(Spanned { node: ChainWord::Subgroup { parent, name }, span }) = &rule.chain
             {
-                map.entry(name.clone()).or_insert((*parent, *span));
+                if map.contains_key(name) {
+                    continue;
+                }
+                if name.ends_with("_FILTER") || name.ends_with("_NAT") {
+                    diags.push(
+                        Diagnostic::error(
+                            "E003",
+                            format!("subgroup name `{name}` ends in a suffix overlayfw reserves"),
+                            *span,
+                        )
+                        .with_help("overlayfw names its own chains `…_FILTER` and `…_NAT`; rename the subgroup"),
+                    );
+                }
+                map.insert(name.clone(), (*parent, *span));
             }
         }
     }
