@@ -35,6 +35,18 @@ enum Command {
     Apply(ApplyArgs),
     /// Confirm a pending `apply --confirm` in this network namespace.
     Confirm(ConfirmArgs),
+    /// Internal: started by `apply --confirm`; restores the previous table at the deadline
+    /// unless confirmed.
+    #[command(hide = true)]
+    Watchdog(WatchdogArgs),
+}
+
+#[derive(Args, Debug)]
+struct WatchdogArgs {
+    #[command(flatten)]
+    table: TableArg,
+    #[arg(long)]
+    seconds: u64,
 }
 
 #[derive(Args, Debug)]
@@ -188,6 +200,7 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Diff(a) => diff(a),
         Command::Apply(a) => apply(a),
         Command::Confirm(a) => confirm(a),
+        Command::Watchdog(a) => watchdog(a),
     }
 }
 
@@ -397,26 +410,70 @@ fn apply(a: ApplyArgs) -> io::Result<u8> {
         eprintln!("applied table ip {table}: {} chains, {rules} rules", ruleset.chains.len());
         return Ok(0);
     };
-    let pending = live::confirm::Pending::new(table)?;
+    let pending = live::confirm::Pending::create(table, &snapshot.restore_script())?;
+    // The watchdog decides; it lives in its own process group, so that losing the terminal
+    // (which kills this process) cannot keep an unconfirmed change.
+    let spawned = {
+        use std::os::unix::process::CommandExt as _;
+        std::process::Command::new(std::env::current_exe()?)
+            .args(["watchdog", "--table", table, "--seconds", &seconds.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+    };
+    let mut watchdog = match spawned {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!(
+                "overlayfw: cannot start the confirmation watchdog ({e}); restoring the previous table"
+            );
+            pending.clear();
+            return Ok(if snapshot.restore().is_ok() { 1 } else { 2 });
+        }
+    };
     eprintln!(
         "applied table ip {table}; confirm within {seconds} s (press Enter, or run `overlayfw confirm --table {table}`), or the previous table comes back"
     );
-    if pending.wait(std::time::Duration::from_secs(seconds), true) {
-        eprintln!("confirmed");
-        return Ok(0);
-    }
-    match snapshot.restore() {
-        Ok(()) => {
+    pending.wait(std::time::Duration::from_secs(seconds), true);
+    let status = watchdog_status(&mut watchdog)?;
+    match status {
+        0 => {
+            eprintln!("confirmed");
+            Ok(0)
+        }
+        1 => {
             eprintln!(
                 "not confirmed within {seconds} s: the previous table ip {table} is restored"
             );
             Ok(1)
         }
-        Err(e) => {
-            eprintln!("overlayfw: not confirmed, and restoring the previous table failed: {e}");
+        _ => {
+            eprintln!("overlayfw: not confirmed, and restoring the previous table failed");
             Ok(2)
         }
     }
+}
+
+fn watchdog_status(child: &mut std::process::Child) -> io::Result<i32> {
+    Ok(child.wait()?.code().unwrap_or(2))
+}
+
+/// Exit 0: confirmed; 1: not confirmed, previous table restored; 2: restoring failed.
+fn watchdog(a: WatchdogArgs) -> io::Result<u8> {
+    let pending = live::confirm::Pending::of(&a.table.table);
+    let confirmed = pending.wait(std::time::Duration::from_secs(a.seconds), false);
+    let code = if confirmed {
+        0
+    } else {
+        match pending.restore_script().map(|s| live::nft::load(&s)) {
+            Ok(Ok(())) => 1,
+            _ => 2,
+        }
+    };
+    pending.clear();
+    Ok(code)
 }
 
 fn confirm(a: ConfirmArgs) -> io::Result<u8> {

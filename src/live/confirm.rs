@@ -1,6 +1,7 @@
-//! The handshake of `apply --confirm N`: the applying process leaves a "pending" file in the
-//! state directory and waits; `overlayfw confirm` (another terminal) or Enter (this one)
-//! confirms; otherwise the previous table comes back. Files are keyed by network namespace and
+//! The handshake of `apply --confirm N`: the applying process leaves a "pending" file and the
+//! restore script in the state directory, and a watchdog process waits; `overlayfw confirm`
+//! (another terminal) or Enter (the applying one) confirms; otherwise the watchdog puts the
+//! previous table back, even when the terminal and the applying process are gone. Files are keyed by network namespace and
 //! table, so applies in different namespaces do not meet. A lock file serialises applies.
 
 use std::fs::{self, File, OpenOptions};
@@ -43,22 +44,50 @@ pub fn lock(table: &str) -> io::Result<ApplyLock> {
     Ok(ApplyLock { _file: file })
 }
 
-/// A change waiting for confirmation; its files are removed on drop.
+/// A change waiting for confirmation. The applying process creates it and starts a watchdog
+/// process (`overlayfw watchdog`, in its own process group so that a hangup of the terminal
+/// does not reach it) that restores the previous table at the deadline unless confirmed, and
+/// then clears the files.
 pub struct Pending {
     pending: PathBuf,
     confirmed: PathBuf,
+    restore: PathBuf,
 }
 
 impl Pending {
-    pub fn new(table: &str) -> io::Result<Pending> {
+    /// Records a pending change with the script that restores the previous table.
+    pub fn create(table: &str, restore_script: &str) -> io::Result<Pending> {
         fs::create_dir_all(state_dir())?;
-        let p = Pending { pending: path(table, "pending"), confirmed: path(table, "confirmed") };
+        let p = Pending::of(table);
         let _ = fs::remove_file(&p.confirmed);
+        fs::write(&p.restore, restore_script)?;
         fs::write(&p.pending, format!("{}\n", std::process::id()))?;
         Ok(p)
     }
 
-    /// Waits until confirmed (file or a line on standard input) or `timeout` passes.
+    /// The pending change of `table` in this namespace (files may or may not exist).
+    pub fn of(table: &str) -> Pending {
+        Pending {
+            pending: path(table, "pending"),
+            confirmed: path(table, "confirmed"),
+            restore: path(table, "restore.nft"),
+        }
+    }
+
+    pub fn restore_script(&self) -> io::Result<String> {
+        fs::read_to_string(&self.restore)
+    }
+
+    /// Marks the change confirmed.
+    pub fn confirm(&self) -> io::Result<()> {
+        fs::write(&self.confirmed, b"")
+    }
+
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed.exists()
+    }
+
+    /// Waits until confirmed (the file, or a line on standard input) or `timeout` passes.
     pub fn wait(&self, timeout: Duration, read_stdin: bool) -> bool {
         let (tx, rx) = mpsc::channel();
         if read_stdin {
@@ -72,8 +101,11 @@ impl Pending {
         }
         let deadline = Instant::now() + timeout;
         loop {
-            if self.confirmed.exists() || rx.try_recv().is_ok() {
+            if self.is_confirmed() {
                 return true;
+            }
+            if rx.try_recv().is_ok() {
+                return self.confirm().is_ok();
             }
             let now = Instant::now();
             if now >= deadline {
@@ -82,12 +114,12 @@ impl Pending {
             std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
         }
     }
-}
 
-impl Drop for Pending {
-    fn drop(&mut self) {
+    /// Removes the files: nothing is pending any more.
+    pub fn clear(&self) {
         let _ = fs::remove_file(&self.pending);
         let _ = fs::remove_file(&self.confirmed);
+        let _ = fs::remove_file(&self.restore);
     }
 }
 
@@ -96,6 +128,6 @@ pub fn confirm(table: &str) -> io::Result<bool> {
     if !path(table, "pending").exists() {
         return Ok(false);
     }
-    fs::write(path(table, "confirmed"), b"")?;
+    Pending::of(table).confirm()?;
     Ok(true)
 }

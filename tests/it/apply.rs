@@ -223,6 +223,39 @@ fn confirm_keeps_the_change_and_its_absence_restores_the_previous_table() {
         netns::rule_counts(&before, "ip", "overlayfw")
     );
 
+    // The terminal goes away (the applying process is killed): the watchdog still restores.
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns.name(),
+            env!("CARGO_BIN_EXE_overlayfw"),
+            "apply",
+            "--confirm",
+            "2",
+        ])
+        .arg(&v2.0)
+        .env("OVERLAYFW_STATE_DIR", &state)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn apply");
+    let start = std::time::Instant::now();
+    while code(&run(&ns, &with_inv(vec!["diff".into()], &v2), &state)) != 0 {
+        assert!(start.elapsed().as_secs() < 20, "the new table never appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill apply");
+    let _ = child.wait();
+    let start = std::time::Instant::now();
+    while code(&run(&ns, &with_inv(vec!["diff".into()], &v1), &state)) != 0 {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "the previous table was not restored after the terminal went away"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
     // Confirmed from another process: the new table stays; exit 0.
     let mut child = Command::new("ip")
         .args([
