@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Compile benchmarks (issue "performance"), measured in one run: overlayfw compile and check vs
+# iptables-restore-translate on the same policy (bench/gen.py), peak memory against the input
+# size, and scaling from 10k to 100k rules. Needs python3, /usr/bin/time, iptables.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q
+BIN=$PWD/target/release/overlayfw
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+measure() { /usr/bin/time -f "%e %M" -o "$TMP/time" "$@" > /dev/null 2>&1 || true; cat "$TMP/time"; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
+printf '%-8s %10s %10s %12s %12s %14s %10s\n' N "input MiB" "compile s" "compile MiB" "check s" "translate s" "ratio"
+declare -A T
+for n in 1000 10000 100000; do
+  python3 bench/gen.py "$n" > "$TMP/p.rules"
+  python3 bench/gen.py "$n" --iptables > "$TMP/p.save"
+  size=$(stat -c %s "$TMP/p.rules")
+  read -r tc mc < <(measure "$BIN" compile "$TMP/p.rules")
+  read -r tk _ < <(measure "$BIN" check "$TMP/p.rules")
+  read -r tt _ < <(measure iptables-restore-translate -f "$TMP/p.save")
+  T[$n]=$tc
+  printf '%-8s %10.1f %10s %12s %12s %14s %10s\n' "$n" "$(python3 -c "print($size/1048576)")" "$tc" "$(( mc / 1024 ))" "$tk" "$tt" "$(ratio "$tc" "$tt")"
+done
+echo "ratio = overlayfw compile time / iptables-restore-translate time (goal <= 0.10)"
+echo "scaling 10k -> 100k: $(ratio "${T[100000]}" "${T[10000]}")x (goal <= 11x)"
