@@ -8,3 +8,4 @@ mod load;
 #[cfg(feature = "netlink")]
 mod netlink;
 mod netns;
+mod scene;
