@@ -3,6 +3,7 @@
 mod apply;
 mod cases;
 mod cli;
+mod conformance;
 mod emit_load;
 mod load;
 #[cfg(feature = "netlink")]
