@@ -3,9 +3,11 @@
 mod apply;
 mod cases;
 mod cli;
+mod conformance;
 mod emit_load;
 mod injection;
 mod load;
 #[cfg(feature = "netlink")]
 mod netlink;
 mod netns;
+mod scene;
