@@ -142,8 +142,17 @@ pub(super) fn completions(a: CompletionsArgs) -> io::Result<u8> {
 }
 
 pub(super) fn man() -> io::Result<u8> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(super::Cli::command()).render(&mut page)?;
+    let page = String::from_utf8(page).expect("clap_mangen writes UTF-8");
+    // clap_mangen puts its apostrophe string definition (`.ie`/`.el`) before `.TH`; the title
+    // goes first, as tools that sniff for a man page expect, and the definition still precedes
+    // every use.
+    let (title, rest): (Vec<&str>, Vec<&str>) = page.lines().partition(|l| l.starts_with(".TH"));
     let mut out = io::stdout().lock();
-    clap_mangen::Man::new(super::Cli::command()).render(&mut out)?;
+    for line in title.into_iter().chain(rest) {
+        writeln!(out, "{line}")?;
+    }
     out.flush()?;
     Ok(0)
 }

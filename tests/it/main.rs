@@ -9,3 +9,4 @@ mod load;
 #[cfg(feature = "netlink")]
 mod netlink;
 mod netns;
+mod precommit;
