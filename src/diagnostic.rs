@@ -330,7 +330,6 @@ fn sarif(diags: &[Diagnostic], sources: &Sources) -> serde_json::Value {
             "tool": { "driver": {
                 "name": "overlayfw",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/overlayfw/overlayfw",
                 "rules": rules,
             }},
             "columnKind": "unicodeCodePoints",
