@@ -105,13 +105,16 @@ fn sh(dir: &Path, program: &str, args: &[&str]) -> Output {
 #[test]
 fn the_real_pre_commit_runs_the_hooks() {
     let Some(pc) = pre_commit() else { return };
-    let o = sh(root(), pc, &["validate-manifest", ".pre-commit-hooks.yaml"]);
-    assert!(o.status.success(), "validate-manifest: {}", String::from_utf8_lossy(&o.stderr));
+    // Everything pre-commit writes (its cache, a HOME) stays in the scratch directory.
+    let s = Scratch::new("repo");
+    let dir = s.0.as_path();
+    let manifest_path = root().join(".pre-commit-hooks.yaml");
+    let manifest_path = manifest_path.to_str().expect("UTF-8 path");
+    let o = sh(dir, pc, &["validate-manifest", manifest_path]);
+    assert!(o.status.success(), "validate-manifest: {}", String::from_utf8_lossy(&o.stdout));
 
     // A scratch repository whose local hooks run this build with the manifest's entries and
     // file patterns (a `language: rust` hook would make pre-commit build the crate again).
-    let s = Scratch::new("repo");
-    let dir = s.0.as_path();
     assert!(sh(dir, "git", &["init", "-q"]).status.success());
     let mut config = String::from("repos:\n- repo: local\n  hooks:\n");
     for h in manifest() {
