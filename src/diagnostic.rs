@@ -206,6 +206,10 @@ pub enum Format {
     Short,
     /// A JSON array of objects.
     Json,
+    /// SARIF 2.1.0: one run, rules from [`CODES`], one result per diagnostic.
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::message`), one per line.
+    Github,
 }
 
 /// Renders diagnostics in the given format. `color` adds ANSI colours to the human format.
@@ -239,8 +243,149 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, format: Format, color: bo
             out = serde_json::to_string_pretty(&items).expect("diagnostics serialize");
             out.push('\n');
         }
+        Format::Sarif => {
+            out = serde_json::to_string_pretty(&sarif(diags, sources)).expect("SARIF serializes");
+            out.push('\n');
+        }
+        Format::Github => {
+            for d in diags {
+                github(&mut out, d, sources);
+            }
+        }
     }
     out
+}
+
+/// The SARIF 2.1.0 log of one run. Columns count Unicode code points (declared with
+/// `columnKind`), end columns are exclusive, as SARIF defines them.
+fn sarif(diags: &[Diagnostic], sources: &Sources) -> serde_json::Value {
+    let rules: Vec<serde_json::Value> = CODES
+        .iter()
+        .map(|(code, summary)| {
+            let mut rule = serde_json::json!({
+                "id": code,
+                "shortDescription": { "text": summary },
+            });
+            if let Some(doc) = crate::explain::doc(code) {
+                rule["help"] = serde_json::json!({ "text": doc, "markdown": doc });
+            }
+            rule
+        })
+        .collect();
+    let location = |l: &Label| {
+        let f = sources.get(l.span.file);
+        let (line, column) = f.line_col(l.span.start);
+        let (end_line, end_column) = f.line_col(l.span.end);
+        let mut artifact = serde_json::json!({ "uri": sarif_uri(&f.name) });
+        if !f.name.starts_with('/') {
+            artifact["uriBaseId"] = serde_json::json!("%SRCROOT%");
+        }
+        let mut loc = serde_json::json!({
+            "physicalLocation": {
+                "artifactLocation": artifact,
+                "region": {
+                    "startLine": line, "startColumn": column,
+                    "endLine": end_line, "endColumn": end_column,
+                },
+            },
+        });
+        if !l.message.is_empty() {
+            loc["message"] = serde_json::json!({ "text": l.message });
+        }
+        loc
+    };
+    let results: Vec<serde_json::Value> = diags
+        .iter()
+        .map(|d| {
+            let mut text = d.message.clone();
+            if let Some(help) = &d.help {
+                text.push_str("\nhelp: ");
+                text.push_str(help);
+            }
+            let mut r = serde_json::json!({
+                "ruleId": d.code,
+                "ruleIndex": CODES.iter().position(|c| c.0 == d.code),
+                "level": d.severity.as_str(),
+                "message": { "text": text },
+                "locations": [location(&d.labels[0])],
+            });
+            if d.labels.len() > 1 {
+                r["relatedLocations"] = d.labels[1..]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        let mut loc = location(l);
+                        loc["id"] = serde_json::json!(i + 1);
+                        loc
+                    })
+                    .collect();
+            }
+            r
+        })
+        .collect();
+    serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "overlayfw",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    })
+}
+
+/// A file name as a SARIF URI: relative paths stay relative (to `%SRCROOT%`), absolute ones
+/// become `file://` URIs; bytes outside RFC 3986's unreserved set and `/` are percent-encoded.
+fn sarif_uri(name: &str) -> String {
+    let mut out = String::new();
+    if name.starts_with('/') {
+        out.push_str("file://");
+    }
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// One GitHub Actions workflow command. Columns only when the span is on one line (GitHub
+/// ignores them otherwise); `endColumn` is the column of the last character.
+fn github(out: &mut String, d: &Diagnostic, sources: &Sources) {
+    let span = d.span();
+    let f = sources.get(span.file);
+    let (line, col) = f.line_col(span.start);
+    let (end_line, end_col) = f.line_col(span.end);
+    let command = if d.is_error() { "error" } else { "warning" };
+    let _ = write!(out, "::{command} file={},line={line}", github_property(&f.name));
+    if end_line == line {
+        let last = end_col.saturating_sub(1).max(col);
+        let _ = write!(out, ",col={col},endLine={end_line},endColumn={last}");
+    } else {
+        let _ = write!(out, ",endLine={end_line}");
+    }
+    let mut message = d.message.clone();
+    if let Some(help) = &d.help {
+        message.push_str("\nhelp: ");
+        message.push_str(help);
+    }
+    let _ = writeln!(out, ",title={}::{}", github_property(d.code), github_data(&message));
+}
+
+/// Escapes a workflow command's message as the runner expects (`%`, CR, LF).
+pub fn github_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value: the message escapes plus `:` and `,`.
+pub fn github_property(s: &str) -> String {
+    github_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 fn summary(errors: usize, warnings: usize) -> String {
@@ -375,5 +520,24 @@ mod tests {
             render(&[d], &s, Format::Short, false),
             "r.rules:2:10: error[E016]: unknown interface `eht0`\n"
         );
+    }
+
+    #[test]
+    fn github_format_escapes_data_and_properties() {
+        let mut s = Sources::new();
+        let id = s.add("a,b:c%.rules", "INPUT -i eht0 -j DROP\n");
+        let d = Diagnostic::warning("E016", "50% bad\r\nnext: line", Span::new(id, 9, 13))
+            .with_help("did you mean `eth0`?");
+        assert_eq!(
+            render(&[d], &s, Format::Github, false),
+            "::warning file=a%2Cb%3Ac%25.rules,line=1,col=10,endLine=1,endColumn=13,title=E016\
+             ::50%25 bad%0D%0Anext: line%0Ahelp: did you mean `eth0`?\n"
+        );
+    }
+
+    #[test]
+    fn sarif_uris_are_relative_or_file_urls_and_encoded() {
+        assert_eq!(sarif_uri("rules/a b.rules"), "rules/a%20b.rules");
+        assert_eq!(sarif_uri("/etc/fw#1.rules"), "file:///etc/fw%231.rules");
     }
 }

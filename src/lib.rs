@@ -7,6 +7,8 @@ pub mod cli;
 pub mod diagnostic;
 pub mod diff;
 pub mod emit;
+pub mod explain;
+pub mod fmt;
 pub mod inventory;
 pub mod ir;
 pub mod live;

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod tools;
+
 use crate::diagnostic::{self, Sources};
 use crate::ir::Ruleset;
 use crate::pipeline::{self, Text};
@@ -35,6 +37,14 @@ enum Command {
     Apply(ApplyArgs),
     /// Confirm a pending `apply --confirm` in this network namespace.
     Confirm(ConfirmArgs),
+    /// Rewrite rules files in the canonical layout (or, with --check, list those that differ).
+    Fmt(tools::FmtArgs),
+    /// Explain a diagnostic code (what it finds, why it matters, an example, the fix).
+    Explain(tools::ExplainArgs),
+    /// Print a shell completion script.
+    Completions(tools::CompletionsArgs),
+    /// Print the manual page (roff) on standard output.
+    Man,
     /// Internal: started by `apply --confirm`; restores the previous table at the deadline
     /// unless confirmed.
     #[command(hide = true)]
@@ -93,6 +103,9 @@ struct CheckArgs {
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = FormatArg::Human)]
     format: FormatArg,
+    /// Exit with 1 when there are warnings, as with errors.
+    #[arg(long)]
+    deny_warnings: bool,
 }
 
 #[derive(Args, Debug)]
@@ -161,9 +174,16 @@ enum BackendArg {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum FormatArg {
+    /// rustc-style, with the source line and a caret.
     Human,
+    /// `FILE:LINE:COL: error[CODE]: message`, one per line.
     Short,
+    /// A JSON array of objects.
     Json,
+    /// SARIF 2.1.0 (code scanning).
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=…::message`).
+    Github,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -200,6 +220,10 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Diff(a) => diff(a),
         Command::Apply(a) => apply(a),
         Command::Confirm(a) => confirm(a),
+        Command::Fmt(a) => tools::fmt(a),
+        Command::Explain(a) => tools::explain(a),
+        Command::Completions(a) => tools::completions(a),
+        Command::Man => tools::man(),
         Command::Watchdog(a) => watchdog(a),
     }
 }
@@ -236,6 +260,8 @@ fn format(f: FormatArg) -> diagnostic::Format {
         FormatArg::Human => diagnostic::Format::Human,
         FormatArg::Short => diagnostic::Format::Short,
         FormatArg::Json => diagnostic::Format::Json,
+        FormatArg::Sarif => diagnostic::Format::Sarif,
+        FormatArg::Github => diagnostic::Format::Github,
     }
 }
 
@@ -254,11 +280,14 @@ fn check(a: CheckArgs) -> io::Result<u8> {
     let mut out = io::stdout().lock();
     let color = use_color(a.common.color, io::stdout().is_terminal());
     let fmt = format(a.format);
-    if !compiled.diagnostics.is_empty() || matches!(fmt, diagnostic::Format::Json) {
+    // JSON and SARIF consumers expect a document even when there is nothing to report.
+    let always = matches!(fmt, diagnostic::Format::Json | diagnostic::Format::Sarif);
+    if !compiled.diagnostics.is_empty() || always {
         out.write_all(diagnostic::render(&compiled.diagnostics, &sources, fmt, color).as_bytes())?;
     }
     out.flush()?;
-    Ok(u8::from(compiled.has_errors()))
+    let warned = compiled.diagnostics.iter().any(|d| !d.is_error());
+    Ok(u8::from(compiled.has_errors() || (a.deny_warnings && warned)))
 }
 
 /// Reads and compiles; prints diagnostics to standard error. `Err(code)`: stop with it.
@@ -492,6 +521,15 @@ fn confirm(a: ConfirmArgs) -> io::Result<u8> {
 /// Writes to a temporary file beside `path`, then renames it over `path`: readers see the old
 /// file or the new one, never a part.
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomically_with(path, bytes, None)
+}
+
+/// As [`write_atomically`], giving the new file `permissions` (e.g. the old file's).
+fn write_atomically_with(
+    path: &Path,
+    bytes: &[u8],
+    permissions: Option<std::fs::Permissions>,
+) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -499,6 +537,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
+        if let Some(p) = permissions {
+            f.set_permissions(p)?;
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -5,9 +5,11 @@ mod cases;
 mod cli;
 mod conformance;
 mod emit_load;
+mod fmt;
 mod injection;
 mod load;
 #[cfg(feature = "netlink")]
 mod netlink;
 mod netns;
+mod precommit;
 mod scene;

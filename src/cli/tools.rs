@@ -1,0 +1,158 @@
+//! The pre-commit and CI side of the CLI: `fmt`, `explain`, `completions`, `man`.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, CommandFactory};
+
+use super::{ColorArg, FormatArg, format, read_input, use_color, with_path, write_atomically_with};
+use crate::diagnostic::{self, Sources};
+use crate::{explain as docs, fmt as layout, pipeline};
+
+#[derive(Args, Debug)]
+pub(super) struct FmtArgs {
+    /// Rules files (`-` reads standard input and writes the result to standard output).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Change nothing: print the files that would change, and exit 1 if there are any.
+    #[arg(long)]
+    check: bool,
+    /// How to print diagnostics of files that cannot be formatted (on standard error).
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    message_format: FormatArg,
+    /// When to colour human diagnostics.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct ExplainArgs {
+    /// A diagnostic code such as E016 or W001; without it, every code with its summary.
+    #[arg(value_name = "CODE")]
+    code: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+/// Exit code: 0 formatted (or nothing to change), 1 `--check` found files to change or a file
+/// has syntax errors (it is left alone), 2 IO errors. Every file is tried.
+pub(super) fn fmt(a: FmtArgs) -> io::Result<u8> {
+    if a.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        eprintln!("overlayfw: `-` (standard input) may be given once");
+        return Ok(2);
+    }
+    let mut code = 0u8;
+    for path in &a.files {
+        let c = match fmt_one(&a, path) {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(e),
+            Err(e) => {
+                eprintln!("overlayfw: {e}");
+                2
+            }
+        };
+        code = code.max(c);
+    }
+    Ok(code)
+}
+
+fn fmt_one(a: &FmtArgs, path: &Path) -> io::Result<u8> {
+    let stdin = path == Path::new("-");
+    let input = read_input(path)?;
+    let original = input.bytes.clone();
+    let name = input.name.clone();
+    let mut sources = Sources::new();
+    let mut diags = Vec::new();
+    let id = pipeline::add_source(&mut sources, input, &mut diags);
+    let result =
+        if diags.is_empty() { layout::format(id, &sources.get(id).text) } else { Err(diags) };
+    let formatted = match result {
+        Ok(f) => f,
+        Err(diags) => {
+            let color = use_color(a.color, io::stderr().is_terminal());
+            let text = diagnostic::render(&diags, &sources, format(a.message_format), color);
+            let mut err = io::stderr().lock();
+            err.write_all(text.as_bytes())?;
+            writeln!(err, "overlayfw: {name} has syntax errors; it was not formatted")?;
+            return Ok(1);
+        }
+    };
+    let changed = formatted.text.as_bytes() != original.as_slice();
+    let notes = if formatted.notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", formatted.notes.join(", "))
+    };
+    if a.check {
+        if changed {
+            let mut out = io::stdout().lock();
+            writeln!(out, "{name}")?;
+            out.flush()?;
+            eprintln!("overlayfw: {name} is not formatted{notes}");
+        }
+        return Ok(u8::from(changed));
+    }
+    if stdin {
+        let mut out = io::stdout().lock();
+        out.write_all(formatted.text.as_bytes())?;
+        out.flush()?;
+    } else if changed {
+        // Write through a symlink to its target, keeping the file's permissions.
+        let target = std::fs::canonicalize(path).map_err(|e| with_path(e, path))?;
+        let permissions = std::fs::metadata(&target).map_err(|e| with_path(e, path))?.permissions();
+        write_atomically_with(&target, formatted.text.as_bytes(), Some(permissions))
+            .map_err(|e| with_path(e, path))?;
+        eprintln!("formatted {name}{notes}");
+    }
+    Ok(0)
+}
+
+pub(super) fn explain(a: ExplainArgs) -> io::Result<u8> {
+    let mut out = io::stdout().lock();
+    let Some(code) = a.code else {
+        for (code, summary) in diagnostic::CODES {
+            writeln!(out, "{code}  {summary}")?;
+        }
+        out.flush()?;
+        return Ok(0);
+    };
+    match docs::doc(&code) {
+        Some(text) => {
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(0)
+        }
+        None => {
+            eprintln!("overlayfw: {}", docs::unknown(&code));
+            Ok(2)
+        }
+    }
+}
+
+pub(super) fn completions(a: CompletionsArgs) -> io::Result<u8> {
+    let mut out = io::stdout().lock();
+    clap_complete::generate(a.shell, &mut super::Cli::command(), "overlayfw", &mut out);
+    out.flush()?;
+    Ok(0)
+}
+
+pub(super) fn man() -> io::Result<u8> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(super::Cli::command()).render(&mut page)?;
+    let page = String::from_utf8(page).expect("clap_mangen writes UTF-8");
+    // clap_mangen puts its apostrophe string definition (`.ie`/`.el`) before `.TH`; the title
+    // goes first, as tools that sniff for a man page expect, and the definition still precedes
+    // every use.
+    let (title, rest): (Vec<&str>, Vec<&str>) = page.lines().partition(|l| l.starts_with(".TH"));
+    let mut out = io::stdout().lock();
+    for line in title.into_iter().chain(rest) {
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(0)
+}

@@ -1,0 +1,283 @@
+//! `overlayfw fmt`: the canonical layout of a rules file, printed back from the AST.
+//!
+//! Each rule line is reprinted as: chain word, interfaces, addresses, protocol, protocol
+//! options (ports, `--syn`, `--icmp-type`), match modules with their options (multiport,
+//! iprange, conntrack/state/`-ctrack`, set, limit), the comment, then `-j TARGET` and its
+//! options. Option names take their short common spelling (`--source` → `-s`, `--match` → `-m`,
+//! `--to-destination` → `--to`); `!` stands before the option it negates; one space between
+//! words. Values are copied from the source text exactly as written (a service name stays a
+//! name, quotes stay quotes), except a state list loses the blanks after its commas.
+//!
+//! Meaning is never changed: every match is kept, and a `-m limit` (the one stateful match: its
+//! tokens are spent by every packet that reaches it) keeps the matches written after it after
+//! it. Comment lines are kept byte for byte, blank lines become empty, CRLF line ends become LF
+//! and a byte order mark is dropped; line numbers never change, so `FILE:LINE` comments in the
+//! compiled ruleset stay the same.
+
+use crate::diagnostic::{Diagnostic, FileId, Span};
+use crate::syntax::{
+    self,
+    ast::{self, MatchKind, Rule, TargetKind},
+};
+
+/// A formatted file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Formatted {
+    pub text: String,
+    /// Normalisations of the whole file worth telling the user (CRLF, byte order mark).
+    pub notes: Vec<&'static str>,
+}
+
+/// Formats a rules file. A file with syntax errors is not formatted: its error diagnostics are
+/// returned instead (spans in `file`).
+pub fn format(file: FileId, text: &str) -> Result<Formatted, Vec<Diagnostic>> {
+    let (parsed, diags) = syntax::parse(file, text);
+    let errors: Vec<Diagnostic> = diags.into_iter().filter(Diagnostic::is_error).collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut notes = Vec::new();
+    let body = match text.strip_prefix('\u{feff}') {
+        Some(b) => {
+            notes.push("byte order mark removed");
+            b
+        }
+        None => text,
+    };
+    if body.contains("\r\n") {
+        notes.push("CRLF line ends → LF");
+    }
+    let mut rules = parsed.rules.iter().peekable();
+    let mut out = String::with_capacity(text.len());
+    for (index, raw) in body.split('\n').enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        let line_no = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        if let Some(rule) = rules.next_if(|r| r.line == line_no) {
+            out.push_str(&print_rule(text, rule));
+        } else if !raw.trim_matches([' ', '\t']).is_empty() {
+            out.push_str(raw); // a comment line, as written
+        }
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(Formatted { text: out, notes })
+}
+
+/// Where a match goes in the canonical order. Matches written after a `-m limit` stay after it
+/// (`after_limit`): moving a match across the limit would change which packets spend its tokens.
+fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
+    let stateless_ext = match kind {
+        MatchKind::InIface(_) => return 0,
+        MatchKind::OutIface(_) => return 1,
+        MatchKind::Source(_) => return 2,
+        MatchKind::Destination(_) => return 3,
+        MatchKind::Protocol(_) => return 4,
+        MatchKind::Limit { .. } => return 100,
+        MatchKind::SrcPort(_) => 10,
+        MatchKind::DstPort(_) => 11,
+        MatchKind::Syn => 12,
+        MatchKind::IcmpType(_) => 13,
+        MatchKind::MultiSrcPorts(_) => 20,
+        MatchKind::MultiDstPorts(_) => 21,
+        MatchKind::SrcRange(_) => 30,
+        MatchKind::DstRange(_) => 31,
+        MatchKind::CtState(_) => 40,
+        MatchKind::Set { .. } => 50,
+    };
+    if after_limit { stateless_ext + 100 } else { stateless_ext }
+}
+
+/// One option as printed: the module it needs (if any), whether a following option of the same
+/// module may share one `-m` (iprange takes both ranges; multiport and set take one each).
+struct Piece {
+    module: Option<&'static str>,
+    shares_module: bool,
+    text: String,
+}
+
+fn print_rule(src: &str, rule: &Rule) -> String {
+    let at = |s: Span| &src[s.start as usize..s.end as usize];
+    let joined = |first: Span, last: Span| at(first.to(last)).to_string();
+    let mut words: Vec<String> = Vec::new();
+    if let Some(chain) = &rule.chain {
+        words.push(at(chain.span).to_string());
+    }
+    let mut order: Vec<(u32, usize, &ast::Match)> = Vec::with_capacity(rule.matches.len());
+    let mut seen_limit = false;
+    for (i, m) in rule.matches.iter().enumerate() {
+        order.push((rank(&m.kind, seen_limit), i, m));
+        seen_limit |= matches!(m.kind, MatchKind::Limit { .. });
+    }
+    order.sort_by_key(|&(r, i, _)| (r, i));
+    let mut pieces: Vec<Piece> = Vec::new();
+    for (_, _, m) in order {
+        let bang = if m.negated { "! " } else { "" };
+        let plain = |module: Option<&'static str>, opt: &str, value: String| Piece {
+            module,
+            shares_module: false,
+            text: if value.is_empty() {
+                format!("{bang}{opt}")
+            } else {
+                format!("{bang}{opt} {value}")
+            },
+        };
+        let piece = match &m.kind {
+            MatchKind::InIface(v) => plain(None, "-i", at(v.span).to_string()),
+            MatchKind::OutIface(v) => plain(None, "-o", at(v.span).to_string()),
+            MatchKind::Source(items) | MatchKind::Destination(items) => {
+                let opt = if matches!(m.kind, MatchKind::Source(_)) { "-s" } else { "-d" };
+                // The grammar's `addr_list` holds at least one item.
+                let (first, last) = (items[0].span, items[items.len() - 1].span);
+                plain(None, opt, joined(first, last))
+            }
+            MatchKind::Protocol(p) => plain(None, "-p", at(p.span).to_string()),
+            MatchKind::SrcPort(p) => plain(None, "--sport", at(p.span).to_string()),
+            MatchKind::DstPort(p) => plain(None, "--dport", at(p.span).to_string()),
+            MatchKind::MultiSrcPorts(ps) | MatchKind::MultiDstPorts(ps) => {
+                let opt = if matches!(m.kind, MatchKind::MultiSrcPorts(_)) {
+                    "--sports"
+                } else {
+                    "--dports"
+                };
+                // The grammar's `port_list` holds at least one port.
+                plain(Some("multiport"), opt, joined(ps[0].span, ps[ps.len() - 1].span))
+            }
+            MatchKind::CtState(states) => {
+                let list: Vec<&str> = states.iter().map(|s| at(s.span)).collect();
+                let (module, opt) = match option_word(at(m.span)) {
+                    "--state" => (Some("state"), "--state"),
+                    "-ctrack" => (None, "-ctrack"),
+                    _ => (Some("conntrack"), "--ctstate"),
+                };
+                plain(module, opt, list.join(","))
+            }
+            MatchKind::SrcRange(r) | MatchKind::DstRange(r) => {
+                let opt = if matches!(m.kind, MatchKind::SrcRange(_)) {
+                    "--src-range"
+                } else {
+                    "--dst-range"
+                };
+                Piece { shares_module: true, ..plain(Some("iprange"), opt, at(r.span).to_string()) }
+            }
+            MatchKind::Limit { burst, .. } => {
+                let written = at(m.span);
+                let mut text = String::new();
+                // A `--limit-burst` alone keeps iptables' default rate; print it alone too.
+                if option_word(written) == "--limit" {
+                    text.push_str("--limit ");
+                    text.push_str(option_value(written));
+                }
+                if let Some(b) = burst {
+                    if !text.is_empty() {
+                        text.push(' ');
+                    }
+                    text.push_str(&format!("--limit-burst {b}"));
+                }
+                Piece { module: Some("limit"), shares_module: false, text }
+            }
+            MatchKind::Set { name, dir } => {
+                let dir = match dir {
+                    ast::SetDir::Src => "src",
+                    ast::SetDir::Dst => "dst",
+                };
+                plain(Some("set"), "--match-set", format!("{} {dir}", at(name.span)))
+            }
+            MatchKind::IcmpType(t) => plain(None, "--icmp-type", at(t.span).to_string()),
+            MatchKind::Syn => plain(None, "--syn", String::new()),
+        };
+        pieces.push(piece);
+    }
+    if let Some(c) = &rule.comment {
+        pieces.push(Piece {
+            module: Some("comment"),
+            shares_module: false,
+            text: format!("--comment {}", at(c.span)),
+        });
+    }
+    let mut previous: Option<&Piece> = None;
+    for p in &pieces {
+        if let Some(m) = p.module {
+            let shared =
+                previous.is_some_and(|q| q.module == Some(m) && q.shares_module && p.shares_module);
+            if !shared {
+                words.push(format!("-m {m}"));
+            }
+        }
+        words.push(p.text.clone());
+        previous = Some(p);
+    }
+    if let Some(t) = &rule.target {
+        // `Target::span` runs from `-j` through the target's name.
+        let name = at(t.span).split_whitespace().last().unwrap_or_default();
+        words.push(format!("-j {name}"));
+        target_options(&mut words, &t.kind, at);
+    }
+    words.join(" ")
+}
+
+fn target_options<'s>(words: &mut Vec<String>, kind: &TargetKind, at: impl Fn(Span) -> &'s str) {
+    let ports = |(lo, hi): (u16, u16)| if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") };
+    match kind {
+        TargetKind::Accept | TargetKind::Drop | TargetKind::Return | TargetKind::Jump(_) => {}
+        TargetKind::Reject { with } => {
+            if let Some(w) = with {
+                words.push(format!("--reject-with {}", at(w.span)));
+            }
+        }
+        TargetKind::Log { prefix, level } => {
+            if let Some(p) = prefix {
+                words.push(format!("--log-prefix {}", at(p.span)));
+            }
+            if let Some(l) = level {
+                words.push(format!("--log-level {}", at(l.span)));
+            }
+        }
+        TargetKind::Dnat { to, random } | TargetKind::Snat { to, random } => {
+            words.push(format!("--to {}", at(to.span)));
+            if *random {
+                words.push("--random".to_string());
+            }
+        }
+        TargetKind::Masquerade { ports: p, random, .. } => {
+            if let Some(p) = p {
+                words.push(format!("--to-ports {}", ports(*p)));
+            }
+            if *random {
+                words.push("--random".to_string());
+            }
+        }
+        TargetKind::Redirect { ports: p } => {
+            if let Some(p) = p {
+                words.push(format!("--to-ports {}", ports(*p)));
+            }
+        }
+        TargetKind::Netmap { to } => words.push(format!("--to {}", at(to.span))),
+        TargetKind::Copy { from, to, bidirectional } => {
+            words.push(format!("--from {}", at(from.span)));
+            words.push(format!("--to {}", at(to.span)));
+            if *bidirectional {
+                words.push("--bidirectional".to_string());
+            }
+        }
+    }
+}
+
+/// The option name of a match's text (`! --state NEW` → `--state`).
+fn option_word(written: &str) -> &str {
+    let s = written.trim_start_matches(['!', ' ', '\t']);
+    s.split([' ', '\t']).next().unwrap_or_default()
+}
+
+/// The value after the option name of a match's text.
+fn option_value(written: &str) -> &str {
+    let s = written.trim_start_matches(['!', ' ', '\t']);
+    let name = option_word(s);
+    s[name.len()..].trim_matches([' ', '\t'])
+}
+
+#[cfg(test)]
+mod tests;

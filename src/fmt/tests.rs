@@ -1,0 +1,109 @@
+use super::*;
+
+fn fmt(text: &str) -> String {
+    match format(FileId(0), text) {
+        Ok(f) => f.text,
+        Err(d) => panic!("{text}: {d:?}"),
+    }
+}
+
+#[test]
+fn orders_options_and_uses_short_spellings() {
+    assert_eq!(
+        fmt(
+            "INPUT_CUST   --jump ACCEPT --protocol tcp --destination-port 22 --source 10.0.0.0/8 --in-interface eth0\n"
+        ),
+        "INPUT_CUST -i eth0 -s 10.0.0.0/8 -p tcp --dport 22 -j ACCEPT\n"
+    );
+    assert_eq!(
+        fmt(
+            "PREROUTING_CUST -j DNAT --to-destination 198.51.100.2:22 -p tcp --dport 2222 -i eth0\n"
+        ),
+        "PREROUTING_CUST -i eth0 -p tcp --dport 2222 -j DNAT --to 198.51.100.2:22\n"
+    );
+}
+
+#[test]
+fn modules_go_with_their_options_and_negation_before_the_option() {
+    assert_eq!(
+        fmt(
+            "FORWARD_CUST -m comment -m multiport --comment 'web' -p tcp --dports 80,443 -m conntrack ! --ctstate NEW, ESTABLISHED -j DROP\n"
+        ),
+        "FORWARD_CUST -p tcp -m multiport --dports 80,443 -m conntrack ! --ctstate NEW,ESTABLISHED -m comment --comment 'web' -j DROP\n"
+    );
+    assert_eq!(
+        fmt(
+            "INPUT -m iprange --dst-range 10.0.0.1-10.0.0.9 --src-range 10.1.0.1-10.1.0.2 -j DROP\n"
+        ),
+        "INPUT -m iprange --src-range 10.1.0.1-10.1.0.2 --dst-range 10.0.0.1-10.0.0.9 -j DROP\n"
+    );
+    assert_eq!(
+        fmt("INPUT -p tcp -m multiport --dports 80 --sports 1024:65535 -j ACCEPT\n"),
+        "INPUT -p tcp -m multiport --sports 1024:65535 -m multiport --dports 80 -j ACCEPT\n"
+    );
+    assert_eq!(
+        fmt("INPUT -ctrack NEW -p tcp --match tcp --dport ssh -j ACCEPT\n"),
+        "INPUT -p tcp --dport ssh -ctrack NEW -j ACCEPT\n"
+    );
+    assert_eq!(
+        fmt("INPUT -m set --set b dst -m set ! --match-set a src -m state --state NEW -j ACCEPT\n"),
+        "INPUT -m state --state NEW -m set --match-set b dst -m set ! --match-set a src -j ACCEPT\n"
+    );
+}
+
+#[test]
+fn matches_written_after_a_limit_stay_after_it() {
+    assert_eq!(
+        fmt(
+            "INPUT -m limit --limit 5/m --limit-burst 9 -p tcp --dport 22 -s 10.0.0.1 -j LOG --log-level 4 --log-prefix \"ssh: \"\n"
+        ),
+        "INPUT -s 10.0.0.1 -p tcp -m limit --limit 5/m --limit-burst 9 --dport 22 -j LOG --log-prefix \"ssh: \" --log-level 4\n"
+    );
+    assert_eq!(
+        fmt("INPUT -m limit --limit-burst 3 -j ACCEPT\n"),
+        "INPUT -m limit --limit-burst 3 -j ACCEPT\n"
+    );
+}
+
+#[test]
+fn target_options_in_a_fixed_order() {
+    assert_eq!(
+        fmt("MACRO_CUST --bidirectional -j COPY --to 198.51.100.2 --from tun0\n"),
+        "MACRO_CUST -j COPY --from tun0 --to 198.51.100.2 --bidirectional\n"
+    );
+    assert_eq!(
+        fmt("-o eth0 --random -j MASQUERADE --to-ports 1000-2000 -p udp\n"),
+        "-o eth0 -p udp -j MASQUERADE --to-ports 1000-2000 --random\n"
+    );
+}
+
+#[test]
+fn keeps_comments_and_blank_lines_and_normalises_line_ends() {
+    let f = format(
+        FileId(0),
+        "\u{feff}# a comment  \r\n   \r\n\tINPUT_CUST\t-j  DROP \r\n  # indented",
+    )
+    .unwrap();
+    assert_eq!(f.text, "# a comment  \n\nINPUT_CUST -j DROP\n  # indented\n");
+    assert_eq!(f.notes, vec!["byte order mark removed", "CRLF line ends → LF"]);
+    assert_eq!(fmt(""), "");
+}
+
+#[test]
+fn a_file_with_syntax_errors_is_not_formatted() {
+    let errs =
+        format(FileId(0), "INPUT_CUST -j DROP\nINPUT_CUST -s 10.199.2.0. -j DROP\n").unwrap_err();
+    assert_eq!(errs[0].code, "E001");
+}
+
+#[test]
+fn formatting_is_idempotent() {
+    for text in [
+        "FORWARD_CUST ! -p tcp ! -s 10.0.0.0/8,${office},blacklist -o tun+ -j REJECT --reject-with icmp-host-prohibited\n",
+        "INPUT -p icmp --icmp-type echo-request -m limit --limit 1/s -j ACCEPT\n",
+        "PRE_C_web -p tcp ! --syn -j RETURN\nPREROUTING -j PRE_C_web\n",
+    ] {
+        let once = fmt(text);
+        assert_eq!(fmt(&once), once, "{text}");
+    }
+}

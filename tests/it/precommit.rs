@@ -1,0 +1,261 @@
+//! The pre-commit and CI surface: the hooks manifest run by the real `pre-commit` client,
+//! `check --format sarif|github`, `--deny-warnings`, `explain`, `completions`, `man`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bin_path() -> &'static str {
+    env!("CARGO_BIN_EXE_overlayfw")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(bin_path()).args(args).current_dir(root()).output().expect("run overlayfw")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("utf8 stdout")
+}
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("overlayfw-pc-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("scratch dir");
+        Scratch(p)
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).expect("write scratch file");
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(serde::Deserialize, Debug)]
+struct Hook {
+    id: String,
+    language: String,
+    entry: String,
+    files: String,
+}
+
+fn manifest() -> Vec<Hook> {
+    let text = std::fs::read_to_string(root().join(".pre-commit-hooks.yaml")).expect("manifest");
+    serde_yaml::from_str(&text).expect("the manifest is a YAML list of hooks")
+}
+
+#[test]
+fn the_hooks_manifest_names_both_hooks() {
+    let hooks = manifest();
+    let find = |id: &str| hooks.iter().find(|h| h.id == id).unwrap_or_else(|| panic!("no {id}"));
+    let check = find("overlayfw-check");
+    assert_eq!(
+        (check.language.as_str(), check.entry.as_str()),
+        ("rust", "overlayfw check --format short")
+    );
+    let fmt = find("overlayfw-fmt");
+    assert_eq!((fmt.language.as_str(), fmt.entry.as_str()), ("rust", "overlayfw fmt"));
+    for h in &hooks {
+        assert_eq!(h.files, r"\.rules$", "{}", h.id);
+    }
+}
+
+/// The `pre-commit` client, or `None` with the reason printed (a failure under `CI=true`).
+fn pre_commit() -> Option<&'static str> {
+    let ok = Command::new("pre-commit").arg("--version").output().is_ok_and(|o| o.status.success());
+    let git = Command::new("git").arg("--version").output().is_ok_and(|o| o.status.success());
+    if ok && git {
+        return Some("pre-commit");
+    }
+    let why = "`pre-commit` (pip install pre-commit) or `git` is not installed";
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why}, and CI=true");
+    }
+    eprintln!("skipping the pre-commit test: {why}");
+    None
+}
+
+fn sh(dir: &Path, program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("PRE_COMMIT_HOME", dir.join(".pre-commit-home"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"))
+}
+
+#[test]
+fn the_real_pre_commit_runs_the_hooks() {
+    let Some(pc) = pre_commit() else { return };
+    // Everything pre-commit writes (its cache, a HOME) stays in the scratch directory.
+    let s = Scratch::new("repo");
+    let dir = s.0.as_path();
+    let manifest_path = root().join(".pre-commit-hooks.yaml");
+    let manifest_path = manifest_path.to_str().expect("UTF-8 path");
+    let o = sh(dir, pc, &["validate-manifest", manifest_path]);
+    assert!(o.status.success(), "validate-manifest: {}", String::from_utf8_lossy(&o.stdout));
+
+    // A scratch repository whose local hooks run this build with the manifest's entries and
+    // file patterns (a `language: rust` hook would make pre-commit build the crate again).
+    assert!(sh(dir, "git", &["init", "-q"]).status.success());
+    let mut config = String::from("repos:\n- repo: local\n  hooks:\n");
+    for h in manifest() {
+        let entry = h.entry.replacen("overlayfw", bin_path(), 1);
+        config.push_str(&format!(
+            "  - id: {}\n    name: {}\n    language: system\n    entry: {entry}\n    files: '{}'\n",
+            h.id, h.id, h.files
+        ));
+    }
+    s.file(".pre-commit-config.yaml", &config);
+    s.file("good.rules", "# ssh\nINPUT_CUST -p tcp --dport 22 -j ACCEPT\n");
+    s.file("notes.txt", "INPUT_CUST -s 10.199.2.0. -j DROP\n");
+    assert!(sh(dir, "git", &["add", "."]).status.success());
+    let o = sh(dir, pc, &["run", "--all-files"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "a good file passes:\n{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("overlayfw-check") && out.contains("Passed"), "{out}");
+
+    s.file("bad.rules", "INPUT_CUST -j ACCEPT\nINPUT_CUST -s 10.199.2.0. -j DROP\n");
+    assert!(sh(dir, "git", &["add", "."]).status.success());
+    let o = sh(dir, pc, &["run", "overlayfw-check", "--files", "good.rules", "bad.rules"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 1, "a bad file fails:\n{out}");
+    assert!(out.contains("bad.rules:2:15: error[E001]"), "names FILE:LINE:COL:\n{out}");
+    assert!(!out.contains("notes.txt"), "only .rules files are checked:\n{out}");
+
+    s.file("messy.rules", "INPUT_CUST  --jump ACCEPT --protocol tcp\n");
+    assert!(sh(dir, "git", &["add", "."]).status.success());
+    let o = sh(dir, pc, &["run", "overlayfw-fmt", "--files", "messy.rules", "good.rules"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 1, "pre-commit fails when the hook rewrote a file:\n{out}");
+    assert!(out.contains("files were modified by this hook"), "{out}");
+    let fixed = std::fs::read_to_string(dir.join("messy.rules")).expect("read");
+    assert_eq!(fixed, "INPUT_CUST -p tcp -j ACCEPT\n");
+}
+
+#[test]
+fn deny_warnings_turns_warnings_into_exit_1() {
+    let args = ["check", "tests/cases/ok/warnings.rules", "--format", "short"];
+    let o = run(&args);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("warning[W001]"));
+    let o = run(&[&args[..], &["--deny-warnings"]].concat());
+    assert_eq!(code(&o), 1);
+    let o = run(&["check", "examples/blog/blog.rules", "--deny-warnings"]);
+    assert_eq!(code(&o), 0, "a clean file still passes");
+}
+
+#[test]
+fn sarif_output_is_one_run_with_rules_and_located_results() {
+    let o = run(&["check", "tests/cases/err/E016-unknown-interface.rules", "--format", "sarif"]);
+    assert_eq!(code(&o), 1);
+    let log: serde_json::Value = serde_json::from_slice(&o.stdout).expect("SARIF is JSON");
+    assert_eq!(log["version"], "2.1.0");
+    let runs = log["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1);
+    let driver = &runs[0]["tool"]["driver"];
+    assert_eq!(driver["name"], "overlayfw");
+    assert_eq!(driver["version"], env!("CARGO_PKG_VERSION"));
+    let rules = driver["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), overlayfw::diagnostic::CODES.len());
+    assert!(rules.iter().any(|r| r["id"] == "E016" && r["help"]["markdown"].is_string()));
+    let results = runs[0]["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2);
+    let r = &results[0];
+    assert_eq!(r["ruleId"], "E016");
+    assert_eq!(r["level"], "error");
+    assert_eq!(rules[r["ruleIndex"].as_u64().expect("index") as usize]["id"], "E016");
+    assert!(r["message"]["text"].as_str().expect("text").starts_with("unknown interface `eht0`"));
+    let loc = &r["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], "tests/cases/err/E016-unknown-interface.rules");
+    let region = &loc["region"];
+    assert_eq!(
+        (&region["startLine"], &region["startColumn"], &region["endLine"], &region["endColumn"]),
+        (&1.into(), &15.into(), &1.into(), &19.into())
+    );
+    // A clean run is still a SARIF document, with no results.
+    let o = run(&["check", "examples/blog/blog.rules", "--format", "sarif"]);
+    assert_eq!(code(&o), 0);
+    let log: serde_json::Value = serde_json::from_slice(&o.stdout).expect("SARIF is JSON");
+    assert_eq!(log["runs"][0]["results"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn github_output_is_workflow_commands() {
+    let o = run(&["check", "tests/cases/err/E016-unknown-interface.rules", "--format", "github"]);
+    assert_eq!(code(&o), 1);
+    let out = stdout(&o);
+    let first = out.lines().next().expect("a line");
+    assert!(
+        first.starts_with(
+            "::error file=tests/cases/err/E016-unknown-interface.rules,line=1,col=15,endLine=1,endColumn=18,title=E016::unknown interface `eht0`%0Ahelp: "
+        ),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let o = run(&["check", "tests/cases/ok/warnings.rules", "--format", "github"]);
+    assert!(stdout(&o).starts_with("::warning file="), "{}", stdout(&o));
+}
+
+#[test]
+fn explain_prints_the_doc_and_suggests_for_unknown_codes() {
+    let o = run(&["explain", "E016"]);
+    assert_eq!(code(&o), 0);
+    let doc = stdout(&o);
+    assert!(doc.starts_with("# E016: unknown interface"), "{doc}");
+    assert!(doc.contains("## How to fix"));
+    let o = run(&["explain", "E16"]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean `E016`?"));
+    let o = run(&["explain"]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(stdout(&o).lines().count(), overlayfw::diagnostic::CODES.len());
+}
+
+const SUBCOMMANDS: &[&str] =
+    &["compile", "check", "diff", "apply", "confirm", "fmt", "explain", "completions", "man"];
+
+#[test]
+fn completions_know_the_subcommands() {
+    let o = run(&["completions", "bash"]);
+    assert_eq!(code(&o), 0);
+    let script = stdout(&o);
+    assert!(script.contains("complete -F"), "a bash completion script");
+    for sub in SUBCOMMANDS {
+        assert!(script.contains(sub), "bash completion lacks {sub}");
+    }
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let o = run(&["completions", shell]);
+        assert_eq!(code(&o), 0, "{shell}");
+        assert!(stdout(&o).contains("explain"), "{shell}");
+    }
+}
+
+#[test]
+fn man_page_is_roff_and_lists_every_subcommand() {
+    let o = run(&["man"]);
+    assert_eq!(code(&o), 0);
+    let page = stdout(&o);
+    assert!(page.starts_with(".TH"), "{}", &page[..page.len().min(200)]);
+    for sub in SUBCOMMANDS {
+        assert!(page.contains(&format!("overlayfw\\-{sub}")), "man page lacks {sub}");
+    }
+}
