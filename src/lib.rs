@@ -9,6 +9,7 @@ pub mod diff;
 pub mod emit;
 pub mod inventory;
 pub mod ir;
+pub mod lint;
 pub mod live;
 pub mod pipeline;
 pub mod resolve;

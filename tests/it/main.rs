@@ -4,6 +4,7 @@ mod apply;
 mod cases;
 mod cli;
 mod emit_load;
+mod lint;
 mod load;
 #[cfg(feature = "netlink")]
 mod netlink;
