@@ -195,6 +195,15 @@ pub const CODES: &[(&str, &str)] = &[
     ("E104", "address outside the plugin network, or no free address left"),
     ("W001", "network written with host bits set; they are masked"),
     ("W002", "comment longer than nft keeps (128 bytes); it is cut"),
+    ("W101", "rule shadowed by an earlier rule that matches all its packets"),
+    ("W102", "rule is an exact duplicate of an earlier one"),
+    ("W103", "DNAT that never fires: an earlier DNAT takes the same traffic"),
+    ("W104", "DNAT or COPY to an address on no network the inventory declares"),
+    ("W105", "verdict with no match: the lines after it are never reached"),
+    ("W106", "mirror that can loop: the COPY target sits behind the mirrored interface"),
+    ("W107", "DNAT to a plugin that FORWARD drops (drop-all, no earlier accept)"),
+    ("W108", "inventory entry no rule uses"),
+    ("W109", "rule that never matches: its matches contradict each other"),
 ];
 
 /// How diagnostics are printed.

@@ -31,6 +31,15 @@ pub const DOCS: &[(&str, &str)] = &[
     ("E104", include_str!("../docs/codes/E104.md")),
     ("W001", include_str!("../docs/codes/W001.md")),
     ("W002", include_str!("../docs/codes/W002.md")),
+    ("W101", include_str!("../docs/codes/W101.md")),
+    ("W102", include_str!("../docs/codes/W102.md")),
+    ("W103", include_str!("../docs/codes/W103.md")),
+    ("W104", include_str!("../docs/codes/W104.md")),
+    ("W105", include_str!("../docs/codes/W105.md")),
+    ("W106", include_str!("../docs/codes/W106.md")),
+    ("W107", include_str!("../docs/codes/W107.md")),
+    ("W108", include_str!("../docs/codes/W108.md")),
+    ("W109", include_str!("../docs/codes/W109.md")),
 ];
 
 /// The document of a code (case-insensitive), if there is one.

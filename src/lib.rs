@@ -11,6 +11,7 @@ pub mod explain;
 pub mod fmt;
 pub mod inventory;
 pub mod ir;
+pub mod lint;
 pub mod live;
 pub mod pipeline;
 pub mod resolve;

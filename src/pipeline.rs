@@ -4,7 +4,7 @@
 use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
 use crate::ir::Ruleset;
 use crate::resolve::{self, Input, Options};
-use crate::{inventory, syntax};
+use crate::{inventory, lint, syntax};
 
 /// A named input text.
 pub struct Text {
@@ -68,6 +68,7 @@ pub fn compile(
         diagnostics.extend(diags);
         parsed.push((id, rules));
     }
+    let inventory_given = inventory.is_some();
     let inv = match inventory {
         None => Some(inventory::default_inventory(sources)),
         Some(t) => {
@@ -96,6 +97,15 @@ pub fn compile(
         let resolved = resolve::resolve(&inputs, &inv, &opts);
         diagnostics.extend(resolved.diagnostics);
         ruleset = resolved.ruleset;
+        // Lints read complete chains: a line dropped for an error would make them wrong.
+        if !diagnostics.iter().any(Diagnostic::is_error) {
+            diagnostics.extend(lint::lint(
+                &resolved.chains,
+                &inv,
+                &resolved.used,
+                &lint::Options { inventory_given },
+            ));
+        }
     }
     diagnostics.sort_by_key(|d| (d.span().file, d.span().start));
     if diagnostics.iter().any(Diagnostic::is_error) {

@@ -13,6 +13,7 @@ use crate::inventory::Inventory;
 use crate::ir::{self, Action, BaseChain, ChainKind, Hook, Match, Origin};
 use crate::syntax::ast::{self, Builtin, ChainWord, MatchKind, Protocol, RulesFile, TargetKind};
 use values::{AddrPart, Values};
+pub use values::{Used, parse_net};
 
 /// One parsed rules file and the name it is shown by (in comments and diagnostics).
 pub struct Input<'a> {
@@ -43,11 +44,12 @@ pub fn check_table_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// What resolving produced: the ruleset when there is no error, the placed VNS3 chains (for
-/// lints), and every diagnostic (errors and warnings) found.
+/// What resolving produced: the ruleset when there is no error, the placed VNS3 chains and the
+/// inventory entries rules named (for lints), and every diagnostic (errors and warnings) found.
 pub struct Resolved {
     pub ruleset: Option<ir::Ruleset>,
     pub chains: Vec<VChain>,
+    pub used: Used,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -74,8 +76,9 @@ pub fn resolve(inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
         }
     }
     let mut diags = std::mem::take(&mut r.v.diags);
+    let used = std::mem::take(&mut r.v.used);
     if diags.iter().any(Diagnostic::is_error) {
-        return Resolved { ruleset: None, chains: r.chains, diagnostics: diags };
+        return Resolved { ruleset: None, chains: r.chains, used, diagnostics: diags };
     }
     let mut sets: Vec<ir::Set> = inv
         .fwsets
@@ -97,7 +100,7 @@ pub fn resolve(inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
         sets,
         chains,
     };
-    Resolved { ruleset: Some(ruleset), chains: r.chains, diagnostics: diags }
+    Resolved { ruleset: Some(ruleset), chains: r.chains, used, diagnostics: diags }
 }
 
 /// Where a line's rules go: a builtin hook's chains (the builtin and its subgroups), or the

@@ -2,6 +2,7 @@
 //! wildcards), addresses (networks, variables, FWsets, plugin names), ports, NAT addresses, and
 //! the texts that end up inside nft strings.
 
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
@@ -19,10 +20,24 @@ pub enum AddrPart {
     Set(String),
 }
 
-/// Resolution context: the inventory and the diagnostics collected so far.
+/// Resolution context: the inventory, the diagnostics collected so far, and which inventory
+/// entries the rules named.
 pub struct Values<'a> {
     pub inv: &'a Inventory,
     pub diags: Vec<Diagnostic>,
+    pub used: Used,
+}
+
+/// The inventory entries rules refer to by name (for the unused-entry lint).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Used {
+    /// Custom variables, by name.
+    pub variables: BTreeSet<String>,
+    pub fwsets: BTreeSet<String>,
+    /// Plugin ids named by name or `${plugin_instance_N_ip}`.
+    pub plugins: BTreeSet<u32>,
+    /// Interface aliases whose entry a rule named (by alias, kernel name or wildcard).
+    pub interfaces: BTreeSet<String>,
 }
 
 /// A built-in or custom variable's value, as text, plus where it is declared.
@@ -35,7 +50,7 @@ enum VarValue<'a> {
 
 impl<'a> Values<'a> {
     pub fn new(inv: &'a Inventory) -> Self {
-        Values { inv, diags: Vec::new() }
+        Values { inv, diags: Vec::new(), used: Used::default() }
     }
 
     fn error(&mut self, d: Diagnostic) -> Option<std::convert::Infallible> {
@@ -47,6 +62,7 @@ impl<'a> Values<'a> {
     fn var(&mut self, name: &str, span: Span) -> Option<VarValue<'a>> {
         let inv = self.inv;
         if let Some(v) = inv.variables.get(name) {
+            self.used.variables.insert(name.to_string());
             return Some(VarValue::Texts(&v.values, v.span));
         }
         match name {
@@ -84,6 +100,7 @@ impl<'a> Values<'a> {
             && let Ok(id) = id.parse::<u32>()
         {
             if let Some(p) = inv.plugins.iter().find(|p| p.id == id) {
+                self.used.plugins.insert(p.id);
                 return Some(VarValue::Addr(p.ip, p.span));
             }
             let help = if inv.plugins.is_empty() {
@@ -103,6 +120,7 @@ impl<'a> Values<'a> {
         }
         if let Some(set) = name.strip_prefix("fwset_") {
             if let Some((set_name, _)) = inv.fwsets.get_key_value(set) {
+                self.used.fwsets.insert(set_name.clone());
                 return Some(VarValue::Set(set_name));
             }
             let mut d =
@@ -182,6 +200,7 @@ impl<'a> Values<'a> {
                     return self.addr_set(name, span);
                 }
                 if let Some(p) = self.inv.plugin_by_name(name) {
+                    self.used.plugins.insert(p.id);
                     return Some(AddrPart::Nets(vec![host(p.ip)]));
                 }
                 self.unknown_name(name, span);
@@ -219,6 +238,7 @@ impl<'a> Values<'a> {
             self.error(d);
             return None;
         };
+        self.used.fwsets.insert(key.clone());
         match set.elements {
             FwSetElements::Addrs(_) => Some(AddrPart::Set(key.clone())),
             FwSetElements::Ports(_) => {
@@ -365,14 +385,17 @@ impl<'a> Values<'a> {
         };
         let inv = self.inv;
         if let Some(i) = inv.interfaces.get(&written) {
+            self.used.interfaces.insert(written);
             return Some(i.kernel.clone());
         }
         let kernels = inv.kernel_interfaces();
         if let Some(prefix) = written.strip_suffix('+') {
             if valid_iface(prefix) && kernels.iter().any(|k| k.starts_with(prefix)) {
+                self.use_interfaces(|k| k.starts_with(prefix));
                 return Some(format!("{prefix}*"));
             }
         } else if kernels.contains(&written.as_str()) {
+            self.use_interfaces(|k| k == written);
             return Some(written);
         }
         let names = inv.interfaces.keys().map(String::as_str).chain(kernels.iter().copied());
@@ -396,6 +419,15 @@ impl<'a> Values<'a> {
         None
     }
 
+    /// Marks every interface entry whose kernel name satisfies `hit` as used.
+    fn use_interfaces(&mut self, hit: impl Fn(&str) -> bool) {
+        for (alias, i) in &self.inv.interfaces {
+            if hit(&i.kernel) {
+                self.used.interfaces.insert(alias.clone());
+            }
+        }
+    }
+
     /// A single address for NAT/COPY targets: literal, range, `${var}` or plugin name.
     pub fn nat_addr(&mut self, a: &Spanned<NatAddr>) -> Option<(Ipv4Addr, Option<Ipv4Addr>)> {
         let span = a.span;
@@ -413,7 +445,10 @@ impl<'a> Values<'a> {
                 Some((*x, Some(*y)))
             }
             NatAddr::Name(name) => match self.inv.plugin_by_name(name) {
-                Some(p) => Some((p.ip, None)),
+                Some(p) => {
+                    self.used.plugins.insert(p.id);
+                    Some((p.ip, None))
+                }
                 None => {
                     let names = self.inv.plugins.iter().map(|p| p.name.as_str());
                     let mut d = Diagnostic::error("E017", format!("unknown plugin `{name}`"), span);

@@ -110,7 +110,7 @@ fn examples_compile() {
 fn every_code_has_a_snapshotted_case() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
     let mut seen = String::new();
-    for sub in ["err", "ok"] {
+    for sub in ["err", "ok", "lint"] {
         for entry in std::fs::read_dir(dir.join(sub)).expect("cases dir") {
             let path = entry.expect("entry").path();
             if path.extension().is_some_and(|e| e == "rules") {

@@ -1,0 +1,61 @@
+//! Lints: warnings about rules that compile but are probably not what their author meant
+//! (shadowed, duplicated or unreachable rules, NAT and mirrors aimed at the wrong place, unused
+//! inventory entries). Pure functions over the resolver's placed VNS3 chains and the inventory;
+//! every finding is a `W1xx` diagnostic documented in `docs/codes/`. A lint says nothing when
+//! it cannot be sure: a false warning teaches users to ignore them all.
+
+mod nat;
+mod shadow;
+pub mod space;
+#[cfg(test)]
+mod tests;
+mod unused;
+
+use crate::diagnostic::Diagnostic;
+use crate::inventory::Inventory;
+use crate::ir::{Action, Origin};
+use crate::resolve::{Used, VChain};
+
+pub struct Options {
+    /// An inventory file was given (not the built-in default): unused entries are worth a word.
+    pub inventory_given: bool,
+}
+
+/// Runs every lint. Call only when resolving found no error (the chains are then complete).
+pub fn lint(chains: &[VChain], inv: &Inventory, used: &Used, opts: &Options) -> Vec<Diagnostic> {
+    let sets = space::Sets::new(inv);
+    let mut out = shadow::lint(chains, &sets);
+    out.extend(nat::lint(chains, inv, &sets));
+    if opts.inventory_given {
+        out.extend(unused::lint(chains, inv, used));
+    }
+    out
+}
+
+/// How a rule names another in a message: `line 7`, or `FILE:7` in another file.
+fn at(other: &Origin, here: &Origin) -> String {
+    if other.file == here.file {
+        format!("line {}", other.line)
+    } else {
+        format!("{}:{}", other.file, other.line)
+    }
+}
+
+/// The target as written, for messages.
+fn verdict(a: &Action) -> &'static str {
+    match a {
+        Action::Count => "no target",
+        Action::Accept => "ACCEPT",
+        Action::Drop => "DROP",
+        Action::Return => "RETURN",
+        Action::Jump(_) => "a subgroup jump",
+        Action::Reject(_) => "REJECT",
+        Action::Log { .. } => "LOG",
+        Action::Dnat { .. } => "DNAT",
+        Action::Snat { .. } => "SNAT",
+        Action::Masquerade { .. } => "MASQUERADE",
+        Action::Redirect { .. } => "REDIRECT",
+        Action::NetmapDnat { .. } | Action::NetmapSnat { .. } => "NETMAP",
+        Action::Dup { .. } => "COPY",
+    }
+}

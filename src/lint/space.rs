@@ -1,0 +1,417 @@
+//! The set of packets a rule matches, field by field, and the two questions lints ask of it:
+//! does one rule's set contain another's (`covers`), and can two sets share a packet
+//! (`meets`). Each field is exact (interval sets, bit masks, interface patterns), so both
+//! answers are exact per field; a rule matches the product of its fields, so "every field
+//! covers" is a sound (sufficient) test for covering, and "some field cannot meet" a sound test
+//! for disjointness.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use ipnetwork::Ipv4Network;
+
+use crate::inventory::{FwSetElements, Inventory};
+use crate::ir::{AddrMatch, CtState, L4, Match, PortMatch};
+
+/// Sorted, disjoint, non-adjacent inclusive intervals.
+pub type Ivs = Vec<(u32, u32)>;
+
+pub const ADDR_MAX: u32 = u32::MAX;
+pub const PORT_MAX: u32 = u16::MAX as u32;
+/// ICMP type and code as `type << 8 | code`.
+pub const ICMP_MAX: u32 = u16::MAX as u32;
+pub const CT_ALL: u8 = 0b1_1111;
+
+/// Sorts and merges overlapping or adjacent intervals.
+pub fn normalize(mut v: Vec<(u32, u32)>) -> Ivs {
+    v.sort_unstable();
+    let mut out: Ivs = Vec::with_capacity(v.len());
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// Everything in `0..=max` not in `v`.
+pub fn complement(v: &[(u32, u32)], max: u32) -> Ivs {
+    let mut out = Vec::with_capacity(v.len() + 1);
+    let mut next = Some(0u32);
+    for &(a, b) in v {
+        if let Some(n) = next
+            && a > n
+        {
+            out.push((n, a - 1));
+        }
+        next = b.checked_add(1);
+    }
+    if let Some(n) = next
+        && n <= max
+    {
+        out.push((n, max));
+    }
+    out
+}
+
+pub fn intersect(a: &[(u32, u32)], b: &[(u32, u32)]) -> Ivs {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        let lo = a[i].0.max(b[j].0);
+        let hi = a[i].1.min(b[j].1);
+        if lo <= hi {
+            out.push((lo, hi));
+        }
+        if a[i].1 < b[j].1 { i += 1 } else { j += 1 }
+    }
+    out
+}
+
+/// Every value of `a` is in `b`.
+pub fn subset(a: &[(u32, u32)], b: &[(u32, u32)]) -> bool {
+    let mut j = 0;
+    for &(lo, hi) in a {
+        while j < b.len() && b[j].1 < lo {
+            j += 1;
+        }
+        // `b` is merged, so one interval of `b` must hold all of `(lo, hi)`.
+        if j == b.len() || b[j].0 > lo || b[j].1 < hi {
+            return false;
+        }
+    }
+    true
+}
+
+pub fn overlaps(a: &[(u32, u32)], b: &[(u32, u32)]) -> bool {
+    !intersect(a, b).is_empty()
+}
+
+pub fn net_ivs(n: &Ipv4Network) -> (u32, u32) {
+    (u32::from(n.network()), u32::from(n.broadcast()))
+}
+
+/// One field constrained to a set of values, or `None`: unconstrained (for ports and ICMP
+/// also packets that have no such field).
+pub type Field = Option<Rc<Ivs>>;
+
+/// An interface match: negated, and the name (`eth*` is a prefix wildcard).
+pub type Iface<'a> = Option<(bool, &'a str)>;
+
+/// The packets one rule matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shape<'a> {
+    pub iif: Iface<'a>,
+    pub oif: Iface<'a>,
+    pub saddr: Field,
+    pub daddr: Field,
+    /// IP protocol numbers, one bit each.
+    pub proto: [u64; 4],
+    pub sport: Field,
+    pub dport: Field,
+    pub icmp: Field,
+    /// Conntrack states, one bit each (`CtState as u8`).
+    pub ct: u8,
+    /// `--syn` (true) or `! --syn` (false).
+    pub syn: Option<bool>,
+    /// A rate limit: the rule may let packets through to later rules, so it never covers.
+    pub limited: bool,
+    /// A match whose values are unknown (a set the inventory lacks): the rule never covers,
+    /// and the field is taken as unconstrained (which only widens what the rule may match).
+    pub opaque: bool,
+}
+
+impl Shape<'_> {
+    /// Matches every packet: no match constrains anything.
+    pub fn is_universe(&self) -> bool {
+        self.iif.is_none()
+            && self.oif.is_none()
+            && self.saddr.is_none()
+            && self.daddr.is_none()
+            && self.proto == [u64::MAX; 4]
+            && self.sport.is_none()
+            && self.dport.is_none()
+            && self.icmp.is_none()
+            && self.ct == CT_ALL
+            && self.syn.is_none()
+            && !self.limited
+            && !self.opaque
+    }
+
+    /// Which field can match no packet at all, if any (the rule never matches).
+    pub fn empty_field(&self) -> Option<&'static str> {
+        let empty = |f: &Field| f.as_ref().is_some_and(|v| v.is_empty());
+        if empty(&self.saddr) {
+            Some("source address")
+        } else if empty(&self.daddr) {
+            Some("destination address")
+        } else if self.proto == [0; 4] {
+            Some("protocol")
+        } else if empty(&self.sport) {
+            Some("source port")
+        } else if empty(&self.dport) {
+            Some("destination port")
+        } else if empty(&self.icmp) {
+            Some("ICMP type")
+        } else if self.ct == 0 {
+            Some("connection state")
+        } else {
+            None
+        }
+    }
+}
+
+/// FWset contents as intervals, and their complements, computed once per set.
+pub struct Sets<'a> {
+    map: HashMap<&'a str, (Rc<Ivs>, Rc<Ivs>)>,
+}
+
+impl<'a> Sets<'a> {
+    pub fn new(inv: &'a Inventory) -> Sets<'a> {
+        let map = inv
+            .fwsets
+            .iter()
+            .map(|(name, s)| {
+                let (ivs, max) = match &s.elements {
+                    FwSetElements::Addrs(a) => {
+                        (normalize(a.iter().map(net_ivs).collect()), ADDR_MAX)
+                    }
+                    FwSetElements::Ports(p) => (
+                        normalize(p.iter().map(|&(a, b)| (u32::from(a), u32::from(b))).collect()),
+                        PORT_MAX,
+                    ),
+                };
+                let comp = complement(&ivs, max);
+                (name.as_str(), (Rc::new(ivs), Rc::new(comp)))
+            })
+            .collect();
+        Sets { map }
+    }
+
+    fn get(&self, name: &str, neg: bool) -> Option<Rc<Ivs>> {
+        self.map.get(name).map(|(p, n)| Rc::clone(if neg { n } else { p }))
+    }
+}
+
+fn l4_number(p: L4) -> u8 {
+    match p {
+        L4::Tcp => 6,
+        L4::Udp => 17,
+        L4::Udplite => 136,
+        L4::Sctp => 132,
+    }
+}
+
+fn proto_bit(n: u8) -> [u64; 4] {
+    let mut m = [0u64; 4];
+    m[usize::from(n / 64)] = 1 << (n % 64);
+    m
+}
+
+fn and_proto(into: &mut [u64; 4], m: [u64; 4]) {
+    for (a, b) in into.iter_mut().zip(m) {
+        *a &= b;
+    }
+}
+
+fn ct_bit(s: CtState) -> u8 {
+    1 << (s as u8)
+}
+
+/// Narrows a field by one more constraint (a rule's matches all hold).
+fn and_field(into: &mut Field, v: Rc<Ivs>) {
+    *into = Some(match into.take() {
+        None => v,
+        Some(old) => Rc::new(intersect(&old, &v)),
+    });
+}
+
+fn maybe_neg(v: Ivs, neg: bool, max: u32) -> Rc<Ivs> {
+    Rc::new(if neg { complement(&v, max) } else { v })
+}
+
+/// The shape of a rule's matches.
+pub fn shape<'a>(matches: &'a [Match], sets: &Sets) -> Shape<'a> {
+    let mut s = Shape {
+        iif: None,
+        oif: None,
+        saddr: None,
+        daddr: None,
+        proto: [u64::MAX; 4],
+        sport: None,
+        dport: None,
+        icmp: None,
+        ct: CT_ALL,
+        syn: None,
+        limited: false,
+        opaque: false,
+    };
+    for m in matches {
+        match m {
+            Match::IifName { neg, name } => s.iif = Some((*neg, name)),
+            Match::OifName { neg, name } => s.oif = Some((*neg, name)),
+            Match::Saddr { neg, addrs } | Match::Daddr { neg, addrs } => {
+                let v = match addrs {
+                    AddrMatch::Nets(n) => {
+                        Some(maybe_neg(normalize(n.iter().map(net_ivs).collect()), *neg, ADDR_MAX))
+                    }
+                    AddrMatch::Range(a, b) => {
+                        Some(maybe_neg(vec![(u32::from(*a), u32::from(*b))], *neg, ADDR_MAX))
+                    }
+                    AddrMatch::Set(name) => sets.get(name, *neg),
+                };
+                let field =
+                    if matches!(m, Match::Saddr { .. }) { &mut s.saddr } else { &mut s.daddr };
+                match v {
+                    Some(v) => and_field(field, v),
+                    None => s.opaque = true,
+                }
+            }
+            Match::Protocol { neg, proto } => {
+                let mut bit = proto_bit(*proto);
+                if *neg {
+                    bit = bit.map(|w| !w);
+                }
+                and_proto(&mut s.proto, bit);
+            }
+            Match::Port { proto, dir, neg, ports } => {
+                and_proto(&mut s.proto, proto_bit(l4_number(*proto)));
+                let v = match ports {
+                    PortMatch::Ports(p) => Some(maybe_neg(
+                        normalize(p.iter().map(|&(a, b)| (u32::from(a), u32::from(b))).collect()),
+                        *neg,
+                        PORT_MAX,
+                    )),
+                    PortMatch::Set(name) => sets.get(name, *neg),
+                };
+                let field = if *dir == crate::ir::Dir::Src { &mut s.sport } else { &mut s.dport };
+                match v {
+                    Some(v) => and_field(field, v),
+                    None => s.opaque = true,
+                }
+            }
+            Match::CtState { neg, states } => {
+                let mut bits = states.iter().fold(0u8, |b, &st| b | ct_bit(st));
+                if *neg {
+                    bits = !bits & CT_ALL;
+                }
+                s.ct &= bits;
+            }
+            Match::Limit { .. } => s.limited = true,
+            Match::IcmpType { neg, kind, code } => {
+                and_proto(&mut s.proto, proto_bit(1));
+                let base = u32::from(*kind) << 8;
+                let iv = match code {
+                    Some(c) => (base | u32::from(*c), base | u32::from(*c)),
+                    None => (base, base | 0xff),
+                };
+                and_field(&mut s.icmp, maybe_neg(vec![iv], *neg, ICMP_MAX));
+            }
+            Match::TcpSyn { neg } => {
+                and_proto(&mut s.proto, proto_bit(6));
+                s.syn = match s.syn {
+                    Some(old) if old == *neg => {
+                        // `--syn` and `! --syn` together: nothing matches.
+                        s.proto = [0; 4];
+                        Some(!*neg)
+                    }
+                    _ => Some(!*neg),
+                };
+            }
+        }
+    }
+    s
+}
+
+/// Every name `a` matches, `b` matches too.
+fn pattern_subset(a: &str, b: &str) -> bool {
+    match (a.strip_suffix('*'), b.strip_suffix('*')) {
+        (None, None) => a == b,
+        (None, Some(pb)) => a.starts_with(pb),
+        (Some(_), None) => false,
+        (Some(pa), Some(pb)) => pa.starts_with(pb),
+    }
+}
+
+/// No name matches both.
+fn pattern_disjoint(a: &str, b: &str) -> bool {
+    match (a.strip_suffix('*'), b.strip_suffix('*')) {
+        (None, None) => a != b,
+        (None, Some(pb)) => !a.starts_with(pb),
+        (Some(pa), None) => !b.starts_with(pa),
+        (Some(pa), Some(pb)) => !pa.starts_with(pb) && !pb.starts_with(pa),
+    }
+}
+
+fn iface_covers(a: Iface, b: Iface) -> bool {
+    match (a, b) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some((false, x)), Some((false, y))) => pattern_subset(y, x),
+        (Some((true, x)), Some((false, y))) => pattern_disjoint(y, x),
+        // all∖Y ⊆ all∖X exactly when X ⊆ Y.
+        (Some((true, x)), Some((true, y))) => pattern_subset(x, y),
+        (Some((false, _)), Some((true, _))) => false,
+    }
+}
+
+fn iface_meets(a: Iface, b: Iface) -> bool {
+    match (a, b) {
+        (None, _) | (_, None) | (Some((true, _)), Some((true, _))) => true,
+        (Some((false, x)), Some((false, y))) => !pattern_disjoint(x, y),
+        (Some((true, x)), Some((false, y))) | (Some((false, y)), Some((true, x))) => {
+            !pattern_subset(y, x)
+        }
+    }
+}
+
+fn field_covers(a: &Field, b: &Field) -> bool {
+    match (a, b) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(x), Some(y)) => subset(y, x),
+    }
+}
+
+fn field_meets(a: &Field, b: &Field) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (None, Some(v)) | (Some(v), None) => !v.is_empty(),
+        (Some(x), Some(y)) => overlaps(x, y),
+    }
+}
+
+/// Every packet `b` matches, `a` matches too (sound: `false` when unsure).
+pub fn covers(a: &Shape, b: &Shape) -> bool {
+    !a.limited
+        && !a.opaque
+        && b.proto.iter().zip(a.proto).all(|(bw, aw)| bw & !aw == 0)
+        && b.ct & !a.ct == 0
+        && (a.syn.is_none() || a.syn == b.syn)
+        && iface_covers(a.iif, b.iif)
+        && iface_covers(a.oif, b.oif)
+        && field_covers(&a.saddr, &b.saddr)
+        && field_covers(&a.daddr, &b.daddr)
+        && field_covers(&a.dport, &b.dport)
+        && field_covers(&a.sport, &b.sport)
+        && field_covers(&a.icmp, &b.icmp)
+}
+
+/// Some packet may match both (sound for "never both": `true` when unsure).
+pub fn meets(a: &Shape, b: &Shape) -> bool {
+    a.proto.iter().zip(b.proto).any(|(x, y)| x & y != 0)
+        && a.ct & b.ct != 0
+        && !matches!((a.syn, b.syn), (Some(x), Some(y)) if x != y)
+        && iface_meets(a.iif, b.iif)
+        && iface_meets(a.oif, b.oif)
+        && field_meets(&a.saddr, &b.saddr)
+        && field_meets(&a.daddr, &b.daddr)
+        && field_meets(&a.dport, &b.dport)
+        && field_meets(&a.sport, &b.sport)
+        && field_meets(&a.icmp, &b.icmp)
+}
+
+/// Whether an interface match pattern (`eth0`, `eth*`) matches the kernel name `kernel`.
+pub fn pattern_matches(pattern: &str, kernel: &str) -> bool {
+    pattern_subset(kernel, pattern)
+}
