@@ -374,7 +374,14 @@ impl Resolver<'_> {
                         } else {
                             Match::OifName { neg: false, name: iface.clone() }
                         });
-                        matches.extend(m.iter().cloned());
+                        // `--bidirectional` mirrors both directions of the flow the line
+                        // describes: departures are its replies, with addresses and ports
+                        // swapped (`--dport 443` arriving, source port 443 leaving).
+                        if arriving {
+                            matches.extend(m.iter().cloned());
+                        } else {
+                            matches.extend(m.iter().map(reverse));
+                        }
                         c.rules.push(Placed {
                             matches,
                             action: action.clone(),
@@ -1294,4 +1301,20 @@ fn callee_first(members: &[&VChain], root: &str) -> Vec<usize> {
         }
     }
     order
+}
+
+/// The same match for the reply direction of a flow: source and destination swapped.
+fn reverse(m: &Match) -> Match {
+    match m.clone() {
+        Match::Saddr { neg, addrs } => Match::Daddr { neg, addrs },
+        Match::Daddr { neg, addrs } => Match::Saddr { neg, addrs },
+        Match::Port { proto, dir, neg, ports } => {
+            let dir = match dir {
+                ir::Dir::Src => ir::Dir::Dst,
+                ir::Dir::Dst => ir::Dir::Src,
+            };
+            Match::Port { proto, dir, neg, ports }
+        }
+        other => other,
+    }
 }
