@@ -228,14 +228,33 @@ fn run(cli: Cli) -> io::Result<u8> {
     }
 }
 
+/// Inputs larger than this are refused without reading them whole: 64 MiB is some 800,000
+/// rules; beyond that, memory (about 25 times the input while compiling) would grow without a
+/// bound the user chose.
+pub const MAX_INPUT: u64 = 64 << 20;
+
+fn too_large(name: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{name}: larger than {} MiB, the limit for one input", MAX_INPUT >> 20),
+    )
+}
+
 /// Reads one input; `-` is standard input.
 fn read_input(path: &Path) -> io::Result<Text> {
     let mut bytes = Vec::new();
     if path == Path::new("-") {
-        io::stdin().lock().read_to_end(&mut bytes)?;
+        io::stdin().lock().take(MAX_INPUT + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_INPUT {
+            return Err(too_large("<stdin>"));
+        }
         return Ok(Text { name: "<stdin>".to_string(), bytes });
     }
-    let bytes = std::fs::read(path).map_err(|e| with_path(e, path))?;
+    let file = std::fs::File::open(path).map_err(|e| with_path(e, path))?;
+    file.take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| with_path(e, path))?;
+    if bytes.len() as u64 > MAX_INPUT {
+        return Err(too_large(&path.display().to_string()));
+    }
     Ok(Text { name: path.display().to_string(), bytes })
 }
 

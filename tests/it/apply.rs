@@ -369,3 +369,125 @@ fn the_json_form_loads_as_the_same_ruleset() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A generated policy of `n` rules, big enough that applying it takes a while.
+fn big_policy(dir: &Path, n: usize) -> PathBuf {
+    let path = dir.join(format!("big-{n}.rules"));
+    let out = Command::new("python3")
+        .args([root().join("bench/gen.py").to_str().expect("path"), &n.to_string()])
+        .output()
+        .expect("python3 bench/gen.py");
+    std::fs::write(&path, out.stdout).expect("write policy");
+    path
+}
+
+/// `kill -9` at any moment of `apply` leaves the old table or the new one, never a mix.
+#[test]
+fn sigkill_during_apply_leaves_the_old_table_or_the_new_one() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("sigkill");
+    let ns = Netns::new();
+    let old = (
+        root().join("examples/vns3-forms/rules.rules"),
+        Some(root().join("examples/vns3-forms/topology.yaml")),
+    );
+    let new = (big_policy(&state, 20_000), None);
+    let backends: &[&str] = if cfg!(feature = "netlink") { &["nft", "netlink"] } else { &["nft"] };
+    let mut outcomes = Vec::new();
+    for backend in backends {
+        // Kill at fractions of the time a whole apply takes, so that some kills land while
+        // the transaction is on its way.
+        let start = std::time::Instant::now();
+        let whole = run(
+            &ns,
+            &[
+                String::from("apply"),
+                "--backend".into(),
+                backend.to_string(),
+                new.0.display().to_string(),
+            ],
+            &state,
+        );
+        assert_eq!(code(&whole), 0, "{}", text(&whole));
+        let full = start.elapsed().as_millis() as u64;
+        for delay_ms in (0..=8).map(|k| full * k / 8) {
+            assert_eq!(code(&run(&ns, &with_inv(vec!["apply".into()], &old), &state)), 0);
+            let mut child = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    ns.name(),
+                    env!("CARGO_BIN_EXE_overlayfw"),
+                    "apply",
+                    "--backend",
+                    backend,
+                ])
+                .arg(&new.0)
+                .env("OVERLAYFW_STATE_DIR", &state)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn apply");
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            let _ = child.kill();
+            let _ = child.wait();
+            // An `nft` child may still be finishing its transaction: wait until no nft runs.
+            let start = std::time::Instant::now();
+            while ns.exec(&["pgrep", "-x", "nft"]).is_ok() {
+                assert!(start.elapsed().as_secs() < 60, "nft never finished");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let is_old = code(&run(&ns, &with_inv(vec!["diff".into()], &old), &state)) == 0;
+            let is_new = code(&run(&ns, &with_inv(vec!["diff".into()], &new), &state)) == 0;
+            assert!(
+                is_old ^ is_new,
+                "{backend}, killed after {delay_ms} ms: the table is neither the old nor the new one"
+            );
+            outcomes.push(if is_old { "old" } else { "new" });
+        }
+    }
+    eprintln!("sigkill outcomes: {outcomes:?}");
+}
+
+/// Two applies of the same table in the same namespace take turns: while one holds the lock,
+/// the other waits.
+#[test]
+fn concurrent_applies_serialise_on_the_lock() {
+    if !netns::require_root() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt as _;
+    let state = state_dir("lock");
+    let ns = Netns::new();
+    let inode =
+        std::fs::metadata(format!("/var/run/netns/{}", ns.name())).expect("netns file").ino();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state.join(format!("{inode}-overlayfw.lock")))
+        .expect("lock file");
+    lock.lock().expect("take the lock");
+    let seed = (root().join("examples/blog/blog.rules"), None);
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns.name(), env!("CARGO_BIN_EXE_overlayfw"), "apply"])
+        .arg(&seed.0)
+        .env("OVERLAYFW_STATE_DIR", &state)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn apply");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(child.try_wait().expect("try_wait").is_none(), "apply did not wait for the lock");
+    assert_eq!(
+        code(&run(&ns, &with_inv(vec!["diff".into()], &seed), &state)),
+        1,
+        "applied while locked"
+    );
+    lock.unlock().expect("unlock");
+    assert_eq!(child.wait().expect("apply ends").code(), Some(0));
+    assert_eq!(code(&run(&ns, &with_inv(vec!["diff".into()], &seed), &state)), 0);
+}

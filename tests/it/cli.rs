@@ -217,3 +217,15 @@ fn stdin_is_read_with_dash() {
     assert_eq!(code(&o), 1);
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("<stdin>:1:"));
 }
+
+#[test]
+fn a_100_mb_input_is_refused_with_a_clear_error() {
+    let s = Scratch::new("huge");
+    let path = s.0.join("huge.rules");
+    let f = std::fs::File::create(&path).expect("create");
+    f.set_len(100 << 20).expect("sparse 100 MB file");
+    let o = run(&["check", path.to_str().expect("path")]);
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("larger than 64 MiB"), "{err}");
+}
