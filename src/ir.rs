@@ -116,7 +116,7 @@ pub enum RateUnit {
     Day,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AddrMatch {
     /// One network (single element) or several (an anonymous set), sorted.
     Nets(Vec<Ipv4Network>),
@@ -126,7 +126,7 @@ pub enum AddrMatch {
     Set(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PortMatch {
     /// Inclusive ranges (`(p, p)` for one port); several make an anonymous set. Sorted.
     Ports(Vec<(u16, u16)>),
@@ -134,7 +134,7 @@ pub enum PortMatch {
     Set(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Match {
     /// `iifname`; a trailing `*` is iptables' `+` wildcard.
     IifName {

@@ -605,6 +605,7 @@ impl Resolver<'_> {
         {
             proto_match = Some(Match::Protocol { neg, proto: n });
         }
+        canonical_order(&mut ext);
         let mut out = Vec::with_capacity(src.len() * dst.len());
         for s in &src {
             for d in &dst {
@@ -1316,5 +1317,27 @@ fn reverse(m: &Match) -> Match {
             Match::Port { proto, dir, neg, ports }
         }
         other => other,
+    }
+}
+
+/// Puts the extension matches in one canonical order, so that lines differing only in how
+/// their options are ordered compile to the same rule (and `fmt` cannot change the result).
+/// A `limit` spends a token on every packet that reaches it, so matches never cross it: each
+/// stretch between limits is sorted on its own.
+fn canonical_order(ext: &mut [Match]) {
+    fn rank(m: &Match) -> u8 {
+        match m {
+            Match::Port { dir: ir::Dir::Src, .. } => 0,
+            Match::Port { dir: ir::Dir::Dst, .. } => 1,
+            Match::TcpSyn { .. } => 2,
+            Match::IcmpType { .. } => 3,
+            Match::Saddr { .. } => 4,
+            Match::Daddr { .. } => 5,
+            Match::CtState { .. } => 6,
+            _ => 7,
+        }
+    }
+    for stretch in ext.split_mut(|m| matches!(m, Match::Limit { .. })) {
+        stretch.sort_by(|a, b| (rank(a), &*a).cmp(&(rank(b), &*b)));
     }
 }

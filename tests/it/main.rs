@@ -13,4 +13,5 @@ mod load;
 mod netlink;
 mod netns;
 mod precommit;
+mod properties;
 mod scene;
