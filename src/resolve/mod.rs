@@ -1338,6 +1338,6 @@ fn canonical_order(ext: &mut [Match]) {
         }
     }
     for stretch in ext.split_mut(|m| matches!(m, Match::Limit { .. })) {
-        stretch.sort_by(|a, b| (rank(a), &*a).cmp(&(rank(b), &*b)));
+        stretch.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
     }
 }
