@@ -9,15 +9,16 @@ def rules(n):
     i = 0
     while len(out) < n:
         k = i % 4
-        host = 2 + i % 12
+        j = i // 4  # distinct per kind: no rule repeats another (the lints would say so)
+        host = 2 + j % 12
         if k == 0:
-            out.append(f"PREROUTING_CUST -i eth0 -p tcp --dport {1024 + i % 60000} -j DNAT --to 198.51.100.{host}:{22 + i % 100}")
+            out.append(f"PREROUTING_CUST -i eth0 -p tcp --dport {1024 + j % 64000} -j DNAT --to 198.51.100.{host}:{22 + j % 100}")
         elif k == 1:
-            out.append(f"FORWARD_CUST -i tun0 -o plugin0 -s 100.64.{i % 256}.0/24 -d 198.51.100.{host} -p tcp --dport {1 + i % 65000} -j ACCEPT")
+            out.append(f"FORWARD_CUST -i tun0 -o plugin0 -s 100.64.{j % 256}.0/24 -d 198.51.100.{host} -p tcp --dport {1 + j % 65000} -j ACCEPT")
         elif k == 2:
-            out.append(f"POSTROUTING_CUST -o eth0 -s 10.{i % 256}.{(i // 256) % 256}.0/24 -j MASQUERADE")
+            out.append(f"POSTROUTING_CUST -o eth0 -s 10.{(j // 256) % 256}.{j % 256}.0/24 -j MASQUERADE")
         else:
-            out.append(f"FORWARD_CUST -i eth0 -s 203.0.{i % 256}.{(i // 256) % 256} -p udp --dport {1 + i % 65000} -j DROP")
+            out.append(f"FORWARD_CUST -i eth0 -s 203.{(j // 65536) % 256}.{(j // 256) % 256}.{j % 256} -p udp --dport {1 + j % 65000} -j DROP")
         i += 1
     return out
 

@@ -185,6 +185,28 @@ pub enum Match {
     TcpSyn {
         neg: bool,
     },
+    /// Made by the optimizer only: the tuple of `fields` is one of `elements` (an anonymous
+    /// concatenated set, `ip saddr . tcp dport { a . b, … }`). Each element has one value per
+    /// field.
+    Tuple {
+        fields: Vec<Field>,
+        elements: Vec<Vec<Elem>>,
+    },
+}
+
+/// A packet field in a [`Match::Tuple`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    Saddr,
+    Daddr,
+    Port(L4, Dir),
+}
+
+/// A value of a [`Field`]: a network for addresses, an inclusive range for ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Elem {
+    Net(Ipv4Network),
+    Ports(u16, u16),
 }
 
 /// An address or inclusive range for NAT, with optional inclusive port range.
@@ -260,5 +282,12 @@ pub enum Action {
     /// Mirror a copy to this address (non-terminating).
     Dup {
         to: Ipv4Addr,
+    },
+    /// Made by the optimizer only: DNAT by destination port through a map
+    /// (`dnat to tcp dport map { P : ADDR [. PORT], … }`); a port not in the map matches
+    /// nothing. Keys are distinct and sorted; either every entry has a port or none has.
+    DnatMap {
+        proto: L4,
+        entries: Vec<(u16, Ipv4Addr, Option<u16>)>,
     },
 }

@@ -13,6 +13,7 @@ pub mod inventory;
 pub mod ir;
 pub mod lint;
 pub mod live;
+pub mod optimize;
 pub mod pipeline;
 pub mod resolve;
 pub mod suggest;

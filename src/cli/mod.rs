@@ -94,6 +94,13 @@ struct CompileArgs {
     /// How to print diagnostics (on standard error).
     #[arg(long, value_enum, default_value_t = FormatArg::Human)]
     message_format: FormatArg,
+    /// Merge runs of rules into sets, concatenations and DNAT maps where that is provably the
+    /// same policy (fewer rules: faster to load and to match).
+    #[arg(long)]
+    optimize: bool,
+    /// With --optimize: tell on standard error what was merged, from which lines.
+    #[arg(long, requires = "optimize")]
+    explain_merges: bool,
 }
 
 #[derive(Args, Debug)]
@@ -327,10 +334,30 @@ fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<
 }
 
 fn compile(a: CompileArgs) -> io::Result<u8> {
-    let ruleset = match build(&a.common, &a.table.table, a.message_format)? {
+    let mut ruleset = match build(&a.common, &a.table.table, a.message_format)? {
         Ok(rs) => rs,
         Err(code) => return Ok(code),
     };
+    if a.optimize {
+        let merges = crate::optimize::optimize(&mut ruleset);
+        if a.explain_merges {
+            let mut err = io::stderr().lock();
+            for m in &merges {
+                let lines: Vec<String> =
+                    m.origins.iter().map(|o| format!("{}:{}", o.file, o.line)).collect();
+                writeln!(
+                    err,
+                    "{}: merged {} rules ({}) into: {}",
+                    m.chain,
+                    m.count,
+                    lines.join(", "),
+                    m.into
+                )?;
+            }
+            let saved: usize = merges.iter().map(|m| m.count - 1).sum();
+            writeln!(err, "{} merges, {saved} rules fewer", merges.len())?;
+        }
+    }
     let text = match a.format {
         OutputArg::Nft => emit::nft_script(&ruleset),
         OutputArg::Json => {

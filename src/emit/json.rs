@@ -206,6 +206,37 @@ fn match_expr(m: &Match) -> Value {
                 json!({"set": [{"concat": [kind, c]}]}),
             ),
         },
+        Match::Tuple { fields, elements } => {
+            let left: Vec<Value> = fields
+                .iter()
+                .map(|f| match f {
+                    crate::ir::Field::Saddr => payload("ip", "saddr"),
+                    crate::ir::Field::Daddr => payload("ip", "daddr"),
+                    crate::ir::Field::Port(p, Dir::Src) => payload(l4_name(*p), "sport"),
+                    crate::ir::Field::Port(p, Dir::Dst) => payload(l4_name(*p), "dport"),
+                })
+                .collect();
+            let value = |e: &crate::ir::Elem| match e {
+                crate::ir::Elem::Net(n) => net(n),
+                crate::ir::Elem::Ports(a, b) => port_range((*a, *b)),
+            };
+            let set: Vec<Value> = elements
+                .iter()
+                .map(|el| {
+                    if el.len() == 1 {
+                        value(&el[0])
+                    } else {
+                        json!({"concat": el.iter().map(value).collect::<Vec<_>>()})
+                    }
+                })
+                .collect();
+            let left = if left.len() == 1 {
+                left.into_iter().next().expect("one")
+            } else {
+                json!({"concat": left})
+            };
+            matcher("==", left, json!({"set": set}))
+        }
         Match::TcpSyn { neg } => matcher(
             op(*neg),
             json!({"&": [payload("tcp", "flags"), ["fin", "syn", "rst", "ack"]]}),
@@ -306,5 +337,19 @@ fn action_expr(a: &Action) -> Value {
             json!({"snat": {"addr": {"prefix": {"addr": to.network().to_string(), "len": to.prefix()}}, "flags": "netmap", "type_flags": "prefix"}})
         }
         Action::Dup { to } => json!({"dup": {"addr": to.to_string()}}),
+        Action::DnatMap { proto, entries } => {
+            let data: Vec<Value> = entries
+                .iter()
+                .map(|(k, a, p)| match p {
+                    Some(p) => json!([k, {"concat": [a.to_string(), p]}]),
+                    None => json!([k, a.to_string()]),
+                })
+                .collect();
+            let mut d = json!({"addr": {"map": {"key": payload(l4_name(*proto), "dport"), "data": {"set": data}}}});
+            if entries.iter().any(|e| e.2.is_some()) {
+                d["family"] = json!("ip");
+            }
+            json!({ "dnat": d })
+        }
     }
 }

@@ -84,6 +84,7 @@ fn push_match(out: &mut String, m: &Match) {
             let _ = write!(out, "limit rate {rate}/{unit} burst {burst} packets");
         }
         Match::IcmpType { neg, kind, code } => push_icmp(out, *neg, *kind, *code),
+        Match::Tuple { fields, elements } => push_tuple(out, fields, elements),
         Match::TcpSyn { neg } => {
             let op = if *neg { "!=" } else { "==" };
             let _ = write!(out, "tcp flags & (fin|syn|rst|ack) {op} syn");
@@ -384,6 +385,19 @@ fn push_action(out: &mut String, action: &Action) {
         Action::Dup { to } => {
             let _ = write!(out, "dup to {to}");
         }
+        Action::DnatMap { proto, entries } => {
+            let _ = write!(out, "dnat to {} dport map {{ ", l4_name(*proto));
+            for (i, (key, addr, port)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                let _ = write!(out, "{key} : {addr}");
+                if let Some(p) = port {
+                    let _ = write!(out, " . {p}");
+                }
+            }
+            out.push_str(" }");
+        }
     }
 }
 
@@ -406,4 +420,41 @@ fn push_nat(out: &mut String, verb: &str, to: &NatTarget, random: bool) {
     if random {
         out.push_str(" random");
     }
+}
+
+fn field_name(f: crate::ir::Field) -> String {
+    match f {
+        crate::ir::Field::Saddr => "ip saddr".to_string(),
+        crate::ir::Field::Daddr => "ip daddr".to_string(),
+        crate::ir::Field::Port(proto, dir) => format!(
+            "{} {}",
+            l4_name(proto),
+            match dir {
+                Dir::Src => "sport",
+                Dir::Dst => "dport",
+            }
+        ),
+    }
+}
+
+/// `f1 . f2 { v1 . w1, … }` (one field: `f1 { v1, … }`).
+fn push_tuple(out: &mut String, fields: &[crate::ir::Field], elements: &[Vec<crate::ir::Elem>]) {
+    let names: Vec<String> = fields.iter().map(|f| field_name(*f)).collect();
+    out.push_str(&names.join(" . "));
+    out.push_str(" { ");
+    for (i, element) in elements.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        for (j, value) in element.iter().enumerate() {
+            if j > 0 {
+                out.push_str(" . ");
+            }
+            match value {
+                crate::ir::Elem::Net(net) => push_net(out, net),
+                crate::ir::Elem::Ports(a, b) => push_port_range(out, (*a, *b)),
+            }
+        }
+    }
+    out.push_str(" }");
 }

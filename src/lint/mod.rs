@@ -51,7 +51,7 @@ fn verdict(a: &Action) -> &'static str {
         Action::Jump(_) => "a subgroup jump",
         Action::Reject(_) => "REJECT",
         Action::Log { .. } => "LOG",
-        Action::Dnat { .. } => "DNAT",
+        Action::Dnat { .. } | Action::DnatMap { .. } => "DNAT",
         Action::Snat { .. } => "SNAT",
         Action::Masquerade { .. } => "MASQUERADE",
         Action::Redirect { .. } => "REDIRECT",

@@ -307,6 +307,8 @@ pub fn shape<'a>(matches: &'a [Match], sets: &Sets) -> Shape<'a> {
                 };
                 and_field(&mut s.icmp, maybe_neg(vec![iv], *neg, ICMP_MAX));
             }
+            // Only the optimizer makes tuples; lints never see one, and would not reason on it.
+            Match::Tuple { .. } => s.opaque = true,
             Match::TcpSyn { neg } => {
                 and_proto(&mut s.proto, proto_bit(6));
                 s.syn = match s.syn {

@@ -1082,6 +1082,7 @@ fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -> Vec<Vec<M
 fn class(a: &Action) -> Class {
     match a {
         Action::Dnat { .. }
+        | Action::DnatMap { .. }
         | Action::Snat { .. }
         | Action::Masquerade { .. }
         | Action::Redirect { .. }

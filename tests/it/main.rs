@@ -12,6 +12,7 @@ mod load;
 #[cfg(feature = "netlink")]
 mod netlink;
 mod netns;
+mod optimize;
 mod precommit;
 mod properties;
 mod scene;

@@ -364,6 +364,7 @@ impl RuleCx<'_, '_> {
 
     fn push_match(&mut self, m: &Match) {
         match m {
+            Match::Tuple { .. } => unreachable!("`apply` refuses optimizer output first"),
             Match::IifName { neg, name } => self.ifname(MetaKey::IifName, *neg, name),
             Match::OifName { neg, name } => self.ifname(MetaKey::OifName, *neg, name),
             Match::Saddr { neg, addrs } => self.addr(12, *neg, addrs),
@@ -615,6 +616,7 @@ impl RuleCx<'_, '_> {
 
     fn push_action(&mut self, action: &Action) {
         match action {
+            Action::DnatMap { .. } => unreachable!("`apply` refuses optimizer output first"),
             Action::Count => {}
             Action::Accept => self.exprs.push(Expr::Accept),
             Action::Drop => self.exprs.push(Expr::Drop),

@@ -1,0 +1,416 @@
+//! `compile --optimize`: merges runs of rules into sets, concatenations and DNAT maps where the
+//! result is provably the same policy, and reports each merge.
+//!
+//! A run is a stretch of consecutive rules of one chain (so first-match order is untouched) that
+//! differ only in "key" fields and share everything else: the other matches, equal and in the
+//! same order, and the action.
+//! - Verdict runs (accept, drop, reject, return: terminal, so a packet meets at most one rule of
+//!   the run) whose keys are non-negated address lists or port lists become one rule whose key
+//!   is the union: one field → an anonymous set, several → a concatenation of the tuples. A
+//!   concatenation may not hold overlapping tuples (the kernel refuses them), so a run ends
+//!   before a rule whose tuple overlaps one already taken.
+//! - DNAT runs whose one key is a single destination port become one `dnat to … map`; a run
+//!   ends before a port it already holds (first match wins, a map holds one entry per key).
+//!
+//! Rules naming different input interfaces are disjoint, so a stretch of them is first grouped
+//! by interface (keeping order within each), which lets interleaved runs merge.
+//!
+//! Never merged: rules with a `limit` (each has its own token bucket), non-terminal actions
+//! (log, counting, mirroring, jumps: a packet may meet several), negated keys (the union of
+//! negations is not the negation of the union), named sets, ranges, bit tests (`tcp flags`,
+//! ct state): those stay in the shared part, compared for equality only.
+
+use std::collections::HashMap;
+
+use crate::ir::{
+    Action, AddrMatch, Chain, Dir, Elem, Field, Match, Origin, PortMatch, Rule, Ruleset,
+};
+
+/// One merge: which rules became which.
+#[derive(Clone, Debug)]
+pub struct Merge {
+    pub chain: String,
+    /// The rules merged, in order.
+    pub origins: Vec<Origin>,
+    /// How many rules the run had.
+    pub count: usize,
+    /// The merged rule, as nft text.
+    pub into: String,
+}
+
+/// Optimizes every chain in place; returns the merges made.
+pub fn optimize(rs: &mut Ruleset) -> Vec<Merge> {
+    let mut merges = Vec::new();
+    for chain in &mut rs.chains {
+        optimize_chain(chain, &mut merges);
+    }
+    merges
+}
+
+/// The key fields of a rule and the rest; `None` when the rule may not be merged at all.
+struct Split {
+    /// (position in `matches`, field, values).
+    keys: Vec<(usize, Field, Vec<Elem>)>,
+    rest: Vec<Match>,
+}
+
+fn split(rule: &Rule) -> Option<Split> {
+    // Terminal actions: a packet that meets one leaves the chain, so it meets at most one
+    // rule of a run. NAT statements are terminal in the nat chains they may stand in.
+    let terminal = matches!(
+        rule.action,
+        Action::Accept
+            | Action::Drop
+            | Action::Return
+            | Action::Reject(_)
+            | Action::Snat { .. }
+            | Action::Masquerade { .. }
+            | Action::Redirect { .. }
+            | Action::NetmapDnat { .. }
+            | Action::NetmapSnat { .. }
+    );
+    let dnat =
+        matches!(rule.action, Action::Dnat { random: false, ref to } if to.addr_end.is_none());
+    if !(terminal || dnat) || rule.matches.iter().any(|m| matches!(m, Match::Limit { .. })) {
+        return None;
+    }
+    let mut keys = Vec::new();
+    let mut rest = Vec::new();
+    for (i, m) in rule.matches.iter().enumerate() {
+        match m {
+            Match::Saddr { neg: false, addrs: AddrMatch::Nets(n) } if !n.is_empty() => {
+                keys.push((i, Field::Saddr, n.iter().map(|n| Elem::Net(*n)).collect()));
+            }
+            Match::Daddr { neg: false, addrs: AddrMatch::Nets(n) } if !n.is_empty() => {
+                keys.push((i, Field::Daddr, n.iter().map(|n| Elem::Net(*n)).collect()));
+            }
+            Match::Port { proto, dir, neg: false, ports: PortMatch::Ports(p) } if !p.is_empty() => {
+                keys.push((
+                    i,
+                    Field::Port(*proto, *dir),
+                    p.iter().map(|&(a, b)| Elem::Ports(a, b)).collect(),
+                ));
+            }
+            other => rest.push(other.clone()),
+        }
+    }
+    if keys.is_empty()
+        || keys.iter().map(|k| k.1).collect::<std::collections::BTreeSet<_>>().len() != keys.len()
+    {
+        return None;
+    }
+    Some(Split { keys, rest })
+}
+
+/// Whether two rules may be in one run: same key fields at the same places, same rest, same
+/// action shape.
+fn compatible(a: &Rule, sa: &Split, b: &Rule, sb: &Split) -> bool {
+    let same_keys = sa.keys.len() == sb.keys.len()
+        && sa.keys.iter().zip(&sb.keys).all(|(x, y)| x.0 == y.0 && x.1 == y.1);
+    let same_action = match (&a.action, &b.action) {
+        (Action::Dnat { to: x, .. }, Action::Dnat { to: y, .. }) => {
+            x.ports.is_some() == y.ports.is_some()
+        }
+        (x, y) => x == y,
+    };
+    same_keys && same_action && sa.rest == sb.rest
+}
+
+/// The exact, positive input interface of a rule, if it has one.
+fn exact_iif(rule: &Rule) -> Option<&str> {
+    rule.matches.iter().find_map(|m| match m {
+        Match::IifName { neg: false, name } if !name.ends_with('*') => Some(name.as_str()),
+        _ => None,
+    })
+}
+
+/// Rules with different exact input interfaces never match the same packet, so within a
+/// stretch of rules that all name one, their order across interfaces does not matter: group
+/// them by interface (stable, so order within an interface is kept), which makes longer runs.
+fn group_by_input_interface(rules: Vec<Rule>) -> Vec<Rule> {
+    let mut out = Vec::with_capacity(rules.len());
+    let mut stretch: Vec<Rule> = Vec::new();
+    let flush = |stretch: &mut Vec<Rule>, out: &mut Vec<Rule>| {
+        let mut order: Vec<String> = Vec::new();
+        let mut groups: HashMap<String, Vec<Rule>> = HashMap::new();
+        for r in stretch.drain(..) {
+            let key = exact_iif(&r).expect("stretch rules name one").to_string();
+            if !groups.contains_key(&key) {
+                order.push(key.clone());
+            }
+            groups.entry(key).or_default().push(r);
+        }
+        for k in order {
+            out.extend(groups.remove(&k).expect("grouped"));
+        }
+    };
+    for r in rules {
+        if exact_iif(&r).is_some() {
+            stretch.push(r);
+        } else {
+            flush(&mut stretch, &mut out);
+            out.push(r);
+        }
+    }
+    flush(&mut stretch, &mut out);
+    out
+}
+
+fn optimize_chain(chain: &mut Chain, merges: &mut Vec<Merge>) {
+    let rules = group_by_input_interface(std::mem::take(&mut chain.rules));
+    let splits: Vec<Option<Split>> = rules.iter().map(split).collect();
+    let mut out = Vec::with_capacity(rules.len());
+    let mut i = 0;
+    while i < rules.len() {
+        let Some(first) = &splits[i] else {
+            out.push(rules[i].clone());
+            i += 1;
+            continue;
+        };
+        let end = if matches!(rules[i].action, Action::Dnat { .. }) {
+            dnat_run(&rules, &splits, i)
+        } else {
+            set_run(&rules, &splits, i)
+        };
+        if end - i < 2 {
+            out.push(rules[i].clone());
+            i += 1;
+            continue;
+        }
+        let merged = merge(&rules[i..end], &splits[i..end], first);
+        merges.push(Merge {
+            chain: chain.name.clone(),
+            origins: rules[i..end].iter().filter_map(|r| r.origin.clone()).collect(),
+            count: end - i,
+            into: crate::emit::rule_text(&merged),
+        });
+        out.push(merged);
+        i = end;
+    }
+    chain.rules = out;
+}
+
+/// End (exclusive) of the DNAT run starting at `start`: one single-port destination key,
+/// distinct ports.
+fn dnat_run(rules: &[Rule], splits: &[Option<Split>], start: usize) -> usize {
+    let single_port = |s: &Split| match s.keys.as_slice() {
+        [(_, Field::Port(_, Dir::Dst), v)] => match v.as_slice() {
+            [Elem::Ports(a, b)] if a == b => Some(*a),
+            _ => None,
+        },
+        _ => None,
+    };
+    let first = splits[start].as_ref().expect("checked");
+    let single_target = |r: &Rule| {
+        matches!(&r.action, Action::Dnat { to, random: false }
+            if to.addr_end.is_none() && to.ports.is_none_or(|(a, b)| a == b))
+    };
+    let Some(p) = single_port(first).filter(|_| single_target(&rules[start])) else {
+        return start + 1;
+    };
+    let mut seen = std::collections::HashSet::from([p]);
+    let mut end = start + 1;
+    while let Some(Some(s)) = splits.get(end) {
+        let fits = compatible(&rules[start], first, &rules[end], s) && single_target(&rules[end]);
+        match (fits, single_port(s)) {
+            (true, Some(p)) if seen.insert(p) => end += 1,
+            _ => break,
+        }
+    }
+    end
+}
+
+/// Whether two values of one field overlap.
+fn overlap(a: &Elem, b: &Elem) -> bool {
+    match (a, b) {
+        (Elem::Net(x), Elem::Net(y)) => x.contains(y.network()) || y.contains(x.network()),
+        (Elem::Ports(a1, a2), Elem::Ports(b1, b2)) => a1 <= b2 && b1 <= a2,
+        _ => true,
+    }
+}
+
+fn single(e: &Elem) -> Option<u64> {
+    match e {
+        Elem::Net(n) if n.prefix() == 32 => Some(u64::from(u32::from(n.ip()))),
+        Elem::Ports(a, b) if a == b => Some(u64::from(*a) | 1 << 40),
+        _ => None,
+    }
+}
+
+/// Cartesian product of a rule's key values: its tuples.
+fn tuples(s: &Split) -> Vec<Vec<Elem>> {
+    let mut out = vec![Vec::new()];
+    for (_, _, values) in &s.keys {
+        out = out
+            .iter()
+            .flat_map(|t| values.iter().map(move |v| [t.clone(), vec![*v]].concat()))
+            .collect();
+    }
+    out
+}
+
+/// Tuples of one run, with an index for the overlap check: tuples can only overlap when they
+/// agree on a field that holds single values (bucketed), else they are compared pairwise, which
+/// `MAX_UNBUCKETED` bounds.
+struct Tuples {
+    all: Vec<Vec<Elem>>,
+    bucket_field: Option<usize>,
+    buckets: HashMap<u64, Vec<usize>>,
+}
+
+const MAX_UNBUCKETED: usize = 64;
+
+impl Tuples {
+    /// Adds a rule's tuples unless one overlaps a tuple already held.
+    fn try_add(&mut self, new: Vec<Vec<Elem>>) -> bool {
+        let fields = new.first().map_or(0, Vec::len);
+        if fields == 1 {
+            // One field: an anonymous interval set, which merges overlaps itself.
+            self.all.extend(new);
+            return true;
+        }
+        for t in &new {
+            let candidates: Vec<usize> = match self.bucket_field {
+                Some(f) => match single(&t[f]) {
+                    Some(k) => self.buckets.get(&k).cloned().unwrap_or_default(),
+                    None => return false,
+                },
+                None if self.all.len() + new.len() > MAX_UNBUCKETED => return false,
+                None => (0..self.all.len()).collect(),
+            };
+            if candidates.iter().any(|&c| self.all[c].iter().zip(t).all(|(a, b)| overlap(a, b))) {
+                return false;
+            }
+        }
+        // Within the rule itself (a product of lists) tuples differ in some list: no overlap
+        // unless a list overlaps itself, which `-s a,b` with a inside b would.
+        for (x, tx) in new.iter().enumerate() {
+            for ty in &new[x + 1..] {
+                if tx.iter().zip(ty).all(|(a, b)| overlap(a, b)) {
+                    return false;
+                }
+            }
+        }
+        for t in new {
+            if let Some(f) = self.bucket_field {
+                let k = single(&t[f]).expect("checked above");
+                self.buckets.entry(k).or_default().push(self.all.len());
+            }
+            self.all.push(t);
+        }
+        true
+    }
+}
+
+/// End (exclusive) of the verdict run starting at `start`.
+fn set_run(rules: &[Rule], splits: &[Option<Split>], start: usize) -> usize {
+    let first = splits[start].as_ref().expect("checked");
+    let first_tuples = tuples(first);
+    // Bound the product a single rule may contribute (a rule with long lists stays as it is).
+    if first_tuples.len() > 1024 {
+        return start + 1;
+    }
+    let bucket_field =
+        (0..first.keys.len()).find(|&f| first_tuples.iter().all(|t| single(&t[f]).is_some()));
+    let mut acc = Tuples { all: Vec::new(), bucket_field, buckets: HashMap::new() };
+    if !acc.try_add(first_tuples) {
+        return start + 1;
+    }
+    let mut end = start + 1;
+    while let Some(Some(s)) = splits.get(end) {
+        let t = tuples(s);
+        if t.len() > 1024 || !compatible(&rules[start], first, &rules[end], s) || !acc.try_add(t) {
+            break;
+        }
+        end += 1;
+    }
+    end
+}
+
+/// The rule a run becomes: the first rule's matches with its keys replaced by the union.
+fn merge(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
+    let head = &run[0];
+    let origin = head
+        .origin
+        .clone()
+        .map(|o| Origin { note: Some(format!("+{} merged", run.len() - 1)), ..o });
+    if let Action::Dnat { to, .. } = &head.action {
+        let Field::Port(proto, _) = first.keys[0].1 else {
+            unreachable!("dnat runs key on a port")
+        };
+        let mut entries: Vec<(u16, std::net::Ipv4Addr, Option<u16>)> = run
+            .iter()
+            .zip(splits)
+            .map(|(r, s)| {
+                let Elem::Ports(p, _) = s.as_ref().expect("in run").keys[0].2[0] else {
+                    unreachable!()
+                };
+                let Action::Dnat { to, .. } = &r.action else { unreachable!("dnat run") };
+                (p, to.addr, to.ports.map(|(a, _)| a))
+            })
+            .collect();
+        entries.sort_unstable();
+        debug_assert!(to.addr_end.is_none());
+        let matches = head
+            .matches
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != first.keys[0].0)
+            .map(|(_, m)| m.clone())
+            .collect();
+        return Rule { matches, action: Action::DnatMap { proto, entries }, origin };
+    }
+    let key_positions: Vec<usize> = first.keys.iter().map(|k| k.0).collect();
+    let mut matches = Vec::with_capacity(head.matches.len());
+    if first.keys.len() == 1 {
+        let mut values: Vec<Elem> =
+            splits.iter().flat_map(|s| s.as_ref().expect("in run").keys[0].2.clone()).collect();
+        values.sort_unstable();
+        values.dedup();
+        for (i, m) in head.matches.iter().enumerate() {
+            if i != key_positions[0] {
+                matches.push(m.clone());
+                continue;
+            }
+            matches.push(match first.keys[0].1 {
+                Field::Saddr | Field::Daddr => {
+                    let nets = values
+                        .iter()
+                        .map(|v| if let Elem::Net(n) = v { *n } else { unreachable!() })
+                        .collect();
+                    if first.keys[0].1 == Field::Saddr {
+                        Match::Saddr { neg: false, addrs: AddrMatch::Nets(nets) }
+                    } else {
+                        Match::Daddr { neg: false, addrs: AddrMatch::Nets(nets) }
+                    }
+                }
+                Field::Port(proto, dir) => {
+                    let ports = values
+                        .iter()
+                        .map(|v| if let Elem::Ports(a, b) = v { (*a, *b) } else { unreachable!() })
+                        .collect();
+                    Match::Port { proto, dir, neg: false, ports: PortMatch::Ports(ports) }
+                }
+            });
+        }
+        return Rule { matches, action: head.action.clone(), origin };
+    }
+    let mut elements: Vec<Vec<Elem>> =
+        splits.iter().flat_map(|s| tuples(s.as_ref().expect("in run"))).collect();
+    elements.sort_unstable();
+    let fields: Vec<Field> = first.keys.iter().map(|k| k.1).collect();
+    for (i, m) in head.matches.iter().enumerate() {
+        if i == key_positions[0] {
+            matches.push(Match::Tuple {
+                fields: fields.clone(),
+                elements: std::mem::take(&mut elements),
+            });
+        } else if !key_positions.contains(&i) {
+            matches.push(m.clone());
+        }
+    }
+    Rule { matches, action: head.action.clone(), origin }
+}
+
+#[cfg(test)]
+mod tests;

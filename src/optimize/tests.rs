@@ -1,0 +1,90 @@
+//! Structural properties of the optimizer (the packet-level equivalence is tested in
+//! tests/it/optimize.rs; these cover what a stateless evaluator cannot see, like limits).
+
+use crate::diagnostic::Sources;
+use crate::ir::{Action, Match, Ruleset};
+use crate::pipeline::{Text, compile};
+
+fn optimized(text: &str) -> (Ruleset, Vec<super::Merge>) {
+    let mut sources = Sources::new();
+    let c = compile(
+        &mut sources,
+        vec![Text { name: "t.rules".into(), bytes: text.as_bytes().to_vec() }],
+        None,
+        "overlayfw",
+    );
+    let mut rs = c.ruleset.expect("compiles");
+    let merges = super::optimize(&mut rs);
+    (rs, merges)
+}
+
+fn chain<'a>(rs: &'a Ruleset, name: &str) -> &'a [crate::ir::Rule] {
+    &rs.chains.iter().find(|c| c.name == name).expect("chain").rules
+}
+
+#[test]
+fn rules_with_a_limit_or_a_log_are_never_merged() {
+    let (rs, merges) = optimized(
+        "INPUT_CUST -p tcp --dport 22 -m limit --limit 5/second -j ACCEPT\n\
+         INPUT_CUST -p tcp --dport 23 -m limit --limit 5/second -j ACCEPT\n\
+         INPUT_CUST -p tcp --dport 24 -j LOG\n\
+         INPUT_CUST -p tcp --dport 25 -j LOG\n",
+    );
+    assert!(merges.is_empty());
+    assert_eq!(chain(&rs, "INPUT_CUST").len(), 4);
+}
+
+#[test]
+fn verdict_runs_become_one_set_and_keep_their_place() {
+    let (rs, merges) = optimized(
+        "INPUT_CUST -p tcp --dport 22 -j ACCEPT\n\
+         INPUT_CUST -p tcp --dport 23 -j ACCEPT\n\
+         INPUT_CUST -p tcp --dport 24 -j DROP\n\
+         INPUT_CUST -p tcp --dport 25 -j ACCEPT\n",
+    );
+    let rules = chain(&rs, "INPUT_CUST");
+    assert_eq!(rules.len(), 3, "22+23 merge; 24 (another verdict) ends the run; 25 stays after it");
+    assert_eq!(merges.len(), 1);
+    assert_eq!(merges[0].count, 2);
+    assert_eq!(rules[1].action, Action::Drop);
+}
+
+#[test]
+fn a_repeated_dnat_port_ends_the_map() {
+    let (rs, _) = optimized(
+        "PREROUTING_CUST -i eth0 -p tcp --dport 80 -j DNAT --to 198.51.100.2\n\
+         PREROUTING_CUST -i eth0 -p tcp --dport 81 -j DNAT --to 198.51.100.3\n\
+         PREROUTING_CUST -i eth0 -p tcp --dport 80 -j DNAT --to 198.51.100.4\n",
+    );
+    let rules = chain(&rs, "PREROUTING_CUST");
+    assert_eq!(rules.len(), 2);
+    assert!(matches!(&rules[0].action, Action::DnatMap { entries, .. } if entries.len() == 2));
+    assert!(matches!(&rules[1].action, Action::Dnat { .. }));
+}
+
+#[test]
+fn overlapping_tuples_are_not_put_in_one_concatenation() {
+    let (rs, _) = optimized(
+        "FORWARD_CUST -s 10.0.0.0/8 -p tcp --dport 22 -j ACCEPT\n\
+         FORWARD_CUST -s 10.1.0.0/16 -p tcp --dport 22 -j ACCEPT\n",
+    );
+    let rules = chain(&rs, "FORWARD_CUST");
+    assert_eq!(rules.len(), 2, "the kernel refuses overlapping concatenated elements");
+}
+
+#[test]
+fn grouping_by_input_interface_never_crosses_a_rule_without_one() {
+    let (rs, _) = optimized(
+        "FORWARD_CUST -i tun0 -p tcp --dport 1 -j ACCEPT\n\
+         FORWARD_CUST -i eth0 -p tcp --dport 2 -j DROP\n\
+         FORWARD_CUST -i eth+ -p tcp --dport 3 -j DROP\n\
+         FORWARD_CUST -i tun0 -p tcp --dport 4 -j ACCEPT\n",
+    );
+    let rules = chain(&rs, "FORWARD_CUST");
+    // A wildcard is not an exact name: it is a barrier for the grouping, so the two tun0
+    // rules are not brought together across it.
+    assert_eq!(rules.len(), 4);
+    assert!(
+        rules[2].matches.iter().any(|m| matches!(m, Match::IifName { name, .. } if name == "eth*"))
+    );
+}
