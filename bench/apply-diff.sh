@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Benchmarks of issue "diff/apply", measured in one run on this machine (ratios, not absolute
-# times, are the result: machines are shared and noisy):
+# Kernel-side benchmarks, measured in one run on this machine (ratios, not absolute times, are
+# the result: machines are shared and noisy):
 #   apply N rules: overlayfw apply --backend netlink  vs  nft -f of our own script
 #   diff of an N-rule table: overlayfw diff (total)   vs  nft -j list table alone
+#   load: our script, plain and --optimize, vs iptables-restore-translate's output
 # Needs root (throw-away network namespace), nft, python3, /usr/bin/time. Usage: bench/apply-diff.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,9 @@ trap cleanup EXIT
 ip netns add "$NS"
 python3 bench/gen.py "$N" > "$TMP/policy.rules"
 "$BIN" compile "$TMP/policy.rules" -o "$TMP/policy.nft"
+"$BIN" compile --optimize "$TMP/policy.rules" -o "$TMP/optimized.nft"
+python3 bench/gen.py "$N" --iptables > "$TMP/policy.save"
+iptables-restore-translate -f "$TMP/policy.save" > "$TMP/translated.nft"
 measure() { # label, command...: prints "seconds max_rss_kb"
   /usr/bin/time -f "%e %M" -o "$TMP/time" "$@" > /dev/null
   cat "$TMP/time"
@@ -23,6 +27,8 @@ measure() { # label, command...: prints "seconds max_rss_kb"
 in_ns() { ip netns exec "$NS" "$@"; }
 reset() { in_ns nft flush ruleset; }
 reset; read -r t_nft m_nft < <(measure ip netns exec "$NS" nft -f "$TMP/policy.nft")
+reset; read -r t_opt m_opt < <(measure ip netns exec "$NS" nft -f "$TMP/optimized.nft")
+reset; read -r t_tr m_tr < <(measure ip netns exec "$NS" nft -f "$TMP/translated.nft")
 reset; read -r t_nl m_nl < <(measure ip netns exec "$NS" "$BIN" apply --backend netlink "$TMP/policy.rules")
 reset; read -r t_ofw_nft m_ofw_nft < <(measure ip netns exec "$NS" "$BIN" apply --backend nft "$TMP/policy.rules")
 read -r t_list m_list < <(measure ip netns exec "$NS" nft -j list table ip overlayfw)
@@ -34,6 +40,8 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(nft --
 printf '%-48s %8s %10s\n' "measurement" "seconds" "peak MiB"
 row() { printf '%-48s %8s %10s\n' "$1" "$2" "$(( $3 / 1024 ))"; }
 row "nft -f (our script)" "$t_nft" "$m_nft"
+row "nft -f (our script, --optimize)" "$t_opt" "$m_opt"
+row "nft -f (iptables-restore-translate's output)" "$t_tr" "$m_tr"
 row "overlayfw apply --backend netlink (incl. compile)" "$t_nl" "$m_nl"
 row "overlayfw apply --backend nft (incl. compile)" "$t_ofw_nft" "$m_ofw_nft"
 row "nft -j list table ip overlayfw" "$t_list" "$m_list"
@@ -41,3 +49,4 @@ row "overlayfw diff (live, incl. compile and listing)" "$t_diff" "$m_diff"
 row "overlayfw diff --against dump.json" "$t_against" "$m_against"
 echo "apply: netlink is $(ratio "$t_nft" "$t_nl")x faster than nft -f and uses $(ratio "$m_nft" "$m_nl")x less memory (goal: >= 2x, >= 5x)"
 echo "diff: $(ratio "$t_diff" "$t_list")x the time of nft -j list alone (goal: <= 1.2x)"
+echo "load: --optimize loads $(ratio "$t_nft" "$t_opt")x faster than plain and $(ratio "$t_tr" "$t_opt")x faster than the translator's output (goal: >= 5x)"

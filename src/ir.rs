@@ -116,7 +116,7 @@ pub enum RateUnit {
     Day,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AddrMatch {
     /// One network (single element) or several (an anonymous set), sorted.
     Nets(Vec<Ipv4Network>),
@@ -126,7 +126,7 @@ pub enum AddrMatch {
     Set(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PortMatch {
     /// Inclusive ranges (`(p, p)` for one port); several make an anonymous set. Sorted.
     Ports(Vec<(u16, u16)>),
@@ -134,7 +134,7 @@ pub enum PortMatch {
     Set(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Match {
     /// `iifname`; a trailing `*` is iptables' `+` wildcard.
     IifName {
@@ -210,14 +210,14 @@ pub enum Elem {
 }
 
 /// An address or inclusive range for NAT, with optional inclusive port range.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NatTarget {
     pub addr: Ipv4Addr,
     pub addr_end: Option<Ipv4Addr>,
     pub ports: Option<(u16, u16)>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RejectWith {
     /// iptables' default, `icmp-port-unreachable`.
     PortUnreachable,
@@ -230,7 +230,7 @@ pub enum RejectWith {
     TcpReset,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LogLevel {
     Emerg,
     Alert,
@@ -242,7 +242,7 @@ pub enum LogLevel {
     Debug,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     /// No verdict: the rule only counts (an iptables rule without `-j`).
     Count,

@@ -8,6 +8,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod emit;
 pub mod explain;
+pub mod fasthash;
 pub mod fmt;
 pub mod inventory;
 pub mod ir;

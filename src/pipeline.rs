@@ -94,9 +94,11 @@ pub fn compile(
             .map(|(id, rules)| Input { name: &sources.get(*id).name, rules })
             .collect();
         let opts = Options { table, input_hash: hash };
-        let resolved = resolve::resolve(&inputs, &inv, &opts);
-        diagnostics.extend(resolved.diagnostics);
-        ruleset = resolved.ruleset;
+        let mut resolved = resolve::resolve(&inputs, &inv, &opts);
+        // The AST is not needed any more: free it before the lints and the layout.
+        drop(inputs);
+        drop(parsed);
+        diagnostics.append(&mut resolved.diagnostics);
         // Lints read complete chains: a line dropped for an error would make them wrong.
         if !diagnostics.iter().any(Diagnostic::is_error) {
             diagnostics.extend(lint::lint(
@@ -106,6 +108,7 @@ pub fn compile(
                 &lint::Options { inventory_given },
             ));
         }
+        ruleset = resolved.into_ruleset();
     }
     diagnostics.sort_by_key(|d| (d.span().file, d.span().start));
     if diagnostics.iter().any(Diagnostic::is_error) {

@@ -2,7 +2,6 @@
 //! declared network (W104), a mirror whose target sits behind the mirrored interface (W106),
 //! and a DNAT to a plugin that FORWARD drops (W107).
 
-use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use crate::diagnostic::{Diagnostic, Span};
@@ -68,7 +67,7 @@ pub fn behind(inv: &Inventory, addr: Ipv4Addr) -> Option<&str> {
 pub fn lint(chains: &[VChain], inv: &Inventory, sets: &Sets) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let declared = declared_networks(inv);
-    let mut seen: HashSet<(&str, Span)> = HashSet::new();
+    let mut seen: crate::fasthash::FxHashSet<(&str, Span)> = Default::default();
     let forward = forward_drop_all(chains, sets);
     for chain in chains {
         for p in &chain.rules {

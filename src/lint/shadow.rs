@@ -11,8 +11,6 @@
 //! and covering tests: a 100,000-rule file is linted in linear time. A bound may hide a
 //! shadowing, never invent one.
 
-use std::collections::{HashMap, HashSet};
-
 use crate::diagnostic::{Diagnostic, Span};
 use crate::ir::{Action, Match};
 use crate::resolve::{Family, Placed, VChain};
@@ -28,7 +26,7 @@ const WIDE_MAX: usize = 64;
 
 pub fn lint(chains: &[VChain], sets: &Sets) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let mut seen: HashSet<(&'static str, Span)> = HashSet::new();
+    let mut seen: crate::fasthash::FxHashSet<(&'static str, Span)> = Default::default();
     for chain in chains {
         for d in lint_chain(chain, sets) {
             // A bidirectional COPY line is in both mirror chains: report it once.
@@ -139,7 +137,7 @@ fn key_of<'a>(s: &Shape<'a>) -> Option<Key<'a>> {
 
 #[derive(Default)]
 struct Index<'a> {
-    buckets: HashMap<Key<'a>, Vec<usize>>,
+    buckets: crate::fasthash::FxHashMap<Key<'a>, Vec<usize>>,
     wide: Vec<usize>,
     /// Prefix lengths in use by `Saddr` / `Daddr` keys, one bit each.
     s_lens: u64,
@@ -220,15 +218,20 @@ impl<'a> Index<'a> {
 }
 
 /// Identifies a line's rules regardless of match order: equal keys, same packets, same action.
-fn line_key(rules: &[Placed]) -> String {
-    let mut key = String::new();
-    for p in rules {
-        let mut ms: Vec<String> = p.matches.iter().map(|m: &Match| format!("{m:?}")).collect();
-        ms.sort_unstable();
-        key.push_str(&ms.join(";"));
-        key.push_str(&format!("|{:?}||", p.action));
-    }
-    key
+#[derive(PartialEq, Eq, Hash)]
+struct LineKey<'a>(Vec<(Vec<&'a Match>, &'a Action)>);
+
+fn line_key(rules: &[Placed]) -> LineKey<'_> {
+    LineKey(
+        rules
+            .iter()
+            .map(|p| {
+                let mut ms: Vec<&Match> = p.matches.iter().collect();
+                ms.sort_unstable();
+                (ms, &p.action)
+            })
+            .collect(),
+    )
 }
 
 /// A catch-all rule and the lines it leaves unreachable.
@@ -245,7 +248,7 @@ fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
     let proj: Vec<u8> = rules.iter().map(|p| projections(chain.family, &p.action)).collect();
     let mut out = Vec::new();
     let mut index = Index::default();
-    let mut lines: HashMap<String, usize> = HashMap::new();
+    let mut lines: crate::fasthash::FxHashMap<LineKey<'_>, usize> = Default::default();
     let mut catch_alls: Vec<CatchAll> = Vec::new();
     let mut i = 0;
     while i < rules.len() {

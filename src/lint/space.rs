@@ -5,7 +5,6 @@
 //! covers" is a sound (sufficient) test for covering, and "some field cannot meet" a sound test
 //! for disjointness.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use ipnetwork::Ipv4Network;
@@ -163,7 +162,7 @@ impl Shape<'_> {
 
 /// FWset contents as intervals, and their complements, computed once per set.
 pub struct Sets<'a> {
-    map: HashMap<&'a str, (Rc<Ivs>, Rc<Ivs>)>,
+    map: crate::fasthash::FxHashMap<&'a str, (Rc<Ivs>, Rc<Ivs>)>,
 }
 
 impl<'a> Sets<'a> {

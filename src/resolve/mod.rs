@@ -44,13 +44,28 @@ pub fn check_table_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// What resolving produced: the ruleset when there is no error, the placed VNS3 chains and the
-/// inventory entries rules named (for lints), and every diagnostic (errors and warnings) found.
+/// What resolving produced: the placed VNS3 chains and the inventory entries rules named (for
+/// lints), every diagnostic (errors and warnings) found, and — when there is no error — what
+/// [`Resolved::into_ruleset`] lays out as nftables chains.
 pub struct Resolved {
-    pub ruleset: Option<ir::Ruleset>,
     pub chains: Vec<VChain>,
     pub used: Used,
     pub diagnostics: Vec<Diagnostic>,
+    /// `None` when there is an error.
+    sets: Option<Vec<ir::Set>>,
+    table: String,
+    input_hash: String,
+}
+
+impl Resolved {
+    /// Lays the placed chains out as the ruleset (consuming them, so that the caller can drop
+    /// the AST first and never hold both). `None` when resolving found an error.
+    pub fn into_ruleset(self) -> Option<ir::Ruleset> {
+        let sets = self.sets?;
+        let chains = layout(&self.chains);
+        drop(self.chains);
+        Some(ir::Ruleset { table: self.table, input_hash: self.input_hash, sets, chains })
+    }
 }
 
 /// Resolves all files against the inventory.
@@ -75,32 +90,31 @@ pub fn resolve(inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
             );
         }
     }
-    let mut diags = std::mem::take(&mut r.v.diags);
+    let diagnostics = std::mem::take(&mut r.v.diags);
     let used = std::mem::take(&mut r.v.used);
-    if diags.iter().any(Diagnostic::is_error) {
-        return Resolved { ruleset: None, chains: r.chains, used, diagnostics: diags };
-    }
-    let mut sets: Vec<ir::Set> = inv
-        .fwsets
-        .iter()
-        .map(|(name, s)| ir::Set {
-            name: name.clone(),
-            elements: match &s.elements {
-                crate::inventory::FwSetElements::Addrs(a) => ir::SetElements::Addrs(a.clone()),
-                crate::inventory::FwSetElements::Ports(p) => ir::SetElements::Ports(p.clone()),
-            },
-        })
-        .collect();
-    sets.sort_by(|a, b| a.name.cmp(&b.name));
-    let chains = layout(&r.chains);
-    diags.extend(r.v.diags);
-    let ruleset = ir::Ruleset {
+    let sets = (!diagnostics.iter().any(Diagnostic::is_error)).then(|| {
+        let mut sets: Vec<ir::Set> = inv
+            .fwsets
+            .iter()
+            .map(|(name, s)| ir::Set {
+                name: name.clone(),
+                elements: match &s.elements {
+                    crate::inventory::FwSetElements::Addrs(a) => ir::SetElements::Addrs(a.clone()),
+                    crate::inventory::FwSetElements::Ports(p) => ir::SetElements::Ports(p.clone()),
+                },
+            })
+            .collect();
+        sets.sort_by(|a, b| a.name.cmp(&b.name));
+        sets
+    });
+    Resolved {
+        chains: r.chains,
+        used,
+        diagnostics,
+        sets,
         table: opts.table.to_string(),
         input_hash: opts.input_hash.clone(),
-        sets,
-        chains,
-    };
-    Resolved { ruleset: Some(ruleset), chains: r.chains, used, diagnostics: diags }
+    }
 }
 
 /// Where a line's rules go: a builtin hook's chains (the builtin and its subgroups), or the
