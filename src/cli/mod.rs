@@ -511,7 +511,8 @@ fn apply(a: ApplyArgs) -> io::Result<u8> {
     eprintln!(
         "applied table ip {table}; confirm within {seconds} s (press Enter, or run `overlayfw confirm --table {table}`), or the previous table comes back"
     );
-    pending.wait(std::time::Duration::from_secs(seconds), true);
+    // Enter confirms only on a terminal: a line arriving on a pipe is not an operator's "yes".
+    pending.wait(std::time::Duration::from_secs(seconds), io::stdin().is_terminal());
     let status = watchdog_status(&mut watchdog)?;
     match status {
         0 => {

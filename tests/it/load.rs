@@ -9,7 +9,7 @@ use overlayfw::pipeline::{self, Text};
 use crate::netns::{self, Netns};
 
 /// Compiles a rules file with `NAME.yaml` or `topology.yaml` beside it, if any.
-fn compile(path: &Path) -> String {
+pub fn compile_ruleset(path: &Path) -> overlayfw::ir::Ruleset {
     let inv = [path.with_extension("yaml"), path.with_file_name("topology.yaml")]
         .into_iter()
         .find(|p| p.exists())
@@ -21,11 +21,15 @@ fn compile(path: &Path) -> String {
         Text { name: path.display().to_string(), bytes: std::fs::read(path).expect("rules") };
     let mut sources = Sources::new();
     let compiled = pipeline::compile(&mut sources, vec![text], inv, "overlayfw");
-    let rs = compiled.ruleset.unwrap_or_else(|| panic!("{} does not compile", path.display()));
-    overlayfw::emit::nft_script(&rs)
+    compiled.ruleset.unwrap_or_else(|| panic!("{} does not compile", path.display()))
 }
 
-fn rules_files(dir: &Path, depth: usize) -> Vec<PathBuf> {
+fn compile(path: &Path) -> String {
+    overlayfw::emit::nft_script(&compile_ruleset(path))
+}
+
+/// The `*.rules` files in `dir` (and `depth` levels below), sorted.
+pub fn rules_files(dir: &Path, depth: usize) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).expect("read dir") {
         let p = e.expect("entry").path();

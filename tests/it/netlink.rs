@@ -3,14 +3,12 @@
 //! namespace with `setns`, after checking that it really is there.
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use overlayfw::diagnostic::Sources;
 use overlayfw::emit::nft_script;
 use overlayfw::ir::*;
 use overlayfw::live::netlink::{self, ApplyReport, NetlinkError, Object};
-use overlayfw::pipeline::{self, Text};
 use serde_json::Value;
 
 use crate::netns::{Netns, require_root, rule_counts};
@@ -90,31 +88,7 @@ fn first_difference(what: &str, a: &Value, b: &Value) -> String {
     format!("{what}: {} objects by nft, {} by netlink", xa.len(), xb.len())
 }
 
-fn compile(path: &Path) -> Ruleset {
-    let inv = [path.with_extension("yaml"), path.with_file_name("topology.yaml")]
-        .into_iter()
-        .find(|p| p.exists())
-        .map(|p| Text { name: p.display().to_string(), bytes: std::fs::read(&p).expect("yaml") });
-    let text =
-        Text { name: path.display().to_string(), bytes: std::fs::read(path).expect("rules") };
-    let mut sources = Sources::new();
-    let compiled = pipeline::compile(&mut sources, vec![text], inv, TABLE);
-    compiled.ruleset.unwrap_or_else(|| panic!("{} does not compile", path.display()))
-}
-
-fn rules_files(dir: &Path, depth: usize) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).expect("read dir") {
-        let p = e.expect("entry").path();
-        if p.is_dir() && depth > 0 {
-            out.extend(rules_files(&p, depth - 1));
-        } else if p.extension().is_some_and(|x| x == "rules") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
+use crate::load::{compile_ruleset as compile, rules_files};
 
 #[test]
 fn both_backends_agree_on_every_example_and_ok_case() {

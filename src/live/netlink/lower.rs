@@ -23,7 +23,7 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use crate::emit::{COMMENT_MAX, LOG_PREFIX_MAX};
+use crate::emit::{COMMENT_MAX, LOG_PREFIX_MAX, truncate};
 use crate::ir::{
     Action, AddrMatch, CtState, Dir, L4, LogLevel, Match, NatTarget, Origin, PortMatch, RateUnit,
     RejectWith, Rule,
@@ -262,18 +262,6 @@ pub(crate) fn addr_elems(nets: &[Ipv4Network]) -> Vec<Elem> {
 pub(crate) fn port_elems(ports: &[(u16, u16)]) -> Vec<Elem> {
     let ranges = ports.iter().map(|&(a, b)| (u64::from(a), u64::from(b))).collect();
     interval_elems(ranges, u64::from(u16::MAX), 2)
-}
-
-/// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
-pub(crate) fn truncate(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 /// The rule comment nft writes: `FILE:LINE[ NOTE]`, cut to [`COMMENT_MAX`] bytes.
