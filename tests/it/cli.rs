@@ -229,3 +229,27 @@ fn a_100_mb_input_is_refused_with_a_clear_error() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("larger than 64 MiB"), "{err}");
 }
+
+#[test]
+fn a_million_element_fwset_compiles() {
+    let s = Scratch::new("million");
+    let mut yaml = String::from("fwsets:\n  big: [");
+    for i in 0..1_000_000u32 {
+        if i > 0 {
+            yaml.push_str(", ");
+        }
+        yaml.push_str(&std::net::Ipv4Addr::from(0x0a00_0000 + i * 2).to_string());
+    }
+    yaml.push_str("]\n");
+    let inv = s.file("big.yaml", yaml.as_bytes());
+    let rules = s.file("big.rules", b"INPUT_CUST -s big -j DROP\n");
+    let out = s.0.join("big.nft");
+    let o = run(&["compile", &rules, "--inventory", &inv, "-o", out.to_str().expect("path")]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let script = std::fs::read_to_string(&out).expect("script");
+    assert!(
+        script.contains("set big {") && script.contains("10.30.132.126"),
+        "the last element is there"
+    );
+    assert!(script.contains("ip saddr @big counter drop"));
+}
