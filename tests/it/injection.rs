@@ -53,6 +53,12 @@ fn crafted_names_and_texts_are_refused() {
         ),
         ("INPUT_CUST -d x -j DROP", Some("plugins:\n  - name: \"x\\\"; flush\"\n"), "E102"),
         ("INPUT_CUST -s tcp -j DROP", Some("fwsets:\n  tcp: [192.0.2.0/24]\n"), "E102"),
+        (
+            "INPUT_CUST -i public -j DROP",
+            Some("interfaces:\n  public: \"eth0\\n} ; flush ruleset\"\n"),
+            "E102",
+        ),
+        ("INPUT_CUST -s ${v} -j DROP", Some("variables:\n  v: \"10.0.0.1\\n\"\n"), "E018"),
     ];
     for (rules, inv, code) in refused {
         let (script, codes) = compile(rules, *inv);
