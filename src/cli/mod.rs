@@ -395,18 +395,14 @@ fn print_plan(plan: &diff::Plan, fmt: PlanFormatArg) -> io::Result<()> {
 
 /// The live side: a saved dump, or the kernel's table in this namespace.
 fn live_model(table: &str, against: Option<&Path>) -> Result<Option<diff::Model>, String> {
-    let doc = match against {
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            serde_json::from_slice(&bytes)
-                .map_err(|e| format!("{}: not JSON: {e}", path.display()))?
-        }
-        None => match live::nft::list_table_json(table).map_err(|e| e.to_string())? {
-            Some(doc) => doc,
+    let bytes = match against {
+        Some(path) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        None => match live::nft::list_table_json_bytes(table).map_err(|e| e.to_string())? {
+            Some(bytes) => bytes,
             None => return Ok(None),
         },
     };
-    diff::from_listing(&doc, table).map_err(|e| match against {
+    diff::from_listing_bytes(&bytes, table).map_err(|e| match against {
         Some(p) => format!("{}: {e}", p.display()),
         None => e,
     })

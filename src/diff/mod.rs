@@ -57,39 +57,88 @@ pub struct RuleModel {
 /// one table). `Ok(None)`: the table is not there. Tolerant: unknown objects and keys are
 /// ignored, unknown expressions compare by their JSON.
 pub fn from_listing(doc: &Value, table: &str) -> Result<Option<Model>, String> {
-    let objs = doc["nftables"].as_array().ok_or("not an nft JSON listing: no `nftables` array")?;
+    let bytes = serde_json::to_vec(doc).map_err(|e| e.to_string())?;
+    from_listing_bytes(&bytes, table)
+}
+
+/// [`from_listing`] from the listing's text. The document is not turned into one JSON value:
+/// each object is parsed on its own and a rule's expressions are dropped once it is keyed, so
+/// a 100,000-rule listing costs about its own size in memory.
+pub fn from_listing_bytes(bytes: &[u8], table: &str) -> Result<Option<Model>, String> {
+    use serde_json::value::RawValue;
+    use std::borrow::Cow;
+
+    #[derive(serde::Deserialize)]
+    struct Doc<'a> {
+        #[serde(borrow)]
+        nftables: Vec<&'a RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Obj<'a> {
+        #[serde(borrow, default)]
+        table: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        set: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        chain: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        rule: Option<&'a RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct RuleObj<'a> {
+        #[serde(borrow, default)]
+        family: Cow<'a, str>,
+        #[serde(borrow, default)]
+        table: Cow<'a, str>,
+        #[serde(borrow)]
+        chain: Option<Cow<'a, str>>,
+        #[serde(default)]
+        handle: Option<u64>,
+        #[serde(default)]
+        comment: Option<String>,
+        #[serde(default)]
+        expr: Vec<Value>,
+    }
+    let parse = |raw: &str| -> Result<Value, String> {
+        serde_json::from_str(raw).map_err(|e| e.to_string())
+    };
+    let doc: Doc =
+        serde_json::from_slice(bytes).map_err(|e| format!("not an nft JSON listing: {e}"))?;
     let mine = |o: &Value, table_key: &str| o["family"] == "ip" && o[table_key] == table;
     let mut present = false;
     let mut m = Model::default();
-    let mut rules = Vec::new();
-    for obj in objs {
-        if let Some(t) = obj.get("table") {
-            present |= mine(t, "name");
-        } else if let Some(s) = obj.get("set").filter(|s| mine(s, "table")) {
-            let name = s["name"].as_str().ok_or("a set without a name")?.to_string();
-            m.sets.insert(name, set_model(s));
-        } else if let Some(c) = obj.get("chain").filter(|c| mine(c, "table")) {
-            let name = c["name"].as_str().ok_or("a chain without a name")?.to_string();
-            m.chains.insert(name, ChainModel { base: base_model(c), rules: Vec::new() });
-        } else if let Some(r) = obj.get("rule").filter(|r| mine(r, "table")) {
-            rules.push(r);
+    for raw in doc.nftables {
+        let obj: Obj = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+        if let Some(r) = obj.rule {
+            let r: RuleObj = serde_json::from_str(r.get()).map_err(|e| e.to_string())?;
+            if r.family != "ip" || r.table != table {
+                continue;
+            }
+            let chain = r.chain.ok_or("a rule without a chain")?;
+            let rule = RuleModel {
+                key: canon::rule(&r.expr),
+                text: text::rule(&r.expr),
+                comment: r.comment,
+                handle: r.handle,
+            };
+            m.chains.entry(chain.into_owned()).or_default().rules.push(rule);
+        } else if let Some(t) = obj.table {
+            present |= mine(&parse(t.get())?, "name");
+        } else if let Some(s) = obj.set {
+            let s = parse(s.get())?;
+            if mine(&s, "table") {
+                let name = s["name"].as_str().ok_or("a set without a name")?.to_string();
+                m.sets.insert(name, set_model(&s));
+            }
+        } else if let Some(c) = obj.chain {
+            let c = parse(c.get())?;
+            if mine(&c, "table") {
+                let name = c["name"].as_str().ok_or("a chain without a name")?.to_string();
+                m.chains.entry(name).or_default().base = base_model(&c);
+            }
         }
     }
-    if !present {
-        return Ok(None);
-    }
-    for r in rules {
-        let chain = r["chain"].as_str().ok_or("a rule without a chain")?;
-        let exprs = r["expr"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-        let rule = RuleModel {
-            key: canon::rule(exprs),
-            text: text::rule(exprs),
-            comment: r["comment"].as_str().map(str::to_owned),
-            handle: r["handle"].as_u64(),
-        };
-        m.chains.entry(chain.to_string()).or_default().rules.push(rule);
-    }
-    Ok(Some(m))
+    Ok(present.then_some(m))
 }
 
 /// The model of what `ruleset` loads as, with each rule's nft text and origin. Built from the

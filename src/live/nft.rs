@@ -47,14 +47,22 @@ fn absent(out: &std::process::Output) -> bool {
     String::from_utf8_lossy(&out.stderr).contains("No such file or directory")
 }
 
-/// `nft -j list table ip NAME`; `None` when the table does not exist.
-pub fn list_table_json(table: &str) -> Result<Option<Value>, NftError> {
+/// `nft -j list table ip NAME` as text; `None` when the table does not exist.
+pub fn list_table_json_bytes(table: &str) -> Result<Option<Vec<u8>>, NftError> {
     let args = ["-j", "list", "table", "ip", table];
     let out = nft(&args, None)?;
     if !out.status.success() {
         return if absent(&out) { Ok(None) } else { Err(failed(&args, &out)) };
     }
-    serde_json::from_slice(&out.stdout).map(Some).map_err(NftError::Json)
+    Ok(Some(out.stdout))
+}
+
+/// `nft -j list table ip NAME`; `None` when the table does not exist.
+pub fn list_table_json(table: &str) -> Result<Option<Value>, NftError> {
+    match list_table_json_bytes(table)? {
+        Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(NftError::Json),
+        None => Ok(None),
+    }
 }
 
 /// `nft list table ip NAME` (text, loadable again); `None` when the table does not exist.
