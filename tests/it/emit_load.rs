@@ -12,65 +12,7 @@ use crate::netns::{Netns, objects, packets, require_root, rule_counts};
 
 const TABLE: &str = "overlayfw";
 
-fn net(s: &str) -> ipnetwork::Ipv4Network {
-    s.parse().expect("network")
-}
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().expect("address")
-}
-
-/// Numbers origins by a running line counter so that every comment is distinct.
-struct Lines(u32);
-
-impl Lines {
-    fn rule(&mut self, matches: Vec<Match>, action: Action) -> Rule {
-        self.0 += 1;
-        Rule {
-            matches,
-            action,
-            origin: Some(Origin {
-                file: "rules.fw".into(),
-                line: self.0,
-                note: self.0.is_multiple_of(5).then(|| format!("note for line {}", self.0)),
-            }),
-        }
-    }
-
-    /// One rule per match, each with `action`.
-    fn each(&mut self, matches: Vec<Match>, action: Action) -> Vec<Rule> {
-        matches.into_iter().map(|m| self.rule(vec![m], action.clone())).collect()
-    }
-}
-
-fn jump(chain: &str) -> Rule {
-    Rule { matches: vec![], action: Action::Jump(chain.into()), origin: None }
-}
-
-fn chain(name: &str, rules: Vec<Rule>) -> Chain {
-    Chain { name: name.into(), base: None, rules }
-}
-
-fn base(name: &str, kind: ChainKind, hook: Hook, priority: i32, rules: Vec<Rule>) -> Chain {
-    Chain { name: name.into(), base: Some(BaseChain { kind, hook, priority }), rules }
-}
-
-fn iif(name: &str) -> Match {
-    Match::IifName { neg: false, name: name.into() }
-}
-
-fn tcp_dport(port: u16) -> Match {
-    Match::Port {
-        proto: L4::Tcp,
-        dir: Dir::Dst,
-        neg: false,
-        ports: PortMatch::Ports(vec![(port, port)]),
-    }
-}
-
-fn nat(addr: &str, addr_end: Option<&str>, ports: Option<(u16, u16)>) -> NatTarget {
-    NatTarget { addr: ip(addr), addr_end: addr_end.map(ip), ports }
-}
+use crate::irgen::{Lines, base, chain, iif, ip, jump, nat, net, tcp_dport};
 
 /// Every match variant (and the forms each one prints), in a chain jumped to from input.
 fn all_matches(l: &mut Lines) -> Vec<Rule> {

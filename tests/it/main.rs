@@ -7,6 +7,7 @@ mod conformance;
 mod emit_load;
 mod fmt;
 mod injection;
+mod irgen;
 mod lint;
 mod load;
 #[cfg(feature = "netlink")]

@@ -2,7 +2,6 @@
 //! throw-away namespaces must list back identically. Netlink runs on a thread moved into the
 //! namespace with `setns`, after checking that it really is there.
 
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Instant;
 
@@ -133,56 +132,7 @@ fn both_backends_agree_on_every_example_and_ok_case() {
 
 // ---- hand-built IR covering every Match and Action variant ----
 
-fn net(s: &str) -> ipnetwork::Ipv4Network {
-    s.parse().expect("network")
-}
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().expect("address")
-}
-
-struct Lines(u32);
-
-impl Lines {
-    fn rule(&mut self, matches: Vec<Match>, action: Action) -> Rule {
-        self.0 += 1;
-        let note = self.0.is_multiple_of(5).then(|| format!("note for line {} é", self.0));
-        Rule { matches, action, origin: Some(Origin { file: "r.fw".into(), line: self.0, note }) }
-    }
-}
-
-fn jump(chain: &str) -> Rule {
-    Rule { matches: vec![], action: Action::Jump(chain.into()), origin: None }
-}
-
-fn chain(name: &str, rules: Vec<Rule>) -> Chain {
-    Chain { name: name.into(), base: None, rules }
-}
-
-fn base(name: &str, kind: ChainKind, hook: Hook, priority: i32, rules: Vec<Rule>) -> Chain {
-    Chain { name: name.into(), base: Some(BaseChain { kind, hook, priority }), rules }
-}
-
-fn iif(name: &str) -> Match {
-    Match::IifName { neg: false, name: name.into() }
-}
-
-fn proto(p: u8) -> Match {
-    Match::Protocol { neg: false, proto: p }
-}
-
-fn tcp_dport(port: u16) -> Match {
-    Match::Port {
-        proto: L4::Tcp,
-        dir: Dir::Dst,
-        neg: false,
-        ports: PortMatch::Ports(vec![(port, port)]),
-    }
-}
-
-fn nat(addr: &str, end: Option<&str>, ports: Option<(u16, u16)>) -> NatTarget {
-    NatTarget { addr: ip(addr), addr_end: end.map(ip), ports }
-}
+use crate::irgen::{Lines, base, chain, iif, ip, jump, nat, net, proto, tcp_dport};
 
 fn all_matches(l: &mut Lines) -> Vec<Rule> {
     let mut ms = vec![
