@@ -6,9 +6,10 @@ use ipnetwork::Ipv4Network;
 use serde_json::{Value, json};
 
 use super::COMMENT_MAX;
+use super::rule::{ct_name, l4_name};
 use crate::ir::{
-    Action, AddrMatch, BaseChain, ChainKind, CtState, Dir, Hook, L4, LogLevel, Match, NatTarget,
-    PortMatch, RateUnit, RejectWith, Rule, Ruleset, SetElements,
+    Action, AddrMatch, BaseChain, ChainKind, Dir, Hook, Match, NatTarget, PortMatch, RateUnit,
+    RejectWith, Rule, Ruleset, SetElements,
 };
 
 /// The table, its sets, chains and rules as `nft -j list table ip NAME` shows them (without
@@ -109,25 +110,6 @@ fn payload(protocol: &str, field: &str) -> Value {
 
 fn matcher(op: &str, left: Value, right: Value) -> Value {
     json!({"match": {"op": op, "left": left, "right": right}})
-}
-
-fn l4_name(p: L4) -> &'static str {
-    match p {
-        L4::Tcp => "tcp",
-        L4::Udp => "udp",
-        L4::Udplite => "udplite",
-        L4::Sctp => "sctp",
-    }
-}
-
-fn ct_name(s: CtState) -> &'static str {
-    match s {
-        CtState::New => "new",
-        CtState::Established => "established",
-        CtState::Related => "related",
-        CtState::Invalid => "invalid",
-        CtState::Untracked => "untracked",
-    }
 }
 
 pub(crate) fn rule_exprs(rule: &Rule) -> Vec<Value> {
@@ -298,19 +280,7 @@ fn action_expr(a: &Action) -> Value {
                 l.insert("prefix".into(), json!(p));
             }
             if let Some(level) = level {
-                l.insert(
-                    "level".into(),
-                    json!(match level {
-                        LogLevel::Emerg => "emerg",
-                        LogLevel::Alert => "alert",
-                        LogLevel::Crit => "crit",
-                        LogLevel::Err => "err",
-                        LogLevel::Warn => "warn",
-                        LogLevel::Notice => "notice",
-                        LogLevel::Info => "info",
-                        LogLevel::Debug => "debug",
-                    }),
-                );
+                l.insert("level".into(), json!(super::rule::log_level_name(*level)));
             }
             if l.is_empty() { json!({"log": null}) } else { json!({"log": l}) }
         }

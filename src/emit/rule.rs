@@ -151,7 +151,7 @@ pub(super) fn push_port_range(out: &mut String, (lo, hi): (u16, u16)) {
     }
 }
 
-fn l4_name(proto: L4) -> &'static str {
+pub(super) fn l4_name(proto: L4) -> &'static str {
     match proto {
         L4::Tcp => "tcp",
         L4::Udp => "udp",
@@ -193,7 +193,7 @@ fn push_port_match(out: &mut String, proto: L4, dir: Dir, neg: bool, ports: &Por
     }
 }
 
-fn ct_name(state: CtState) -> &'static str {
+pub(super) fn ct_name(state: CtState) -> &'static str {
     match state {
         CtState::New => "new",
         CtState::Established => "established",
@@ -342,16 +342,7 @@ fn push_action(out: &mut String, action: &Action) {
             }
             if let Some(level) = level {
                 out.push_str(" level ");
-                out.push_str(match level {
-                    LogLevel::Emerg => "emerg",
-                    LogLevel::Alert => "alert",
-                    LogLevel::Crit => "crit",
-                    LogLevel::Err => "err",
-                    LogLevel::Warn => "warn",
-                    LogLevel::Notice => "notice",
-                    LogLevel::Info => "info",
-                    LogLevel::Debug => "debug",
-                });
+                out.push_str(log_level_name(*level));
             }
         }
         Action::Dnat { to, random } => push_nat(out, "dnat", to, *random),
@@ -457,4 +448,18 @@ fn push_tuple(out: &mut String, fields: &[crate::ir::Field], elements: &[Vec<cra
         }
     }
     out.push_str(" }");
+}
+
+/// nft's name of a log level.
+pub(super) fn log_level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Emerg => "emerg",
+        LogLevel::Alert => "alert",
+        LogLevel::Crit => "crit",
+        LogLevel::Err => "err",
+        LogLevel::Warn => "warn",
+        LogLevel::Notice => "notice",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+    }
 }

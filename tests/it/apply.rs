@@ -40,6 +40,19 @@ fn ofw(ns: &Netns, args: &[&str], state: &Path) -> Output {
         .expect("run overlayfw")
 }
 
+/// Starts overlayfw inside the namespace without waiting for it (stderr piped).
+fn spawn(ns: &Netns, args: &[&str], state: &Path, stdin: Stdio) -> std::process::Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns.name(), env!("CARGO_BIN_EXE_overlayfw")])
+        .args(args)
+        .env("OVERLAYFW_STATE_DIR", state)
+        .stdin(stdin)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn overlayfw")
+}
+
 fn with_inv(mut args: Vec<String>, case: &(PathBuf, Option<PathBuf>)) -> Vec<String> {
     args.push(case.0.display().to_string());
     if let Some(inv) = &case.1 {
@@ -224,22 +237,8 @@ fn confirm_keeps_the_change_and_its_absence_restores_the_previous_table() {
     );
 
     // The terminal goes away (the applying process is killed): the watchdog still restores.
-    let mut child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns.name(),
-            env!("CARGO_BIN_EXE_overlayfw"),
-            "apply",
-            "--confirm",
-            "2",
-        ])
-        .arg(&v2.0)
-        .env("OVERLAYFW_STATE_DIR", &state)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn apply");
+    let v2_path = v2.0.display().to_string();
+    let mut child = spawn(&ns, &["apply", "--confirm", "2", &v2_path], &state, Stdio::piped());
     let start = std::time::Instant::now();
     while code(&run(&ns, &with_inv(vec!["diff".into()], &v2), &state)) != 0 {
         assert!(start.elapsed().as_secs() < 20, "the new table never appeared");
@@ -257,22 +256,8 @@ fn confirm_keeps_the_change_and_its_absence_restores_the_previous_table() {
     }
 
     // Confirmed from another process: the new table stays; exit 0.
-    let mut child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns.name(),
-            env!("CARGO_BIN_EXE_overlayfw"),
-            "apply",
-            "--confirm",
-            "30",
-        ])
-        .arg(&v2.0)
-        .env("OVERLAYFW_STATE_DIR", &state)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn apply");
+    let v2_path = v2.0.display().to_string();
+    let mut child = spawn(&ns, &["apply", "--confirm", "30", &v2_path], &state, Stdio::null());
     let start = std::time::Instant::now();
     loop {
         let c = ofw(&ns, &["confirm"], &state);
@@ -414,23 +399,9 @@ fn sigkill_during_apply_leaves_the_old_table_or_the_new_one() {
         let full = start.elapsed().as_millis() as u64;
         for delay_ms in (0..=8).map(|k| full * k / 8) {
             assert_eq!(code(&run(&ns, &with_inv(vec!["apply".into()], &old), &state)), 0);
-            let mut child = Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    ns.name(),
-                    env!("CARGO_BIN_EXE_overlayfw"),
-                    "apply",
-                    "--backend",
-                    backend,
-                ])
-                .arg(&new.0)
-                .env("OVERLAYFW_STATE_DIR", &state)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn apply");
+            let new_path = new.0.display().to_string();
+            let mut child =
+                spawn(&ns, &["apply", "--backend", backend, &new_path], &state, Stdio::null());
             std::thread::sleep(std::time::Duration::from_millis(delay_ms));
             let _ = child.kill();
             let _ = child.wait();
@@ -472,14 +443,8 @@ fn concurrent_applies_serialise_on_the_lock() {
         .expect("lock file");
     lock.lock().expect("take the lock");
     let seed = (root().join("examples/blog/blog.rules"), None);
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns.name(), env!("CARGO_BIN_EXE_overlayfw"), "apply"])
-        .arg(&seed.0)
-        .env("OVERLAYFW_STATE_DIR", &state)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn apply");
+    let seed_path = seed.0.display().to_string();
+    let mut child = spawn(&ns, &["apply", &seed_path], &state, Stdio::null());
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert!(child.try_wait().expect("try_wait").is_none(), "apply did not wait for the lock");
     assert_eq!(
