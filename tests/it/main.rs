@@ -15,5 +15,6 @@ mod netlink;
 mod netns;
 mod optimize;
 mod precommit;
+mod probes;
 mod properties;
 mod scene;

@@ -159,7 +159,8 @@ impl Drop for Netns {
     }
 }
 
-fn run(program: &str, args: &[&str]) -> Result<String, String> {
+/// Runs a program; its stdout, or an error naming it with its stderr.
+pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
     let out = Command::new(program)
         .args(args)
         .output()

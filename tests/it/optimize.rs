@@ -142,7 +142,7 @@ impl Eval<'_> {
 }
 
 /// Field values worth probing: those the rules name, their edges and neighbours.
-fn pools(rs: &Ruleset) -> (Vec<u32>, Vec<u16>, Vec<String>) {
+pub(crate) fn pools(rs: &Ruleset) -> (Vec<u32>, Vec<u16>, Vec<String>) {
     let mut addrs = vec![0u32, u32::MAX, u32::from(Ipv4Addr::new(198, 51, 100, 2))];
     let mut ports = vec![0u16, 1, 22, 80, 443, 1024, 65535];
     let mut ifaces =
@@ -190,7 +190,7 @@ fn pools(rs: &Ruleset) -> (Vec<u32>, Vec<u16>, Vec<String>) {
     (addrs, ports, ifaces)
 }
 
-fn compile(text: &str) -> Ruleset {
+pub(crate) fn compile(text: &str) -> Ruleset {
     let mut sources = Sources::new();
     let c = pipeline::compile(
         &mut sources,
@@ -246,7 +246,7 @@ fn equivalent(text: &str, samples: usize) -> (usize, usize, usize) {
     (count, rules(&plain), rules(&optimized))
 }
 
-fn policy(n: usize) -> String {
+pub(crate) fn policy(n: usize) -> String {
     let out = std::process::Command::new("python3")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/gen.py"))
         .arg(n.to_string())
@@ -255,24 +255,9 @@ fn policy(n: usize) -> String {
     String::from_utf8(out.stdout).expect("utf8")
 }
 
-#[test]
-fn optimized_rulesets_treat_every_sampled_packet_the_same() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut texts = vec![policy(2000)];
-    for f in [
-        "tests/cases/ok/prerouting-order.rules",
-        "tests/cases/ok/output-split.rules",
-        "tests/cases/ok/mirror.rules",
-        "tests/cases/ok/filter-forms.rules",
-        "tests/cases/ok/nat-forms.rules",
-        "examples/blog/blog.rules",
-    ] {
-        texts.push(std::fs::read_to_string(root.join(f)).expect("case"));
-    }
-    // Hand-made runs at the edges: overlapping tuples, repeated DNAT ports, limits, logs,
-    // negations and wildcards between mergeable rules.
-    texts.push(
-        "FORWARD_CUST -i tun0 -s 10.0.0.0/8 -p tcp --dport 22 -j ACCEPT\n\
+/// Hand-made runs at the edges: overlapping tuples, repeated DNAT ports, limits, logs,
+/// negations and wildcards between mergeable rules.
+pub(crate) const EDGE_POLICY: &str = "FORWARD_CUST -i tun0 -s 10.0.0.0/8 -p tcp --dport 22 -j ACCEPT\n\
          FORWARD_CUST -i tun0 -s 10.1.0.0/16 -p tcp --dport 22 -j ACCEPT\n\
          FORWARD_CUST -i eth0 -s 10.2.0.0/16 -p tcp --dport 22 -j DROP\n\
          FORWARD_CUST -i tun0 -s 10.3.0.0/16 -p tcp --dport 23 -j ACCEPT\n\
@@ -289,9 +274,23 @@ fn optimized_rulesets_treat_every_sampled_packet_the_same() {
          PREROUTING_CUST -i eth0 -p tcp --dport 83 -j DNAT --to 198.51.100.6:22\n\
          POSTROUTING_CUST -o eth0 -s 10.0.0.0/8 -j MASQUERADE\n\
          POSTROUTING_CUST -o eth0 -s 10.0.0.0/16 -j MASQUERADE\n\
-         POSTROUTING_CUST -o eth0 -s 192.0.2.0/24 -j MASQUERADE\n"
-            .to_string(),
-    );
+         POSTROUTING_CUST -o eth0 -s 192.0.2.0/24 -j MASQUERADE\n";
+
+#[test]
+fn optimized_rulesets_treat_every_sampled_packet_the_same() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut texts = vec![policy(2000)];
+    for f in [
+        "tests/cases/ok/prerouting-order.rules",
+        "tests/cases/ok/output-split.rules",
+        "tests/cases/ok/mirror.rules",
+        "tests/cases/ok/filter-forms.rules",
+        "tests/cases/ok/nat-forms.rules",
+        "examples/blog/blog.rules",
+    ] {
+        texts.push(std::fs::read_to_string(root.join(f)).expect("case"));
+    }
+    texts.push(EDGE_POLICY.to_owned());
     for text in &texts {
         let (packets, before, after) = equivalent(text, 3000);
         eprintln!("optimize: {packets} packets agree; {before} rules -> {after}");
