@@ -95,20 +95,23 @@ pub fn compile(
             .collect();
         let opts = Options { table, input_hash: hash };
         let mut resolved = resolve::resolve(&inputs, &inv, &opts);
-        // The AST is not needed any more: free it before the lints and the layout.
         drop(inputs);
-        drop(parsed);
         diagnostics.append(&mut resolved.diagnostics);
         // Lints read complete chains: a line dropped for an error would make them wrong.
-        if !diagnostics.iter().any(Diagnostic::is_error) {
-            diagnostics.extend(lint::lint(
-                &resolved.chains,
-                &inv,
-                &resolved.used,
-                &lint::Options { inventory_given },
-            ));
-        }
-        ruleset = resolved.into_ruleset();
+        let lint_now = !diagnostics.iter().any(Diagnostic::is_error);
+        let lint_opts = lint::Options { inventory_given };
+        // The lints run on a second thread while this one frees the AST and lays out the
+        // ruleset; both only read the resolved chains.
+        let (lints, rs) = std::thread::scope(|s| {
+            let lints = lint_now.then(|| {
+                s.spawn(|| lint::lint(&resolved.chains, &inv, &resolved.used, &lint_opts))
+            });
+            drop(parsed);
+            let rs = resolved.ruleset();
+            (lints.map(|h| h.join().expect("lint thread")), rs)
+        });
+        diagnostics.extend(lints.into_iter().flatten());
+        ruleset = rs;
     }
     diagnostics.sort_by_key(|d| (d.span().file, d.span().start));
     if diagnostics.iter().any(Diagnostic::is_error) {

@@ -2,8 +2,9 @@
 //! earlier line (W102), a line shadowed by an earlier one (W101; W103 for a DNAT behind a DNAT),
 //! and a catch-all verdict with lines after it (W105).
 //!
-//! Linear time: earlier terminating rules go into an index keyed by their most selective exact
-//! field (source or destination CIDR, destination port, input interface, protocol); rules with
+//! Linear time: earlier terminating rules go into an index keyed by one exact field (source or
+//! destination CIDR, destination port, input interface, protocol: of the rule's, the one whose
+//! bucket holds the fewest rules so far); rules with
 //! none of these ("wide" ones) go into a list of which only the first `WIDE_MAX` are kept. A
 //! later rule looks up only the buckets of rules that could cover it (at most 33 CIDR
 //! ancestors per address field, restricted to prefix lengths in use, plus three exact keys and
@@ -114,25 +115,18 @@ fn single_port(f: &space::Field) -> Option<u32> {
     }
 }
 
-/// The most selective exact key of a rule, or `None` for a wide rule.
-fn key_of<'a>(s: &Shape<'a>) -> Option<Key<'a>> {
-    let sa = s.saddr.as_deref().and_then(|v| cidr(v));
-    let da = s.daddr.as_deref().and_then(|v| cidr(v));
-    match (sa, da) {
-        (Some((n, l)), Some((_, dl))) if l > dl => return Some(Key::Saddr(n, l)),
-        (_, Some((n, l))) => return Some(Key::Daddr(n, l)),
-        (Some((n, l)), None) => return Some(Key::Saddr(n, l)),
-        (None, None) => {}
-    }
-    if let Some(p) = single_port(&s.dport) {
-        return Some(Key::Dport(p));
-    }
-    if let Some((false, name)) = s.iif
-        && !name.ends_with('*')
-    {
-        return Some(Key::Iif(name));
-    }
-    single_proto(&s.proto).map(Key::Proto)
+/// The exact keys of a rule (address CIDRs, a single destination port, a plain input interface,
+/// a single protocol); none for a wide rule.
+fn keys_of<'a>(s: &Shape<'a>) -> impl Iterator<Item = Key<'a>> {
+    let sa = s.saddr.as_deref().and_then(|v| cidr(v)).map(|(n, l)| Key::Saddr(n, l));
+    let da = s.daddr.as_deref().and_then(|v| cidr(v)).map(|(n, l)| Key::Daddr(n, l));
+    let dport = single_port(&s.dport).map(Key::Dport);
+    let iif = match s.iif {
+        Some((false, name)) if !name.ends_with('*') => Some(Key::Iif(name)),
+        _ => None,
+    };
+    let proto = single_proto(&s.proto).map(Key::Proto);
+    [sa, da, dport, iif, proto].into_iter().flatten()
 }
 
 #[derive(Default)]
@@ -145,22 +139,24 @@ struct Index<'a> {
 }
 
 impl<'a> Index<'a> {
+    /// Files the rule under whichever of its exact keys has the fewest rules so far, so that
+    /// lookups stay short even when many rules share one value (a destination host, say).
     fn insert(&mut self, i: usize, s: &Shape<'a>) {
-        match key_of(s) {
+        let best = keys_of(s).min_by_key(|k| self.buckets.get(k).map_or(0, Vec::len));
+        match best {
             None => {
                 if self.wide.len() < WIDE_MAX {
                     self.wide.push(i);
                 }
             }
-            Some(k @ Key::Saddr(_, l)) => {
-                self.s_lens |= 1 << l;
+            Some(k) => {
+                match k {
+                    Key::Saddr(_, l) => self.s_lens |= 1 << l,
+                    Key::Daddr(_, l) => self.d_lens |= 1 << l,
+                    _ => {}
+                }
                 self.buckets.entry(k).or_default().push(i);
             }
-            Some(k @ Key::Daddr(_, l)) => {
-                self.d_lens |= 1 << l;
-                self.buckets.entry(k).or_default().push(i);
-            }
-            Some(k) => self.buckets.entry(k).or_default().push(i),
         }
     }
 
@@ -217,21 +213,38 @@ impl<'a> Index<'a> {
     }
 }
 
-/// Identifies a line's rules regardless of match order: equal keys, same packets, same action.
-#[derive(PartialEq, Eq, Hash)]
-struct LineKey<'a>(Vec<(Vec<&'a Match>, &'a Action)>);
+/// A hash of a line's rules that ignores match order (each match hashed alone, then summed):
+/// lines with equal keys, the same packets and the same action hash alike. Lines whose hashes
+/// agree are compared with [`same_line`].
+fn line_hash(rules: &[Placed]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let one = |h: &dyn Fn(&mut crate::fasthash::FxHasher)| {
+        let mut hasher = crate::fasthash::FxHasher::default();
+        h(&mut hasher);
+        hasher.finish()
+    };
+    let mut total = 0u64;
+    for (i, p) in rules.iter().enumerate() {
+        let mut sum = one(&|h| (i, &p.action).hash(h));
+        for m in &p.matches {
+            sum = sum.wrapping_add(one(&|h| m.hash(h)));
+        }
+        total = total.rotate_left(7) ^ sum;
+    }
+    total
+}
 
-fn line_key(rules: &[Placed]) -> LineKey<'_> {
-    LineKey(
-        rules
-            .iter()
-            .map(|p| {
-                let mut ms: Vec<&Match> = p.matches.iter().collect();
-                ms.sort_unstable();
-                (ms, &p.action)
-            })
-            .collect(),
-    )
+/// Whether two lines have the same rules, matches compared as multisets.
+fn same_line(a: &[Placed], b: &[Placed]) -> bool {
+    fn sorted(p: &Placed) -> Vec<&Match> {
+        let mut ms: Vec<&Match> = p.matches.iter().collect();
+        ms.sort_unstable();
+        ms
+    }
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.action == y.action && x.matches.len() == y.matches.len() && sorted(x) == sorted(y)
+        })
 }
 
 /// A catch-all rule and the lines it leaves unreachable.
@@ -248,7 +261,9 @@ fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
     let proj: Vec<u8> = rules.iter().map(|p| projections(chain.family, &p.action)).collect();
     let mut out = Vec::new();
     let mut index = Index::default();
-    let mut lines: crate::fasthash::FxHashMap<LineKey<'_>, usize> = Default::default();
+    // Line hash → the lines (index ranges) with that hash, for W102.
+    let mut lines: crate::fasthash::FxHashMap<u64, Vec<std::ops::Range<usize>>> =
+        crate::fasthash::FxHashMap::with_capacity_and_hasher(rules.len(), Default::default());
     let mut catch_alls: Vec<CatchAll> = Vec::new();
     let mut i = 0;
     while i < rules.len() {
@@ -277,25 +292,24 @@ fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
             );
             continue;
         }
-        match lines.entry(line_key(&rules[line.clone()])) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                let a = &rules[*e.get()];
-                out.push(
-                    Diagnostic::warning(
-                        "W102",
-                        format!("this rule is an exact duplicate of {}", at(&a.origin, &b.origin)),
-                        b.span,
-                    )
-                    .with_label("duplicate")
-                    .with_secondary(a.span, "first written here")
-                    .with_help("remove one of the two lines"),
-                );
-                continue;
-            }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(line.start);
-            }
+        let same = lines.entry(line_hash(&rules[line.clone()])).or_default();
+        if let Some(first) =
+            same.iter().find(|r| same_line(&rules[(*r).clone()], &rules[line.clone()]))
+        {
+            let a = &rules[first.start];
+            out.push(
+                Diagnostic::warning(
+                    "W102",
+                    format!("this rule is an exact duplicate of {}", at(&a.origin, &b.origin)),
+                    b.span,
+                )
+                .with_label("duplicate")
+                .with_secondary(a.span, "first written here")
+                .with_help("remove one of the two lines"),
+            );
+            continue;
         }
+        same.push(line.clone());
         // Shadowed when every alternative is covered by an earlier terminating rule.
         let mut by_catch_all = None;
         let mut by_rule = None;

@@ -46,7 +46,7 @@ pub fn check_table_name(name: &str) -> Result<(), String> {
 
 /// What resolving produced: the placed VNS3 chains and the inventory entries rules named (for
 /// lints), every diagnostic (errors and warnings) found, and — when there is no error — what
-/// [`Resolved::into_ruleset`] lays out as nftables chains.
+/// [`Resolved::ruleset`] lays out as nftables chains.
 pub struct Resolved {
     pub chains: Vec<VChain>,
     pub used: Used,
@@ -58,25 +58,65 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// Lays the placed chains out as the ruleset (consuming them, so that the caller can drop
-    /// the AST first and never hold both). `None` when resolving found an error.
-    pub fn into_ruleset(self) -> Option<ir::Ruleset> {
-        let sets = self.sets?;
+    /// Lays the placed chains out as the ruleset. `None` when resolving found an error. It
+    /// borrows, so that the lints can read the same chains meanwhile.
+    pub fn ruleset(&self) -> Option<ir::Ruleset> {
+        let sets = self.sets.clone()?;
         let chains = layout(&self.chains);
-        drop(self.chains);
-        Some(ir::Ruleset { table: self.table, input_hash: self.input_hash, sets, chains })
+        Some(ir::Ruleset {
+            table: self.table.clone(),
+            input_hash: self.input_hash.clone(),
+            sets,
+            chains,
+        })
     }
 }
 
 /// Resolves all files against the inventory.
 pub fn resolve(inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
+    resolve_on(inputs, inv, opts, threads)
+}
+
+/// [`resolve`] on up to `threads` threads.
+fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize) -> Resolved {
     let mut r = Resolver { v: Values::new(inv), chains: Vec::new(), index: HashMap::new() };
     let subgroups = collect_subgroups(inputs, &mut r.v.diags);
-    for input in inputs {
-        for rule in &input.rules.rules {
-            r.rule(input.name, rule, &subgroups);
+    // Lines resolve independently: a large input is cut into one run of lines per core, each
+    // resolved by its own resolver, and the runs are joined in order.
+    let lines: Vec<(&str, &ast::Rule)> =
+        inputs.iter().flat_map(|i| i.rules.rules.iter().map(move |r| (i.name, r))).collect();
+    if threads <= 1 || lines.len() < PARALLEL_MIN_LINES {
+        for &(file, rule) in &lines {
+            r.rule(file, rule, &subgroups);
+        }
+    } else {
+        let per = lines.len().div_ceil(threads);
+        let parts: Vec<Resolver> = std::thread::scope(|s| {
+            let handles: Vec<_> = lines
+                .chunks(per)
+                .map(|run| {
+                    let subgroups = &subgroups;
+                    s.spawn(move || {
+                        let mut part = Resolver {
+                            v: Values::new(inv),
+                            chains: Vec::new(),
+                            index: HashMap::new(),
+                        };
+                        for &(file, rule) in run {
+                            part.rule(file, rule, subgroups);
+                        }
+                        part
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("resolver thread")).collect()
+        });
+        for part in parts {
+            r.append(part);
         }
     }
+    drop(lines);
     r.check_jump_loops();
     for (name, set) in &inv.fwsets {
         if is_nft_keyword(name) {
@@ -235,7 +275,31 @@ fn hook_word(b: Builtin) -> &'static str {
     }
 }
 
+/// Inputs with fewer lines are resolved on one thread.
+const PARALLEL_MIN_LINES: usize = 4096;
+
 impl Resolver<'_> {
+    /// Adds what `next` resolved from the lines after ours: its chains' rules after ours (new
+    /// chains after ours, in their order), its diagnostics after ours, the union of the
+    /// inventory entries used.
+    fn append(&mut self, next: Resolver<'_>) {
+        self.v.diags.extend(next.v.diags);
+        let used = next.v.used;
+        self.v.used.variables.extend(used.variables);
+        self.v.used.fwsets.extend(used.fwsets);
+        self.v.used.plugins.extend(used.plugins);
+        self.v.used.interfaces.extend(used.interfaces);
+        for chain in next.chains {
+            match self.index.get(&chain.name) {
+                Some(&i) => self.chains[i].rules.extend(chain.rules),
+                None => {
+                    self.index.insert(chain.name.clone(), self.chains.len());
+                    self.chains.push(chain);
+                }
+            }
+        }
+    }
+
     fn error(&mut self, d: Diagnostic) {
         self.v.diags.push(d);
     }
@@ -327,7 +391,7 @@ impl Resolver<'_> {
 
     fn rule(&mut self, file: &str, rule: &ast::Rule, subgroups: &Subgroups) {
         let Some((chain, family)) = self.place(rule) else { return };
-        let errors_before = self.v.diags.iter().filter(|d| d.is_error()).count();
+        let diags_before = self.v.diags.len();
         let note = rule.comment.as_ref().and_then(|c| {
             // iptables keeps 256 bytes of a comment; nft 128, so a longer one is cut (W002).
             let text = self.v.nft_text(&c.node, c.span, "the comment", 256)?;
@@ -350,8 +414,7 @@ impl Resolver<'_> {
         let alts = self.matches(rule, proto);
         let action = self.action(rule, family, proto, subgroups);
         let (Some(alts), Some((action, jump))) = (alts, action) else { return };
-        let errors_after = self.v.diags.iter().filter(|d| d.is_error()).count();
-        if errors_after > errors_before {
+        if self.v.diags[diags_before..].iter().any(Diagnostic::is_error) {
             return;
         }
         match family {
@@ -1354,5 +1417,59 @@ fn canonical_order(ext: &mut [Match]) {
     }
     for stretch in ext.split_mut(|m| matches!(m, Match::Limit { .. })) {
         stretch.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::{FileId, Sources};
+
+    #[test]
+    fn resolving_on_several_threads_equals_one() {
+        // Subgroups defined late and jumped to early, a loop, mirror lines, lines without a
+        // chain, address lists, errors and warnings, spread over more lines than one run.
+        let mut text = String::new();
+        for i in 0..3 * PARALLEL_MIN_LINES {
+            text += &match i % 9 {
+                0 => format!(
+                    "FORWARD_CUST -s 10.0.{}.0/24,10.1.0.0/16 -p tcp --dport {} -j ACCEPT\n",
+                    i % 256,
+                    i % 60000
+                ),
+                1 => "FORWARD_CUST -j FWD_C_late\n".to_string(),
+                2 => format!(
+                    "PREROUTING_CUST -i eth0 -p tcp --dport {} -j DNAT --to 198.51.100.2:22\n",
+                    i % 60000
+                ),
+                3 => {
+                    "MACRO_CUST -j COPY --from tun0 --to 198.51.100.3 --bidirectional\n".to_string()
+                }
+                4 => format!("-o eth0 -s 10.{}.0.0/16 -j MASQUERADE\n", i % 256),
+                5 => "FORWARD_CUST -i eht0 -j DROP\n".to_string(),
+                6 => format!("FWD_C_late -p udp --dport {} -j RETURN\n", i % 60000),
+                7 => "FORWARD_CUST -j FWD_C_nowhere\n".to_string(),
+                _ => format!(
+                    "INPUT_CUST -p tcp --dport {} -m comment --comment \"{}\" -j ACCEPT\n",
+                    i % 60000,
+                    "x".repeat(120)
+                ),
+            };
+        }
+        text += "FWD_C_late -j FWD_C_back\nFWD_C_back -j FWD_C_late\n";
+        let mut sources = Sources::new();
+        let inv = crate::inventory::default_inventory(&mut sources);
+        let (rules, diags) = crate::syntax::parse(FileId(9), &text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let inputs = [Input { name: "big.rules", rules: &rules }];
+        let opts = Options { table: "overlayfw", input_hash: "h".into() };
+        let one = resolve_on(&inputs, &inv, &opts, 1);
+        let three = resolve_on(&inputs, &inv, &opts, 3);
+        assert!(one.diagnostics.iter().any(|d| d.code == "E014"), "a loop is found");
+        assert!(one.diagnostics.iter().any(|d| d.code == "W002"), "warnings are kept");
+        assert!(one.chains.iter().map(|c| c.rules.len()).sum::<usize>() > 2 * PARALLEL_MIN_LINES);
+        assert_eq!(format!("{:?}", one.chains), format!("{:?}", three.chains));
+        assert_eq!(one.diagnostics, three.diagnostics);
+        assert_eq!(one.used, three.used);
     }
 }

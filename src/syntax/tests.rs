@@ -966,3 +966,38 @@ fn twenty_thousand_lines_keep_line_numbers_and_offsets() {
     assert_eq!(file.rules[19_999].line, 20_000);
     assert_eq!(file.rules[19_999].span.start as usize, 19_999 * line.len());
 }
+
+#[test]
+fn a_large_file_parsed_in_pieces_equals_one_pass() {
+    // Over PARALLEL_MIN_BYTES, with a BOM, CRLF and LF endings, comments, blanks, bad lines and
+    // a final line without its end, so that piece borders fall on every kind of line.
+    let mut text = String::from("\u{feff}");
+    let mut i = 0;
+    while text.len() < 3 * super::PARALLEL_MIN_BYTES {
+        text += &match i % 7 {
+            0 => format!(
+                "FORWARD_CUST -s 10.0.{}.0/24 -p tcp --dport {} -j ACCEPT\r\n",
+                i % 256,
+                i % 60000
+            ),
+            1 => "# a comment\n".to_string(),
+            2 => "\n".to_string(),
+            3 => format!("FORWARD_CUST -p tcp --dport {} -j ACCPET\n", i % 60000),
+            4 => format!(
+                "  PREROUTING_CUST -i eth0 -p tcp --dport {} -j DNAT --to 198.51.100.2:22\n",
+                i % 60000
+            ),
+            5 => "FORWARD_CUST --bogus 1 -j DROP\r\n".to_string(),
+            _ => format!("POSTROUTING_CUST -o eth0 -s 10.{}.0.0/16 -j MASQUERADE\n", i % 256),
+        };
+        i += 1;
+    }
+    text += "INPUT_CUST -p udp --dport 53 -j ACCEPT";
+    let bom = '\u{feff}'.len_utf8();
+    let whole = super::parse_piece(F, &text, bom, text.len(), 1);
+    let pieces = parse(F, &text);
+    assert_eq!(pieces.0, whole.0);
+    assert_eq!(pieces.1, whole.1);
+    assert_eq!(whole.0.rules.last().map(|r| r.line), Some(i as u32 + 1));
+    assert!(whole.1.len() > 1000);
+}
