@@ -55,18 +55,14 @@ pub fn compile(
 ) -> Compiled {
     let mut diagnostics = Vec::new();
     let hash = input_hash(&files, inventory.as_ref(), table);
-    let mut parsed = Vec::with_capacity(files.len());
+    // The files that are text (the others have their E020 and contribute nothing).
+    let mut texts = Vec::with_capacity(files.len());
     for f in files {
         let before = diagnostics.len();
         let id = add_source(sources, f, &mut diagnostics);
-        if diagnostics.len() > before {
-            // Not text: parsing the replacement characters would only add noise.
-            parsed.push((id, syntax::ast::RulesFile::default()));
-            continue;
+        if diagnostics.len() == before {
+            texts.push(id);
         }
-        let (rules, diags) = syntax::parse(id, &sources.get(id).text);
-        diagnostics.extend(diags);
-        parsed.push((id, rules));
     }
     let inventory_given = inventory.is_some();
     let inv = match inventory {
@@ -87,32 +83,37 @@ pub fn compile(
             }
         }
     };
-    let mut ruleset = None;
-    if let Some(inv) = inv {
-        let inputs: Vec<Input> = parsed
-            .iter()
-            .map(|(id, rules)| Input { name: &sources.get(*id).name, rules })
-            .collect();
-        let opts = Options { table, input_hash: hash };
-        let mut resolved = resolve::resolve(&inputs, &inv, &opts);
-        drop(inputs);
-        diagnostics.append(&mut resolved.diagnostics);
-        // Lints read complete chains: a line dropped for an error would make them wrong.
-        let lint_now = !diagnostics.iter().any(Diagnostic::is_error);
-        let lint_opts = lint::Options { inventory_given };
-        // The lints run on a second thread while this one frees the AST and lays out the
-        // ruleset; both only read the resolved chains.
-        let (lints, rs) = std::thread::scope(|s| {
-            let lints = lint_now.then(|| {
-                s.spawn(|| lint::lint(&resolved.chains, &inv, &resolved.used, &lint_opts))
-            });
-            drop(parsed);
-            let rs = resolved.ruleset();
-            (lints.map(|h| h.join().expect("lint thread")), rs)
-        });
-        diagnostics.extend(lints.into_iter().flatten());
-        ruleset = rs;
-    }
+    let Some(inv) = inv else {
+        // Without an inventory nothing resolves; the files still get their syntax errors.
+        for &id in &texts {
+            diagnostics.extend(syntax::parse(id, &sources.get(id).text).1);
+        }
+        return finish(diagnostics, None);
+    };
+    let inputs: Vec<Input> = texts
+        .iter()
+        .map(|&id| Input { name: &sources.get(id).name, file: id, text: &sources.get(id).text })
+        .collect();
+    let opts = Options { table, input_hash: hash };
+    let mut resolved = resolve::resolve(&inputs, &inv, &opts);
+    diagnostics.append(&mut resolved.diagnostics);
+    // Lints read complete chains: a line dropped for an error would make them wrong.
+    let lint_now = !diagnostics.iter().any(Diagnostic::is_error);
+    let lint_opts = lint::Options { inventory_given };
+    // The lints run on a second thread while this one lays out the ruleset; both only read the
+    // resolved chains.
+    let (lints, rs) = std::thread::scope(|s| {
+        let lints = lint_now
+            .then(|| s.spawn(|| lint::lint(&resolved.chains, &inv, &resolved.used, &lint_opts)));
+        let rs = resolved.ruleset();
+        (lints.map(|h| h.join().expect("lint thread")), rs)
+    });
+    diagnostics.extend(lints.into_iter().flatten());
+    finish(diagnostics, rs)
+}
+
+/// Sorts the diagnostics by file and position; no ruleset when any is an error.
+fn finish(mut diagnostics: Vec<Diagnostic>, mut ruleset: Option<Ruleset>) -> Compiled {
     diagnostics.sort_by_key(|d| (d.span().file, d.span().start));
     if diagnostics.iter().any(Diagnostic::is_error) {
         ruleset = None;

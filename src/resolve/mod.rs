@@ -1,4 +1,5 @@
-//! AST + inventory → IR. Places every line in its chain (VNS3 semantics: chain-less lines,
+//! Rules texts + inventory → IR. Parses each line (through `syntax`) and resolves it at once,
+//! so that a whole file's AST never exists; places every line in its chain (VNS3 semantics: chain-less lines,
 //! MACRO_CUST, subgroups), enforces iptables' own rules on where options and targets may stand,
 //! resolves every name and variable to a concrete value, and lays the rules out as nftables
 //! chains (see ARCHITECTURE.md, "Chain layout").
@@ -7,18 +8,20 @@ mod values;
 
 use std::collections::HashMap;
 
-use crate::diagnostic::{Diagnostic, Span, Spanned};
+use crate::diagnostic::{Diagnostic, FileId, Span, Spanned};
 use crate::emit::{COMMENT_MAX, LOG_PREFIX_MAX, is_nft_keyword};
 use crate::inventory::Inventory;
 use crate::ir::{self, Action, BaseChain, ChainKind, Hook, Match, Origin};
-use crate::syntax::ast::{self, Builtin, ChainWord, MatchKind, Protocol, RulesFile, TargetKind};
+use crate::syntax::ast::{self, Builtin, ChainWord, MatchKind, Protocol, TargetKind};
+use crate::syntax::{self, Piece};
 use values::{AddrPart, Values};
 pub use values::{Used, parse_net};
 
-/// One parsed rules file and the name it is shown by (in comments and diagnostics).
+/// One rules file: the name it is shown by (in comments and diagnostics), its id, its text.
 pub struct Input<'a> {
     pub name: &'a str,
-    pub rules: &'a RulesFile,
+    pub file: FileId,
+    pub text: &'a str,
 }
 
 pub struct Options<'a> {
@@ -72,40 +75,31 @@ impl Resolved {
     }
 }
 
-/// Resolves all files against the inventory.
+/// Parses and resolves all files against the inventory. The diagnostics include the parse
+/// errors.
 pub fn resolve(inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
-    resolve_on(inputs, inv, opts, threads)
+    resolve_on(inputs, inv, opts, syntax::threads())
 }
 
-/// [`resolve`] on up to `threads` threads.
+/// [`resolve`] on up to `threads` threads: a large file is cut into pieces of whole lines, each
+/// parsed and resolved by its own resolver, and the pieces are joined in order.
 fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize) -> Resolved {
-    let mut r = Resolver { v: Values::new(inv), chains: Vec::new(), index: HashMap::new() };
+    let mut r = Resolver::new(inv);
     let subgroups = collect_subgroups(inputs, &mut r.v.diags);
-    // Lines resolve independently: a large input is cut into one run of lines per core, each
-    // resolved by its own resolver, and the runs are joined in order.
-    let lines: Vec<(&str, &ast::Rule)> =
-        inputs.iter().flat_map(|i| i.rules.rules.iter().map(move |r| (i.name, r))).collect();
-    if threads <= 1 || lines.len() < PARALLEL_MIN_LINES {
-        for &(file, rule) in &lines {
-            r.rule(file, rule, &subgroups);
+    for input in inputs {
+        let pieces = syntax::pieces(input.text, threads);
+        if let [piece] = pieces[..] {
+            r.piece(input, piece, &subgroups);
+            continue;
         }
-    } else {
-        let per = lines.len().div_ceil(threads);
         let parts: Vec<Resolver> = std::thread::scope(|s| {
-            let handles: Vec<_> = lines
-                .chunks(per)
-                .map(|run| {
+            let handles: Vec<_> = pieces
+                .into_iter()
+                .map(|piece| {
                     let subgroups = &subgroups;
                     s.spawn(move || {
-                        let mut part = Resolver {
-                            v: Values::new(inv),
-                            chains: Vec::new(),
-                            index: HashMap::new(),
-                        };
-                        for &(file, rule) in run {
-                            part.rule(file, rule, subgroups);
-                        }
+                        let mut part = Resolver::new(inv);
+                        part.piece(input, piece, subgroups);
                         part
                     })
                 })
@@ -116,7 +110,6 @@ fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize)
             r.append(part);
         }
     }
-    drop(lines);
     r.check_jump_loops();
     for (name, set) in &inv.fwsets {
         if is_nft_keyword(name) {
@@ -208,30 +201,27 @@ struct Resolver<'a> {
 /// Subgroup name → (parent, span of the first line that defines it).
 type Subgroups = HashMap<String, (Builtin, Span)>;
 
-/// Collects the subgroups the lines define. Names ending in `_FILTER` or `_NAT` are refused:
-/// layout derives chain names with those suffixes, and nft would merge two chains of the same
-/// name into one.
+/// Collects the subgroups the lines define (by their first word, before any line is parsed).
+/// Names ending in `_FILTER` or `_NAT` are refused: layout derives chain names with those
+/// suffixes, and nft would merge two chains of the same name into one.
 fn collect_subgroups(inputs: &[Input], diags: &mut Vec<Diagnostic>) -> Subgroups {
     let mut map = Subgroups::new();
     for input in inputs {
-        for rule in &input.rules.rules {
-            if let Some(Spanned { node: ChainWord::Subgroup { parent, name }, span }) = &rule.chain
-            {
-                if map.contains_key(name) {
-                    continue;
-                }
-                if name.ends_with("_FILTER") || name.ends_with("_NAT") {
-                    diags.push(
-                        Diagnostic::error(
-                            "E003",
-                            format!("subgroup name `{name}` ends in a suffix overlayfw reserves"),
-                            *span,
-                        )
-                        .with_help("overlayfw names its own chains `…_FILTER` and `…_NAT`; rename the subgroup"),
-                    );
-                }
-                map.insert(name.clone(), (*parent, *span));
+        for (name, parent, span) in syntax::subgroup_definitions(input.file, input.text) {
+            if map.contains_key(&name) {
+                continue;
             }
+            if name.ends_with("_FILTER") || name.ends_with("_NAT") {
+                diags.push(
+                    Diagnostic::error(
+                        "E003",
+                        format!("subgroup name `{name}` ends in a suffix overlayfw reserves"),
+                        span,
+                    )
+                    .with_help("overlayfw names its own chains `…_FILTER` and `…_NAT`; rename the subgroup"),
+                );
+            }
+            map.insert(name, (parent, span));
         }
     }
     map
@@ -275,10 +265,19 @@ fn hook_word(b: Builtin) -> &'static str {
     }
 }
 
-/// Inputs with fewer lines are resolved on one thread.
-const PARALLEL_MIN_LINES: usize = 4096;
+impl<'a> Resolver<'a> {
+    fn new(inv: &'a Inventory) -> Self {
+        Resolver { v: Values::new(inv), chains: Vec::new(), index: HashMap::new() }
+    }
 
-impl Resolver<'_> {
+    /// Parses the lines of a piece and resolves each at once.
+    fn piece(&mut self, input: &Input, piece: Piece, subgroups: &Subgroups) {
+        syntax::lower_piece(input.file, input.text, piece, |line| match line {
+            Ok(rule) => self.rule(input.name, &rule, subgroups),
+            Err(ds) => self.v.diags.extend(ds),
+        });
+    }
+
     /// Adds what `next` resolved from the lines after ours: its chains' rules after ours (new
     /// chains after ours, in their order), its diagnostics after ours, the union of the
     /// inventory entries used.
@@ -1430,7 +1429,7 @@ mod tests {
         // Subgroups defined late and jumped to early, a loop, mirror lines, lines without a
         // chain, address lists, errors and warnings, spread over more lines than one run.
         let mut text = String::new();
-        for i in 0..3 * PARALLEL_MIN_LINES {
+        for i in 0..12_000 {
             text += &match i % 9 {
                 0 => format!(
                     "FORWARD_CUST -s 10.0.{}.0/24,10.1.0.0/16 -p tcp --dport {} -j ACCEPT\n",
@@ -1459,15 +1458,14 @@ mod tests {
         text += "FWD_C_late -j FWD_C_back\nFWD_C_back -j FWD_C_late\n";
         let mut sources = Sources::new();
         let inv = crate::inventory::default_inventory(&mut sources);
-        let (rules, diags) = crate::syntax::parse(FileId(9), &text);
-        assert!(diags.is_empty(), "{diags:?}");
-        let inputs = [Input { name: "big.rules", rules: &rules }];
+        let inputs = [Input { name: "big.rules", file: FileId(9), text: &text }];
         let opts = Options { table: "overlayfw", input_hash: "h".into() };
         let one = resolve_on(&inputs, &inv, &opts, 1);
         let three = resolve_on(&inputs, &inv, &opts, 3);
+        assert_eq!(syntax::pieces(&text, 3).len(), 3);
         assert!(one.diagnostics.iter().any(|d| d.code == "E014"), "a loop is found");
         assert!(one.diagnostics.iter().any(|d| d.code == "W002"), "warnings are kept");
-        assert!(one.chains.iter().map(|c| c.rules.len()).sum::<usize>() > 2 * PARALLEL_MIN_LINES);
+        assert!(one.chains.iter().map(|c| c.rules.len()).sum::<usize>() > 8_000);
         assert_eq!(format!("{:?}", one.chains), format!("{:?}", three.chains));
         assert_eq!(one.diagnostics, three.diagnostics);
         assert_eq!(one.used, three.used);

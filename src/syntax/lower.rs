@@ -353,10 +353,10 @@ pub(super) fn lower_line(ctx: LineCtx<'_>, line_no: u32) -> Result<Rule, Vec<Dia
     Ok(Rule { line: line_no, span: ctx.at(0, ctx.text.len()), chain, matches, target, comment })
 }
 
-fn chain_word(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ChainWord>> {
+/// What a line's first word names, if it is a chain word: a builtin, `MACRO_CUST` or a
+/// subgroup.
+pub(super) fn classify_chain(word: &str) -> Option<ChainWord> {
     use super::ast::Builtin::*;
-    let word = p.as_str();
-    let span = ctx.span(p);
     let builtin = match word.strip_suffix("_CUST").unwrap_or(word) {
         "INPUT" => Some(Input),
         "OUTPUT" => Some(Output),
@@ -366,18 +366,23 @@ fn chain_word(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ChainWord>> {
         _ => None,
     };
     if let Some(b) = builtin {
-        return Ok(Spanned::new(ChainWord::Builtin(b), span));
+        return Some(ChainWord::Builtin(b));
     }
     if word == "MACRO_CUST" {
-        return Ok(Spanned::new(ChainWord::Macro, span));
+        return Some(ChainWord::Macro);
     }
-    for (prefix, parent) in names::SUBGROUP_PREFIXES {
-        if let Some(tail) = word.strip_prefix(prefix)
-            && names::is_subgroup_tail(tail)
-        {
-            let name = word.to_string();
-            return Ok(Spanned::new(ChainWord::Subgroup { parent: *parent, name }, span));
-        }
+    names::SUBGROUP_PREFIXES.iter().find_map(|(prefix, parent)| {
+        let tail = word.strip_prefix(prefix)?;
+        names::is_subgroup_tail(tail)
+            .then(|| ChainWord::Subgroup { parent: *parent, name: word.to_string() })
+    })
+}
+
+fn chain_word(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ChainWord>> {
+    let word = p.as_str();
+    let span = ctx.span(p);
+    if let Some(c) = classify_chain(word) {
+        return Ok(Spanned::new(c, span));
     }
     let mut d = Diagnostic::error("E003", format!("unknown chain `{}`", shown(word)), span)
         .with_label("not a chain name");

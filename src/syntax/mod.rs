@@ -19,17 +19,28 @@ pub const MAX_LINE_BYTES: usize = 65_536;
 /// Files smaller than this are parsed on one thread: starting another costs more than it saves.
 const PARALLEL_MIN_BYTES: usize = 256 * 1024;
 
-/// Parses a whole rules file. Returns the good rules and a diagnostic per problem; a line with
-/// an error contributes no rule. A large file is cut at line ends into one piece per available
-/// core, parsed in parallel; the result is the same as parsing it in one piece.
-pub fn parse(file: FileId, text: &str) -> (ast::RulesFile, Vec<Diagnostic>) {
+/// Threads worth using: one per available core, at most 8.
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from).min(8)
+}
+
+/// A run of whole lines of a file: `text[from..to]`, `from` at a line start, its first line
+/// numbered `first_line` (1-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Piece {
+    pub from: usize,
+    pub to: usize,
+    pub first_line: u32,
+}
+
+/// Cuts `text` (after a BOM) at line ends into up to `threads` pieces of about equal size; a
+/// file under 256 KiB stays one piece.
+pub fn pieces(text: &str, threads: usize) -> Vec<Piece> {
     let start = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
-    if threads == 1 || text.len() < PARALLEL_MIN_BYTES {
-        return parse_piece(file, text, start, text.len(), 1);
+    if threads <= 1 || text.len() < PARALLEL_MIN_BYTES {
+        return vec![Piece { from: start, to: text.len(), first_line: 1 }];
     }
-    // Pieces end just after a line end; each knows its first line number.
-    let mut pieces = Vec::with_capacity(threads);
+    let mut out = Vec::with_capacity(threads);
     let (mut from, mut line) = (start, 1u32);
     for k in 1..=threads {
         let to = if k == threads {
@@ -38,15 +49,22 @@ pub fn parse(file: FileId, text: &str) -> (ast::RulesFile, Vec<Diagnostic>) {
             let target = (start + (text.len() - start) * k / threads).max(from);
             text[target..].find('\n').map_or(text.len(), |i| target + i + 1)
         };
-        pieces.push((from, to, line));
+        out.push(Piece { from, to, first_line: line });
         let lines = text.as_bytes()[from..to].iter().filter(|&&b| b == b'\n').count();
         line = line.saturating_add(u32::try_from(lines).unwrap_or(u32::MAX));
         from = to;
     }
+    out
+}
+
+/// Parses a whole rules file. Returns the good rules and a diagnostic per problem; a line with
+/// an error contributes no rule. A large file is cut into pieces parsed in parallel; the result
+/// is the same as parsing it in one piece.
+pub fn parse(file: FileId, text: &str) -> (ast::RulesFile, Vec<Diagnostic>) {
     let results: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = pieces
-            .iter()
-            .map(|&(from, to, line)| s.spawn(move || parse_piece(file, text, from, to, line)))
+        let handles: Vec<_> = pieces(text, threads())
+            .into_iter()
+            .map(|piece| s.spawn(move || parse_piece(file, text, piece)))
             .collect();
         handles.into_iter().map(|h| h.join().expect("parser thread")).collect()
     });
@@ -59,58 +77,98 @@ pub fn parse(file: FileId, text: &str) -> (ast::RulesFile, Vec<Diagnostic>) {
     (ast::RulesFile { rules }, diags)
 }
 
-/// Parses the lines of `text[from..to]` (`from` at a line start), the first numbered
-/// `first_line`.
-fn parse_piece(
-    file: FileId,
-    text: &str,
-    from: usize,
-    to: usize,
-    first_line: u32,
-) -> (ast::RulesFile, Vec<Diagnostic>) {
+fn parse_piece(file: FileId, text: &str, piece: Piece) -> (ast::RulesFile, Vec<Diagnostic>) {
     let mut rules = Vec::new();
     let mut diags = Vec::new();
-    let mut offset = from;
-    let body = &text[from..to];
-    for (index, raw) in body.split('\n').enumerate() {
+    lower_piece(file, text, piece, |line| match line {
+        Ok(rule) => rules.push(rule),
+        Err(ds) => diags.extend(ds),
+    });
+    (ast::RulesFile { rules }, diags)
+}
+
+/// A rule line: trimmed text, where it starts, its number.
+struct Line<'t> {
+    no: u32,
+    start: usize,
+    content: &'t str,
+}
+
+/// The rule lines of a piece: blank and `#` lines skipped, CR and blanks trimmed.
+fn lines(text: &str, piece: Piece) -> impl Iterator<Item = Line<'_>> {
+    let mut offset = piece.from;
+    text[piece.from..piece.to].split('\n').enumerate().filter_map(move |(index, raw)| {
         let line_start = offset;
         offset += raw.len() + 1;
-        let line_no = u32::try_from(index).map_or(u32::MAX, |i| first_line.saturating_add(i));
+        let no = u32::try_from(index).map_or(u32::MAX, |i| piece.first_line.saturating_add(i));
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         let content = raw.trim_start_matches([' ', '\t']);
         let start = line_start + (raw.len() - content.len());
         let content = content.trim_end_matches([' ', '\t']);
-        if content.is_empty() || content.starts_with('#') {
-            continue;
-        }
-        if content.len() > MAX_LINE_BYTES {
-            diags.push(
-                Diagnostic::error(
-                    "E021",
-                    format!("line is {} bytes long; the limit is {MAX_LINE_BYTES}", content.len()),
-                    Span::new(file, start, start + content.len()),
-                )
-                .with_help("split it into several rules"),
-            );
-            continue;
-        }
-        if let Some((i, c)) = content.char_indices().find(|&(_, c)| c.is_control() && c != '\t') {
-            diags.push(
-                Diagnostic::error(
-                    "E020",
-                    format!("control character U+{:04X} in line", c as u32),
-                    Span::new(file, start + i, start + i + c.len_utf8()),
-                )
-                .with_label("not text")
-                .with_help("remove it; a rules file is plain text"),
-            );
-            continue;
-        }
-        let ctx = lower::LineCtx { file, base: start, text: content };
-        match lower::lower_line(ctx, line_no) {
-            Ok(rule) => rules.push(rule),
-            Err(ds) => diags.extend(ds),
-        }
+        (!content.is_empty() && !content.starts_with('#')).then_some(Line { no, start, content })
+    })
+}
+
+/// Why a line never reaches the grammar (too long, a control character), if it does not.
+fn unparsable(file: FileId, line: &Line) -> Option<Diagnostic> {
+    let (start, content) = (line.start, line.content);
+    if content.len() > MAX_LINE_BYTES {
+        return Some(
+            Diagnostic::error(
+                "E021",
+                format!("line is {} bytes long; the limit is {MAX_LINE_BYTES}", content.len()),
+                Span::new(file, start, start + content.len()),
+            )
+            .with_help("split it into several rules"),
+        );
     }
-    (ast::RulesFile { rules }, diags)
+    let (i, c) = content.char_indices().find(|&(_, c)| c.is_control() && c != '\t')?;
+    Some(
+        Diagnostic::error(
+            "E020",
+            format!("control character U+{:04X} in line", c as u32),
+            Span::new(file, start + i, start + i + c.len_utf8()),
+        )
+        .with_label("not text")
+        .with_help("remove it; a rules file is plain text"),
+    )
+}
+
+/// Lowers every rule line of a piece in order, handing `each` the rule or the line's
+/// diagnostics: the caller decides whether to keep the rule (`parse`) or to resolve it at once
+/// and drop it (`resolve`, which so never holds a whole file's AST).
+pub fn lower_piece(
+    file: FileId,
+    text: &str,
+    piece: Piece,
+    mut each: impl FnMut(Result<ast::Rule, Vec<Diagnostic>>),
+) {
+    for line in lines(text, piece) {
+        if let Some(d) = unparsable(file, &line) {
+            each(Err(vec![d]));
+            continue;
+        }
+        let ctx = lower::LineCtx { file, base: line.start, text: line.content };
+        each(lower::lower_line(ctx, line.no));
+    }
+}
+
+/// The subgroups a file's lines name as their chain (`FWD_C_web …`), with the span of the chain
+/// word, in line order: found without parsing the lines, so that lines can be resolved as they
+/// are parsed and still jump to a subgroup defined further down. A line the grammar never sees
+/// (too long, a control character) defines nothing.
+pub fn subgroup_definitions(file: FileId, text: &str) -> Vec<(String, ast::Builtin, Span)> {
+    let whole = pieces(text, 1)[0];
+    lines(text, whole)
+        .filter(|line| unparsable(file, line).is_none())
+        .filter_map(|line| {
+            let word = line.content.split([' ', '\t']).next()?;
+            match lower::classify_chain(word)? {
+                ast::ChainWord::Subgroup { parent, name } => {
+                    Some((name, parent, Span::new(file, line.start, line.start + word.len())))
+                }
+                _ => None,
+            }
+        })
+        .collect()
 }
