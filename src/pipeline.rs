@@ -97,18 +97,13 @@ pub fn compile(
     let opts = Options { table, input_hash: hash };
     let mut resolved = resolve::resolve(&inputs, &inv, &opts);
     diagnostics.append(&mut resolved.diagnostics);
-    // Lints read complete chains: a line dropped for an error would make them wrong.
-    let lint_now = !diagnostics.iter().any(Diagnostic::is_error);
-    let lint_opts = lint::Options { inventory_given };
-    // The lints run on a second thread while this one lays out the ruleset; both only read the
-    // resolved chains.
-    let (lints, rs) = std::thread::scope(|s| {
-        let lints = lint_now
-            .then(|| s.spawn(|| lint::lint(&resolved.chains, &inv, &resolved.used, &lint_opts)));
-        let rs = resolved.ruleset();
-        (lints.map(|h| h.join().expect("lint thread")), rs)
-    });
-    diagnostics.extend(lints.into_iter().flatten());
+    // Lints read complete chains: a line dropped for an error would make them wrong. They run
+    // before the layout, which frees the placed chains as it goes.
+    if !diagnostics.iter().any(Diagnostic::is_error) {
+        let lint_opts = lint::Options { inventory_given };
+        diagnostics.extend(lint::lint(&resolved.chains, &inv, &resolved.used, &lint_opts));
+    }
+    let rs = resolved.into_ruleset();
     finish(diagnostics, rs)
 }
 

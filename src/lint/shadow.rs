@@ -25,17 +25,58 @@ const CHECKS: usize = 64;
 /// Wide rules (no indexable field) kept per chain: the first ones, which shadow the most.
 const WIDE_MAX: usize = 64;
 
+/// Chains with fewer rules in all are linted on one thread.
+const PARALLEL_MIN_RULES: usize = 4096;
+
 pub fn lint(chains: &[VChain], sets: &Sets) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut seen: crate::fasthash::FxHashSet<(&'static str, Span)> = Default::default();
-    for chain in chains {
-        for d in lint_chain(chain, sets) {
+    for found in per_chain(chains, sets) {
+        for d in found {
             // A bidirectional COPY line is in both mirror chains: report it once.
             if seen.insert((d.code, d.span())) {
                 out.push(d);
             }
         }
     }
+    out
+}
+
+/// Each chain's findings, in chain order. Chains are independent: with enough rules they are
+/// shared out over the cores, largest first, each to the least loaded thread.
+fn per_chain(chains: &[VChain], sets: &Sets) -> Vec<Vec<Diagnostic>> {
+    per_chain_on(chains, sets, crate::syntax::threads())
+}
+
+fn per_chain_on(chains: &[VChain], sets: &Sets, threads: usize) -> Vec<Vec<Diagnostic>> {
+    let total: usize = chains.iter().map(|c| c.rules.len()).sum();
+    if threads <= 1 || chains.len() <= 1 || total < PARALLEL_MIN_RULES {
+        return chains.iter().map(|c| lint_chain(c, sets)).collect();
+    }
+    let mut order: Vec<usize> = (0..chains.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(chains[i].rules.len()));
+    let mut work: Vec<(usize, Vec<usize>)> = vec![(0, Vec::new()); threads.min(chains.len())];
+    for i in order {
+        let least = work.iter_mut().min_by_key(|w| w.0).expect("at least one thread");
+        least.0 += chains[i].rules.len();
+        least.1.push(i);
+    }
+    let mut out: Vec<Vec<Diagnostic>> = vec![Vec::new(); chains.len()];
+    std::thread::scope(|s| {
+        let handles: Vec<_> = work
+            .into_iter()
+            .map(|(_, mine)| {
+                s.spawn(move || {
+                    mine.into_iter().map(|i| (i, lint_chain(&chains[i], sets))).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, found) in h.join().expect("lint thread") {
+                out[i] = found;
+            }
+        }
+    });
     out
 }
 
@@ -409,4 +450,42 @@ fn shadowed_by(a: &Placed, b: &Placed) -> Diagnostic {
     .with_label("no packet gets here")
     .with_secondary(a.span, "decides these packets first")
     .with_help(format!("remove this line, or move it above {where_} if it should win"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::{FileId, Sources};
+    use crate::resolve::{Input, Options, resolve};
+
+    #[test]
+    fn linting_chains_on_several_threads_equals_one() {
+        // Duplicates, shadowed rules and a catch-all in chains of different sizes.
+        let mut text = String::new();
+        for i in 0..6000 {
+            text += &match i % 6 {
+                0 => format!("FORWARD_CUST -s 10.{}.0.0/16 -p tcp --dport 22 -j ACCEPT\n", i % 200),
+                1 => format!("FORWARD_CUST -s 10.{}.1.0/24 -p tcp --dport 22 -j ACCEPT\n", i % 200),
+                2 => format!(
+                    "PREROUTING_CUST -i eth0 -p tcp --dport {} -j DNAT --to 198.51.100.2\n",
+                    1000 + i % 500
+                ),
+                3 => format!("INPUT_CUST -p udp --dport {} -j DROP\n", i % 300),
+                4 => format!("OUTPUT_CUST -d 192.0.2.{} -j REJECT\n", i % 250),
+                _ => "POSTROUTING_CUST -o eth0 -j MASQUERADE\n".to_string(),
+            };
+        }
+        text += "INPUT_CUST -j DROP\nINPUT_CUST -p tcp --dport 80 -j ACCEPT\n";
+        let mut sources = Sources::new();
+        let inv = crate::inventory::default_inventory(&mut sources);
+        let inputs = [Input { name: "l.rules", file: FileId(3), text: &text }];
+        let opts = Options { table: "overlayfw", input_hash: String::new() };
+        let resolved = resolve(&inputs, &inv, &opts);
+        assert!(resolved.chains.len() >= 5);
+        let sets = Sets::new(&inv);
+        let one = per_chain_on(&resolved.chains, &sets, 1);
+        let three = per_chain_on(&resolved.chains, &sets, 3);
+        assert!(one.iter().map(Vec::len).sum::<usize>() > 1000, "findings to compare");
+        assert_eq!(one, three);
+    }
 }

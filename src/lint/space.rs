@@ -5,7 +5,7 @@
 //! covers" is a sound (sufficient) test for covering, and "some field cannot meet" a sound test
 //! for disjointness.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use ipnetwork::Ipv4Network;
 
@@ -92,7 +92,7 @@ pub fn net_ivs(n: &Ipv4Network) -> (u32, u32) {
 
 /// One field constrained to a set of values, or `None`: unconstrained (for ports and ICMP
 /// also packets that have no such field).
-pub type Field = Option<Rc<Ivs>>;
+pub type Field = Option<Arc<Ivs>>;
 
 /// An interface match: negated, and the name (`eth*` is a prefix wildcard).
 pub type Iface<'a> = Option<(bool, &'a str)>;
@@ -162,7 +162,7 @@ impl Shape<'_> {
 
 /// FWset contents as intervals, and their complements, computed once per set.
 pub struct Sets<'a> {
-    map: crate::fasthash::FxHashMap<&'a str, (Rc<Ivs>, Rc<Ivs>)>,
+    map: crate::fasthash::FxHashMap<&'a str, (Arc<Ivs>, Arc<Ivs>)>,
 }
 
 impl<'a> Sets<'a> {
@@ -181,14 +181,14 @@ impl<'a> Sets<'a> {
                     ),
                 };
                 let comp = complement(&ivs, max);
-                (name.as_str(), (Rc::new(ivs), Rc::new(comp)))
+                (name.as_str(), (Arc::new(ivs), Arc::new(comp)))
             })
             .collect();
         Sets { map }
     }
 
-    fn get(&self, name: &str, neg: bool) -> Option<Rc<Ivs>> {
-        self.map.get(name).map(|(p, n)| Rc::clone(if neg { n } else { p }))
+    fn get(&self, name: &str, neg: bool) -> Option<Arc<Ivs>> {
+        self.map.get(name).map(|(p, n)| Arc::clone(if neg { n } else { p }))
     }
 }
 
@@ -218,15 +218,15 @@ fn ct_bit(s: CtState) -> u8 {
 }
 
 /// Narrows a field by one more constraint (a rule's matches all hold).
-fn and_field(into: &mut Field, v: Rc<Ivs>) {
+fn and_field(into: &mut Field, v: Arc<Ivs>) {
     *into = Some(match into.take() {
         None => v,
-        Some(old) => Rc::new(intersect(&old, &v)),
+        Some(old) => Arc::new(intersect(&old, &v)),
     });
 }
 
-fn maybe_neg(v: Ivs, neg: bool, max: u32) -> Rc<Ivs> {
-    Rc::new(if neg { complement(&v, max) } else { v })
+fn maybe_neg(v: Ivs, neg: bool, max: u32) -> Arc<Ivs> {
+    Arc::new(if neg { complement(&v, max) } else { v })
 }
 
 /// The shape of a rule's matches.

@@ -49,7 +49,7 @@ pub fn check_table_name(name: &str) -> Result<(), String> {
 
 /// What resolving produced: the placed VNS3 chains and the inventory entries rules named (for
 /// lints), every diagnostic (errors and warnings) found, and — when there is no error — what
-/// [`Resolved::ruleset`] lays out as nftables chains.
+/// [`Resolved::into_ruleset`] lays out as nftables chains.
 pub struct Resolved {
     pub chains: Vec<VChain>,
     pub used: Used,
@@ -61,17 +61,13 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// Lays the placed chains out as the ruleset. `None` when resolving found an error. It
-    /// borrows, so that the lints can read the same chains meanwhile.
-    pub fn ruleset(&self) -> Option<ir::Ruleset> {
-        let sets = self.sets.clone()?;
-        let chains = layout(&self.chains);
-        Some(ir::Ruleset {
-            table: self.table.clone(),
-            input_hash: self.input_hash.clone(),
-            sets,
-            chains,
-        })
+    /// Lays the placed chains out as the ruleset, freeing each placed chain as soon as it is
+    /// laid out (so that the two never both exist whole). `None` when resolving found an
+    /// error.
+    pub fn into_ruleset(self) -> Option<ir::Ruleset> {
+        let sets = self.sets?;
+        let chains = layout(self.chains);
+        Some(ir::Ruleset { table: self.table, input_hash: self.input_hash, sets, chains })
     }
 }
 
@@ -1250,7 +1246,7 @@ fn base_chain(b: Builtin, kind: ChainKind) -> (String, BaseChain) {
 
 /// Lays the VNS3 chains out as nft chains: for each family, its projections (subgroups before
 /// the chains that jump to them), then the base chains; the mirror last.
-fn layout(chains: &[VChain]) -> Vec<ir::Chain> {
+fn layout(mut chains: Vec<VChain>) -> Vec<ir::Chain> {
     let mut out = Vec::new();
     let mut bases = Vec::new();
     for b in [
@@ -1260,8 +1256,9 @@ fn layout(chains: &[VChain]) -> Vec<ir::Chain> {
         Builtin::Output,
         Builtin::Postrouting,
     ] {
-        let members: Vec<&VChain> =
-            chains.iter().filter(|c| c.family == Family::Builtin(b)).collect();
+        let (mut members, rest): (Vec<VChain>, Vec<VChain>) =
+            chains.into_iter().partition(|c| c.family == Family::Builtin(b));
+        chains = rest;
         if members.is_empty() {
             continue;
         }
@@ -1293,18 +1290,20 @@ fn layout(chains: &[VChain]) -> Vec<ir::Chain> {
             }
         };
         let order = callee_first(&members, builtin_chain_name(b));
-        for &kind in &kinds {
+        let root_exists = members.iter().any(|c| c.name == builtin_chain_name(b));
+        for (k, &kind) in kinds.iter().enumerate() {
+            let last = k + 1 == kinds.len();
             for &i in &order {
-                let c = members[i];
-                out.push(ir::Chain {
-                    name: projection_name(&c.name, b, kind),
-                    base: None,
-                    rules: c.rules.iter().filter_map(|p| project(p, b, kind)).collect(),
-                });
+                let c = &mut members[i];
+                let rules = c.rules.iter().filter_map(|p| project(p, b, kind)).collect();
+                out.push(ir::Chain { name: projection_name(&c.name, b, kind), base: None, rules });
+                if last {
+                    // Laid out for the last time: free it now.
+                    c.rules = Vec::new();
+                }
             }
             let (name, base) = base_chain(b, kind);
             let entry = projection_name(builtin_chain_name(b), b, kind);
-            let root_exists = members.iter().any(|c| c.name == builtin_chain_name(b));
             let rules = if root_exists {
                 vec![ir::Rule { matches: Vec::new(), action: Action::Jump(entry), origin: None }]
             } else {
@@ -1348,7 +1347,7 @@ fn layout(chains: &[VChain]) -> Vec<ir::Chain> {
 
 /// Indices of `members` in an order where every jump target comes before the chains jumping to
 /// it: a post-order walk from the builtin chain, then any subgroup nothing reaches.
-fn callee_first(members: &[&VChain], root: &str) -> Vec<usize> {
+fn callee_first(members: &[VChain], root: &str) -> Vec<usize> {
     let index: HashMap<&str, usize> =
         members.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
     let mut done = vec![false; members.len()];

@@ -194,7 +194,9 @@ fn resolve(ruleset: &Ruleset, origins: &[(u32, Source)], seq: u32) -> Object {
 /// each sequence number belongs to (by first sequence number), and the counts.
 fn build(ruleset: &Ruleset) -> (Vec<u8>, u32, Vec<(u32, Source)>, ApplyReport) {
     let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
-    let mut b = Batch::new(&ruleset.table, 4096 + rules * 256);
+    // About 520 bytes per rule are used; room for 1 KiB each means the buffer is never moved
+    // while it grows (pages never written are never resident).
+    let mut b = Batch::new(&ruleset.table, 4096 + rules * 1024);
     let mut origins = Vec::new();
     let mut report = ApplyReport::default();
 
