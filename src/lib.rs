@@ -3,6 +3,10 @@
 //! The pipeline: `syntax` (rules text → AST), `inventory` (topology YAML), `resolve` (AST +
 //! inventory → IR of concrete values), `emit` (IR → nft script). `cli` drives it.
 
+// The pest parser is generated without pest's `std` feature (see Cargo.toml), so its code names
+// `::alloc`.
+extern crate alloc;
+
 pub mod cli;
 pub mod diagnostic;
 pub mod diff;

@@ -122,7 +122,8 @@ fn unparsable(file: FileId, line: &Line) -> Option<Diagnostic> {
             .with_help("split it into several rules"),
         );
     }
-    let (i, c) = content.char_indices().find(|&(_, c)| c.is_control() && c != '\t')?;
+    let i = first_control(content.as_bytes())?;
+    let c = content[i..].chars().next()?;
     Some(
         Diagnostic::error(
             "E020",
@@ -132,6 +133,17 @@ fn unparsable(file: FileId, line: &Line) -> Option<Diagnostic> {
         .with_label("not text")
         .with_help("remove it; a rules file is plain text"),
     )
+}
+
+/// Where the first control character other than tab starts: Unicode's `Cc` (what
+/// `char::is_control` tests), found bytewise. C0 and DEL are single bytes; C1 (U+0080..U+009F)
+/// is encoded 0xC2 0x80..0x9F.
+fn first_control(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().enumerate().position(|(i, &b)| {
+        (b < 0x20 && b != b'\t')
+            || b == 0x7f
+            || (b == 0xc2 && bytes.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)))
+    })
 }
 
 /// Lowers every rule line of a piece in order, handing `each` the rule or the line's

@@ -1001,3 +1001,21 @@ fn a_large_file_parsed_in_pieces_equals_one_pass() {
     assert_eq!(whole.0.rules.last().map(|r| r.line), Some(i as u32 + 1));
     assert!(whole.1.len() > 1000);
 }
+
+#[test]
+fn control_characters_are_found_bytewise_exactly_as_char_is_control() {
+    let mut text = String::new();
+    for c in (0u32..0x300).filter_map(char::from_u32) {
+        text.push('a');
+        text.push(c);
+    }
+    for start in 0..text.len() {
+        if !text.is_char_boundary(start) {
+            continue;
+        }
+        let tail = &text[start..];
+        let expected =
+            tail.char_indices().find(|&(_, c)| c.is_control() && c != '\t').map(|(i, _)| i);
+        assert_eq!(super::first_control(tail.as_bytes()), expected, "from {start}");
+    }
+}
