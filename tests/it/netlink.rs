@@ -395,6 +395,80 @@ fn both_backends_agree_on_every_ir_variant() {
     agree(&every_variant(), "every_variant").unwrap_or_else(|e| panic!("{e}"));
 }
 
+#[test]
+fn both_backends_agree_on_optimized_rulesets() {
+    if !require_root() {
+        return;
+    }
+    // Concatenated sets (exact and interval), DNAT maps with and without ports, next to
+    // unmerged rules: the generated policy, the optimizer's edge cases, every ok case.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut texts = vec![
+        ("generated".to_string(), crate::optimize::policy(3000)),
+        ("edges".to_string(), crate::optimize::EDGE_POLICY.to_string()),
+        (
+            "exact tuples".to_string(),
+            (0..40)
+                .map(|i| {
+                    format!(
+                        "FORWARD_CUST -i tun0 -s 10.0.0.{i} -d 192.0.2.{i} -p udp --dport {} -j ACCEPT\n",
+                        100 + i
+                    )
+                })
+                .collect(),
+        ),
+    ];
+    texts.push((
+        "port-less DNAT".to_string(),
+        (0..20)
+            .map(|i| {
+                format!(
+                    "PREROUTING_CUST -i eth0 -p tcp --dport {} -j DNAT --to 198.51.100.{}\n",
+                    8000 + i,
+                    2 + i % 10
+                )
+            })
+            .collect(),
+    ));
+    let mut rulesets: Vec<(String, Ruleset)> =
+        texts.into_iter().map(|(name, text)| (name, crate::optimize::compile(&text))).collect();
+    for f in rules_files(&root.join("tests/cases/ok"), 0) {
+        rulesets.push((f.display().to_string(), compile(&f)));
+    }
+    let failures: Vec<String> = rulesets
+        .iter_mut()
+        .filter_map(|(name, rs)| {
+            overlayfw::optimize::optimize(rs);
+            agree(rs, name).err()
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // Every shape the optimizer makes was among them.
+    let rules = || rulesets.iter().flat_map(|(_, rs)| &rs.chains).flat_map(|c| &c.rules);
+    let tuples = || {
+        rules().flat_map(|r| &r.matches).filter_map(|m| match m {
+            Match::Tuple { elements, .. } => Some(elements),
+            _ => None,
+        })
+    };
+    let ranged = |e: &Vec<Elem>| {
+        e.iter().any(|v| {
+            matches!(v, Elem::Net(n) if n.prefix() != 32)
+                || matches!(v, Elem::Ports(a, b) if a != b)
+        })
+    };
+    assert!(tuples().any(|els| els.iter().any(ranged)), "an interval tuple set");
+    assert!(tuples().any(|els| !els.iter().any(ranged)), "an exact tuple set");
+    let maps = || {
+        rules().filter_map(|r| match &r.action {
+            Action::DnatMap { entries, .. } => Some(entries),
+            _ => None,
+        })
+    };
+    assert!(maps().any(|e| e.iter().all(|x| x.2.is_some())), "a DNAT map with ports");
+    assert!(maps().any(|e| e.iter().all(|x| x.2.is_none())), "a DNAT map without ports");
+}
+
 const FOREIGN: &str = "table inet other {
 	set allowed {
 		type ipv4_addr

@@ -22,6 +22,10 @@ use crate::ir::{BaseChain, ChainKind, Hook};
 /// write one element past that before taking it back.
 const MSG_MAX: usize = u16::MAX as usize + 2 * 4096;
 
+/// `NFT_SET_CONCAT` (linux/netfilter/nf_tables.h; not in the libc crate): a concatenated
+/// interval key, described field by field.
+const NFT_SET_CONCAT: i32 = 0x80;
+
 /// Everything but the ACK flag, which only the last message gets (see [`Batch::finish`]).
 const CREATE: u16 = libc::NLM_F_CREATE as u16;
 const APPEND: u16 = libc::NLM_F_APPEND as u16;
@@ -207,16 +211,32 @@ impl Batch {
         if plan.interval {
             flags |= libc::NFT_SET_INTERVAL;
         }
-        // Set userdata as nft writes it: key byte order, and auto-merge for interval sets.
+        if plan.data.is_some() {
+            flags |= libc::NFT_SET_MAP;
+        }
+        if !plan.concat.is_empty() {
+            flags |= NFT_SET_CONCAT;
+        }
+        // Set userdata as nft writes it: key byte order, a map's value byte order and its
+        // "value is not an interval", auto-merge for interval sets.
         let mut udata = Vec::new();
         udata_tlv(
             &mut udata,
             sys::NFTNL_UDATA_SET_KEYBYTEORDER as u8,
             &plan.key.byteorder().to_ne_bytes(),
         );
+        if let Some(data) = &plan.data {
+            udata_tlv(
+                &mut udata,
+                sys::NFTNL_UDATA_SET_DATABYTEORDER as u8,
+                &data.byteorder().to_ne_bytes(),
+            );
+            udata_tlv(&mut udata, sys::NFTNL_UDATA_SET_DATA_INTERVAL as u8, &0u32.to_ne_bytes());
+        }
         if plan.interval {
             udata_tlv(&mut udata, sys::NFTNL_UDATA_SET_MERGE_ELEMENTS as u8, &1u32.to_ne_bytes());
         }
+        let field_lens: Vec<u8> = plan.concat.iter().map(|&l| l as u8).collect();
         // SAFETY: `s` is a live set; strings and data are copied by libnftnl.
         unsafe {
             sys::nftnl_set_set_str(s, sys::NFTNL_SET_TABLE as u16, self.table.as_ptr());
@@ -226,8 +246,20 @@ impl Batch {
             sys::nftnl_set_set_u32(s, sys::NFTNL_SET_KEY_TYPE as u16, plan.key.type_id());
             sys::nftnl_set_set_u32(s, sys::NFTNL_SET_KEY_LEN as u16, plan.key.len());
             sys::nftnl_set_set_u32(s, sys::NFTNL_SET_ID as u16, plan.id);
+            if let Some(data) = &plan.data {
+                sys::nftnl_set_set_u32(s, sys::NFTNL_SET_DATA_TYPE as u16, data.type_id());
+                sys::nftnl_set_set_u32(s, sys::NFTNL_SET_DATA_LEN as u16, data.len());
+            }
             if plan.anonymous {
                 sys::nftnl_set_set_u32(s, sys::NFTNL_SET_DESC_SIZE as u16, plan.elems.len() as u32);
+            }
+            if !field_lens.is_empty() {
+                sys::nftnl_set_set_data(
+                    s,
+                    sys::NFTNL_SET_DESC_CONCAT as u16,
+                    field_lens.as_ptr().cast::<c_void>(),
+                    field_lens.len() as u32,
+                );
             }
             sys::nftnl_set_set_data(
                 s,
@@ -260,6 +292,22 @@ impl Batch {
                     elem.key.as_ptr().cast::<c_void>(),
                     elem.key.len() as u32,
                 );
+                if let Some(end) = &elem.key_end {
+                    sys::nftnl_set_elem_set(
+                        e,
+                        sys::NFTNL_SET_ELEM_KEY_END as u16,
+                        end.as_ptr().cast::<c_void>(),
+                        end.len() as u32,
+                    );
+                }
+                if let Some(data) = &elem.data {
+                    sys::nftnl_set_elem_set(
+                        e,
+                        sys::NFTNL_SET_ELEM_DATA as u16,
+                        data.as_ptr().cast::<c_void>(),
+                        data.len() as u32,
+                    );
+                }
                 if elem.end {
                     sys::nftnl_set_elem_set_u32(
                         e,

@@ -162,9 +162,12 @@ impl Expr {
                 e.bytes(sys::NFTNL_EXPR_RANGE_TO_DATA, to);
                 e
             }
-            Expr::Lookup { set, inverted } => {
+            Expr::Lookup { set, inverted, dreg } => {
                 let e = RawExpr::alloc(c"lookup");
                 e.u32(sys::NFTNL_EXPR_LOOKUP_SREG, REG_1);
+                if let Some(dreg) = dreg {
+                    e.u32(sys::NFTNL_EXPR_LOOKUP_DREG, *dreg);
+                }
                 e.str(sys::NFTNL_EXPR_LOOKUP_SET, &set.name);
                 e.u32(sys::NFTNL_EXPR_LOOKUP_SET_ID, set.id);
                 if *inverted {

@@ -18,6 +18,11 @@
 //!   interval starts at 0, and no end element after an interval reaching the top of the key
 //!   space (that start element carries the "interval open" userdata flag instead).
 //! - NAT flags are only sent when not zero; a single port or address sends only the minimum.
+//! - Concatenations (optimizer output) load each field into the next 32-bit register from
+//!   register 1; their anonymous set is an interval one (with `NFT_SET_CONCAT`, the field
+//!   lengths, and a start and an end key per element) only when a value is a prefix or a range.
+//!   A DNAT map's lookup writes the address to register 1 and the port to register 9, and the
+//!   `nat` expression names them without flags.
 
 use std::net::Ipv4Addr;
 
@@ -25,8 +30,8 @@ use ipnetwork::Ipv4Network;
 
 use crate::emit::{COMMENT_MAX, LOG_PREFIX_MAX, truncate};
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, L4, LogLevel, Match, NatTarget, Origin, PortMatch, RateUnit,
-    RejectWith, Rule,
+    Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, L4, LogLevel, Match, NatTarget,
+    Origin, PortMatch, RateUnit, RejectWith, Rule,
 };
 
 /// `NFT_PAYLOAD_NETWORK_HEADER` and `NFT_PAYLOAD_TRANSPORT_HEADER`.
@@ -98,6 +103,8 @@ pub(crate) enum Expr {
     Lookup {
         set: SetRef,
         inverted: bool,
+        /// A map lookup: where the value goes.
+        dreg: Option<u32>,
     },
     Counter,
     /// `rate` per `unit` seconds, `burst` packets.
@@ -134,6 +141,7 @@ pub(crate) enum Expr {
 
 /// Register numbers (`NFT_REG_1`..`NFT_REG_4`, `NFT_REG32_01`).
 pub(crate) const REG_1: u32 = 1;
+pub(crate) const REG32_00: u32 = 8;
 pub(crate) const REG32_01: u32 = 9;
 
 /// `NF_NAT_RANGE_*` flags.
@@ -141,8 +149,8 @@ const NAT_PROTO_SPECIFIED: u32 = 0x2;
 const NAT_PROTO_RANDOM: u32 = 0x4;
 const NAT_NETMAP: u32 = 0x40;
 
-/// The key of a set: nft's datatype id and its length in bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The key (or map data) of a set: nft's datatype id and its length in bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Key {
     /// `ipv4_addr` (7), 4 bytes, big endian.
     Ipv4,
@@ -150,37 +158,46 @@ pub(crate) enum Key {
     Service,
     /// `icmp_type . icmp_code` (14 << 6 | 32), two 1-byte fields each padded to 4 bytes.
     IcmpTypeCode,
+    /// A concatenation (`ipv4_addr . inet_service`, …): type ids shifted in 6 bits at a time,
+    /// each field padded to 4 bytes.
+    Concat(Vec<Key>),
 }
 
 impl Key {
-    pub(crate) fn type_id(self) -> u32 {
+    pub(crate) fn type_id(&self) -> u32 {
         match self {
             Key::Ipv4 => 7,
             Key::Service => 13,
             Key::IcmpTypeCode => (14 << 6) | 32,
+            Key::Concat(fields) => fields.iter().fold(0, |id, f| (id << 6) | f.type_id()),
         }
     }
 
-    pub(crate) fn len(self) -> u32 {
+    pub(crate) fn len(&self) -> u32 {
         match self {
             Key::Ipv4 => 4,
             Key::Service => 2,
             Key::IcmpTypeCode => 8,
+            Key::Concat(fields) => fields.iter().map(|f| f.len().next_multiple_of(4)).sum(),
         }
     }
 
     /// nft's `BYTEORDER_BIG_ENDIAN` (2) for the plain types; a concatenation has none (0).
-    pub(crate) fn byteorder(self) -> u32 {
+    pub(crate) fn byteorder(&self) -> u32 {
         match self {
             Key::Ipv4 | Key::Service => 2,
-            Key::IcmpTypeCode => 0,
+            Key::IcmpTypeCode | Key::Concat(_) => 0,
         }
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Elem {
     pub key: Vec<u8>,
+    /// The end of a concatenated range (`NFTA_SET_ELEM_KEY_END`).
+    pub key_end: Option<Vec<u8>>,
+    /// A map element's value.
+    pub data: Option<Vec<u8>>,
     /// `NFT_SET_ELEM_INTERVAL_END`.
     pub end: bool,
     /// The interval runs to the top of the key space (nft's `NFTNL_SET_ELEM_F_INTERVAL_OPEN`
@@ -194,8 +211,13 @@ pub(crate) struct SetPlan {
     pub name: String,
     pub id: u32,
     pub key: Key,
+    /// A map's value type.
+    pub data: Option<Key>,
     pub anonymous: bool,
     pub interval: bool,
+    /// The field lengths of a concatenated interval key (`NFTA_SET_DESC_CONCAT`); empty
+    /// otherwise.
+    pub concat: Vec<u32>,
     pub elems: Vec<Elem>,
 }
 
@@ -232,12 +254,12 @@ pub(crate) fn interval_elems(ranges: Vec<(u64, u64)>, max: u64, width: usize) ->
     let merged = merge(ranges);
     let mut out = Vec::with_capacity(merged.len() * 2 + 1);
     if merged.first().is_some_and(|&(lo, _)| lo != 0) {
-        out.push(Elem { key: be(0), end: true, open: false });
+        out.push(Elem { key: be(0), end: true, ..Elem::default() });
     }
     for (lo, hi) in merged {
-        out.push(Elem { key: be(lo), end: false, open: hi == max });
+        out.push(Elem { key: be(lo), open: hi == max, ..Elem::default() });
         if hi != max {
-            out.push(Elem { key: be(hi + 1), end: true, open: false });
+            out.push(Elem { key: be(hi + 1), end: true, ..Elem::default() });
         }
     }
     out
@@ -248,7 +270,7 @@ pub(crate) fn plain_elems(keys: impl Iterator<Item = Vec<u8>>) -> Vec<Elem> {
     let mut keys: Vec<Vec<u8>> = keys.collect();
     keys.sort_unstable();
     keys.dedup();
-    keys.into_iter().map(|key| Elem { key, end: false, open: false }).collect()
+    keys.into_iter().map(|key| Elem { key, ..Elem::default() }).collect()
 }
 
 pub(crate) fn net_range(net: &Ipv4Network) -> (u64, u64) {
@@ -323,18 +345,127 @@ impl<'a> Lowerer<'a> {
 
 impl RuleCx<'_, '_> {
     fn anon_set(&mut self, key: Key, interval: bool, elems: Vec<Elem>) -> SetRef {
-        let id = self.lowerer.next_set_id;
-        self.lowerer.next_set_id += 1;
-        let name = "__set%d".to_owned();
-        self.anon_sets.push(SetPlan {
-            name: name.clone(),
-            id,
+        self.anon(SetPlan {
+            name: "__set%d".to_owned(),
+            id: 0,
             key,
+            data: None,
             anonymous: true,
             interval,
+            concat: Vec::new(),
+            elems,
+        })
+    }
+
+    /// Adds an anonymous set or map (its id given here) to the rule's.
+    fn anon(&mut self, mut plan: SetPlan) -> SetRef {
+        plan.id = self.lowerer.next_set_id;
+        self.lowerer.next_set_id += 1;
+        let set = SetRef { name: plan.name.clone(), id: plan.id };
+        self.anon_sets.push(plan);
+        set
+    }
+
+    /// `ip saddr . tcp dport { … }` (optimizer output): the fields loaded into consecutive
+    /// 32-bit registers from register 1, looked up in an anonymous concatenated set, an
+    /// interval one (start and end keys per element) when any value is a prefix or a range.
+    fn tuple(&mut self, fields: &[Field], elements: &[Vec<TupleElem>]) {
+        for f in fields {
+            if let Field::Port(proto, _) = f {
+                self.l4_dependency(l4_number(*proto));
+            }
+        }
+        let mut reg32 = 0;
+        let mut keys = Vec::with_capacity(fields.len());
+        for f in fields {
+            let dreg = if reg32 == 0 { REG_1 } else { REG32_00 + reg32 };
+            let (base, offset, key) = match f {
+                Field::Saddr => (Base::Network, 12, Key::Ipv4),
+                Field::Daddr => (Base::Network, 16, Key::Ipv4),
+                Field::Port(_, Dir::Src) => (Base::Transport, 0, Key::Service),
+                Field::Port(_, Dir::Dst) => (Base::Transport, 2, Key::Service),
+            };
+            self.exprs.push(Expr::Payload { base, offset, len: key.len(), dreg });
+            reg32 += key.len().div_ceil(4);
+            keys.push(key);
+        }
+        let interval = elements.iter().flatten().any(|v| match v {
+            TupleElem::Net(n) => n.prefix() != 32,
+            TupleElem::Ports(a, b) => a != b,
+        });
+        let padded = |parts: &mut Vec<u8>, bytes: &[u8]| {
+            parts.extend_from_slice(bytes);
+            parts.resize(parts.len().next_multiple_of(4), 0);
+        };
+        let elems = elements
+            .iter()
+            .map(|values| {
+                let (mut lo, mut hi) = (Vec::new(), Vec::new());
+                for v in values {
+                    match v {
+                        TupleElem::Net(n) => {
+                            padded(&mut lo, &n.network().octets());
+                            padded(&mut hi, &n.broadcast().octets());
+                        }
+                        TupleElem::Ports(a, b) => {
+                            padded(&mut lo, &a.to_be_bytes());
+                            padded(&mut hi, &b.to_be_bytes());
+                        }
+                    }
+                }
+                Elem { key: lo, key_end: interval.then_some(hi), ..Elem::default() }
+            })
+            .collect();
+        let concat = if interval { keys.iter().map(Key::len).collect() } else { Vec::new() };
+        let set = self.anon(SetPlan {
+            name: "__set%d".to_owned(),
+            id: 0,
+            key: Key::Concat(keys),
+            data: None,
+            anonymous: true,
+            interval,
+            concat,
             elems,
         });
-        SetRef { name, id }
+        self.exprs.push(Expr::Lookup { set, inverted: false, dreg: None });
+    }
+
+    /// `dnat to tcp dport map { PORT : ADDR [. PORT], … }` (optimizer output): the port
+    /// looked up in an anonymous map whose value lands in register 1 (the address) and, with
+    /// ports, register 9 (the port).
+    fn dnat_map(&mut self, proto: L4, entries: &[(u16, Ipv4Addr, Option<u16>)]) {
+        self.l4_dependency(l4_number(proto));
+        self.payload(Base::Transport, 2, 2);
+        let with_ports = entries.iter().any(|e| e.2.is_some());
+        let data = if with_ports { Key::Concat(vec![Key::Ipv4, Key::Service]) } else { Key::Ipv4 };
+        let elems = entries
+            .iter()
+            .map(|(port, addr, to)| {
+                let mut value = addr.octets().to_vec();
+                if let Some(to) = to {
+                    value.extend_from_slice(&to.to_be_bytes());
+                    value.resize(8, 0);
+                }
+                Elem { key: port.to_be_bytes().to_vec(), data: Some(value), ..Elem::default() }
+            })
+            .collect();
+        let map = self.anon(SetPlan {
+            name: "__map%d".to_owned(),
+            id: 0,
+            key: Key::Service,
+            data: Some(data),
+            anonymous: true,
+            interval: false,
+            concat: Vec::new(),
+            elems,
+        });
+        self.exprs.push(Expr::Lookup { set: map, inverted: false, dreg: Some(REG_1) });
+        let regs = NatRegs {
+            addr_min: Some(REG_1),
+            proto_min: with_ports.then_some(REG32_01),
+            ..NatRegs::default()
+        };
+        self.exprs.push(Expr::Nat { kind: NatKind::Dnat, regs });
     }
 
     fn payload(&mut self, base: Base, offset: u32, len: u32) {
@@ -352,7 +483,7 @@ impl RuleCx<'_, '_> {
 
     fn push_match(&mut self, m: &Match) {
         match m {
-            Match::Tuple { .. } => unreachable!("`apply` refuses optimizer output first"),
+            Match::Tuple { fields, elements } => self.tuple(fields, elements),
             Match::IifName { neg, name } => self.ifname(MetaKey::IifName, *neg, name),
             Match::OifName { neg, name } => self.ifname(MetaKey::OifName, *neg, name),
             Match::Saddr { neg, addrs } => self.addr(12, *neg, addrs),
@@ -397,9 +528,9 @@ impl RuleCx<'_, '_> {
                             dreg: REG32_01,
                         });
                         let key = vec![*kind, 0, 0, 0, *code, 0, 0, 0];
-                        let elems = vec![Elem { key, end: false, open: false }];
+                        let elems = vec![Elem { key, ..Elem::default() }];
                         let set = self.anon_set(Key::IcmpTypeCode, false, elems);
-                        self.exprs.push(Expr::Lookup { set, inverted: true });
+                        self.exprs.push(Expr::Lookup { set, inverted: true, dreg: None });
                     }
                 }
             }
@@ -467,7 +598,7 @@ impl RuleCx<'_, '_> {
                 } else {
                     self.anon_set(Key::Ipv4, true, addr_elems(nets))
                 };
-                self.exprs.push(Expr::Lookup { set, inverted: neg });
+                self.exprs.push(Expr::Lookup { set, inverted: neg, dreg: None });
             }
             AddrMatch::Range(a, b) => {
                 let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
@@ -481,7 +612,7 @@ impl RuleCx<'_, '_> {
             AddrMatch::Set(name) => {
                 self.payload(Base::Network, offset, 4);
                 let set = self.lowerer.set_ref(name);
-                self.exprs.push(Expr::Lookup { set, inverted: neg });
+                self.exprs.push(Expr::Lookup { set, inverted: neg, dreg: None });
             }
         }
     }
@@ -513,11 +644,11 @@ impl RuleCx<'_, '_> {
                 } else {
                     self.anon_set(Key::Service, true, port_elems(list))
                 };
-                self.exprs.push(Expr::Lookup { set, inverted: neg });
+                self.exprs.push(Expr::Lookup { set, inverted: neg, dreg: None });
             }
             PortMatch::Set(name) => {
                 let set = self.lowerer.set_ref(name);
-                self.exprs.push(Expr::Lookup { set, inverted: neg });
+                self.exprs.push(Expr::Lookup { set, inverted: neg, dreg: None });
             }
         }
     }
@@ -604,7 +735,7 @@ impl RuleCx<'_, '_> {
 
     fn push_action(&mut self, action: &Action) {
         match action {
-            Action::DnatMap { .. } => unreachable!("`apply` refuses optimizer output first"),
+            Action::DnatMap { proto, entries } => self.dnat_map(*proto, entries),
             Action::Count => {}
             Action::Accept => self.exprs.push(Expr::Accept),
             Action::Drop => self.exprs.push(Expr::Drop),
@@ -681,7 +812,12 @@ mod tests {
 
     #[test]
     fn interval_elements_are_laid_out_like_nft() {
-        let e = |v: u16, end: bool, open: bool| Elem { key: v.to_be_bytes().to_vec(), end, open };
+        let e = |v: u16, end: bool, open: bool| Elem {
+            key: v.to_be_bytes().to_vec(),
+            end,
+            open,
+            ..Elem::default()
+        };
         assert_eq!(
             port_elems(&[(80, 100), (22, 22), (85, 90)]),
             vec![

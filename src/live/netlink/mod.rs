@@ -97,12 +97,6 @@ pub enum NetlinkError {
     /// The kernel refused the batch (and so applied none of it) because of this object.
     #[error("the kernel refused {object}: {source}; nothing was changed")]
     Refused { object: Object, source: io::Error },
-    /// The ruleset holds maps or concatenations from `--optimize`, which this backend does not
-    /// build yet.
-    #[error(
-        "the netlink backend does not send optimized rulesets (maps, concatenations) yet; use the nft backend"
-    )]
-    Optimized,
 }
 
 /// Which IR object a message came from, by index (resolved to an [`Object`] only on error).
@@ -122,13 +116,6 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Replaces `table ip <ruleset.table>` in the calling thread's network namespace in one
 /// transaction; see the module documentation.
 pub fn apply(ruleset: &Ruleset) -> Result<ApplyReport, NetlinkError> {
-    let optimized = ruleset.chains.iter().flat_map(|c| &c.rules).any(|r| {
-        matches!(r.action, crate::ir::Action::DnatMap { .. })
-            || r.matches.iter().any(|m| matches!(m, crate::ir::Match::Tuple { .. }))
-    });
-    if optimized {
-        return Err(NetlinkError::Optimized);
-    }
     let (buf, last_seq, origins, mut report) = build(ruleset);
     report.bytes = buf.len();
 
@@ -215,8 +202,16 @@ fn build(ruleset: &Ruleset) -> (Vec<u8>, u32, Vec<(u32, Source)>, ApplyReport) {
             SetElements::Addrs(nets) => (Key::Ipv4, lower::addr_elems(nets)),
             SetElements::Ports(ports) => (Key::Service, lower::port_elems(ports)),
         };
-        let plan =
-            SetPlan { name: set.name.clone(), id, key, anonymous: false, interval: true, elems };
+        let plan = SetPlan {
+            name: set.name.clone(),
+            id,
+            key,
+            data: None,
+            anonymous: false,
+            interval: true,
+            concat: Vec::new(),
+            elems,
+        };
         origins.push((b.next_seq(), Source::Set(i)));
         let set_seq = b.next_seq();
         b.set(&plan);
