@@ -124,6 +124,10 @@ struct DiffArgs {
     /// Compare with a saved `nft -j list ruleset` (or `list table`) dump instead of the kernel.
     #[arg(long, value_name = "DUMP.json")]
     against: Option<PathBuf>,
+    /// Compare with what `compile --optimize` makes of the files.
+    #[arg(long)]
+    optimize: bool,
+
     /// How to print the plan.
     #[arg(long, value_enum, default_value_t = PlanFormatArg::Human)]
     format: PlanFormatArg,
@@ -141,6 +145,10 @@ struct ApplyArgs {
     /// How to talk to the kernel.
     #[arg(long, value_enum, default_value_t = BackendArg::Nft)]
     backend: BackendArg,
+    /// Apply what `compile --optimize` makes of the files.
+    #[arg(long)]
+    optimize: bool,
+
     /// Print the plan (as `diff` does) and change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -420,11 +428,14 @@ fn live_model_in_background(
 
 fn diff(a: DiffArgs) -> io::Result<u8> {
     let live = live_model_in_background(&a.table.table, a.against.as_deref());
-    let ruleset = match build(&a.common, &a.table.table, a.message_format)? {
+    let mut ruleset = match build(&a.common, &a.table.table, a.message_format)? {
         Ok(rs) => rs,
         // `diff` keeps 1 for "different": input errors are errors here.
         Err(_) => return Ok(2),
     };
+    if a.optimize {
+        crate::optimize::optimize(&mut ruleset);
+    }
     let live = match live.join().expect("live reader thread") {
         Ok(m) => m,
         Err(e) => {
@@ -439,10 +450,13 @@ fn diff(a: DiffArgs) -> io::Result<u8> {
 
 fn apply(a: ApplyArgs) -> io::Result<u8> {
     let table = a.table.table.as_str();
-    let ruleset = match build(&a.common, table, a.message_format)? {
+    let mut ruleset = match build(&a.common, table, a.message_format)? {
         Ok(rs) => rs,
         Err(code) => return Ok(code),
     };
+    if a.optimize {
+        crate::optimize::optimize(&mut ruleset);
+    }
     if a.dry_run {
         let live = match live_model(table, None) {
             Ok(m) => m,

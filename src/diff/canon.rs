@@ -2,7 +2,8 @@
 //! lists compare equal exactly when they mean the same: counters and handles dropped, address
 //! and port lists as merged intervals (nft merges and rewrites them), protocol, ICMP and
 //! conntrack names as numbers or sorted lists, defaults (log level warn) removed, NAT flags as
-//! sorted arrays (nft 1.0.6 prints a single flag as a string).
+//! sorted arrays (nft 1.0.6 prints a single flag as a string), the elements of other anonymous
+//! sets and maps (concatenations, DNAT maps) sorted.
 
 use std::net::Ipv4Addr;
 
@@ -22,8 +23,69 @@ pub fn rule(exprs: &[Value]) -> String {
     out
 }
 
+/// `v` as JSON, except that the elements of every anonymous set (`{"set": [...]}`, also a map's
+/// `data` set) are sorted: sets have no order, and the kernel lists a hash set in hash order.
 fn push_json(out: &mut String, v: &Value) {
-    out.push_str(&v.to_string());
+    match v {
+        Value::Object(map) => {
+            if let (1, Some(Value::Array(items))) = (map.len(), map.get("set")) {
+                let mut parts: Vec<String> = items
+                    .iter()
+                    .map(|item| {
+                        let mut s = String::new();
+                        push_json(&mut s, item);
+                        s
+                    })
+                    .collect();
+                parts.sort_unstable();
+                out.push_str("{\"set\":[");
+                out.push_str(&parts.join(","));
+                out.push_str("]}");
+                return;
+            }
+            out.push('{');
+            for (i, (k, val)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_str_json(out, k);
+                out.push(':');
+                push_json(out, val);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json(out, item);
+            }
+            out.push(']');
+        }
+        Value::String(text) => push_str_json(out, text),
+        _ => out.push_str(&v.to_string()),
+    }
+}
+
+/// A JSON string literal, escaped as serde_json writes it.
+fn push_str_json(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c < ' ' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 fn expr(e: &Value, out: &mut String) {
@@ -243,6 +305,28 @@ fn icmp_code_number(s: &str) -> Option<u64> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn json_text_is_written_as_serde_json_writes_it() {
+        for v in [
+            json!({"a": ["x\"y\\z", "\n\r\t\u{8}\u{c}\u{1}", 1, 2.5, true, null], "b": {"c": "é→"}}),
+            json!({"set": [3, 1, 2]}),
+        ] {
+            let mut ours = String::new();
+            push_json(&mut ours, &v);
+            let back: Value = serde_json::from_str(&ours).expect("valid JSON");
+            if v.get("set").is_none() {
+                assert_eq!(ours, v.to_string());
+            }
+            assert_eq!(back.as_object().map(|o| o.len()), v.as_object().map(|o| o.len()));
+        }
+        let mut sorted = String::new();
+        push_json(
+            &mut sorted,
+            &json!({"set": [{"concat": ["10.0.0.2", 22]}, {"concat": ["10.0.0.1", 80]}]}),
+        );
+        assert_eq!(sorted, r#"{"set":[{"concat":["10.0.0.1",80]},{"concat":["10.0.0.2",22]}]}"#);
+    }
 
     #[test]
     fn merged_lists_compare_equal() {

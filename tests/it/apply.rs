@@ -125,6 +125,60 @@ fn apply_then_diff_is_empty_for_every_case_and_apply_is_idempotent() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// `apply --optimize` (each backend) then `diff --optimize` is empty, live and against a dump;
+/// the plain `diff` sees that the live table is not the plain ruleset.
+#[test]
+fn optimized_apply_then_optimized_diff_is_empty() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("optimized");
+    let policy = big_policy(&state, 2000);
+    let mut inputs: Vec<(PathBuf, Option<PathBuf>)> = vec![(policy, None)];
+    let edges = state.join("edges.rules");
+    std::fs::write(&edges, crate::optimize::EDGE_POLICY).expect("write");
+    inputs.push((edges, None));
+    inputs.extend(cases());
+    let backends: &[&str] = if cfg!(feature = "netlink") { &["nft", "netlink"] } else { &["nft"] };
+    let mut failures = Vec::new();
+    let mut merged = 0;
+    for backend in backends {
+        let ns = Netns::new();
+        for case in &inputs {
+            let args = |verb: &str| {
+                let mut a = vec![verb.to_string(), "--optimize".into()];
+                if verb == "apply" {
+                    a.extend(["--backend".into(), backend.to_string()]);
+                }
+                with_inv(a, case)
+            };
+            let apply = run(&ns, &args("apply"), &state);
+            if code(&apply) != 0 {
+                failures.push(format!("{} ({backend}): apply: {}", case.0.display(), text(&apply)));
+                continue;
+            }
+            let diff = run(&ns, &args("diff"), &state);
+            if code(&diff) != 0 {
+                failures.push(format!("{} ({backend}): diff: {}", case.0.display(), text(&diff)));
+            }
+            let dump = state.join("dump.json");
+            std::fs::write(&dump, ns.exec(&["nft", "-j", "list", "ruleset"]).expect("list"))
+                .expect("write dump");
+            let mut against = args("diff");
+            against.extend(["--against".into(), dump.display().to_string()]);
+            let offline = run(&ns, &against, &state);
+            if code(&offline) != 0 {
+                failures.push(format!("{}: diff --against: {}", case.0.display(), text(&offline)));
+            }
+            // Where something merged, the plain ruleset differs from what is live.
+            let plain = run(&ns, &with_inv(vec!["diff".into()], case), &state);
+            merged += usize::from(code(&plain) == 1);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(merged >= 2 * backends.len(), "only {merged} inputs had anything merged");
+}
+
 /// Each mutation of the seed makes `diff` exit 1 and name the rule or element it changed.
 #[test]
 fn a_mutated_rule_is_named_in_the_plan() {
