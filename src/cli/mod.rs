@@ -427,6 +427,11 @@ fn live_model_in_background(
 }
 
 fn diff(a: DiffArgs) -> io::Result<u8> {
+    if a.against.is_none() {
+        // `nft -j list` takes many times longer than the compile and runs beside it: a compile
+        // on one core finishes well before it, and leaves nft a core of its own.
+        crate::syntax::limit_threads(1);
+    }
     let live = live_model_in_background(&a.table.table, a.against.as_deref());
     let mut ruleset = match build(&a.common, &a.table.table, a.message_format)? {
         Ok(rs) => rs,

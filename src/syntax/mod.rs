@@ -19,9 +19,22 @@ pub const MAX_LINE_BYTES: usize = 65_536;
 /// Files smaller than this are parsed on one thread: starting another costs more than it saves.
 const PARALLEL_MIN_BYTES: usize = 256 * 1024;
 
-/// Threads worth using: one per available core, at most 8.
+/// A cap on [`threads`] set by [`limit_threads`]; 0: none.
+static THREAD_LIMIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Threads worth using: one per available core, at most 8 (and at most the limit, if any).
 pub fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from).min(8)
+    let cores = std::thread::available_parallelism().map_or(1, usize::from).min(8);
+    match THREAD_LIMIT.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => cores,
+        limit => cores.min(limit),
+    }
+}
+
+/// Caps the threads the compile uses from now on in this process (`diff` leaves the other
+/// cores to the `nft` listing it waits for anyway).
+pub fn limit_threads(limit: usize) {
+    THREAD_LIMIT.store(limit.max(1), std::sync::atomic::Ordering::Relaxed);
 }
 
 /// A run of whole lines of a file: `text[from..to]`, `from` at a line start, its first line
