@@ -4,7 +4,8 @@
 #   apply N rules: overlayfw apply --backend netlink  vs  nft -f of our own script
 #   diff of an N-rule table: overlayfw diff (total)   vs  nft -j list table alone
 #   load: our script, plain and --optimize, vs iptables-restore-translate's output
-# Needs root (throw-away network namespace), nft, python3, /usr/bin/time. Usage: bench/apply-diff.sh [N]
+# Needs root (throw-away network namespace), nft, python3, /usr/bin/time.
+# Usage: [RUNS=3] bench/apply-diff.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
@@ -20,17 +21,25 @@ python3 bench/gen.py "$N" > "$TMP/policy.rules"
 "$BIN" compile --optimize "$TMP/policy.rules" -o "$TMP/optimized.nft"
 python3 bench/gen.py "$N" --iptables > "$TMP/policy.save"
 iptables-restore-translate -f "$TMP/policy.save" > "$TMP/translated.nft"
+# Best of $RUNS runs (the machine is shared, and `nft -j list` alone varies by half from run
+# to run): the run with the least time, its peak RSS and system time.
+RUNS=${RUNS:-3}
 measure() { # command...: prints "seconds max_rss_kb kernel_seconds"
-  /usr/bin/time -f "%e %M %S" -o "$TMP/time" "$@" > /dev/null
-  cat "$TMP/time"
+  for _ in $(seq "$RUNS"); do
+    [ -n "${BEFORE:-}" ] && $BEFORE
+    /usr/bin/time -f "%e %M %S" -o "$TMP/time" "$@" > /dev/null || true
+    cat "$TMP/time"
+  done | sort -n | head -1
 }
 in_ns() { ip netns exec "$NS" "$@"; }
 reset() { in_ns nft flush ruleset; }
-reset; read -r t_nft m_nft s_nft < <(measure ip netns exec "$NS" nft -f "$TMP/policy.nft")
-reset; read -r t_opt m_opt _ < <(measure ip netns exec "$NS" nft -f "$TMP/optimized.nft")
-reset; read -r t_tr m_tr _ < <(measure ip netns exec "$NS" nft -f "$TMP/translated.nft")
-reset; read -r t_nl m_nl s_nl < <(measure ip netns exec "$NS" "$BIN" apply --backend netlink "$TMP/policy.rules")
-reset; read -r t_ofw_nft m_ofw_nft _ < <(measure ip netns exec "$NS" "$BIN" apply --backend nft "$TMP/policy.rules")
+BEFORE=reset
+read -r t_nft m_nft s_nft < <(measure ip netns exec "$NS" nft -f "$TMP/policy.nft")
+read -r t_opt m_opt _ < <(measure ip netns exec "$NS" nft -f "$TMP/optimized.nft")
+read -r t_tr m_tr _ < <(measure ip netns exec "$NS" nft -f "$TMP/translated.nft")
+read -r t_nl m_nl s_nl < <(measure ip netns exec "$NS" "$BIN" apply --backend netlink "$TMP/policy.rules")
+read -r t_ofw_nft m_ofw_nft _ < <(measure ip netns exec "$NS" "$BIN" apply --backend nft "$TMP/policy.rules")
+BEFORE=
 read -r t_list m_list _ < <(measure ip netns exec "$NS" nft -j list table ip overlayfw)
 set +e; read -r t_diff m_diff _ < <(measure ip netns exec "$NS" "$BIN" diff "$TMP/policy.rules"); set -e
 in_ns nft -j list ruleset > "$TMP/dump.json"

@@ -430,7 +430,7 @@ fn diff(a: DiffArgs) -> io::Result<u8> {
     if a.against.is_none() {
         // `nft -j list` takes many times longer than the compile and runs beside it: a compile
         // on one core finishes well before it, and leaves nft a core of its own.
-        crate::syntax::limit_threads(1);
+        crate::syntax::limit_threads(Some(1));
     }
     let live = live_model_in_background(&a.table.table, a.against.as_deref());
     let mut ruleset = match build(&a.common, &a.table.table, a.message_format)? {
@@ -441,6 +441,10 @@ fn diff(a: DiffArgs) -> io::Result<u8> {
     if a.optimize {
         crate::optimize::optimize(&mut ruleset);
     }
+    // Our side's model is ready before the listing is, which is then read on every core.
+    let ours = diff::from_ruleset(&ruleset);
+    drop(ruleset);
+    crate::syntax::limit_threads(None);
     let live = match live.join().expect("live reader thread") {
         Ok(m) => m,
         Err(e) => {
@@ -448,7 +452,7 @@ fn diff(a: DiffArgs) -> io::Result<u8> {
             return Ok(2);
         }
     };
-    let plan = diff::plan(&a.table.table, &diff::from_ruleset(&ruleset), live.as_ref());
+    let plan = diff::plan(&a.table.table, &ours, live.as_ref());
     print_plan(&plan, a.format)?;
     Ok(u8::from(!plan.is_same()))
 }

@@ -99,20 +99,24 @@ pub fn from_listing_bytes(bytes: &[u8], table: &str) -> Result<Option<Model>, St
         #[serde(default)]
         expr: Vec<Value>,
     }
+    /// What one listed object contributes.
+    enum Item {
+        Rule(String, RuleModel),
+        Table(bool),
+        Set(String, SetModel),
+        Chain(String, Option<BaseModel>),
+        Other,
+    }
     let parse = |raw: &str| -> Result<Value, String> {
         serde_json::from_str(raw).map_err(|e| e.to_string())
     };
-    let doc: Doc =
-        serde_json::from_slice(bytes).map_err(|e| format!("not an nft JSON listing: {e}"))?;
     let mine = |o: &Value, table_key: &str| o["family"] == "ip" && o[table_key] == table;
-    let mut present = false;
-    let mut m = Model::default();
-    for raw in doc.nftables {
+    let item = |raw: &RawValue| -> Result<Item, String> {
         let obj: Obj = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
         if let Some(r) = obj.rule {
             let r: RuleObj = serde_json::from_str(r.get()).map_err(|e| e.to_string())?;
             if r.family != "ip" || r.table != table {
-                continue;
+                return Ok(Item::Other);
             }
             let chain = r.chain.ok_or("a rule without a chain")?;
             let rule = RuleModel {
@@ -121,20 +125,53 @@ pub fn from_listing_bytes(bytes: &[u8], table: &str) -> Result<Option<Model>, St
                 comment: r.comment,
                 handle: r.handle,
             };
-            m.chains.entry(chain.into_owned()).or_default().rules.push(rule);
+            Ok(Item::Rule(chain.into_owned(), rule))
         } else if let Some(t) = obj.table {
-            present |= mine(&parse(t.get())?, "name");
+            Ok(Item::Table(mine(&parse(t.get())?, "name")))
         } else if let Some(s) = obj.set {
             let s = parse(s.get())?;
-            if mine(&s, "table") {
-                let name = s["name"].as_str().ok_or("a set without a name")?.to_string();
-                m.sets.insert(name, set_model(&s));
+            if !mine(&s, "table") {
+                return Ok(Item::Other);
             }
+            let name = s["name"].as_str().ok_or("a set without a name")?.to_string();
+            Ok(Item::Set(name, set_model(&s)))
         } else if let Some(c) = obj.chain {
             let c = parse(c.get())?;
-            if mine(&c, "table") {
-                let name = c["name"].as_str().ok_or("a chain without a name")?.to_string();
-                m.chains.entry(name).or_default().base = base_model(&c);
+            if !mine(&c, "table") {
+                return Ok(Item::Other);
+            }
+            let name = c["name"].as_str().ok_or("a chain without a name")?.to_string();
+            Ok(Item::Chain(name, base_model(&c)))
+        } else {
+            Ok(Item::Other)
+        }
+    };
+    let doc: Doc =
+        serde_json::from_slice(bytes).map_err(|e| format!("not an nft JSON listing: {e}"))?;
+    // Objects are read independently: a large listing is shared out over the cores in runs,
+    // and the runs are folded in order.
+    let threads = crate::syntax::threads();
+    let per = doc.nftables.len().div_ceil(threads).max(4096);
+    let runs: Vec<Result<Vec<Item>, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = doc
+            .nftables
+            .chunks(per)
+            .map(|run| s.spawn(move || run.iter().map(|raw| item(raw)).collect()))
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("listing reader thread")).collect()
+    });
+    let mut present = false;
+    let mut m = Model::default();
+    for run in runs {
+        for it in run? {
+            match it {
+                Item::Rule(chain, rule) => m.chains.entry(chain).or_default().rules.push(rule),
+                Item::Table(is_mine) => present |= is_mine,
+                Item::Set(name, set) => {
+                    m.sets.insert(name, set);
+                }
+                Item::Chain(name, base) => m.chains.entry(name).or_default().base = base,
+                Item::Other => {}
             }
         }
     }
@@ -550,6 +587,40 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_listing_read_on_several_threads_equals_one() {
+        let mut text = String::new();
+        for i in 0..12_000 {
+            text += &match i % 3 {
+                0 => format!(
+                    "FORWARD_CUST -s 10.0.{}.0/24 -p tcp --dport {} -j ACCEPT\n",
+                    i % 256,
+                    i
+                ),
+                1 => format!(
+                    "PREROUTING_CUST -i eth0 -p tcp --dport {} -j DNAT --to 198.51.100.2:22\n",
+                    i
+                ),
+                _ => format!("INPUT_CUST -s 192.0.2.{},198.51.100.{} -j DROP\n", i % 250, i % 250),
+            };
+        }
+        let mut sources = crate::diagnostic::Sources::new();
+        let files =
+            vec![crate::pipeline::Text { name: "l.rules".into(), bytes: text.into_bytes() }];
+        let rs = crate::pipeline::compile(&mut sources, files, None, "overlayfw")
+            .ruleset
+            .expect("compiles");
+        let listing = serde_json::json!({ "nftables": crate::emit::json::listing(&rs) });
+        let bytes = serde_json::to_vec(&listing).expect("JSON");
+        let many = from_listing_bytes(&bytes, "overlayfw").expect("reads").expect("present");
+        crate::syntax::limit_threads(Some(1));
+        let one = from_listing_bytes(&bytes, "overlayfw").expect("reads").expect("present");
+        crate::syntax::limit_threads(None);
+        assert!(one.chains.values().map(|c| c.rules.len()).sum::<usize>() >= 12_000);
+        assert_eq!(format!("{many:?}"), format!("{one:?}"));
+        assert!(plan("overlayfw", &from_ruleset(&rs), Some(&many)).is_same());
+    }
 
     #[test]
     fn subtract_intervals() {

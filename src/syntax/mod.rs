@@ -31,10 +31,11 @@ pub fn threads() -> usize {
     }
 }
 
-/// Caps the threads the compile uses from now on in this process (`diff` leaves the other
-/// cores to the `nft` listing it waits for anyway).
-pub fn limit_threads(limit: usize) {
-    THREAD_LIMIT.store(limit.max(1), std::sync::atomic::Ordering::Relaxed);
+/// Caps the threads used from now on in this process (`None`: no cap). `diff` compiles on one
+/// core and leaves the others to the `nft` listing it waits for anyway.
+pub fn limit_threads(limit: Option<usize>) {
+    let limit = limit.map_or(0, |l| l.max(1));
+    THREAD_LIMIT.store(limit, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// A run of whole lines of a file: `text[from..to]`, `from` at a line start, its first line
