@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Every whole-run benchmark of the performance and diff/apply issues, then ONE table of the
+# ratios with the goals they are held to. Runs bench/compile.sh and bench/check-1k.sh always;
+# bench/apply-diff.sh and bench/dataplane.sh only as root (they need network namespaces), the
+# latter only with iperf3. Each script's own table is printed as it finishes.
+# The stages one by one: `cargo bench` (benches/stages.rs).
+# Usage: bench/all.sh [RULES]   (RULES for apply-diff.sh, default 100000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+run() { # name, script...
+  local name=$1
+  shift
+  echo "== $name"
+  "$@" | tee "$OUT/$name.txt"
+  echo
+}
+run compile bash bench/compile.sh
+run check bash bench/check-1k.sh
+if [ "$(id -u)" = 0 ]; then
+  run apply-diff bash bench/apply-diff.sh "${1:-100000}"
+  if command -v iperf3 > /dev/null; then
+    run dataplane bash bench/dataplane.sh
+  else
+    echo "== dataplane: skipped (no iperf3; apt-get install iperf3)"
+  fi
+else
+  echo "== apply-diff, dataplane: skipped (not root)"
+fi
+python3 - "$OUT" <<'PY'
+import os, re, sys
+out = sys.argv[1]
+def text(name):
+    path = os.path.join(out, name + ".txt")
+    return open(path).read() if os.path.exists(path) else ""
+rows = []
+def row(what, value, goal, met):
+    rows.append((what, value, goal, "" if met is None else ("met" if met else "NOT met")))
+c = text("compile")
+m = re.search(r"^100000\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", c, re.M)
+if m:
+    size, secs, mib, check, translate, ratio = (float(x) for x in m.groups())
+    row("compile 100k / iptables-restore-translate", f"{ratio:.2f}", "<= 0.10", ratio <= 0.10)
+    row("compile 100k peak memory / input size", f"{mib / size:.1f}x", "<= 3x", mib / size <= 3)
+m = re.search(r"scaling 10k -> 100k: ([\d.]+)x", c)
+if m:
+    row("compile time 100k / 10k", m.group(1) + "x", "<= 11x", float(m.group(1)) <= 11)
+m = re.search(r"1,000 rules: (\d+) µs", text("check"))
+if m:
+    row("check of 1,000 rules", f"{int(m.group(1)) / 1000:.1f} ms", "interactive", None)
+a = text("apply-diff")
+m = re.search(r"netlink is ([\d.]+)x faster than nft -f and uses ([\d.]+)x less memory", a)
+if m:
+    row("netlink apply speed-up over nft -f", m.group(1) + "x", ">= 2x", float(m.group(1)) >= 2)
+    row("netlink apply memory saving over nft -f", m.group(2) + "x", ">= 5x", float(m.group(2)) >= 5)
+m = re.search(r"can be more than ([\d.]+)x faster", a)
+if m:
+    row("  (bound set by the kernel's own time)", m.group(1) + "x", "", None)
+m = re.search(r"diff: ([\d.]+)x the time", a)
+if m:
+    row("diff / nft -j list alone", m.group(1) + "x", "<= 1.2x", float(m.group(1)) <= 1.2)
+m = re.search(r"loads ([\d.]+)x faster than plain and ([\d.]+)x faster", a)
+if m:
+    row("--optimize load speed-up over plain", m.group(1) + "x", ">= 5x", float(m.group(1)) >= 5)
+    row("--optimize load speed-up over the translator", m.group(2) + "x", ">= 5x", float(m.group(2)) >= 5)
+m = re.search(r"^--optimize.*?\s([\d.]+)\s*$", text("dataplane"), re.M)
+if m:
+    row("data plane: --optimize / no rules", m.group(1), ">= 0.80", float(m.group(1)) >= 0.80)
+m = re.search(r"^plain.*?\s([\d.]+)\s*$", text("dataplane"), re.M)
+if m:
+    row("data plane: plain / no rules", m.group(1), "", None)
+w = max(len(r[0]) for r in rows) if rows else 10
+print("== all ratios")
+print(f"{'ratio':<{w}}  {'measured':>10}  {'goal':>12}  result")
+for what, value, goal, met in rows:
+    print(f"{what:<{w}}  {value:>10}  {goal:>12}  {met}")
+PY
