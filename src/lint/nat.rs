@@ -179,9 +179,9 @@ fn dropped<'a>(
     // output interface unknown (taken as any).
     let mut t = space::shape(&dnat.matches, sets);
     let (lo, hi) = (u32::from(to.addr), u32::from(to.addr_end.unwrap_or(to.addr)));
-    t.daddr = Some(std::sync::Arc::new(vec![(lo, hi)]));
+    t.daddr = Some(super::space::Vals::One((lo, hi)));
     if let Some((a, b)) = to.ports {
-        t.dport = Some(std::sync::Arc::new(vec![(u32::from(a), u32::from(b))]));
+        t.dport = Some(super::space::Vals::One((u32::from(a), u32::from(b))));
     }
     t.oif = None;
     // Every packet of the connection is translated, not only the first.

@@ -150,7 +150,7 @@ fn single_proto(p: &[u64; 4]) -> Option<u8> {
 }
 
 fn single_port(f: &space::Field) -> Option<u32> {
-    match f.as_deref()?.as_slice() {
+    match f.as_deref()? {
         [(a, b)] if a == b => Some(*a),
         _ => None,
     }
@@ -159,8 +159,8 @@ fn single_port(f: &space::Field) -> Option<u32> {
 /// The exact keys of a rule (address CIDRs, a single destination port, a plain input interface,
 /// a single protocol); none for a wide rule.
 fn keys_of<'a>(s: &Shape<'a>) -> impl Iterator<Item = Key<'a>> {
-    let sa = s.saddr.as_deref().and_then(|v| cidr(v)).map(|(n, l)| Key::Saddr(n, l));
-    let da = s.daddr.as_deref().and_then(|v| cidr(v)).map(|(n, l)| Key::Daddr(n, l));
+    let sa = s.saddr.as_deref().and_then(cidr).map(|(n, l)| Key::Saddr(n, l));
+    let da = s.daddr.as_deref().and_then(cidr).map(|(n, l)| Key::Daddr(n, l));
     let dport = single_port(&s.dport).map(Key::Dport);
     let iif = match s.iif {
         Some((false, name)) if !name.ends_with('*') => Some(Key::Iif(name)),

@@ -90,9 +90,37 @@ pub fn net_ivs(n: &Ipv4Network) -> (u32, u32) {
     (u32::from(n.network()), u32::from(n.broadcast()))
 }
 
+/// The values of one field as [`Ivs`]; a single interval (most fields of most rules) is kept
+/// inline, without an allocation: a 100,000-rule lint holds a shape per rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Vals {
+    One((u32, u32)),
+    Many(Arc<Ivs>),
+}
+
+impl Vals {
+    pub fn new(v: Ivs) -> Vals {
+        match v.as_slice() {
+            [one] => Vals::One(*one),
+            _ => Vals::Many(Arc::new(v)),
+        }
+    }
+}
+
+impl std::ops::Deref for Vals {
+    type Target = [(u32, u32)];
+
+    fn deref(&self) -> &[(u32, u32)] {
+        match self {
+            Vals::One(one) => std::slice::from_ref(one),
+            Vals::Many(v) => v,
+        }
+    }
+}
+
 /// One field constrained to a set of values, or `None`: unconstrained (for ports and ICMP
 /// also packets that have no such field).
-pub type Field = Option<Arc<Ivs>>;
+pub type Field = Option<Vals>;
 
 /// An interface match: negated, and the name (`eth*` is a prefix wildcard).
 pub type Iface<'a> = Option<(bool, &'a str)>;
@@ -162,7 +190,7 @@ impl Shape<'_> {
 
 /// FWset contents as intervals, and their complements, computed once per set.
 pub struct Sets<'a> {
-    map: crate::fasthash::FxHashMap<&'a str, (Arc<Ivs>, Arc<Ivs>)>,
+    map: crate::fasthash::FxHashMap<&'a str, (Vals, Vals)>,
 }
 
 impl<'a> Sets<'a> {
@@ -181,14 +209,14 @@ impl<'a> Sets<'a> {
                     ),
                 };
                 let comp = complement(&ivs, max);
-                (name.as_str(), (Arc::new(ivs), Arc::new(comp)))
+                (name.as_str(), (Vals::new(ivs), Vals::new(comp)))
             })
             .collect();
         Sets { map }
     }
 
-    fn get(&self, name: &str, neg: bool) -> Option<Arc<Ivs>> {
-        self.map.get(name).map(|(p, n)| Arc::clone(if neg { n } else { p }))
+    fn get(&self, name: &str, neg: bool) -> Option<Vals> {
+        self.map.get(name).map(|(p, n)| if neg { n.clone() } else { p.clone() })
     }
 }
 
@@ -218,15 +246,15 @@ fn ct_bit(s: CtState) -> u8 {
 }
 
 /// Narrows a field by one more constraint (a rule's matches all hold).
-fn and_field(into: &mut Field, v: Arc<Ivs>) {
+fn and_field(into: &mut Field, v: Vals) {
     *into = Some(match into.take() {
         None => v,
-        Some(old) => Arc::new(intersect(&old, &v)),
+        Some(old) => Vals::new(intersect(&old, &v)),
     });
 }
 
-fn maybe_neg(v: Ivs, neg: bool, max: u32) -> Arc<Ivs> {
-    Arc::new(if neg { complement(&v, max) } else { v })
+fn maybe_neg(v: Ivs, neg: bool, max: u32) -> Vals {
+    Vals::new(if neg { complement(&v, max) } else { v })
 }
 
 /// The shape of a rule's matches.
