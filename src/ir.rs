@@ -290,4 +290,18 @@ pub enum Action {
         proto: L4,
         entries: Vec<(u16, Ipv4Addr, Option<u16>)>,
     },
+    /// Optimizer output only: the packet's key fields looked up in a verdict map
+    /// (`ip saddr . tcp dport vmap { K : accept, … }`); a key not in the map matches nothing.
+    /// Each key is one value per field; no two keys overlap; sorted.
+    Vmap {
+        fields: Vec<Field>,
+        entries: Vec<(Vec<Elem>, MapVerdict)>,
+    },
+}
+
+/// What a [`Action::Vmap`] entry decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MapVerdict {
+    Accept,
+    Drop,
 }

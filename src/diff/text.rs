@@ -82,8 +82,25 @@ fn expr(e: &Value) -> String {
             s
         }
         "dup" => format!("dup to {}", value(&v["addr"])),
+        "vmap" => format!("{} vmap {}", value(&v["key"]), map_data(&v["data"])),
         _ => e.to_string(),
     }
+}
+
+/// A map's elements: `{ KEY : VALUE, … }` (a verdict is `{"accept": null}` in JSON).
+fn map_data(v: &Value) -> String {
+    let Some(items) = v.get("set").and_then(Value::as_array) else { return value(v) };
+    let entry = |pair: &Value| match pair.as_array().map(Vec::as_slice) {
+        Some([k, d]) => {
+            let d = match d.as_object().and_then(|o| o.keys().next()) {
+                Some(verdict) if d.as_object().is_some_and(|o| o.len() == 1) => verdict.clone(),
+                _ => value(d),
+            };
+            format!("{} : {d}", value(k))
+        }
+        _ => value(pair),
+    };
+    format!("{{ {} }}", items.iter().map(entry).collect::<Vec<_>>().join(", "))
 }
 
 fn value(v: &Value) -> String {
@@ -146,6 +163,18 @@ mod tests {
         assert_eq!(
             super::rule(&exprs),
             "iifname \"eth0\" tcp dport 2222 counter dnat to 198.51.100.2:22"
+        );
+        // A verdict map, as `nft -j` lists it.
+        let vmap = [json!({"vmap": {
+            "key": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]},
+            "data": {"set": [
+                [{"concat": [{"prefix": {"addr": "10.0.0.0", "len": 8}}, 22]}, {"accept": null}],
+                [{"concat": ["192.0.2.1", {"range": [80, 90]}]}, {"drop": null}]
+            ]}
+        }})];
+        assert_eq!(
+            super::rule(&vmap),
+            "ip saddr . tcp dport vmap { 10.0.0.0/8 . 22 : accept, 192.0.2.1 . 80-90 : drop }"
         );
     }
 }

@@ -189,41 +189,41 @@ fn match_expr(m: &Match) -> Value {
             ),
         },
         Match::Tuple { fields, elements } => {
-            let left: Vec<Value> = fields
-                .iter()
-                .map(|f| match f {
-                    crate::ir::Field::Saddr => payload("ip", "saddr"),
-                    crate::ir::Field::Daddr => payload("ip", "daddr"),
-                    crate::ir::Field::Port(p, Dir::Src) => payload(l4_name(*p), "sport"),
-                    crate::ir::Field::Port(p, Dir::Dst) => payload(l4_name(*p), "dport"),
-                })
-                .collect();
-            let value = |e: &crate::ir::Elem| match e {
-                crate::ir::Elem::Net(n) => net(n),
-                crate::ir::Elem::Ports(a, b) => port_range((*a, *b)),
-            };
-            let set: Vec<Value> = elements
-                .iter()
-                .map(|el| {
-                    if el.len() == 1 {
-                        value(&el[0])
-                    } else {
-                        json!({"concat": el.iter().map(value).collect::<Vec<_>>()})
-                    }
-                })
-                .collect();
-            let left = if left.len() == 1 {
-                left.into_iter().next().expect("one")
-            } else {
-                json!({"concat": left})
-            };
-            matcher("==", left, json!({"set": set}))
+            let set: Vec<Value> = elements.iter().map(|el| tuple_element(el)).collect();
+            matcher("==", tuple_key(fields), json!({"set": set}))
         }
         Match::TcpSyn { neg } => matcher(
             op(*neg),
             json!({"&": [payload("tcp", "flags"), ["fin", "syn", "rst", "ack"]]}),
             json!("syn"),
         ),
+    }
+}
+
+/// The key of a tuple set or verdict map: one payload, or their concatenation.
+fn tuple_key(fields: &[crate::ir::Field]) -> Value {
+    let mut left: Vec<Value> = fields
+        .iter()
+        .map(|f| match f {
+            crate::ir::Field::Saddr => payload("ip", "saddr"),
+            crate::ir::Field::Daddr => payload("ip", "daddr"),
+            crate::ir::Field::Port(p, Dir::Src) => payload(l4_name(*p), "sport"),
+            crate::ir::Field::Port(p, Dir::Dst) => payload(l4_name(*p), "dport"),
+        })
+        .collect();
+    if left.len() == 1 { left.remove(0) } else { json!({ "concat": left }) }
+}
+
+/// One element of a tuple set or verdict map: a value, or the concatenation of one per field.
+fn tuple_element(el: &[crate::ir::Elem]) -> Value {
+    let value = |e: &crate::ir::Elem| match e {
+        crate::ir::Elem::Net(n) => net(n),
+        crate::ir::Elem::Ports(a, b) => port_range((*a, *b)),
+    };
+    if el.len() == 1 {
+        value(&el[0])
+    } else {
+        json!({"concat": el.iter().map(value).collect::<Vec<_>>()})
     }
 }
 
@@ -307,6 +307,19 @@ fn action_expr(a: &Action) -> Value {
             json!({"snat": {"addr": {"prefix": {"addr": to.network().to_string(), "len": to.prefix()}}, "flags": "netmap", "type_flags": "prefix"}})
         }
         Action::Dup { to } => json!({"dup": {"addr": to.to_string()}}),
+        Action::Vmap { fields, entries } => {
+            let data: Vec<Value> = entries
+                .iter()
+                .map(|(el, v)| {
+                    let verdict = match v {
+                        crate::ir::MapVerdict::Accept => json!({"accept": null}),
+                        crate::ir::MapVerdict::Drop => json!({"drop": null}),
+                    };
+                    json!([tuple_element(el), verdict])
+                })
+                .collect();
+            json!({"vmap": {"key": tuple_key(fields), "data": {"set": data}}})
+        }
         Action::DnatMap { proto, entries } => {
             let data: Vec<Value> = entries
                 .iter()

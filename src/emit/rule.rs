@@ -376,6 +376,7 @@ fn push_action(out: &mut String, action: &Action) {
         Action::Dup { to } => {
             let _ = write!(out, "dup to {to}");
         }
+        Action::Vmap { fields, entries } => push_vmap(out, fields, entries),
         Action::DnatMap { proto, entries } => {
             let _ = write!(out, "dnat to {} dport map {{ ", l4_name(*proto));
             for (i, (key, addr, port)) in entries.iter().enumerate() {
@@ -430,24 +431,54 @@ fn field_name(f: crate::ir::Field) -> String {
 
 /// `f1 . f2 { v1 . w1, … }` (one field: `f1 { v1, … }`).
 fn push_tuple(out: &mut String, fields: &[crate::ir::Field], elements: &[Vec<crate::ir::Elem>]) {
-    let names: Vec<String> = fields.iter().map(|f| field_name(*f)).collect();
-    out.push_str(&names.join(" . "));
+    push_fields(out, fields);
     out.push_str(" { ");
     for (i, element) in elements.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        for (j, value) in element.iter().enumerate() {
-            if j > 0 {
-                out.push_str(" . ");
-            }
-            match value {
-                crate::ir::Elem::Net(net) => push_net(out, net),
-                crate::ir::Elem::Ports(a, b) => push_port_range(out, (*a, *b)),
-            }
-        }
+        push_element(out, element);
     }
     out.push_str(" }");
+}
+
+/// `ip saddr . tcp dport vmap { 10.0.0.0/8 . 22 : accept, … }`.
+fn push_vmap(
+    out: &mut String,
+    fields: &[crate::ir::Field],
+    entries: &[(Vec<crate::ir::Elem>, crate::ir::MapVerdict)],
+) {
+    push_fields(out, fields);
+    out.push_str(" vmap { ");
+    for (i, (element, verdict)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        push_element(out, element);
+        out.push_str(match verdict {
+            crate::ir::MapVerdict::Accept => " : accept",
+            crate::ir::MapVerdict::Drop => " : drop",
+        });
+    }
+    out.push_str(" }");
+}
+
+fn push_fields(out: &mut String, fields: &[crate::ir::Field]) {
+    let names: Vec<String> = fields.iter().map(|f| field_name(*f)).collect();
+    out.push_str(&names.join(" . "));
+}
+
+/// One value per field, joined with ` . `.
+fn push_element(out: &mut String, element: &[crate::ir::Elem]) {
+    for (j, value) in element.iter().enumerate() {
+        if j > 0 {
+            out.push_str(" . ");
+        }
+        match value {
+            crate::ir::Elem::Net(net) => push_net(out, net),
+            crate::ir::Elem::Ports(a, b) => push_port_range(out, (*a, *b)),
+        }
+    }
 }
 
 /// nft's name of a log level.

@@ -52,6 +52,7 @@ fn verdict(a: &Action) -> &'static str {
         Action::Reject(_) => "REJECT",
         Action::Log { .. } => "LOG",
         Action::Dnat { .. } | Action::DnatMap { .. } => "DNAT",
+        Action::Vmap { .. } => "a verdict map",
         Action::Snat { .. } => "SNAT",
         Action::Masquerade { .. } => "MASQUERADE",
         Action::Redirect { .. } => "REDIRECT",

@@ -11,6 +11,11 @@
 //!   before a rule whose tuple overlaps one already taken.
 //! - DNAT runs whose one key is a single destination port become one `dnat to … map`; a run
 //!   ends before a port it already holds (first match wins, a map holds one entry per key).
+//! - Runs that mix accept and drop become one verdict map (`… vmap { K : accept, K : drop }`)
+//!   when that is longer than the set run at the same place. A map gives one verdict per key,
+//!   so no two keys of the run may overlap at all (first match would decide between them); with
+//!   one field only single values are taken (an interval map would join neighbouring values
+//!   whatever their verdicts).
 //!
 //! Rules naming different input interfaces are disjoint, so a stretch of them is first grouped
 //! by interface (keeping order within each), which lets interleaved runs merge.
@@ -23,7 +28,7 @@
 use std::collections::HashMap;
 
 use crate::ir::{
-    Action, AddrMatch, Chain, Dir, Elem, Field, Match, Origin, PortMatch, Rule, Ruleset,
+    Action, AddrMatch, Chain, Dir, Elem, Field, MapVerdict, Match, Origin, PortMatch, Rule, Ruleset,
 };
 
 /// One merge: which rules became which.
@@ -105,15 +110,29 @@ fn split(rule: &Rule) -> Option<Split> {
 /// Whether two rules may be in one run: same key fields at the same places, same rest, same
 /// action shape.
 fn compatible(a: &Rule, sa: &Split, b: &Rule, sb: &Split) -> bool {
-    let same_keys = sa.keys.len() == sb.keys.len()
-        && sa.keys.iter().zip(&sb.keys).all(|(x, y)| x.0 == y.0 && x.1 == y.1);
     let same_action = match (&a.action, &b.action) {
         (Action::Dnat { to: x, .. }, Action::Dnat { to: y, .. }) => {
             x.ports.is_some() == y.ports.is_some()
         }
         (x, y) => x == y,
     };
-    same_keys && same_action && sa.rest == sb.rest
+    alike(sa, sb) && same_action
+}
+
+/// Same key fields at the same places, same rest.
+fn alike(sa: &Split, sb: &Split) -> bool {
+    sa.keys.len() == sb.keys.len()
+        && sa.keys.iter().zip(&sb.keys).all(|(x, y)| x.0 == y.0 && x.1 == y.1)
+        && sa.rest == sb.rest
+}
+
+/// The verdict a verdict map can give for this action.
+fn map_verdict(a: &Action) -> Option<MapVerdict> {
+    match a {
+        Action::Accept => Some(MapVerdict::Accept),
+        Action::Drop => Some(MapVerdict::Drop),
+        _ => None,
+    }
 }
 
 /// The exact, positive input interface of a rule, if it has one.
@@ -167,17 +186,23 @@ fn optimize_chain(chain: &mut Chain, merges: &mut Vec<Merge>) {
             i += 1;
             continue;
         };
-        let end = if matches!(rules[i].action, Action::Dnat { .. }) {
-            dnat_run(&rules, &splits, i)
+        let (end, vmap) = if matches!(rules[i].action, Action::Dnat { .. }) {
+            (dnat_run(&rules, &splits, i), false)
         } else {
-            set_run(&rules, &splits, i)
+            let set_end = set_run(&rules, &splits, i);
+            let vmap_end = vmap_run(&rules, &splits, i);
+            if vmap_end > set_end { (vmap_end, true) } else { (set_end, false) }
         };
         if end - i < 2 {
             out.push(rules[i].clone());
             i += 1;
             continue;
         }
-        let merged = merge(&rules[i..end], &splits[i..end], first);
+        let merged = if vmap {
+            merge_vmap(&rules[i..end], &splits[i..end], first)
+        } else {
+            merge(&rules[i..end], &splits[i..end], first)
+        };
         merges.push(Merge {
             chain: chain.name.clone(),
             origins: rules[i..end].iter().filter_map(|r| r.origin.clone()).collect(),
@@ -256,6 +281,8 @@ struct Tuples {
     all: Vec<Vec<Elem>>,
     bucket_field: Option<usize>,
     buckets: HashMap<u64, Vec<usize>>,
+    /// No overlap at all, also with one field (a verdict map).
+    strict: bool,
 }
 
 const MAX_UNBUCKETED: usize = 64;
@@ -264,7 +291,7 @@ impl Tuples {
     /// Adds a rule's tuples unless one overlaps a tuple already held.
     fn try_add(&mut self, new: Vec<Vec<Elem>>) -> bool {
         let fields = new.first().map_or(0, Vec::len);
-        if fields == 1 {
+        if fields == 1 && !self.strict {
             // One field: an anonymous interval set, which merges overlaps itself.
             self.all.extend(new);
             return true;
@@ -312,7 +339,7 @@ fn set_run(rules: &[Rule], splits: &[Option<Split>], start: usize) -> usize {
     }
     let bucket_field =
         (0..first.keys.len()).find(|&f| first_tuples.iter().all(|t| single(&t[f]).is_some()));
-    let mut acc = Tuples { all: Vec::new(), bucket_field, buckets: HashMap::new() };
+    let mut acc = Tuples { all: Vec::new(), bucket_field, buckets: HashMap::new(), strict: false };
     if !acc.try_add(first_tuples) {
         return start + 1;
     }
@@ -325,6 +352,68 @@ fn set_run(rules: &[Rule], splits: &[Option<Split>], start: usize) -> usize {
         end += 1;
     }
     end
+}
+
+/// End (exclusive) of the verdict-map run starting at `start`: accept and drop rules alike in
+/// all but keys and verdict, no two tuples overlapping, single values when there is one field.
+/// A run of one verdict only is left to [`set_run`].
+fn vmap_run(rules: &[Rule], splits: &[Option<Split>], start: usize) -> usize {
+    let first = splits[start].as_ref().expect("checked");
+    let Some(first_verdict) = map_verdict(&rules[start].action) else { return start + 1 };
+    let one_field = first.keys.len() == 1;
+    let fits = |t: &[Vec<Elem>]| {
+        t.len() <= 1024 && (!one_field || t.iter().all(|v| single(&v[0]).is_some()))
+    };
+    let first_tuples = tuples(first);
+    if !fits(&first_tuples) {
+        return start + 1;
+    }
+    let bucket_field =
+        (0..first.keys.len()).find(|&f| first_tuples.iter().all(|t| single(&t[f]).is_some()));
+    let mut acc = Tuples { all: Vec::new(), bucket_field, buckets: HashMap::new(), strict: true };
+    if !acc.try_add(first_tuples) {
+        return start + 1;
+    }
+    let (mut end, mut mixed) = (start + 1, false);
+    while let Some(Some(s)) = splits.get(end) {
+        let Some(v) = map_verdict(&rules[end].action) else { break };
+        let t = tuples(s);
+        if !alike(first, s) || !fits(&t) || !acc.try_add(t) {
+            break;
+        }
+        mixed |= v != first_verdict;
+        end += 1;
+    }
+    if mixed { end } else { start + 1 }
+}
+
+/// The rule a verdict-map run becomes: the first rule's matches without its keys, and the map
+/// of every rule's tuples to its verdict.
+fn merge_vmap(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
+    let head = &run[0];
+    let origin = head
+        .origin
+        .clone()
+        .map(|o| Origin { note: Some(format!("+{} merged", run.len() - 1)), ..o });
+    let mut entries: Vec<(Vec<Elem>, MapVerdict)> = run
+        .iter()
+        .zip(splits)
+        .flat_map(|(r, s)| {
+            let v = map_verdict(&r.action).expect("vmap run");
+            tuples(s.as_ref().expect("in run")).into_iter().map(move |t| (t, v))
+        })
+        .collect();
+    entries.sort_unstable();
+    let key_positions: Vec<usize> = first.keys.iter().map(|k| k.0).collect();
+    let matches = head
+        .matches
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !key_positions.contains(i))
+        .map(|(_, m)| m.clone())
+        .collect();
+    let fields = first.keys.iter().map(|k| k.1).collect();
+    Rule { matches, action: Action::Vmap { fields, entries }, origin }
 }
 
 /// The rule a run becomes: the first rule's matches with its keys replaced by the union.

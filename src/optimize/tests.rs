@@ -36,17 +36,53 @@ fn rules_with_a_limit_or_a_log_are_never_merged() {
 
 #[test]
 fn verdict_runs_become_one_set_and_keep_their_place() {
+    // Ranges: one field with intervals never makes a verdict map.
+    let (rs, merges) = optimized(
+        "INPUT_CUST -p tcp --dport 22:23 -j ACCEPT\n\
+         INPUT_CUST -p tcp --dport 30:31 -j ACCEPT\n\
+         INPUT_CUST -p tcp --dport 24:25 -j DROP\n\
+         INPUT_CUST -p tcp --dport 26:27 -j ACCEPT\n",
+    );
+    let rules = chain(&rs, "INPUT_CUST");
+    assert_eq!(rules.len(), 3, "the first two merge; a DROP ends the run; the last stays after it");
+    assert_eq!(merges.len(), 1);
+    assert_eq!(merges[0].count, 2);
+    assert_eq!(rules[1].action, Action::Drop);
+}
+
+#[test]
+fn mixed_verdicts_on_disjoint_keys_become_one_verdict_map() {
     let (rs, merges) = optimized(
         "INPUT_CUST -p tcp --dport 22 -j ACCEPT\n\
          INPUT_CUST -p tcp --dport 23 -j ACCEPT\n\
          INPUT_CUST -p tcp --dport 24 -j DROP\n\
-         INPUT_CUST -p tcp --dport 25 -j ACCEPT\n",
+         INPUT_CUST -p tcp --dport 25 -j ACCEPT\n\
+         INPUT_CUST -p tcp --dport 24 -j ACCEPT\n",
     );
     let rules = chain(&rs, "INPUT_CUST");
-    assert_eq!(rules.len(), 3, "22+23 merge; 24 (another verdict) ends the run; 25 stays after it");
-    assert_eq!(merges.len(), 1);
-    assert_eq!(merges[0].count, 2);
-    assert_eq!(rules[1].action, Action::Drop);
+    assert_eq!(rules.len(), 2, "a repeated key (24) ends the map: first match must decide");
+    assert_eq!(merges[0].count, 4);
+    let Action::Vmap { entries, .. } = &rules[0].action else { panic!("{:?}", rules[0]) };
+    let verdicts: Vec<_> = entries.iter().map(|e| e.1).collect();
+    use crate::ir::MapVerdict::{Accept, Drop};
+    assert_eq!(verdicts, [Accept, Accept, Drop, Accept]);
+    assert_eq!(rules[1].action, Action::Accept);
+    assert!(
+        merges[0]
+            .into
+            .contains("tcp dport vmap { 22 : accept, 23 : accept, 24 : drop, 25 : accept }")
+    );
+}
+
+#[test]
+fn a_single_verdict_run_stays_a_set_not_a_map() {
+    let (rs, _) = optimized(
+        "INPUT_CUST -s 192.0.2.1 -j DROP\n\
+         INPUT_CUST -s 192.0.2.2 -j DROP\n",
+    );
+    let rules = chain(&rs, "INPUT_CUST");
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].action, Action::Drop);
 }
 
 #[test]

@@ -1165,7 +1165,8 @@ fn class(a: &Action) -> Class {
         | Action::Drop
         | Action::Reject(_)
         | Action::Log { .. }
-        | Action::Dup { .. } => Class::Filter,
+        | Action::Dup { .. }
+        | Action::Vmap { .. } => Class::Filter,
     }
 }
 

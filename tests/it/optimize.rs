@@ -126,6 +126,16 @@ impl Eval<'_> {
                     }
                 }
                 Action::Dnat { to, .. } => format!("dnat {} {:?}", to.addr, to.ports.map(|p| p.0)),
+                Action::Vmap { fields, entries } => {
+                    let hit = entries
+                        .iter()
+                        .find(|(el, _)| fields.iter().zip(el).all(|(f, v)| self.field(*f, v, p)));
+                    match hit {
+                        Some((_, overlayfw::ir::MapVerdict::Accept)) => "Accept".to_string(),
+                        Some((_, overlayfw::ir::MapVerdict::Drop)) => "Drop".to_string(),
+                        None => continue, // a miss matches nothing
+                    }
+                }
                 other => format!("{other:?}"),
             };
             let terminal = !matches!(
@@ -274,7 +284,17 @@ pub(crate) const EDGE_POLICY: &str = "FORWARD_CUST -i tun0 -s 10.0.0.0/8 -p tcp 
          PREROUTING_CUST -i eth0 -p tcp --dport 83 -j DNAT --to 198.51.100.6:22\n\
          POSTROUTING_CUST -o eth0 -s 10.0.0.0/8 -j MASQUERADE\n\
          POSTROUTING_CUST -o eth0 -s 10.0.0.0/16 -j MASQUERADE\n\
-         POSTROUTING_CUST -o eth0 -s 192.0.2.0/24 -j MASQUERADE\n";
+         POSTROUTING_CUST -o eth0 -s 192.0.2.0/24 -j MASQUERADE\n\
+         FORWARD_CUST -i plugin0 -s 10.20.0.1 -p tcp --dport 80 -j ACCEPT\n\
+         FORWARD_CUST -i plugin0 -s 10.20.0.2 -p tcp --dport 80 -j DROP\n\
+         FORWARD_CUST -i plugin0 -s 10.20.0.0/30 -p tcp --dport 81 -j ACCEPT\n\
+         FORWARD_CUST -i plugin0 -s 10.20.0.0/24 -p tcp --dport 80 -j DROP\n\
+         FORWARD_CUST -i plugin0 -s 10.20.0.9 -p tcp --dport 80 -j ACCEPT\n\
+         FORWARD_CUST -i plugin0 -d 10.21.0.1 -j ACCEPT\n\
+         FORWARD_CUST -i plugin0 -d 10.21.0.2 -j DROP\n\
+         FORWARD_CUST -i plugin0 -d 10.21.0.3 -j ACCEPT\n\
+         FORWARD_CUST -i plugin0 -d 10.21.0.3 -j DROP\n\
+         FORWARD_CUST -i plugin0 -d 10.21.0.0/24 -j DROP\n";
 
 #[test]
 fn optimized_rulesets_treat_every_sampled_packet_the_same() {

@@ -300,6 +300,9 @@ impl Batch {
                         end.len() as u32,
                     );
                 }
+                if let Some(verdict) = elem.verdict {
+                    sys::nftnl_set_elem_set_u32(e, sys::NFTNL_SET_ELEM_VERDICT as u16, verdict);
+                }
                 if let Some(data) = &elem.data {
                     sys::nftnl_set_elem_set(
                         e,

@@ -22,7 +22,7 @@
 //!   register 1; their anonymous set is an interval one (with `NFT_SET_CONCAT`, the field
 //!   lengths, and a start and an end key per element) only when a value is a prefix or a range.
 //!   A DNAT map's lookup writes the address to register 1 and the port to register 9, and the
-//!   `nat` expression names them without flags.
+//!   `nat` expression names them without flags; a verdict map's lookup writes register 0.
 
 use std::net::Ipv4Addr;
 
@@ -30,8 +30,8 @@ use ipnetwork::Ipv4Network;
 
 use crate::emit::{COMMENT_MAX, LOG_PREFIX_MAX, truncate};
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, L4, LogLevel, Match, NatTarget,
-    Origin, PortMatch, RateUnit, RejectWith, Rule,
+    Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, L4, LogLevel, MapVerdict, Match,
+    NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule,
 };
 
 /// `NFT_PAYLOAD_NETWORK_HEADER` and `NFT_PAYLOAD_TRANSPORT_HEADER`.
@@ -140,6 +140,10 @@ pub(crate) enum Expr {
 }
 
 /// Register numbers (`NFT_REG_1`..`NFT_REG_4`, `NFT_REG32_01`).
+/// `NFT_REG_VERDICT`, `NF_ACCEPT`, `NF_DROP`.
+pub(crate) const REG_VERDICT: u32 = 0;
+const NF_ACCEPT: u32 = 1;
+const NF_DROP: u32 = 0;
 pub(crate) const REG_1: u32 = 1;
 pub(crate) const REG32_00: u32 = 8;
 pub(crate) const REG32_01: u32 = 9;
@@ -161,6 +165,8 @@ pub(crate) enum Key {
     /// A concatenation (`ipv4_addr . inet_service`, …): type ids shifted in 6 bits at a time,
     /// each field padded to 4 bytes.
     Concat(Vec<Key>),
+    /// A verdict map's value (`NFT_DATA_VERDICT`, no length).
+    Verdict,
 }
 
 impl Key {
@@ -170,6 +176,7 @@ impl Key {
             Key::Service => 13,
             Key::IcmpTypeCode => (14 << 6) | 32,
             Key::Concat(fields) => fields.iter().fold(0, |id, f| (id << 6) | f.type_id()),
+            Key::Verdict => 0xffff_ff00,
         }
     }
 
@@ -179,6 +186,7 @@ impl Key {
             Key::Service => 2,
             Key::IcmpTypeCode => 8,
             Key::Concat(fields) => fields.iter().map(|f| f.len().next_multiple_of(4)).sum(),
+            Key::Verdict => 0,
         }
     }
 
@@ -186,7 +194,7 @@ impl Key {
     pub(crate) fn byteorder(&self) -> u32 {
         match self {
             Key::Ipv4 | Key::Service => 2,
-            Key::IcmpTypeCode | Key::Concat(_) => 0,
+            Key::IcmpTypeCode | Key::Concat(_) | Key::Verdict => 0,
         }
     }
 }
@@ -198,6 +206,8 @@ pub(crate) struct Elem {
     pub key_end: Option<Vec<u8>>,
     /// A map element's value.
     pub data: Option<Vec<u8>>,
+    /// A verdict map element's verdict (`NF_ACCEPT`, `NF_DROP`).
+    pub verdict: Option<u32>,
     /// `NFT_SET_ELEM_INTERVAL_END`.
     pub end: bool,
     /// The interval runs to the top of the key space (nft's `NFTNL_SET_ELEM_F_INTERVAL_OPEN`
@@ -370,6 +380,35 @@ impl RuleCx<'_, '_> {
     /// 32-bit registers from register 1, looked up in an anonymous concatenated set, an
     /// interval one (start and end keys per element) when any value is a prefix or a range.
     fn tuple(&mut self, fields: &[Field], elements: &[Vec<TupleElem>]) {
+        let plan = self.keyed(fields, elements.iter().map(Vec::as_slice), "__set%d");
+        let set = self.anon(plan);
+        self.exprs.push(Expr::Lookup { set, inverted: false, dreg: None });
+    }
+
+    /// `ip saddr . tcp dport vmap { … : accept, … }` (optimizer output): the same lookup into
+    /// an anonymous verdict map, whose value is the verdict (register 0).
+    fn vmap(&mut self, fields: &[Field], entries: &[(Vec<TupleElem>, MapVerdict)]) {
+        let mut plan = self.keyed(fields, entries.iter().map(|e| e.0.as_slice()), "__map%d");
+        plan.data = Some(Key::Verdict);
+        for (elem, (_, verdict)) in plan.elems.iter_mut().zip(entries) {
+            elem.verdict = Some(match verdict {
+                MapVerdict::Accept => NF_ACCEPT,
+                MapVerdict::Drop => NF_DROP,
+            });
+        }
+        let map = self.anon(plan);
+        self.exprs.push(Expr::Lookup { set: map, inverted: false, dreg: Some(REG_VERDICT) });
+    }
+
+    /// Loads the key fields (protocol dependencies first) and plans the anonymous set of
+    /// `elements` over them: one field keeps its own type, several are concatenated, each
+    /// padded to 4 bytes, with start and end keys when any value is a prefix or a range.
+    fn keyed<'e>(
+        &mut self,
+        fields: &[Field],
+        elements: impl Iterator<Item = &'e [TupleElem]>,
+        name: &str,
+    ) -> SetPlan {
         for f in fields {
             if let Field::Port(proto, _) = f {
                 self.l4_dependency(l4_number(*proto));
@@ -389,45 +428,50 @@ impl RuleCx<'_, '_> {
             reg32 += key.len().div_ceil(4);
             keys.push(key);
         }
-        let interval = elements.iter().flatten().any(|v| match v {
+        let elements: Vec<&[TupleElem]> = elements.collect();
+        let interval = elements.iter().copied().flatten().any(|v| match v {
             TupleElem::Net(n) => n.prefix() != 32,
             TupleElem::Ports(a, b) => a != b,
         });
-        let padded = |parts: &mut Vec<u8>, bytes: &[u8]| {
+        let concat = keys.len() > 1;
+        let put = |parts: &mut Vec<u8>, bytes: &[u8]| {
             parts.extend_from_slice(bytes);
-            parts.resize(parts.len().next_multiple_of(4), 0);
+            if concat {
+                parts.resize(parts.len().next_multiple_of(4), 0);
+            }
         };
         let elems = elements
             .iter()
             .map(|values| {
                 let (mut lo, mut hi) = (Vec::new(), Vec::new());
-                for v in values {
+                for v in *values {
                     match v {
                         TupleElem::Net(n) => {
-                            padded(&mut lo, &n.network().octets());
-                            padded(&mut hi, &n.broadcast().octets());
+                            put(&mut lo, &n.network().octets());
+                            put(&mut hi, &n.broadcast().octets());
                         }
                         TupleElem::Ports(a, b) => {
-                            padded(&mut lo, &a.to_be_bytes());
-                            padded(&mut hi, &b.to_be_bytes());
+                            put(&mut lo, &a.to_be_bytes());
+                            put(&mut hi, &b.to_be_bytes());
                         }
                     }
                 }
                 Elem { key: lo, key_end: interval.then_some(hi), ..Elem::default() }
             })
             .collect();
-        let concat = if interval { keys.iter().map(Key::len).collect() } else { Vec::new() };
-        let set = self.anon(SetPlan {
-            name: "__set%d".to_owned(),
+        let field_lens =
+            if interval && concat { keys.iter().map(Key::len).collect() } else { Vec::new() };
+        let key = if concat { Key::Concat(keys) } else { keys.remove(0) };
+        SetPlan {
+            name: name.to_owned(),
             id: 0,
-            key: Key::Concat(keys),
+            key,
             data: None,
             anonymous: true,
             interval,
-            concat,
+            concat: field_lens,
             elems,
-        });
-        self.exprs.push(Expr::Lookup { set, inverted: false, dreg: None });
+        }
     }
 
     /// `dnat to tcp dport map { PORT : ADDR [. PORT], … }` (optimizer output): the port
@@ -736,6 +780,7 @@ impl RuleCx<'_, '_> {
     fn push_action(&mut self, action: &Action) {
         match action {
             Action::DnatMap { proto, entries } => self.dnat_map(*proto, entries),
+            Action::Vmap { fields, entries } => self.vmap(fields, entries),
             Action::Count => {}
             Action::Accept => self.exprs.push(Expr::Accept),
             Action::Drop => self.exprs.push(Expr::Drop),
