@@ -92,8 +92,8 @@ fn map_data(v: &Value) -> String {
     let Some(items) = v.get("set").and_then(Value::as_array) else { return value(v) };
     let entry = |pair: &Value| match pair.as_array().map(Vec::as_slice) {
         Some([k, d]) => {
-            let d = match d.as_object().and_then(|o| o.keys().next()) {
-                Some(verdict) if d.as_object().is_some_and(|o| o.len() == 1) => verdict.clone(),
+            let d = match d.as_object().and_then(|o| o.keys().next()).map(String::as_str) {
+                Some(verdict @ ("accept" | "drop" | "return" | "continue")) => verdict.to_string(),
                 _ => value(d),
             };
             format!("{} : {d}", value(k))
@@ -139,6 +139,9 @@ fn value(v: &Value) -> String {
             if let Some(Value::Array(c)) = o.get("concat") {
                 return c.iter().map(value).collect::<Vec<_>>().join(" . ");
             }
+            if let Some(m) = o.get("map") {
+                return format!("{} map {}", value(&m["key"]), map_data(&m["data"]));
+            }
             if let Some(Value::Array(b)) = o.get("&") {
                 return format!("{} & ({})", value(&b[0]), value(&b[1]).replace(',', "|"));
             }
@@ -164,7 +167,15 @@ mod tests {
             super::rule(&exprs),
             "iifname \"eth0\" tcp dport 2222 counter dnat to 198.51.100.2:22"
         );
-        // A verdict map, as `nft -j` lists it.
+        // A DNAT map and a verdict map, as `nft -j` lists them.
+        let map = [json!({"dnat": {"addr": {"map": {
+            "key": {"payload": {"protocol": "tcp", "field": "dport"}},
+            "data": {"set": [[2222, {"concat": ["198.51.100.2", 22]}], [8080, "198.51.100.3"]]}
+        }}, "family": "ip"}})];
+        assert_eq!(
+            super::rule(&map),
+            "dnat to tcp dport map { 2222 : 198.51.100.2 . 22, 8080 : 198.51.100.3 }"
+        );
         let vmap = [json!({"vmap": {
             "key": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]},
             "data": {"set": [
