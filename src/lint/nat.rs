@@ -147,7 +147,9 @@ struct ForwardDrop<'a> {
 fn forward_drop_all<'a>(chains: &'a [VChain], sets: &Sets) -> Option<ForwardDrop<'a>> {
     let chain = chains.iter().find(|c| c.name == "FORWARD_CUST")?;
     let mut shapes = Vec::new();
-    for (i, p) in chain.rules.iter().enumerate() {
+    // A catch-all further down than FORWARD_CHECKS is never examined (see `dropped`): stop
+    // looking there rather than shape every rule of a long chain.
+    for (i, p) in chain.rules.iter().enumerate().take(FORWARD_CHECKS + 1) {
         let s = space::shape(&p.matches, sets);
         if s.is_universe() {
             match p.action {
