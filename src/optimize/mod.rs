@@ -288,6 +288,14 @@ struct Tuples {
 const MAX_UNBUCKETED: usize = 64;
 
 impl Tuples {
+    /// An empty holder for a run starting with `first`: bucketed on the first field that holds
+    /// single values only in `first`'s tuples.
+    fn new(first: &[Vec<Elem>], strict: bool) -> Tuples {
+        let fields = first.first().map_or(0, Vec::len);
+        let bucket_field = (0..fields).find(|&f| first.iter().all(|t| single(&t[f]).is_some()));
+        Tuples { all: Vec::new(), bucket_field, buckets: HashMap::new(), strict }
+    }
+
     /// Adds a rule's tuples unless one overlaps a tuple already held.
     fn try_add(&mut self, new: Vec<Vec<Elem>>) -> bool {
         let fields = new.first().map_or(0, Vec::len);
@@ -337,9 +345,7 @@ fn set_run(rules: &[Rule], splits: &[Option<Split>], start: usize) -> usize {
     if first_tuples.len() > 1024 {
         return start + 1;
     }
-    let bucket_field =
-        (0..first.keys.len()).find(|&f| first_tuples.iter().all(|t| single(&t[f]).is_some()));
-    let mut acc = Tuples { all: Vec::new(), bucket_field, buckets: HashMap::new(), strict: false };
+    let mut acc = Tuples::new(&first_tuples, false);
     if !acc.try_add(first_tuples) {
         return start + 1;
     }
@@ -368,9 +374,7 @@ fn vmap_run(rules: &[Rule], splits: &[Option<Split>], start: usize) -> usize {
     if !fits(&first_tuples) {
         return start + 1;
     }
-    let bucket_field =
-        (0..first.keys.len()).find(|&f| first_tuples.iter().all(|t| single(&t[f]).is_some()));
-    let mut acc = Tuples { all: Vec::new(), bucket_field, buckets: HashMap::new(), strict: true };
+    let mut acc = Tuples::new(&first_tuples, true);
     if !acc.try_add(first_tuples) {
         return start + 1;
     }
@@ -391,10 +395,7 @@ fn vmap_run(rules: &[Rule], splits: &[Option<Split>], start: usize) -> usize {
 /// of every rule's tuples to its verdict.
 fn merge_vmap(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
     let head = &run[0];
-    let origin = head
-        .origin
-        .clone()
-        .map(|o| Origin { note: Some(format!("+{} merged", run.len() - 1)), ..o });
+    let origin = merged_origin(run);
     let mut entries: Vec<(Vec<Elem>, MapVerdict)> = run
         .iter()
         .zip(splits)
@@ -416,13 +417,16 @@ fn merge_vmap(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
     Rule { matches, action: Action::Vmap { fields, entries }, origin }
 }
 
+/// The origin of a merged rule: the first rule's, noting how many more were merged into it.
+fn merged_origin(run: &[Rule]) -> Option<Origin> {
+    let note = Some(format!("+{} merged", run.len() - 1));
+    run[0].origin.clone().map(|o| Origin { note, ..o })
+}
+
 /// The rule a run becomes: the first rule's matches with its keys replaced by the union.
 fn merge(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
     let head = &run[0];
-    let origin = head
-        .origin
-        .clone()
-        .map(|o| Origin { note: Some(format!("+{} merged", run.len() - 1)), ..o });
+    let origin = merged_origin(run);
     if let Action::Dnat { to, .. } = &head.action {
         let Field::Port(proto, _) = first.keys[0].1 else {
             unreachable!("dnat runs key on a port")
