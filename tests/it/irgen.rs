@@ -1,5 +1,5 @@
-//! Builders for hand-made IR rulesets, shared by the kernel tests of the emitter and of the
-//! netlink backend.
+//! Builders for hand-made IR rulesets, and the ruleset using every IR variant, shared by the
+//! kernel tests of the emitter and of the netlink backend.
 
 #![allow(dead_code)] // Each user takes what it needs.
 
@@ -67,4 +67,284 @@ pub fn tcp_dport(port: u16) -> Match {
 
 pub fn nat(addr: &str, end: Option<&str>, ports: Option<(u16, u16)>) -> NatTarget {
     NatTarget { addr: ip(addr), addr_end: end.map(ip), ports }
+}
+
+/// Every match variant (and the forms each one prints), one rule each, then a few rules with
+/// several matches.
+fn all_matches(l: &mut Lines) -> Vec<Rule> {
+    let mut ms = vec![
+        iif("eth0"),
+        Match::IifName { neg: true, name: "eth*".into() },
+        Match::OifName { neg: false, name: "tun*".into() },
+        Match::OifName { neg: true, name: "plugin0".into() },
+        proto(6),
+        Match::Protocol { neg: true, proto: 17 },
+        proto(47),
+        Match::CtState { neg: false, states: vec![CtState::Established, CtState::Related] },
+        Match::CtState { neg: false, states: vec![CtState::New] },
+        Match::CtState { neg: false, states: vec![CtState::Untracked] },
+        Match::CtState { neg: true, states: vec![CtState::Invalid] },
+        Match::CtState { neg: true, states: vec![CtState::New, CtState::Established] },
+        Match::CtState { neg: false, states: vec![] },
+        Match::CtState { neg: true, states: vec![] },
+        Match::TcpSyn { neg: false },
+        Match::TcpSyn { neg: true },
+    ];
+    for neg in [false, true] {
+        for addrs in [
+            AddrMatch::Nets(vec![net("10.0.0.0/8")]),
+            AddrMatch::Nets(vec![net("10.1.0.0/16")]),
+            AddrMatch::Nets(vec![net("10.1.2.0/24")]),
+            AddrMatch::Nets(vec![net("192.0.2.7/32")]),
+            AddrMatch::Nets(vec![net("100.127.255.193/29")]),
+            AddrMatch::Nets(vec![net("0.0.0.0/0")]),
+            AddrMatch::Nets(vec![net("10.0.0.0/8"), net("10.1.0.0/16"), net("192.0.2.7/32")]),
+            AddrMatch::Nets(vec![net("10.0.0.0/8"), net("11.0.0.0/8"), net("255.255.255.255/32")]),
+            AddrMatch::Nets(vec![net("0.0.0.0/8"), net("192.0.2.0/24")]),
+            AddrMatch::Nets(vec![
+                net("198.51.100.3/32"),
+                net("198.51.100.2/32"),
+                net("198.51.100.2/32"),
+            ]),
+            AddrMatch::Nets(vec![]),
+            AddrMatch::Range(ip("10.0.0.1"), ip("10.0.0.9")),
+            AddrMatch::Range(ip("10.0.0.9"), ip("10.0.0.1")),
+            AddrMatch::Range(ip("10.0.0.5"), ip("10.0.0.5")),
+            AddrMatch::Set("blacklist".into()),
+            AddrMatch::Set("empty_set".into()),
+        ] {
+            ms.push(Match::Saddr { neg, addrs: addrs.clone() });
+            ms.push(Match::Daddr { neg, addrs });
+        }
+        for proto in [L4::Tcp, L4::Udp, L4::Udplite, L4::Sctp] {
+            for dir in [Dir::Src, Dir::Dst] {
+                for ports in [
+                    PortMatch::Ports(vec![(22, 22)]),
+                    PortMatch::Ports(vec![(1000, 2000)]),
+                    PortMatch::Ports(vec![(80, 80), (443, 443), (8000, 8080)]),
+                    PortMatch::Ports(vec![(0, 100), (90, 200), (65535, 65535)]),
+                    PortMatch::Ports(vec![(53, 53), (52, 52), (65535, 65535)]),
+                    PortMatch::Ports(vec![]),
+                    PortMatch::Set("webports".into()),
+                ] {
+                    ms.push(Match::Port { proto, dir, neg, ports });
+                }
+            }
+        }
+        for (kind, code) in [(8, None), (3, Some(3)), (200, None), (200, Some(7)), (0, Some(0))] {
+            ms.push(Match::IcmpType { neg, kind, code });
+        }
+    }
+    for unit in [RateUnit::Second, RateUnit::Minute, RateUnit::Hour, RateUnit::Day] {
+        ms.push(Match::Limit { rate: 5, unit, burst: 10 });
+    }
+    let mut rules = l.each(ms, Action::Accept);
+    // Several matches in one rule: one protocol dependency for two ports, ip protocol first.
+    rules.push(l.rule(
+        vec![
+            iif("tun0"),
+            Match::Saddr { neg: false, addrs: AddrMatch::Set("blacklist".into()) },
+            tcp_dport(22),
+            Match::Port {
+                proto: L4::Tcp,
+                dir: Dir::Src,
+                neg: true,
+                ports: PortMatch::Ports(vec![(1, 1023)]),
+            },
+            Match::TcpSyn { neg: false },
+            Match::CtState { neg: false, states: vec![CtState::New] },
+            Match::Limit { rate: 1, unit: RateUnit::Second, burst: 1 },
+        ],
+        Action::Drop,
+    ));
+    rules.push(l.rule(vec![proto(6), tcp_dport(80)], Action::Accept));
+    rules.push(
+        l.rule(vec![proto(1), Match::IcmpType { neg: false, kind: 8, code: None }], Action::Accept),
+    );
+    rules
+}
+
+/// Every reject form, with and without a protocol context.
+fn rejects(l: &mut Lines) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = [
+        RejectWith::PortUnreachable,
+        RejectWith::NetUnreachable,
+        RejectWith::HostUnreachable,
+        RejectWith::ProtUnreachable,
+        RejectWith::NetProhibited,
+        RejectWith::HostProhibited,
+        RejectWith::AdminProhibited,
+    ]
+    .into_iter()
+    .map(|with| l.rule(vec![], Action::Reject(with)))
+    .collect();
+    let reset = Action::Reject(RejectWith::TcpReset);
+    rules.push(l.rule(vec![tcp_dport(23)], reset.clone()));
+    rules.push(l.rule(vec![], reset.clone()));
+    rules.push(l.rule(vec![iif("eth0")], reset.clone()));
+    rules.push(l.rule(vec![proto(6)], reset.clone()));
+    rules.push(l.rule(vec![Match::TcpSyn { neg: true }], reset));
+    rules
+}
+
+/// A ruleset using every match and action variant, each in a hook where it belongs, with
+/// texts long enough to be cut (log prefixes, comments, the table comment).
+pub fn every_variant() -> Ruleset {
+    let l = &mut Lines(0);
+    let mut input = vec![
+        l.rule(vec![iif("eth0")], Action::Accept),
+        l.rule(vec![iif("eth0")], Action::Drop),
+        l.rule(vec![], Action::Count),
+        l.rule(
+            vec![],
+            Action::Log { prefix: Some("in: $HOME 100% ".into()), level: Some(LogLevel::Warn) },
+        ),
+        l.rule(vec![], Action::Log { prefix: None, level: None }),
+        l.rule(vec![], Action::Log { prefix: Some("x".repeat(200)), level: None }),
+        l.rule(vec![], Action::Jump("INP_C_all-matches".into())),
+    ];
+    for level in [
+        LogLevel::Emerg,
+        LogLevel::Alert,
+        LogLevel::Crit,
+        LogLevel::Err,
+        LogLevel::Notice,
+        LogLevel::Info,
+        LogLevel::Debug,
+    ] {
+        input
+            .push(l.rule(vec![], Action::Log { prefix: Some("é".repeat(70)), level: Some(level) }));
+    }
+    input.extend(rejects(l));
+    input.push(l.rule(vec![], Action::Return));
+    input.push(Rule { matches: vec![], action: Action::Count, origin: None });
+    input.push(Rule {
+        matches: vec![],
+        action: Action::Accept,
+        origin: Some(Origin { file: "f".repeat(200), line: 7, note: None }),
+    });
+    let all = all_matches(l);
+    let forward = vec![
+        l.rule(vec![Match::OifName { neg: false, name: "plugin0".into() }], Action::Accept),
+        l.rule(vec![Match::OifName { neg: true, name: "tun*".into() }], Action::Drop),
+    ];
+    let output = {
+        let mut r = rejects(l);
+        r.push(l.rule(vec![], Action::Accept));
+        r
+    };
+    let mirror_in = vec![
+        l.rule(vec![iif("tun0")], Action::Dup { to: ip("198.51.100.2") }),
+        l.rule(
+            vec![Match::Saddr { neg: false, addrs: AddrMatch::Set("blacklist".into()) }],
+            Action::Drop,
+        ),
+        // VNS3's `PREROUTING … -j REJECT` lands in a filter prerouting chain.
+        l.rule(vec![iif("eth0")], Action::Reject(RejectWith::PortUnreachable)),
+    ];
+    let mirror_out = vec![l.rule(
+        vec![Match::OifName { neg: false, name: "tun0".into() }],
+        Action::Dup { to: ip("198.51.100.2") },
+    )];
+    let web = vec![
+        l.rule(
+            vec![tcp_dport(2222)],
+            Action::Dnat { to: nat("198.51.100.2", None, Some((22, 22))), random: false },
+        ),
+        l.rule(vec![], Action::Return),
+    ];
+    let dnats = [
+        (vec![iif("eth0")], nat("198.51.100.2", None, None), false),
+        (vec![tcp_dport(1)], nat("198.51.100.2", None, Some((22, 22))), false),
+        (vec![tcp_dport(1)], nat("198.51.100.2", None, Some((22, 25))), false),
+        (vec![], nat("198.51.100.2", Some("198.51.100.9"), None), false),
+        (vec![], nat("198.51.100.9", Some("198.51.100.2"), None), false),
+        (vec![tcp_dport(2)], nat("198.51.100.2", Some("198.51.100.9"), Some((22, 25))), true),
+        (vec![proto(17)], nat("198.51.100.2", Some("198.51.100.2"), Some((53, 53))), false),
+        (vec![], nat("198.51.100.3", None, None), true),
+    ];
+    let mut prerouting: Vec<Rule> = dnats
+        .iter()
+        .map(|(m, to, random)| l.rule(m.clone(), Action::Dnat { to: to.clone(), random: *random }))
+        .collect();
+    prerouting.extend([
+        l.rule(vec![tcp_dport(80)], Action::Redirect { ports: Some((8080, 8080)) }),
+        l.rule(vec![tcp_dport(81)], Action::Redirect { ports: Some((8080, 8090)) }),
+        l.rule(vec![], Action::Redirect { ports: None }),
+        l.rule(
+            vec![Match::Daddr { neg: false, addrs: AddrMatch::Nets(vec![net("10.0.1.0/24")]) }],
+            Action::NetmapDnat { to: net("192.168.7.0/24") },
+        ),
+        l.rule(vec![], Action::NetmapDnat { to: net("192.168.7.5/32") }),
+        l.rule(vec![iif("eth0")], Action::Jump("PRE_C_web-1".into())),
+    ]);
+    let nat_out = vec![l.rule(
+        vec![tcp_dport(3)],
+        Action::Dnat { to: nat("198.51.100.2", None, Some((22, 22))), random: false },
+    )];
+    let masq = |ports, random| Action::Masquerade { ports, random };
+    let postrouting = vec![
+        l.rule(vec![Match::OifName { neg: false, name: "eth0".into() }], masq(None, false)),
+        l.rule(vec![tcp_dport(4)], masq(Some((1024, 2000)), false)),
+        l.rule(vec![tcp_dport(4)], masq(Some((1024, 1024)), false)),
+        l.rule(vec![], masq(None, true)),
+        l.rule(vec![proto(17)], masq(Some((1024, 2000)), true)),
+        l.rule(vec![], Action::Snat { to: nat("10.0.1.120", None, None), random: false }),
+        l.rule(
+            vec![tcp_dport(6)],
+            Action::Snat { to: nat("10.0.1.120", None, Some((1000, 2000))), random: true },
+        ),
+        l.rule(
+            vec![],
+            Action::Snat { to: nat("10.0.1.120", Some("10.0.1.125"), None), random: false },
+        ),
+        l.rule(
+            vec![Match::Saddr { neg: false, addrs: AddrMatch::Nets(vec![net("192.168.7.0/24")]) }],
+            Action::NetmapSnat { to: net("10.0.1.0/24") },
+        ),
+    ];
+    use ChainKind::{Filter, Nat};
+    Ruleset {
+        table: "overlayfw".into(),
+        input_hash: "0123456789abcdef".repeat(10),
+        sets: vec![
+            Set {
+                name: "blacklist".into(),
+                elements: SetElements::Addrs(vec![
+                    net("192.0.2.0/24"),
+                    net("192.0.2.5/32"),
+                    net("192.0.3.0/24"),
+                    net("203.0.113.7/32"),
+                    net("255.255.255.0/24"),
+                ]),
+            },
+            Set { name: "empty_set".into(), elements: SetElements::Addrs(vec![]) },
+            Set {
+                name: "webports".into(),
+                elements: SetElements::Ports(vec![(22, 22), (80, 90), (85, 100), (101, 101)]),
+            },
+            Set { name: "lowports".into(), elements: SetElements::Ports(vec![(0, 1023)]) },
+        ],
+        chains: vec![
+            chain("INP_C_all-matches", all),
+            chain("INPUT_CUST", input),
+            chain("FORWARD_CUST", forward),
+            chain("OUTPUT_CUST", output),
+            chain("MIRROR_IN", mirror_in),
+            chain("MIRROR_OUT", mirror_out),
+            chain("PRE_C_web-1", web),
+            chain("PREROUTING_CUST", prerouting),
+            chain("OUTPUT_NAT", nat_out),
+            chain("POSTROUTING_CUST", postrouting),
+            base("filter_prerouting", Filter, Hook::Prerouting, -150, vec![jump("MIRROR_IN")]),
+            base("filter_input", Filter, Hook::Input, 0, vec![jump("INPUT_CUST")]),
+            base("filter_forward", Filter, Hook::Forward, -5, vec![jump("FORWARD_CUST")]),
+            base("filter_output", Filter, Hook::Output, 10, vec![jump("OUTPUT_CUST")]),
+            base("filter_postrouting", Filter, Hook::Postrouting, -300, vec![jump("MIRROR_OUT")]),
+            base("nat_prerouting", Nat, Hook::Prerouting, -100, vec![jump("PREROUTING_CUST")]),
+            base("nat_input", Nat, Hook::Input, 100, vec![]),
+            base("nat_output", Nat, Hook::Output, -100, vec![jump("OUTPUT_NAT")]),
+            base("nat_postrouting", Nat, Hook::Postrouting, 100, vec![jump("POSTROUTING_CUST")]),
+        ],
+    }
 }
