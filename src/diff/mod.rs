@@ -152,14 +152,18 @@ pub fn from_listing_bytes(bytes: &[u8], table: &str) -> Result<Option<Model>, St
     // and the runs are folded in order.
     let threads = crate::syntax::threads();
     let per = doc.nftables.len().div_ceil(threads).max(4096);
-    let runs: Vec<Result<Vec<Item>, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = doc
-            .nftables
-            .chunks(per)
-            .map(|run| s.spawn(move || run.iter().map(|raw| item(raw)).collect()))
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("listing reader thread")).collect()
-    });
+    let runs: Vec<Result<Vec<Item>, String>> = if doc.nftables.len() <= per {
+        vec![doc.nftables.iter().map(|raw| item(raw)).collect()]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = doc
+                .nftables
+                .chunks(per)
+                .map(|run| s.spawn(move || run.iter().map(|raw| item(raw)).collect()))
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("listing reader thread")).collect()
+        })
+    };
     let mut present = false;
     let mut m = Model::default();
     for run in runs {

@@ -75,8 +75,12 @@ pub fn pieces(text: &str, threads: usize) -> Vec<Piece> {
 /// an error contributes no rule. A large file is cut into pieces parsed in parallel; the result
 /// is the same as parsing it in one piece.
 pub fn parse(file: FileId, text: &str) -> (ast::RulesFile, Vec<Diagnostic>) {
+    let pieces = pieces(text, threads());
+    if let [piece] = pieces[..] {
+        return parse_piece(file, text, piece);
+    }
     let results: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = pieces(text, threads())
+        let handles: Vec<_> = pieces
             .into_iter()
             .map(|piece| s.spawn(move || parse_piece(file, text, piece)))
             .collect();

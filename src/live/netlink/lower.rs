@@ -240,22 +240,10 @@ pub(crate) struct RulePlan {
 }
 
 /// Sorted, merged inclusive intervals: overlapping and adjacent ones joined, as nft's
-/// auto-merge does, so that the kernel never sees an overlap.
-pub(crate) fn merge(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    for r in &mut ranges {
-        if r.0 > r.1 {
-            *r = (r.1, r.0);
-        }
-    }
-    ranges.sort_unstable();
-    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-    for (lo, hi) in ranges {
-        match out.last_mut() {
-            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
-            _ => out.push((lo, hi)),
-        }
-    }
-    out
+/// auto-merge does, so that the kernel never sees an overlap. A reversed pair counts as its
+/// ordered form.
+pub(crate) fn merge(ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    crate::diff::canon::merge(ranges.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect())
 }
 
 /// The interval elements of a set over a key space `0..=max` of `width` bytes.
