@@ -1,8 +1,8 @@
 //! Rules texts + inventory → IR. Parses each line (through `syntax`) and resolves it at once,
-//! so that a whole file's AST never exists; places every line in its chain (VNS3 semantics: chain-less lines,
-//! MACRO_CUST, subgroups), enforces iptables' own rules on where options and targets may stand,
-//! resolves every name and variable to a concrete value, and lays the rules out as nftables
-//! chains (see ARCHITECTURE.md, "Chain layout").
+//! so that a whole file's AST never exists; places every line in its chain (VNS3 semantics:
+//! chain-less lines, MACRO_CUST, subgroups), enforces iptables' own rules on where options and
+//! targets may stand, resolves every name and variable to a concrete value, and lays the rules
+//! out as nftables chains (see ARCHITECTURE.md, "Chain layout").
 
 mod values;
 
