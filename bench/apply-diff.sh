@@ -39,6 +39,13 @@ read -r t_opt m_opt _ < <(measure ip netns exec "$NS" nft -f "$TMP/optimized.nft
 read -r t_tr m_tr _ < <(measure ip netns exec "$NS" nft -f "$TMP/translated.nft")
 read -r t_nl m_nl s_nl < <(measure ip netns exec "$NS" "$BIN" apply --backend netlink "$TMP/policy.rules")
 read -r t_ofw_nft m_ofw_nft _ < <(measure ip netns exec "$NS" "$BIN" apply --backend nft "$TMP/policy.rules")
+# The kernel's own time on the transaction, as the netlink backend measures it (from the batch's
+# send to the last answer): the least any backend can take to load these rules.
+t_kernel=$(for _ in $(seq "$RUNS"); do
+  reset
+  in_ns "$BIN" apply --backend netlink "$TMP/policy.rules" 2>&1 >/dev/null |
+    sed -n 's/.*the kernel.s transaction took \([0-9.]*\) s.*/\1/p'
+done | sort -n | head -1)
 BEFORE=
 read -r t_list m_list _ < <(measure ip netns exec "$NS" nft -j list table ip overlayfw)
 set +e; read -r t_diff m_diff _ < <(measure ip netns exec "$NS" "$BIN" diff "$TMP/policy.rules"); set -e
@@ -57,6 +64,7 @@ row "nft -j list table ip overlayfw" "$t_list" "$m_list"
 row "overlayfw diff (live, incl. compile and listing)" "$t_diff" "$m_diff"
 row "overlayfw diff --against dump.json" "$t_against" "$m_against"
 echo "apply: netlink is $(ratio "$t_nft" "$t_nl")x faster than nft -f and uses $(ratio "$m_nft" "$m_nl")x less memory (goal: >= 2x, >= 5x)"
-echo "apply: the kernel's own work (system time) is $s_nft s of nft -f and $s_nl s of netlink: no backend loading these rules can be more than $(ratio "$t_nft" "$s_nft")x faster than nft -f"
+echo "apply: the kernel's own work (system time) is $s_nft s of nft -f and $s_nl s of netlink"
+echo "apply: the kernel's transaction alone takes $t_kernel s: no backend loading these rules can be more than $(ratio "$t_nft" "$t_kernel")x faster than nft -f"
 echo "diff: $(ratio "$t_diff" "$t_list")x the time of nft -j list alone (goal: <= 1.2x)"
 echo "load: --optimize loads $(ratio "$t_nft" "$t_opt")x faster than plain and $(ratio "$t_tr" "$t_opt")x faster than the translator's output (goal: >= 5x)"

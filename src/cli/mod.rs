@@ -491,17 +491,25 @@ fn apply(a: ApplyArgs) -> io::Result<u8> {
         BackendArg::Nft => live::apply::Backend::Nft,
         BackendArg::Netlink => live::apply::Backend::Netlink,
     };
-    if let Err(e) = live::apply::apply(&ruleset, backend) {
-        eprintln!("overlayfw: the kernel refused the ruleset; nothing was changed\n{e}");
-        return Ok(match e {
-            live::apply::ApplyError::Nft { source: live::nft::NftError::Failed { .. }, .. } => 1,
-            live::apply::ApplyError::Netlink(_) => 1,
-            _ => 2,
-        });
-    }
+    let kernel = match live::apply::apply(&ruleset, backend) {
+        Ok(kernel) => kernel,
+        Err(e) => {
+            eprintln!("overlayfw: the kernel refused the ruleset; nothing was changed\n{e}");
+            return Ok(match e {
+                live::apply::ApplyError::Nft {
+                    source: live::nft::NftError::Failed { .. }, ..
+                } => 1,
+                live::apply::ApplyError::Netlink(_) => 1,
+                _ => 2,
+            });
+        }
+    };
     let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
     let Some((seconds, snapshot)) = a.confirm.zip(snapshot) else {
-        eprintln!("applied table ip {table}: {} chains, {rules} rules", ruleset.chains.len());
+        let took = kernel.map_or(String::new(), |t| {
+            format!(" (the kernel's transaction took {:.3} s)", t.as_secs_f64())
+        });
+        eprintln!("applied table ip {table}: {} chains, {rules} rules{took}", ruleset.chains.len());
         return Ok(0);
     };
     let pending = live::confirm::Pending::create(table, &snapshot.restore_script())?;

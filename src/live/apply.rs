@@ -1,5 +1,7 @@
 //! Replacing overlayfw's table in the kernel, and putting the previous one back.
 
+use std::time::Duration;
+
 use crate::emit;
 use crate::ir::Ruleset;
 
@@ -32,7 +34,8 @@ fn blame_text(blame: &[String]) -> String {
 }
 
 /// Replaces `table ip NAME` with the ruleset in one transaction; on error nothing changed.
-pub fn apply(rs: &Ruleset, backend: Backend) -> Result<(), ApplyError> {
+/// Returns how long the kernel took over the transaction when the backend can tell (netlink).
+pub fn apply(rs: &Ruleset, backend: Backend) -> Result<Option<Duration>, ApplyError> {
     match backend {
         Backend::Nft => {
             let script = emit::nft_script(rs);
@@ -42,19 +45,22 @@ pub fn apply(rs: &Ruleset, backend: Backend) -> Result<(), ApplyError> {
                     _ => Vec::new(),
                 };
                 ApplyError::Nft { source: e, blame }
-            })
+            })?;
+            Ok(None)
         }
         Backend::Netlink => netlink(rs),
     }
 }
 
 #[cfg(feature = "netlink")]
-fn netlink(rs: &Ruleset) -> Result<(), ApplyError> {
-    super::netlink::apply(rs).map(|_| ()).map_err(|e| ApplyError::Netlink(e.to_string()))
+fn netlink(rs: &Ruleset) -> Result<Option<Duration>, ApplyError> {
+    super::netlink::apply(rs)
+        .map(|r| Some(r.kernel))
+        .map_err(|e| ApplyError::Netlink(e.to_string()))
 }
 
 #[cfg(not(feature = "netlink"))]
-fn netlink(_: &Ruleset) -> Result<(), ApplyError> {
+fn netlink(_: &Ruleset) -> Result<Option<Duration>, ApplyError> {
     Err(ApplyError::NoNetlink)
 }
 

@@ -23,7 +23,7 @@ use crate::ir::{Origin, Ruleset, SetElements};
 use batch::{Batch, Socket};
 use lower::{Key, Lowerer, SetPlan};
 
-/// What [`apply`] sent.
+/// What [`apply`] sent, and how long the kernel took over it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ApplyReport {
     /// Netlink messages in the batch, batch begin and end included.
@@ -36,6 +36,9 @@ pub struct ApplyReport {
     pub sets: usize,
     /// Set elements as sent (interval starts and ends).
     pub set_elements: usize,
+    /// From the `send` of the batch to the kernel's last answer: the kernel's own work on the
+    /// transaction (it processes the batch inside `send`), which no backend can avoid.
+    pub kernel: Duration,
 }
 
 /// The object a kernel error belongs to.
@@ -125,6 +128,7 @@ pub fn apply(ruleset: &Ruleset) -> Result<ApplyReport, NetlinkError> {
     socket
         .size_buffers(buf.len() + 65536, (report.messages * 1024).max(1 << 20))
         .map_err(NetlinkError::Socket)?;
+    let sent = std::time::Instant::now();
     socket.send(&buf).map_err(|source| NetlinkError::Send { bytes: buf.len(), source })?;
 
     let mut datagram = vec![0u8; 1 << 17];
@@ -148,6 +152,7 @@ pub fn apply(ruleset: &Ruleset) -> Result<ApplyReport, NetlinkError> {
             break;
         }
     }
+    report.kernel = sent.elapsed();
     match first_error {
         None => Ok(report),
         Some((seq, errno)) => Err(NetlinkError::Refused {
