@@ -70,7 +70,8 @@ pub enum Hook {
 /// Where a rule came from; becomes its comment `FILE:LINE[ NOTE]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
-    pub file: String,
+    /// Shared by every rule of a file (one allocation, not one per rule).
+    pub file: std::sync::Arc<str>,
     pub line: u32,
     /// The `-m comment` text, if any.
     pub note: Option<String>,

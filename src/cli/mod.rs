@@ -266,6 +266,10 @@ fn read_input(path: &Path) -> io::Result<Text> {
         return Ok(Text { name: "<stdin>".to_string(), bytes });
     }
     let file = std::fs::File::open(path).map_err(|e| with_path(e, path))?;
+    // Sized from the file's length (a regular file), so the text has no growth slack: it stays
+    // until the end of the run, for diagnostics.
+    let size = file.metadata().map_or(0, |m| m.len().min(MAX_INPUT + 1));
+    bytes.reserve_exact(usize::try_from(size).unwrap_or(0));
     file.take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| with_path(e, path))?;
     if bytes.len() as u64 > MAX_INPUT {
         return Err(too_large(&path.display().to_string()));

@@ -170,20 +170,48 @@ fn keys_of<'a>(s: &Shape<'a>) -> impl Iterator<Item = Key<'a>> {
     [sa, da, dport, iif, proto].into_iter().flatten()
 }
 
-#[derive(Default)]
+/// The rules filed under one key, in order: the first and last, linked by [`Index::next`].
+#[derive(Clone, Copy)]
+struct Bucket {
+    first: u32,
+    last: u32,
+    len: u32,
+}
+
+/// No next rule in the bucket.
+const END: u32 = u32::MAX;
+
 struct Index<'a> {
-    buckets: crate::fasthash::FxHashMap<Key<'a>, Vec<usize>>,
+    /// Per key, a list threaded through `next`: one small entry per key and four bytes per
+    /// rule (a vector per key cost 60 bytes more per rule of a 100,000-rule chain).
+    buckets: crate::fasthash::FxHashMap<Key<'a>, Bucket>,
+    /// For each rule filed, the next rule of its bucket.
+    next: Vec<u32>,
     wide: Vec<usize>,
     /// Prefix lengths in use by `Saddr` / `Daddr` keys, one bit each.
     s_lens: u64,
     d_lens: u64,
+    /// Reused for the keys of each lookup.
+    keys: Vec<Key<'a>>,
 }
 
 impl<'a> Index<'a> {
+    /// An index for a chain of `rules` rules.
+    fn new(rules: usize) -> Index<'a> {
+        Index {
+            buckets: Default::default(),
+            next: vec![END; rules],
+            wide: Vec::new(),
+            s_lens: 0,
+            d_lens: 0,
+            keys: Vec::new(),
+        }
+    }
+
     /// Files the rule under whichever of its exact keys has the fewest rules so far, so that
     /// lookups stay short even when many rules share one value (a destination host, say).
     fn insert(&mut self, i: usize, s: &Shape<'a>) {
-        let best = keys_of(s).min_by_key(|k| self.buckets.get(k).map_or(0, Vec::len));
+        let best = keys_of(s).min_by_key(|k| self.buckets.get(k).map_or(0, |b| b.len));
         match best {
             None => {
                 if self.wide.len() < WIDE_MAX {
@@ -196,14 +224,25 @@ impl<'a> Index<'a> {
                     Key::Daddr(_, l) => self.d_lens |= 1 << l,
                     _ => {}
                 }
-                self.buckets.entry(k).or_default().push(i);
+                let i = u32::try_from(i).expect("a chain has fewer than 2^32 rules");
+                match self.buckets.entry(k) {
+                    std::collections::hash_map::Entry::Occupied(mut e) => {
+                        let b = e.get_mut();
+                        self.next[b.last as usize] = i;
+                        b.last = i;
+                        b.len += 1;
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(Bucket { first: i, last: i, len: 1 });
+                    }
+                }
             }
         }
     }
 
     /// The keys under which a rule covering `b` may be filed.
-    fn keys_for(&self, b: &Shape<'a>) -> Vec<Key<'a>> {
-        let mut keys = Vec::new();
+    fn keys_for(&self, b: &Shape<'a>, keys: &mut Vec<Key<'a>>) {
+        keys.clear();
         let addr = |f: &space::Field, lens: u64, mk: fn(u32, u8) -> Key<'a>, keys: &mut Vec<_>| {
             let Some(v) = f.as_deref() else { return };
             let (Some(first), Some(last)) = (v.first(), v.last()) else { return };
@@ -214,8 +253,8 @@ impl<'a> Index<'a> {
                 }
             }
         };
-        addr(&b.saddr, self.s_lens, Key::Saddr, &mut keys);
-        addr(&b.daddr, self.d_lens, Key::Daddr, &mut keys);
+        addr(&b.saddr, self.s_lens, Key::Saddr, keys);
+        addr(&b.daddr, self.d_lens, Key::Daddr, keys);
         if let Some(p) = single_port(&b.dport) {
             keys.push(Key::Dport(p));
         }
@@ -227,30 +266,54 @@ impl<'a> Index<'a> {
         if let Some(p) = single_proto(&b.proto) {
             keys.push(Key::Proto(p));
         }
-        keys
     }
 
     /// The earliest-found indexed rule that covers `b` and shares its projections.
-    fn find(&self, b: &Shape<'a>, ok: impl Fn(usize) -> bool, shapes: &[Shape]) -> Option<usize> {
+    fn find(
+        &mut self,
+        b: &Shape<'a>,
+        ok: impl Fn(usize) -> bool,
+        shapes: &[Shape],
+    ) -> Option<usize> {
         let mut budget = CHECKS;
-        let keys = self.keys_for(b);
-        let lists = keys
-            .iter()
-            .filter_map(|k| self.buckets.get(k))
-            .map(Vec::as_slice)
-            .chain(std::iter::once(self.wide.as_slice()));
-        for list in lists {
-            for &a in list {
-                if budget == 0 {
-                    return None;
+        let mut keys = std::mem::take(&mut self.keys);
+        self.keys_for(b, &mut keys);
+        let mut check = |a: usize| {
+            if budget == 0 {
+                return Err(());
+            }
+            budget -= 1;
+            Ok(ok(a) && space::covers(&shapes[a], b))
+        };
+        let mut found = None;
+        'search: {
+            for k in &keys {
+                let Some(bucket) = self.buckets.get(k) else { continue };
+                let mut a = bucket.first;
+                while a != END {
+                    match check(a as usize) {
+                        Err(()) => break 'search,
+                        Ok(true) => {
+                            found = Some(a as usize);
+                            break 'search;
+                        }
+                        Ok(false) => a = self.next[a as usize],
+                    }
                 }
-                budget -= 1;
-                if ok(a) && space::covers(&shapes[a], b) {
-                    return Some(a);
+            }
+            for &a in &self.wide {
+                match check(a) {
+                    Err(()) => break 'search,
+                    Ok(true) => {
+                        found = Some(a);
+                        break 'search;
+                    }
+                    Ok(false) => {}
                 }
             }
         }
-        None
+        self.keys = keys;
+        found
     }
 }
 
@@ -301,10 +364,12 @@ fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
     let shapes: Vec<Shape> = rules.iter().map(|p| space::shape(&p.matches, sets)).collect();
     let proj: Vec<u8> = rules.iter().map(|p| projections(chain.family, &p.action)).collect();
     let mut out = Vec::new();
-    let mut index = Index::default();
-    // Line hash → the lines (index ranges) with that hash, for W102.
-    let mut lines: crate::fasthash::FxHashMap<u64, Vec<std::ops::Range<usize>>> =
+    let mut index = Index::new(rules.len());
+    // For W102: line hash → the first line (its rules' index range) with that hash; further
+    // lines with the same hash but other rules (rare) in `more`.
+    let mut lines: crate::fasthash::FxHashMap<u64, (u32, u32)> =
         crate::fasthash::FxHashMap::with_capacity_and_hasher(rules.len(), Default::default());
+    let mut more: crate::fasthash::FxHashMap<u64, Vec<std::ops::Range<usize>>> = Default::default();
     let mut catch_alls: Vec<CatchAll> = Vec::new();
     let mut i = 0;
     while i < rules.len() {
@@ -333,11 +398,33 @@ fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
             );
             continue;
         }
-        let same = lines.entry(line_hash(&rules[line.clone()])).or_default();
-        if let Some(first) =
-            same.iter().find(|r| same_line(&rules[(*r).clone()], &rules[line.clone()]))
-        {
-            let a = &rules[first.start];
+        let hash = line_hash(&rules[line.clone()]);
+        let first = match lines.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let to32 = |k: usize| u32::try_from(k).expect("a chain has fewer than 2^32 rules");
+                e.insert((to32(line.start), to32(line.end)));
+                None
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let (from, to) = *e.get();
+                let earlier = from as usize..to as usize;
+                if same_line(&rules[earlier.clone()], &rules[line.clone()]) {
+                    Some(earlier.start)
+                } else {
+                    let same = more.entry(hash).or_default();
+                    let found = same
+                        .iter()
+                        .find(|r| same_line(&rules[(*r).clone()], &rules[line.clone()]))
+                        .map(|r| r.start);
+                    if found.is_none() {
+                        same.push(line.clone());
+                    }
+                    found
+                }
+            }
+        };
+        if let Some(first) = first {
+            let a = &rules[first];
             out.push(
                 Diagnostic::warning(
                     "W102",
@@ -350,7 +437,6 @@ fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
             );
             continue;
         }
-        same.push(line.clone());
         // Shadowed when every alternative is covered by an earlier terminating rule.
         let mut by_catch_all = None;
         let mut by_rule = None;

@@ -221,7 +221,7 @@ pub fn every_variant() -> Ruleset {
     input.push(Rule {
         matches: vec![],
         action: Action::Accept,
-        origin: Some(Origin { file: "f".repeat(200), line: 7, note: None }),
+        origin: Some(Origin { file: "f".repeat(200).into(), line: 7, note: None }),
     });
     let all = all_matches(l);
     let forward = vec![
