@@ -9,7 +9,7 @@ use super::COMMENT_MAX;
 use super::rule::{ct_name, l4_name};
 use crate::ir::{
     Action, AddrMatch, BaseChain, ChainKind, Dir, Hook, Match, NatTarget, PortMatch, RateUnit,
-    RejectWith, Rule, Ruleset, SetElements,
+    RejectWith, Rule, Ruleset, SetElements, Tuple, Vmap,
 };
 
 /// The table, its sets, chains and rules as `nft -j list table ip NAME` shows them (without
@@ -188,7 +188,8 @@ fn match_expr(m: &Match) -> Value {
                 json!({"set": [{"concat": [kind, c]}]}),
             ),
         },
-        Match::Tuple { fields, elements } => {
+        Match::Tuple(t) => {
+            let Tuple { fields, elements } = &**t;
             let set: Vec<Value> = elements.iter().map(|el| tuple_element(el)).collect();
             matcher("==", tuple_key(fields), json!({"set": set}))
         }
@@ -307,7 +308,8 @@ fn action_expr(a: &Action) -> Value {
             json!({"snat": {"addr": {"prefix": {"addr": to.network().to_string(), "len": to.prefix()}}, "flags": "netmap", "type_flags": "prefix"}})
         }
         Action::Dup { to } => json!({"dup": {"addr": to.to_string()}}),
-        Action::Vmap { fields, entries } => {
+        Action::Vmap(map) => {
+            let Vmap { fields, entries } = &**map;
             let data: Vec<Value> = entries
                 .iter()
                 .map(|(el, v)| {

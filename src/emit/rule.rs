@@ -84,7 +84,7 @@ fn push_match(out: &mut String, m: &Match) {
             let _ = write!(out, "limit rate {rate}/{unit} burst {burst} packets");
         }
         Match::IcmpType { neg, kind, code } => push_icmp(out, *neg, *kind, *code),
-        Match::Tuple { fields, elements } => push_tuple(out, fields, elements),
+        Match::Tuple(t) => push_tuple(out, &t.fields, &t.elements),
         Match::TcpSyn { neg } => {
             let op = if *neg { "!=" } else { "==" };
             let _ = write!(out, "tcp flags & (fin|syn|rst|ack) {op} syn");
@@ -376,7 +376,7 @@ fn push_action(out: &mut String, action: &Action) {
         Action::Dup { to } => {
             let _ = write!(out, "dup to {to}");
         }
-        Action::Vmap { fields, entries } => push_vmap(out, fields, entries),
+        Action::Vmap(map) => push_vmap(out, &map.fields, &map.entries),
         Action::DnatMap { proto, entries } => {
             let _ = write!(out, "dnat to {} dport map {{ ", l4_name(*proto));
             for (i, (key, addr, port)) in entries.iter().enumerate() {

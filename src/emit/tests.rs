@@ -6,7 +6,7 @@ use super::*;
 use crate::ir::*;
 
 fn origin(line: u32, note: Option<&str>) -> Option<Origin> {
-    Some(Origin { file: "rules.fw".into(), line, note: note.map(str::to_owned) })
+    Some(Origin { file: "rules.fw".into(), line, note: note.map(Box::from) })
 }
 
 fn rule(matches: Vec<Match>, action: Action, line: u32) -> Rule {

@@ -24,7 +24,8 @@ fn rule_addresses(chains: &[VChain], inv: &Inventory) -> Ivs {
                 AddrMatch::Nets(n) => v.extend(n.iter().map(space::net_ivs)),
                 AddrMatch::Range(a, b) => v.push((u32::from(*a), u32::from(*b))),
                 AddrMatch::Set(name) => {
-                    if let Some(FwSetElements::Addrs(a)) = inv.fwsets.get(name).map(|s| &s.elements)
+                    if let Some(FwSetElements::Addrs(a)) =
+                        inv.fwsets.get(&**name).map(|s| &s.elements)
                     {
                         v.extend(a.iter().map(space::net_ivs));
                     }

@@ -28,7 +28,8 @@
 use std::collections::HashMap;
 
 use crate::ir::{
-    Action, AddrMatch, Chain, Dir, Elem, Field, MapVerdict, Match, Origin, PortMatch, Rule, Ruleset,
+    Action, AddrMatch, Chain, Dir, Elem, Field, MapVerdict, Match, Origin, PortMatch, Rule,
+    Ruleset, Tuple, Vmap,
 };
 
 /// One merge: which rules became which.
@@ -414,12 +415,12 @@ fn merge_vmap(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
         .map(|(_, m)| m.clone())
         .collect();
     let fields = first.keys.iter().map(|k| k.1).collect();
-    Rule { matches, action: Action::Vmap { fields, entries }, origin }
+    Rule { matches, action: Action::Vmap(Box::new(Vmap { fields, entries })), origin }
 }
 
 /// The origin of a merged rule: the first rule's, noting how many more were merged into it.
 fn merged_origin(run: &[Rule]) -> Option<Origin> {
-    let note = Some(format!("+{} merged", run.len() - 1));
+    let note = Some(format!("+{} merged", run.len() - 1).into_boxed_str());
     run[0].origin.clone().map(|o| Origin { note, ..o })
 }
 
@@ -494,10 +495,10 @@ fn merge(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
     let fields: Vec<Field> = first.keys.iter().map(|k| k.1).collect();
     for (i, m) in head.matches.iter().enumerate() {
         if i == key_positions[0] {
-            matches.push(Match::Tuple {
+            matches.push(Match::Tuple(Box::new(Tuple {
                 fields: fields.clone(),
                 elements: std::mem::take(&mut elements),
-            });
+            })));
         } else if !key_positions.contains(&i) {
             matches.push(m.clone());
         }

@@ -62,8 +62,8 @@ fn mixed_verdicts_on_disjoint_keys_become_one_verdict_map() {
     let rules = chain(&rs, "INPUT_CUST");
     assert_eq!(rules.len(), 2, "a repeated key (24) ends the map: first match must decide");
     assert_eq!(merges[0].count, 4);
-    let Action::Vmap { entries, .. } = &rules[0].action else { panic!("{:?}", rules[0]) };
-    let verdicts: Vec<_> = entries.iter().map(|e| e.1).collect();
+    let Action::Vmap(map) = &rules[0].action else { panic!("{:?}", rules[0]) };
+    let verdicts: Vec<_> = map.entries.iter().map(|e| e.1).collect();
     use crate::ir::MapVerdict::{Accept, Drop};
     assert_eq!(verdicts, [Accept, Accept, Drop, Accept]);
     assert_eq!(rules[1].action, Action::Accept);

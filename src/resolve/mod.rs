@@ -413,7 +413,11 @@ impl<'a> Resolver<'a> {
             }
             Some(text)
         });
-        let origin = Origin { file: std::sync::Arc::clone(file), line: rule.line, note };
+        let origin = Origin {
+            file: std::sync::Arc::clone(file),
+            line: rule.line,
+            note: note.map(String::into_boxed_str),
+        };
         self.check_interfaces(rule, family);
         let proto = protocol(rule);
         let alts = self.matches(rule, proto);
@@ -650,7 +654,7 @@ impl<'a> Resolver<'a> {
                 }
                 MatchKind::Set { name, dir } => match self.v.addr_set(&name.node, name.span) {
                     Some(AddrPart::Set(s)) => {
-                        let addrs = ir::AddrMatch::Set(s);
+                        let addrs = ir::AddrMatch::Set(s.into());
                         ext.push(match dir {
                             ast::SetDir::Src => Match::Saddr { neg, addrs },
                             ast::SetDir::Dst => Match::Daddr { neg, addrs },
@@ -1160,7 +1164,7 @@ fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -> Vec<Vec<M
         if !nets.is_empty() {
             one.push(mk(ir::AddrMatch::Nets(nets)));
         }
-        one.extend(sets.into_iter().map(|s| mk(ir::AddrMatch::Set(s))));
+        one.extend(sets.into_iter().map(|s| mk(ir::AddrMatch::Set(s.into()))));
         return vec![one];
     }
     if everything {
@@ -1170,7 +1174,7 @@ fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -> Vec<Vec<M
     if !nets.is_empty() {
         alts.push(vec![mk(ir::AddrMatch::Nets(nets))]);
     }
-    alts.extend(sets.into_iter().map(|s| vec![mk(ir::AddrMatch::Set(s))]));
+    alts.extend(sets.into_iter().map(|s| vec![mk(ir::AddrMatch::Set(s.into()))]));
     if alts.is_empty() {
         alts.push(Vec::new());
     }

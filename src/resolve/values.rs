@@ -275,7 +275,7 @@ impl<'a> Values<'a> {
             }
             PortSpec::Single(Value::Var(name)) => match self.var(name, span)? {
                 VarValue::Set(s) => match &self.inv.fwsets[s].elements {
-                    FwSetElements::Ports(_) => Some(ir::PortMatch::Set(s.to_string())),
+                    FwSetElements::Ports(_) => Some(ir::PortMatch::Set(s.into())),
                     FwSetElements::Addrs(_) => {
                         let decl = self.inv.fwsets[s].span;
                         self.error(

@@ -26,7 +26,11 @@ impl Lines {
         Rule {
             matches,
             action,
-            origin: Some(Origin { file: "rules.fw".into(), line: self.0, note }),
+            origin: Some(Origin {
+                file: "rules.fw".into(),
+                line: self.0,
+                note: note.map(String::into_boxed_str),
+            }),
         }
     }
 

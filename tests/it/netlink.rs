@@ -192,7 +192,7 @@ fn both_backends_agree_on_optimized_rulesets() {
     let rules = || rulesets.iter().flat_map(|(_, rs)| &rs.chains).flat_map(|c| &c.rules);
     let tuples = || {
         rules().flat_map(|r| &r.matches).filter_map(|m| match m {
-            Match::Tuple { elements, .. } => Some(elements),
+            Match::Tuple(t) => Some(&t.elements),
             _ => None,
         })
     };

@@ -57,7 +57,7 @@ impl Eval<'_> {
         match m {
             AddrMatch::Nets(n) => in_nets(n, a),
             AddrMatch::Range(lo, hi) => (u32::from(*lo)..=u32::from(*hi)).contains(&a),
-            AddrMatch::Set(name) => match self.sets[name.as_str()] {
+            AddrMatch::Set(name) => match self.sets[&**name] {
                 SetElements::Addrs(n) => in_nets(n, a),
                 SetElements::Ports(_) => false,
             },
@@ -67,7 +67,7 @@ impl Eval<'_> {
     fn ports(&self, m: &PortMatch, p: u16) -> bool {
         match m {
             PortMatch::Ports(r) => r.iter().any(|&(a, b)| (a..=b).contains(&p)),
-            PortMatch::Set(name) => match self.sets[name.as_str()] {
+            PortMatch::Set(name) => match self.sets[&**name] {
                 SetElements::Ports(r) => r.iter().any(|&(a, b)| (a..=b).contains(&p)),
                 SetElements::Addrs(_) => false,
             },
@@ -104,8 +104,8 @@ impl Eval<'_> {
                 p.proto == 1 && ((p.icmp.0 == *kind && code.is_none_or(|c| c == p.icmp.1)) != *neg)
             }
             Match::TcpSyn { neg } => p.proto == 6 && p.syn != *neg,
-            Match::Tuple { fields, elements } => {
-                elements.iter().any(|e| fields.iter().zip(e).all(|(f, v)| self.field(*f, v, p)))
+            Match::Tuple(t) => {
+                t.elements.iter().any(|e| t.fields.iter().zip(e).all(|(f, v)| self.field(*f, v, p)))
             }
         }
     }
@@ -126,7 +126,8 @@ impl Eval<'_> {
                     }
                 }
                 Action::Dnat { to, .. } => format!("dnat {} {:?}", to.addr, to.ports.map(|p| p.0)),
-                Action::Vmap { fields, entries } => {
+                Action::Vmap(map) => {
+                    let (fields, entries) = (&map.fields, &map.entries);
                     let hit = entries
                         .iter()
                         .find(|(el, _)| fields.iter().zip(el).all(|(f, v)| self.field(*f, v, p)));
@@ -175,8 +176,8 @@ pub(crate) fn pools(rs: &Ruleset) -> (Vec<u32>, Vec<u16>, Vec<String>) {
                     Match::Port { ports: PortMatch::Ports(p), .. } => {
                         p.iter().for_each(|&(a, b)| port(a, b))
                     }
-                    Match::Tuple { elements, .. } => {
-                        for e in elements.iter().flatten() {
+                    Match::Tuple(t) => {
+                        for e in t.elements.iter().flatten() {
                             match e {
                                 Elem::Net(n) => net(n),
                                 Elem::Ports(a, b) => port(*a, *b),

@@ -367,9 +367,9 @@ fn probes(rs: &Ruleset, count: usize, seed: u64) -> Vec<Probe> {
                     p.proto = 6;
                     p.syn = !neg;
                 }
-                Match::Tuple { fields, elements } if !elements.is_empty() => {
-                    let e = &elements[rng.below(elements.len())];
-                    for (f, v) in fields.iter().zip(e) {
+                Match::Tuple(t) if !t.elements.is_empty() => {
+                    let e = &t.elements[rng.below(t.elements.len())];
+                    for (f, v) in t.fields.iter().zip(e) {
                         match (f, v) {
                             (Field::Saddr, Elem::Net(n)) => p.saddr = rng.in_net(n),
                             (Field::Daddr, Elem::Net(n)) => p.daddr = rng.in_net(n),

@@ -515,7 +515,7 @@ impl RuleCx<'_, '_> {
 
     fn push_match(&mut self, m: &Match) {
         match m {
-            Match::Tuple { fields, elements } => self.tuple(fields, elements),
+            Match::Tuple(t) => self.tuple(&t.fields, &t.elements),
             Match::IifName { neg, name } => self.ifname(MetaKey::IifName, *neg, name),
             Match::OifName { neg, name } => self.ifname(MetaKey::OifName, *neg, name),
             Match::Saddr { neg, addrs } => self.addr(12, *neg, addrs),
@@ -768,7 +768,7 @@ impl RuleCx<'_, '_> {
     fn push_action(&mut self, action: &Action) {
         match action {
             Action::DnatMap { proto, entries } => self.dnat_map(*proto, entries),
-            Action::Vmap { fields, entries } => self.vmap(fields, entries),
+            Action::Vmap(map) => self.vmap(&map.fields, &map.entries),
             Action::Count => {}
             Action::Accept => self.exprs.push(Expr::Accept),
             Action::Drop => self.exprs.push(Expr::Drop),
@@ -870,7 +870,7 @@ mod tests {
 
     #[test]
     fn comments_are_cut_at_a_char_boundary() {
-        let o = Origin { file: "f".into(), line: 1, note: Some("é".repeat(100)) };
+        let o = Origin { file: "f".into(), line: 1, note: Some("é".repeat(100).into()) };
         let c = rule_comment(&o);
         assert!(c.len() <= COMMENT_MAX && c.starts_with("f:1 é"));
     }
