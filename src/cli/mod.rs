@@ -325,7 +325,16 @@ fn check(a: CheckArgs) -> io::Result<u8> {
     }
     out.flush()?;
     let warned = compiled.diagnostics.iter().any(|d| !d.is_error());
-    Ok(u8::from(compiled.has_errors() || (a.deny_warnings && warned)))
+    let code = u8::from(compiled.has_errors() || (a.deny_warnings && warned));
+    left_to_exit(compiled);
+    Ok(code)
+}
+
+/// Ends a large value's life without running its destructors. Only for the values a command
+/// is done with just before the process exits: the system takes the memory back at once,
+/// where freeing a 100,000-rule ruleset allocation by allocation took 12 ms (4% of `compile`).
+fn left_to_exit<T>(value: T) {
+    std::mem::forget(value);
 }
 
 /// Reads and compiles; prints diagnostics to standard error. `Err(code)`: stop with it.
@@ -370,26 +379,30 @@ fn compile(a: CompileArgs) -> io::Result<u8> {
             writeln!(err, "{} merges, {saved} rules fewer", merges.len())?;
         }
     }
-    let text = match a.format {
-        OutputArg::Nft => emit::nft_script(&ruleset),
+    let pieces = match a.format {
+        OutputArg::Nft => emit::nft_script_pieces(&ruleset),
         OutputArg::Json => {
             let mut t = serde_json::to_string_pretty(&emit::json::script(&ruleset)).expect("JSON");
             t.push('\n');
-            t
+            vec![t]
         }
     };
-    write_output(a.output.as_deref(), &text)?;
+    write_output(a.output.as_deref(), &pieces)?;
+    left_to_exit(ruleset);
     Ok(0)
 }
 
-fn write_output(path: Option<&Path>, text: &str) -> io::Result<()> {
+/// Writes the pieces of a text, in order, to the file (atomically) or to standard output.
+fn write_output(path: Option<&Path>, pieces: &[String]) -> io::Result<()> {
     match path {
         None => {
             let mut out = io::stdout().lock();
-            out.write_all(text.as_bytes())?;
+            for piece in pieces {
+                out.write_all(piece.as_bytes())?;
+            }
             out.flush()
         }
-        Some(path) => write_atomically(path, text.as_bytes()).map_err(|e| with_path(e, path)),
+        Some(path) => write_atomically(path, pieces).map_err(|e| with_path(e, path)),
     }
 }
 
@@ -402,7 +415,7 @@ fn print_plan(plan: &diff::Plan, fmt: PlanFormatArg) -> io::Result<()> {
             t
         }
     };
-    write_output(None, &text)
+    write_output(None, &[text])
 }
 
 /// The live side: a saved dump, or the kernel's table in this namespace.
@@ -596,16 +609,16 @@ fn confirm(a: ConfirmArgs) -> io::Result<u8> {
     }
 }
 
-/// Writes to a temporary file beside `path`, then renames it over `path`: readers see the old
-/// file or the new one, never a part.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_atomically_with(path, bytes, None)
+/// Writes the pieces, in order, to a temporary file beside `path`, then renames it over `path`:
+/// readers see the old file or the new one, never a part.
+fn write_atomically(path: &Path, pieces: &[String]) -> io::Result<()> {
+    write_atomically_with(path, pieces, None)
 }
 
 /// As [`write_atomically`], giving the new file `permissions` (e.g. the old file's).
 fn write_atomically_with(
     path: &Path,
-    bytes: &[u8],
+    pieces: &[String],
     permissions: Option<std::fs::Permissions>,
 ) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -618,7 +631,9 @@ fn write_atomically_with(
         if let Some(p) = permissions {
             f.set_permissions(p)?;
         }
-        f.write_all(bytes)?;
+        for piece in pieces {
+            f.write_all(piece.as_bytes())?;
+        }
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

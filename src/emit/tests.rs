@@ -271,3 +271,38 @@ fn large_rulesets_render_fast() {
     eprintln!("rendered 100k rules in {elapsed:?}");
     assert!(elapsed.as_millis() < 2_000, "took {elapsed:?}");
 }
+
+#[test]
+fn pieces_printed_on_several_threads_join_to_the_one_thread_script() {
+    let template = example().chains[0].rules[0].clone();
+    let chain = |name: &str, n: usize, base: bool| Chain {
+        name: name.into(),
+        base: base.then_some(BaseChain {
+            kind: ChainKind::Nat,
+            hook: Hook::Prerouting,
+            priority: -100,
+        }),
+        rules: (0..n as u32)
+            .map(|i| Rule { origin: origin(i + 1, None), ..template.clone() })
+            .collect(),
+    };
+    // Empty chains first, between runs' boundaries, and last; chains of 1 rule; a long one.
+    let layouts: [&[(usize, bool)]; 4] = [
+        &[(0, false), (7, false), (0, false), (1, false), (13, false), (0, true)],
+        &[(30, false), (0, false), (0, true)],
+        &[(0, false), (0, true)],
+        &[(1, false), (1, false), (1, false), (1, false), (1, true)],
+    ];
+    for layout in layouts {
+        let mut rs = example();
+        rs.chains =
+            layout.iter().enumerate().map(|(i, &(n, b))| chain(&format!("c{i}"), n, b)).collect();
+        let one = pieces_on(&rs, 1);
+        assert_eq!(one.len(), 1);
+        for threads in 2..=6 {
+            let pieces = pieces_on(&rs, threads);
+            assert_eq!(pieces.len(), threads);
+            assert_eq!(pieces.concat(), one[0], "{threads} threads, chains {layout:?}");
+        }
+    }
+}
