@@ -138,14 +138,15 @@ pub enum PortMatch {
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Match {
-    /// `iifname`; a trailing `*` is iptables' `+` wildcard.
+    /// `iifname`; a trailing `*` is iptables' `+` wildcard. The name is shared by the rules
+    /// naming the same interface (the resolver hands out one allocation per name).
     IifName {
         neg: bool,
-        name: String,
+        name: std::sync::Arc<str>,
     },
     OifName {
         neg: bool,
-        name: String,
+        name: std::sync::Arc<str>,
     },
     Saddr {
         neg: bool,

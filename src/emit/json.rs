@@ -133,10 +133,10 @@ pub(crate) fn rule_exprs(rule: &Rule) -> Vec<Value> {
 fn match_expr(m: &Match) -> Value {
     match m {
         Match::IifName { neg, name } => {
-            matcher(op(*neg), json!({"meta": {"key": "iifname"}}), json!(name))
+            matcher(op(*neg), json!({"meta": {"key": "iifname"}}), json!(&**name))
         }
         Match::OifName { neg, name } => {
-            matcher(op(*neg), json!({"meta": {"key": "oifname"}}), json!(name))
+            matcher(op(*neg), json!({"meta": {"key": "oifname"}}), json!(&**name))
         }
         Match::Saddr { neg, addrs } => matcher(op(*neg), payload("ip", "saddr"), addr_value(addrs)),
         Match::Daddr { neg, addrs } => matcher(op(*neg), payload("ip", "daddr"), addr_value(addrs)),

@@ -100,7 +100,7 @@ pub fn lint(chains: &[VChain], inv: &Inventory, sets: &Sets) -> Vec<Diagnostic> 
                 out.push(
                     Diagnostic::warning(
                         "W106",
-                        format!("the mirror can loop: {to} sits behind {iface}, the interface it mirrors (`--from {}`)", from.strip_suffix('*').map_or(from.clone(), |p| format!("{p}+"))),
+                        format!("the mirror can loop: {to} sits behind {iface}, the interface it mirrors (`--from {}`)", from.strip_suffix('*').map_or(from.to_string(), |p| format!("{p}+"))),
                         p.span,
                     )
                     .with_label("copies go back out through the mirrored interface")

@@ -18,7 +18,7 @@ fn src(neg: bool, nets: &[&str]) -> Match {
 }
 
 fn iif(neg: bool, name: &str) -> Match {
-    Match::IifName { neg, name: name.to_string() }
+    Match::IifName { neg, name: name.into() }
 }
 
 fn dport(neg: bool, ports: &[(u16, u16)]) -> Match {

@@ -139,7 +139,7 @@ fn map_verdict(a: &Action) -> Option<MapVerdict> {
 /// The exact, positive input interface of a rule, if it has one.
 fn exact_iif(rule: &Rule) -> Option<&str> {
     rule.matches.iter().find_map(|m| match m {
-        Match::IifName { neg: false, name } if !name.ends_with('*') => Some(name.as_str()),
+        Match::IifName { neg: false, name } if !name.ends_with('*') => Some(&**name),
         _ => None,
     })
 }

@@ -121,6 +121,9 @@ fn grouping_by_input_interface_never_crosses_a_rule_without_one() {
     // rules are not brought together across it.
     assert_eq!(rules.len(), 4);
     assert!(
-        rules[2].matches.iter().any(|m| matches!(m, Match::IifName { name, .. } if name == "eth*"))
+        rules[2]
+            .matches
+            .iter()
+            .any(|m| matches!(m, Match::IifName { name, .. } if &**name == "eth*"))
     );
 }

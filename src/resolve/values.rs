@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use ipnetwork::Ipv4Network;
 
@@ -26,6 +27,9 @@ pub struct Values<'a> {
     pub inv: &'a Inventory,
     pub diags: Vec<Diagnostic>,
     pub used: Used,
+    /// Interface names as written (variables replaced) → the kernel name they resolved to: one
+    /// allocation per name, shared by every rule naming it.
+    ifaces: crate::fasthash::FxHashMap<String, Arc<str>>,
 }
 
 /// The inventory entries rules refer to by name (for the unused-entry lint).
@@ -50,7 +54,7 @@ enum VarValue<'a> {
 
 impl<'a> Values<'a> {
     pub fn new(inv: &'a Inventory) -> Self {
-        Values { inv, diags: Vec::new(), used: Used::default() }
+        Values { inv, diags: Vec::new(), used: Used::default(), ifaces: Default::default() }
     }
 
     fn error(&mut self, d: Diagnostic) -> Option<std::convert::Infallible> {
@@ -356,12 +360,12 @@ impl<'a> Values<'a> {
 
     /// An interface as written (alias, kernel name, `name+` wildcard, or `${var}`) → the kernel
     /// name for `iifname`/`oifname` (a wildcard ends in `*`).
-    pub fn iface(&mut self, v: &Spanned<Value<String>>) -> Option<String> {
+    pub fn iface(&mut self, v: &Spanned<Value<String>>) -> Option<Arc<str>> {
         let span = v.span;
-        let written = match &v.node {
-            Value::Lit(s) => s.clone(),
+        let written: &str = match &v.node {
+            Value::Lit(s) => s,
             Value::Var(name) => match self.var(name, span)? {
-                VarValue::Texts([t], _) => t.clone(),
+                VarValue::Texts([t], _) => t,
                 VarValue::Texts(_, decl) | VarValue::Net(_, decl) | VarValue::Addr(_, decl) => {
                     self.error(
                         Diagnostic::error(
@@ -383,9 +387,21 @@ impl<'a> Values<'a> {
                 }
             },
         };
+        // The same name resolves the same way and marks the same entries used.
+        if let Some(kernel) = self.ifaces.get(written) {
+            return Some(Arc::clone(kernel));
+        }
+        let kernel: Arc<str> = self.iface_name(written, span)?.into();
+        self.ifaces.insert(written.to_string(), Arc::clone(&kernel));
+        Some(kernel)
+    }
+
+    /// The kernel name (or `prefix*` wildcard) an interface name as written stands for, marking
+    /// the inventory entries it names as used; E016 when there is none.
+    fn iface_name(&mut self, written: &str, span: Span) -> Option<String> {
         let inv = self.inv;
-        if let Some(i) = inv.interfaces.get(&written) {
-            self.used.interfaces.insert(written);
+        if let Some(i) = inv.interfaces.get(written) {
+            self.used.interfaces.insert(written.to_string());
             return Some(i.kernel.clone());
         }
         let kernels = inv.kernel_interfaces();
@@ -394,9 +410,9 @@ impl<'a> Values<'a> {
                 self.use_interfaces(|k| k.starts_with(prefix));
                 return Some(format!("{prefix}*"));
             }
-        } else if kernels.contains(&written.as_str()) {
+        } else if kernels.contains(&written) {
             self.use_interfaces(|k| k == written);
-            return Some(written);
+            return Some(written.to_string());
         }
         let names = inv.interfaces.keys().map(String::as_str).chain(kernels.iter().copied());
         let mut d = Diagnostic::error("E016", format!("unknown interface `{written}`"), span)

@@ -333,7 +333,7 @@ fn probes(rs: &Ruleset, count: usize, seed: u64) -> Vec<Probe> {
                         .iter()
                         .copied()
                         .filter(|i| {
-                            if name.ends_with('*') { i.starts_with(prefix) } else { *i == name }
+                            if name.ends_with('*') { i.starts_with(prefix) } else { *i == &**name }
                         })
                         .collect();
                     if !fits.is_empty() {
