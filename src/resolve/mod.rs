@@ -195,7 +195,7 @@ pub struct VChain {
 struct Resolver<'a> {
     v: Values<'a>,
     chains: Vec<VChain>,
-    index: HashMap<String, usize>,
+    index: crate::fasthash::FxHashMap<String, usize>,
 }
 
 /// Subgroup name → (parent, span of the first line that defines it).
@@ -267,7 +267,7 @@ fn hook_word(b: Builtin) -> &'static str {
 
 impl<'a> Resolver<'a> {
     fn new(inv: &'a Inventory) -> Self {
-        Resolver { v: Values::new(inv), chains: Vec::new(), index: HashMap::new() }
+        Resolver { v: Values::new(inv), chains: Vec::new(), index: Default::default() }
     }
 
     /// Parses the lines of a piece and resolves each at once.
@@ -322,7 +322,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// Decides the VNS3 chain a line lands in: `(chain name, family)`.
-    fn place(&mut self, rule: &ast::Rule) -> Option<(String, Family)> {
+    fn place<'r>(&mut self, rule: &'r ast::Rule) -> Option<(&'r str, Family)> {
         let target = rule.target.as_ref();
         let is_copy = matches!(target.map(|t| &t.kind), Some(TargetKind::Copy { .. }));
         match &rule.chain {
@@ -331,19 +331,19 @@ impl<'a> Resolver<'a> {
                     self.copy_misplaced(rule, *span);
                     return None;
                 }
-                Some((builtin_chain_name(*b).to_string(), Family::Builtin(*b)))
+                Some((builtin_chain_name(*b), Family::Builtin(*b)))
             }
             Some(Spanned { node: ChainWord::Subgroup { parent, name }, span }) => {
                 if is_copy {
                     self.copy_misplaced(rule, *span);
                     return None;
                 }
-                Some((name.clone(), Family::Builtin(*parent)))
+                Some((name.as_str(), Family::Builtin(*parent)))
             }
             Some(Spanned { node: ChainWord::Macro, span }) => match target.map(|t| &t.kind) {
-                Some(TargetKind::Copy { .. }) => Some((String::new(), Family::Mirror)),
+                Some(TargetKind::Copy { .. }) => Some(("", Family::Mirror)),
                 Some(TargetKind::Masquerade { .. }) => Some((
-                    builtin_chain_name(Builtin::Postrouting).to_string(),
+                    builtin_chain_name(Builtin::Postrouting),
                     Family::Builtin(Builtin::Postrouting),
                 )),
                 other => {
@@ -358,14 +358,14 @@ impl<'a> Resolver<'a> {
             },
             None => match target.map(|t| &t.kind) {
                 Some(TargetKind::Masquerade { .. } | TargetKind::Snat { .. }) => Some((
-                    builtin_chain_name(Builtin::Postrouting).to_string(),
+                    builtin_chain_name(Builtin::Postrouting),
                     Family::Builtin(Builtin::Postrouting),
                 )),
                 Some(TargetKind::Dnat { .. }) => Some((
-                    builtin_chain_name(Builtin::Prerouting).to_string(),
+                    builtin_chain_name(Builtin::Prerouting),
                     Family::Builtin(Builtin::Prerouting),
                 )),
-                Some(TargetKind::Copy { .. }) => Some((String::new(), Family::Mirror)),
+                Some(TargetKind::Copy { .. }) => Some(("", Family::Mirror)),
                 other => {
                     let message = match other {
                         Some(t) => format!(
@@ -428,7 +428,7 @@ impl<'a> Resolver<'a> {
         }
         match family {
             Family::Builtin(_) => {
-                let c = self.chain_mut(&chain, family);
+                let c = self.chain_mut(chain, family);
                 let jump = jump.map(Box::new);
                 let mut alts = alts.into_iter();
                 let last = alts.next_back();
