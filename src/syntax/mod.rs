@@ -157,6 +157,13 @@ fn unparsable(file: FileId, line: &Line) -> Option<Diagnostic> {
 /// `char::is_control` tests), found bytewise. C0 and DEL are single bytes; C1 (U+0080..U+009F)
 /// is encoded 0xC2 0x80..0x9F.
 fn first_control(bytes: &[u8]) -> Option<usize> {
+    // Nearly every line is printable ASCII and tabs: one pass without early exit, which the
+    // compiler turns into vector instructions, rules that out before the exact search.
+    let suspect =
+        bytes.iter().fold(false, |any, &b| any | ((b < 0x20 && b != b'\t') | (b >= 0x7f)));
+    if !suspect {
+        return None;
+    }
     bytes.iter().enumerate().position(|(i, &b)| {
         (b < 0x20 && b != b'\t')
             || b == 0x7f
@@ -189,12 +196,12 @@ pub fn lower_piece(
 /// (too long, a control character) defines nothing.
 pub fn subgroup_definitions(file: FileId, text: &str) -> Vec<(String, ast::Builtin, Span)> {
     let whole = pieces(text, 1)[0];
+    // The first word decides; only the (few) subgroup lines are checked in full.
     lines(text, whole)
-        .filter(|line| unparsable(file, line).is_none())
         .filter_map(|line| {
             let word = line.content.split([' ', '\t']).next()?;
             match lower::classify_chain(word)? {
-                ast::ChainWord::Subgroup { parent, name } => {
+                ast::ChainWord::Subgroup { parent, name } if unparsable(file, &line).is_none() => {
                     Some((name, parent, Span::new(file, line.start, line.start + word.len())))
                 }
                 _ => None,

@@ -1018,4 +1018,10 @@ fn control_characters_are_found_bytewise_exactly_as_char_is_control() {
             tail.char_indices().find(|&(_, c)| c.is_control() && c != '\t').map(|(i, _)| i);
         assert_eq!(super::first_control(tail.as_bytes()), expected, "from {start}");
     }
+    // Each character alone in a line of printable ASCII (the lines the quick pass clears).
+    for c in (0u32..0x300).filter_map(char::from_u32) {
+        let line = format!("FORWARD_CUST -j\tACCEPT{c}x");
+        let expected = (c.is_control() && c != '\t').then_some(line.len() - 1 - c.len_utf8());
+        assert_eq!(super::first_control(line.as_bytes()), expected, "U+{:04X}", c as u32);
+    }
 }
