@@ -306,3 +306,18 @@ fn pieces_printed_on_several_threads_join_to_the_one_thread_script() {
         }
     }
 }
+
+#[test]
+fn numbers_and_addresses_print_as_display_does() {
+    let mut samples: Vec<u32> = (0..=1100).collect();
+    samples.extend([9_999, 10_000, 65_535, 65_536, 999_999_999, 1_000_000_000, u32::MAX]);
+    for n in samples {
+        let mut out = String::from("x");
+        rule::push_u32(&mut out, n);
+        assert_eq!(out, format!("x{n}"));
+        let ip = Ipv4Addr::from(n.wrapping_mul(2_654_435_761));
+        let mut out = String::new();
+        rule::push_ip(&mut out, ip);
+        assert_eq!(out, ip.to_string());
+    }
+}
