@@ -257,6 +257,15 @@ fn maybe_neg(v: Ivs, neg: bool, max: u32) -> Vals {
     Vals::new(if neg { complement(&v, max) } else { v })
 }
 
+/// The values of a field's intervals, negated if `neg`: `maybe_neg(normalize(…))`, without an
+/// allocation for the common case of one interval, not negated.
+fn field_vals(mut ivs: impl ExactSizeIterator<Item = (u32, u32)>, neg: bool, max: u32) -> Vals {
+    if ivs.len() == 1 && !neg {
+        return Vals::One(ivs.next().expect("one interval"));
+    }
+    maybe_neg(normalize(ivs.collect()), neg, max)
+}
+
 /// The shape of a rule's matches.
 pub fn shape<'a>(matches: &'a [Match], sets: &Sets) -> Shape<'a> {
     let mut s = Shape {
@@ -279,12 +288,12 @@ pub fn shape<'a>(matches: &'a [Match], sets: &Sets) -> Shape<'a> {
             Match::OifName { neg, name } => s.oif = Some((*neg, name)),
             Match::Saddr { neg, addrs } | Match::Daddr { neg, addrs } => {
                 let v = match addrs {
-                    AddrMatch::Nets(n) => {
-                        Some(maybe_neg(normalize(n.iter().map(net_ivs).collect()), *neg, ADDR_MAX))
-                    }
-                    AddrMatch::Range(a, b) => {
-                        Some(maybe_neg(vec![(u32::from(*a), u32::from(*b))], *neg, ADDR_MAX))
-                    }
+                    AddrMatch::Nets(n) => Some(field_vals(n.iter().map(net_ivs), *neg, ADDR_MAX)),
+                    AddrMatch::Range(a, b) => Some(field_vals(
+                        std::iter::once((u32::from(*a), u32::from(*b))),
+                        *neg,
+                        ADDR_MAX,
+                    )),
                     AddrMatch::Set(name) => sets.get(name, *neg),
                 };
                 let field =
@@ -304,8 +313,8 @@ pub fn shape<'a>(matches: &'a [Match], sets: &Sets) -> Shape<'a> {
             Match::Port { proto, dir, neg, ports } => {
                 and_proto(&mut s.proto, proto_bit(l4_number(*proto)));
                 let v = match ports {
-                    PortMatch::Ports(p) => Some(maybe_neg(
-                        normalize(p.iter().map(|&(a, b)| (u32::from(a), u32::from(b))).collect()),
+                    PortMatch::Ports(p) => Some(field_vals(
+                        p.iter().map(|&(a, b)| (u32::from(a), u32::from(b))),
                         *neg,
                         PORT_MAX,
                     )),
@@ -332,7 +341,7 @@ pub fn shape<'a>(matches: &'a [Match], sets: &Sets) -> Shape<'a> {
                     Some(c) => (base | u32::from(*c), base | u32::from(*c)),
                     None => (base, base | 0xff),
                 };
-                and_field(&mut s.icmp, maybe_neg(vec![iv], *neg, ICMP_MAX));
+                and_field(&mut s.icmp, field_vals(std::iter::once(iv), *neg, ICMP_MAX));
             }
             // Only the optimizer makes tuples; lints never see one, and would not reason on it.
             Match::Tuple { .. } => s.opaque = true,
