@@ -268,50 +268,29 @@ impl<'a> Index<'a> {
         }
     }
 
-    /// The earliest-found indexed rule that covers `b` and shares its projections.
+    /// The rules filed under `bucket`, in order.
+    fn rules_of(&self, bucket: &Bucket) -> impl Iterator<Item = usize> + '_ {
+        let next = |&a: &u32| Some(self.next[a as usize]).filter(|&n| n != END);
+        std::iter::successors(Some(bucket.first), next).map(|a| a as usize)
+    }
+
+    /// The earliest-found indexed rule that covers `b` and shares its projections, among the
+    /// first `CHECKS` candidates.
     fn find(
         &mut self,
         b: &Shape<'a>,
         ok: impl Fn(usize) -> bool,
         shapes: &[Shape],
     ) -> Option<usize> {
-        let mut budget = CHECKS;
         let mut keys = std::mem::take(&mut self.keys);
         self.keys_for(b, &mut keys);
-        let mut check = |a: usize| {
-            if budget == 0 {
-                return Err(());
-            }
-            budget -= 1;
-            Ok(ok(a) && space::covers(&shapes[a], b))
-        };
-        let mut found = None;
-        'search: {
-            for k in &keys {
-                let Some(bucket) = self.buckets.get(k) else { continue };
-                let mut a = bucket.first;
-                while a != END {
-                    match check(a as usize) {
-                        Err(()) => break 'search,
-                        Ok(true) => {
-                            found = Some(a as usize);
-                            break 'search;
-                        }
-                        Ok(false) => a = self.next[a as usize],
-                    }
-                }
-            }
-            for &a in &self.wide {
-                match check(a) {
-                    Err(()) => break 'search,
-                    Ok(true) => {
-                        found = Some(a);
-                        break 'search;
-                    }
-                    Ok(false) => {}
-                }
-            }
-        }
+        let found = keys
+            .iter()
+            .filter_map(|k| self.buckets.get(k))
+            .flat_map(|bucket| self.rules_of(bucket))
+            .chain(self.wide.iter().copied())
+            .take(CHECKS)
+            .find(|&a| ok(a) && space::covers(&shapes[a], b));
         self.keys = keys;
         found
     }
