@@ -1532,4 +1532,42 @@ mod tests {
         assert_eq!(one.diagnostics, three.diagnostics);
         assert_eq!(one.used, three.used);
     }
+
+    #[test]
+    fn an_interface_named_again_resolves_alike_and_shares_its_name() {
+        // By alias and by kernel name, each twice; an unknown name fails every time.
+        let text = "INPUT_CUST -i public -j ACCEPT\nINPUT_CUST -i public -j DROP\n\
+                    FORWARD_CUST -i eth0 -o tun0 -j ACCEPT\nFORWARD_CUST -i eth0 -o tun0 -j DROP\n\
+                    INPUT_CUST -i eth9 -j DROP\nINPUT_CUST -i eth9 -j DROP\n";
+        let mut sources = Sources::new();
+        let inv = crate::inventory::default_inventory(&mut sources);
+        let inputs = [Input { name: "i.rules", file: FileId(2), text }];
+        let opts = Options { table: "overlayfw", input_hash: "h".into() };
+        let r = resolve_on(&inputs, &inv, &opts, 1);
+        let line_of = |at: usize| text[..at].matches('\n').count() + 1;
+        let unknown: Vec<usize> = r
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "E016")
+            .map(|d| line_of(d.span().start as usize))
+            .collect();
+        assert_eq!(unknown, [5, 6], "{:?}", r.diagnostics);
+        let used: Vec<&str> = r.used.interfaces.iter().map(String::as_str).collect();
+        assert_eq!(used, ["overlay", "public"]);
+        let iifs: Vec<&std::sync::Arc<str>> = r
+            .chains
+            .iter()
+            .flat_map(|c| &c.rules)
+            .filter_map(|p| match &p.matches[0] {
+                Match::IifName { name, .. } => Some(name),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(iifs.len(), 4);
+        assert!(iifs.iter().all(|n| &***n == "eth0"));
+        // One allocation per name as written: `public` twice, `eth0` twice.
+        assert!(
+            std::sync::Arc::ptr_eq(iifs[0], iifs[1]) && std::sync::Arc::ptr_eq(iifs[2], iifs[3])
+        );
+    }
 }
