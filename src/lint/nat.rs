@@ -185,7 +185,7 @@ fn dropped<'a>(
     if let Some((a, b)) = to.ports {
         t.dport = Some(super::space::Vals::One((u32::from(a), u32::from(b))));
     }
-    t.oif = None;
+    t.set_oif(None);
     // Every packet of the connection is translated, not only the first.
     t.ct = space::CT_ALL;
     t.syn = None;

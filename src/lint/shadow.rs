@@ -140,15 +140,6 @@ fn mask(len: u8) -> u32 {
     if len == 0 { 0 } else { u32::MAX << (32 - len) }
 }
 
-fn single_proto(p: &[u64; 4]) -> Option<u8> {
-    let ones: u32 = p.iter().map(|w| w.count_ones()).sum();
-    if ones != 1 {
-        return None;
-    }
-    let (i, w) = p.iter().enumerate().find(|(_, w)| **w != 0)?;
-    Some((i * 64) as u8 + w.trailing_zeros() as u8)
-}
-
 fn single_port(f: &space::Field) -> Option<u32> {
     match f.as_deref()? {
         [(a, b)] if a == b => Some(*a),
@@ -162,11 +153,11 @@ fn keys_of<'a>(s: &Shape<'a>) -> impl Iterator<Item = Key<'a>> {
     let sa = s.saddr.as_deref().and_then(cidr).map(|(n, l)| Key::Saddr(n, l));
     let da = s.daddr.as_deref().and_then(cidr).map(|(n, l)| Key::Daddr(n, l));
     let dport = single_port(&s.dport).map(Key::Dport);
-    let iif = match s.iif {
+    let iif = match s.iif() {
         Some((false, name)) if !name.ends_with('*') => Some(Key::Iif(name)),
         _ => None,
     };
-    let proto = single_proto(&s.proto).map(Key::Proto);
+    let proto = s.proto.single().map(Key::Proto);
     [sa, da, dport, iif, proto].into_iter().flatten()
 }
 
@@ -258,12 +249,12 @@ impl<'a> Index<'a> {
         if let Some(p) = single_port(&b.dport) {
             keys.push(Key::Dport(p));
         }
-        if let Some((false, name)) = b.iif
+        if let Some((false, name)) = b.iif()
             && !name.ends_with('*')
         {
             keys.push(Key::Iif(name));
         }
-        if let Some(p) = single_proto(&b.proto) {
+        if let Some(p) = b.proto.single() {
             keys.push(Key::Proto(p));
         }
     }

@@ -125,15 +125,65 @@ pub type Field = Option<Vals>;
 /// An interface match: negated, and the name (`eth*` is a prefix wildcard).
 pub type Iface<'a> = Option<(bool, &'a str)>;
 
+/// IP protocol numbers, one bit each, kept small: a lint holds a shape per rule, and nearly
+/// every rule allows all protocols or one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Protos {
+    All,
+    One(u8),
+    /// Any other set (canonical: never all, never a single protocol).
+    Bits(Box<[u64; 4]>),
+}
+
+impl Protos {
+    fn from_bits(bits: [u64; 4]) -> Protos {
+        if bits == [u64::MAX; 4] {
+            return Protos::All;
+        }
+        if bits.iter().map(|w| w.count_ones()).sum::<u32>() == 1 {
+            let (i, w) = bits.iter().enumerate().find(|(_, w)| **w != 0).expect("one bit");
+            return Protos::One((i * 64) as u8 + w.trailing_zeros() as u8);
+        }
+        Protos::Bits(Box::new(bits))
+    }
+
+    pub fn bits(&self) -> [u64; 4] {
+        match self {
+            Protos::All => [u64::MAX; 4],
+            Protos::One(n) => proto_bit(*n),
+            Protos::Bits(b) => **b,
+        }
+    }
+
+    /// The protocol, when exactly one is allowed.
+    pub fn single(&self) -> Option<u8> {
+        match self {
+            Protos::One(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// Narrows to the protocols also in `m`.
+    fn and(&mut self, m: [u64; 4]) {
+        let mut bits = self.bits();
+        for (a, b) in bits.iter_mut().zip(m) {
+            *a &= b;
+        }
+        *self = Protos::from_bits(bits);
+    }
+}
+
 /// The packets one rule matches.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shape<'a> {
-    pub iif: Iface<'a>,
-    pub oif: Iface<'a>,
+    /// The interface names of [`Shape::iif`] and [`Shape::oif`]; their negations are in
+    /// `if_neg` (bit 0 input, bit 1 output), which keeps the shape 16 bytes smaller.
+    iif_name: Option<&'a str>,
+    oif_name: Option<&'a str>,
+    if_neg: u8,
     pub saddr: Field,
     pub daddr: Field,
-    /// IP protocol numbers, one bit each.
-    pub proto: [u64; 4],
+    pub proto: Protos,
     pub sport: Field,
     pub dport: Field,
     pub icmp: Field,
@@ -148,14 +198,34 @@ pub struct Shape<'a> {
     pub opaque: bool,
 }
 
-impl Shape<'_> {
+impl<'a> Shape<'a> {
+    /// The input-interface match.
+    pub fn iif(&self) -> Iface<'a> {
+        self.iif_name.map(|n| (self.if_neg & 1 != 0, n))
+    }
+
+    /// The output-interface match.
+    pub fn oif(&self) -> Iface<'a> {
+        self.oif_name.map(|n| (self.if_neg & 2 != 0, n))
+    }
+
+    fn set_iif(&mut self, i: Iface<'a>) {
+        self.iif_name = i.map(|(_, n)| n);
+        self.if_neg = (self.if_neg & !1) | u8::from(i.is_some_and(|(neg, _)| neg));
+    }
+
+    pub fn set_oif(&mut self, o: Iface<'a>) {
+        self.oif_name = o.map(|(_, n)| n);
+        self.if_neg = (self.if_neg & !2) | (u8::from(o.is_some_and(|(neg, _)| neg)) << 1);
+    }
+
     /// Matches every packet: no match constrains anything.
     pub fn is_universe(&self) -> bool {
-        self.iif.is_none()
-            && self.oif.is_none()
+        self.iif_name.is_none()
+            && self.oif_name.is_none()
             && self.saddr.is_none()
             && self.daddr.is_none()
-            && self.proto == [u64::MAX; 4]
+            && self.proto == Protos::All
             && self.sport.is_none()
             && self.dport.is_none()
             && self.icmp.is_none()
@@ -172,7 +242,7 @@ impl Shape<'_> {
             Some("source address")
         } else if empty(&self.daddr) {
             Some("destination address")
-        } else if self.proto == [0; 4] {
+        } else if self.proto.bits() == [0; 4] {
             Some("protocol")
         } else if empty(&self.sport) {
             Some("source port")
@@ -235,12 +305,6 @@ fn proto_bit(n: u8) -> [u64; 4] {
     m
 }
 
-fn and_proto(into: &mut [u64; 4], m: [u64; 4]) {
-    for (a, b) in into.iter_mut().zip(m) {
-        *a &= b;
-    }
-}
-
 fn ct_bit(s: CtState) -> u8 {
     1 << (s as u8)
 }
@@ -269,11 +333,12 @@ fn field_vals(mut ivs: impl ExactSizeIterator<Item = (u32, u32)>, neg: bool, max
 /// The shape of a rule's matches.
 pub fn shape<'a>(matches: &'a [Match], sets: &Sets) -> Shape<'a> {
     let mut s = Shape {
-        iif: None,
-        oif: None,
+        iif_name: None,
+        oif_name: None,
+        if_neg: 0,
         saddr: None,
         daddr: None,
-        proto: [u64::MAX; 4],
+        proto: Protos::All,
         sport: None,
         dport: None,
         icmp: None,
@@ -284,8 +349,8 @@ pub fn shape<'a>(matches: &'a [Match], sets: &Sets) -> Shape<'a> {
     };
     for m in matches {
         match m {
-            Match::IifName { neg, name } => s.iif = Some((*neg, name)),
-            Match::OifName { neg, name } => s.oif = Some((*neg, name)),
+            Match::IifName { neg, name } => s.set_iif(Some((*neg, name))),
+            Match::OifName { neg, name } => s.set_oif(Some((*neg, name))),
             Match::Saddr { neg, addrs } | Match::Daddr { neg, addrs } => {
                 let v = match addrs {
                     AddrMatch::Nets(n) => Some(field_vals(n.iter().map(net_ivs), *neg, ADDR_MAX)),
@@ -308,10 +373,10 @@ pub fn shape<'a>(matches: &'a [Match], sets: &Sets) -> Shape<'a> {
                 if *neg {
                     bit = bit.map(|w| !w);
                 }
-                and_proto(&mut s.proto, bit);
+                s.proto.and(bit);
             }
             Match::Port { proto, dir, neg, ports } => {
-                and_proto(&mut s.proto, proto_bit(l4_number(*proto)));
+                s.proto.and(proto_bit(l4_number(*proto)));
                 let v = match ports {
                     PortMatch::Ports(p) => Some(field_vals(
                         p.iter().map(|&(a, b)| (u32::from(a), u32::from(b))),
@@ -335,7 +400,7 @@ pub fn shape<'a>(matches: &'a [Match], sets: &Sets) -> Shape<'a> {
             }
             Match::Limit { .. } => s.limited = true,
             Match::IcmpType { neg, kind, code } => {
-                and_proto(&mut s.proto, proto_bit(1));
+                s.proto.and(proto_bit(1));
                 let base = u32::from(*kind) << 8;
                 let iv = match code {
                     Some(c) => (base | u32::from(*c), base | u32::from(*c)),
@@ -346,11 +411,11 @@ pub fn shape<'a>(matches: &'a [Match], sets: &Sets) -> Shape<'a> {
             // Only the optimizer makes tuples; lints never see one, and would not reason on it.
             Match::Tuple { .. } => s.opaque = true,
             Match::TcpSyn { neg } => {
-                and_proto(&mut s.proto, proto_bit(6));
+                s.proto.and(proto_bit(6));
                 s.syn = match s.syn {
                     Some(old) if old == *neg => {
                         // `--syn` and `! --syn` together: nothing matches.
-                        s.proto = [0; 4];
+                        s.proto = Protos::from_bits([0; 4]);
                         Some(!*neg)
                     }
                     _ => Some(!*neg),
@@ -423,11 +488,11 @@ fn field_meets(a: &Field, b: &Field) -> bool {
 pub fn covers(a: &Shape, b: &Shape) -> bool {
     !a.limited
         && !a.opaque
-        && b.proto.iter().zip(a.proto).all(|(bw, aw)| bw & !aw == 0)
+        && b.proto.bits().iter().zip(a.proto.bits()).all(|(bw, aw)| bw & !aw == 0)
         && b.ct & !a.ct == 0
         && (a.syn.is_none() || a.syn == b.syn)
-        && iface_covers(a.iif, b.iif)
-        && iface_covers(a.oif, b.oif)
+        && iface_covers(a.iif(), b.iif())
+        && iface_covers(a.oif(), b.oif())
         && field_covers(&a.saddr, &b.saddr)
         && field_covers(&a.daddr, &b.daddr)
         && field_covers(&a.dport, &b.dport)
@@ -437,11 +502,11 @@ pub fn covers(a: &Shape, b: &Shape) -> bool {
 
 /// Some packet may match both (sound for "never both": `true` when unsure).
 pub fn meets(a: &Shape, b: &Shape) -> bool {
-    a.proto.iter().zip(b.proto).any(|(x, y)| x & y != 0)
+    a.proto.bits().iter().zip(b.proto.bits()).any(|(x, y)| x & y != 0)
         && a.ct & b.ct != 0
         && !matches!((a.syn, b.syn), (Some(x), Some(y)) if x != y)
-        && iface_meets(a.iif, b.iif)
-        && iface_meets(a.oif, b.oif)
+        && iface_meets(a.iif(), b.iif())
+        && iface_meets(a.oif(), b.oif())
         && field_meets(&a.saddr, &b.saddr)
         && field_meets(&a.daddr, &b.daddr)
         && field_meets(&a.dport, &b.dport)

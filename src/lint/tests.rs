@@ -108,6 +108,32 @@ fn wildcard_interfaces_cover_their_names() {
 }
 
 #[test]
+fn input_and_output_interfaces_keep_their_own_negation() {
+    let oif = |neg, name: &str| Match::OifName { neg, name: name.into() };
+    // Negated output, plain input; then the other way round.
+    let a = [iif(false, "eth0"), oif(true, "eth1")];
+    assert!(cov(&a, &[iif(false, "eth0"), oif(false, "tun0")]));
+    assert!(!cov(&a, &[iif(false, "eth0"), oif(false, "eth1")]));
+    let b = [iif(true, "eth1"), oif(false, "tun0")];
+    assert!(cov(&b, &[iif(false, "eth0"), oif(false, "tun0")]));
+    assert!(!cov(&b, &[iif(false, "eth1"), oif(false, "tun0")]));
+    assert!(!cov(&b, &[iif(false, "eth0"), oif(true, "tun0")]));
+}
+
+#[test]
+fn protocol_sets_narrow_and_compare() {
+    let p = |neg, proto| Match::Protocol { neg, proto };
+    // Neither TCP nor UDP: covers ICMP, not a TCP port, and meets nothing of TCP.
+    let neither = [p(true, 6), p(true, 17)];
+    assert!(cov(&neither, &[p(false, 1)]));
+    assert!(!cov(&neither, &[dport(false, &[(22, 22)])]));
+    assert!(cov(&[p(true, 6)], &neither));
+    assert!(!cov(&neither, &[p(true, 6)]));
+    // TCP and not TCP: no packet; a rule with no match covers it.
+    assert!(cov(&[], &[p(false, 6), p(true, 6)]));
+}
+
+#[test]
 fn ports_imply_their_protocol() {
     let tcp = Match::Protocol { neg: false, proto: 6 };
     let not_udp = Match::Protocol { neg: true, proto: 17 };
