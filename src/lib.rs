@@ -19,6 +19,7 @@ pub mod ir;
 pub mod lint;
 pub mod live;
 pub mod optimize;
+pub mod parallel;
 pub mod pipeline;
 pub mod resolve;
 pub mod suggest;

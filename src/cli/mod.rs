@@ -447,7 +447,7 @@ fn diff(a: DiffArgs) -> io::Result<u8> {
     if a.against.is_none() {
         // `nft -j list` takes many times longer than the compile and runs beside it: a compile
         // on one core finishes well before it, and leaves nft a core of its own.
-        crate::syntax::limit_threads(Some(1));
+        crate::parallel::limit_threads(Some(1));
     }
     let live = live_model_in_background(&a.table.table, a.against.as_deref());
     let mut ruleset = match build(&a.common, &a.table.table, a.message_format)? {
@@ -461,7 +461,7 @@ fn diff(a: DiffArgs) -> io::Result<u8> {
     // Our side's model is ready before the listing is, which is then read on every core.
     let ours = diff::from_ruleset(&ruleset);
     drop(ruleset);
-    crate::syntax::limit_threads(None);
+    crate::parallel::limit_threads(None);
     let live = match live.join().expect("live reader thread") {
         Ok(m) => m,
         Err(e) => {

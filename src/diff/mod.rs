@@ -65,6 +65,11 @@ pub fn from_listing(doc: &Value, table: &str) -> Result<Option<Model>, String> {
 /// each object is parsed on its own and a rule's expressions are dropped once it is keyed, so
 /// a 100,000-rule listing costs about its own size in memory.
 pub fn from_listing_bytes(bytes: &[u8], table: &str) -> Result<Option<Model>, String> {
+    read_listing_on(bytes, table, crate::parallel::threads())
+}
+
+/// [`from_listing_bytes`] on up to `threads` threads.
+fn read_listing_on(bytes: &[u8], table: &str, threads: usize) -> Result<Option<Model>, String> {
     use serde_json::value::RawValue;
     use std::borrow::Cow;
 
@@ -150,20 +155,11 @@ pub fn from_listing_bytes(bytes: &[u8], table: &str) -> Result<Option<Model>, St
         serde_json::from_slice(bytes).map_err(|e| format!("not an nft JSON listing: {e}"))?;
     // Objects are read independently: a large listing is shared out over the cores in runs,
     // and the runs are folded in order.
-    let threads = crate::syntax::threads();
-    let per = doc.nftables.len().div_ceil(threads).max(4096);
-    let runs: Vec<Result<Vec<Item>, String>> = if doc.nftables.len() <= per {
-        vec![doc.nftables.iter().map(|raw| item(raw)).collect()]
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = doc
-                .nftables
-                .chunks(per)
-                .map(|run| s.spawn(move || run.iter().map(|raw| item(raw)).collect()))
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("listing reader thread")).collect()
-        })
-    };
+    let per = doc.nftables.len().div_ceil(threads.max(1)).max(4096);
+    let runs: Vec<Result<Vec<Item>, String>> =
+        crate::parallel::map(doc.nftables.chunks(per).collect(), |run| {
+            run.iter().map(|raw| item(raw)).collect()
+        });
     let mut present = false;
     let mut m = Model::default();
     for run in runs {
@@ -617,10 +613,8 @@ mod tests {
             .expect("compiles");
         let listing = serde_json::json!({ "nftables": crate::emit::json::listing(&rs) });
         let bytes = serde_json::to_vec(&listing).expect("JSON");
-        let many = from_listing_bytes(&bytes, "overlayfw").expect("reads").expect("present");
-        crate::syntax::limit_threads(Some(1));
-        let one = from_listing_bytes(&bytes, "overlayfw").expect("reads").expect("present");
-        crate::syntax::limit_threads(None);
+        let many = read_listing_on(&bytes, "overlayfw", 3).expect("reads").expect("present");
+        let one = read_listing_on(&bytes, "overlayfw", 1).expect("reads").expect("present");
         assert!(one.chains.values().map(|c| c.rules.len()).sum::<usize>() >= 12_000);
         assert_eq!(format!("{many:?}"), format!("{one:?}"));
         assert!(plan("overlayfw", &from_ruleset(&rs), Some(&many)).is_same());

@@ -47,7 +47,7 @@ const PARALLEL_MIN_RULES: usize = 16_384;
 /// chain), each printed into its own piece.
 pub fn nft_script_pieces(ruleset: &Ruleset) -> Vec<String> {
     let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
-    let threads = if rules < PARALLEL_MIN_RULES { 1 } else { crate::syntax::threads() };
+    let threads = if rules < PARALLEL_MIN_RULES { 1 } else { crate::parallel::threads() };
     pieces_on(ruleset, threads)
 }
 
@@ -67,15 +67,7 @@ fn pieces_on(ruleset: &Ruleset, threads: usize) -> Vec<String> {
         write_rules(&mut out, ruleset, from, to, k + 1 == threads);
         out
     };
-    if threads == 1 {
-        return vec![print(0)];
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (1..threads).map(|k| s.spawn(move || print(k))).collect();
-        let mut pieces = vec![print(0)];
-        pieces.extend(handles.into_iter().map(|h| h.join().expect("emit thread")));
-        pieces
-    })
+    crate::parallel::map((0..threads).collect(), print)
 }
 
 /// The script up to the first chain: the replace idiom, the table's comment, the sets.

@@ -99,7 +99,8 @@ fn push_ifname(out: &mut String, key: &str, neg: bool, name: &str) {
 }
 
 /// `n` in decimal. Printing goes through these instead of `write!` on the hot paths: a
-/// 100,000-rule script is mostly numbers and addresses, and `fmt` took half its time.
+/// 100,000-rule script is mostly numbers and addresses (one thread printed it in 20 ms through
+/// `fmt`, 16 ms through these).
 pub(super) fn push_u32(out: &mut String, mut n: u32) {
     let mut digits = [0u8; 10];
     let mut i = digits.len();
@@ -172,9 +173,7 @@ pub(super) fn push_net(out: &mut String, net: &Ipv4Network) {
     if net.prefix() == 32 {
         push_ip(out, net.ip());
     } else {
-        push_ip(out, net.network());
-        out.push('/');
-        push_u32(out, u32::from(net.prefix()));
+        push_prefix(out, net);
     }
 }
 
@@ -434,7 +433,9 @@ fn push_action(out: &mut String, action: &Action) {
 
 /// `dnat prefix to` wants the prefix length even for /32.
 fn push_prefix(out: &mut String, net: &Ipv4Network) {
-    let _ = write!(out, "{}/{}", net.network(), net.prefix());
+    push_ip(out, net.network());
+    out.push('/');
+    push_u32(out, u32::from(net.prefix()));
 }
 
 fn push_nat(out: &mut String, verb: &str, to: &NatTarget, random: bool) {

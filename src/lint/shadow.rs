@@ -45,7 +45,7 @@ pub fn lint(chains: &[VChain], sets: &Sets) -> Vec<Diagnostic> {
 /// Each chain's findings, in chain order. Chains are independent: with enough rules they are
 /// shared out over the cores, largest first, each to the least loaded thread.
 fn per_chain(chains: &[VChain], sets: &Sets) -> Vec<Vec<Diagnostic>> {
-    per_chain_on(chains, sets, crate::syntax::threads())
+    per_chain_on(chains, sets, crate::parallel::threads())
 }
 
 fn per_chain_on(chains: &[VChain], sets: &Sets, threads: usize) -> Vec<Vec<Diagnostic>> {
@@ -61,22 +61,13 @@ fn per_chain_on(chains: &[VChain], sets: &Sets, threads: usize) -> Vec<Vec<Diagn
         least.0 += chains[i].rules.len();
         least.1.push(i);
     }
-    let mut out: Vec<Vec<Diagnostic>> = vec![Vec::new(); chains.len()];
-    std::thread::scope(|s| {
-        let handles: Vec<_> = work
-            .into_iter()
-            .map(|(_, mine)| {
-                s.spawn(move || {
-                    mine.into_iter().map(|i| (i, lint_chain(&chains[i], sets))).collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            for (i, found) in h.join().expect("lint thread") {
-                out[i] = found;
-            }
-        }
+    let done = crate::parallel::map(work, |(_, mine)| {
+        mine.into_iter().map(|i| (i, lint_chain(&chains[i], sets))).collect::<Vec<_>>()
     });
+    let mut out: Vec<Vec<Diagnostic>> = vec![Vec::new(); chains.len()];
+    for (i, found) in done.into_iter().flatten() {
+        out[i] = found;
+    }
     out
 }
 
@@ -321,6 +312,49 @@ fn same_line(a: &[Placed], b: &[Placed]) -> bool {
         })
 }
 
+/// The lines seen so far in a chain, for W102: by [`line_hash`], the first line (its rules'
+/// index range) with that hash, and in `more` the rare further lines with the same hash but
+/// other rules.
+struct SeenLines {
+    first: crate::fasthash::FxHashMap<u64, (u32, u32)>,
+    more: crate::fasthash::FxHashMap<u64, Vec<std::ops::Range<usize>>>,
+}
+
+impl SeenLines {
+    fn new(rules: usize) -> SeenLines {
+        SeenLines {
+            first: crate::fasthash::FxHashMap::with_capacity_and_hasher(rules, Default::default()),
+            more: Default::default(),
+        }
+    }
+
+    /// Where an earlier line with the same rules as `line` starts; else `line` is noted.
+    fn earlier_same(&mut self, rules: &[Placed], line: std::ops::Range<usize>) -> Option<usize> {
+        let same = |r: &std::ops::Range<usize>| same_line(&rules[r.clone()], &rules[line.clone()]);
+        let hash = line_hash(&rules[line.clone()]);
+        match self.first.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let to32 = |k: usize| u32::try_from(k).expect("a chain has fewer than 2^32 rules");
+                e.insert((to32(line.start), to32(line.end)));
+                None
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let (from, to) = *e.get();
+                let earlier = from as usize..to as usize;
+                if same(&earlier) {
+                    return Some(earlier.start);
+                }
+                let more = self.more.entry(hash).or_default();
+                let found = more.iter().find(|r| same(r)).map(|r| r.start);
+                if found.is_none() {
+                    more.push(line);
+                }
+                found
+            }
+        }
+    }
+}
+
 /// A catch-all rule and the lines it leaves unreachable.
 struct CatchAll {
     rule: usize,
@@ -335,11 +369,7 @@ fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
     let proj: Vec<u8> = rules.iter().map(|p| projections(chain.family, &p.action)).collect();
     let mut out = Vec::new();
     let mut index = Index::new(rules.len());
-    // For W102: line hash → the first line (its rules' index range) with that hash; further
-    // lines with the same hash but other rules (rare) in `more`.
-    let mut lines: crate::fasthash::FxHashMap<u64, (u32, u32)> =
-        crate::fasthash::FxHashMap::with_capacity_and_hasher(rules.len(), Default::default());
-    let mut more: crate::fasthash::FxHashMap<u64, Vec<std::ops::Range<usize>>> = Default::default();
+    let mut lines = SeenLines::new(rules.len());
     let mut catch_alls: Vec<CatchAll> = Vec::new();
     let mut i = 0;
     while i < rules.len() {
@@ -368,32 +398,7 @@ fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
             );
             continue;
         }
-        let hash = line_hash(&rules[line.clone()]);
-        let first = match lines.entry(hash) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let to32 = |k: usize| u32::try_from(k).expect("a chain has fewer than 2^32 rules");
-                e.insert((to32(line.start), to32(line.end)));
-                None
-            }
-            std::collections::hash_map::Entry::Occupied(e) => {
-                let (from, to) = *e.get();
-                let earlier = from as usize..to as usize;
-                if same_line(&rules[earlier.clone()], &rules[line.clone()]) {
-                    Some(earlier.start)
-                } else {
-                    let same = more.entry(hash).or_default();
-                    let found = same
-                        .iter()
-                        .find(|r| same_line(&rules[(*r).clone()], &rules[line.clone()]))
-                        .map(|r| r.start);
-                    if found.is_none() {
-                        same.push(line.clone());
-                    }
-                    found
-                }
-            }
-        };
-        if let Some(first) = first {
+        if let Some(first) = lines.earlier_same(rules, line.clone()) {
             let a = &rules[first];
             out.push(
                 Diagnostic::warning(

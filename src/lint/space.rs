@@ -317,17 +317,14 @@ fn and_field(into: &mut Field, v: Vals) {
     });
 }
 
-fn maybe_neg(v: Ivs, neg: bool, max: u32) -> Vals {
-    Vals::new(if neg { complement(&v, max) } else { v })
-}
-
-/// The values of a field's intervals, negated if `neg`: `maybe_neg(normalize(…))`, without an
+/// The values of a field's intervals (within `0..=max`), their complement if `neg`; without an
 /// allocation for the common case of one interval, not negated.
 fn field_vals(mut ivs: impl ExactSizeIterator<Item = (u32, u32)>, neg: bool, max: u32) -> Vals {
     if ivs.len() == 1 && !neg {
         return Vals::One(ivs.next().expect("one interval"));
     }
-    maybe_neg(normalize(ivs.collect()), neg, max)
+    let v = normalize(ivs.collect());
+    Vals::new(if neg { complement(&v, max) } else { v })
 }
 
 /// The shape of a rule's matches.

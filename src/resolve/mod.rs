@@ -74,7 +74,7 @@ impl Resolved {
 /// Parses and resolves all files against the inventory. The diagnostics include the parse
 /// errors.
 pub fn resolve(inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
-    resolve_on(inputs, inv, opts, syntax::threads())
+    resolve_on(inputs, inv, opts, crate::parallel::threads())
 }
 
 /// [`resolve`] on up to `threads` threads: a large file is cut into pieces of whole lines, each
@@ -88,19 +88,10 @@ fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize)
             r.piece(input, piece, &subgroups);
             continue;
         }
-        let parts: Vec<Resolver> = std::thread::scope(|s| {
-            let handles: Vec<_> = pieces
-                .into_iter()
-                .map(|piece| {
-                    let subgroups = &subgroups;
-                    s.spawn(move || {
-                        let mut part = Resolver::new(inv);
-                        part.piece(input, piece, subgroups);
-                        part
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("resolver thread")).collect()
+        let parts = crate::parallel::map(pieces, |piece| {
+            let mut part = Resolver::new(inv);
+            part.piece(input, piece, &subgroups);
+            part
         });
         for part in parts {
             r.append(part);
@@ -1235,52 +1226,19 @@ fn projection_name(name: &str, family: Builtin, kind: ChainKind) -> String {
     }
 }
 
-/// What becomes of a rule's action in one projection.
-enum Projected {
-    /// The rule has no place in this chain type.
-    Absent,
-    /// It keeps its own action.
-    Same,
-    /// It takes this action instead.
-    Instead(Action),
-}
-
-fn projected_action(p: &Placed, family: Builtin, kind: ChainKind) -> Projected {
-    let c = class(&p.action);
-    match (mode(family), kind, c) {
-        (_, _, _) if p.jump.is_some() => Projected::Instead(Action::Jump(projection_name(
-            &p.jump.as_ref().expect("checked").0,
-            family,
-            kind,
-        ))),
-        (Mode::Ordered, ChainKind::Filter, Class::Nat) => Projected::Instead(Action::Accept),
-        (Mode::Ordered, ChainKind::Nat, Class::Filter) => Projected::Absent,
-        (Mode::Split, ChainKind::Filter, Class::Nat) => Projected::Absent,
-        (Mode::Split, ChainKind::Nat, Class::Filter) => Projected::Absent,
-        (Mode::Split, ChainKind::Nat, Class::Both) if p.action == Action::Accept => {
-            Projected::Absent
+/// The projection of one rule into a chain type, or `None` when it has no place there. Takes
+/// the rule: its last projection moves it, an earlier one gets a copy.
+fn project(p: Placed, family: Builtin, kind: ChainKind) -> Option<ir::Rule> {
+    let action = match (mode(family), kind, class(&p.action)) {
+        (_, _, _) if p.jump.is_some() => {
+            Action::Jump(projection_name(&p.jump.as_ref().expect("checked").0, family, kind))
         }
-        _ => Projected::Same,
-    }
-}
-
-/// The projection of one rule into a chain type, or `None` when it has no place there.
-fn project(p: &Placed, family: Builtin, kind: ChainKind) -> Option<ir::Rule> {
-    let action = match projected_action(p, family, kind) {
-        Projected::Absent => return None,
-        Projected::Same => p.action.clone(),
-        Projected::Instead(a) => a,
-    };
-    Some(ir::Rule { matches: p.matches.clone(), action, origin: Some(p.origin.clone()) })
-}
-
-/// [`project`] for the last projection of a rule: its matches, action and origin move into the
-/// nft rule instead of being copied.
-fn project_last(p: Placed, family: Builtin, kind: ChainKind) -> Option<ir::Rule> {
-    let action = match projected_action(&p, family, kind) {
-        Projected::Absent => return None,
-        Projected::Same => p.action,
-        Projected::Instead(a) => a,
+        (Mode::Ordered, ChainKind::Filter, Class::Nat) => Action::Accept,
+        (Mode::Ordered, ChainKind::Nat, Class::Filter) => return None,
+        (Mode::Split, ChainKind::Filter, Class::Nat) => return None,
+        (Mode::Split, ChainKind::Nat, Class::Filter) => return None,
+        (Mode::Split, ChainKind::Nat, Class::Both) if p.action == Action::Accept => return None,
+        _ => p.action,
     };
     Some(ir::Rule { matches: p.matches, action, origin: Some(p.origin) })
 }
@@ -1359,10 +1317,10 @@ fn layout(mut chains: Vec<VChain>) -> Vec<ir::Chain> {
                     // Laid out for the last time: the rules move, and the chain is freed.
                     std::mem::take(&mut c.rules)
                         .into_iter()
-                        .filter_map(|p| project_last(p, b, kind))
+                        .filter_map(|p| project(p, b, kind))
                         .collect()
                 } else {
-                    c.rules.iter().filter_map(|p| project(p, b, kind)).collect()
+                    c.rules.iter().filter_map(|p| project(p.clone(), b, kind)).collect()
                 };
                 out.push(ir::Chain { name: projection_name(&c.name, b, kind), base: None, rules });
             }

@@ -19,25 +19,6 @@ pub const MAX_LINE_BYTES: usize = 65_536;
 /// Files smaller than this are parsed on one thread: starting another costs more than it saves.
 const PARALLEL_MIN_BYTES: usize = 256 * 1024;
 
-/// A cap on [`threads`] set by [`limit_threads`]; 0: none.
-static THREAD_LIMIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Threads worth using: one per available core, at most 8 (and at most the limit, if any).
-pub fn threads() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from).min(8);
-    match THREAD_LIMIT.load(std::sync::atomic::Ordering::Relaxed) {
-        0 => cores,
-        limit => cores.min(limit),
-    }
-}
-
-/// Caps the threads used from now on in this process (`None`: no cap). `diff` compiles on one
-/// core and leaves the others to the `nft` listing it waits for anyway.
-pub fn limit_threads(limit: Option<usize>) {
-    let limit = limit.map_or(0, |l| l.max(1));
-    THREAD_LIMIT.store(limit, std::sync::atomic::Ordering::Relaxed);
-}
-
 /// A run of whole lines of a file: `text[from..to]`, `from` at a line start, its first line
 /// numbered `first_line` (1-based).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,17 +56,8 @@ pub fn pieces(text: &str, threads: usize) -> Vec<Piece> {
 /// an error contributes no rule. A large file is cut into pieces parsed in parallel; the result
 /// is the same as parsing it in one piece.
 pub fn parse(file: FileId, text: &str) -> (ast::RulesFile, Vec<Diagnostic>) {
-    let pieces = pieces(text, threads());
-    if let [piece] = pieces[..] {
-        return parse_piece(file, text, piece);
-    }
-    let results: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = pieces
-            .into_iter()
-            .map(|piece| s.spawn(move || parse_piece(file, text, piece)))
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("parser thread")).collect()
-    });
+    let pieces = pieces(text, crate::parallel::threads());
+    let results = crate::parallel::map(pieces, |piece| parse_piece(file, text, piece));
     let mut rules = Vec::with_capacity(results.iter().map(|r| r.0.rules.len()).sum());
     let mut diags = Vec::new();
     for (r, d) in results {
