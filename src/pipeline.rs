@@ -116,16 +116,17 @@ fn finish(mut diagnostics: Vec<Diagnostic>, mut ruleset: Option<Ruleset>) -> Com
     Compiled { ruleset, diagnostics }
 }
 
-/// FNV-1a (64 bit) over the table name, the inventory and every file (name and bytes), each
-/// length-prefixed so that different splits cannot collide trivially. It identifies inputs in
-/// the table comment; it is not a security measure.
+/// FxHash (64 bit, eight bytes a step) over the table name, the inventory and every file (name
+/// and bytes), each length-prefixed so that different splits cannot collide trivially. Every
+/// step is a bijection of the state for a given word, so inputs that differ in one word always
+/// hash apart. It identifies inputs in the table comment; it is not a security measure.
+/// (FNV-1a, a byte a step, took 9 ms of a 0.2 s compile of 7 MiB; this takes ~1 ms.)
 fn input_hash(files: &[Text], inventory: Option<&Text>, table: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    use std::hash::Hasher;
+    let mut h = crate::fasthash::FxHasher::default();
     let mut feed = |bytes: &[u8]| {
-        for &b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        h.write_u64(bytes.len() as u64);
+        h.write(bytes);
     };
     feed(table.as_bytes());
     match inventory {
@@ -136,5 +137,50 @@ fn input_hash(files: &[Text], inventory: Option<&Text>, table: &str) -> String {
         feed(f.name.as_bytes());
         feed(&f.bytes);
     }
-    format!("fnv1a64:{h:016x}")
+    format!("fx64:{:016x}", h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Text, input_hash};
+
+    fn text(name: &str, bytes: &[u8]) -> Text {
+        Text { name: name.into(), bytes: bytes.to_vec() }
+    }
+
+    #[test]
+    fn the_input_hash_tells_inputs_apart() {
+        let rules = b"FORWARD_CUST -s 10.0.0.0/24 -j ACCEPT\n";
+        let base = input_hash(&[text("a.rules", rules)], None, "overlayfw");
+        assert!(base.starts_with("fx64:") && base.len() == "fx64:".len() + 16, "{base}");
+        assert_eq!(base, input_hash(&[text("a.rules", rules)], None, "overlayfw"));
+        // Any one byte changed, anywhere (in and after the first word, in the padded tail).
+        for i in 0..rules.len() {
+            let mut changed = rules.to_vec();
+            changed[i] ^= 1;
+            assert_ne!(base, input_hash(&[text("a.rules", &changed)], None, "overlayfw"), "{i}");
+        }
+        // A byte more, a byte less, a zero byte more (the tail is padded with zeros).
+        let mut longer = rules.to_vec();
+        longer.push(0);
+        assert_ne!(base, input_hash(&[text("a.rules", &longer)], None, "overlayfw"));
+        assert_ne!(base, input_hash(&[text("a.rules", &rules[1..])], None, "overlayfw"));
+        // The same bytes split differently between name and text, or between files.
+        let (x, y) = ("ab", b"c".as_slice());
+        assert_ne!(
+            input_hash(&[text(x, y)], None, "t"),
+            input_hash(&[text("a", b"bc")], None, "t")
+        );
+        assert_ne!(
+            input_hash(&[text("a", b"xy"), text("b", b"")], None, "t"),
+            input_hash(&[text("a", b"x"), text("b", b"y")], None, "t")
+        );
+        // The order of the files, the table, the inventory.
+        let (p, q) = (text("p", b"1"), text("q", b"2"));
+        let (p2, q2) = (text("p", b"1"), text("q", b"2"));
+        assert_ne!(input_hash(&[p, q], None, "t"), input_hash(&[q2, p2], None, "t"));
+        assert_ne!(base, input_hash(&[text("a.rules", rules)], None, "other"));
+        let inv = text("inv.yaml", b"containers: {}\n");
+        assert_ne!(base, input_hash(&[text("a.rules", rules)], Some(&inv), "overlayfw"));
+    }
 }
