@@ -239,6 +239,19 @@ fn negation_before_options() {
 }
 
 #[test]
+fn negation_is_only_a_bang_word_right_before_an_option() {
+    // Tabs, several blanks, first on a line without a chain.
+    let r = ok("! \t-s 10.0.0.0/8 -p tcp\t!\t--dport 22 -j DROP");
+    assert_eq!(r.matches.iter().map(|m| m.negated).collect::<Vec<_>>(), [true, false, true]);
+    assert_eq!(r.matches[0].span, sp(0, 16));
+    assert_eq!(r.matches[2].span, sp(24, 36));
+    // A `!` ending the value before an option is part of that value.
+    let r = ok("INPUT -m comment --comment x! -s 10.0.0.0/8 -j DROP");
+    assert!(!r.matches[0].negated);
+    assert_eq!(r.comment.map(|c| c.node).as_deref(), Some("x!"));
+}
+
+#[test]
 fn address_lists_keep_host_bits_vars_and_names() {
     let r = ok(
         "INPUT --src 100.127.255.193/29,${vns3_overlay_subnet},blacklist,1.2.3.4 --dst fw_set-1 -j DROP",
@@ -743,7 +756,16 @@ fn e008_values_out_of_range_or_malformed() {
         "`256` in `10.0.0.256` is not an octet (0–255)",
         10,
     );
-    check("INPUT -s 10.0.0.0/33 -j DROP", "E008", "prefix length `/33` is over 32", 19);
+    let d = check("INPUT -s 10.0.0.0/33 -j DROP", "E008", "prefix length `/33` is over 32", 19);
+    assert_eq!(d.span(), sp(18, 20));
+    // The address is checked first, and an error in it points at the address alone.
+    let d = check(
+        "INPUT -s 10.0.0.300/33 -j DROP",
+        "E008",
+        "`300` in `10.0.0.300` is not an octet (0–255)",
+        10,
+    );
+    assert_eq!(d.span(), sp(9, 19));
     check(
         "INPUT -s 010.0.0.1 -j DROP",
         "E008",
