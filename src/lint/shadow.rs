@@ -108,7 +108,7 @@ fn projections(family: Family, a: &Action) -> u8 {
 }
 
 /// An exact key, eight bytes: an input interface is known by its number in
-/// [`Index::iface_ids`], which keeps the index's table 40% smaller than with the name.
+/// [`Index::iface_ids`]: a table entry with its bucket is 20 bytes instead of 40 with the name.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
     Saddr(u32, u8),
