@@ -166,9 +166,8 @@ mod tests {
         assert_ne!(base, input_hash(&[text("a.rules", &longer)], None, "overlayfw"));
         assert_ne!(base, input_hash(&[text("a.rules", &rules[1..])], None, "overlayfw"));
         // The same bytes split differently between name and text, or between files.
-        let (x, y) = ("ab", b"c".as_slice());
         assert_ne!(
-            input_hash(&[text(x, y)], None, "t"),
+            input_hash(&[text("ab", b"c")], None, "t"),
             input_hash(&[text("a", b"bc")], None, "t")
         );
         assert_ne!(
@@ -176,9 +175,8 @@ mod tests {
             input_hash(&[text("a", b"x"), text("b", b"y")], None, "t")
         );
         // The order of the files, the table, the inventory.
-        let (p, q) = (text("p", b"1"), text("q", b"2"));
-        let (p2, q2) = (text("p", b"1"), text("q", b"2"));
-        assert_ne!(input_hash(&[p, q], None, "t"), input_hash(&[q2, p2], None, "t"));
+        let (p, q) = (|| text("p", b"1"), || text("q", b"2"));
+        assert_ne!(input_hash(&[p(), q()], None, "t"), input_hash(&[q(), p()], None, "t"));
         assert_ne!(base, input_hash(&[text("a.rules", rules)], None, "other"));
         let inv = text("inv.yaml", b"containers: {}\n");
         assert_ne!(base, input_hash(&[text("a.rules", rules)], Some(&inv), "overlayfw"));

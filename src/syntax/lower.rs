@@ -324,7 +324,7 @@ pub(super) fn lower_line(ctx: LineCtx<'_>, line_no: u32) -> Result<Rule, Vec<Dia
             G::EOI => {}
             // Grammar rule `item` (`neg? ~ option | stray`) is silent: each option or stray
             // word comes as a part of its own.
-            _ => match item(ctx, part.clone(), after) {
+            rule => match item(ctx, part, after) {
                 Ok(i) => items.push(i),
                 // Words after a stray word are usually more of the same mistake (`# note`,
                 // `-s a b c`): one diagnostic says it.
@@ -339,7 +339,7 @@ pub(super) fn lower_line(ctx: LineCtx<'_>, line_no: u32) -> Result<Rule, Vec<Dia
                 Err(d) => {
                     bad_module |= d.code == "E004";
                     // Remember which option failed so that its absence is not reported again.
-                    if let Some(opt) = Opt::of_rule(part.as_rule()) {
+                    if let Some(opt) = Opt::of_rule(rule) {
                         failed[opt as usize] = true;
                     }
                     diags.push(d);
