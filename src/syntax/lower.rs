@@ -307,13 +307,34 @@ pub(super) fn lower_line(ctx: LineCtx<'_>, line_no: u32) -> Result<Rule, Vec<Dia
     };
     // Grammar rule `line` matched, so it yields exactly one `line` pair.
     let line = pairs.next().expect("`line` yields one pair");
+    lower_parsed(ctx, line, line_no)
+}
+
+/// Parses adjacent trimmed rule lines in one parser call: `ctx.text` is the lines joined by
+/// `\n`. Returns the parse of each line (a `row`, whose parts are those `line` yields for the
+/// line alone), or `None` when any line does not parse (then each line is lowered alone, to get
+/// its diagnostics).
+pub(super) fn parse_rows<'t>(ctx: LineCtx<'t>) -> Option<impl Iterator<Item = Pair<'t, G>>> {
+    let mut pairs = Vns3Parser::parse(G::lines, ctx.text).ok()?;
+    let lines = pairs.next().expect("`lines` yields one pair");
+    Some(lines.into_inner().filter(|p| p.as_rule() == G::row))
+}
+
+/// Lowers a line's parse (a `line` pair, or a `row` of [`parse_rows`]): `ctx` is the text the
+/// parser saw, the pair's positions are in it.
+pub(super) fn lower_parsed<'t>(
+    ctx: LineCtx<'t>,
+    line: Pair<'t, G>,
+    line_no: u32,
+) -> Result<Rule, Vec<Diagnostic>> {
+    let line_span = line.as_span();
     let mut diags = Vec::new();
     let mut chain = None;
     let mut items = Vec::with_capacity(8);
     let (mut stray_seen, mut bad_module) = (false, false);
     let mut failed = [false; OPT_COUNT];
     // Where the previous part ended: a `!` between it and an option negates the option.
-    let mut prev_end = 0;
+    let mut prev_end = line_span.start();
     for part in line.into_inner() {
         let after = std::mem::replace(&mut prev_end, part.as_span().end());
         match part.as_rule() {
@@ -353,7 +374,8 @@ pub(super) fn lower_line(ctx: LineCtx<'_>, line_no: u32) -> Result<Rule, Vec<Dia
         return Err(diags);
     }
     let (matches, comment) = check::matches(items);
-    Ok(Rule { line: line_no, span: ctx.at(0, ctx.text.len()), chain, matches, target, comment })
+    let span = ctx.at(line_span.start(), line_span.end());
+    Ok(Rule { line: line_no, span, chain, matches, target, comment })
 }
 
 /// What a line's first word names, if it is a chain word: a builtin, `MACRO_CUST` or a

@@ -1,6 +1,7 @@
 //! Rules text → AST. Splits the file into lines (BOM, CRLF, blank and `#` lines handled here),
-//! parses each rule line with the pest grammar in `grammar/vns3.pest`, and lowers the parse
-//! tree into `ast::Rule`s, collecting a diagnostic for every bad line.
+//! parses the rule lines with the pest grammar in `grammar/vns3.pest` (adjacent lines in batches,
+//! one parser call each), and lowers each line's parse tree into an `ast::Rule`, collecting a
+//! diagnostic for every bad line.
 
 pub mod ast;
 mod check;
@@ -150,13 +151,61 @@ pub fn lower_piece(
     file: FileId,
     text: &str,
     piece: Piece,
+    each: impl FnMut(Result<ast::Rule, Vec<Diagnostic>>),
+) {
+    // Adjacent lines (nothing but a `\n` between them) are parsed in batches of this many: 16
+    // saves most of the per-call cost (a 100,000-line compile 0.185 -> 0.170 s); much larger
+    // batches are slower, their parse queues too large for the allocator to keep (each batch
+    // faulted its pages in anew).
+    lower_piece_in(file, text, piece, 16, each);
+}
+
+/// [`lower_piece`] with batches of up to `batch` lines (1: each line alone).
+fn lower_piece_in(
+    file: FileId,
+    text: &str,
+    piece: Piece,
+    batch_len: usize,
     mut each: impl FnMut(Result<ast::Rule, Vec<Diagnostic>>),
 ) {
+    let mut batch: Vec<Line> = Vec::with_capacity(batch_len);
     for line in lines(text, piece) {
+        if let Some(last) = batch.last()
+            && (line.start != last.start + last.content.len() + 1 || batch.len() >= batch_len)
+        {
+            lower_batch(file, text, &mut batch, &mut each);
+        }
         if let Some(d) = unparsable(file, &line) {
+            lower_batch(file, text, &mut batch, &mut each);
             each(Err(vec![d]));
             continue;
         }
+        batch.push(line);
+    }
+    lower_batch(file, text, &mut batch, &mut each);
+}
+
+/// Lowers adjacent rule lines (and empties `batch`): parsed in one parser call, or each alone
+/// when one of them does not parse. The rules and diagnostics are those of lowering each line
+/// alone (`syntax::tests` checks it).
+fn lower_batch(
+    file: FileId,
+    text: &str,
+    batch: &mut Vec<Line>,
+    each: &mut impl FnMut(Result<ast::Rule, Vec<Diagnostic>>),
+) {
+    if let [first, .., last] = &batch[..] {
+        let (from, to) = (first.start, last.start + last.content.len());
+        let ctx = lower::LineCtx { file, base: from, text: &text[from..to] };
+        if let Some(rows) = lower::parse_rows(ctx) {
+            for (row, line) in rows.zip(batch.iter()) {
+                each(lower::lower_parsed(ctx, row, line.no));
+            }
+            batch.clear();
+            return;
+        }
+    }
+    for line in batch.drain(..) {
         let ctx = lower::LineCtx { file, base: line.start, text: line.content };
         each(lower::lower_line(ctx, line.no));
     }

@@ -1047,3 +1047,84 @@ fn control_characters_are_found_bytewise_exactly_as_char_is_control() {
         assert_eq!(super::first_control(line.as_bytes()), expected, "U+{:04X}", c as u32);
     }
 }
+
+/// Every rule line of every rules file in the repository and a set of lines made to end inside
+/// a value (an escape at the end of a quoted comment, an option missing its value, a trailing
+/// `!`, …), in batches of 1 (each line alone), 2, 3 and 16: the same rules and diagnostics.
+#[test]
+fn lines_parsed_in_batches_equal_each_line_alone() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut texts = Vec::new();
+    for dir in ["tests/cases/ok", "tests/cases/err", "tests/cases/lint", "examples"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).expect("case folder") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rules") {
+                    // A case that is not UTF-8 never reaches the parser; the rest as read.
+                    let bytes = std::fs::read(&path).expect("rules file");
+                    texts.push(String::from_utf8_lossy(&bytes).into_owned());
+                }
+            }
+        }
+    }
+    assert!(texts.len() >= 50, "{} rules files", texts.len());
+    let tricky = [
+        r#"INPUT_CUST -m comment --comment "ends in an escape\"#,
+        r#"INPUT_CUST -m comment --comment "a\\" -j DROP"#,
+        r#"INPUT_CUST -m comment --comment "half"#,
+        "INPUT_CUST -m comment --comment 'half",
+        "INPUT_CUST -m comment --comment x! -j DROP",
+        "INPUT_CUST -s 10.0.0.1 !",
+        "INPUT_CUST -s 10.0.0.1 -j",
+        "INPUT_CUST -s",
+        "INPUT_CUST -s 10.0.0.1,",
+        "INPUT_CUST -s ${",
+        "INPUT_CUST -p tcp --syn",
+        "INPUT_CUST -m set --set x",
+        "INPUT_CUST -m set --set x src",
+        "INPUT_CUST -m conntrack --ctstate NEW,",
+        "INPUT_CUST -m conntrack --ctstate NEW, ESTABLISHED",
+        "INPUT_CUST --bogus a b c",
+        "INPUT_CUST -j DNAT --to 198.51.100.2:",
+        "PREROUTING_CUST\t-i eth0\t-p tcp --dport 22:\t-j DNAT --to 198.51.100.2",
+        "-o eth0 -s 198.51.100.0/28 -j MASQUERADE",
+        "FORWARD_CUST ! -s 10.0.0.0/8 -j ACCEPT",
+        "FORWARD_CUST -j ACCEPT",
+    ];
+    // Each tricky line before, between and after good lines, and all of them in a run.
+    for t in tricky {
+        texts.push(format!("FORWARD_CUST -j ACCEPT\n{t}\nFORWARD_CUST -j DROP\n{t}\n{t}"));
+    }
+    texts.push(tricky.join("\n"));
+    // A quoted text that would go on into the next line if an escape could take the line end.
+    texts.push("FORWARD_CUST -m comment --comment \"a\\\n\" -j DROP\nFORWARD_CUST -j DROP".into());
+    let lowered = |text: &str, batch: usize| {
+        let mut out = Vec::new();
+        super::lower_piece_in(F, text, super::pieces(text, 1)[0], batch, |r| out.push(r));
+        out
+    };
+    for text in &texts {
+        let alone = lowered(text, 1);
+        for batch in [2, 3, 16] {
+            assert_eq!(lowered(text, batch), alone, "batches of {batch}:\n{text}");
+        }
+    }
+}
+
+/// Good adjacent lines are parsed in one call, a row per line (the batch is not quietly
+/// falling back to one call a line).
+#[test]
+fn good_adjacent_lines_parse_in_one_call() {
+    let text = "MACRO_CUST -j COPY --from tun0 --to 198.51.100.2 --bidirectional\n\
+                PREROUTING_CUST -i eth0 -p tcp --dport 1024 -j DNAT --to 198.51.100.2:22\n\
+                -o eth0 -s 10.0.0.0/24 -j MASQUERADE\n\
+                FORWARD_CUST -m comment --comment \"a \\\" b\" -p tcp --syn -j ACCEPT\n\
+                FORWARD_CUST -m set --set web src -j ACCEPT";
+    let ctx = super::lower::LineCtx { file: F, base: 0, text };
+    let rows: Vec<_> = super::lower::parse_rows(ctx).expect("one call").collect();
+    let lines: Vec<&str> = text.split('\n').collect();
+    assert_eq!(rows.iter().map(|r| r.as_str()).collect::<Vec<_>>(), lines);
+}
