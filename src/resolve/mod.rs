@@ -183,6 +183,54 @@ struct Resolver<'a> {
     v: Values<'a>,
     chains: Vec<VChain>,
     index: crate::fasthash::FxHashMap<String, usize>,
+    /// A line's interface matches and its other matches while [`Resolver::matches`] sorts them
+    /// out: kept from line to line (cleared), not allocated for every line.
+    scratch: (Vec<Match>, Vec<Match>),
+}
+
+/// The match lists of the nft rules one line becomes: nearly always one.
+enum Alts {
+    One(Vec<Match>),
+    /// A `-s`/`-d` list mixing FWsets and networks: a rule per combination.
+    Many(Vec<Vec<Match>>),
+}
+
+impl Alts {
+    fn as_slice(&self) -> &[Vec<Match>] {
+        match self {
+            Alts::One(m) => std::slice::from_ref(m),
+            Alts::Many(v) => v,
+        }
+    }
+}
+
+/// What one `-s`/`-d` option asks of a packet.
+#[derive(Debug, PartialEq)]
+enum AddrAlts {
+    /// Nothing (no option, or `0.0.0.0/0`).
+    Any,
+    /// One match.
+    One(Match),
+    /// Alternatives, each the matches of one rule.
+    Many(Vec<Vec<Match>>),
+}
+
+impl AddrAlts {
+    fn from_alternatives(mut alts: Vec<Vec<Match>>) -> Self {
+        match &mut alts[..] {
+            [one] if one.is_empty() => AddrAlts::Any,
+            [one] if one.len() == 1 => AddrAlts::One(one.pop().expect("one match")),
+            _ => AddrAlts::Many(alts),
+        }
+    }
+
+    fn into_alternatives(self) -> Vec<Vec<Match>> {
+        match self {
+            AddrAlts::Any => vec![Vec::new()],
+            AddrAlts::One(m) => vec![vec![m]],
+            AddrAlts::Many(v) => v,
+        }
+    }
 }
 
 /// Subgroup name → (parent, span of the first line that defines it).
@@ -254,7 +302,12 @@ fn hook_word(b: Builtin) -> &'static str {
 
 impl<'a> Resolver<'a> {
     fn new(inv: &'a Inventory) -> Self {
-        Resolver { v: Values::new(inv), chains: Vec::new(), index: Default::default() }
+        Resolver {
+            v: Values::new(inv),
+            chains: Vec::new(),
+            index: Default::default(),
+            scratch: Default::default(),
+        }
     }
 
     /// Parses the lines of a piece and resolves each at once.
@@ -417,20 +470,24 @@ impl<'a> Resolver<'a> {
             Family::Builtin(_) => {
                 let c = self.chain_mut(chain, family);
                 let jump = jump.map(Box::new);
-                let mut alts = alts.into_iter();
-                let last = alts.next_back();
-                for matches in alts {
-                    c.rules.push(Placed {
-                        matches,
-                        action: action.clone(),
-                        jump: jump.clone(),
-                        origin: origin.clone(),
-                        span: rule.span,
-                    });
-                }
-                if let Some(matches) = last {
-                    c.rules.push(Placed { matches, action, jump, origin, span: rule.span });
-                }
+                let matches = match alts {
+                    Alts::One(matches) => matches,
+                    Alts::Many(alts) => {
+                        let mut alts = alts.into_iter();
+                        let Some(last) = alts.next_back() else { return };
+                        for matches in alts {
+                            c.rules.push(Placed {
+                                matches,
+                                action: action.clone(),
+                                jump: jump.clone(),
+                                origin: origin.clone(),
+                                span: rule.span,
+                            });
+                        }
+                        last
+                    }
+                };
+                c.rules.push(Placed { matches, action, jump, origin, span: rule.span });
             }
             Family::Mirror => {
                 let Some(TargetKind::Copy { from, bidirectional, .. }) =
@@ -446,7 +503,7 @@ impl<'a> Resolver<'a> {
                 };
                 for &(name, arriving) in dirs {
                     let c = self.chain_mut(name, Family::Mirror);
-                    for m in &alts {
+                    for m in alts.as_slice() {
                         let mut matches = Vec::with_capacity(m.len() + 1);
                         matches.push(if arriving {
                             Match::IifName { neg: false, name: iface.clone() }
@@ -518,12 +575,12 @@ impl<'a> Resolver<'a> {
         &mut self,
         rule: &ast::Rule,
         proto: Option<(bool, &Protocol, Span)>,
-    ) -> Option<Vec<Vec<Match>>> {
+    ) -> Option<Alts> {
         let mut ok = true;
-        let mut iface: Vec<Match> = Vec::new();
-        let mut src: Vec<Vec<Match>> = vec![Vec::new()];
-        let mut dst: Vec<Vec<Match>> = vec![Vec::new()];
-        let mut ext: Vec<Match> = Vec::new();
+        let (mut iface, mut ext) = std::mem::take(&mut self.scratch);
+        iface.clear();
+        ext.clear();
+        let (mut src, mut dst) = (AddrAlts::Any, AddrAlts::Any);
         let l4 = proto.and_then(|(neg, p, _)| if neg { None } else { l4_of(p) });
         let mut implied = false;
         for m in &rule.matches {
@@ -539,14 +596,18 @@ impl<'a> Resolver<'a> {
                 },
                 MatchKind::Source(items) | MatchKind::Destination(items) => {
                     let is_src = matches!(m.kind, MatchKind::Source(_));
-                    let mut parts = Vec::new();
-                    for item in items {
-                        match self.v.addr_item(item) {
-                            Some(p) => parts.push(p),
-                            None => ok = false,
+                    let alts = if let [Spanned { node: ast::AddrItem::Net(n), span }] = &items[..] {
+                        one_net(self.v.net(*n, *span), neg, is_src)
+                    } else {
+                        let mut parts = Vec::new();
+                        for item in items {
+                            match self.v.addr_item(item) {
+                                Some(p) => parts.push(p),
+                                None => ok = false,
+                            }
                         }
-                    }
-                    let alts = addr_alternatives(parts, neg, is_src);
+                        AddrAlts::from_alternatives(addr_alternatives(parts, neg, is_src))
+                    };
                     if is_src { src = alts } else { dst = alts }
                 }
                 MatchKind::Protocol(_) => {}
@@ -674,6 +735,7 @@ impl<'a> Resolver<'a> {
             }
         }
         if !ok {
+            self.scratch = (iface, ext);
             return None;
         }
         // The protocol match: nft infers it from a port, ICMP or TCP-flag match.
@@ -685,16 +747,26 @@ impl<'a> Resolver<'a> {
             proto_match = Some(Match::Protocol { neg, proto: n });
         }
         canonical_order(&mut ext);
-        if let ([s], [d]) = (&mut src[..], &mut dst[..]) {
+        let one = |a: &AddrAlts| match a {
+            AddrAlts::Any => Some(0),
+            AddrAlts::One(_) => Some(1),
+            AddrAlts::Many(_) => None,
+        };
+        if let (Some(s), Some(d)) = (one(&src), one(&dst)) {
             // One rule (the common case): the matches move into it.
-            let mut m = Vec::with_capacity(iface.len() + s.len() + d.len() + 1 + ext.len());
+            let mut m = Vec::with_capacity(iface.len() + s + d + 1 + ext.len());
             m.append(&mut iface);
-            m.append(s);
-            m.append(d);
+            for a in [src, dst] {
+                if let AddrAlts::One(x) = a {
+                    m.push(x);
+                }
+            }
             m.extend(proto_match);
             m.append(&mut ext);
-            return Some(vec![m]);
+            self.scratch = (iface, ext);
+            return Some(Alts::One(m));
         }
+        let (src, dst) = (src.into_alternatives(), dst.into_alternatives());
         let mut out = Vec::with_capacity(src.len() * dst.len());
         for s in &src {
             for d in &dst {
@@ -707,7 +779,8 @@ impl<'a> Resolver<'a> {
                 out.push(m);
             }
         }
-        Some(out)
+        self.scratch = (iface, ext);
+        Some(Alts::Many(out))
     }
 
     fn needs_l4(&mut self, l4: Option<ir::L4>, span: Span) -> Option<ir::L4> {
@@ -1131,6 +1204,15 @@ fn log_level(s: &str) -> Option<ir::LogLevel> {
 /// Positive: networks together in one match, each FWset its own rule (an nft anonymous set
 /// cannot hold a named set). Negated: one rule that excludes all of them. `0.0.0.0/0` alone is
 /// no constraint, as in iptables.
+/// [`addr_alternatives`] of one network (the common case), without its vectors.
+fn one_net(net: ipnetwork::Ipv4Network, neg: bool, is_src: bool) -> AddrAlts {
+    if net.prefix() == 0 && !neg {
+        return AddrAlts::Any;
+    }
+    let addrs = ir::AddrMatch::Nets(vec![net]);
+    AddrAlts::One(if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } })
+}
+
 fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -> Vec<Vec<Match>> {
     let mk = |addrs: ir::AddrMatch| {
         if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } }
@@ -1443,6 +1525,23 @@ fn canonical_order(ext: &mut [Match]) {
 mod tests {
     use super::*;
     use crate::diagnostic::{FileId, Sources};
+
+    #[test]
+    fn one_network_resolves_as_the_general_address_path() {
+        for (net, prefix) in [([10, 1, 2, 0], 24), ([0, 0, 0, 0], 0), ([192, 0, 2, 7], 32)] {
+            let net = ipnetwork::Ipv4Network::new(net.into(), prefix).expect("network");
+            for neg in [false, true] {
+                for is_src in [false, true] {
+                    let general = addr_alternatives(vec![AddrPart::Nets(vec![net])], neg, is_src);
+                    assert_eq!(
+                        one_net(net, neg, is_src),
+                        AddrAlts::from_alternatives(general),
+                        "{net} neg {neg} src {is_src}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn resolving_on_several_threads_equals_one() {

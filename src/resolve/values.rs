@@ -152,7 +152,7 @@ impl<'a> Values<'a> {
     }
 
     /// Masks host bits, warning (W001) when there were any.
-    fn net(&mut self, n: Net, span: Span) -> Ipv4Network {
+    pub fn net(&mut self, n: Net, span: Span) -> Ipv4Network {
         let masked = Ipv4Network::new(n.addr, n.prefix).expect("syntax checked prefix <= 32");
         let network = Ipv4Network::new(masked.network(), n.prefix).expect("same prefix");
         if network.ip() != n.addr {
