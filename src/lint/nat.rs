@@ -77,8 +77,8 @@ pub fn lint(chains: &[VChain], inv: &Inventory, sets: &Sets) -> Vec<Diagnostic> 
                 _ => continue,
             };
             let range = [(u32::from(lo), u32::from(hi))];
-            let shown = if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") };
             if !space::subset(&range, &declared) && seen.insert(("W104", p.span)) {
+                let shown = if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") };
                 out.push(
                     Diagnostic::warning(
                         "W104",
