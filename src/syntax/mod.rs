@@ -211,22 +211,36 @@ fn lower_batch(
     }
 }
 
-/// The subgroups a file's lines name as their chain (`FWD_C_web …`), with the span of the chain
-/// word, in line order: found without parsing the lines, so that lines can be resolved as they
-/// are parsed and still jump to a subgroup defined further down. A line the grammar never sees
-/// (too long, a control character) defines nothing.
-pub fn subgroup_definitions(file: FileId, text: &str) -> Vec<(String, ast::Builtin, Span)> {
+/// What a file's lines' first words say, found without parsing the lines.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FirstWords {
+    /// The subgroups the lines name as their chain (`FWD_C_web …`), with the span of the chain
+    /// word, in line order: so that lines can be resolved as they are parsed and still jump to
+    /// a subgroup defined further down. A line the grammar never sees (too long, a control
+    /// character) defines nothing.
+    pub subgroups: Vec<(String, ast::Builtin, Span)>,
+    /// How many lines start with each builtin chain's word (`INPUT_CUST`, `INPUT`, …), by
+    /// `Builtin as usize`: the resolver sizes those chains for them at once.
+    pub builtin_lines: [usize; 5],
+}
+
+/// Reads the first word of every rule line: see [`FirstWords`].
+pub fn first_words(file: FileId, text: &str) -> FirstWords {
     let whole = pieces(text, 1)[0];
+    let mut out = FirstWords::default();
     // The first word decides; only the (few) subgroup lines are checked in full.
-    lines(text, whole)
-        .filter_map(|line| {
-            let word = line.content.split([' ', '\t']).next()?;
-            match lower::classify_chain(word)? {
-                ast::ChainWord::Subgroup { parent, name } if unparsable(file, &line).is_none() => {
-                    Some((name, parent, Span::new(file, line.start, line.start + word.len())))
-                }
-                _ => None,
+    for line in lines(text, whole) {
+        let Some(word) = line.content.split([' ', '\t']).next() else { continue };
+        match lower::classify_chain(word) {
+            Some(ast::ChainWord::Builtin(b)) => out.builtin_lines[b as usize] += 1,
+            Some(ast::ChainWord::Subgroup { parent, name })
+                if unparsable(file, &line).is_none() =>
+            {
+                let span = Span::new(file, line.start, line.start + word.len());
+                out.subgroups.push((name, parent, span));
             }
-        })
-        .collect()
+            _ => {}
+        }
+    }
+    out
 }

@@ -1128,3 +1128,22 @@ fn good_adjacent_lines_parse_in_one_call() {
     let lines: Vec<&str> = text.split('\n').collect();
     assert_eq!(rows.iter().map(|r| r.as_str()).collect::<Vec<_>>(), lines);
 }
+
+#[test]
+fn first_words_count_builtin_lines_and_find_subgroups() {
+    let text = "\u{feff}FORWARD_CUST -j ACCEPT\r\n# FORWARD_CUST -j DROP\n  FORWARD -j DROP\n\
+                INPUT_CUST -j DROP\nFWD_C_web -p tcp -j ACCEPT\n-o eth0 -j MASQUERADE\n\
+                MACRO_CUST -j MASQUERADE\nPOSTROUTING_CUST\t-j MASQUERADE\nFORWRD_CUST -j DROP\n\
+                PRE_C_bad -j\u{7} DROP\n";
+    let words = super::first_words(F, text);
+    let mut expected = [0; 5];
+    expected[Builtin::Forward as usize] = 2;
+    expected[Builtin::Input as usize] = 1;
+    expected[Builtin::Postrouting as usize] = 1;
+    assert_eq!(words.builtin_lines, expected);
+    let start = text.find("FWD_C_web").expect("in the text");
+    assert_eq!(
+        words.subgroups,
+        [("FWD_C_web".to_string(), Builtin::Forward, sp(start, start + "FWD_C_web".len()))]
+    );
+}
