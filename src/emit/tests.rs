@@ -286,23 +286,32 @@ fn pieces_printed_on_several_threads_join_to_the_one_thread_script() {
             .map(|i| Rule { origin: origin(i + 1, None), ..template.clone() })
             .collect(),
     };
-    // Empty chains first, between runs' boundaries, and last; chains of 1 rule; a long one.
-    let layouts: [&[(usize, bool)]; 4] = [
+    // Empty chains first, between runs' boundaries, and last; chains of 1 rule; a long one;
+    // chains long enough to fill several pieces on any number of threads.
+    let layouts: [&[(usize, bool)]; 5] = [
         &[(0, false), (7, false), (0, false), (1, false), (13, false), (0, true)],
         &[(30, false), (0, false), (0, true)],
         &[(0, false), (0, true)],
         &[(1, false), (1, false), (1, false), (1, false), (1, true)],
+        &[(20_000, false), (0, false), (20_000, true)],
     ];
     for layout in layouts {
         let mut rs = example();
         rs.chains =
             layout.iter().enumerate().map(|(i, &(n, b))| chain(&format!("c{i}"), n, b)).collect();
-        let one = pieces_on(&rs, 1);
-        assert_eq!(one.len(), 1);
-        for threads in 2..=6 {
+        let one = pieces_on(&rs, 1).concat();
+        let long = one.len() > 6 * 2 * super::PIECE_BYTES;
+        for threads in 1..=6 {
             let pieces = pieces_on(&rs, threads);
-            assert_eq!(pieces.len(), threads);
-            assert_eq!(pieces.concat(), one[0], "{threads} threads, chains {layout:?}");
+            assert_eq!(pieces.concat(), one, "{threads} threads, chains {layout:?}");
+            if long {
+                // Each run is cut into pieces; none grew past its room.
+                assert!(pieces.len() >= 2 * threads, "{threads} threads: {}", pieces.len());
+                let longest = pieces.iter().map(String::len).max().unwrap_or(0);
+                assert!(longest < super::PIECE_BYTES + 1024, "{longest}");
+            } else {
+                assert_eq!(pieces.len(), threads);
+            }
         }
     }
 }
