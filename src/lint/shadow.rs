@@ -312,7 +312,8 @@ impl<'a, 's> ShapeCache<'a, 's> {
     }
 
     fn get(&mut self, k: usize) -> &Shape<'a> {
-        let slot = &mut self.slots[k % Self::SLOTS.min(self.rules.len())];
+        let n = self.slots.len();
+        let slot = &mut self.slots[k % n];
         if !matches!(slot, Some((i, _)) if *i == k) {
             *slot = Some((k, space::shape(&self.rules[k].matches, self.sets)));
         }
