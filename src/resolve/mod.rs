@@ -1235,15 +1235,6 @@ fn log_level(s: &str) -> Option<ir::LogLevel> {
 /// Positive: networks together in one match, each FWset its own rule (an nft anonymous set
 /// cannot hold a named set). Negated: one rule that excludes all of them. `0.0.0.0/0` alone is
 /// no constraint, as in iptables.
-/// [`addr_alternatives`] of one network (the common case), without its vectors.
-fn one_net(net: ipnetwork::Ipv4Network, neg: bool, is_src: bool) -> AddrAlts {
-    if net.prefix() == 0 && !neg {
-        return AddrAlts::Any;
-    }
-    let addrs = ir::AddrMatch::Nets(vec![net]);
-    AddrAlts::One(if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } })
-}
-
 fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -> Vec<Vec<Match>> {
     let mk = |addrs: ir::AddrMatch| {
         if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } }
@@ -1279,6 +1270,15 @@ fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -> Vec<Vec<M
         alts.push(Vec::new());
     }
     alts
+}
+
+/// [`addr_alternatives`] of one network (the common case), without its vectors.
+fn one_net(net: ipnetwork::Ipv4Network, neg: bool, is_src: bool) -> AddrAlts {
+    if net.prefix() == 0 && !neg {
+        return AddrAlts::Any;
+    }
+    let addrs = ir::AddrMatch::Nets(vec![net]);
+    AddrAlts::One(if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } })
 }
 
 fn class(a: &Action) -> Class {

@@ -160,7 +160,7 @@ pub fn lower_piece(
     lower_piece_in(file, text, piece, 16, each);
 }
 
-/// [`lower_piece`] with batches of up to `batch` lines (1: each line alone).
+/// [`lower_piece`] with batches of up to `batch_len` lines (1: each line alone).
 fn lower_piece_in(
     file: FileId,
     text: &str,
