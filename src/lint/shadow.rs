@@ -300,24 +300,29 @@ impl<'a> Index<'a> {
 struct ShapeCache<'a, 's> {
     rules: &'a [Placed],
     sets: &'s Sets<'s>,
-    slots: Vec<Option<(usize, Shape<'a>)>>,
+    /// The rule whose shape each slot holds ([`ShapeCache::EMPTY`]: none yet).
+    slots: Vec<(usize, Shape<'a>)>,
 }
 
 impl<'a, 's> ShapeCache<'a, 's> {
     const SLOTS: usize = 1024;
+    const EMPTY: usize = usize::MAX;
 
     fn new(rules: &'a [Placed], sets: &'s Sets<'s>) -> Self {
-        let slots = std::iter::repeat_with(|| None).take(rules.len().min(Self::SLOTS)).collect();
+        let slots = std::iter::repeat_with(|| (Self::EMPTY, Shape::universe()))
+            .take(rules.len().min(Self::SLOTS))
+            .collect();
         ShapeCache { rules, sets, slots }
     }
 
     fn get(&mut self, k: usize) -> &Shape<'a> {
         let n = self.slots.len();
         let slot = &mut self.slots[k % n];
-        if !matches!(slot, Some((i, _)) if *i == k) {
-            *slot = Some((k, space::shape(&self.rules[k].matches, self.sets)));
+        if slot.0 != k {
+            slot.0 = k;
+            space::shape_into(&self.rules[k].matches, self.sets, &mut slot.1);
         }
-        &slot.as_ref().expect("filled above").1
+        &slot.1
     }
 }
 
@@ -409,10 +414,10 @@ struct CatchAll {
 fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
     let rules = &chain.rules;
     // A rule's shape is made when the rule is looked at, and again (or found in the cache) for
-    // the covering tests it is a candidate in.
-    let shape = |k: usize| space::shape(&rules[k].matches, sets);
+    // the covering tests it is a candidate in. The line's shapes are made in place in `made`,
+    // which grows to the longest line.
     let mut cache = ShapeCache::new(rules, sets);
-    let mut shapes: Vec<Shape> = Vec::new();
+    let mut made: Vec<Shape> = Vec::new();
     let proj: Vec<u8> = rules.iter().map(|p| projections(chain.family, &p.action)).collect();
     let mut out = Vec::new();
     let mut index = Index::new(rules.len());
@@ -429,8 +434,13 @@ fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
         let b = &rules[i];
         i = j;
         // The shapes of the line's rules, `shapes[k - line.start]` for rule `k`.
-        shapes.clear();
-        shapes.extend(line.clone().map(shape));
+        if made.len() < line.len() {
+            made.resize_with(line.len(), Shape::universe);
+        }
+        for (s, k) in made.iter_mut().zip(line.clone()) {
+            space::shape_into(&rules[k].matches, sets, s);
+        }
+        let shapes = &made[..line.len()];
         if let Some(field) = shapes.iter().map(Shape::empty_field).collect::<Option<Vec<_>>>() {
             out.push(
                 Diagnostic::warning(
