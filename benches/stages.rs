@@ -4,7 +4,8 @@
 //!
 //! Every stage gets its own input prepared outside the timing: `parse` the text, `resolve`
 //! the text (it parses each line as it resolves it), `lint` the resolved chains, `layout` the
-//! resolved chains into the IR, `emit` the IR, `optimize` the IR, and `diff` both models.
+//! resolved chains into the IR, `emit` the IR, `optimize` the IR, and `diff` both models; and
+//! `inventory_fwset` loads an inventory with one large FWset.
 
 use divan::{Bencher, black_box};
 use overlayfw::diagnostic::{FileId, Sources};
@@ -120,4 +121,15 @@ fn diff(bencher: Bencher, n: usize) {
         let live = diff::from_listing_bytes(black_box(&bytes), "overlayfw").expect("reads");
         diff::plan("overlayfw", &diff::from_ruleset(&rs), live.as_ref()).is_same()
     });
+}
+
+/// Loading an inventory with one FWset of N addresses (the size of the set, not of the policy).
+#[divan::bench(args = [10_000, 100_000])]
+fn inventory_fwset(bencher: Bencher, n: u32) {
+    let mut text = String::from("fwsets:\n  big: [");
+    for i in 0..n {
+        text += &format!("{}, ", std::net::Ipv4Addr::from(0x0a00_0000 + i * 7));
+    }
+    text += "10.0.0.0]\n";
+    bencher.bench(|| inventory::load(black_box(&text), FileId(2)).expect("loads"));
 }

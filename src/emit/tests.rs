@@ -257,19 +257,24 @@ fn keywords() {
     assert!(!is_nft_keyword("PRE_C_web-1"));
 }
 
+/// A large chain prints every rule once. (How fast is measured by `cargo bench` (`emit`) and
+/// bench/compile.sh, not bounded here.)
 #[test]
-fn large_rulesets_render_fast() {
+fn large_rulesets_print_every_rule_once() {
     let mut rs = example();
     let template = rs.chains[0].rules[0].clone();
+    let line = nft_script(&Ruleset {
+        chains: vec![Chain { rules: vec![template.clone()], ..rs.chains[0].clone() }],
+        ..rs.clone()
+    })
+    .lines()
+    .find(|l| l.contains("tcp dport 2222"))
+    .expect("the rule's line")
+    .to_string();
     rs.chains[0].rules = vec![template; 100_000];
-    let start = std::time::Instant::now();
     let script = nft_script(&rs);
-    let elapsed = start.elapsed();
     assert_eq!(script.lines().count(), 100_000 + 19);
-    // Release builds take a few ms; this bound only catches accidental quadratic behaviour
-    // in unoptimised test builds.
-    eprintln!("rendered 100k rules in {elapsed:?}");
-    assert!(elapsed.as_millis() < 2_000, "took {elapsed:?}");
+    assert_eq!(script.lines().filter(|l| *l == line).count(), 100_000);
 }
 
 #[test]

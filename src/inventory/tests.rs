@@ -432,8 +432,10 @@ fn garbage_is_an_error_not_a_panic() {
     assert_eq!(errors(&bomb)[0].0, "E101");
 }
 
+/// A million-element FWset loads, sorted and without duplicates. (How fast a large FWset loads
+/// is measured by `cargo bench` (`inventory_fwset`), not bounded here.)
 #[test]
-fn a_million_element_fwset_loads_quickly() {
+fn a_million_element_fwset_loads_sorted() {
     let mut text = String::from("fwsets:\n  big: [");
     for i in 0..1_000_000u32 {
         let a = Ipv4Addr::from(0x0a00_0000 + (u64::from(i) * 7919 % 2_000_000) as u32);
@@ -441,11 +443,9 @@ fn a_million_element_fwset_loads_quickly() {
         text.push_str(", ");
     }
     text.push_str("10.0.0.0]\n");
-    let start = std::time::Instant::now();
     let inv = ok(&text);
     let FwSetElements::Addrs(v) = &inv.fwsets["big"].elements else { panic!("addresses expected") };
     assert!(v.windows(2).all(|w| w[0] < w[1]), "sorted and deduplicated");
-    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
 }
 
 #[test]
