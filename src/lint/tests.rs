@@ -191,4 +191,29 @@ fn contradictions_and_meeting() {
     assert!(!meets(&a, &b));
     assert!(meets(&a, &c));
     assert!(shape(&[], &sets).is_universe());
+    // Implied protocols: a TCP port keeps `-p tcp`, meets nothing of `-p udp` or ICMP.
+    let proto = |n: u8, neg: bool| Match::Protocol { neg, proto: n };
+    let icmp = Match::IcmpType { neg: false, kind: 8, code: None };
+    let tcp_22 = [proto(6, false), dport(false, &[(22, 22)])];
+    let tcp_port = shape(&tcp_22, &sets);
+    assert_eq!((tcp_port.empty_field(), tcp_port.proto.single()), (None, Some(6)));
+    for contradiction in [
+        vec![proto(17, false), dport(false, &[(22, 22)])],
+        vec![dport(false, &[(22, 22)]), proto(17, false)],
+        vec![dport(false, &[(22, 22)]), icmp.clone()],
+        vec![proto(6, true), dport(false, &[(22, 22)])],
+        vec![Match::TcpSyn { neg: false }, icmp],
+    ] {
+        assert_eq!(
+            shape(&contradiction, &sets).empty_field(),
+            Some("protocol"),
+            "{contradiction:?}"
+        );
+    }
+    // A single interval narrowed twice (written in place, then intersected).
+    let overlapping = [dport(false, &[(10, 30)]), dport(false, &[(20, 40)])];
+    let two = shape(&overlapping, &sets);
+    assert_eq!(two.dport.as_deref(), Some(&[(20, 30)][..]));
+    let disjoint = [dport(false, &[(10, 15)]), dport(false, &[(20, 40)])];
+    assert_eq!(shape(&disjoint, &sets).empty_field(), Some("destination port"));
 }
