@@ -117,23 +117,102 @@ pub enum RateUnit {
     Day,
 }
 
+/// A list that holds one value in place and several (or none) behind one thin pointer: nearly
+/// every match names one network or one port range, and a `Vec` cost 24 bytes and a heap block
+/// for it. Compared, ordered and hashed as the slice it derefs to; `From<Vec<T>>` keeps one value
+/// in place.
+#[derive(Clone)]
+pub enum Few<T> {
+    One(T),
+    // A `Box<Vec>`, not a `Box<[T]>`: the thin pointer keeps `Few` (and the enums holding it) 16
+    // bytes.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<T>>),
+}
+
+impl<T> std::ops::Deref for Few<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self {
+            Few::One(one) => std::slice::from_ref(one),
+            Few::Many(many) => many,
+        }
+    }
+}
+
+impl<T> From<Vec<T>> for Few<T> {
+    fn from(mut v: Vec<T>) -> Few<T> {
+        match v.pop() {
+            Some(one) if v.is_empty() => Few::One(one),
+            Some(last) => {
+                v.push(last);
+                Few::Many(Box::new(v))
+            }
+            None => Few::Many(Box::default()),
+        }
+    }
+}
+
+impl<T> FromIterator<T> for Few<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Few<T> {
+        Few::from(iter.into_iter().collect::<Vec<T>>())
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Few<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: PartialEq> PartialEq for Few<T> {
+    fn eq(&self, other: &Few<T>) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: Eq> Eq for Few<T> {}
+
+impl<T: PartialOrd> PartialOrd for Few<T> {
+    fn partial_cmp(&self, other: &Few<T>) -> Option<std::cmp::Ordering> {
+        (**self).partial_cmp(&**other)
+    }
+}
+
+impl<T: Ord> Ord for Few<T> {
+    fn cmp(&self, other: &Few<T>) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl<T: std::hash::Hash> std::hash::Hash for Few<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+/// A named set of this table. Thin (a `Box<String>`, 8 bytes), so that [`AddrMatch`] and
+/// [`PortMatch`] stay 16 bytes and [`Match`] 24.
+#[allow(clippy::box_collection)]
+pub type SetName = Box<String>;
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AddrMatch {
     /// One network (single element) or several (an anonymous set), sorted.
-    Nets(Vec<Ipv4Network>),
+    Nets(Few<Ipv4Network>),
     /// An inclusive address range.
     Range(Ipv4Addr, Ipv4Addr),
-    /// A named set of this table (a `Box<str>`, not a `String`: with it the enum, and so
-    /// [`Match`], is 8 bytes smaller).
-    Set(Box<str>),
+    /// A named set of this table.
+    Set(SetName),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PortMatch {
     /// Inclusive ranges (`(p, p)` for one port); several make an anonymous set. Sorted.
-    Ports(Vec<(u16, u16)>),
-    /// A named set of this table (boxed as [`AddrMatch::Set`]).
-    Set(Box<str>),
+    Ports(Few<(u16, u16)>),
+    /// A named set of this table.
+    Set(SetName),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -170,7 +249,7 @@ pub enum Match {
     /// Any of the states (`neg`: none of them).
     CtState {
         neg: bool,
-        states: Vec<CtState>,
+        states: Box<[CtState]>,
     },
     /// `limit rate N/unit burst B packets`.
     Limit {
@@ -188,7 +267,7 @@ pub enum Match {
     TcpSyn {
         neg: bool,
     },
-    /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 32
+    /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),
 }
@@ -315,4 +394,36 @@ pub struct Vmap {
 pub enum MapVerdict {
     Accept,
     Drop,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_few_is_compared_ordered_and_hashed_as_its_slice() {
+        use std::hash::{BuildHasher, RandomState};
+        let one: Few<u16> = vec![7].into();
+        assert!(matches!(one, Few::One(7)));
+        let many: Few<u16> = vec![7, 9].into();
+        assert_eq!(&*many, &[7, 9]);
+        let none: Few<u16> = Vec::new().into();
+        assert!(none.is_empty());
+        // The same values held the other way (only `From` chooses) are still equal.
+        let boxed = Few::Many(Box::new(vec![7]));
+        assert_eq!(one, boxed);
+        let h = RandomState::new();
+        assert_eq!(h.hash_one(&one), h.hash_one(&boxed));
+        assert_eq!(h.hash_one(&one), h.hash_one([7u16].as_slice()));
+        assert!(none < one && one < many);
+        assert_eq!((3..6).collect::<Few<u16>>(), vec![3, 4, 5].into());
+    }
+
+    /// A 100,000-rule ruleset holds about 300,000 matches: their size is the IR's memory.
+    #[test]
+    fn matches_stay_small() {
+        assert_eq!(std::mem::size_of::<AddrMatch>(), 16);
+        assert_eq!(std::mem::size_of::<PortMatch>(), 16);
+        assert_eq!(std::mem::size_of::<Match>(), 24);
+    }
 }

@@ -140,7 +140,7 @@ fn push_addr_match(out: &mut String, field: &str, neg: bool, addrs: &AddrMatch) 
             out.push_str(field);
             out.push(' ');
             out.push_str(neq(neg));
-            if let [net] = nets.as_slice() {
+            if let [net] = &**nets {
                 push_net(out, net);
             } else {
                 out.push_str("{ ");
@@ -212,7 +212,7 @@ fn push_port_match(out: &mut String, proto: L4, dir: Dir, neg: bool, ports: &Por
         }
         PortMatch::Ports(list) => {
             out.push_str(neq(neg));
-            if let [range] = list.as_slice() {
+            if let [range] = &**list {
                 push_port_range(out, *range);
             } else {
                 out.push_str("{ ");

@@ -41,7 +41,7 @@ fn example() -> Ruleset {
                             proto: L4::Tcp,
                             dir: Dir::Dst,
                             neg: false,
-                            ports: PortMatch::Ports(vec![(2222, 2222)]),
+                            ports: PortMatch::Ports(vec![(2222, 2222)].into()),
                         },
                     ],
                     Action::Dnat {
@@ -115,13 +115,16 @@ fn matches_text() {
     let cases: Vec<(Match, &str)> = vec![
         (Match::IifName { neg: true, name: "eth*".into() }, "iifname != \"eth*\""),
         (
-            Match::Saddr { neg: false, addrs: AddrMatch::Nets(vec![net("100.127.255.193/29")]) },
+            Match::Saddr {
+                neg: false,
+                addrs: AddrMatch::Nets(vec![net("100.127.255.193/29")].into()),
+            },
             "ip saddr 100.127.255.192/29",
         ),
         (
             Match::Daddr {
                 neg: true,
-                addrs: AddrMatch::Nets(vec![net("10.0.0.0/8"), net("192.168.1.1/32")]),
+                addrs: AddrMatch::Nets(vec![net("10.0.0.0/8"), net("192.168.1.1/32")].into()),
             },
             "ip daddr != { 10.0.0.0/8, 192.168.1.1 }",
         ),
@@ -133,7 +136,7 @@ fn matches_text() {
             "ip saddr 10.0.0.1-10.0.0.9",
         ),
         (
-            Match::Saddr { neg: true, addrs: AddrMatch::Set("blacklist".into()) },
+            Match::Saddr { neg: true, addrs: AddrMatch::Set(Box::new("blacklist".into())) },
             "ip saddr != @blacklist",
         ),
         (Match::Protocol { neg: false, proto: 132 }, "ip protocol sctp"),
@@ -143,17 +146,20 @@ fn matches_text() {
                 proto: L4::Udp,
                 dir: Dir::Src,
                 neg: true,
-                ports: PortMatch::Ports(vec![(80, 80), (443, 443), (8000, 8080)]),
+                ports: PortMatch::Ports(vec![(80, 80), (443, 443), (8000, 8080)].into()),
             },
             "udp sport != { 80, 443, 8000-8080 }",
         ),
         (
-            Match::CtState { neg: false, states: vec![CtState::Established, CtState::Related] },
+            Match::CtState {
+                neg: false,
+                states: vec![CtState::Established, CtState::Related].into(),
+            },
             "ct state established,related",
         ),
-        (Match::CtState { neg: true, states: vec![CtState::New] }, "ct state != new"),
+        (Match::CtState { neg: true, states: vec![CtState::New].into() }, "ct state != new"),
         (
-            Match::CtState { neg: true, states: vec![CtState::New, CtState::Invalid] },
+            Match::CtState { neg: true, states: vec![CtState::New, CtState::Invalid].into() },
             "ct state & (new|invalid) == 0",
         ),
         (

@@ -22,7 +22,12 @@ fn iif(neg: bool, name: &str) -> Match {
 }
 
 fn dport(neg: bool, ports: &[(u16, u16)]) -> Match {
-    Match::Port { proto: L4::Tcp, dir: Dir::Dst, neg, ports: PortMatch::Ports(ports.to_vec()) }
+    Match::Port {
+        proto: L4::Tcp,
+        dir: Dir::Dst,
+        neg,
+        ports: PortMatch::Ports(ports.to_vec().into()),
+    }
 }
 
 fn inv(yaml: &str) -> inventory::Inventory {
@@ -71,12 +76,12 @@ fn a_negated_network_covers_its_complement() {
 
 #[test]
 fn named_sets_are_read_from_the_inventory() {
-    let set = |neg| Match::Saddr { neg, addrs: AddrMatch::Set("bl".into()) };
+    let set = |neg| Match::Saddr { neg, addrs: AddrMatch::Set(Box::new("bl".into())) };
     assert!(cov(&[set(false)], &[src(false, &["192.0.2.128/25"])]));
     assert!(!cov(&[set(false)], &[src(false, &["198.51.100.0/24"])]));
     assert!(cov(&[set(true)], &[src(false, &["198.51.100.0/24"])]));
     // A set the inventory lacks: the rule never covers.
-    let unknown = Match::Saddr { neg: false, addrs: AddrMatch::Set("nope".into()) };
+    let unknown = Match::Saddr { neg: false, addrs: AddrMatch::Set(Box::new("nope".into())) };
     assert!(!cov(&[unknown], &[src(false, &["192.0.2.1/32"])]));
 }
 
@@ -149,14 +154,14 @@ fn ports_imply_their_protocol() {
         proto: L4::Udp,
         dir: Dir::Dst,
         neg: false,
-        ports: PortMatch::Ports(vec![(22, 22)]),
+        ports: PortMatch::Ports(vec![(22, 22)].into()),
     };
     assert!(!cov(&[dport(false, &[(22, 22)])], &[udp22]));
 }
 
 #[test]
 fn ct_states_icmp_syn_and_limits() {
-    let ct = |neg, s: &[CtState]| Match::CtState { neg, states: s.to_vec() };
+    let ct = |neg, s: &[CtState]| Match::CtState { neg, states: s.into() };
     let est = [CtState::Established, CtState::Related];
     assert!(cov(&[ct(true, &est)], &[ct(false, &[CtState::New])]));
     assert!(!cov(&[ct(true, &est)], &[ct(false, &[CtState::Related])]));

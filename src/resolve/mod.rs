@@ -669,7 +669,7 @@ impl<'a> Resolver<'a> {
                     let mut ranges = Vec::new();
                     for spec in specs {
                         match self.v.ports(spec) {
-                            Some(ir::PortMatch::Ports(p)) => ranges.extend(p),
+                            Some(ir::PortMatch::Ports(p)) => ranges.extend_from_slice(&p),
                             Some(ir::PortMatch::Set(s)) => {
                                 self.error(
                                     Diagnostic::error(
@@ -689,13 +689,18 @@ impl<'a> Resolver<'a> {
                     ranges.sort_unstable();
                     ranges.dedup();
                     implied = true;
-                    ext.push(Match::Port { proto, dir, neg, ports: ir::PortMatch::Ports(ranges) });
+                    ext.push(Match::Port {
+                        proto,
+                        dir,
+                        neg,
+                        ports: ir::PortMatch::Ports(ranges.into()),
+                    });
                 }
                 MatchKind::CtState(states) => {
                     let mut s: Vec<ir::CtState> = states.iter().map(|s| ct_state(s.node)).collect();
                     s.sort_unstable();
                     s.dedup();
-                    ext.push(Match::CtState { neg, states: s });
+                    ext.push(Match::CtState { neg, states: s.into() });
                 }
                 MatchKind::SrcRange(r) | MatchKind::DstRange(r) => {
                     let (a, b) = r.node;
@@ -1253,9 +1258,9 @@ fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -> Vec<Vec<M
     if neg {
         let mut one = Vec::new();
         if !nets.is_empty() {
-            one.push(mk(ir::AddrMatch::Nets(nets)));
+            one.push(mk(ir::AddrMatch::Nets(nets.into())));
         }
-        one.extend(sets.into_iter().map(|s| mk(ir::AddrMatch::Set(s.into()))));
+        one.extend(sets.into_iter().map(|s| mk(ir::AddrMatch::Set(Box::new(s)))));
         return vec![one];
     }
     if everything {
@@ -1263,9 +1268,9 @@ fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -> Vec<Vec<M
     }
     let mut alts = Vec::new();
     if !nets.is_empty() {
-        alts.push(vec![mk(ir::AddrMatch::Nets(nets))]);
+        alts.push(vec![mk(ir::AddrMatch::Nets(nets.into()))]);
     }
-    alts.extend(sets.into_iter().map(|s| vec![mk(ir::AddrMatch::Set(s.into()))]));
+    alts.extend(sets.into_iter().map(|s| vec![mk(ir::AddrMatch::Set(Box::new(s)))]));
     if alts.is_empty() {
         alts.push(Vec::new());
     }
@@ -1277,7 +1282,7 @@ fn one_net(net: ipnetwork::Ipv4Network, neg: bool, is_src: bool) -> AddrAlts {
     if net.prefix() == 0 && !neg {
         return AddrAlts::Any;
     }
-    let addrs = ir::AddrMatch::Nets(vec![net]);
+    let addrs = ir::AddrMatch::Nets(ir::Few::One(net));
     AddrAlts::One(if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } })
 }
 

@@ -263,7 +263,7 @@ impl<'a> Values<'a> {
     pub fn ports(&mut self, spec: &Spanned<PortSpec>) -> Option<ir::PortMatch> {
         let span = spec.span;
         match &spec.node {
-            PortSpec::Single(Value::Lit(p)) => Some(ir::PortMatch::Ports(vec![(*p, *p)])),
+            PortSpec::Single(Value::Lit(p)) => Some(ir::PortMatch::Ports(ir::Few::One((*p, *p)))),
             PortSpec::Range(a, b) => {
                 let a = self.port_scalar(a, span)?;
                 let b = self.port_scalar(b, span)?;
@@ -275,11 +275,11 @@ impl<'a> Values<'a> {
                     ));
                     return None;
                 }
-                Some(ir::PortMatch::Ports(vec![(a, b)]))
+                Some(ir::PortMatch::Ports(ir::Few::One((a, b))))
             }
             PortSpec::Single(Value::Var(name)) => match self.var(name, span)? {
                 VarValue::Set(s) => match &self.inv.fwsets[s].elements {
-                    FwSetElements::Ports(_) => Some(ir::PortMatch::Set(s.into())),
+                    FwSetElements::Ports(_) => Some(ir::PortMatch::Set(Box::new(s.into()))),
                     FwSetElements::Addrs(_) => {
                         let decl = self.inv.fwsets[s].span;
                         self.error(
@@ -313,7 +313,7 @@ impl<'a> Values<'a> {
                     }
                     out.sort_unstable();
                     out.dedup();
-                    Some(ir::PortMatch::Ports(out))
+                    Some(ir::PortMatch::Ports(out.into()))
                 }
                 VarValue::Net(_, decl) | VarValue::Addr(_, decl) => {
                     self.error(

@@ -328,7 +328,7 @@ fn netmap_keeps_host_bits() {
         return;
     }
     let l = &mut Lines(0);
-    let daddr = |s: &str| Match::Daddr { neg: false, addrs: AddrMatch::Nets(vec![net(s)]) };
+    let daddr = |s: &str| Match::Daddr { neg: false, addrs: AddrMatch::Nets(vec![net(s)].into()) };
     let map = l.rule(vec![daddr("10.9.9.0/24")], Action::NetmapDnat { to: net("10.0.1.0/24") });
     let mapped = l.rule(vec![daddr("10.0.1.77/32")], Action::Count);
     let unmapped = l.rule(vec![daddr("10.9.9.77/32")], Action::Count);
@@ -374,11 +374,9 @@ fn large_ruleset_loads() {
                 vec![
                     Match::Saddr {
                         neg: false,
-                        addrs: AddrMatch::Nets(vec![net(&format!(
-                            "10.{}.{}.0/24",
-                            i / 256,
-                            i % 256
-                        ))]),
+                        addrs: AddrMatch::Nets(
+                            vec![net(&format!("10.{}.{}.0/24", i / 256, i % 256))].into(),
+                        ),
                     },
                     tcp_dport(1 + (i % 60_000) as u16),
                 ],

@@ -65,7 +65,7 @@ pub fn tcp_dport(port: u16) -> Match {
         proto: L4::Tcp,
         dir: Dir::Dst,
         neg: false,
-        ports: PortMatch::Ports(vec![(port, port)]),
+        ports: PortMatch::Ports(vec![(port, port)].into()),
     }
 }
 
@@ -84,38 +84,40 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         proto(6),
         Match::Protocol { neg: true, proto: 17 },
         proto(47),
-        Match::CtState { neg: false, states: vec![CtState::Established, CtState::Related] },
-        Match::CtState { neg: false, states: vec![CtState::New] },
-        Match::CtState { neg: false, states: vec![CtState::Untracked] },
-        Match::CtState { neg: true, states: vec![CtState::Invalid] },
-        Match::CtState { neg: true, states: vec![CtState::New, CtState::Established] },
-        Match::CtState { neg: false, states: vec![] },
-        Match::CtState { neg: true, states: vec![] },
+        Match::CtState { neg: false, states: vec![CtState::Established, CtState::Related].into() },
+        Match::CtState { neg: false, states: vec![CtState::New].into() },
+        Match::CtState { neg: false, states: vec![CtState::Untracked].into() },
+        Match::CtState { neg: true, states: vec![CtState::Invalid].into() },
+        Match::CtState { neg: true, states: vec![CtState::New, CtState::Established].into() },
+        Match::CtState { neg: false, states: vec![].into() },
+        Match::CtState { neg: true, states: vec![].into() },
         Match::TcpSyn { neg: false },
         Match::TcpSyn { neg: true },
     ];
     for neg in [false, true] {
         for addrs in [
-            AddrMatch::Nets(vec![net("10.0.0.0/8")]),
-            AddrMatch::Nets(vec![net("10.1.0.0/16")]),
-            AddrMatch::Nets(vec![net("10.1.2.0/24")]),
-            AddrMatch::Nets(vec![net("192.0.2.7/32")]),
-            AddrMatch::Nets(vec![net("100.127.255.193/29")]),
-            AddrMatch::Nets(vec![net("0.0.0.0/0")]),
-            AddrMatch::Nets(vec![net("10.0.0.0/8"), net("10.1.0.0/16"), net("192.0.2.7/32")]),
-            AddrMatch::Nets(vec![net("10.0.0.0/8"), net("11.0.0.0/8"), net("255.255.255.255/32")]),
-            AddrMatch::Nets(vec![net("0.0.0.0/8"), net("192.0.2.0/24")]),
-            AddrMatch::Nets(vec![
-                net("198.51.100.3/32"),
-                net("198.51.100.2/32"),
-                net("198.51.100.2/32"),
-            ]),
-            AddrMatch::Nets(vec![]),
+            AddrMatch::Nets(vec![net("10.0.0.0/8")].into()),
+            AddrMatch::Nets(vec![net("10.1.0.0/16")].into()),
+            AddrMatch::Nets(vec![net("10.1.2.0/24")].into()),
+            AddrMatch::Nets(vec![net("192.0.2.7/32")].into()),
+            AddrMatch::Nets(vec![net("100.127.255.193/29")].into()),
+            AddrMatch::Nets(vec![net("0.0.0.0/0")].into()),
+            AddrMatch::Nets(
+                vec![net("10.0.0.0/8"), net("10.1.0.0/16"), net("192.0.2.7/32")].into(),
+            ),
+            AddrMatch::Nets(
+                vec![net("10.0.0.0/8"), net("11.0.0.0/8"), net("255.255.255.255/32")].into(),
+            ),
+            AddrMatch::Nets(vec![net("0.0.0.0/8"), net("192.0.2.0/24")].into()),
+            AddrMatch::Nets(
+                vec![net("198.51.100.3/32"), net("198.51.100.2/32"), net("198.51.100.2/32")].into(),
+            ),
+            AddrMatch::Nets(vec![].into()),
             AddrMatch::Range(ip("10.0.0.1"), ip("10.0.0.9")),
             AddrMatch::Range(ip("10.0.0.9"), ip("10.0.0.1")),
             AddrMatch::Range(ip("10.0.0.5"), ip("10.0.0.5")),
-            AddrMatch::Set("blacklist".into()),
-            AddrMatch::Set("empty_set".into()),
+            AddrMatch::Set(Box::new("blacklist".into())),
+            AddrMatch::Set(Box::new("empty_set".into())),
         ] {
             ms.push(Match::Saddr { neg, addrs: addrs.clone() });
             ms.push(Match::Daddr { neg, addrs });
@@ -123,13 +125,13 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         for proto in [L4::Tcp, L4::Udp, L4::Udplite, L4::Sctp] {
             for dir in [Dir::Src, Dir::Dst] {
                 for ports in [
-                    PortMatch::Ports(vec![(22, 22)]),
-                    PortMatch::Ports(vec![(1000, 2000)]),
-                    PortMatch::Ports(vec![(80, 80), (443, 443), (8000, 8080)]),
-                    PortMatch::Ports(vec![(0, 100), (90, 200), (65535, 65535)]),
-                    PortMatch::Ports(vec![(53, 53), (52, 52), (65535, 65535)]),
-                    PortMatch::Ports(vec![]),
-                    PortMatch::Set("webports".into()),
+                    PortMatch::Ports(vec![(22, 22)].into()),
+                    PortMatch::Ports(vec![(1000, 2000)].into()),
+                    PortMatch::Ports(vec![(80, 80), (443, 443), (8000, 8080)].into()),
+                    PortMatch::Ports(vec![(0, 100), (90, 200), (65535, 65535)].into()),
+                    PortMatch::Ports(vec![(53, 53), (52, 52), (65535, 65535)].into()),
+                    PortMatch::Ports(vec![].into()),
+                    PortMatch::Set(Box::new("webports".into())),
                 ] {
                     ms.push(Match::Port { proto, dir, neg, ports });
                 }
@@ -147,16 +149,16 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
     rules.push(l.rule(
         vec![
             iif("tun0"),
-            Match::Saddr { neg: false, addrs: AddrMatch::Set("blacklist".into()) },
+            Match::Saddr { neg: false, addrs: AddrMatch::Set(Box::new("blacklist".into())) },
             tcp_dport(22),
             Match::Port {
                 proto: L4::Tcp,
                 dir: Dir::Src,
                 neg: true,
-                ports: PortMatch::Ports(vec![(1, 1023)]),
+                ports: PortMatch::Ports(vec![(1, 1023)].into()),
             },
             Match::TcpSyn { neg: false },
-            Match::CtState { neg: false, states: vec![CtState::New] },
+            Match::CtState { neg: false, states: vec![CtState::New].into() },
             Match::Limit { rate: 1, unit: RateUnit::Second, burst: 1 },
         ],
         Action::Drop,
@@ -240,7 +242,7 @@ pub fn every_variant() -> Ruleset {
     let mirror_in = vec![
         l.rule(vec![iif("tun0")], Action::Dup { to: ip("198.51.100.2") }),
         l.rule(
-            vec![Match::Saddr { neg: false, addrs: AddrMatch::Set("blacklist".into()) }],
+            vec![Match::Saddr { neg: false, addrs: AddrMatch::Set(Box::new("blacklist".into())) }],
             Action::Drop,
         ),
         // VNS3's `PREROUTING … -j REJECT` lands in a filter prerouting chain.
@@ -276,7 +278,10 @@ pub fn every_variant() -> Ruleset {
         l.rule(vec![tcp_dport(81)], Action::Redirect { ports: Some((8080, 8090)) }),
         l.rule(vec![], Action::Redirect { ports: None }),
         l.rule(
-            vec![Match::Daddr { neg: false, addrs: AddrMatch::Nets(vec![net("10.0.1.0/24")]) }],
+            vec![Match::Daddr {
+                neg: false,
+                addrs: AddrMatch::Nets(vec![net("10.0.1.0/24")].into()),
+            }],
             Action::NetmapDnat { to: net("192.168.7.0/24") },
         ),
         l.rule(vec![], Action::NetmapDnat { to: net("192.168.7.5/32") }),
@@ -303,7 +308,10 @@ pub fn every_variant() -> Ruleset {
             Action::Snat { to: nat("10.0.1.120", Some("10.0.1.125"), None), random: false },
         ),
         l.rule(
-            vec![Match::Saddr { neg: false, addrs: AddrMatch::Nets(vec![net("192.168.7.0/24")]) }],
+            vec![Match::Saddr {
+                neg: false,
+                addrs: AddrMatch::Nets(vec![net("192.168.7.0/24")].into()),
+            }],
             Action::NetmapSnat { to: net("10.0.1.0/24") },
         ),
     ];

@@ -326,11 +326,10 @@ fn many_rules(n: u32) -> Ruleset {
                 vec![
                     Match::Saddr {
                         neg: false,
-                        addrs: AddrMatch::Nets(vec![net(&format!(
-                            "10.{}.{}.0/24",
-                            i / 65536 % 256,
-                            i / 256 % 256
-                        ))]),
+                        addrs: AddrMatch::Nets(
+                            vec![net(&format!("10.{}.{}.0/24", i / 65536 % 256, i / 256 % 256))]
+                                .into(),
+                        ),
                     },
                     tcp_dport(1 + (i % 60_000) as u16),
                 ],

@@ -57,7 +57,7 @@ impl Eval<'_> {
         match m {
             AddrMatch::Nets(n) => in_nets(n, a),
             AddrMatch::Range(lo, hi) => (u32::from(*lo)..=u32::from(*hi)).contains(&a),
-            AddrMatch::Set(name) => match self.sets[&**name] {
+            AddrMatch::Set(name) => match self.sets[name.as_str()] {
                 SetElements::Addrs(n) => in_nets(n, a),
                 SetElements::Ports(_) => false,
             },
@@ -67,7 +67,7 @@ impl Eval<'_> {
     fn ports(&self, m: &PortMatch, p: u16) -> bool {
         match m {
             PortMatch::Ports(r) => r.iter().any(|&(a, b)| (a..=b).contains(&p)),
-            PortMatch::Set(name) => match self.sets[&**name] {
+            PortMatch::Set(name) => match self.sets[name.as_str()] {
                 SetElements::Ports(r) => r.iter().any(|&(a, b)| (a..=b).contains(&p)),
                 SetElements::Addrs(_) => false,
             },

@@ -310,7 +310,7 @@ fn probes(rs: &Ruleset, count: usize, seed: u64) -> Vec<Probe> {
         let rule = rules[rng.below(rules.len())];
         let addr = |rng: &mut Rng, m: &AddrMatch| -> Option<u32> {
             let nets = match m {
-                AddrMatch::Nets(n) => n.clone(),
+                AddrMatch::Nets(n) => n.to_vec(),
                 AddrMatch::Set(name) => addr_set(name),
                 AddrMatch::Range(lo, hi) => {
                     vec![
@@ -354,7 +354,7 @@ fn probes(rs: &Ruleset, count: usize, seed: u64) -> Vec<Probe> {
                 {
                     p.proto = proto_of(*proto);
                     let ranges = match ports {
-                        PortMatch::Ports(r) => r.clone(),
+                        PortMatch::Ports(r) => r.to_vec(),
                         PortMatch::Set(name) => port_set(name),
                     };
                     if !ranges.is_empty() {
