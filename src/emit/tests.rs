@@ -6,7 +6,11 @@ use super::*;
 use crate::ir::*;
 
 fn origin(line: u32, note: Option<&str>) -> Option<Origin> {
-    Some(Origin { file: "rules.fw".into(), line, note: note.map(Box::from) })
+    Some(Origin {
+        file: std::sync::Arc::new("rules.fw".into()),
+        line,
+        note: note.map(|n| Box::new(n.into())),
+    })
 }
 
 fn rule(matches: Vec<Match>, action: Action, line: u32) -> Rule {
@@ -238,8 +242,11 @@ fn comment_with_note_is_cut_at_128_bytes_on_a_char_boundary() {
 
 #[test]
 fn log_prefix_is_cut_at_127_bytes() {
-    let text =
-        one_rule_text(rule(vec![], Action::Log { prefix: Some("x".repeat(200)), level: None }, 1));
+    let text = one_rule_text(rule(
+        vec![],
+        Action::Log { prefix: Some("x".repeat(200).into()), level: None },
+        1,
+    ));
     assert!(text.contains(&format!("log prefix \"{}\" comment", "x".repeat(127))));
 }
 

@@ -420,7 +420,7 @@ fn merge_vmap(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
 
 /// The origin of a merged rule: the first rule's, noting how many more were merged into it.
 fn merged_origin(run: &[Rule]) -> Option<Origin> {
-    let note = Some(format!("+{} merged", run.len() - 1).into_boxed_str());
+    let note = Some(Box::new(format!("+{} merged", run.len() - 1)));
     run[0].origin.clone().map(|o| Origin { note, ..o })
 }
 
@@ -452,7 +452,11 @@ fn merge(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
             .filter(|(i, _)| *i != first.keys[0].0)
             .map(|(_, m)| m.clone())
             .collect();
-        return Rule { matches, action: Action::DnatMap { proto, entries }, origin };
+        return Rule {
+            matches,
+            action: Action::DnatMap { proto, entries: entries.into() },
+            origin,
+        };
     }
     let key_positions: Vec<usize> = first.keys.iter().map(|k| k.0).collect();
     let mut matches = Vec::with_capacity(head.matches.len());

@@ -336,7 +336,7 @@ impl<'a> Resolver<'a> {
 
     /// Parses the lines of a piece and resolves each at once.
     fn piece(&mut self, input: &Input, piece: Piece, subgroups: &Subgroups) {
-        let name: std::sync::Arc<str> = input.name.into();
+        let name = std::sync::Arc::new(input.name.to_string());
         syntax::lower_piece(input.file, input.text, piece, |line| match line {
             Ok(rule) => self.rule(&name, &rule, subgroups),
             Err(ds) => self.v.diags.extend(ds),
@@ -465,7 +465,7 @@ impl<'a> Resolver<'a> {
         );
     }
 
-    fn rule(&mut self, file: &std::sync::Arc<str>, rule: &ast::Rule, subgroups: &Subgroups) {
+    fn rule(&mut self, file: &std::sync::Arc<String>, rule: &ast::Rule, subgroups: &Subgroups) {
         let Some((chain, family)) = self.place(rule) else { return };
         let diags_before = self.v.diags.len();
         let note = rule.comment.as_ref().and_then(|c| {
@@ -484,11 +484,8 @@ impl<'a> Resolver<'a> {
             }
             Some(text)
         });
-        let origin = Origin {
-            file: std::sync::Arc::clone(file),
-            line: rule.line,
-            note: note.map(String::into_boxed_str),
-        };
+        let origin =
+            Origin { file: std::sync::Arc::clone(file), line: rule.line, note: note.map(Box::new) };
         self.check_interfaces(rule, family);
         let proto = protocol(rule);
         let alts = self.matches(rule, proto);
@@ -952,7 +949,7 @@ impl<'a> Resolver<'a> {
                     },
                     None => None,
                 };
-                Action::Log { prefix, level }
+                Action::Log { prefix: prefix.map(String::into_boxed_str), level }
             }
             TargetKind::Jump(name) => {
                 let parent = b.expect("jumps are never placed in the mirror");
@@ -997,7 +994,7 @@ impl<'a> Resolver<'a> {
                     }
                     Some(_) => {
                         return Some((
-                            Action::Jump(name.node.clone()),
+                            Action::Jump(name.node.as_str().into()),
                             Some((name.node.clone(), name.span)),
                         ));
                     }
@@ -1349,7 +1346,7 @@ fn projection_name(name: &str, family: Builtin, kind: ChainKind) -> String {
 fn project(p: Placed, family: Builtin, kind: ChainKind) -> Option<ir::Rule> {
     let action = match (mode(family), kind, class(&p.action)) {
         (_, _, _) if p.jump.is_some() => {
-            Action::Jump(projection_name(&p.jump.as_ref().expect("checked").0, family, kind))
+            Action::Jump(projection_name(&p.jump.as_ref().expect("checked").0, family, kind).into())
         }
         (Mode::Ordered, ChainKind::Filter, Class::Nat) => Action::Accept,
         (Mode::Ordered, ChainKind::Nat, Class::Filter) => return None,
@@ -1445,7 +1442,11 @@ fn layout(mut chains: Vec<VChain>) -> Vec<ir::Chain> {
             let (name, base) = base_chain(b, kind);
             let entry = projection_name(builtin_chain_name(b), b, kind);
             let rules = if root_exists {
-                vec![ir::Rule { matches: Vec::new(), action: Action::Jump(entry), origin: None }]
+                vec![ir::Rule {
+                    matches: Vec::new(),
+                    action: Action::Jump(entry.into()),
+                    origin: None,
+                }]
             } else {
                 Vec::new()
             };
@@ -1474,7 +1475,7 @@ fn layout(mut chains: Vec<VChain>) -> Vec<ir::Chain> {
                 base: Some(BaseChain { kind: ChainKind::Filter, hook, priority }),
                 rules: vec![ir::Rule {
                     matches: Vec::new(),
-                    action: Action::Jump(name.to_string()),
+                    action: Action::Jump(name.into()),
                     origin: None,
                 }],
             });

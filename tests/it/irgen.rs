@@ -27,9 +27,9 @@ impl Lines {
             matches,
             action,
             origin: Some(Origin {
-                file: "rules.fw".into(),
+                file: std::sync::Arc::new("rules.fw".into()),
                 line: self.0,
-                note: note.map(String::into_boxed_str),
+                note: note.map(Box::new),
             }),
         }
     }
@@ -206,7 +206,7 @@ pub fn every_variant() -> Ruleset {
             Action::Log { prefix: Some("in: $HOME 100% ".into()), level: Some(LogLevel::Warn) },
         ),
         l.rule(vec![], Action::Log { prefix: None, level: None }),
-        l.rule(vec![], Action::Log { prefix: Some("x".repeat(200)), level: None }),
+        l.rule(vec![], Action::Log { prefix: Some("x".repeat(200).into()), level: None }),
         l.rule(vec![], Action::Jump("INP_C_all-matches".into())),
     ];
     for level in [
@@ -218,8 +218,9 @@ pub fn every_variant() -> Ruleset {
         LogLevel::Info,
         LogLevel::Debug,
     ] {
-        input
-            .push(l.rule(vec![], Action::Log { prefix: Some("é".repeat(70)), level: Some(level) }));
+        input.push(
+            l.rule(vec![], Action::Log { prefix: Some("é".repeat(70).into()), level: Some(level) }),
+        );
     }
     input.extend(rejects(l));
     input.push(l.rule(vec![], Action::Return));

@@ -773,7 +773,7 @@ impl RuleCx<'_, '_> {
             Action::Accept => self.exprs.push(Expr::Accept),
             Action::Drop => self.exprs.push(Expr::Drop),
             Action::Return => self.exprs.push(Expr::Return),
-            Action::Jump(chain) => self.exprs.push(Expr::Jump(chain.clone())),
+            Action::Jump(chain) => self.exprs.push(Expr::Jump(chain.to_string())),
             Action::Reject(with) => self.exprs.push(match with {
                 RejectWith::PortUnreachable => Expr::RejectIcmp(3),
                 RejectWith::NetUnreachable => Expr::RejectIcmp(0),
@@ -870,7 +870,11 @@ mod tests {
 
     #[test]
     fn comments_are_cut_at_a_char_boundary() {
-        let o = Origin { file: "f".into(), line: 1, note: Some("é".repeat(100).into()) };
+        let o = Origin {
+            file: std::sync::Arc::new("f".into()),
+            line: 1,
+            note: Some(Box::new("é".repeat(100))),
+        };
         let c = rule_comment(&o);
         assert!(c.len() <= COMMENT_MAX && c.starts_with("f:1 é"));
     }
