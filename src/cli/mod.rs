@@ -379,30 +379,39 @@ fn compile(a: CompileArgs) -> io::Result<u8> {
             writeln!(err, "{} merges, {saved} rules fewer", merges.len())?;
         }
     }
-    let pieces = match a.format {
-        OutputArg::Nft => emit::nft_script_pieces(&ruleset),
+    match a.format {
+        // Written while it is printed: the whole script is never held.
+        OutputArg::Nft => {
+            write_output_with(a.output.as_deref(), |w| emit::write_script(&ruleset, w))?
+        }
         OutputArg::Json => {
             let mut t = serde_json::to_string_pretty(&emit::json::script(&ruleset)).expect("JSON");
             t.push('\n');
-            vec![t]
+            write_output(a.output.as_deref(), &[t])?
         }
-    };
-    write_output(a.output.as_deref(), &pieces)?;
+    }
     left_to_exit(ruleset);
     Ok(0)
 }
 
 /// Writes the pieces of a text, in order, to the file (atomically) or to standard output.
 fn write_output(path: Option<&Path>, pieces: &[String]) -> io::Result<()> {
+    write_output_with(path, |w| pieces.iter().try_for_each(|p| w.write_all(p.as_bytes())))
+}
+
+/// What `write` writes, to the file (atomically: nothing is left half-written) or to standard
+/// output.
+fn write_output_with(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     match path {
         None => {
             let mut out = io::stdout().lock();
-            for piece in pieces {
-                out.write_all(piece.as_bytes())?;
-            }
+            write(&mut out)?;
             out.flush()
         }
-        Some(path) => write_atomically(path, pieces).map_err(|e| with_path(e, path)),
+        Some(path) => write_atomically_with(path, write, None).map_err(|e| with_path(e, path)),
     }
 }
 
@@ -609,16 +618,12 @@ fn confirm(a: ConfirmArgs) -> io::Result<u8> {
     }
 }
 
-/// Writes the pieces, in order, to a temporary file beside `path`, then renames it over `path`:
-/// readers see the old file or the new one, never a part.
-fn write_atomically(path: &Path, pieces: &[String]) -> io::Result<()> {
-    write_atomically_with(path, pieces, None)
-}
-
-/// As [`write_atomically`], giving the new file `permissions` (e.g. the old file's).
+/// Writes what `write` writes to a temporary file beside `path`, then renames it over `path`:
+/// readers see the old file or the new one, never a part. The new file gets `permissions` if
+/// given (e.g. the old file's).
 fn write_atomically_with(
     path: &Path,
-    pieces: &[String],
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     permissions: Option<std::fs::Permissions>,
 ) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -631,9 +636,7 @@ fn write_atomically_with(
         if let Some(p) = permissions {
             f.set_permissions(p)?;
         }
-        for piece in pieces {
-            f.write_all(piece.as_bytes())?;
-        }
+        write(&mut f)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

@@ -41,15 +41,27 @@ pub fn nft_script(ruleset: &Ruleset) -> String {
 /// Rulesets with fewer rules are printed on one thread: starting another costs more.
 const PARALLEL_MIN_RULES: usize = 16_384;
 
-/// [`nft_script`] as consecutive pieces of text, to be written one after the other (a caller
-/// that writes the script out need not join them). A large ruleset's rule lines are printed on
-/// all cores: its rules are cut into one run per thread (runs may start and end inside a
-/// chain), each printed into its own pieces of about [`PIECE_BYTES`].
+/// [`nft_script`] as consecutive pieces of text (see [`stream`]).
 pub fn nft_script_pieces(ruleset: &Ruleset) -> Vec<String> {
-    let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
-    let threads = if rules < PARALLEL_MIN_RULES { 1 } else { crate::parallel::threads() };
-    pieces_on(ruleset, threads)
+    pieces_on(ruleset, threads_for(ruleset), RUN_RULES)
 }
+
+/// Writes [`nft_script`] to `w` while printing it: each run of rules is written as soon as
+/// the runs before it are, and then freed, so that the whole script is never held (a
+/// 100,000-rule script is 10 MiB). An error writing stops the printing and is returned.
+pub fn write_script(ruleset: &Ruleset, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    stream(ruleset, threads_for(ruleset), RUN_RULES, |piece| w.write_all(piece.as_bytes()))
+}
+
+fn threads_for(ruleset: &Ruleset) -> usize {
+    let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
+    if rules < PARALLEL_MIN_RULES { 1 } else { crate::parallel::threads() }
+}
+
+/// Rules printed in one run (about 220 KiB of script): small enough that the runs printed but
+/// not yet written stay small, large enough that a thread takes a run a few dozen times for a
+/// 100,000-rule ruleset.
+const RUN_RULES: usize = 2048;
 
 /// Rule lines are printed into pieces of about this many bytes: a piece is made once with room
 /// for a little more and never grows (a long line may make it). A guess of the whole run's
@@ -57,14 +69,35 @@ pub fn nft_script_pieces(ruleset: &Ruleset) -> Vec<String> {
 /// the run's text and copied it: a 100,000-rule compile peaked 8 MiB higher.
 const PIECE_BYTES: usize = 256 * 1024;
 
-/// The script in pieces, the rules cut into `threads` runs, each printed on its own thread.
-fn pieces_on(ruleset: &Ruleset, threads: usize) -> Vec<String> {
-    let threads = threads.max(1);
+/// The script in pieces, as [`stream`] makes them.
+fn pieces_on(ruleset: &Ruleset, threads: usize, run_rules: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let done: std::io::Result<()> = stream(ruleset, threads, run_rules, |piece| {
+        pieces.push(piece);
+        Ok(())
+    });
+    done.expect("collecting pieces cannot fail");
+    pieces
+}
+
+/// Hands the script to `sink` in consecutive pieces. The rules are cut into runs of `run_rules`
+/// (counted over all chains in order: runs may start and end inside a chain); with more than one
+/// thread, `threads` workers take the runs in turn and print each into its own pieces of about
+/// [`PIECE_BYTES`], and this thread hands them to `sink` in order as they come (a run printed
+/// early waits for those before it: at most a few runs a thread are held). The pieces are the
+/// same on any number of threads and any run length.
+fn stream<E>(
+    ruleset: &Ruleset,
+    threads: usize,
+    run_rules: usize,
+    mut sink: impl FnMut(String) -> Result<(), E>,
+) -> Result<(), E> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
-    // Run k covers the rules from global index `rules * k / threads` on.
-    let bounds: Vec<usize> = (0..=threads).map(|k| rules * k / threads).collect();
+    let run_rules = run_rules.max(1);
+    let runs = rules.div_ceil(run_rules).max(1);
     let print = |k: usize| {
-        let (from, to) = (bounds[k], bounds[k + 1]);
+        let (from, to) = (k * run_rules, ((k + 1) * run_rules).min(rules));
         let elements: usize = if k == 0 { ruleset.sets.iter().map(set_len).sum() } else { 0 };
         let room = (512 + (to - from) * 112).min(PIECE_BYTES + PIECE_BYTES / 8) + elements * 20;
         let mut out = String::with_capacity(room);
@@ -72,11 +105,49 @@ fn pieces_on(ruleset: &Ruleset, threads: usize) -> Vec<String> {
         if k == 0 {
             write_head(&mut out, ruleset);
         }
-        write_rules(&mut out, &mut done, ruleset, from, to, k + 1 == threads);
+        write_rules(&mut out, &mut done, ruleset, from, to, k + 1 == runs);
         done.push(out);
         done
     };
-    crate::parallel::map((0..threads).collect(), print).into_iter().flatten().collect()
+    let threads = threads.clamp(1, runs);
+    if threads == 1 {
+        for k in 0..runs {
+            print(k).into_iter().try_for_each(&mut sink)?;
+        }
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // Room for a run a thread: a worker that gets ahead waits here.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<String>)>(threads);
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, stop, print) = (&next, &stop, &print);
+            s.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= runs || tx.send((k, print(k))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut early = std::collections::BTreeMap::new();
+        let mut want = 0;
+        for (k, pieces) in rx {
+            early.insert(k, pieces);
+            while let Some(pieces) = early.remove(&want) {
+                if let Err(e) = pieces.into_iter().try_for_each(&mut sink) {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+                want += 1;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// The script up to the first chain: the replace idiom, the table's comment, the sets.

@@ -317,20 +317,44 @@ fn pieces_printed_on_several_threads_join_to_the_one_thread_script() {
         let mut rs = example();
         rs.chains =
             layout.iter().enumerate().map(|(i, &(n, b))| chain(&format!("c{i}"), n, b)).collect();
-        let one = pieces_on(&rs, 1).concat();
-        let long = one.len() > 6 * 2 * super::PIECE_BYTES;
+        let rules: usize = layout.iter().map(|l| l.0).sum();
+        let one = pieces_on(&rs, 1, usize::MAX).concat();
         for threads in 1..=6 {
-            let pieces = pieces_on(&rs, threads);
-            assert_eq!(pieces.concat(), one, "{threads} threads, chains {layout:?}");
-            if long {
-                // Each run is cut into pieces; none grew past its room.
-                assert!(pieces.len() >= 2 * threads, "{threads} threads: {}", pieces.len());
+            // One run; runs cut inside chains and at their ends; one rule a run; the default.
+            for run in [usize::MAX, 7, 1, super::RUN_RULES] {
+                if run == 1 && rules > 1000 {
+                    continue;
+                }
+                let pieces = pieces_on(&rs, threads, run);
+                assert_eq!(pieces.concat(), one, "{threads} threads, runs of {run}, {layout:?}");
+                let runs = rules.div_ceil(run).max(1);
+                assert!(pieces.len() >= runs, "{} pieces, {runs} runs", pieces.len());
+                // A run of many rules is cut into pieces; none grew past its room.
                 let longest = pieces.iter().map(String::len).max().unwrap_or(0);
                 assert!(longest < super::PIECE_BYTES + 1024, "{longest}");
-            } else {
-                assert_eq!(pieces.len(), threads);
             }
         }
+    }
+}
+
+/// `compile` writes the script while it is printed: what it writes is the script, and a write
+/// that fails stops the printing (the workers see it) and is what the caller gets.
+#[test]
+fn a_streamed_script_is_the_script_and_a_failed_write_stops_it() {
+    let mut rs = example();
+    let template = rs.chains[0].rules[0].clone();
+    rs.chains[0].rules = vec![template; 3 * super::PARALLEL_MIN_RULES];
+    let mut out = Vec::new();
+    write_script(&rs, &mut out).expect("a Vec takes every write");
+    assert_eq!(String::from_utf8(out).expect("UTF-8"), nft_script(&rs));
+    for threads in [1, 2, 4] {
+        let mut writes = 0;
+        let failed = stream(&rs, threads, 100, |_| {
+            writes += 1;
+            if writes == 3 { Err("disk full") } else { Ok(()) }
+        });
+        assert_eq!(failed, Err("disk full"));
+        assert_eq!(writes, 3, "{threads} threads: no piece is written after the failure");
     }
 }
 
