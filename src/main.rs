@@ -9,6 +9,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// `mi_option_purge_delay` in mimalloc 2's `mi_option_t` (include/mimalloc.h).
 const MI_OPTION_PURGE_DELAY: i32 = 15;
+/// `mi_option_abandoned_reclaim_on_free`, in the same enum.
+const MI_OPTION_ABANDONED_RECLAIM_ON_FREE: i32 = 26;
 
 #[allow(unsafe_code)]
 unsafe extern "C" {
@@ -21,14 +23,22 @@ unsafe extern "C" {
 /// default 10 ms: the next stage (the layout after the resolve, the netlink batch after the
 /// compile) then reuses those pages instead of adding to the peak. A 100,000-rule
 /// `apply --backend netlink` peaked at 120 MiB with the delay, 104 MiB without.
+///
+/// And memory a finished thread took, freed by another (the resolve's pieces, joined on the
+/// main thread), goes back as well: without `abandoned_reclaim_on_free` it stayed with the
+/// finished thread's segments until some later allocation reclaimed them, and joining the
+/// pieces of a 100,000-rule file added 4.8 MiB to the peak instead of 2.3.
 fn purge_at_once() {
     #[allow(unsafe_code)]
-    // SAFETY: plain option calls with a valid option index, before any other thread exists.
+    // SAFETY: plain option calls with valid option indexes, before any other thread exists.
     unsafe {
-        // 10 is the documented default: a different value means the index is not the option
-        // we think (another mimalloc version), so leave the allocator alone.
-        if mi_option_get(MI_OPTION_PURGE_DELAY) == 10 {
+        // 10 and 0 are the documented defaults: a different value means the indexes are not
+        // the options we think (another mimalloc version), so leave the allocator alone.
+        if mi_option_get(MI_OPTION_PURGE_DELAY) == 10
+            && mi_option_get(MI_OPTION_ABANDONED_RECLAIM_ON_FREE) == 0
+        {
             mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+            mi_option_set(MI_OPTION_ABANDONED_RECLAIM_ON_FREE, 1);
         }
     }
 }
