@@ -46,8 +46,10 @@ pub fn pieces(text: &str, threads: usize) -> Vec<Piece> {
             text[target..].find('\n').map_or(text.len(), |i| target + i + 1)
         };
         out.push(Piece { from, to, first_line: line });
-        let lines = text.as_bytes()[from..to].iter().filter(|&&b| b == b'\n').count();
-        line = line.saturating_add(u32::try_from(lines).unwrap_or(u32::MAX));
+        if k < threads {
+            let lines = text.as_bytes()[from..to].iter().filter(|&&b| b == b'\n').count();
+            line = line.saturating_add(u32::try_from(lines).unwrap_or(u32::MAX));
+        }
         from = to;
     }
     out
@@ -227,7 +229,11 @@ pub struct FirstWords {
 
 /// Reads the first word of every rule line: see [`FirstWords`].
 pub fn first_words(file: FileId, text: &str) -> FirstWords {
-    let whole = pieces(text, 1)[0];
+    first_words_in(file, text, pieces(text, 1)[0])
+}
+
+/// [`first_words`] of a piece of the file: the pieces' results, added in order, are the file's.
+pub fn first_words_in(file: FileId, text: &str, whole: Piece) -> FirstWords {
     let mut out = FirstWords::default();
     // The first word decides; only the (few) subgroup lines are checked in full.
     for line in lines(text, whole) {

@@ -1147,3 +1147,35 @@ fn first_words_count_builtin_lines_and_find_subgroups() {
         [("FWD_C_web".to_string(), Builtin::Forward, sp(start, start + "FWD_C_web".len()))]
     );
 }
+
+/// The resolver reads the first words of a large file's pieces on their own threads: the
+/// pieces' counts, added, and their subgroups, in piece order, are the whole file's.
+#[test]
+fn first_words_of_the_pieces_add_up_to_the_files() {
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < 600 * 1024 {
+        text += &match i % 6 {
+            0 => format!("FWD_C_g{} -p tcp -j ACCEPT\n", i % 977),
+            1 => format!("PRE_C_bad{i} -j\u{7} DROP\n"),
+            2 => "# FORWARD_CUST -j DROP\n".to_string(),
+            3 => format!("  FORWARD -s 10.0.{}.0/24 -j DROP\r\n", i % 256),
+            4 => format!("POST_C_n{} -o eth0 -j MASQUERADE\n", i % 3001),
+            _ => "INPUT_CUST -j ACCEPT\n".to_string(),
+        };
+        i += 1;
+    }
+    let whole = super::first_words(F, &text);
+    assert!(whole.subgroups.len() > 1000, "{}", whole.subgroups.len());
+    for threads in 2..=5 {
+        let pieces = super::pieces(&text, threads);
+        assert_eq!(pieces.len(), threads);
+        let mut sum = super::FirstWords::default();
+        for p in pieces {
+            let part = super::first_words_in(F, &text, p);
+            sum.builtin_lines.iter_mut().zip(part.builtin_lines).for_each(|(a, b)| *a += b);
+            sum.subgroups.extend(part.subgroups);
+        }
+        assert_eq!(sum, whole, "{threads} pieces");
+    }
+}
