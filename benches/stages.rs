@@ -85,7 +85,7 @@ fn lint(bencher: Bencher, n: usize) {
     let inv = inventory();
     let r = resolved(&policy(n), &inv);
     let opts = lint::Options { inventory_given: false };
-    bencher.bench(|| lint::lint(black_box(&r.chains), &inv, &r.used, &opts));
+    bencher.bench(|| lint::lint(black_box(&r), &inv, &opts));
 }
 
 #[divan::bench(args = SIZES)]

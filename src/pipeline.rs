@@ -101,7 +101,7 @@ pub fn compile(
     // before the layout, which frees the placed chains as it goes.
     if !diagnostics.iter().any(Diagnostic::is_error) {
         let lint_opts = lint::Options { inventory_given };
-        diagnostics.extend(lint::lint(&resolved.chains, &inv, &resolved.used, &lint_opts));
+        diagnostics.extend(lint::lint(&resolved, &inv, &lint_opts));
     }
     let rs = resolved.into_ruleset();
     finish(diagnostics, rs)

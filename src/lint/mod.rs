@@ -13,8 +13,8 @@ mod unused;
 
 use crate::diagnostic::Diagnostic;
 use crate::inventory::Inventory;
-use crate::ir::{Action, Origin};
-use crate::resolve::{Used, VChain};
+use crate::ir::Action;
+use crate::resolve::{Files, Placed, Resolved};
 
 pub struct Options {
     /// An inventory file was given (not the built-in default): unused entries are worth a word.
@@ -22,22 +22,23 @@ pub struct Options {
 }
 
 /// Runs every lint. Call only when resolving found no error (the chains are then complete).
-pub fn lint(chains: &[VChain], inv: &Inventory, used: &Used, opts: &Options) -> Vec<Diagnostic> {
+pub fn lint(resolved: &Resolved, inv: &Inventory, opts: &Options) -> Vec<Diagnostic> {
+    let (chains, files) = (&resolved.chains, &resolved.files);
     let sets = space::Sets::new(inv);
-    let mut out = shadow::lint(chains, &sets);
-    out.extend(nat::lint(chains, inv, &sets));
+    let mut out = shadow::lint(chains, files, &sets);
+    out.extend(nat::lint(chains, files, inv, &sets));
     if opts.inventory_given {
-        out.extend(unused::lint(chains, inv, used));
+        out.extend(unused::lint(chains, inv, &resolved.used));
     }
     out
 }
 
 /// How a rule names another in a message: `line 7`, or `FILE:7` in another file.
-fn at(other: &Origin, here: &Origin) -> String {
-    if other.file == here.file {
+fn at(other: &Placed, here: &Placed, files: &Files) -> String {
+    if other.span.file == here.span.file {
         format!("line {}", other.line)
     } else {
-        format!("{}:{}", other.file, other.line)
+        format!("{}:{}", files.name(other.span.file), other.line)
     }
 }
 

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::inventory::{FwSetElements, Inventory};
 use crate::ir::{Action, Match};
-use crate::resolve::{Family, VChain, parse_net};
+use crate::resolve::{Family, Files, VChain, parse_net};
 use crate::syntax::ast::Builtin;
 
 use super::at;
@@ -64,7 +64,7 @@ pub fn behind(inv: &Inventory, addr: Ipv4Addr) -> Option<&str> {
     None
 }
 
-pub fn lint(chains: &[VChain], inv: &Inventory, sets: &Sets) -> Vec<Diagnostic> {
+pub fn lint(chains: &[VChain], files: &Files, inv: &Inventory, sets: &Sets) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let declared = declared_networks(inv);
     let mut seen: crate::fasthash::FxHashSet<(&str, Span)> = Default::default();
@@ -119,7 +119,7 @@ pub fn lint(chains: &[VChain], inv: &Inventory, sets: &Sets) -> Vec<Diagnostic> 
                         format!(
                             "DNAT to plugin address {} is dropped in FORWARD: {} drops everything and no earlier FORWARD rule accepts this traffic",
                             to.addr,
-                            at(&drop.origin, &p.origin)
+                            at(drop, p, files)
                         ),
                         p.span,
                     )

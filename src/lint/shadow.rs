@@ -14,7 +14,7 @@
 
 use crate::diagnostic::{Diagnostic, Span};
 use crate::ir::{Action, Match};
-use crate::resolve::{Family, Placed, VChain};
+use crate::resolve::{Family, Files, Placed, VChain};
 use crate::syntax::ast::Builtin;
 
 use super::space::{self, Sets, Shape};
@@ -28,10 +28,10 @@ const WIDE_MAX: usize = 64;
 /// Chains with fewer rules in all are linted on one thread.
 const PARALLEL_MIN_RULES: usize = 4096;
 
-pub fn lint(chains: &[VChain], sets: &Sets) -> Vec<Diagnostic> {
+pub fn lint(chains: &[VChain], files: &Files, sets: &Sets) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut seen: crate::fasthash::FxHashSet<(&'static str, Span)> = Default::default();
-    for found in per_chain(chains, sets) {
+    for found in per_chain(chains, files, sets) {
         for d in found {
             // A bidirectional COPY line is in both mirror chains: report it once.
             if seen.insert((d.code, d.span())) {
@@ -44,14 +44,19 @@ pub fn lint(chains: &[VChain], sets: &Sets) -> Vec<Diagnostic> {
 
 /// Each chain's findings, in chain order. Chains are independent: with enough rules they are
 /// shared out over the cores, largest first, each to the least loaded thread.
-fn per_chain(chains: &[VChain], sets: &Sets) -> Vec<Vec<Diagnostic>> {
-    per_chain_on(chains, sets, crate::parallel::threads())
+fn per_chain(chains: &[VChain], files: &Files, sets: &Sets) -> Vec<Vec<Diagnostic>> {
+    per_chain_on(chains, files, sets, crate::parallel::threads())
 }
 
-fn per_chain_on(chains: &[VChain], sets: &Sets, threads: usize) -> Vec<Vec<Diagnostic>> {
+fn per_chain_on(
+    chains: &[VChain],
+    files: &Files,
+    sets: &Sets,
+    threads: usize,
+) -> Vec<Vec<Diagnostic>> {
     let total: usize = chains.iter().map(|c| c.rules.len()).sum();
     if threads <= 1 || chains.len() <= 1 || total < PARALLEL_MIN_RULES {
-        return chains.iter().map(|c| lint_chain(c, sets)).collect();
+        return chains.iter().map(|c| lint_chain(c, files, sets)).collect();
     }
     let mut order: Vec<usize> = (0..chains.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(chains[i].rules.len()));
@@ -62,7 +67,7 @@ fn per_chain_on(chains: &[VChain], sets: &Sets, threads: usize) -> Vec<Vec<Diagn
         least.1.push(i);
     }
     let done = crate::parallel::map(work, |(_, mine)| {
-        mine.into_iter().map(|i| (i, lint_chain(&chains[i], sets))).collect::<Vec<_>>()
+        mine.into_iter().map(|i| (i, lint_chain(&chains[i], files, sets))).collect::<Vec<_>>()
     });
     let mut out: Vec<Vec<Diagnostic>> = vec![Vec::new(); chains.len()];
     for (i, found) in done.into_iter().flatten() {
@@ -411,7 +416,7 @@ struct CatchAll {
     first_dead: Option<usize>,
 }
 
-fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
+fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
     let rules = &chain.rules;
     // A rule's shape is made when the rule is looked at, and again (or found in the cache) for
     // the covering tests it is a candidate in. The line's shapes are made in place in `made`,
@@ -461,7 +466,7 @@ fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
             out.push(
                 Diagnostic::warning(
                     "W102",
-                    format!("this rule is an exact duplicate of {}", at(&a.origin, &b.origin)),
+                    format!("this rule is an exact duplicate of {}", at(a, b, files)),
                     b.span,
                 )
                 .with_label("duplicate")
@@ -492,7 +497,7 @@ fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
         }
         if shadowed {
             match (by_rule, by_catch_all) {
-                (Some(a), _) => out.push(shadowed_by(&rules[a], b)),
+                (Some(a), _) => out.push(shadowed_by(&rules[a], b, files)),
                 (None, Some(c)) => {
                     let c = &mut catch_alls[c];
                     c.dead += 1;
@@ -542,8 +547,8 @@ fn lint_chain(chain: &VChain, sets: &Sets) -> Vec<Diagnostic> {
     out
 }
 
-fn shadowed_by(a: &Placed, b: &Placed) -> Diagnostic {
-    let where_ = at(&a.origin, &b.origin);
+fn shadowed_by(a: &Placed, b: &Placed, files: &Files) -> Diagnostic {
+    let where_ = at(a, b, files);
     if is_dnat(&a.action) && matches!(b.action, Action::Dnat { .. }) {
         return Diagnostic::warning(
             "W103",
@@ -587,7 +592,7 @@ mod tests {
         let resolved = resolve(&inputs, &inv, &opts);
         assert!(resolved.diagnostics.is_empty(), "{:?}", resolved.diagnostics);
         let line = |at: usize| text[..at].matches('\n').count() + 1;
-        let mut out: Vec<_> = lint(&resolved.chains, &Sets::new(&inv))
+        let mut out: Vec<_> = lint(&resolved.chains, &resolved.files, &Sets::new(&inv))
             .iter()
             .map(|d| (d.code, line(d.span().start as usize)))
             .collect();
@@ -673,8 +678,8 @@ mod tests {
         let resolved = resolve(&inputs, &inv, &opts);
         assert!(resolved.chains.len() >= 5);
         let sets = Sets::new(&inv);
-        let one = per_chain_on(&resolved.chains, &sets, 1);
-        let three = per_chain_on(&resolved.chains, &sets, 3);
+        let one = per_chain_on(&resolved.chains, &resolved.files, &sets, 1);
+        let three = per_chain_on(&resolved.chains, &resolved.files, &sets, 3);
         assert!(one.iter().map(Vec::len).sum::<usize>() > 1000, "findings to compare");
         assert_eq!(one, three);
     }

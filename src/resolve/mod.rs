@@ -52,6 +52,8 @@ pub fn check_table_name(name: &str) -> Result<(), String> {
 /// [`Resolved::into_ruleset`] lays out as nftables chains.
 pub struct Resolved {
     pub chains: Vec<VChain>,
+    /// The rules files' names, for the placed lines' origins.
+    pub files: Files,
     pub used: Used,
     pub diagnostics: Vec<Diagnostic>,
     /// `None` when there is an error.
@@ -66,7 +68,7 @@ impl Resolved {
     /// error.
     pub fn into_ruleset(self) -> Option<ir::Ruleset> {
         let sets = self.sets?;
-        let chains = layout(self.chains);
+        let chains = layout(self.chains, &self.files);
         Some(ir::Ruleset { table: self.table, input_hash: self.input_hash, sets, chains })
     }
 }
@@ -146,6 +148,9 @@ fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize)
     });
     Resolved {
         chains: r.chains,
+        files: Files(
+            inputs.iter().map(|i| (i.file, std::sync::Arc::new(i.name.to_string()))).collect(),
+        ),
         used,
         diagnostics,
         sets,
@@ -182,9 +187,33 @@ pub struct Placed {
     /// For `Action::Jump`: the subgroup's VNS3 name (projection names are chosen at layout)
     /// and where the jump is written (boxed: few lines jump, and every line carries this).
     pub jump: Option<Box<(String, Span)>>,
-    pub origin: Origin,
+    /// The `-m comment` text, if any.
+    #[allow(clippy::box_collection)]
+    pub note: Option<Box<String>>,
+    /// The line's number; its file is `span.file` (named in [`Resolved::files`]). The
+    /// [`Origin`] is made at layout: 16 bytes less here for every line.
+    pub line: u32,
     /// The whole source line.
     pub span: Span,
+}
+
+impl Placed {
+    /// Where the line came from, as the IR's rule comment says it.
+    pub fn origin(&self, files: &Files) -> Origin {
+        Origin { file: files.name(self.span.file), line: self.line, note: self.note.clone() }
+    }
+}
+
+/// The names of the rules files, shared by every rule of a file.
+#[derive(Clone, Debug, Default)]
+pub struct Files(Vec<(FileId, std::sync::Arc<String>)>);
+
+impl Files {
+    /// The name of a rules file that was resolved.
+    pub fn name(&self, file: FileId) -> std::sync::Arc<String> {
+        let (_, name) = self.0.iter().find(|(id, _)| *id == file).expect("a resolved file");
+        std::sync::Arc::clone(name)
+    }
 }
 
 /// A VNS3 chain: a builtin `X_CUST`, a subgroup, or the mirror's `MACRO_CUST_IN`/`_OUT`, with
@@ -351,9 +380,8 @@ impl<'a> Resolver<'a> {
 
     /// Parses the lines of a piece and resolves each at once.
     fn piece(&mut self, input: &Input, piece: Piece, subgroups: &Subgroups) {
-        let name = std::sync::Arc::new(input.name.to_string());
         syntax::lower_piece(input.file, input.text, piece, |line| match line {
-            Ok(rule) => self.rule(&name, &rule, subgroups),
+            Ok(rule) => self.rule(input.name, &rule, subgroups),
             Err(ds) => self.v.diags.extend(ds),
         });
     }
@@ -481,7 +509,7 @@ impl<'a> Resolver<'a> {
         );
     }
 
-    fn rule(&mut self, file: &std::sync::Arc<String>, rule: &ast::Rule, subgroups: &Subgroups) {
+    fn rule(&mut self, file: &str, rule: &ast::Rule, subgroups: &Subgroups) {
         let Some((chain, family)) = self.place(rule) else { return };
         let diags_before = self.v.diags.len();
         let note = rule.comment.as_ref().and_then(|c| {
@@ -500,8 +528,7 @@ impl<'a> Resolver<'a> {
             }
             Some(text)
         });
-        let origin =
-            Origin { file: std::sync::Arc::clone(file), line: rule.line, note: note.map(Box::new) };
+        let note = note.map(Box::new);
         self.check_interfaces(rule, family);
         let proto = protocol(rule);
         let alts = self.matches(rule, proto);
@@ -524,14 +551,22 @@ impl<'a> Resolver<'a> {
                                 matches,
                                 action: action.clone(),
                                 jump: jump.clone(),
-                                origin: origin.clone(),
+                                note: note.clone(),
+                                line: rule.line,
                                 span: rule.span,
                             });
                         }
                         last
                     }
                 };
-                c.rules.push(Placed { matches, action, jump, origin, span: rule.span });
+                c.rules.push(Placed {
+                    matches,
+                    action,
+                    jump,
+                    note,
+                    line: rule.line,
+                    span: rule.span,
+                });
             }
             Family::Mirror => {
                 let Some(TargetKind::Copy { from, bidirectional, .. }) =
@@ -566,7 +601,8 @@ impl<'a> Resolver<'a> {
                             matches,
                             action: action.clone(),
                             jump: None,
-                            origin: origin.clone(),
+                            note: note.clone(),
+                            line: rule.line,
                             span: rule.span,
                         });
                     }
@@ -1359,7 +1395,7 @@ fn projection_name(name: &str, family: Builtin, kind: ChainKind) -> String {
 
 /// The projection of one rule into a chain type, or `None` when it has no place there. Takes
 /// the rule: its last projection moves it, an earlier one gets a copy.
-fn project(p: Placed, family: Builtin, kind: ChainKind) -> Option<ir::Rule> {
+fn project(p: Placed, family: Builtin, kind: ChainKind, files: &Files) -> Option<ir::Rule> {
     let action = match (mode(family), kind, class(&p.action)) {
         (_, _, _) if p.jump.is_some() => {
             Action::Jump(projection_name(&p.jump.as_ref().expect("checked").0, family, kind).into())
@@ -1371,7 +1407,8 @@ fn project(p: Placed, family: Builtin, kind: ChainKind) -> Option<ir::Rule> {
         (Mode::Split, ChainKind::Nat, Class::Both) if p.action == Action::Accept => return None,
         _ => p.action,
     };
-    Some(ir::Rule { matches: p.matches, action, origin: Some(p.origin) })
+    let origin = Origin { file: files.name(p.span.file), line: p.line, note: p.note };
+    Some(ir::Rule { matches: p.matches, action, origin: Some(origin) })
 }
 
 /// Base-chain priorities: the filter projections of PREROUTING/POSTROUTING run just before NAT
@@ -1395,7 +1432,7 @@ fn base_chain(b: Builtin, kind: ChainKind) -> (String, BaseChain) {
 
 /// Lays the VNS3 chains out as nft chains: for each family, its projections (subgroups before
 /// the chains that jump to them), then the base chains; the mirror last.
-fn layout(mut chains: Vec<VChain>) -> Vec<ir::Chain> {
+fn layout(mut chains: Vec<VChain>, files: &Files) -> Vec<ir::Chain> {
     let mut out = Vec::new();
     let mut bases = Vec::new();
     for b in [
@@ -1448,10 +1485,10 @@ fn layout(mut chains: Vec<VChain>) -> Vec<ir::Chain> {
                     // Laid out for the last time: the rules move, and the chain is freed.
                     std::mem::take(&mut c.rules)
                         .into_iter()
-                        .filter_map(|p| project(p, b, kind))
+                        .filter_map(|p| project(p, b, kind, files))
                         .collect()
                 } else {
-                    c.rules.iter().filter_map(|p| project(p.clone(), b, kind)).collect()
+                    c.rules.iter().filter_map(|p| project(p.clone(), b, kind, files)).collect()
                 };
                 out.push(ir::Chain { name: projection_name(&c.name, b, kind), base: None, rules });
             }
@@ -1480,9 +1517,9 @@ fn layout(mut chains: Vec<VChain>) -> Vec<ir::Chain> {
                 rules: std::mem::take(&mut c.rules)
                     .into_iter()
                     .map(|p| ir::Rule {
+                        origin: Some(p.origin(files)),
                         matches: p.matches,
                         action: p.action,
-                        origin: Some(p.origin),
                     })
                     .collect(),
             });
@@ -1578,6 +1615,45 @@ fn canonical_order(ext: &mut [Match]) {
 mod tests {
     use super::*;
     use crate::diagnostic::{FileId, Sources};
+
+    /// A placed line keeps its line number and note; its file (`span.file`) is named when the
+    /// layout makes the rule's origin, and by the lints when they cite a line of another file.
+    #[test]
+    fn origins_name_each_lines_file_at_layout() {
+        assert_eq!(std::mem::size_of::<Placed>(), 80, "a placed line per rule: keep it small");
+        let mut sources = Sources::new();
+        let inv = crate::inventory::default_inventory(&mut sources);
+        let a = "FORWARD_CUST -s 10.0.0.1 -j DROP\n\nFORWARD_CUST -s 10.0.0.2 -j DROP -m comment --comment x\n";
+        let b = "FORWARD_CUST -s 10.0.0.1 -j DROP\n";
+        let inputs = [
+            Input { name: "a.rules", file: FileId(7), text: a },
+            Input { name: "b.rules", file: FileId(9), text: b },
+        ];
+        let opts = Options { table: "overlayfw", input_hash: String::new() };
+        let resolved = resolve(&inputs, &inv, &opts);
+        assert!(resolved.diagnostics.is_empty(), "{:?}", resolved.diagnostics);
+        let lints =
+            crate::lint::lint(&resolved, &inv, &crate::lint::Options { inventory_given: false });
+        let duplicate =
+            lints.iter().find(|d| d.code == "W102").expect("b.rules:1 repeats a.rules:1");
+        assert!(duplicate.message.ends_with("a.rules:1"), "{}", duplicate.message);
+        let rs = resolved.into_ruleset().expect("no error");
+        let fwd = rs.chains.iter().find(|c| c.name == "FORWARD_CUST").expect("the chain");
+        let origins: Vec<(String, u32, Option<String>)> = fwd
+            .rules
+            .iter()
+            .map(|r| r.origin.clone().expect("a line's rule"))
+            .map(|o| (o.file.to_string(), o.line, o.note.map(|n| n.to_string())))
+            .collect();
+        assert_eq!(
+            origins,
+            [
+                ("a.rules".into(), 1, None),
+                ("a.rules".into(), 3, Some("x".into())),
+                ("b.rules".into(), 1, None)
+            ]
+        );
+    }
 
     #[test]
     fn one_network_resolves_as_the_general_address_path() {
