@@ -82,13 +82,13 @@ fn pieces_on(ruleset: &Ruleset, threads: usize, run_rules: usize) -> Vec<String>
 }
 
 /// Hands the script to `sink` in consecutive pieces. The rules are cut into runs of `run_rules`
-/// (counted over all chains in order: runs may start and end inside a chain); with more than one
-/// thread, `threads` workers take the runs in turn and print each into its own pieces of about
-/// [`PIECE_BYTES`], and this thread hands them to `sink` in order as they come (a run printed
-/// early waits for those before it: at most a few runs a thread are held). A piece handed out
-/// goes back to the workers to print another run into: the script's 10 MiB are not each taken
-/// from the system anew (2,600 page faults, ~2 ms). The text is the same on any number of
-/// threads and any run length.
+/// (counted over all chains in order: runs may start and end inside a chain); with more than
+/// one thread, `threads` workers take the runs in turn and print each into its own pieces of
+/// about [`PIECE_BYTES`], and this thread hands them to `sink` in order as they come (a run
+/// printed early waits for those before it; the workers take runs in order, so few wait). A
+/// piece handed out goes back to the workers to print another run into: the script's 10 MiB are
+/// not each taken from the system anew (2,600 page faults, ~2 ms). The text is the same on any
+/// number of threads and any run length.
 fn stream<E>(
     ruleset: &Ruleset,
     threads: usize,
