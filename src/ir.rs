@@ -145,14 +145,12 @@ impl<T> std::ops::Deref for Few<T> {
 
 impl<T> From<Vec<T>> for Few<T> {
     fn from(mut v: Vec<T>) -> Few<T> {
-        match v.pop() {
-            Some(one) if v.is_empty() => Few::One(one),
-            Some(last) => {
-                v.push(last);
-                Few::Many(Box::new(v))
-            }
-            None => Few::Many(Box::default()),
+        if v.len() == 1
+            && let Some(one) = v.pop()
+        {
+            return Few::One(one);
         }
+        Few::Many(Box::new(v))
     }
 }
 

@@ -120,7 +120,11 @@ fn stream<E>(
         for mut piece in pieces {
             sink(&piece)?;
             piece.clear();
-            if let Ok(mut spare) = spare.lock() {
+            // A run takes one spare piece; one that printed more (long lines, a large set)
+            // leaves the rest to be freed, so the spares stay a few pieces a thread.
+            if let Ok(mut spare) = spare.lock()
+                && spare.len() < 2 * threads
+            {
                 spare.push(piece);
             }
         }

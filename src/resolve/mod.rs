@@ -97,14 +97,14 @@ fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize)
             r.piece(input, piece, &subgroups);
             continue;
         }
-        let first = pieces[0].from;
-        let parts = crate::parallel::map(pieces, |piece| {
+        let pieces: Vec<(usize, Piece)> = pieces.into_iter().enumerate().collect();
+        let parts = crate::parallel::map(pieces, |(k, piece)| {
             let mut part = Resolver::new(inv);
             // Room for the piece's share of the lines and a quarter more (its lines need not be
             // spread like the file's); in the first piece, for every line of the file and an
             // eighth more: its chains take the others' rules when the pieces are joined, without
             // being copied to a larger vector (room not filled is address space, not memory).
-            part.builtin_lines = if piece.from == first {
+            part.builtin_lines = if k == 0 {
                 r.builtin_lines.map(|n| n + n / 8)
             } else {
                 r.builtin_lines.map(|n| share(n, piece.to - piece.from))
@@ -148,9 +148,7 @@ fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize)
     });
     Resolved {
         chains: r.chains,
-        files: Files(
-            inputs.iter().map(|i| (i.file, std::sync::Arc::new(i.name.to_string()))).collect(),
-        ),
+        files: Files::new(inputs),
         used,
         diagnostics,
         sets,
@@ -191,28 +189,39 @@ pub struct Placed {
     #[allow(clippy::box_collection)]
     pub note: Option<Box<String>>,
     /// The line's number; its file is `span.file` (named in [`Resolved::files`]). The
-    /// [`Origin`] is made at layout: 16 bytes less here for every line.
+    /// [`Origin`] is made at layout (`Files::origin`): 16 bytes less here for every line.
     pub line: u32,
     /// The whole source line.
     pub span: Span,
 }
 
-impl Placed {
-    /// Where the line came from, as the IR's rule comment says it.
-    pub fn origin(&self, files: &Files) -> Origin {
-        Origin { file: files.name(self.span.file), line: self.line, note: self.note.clone() }
-    }
-}
-
-/// The names of the rules files, shared by every rule of a file.
+/// The names of the rules files, by `FileId`, shared by every rule of a file.
 #[derive(Clone, Debug, Default)]
-pub struct Files(Vec<(FileId, std::sync::Arc<String>)>);
+pub struct Files(Vec<Option<std::sync::Arc<String>>>);
 
 impl Files {
+    fn new(inputs: &[Input]) -> Files {
+        let mut names = Vec::new();
+        for input in inputs {
+            let i = input.file.0 as usize;
+            if names.len() <= i {
+                names.resize(i + 1, None);
+            }
+            names[i] = Some(std::sync::Arc::new(input.name.to_string()));
+        }
+        Files(names)
+    }
+
     /// The name of a rules file that was resolved.
     pub fn name(&self, file: FileId) -> std::sync::Arc<String> {
-        let (_, name) = self.0.iter().find(|(id, _)| *id == file).expect("a resolved file");
-        std::sync::Arc::clone(name)
+        let name = self.0.get(file.0 as usize).and_then(Option::as_ref);
+        std::sync::Arc::clone(name.expect("a resolved file"))
+    }
+
+    /// The origin of a placed line (its span's file, its number and note), for its IR rule.
+    #[allow(clippy::box_collection)]
+    fn origin(&self, file: FileId, line: u32, note: Option<Box<String>>) -> Origin {
+        Origin { file: self.name(file), line, note }
     }
 }
 
@@ -1407,7 +1416,7 @@ fn project(p: Placed, family: Builtin, kind: ChainKind, files: &Files) -> Option
         (Mode::Split, ChainKind::Nat, Class::Both) if p.action == Action::Accept => return None,
         _ => p.action,
     };
-    let origin = Origin { file: files.name(p.span.file), line: p.line, note: p.note };
+    let origin = files.origin(p.span.file, p.line, p.note);
     Some(ir::Rule { matches: p.matches, action, origin: Some(origin) })
 }
 
@@ -1517,7 +1526,7 @@ fn layout(mut chains: Vec<VChain>, files: &Files) -> Vec<ir::Chain> {
                 rules: std::mem::take(&mut c.rules)
                     .into_iter()
                     .map(|p| ir::Rule {
-                        origin: Some(p.origin(files)),
+                        origin: Some(files.origin(p.span.file, p.line, p.note)),
                         matches: p.matches,
                         action: p.action,
                     })

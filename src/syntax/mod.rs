@@ -227,7 +227,9 @@ pub struct FirstWords {
     pub builtin_lines: [usize; 5],
 }
 
-/// Reads the first word of every rule line: see [`FirstWords`].
+/// Reads the first word of every rule line: see [`FirstWords`]. (The resolver reads each
+/// piece's with [`first_words_in`].)
+#[cfg(test)]
 pub fn first_words(file: FileId, text: &str) -> FirstWords {
     first_words_in(file, text, pieces(text, 1)[0])
 }
