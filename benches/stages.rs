@@ -61,7 +61,7 @@ fn inventory() -> Inventory {
 }
 
 fn resolved(text: &str, inv: &Inventory) -> Resolved {
-    let inputs = [Input { name: "p.rules", file: FileId(1), text }];
+    let inputs = [Input { name: "p.rules", file: FileId(1), text, stream: None }];
     let r =
         resolve::resolve(&inputs, inv, &Options { table: "overlayfw", input_hash: String::new() });
     assert!(r.diagnostics.is_empty(), "the policy compiles cleanly");

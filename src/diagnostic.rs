@@ -100,6 +100,20 @@ impl Sources {
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }
+
+    /// Takes a file's text out (leaving it empty), so that it is not held while the file is
+    /// streamed; [`Sources::set_text`] puts it back.
+    pub fn take_text(&mut self, id: FileId) -> String {
+        let file = &mut self.files[id.0 as usize];
+        file.line_starts = Default::default();
+        std::mem::take(&mut file.text)
+    }
+
+    pub fn set_text(&mut self, id: FileId, text: String) {
+        let file = &mut self.files[id.0 as usize];
+        file.line_starts = Default::default();
+        file.text = text;
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -63,6 +63,44 @@ impl Hasher for FxHasher {
     }
 }
 
+/// [`FxHasher::write`] of a byte stream fed in parts: the same value however the stream is
+/// split (a file read window by window hashes as its whole text does).
+#[derive(Default, Clone, Copy)]
+pub struct StreamHasher {
+    hasher: FxHasher,
+    /// The stream's bytes past its last whole word.
+    tail: [u8; 8],
+    tail_len: usize,
+}
+
+impl StreamHasher {
+    pub fn write(&mut self, mut bytes: &[u8]) {
+        if self.tail_len > 0 {
+            let take = (8 - self.tail_len).min(bytes.len());
+            self.tail[self.tail_len..self.tail_len + take].copy_from_slice(&bytes[..take]);
+            self.tail_len += take;
+            bytes = &bytes[take..];
+            if self.tail_len < 8 {
+                return;
+            }
+            self.hasher.add(u64::from_le_bytes(self.tail));
+            self.tail_len = 0;
+        }
+        let words = bytes.len() / 8 * 8;
+        // Whole words only: `write` pads nothing.
+        self.hasher.write(&bytes[..words]);
+        let rest = &bytes[words..];
+        self.tail[..rest.len()].copy_from_slice(rest);
+        self.tail_len = rest.len();
+    }
+
+    pub fn finish(&self) -> u64 {
+        let mut hasher = self.hasher;
+        hasher.write(&self.tail[..self.tail_len]);
+        hasher.finish()
+    }
+}
+
 pub type FxBuildHasher = BuildHasherDefault<FxHasher>;
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuildHasher>;
 pub type FxHashSet<K> = std::collections::HashSet<K, FxBuildHasher>;
@@ -91,5 +129,31 @@ mod tests {
             got.write(bytes);
             assert_eq!(got.finish(), want.finish(), "{len} bytes");
         }
+    }
+
+    #[test]
+    fn a_stream_hashes_as_its_whole_text_however_split() {
+        let text: Vec<u8> = (0..100u8).map(|b| b.wrapping_mul(91) ^ 0x5a).collect();
+        for len in [0, 1, 7, 8, 9, 63, 100] {
+            let bytes = &text[..len];
+            let mut whole = super::FxHasher::default();
+            whole.write(bytes);
+            for a in 0..=len {
+                for b in a..=len {
+                    let mut parts = super::StreamHasher::default();
+                    parts.write(&bytes[..a]);
+                    parts.write(&bytes[a..b]);
+                    parts.write(&bytes[b..]);
+                    assert_eq!(parts.finish(), whole.finish(), "{len} bytes cut at {a}, {b}");
+                }
+            }
+        }
+        // A byte changed anywhere changes the hash.
+        let mut changed = text.clone();
+        changed[50] ^= 1;
+        let (mut x, mut y) = (super::StreamHasher::default(), super::StreamHasher::default());
+        x.write(&text);
+        y.write(&changed);
+        assert_ne!(x.finish(), y.finish());
     }
 }

@@ -22,5 +22,6 @@ pub mod optimize;
 pub mod parallel;
 pub mod pipeline;
 pub mod resolve;
+pub mod stream;
 pub mod suggest;
 pub mod syntax;

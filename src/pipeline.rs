@@ -1,9 +1,11 @@
-//! The whole compile as one pure function over texts: parse every rules file, load the
-//! inventory, resolve, and collect every diagnostic. No IO here; the CLI reads and writes.
+//! The whole compile as one function over texts: parse every rules file, load the inventory,
+//! resolve, and collect every diagnostic. The CLI reads and writes; the only IO here is reading
+//! a large rules file again (`stream`), whose text is not held while it is compiled.
 
 use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
 use crate::ir::Ruleset;
 use crate::resolve::{self, Input, Options};
+use crate::stream::{self, Stream};
 use crate::{inventory, lint, syntax};
 
 /// A named input text.
@@ -11,6 +13,13 @@ pub struct Text {
     /// How the file is named in diagnostics and rule comments (the path as given).
     pub name: String,
     pub bytes: Vec<u8>,
+}
+
+/// A rules file to compile: its text and, when it is a file, the file itself, to read again
+/// instead of holding a large text (see `stream`).
+pub struct Rules {
+    pub text: Text,
+    pub file: Option<std::fs::File>,
 }
 
 /// What a compile produced: the ruleset when there was no error, and all diagnostics, sorted by
@@ -46,22 +55,38 @@ pub fn add_source(sources: &mut Sources, text: Text, diags: &mut Vec<Diagnostic>
     }
 }
 
-/// Compiles rules files against an inventory (`None`: the built-in default).
+/// Compiles rules texts against an inventory (`None`: the built-in default).
 pub fn compile(
     sources: &mut Sources,
     files: Vec<Text>,
     inventory: Option<Text>,
     table: &str,
 ) -> Compiled {
+    let files = files.into_iter().map(|text| Rules { text, file: None }).collect();
+    match compile_files(sources, files, inventory, table) {
+        Ok(compiled) => compiled,
+        Err(e) => unreachable!("only a file is read again: {e}"),
+    }
+}
+
+/// Compiles rules files against an inventory (`None`: the built-in default). A large file is
+/// read again as it is parsed, not held ([`stream::MIN_BYTES`]); `Err` when that fails or finds
+/// the file changed since it was read.
+pub fn compile_files(
+    sources: &mut Sources,
+    files: Vec<Rules>,
+    inventory: Option<Text>,
+    table: &str,
+) -> std::io::Result<Compiled> {
     let mut diagnostics = Vec::new();
-    let hash = input_hash(&files, inventory.as_ref(), table);
+    let hash = input_hash(files.iter().map(|f| &f.text), inventory.as_ref(), table);
     // The files that are text (the others have their E020 and contribute nothing).
     let mut texts = Vec::with_capacity(files.len());
     for f in files {
         let before = diagnostics.len();
-        let id = add_source(sources, f, &mut diagnostics);
+        let id = add_source(sources, f.text, &mut diagnostics);
         if diagnostics.len() == before {
-            texts.push(id);
+            texts.push((id, f.file));
         }
     }
     let inventory_given = inventory.is_some();
@@ -85,17 +110,40 @@ pub fn compile(
     };
     let Some(inv) = inv else {
         // Without an inventory nothing resolves; the files still get their syntax errors.
-        for &id in &texts {
+        for &(id, _) in &texts {
             diagnostics.extend(syntax::parse(id, &sources.get(id).text).1);
         }
-        return finish(diagnostics, None);
+        return Ok(finish(diagnostics, None));
     };
-    let inputs: Vec<Input> = texts
+    // A large file's text, scanned, is dropped before its lines are parsed: the placed rules
+    // take its memory.
+    let (ids, files): (Vec<FileId>, Vec<_>) = texts.into_iter().unzip();
+    let streams: Vec<Option<Stream>> = ids
         .iter()
-        .map(|&id| Input { name: &sources.get(id).name, file: id, text: &sources.get(id).text })
+        .zip(files)
+        .map(|(&id, file)| {
+            let file = file.filter(|_| sources.get(id).text.len() >= stream::MIN_BYTES)?;
+            let text = sources.take_text(id);
+            let threads = crate::parallel::threads();
+            Some(Stream::scan(file, &sources.get(id).name, id, &text, threads))
+        })
+        .collect();
+    let inputs: Vec<Input> = ids
+        .iter()
+        .zip(&streams)
+        .map(|(&id, stream)| Input {
+            name: &sources.get(id).name,
+            file: id,
+            text: &sources.get(id).text,
+            stream: stream.as_ref(),
+        })
         .collect();
     let opts = Options { table, input_hash: hash };
     let mut resolved = resolve::resolve(&inputs, &inv, &opts);
+    drop(inputs);
+    if let Some(e) = resolved.io.take() {
+        return Err(e);
+    }
     diagnostics.append(&mut resolved.diagnostics);
     // Lints read complete chains: a line dropped for an error would make them wrong. They run
     // before the layout, which frees the placed chains as it goes.
@@ -104,7 +152,16 @@ pub fn compile(
         diagnostics.extend(lint::lint(&resolved, &inv, &lint_opts));
     }
     let rs = resolved.into_ruleset();
-    finish(diagnostics, rs)
+    // A streamed file's text again, for the diagnostics that show it.
+    for (&id, stream) in ids.iter().zip(&streams) {
+        let shown = |d: &Diagnostic| d.labels.iter().any(|l| l.span.file == id);
+        if let Some(stream) = stream
+            && diagnostics.iter().any(shown)
+        {
+            sources.set_text(id, stream.read_all()?);
+        }
+    }
+    Ok(finish(diagnostics, rs))
 }
 
 /// Sorts the diagnostics by file and position; no ruleset when any is an error.
@@ -121,7 +178,11 @@ fn finish(mut diagnostics: Vec<Diagnostic>, mut ruleset: Option<Ruleset>) -> Com
 /// step is a bijection of the state for a given word, so inputs that differ in one word always
 /// hash apart. It identifies inputs in the table comment; it is not a security measure.
 /// (FNV-1a, a byte a step, took 9 ms of a 0.2 s compile of 7 MiB; this takes ~1 ms.)
-fn input_hash(files: &[Text], inventory: Option<&Text>, table: &str) -> String {
+fn input_hash<'t>(
+    files: impl IntoIterator<Item = &'t Text>,
+    inventory: Option<&Text>,
+    table: &str,
+) -> String {
     use std::hash::Hasher;
     let mut h = crate::fasthash::FxHasher::default();
     let mut feed = |bytes: &[u8]| {

@@ -11,7 +11,7 @@ mod tools;
 
 use crate::diagnostic::{self, Sources};
 use crate::ir::Ruleset;
-use crate::pipeline::{self, Text};
+use crate::pipeline::{self, Rules, Text};
 use crate::{diff, emit, live, resolve};
 
 #[derive(Parser, Debug)]
@@ -255,33 +255,35 @@ fn too_large(name: &str) -> io::Error {
     )
 }
 
-/// Reads one input; `-` is standard input.
-fn read_input(path: &Path) -> io::Result<Text> {
+/// Reads one input; `-` is standard input. A regular file stays open: the compile may read a
+/// large one again rather than hold its text (`stream`).
+fn read_input(path: &Path) -> io::Result<Rules> {
     let mut bytes = Vec::new();
     if path == Path::new("-") {
         io::stdin().lock().take(MAX_INPUT + 1).read_to_end(&mut bytes)?;
         if bytes.len() as u64 > MAX_INPUT {
             return Err(too_large("<stdin>"));
         }
-        return Ok(Text { name: "<stdin>".to_string(), bytes });
+        return Ok(Rules { text: Text { name: "<stdin>".to_string(), bytes }, file: None });
     }
-    let file = std::fs::File::open(path).map_err(|e| with_path(e, path))?;
-    // Sized from the file's length (a regular file), so the text has no growth slack: it stays
-    // until the end of the run, for diagnostics.
-    let size = file.metadata().map_or(0, |m| m.len().min(MAX_INPUT + 1));
+    let mut file = std::fs::File::open(path).map_err(|e| with_path(e, path))?;
+    // Sized from the file's length (a regular file), so the text has no growth slack.
+    let meta = file.metadata().map_err(|e| with_path(e, path))?;
+    let size = meta.len().min(MAX_INPUT + 1);
     bytes.reserve_exact(usize::try_from(size).unwrap_or(0));
-    file.take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| with_path(e, path))?;
+    (&mut file).take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| with_path(e, path))?;
     if bytes.len() as u64 > MAX_INPUT {
         return Err(too_large(&path.display().to_string()));
     }
-    Ok(Text { name: path.display().to_string(), bytes })
+    let text = Text { name: path.display().to_string(), bytes };
+    Ok(Rules { text, file: meta.is_file().then_some(file) })
 }
 
 fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-fn read_inputs(common: &CommonArgs) -> io::Result<(Vec<Text>, Option<Text>)> {
+fn read_inputs(common: &CommonArgs) -> io::Result<(Vec<Rules>, Option<Text>)> {
     if common.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -289,7 +291,7 @@ fn read_inputs(common: &CommonArgs) -> io::Result<(Vec<Text>, Option<Text>)> {
         ));
     }
     let files = common.files.iter().map(|p| read_input(p)).collect::<io::Result<Vec<_>>>()?;
-    let inventory = common.inventory.as_deref().map(read_input).transpose()?;
+    let inventory = common.inventory.as_deref().map(read_input).transpose()?.map(|r| r.text);
     Ok((files, inventory))
 }
 
@@ -314,7 +316,7 @@ fn use_color(c: ColorArg, terminal: bool) -> bool {
 fn check(a: CheckArgs) -> io::Result<u8> {
     let (files, inventory) = read_inputs(&a.common)?;
     let mut sources = Sources::new();
-    let compiled = pipeline::compile(&mut sources, files, inventory, "overlayfw");
+    let compiled = pipeline::compile_files(&mut sources, files, inventory, "overlayfw")?;
     let mut out = io::stdout().lock();
     let color = use_color(a.common.color, io::stdout().is_terminal());
     let fmt = format(a.format);
@@ -345,7 +347,7 @@ fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<
     }
     let (files, inventory) = read_inputs(common)?;
     let mut sources = Sources::new();
-    let compiled = pipeline::compile(&mut sources, files, inventory, table);
+    let compiled = pipeline::compile_files(&mut sources, files, inventory, table)?;
     let color = use_color(common.color, io::stderr().is_terminal());
     if !compiled.diagnostics.is_empty() {
         let text = diagnostic::render(&compiled.diagnostics, &sources, format(fmt), color);

@@ -63,7 +63,7 @@ pub(super) fn fmt(a: FmtArgs) -> io::Result<u8> {
 
 fn fmt_one(a: &FmtArgs, path: &Path) -> io::Result<u8> {
     let stdin = path == Path::new("-");
-    let input = read_input(path)?;
+    let input = read_input(path)?.text;
     let original = input.bytes.clone();
     let name = input.name.clone();
     let mut sources = Sources::new();

@@ -587,7 +587,7 @@ mod tests {
     fn findings(text: &str) -> Vec<(&'static str, usize)> {
         let mut sources = Sources::new();
         let inv = crate::inventory::default_inventory(&mut sources);
-        let inputs = [Input { name: "k.rules", file: FileId(3), text }];
+        let inputs = [Input { name: "k.rules", file: FileId(3), text, stream: None }];
         let opts = Options { table: "overlayfw", input_hash: String::new() };
         let resolved = resolve(&inputs, &inv, &opts);
         assert!(resolved.diagnostics.is_empty(), "{:?}", resolved.diagnostics);
@@ -635,7 +635,7 @@ mod tests {
             .collect();
         let mut sources = Sources::new();
         let inv = crate::inventory::default_inventory(&mut sources);
-        let inputs = [Input { name: "c.rules", file: FileId(3), text: &text }];
+        let inputs = [Input { name: "c.rules", file: FileId(3), text: &text, stream: None }];
         let opts = Options { table: "overlayfw", input_hash: String::new() };
         let resolved = resolve(&inputs, &inv, &opts);
         let sets = Sets::new(&inv);
@@ -673,7 +673,7 @@ mod tests {
         text += "INPUT_CUST -j DROP\nINPUT_CUST -p tcp --dport 80 -j ACCEPT\n";
         let mut sources = Sources::new();
         let inv = crate::inventory::default_inventory(&mut sources);
-        let inputs = [Input { name: "l.rules", file: FileId(3), text: &text }];
+        let inputs = [Input { name: "l.rules", file: FileId(3), text: &text, stream: None }];
         let opts = Options { table: "overlayfw", input_hash: String::new() };
         let resolved = resolve(&inputs, &inv, &opts);
         assert!(resolved.chains.len() >= 5);

@@ -21,7 +21,17 @@ pub use values::{Used, parse_net};
 pub struct Input<'a> {
     pub name: &'a str,
     pub file: FileId,
+    /// Empty when the file is streamed.
     pub text: &'a str,
+    /// A file whose text is not held: its pieces are read again as they are parsed.
+    pub stream: Option<&'a crate::stream::Stream>,
+}
+
+impl Input<'_> {
+    /// The text's length in bytes, held or not.
+    fn len(&self) -> usize {
+        self.stream.map_or(self.text.len(), |s| s.text_len())
+    }
 }
 
 pub struct Options<'a> {
@@ -56,6 +66,8 @@ pub struct Resolved {
     pub files: Files,
     pub used: Used,
     pub diagnostics: Vec<Diagnostic>,
+    /// Reading a streamed file again failed (or found it changed): nothing else counts.
+    pub io: Option<std::io::Error>,
     /// `None` when there is an error.
     sets: Option<Vec<ir::Set>>,
     table: String,
@@ -83,18 +95,23 @@ pub fn resolve(inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
 /// parsed and resolved by its own resolver, and the pieces are joined in order.
 fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize) -> Resolved {
     let mut r = Resolver::new(inv);
-    let pieces: Vec<Vec<syntax::Piece>> =
-        inputs.iter().map(|input| syntax::pieces(input.text, threads)).collect();
+    let pieces: Vec<Vec<syntax::Piece>> = inputs
+        .iter()
+        .map(|input| match input.stream {
+            Some(s) => s.pieces.iter().map(|p| p.piece).collect(),
+            None => syntax::pieces(input.text, threads),
+        })
+        .collect();
     let subgroups;
     (subgroups, r.builtin_lines) = collect_subgroups(inputs, &pieces, &mut r.v.diags);
-    let bytes: usize = inputs.iter().map(|i| i.text.len()).sum();
+    let bytes: usize = inputs.iter().map(Input::len).sum();
     let share = |n: usize, piece_bytes: usize| {
         let n = n as u128 * piece_bytes as u128 / bytes.max(1) as u128;
         usize::try_from(n + n / 4).unwrap_or(usize::MAX)
     };
     for (input, pieces) in inputs.iter().zip(pieces) {
         if let [piece] = pieces[..] {
-            r.piece(input, piece, &subgroups);
+            r.piece(input, 0, piece, &subgroups);
             continue;
         }
         let pieces: Vec<(usize, Piece)> = pieces.into_iter().enumerate().collect();
@@ -109,7 +126,7 @@ fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize)
             } else {
                 r.builtin_lines.map(|n| share(n, piece.to - piece.from))
             };
-            part.piece(input, piece, &subgroups);
+            part.piece(input, k, piece, &subgroups);
             part
         });
         for part in parts {
@@ -131,7 +148,8 @@ fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize)
     }
     let diagnostics = std::mem::take(&mut r.v.diags);
     let used = std::mem::take(&mut r.v.used);
-    let sets = (!diagnostics.iter().any(Diagnostic::is_error)).then(|| {
+    let failed = r.io.is_some() || diagnostics.iter().any(Diagnostic::is_error);
+    let sets = (!failed).then(|| {
         let mut sets: Vec<ir::Set> = inv
             .fwsets
             .iter()
@@ -151,6 +169,7 @@ fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize)
         files: Files::new(inputs),
         used,
         diagnostics,
+        io: r.io,
         sets,
         table: opts.table.to_string(),
         input_hash: opts.input_hash.clone(),
@@ -246,6 +265,8 @@ struct Resolver<'a> {
     /// doubling from nothing, a 25,000-rule chain was copied 15 times over; room not filled is
     /// address space, not memory, until written.
     builtin_lines: [usize; 5],
+    /// The first failure to read a streamed piece again.
+    io: Option<std::io::Error>,
 }
 
 /// The match lists of the nft rules one line becomes: nearly always one.
@@ -309,10 +330,12 @@ fn collect_subgroups(
     let mut builtin_lines = [0; 5];
     // Each piece's lines on a thread of its own, as they are resolved (a 100,000-line file's
     // first words took 3.1 ms on one thread).
-    let words = inputs.iter().zip(pieces).flat_map(|(input, pieces)| {
-        crate::parallel::map(pieces.clone(), |piece| {
+    let words = inputs.iter().zip(pieces).flat_map(|(input, pieces)| match input.stream {
+        // Found when the streamed file was first read.
+        Some(s) => s.pieces.iter().map(|p| p.words.clone()).collect(),
+        None => crate::parallel::map(pieces.clone(), |piece| {
             syntax::first_words_in(input.file, input.text, piece)
-        })
+        }),
     });
     for words in words {
         for (n, add) in builtin_lines.iter_mut().zip(words.builtin_lines) {
@@ -384,15 +407,26 @@ impl<'a> Resolver<'a> {
             index: Default::default(),
             scratch: Default::default(),
             builtin_lines: [0; 5],
+            io: None,
         }
     }
 
-    /// Parses the lines of a piece and resolves each at once.
-    fn piece(&mut self, input: &Input, piece: Piece, subgroups: &Subgroups) {
-        syntax::lower_piece(input.file, input.text, piece, |line| match line {
+    /// Parses the lines of piece `k` of the input and resolves each at once.
+    fn piece(&mut self, input: &Input, k: usize, piece: Piece, subgroups: &Subgroups) {
+        let mut line = |line: Result<ast::Rule, Vec<Diagnostic>>| match line {
             Ok(rule) => self.rule(input.name, &rule, subgroups),
             Err(ds) => self.v.diags.extend(ds),
+        };
+        let Some(stream) = input.stream else {
+            syntax::lower_piece(input.file, input.text, piece, line);
+            return;
+        };
+        let read = stream.read_piece(k, |window, base, first_line| {
+            syntax::lower_window(input.file, window, base, first_line, &mut line);
         });
+        if let Err(e) = read {
+            self.io.get_or_insert(e);
+        }
     }
 
     /// Adds what `next` resolved from the lines after ours: its chains' rules after ours (new
@@ -400,6 +434,9 @@ impl<'a> Resolver<'a> {
     /// inventory entries used.
     fn append(&mut self, next: Resolver<'_>) {
         self.v.diags.extend(next.v.diags);
+        if self.io.is_none() {
+            self.io = next.io;
+        }
         let used = next.v.used;
         self.v.used.variables.extend(used.variables);
         self.v.used.fwsets.extend(used.fwsets);
@@ -1635,8 +1672,8 @@ mod tests {
         let a = "FORWARD_CUST -s 10.0.0.1 -j DROP\n\nFORWARD_CUST -s 10.0.0.2 -j DROP -m comment --comment x\n";
         let b = "FORWARD_CUST -s 10.0.0.1 -j DROP\n";
         let inputs = [
-            Input { name: "a.rules", file: FileId(7), text: a },
-            Input { name: "b.rules", file: FileId(9), text: b },
+            Input { name: "a.rules", file: FileId(7), text: a, stream: None },
+            Input { name: "b.rules", file: FileId(9), text: b, stream: None },
         ];
         let opts = Options { table: "overlayfw", input_hash: String::new() };
         let resolved = resolve(&inputs, &inv, &opts);
@@ -1715,7 +1752,7 @@ mod tests {
         text += "FWD_C_late -j FWD_C_back\nFWD_C_back -j FWD_C_late\n";
         let mut sources = Sources::new();
         let inv = crate::inventory::default_inventory(&mut sources);
-        let inputs = [Input { name: "big.rules", file: FileId(9), text: &text }];
+        let inputs = [Input { name: "big.rules", file: FileId(9), text: &text, stream: None }];
         let opts = Options { table: "overlayfw", input_hash: "h".into() };
         let one = resolve_on(&inputs, &inv, &opts, 1);
         let three = resolve_on(&inputs, &inv, &opts, 3);
@@ -1736,7 +1773,7 @@ mod tests {
                     INPUT_CUST -i eth9 -j DROP\nINPUT_CUST -i eth9 -j DROP\n";
         let mut sources = Sources::new();
         let inv = crate::inventory::default_inventory(&mut sources);
-        let inputs = [Input { name: "i.rules", file: FileId(2), text }];
+        let inputs = [Input { name: "i.rules", file: FileId(2), text, stream: None }];
         let opts = Options { table: "overlayfw", input_hash: "h".into() };
         let r = resolve_on(&inputs, &inv, &opts, 1);
         let line_of = |at: usize| text[..at].matches('\n').count() + 1;

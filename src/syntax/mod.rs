@@ -87,9 +87,10 @@ struct Line<'t> {
     content: &'t str,
 }
 
-/// The rule lines of a piece: blank and `#` lines skipped, CR and blanks trimmed.
-fn lines(text: &str, piece: Piece) -> impl Iterator<Item = Line<'_>> {
-    let mut offset = piece.from;
+/// The rule lines of a piece: blank and `#` lines skipped, CR and blanks trimmed. `text` starts
+/// at byte `base` of its file (a window of it, or all of it): lines' starts are the file's.
+fn lines(text: &str, base: usize, piece: Piece) -> impl Iterator<Item = Line<'_>> {
+    let mut offset = base + piece.from;
     text[piece.from..piece.to].split('\n').enumerate().filter_map(move |(index, raw)| {
         let line_start = offset;
         offset += raw.len() + 1;
@@ -155,36 +156,53 @@ pub fn lower_piece(
     piece: Piece,
     each: impl FnMut(Result<ast::Rule, Vec<Diagnostic>>),
 ) {
-    // Adjacent lines (nothing but a `\n` between them) are parsed in batches of this many: 16
-    // saves most of the per-call cost (a 100,000-line compile about 7% faster); much larger
-    // batches are slower, their parse queues too large for the allocator to keep (each batch
-    // faulted its pages in anew).
-    lower_piece_in(file, text, piece, 16, each);
+    lower_piece_in(file, text, 0, piece, LINE_BATCH, each);
 }
 
-/// [`lower_piece`] with batches of up to `batch_len` lines (1: each line alone).
+/// Adjacent lines (nothing but a `\n` between them) are parsed in batches of this many: 16
+/// saves most of the per-call cost (a 100,000-line compile about 7% faster); much larger
+/// batches are slower, their parse queues too large for the allocator to keep (each batch
+/// faulted its pages in anew).
+const LINE_BATCH: usize = 16;
+
+/// [`lower_piece`] of a window of a file: whole lines, `window` starting at byte `base` of the
+/// file and at line `first_line`. (A file that is not held whole is read window by window.)
+pub fn lower_window(
+    file: FileId,
+    window: &str,
+    base: usize,
+    first_line: u32,
+    each: impl FnMut(Result<ast::Rule, Vec<Diagnostic>>),
+) {
+    let piece = Piece { from: 0, to: window.len(), first_line };
+    lower_piece_in(file, window, base, piece, LINE_BATCH, each);
+}
+
+/// [`lower_piece`] with batches of up to `batch_len` lines (1: each line alone); `text` starts
+/// at byte `base` of the file.
 fn lower_piece_in(
     file: FileId,
     text: &str,
+    base: usize,
     piece: Piece,
     batch_len: usize,
     mut each: impl FnMut(Result<ast::Rule, Vec<Diagnostic>>),
 ) {
     let mut batch: Vec<Line> = Vec::with_capacity(batch_len);
-    for line in lines(text, piece) {
+    for line in lines(text, base, piece) {
         if let Some(last) = batch.last()
             && (line.start != last.start + last.content.len() + 1 || batch.len() >= batch_len)
         {
-            lower_batch(file, text, &mut batch, &mut each);
+            lower_batch(file, text, base, &mut batch, &mut each);
         }
         if let Some(d) = unparsable(file, &line) {
-            lower_batch(file, text, &mut batch, &mut each);
+            lower_batch(file, text, base, &mut batch, &mut each);
             each(Err(vec![d]));
             continue;
         }
         batch.push(line);
     }
-    lower_batch(file, text, &mut batch, &mut each);
+    lower_batch(file, text, base, &mut batch, &mut each);
 }
 
 /// Lowers adjacent rule lines (and empties `batch`): parsed in one parser call, or each alone
@@ -193,12 +211,13 @@ fn lower_piece_in(
 fn lower_batch(
     file: FileId,
     text: &str,
+    base: usize,
     batch: &mut Vec<Line>,
     each: &mut impl FnMut(Result<ast::Rule, Vec<Diagnostic>>),
 ) {
     if let [first, .., last] = &batch[..] {
         let (from, to) = (first.start, last.start + last.content.len());
-        let ctx = lower::LineCtx { file, base: from, text: &text[from..to] };
+        let ctx = lower::LineCtx { file, base: from, text: &text[from - base..to - base] };
         if let Some(mut rows) = lower::parse_rows(ctx) {
             // The text is the lines joined by `\n`, and no row crosses a line end: a row each.
             for line in batch.drain(..) {
@@ -215,7 +234,7 @@ fn lower_batch(
 }
 
 /// What a file's lines' first words say, found without parsing the lines.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FirstWords {
     /// The subgroups the lines name as their chain (`FWD_C_web …`), with the span of the chain
     /// word, in line order: so that lines can be resolved as they are parsed and still jump to
@@ -238,7 +257,7 @@ pub fn first_words(file: FileId, text: &str) -> FirstWords {
 pub fn first_words_in(file: FileId, text: &str, whole: Piece) -> FirstWords {
     let mut out = FirstWords::default();
     // The first word decides; only the (few) subgroup lines are checked in full.
-    for line in lines(text, whole) {
+    for line in lines(text, 0, whole) {
         let Some(word) = line.content.split([' ', '\t']).next() else { continue };
         match lower::classify_chain(word) {
             Some(ast::ChainWord::Builtin(b)) => out.builtin_lines[b as usize] += 1,

@@ -253,3 +253,80 @@ fn a_million_element_fwset_compiles() {
     );
     assert!(script.contains("ip saddr @big counter drop"));
 }
+
+/// Runs `args` with `stdin` as standard input.
+fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = bin()
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut input = child.stdin.take().expect("stdin");
+    let bytes = stdin.to_vec();
+    let writer = std::thread::spawn(move || input.write_all(&bytes).expect("write"));
+    let o = child.wait_with_output().expect("wait");
+    writer.join().expect("writer");
+    o
+}
+
+/// A file over a megabyte is read again as it is parsed, not held (`stream`): it compiles,
+/// checks and reports exactly as the same text given on standard input (which is held),
+/// diagnostics in its middle and at its end included.
+#[test]
+fn a_large_file_read_again_compiles_and_reports_as_a_held_text() {
+    let s = Scratch::new("large");
+    let mut text = String::from("\u{feff}");
+    for i in 0..24_000u32 {
+        let end = if i % 5 == 0 { "\r\n" } else { "\n" };
+        text += &format!(
+            "FORWARD_CUST -s 10.{}.{}.0/24 -p tcp --dport 22 -j ACCEPT{end}",
+            i / 256,
+            i % 256
+        );
+    }
+    assert!(text.len() > 1 << 20, "{} bytes", text.len());
+    let path = s.file("large.rules", text.as_bytes());
+    let same = |args: &[&str], text: &str| {
+        let by_path = run(&[args, &[path.as_str()]].concat());
+        let by_stdin = run_with_stdin(&[args, &["-"]].concat(), text.as_bytes());
+        // The same but for the file's name (which the input hash covers too).
+        let named = |b: &[u8]| {
+            let text = String::from_utf8_lossy(b).replace("<stdin>", &path);
+            let lines: Vec<String> = text
+                .lines()
+                .map(|l| match l.find("fx64:") {
+                    Some(i) => format!("{}fx64:…{}", &l[..i], &l[(i + 21).min(l.len())..]),
+                    None => l.to_string(),
+                })
+                .collect();
+            lines
+        };
+        assert_eq!(code(&by_path), code(&by_stdin), "{args:?}");
+        for (a, b) in [(&by_path.stdout, &by_stdin.stdout), (&by_path.stderr, &by_stdin.stderr)] {
+            let (a, b) = (named(a), named(b));
+            let first = a.iter().zip(&b).position(|(x, y)| x != y);
+            assert!(first.is_none() && a.len() == b.len(), "{args:?}: first differs at {first:?}");
+        }
+        by_path
+    };
+    let clean = same(&["compile"], &text);
+    assert_eq!(code(&clean), 0);
+    assert!(clean.stderr.is_empty());
+    // A warning in the middle (a duplicate line, W102) and an error at the end.
+    let warned = text.replacen("10.0.6.0/24 -p tcp --dport 22 -j ACCEPT\n", "10.0.6.0/24 -p tcp --dport 22 -j ACCEPT\nFORWARD_CUST -s 10.0.6.0/24 -p tcp --dport 22 -j ACCEPT\n", 1);
+    std::fs::write(&path, &warned).expect("write");
+    let o = same(&["check", "--format", "json"], &warned);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("W102"));
+    let o = same(&["compile"], &warned);
+    assert_eq!(code(&o), 0);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("FORWARD_CUST -s 10.0.6.0/24"));
+    let broken = warned.clone() + "\nFORWARD_CUST -j NOPE\n";
+    std::fs::write(&path, &broken).expect("write");
+    let o = same(&["check"], &broken);
+    assert_eq!(code(&o), 1);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("NOPE"));
+}

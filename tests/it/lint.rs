@@ -145,7 +145,8 @@ fn a_hundred_thousand_rules_are_linted_in_one_pass() {
     let mut sources = Sources::new();
     let inv = inventory::default_inventory(&mut sources);
     let id = sources.add("big.rules", text);
-    let inputs = [resolve::Input { name: "big.rules", file: id, text: &sources.get(id).text }];
+    let inputs =
+        [resolve::Input { name: "big.rules", file: id, text: &sources.get(id).text, stream: None }];
     let opts = resolve::Options { table: "overlayfw", input_hash: String::new() };
     let resolved = resolve::resolve(&inputs, &inv, &opts);
     assert!(resolved.diagnostics.is_empty(), "parses and resolves cleanly");
