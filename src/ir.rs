@@ -81,8 +81,9 @@ pub struct Origin {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
-    /// All must hold (logical AND), emitted in this order.
-    pub matches: Vec<Match>,
+    /// All must hold (logical AND), emitted in this order. A boxed slice: see
+    /// `tests::matches_stay_small`.
+    pub matches: Box<[Match]>,
     pub action: Action,
     /// `None` for rules overlayfw adds itself (base-chain jumps).
     pub origin: Option<Origin>,
@@ -427,5 +428,8 @@ mod tests {
         assert_eq!(std::mem::size_of::<Match>(), 24);
         assert_eq!(std::mem::size_of::<Action>(), 24);
         assert_eq!(std::mem::size_of::<Option<Origin>>(), 24);
+        // As large as a placed line, so that the layout's last projection of a chain makes its
+        // rules in the placed lines' own vector (`collect` reuses it) instead of a second one.
+        assert_eq!(std::mem::size_of::<Rule>(), std::mem::size_of::<crate::resolve::Placed>());
     }
 }

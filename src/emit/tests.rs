@@ -14,11 +14,11 @@ fn origin(line: u32, note: Option<&str>) -> Option<Origin> {
 }
 
 fn rule(matches: Vec<Match>, action: Action, line: u32) -> Rule {
-    Rule { matches, action, origin: origin(line, None) }
+    Rule { matches: matches.into(), action, origin: origin(line, None) }
 }
 
 fn jump(chain: &str) -> Rule {
-    Rule { matches: vec![], action: Action::Jump(chain.into()), origin: None }
+    Rule { matches: Box::new([]), action: Action::Jump(chain.into()), origin: None }
 }
 
 fn net(s: &str) -> ipnetwork::Ipv4Network {
@@ -229,7 +229,7 @@ fn actions_text() {
 #[test]
 fn comment_with_note_is_cut_at_128_bytes_on_a_char_boundary() {
     let note = "é".repeat(100);
-    let r = Rule { matches: vec![], action: Action::Accept, origin: origin(12, Some(&note)) };
+    let r = Rule { matches: Box::new([]), action: Action::Accept, origin: origin(12, Some(&note)) };
     let text = one_rule_text(r);
     let comment = text
         .strip_prefix("counter accept comment \"")

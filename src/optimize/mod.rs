@@ -491,7 +491,7 @@ fn merge(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
                 }
             });
         }
-        return Rule { matches, action: head.action.clone(), origin };
+        return Rule { matches: matches.into(), action: head.action.clone(), origin };
     }
     let mut elements: Vec<Vec<Elem>> =
         splits.iter().flat_map(|s| tuples(s.as_ref().expect("in run"))).collect();
@@ -507,7 +507,7 @@ fn merge(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
             matches.push(m.clone());
         }
     }
-    Rule { matches, action: head.action.clone(), origin }
+    Rule { matches: matches.into(), action: head.action.clone(), origin }
 }
 
 #[cfg(test)]

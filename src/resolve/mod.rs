@@ -1477,7 +1477,7 @@ fn project(mut p: Placed, family: Builtin, kind: ChainKind, files: &Files) -> Op
         (Mode::Split, ChainKind::Nat, Class::Both) if p.action == Action::Accept => return None,
         _ => p.action,
     };
-    Some(ir::Rule { matches: p.matches.into_vec(), action, origin: Some(origin) })
+    Some(ir::Rule { matches: p.matches, action, origin: Some(origin) })
 }
 
 /// Base-chain priorities: the filter projections of PREROUTING/POSTROUTING run just before NAT
@@ -1565,7 +1565,7 @@ fn layout(mut chains: Vec<VChain>, files: &Files) -> Vec<ir::Chain> {
             let entry = projection_name(builtin_chain_name(b), b, kind);
             let rules = if root_exists {
                 vec![ir::Rule {
-                    matches: Vec::new(),
+                    matches: Box::new([]),
                     action: Action::Jump(entry.into()),
                     origin: None,
                 }]
@@ -1587,7 +1587,7 @@ fn layout(mut chains: Vec<VChain>, files: &Files) -> Vec<ir::Chain> {
                     .into_iter()
                     .map(|mut p| ir::Rule {
                         origin: Some(p.origin(files)),
-                        matches: p.matches.into_vec(),
+                        matches: p.matches,
                         action: p.action,
                     })
                     .collect(),
@@ -1596,7 +1596,7 @@ fn layout(mut chains: Vec<VChain>, files: &Files) -> Vec<ir::Chain> {
                 name: base_name.to_string(),
                 base: Some(BaseChain { kind: ChainKind::Filter, hook, priority }),
                 rules: vec![ir::Rule {
-                    matches: Vec::new(),
+                    matches: Box::new([]),
                     action: Action::Jump(name.into()),
                     origin: None,
                 }],

@@ -24,7 +24,7 @@ impl Lines {
         self.0 += 1;
         let note = self.0.is_multiple_of(5).then(|| format!("note for line {} é", self.0));
         Rule {
-            matches,
+            matches: matches.into(),
             action,
             origin: Some(Origin {
                 file: std::sync::Arc::new("rules.fw".into()),
@@ -41,7 +41,7 @@ impl Lines {
 }
 
 pub fn jump(chain: &str) -> Rule {
-    Rule { matches: vec![], action: Action::Jump(chain.into()), origin: None }
+    Rule { matches: Box::new([]), action: Action::Jump(chain.into()), origin: None }
 }
 
 pub fn chain(name: &str, rules: Vec<Rule>) -> Chain {
@@ -224,9 +224,9 @@ pub fn every_variant() -> Ruleset {
     }
     input.extend(rejects(l));
     input.push(l.rule(vec![], Action::Return));
-    input.push(Rule { matches: vec![], action: Action::Count, origin: None });
+    input.push(Rule { matches: Box::new([]), action: Action::Count, origin: None });
     input.push(Rule {
-        matches: vec![],
+        matches: Box::new([]),
         action: Action::Accept,
         origin: Some(Origin { file: "f".repeat(200).into(), line: 7, note: None }),
     });
