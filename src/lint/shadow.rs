@@ -365,12 +365,13 @@ fn same_line(a: &[Placed], b: &[Placed]) -> bool {
         })
 }
 
-/// The lines seen so far in a chain, for W102: by [`line_hash`], the first line (its rules'
-/// index range) with that hash, and in `more` the rare further lines with the same hash but
-/// other rules.
+/// The lines seen so far in a chain, for W102: by [`line_hash`] (its low 32 bits), where the
+/// first line with that hash starts (its end is where the rules of its span end), and in `more`
+/// the rare further lines with the same hash but other rules. Eight bytes an entry: a 64-bit
+/// hash and the line's range took 16, a megabyte of a 50,000-line chain's lint.
 struct SeenLines {
-    first: crate::fasthash::FxHashMap<u64, (u32, u32)>,
-    more: crate::fasthash::FxHashMap<u64, Vec<std::ops::Range<usize>>>,
+    first: crate::fasthash::FxHashMap<u32, u32>,
+    more: crate::fasthash::FxHashMap<u32, Vec<std::ops::Range<usize>>>,
 }
 
 impl SeenLines {
@@ -384,16 +385,18 @@ impl SeenLines {
     /// Where an earlier line with the same rules as `line` starts; else `line` is noted.
     fn earlier_same(&mut self, rules: &[Placed], line: std::ops::Range<usize>) -> Option<usize> {
         let same = |r: &std::ops::Range<usize>| same_line(&rules[r.clone()], &rules[line.clone()]);
-        let hash = line_hash(&rules[line.clone()]);
+        // The low half of the hash: a collision only sends the line to `more`.
+        let hash = line_hash(&rules[line.clone()]) as u32;
         match self.first.entry(hash) {
             std::collections::hash_map::Entry::Vacant(e) => {
-                let to32 = |k: usize| u32::try_from(k).expect("a chain has fewer than 2^32 rules");
-                e.insert((to32(line.start), to32(line.end)));
+                e.insert(u32::try_from(line.start).expect("a chain has fewer than 2^32 rules"));
                 None
             }
             std::collections::hash_map::Entry::Occupied(e) => {
-                let (from, to) = *e.get();
-                let earlier = from as usize..to as usize;
+                let from = *e.get() as usize;
+                let span = rules[from].span;
+                let to = from + rules[from..].iter().take_while(|p| p.span == span).count();
+                let earlier = from..to;
                 if same(&earlier) {
                     return Some(earlier.start);
                 }
