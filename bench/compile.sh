@@ -22,7 +22,7 @@ measure() {
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
 printf '%-8s %10s %10s %12s %12s %14s %10s\n' N "input MiB" "compile s" "compile MiB" "check s" "translate s" "ratio"
-declare -A T
+declare -A T M S
 for n in 1000 10000 100000; do
   python3 bench/gen.py "$n" > "$TMP/p.rules"
   python3 bench/gen.py "$n" --iptables > "$TMP/p.save"
@@ -30,8 +30,9 @@ for n in 1000 10000 100000; do
   read -r tc mc < <(measure "$BIN" compile "$TMP/p.rules")
   read -r tk _ < <(measure "$BIN" check "$TMP/p.rules")
   read -r tt _ < <(measure iptables-restore-translate -f "$TMP/p.save")
-  T[$n]=$tc
+  T[$n]=$tc M[$n]=$mc S[$n]=$size
   printf '%-8s %10.1f %10s %12s %12s %14s %10s\n' "$n" "$(python3 -c "print($size/1048576)")" "$tc" "$(( mc / 1024 ))" "$tk" "$tt" "$(ratio "$tc" "$tt")"
 done
 echo "ratio = overlayfw compile time / iptables-restore-translate time (goal <= 0.10)"
+echo "peak memory at 100k: $(python3 -c "print(f'{${M[100000]}/1024:.1f} MiB, {${M[100000]}*1024/${S[100000]}:.2f}x the input')") (goal <= 3x)"
 echo "scaling 10k -> 100k: $(ratio "${T[100000]}" "${T[10000]}")x (goal <= 11x)"
