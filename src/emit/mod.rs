@@ -104,7 +104,11 @@ fn stream<E>(
     let print = |k: usize| {
         let (from, to) = (k * run_rules, ((k + 1) * run_rules).min(rules));
         let elements: usize = if k == 0 { ruleset.sets.iter().map(set_len).sum() } else { 0 };
-        let room = (512 + (to - from) * 112).min(PIECE_BYTES + PIECE_BYTES / 8) + elements * 20;
+        // 160 bytes a rule, more than nearly any rule line takes, so that the piece does not
+        // grow: a full run gets a whole piece's room. (112, the average of a 100,000-rule
+        // policy, was short of its FORWARD lines, 121 bytes each: every such run's piece grew
+        // to twice its room and was copied, and peaks were up to 4 MiB higher.)
+        let room = (512 + (to - from) * 160).min(PIECE_BYTES + PIECE_BYTES / 8) + elements * 20;
         let mut out = spare.lock().map_or(None, |mut s| s.pop()).unwrap_or_default();
         out.reserve(room);
         let mut done = Vec::new();
