@@ -112,8 +112,7 @@ fn projections(family: Family, a: &Action) -> u8 {
     }
 }
 
-/// An exact key, eight bytes: an input interface is known by its number in
-/// [`Index::iface_ids`]: a table entry with its bucket is 20 bytes instead of 40 with the name.
+/// An exact key: an input interface is known by its number in [`Index::iface_ids`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
     Saddr(u32, u8),
@@ -121,6 +120,30 @@ enum Key {
     Dport(u32),
     Iif(u32),
     Proto(u8),
+}
+
+/// A [`Key`] as the index files it: six bytes aligned to two, so that a table entry with its
+/// [`Bucket`] is 16 bytes (20 with the enum, 40 with an interface's name). The index of a
+/// 50,000-rule chain has a table of 65,536 entries.
+#[repr(C, packed(2))]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Packed {
+    value: u32,
+    kind: u8,
+    prefix: u8,
+}
+
+impl From<Key> for Packed {
+    fn from(k: Key) -> Packed {
+        let (value, kind, prefix) = match k {
+            Key::Saddr(n, l) => (n, 0, l),
+            Key::Daddr(n, l) => (n, 1, l),
+            Key::Dport(p) => (p, 2, 0),
+            Key::Iif(id) => (id, 3, 0),
+            Key::Proto(p) => (u32::from(p), 4, 0),
+        };
+        Packed { value, kind, prefix }
+    }
 }
 
 /// `(network, prefix length)` when the intervals are exactly one CIDR other than /0.
@@ -153,12 +176,15 @@ fn plain_iif<'a>(s: &Shape<'a>) -> Option<&'a str> {
     }
 }
 
-/// The rules filed under one key, in order: the first and last, linked by [`Index::next`].
+/// The rules filed under one key, in order: the first and last, linked by [`Index::next`], and
+/// how many (counted up to `u16::MAX`: it only picks the emptier of a rule's buckets). Aligned
+/// to two: see [`Packed`].
+#[repr(C, packed(2))]
 #[derive(Clone, Copy)]
 struct Bucket {
     first: u32,
     last: u32,
-    len: u32,
+    len: u16,
 }
 
 /// No next rule in the bucket.
@@ -167,7 +193,7 @@ const END: u32 = u32::MAX;
 struct Index<'a> {
     /// Per key, a list threaded through `next`: one small entry per key and four bytes per
     /// rule (a vector per key cost 60 bytes more per rule of a 100,000-rule chain).
-    buckets: crate::fasthash::FxHashMap<Key, Bucket>,
+    buckets: crate::fasthash::FxHashMap<Packed, Bucket>,
     /// The plain input interfaces of the rules filed so far, numbered.
     iface_ids: crate::fasthash::FxHashMap<&'a str, u32>,
     /// For each rule filed, the next rule of its bucket.
@@ -213,7 +239,7 @@ impl<'a> Index<'a> {
         let dport = single_port(&s.dport).map(Key::Dport);
         let proto = s.proto.single().map(Key::Proto);
         let keys = [sa, da, dport, iif, proto].into_iter().flatten();
-        let best = keys.min_by_key(|k| self.buckets.get(k).map_or(0, |b| b.len));
+        let best = keys.min_by_key(|&k| self.buckets.get(&k.into()).map_or(0, |b| b.len));
         match best {
             None => {
                 if self.wide.len() < WIDE_MAX {
@@ -227,12 +253,12 @@ impl<'a> Index<'a> {
                     _ => {}
                 }
                 let i = u32::try_from(i).expect("a chain has fewer than 2^32 rules");
-                match self.buckets.entry(k) {
+                match self.buckets.entry(k.into()) {
                     std::collections::hash_map::Entry::Occupied(mut e) => {
                         let b = e.get_mut();
                         self.next[b.last as usize] = i;
                         b.last = i;
-                        b.len += 1;
+                        b.len = b.len.saturating_add(1);
                     }
                     std::collections::hash_map::Entry::Vacant(e) => {
                         e.insert(Bucket { first: i, last: i, len: 1 });
@@ -287,7 +313,7 @@ impl<'a> Index<'a> {
         self.keys_for(b, &mut keys);
         let found = keys
             .iter()
-            .filter_map(|k| self.buckets.get(k))
+            .filter_map(|&k| self.buckets.get(&k.into()))
             .flat_map(|bucket| self.rules_of(bucket))
             .chain(self.wide.iter().copied())
             .take(CHECKS)
@@ -365,50 +391,46 @@ fn same_line(a: &[Placed], b: &[Placed]) -> bool {
         })
 }
 
-/// The lines seen so far in a chain, for W102: by [`line_hash`] (its low 32 bits), where the
-/// first line with that hash starts (its end is where the rules of its span end), and in `more`
-/// the rare further lines with the same hash but other rules. Eight bytes an entry: a 64-bit
-/// hash and the line's range took 16, a megabyte of a 50,000-line chain's lint.
-struct SeenLines {
-    first: crate::fasthash::FxHashMap<u32, u32>,
-    more: crate::fasthash::FxHashMap<u32, Vec<std::ops::Range<usize>>>,
+/// For W102: the lines whose rules an earlier line has (by where each starts), with where the
+/// earliest such line starts. Found before the chain's other lints, by sorting the lines'
+/// hashes (the low 32 bits of [`line_hash`], then the start: eight bytes a line, freed before
+/// the index grows); lines whose hashes agree are compared with [`same_line`]. A table of the
+/// lines seen, kept beside the index as the chain was linted, took 0.6 MiB of a 50,000-line
+/// chain's lint.
+fn duplicates(rules: &[Placed]) -> crate::fasthash::FxHashMap<u32, u32> {
+    let to32 = |k: usize| u32::try_from(k).expect("a chain has fewer than 2^32 rules");
+    let mut lines: Vec<u64> = Vec::with_capacity(rules.len());
+    let mut i = 0;
+    while i < rules.len() {
+        let j = line_end(rules, i);
+        lines.push(u64::from(line_hash(&rules[i..j]) as u32) << 32 | u64::from(to32(i)));
+        i = j;
+    }
+    lines.sort_unstable();
+    let mut dups = crate::fasthash::FxHashMap::default();
+    // Distinct lines of a hash, in order: each line is compared with them.
+    let mut firsts: Vec<std::ops::Range<usize>> = Vec::new();
+    for group in lines.chunk_by(|a, b| a >> 32 == b >> 32).filter(|g| g.len() > 1) {
+        firsts.clear();
+        for &l in group {
+            let start = (l & u64::from(u32::MAX)) as usize;
+            let line = start..line_end(rules, start);
+            match firsts.iter().find(|f| same_line(&rules[(*f).clone()], &rules[line.clone()])) {
+                Some(f) => {
+                    dups.insert(to32(start), to32(f.start));
+                }
+                None => firsts.push(line),
+            }
+        }
+    }
+    dups
 }
 
-impl SeenLines {
-    fn new(rules: usize) -> SeenLines {
-        SeenLines {
-            first: crate::fasthash::FxHashMap::with_capacity_and_hasher(rules, Default::default()),
-            more: Default::default(),
-        }
-    }
-
-    /// Where an earlier line with the same rules as `line` starts; else `line` is noted.
-    fn earlier_same(&mut self, rules: &[Placed], line: std::ops::Range<usize>) -> Option<usize> {
-        let same = |r: &std::ops::Range<usize>| same_line(&rules[r.clone()], &rules[line.clone()]);
-        // The low half of the hash: a collision only sends the line to `more`.
-        let hash = line_hash(&rules[line.clone()]) as u32;
-        match self.first.entry(hash) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(u32::try_from(line.start).expect("a chain has fewer than 2^32 rules"));
-                None
-            }
-            std::collections::hash_map::Entry::Occupied(e) => {
-                let from = *e.get() as usize;
-                let span = rules[from].span;
-                let to = from + rules[from..].iter().take_while(|p| p.span == span).count();
-                let earlier = from..to;
-                if same(&earlier) {
-                    return Some(earlier.start);
-                }
-                let more = self.more.entry(hash).or_default();
-                let found = more.iter().find(|r| same(r)).map(|r| r.start);
-                if found.is_none() {
-                    more.push(line);
-                }
-                found
-            }
-        }
-    }
+/// Where the line whose first rule is `rules[i]` ends (a `-s`/`-d` list gives a line several
+/// consecutive rules, alternatives).
+fn line_end(rules: &[Placed], i: usize) -> usize {
+    let span = rules[i].span;
+    i + rules[i..].iter().take_while(|p| p.span == span).count()
 }
 
 /// A catch-all rule and the lines it leaves unreachable.
@@ -421,6 +443,8 @@ struct CatchAll {
 
 fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
     let rules = &chain.rules;
+    // First, while nothing else is held.
+    let dups = duplicates(rules);
     // A rule's shape is made when the rule is looked at, and again (or found in the cache) for
     // the covering tests it is a candidate in. The line's shapes are made in place in `made`,
     // which grows to the longest line.
@@ -429,7 +453,6 @@ fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
     let proj: Vec<u8> = rules.iter().map(|p| projections(chain.family, &p.action)).collect();
     let mut out = Vec::new();
     let mut index = Index::new(rules.len());
-    let mut lines = SeenLines::new(rules.len());
     let mut catch_alls: Vec<CatchAll> = Vec::new();
     let mut i = 0;
     while i < rules.len() {
@@ -464,7 +487,7 @@ fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
             );
             continue;
         }
-        if let Some(first) = lines.earlier_same(rules, line.clone()) {
+        if let Some(first) = dups.get(&(line.start as u32)).map(|&f| f as usize) {
             let a = &rules[first];
             out.push(
                 Diagnostic::warning(
