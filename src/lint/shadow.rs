@@ -679,6 +679,45 @@ mod tests {
         }
     }
 
+    /// Each line that repeats an earlier line's rules (matches in any order, a `-s` list's
+    /// several rules) is found with the earliest such line, as comparing every pair finds it.
+    #[test]
+    fn duplicates_are_each_lines_earliest_equal() {
+        let mut text = String::new();
+        for i in 0..3000 {
+            let k = (i * 7919) % 40;
+            text += &match k % 4 {
+                0 => format!("FORWARD_CUST -s 10.0.{k}.0/24 -p tcp --dport 22 -j ACCEPT\n"),
+                1 => format!("FORWARD_CUST -p tcp --dport 22 -s 10.0.{}.0/24 -j ACCEPT\n", k - 1),
+                2 => format!("FORWARD_CUST -s bl,10.1.{k}.2 -j DROP\n"),
+                _ => format!("FORWARD_CUST -s 10.{}.{}.0/24 -j ACCEPT\n", 20 + i / 256, i % 256),
+            };
+        }
+        let mut sources = Sources::new();
+        let yaml = "fwsets:\n  bl: [192.0.2.0/24]\n";
+        let inv = crate::inventory::load(yaml, sources.add("i.yaml", yaml)).expect("inventory");
+        let inputs = [Input { name: "d.rules", file: FileId(3), text: &text, stream: None }];
+        let opts = Options { table: "overlayfw", input_hash: String::new() };
+        let resolved = resolve(&inputs, &inv, &opts);
+        let rules = &resolved.chains[0].rules;
+        let mut starts = Vec::new();
+        let mut i = 0;
+        while i < rules.len() {
+            starts.push(i..super::line_end(rules, i));
+            i = starts.last().expect("a line").end;
+        }
+        assert!(starts.len() == 3000 && rules.len() > 3000, "{} rules", rules.len());
+        let dups = super::duplicates(rules);
+        for (n, line) in starts.iter().enumerate() {
+            let earliest = starts[..n]
+                .iter()
+                .find(|e| super::same_line(&rules[(*e).clone()], &rules[line.clone()]))
+                .map(|e| e.start as u32);
+            assert_eq!(dups.get(&(line.start as u32)).copied(), earliest, "line {}", n + 1);
+        }
+        assert!(dups.len() > 2000, "{} duplicates", dups.len());
+    }
+
     #[test]
     fn linting_chains_on_several_threads_equals_one() {
         // Duplicates, shadowed rules and a catch-all in chains of different sizes.
