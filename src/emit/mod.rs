@@ -64,10 +64,14 @@ fn threads_for(ruleset: &Ruleset) -> usize {
 const RUN_RULES: usize = 2048;
 
 /// Rule lines are printed into pieces of about this many bytes: a piece is made once with room
-/// for a little more and never grows (a long line may make it). A guess of the whole run's
+/// for a quarter more and is cut when full, so it never grows (a line longer than
+/// [`LINE_ROOM`] may make it). A guess of the whole run's
 /// length, too low by a few bytes a rule (a longer file name in every rule's comment), doubled
 /// the run's text and copied it: a 100,000-rule compile peaked 8 MiB higher.
 const PIECE_BYTES: usize = 256 * 1024;
+
+/// Room kept in a piece for its next line (a longer one makes the piece grow).
+const LINE_ROOM: usize = 4096;
 
 /// The script in pieces, as [`stream`] hands them out (tests).
 #[cfg(test)]
@@ -85,7 +89,8 @@ fn pieces_on(ruleset: &Ruleset, threads: usize, run_rules: usize) -> Vec<String>
 /// (counted over all chains in order: runs may start and end inside a chain); with more than
 /// one thread, `threads` workers take the runs in turn and print each into its own pieces of
 /// about [`PIECE_BYTES`], and this thread hands them to `sink` in order as they come (a run
-/// printed early waits for those before it; the workers take runs in order, so few wait). A
+/// printed early waits for those before it; no worker starts a run more than two a thread past
+/// the runs handed out, so few wait). A
 /// piece handed out goes back to the workers to print another run into: the script's 10 MiB are
 /// not each taken from the system anew (2,600 page faults, ~2 ms). The text is the same on any
 /// number of threads and any run length.
@@ -108,7 +113,7 @@ fn stream<E>(
         // grow: a full run gets a whole piece's room. (112, the average of a 100,000-rule
         // policy, was short of its FORWARD lines, 121 bytes each: every such run's piece grew
         // to twice its room and was copied, and peaks were up to 4 MiB higher.)
-        let room = (512 + (to - from) * 160).min(PIECE_BYTES + PIECE_BYTES / 8) + elements * 20;
+        let room = (512 + (to - from) * 160).min(PIECE_BYTES + PIECE_BYTES / 4) + elements * 20;
         let mut out = spare.lock().map_or(None, |mut s| s.pop()).unwrap_or_default();
         out.reserve(room);
         let mut done = Vec::new();
@@ -139,16 +144,34 @@ fn stream<E>(
     }
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
+    // The runs written so far: a worker does not start a run more than `lead` runs past them,
+    // so that the runs printed early stay few (a worker that ran ahead while another was held
+    // up had the main thread keep all it printed: peaks 2-4 MiB higher in some runs).
+    let written = (std::sync::Mutex::new(0usize), std::sync::Condvar::new());
+    let lead = 2 * threads;
+    let advance = |to: usize| {
+        *written.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = to;
+        written.1.notify_all();
+    };
     std::thread::scope(|s| {
-        // Room for a run a thread: a worker that gets ahead waits here.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<String>)>(threads);
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<String>)>();
         for _ in 0..threads {
             let tx = tx.clone();
-            let (next, stop, print) = (&next, &stop, &print);
+            let (next, stop, print, written) = (&next, &stop, &print, &written);
             s.spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let k = next.fetch_add(1, Ordering::Relaxed);
-                    if k >= runs || tx.send((k, print(k))).is_err() {
+                    if k >= runs {
+                        break;
+                    }
+                    let mut done =
+                        written.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    while k >= *done + lead && !stop.load(Ordering::Relaxed) {
+                        done =
+                            written.1.wait(done).unwrap_or_else(std::sync::PoisonError::into_inner);
+                    }
+                    drop(done);
+                    if tx.send((k, print(k))).is_err() {
                         break;
                     }
                 }
@@ -162,9 +185,11 @@ fn stream<E>(
             while let Some(pieces) = early.remove(&want) {
                 if let Err(e) = hand_out(pieces) {
                     stop.store(true, Ordering::Relaxed);
+                    advance(want);
                     return Err(e);
                 }
                 want += 1;
+                advance(want);
             }
         }
         Ok(())
@@ -223,8 +248,12 @@ fn write_rules(
                 out.push_str("\t\t");
                 rule::push_rule(out, r);
                 out.push('\n');
-                if out.len() >= PIECE_BYTES {
-                    let next = String::with_capacity(PIECE_BYTES + PIECE_BYTES / 8);
+                // Cut when full: past PIECE_BYTES and without room for another long line (a
+                // run whose lines are longer than the guess stays one piece while it fits;
+                // cut at PIECE_BYTES, a run of 131-byte lines took two pieces and twice the
+                // memory).
+                if out.len() >= PIECE_BYTES && out.capacity() - out.len() < LINE_ROOM {
+                    let next = String::with_capacity(PIECE_BYTES + PIECE_BYTES / 4);
                     done.push(std::mem::replace(out, next));
                 }
             }
