@@ -101,18 +101,12 @@ impl Sources {
         &self.files[id.0 as usize]
     }
 
-    /// Takes a file's text out (leaving it empty), so that it is not held while the file is
-    /// streamed; [`Sources::set_text`] puts it back.
-    pub fn take_text(&mut self, id: FileId) -> String {
+    /// Replaces a file's text, returning the one it had: a streamed file's text is taken out
+    /// (replaced by an empty one) while the file is compiled, and put back for diagnostics.
+    pub fn replace_text(&mut self, id: FileId, text: String) -> String {
         let file = &mut self.files[id.0 as usize];
         file.line_starts = Default::default();
-        std::mem::take(&mut file.text)
-    }
-
-    pub fn set_text(&mut self, id: FileId, text: String) {
-        let file = &mut self.files[id.0 as usize];
-        file.line_starts = Default::default();
-        file.text = text;
+        std::mem::replace(&mut file.text, text)
     }
 }
 

@@ -123,7 +123,7 @@ pub fn compile_files(
         .zip(files)
         .map(|(&id, file)| {
             let file = file.filter(|_| sources.get(id).text.len() >= stream::MIN_BYTES)?;
-            let text = sources.take_text(id);
+            let text = sources.replace_text(id, String::new());
             let threads = crate::parallel::threads();
             Some(Stream::scan(file, &sources.get(id).name, id, &text, threads))
         })
@@ -158,7 +158,7 @@ pub fn compile_files(
         if let Some(stream) = stream
             && diagnostics.iter().any(shown)
         {
-            sources.set_text(id, stream.read_all()?);
+            sources.replace_text(id, stream.read_all()?);
         }
     }
     Ok(finish(diagnostics, rs))

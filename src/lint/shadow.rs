@@ -456,14 +456,9 @@ fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
     let mut catch_alls: Vec<CatchAll> = Vec::new();
     let mut i = 0;
     while i < rules.len() {
-        // A line whose -s/-d list expanded gives several consecutive rules (alternatives).
-        let mut j = i + 1;
-        while j < rules.len() && rules[j].span == rules[i].span {
-            j += 1;
-        }
-        let line = i..j;
+        let line = i..line_end(rules, i);
         let b = &rules[i];
-        i = j;
+        i = line.end;
         // The shapes of the line's rules, `shapes[k - line.start]` for rule `k`.
         if made.len() < line.len() {
             made.resize_with(line.len(), Shape::universe);

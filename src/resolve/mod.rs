@@ -207,7 +207,7 @@ pub struct Placed {
     /// 80 with a vector and a box each for the two).
     pub extra: Option<Box<Extra>>,
     /// The line's number; its file is `span.file` (named in [`Resolved::files`]). The
-    /// [`Origin`] is made at layout (`Files::origin`): 16 bytes less here for every line.
+    /// [`Origin`] is made at layout (`Placed::origin`): 16 bytes less here for every line.
     pub line: u32,
     /// The whole source line.
     pub span: Span,
@@ -228,10 +228,10 @@ impl Placed {
         self.extra.as_ref()?.jump.as_ref()
     }
 
-    /// The line's origin (consuming its note).
+    /// The line's origin for its IR rule: its span's file, its number and (taken) note.
     fn origin(&mut self, files: &Files) -> Origin {
         let note = self.extra.as_mut().and_then(|e| e.note.take()).map(Box::new);
-        files.origin(self.span.file, self.line, note)
+        Origin { file: files.name(self.span.file), line: self.line, note }
     }
 }
 
@@ -256,12 +256,6 @@ impl Files {
     pub fn name(&self, file: FileId) -> std::sync::Arc<String> {
         let name = self.0.get(file.0 as usize).and_then(Option::as_ref);
         std::sync::Arc::clone(name.expect("a resolved file"))
-    }
-
-    /// The origin of a placed line (its span's file, its number and note), for its IR rule.
-    #[allow(clippy::box_collection)]
-    fn origin(&self, file: FileId, line: u32, note: Option<Box<String>>) -> Origin {
-        Origin { file: self.name(file), line, note }
     }
 }
 
@@ -662,9 +656,8 @@ impl<'a> Resolver<'a> {
                         } else {
                             matches.extend(m.iter().map(reverse));
                         }
-                        let jump = None;
                         let extra =
-                            note.clone().map(|note| Box::new(Extra { jump, note: Some(note) }));
+                            note.clone().map(|n| Box::new(Extra { jump: None, note: Some(n) }));
                         c.rules.push(Placed {
                             matches: matches.into_boxed_slice(),
                             action: action.clone(),
@@ -1465,19 +1458,20 @@ fn projection_name(name: &str, family: Builtin, kind: ChainKind) -> String {
 /// The projection of one rule into a chain type, or `None` when it has no place there. Takes
 /// the rule: its last projection moves it, an earlier one gets a copy.
 fn project(mut p: Placed, family: Builtin, kind: ChainKind, files: &Files) -> Option<ir::Rule> {
-    let origin = p.origin(files);
+    // `None`: the line's own action.
     let action = match (mode(family), kind, class(&p.action)) {
-        (_, _, _) if p.jump().is_some() => {
-            Action::Jump(projection_name(&p.jump().expect("checked").0, family, kind).into())
+        (_, _, _) if let Some((jump, _)) = p.jump() => {
+            Some(Action::Jump(projection_name(jump, family, kind).into()))
         }
-        (Mode::Ordered, ChainKind::Filter, Class::Nat) => Action::Accept,
+        (Mode::Ordered, ChainKind::Filter, Class::Nat) => Some(Action::Accept),
         (Mode::Ordered, ChainKind::Nat, Class::Filter) => return None,
         (Mode::Split, ChainKind::Filter, Class::Nat) => return None,
         (Mode::Split, ChainKind::Nat, Class::Filter) => return None,
         (Mode::Split, ChainKind::Nat, Class::Both) if p.action == Action::Accept => return None,
-        _ => p.action,
+        _ => None,
     };
-    Some(ir::Rule { matches: p.matches, action, origin: Some(origin) })
+    let origin = Some(p.origin(files));
+    Some(ir::Rule { matches: p.matches, action: action.unwrap_or(p.action), origin })
 }
 
 /// Base-chain priorities: the filter projections of PREROUTING/POSTROUTING run just before NAT

@@ -1,7 +1,7 @@
 //! The binary as users run it: exit codes, where output goes, atomic `-o`, odd inputs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_overlayfw"))
@@ -205,15 +205,7 @@ fn garbage_and_huge_lines_exit_1_without_panic() {
 
 #[test]
 fn stdin_is_read_with_dash() {
-    let mut child = bin()
-        .args(["check", "--format", "short", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    use std::io::Write;
-    child.stdin.take().expect("stdin").write_all(b"INPUT_CUST -j NOPE\n").expect("write");
-    let o = child.wait_with_output().expect("wait");
+    let o = run_with_stdin(&["check", "--format", "short", "-"], b"INPUT_CUST -j NOPE\n");
     assert_eq!(code(&o), 1);
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("<stdin>:1:"));
 }
@@ -256,21 +248,7 @@ fn a_million_element_fwset_compiles() {
 
 /// Runs `args` with `stdin` as standard input.
 fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = bin()
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut input = child.stdin.take().expect("stdin");
-    let bytes = stdin.to_vec();
-    let writer = std::thread::spawn(move || input.write_all(&bytes).expect("write"));
-    let o = child.wait_with_output().expect("wait");
-    writer.join().expect("writer");
-    o
+    crate::output_with_stdin(bin().args(args).current_dir(root()), stdin)
 }
 
 /// A file over a megabyte is read again as it is parsed, not held (`stream`): it compiles,

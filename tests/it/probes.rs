@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use overlayfw::ir::{
@@ -158,20 +158,10 @@ impl Rig {
             );
         }
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/probe/landings.py");
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.probe, "python3", script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python3 tests/probe/landings.py");
-        let mut stdin = child.stdin.take().expect("piped");
-        let writer = std::thread::spawn(move || {
-            use std::io::Write as _;
-            stdin.write_all(input.as_bytes())
-        });
-        let out = child.wait_with_output().expect("landings.py");
-        writer.join().expect("writer").expect("writing probes");
+        let out = crate::output_with_stdin(
+            Command::new("ip").args(["netns", "exec", &self.probe, "python3", script]),
+            input.as_bytes(),
+        );
         assert!(out.status.success(), "landings.py: {}", String::from_utf8_lossy(&out.stderr));
         let sent: BTreeMap<u16, &Probe> = probes.iter().map(|p| (p.id, p)).collect();
         let mut seen: BTreeMap<u16, BTreeSet<Landing>> = BTreeMap::new();
