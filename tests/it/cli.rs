@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::netns;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_overlayfw"))
 }
@@ -142,6 +144,60 @@ fn output_file_is_written_atomically_and_left_alone_on_error() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Whether the path is a FIFO (its file type, symlinks followed or not).
+fn is_fifo(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt as _;
+    m.file_type().is_fifo()
+}
+
+#[test]
+fn output_to_a_fifo_a_device_or_a_symlink_writes_through_and_keeps_it() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let s = Scratch::new("special");
+    let good = s.file("good.rules", b"INPUT_CUST -j ACCEPT\n");
+    // A FIFO (as `/dev/stdout` may be) and a symlink to it: the script goes through them and
+    // both stay what they were (the old code renamed a regular file over each).
+    let fifo = s.0.join("pipe");
+    netns::run("mkfifo", &[fifo.to_str().expect("path")]).expect("mkfifo");
+    let link = s.0.join("stdout-link");
+    std::os::unix::fs::symlink(&fifo, &link).expect("symlink");
+    for target in [&fifo, &link] {
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).expect("read fifo"))
+        };
+        let o = run(&["compile", &good, "-o", target.to_str().expect("path")]);
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        // Checked before joining: a replaced FIFO would leave the reader waiting for good.
+        assert!(is_fifo(&std::fs::metadata(&fifo).expect("fifo")), "the FIFO was replaced");
+        let got = reader.join().expect("reader");
+        assert!(got.contains("chain INPUT_CUST"), "{got}");
+    }
+    assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink());
+    // A symlink to a regular file: the file gets the script, the symlink stays.
+    let real = s.0.join("real.nft");
+    std::fs::write(&real, "old").expect("write");
+    let link = s.0.join("link.nft");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let o = run(&["compile", &good, "-o", link.to_str().expect("path")]);
+    assert_eq!(code(&o), 0);
+    assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink());
+    assert!(std::fs::read_to_string(&real).expect("real").contains("chain INPUT_CUST"));
+    // A character device like /dev/null (made here, as root, rather than risk the real one).
+    if netns::require_root() {
+        let null = s.0.join("null");
+        netns::run("mknod", &[null.to_str().expect("path"), "c", "1", "3"]).expect("mknod");
+        let o = run(&["compile", &good, "-o", null.to_str().expect("path")]);
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        let m = std::fs::metadata(&null).expect("null");
+        assert!(m.file_type().is_char_device(), "the device became {:?}", m.file_type());
+    }
+    // A directory is refused, and left alone.
+    let o = run(&["compile", &good, "-o", s.0.to_str().expect("path")]);
+    assert_eq!(code(&o), 2);
+    assert!(s.0.is_dir());
 }
 
 #[test]
