@@ -1482,7 +1482,7 @@ fn base_chain(b: Builtin, kind: ChainKind) -> (String, BaseChain) {
         (Builtin::Prerouting, ChainKind::Filter) => -150,
         (Builtin::Postrouting, ChainKind::Filter) => 90,
         (_, ChainKind::Filter) => 0,
-        (Builtin::Postrouting, ChainKind::Nat) => 100,
+        (Builtin::Postrouting | Builtin::Input, ChainKind::Nat) => 100,
         (_, ChainKind::Nat) => -100,
     };
     let kind_word = match kind {
@@ -1491,6 +1491,16 @@ fn base_chain(b: Builtin, kind: ChainKind) -> (String, BaseChain) {
     };
     let hook_word = hook_word(b).to_ascii_lowercase();
     (format!("{kind_word}_{hook_word}"), BaseChain { kind, hook: hook(b), priority })
+}
+
+/// A nat base chain with no rules. Every hook keeps one: the kernel translates the packets of
+/// existing NAT connections on a hook only while some nat chain is registered there, so a
+/// table without one would cut every established DNATed or masqueraded connection when the
+/// last NAT line goes (and the input hook carries the replies of DNAT in OUTPUT). The forward
+/// hook has no NAT.
+fn empty_nat_base(b: Builtin) -> Option<ir::Chain> {
+    let (name, base) = base_chain(b, ChainKind::Nat);
+    (b != Builtin::Forward).then(|| ir::Chain { name, base: Some(base), rules: Vec::new() })
 }
 
 /// Lays the VNS3 chains out as nft chains: for each family, its projections (subgroups before
@@ -1509,6 +1519,7 @@ fn layout(mut chains: Vec<VChain>, files: &Files) -> Vec<ir::Chain> {
             chains.into_iter().partition(|c| c.family == Family::Builtin(b));
         chains = rest;
         if members.is_empty() {
+            bases.extend(empty_nat_base(b));
             continue;
         }
         let all = || members.iter().flat_map(|c| c.rules.iter());
@@ -1567,6 +1578,9 @@ fn layout(mut chains: Vec<VChain>, files: &Files) -> Vec<ir::Chain> {
                 Vec::new()
             };
             bases.push(ir::Chain { name, base: Some(base), rules });
+        }
+        if !kinds.contains(&ChainKind::Nat) {
+            bases.extend(empty_nat_base(b));
         }
     }
     for (name, base_name, hook, priority) in [

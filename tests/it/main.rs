@@ -10,6 +10,7 @@ mod injection;
 mod irgen;
 mod lint;
 mod load;
+mod natkeep;
 #[cfg(feature = "netlink")]
 mod netlink;
 mod netns;
