@@ -432,13 +432,13 @@ fn garbage_is_an_error_not_a_panic() {
     assert_eq!(errors(&bomb)[0].0, "E101");
 }
 
-/// A million-element FWset loads, sorted and without duplicates. (How fast a large FWset loads
-/// is measured by `cargo bench` (`inventory_fwset`), not bounded here.)
+/// A large FWset loads sorted and without duplicates (the million-element scale is the CLI's
+/// slow-tier test, `cli::a_million_element_fwset_compiles`; speed is `cargo bench`'s).
 #[test]
-fn a_million_element_fwset_loads_sorted() {
+fn a_large_fwset_loads_sorted() {
     let mut text = String::from("fwsets:\n  big: [");
-    for i in 0..1_000_000u32 {
-        let a = Ipv4Addr::from(0x0a00_0000 + (u64::from(i) * 7919 % 2_000_000) as u32);
+    for i in 0..50_000u32 {
+        let a = Ipv4Addr::from(0x0a00_0000 + (u64::from(i) * 7919 % 100_000) as u32);
         text.push_str(&a.to_string());
         text.push_str(", ");
     }

@@ -280,6 +280,9 @@ fn a_100_mb_input_is_refused_with_a_clear_error() {
 
 #[test]
 fn a_million_element_fwset_compiles() {
+    if !crate::slow_tier("a scale test") {
+        return;
+    }
     let s = Scratch::new("million");
     let mut yaml = String::from("fwsets:\n  big: [");
     for i in 0..1_000_000u32 {
@@ -312,6 +315,9 @@ fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
 /// diagnostics in its middle and at its end included.
 #[test]
 fn a_large_file_read_again_compiles_and_reports_as_a_held_text() {
+    if !crate::slow_tier("a scale test") {
+        return;
+    }
     let s = Scratch::new("large");
     let mut text = String::from("\u{feff}");
     for i in 0..24_000u32 {

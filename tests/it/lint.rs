@@ -112,6 +112,9 @@ fn examples_and_ok_cases_raise_no_lint() {
 /// this runs in a moment; the time is printed, not asserted.
 #[test]
 fn a_hundred_thousand_rules_are_linted_in_one_pass() {
+    if !crate::slow_tier("a scale test") {
+        return;
+    }
     let mut text = String::new();
     let mut expect_w102 = 0;
     let mut expect_w103 = 0;

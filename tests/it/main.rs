@@ -20,6 +20,18 @@ mod probes;
 mod properties;
 mod scene;
 
+/// Whether the slow tier runs: the tests that need the kernel, real external tools or a large
+/// scale. It runs under `CI=true` (CI, `.ci/run`) or `OVERLAYFW_SLOW_TESTS=1`; elsewhere such a
+/// test prints why and returns early, so that a developer's `cargo test` stays quick.
+pub fn slow_tier(what: &str) -> bool {
+    let on = |var: &str, value: &str| std::env::var(var).as_deref() == Ok(value);
+    if on("CI", "true") || on("OVERLAYFW_SLOW_TESTS", "1") {
+        return true;
+    }
+    eprintln!("skipping {what}: slow tier (set OVERLAYFW_SLOW_TESTS=1 or CI=true to run it)");
+    false
+}
+
 /// Runs `cmd` with `stdin` written to its standard input (from a thread of its own, so that a
 /// child that writes much before reading everything cannot block on us), and collects its
 /// output.

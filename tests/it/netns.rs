@@ -11,10 +11,13 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Whether kernel tests can run here (root, `ip`, `nft`). When they cannot, prints why and
-/// returns `false` so that the test returns early, except under `CI=true`, where it panics:
-/// CI must never pass by skipping.
+/// Whether kernel tests can run here: the slow tier is on ([`crate::slow_tier`]), and root,
+/// `ip` and `nft` are there. When they cannot, prints why and returns `false` so that the test
+/// returns early, except under `CI=true`, where it panics: CI must never pass by skipping.
 pub fn require_root() -> bool {
+    if !crate::slow_tier("a kernel test") {
+        return false;
+    }
     static WHY_NOT: OnceLock<Option<String>> = OnceLock::new();
     let why_not = WHY_NOT.get_or_init(|| {
         if !is_root() {

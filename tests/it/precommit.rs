@@ -78,6 +78,9 @@ fn the_hooks_manifest_names_both_hooks() {
 
 /// The `pre-commit` client, or `None` with the reason printed (a failure under `CI=true`).
 fn pre_commit() -> Option<&'static str> {
+    if !crate::slow_tier("the pre-commit test") {
+        return None;
+    }
     let ok = Command::new("pre-commit").arg("--version").output().is_ok_and(|o| o.status.success());
     let git = Command::new("git").arg("--version").output().is_ok_and(|o| o.status.success());
     if ok && git {
