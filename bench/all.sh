@@ -2,7 +2,8 @@
 # Every whole-run benchmark of the performance and diff/apply issues, then ONE table of the
 # ratios with the goals they are held to. Runs bench/compile.sh and bench/check-1k.sh always;
 # bench/apply-diff.sh and bench/dataplane.sh only as root (they need network namespaces), the
-# latter only with iperf3. Each script's own table is printed as it finishes.
+# latter only with iperf3. Each script's own table is printed as it finishes; the ratios and
+# every script's table are written to docs/figures.md (the only place figures are kept).
 # The stages one by one: `cargo bench` (benches/stages.rs).
 # Usage: bench/all.sh [RULES]   (RULES for apply-diff.sh, default 100000)
 set -euo pipefail
@@ -75,4 +76,23 @@ print("== all ratios")
 print(f"{'ratio':<{w}}  {'measured':>10}  {'goal':>12}  result")
 for what, value, goal, met in rows:
     print(f"{what:<{w}}  {value:>10}  {goal:>12}  {met}")
+import datetime, platform, subprocess
+def cmd(*a):
+    try:
+        return subprocess.run(a, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "not found"
+with open("docs/figures.md", "w") as f:
+    f.write("# Figures\n\nWritten by `bench/all.sh` (do not edit by hand): "
+            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+            f"{os.cpu_count()} cores, kernel {platform.release()}, {cmd('nft', '--version')}.\n"
+            "See performance.md for what each figure measures.\n\n")
+    f.write("| ratio | measured | goal | result |\n|---|---|---|---|\n")
+    for what, value, goal, met in rows:
+        f.write(f"| {what.strip()} | {value} | {goal} | {met} |\n")
+    for name in ("compile", "check", "apply-diff", "dataplane"):
+        t = text(name)
+        if t:
+            f.write(f"\n## {name}\n\n```\n{t.rstrip()}\n```\n")
+print("written: docs/figures.md")
 PY
