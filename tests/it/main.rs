@@ -18,6 +18,7 @@ mod optimize;
 mod precommit;
 mod probes;
 mod properties;
+mod readme;
 mod scene;
 
 /// Whether the slow tier runs: the tests that need the kernel, real external tools or a large
