@@ -588,3 +588,46 @@ fn merged_counters_count_only_the_merged_rules_packets() {
         assert_eq!(count(&optimized_listing, merged), matched, "{merged}");
     }
 }
+
+/// W107's premise, checked in the kernel: after DNAT a connection's first packet crosses
+/// FORWARD as NEW, so a FORWARD that accepts only ESTABLISHED,RELATED before its drop-all
+/// drops every port forward of the trigger case, and the near-miss's accepts let each through.
+#[test]
+fn w107_cases_forward_as_the_lint_says() {
+    if !netns::require_root() {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let case = |name: &str| {
+        let text = std::fs::read_to_string(root.join("tests/cases/lint").join(name)).expect("case");
+        overlayfw::emit::nft_script(&compile(&text))
+    };
+    let ip = |s: &str| u32::from(s.parse::<Ipv4Addr>().expect("address"));
+    let probe = |id: u16, proto: u8, dport: u16| Probe {
+        id,
+        iif: "eth0",
+        saddr: ip("203.0.113.50"),
+        daddr: ip("10.0.1.120"),
+        proto,
+        sport: 41_000 + id,
+        dport,
+        syn: true,
+    };
+    let landed =
+        |seen: &BTreeMap<u16, BTreeSet<Landing>>, id: u16| -> Vec<(String, Ipv4Addr, u16)> {
+            seen.get(&id).into_iter().flatten().map(|l| (l.0.clone(), l.2, l.5)).collect()
+        };
+    // The trigger case: both port forwards (2222 and 8080) are dropped.
+    let probes = [probe(1, 6, 2222), probe(2, 6, 8080)];
+    let seen = Rig::run(&probes, &case("W107-established-first.rules"));
+    assert!(seen.is_empty(), "W107 says these are dropped, yet they arrived: {seen:?}");
+    // The near-miss: each arrives on the plugin bridge's side, translated.
+    let probes = [probe(1, 6, 2222), probe(2, 6, 8080), probe(3, 17, 5000)];
+    let seen = Rig::run(&probes, &case("W107-established-near-miss.rules"));
+    let plugin = |addr: &str, port: u16| {
+        vec![("c_plugin0".to_string(), addr.parse().expect("address"), port)]
+    };
+    assert_eq!(landed(&seen, 1), plugin("198.51.100.2", 22), "{seen:?}");
+    assert_eq!(landed(&seen, 2), plugin("198.51.100.3", 80), "{seen:?}");
+    assert_eq!(landed(&seen, 3), plugin("198.51.100.4", 5000), "{seen:?}");
+}
