@@ -162,7 +162,7 @@ impl Cx<'_> {
     /// Reports an unknown key with the expected ones and a suggestion.
     fn unknown_key(&mut self, where_: &str, key: &Key<'_>, expected: &[&str]) {
         let list = expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-        let help = match did_you_mean(&key.name, expected) {
+        let help = match crate::suggest::did_you_mean(&key.name, expected.iter().copied()) {
             Some(s) => format!("did you mean `{s}`? {where_} takes {list}"),
             None => format!("{where_} takes {list}"),
         };
@@ -1006,33 +1006,4 @@ impl Cx<'_> {
             other => Err(("E101", format!("expected a network or a port, found {}", other.describe()), None)),
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-
-/// The expected key closest to `got`, if it is a plausible typo.
-fn did_you_mean<'a>(got: &str, expected: &[&'a str]) -> Option<&'a str> {
-    if got.len() > 64 {
-        return None;
-    }
-    expected
-        .iter()
-        .map(|e| (levenshtein(got, e), *e))
-        .filter(|(d, e)| *d <= 2.max(e.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, e)| e)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }

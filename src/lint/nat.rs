@@ -117,7 +117,7 @@ pub fn lint(chains: &[VChain], files: &Files, inv: &Inventory, sets: &Sets) -> V
                     Diagnostic::warning(
                         "W107",
                         format!(
-                            "DNAT to plugin address {} is dropped in FORWARD: {} drops everything and no earlier FORWARD rule accepts this traffic",
+                            "DNAT to plugin address {} is dropped in FORWARD: {} drops everything and no earlier FORWARD rule accepts a new connection to it",
                             to.addr,
                             at(drop, p, files)
                         ),
@@ -126,7 +126,7 @@ pub fn lint(chains: &[VChain], files: &Files, inv: &Inventory, sets: &Sets) -> V
                     .with_label("translated traffic is forwarded to the plugin network")
                     .with_secondary(drop.span, "drops it")
                     .with_help(format!(
-                        "accept it before the drop, e.g. `FORWARD_CUST -d {} -j ACCEPT` (narrowed to the port), and an ESTABLISHED,RELATED accept for the replies",
+                        "accept it before the drop, e.g. `FORWARD_CUST -d {} -j ACCEPT` (narrowed to the port); an ESTABLISHED,RELATED accept does not pass a connection's first packet",
                         to.addr
                     )),
                 );
@@ -165,9 +165,10 @@ fn forward_drop_all<'a>(chains: &'a [VChain], sets: &Sets) -> Option<ForwardDrop
     None
 }
 
-/// The FORWARD catch-all drop, when no rule before it can let the DNAT's translated traffic
-/// through. Any earlier rule that may meet that traffic and is not a DROP/REJECT (an accept,
-/// a return, a jump into a subgroup that might accept) keeps the lint silent.
+/// The FORWARD catch-all drop, when no rule before it can let the first packet of a translated
+/// connection through (ct state NEW). Any earlier rule that may meet that packet and is not a
+/// DROP/REJECT (an accept, a return, a jump into a subgroup that might accept) keeps the lint
+/// silent; one that matches only other states (ESTABLISHED,RELATED) does not.
 fn dropped<'a>(
     dnat: &crate::resolve::Placed,
     to: &crate::ir::NatTarget,
@@ -186,9 +187,14 @@ fn dropped<'a>(
         t.dport = Some(super::space::Vals::One((u32::from(a), u32::from(b))));
     }
     t.set_oif(None);
-    // Every packet of the connection is translated, not only the first.
-    t.ct = space::CT_ALL;
-    t.syn = None;
+    // The connection's first packet, the one the nat chain translates, is NEW in FORWARD: if
+    // it is dropped, the connection never exists, whatever accepts its later packets. So only
+    // rules that may pass a NEW packet count; an ESTABLISHED,RELATED accept does not. The
+    // DNAT's own `--syn` (if any) still holds for that packet.
+    t.ct &= space::ct_bit(crate::ir::CtState::New);
+    if t.ct == 0 {
+        return None; // the DNAT never sees a NEW packet: not this lint's business
+    }
     for (p, s) in fwd.chain.rules[..fwd.drop].iter().zip(&fwd.shapes) {
         let passes = !matches!(
             p.action,

@@ -340,7 +340,7 @@ fn proto_bit(n: u8) -> [u64; 4] {
     m
 }
 
-fn ct_bit(s: CtState) -> u8 {
+pub fn ct_bit(s: CtState) -> u8 {
     1 << (s as u8)
 }
 

@@ -16,7 +16,15 @@ const STOCK: &[(&str, &str)] = &[("public", "eth0"), ("overlay", "tun0"), ("plug
 
 /// Every address a rule matches on (negated or not) or translates or mirrors to.
 fn rule_addresses(chains: &[VChain], inv: &Inventory) -> Ivs {
+    space::normalize(address_parts(chains, inv))
+}
+
+/// The intervals of [`rule_addresses`] before they are merged: each rule's own addresses, and
+/// the elements of each FWset the rules name, taken once however many rules name it (a large
+/// set named by many rules was copied once per rule: 1,000 rules × 100,000 addresses).
+fn address_parts(chains: &[VChain], inv: &Inventory) -> Vec<(u32, u32)> {
     let mut v = Vec::new();
+    let mut sets: crate::fasthash::FxHashSet<&str> = Default::default();
     for p in chains.iter().flat_map(|c| &c.rules) {
         for m in &p.matches {
             let (Match::Saddr { addrs, .. } | Match::Daddr { addrs, .. }) = m else { continue };
@@ -24,11 +32,7 @@ fn rule_addresses(chains: &[VChain], inv: &Inventory) -> Ivs {
                 AddrMatch::Nets(n) => v.extend(n.iter().map(space::net_ivs)),
                 AddrMatch::Range(a, b) => v.push((u32::from(*a), u32::from(*b))),
                 AddrMatch::Set(name) => {
-                    if let Some(FwSetElements::Addrs(a)) =
-                        inv.fwsets.get(&**name).map(|s| &s.elements)
-                    {
-                        v.extend(a.iter().map(space::net_ivs));
-                    }
+                    sets.insert(name);
                 }
             }
         }
@@ -41,7 +45,12 @@ fn rule_addresses(chains: &[VChain], inv: &Inventory) -> Ivs {
             _ => {}
         }
     }
-    space::normalize(v)
+    for name in sets {
+        if let Some(FwSetElements::Addrs(a)) = inv.fwsets.get(name).map(|s| &s.elements) {
+            v.extend(a.iter().map(space::net_ivs));
+        }
+    }
+    v
 }
 
 pub fn lint(chains: &[VChain], inv: &Inventory, used: &Used) -> Vec<Diagnostic> {
@@ -107,4 +116,53 @@ pub fn lint(chains: &[VChain], inv: &Inventory, used: &Used) -> Vec<Diagnostic> 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Sources;
+    use crate::resolve::{Input, Options, resolve};
+
+    /// Each FWset's elements are taken once, however many rules name it: the work is the
+    /// rules' own addresses plus the sets' sizes, not rules × set size.
+    #[test]
+    fn each_named_fwset_is_read_once() {
+        let addr = |i: u32| std::net::Ipv4Addr::from(0x0a00_0000 + 2 * i);
+        let mut yaml = String::from("plugin_network: 198.51.100.0/28\nfwsets:\n  big:\n");
+        for i in 0..2_000 {
+            yaml += &format!("    - {}\n", addr(i));
+        }
+        yaml += "  small: [192.0.2.1, 192.0.2.3, 192.0.2.5]\n  unnamed: [203.0.113.7]\n";
+        let mut sources = Sources::new();
+        let yid = sources.add("t.yaml", yaml.clone());
+        let inv = crate::inventory::load(&yaml, yid).expect("valid inventory");
+        let mut text = String::new();
+        for i in 0..500 {
+            text += &format!("FORWARD_CUST -s big -p tcp --dport {} -j ACCEPT\n", i + 1);
+            text += &format!("INPUT_CUST ! -d small -p udp --dport {} -j DROP\n", i + 1);
+        }
+        text += "INPUT_CUST -s 172.16.0.0/12 -j DROP\n\
+                 PREROUTING_CUST -p tcp --dport 80 -j DNAT --to 198.51.100.2\n";
+        let id = sources.add("t.rules", text.clone());
+        let inputs = [Input { name: "t.rules", file: id, text: &text, stream: None }];
+        let opts = Options { table: "overlayfw", input_hash: String::new() };
+        let resolved = resolve(&inputs, &inv, &opts);
+        assert!(resolved.diagnostics.is_empty(), "{:?}", resolved.diagnostics);
+        let parts = address_parts(&resolved.chains, &inv);
+        // 2,000 + 3 set elements, one network, one DNAT target: not 500 × 2,003 more.
+        assert_eq!(parts.len(), 2_000 + 3 + 1 + 1);
+        // The same addresses as before: every rule's, every named set's, not the unnamed set's.
+        let mut expected: Vec<(u32, u32)> =
+            (0..2_000).map(|i| (u32::from(addr(i)), u32::from(addr(i)))).collect();
+        for a in [[192, 0, 2, 1], [192, 0, 2, 3], [192, 0, 2, 5], [198, 51, 100, 2]] {
+            let a = u32::from(std::net::Ipv4Addr::from(a));
+            expected.push((a, a));
+        }
+        expected.push((
+            u32::from(std::net::Ipv4Addr::new(172, 16, 0, 0)),
+            u32::from(std::net::Ipv4Addr::new(172, 31, 255, 255)),
+        ));
+        assert_eq!(rule_addresses(&resolved.chains, &inv), space::normalize(expected));
+    }
 }

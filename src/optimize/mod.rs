@@ -17,6 +17,11 @@
 //!   one field only single values are taken (an interval map would join neighbouring values
 //!   whatever their verdicts).
 //!
+//! Counters: a merged rule's `counter` counts what the run's rules counted together. A map's
+//! keys are therefore also matched as a set before the counter (`tcp dport { 80, 81 } counter
+//! dnat to tcp dport map { 80 : …, 81 : … }`): a packet the map misses goes on to the next rule
+//! uncounted, as it passed every rule of the run.
+//!
 //! Rules naming different input interfaces are disjoint, so a stretch of them is first grouped
 //! by interface (keeping order within each), which lets interleaved runs merge.
 //!
@@ -392,11 +397,9 @@ fn vmap_run(rules: &[Rule], splits: &[Option<Split>], start: usize) -> usize {
     if mixed { end } else { start + 1 }
 }
 
-/// The rule a verdict-map run becomes: the first rule's matches without its keys, and the map
-/// of every rule's tuples to its verdict.
+/// The rule a verdict-map run becomes: the run's matches with the keys replaced by their union
+/// (see [`union_matches`]), then the map of every rule's tuples to its verdict.
 fn merge_vmap(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
-    let head = &run[0];
-    let origin = merged_origin(run);
     let mut entries: Vec<(Vec<Elem>, MapVerdict)> = run
         .iter()
         .zip(splits)
@@ -406,16 +409,12 @@ fn merge_vmap(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
         })
         .collect();
     entries.sort_unstable();
-    let key_positions: Vec<usize> = first.keys.iter().map(|k| k.0).collect();
-    let matches = head
-        .matches
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !key_positions.contains(i))
-        .map(|(_, m)| m.clone())
-        .collect();
     let fields = first.keys.iter().map(|k| k.1).collect();
-    Rule { matches, action: Action::Vmap(Box::new(Vmap { fields, entries })), origin }
+    Rule {
+        matches: union_matches(run, splits, first),
+        action: Action::Vmap(Box::new(Vmap { fields, entries })),
+        origin: merged_origin(run),
+    }
 }
 
 /// The origin of a merged rule: the first rule's, noting how many more were merged into it.
@@ -424,9 +423,12 @@ fn merged_origin(run: &[Rule]) -> Option<Origin> {
     run[0].origin.clone().map(|o| Origin { note, ..o })
 }
 
-/// The rule a run becomes: the first rule's matches with its keys replaced by the union.
+/// The rule a run becomes: its matches with the keys replaced by their union (see
+/// [`union_matches`]), and the shared action, or for DNAT the map of each rule's port to its
+/// target.
 fn merge(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
     let head = &run[0];
+    let matches = union_matches(run, splits, first);
     let origin = merged_origin(run);
     if let Action::Dnat { to, .. } = &head.action {
         let Field::Port(proto, _) = first.keys[0].1 else {
@@ -445,19 +447,24 @@ fn merge(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
             .collect();
         entries.sort_unstable();
         debug_assert!(to.addr_end.is_none());
-        let matches = head
-            .matches
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != first.keys[0].0)
-            .map(|(_, m)| m.clone())
-            .collect();
         return Rule {
             matches,
             action: Action::DnatMap { proto, entries: entries.into() },
             origin,
         };
     }
+    Rule { matches, action: head.action.clone(), origin }
+}
+
+/// The first rule's matches with its keys replaced by the union of the run's keys: one field
+/// gives an anonymous set (`tcp dport { 22, 23 }`), several a concatenation of the tuples.
+///
+/// A verdict or DNAT map keeps this match in front of it although the map holds the same keys:
+/// the rule's `counter` stands before the map lookup, and a packet the map misses would still
+/// be counted. With the keys matched first, the counter counts exactly the packets one of the
+/// merged rules matched, as each rule's own counter did.
+fn union_matches(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Box<[Match]> {
+    let head = &run[0];
     let key_positions: Vec<usize> = first.keys.iter().map(|k| k.0).collect();
     let mut matches = Vec::with_capacity(head.matches.len());
     if first.keys.len() == 1 {
@@ -491,7 +498,7 @@ fn merge(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
                 }
             });
         }
-        return Rule { matches: matches.into(), action: head.action.clone(), origin };
+        return matches.into();
     }
     let mut elements: Vec<Vec<Elem>> =
         splits.iter().flat_map(|s| tuples(s.as_ref().expect("in run"))).collect();
@@ -507,7 +514,7 @@ fn merge(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
             matches.push(m.clone());
         }
     }
-    Rule { matches: matches.into(), action: head.action.clone(), origin }
+    matches.into()
 }
 
 #[cfg(test)]

@@ -127,3 +127,31 @@ fn grouping_by_input_interface_never_crosses_a_rule_without_one() {
             .any(|m| matches!(m, Match::IifName { name, .. } if &**name == "eth*"))
     );
 }
+
+#[test]
+fn maps_match_their_keys_as_a_set_before_the_counter() {
+    // The counter stands before the action: a map alone would count the packets it misses.
+    let (rs, merges) = optimized(
+        "PREROUTING_CUST -i eth0 -p tcp --dport 80 -j DNAT --to 198.51.100.2\n\
+         PREROUTING_CUST -i eth0 -p tcp --dport 81 -j DNAT --to 198.51.100.3\n\
+         INPUT_CUST -p tcp --dport 22 -j ACCEPT\n\
+         INPUT_CUST -p tcp --dport 23 -j DROP\n\
+         INPUT_CUST -s 10.1.0.0/16 -p tcp --dport 24 -j ACCEPT\n\
+         INPUT_CUST -s 10.2.0.0/16 -p tcp --dport 24 -j DROP\n",
+    );
+    let into: Vec<&str> = merges.iter().map(|m| m.into.as_str()).collect();
+    assert_eq!(
+        into,
+        [
+            "iifname \"eth0\" tcp dport { 80, 81 } counter \
+             dnat to tcp dport map { 80 : 198.51.100.2, 81 : 198.51.100.3 }",
+            "tcp dport { 22, 23 } counter tcp dport vmap { 22 : accept, 23 : drop }",
+            "ip saddr . tcp dport { 10.1.0.0/16 . 24, 10.2.0.0/16 . 24 } counter \
+             ip saddr . tcp dport vmap { 10.1.0.0/16 . 24 : accept, 10.2.0.0/16 . 24 : drop }",
+        ]
+    );
+    let dnat = &chain(&rs, "PREROUTING_CUST")[0];
+    assert!(
+        matches!(dnat.matches.last(), Some(Match::Port { ports: crate::ir::PortMatch::Ports(p), .. }) if p[..] == [(80, 80), (81, 81)])
+    );
+}

@@ -693,14 +693,16 @@ impl<'a> Resolver<'a> {
             };
             if bad {
                 let Family::Builtin(b) = family else { unreachable!() };
-                let (hint, other) = if opt == "-i" { ("output", "-o") } else { ("input", "-i") };
+                // `-i` is refused where packets have no input interface, `-o` where they
+                // have no output interface: the label names the interface that is missing.
+                let (missing, other) = if opt == "-i" { ("input", "-o") } else { ("output", "-i") };
                 self.error(
                     Diagnostic::error(
                         "E011",
                         format!("{opt} is not allowed in {}", hook_word(b)),
                         m.span,
                     )
-                    .with_label(format!("{} packets have no {hint} interface yet", hook_word(b)))
+                    .with_label(format!("{} packets have no {missing} interface", hook_word(b)))
                     .with_help(format!(
                         "use {other}, or move the rule to a chain that sees that interface"
                     )),
@@ -1794,6 +1796,46 @@ mod tests {
         assert_eq!(format!("{:?}", one.chains), format!("{:?}", three.chains));
         assert_eq!(one.diagnostics, three.diagnostics);
         assert_eq!(one.used, three.used);
+    }
+
+    #[test]
+    fn e011_names_the_interface_the_chain_lacks() {
+        // Packets in OUTPUT and POSTROUTING have no input interface (iptables refuses `-i`),
+        // packets in INPUT and PREROUTING no output interface (`-o`).
+        let text = "OUTPUT_CUST -i eth0 -j DROP\nPOSTROUTING_CUST -i eth0 -j DROP\n\
+                    INPUT_CUST -o eth0 -j DROP\nPREROUTING_CUST -o eth0 -j DROP\n";
+        let mut sources = Sources::new();
+        let inv = crate::inventory::default_inventory(&mut sources);
+        let inputs = [Input { name: "i.rules", file: FileId(2), text, stream: None }];
+        let opts = Options { table: "overlayfw", input_hash: "h".into() };
+        let r = resolve_on(&inputs, &inv, &opts, 1);
+        let found: Vec<(&str, &str, &str)> = r
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "E011")
+            .map(|d| {
+                (d.message.as_str(), d.labels[0].message.as_str(), d.help.as_deref().unwrap_or(""))
+            })
+            .collect();
+        let use_o = "use -o, or move the rule to a chain that sees that interface";
+        let use_i = "use -i, or move the rule to a chain that sees that interface";
+        assert_eq!(
+            found,
+            [
+                ("-i is not allowed in OUTPUT", "OUTPUT packets have no input interface", use_o),
+                (
+                    "-i is not allowed in POSTROUTING",
+                    "POSTROUTING packets have no input interface",
+                    use_o
+                ),
+                ("-o is not allowed in INPUT", "INPUT packets have no output interface", use_i),
+                (
+                    "-o is not allowed in PREROUTING",
+                    "PREROUTING packets have no output interface",
+                    use_i
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use ipnetwork::Ipv4Network;
 use crate::diagnostic::{Diagnostic, Span, Spanned};
 use crate::inventory::{FwSetElements, Inventory};
 use crate::ir;
-use crate::suggest::did_you_mean;
+use crate::suggest::{Suggester, did_you_mean};
 use crate::syntax::ast::{AddrItem, NatAddr, Net, PortSpec, Value};
 
 /// What one `-s`/`-d` item resolves to.
@@ -30,6 +30,25 @@ pub struct Values<'a> {
     /// Interface names as written (variables replaced) → the kernel name they resolved to: one
     /// allocation per name, shared by every rule naming it.
     ifaces: crate::fasthash::FxHashMap<String, Arc<str>>,
+    hints: Hints<'a>,
+}
+
+/// "Did you mean" over the inventory's larger lists, each measured at the first unknown name
+/// it is asked about and kept, with its answers: many unknown names against many entries
+/// cost bounded work each (see `suggest`).
+#[derive(Default)]
+struct Hints<'a> {
+    /// Custom variables and the built-in ones named like them.
+    variables: Option<Suggester<'a>>,
+    fwsets: Option<Suggester<'a>>,
+    /// FWsets and plugins: what a bare name may be.
+    names: Option<Suggester<'a>>,
+}
+
+impl<'a> Hints<'a> {
+    fn fwsets(&mut self, inv: &'a Inventory) -> &mut Suggester<'a> {
+        self.fwsets.get_or_insert_with(|| Suggester::new(inv.fwsets.keys().map(String::as_str)))
+    }
 }
 
 /// The inventory entries rules refer to by name (for the unused-entry lint).
@@ -54,7 +73,13 @@ enum VarValue<'a> {
 
 impl<'a> Values<'a> {
     pub fn new(inv: &'a Inventory) -> Self {
-        Values { inv, diags: Vec::new(), used: Used::default(), ifaces: Default::default() }
+        Values {
+            inv,
+            diags: Vec::new(),
+            used: Used::default(),
+            ifaces: Default::default(),
+            hints: Hints::default(),
+        }
     }
 
     fn error(&mut self, d: Diagnostic) -> Option<std::convert::Infallible> {
@@ -129,7 +154,7 @@ impl<'a> Values<'a> {
             }
             let mut d =
                 Diagnostic::error("E015", format!("no FWset `{set}` for `${{{name}}}`"), span);
-            if let Some(s) = did_you_mean(set, inv.fwsets.keys().map(String::as_str)) {
+            if let Some(s) = self.hints.fwsets(inv).suggest(set) {
                 d = d.with_help(format!("did you mean `${{fwset_{s}}}`?"));
             } else {
                 d = d.with_help("declare it under `fwsets:` in the inventory");
@@ -137,13 +162,16 @@ impl<'a> Values<'a> {
             self.error(d);
             return None;
         }
-        let candidates = inv
-            .variables
-            .keys()
-            .map(String::as_str)
-            .chain(["vns3_overlay_subnet", "vns3_primary_private_ip"]);
+        let variables = self.hints.variables.get_or_insert_with(|| {
+            Suggester::new(
+                inv.variables
+                    .keys()
+                    .map(String::as_str)
+                    .chain(["vns3_overlay_subnet", "vns3_primary_private_ip"]),
+            )
+        });
         let mut d = Diagnostic::error("E015", format!("undefined variable `${{{name}}}`"), span);
-        d = match did_you_mean(name, candidates) {
+        d = match variables.suggest(name) {
             Some(s) => d.with_help(format!("did you mean `${{{s}}}`?")),
             None => d.with_help("declare it under `variables:` in the inventory"),
         };
@@ -215,17 +243,20 @@ impl<'a> Values<'a> {
 
     fn unknown_name(&mut self, name: &str, span: Span) {
         let inv = self.inv;
-        let candidates = inv
-            .fwsets
-            .keys()
-            .map(String::as_str)
-            .chain(inv.plugins.iter().map(|p| p.name.as_str()));
+        let names = self.hints.names.get_or_insert_with(|| {
+            Suggester::new(
+                inv.fwsets
+                    .keys()
+                    .map(String::as_str)
+                    .chain(inv.plugins.iter().map(|p| p.name.as_str())),
+            )
+        });
         let mut d = Diagnostic::error(
             "E017",
             format!("unknown name `{name}`: not a FWset or plugin in the inventory"),
             span,
         );
-        d = match did_you_mean(name, candidates) {
+        d = match names.suggest(name) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None => d.with_help("write an address or network, or declare the name under `fwsets:` or `plugins:` in the inventory"),
         };
@@ -236,7 +267,7 @@ impl<'a> Values<'a> {
     pub fn addr_set(&mut self, name: &str, span: Span) -> Option<AddrPart> {
         let Some((key, set)) = self.inv.fwsets.get_key_value(name) else {
             let mut d = Diagnostic::error("E017", format!("unknown FWset `{name}`"), span);
-            if let Some(s) = did_you_mean(name, self.inv.fwsets.keys().map(String::as_str)) {
+            if let Some(s) = self.hints.fwsets(self.inv).suggest(name) {
                 d = d.with_help(format!("did you mean `{s}`?"));
             }
             self.error(d);

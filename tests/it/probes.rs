@@ -499,3 +499,135 @@ fn the_probe_harness_sees_a_changed_policy() {
     let removed = text.lines().nth(line).unwrap_or_default();
     assert!(differ > 0, "removing `{removed}` went unnoticed");
 }
+
+/// A merged rule's counter counts the packets its rules matched, no more: a DNAT map, a verdict
+/// map and a concatenated verdict map each see packets that pass every rule of their run (the
+/// same interface and protocol, another port or address), which must leave the counter as the
+/// plain rules left theirs. Its `counter` once stood before the map lookup and counted every new
+/// connection on the interface.
+#[test]
+fn merged_counters_count_only_the_merged_rules_packets() {
+    if !netns::require_root() {
+        return;
+    }
+    let text = "PREROUTING_CUST -i eth0 -p tcp --dport 80 -j DNAT --to 198.51.100.2:8080\n\
+                PREROUTING_CUST -i eth0 -p tcp --dport 81 -j DNAT --to 198.51.100.3:8081\n\
+                FORWARD_CUST -i tun0 -p tcp --dport 22 -j ACCEPT\n\
+                FORWARD_CUST -i tun0 -p tcp --dport 23 -j DROP\n\
+                FORWARD_CUST -i plugin0 -d 10.1.0.0/16 -p tcp --dport 24 -j ACCEPT\n\
+                FORWARD_CUST -i plugin0 -d 10.2.0.0/16 -p tcp --dport 24 -j DROP\n";
+    let plain = compile(text);
+    let mut optimized = plain.clone();
+    let merges = overlayfw::optimize::optimize(&mut optimized);
+    let into: Vec<&str> = merges.iter().map(|m| m.into.as_str()).collect();
+    assert_eq!(merges.len(), 3, "{into:?}");
+    assert!(into[0].contains("dnat to tcp dport map"), "{into:?}");
+    assert!(into[1].contains("tcp dport vmap") && into[2].contains(". tcp dport vmap"));
+    let ip = |s: &str| u32::from(s.parse::<Ipv4Addr>().expect("address"));
+    let probe = |id: u16, iif: &'static str, daddr: &str, dport: u16| Probe {
+        id,
+        iif,
+        saddr: ip("100.64.0.9"),
+        daddr: ip(daddr),
+        proto: 6,
+        sport: 40_000 + id,
+        dport,
+        syn: true,
+    };
+    let misses = [
+        // Not port-forwarded (the nat chain sees each: a new connection).
+        probe(1, "eth0", "10.0.1.120", 82),
+        probe(2, "eth0", "10.0.1.120", 443),
+        probe(3, "eth0", "10.0.1.120", 22),
+        // Forwarded, on another port than the verdict map's.
+        probe(4, "tun0", "203.0.113.7", 24),
+        probe(5, "tun0", "203.0.113.7", 80),
+        // Forwarded, outside the concatenation: right port, other address, or the reverse.
+        probe(6, "plugin0", "10.3.0.1", 24),
+        probe(7, "plugin0", "10.1.0.1", 25),
+    ];
+    let hits = [
+        probe(11, "eth0", "10.0.1.120", 80),
+        probe(12, "eth0", "10.0.1.120", 81),
+        probe(13, "eth0", "10.0.1.120", 81),
+        probe(14, "tun0", "203.0.113.7", 22),
+        probe(15, "tun0", "203.0.113.7", 23),
+        probe(16, "plugin0", "10.1.0.1", 24),
+    ];
+    // (comment of the merged rule, comments of the plain rules, packets the run matched)
+    let runs = [
+        ("p.rules:1 +1 merged", ["p.rules:1", "p.rules:2"], 3),
+        ("p.rules:3 +1 merged", ["p.rules:3", "p.rules:4"], 2),
+        ("p.rules:5 +1 merged", ["p.rules:5", "p.rules:6"], 1),
+    ];
+    let counters = |rs: &Ruleset, probes: &[Probe]| {
+        let rig = Rig::new();
+        rig.nft(&overlayfw::emit::nft_script(rs)).unwrap_or_else(|e| panic!("loading: {e}"));
+        rig.landings(probes);
+        let listing = netns::run(
+            "ip",
+            &["netns", "exec", &rig.router, "nft", "-j", "list", "table", "ip", "overlayfw"],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_str::<serde_json::Value>(&listing).expect("nft -j")
+    };
+    let count = |listing: &serde_json::Value, comment: &str| {
+        netns::packets(listing, comment).unwrap_or_else(|| panic!("no counter for {comment}"))
+    };
+    // Misses only: every merged counter stays at 0.
+    let listing = counters(&optimized, &misses);
+    for (merged, _, _) in runs {
+        assert_eq!(count(&listing, merged), 0, "{merged} counted packets its rules do not match");
+    }
+    // Misses and hits: each merged counter equals the plain rules' counters together.
+    let all: Vec<Probe> = misses.iter().chain(&hits).cloned().collect();
+    let (plain_listing, optimized_listing) = (counters(&plain, &all), counters(&optimized, &all));
+    for (merged, lines, matched) in runs {
+        let plain_sum: u64 = lines.iter().map(|l| count(&plain_listing, l)).sum();
+        assert_eq!(plain_sum, matched, "the plain rules {lines:?}");
+        assert_eq!(count(&optimized_listing, merged), matched, "{merged}");
+    }
+}
+
+/// W107's premise, checked in the kernel: after DNAT a connection's first packet crosses
+/// FORWARD as NEW, so a FORWARD that accepts only ESTABLISHED,RELATED before its drop-all
+/// drops every port forward of the trigger case, and the near-miss's accepts let each through.
+#[test]
+fn w107_cases_forward_as_the_lint_says() {
+    if !netns::require_root() {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let case = |name: &str| {
+        let text = std::fs::read_to_string(root.join("tests/cases/lint").join(name)).expect("case");
+        overlayfw::emit::nft_script(&compile(&text))
+    };
+    let ip = |s: &str| u32::from(s.parse::<Ipv4Addr>().expect("address"));
+    let probe = |id: u16, proto: u8, dport: u16| Probe {
+        id,
+        iif: "eth0",
+        saddr: ip("203.0.113.50"),
+        daddr: ip("10.0.1.120"),
+        proto,
+        sport: 41_000 + id,
+        dport,
+        syn: true,
+    };
+    let landed =
+        |seen: &BTreeMap<u16, BTreeSet<Landing>>, id: u16| -> Vec<(String, Ipv4Addr, u16)> {
+            seen.get(&id).into_iter().flatten().map(|l| (l.0.clone(), l.2, l.5)).collect()
+        };
+    // The trigger case: both port forwards (2222 and 8080) are dropped.
+    let probes = [probe(1, 6, 2222), probe(2, 6, 8080)];
+    let seen = Rig::run(&probes, &case("W107-established-first.rules"));
+    assert!(seen.is_empty(), "W107 says these are dropped, yet they arrived: {seen:?}");
+    // The near-miss: each arrives on the plugin bridge's side, translated.
+    let probes = [probe(1, 6, 2222), probe(2, 6, 8080), probe(3, 17, 5000)];
+    let seen = Rig::run(&probes, &case("W107-established-near-miss.rules"));
+    let plugin = |addr: &str, port: u16| {
+        vec![("c_plugin0".to_string(), addr.parse().expect("address"), port)]
+    };
+    assert_eq!(landed(&seen, 1), plugin("198.51.100.2", 22), "{seen:?}");
+    assert_eq!(landed(&seen, 2), plugin("198.51.100.3", 80), "{seen:?}");
+    assert_eq!(landed(&seen, 3), plugin("198.51.100.4", 5000), "{seen:?}");
+}
