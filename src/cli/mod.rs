@@ -18,7 +18,15 @@ use crate::{diff, emit, live, resolve};
 #[command(
     name = "overlayfw",
     version,
-    about = "Compile VNS3 overlay firewall rules into an nftables ruleset"
+    about = "Compile VNS3 overlay firewall rules into an nftables ruleset",
+    long_about = "Compile VNS3 overlay firewall rules into an nftables ruleset.\n\n\
+        overlayfw reads the iptables-style lines of VNS3 cloud overlay appliances (one rule a \
+        line; see overlayfw-rules(5)), resolves container names, variables, FWsets and \
+        interface aliases against a topology inventory, and writes one nftables table \
+        (`table ip overlayfw`) that replaces itself atomically and leaves every other table \
+        alone. COPY lines become `dup` rules that mirror overlay traffic to a network \
+        intrusion detection container. An option it cannot translate exactly is an error, \
+        never dropped; every problem in a file is reported at once, at FILE:LINE:COL."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -43,8 +51,8 @@ enum Command {
     Explain(tools::ExplainArgs),
     /// Print a shell completion script.
     Completions(tools::CompletionsArgs),
-    /// Print the manual page (roff) on standard output.
-    Man,
+    /// Print the manual page (roff) on standard output, or write every page with --dir.
+    Man(tools::ManArgs),
     /// Internal: started by `apply --confirm`; restores the previous table at the deadline
     /// unless confirmed.
     #[command(hide = true)]
@@ -197,7 +205,7 @@ enum FormatArg {
     Json,
     /// SARIF 2.1.0 (code scanning).
     Sarif,
-    /// GitHub Actions workflow commands (`::error file=…::message`).
+    /// GitHub Actions workflow commands (`::error file=FILE::message`).
     Github,
 }
 
@@ -238,7 +246,7 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Fmt(a) => tools::fmt(a),
         Command::Explain(a) => tools::explain(a),
         Command::Completions(a) => tools::completions(a),
-        Command::Man => tools::man(),
+        Command::Man(a) => tools::man(a),
         Command::Watchdog(a) => watchdog(a),
     }
 }

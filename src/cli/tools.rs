@@ -139,18 +139,116 @@ pub(super) fn completions(a: CompletionsArgs) -> io::Result<u8> {
     Ok(0)
 }
 
-pub(super) fn man() -> io::Result<u8> {
+#[derive(Args, Debug)]
+pub(super) struct ManArgs {
+    /// Write every page into DIR (overlayfw.1, overlayfw-SUBCOMMAND.1 for each subcommand,
+    /// overlayfw-rules.5) instead of printing overlayfw.1.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+/// The rule language and the inventory, written by hand: clap knows only the arguments.
+const RULES_PAGE: &str = include_str!("../../docs/man/overlayfw-rules.5");
+
+/// What overlayfw(1) says beyond its arguments.
+const MAIN_PAGE_TAIL: &str = r#".SH EXIT STATUS
+.TP
+.B 0
+clean (warnings may have been printed); \fBdiff\fR: the same; \fBapply\fR: applied (and confirmed).
+.TP
+.B 1
+problems in the input, every one reported; \fBcheck \-\-deny\-warnings\fR: warnings too;
+\fBfmt \-\-check\fR: files would change; \fBdiff\fR: different; \fBapply\fR: the kernel refused the
+ruleset (nothing changed) or it was not confirmed (the previous table is back).
+.TP
+.B 2
+usage, IO or internal errors; \fBdiff\fR: also rules that do not compile.
+.SH ENVIRONMENT
+.TP
+.B OVERLAYFW_STATE_DIR
+where \fBapply \-\-confirm\fR keeps its lock, pending record and restore script (default
+\fI/run/overlayfw\fR), keyed by network namespace and table.
+.TP
+.B NO_COLOR
+no colour in diagnostics (as \fB\-\-color never\fR).
+.SH FILES
+.TP
+.I /run/overlayfw/
+the apply lock and a pending confirmation (see OVERLAYFW_STATE_DIR).
+.TP
+.I /var/lib/overlayfw/overlayfw.nft
+the table loaded at boot by \fBoverlayfw.service\fR (an nft script that replaces only
+\fBtable ip overlayfw\fR; the unit runs \fBnft \-f\fR on it, after nftables.service, before the
+network, and never flushes anything).
+.SH EXAMPLES
+.TP
+Compile with the built\-in inventory and look at the script:
+.B overlayfw compile rules.txt
+.TP
+Check files in a pre\-commit hook or CI, one line per problem:
+.B overlayfw check \-\-format short \-\-inventory topology.yaml *.rules
+.TP
+What would change on this router:
+.B overlayfw diff rules.txt \-\-inventory topology.yaml
+.TP
+Apply, and put the previous table back unless confirmed within 60 seconds:
+.B overlayfw apply rules.txt \-\-inventory topology.yaml \-\-confirm 60
+.TP
+Why a diagnostic:
+.B overlayfw explain W101
+.SH SEE ALSO
+.BR overlayfw\-rules (5),
+.BR nft (8),
+.BR iptables\-extensions (8)
+"#;
+
+/// A page rendered by clap_mangen, with the `.TH` title first: clap_mangen puts its apostrophe
+/// string definition (`.ie`/`.el`) before it, and tools that sniff for a man page expect the
+/// title first (the definition still precedes every use).
+fn render(cmd: clap::Command, tail: &str) -> io::Result<String> {
     let mut page = Vec::new();
-    clap_mangen::Man::new(super::Cli::command()).render(&mut page)?;
+    clap_mangen::Man::new(cmd).render(&mut page)?;
     let page = String::from_utf8(page).expect("clap_mangen writes UTF-8");
-    // clap_mangen puts its apostrophe string definition (`.ie`/`.el`) before `.TH`; the title
-    // goes first, as tools that sniff for a man page expect, and the definition still precedes
-    // every use.
     let (title, rest): (Vec<&str>, Vec<&str>) = page.lines().partition(|l| l.starts_with(".TH"));
-    let mut out = io::stdout().lock();
+    let mut out = String::new();
     for line in title.into_iter().chain(rest) {
-        writeln!(out, "{line}")?;
+        out.push_str(line);
+        out.push('\n');
     }
-    out.flush()?;
+    out.push_str(tail);
+    Ok(out)
+}
+
+/// Every page: file name and text.
+fn pages() -> io::Result<Vec<(String, String)>> {
+    let cli = super::Cli::command();
+    let mut pages = vec![("overlayfw.1".to_owned(), render(cli.clone(), MAIN_PAGE_TAIL)?)];
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("overlayfw-{}", sub.get_name());
+        let see = ".SH SEE ALSO\n.BR overlayfw (1),\n.BR overlayfw\\-rules (5)\n";
+        let page = render(
+            sub.clone().name(name.clone()).bin_name(format!("overlayfw {}", sub.get_name())),
+            see,
+        )?;
+        pages.push((format!("{name}.1"), page));
+    }
+    pages.push(("overlayfw-rules.5".to_owned(), RULES_PAGE.to_owned()));
+    Ok(pages)
+}
+
+pub(super) fn man(a: ManArgs) -> io::Result<u8> {
+    let pages = pages()?;
+    let Some(dir) = a.dir else {
+        let mut out = io::stdout().lock();
+        out.write_all(pages[0].1.as_bytes())?;
+        out.flush()?;
+        return Ok(0);
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| with_path(e, &dir))?;
+    for (name, text) in &pages {
+        let path = dir.join(name);
+        write_atomically_with(&path, |w| w.write_all(text.as_bytes()), None)
+            .map_err(|e| with_path(e, &path))?;
+    }
     Ok(0)
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary.
 
 mod apply;
+mod boot;
 mod cases;
 mod cli;
 mod conformance;

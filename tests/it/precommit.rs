@@ -253,6 +253,43 @@ fn completions_know_the_subcommands() {
 }
 
 #[test]
+fn man_dir_writes_a_page_per_subcommand_and_the_rules_language() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = run(&["man", "--dir", dir.path().to_str().expect("path")]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let main = read("overlayfw.1");
+    for section in ["NAME", "SYNOPSIS", "DESCRIPTION", "EXIT STATUS", "ENVIRONMENT", "FILES"] {
+        assert!(main.contains(&format!(".SH {section}")), "overlayfw.1 lacks {section}");
+    }
+    assert!(main.contains("OVERLAYFW_STATE_DIR") && main.contains("overlayfw.service"));
+    for sub in SUBCOMMANDS {
+        let page = read(&format!("overlayfw-{sub}.1"));
+        assert!(page.starts_with(".TH"), "overlayfw-{sub}.1");
+        assert!(page.contains(".SH OPTIONS") || *sub == "man" || *sub == "confirm", "{sub}");
+    }
+    let rules = read("overlayfw-rules.5");
+    for section in ["CHAINS", "MATCHES", "TARGETS", "VARIABLES AND SETS", "INVENTORY"] {
+        assert!(rules.contains(&format!(".SH {section}")), "overlayfw-rules.5 lacks {section}");
+    }
+    // No page makes groff warn (where groff is installed).
+    if Command::new("groff").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        for e in std::fs::read_dir(dir.path()).expect("dir") {
+            let path = e.expect("entry").path();
+            let out = Command::new("groff")
+                .args(["-ww", "-z", "-man"])
+                .arg(&path)
+                .output()
+                .expect("groff");
+            let warnings = String::from_utf8_lossy(&out.stderr);
+            assert!(warnings.trim().is_empty(), "{}: {warnings}", path.display());
+        }
+    }
+}
+
+#[test]
 fn man_page_is_roff_and_lists_every_subcommand() {
     let o = run(&["man"]);
     assert_eq!(code(&o), 0);
