@@ -70,8 +70,9 @@ pub enum Hook {
 /// Where a rule came from; becomes its comment `FILE:LINE[ NOTE]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
-    /// Shared by every rule of a file (one allocation, not one per rule). Thin pointers here and
-    /// in `note` keep an origin 24 bytes, not 40.
+    /// The file's name in its safe form ([`crate::text::comment_name`]: nothing in it can end
+    /// an nft string or a line), shared by every rule of a file (one allocation, not one per
+    /// rule). Thin pointers here and in `note` keep an origin 24 bytes, not 40.
     pub file: std::sync::Arc<String>,
     pub line: u32,
     /// The `-m comment` text, if any.

@@ -247,12 +247,13 @@ impl Files {
             if names.len() <= i {
                 names.resize(i + 1, None);
             }
-            names[i] = Some(std::sync::Arc::new(input.name.to_string()));
+            names[i] = Some(std::sync::Arc::new(crate::text::comment_name(input.name)));
         }
         Files(names)
     }
 
-    /// The name of a rules file that was resolved.
+    /// The name of a rules file that was resolved, in the safe form rule comments carry
+    /// ([`crate::text::comment_name`]).
     pub fn name(&self, file: FileId) -> std::sync::Arc<String> {
         let name = self.0.get(file.0 as usize).and_then(Option::as_ref);
         std::sync::Arc::clone(name.expect("a resolved file"))
@@ -428,8 +429,10 @@ impl<'a> Resolver<'a> {
 
     /// Parses the lines of piece `k` of the input and resolves each at once.
     fn piece(&mut self, input: &Input, k: usize, piece: Piece, subgroups: &Subgroups) {
+        // The name as the rules' comments carry it (W002 measures the comment).
+        let name = crate::text::comment_name(input.name);
         let mut line = |line: Result<ast::Rule, Vec<Diagnostic>>| match line {
-            Ok(rule) => self.rule(input.name, &rule, subgroups),
+            Ok(rule) => self.rule(&name, &rule, subgroups),
             Err(ds) => self.v.diags.extend(ds),
         };
         let Some(stream) = input.stream else {
