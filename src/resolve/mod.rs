@@ -1056,11 +1056,17 @@ impl<'a> Resolver<'a> {
                     None => None,
                 };
                 let level = match level {
-                    Some(l) => match log_level(&l.node) {
+                    Some(l) => match ir::LogLevel::parse(&l.node) {
                         Some(l) => Some(l),
                         None => {
-                            self.error(Diagnostic::error("E008", format!("unknown log level `{}`", l.node), l.span)
-                                .with_help("use 0-7 or emerg, alert, crit, err, warning, notice, info, debug"));
+                            self.error(
+                                Diagnostic::error(
+                                    "E008",
+                                    format!("unknown log level `{}`", l.node),
+                                    l.span,
+                                )
+                                .with_help(ir::LogLevel::HELP),
+                            );
                             return None;
                         }
                     },
@@ -1331,21 +1337,6 @@ fn reject_with(s: &str) -> Option<ir::RejectWith> {
         "icmp-host-prohibited" | "host-prohib" => HostProhibited,
         "icmp-admin-prohibited" | "admin-prohib" => AdminProhibited,
         "tcp-reset" | "tcp-rst" => TcpReset,
-        _ => return None,
-    })
-}
-
-fn log_level(s: &str) -> Option<ir::LogLevel> {
-    use ir::LogLevel::*;
-    Some(match s.to_ascii_lowercase().as_str() {
-        "0" | "emerg" | "panic" => Emerg,
-        "1" | "alert" => Alert,
-        "2" | "crit" => Crit,
-        "3" | "err" | "error" => Err,
-        "4" | "warning" | "warn" => Warn,
-        "5" | "notice" => Notice,
-        "6" | "info" => Info,
-        "7" | "debug" => Debug,
         _ => return None,
     })
 }
@@ -1719,6 +1710,41 @@ mod tests {
                 ("b.rules".into(), 1, None)
             ]
         );
+    }
+
+    /// Resolves one file named `t.rules` against the built-in inventory.
+    fn resolve_text(text: &str) -> Resolved {
+        let mut sources = Sources::new();
+        let inv = crate::inventory::default_inventory(&mut sources);
+        let inputs = [Input { name: "t.rules", file: FileId(1), text, stream: None }];
+        resolve(&inputs, &inv, &Options { table: "overlayfw", input_hash: String::new() })
+    }
+
+    /// Every spelling of a log level, in any case, passes the syntax stage and the resolver
+    /// alike (they share `LogLevel::SPELLINGS`): `panic`, which iptables takes, was refused.
+    #[test]
+    fn every_log_level_spelling_resolves_to_its_level() {
+        for &(word, level) in ir::LogLevel::SPELLINGS {
+            for word in [word.to_string(), word.to_ascii_uppercase()] {
+                let resolved = resolve_text(&format!("INPUT_CUST -j LOG --log-level {word}\n"));
+                assert!(resolved.diagnostics.is_empty(), "{word}: {:?}", resolved.diagnostics);
+                let rs = resolved.into_ruleset().expect("no error");
+                let chain = rs.chains.iter().find(|c| c.name == "INPUT_CUST").expect("chain");
+                assert_eq!(
+                    chain.rules[0].action,
+                    Action::Log { prefix: None, level: Some(level) },
+                    "{word}"
+                );
+            }
+        }
+        let panic = resolve_text("INPUT_CUST -j LOG --log-level panic\n").into_ruleset();
+        let script = crate::emit::nft_script(&panic.expect("panic is a level"));
+        assert!(script.contains("log level emerg comment"), "{script}");
+        for bad in ["8", "loud", "warnings", "07"] {
+            let resolved = resolve_text(&format!("INPUT_CUST -j LOG --log-level {bad}\n"));
+            let codes: Vec<_> = resolved.diagnostics.iter().map(|d| d.code).collect();
+            assert_eq!(codes, ["E008"], "{bad}");
+        }
     }
 
     #[test]

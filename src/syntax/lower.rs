@@ -643,13 +643,12 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
         }
         Opt::LogLevel => {
             let w = v.as_str().to_ascii_lowercase();
-            let numeric = matches!(w.as_str(), "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7");
-            if !numeric && !names::LOG_LEVELS.contains(&w.as_str()) {
+            if crate::ir::LogLevel::parse(&w).is_none() {
                 return Err(e008(
                     format!("unknown log level `{}`", shown(v.as_str())),
                     ctx.span(v),
                 )
-                .with_help("use 0–7 or emerg, alert, crit, error, warning, notice, info, debug"));
+                .with_help(crate::ir::LogLevel::HELP));
             }
             Val::Word(Spanned::new(w, ctx.span(v)))
         }

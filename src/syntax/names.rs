@@ -164,10 +164,6 @@ pub(super) const REJECT_TYPES: &[&str] = &[
     "tcp-rst",
 ];
 
-/// syslog levels `--log-level` accepts besides 0–7.
-pub(super) const LOG_LEVELS: &[&str] =
-    &["emerg", "alert", "crit", "error", "err", "warning", "warn", "notice", "info", "debug"];
-
 /// The closest candidate to `word` (see [`crate::suggest::did_you_mean`]); words of fewer than
 /// two letters get no suggestion.
 pub(super) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
