@@ -954,6 +954,8 @@ fn icmp_type(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<IcmpType>> {
         let kind = byte(parts.next());
         let code = parts.next();
         match (kind, code) {
+            // iptables' icmp match reads type 255 as any type, whatever the code.
+            (Some(255), _) if code.is_none_or(|c| byte(Some(c)).is_some()) => IcmpType::Any,
             (Some(kind), None) => IcmpType::Numeric { kind, code: None },
             (Some(kind), Some(c)) if byte(Some(c)).is_some() => {
                 IcmpType::Numeric { kind, code: byte(Some(c)) }

@@ -10,6 +10,7 @@ mod injection;
 mod irgen;
 mod lint;
 mod load;
+mod negation;
 #[cfg(feature = "netlink")]
 mod netlink;
 mod netns;
