@@ -330,6 +330,19 @@ impl AddrAlts {
     }
 }
 
+/// Longest chain name nft and the kernel take, in bytes (`NFT_NAME_MAXLEN`, 256 with the NUL;
+/// checked: 255 loads, 256 is "Numerical result out of range").
+pub const CHAIN_NAME_MAX: usize = 255;
+
+/// Longest subgroup name: layout derives chain names up to 7 bytes longer (`…_FILTER`).
+pub const SUBGROUP_NAME_MAX: usize = CHAIN_NAME_MAX - "_FILTER".len();
+
+/// How many chains deep jumps may nest below a base chain: the kernel refuses a ruleset whose
+/// jumps nest deeper (`NFT_JUMP_STACK_SIZE` 16, EMLINK "Too many links"; checked: a base chain
+/// and 15 chains below it load, 16 do not). A VNS3 chain is the first below its base chain, so
+/// subgroups nest at most 14 deep.
+pub const JUMP_DEPTH_MAX: usize = 15;
+
 /// Subgroup name → (parent, span of the first line that defines it).
 type Subgroups = HashMap<String, (Builtin, Span)>;
 
@@ -361,7 +374,23 @@ fn collect_subgroups(
             if map.contains_key(&name) {
                 continue;
             }
-            if name.ends_with("_FILTER") || name.ends_with("_NAT") {
+            if name.len() > SUBGROUP_NAME_MAX {
+                let head: String = name.chars().take(24).collect();
+                diags.push(
+                    Diagnostic::error(
+                        "E003",
+                        format!(
+                            "subgroup name `{head}…` is {} bytes; with `_FILTER` its chain's name \
+                             would pass nft's limit of {CHAIN_NAME_MAX}",
+                            name.len()
+                        ),
+                        span,
+                    )
+                    .with_help(format!(
+                        "shorten it to at most {SUBGROUP_NAME_MAX} bytes (overlayfw adds up to 7, `_FILTER`)"
+                    )),
+                );
+            } else if name.ends_with("_FILTER") || name.ends_with("_NAT") {
                 diags.push(
                     Diagnostic::error(
                         "E003",
@@ -1205,6 +1234,7 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
+        let loops = !found.is_empty();
         for (c, span, target) in found {
             let name = self.chains[c].name.clone();
             self.v.diags.push(
@@ -1215,6 +1245,93 @@ impl<'a> Resolver<'a> {
                 )
                 .with_help("nftables refuses jump loops; remove one of the jumps"),
             );
+        }
+        if !loops {
+            self.check_jump_depth();
+        }
+    }
+
+    /// Refuses a jump that reaches a chain deeper than [`JUMP_DEPTH_MAX`] below its base chain
+    /// (the VNS3 chains are depth 1), at the jump's line. The jumps form no loop (checked
+    /// first), so each chain's depth, the longest way down to it, is found in one pass over
+    /// the chains in topological order.
+    fn check_jump_depth(&mut self) {
+        let n = self.chains.len();
+        let targets = |c: usize| {
+            self.chains[c]
+                .rules
+                .iter()
+                .filter_map(|r| r.jump())
+                .filter_map(|(jump, span)| Some((*self.index.get(jump)?, *span)))
+        };
+        // Postorder of a DFS from every chain; reversed, each chain comes before the chains
+        // it jumps to.
+        let mut order = Vec::with_capacity(n);
+        let mut seen = vec![false; n];
+        for start in 0..n {
+            if seen[start] {
+                continue;
+            }
+            seen[start] = true;
+            let mut stack = vec![(start, targets(start).map(|t| t.0).collect::<Vec<_>>())];
+            while let Some((c, next)) = stack.last_mut() {
+                match next.pop() {
+                    Some(t) if !seen[t] => {
+                        seen[t] = true;
+                        let below = targets(t).map(|t| t.0).collect();
+                        stack.push((t, below));
+                    }
+                    Some(_) => {}
+                    None => {
+                        order.push(*c);
+                        stack.pop();
+                    }
+                }
+            }
+        }
+        let roots: Vec<&str> = [
+            Builtin::Prerouting,
+            Builtin::Input,
+            Builtin::Forward,
+            Builtin::Output,
+            Builtin::Postrouting,
+        ]
+        .map(builtin_chain_name)
+        .into();
+        // 0: not reached from a base chain (the kernel does not walk it).
+        let mut depth = vec![0usize; n];
+        for (c, chain) in self.chains.iter().enumerate() {
+            if roots.contains(&chain.name.as_str()) || chain.name.starts_with("MACRO_CUST") {
+                depth[c] = 1;
+            }
+        }
+        let mut too_deep = Vec::new();
+        for &c in order.iter().rev() {
+            if depth[c] == 0 {
+                continue;
+            }
+            for (t, span) in targets(c) {
+                let d = depth[c] + 1;
+                if d > JUMP_DEPTH_MAX && depth[c] <= JUMP_DEPTH_MAX {
+                    too_deep.push((c, t, span, d));
+                }
+                depth[t] = depth[t].max(d);
+            }
+        }
+        for (c, t, span, d) in too_deep {
+            let (from, to) = (&self.chains[c].name, &self.chains[t].name);
+            let d = Diagnostic::error(
+                "E014",
+                format!(
+                    "jumping from `{from}` to `{to}` nests chains {d} deep; the kernel allows {JUMP_DEPTH_MAX}"
+                ),
+                span,
+            )
+            .with_help(format!(
+                "the kernel refuses jumps more than {JUMP_DEPTH_MAX} chains below a hook (the VNS3 chain is the first); \
+                 flatten the subgroups"
+            ));
+            self.v.diags.push(d);
         }
     }
 }

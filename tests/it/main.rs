@@ -8,6 +8,7 @@ mod emit_load;
 mod fmt;
 mod injection;
 mod irgen;
+mod limits;
 mod lint;
 mod load;
 mod negation;
