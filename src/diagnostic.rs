@@ -532,9 +532,11 @@ fn window(text: &str, col: usize) -> (String, usize) {
     (text.chars().skip(start).take(MAX).map(printable).collect(), start)
 }
 
-/// Control characters would garble the terminal; show them as U+FFFD.
+/// Control characters would garble the terminal, and text-direction and invisible ones make
+/// the line read other than it is: show them as U+FFFD (one character for one, so the caret
+/// stays under its column).
 fn printable(c: char) -> char {
-    if c.is_control() && c != '\t' { '\u{fffd}' } else { c }
+    if (c.is_control() && c != '\t') || crate::text::is_hidden(c) { '\u{fffd}' } else { c }
 }
 
 #[cfg(test)]
@@ -561,6 +563,16 @@ mod tests {
             render(&[d], &s, Format::Short, false),
             "r.rules:2:10: error[E016]: unknown interface `eht0`\n"
         );
+    }
+
+    #[test]
+    fn human_format_shows_hidden_characters_of_a_line_as_replacement_characters() {
+        let mut s = Sources::new();
+        let id = s.add("r.rules", "INPUT -i e\u{202e}th0 -j DROP # \u{200b}x\u{7}\n");
+        let d = Diagnostic::error("E016", "unknown interface", Span::new(id, 9, 17));
+        let out = render(&[d], &s, Format::Human, false);
+        assert!(out.contains("INPUT -i e\u{fffd}th0 -j DROP # \u{fffd}x\u{fffd}\n"), "{out}");
+        assert!(!out.contains(['\u{202e}', '\u{200b}', '\u{7}']), "{out}");
     }
 
     #[test]
