@@ -1388,53 +1388,12 @@ fn rate_unit(u: ast::RateUnit) -> ir::RateUnit {
 
 /// iptables' ICMP type names (`iptables -p icmp -h`) → (type, code). `Ok(None)` for `any`.
 fn icmp_type(t: &ast::IcmpType) -> Result<Option<(u8, Option<u8>)>, String> {
-    const NAMES: &[(&str, u8, Option<u8>)] = &[
-        ("echo-reply", 0, None),
-        ("pong", 0, None),
-        ("destination-unreachable", 3, None),
-        ("network-unreachable", 3, Some(0)),
-        ("host-unreachable", 3, Some(1)),
-        ("protocol-unreachable", 3, Some(2)),
-        ("port-unreachable", 3, Some(3)),
-        ("fragmentation-needed", 3, Some(4)),
-        ("source-route-failed", 3, Some(5)),
-        ("network-unknown", 3, Some(6)),
-        ("host-unknown", 3, Some(7)),
-        ("network-prohibited", 3, Some(9)),
-        ("host-prohibited", 3, Some(10)),
-        ("tos-network-unreachable", 3, Some(11)),
-        ("tos-host-unreachable", 3, Some(12)),
-        ("communication-prohibited", 3, Some(13)),
-        ("host-precedence-violation", 3, Some(14)),
-        ("precedence-cutoff", 3, Some(15)),
-        ("source-quench", 4, None),
-        ("redirect", 5, None),
-        ("network-redirect", 5, Some(0)),
-        ("host-redirect", 5, Some(1)),
-        ("tos-network-redirect", 5, Some(2)),
-        ("tos-host-redirect", 5, Some(3)),
-        ("echo-request", 8, None),
-        ("ping", 8, None),
-        ("router-advertisement", 9, None),
-        ("router-solicitation", 10, None),
-        ("time-exceeded", 11, None),
-        ("ttl-exceeded", 11, None),
-        ("ttl-zero-during-transit", 11, Some(0)),
-        ("ttl-zero-during-reassembly", 11, Some(1)),
-        ("parameter-problem", 12, None),
-        ("ip-header-bad", 12, Some(0)),
-        ("required-option-missing", 12, Some(1)),
-        ("timestamp-request", 13, None),
-        ("timestamp-reply", 14, None),
-        ("address-mask-request", 17, None),
-        ("address-mask-reply", 18, None),
-    ];
     match t {
         ast::IcmpType::Any => Ok(None),
         ast::IcmpType::Numeric { kind, code } => Ok(Some((*kind, *code))),
         ast::IcmpType::Name(n) => {
             let lower = n.to_ascii_lowercase();
-            NAMES
+            syntax::ICMP_TYPES
                 .iter()
                 .find(|(name, _, _)| *name == lower)
                 .map(|&(_, k, c)| Some((k, c)))
@@ -1861,6 +1820,23 @@ mod tests {
             let resolved = resolve_text(&format!("INPUT_CUST -j LOG --log-level {bad}\n"));
             let codes: Vec<_> = resolved.diagnostics.iter().map(|d| d.code).collect();
             assert_eq!(codes, ["E008"], "{bad}");
+        }
+    }
+
+    /// The syntax stage and the resolver read ICMP type names from one list: every name the
+    /// syntax takes resolves, to its type and code.
+    #[test]
+    fn every_icmp_type_name_resolves_to_its_type_and_code() {
+        for &(name, kind, code) in syntax::ICMP_TYPES {
+            for word in [name.to_string(), name.to_ascii_uppercase()] {
+                let text = format!("INPUT_CUST -p icmp --icmp-type {word} -j DROP\n");
+                let resolved = resolve_text(&text);
+                assert!(resolved.diagnostics.is_empty(), "{word}: {:?}", resolved.diagnostics);
+                let rs = resolved.into_ruleset().expect("no error");
+                let chain = rs.chains.iter().find(|c| c.name == "INPUT_CUST").expect("chain");
+                let icmp = Match::IcmpType { neg: false, kind, code };
+                assert!(chain.rules[0].matches.contains(&icmp), "{word}: {:?}", chain.rules[0]);
+            }
         }
     }
 

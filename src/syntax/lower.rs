@@ -970,11 +970,12 @@ fn icmp_type(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<IcmpType>> {
                 ));
             }
         }
-    } else if names::ICMP_TYPES.contains(&w.as_str()) {
+    } else if names::ICMP_TYPES.iter().any(|t| t.0 == w) {
         IcmpType::Name(w)
     } else {
         let mut d = e008(format!("unknown ICMP type `{}`", shown(p.as_str())), span);
-        if let Some(c) = names::closest(&w, names::ICMP_TYPES) {
+        let known: Vec<&str> = names::ICMP_TYPES.iter().map(|t| t.0).collect();
+        if let Some(c) = names::closest(&w, &known) {
             d = d.with_help(format!("did you mean `{c}`?"));
         }
         return Err(d);
