@@ -1,6 +1,7 @@
 //! Diagnostics as data: spans into loaded sources, the `Diagnostic` type every stage returns,
 //! the table of stable codes, and the one renderer (human, short, JSON).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Index of a source in [`Sources`].
@@ -390,7 +391,13 @@ fn github(out: &mut String, d: &Diagnostic, sources: &Sources) {
     let (line, col) = f.line_col(span.start);
     let (end_line, end_col) = f.line_col(span.end);
     let command = if d.is_error() { "error" } else { "warning" };
-    let _ = write!(out, "::{command} file={},line={line}", github_property(&f.name));
+    // The runner decodes the property's escapes: a plain name stays the real path (so that
+    // the annotation finds the file); one with a control or hidden character is shown safe.
+    let file = match crate::text::first_unsafe(&f.name) {
+        None => Cow::Borrowed(f.name.as_str()),
+        Some(_) => shown_name(&f.name),
+    };
+    let _ = write!(out, "::{command} file={},line={line}", github_property(&file));
     if end_line == line {
         let last = end_col.saturating_sub(1).max(col);
         let _ = write!(out, ",col={col},endLine={end_line},endColumn={last}");
@@ -424,10 +431,17 @@ fn summary(errors: usize, warnings: usize) -> String {
     }
 }
 
-fn position(sources: &Sources, file: FileId, offset: u32) -> (&str, usize, usize) {
+fn position(sources: &Sources, file: FileId, offset: u32) -> (Cow<'_, str>, usize, usize) {
     let f = sources.get(file);
     let (line, col) = f.line_col(offset);
-    (&f.name, line, col)
+    (shown_name(&f.name), line, col)
+}
+
+/// A file's name as every format shows it: the one safe form ([`crate::text::safe_name`]), so
+/// that a name cannot start a line of its own (a forged `::error` in a CI log) or garble a
+/// terminal. SARIF percent-encodes the raw name as a URI instead.
+fn shown_name(name: &str) -> Cow<'_, str> {
+    crate::text::safe_name(name)
 }
 
 fn json(d: &Diagnostic, sources: &Sources) -> serde_json::Value {
@@ -475,7 +489,7 @@ fn render_human(out: &mut String, d: &Diagnostic, sources: &Sources, color: bool
         let file = sources.get(l.span.file);
         let (line, col) = file.line_col(l.span.start);
         let arrow = if i == 0 { "-->" } else { ":::" };
-        let _ = writeln!(out, "{pad}{blue}{arrow}{reset} {}:{line}:{col}", file.name);
+        let _ = writeln!(out, "{pad}{blue}{arrow}{reset} {}:{line}:{col}", shown_name(&file.name));
         let text = file.line_text(line);
         // Long lines are cut around the caret so a 1 MB line does not flood the terminal.
         let (shown, skipped) = window(text, col - 1);
@@ -518,9 +532,11 @@ fn window(text: &str, col: usize) -> (String, usize) {
     (text.chars().skip(start).take(MAX).map(printable).collect(), start)
 }
 
-/// Control characters would garble the terminal; show them as U+FFFD.
+/// Control characters would garble the terminal, and text-direction and invisible ones make
+/// the line read other than it is: show them as U+FFFD (one character for one, so the caret
+/// stays under its column).
 fn printable(c: char) -> char {
-    if c.is_control() && c != '\t' { '\u{fffd}' } else { c }
+    if (c.is_control() && c != '\t') || crate::text::is_hidden(c) { '\u{fffd}' } else { c }
 }
 
 #[cfg(test)]
@@ -547,6 +563,16 @@ mod tests {
             render(&[d], &s, Format::Short, false),
             "r.rules:2:10: error[E016]: unknown interface `eht0`\n"
         );
+    }
+
+    #[test]
+    fn human_format_shows_hidden_characters_of_a_line_as_replacement_characters() {
+        let mut s = Sources::new();
+        let id = s.add("r.rules", "INPUT -i e\u{202e}th0 -j DROP # \u{200b}x\u{7}\n");
+        let d = Diagnostic::error("E016", "unknown interface", Span::new(id, 9, 17));
+        let out = render(&[d], &s, Format::Human, false);
+        assert!(out.contains("INPUT -i e\u{fffd}th0 -j DROP # \u{fffd}x\u{fffd}\n"), "{out}");
+        assert!(!out.contains(['\u{202e}', '\u{200b}', '\u{7}']), "{out}");
     }
 
     #[test]

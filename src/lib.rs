@@ -25,3 +25,4 @@ pub mod resolve;
 pub mod stream;
 pub mod suggest;
 pub mod syntax;
+pub mod text;

@@ -281,14 +281,15 @@ fn read_input(path: &Path) -> io::Result<Rules> {
     bytes.reserve_exact(usize::try_from(size).unwrap_or(0));
     (&mut file).take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| with_path(e, path))?;
     if bytes.len() as u64 > MAX_INPUT {
-        return Err(too_large(&path.display().to_string()));
+        return Err(too_large(&crate::text::safe_name(&path.display().to_string())));
     }
     let text = Text { name: path.display().to_string(), bytes };
     Ok(Rules { text, file: meta.is_file().then_some(file) })
 }
 
 fn with_path(e: io::Error, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    let name = path.display().to_string();
+    io::Error::new(e.kind(), format!("{}: {e}", crate::text::safe_name(&name)))
 }
 
 fn read_inputs(common: &CommonArgs) -> io::Result<(Vec<Rules>, Option<Text>)> {

@@ -5,7 +5,6 @@
 use ipnetwork::Ipv4Network;
 use serde_json::{Value, json};
 
-use super::COMMENT_MAX;
 use super::rule::{ct_name, l4_name};
 use crate::ir::{
     Action, AddrMatch, BaseChain, ChainKind, Dir, Hook, Match, NatTarget, PortMatch, RateUnit,
@@ -50,12 +49,7 @@ pub fn listing(rs: &Ruleset) -> Vec<Value> {
             let mut r =
                 json!({"family": "ip", "table": t, "chain": chain.name, "expr": rule_exprs(rule)});
             if let Some(o) = &rule.origin {
-                let mut text = format!("{}:{}", o.file, o.line);
-                if let Some(note) = &o.note {
-                    text.push(' ');
-                    text.push_str(note);
-                }
-                r["comment"] = json!(super::truncate(&text, COMMENT_MAX));
+                r["comment"] = json!(super::comment(o));
             }
             out.push(json!({"rule": r}));
         }

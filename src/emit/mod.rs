@@ -22,6 +22,7 @@ use std::fmt::Write as _;
 use crate::ir::{BaseChain, ChainKind, Hook, Ruleset, Set, SetElements};
 
 pub use names::is_nft_keyword;
+pub use rule::comment;
 
 /// Longest comment nft 1.0.6 accepts, in bytes ("comment too long, 128 characters maximum").
 pub const COMMENT_MAX: usize = 128;

@@ -1,11 +1,12 @@
 //! Which identifiers nft cannot take as a bare chain or set name.
 
-/// Words of nft's scanner (nft 1.0.6 and later), including words that are keywords only after
-/// some other word (`state` after `ct`): over-inclusive on purpose. nft 1.0.6 cannot quote a
-/// name in a declaration (`chain "fwd" {` is a syntax error), so a chain or set named by one
-/// of these fails to load: `resolve` must refuse or rename it. Keywords are lowercase and the
-/// scanner is case-sensitive, so a name with an uppercase letter is never one.
-const KEYWORDS: &[&str] = &[
+/// Every word of nft 1.0.6's scanner (`src/scanner.l` at tag v1.0.6: the quoted words its
+/// rules match, whatever the start condition, `tests/data/nft-1.0.6-keywords.txt`), sorted
+/// bytewise. nft 1.0.6 cannot quote a name in a declaration (`chain "fwd" {` is a syntax
+/// error), and a set or chain named by one of these fails to load (`ipsec`, `exthdr`,
+/// `exists`, `missing`, `xt` among them): `resolve` must refuse or rename it. Keywords are
+/// lowercase and the scanner is case-sensitive, so a name with an uppercase letter is never one.
+const NFT_1_0_6: &[&str] = &[
     "a-rwnd",
     "abort",
     "accept",
@@ -18,7 +19,6 @@ const KEYWORDS: &[&str] = &[
     "arp",
     "asconf",
     "asconf-ack",
-    "at",
     "auto-merge",
     "avgpkt",
     "bridge",
@@ -30,7 +30,6 @@ const KEYWORDS: &[&str] = &[
     "cgroupv2",
     "chain",
     "chains",
-    "check",
     "checksum",
     "chunk",
     "classid",
@@ -59,10 +58,10 @@ const KEYWORDS: &[&str] = &[
     "dei",
     "delete",
     "describe",
-    "destroy",
     "device",
     "devices",
     "direction",
+    "dnat",
     "doff",
     "dport",
     "drop",
@@ -70,6 +69,7 @@ const KEYWORDS: &[&str] = &[
     "dst",
     "dup",
     "dynamic",
+    "echo",
     "ecn",
     "ecne",
     "element",
@@ -80,10 +80,12 @@ const KEYWORDS: &[&str] = &[
     "esp",
     "ether",
     "event",
+    "exists",
     "expectation",
     "expiration",
     "expires",
     "export",
+    "exthdr",
     "fanout",
     "fastopen",
     "fib",
@@ -101,11 +103,8 @@ const KEYWORDS: &[&str] = &[
     "gateway",
     "gc-interval",
     "ge",
-    "geneve",
     "get",
     "goto",
-    "gre",
-    "gretap",
     "group",
     "gt",
     "handle",
@@ -127,12 +126,13 @@ const KEYWORDS: &[&str] = &[
     "icmpv6",
     "icmpx",
     "id",
+    "igmp",
     "iif",
     "iifgroup",
     "iifname",
     "iiftype",
-    "igmp",
     "import",
+    "in",
     "inc",
     "include",
     "index",
@@ -145,12 +145,12 @@ const KEYWORDS: &[&str] = &[
     "interval",
     "ip",
     "ip6",
+    "ipsec",
     "jhash",
     "json",
     "jump",
     "l3proto",
     "label",
-    "last",
     "last-entry",
     "le",
     "left",
@@ -178,6 +178,7 @@ const KEYWORDS: &[&str] = &[
     "meters",
     "mh",
     "minute",
+    "missing",
     "mod",
     "monitor",
     "more-fragments",
@@ -188,7 +189,6 @@ const KEYWORDS: &[&str] = &[
     "name",
     "ne",
     "netdev",
-    "never",
     "new-cum-tsn",
     "nexthdr",
     "nexthop",
@@ -218,6 +218,7 @@ const KEYWORDS: &[&str] = &[
     "or",
     "original",
     "osf",
+    "out",
     "over",
     "packets",
     "param-problem",
@@ -250,6 +251,7 @@ const KEYWORDS: &[&str] = &[
     "rename",
     "replace",
     "reply",
+    "reqid",
     "reserved",
     "reserved2",
     "reset",
@@ -278,8 +280,8 @@ const KEYWORDS: &[&str] = &[
     "second",
     "seed",
     "seg-left",
-    "sequence",
     "seqno",
+    "sequence",
     "set",
     "sets",
     "shutdown",
@@ -293,6 +295,7 @@ const KEYWORDS: &[&str] = &[
     "snat",
     "socket",
     "spi",
+    "spnum",
     "sport",
     "srh",
     "ssn",
@@ -307,14 +310,12 @@ const KEYWORDS: &[&str] = &[
     "table",
     "tables",
     "tag",
-    "taddr",
     "tcp",
     "th",
     "time",
     "timeout",
     "timestamp",
     "to",
-    "tos",
     "tproxy",
     "trace",
     "transparent",
@@ -322,8 +323,6 @@ const KEYWORDS: &[&str] = &[
     "tsn",
     "tsval",
     "ttl",
-    "tunnel",
-    "tunnels",
     "type",
     "typeof",
     "udp",
@@ -338,9 +337,7 @@ const KEYWORDS: &[&str] = &[
     "vlan",
     "vm",
     "vmap",
-    "vni",
     "vtag",
-    "vxlan",
     "week",
     "wildcard",
     "window",
@@ -348,11 +345,34 @@ const KEYWORDS: &[&str] = &[
     "wscale",
     "xml",
     "xor",
+    "xt",
     "zone",
-    "dnat",
 ];
 
-/// Whether `name` is an nft keyword, which nft 1.0.6 cannot take as a chain or set name.
+/// Words that later nft scanners (to 1.1.x) match in every state (`destroy`, `vxlan`, …), and
+/// words this list held before it was rebuilt from the scanner: refused as well, so that a
+/// policy keeps loading when nft is upgraded. (Later words matched only after another keyword,
+/// such as log levels after `level`, are not: `debug` stays a valid FWset name.) Sorted
+/// bytewise.
+const LATER: &[&str] = &[
+    "at", "check", "destroy", "geneve", "gre", "gretap", "last", "never", "taddr", "tos", "tunnel",
+    "tunnels", "vni", "vxlan",
+];
+
+/// Whether `name` is an nft keyword, which nft cannot take as a chain or set name.
 pub fn is_nft_keyword(name: &str) -> bool {
-    KEYWORDS.contains(&name)
+    NFT_1_0_6.binary_search(&name).is_ok() || LATER.binary_search(&name).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_sorted_and_apart() {
+        assert!(NFT_1_0_6.windows(2).all(|w| w[0] < w[1]));
+        assert!(LATER.windows(2).all(|w| w[0] < w[1]));
+        assert!(LATER.iter().all(|w| !NFT_1_0_6.contains(w)));
+        assert_eq!(NFT_1_0_6.len(), 340);
+    }
 }

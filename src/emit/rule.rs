@@ -6,7 +6,7 @@ use ipnetwork::Ipv4Network;
 
 use super::{COMMENT_MAX, LOG_PREFIX_MAX};
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, L4, LogLevel, Match, NatTarget, PortMatch, RateUnit,
+    Action, AddrMatch, CtState, Dir, L4, LogLevel, Match, NatTarget, Origin, PortMatch, RateUnit,
     RejectWith, Rule,
 };
 
@@ -29,17 +29,32 @@ pub(super) fn push_rule(out: &mut String, rule: &Rule) {
     }
     if let Some(origin) = &rule.origin {
         out.push_str(" comment \"");
-        let start = out.len();
-        out.push_str(&origin.file);
-        out.push(':');
-        push_u32(out, origin.line);
-        if let Some(note) = &origin.note {
-            out.push(' ');
-            out.push_str(note);
-        }
-        truncate_from(out, start, COMMENT_MAX);
+        push_comment(out, origin);
         out.push('"');
     }
+}
+
+/// A rule's comment, `FILE:LINE[ NOTE]` cut to [`COMMENT_MAX`] bytes: the one text every
+/// emitter (script, JSON, netlink userdata) stores. Safe inside an nft string: the file name is
+/// in its safe form ([`crate::text::comment_name`], made when the origin is) and the note was
+/// validated by the resolver (`Values::nft_text`).
+pub(crate) fn push_comment(out: &mut String, origin: &Origin) {
+    let start = out.len();
+    out.push_str(&origin.file);
+    out.push(':');
+    push_u32(out, origin.line);
+    if let Some(note) = &origin.note {
+        out.push(' ');
+        out.push_str(note);
+    }
+    truncate_from(out, start, COMMENT_MAX);
+}
+
+/// [`push_comment`] as a string of its own.
+pub fn comment(origin: &Origin) -> String {
+    let mut out = String::with_capacity(origin.file.len() + 16);
+    push_comment(&mut out, origin);
+    out
 }
 
 /// Cuts `out[start..]` to at most `max` bytes at a char boundary.

@@ -8,12 +8,65 @@ use crate::diagnostic::{Diagnostic, FileId, Span};
 /// Parses and validates an inventory. Every problem found is returned, each with the location in
 /// the YAML source `file` (whose text is `text`).
 pub fn load(text: &str, file: FileId) -> LoadResult {
+    let hidden = hidden_characters(text, file);
+    if !hidden.is_empty() {
+        return Err(hidden);
+    }
     let raw: Raw = match serde_yaml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => return Err(vec![yaml_error(&e, text, file)]),
     };
     let outline = locate::outline(text);
     validate::validate(&raw, &outline, text, file)
+}
+
+/// Characters that make the inventory read other than serde_yaml reads it, one diagnostic per
+/// line: line breaks an editor may not show (U+0085, U+2028, U+2029 and a lone CR end a YAML
+/// comment, so a line that reads as a comment would add a live entry), other control
+/// characters (tab aside), and the text-direction and invisible characters the rules language
+/// refuses too ([`crate::text::is_hidden`]). A byte-order mark may open the file.
+fn hidden_characters(text: &str, file: FileId) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let (mut line, mut last_line) = (0usize, None);
+    let bytes = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        let what = match c {
+            '\n' => {
+                line += 1;
+                continue;
+            }
+            '\t' => continue,
+            '\r' if bytes.get(i + 1) == Some(&b'\n') => continue,
+            '\u{feff}' if i == 0 => continue,
+            '\r' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
+                "a line break most editors do not show, which ends a YAML comment"
+            }
+            '\u{61c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}' => {
+                "a text-direction control, which makes the text display other than it reads"
+            }
+            c if c.is_control() => "a control character",
+            c if crate::text::is_hidden(c) => "an invisible character",
+            _ => continue,
+        };
+        if last_line == Some(line) {
+            continue;
+        }
+        last_line = Some(line);
+        diags.push(
+            Diagnostic::error(
+                "E020",
+                format!("U+{:04X} in the inventory: {what}", c as u32),
+                Span::new(file, i, i + c.len_utf8()),
+            )
+            .with_label("hidden character")
+            .with_help("remove it; an inventory is plain text"),
+        );
+    }
+    diags
 }
 
 /// A YAML syntax (or nesting/alias limit) error as an E101 at serde_yaml's position.

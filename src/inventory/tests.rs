@@ -548,3 +548,36 @@ fn crlf_line_ends_and_comments_keep_positions() {
         )
     );
 }
+
+/// U+2028, U+2029, U+0085 and a lone CR end a YAML comment: what follows on the same line (as
+/// an editor shows it) would be a live entry. They, other control characters and the
+/// text-direction and invisible characters are refused anywhere in an inventory (E020), at the
+/// character, once per line.
+#[test]
+fn hidden_line_breaks_and_invisible_characters_are_refused() {
+    for brk in ['\u{2028}', '\u{2029}', '\u{85}', '\r'] {
+        let text = format!(
+            "fwsets:\n  ssh_admins:\n    - 203.0.113.7\n    # - 0.0.0.0/0 (off){brk}    - 0.0.0.0/0\n"
+        );
+        let (code, message, line, col) = one_error(&text);
+        assert_eq!((code, line, col), ("E020", 4, 24), "{brk:?}: {message}");
+        assert!(message.contains("ends a YAML comment"), "{message}");
+    }
+    for (text, line, col) in [
+        ("fwsets:\n  ssh\u{200b}: [10.0.0.1]\n", 2, 6),
+        ("variables:\n  office: \"203.0.113.0/24\u{202e}\"\n", 2, 26),
+        ("# \u{61c} comment\nfwsets: {}\n", 1, 3),
+        ("fwsets: {}\n# a\u{7}bell\n", 2, 4),
+        ("fwsets:\n  a: [10.0.0.1]\u{2066}\u{2069}\n  b: [10.0.0.2]\u{ad}\n", 2, 16),
+    ] {
+        let errs = errors(text);
+        assert_eq!((errs[0].0, errs[0].2, errs[0].3), ("E020", line, col), "{text:?}: {errs:?}");
+    }
+    // One per line, every line.
+    assert_eq!(
+        errors("fwsets:\n  a: [10.0.0.1]\u{2066}\u{2069}\n  b: [10.0.0.2]\u{ad}\n").len(),
+        2
+    );
+    // CRLF line ends, tabs in a comment and a leading byte-order mark are fine.
+    ok("\u{feff}fwsets:\r\n  a: [10.0.0.1]\t# tab\r\n");
+}

@@ -247,12 +247,13 @@ impl Files {
             if names.len() <= i {
                 names.resize(i + 1, None);
             }
-            names[i] = Some(std::sync::Arc::new(input.name.to_string()));
+            names[i] = Some(std::sync::Arc::new(crate::text::comment_name(input.name)));
         }
         Files(names)
     }
 
-    /// The name of a rules file that was resolved.
+    /// The name of a rules file that was resolved, in the safe form rule comments carry
+    /// ([`crate::text::comment_name`]).
     pub fn name(&self, file: FileId) -> std::sync::Arc<String> {
         let name = self.0.get(file.0 as usize).and_then(Option::as_ref);
         std::sync::Arc::clone(name.expect("a resolved file"))
@@ -329,6 +330,19 @@ impl AddrAlts {
     }
 }
 
+/// Longest chain name nft and the kernel take, in bytes (`NFT_NAME_MAXLEN`, 256 with the NUL;
+/// checked: 255 loads, 256 is "Numerical result out of range").
+pub const CHAIN_NAME_MAX: usize = 255;
+
+/// Longest subgroup name: layout derives chain names up to 7 bytes longer (`…_FILTER`).
+pub const SUBGROUP_NAME_MAX: usize = CHAIN_NAME_MAX - "_FILTER".len();
+
+/// How many chains deep jumps may nest below a base chain: the kernel refuses a ruleset whose
+/// jumps nest deeper (`NFT_JUMP_STACK_SIZE` 16, EMLINK "Too many links"; checked: a base chain
+/// and 15 chains below it load, 16 do not). A VNS3 chain is the first below its base chain, so
+/// subgroups nest at most 14 deep.
+pub const JUMP_DEPTH_MAX: usize = 15;
+
 /// Subgroup name → (parent, span of the first line that defines it).
 type Subgroups = HashMap<String, (Builtin, Span)>;
 
@@ -360,7 +374,23 @@ fn collect_subgroups(
             if map.contains_key(&name) {
                 continue;
             }
-            if name.ends_with("_FILTER") || name.ends_with("_NAT") {
+            if name.len() > SUBGROUP_NAME_MAX {
+                let head: String = name.chars().take(24).collect();
+                diags.push(
+                    Diagnostic::error(
+                        "E003",
+                        format!(
+                            "subgroup name `{head}…` is {} bytes; with `_FILTER` its chain's name \
+                             would pass nft's limit of {CHAIN_NAME_MAX}",
+                            name.len()
+                        ),
+                        span,
+                    )
+                    .with_help(format!(
+                        "shorten it to at most {SUBGROUP_NAME_MAX} bytes (overlayfw adds up to 7, `_FILTER`)"
+                    )),
+                );
+            } else if name.ends_with("_FILTER") || name.ends_with("_NAT") {
                 diags.push(
                     Diagnostic::error(
                         "E003",
@@ -428,8 +458,10 @@ impl<'a> Resolver<'a> {
 
     /// Parses the lines of piece `k` of the input and resolves each at once.
     fn piece(&mut self, input: &Input, k: usize, piece: Piece, subgroups: &Subgroups) {
+        // The name as the rules' comments carry it (W002 measures the comment).
+        let name = crate::text::comment_name(input.name);
         let mut line = |line: Result<ast::Rule, Vec<Diagnostic>>| match line {
-            Ok(rule) => self.rule(input.name, &rule, subgroups),
+            Ok(rule) => self.rule(&name, &rule, subgroups),
             Err(ds) => self.v.diags.extend(ds),
         };
         let Some(stream) = input.stream else {
@@ -1055,11 +1087,17 @@ impl<'a> Resolver<'a> {
                     None => None,
                 };
                 let level = match level {
-                    Some(l) => match log_level(&l.node) {
+                    Some(l) => match ir::LogLevel::parse(&l.node) {
                         Some(l) => Some(l),
                         None => {
-                            self.error(Diagnostic::error("E008", format!("unknown log level `{}`", l.node), l.span)
-                                .with_help("use 0-7 or emerg, alert, crit, err, warning, notice, info, debug"));
+                            self.error(
+                                Diagnostic::error(
+                                    "E008",
+                                    format!("unknown log level `{}`", l.node),
+                                    l.span,
+                                )
+                                .with_help(ir::LogLevel::HELP),
+                            );
                             return None;
                         }
                     },
@@ -1198,6 +1236,7 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
+        let loops = !found.is_empty();
         for (c, span, target) in found {
             let name = self.chains[c].name.clone();
             self.v.diags.push(
@@ -1208,6 +1247,93 @@ impl<'a> Resolver<'a> {
                 )
                 .with_help("nftables refuses jump loops; remove one of the jumps"),
             );
+        }
+        if !loops {
+            self.check_jump_depth();
+        }
+    }
+
+    /// Refuses a jump that reaches a chain deeper than [`JUMP_DEPTH_MAX`] below its base chain
+    /// (the VNS3 chains are depth 1), at the jump's line. The jumps form no loop (checked
+    /// first), so each chain's depth, the longest way down to it, is found in one pass over
+    /// the chains in topological order.
+    fn check_jump_depth(&mut self) {
+        let n = self.chains.len();
+        let targets = |c: usize| {
+            self.chains[c]
+                .rules
+                .iter()
+                .filter_map(|r| r.jump())
+                .filter_map(|(jump, span)| Some((*self.index.get(jump)?, *span)))
+        };
+        // Postorder of a DFS from every chain; reversed, each chain comes before the chains
+        // it jumps to.
+        let mut order = Vec::with_capacity(n);
+        let mut seen = vec![false; n];
+        for start in 0..n {
+            if seen[start] {
+                continue;
+            }
+            seen[start] = true;
+            let mut stack = vec![(start, targets(start).map(|t| t.0).collect::<Vec<_>>())];
+            while let Some((c, next)) = stack.last_mut() {
+                match next.pop() {
+                    Some(t) if !seen[t] => {
+                        seen[t] = true;
+                        let below = targets(t).map(|t| t.0).collect();
+                        stack.push((t, below));
+                    }
+                    Some(_) => {}
+                    None => {
+                        order.push(*c);
+                        stack.pop();
+                    }
+                }
+            }
+        }
+        let roots: Vec<&str> = [
+            Builtin::Prerouting,
+            Builtin::Input,
+            Builtin::Forward,
+            Builtin::Output,
+            Builtin::Postrouting,
+        ]
+        .map(builtin_chain_name)
+        .into();
+        // 0: not reached from a base chain (the kernel does not walk it).
+        let mut depth = vec![0usize; n];
+        for (c, chain) in self.chains.iter().enumerate() {
+            if roots.contains(&chain.name.as_str()) || chain.name.starts_with("MACRO_CUST") {
+                depth[c] = 1;
+            }
+        }
+        let mut too_deep = Vec::new();
+        for &c in order.iter().rev() {
+            if depth[c] == 0 {
+                continue;
+            }
+            for (t, span) in targets(c) {
+                let d = depth[c] + 1;
+                if d > JUMP_DEPTH_MAX && depth[c] <= JUMP_DEPTH_MAX {
+                    too_deep.push((c, t, span, d));
+                }
+                depth[t] = depth[t].max(d);
+            }
+        }
+        for (c, t, span, d) in too_deep {
+            let (from, to) = (&self.chains[c].name, &self.chains[t].name);
+            let d = Diagnostic::error(
+                "E014",
+                format!(
+                    "jumping from `{from}` to `{to}` nests chains {d} deep; the kernel allows {JUMP_DEPTH_MAX}"
+                ),
+                span,
+            )
+            .with_help(format!(
+                "the kernel refuses jumps more than {JUMP_DEPTH_MAX} chains below a hook (the VNS3 chain is the first); \
+                 flatten the subgroups"
+            ));
+            self.v.diags.push(d);
         }
     }
 }
@@ -1264,53 +1390,12 @@ fn rate_unit(u: ast::RateUnit) -> ir::RateUnit {
 
 /// iptables' ICMP type names (`iptables -p icmp -h`) → (type, code). `Ok(None)` for `any`.
 fn icmp_type(t: &ast::IcmpType) -> Result<Option<(u8, Option<u8>)>, String> {
-    const NAMES: &[(&str, u8, Option<u8>)] = &[
-        ("echo-reply", 0, None),
-        ("pong", 0, None),
-        ("destination-unreachable", 3, None),
-        ("network-unreachable", 3, Some(0)),
-        ("host-unreachable", 3, Some(1)),
-        ("protocol-unreachable", 3, Some(2)),
-        ("port-unreachable", 3, Some(3)),
-        ("fragmentation-needed", 3, Some(4)),
-        ("source-route-failed", 3, Some(5)),
-        ("network-unknown", 3, Some(6)),
-        ("host-unknown", 3, Some(7)),
-        ("network-prohibited", 3, Some(9)),
-        ("host-prohibited", 3, Some(10)),
-        ("tos-network-unreachable", 3, Some(11)),
-        ("tos-host-unreachable", 3, Some(12)),
-        ("communication-prohibited", 3, Some(13)),
-        ("host-precedence-violation", 3, Some(14)),
-        ("precedence-cutoff", 3, Some(15)),
-        ("source-quench", 4, None),
-        ("redirect", 5, None),
-        ("network-redirect", 5, Some(0)),
-        ("host-redirect", 5, Some(1)),
-        ("tos-network-redirect", 5, Some(2)),
-        ("tos-host-redirect", 5, Some(3)),
-        ("echo-request", 8, None),
-        ("ping", 8, None),
-        ("router-advertisement", 9, None),
-        ("router-solicitation", 10, None),
-        ("time-exceeded", 11, None),
-        ("ttl-exceeded", 11, None),
-        ("ttl-zero-during-transit", 11, Some(0)),
-        ("ttl-zero-during-reassembly", 11, Some(1)),
-        ("parameter-problem", 12, None),
-        ("ip-header-bad", 12, Some(0)),
-        ("required-option-missing", 12, Some(1)),
-        ("timestamp-request", 13, None),
-        ("timestamp-reply", 14, None),
-        ("address-mask-request", 17, None),
-        ("address-mask-reply", 18, None),
-    ];
     match t {
         ast::IcmpType::Any => Ok(None),
         ast::IcmpType::Numeric { kind, code } => Ok(Some((*kind, *code))),
         ast::IcmpType::Name(n) => {
             let lower = n.to_ascii_lowercase();
-            NAMES
+            syntax::ICMP_TYPES
                 .iter()
                 .find(|(name, _, _)| *name == lower)
                 .map(|&(_, k, c)| Some((k, c)))
@@ -1330,21 +1415,6 @@ fn reject_with(s: &str) -> Option<ir::RejectWith> {
         "icmp-host-prohibited" | "host-prohib" => HostProhibited,
         "icmp-admin-prohibited" | "admin-prohib" => AdminProhibited,
         "tcp-reset" | "tcp-rst" => TcpReset,
-        _ => return None,
-    })
-}
-
-fn log_level(s: &str) -> Option<ir::LogLevel> {
-    use ir::LogLevel::*;
-    Some(match s.to_ascii_lowercase().as_str() {
-        "0" | "emerg" | "panic" => Emerg,
-        "1" | "alert" => Alert,
-        "2" | "crit" => Crit,
-        "3" | "err" | "error" => Err,
-        "4" | "warning" | "warn" => Warn,
-        "5" | "notice" => Notice,
-        "6" | "info" => Info,
-        "7" | "debug" => Debug,
         _ => return None,
     })
 }
@@ -1732,6 +1802,58 @@ mod tests {
                 ("b.rules".into(), 1, None)
             ]
         );
+    }
+
+    /// Resolves one file named `t.rules` against the built-in inventory.
+    fn resolve_text(text: &str) -> Resolved {
+        let mut sources = Sources::new();
+        let inv = crate::inventory::default_inventory(&mut sources);
+        let inputs = [Input { name: "t.rules", file: FileId(1), text, stream: None }];
+        resolve(&inputs, &inv, &Options { table: "overlayfw", input_hash: String::new() })
+    }
+
+    /// Every spelling of a log level, in any case, passes the syntax stage and the resolver
+    /// alike (they share `LogLevel::SPELLINGS`): `panic`, which iptables takes, was refused.
+    #[test]
+    fn every_log_level_spelling_resolves_to_its_level() {
+        for &(word, level) in ir::LogLevel::SPELLINGS {
+            for word in [word.to_string(), word.to_ascii_uppercase()] {
+                let resolved = resolve_text(&format!("INPUT_CUST -j LOG --log-level {word}\n"));
+                assert!(resolved.diagnostics.is_empty(), "{word}: {:?}", resolved.diagnostics);
+                let rs = resolved.into_ruleset().expect("no error");
+                let chain = rs.chains.iter().find(|c| c.name == "INPUT_CUST").expect("chain");
+                assert_eq!(
+                    chain.rules[0].action,
+                    Action::Log { prefix: None, level: Some(level) },
+                    "{word}"
+                );
+            }
+        }
+        let panic = resolve_text("INPUT_CUST -j LOG --log-level panic\n").into_ruleset();
+        let script = crate::emit::nft_script(&panic.expect("panic is a level"));
+        assert!(script.contains("log level emerg comment"), "{script}");
+        for bad in ["8", "loud", "warnings", "07"] {
+            let resolved = resolve_text(&format!("INPUT_CUST -j LOG --log-level {bad}\n"));
+            let codes: Vec<_> = resolved.diagnostics.iter().map(|d| d.code).collect();
+            assert_eq!(codes, ["E008"], "{bad}");
+        }
+    }
+
+    /// The syntax stage and the resolver read ICMP type names from one list: every name the
+    /// syntax takes resolves, to its type and code.
+    #[test]
+    fn every_icmp_type_name_resolves_to_its_type_and_code() {
+        for &(name, kind, code) in syntax::ICMP_TYPES {
+            for word in [name.to_string(), name.to_ascii_uppercase()] {
+                let text = format!("INPUT_CUST -p icmp --icmp-type {word} -j DROP\n");
+                let resolved = resolve_text(&text);
+                assert!(resolved.diagnostics.is_empty(), "{word}: {:?}", resolved.diagnostics);
+                let rs = resolved.into_ruleset().expect("no error");
+                let chain = rs.chains.iter().find(|c| c.name == "INPUT_CUST").expect("chain");
+                let icmp = Match::IcmpType { neg: false, kind, code };
+                assert!(chain.rules[0].matches.contains(&icmp), "{word}: {:?}", chain.rules[0]);
+            }
+        }
     }
 
     #[test]

@@ -584,13 +584,20 @@ impl<'a> Values<'a> {
             );
             return None;
         }
-        // Bidirectional controls would make `nft list` show text other than what is stored.
-        if let Some(c) = text.chars().find(|c| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')) {
-            self.error(Diagnostic::error(
-                "E019",
-                format!("{what} contains {}, a text-direction control", describe(c)),
-                span,
-            ));
+        // Text-direction controls and invisible characters would make `nft list` show text
+        // other than what is stored.
+        if let Some(c) = text.chars().find(|&c| crate::text::is_hidden(c)) {
+            self.error(
+                Diagnostic::error(
+                    "E019",
+                    format!(
+                        "{what} contains {}, a text-direction or invisible character",
+                        describe(c)
+                    ),
+                    span,
+                )
+                .with_help("remove it"),
+            );
             return None;
         }
         if text.len() > max {

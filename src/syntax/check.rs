@@ -8,6 +8,36 @@ use super::lower::{Item, OPT_COUNT, Opt, Res, ToAddr, Val, e008, shown};
 use super::names;
 use crate::diagnostic::{Diagnostic, Spanned};
 
+/// A `!` before a value that stands for everything: the line would match no packet.
+/// iptables refuses `! -p all` (and `! -p 0`, the same): "rule would never match protocol";
+/// it takes `! --icmp-type any` (and `255`, which its icmp match reads as any type, whatever
+/// the code) but the rule never matches. Compiled as a match of nothing, the line would read as
+/// a rule that does something; a `!` that was dropped would match everything.
+fn negated_everything(it: &Item<'_>, bang: crate::diagnostic::Span) -> Option<Diagnostic> {
+    let what = match &it.val {
+        Val::Proto(p) if p.node == Protocol::All => "every protocol",
+        Val::Icmp(t) if t.node == super::ast::IcmpType::Any => "every ICMP type",
+        _ => return None,
+    };
+    Some(
+        Diagnostic::error(
+            "E022",
+            format!("`! {}` excludes {what}: the rule would never match", it.spelling),
+            bang,
+        )
+        .with_label("negates everything")
+        .with_help(match &it.val {
+            Val::Proto(_) => {
+                "iptables refuses this rule; remove the line, or name the protocol to exclude"
+            }
+            _ => {
+                "iptables takes the rule but it never matches (type 255 is any type too); remove \
+                 the line, or name the ICMP type to exclude"
+            }
+        }),
+    )
+}
+
 /// Checks that need the whole line: duplicates, negation, modules, protocols.
 /// `bad_module`: a `-m` was rejected, so options that need a module are not judged again.
 pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<Diagnostic>) {
@@ -41,6 +71,11 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
                     .with_label("`!` not allowed here")
                     .with_help("remove the `!`"),
             );
+        }
+        if let Some(bang) = it.neg
+            && let Some(d) = negated_everything(it, bang)
+        {
+            diags.push(d);
         }
     }
     let modules: Vec<&str> = items

@@ -643,13 +643,12 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
         }
         Opt::LogLevel => {
             let w = v.as_str().to_ascii_lowercase();
-            let numeric = matches!(w.as_str(), "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7");
-            if !numeric && !names::LOG_LEVELS.contains(&w.as_str()) {
+            if crate::ir::LogLevel::parse(&w).is_none() {
                 return Err(e008(
                     format!("unknown log level `{}`", shown(v.as_str())),
                     ctx.span(v),
                 )
-                .with_help("use 0–7 or emerg, alert, crit, error, warning, notice, info, debug"));
+                .with_help(crate::ir::LogLevel::HELP));
             }
             Val::Word(Spanned::new(w, ctx.span(v)))
         }
@@ -955,6 +954,8 @@ fn icmp_type(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<IcmpType>> {
         let kind = byte(parts.next());
         let code = parts.next();
         match (kind, code) {
+            // iptables' icmp match reads type 255 as any type, whatever the code.
+            (Some(255), _) if code.is_none_or(|c| byte(Some(c)).is_some()) => IcmpType::Any,
             (Some(kind), None) => IcmpType::Numeric { kind, code: None },
             (Some(kind), Some(c)) if byte(Some(c)).is_some() => {
                 IcmpType::Numeric { kind, code: byte(Some(c)) }
@@ -969,11 +970,12 @@ fn icmp_type(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<IcmpType>> {
                 ));
             }
         }
-    } else if names::ICMP_TYPES.contains(&w.as_str()) {
+    } else if names::ICMP_TYPES.iter().any(|t| t.0 == w) {
         IcmpType::Name(w)
     } else {
         let mut d = e008(format!("unknown ICMP type `{}`", shown(p.as_str())), span);
-        if let Some(c) = names::closest(&w, names::ICMP_TYPES) {
+        let known: Vec<&str> = names::ICMP_TYPES.iter().map(|t| t.0).collect();
+        if let Some(c) = names::closest(&w, &known) {
             d = d.with_help(format!("did you mean `{c}`?"));
         }
         return Err(d);

@@ -101,47 +101,48 @@ pub(super) const SERVICES: &[(&str, u16)] = &[
     ("postgresql", 5432),
 ];
 
-/// iptables' ICMP type names (`iptables -p icmp -h`), lower-cased.
-pub(super) const ICMP_TYPES: &[&str] = &[
-    "echo-reply",
-    "pong",
-    "destination-unreachable",
-    "network-unreachable",
-    "host-unreachable",
-    "protocol-unreachable",
-    "port-unreachable",
-    "fragmentation-needed",
-    "source-route-failed",
-    "network-unknown",
-    "host-unknown",
-    "network-prohibited",
-    "host-prohibited",
-    "tos-network-unreachable",
-    "tos-host-unreachable",
-    "communication-prohibited",
-    "host-precedence-violation",
-    "precedence-cutoff",
-    "source-quench",
-    "redirect",
-    "network-redirect",
-    "host-redirect",
-    "tos-network-redirect",
-    "tos-host-redirect",
-    "echo-request",
-    "ping",
-    "router-advertisement",
-    "router-solicitation",
-    "time-exceeded",
-    "ttl-exceeded",
-    "ttl-zero-during-transit",
-    "ttl-zero-during-reassembly",
-    "parameter-problem",
-    "ip-header-bad",
-    "required-option-missing",
-    "timestamp-request",
-    "timestamp-reply",
-    "address-mask-request",
-    "address-mask-reply",
+/// iptables' ICMP type names (`iptables -p icmp -h`), lower-cased, with the type and code
+/// each stands for: the one list the syntax stage checks names against and the resolver maps.
+pub const ICMP_TYPES: &[(&str, u8, Option<u8>)] = &[
+    ("echo-reply", 0, None),
+    ("pong", 0, None),
+    ("destination-unreachable", 3, None),
+    ("network-unreachable", 3, Some(0)),
+    ("host-unreachable", 3, Some(1)),
+    ("protocol-unreachable", 3, Some(2)),
+    ("port-unreachable", 3, Some(3)),
+    ("fragmentation-needed", 3, Some(4)),
+    ("source-route-failed", 3, Some(5)),
+    ("network-unknown", 3, Some(6)),
+    ("host-unknown", 3, Some(7)),
+    ("network-prohibited", 3, Some(9)),
+    ("host-prohibited", 3, Some(10)),
+    ("tos-network-unreachable", 3, Some(11)),
+    ("tos-host-unreachable", 3, Some(12)),
+    ("communication-prohibited", 3, Some(13)),
+    ("host-precedence-violation", 3, Some(14)),
+    ("precedence-cutoff", 3, Some(15)),
+    ("source-quench", 4, None),
+    ("redirect", 5, None),
+    ("network-redirect", 5, Some(0)),
+    ("host-redirect", 5, Some(1)),
+    ("tos-network-redirect", 5, Some(2)),
+    ("tos-host-redirect", 5, Some(3)),
+    ("echo-request", 8, None),
+    ("ping", 8, None),
+    ("router-advertisement", 9, None),
+    ("router-solicitation", 10, None),
+    ("time-exceeded", 11, None),
+    ("ttl-exceeded", 11, None),
+    ("ttl-zero-during-transit", 11, Some(0)),
+    ("ttl-zero-during-reassembly", 11, Some(1)),
+    ("parameter-problem", 12, None),
+    ("ip-header-bad", 12, Some(0)),
+    ("required-option-missing", 12, Some(1)),
+    ("timestamp-request", 13, None),
+    ("timestamp-reply", 14, None),
+    ("address-mask-request", 17, None),
+    ("address-mask-reply", 18, None),
 ];
 
 /// `--reject-with` types of the iptables REJECT target, with its short aliases.
@@ -163,10 +164,6 @@ pub(super) const REJECT_TYPES: &[&str] = &[
     "tcp-reset",
     "tcp-rst",
 ];
-
-/// syslog levels `--log-level` accepts besides 0–7.
-pub(super) const LOG_LEVELS: &[&str] =
-    &["emerg", "alert", "crit", "error", "err", "warning", "warn", "notice", "info", "debug"];
 
 /// The closest candidate to `word` (see [`crate::suggest::did_you_mean`]); words of fewer than
 /// two letters get no suggestion.

@@ -9,9 +9,11 @@ mod emit_load;
 mod fmt;
 mod injection;
 mod irgen;
+mod limits;
 mod lint;
 mod load;
 mod natkeep;
+mod negation;
 #[cfg(feature = "netlink")]
 mod netlink;
 mod netns;

@@ -15,7 +15,7 @@ use crate::netns::{Netns, require_root, rule_counts};
 const TABLE: &str = "overlayfw";
 
 /// Runs `f` on a thread inside the namespace; panics if the thread is not in it.
-fn in_netns<R: Send>(ns: &Netns, f: impl FnOnce() -> R + Send) -> R {
+pub(crate) fn in_netns<R: Send>(ns: &Netns, f: impl FnOnce() -> R + Send) -> R {
     let path = format!("/var/run/netns/{}", ns.name());
     std::thread::scope(|s| {
         s.spawn(|| {

@@ -116,8 +116,18 @@ impl Netns {
 
     /// `nft -f -` inside the namespace; on failure nft's error messages.
     pub fn nft_load(&self, script: &str) -> Result<(), String> {
+        self.nft_load_with(&["-f", "-"], script)
+    }
+
+    /// `nft -j -f -` (a libnftables JSON script) inside the namespace.
+    pub fn nft_load_json(&self, script: &str) -> Result<(), String> {
+        self.nft_load_with(&["-j", "-f", "-"], script)
+    }
+
+    fn nft_load_with(&self, args: &[&str], script: &str) -> Result<(), String> {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.name, "nft", "-f", "-"])
+            .args(["netns", "exec", &self.name, "nft"])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -87,7 +87,8 @@ fn line(rng: &mut Rng) -> String {
     let proto = rng.pick(&["tcp", "udp", "icmp", "all", "esp", "", "", ""]);
     let l4 = matches!(proto, "tcp" | "udp");
     if !proto.is_empty() {
-        let neg = if l4 || proto == "icmp" { "" } else { bang(rng) };
+        // `! -p all` negates every packet: refused (E022).
+        let neg = if l4 || matches!(proto, "icmp" | "all") { "" } else { bang(rng) };
         parts.push(format!("{neg}-p {proto}"));
     }
     if l4 {

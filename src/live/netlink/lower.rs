@@ -28,7 +28,7 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use crate::emit::{COMMENT_MAX, LOG_PREFIX_MAX, truncate};
+use crate::emit::{LOG_PREFIX_MAX, truncate};
 use crate::ir::{
     Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, L4, LogLevel, MapVerdict, Match,
     NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule,
@@ -284,13 +284,9 @@ pub(crate) fn port_elems(ports: &[(u16, u16)]) -> Vec<Elem> {
     interval_elems(ranges, u64::from(u16::MAX), 2)
 }
 
-/// The rule comment nft writes: `FILE:LINE[ NOTE]`, cut to [`COMMENT_MAX`] bytes.
+/// The rule comment nft writes: `FILE:LINE[ NOTE]`, cut to [`crate::emit::COMMENT_MAX`] bytes.
 pub(crate) fn rule_comment(origin: &Origin) -> String {
-    let full = match &origin.note {
-        Some(note) => format!("{}:{} {note}", origin.file, origin.line),
-        None => format!("{}:{}", origin.file, origin.line),
-    };
-    truncate(&full, COMMENT_MAX).to_owned()
+    crate::emit::comment(origin)
 }
 
 /// Lowers rules; hands out ids for anonymous sets after the named ones.
@@ -876,6 +872,6 @@ mod tests {
             note: Some(Box::new("é".repeat(100))),
         };
         let c = rule_comment(&o);
-        assert!(c.len() <= COMMENT_MAX && c.starts_with("f:1 é"));
+        assert!(c.len() <= crate::emit::COMMENT_MAX && c.starts_with("f:1 é"));
     }
 }
