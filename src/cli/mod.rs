@@ -672,9 +672,13 @@ fn apply_confirmed(
         Err(Refused { uncertain: true, .. }) if pending.decide(Decision::Restore).is_ok() => {
             undone = true;
         }
-        Err(Refused { code, .. }) => {
+        Err(Refused { code, uncertain }) => {
             let _ = watchdog.kill();
             let _ = watchdog.wait();
+            // Uncertain and the watchdog cannot be told: undo it here.
+            if uncertain && let Err(e) = snapshot.restore() {
+                eprintln!("overlayfw: restoring the previous table failed: {e}");
+            }
             pending.clear();
             return Ok(code);
         }
