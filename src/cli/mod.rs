@@ -63,8 +63,19 @@ enum Command {
 struct WatchdogArgs {
     #[command(flatten)]
     table: TableArg,
+    /// The pending change to watch (its files' key).
     #[arg(long)]
+    id: String,
+    #[arg(long, value_parser = confirm_seconds())]
     seconds: u64,
+}
+
+/// The longest `--confirm`: a day. Bounded when the arguments are read, so that no deadline
+/// can overflow after the kernel was changed.
+const MAX_CONFIRM_SECONDS: u64 = 86_400;
+
+fn confirm_seconds() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=MAX_CONFIRM_SECONDS)
 }
 
 #[derive(Args, Debug)]
@@ -160,9 +171,14 @@ struct ApplyArgs {
     /// Print the plan (as `diff` does) and change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Restore the previous table unless confirmed within SECONDS (Enter, or `overlayfw confirm`).
-    #[arg(long, value_name = "SECONDS")]
+    /// Restore the previous table unless confirmed within SECONDS, 1 to 86400 (Enter, or
+    /// `overlayfw confirm`).
+    #[arg(long, value_name = "SECONDS", value_parser = confirm_seconds())]
     confirm: Option<u64>,
+    /// Replace the table even if overlayfw did not make it (its comment is not overlayfw's),
+    /// such as iptables-nft's `nat`.
+    #[arg(long)]
+    force: bool,
     /// How to print the plan of --dry-run.
     #[arg(long, value_enum, default_value_t = PlanFormatArg::Human)]
     format: PlanFormatArg,
@@ -465,6 +481,10 @@ fn live_model_in_background(
 
 fn diff(a: DiffArgs) -> io::Result<u8> {
     if a.against.is_none() {
+        if let Err(msg) = live::nft::check_available() {
+            eprintln!("overlayfw: {msg}");
+            return Ok(2);
+        }
         // `nft -j list` takes many times longer than the compile and runs beside it: a compile
         // on one core finishes well before it, and leaves nft a core of its own.
         crate::parallel::limit_threads(Some(1));
@@ -494,8 +514,29 @@ fn diff(a: DiffArgs) -> io::Result<u8> {
     Ok(u8::from(!plan.is_same()))
 }
 
+fn backend(b: BackendArg) -> live::apply::Backend {
+    match b {
+        BackendArg::Nft => live::apply::Backend::Nft,
+        BackendArg::Netlink => live::apply::Backend::Netlink,
+    }
+}
+
+/// What `apply` needs before it reads or locks anything: `nft` (it reads the live table with
+/// it) and, for `--backend netlink`, a build with the feature. `Err`: the usage error to print.
+fn apply_preflight(backend: live::apply::Backend) -> Result<(), String> {
+    if let Some(why) = live::apply::netlink_missing(backend) {
+        return Err(why.to_string());
+    }
+    live::nft::check_available().map(drop)
+}
+
 fn apply(a: ApplyArgs) -> io::Result<u8> {
     let table = a.table.table.as_str();
+    let backend = backend(a.backend);
+    if let Err(msg) = apply_preflight(backend) {
+        eprintln!("overlayfw: {msg}");
+        return Ok(2);
+    }
     let mut ruleset = match build(&a.common, table, a.message_format)? {
         Ok(rs) => rs,
         Err(code) => return Ok(code),
@@ -514,118 +555,287 @@ fn apply(a: ApplyArgs) -> io::Result<u8> {
         print_plan(&diff::plan(table, &diff::from_ruleset(&ruleset), live.as_ref()), a.format)?;
         return Ok(0);
     }
-    let _lock = live::confirm::lock(table).map_err(|e| {
+    let lock = live::confirm::lock(table, |why| eprintln!("overlayfw: {why}")).map_err(|e| {
         io::Error::new(e.kind(), format!("locking {}: {e}", live::confirm::state_dir().display()))
     })?;
-    let snapshot = match a.confirm.map(|_| live::apply::Snapshot::take(table)).transpose() {
+    if let Some(stale) = live::confirm::clear_stale(table) {
+        eprintln!("overlayfw: warning: {stale}");
+    }
+    live::confirm::sweep_decisions(table);
+    let snapshot = match live::apply::Snapshot::take(table) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("overlayfw: reading the live table: {e}");
+            eprintln!("overlayfw: reading the live table: {e}\nnothing was changed");
             return Ok(2);
         }
     };
-    let backend = match a.backend {
-        BackendArg::Nft => live::apply::Backend::Nft,
-        BackendArg::Netlink => live::apply::Backend::Netlink,
-    };
-    let kernel = match live::apply::apply(&ruleset, backend) {
-        Ok(kernel) => kernel,
-        Err(e) => {
-            eprintln!("overlayfw: the kernel refused the ruleset; nothing was changed\n{e}");
-            return Ok(match e {
-                live::apply::ApplyError::Nft {
-                    source: live::nft::NftError::Failed { .. }, ..
-                } => 1,
-                live::apply::ApplyError::Netlink(_) => 1,
-                _ => 2,
-            });
-        }
-    };
+    if let Some(why) = snapshot.foreign()
+        && !a.force
+    {
+        eprintln!(
+            "overlayfw: {why}; applying would replace it and everything in it. Use another --table, or --force to replace it anyway; nothing was changed"
+        );
+        return Ok(2);
+    }
     let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
-    let Some((seconds, snapshot)) = a.confirm.zip(snapshot) else {
-        let took = kernel.map_or(String::new(), |t| {
-            format!(" (the kernel's transaction took {:.3} s)", t.as_secs_f64())
-        });
-        eprintln!("applied table ip {table}: {} chains, {rules} rules{took}", ruleset.chains.len());
-        return Ok(0);
-    };
-    let pending = live::confirm::Pending::create(table, &snapshot.restore_script())?;
-    // The watchdog decides; it lives in its own process group, so that losing the terminal
-    // (which kills this process) cannot keep an unconfirmed change.
-    let spawned = {
+    let chains = ruleset.chains.len();
+    match a.confirm {
+        None => match apply_now(&ruleset, backend) {
+            Ok(kernel) => {
+                let took = kernel.map_or(String::new(), |t| {
+                    format!(" (the kernel's transaction took {:.3} s)", t.as_secs_f64())
+                });
+                eprintln!("applied table ip {table}: {chains} chains, {rules} rules{took}");
+                Ok(0)
+            }
+            Err(refused) => Ok(refused.code),
+        },
+        Some(seconds) => apply_confirmed(&ruleset, backend, &lock, &snapshot, seconds),
+    }
+}
+
+/// A failed apply: its exit code, and whether the kernel may have changed all the same.
+struct Refused {
+    code: u8,
+    uncertain: bool,
+}
+
+/// Applies; on failure says why (nothing changed, or, when nft was stopped at its time limit,
+/// that the outcome is unknown).
+fn apply_now(
+    ruleset: &Ruleset,
+    backend: live::apply::Backend,
+) -> Result<Option<std::time::Duration>, Refused> {
+    use live::apply::ApplyError;
+    use live::nft::NftError;
+    live::apply::apply(ruleset, backend).map_err(|e| match e {
+        ApplyError::Nft { source: NftError::Timeout { .. }, .. } => {
+            eprintln!(
+                "overlayfw: {e}\nthe table may be the old one or the new one: check with `overlayfw diff`"
+            );
+            Refused { code: 2, uncertain: true }
+        }
+        ApplyError::Nft { source: NftError::Failed { .. }, .. } | ApplyError::Netlink(_) => {
+            eprintln!("overlayfw: the kernel refused the ruleset; nothing was changed\n{e}");
+            Refused { code: 1, uncertain: false }
+        }
+        ApplyError::Nft { .. } => {
+            eprintln!("overlayfw: {e}\nnothing was changed");
+            Refused { code: 2, uncertain: false }
+        }
+    })
+}
+
+/// `apply --confirm`: the way back is secured before the kernel changes. The restore script is
+/// checked (`nft -c`) and written, and the watchdog started (holding the apply lock), first;
+/// then the change is applied and the record that makes it confirmable written.
+fn apply_confirmed(
+    ruleset: &Ruleset,
+    backend: live::apply::Backend,
+    lock: &live::confirm::ApplyLock,
+    snapshot: &live::apply::Snapshot,
+    seconds: u64,
+) -> io::Result<u8> {
+    use live::confirm::{Decision, Pending};
+    let table = ruleset.table.as_str();
+    if let Err(e) = snapshot.check_restore() {
+        eprintln!(
+            "overlayfw: the live table ip {table} could not be put back as nft lists it, so --confirm cannot promise to restore it; nothing was changed\n{e}"
+        );
+        return Ok(2);
+    }
+    let pending = Pending::new(table);
+    if let Err(e) = pending.write_restore(&snapshot.restore_script()) {
+        eprintln!("overlayfw: writing the restore script: {e}\nnothing was changed");
+        return Ok(2);
+    }
+    // The watchdog lives in its own process group, so that losing the terminal (which kills
+    // this process) cannot keep an unconfirmed change; its standard input is the apply lock,
+    // which it holds until the change is confirmed or undone.
+    let spawned = lock.share().and_then(|held| {
         use std::os::unix::process::CommandExt as _;
         std::process::Command::new(std::env::current_exe()?)
-            .args(["watchdog", "--table", table, "--seconds", &seconds.to_string()])
-            .stdin(std::process::Stdio::null())
+            .args(["watchdog", "--table", table, "--id", pending.id()])
+            .args(["--seconds", &seconds.to_string()])
+            .stdin(std::process::Stdio::from(held))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .process_group(0)
             .spawn()
-    };
+    });
     let mut watchdog = match spawned {
         Ok(w) => w,
         Err(e) => {
-            eprintln!(
-                "overlayfw: cannot start the confirmation watchdog ({e}); restoring the previous table"
-            );
             pending.clear();
-            return Ok(if snapshot.restore().is_ok() { 1 } else { 2 });
+            eprintln!(
+                "overlayfw: cannot start the confirmation watchdog: {e}\nnothing was changed"
+            );
+            return Ok(2);
         }
     };
-    eprintln!(
-        "applied table ip {table}; confirm within {seconds} s (press Enter, or run `overlayfw confirm --table {table}`), or the previous table comes back"
-    );
-    // Enter confirms only on a terminal: a line arriving on a pipe is not an operator's "yes".
-    pending.wait(std::time::Duration::from_secs(seconds), io::stdin().is_terminal());
-    let status = watchdog_status(&mut watchdog)?;
-    match status {
+    // Set when the change is being undone before it could be confirmed.
+    let mut undone = false;
+    match apply_now(ruleset, backend) {
+        Ok(_) => {}
+        // nft was stopped at its time limit: the change may have happened; undo it.
+        Err(Refused { uncertain: true, .. }) if pending.decide(Decision::Restore).is_ok() => {
+            undone = true;
+        }
+        Err(Refused { code, uncertain }) => {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+            // Uncertain and the watchdog cannot be told: undo it here.
+            if uncertain && let Err(e) = snapshot.restore() {
+                eprintln!("overlayfw: restoring the previous table failed: {e}");
+            }
+            pending.clear();
+            return Ok(code);
+        }
+    }
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(seconds);
+    if !undone {
+        if let Err(e) = pending.publish(watchdog.id(), deadline) {
+            eprintln!(
+                "overlayfw: recording the pending change: {e}; restoring the previous table ip {table}"
+            );
+            undone = true;
+            if pending.decide(Decision::Restore).is_err() {
+                // Nothing can be written: undo it here, without the watchdog.
+                let _ = watchdog.kill();
+                let _ = watchdog.wait();
+                let restored = snapshot.restore();
+                pending.clear();
+                if let Err(e) = restored {
+                    eprintln!("overlayfw: restoring the previous table failed: {e}");
+                } else {
+                    eprintln!("the previous table ip {table} is restored");
+                }
+                return Ok(2);
+            }
+        } else {
+            eprintln!(
+                "applied table ip {table}; confirm within {seconds} s (press Enter, or run `overlayfw confirm --table {table}`), or the previous table comes back"
+            );
+        }
+    }
+    // Enter confirms only on a terminal (a line arriving on a pipe is not an operator's "yes"),
+    // and only in the foreground: a background job reading it would be stopped (SIGTTIN).
+    let enter = in_foreground_of_terminal().then(|| {
+        // What was typed before the question is not an answer to it.
+        let _ = rustix::termios::tcflush(io::stdin(), rustix::termios::QueueSelector::IFlush);
+        let (tx, rx) = std::sync::mpsc::channel();
+        // The thread stays blocked on stdin if nothing comes; the process exits anyway.
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            if io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                let _ = tx.send(());
+            }
+        });
+        rx
+    });
+    let status = loop {
+        if let Some(status) = watchdog.try_wait()? {
+            break status.code().unwrap_or(2);
+        }
+        if enter.as_ref().is_some_and(|rx| rx.try_recv().is_ok()) {
+            let _ = pending.decide(Decision::Confirmed);
+        }
+        std::thread::sleep(live::confirm::POLL);
+    };
+    Ok(match status {
+        1 if undone => {
+            eprintln!("the previous table ip {table} is restored");
+            2
+        }
         0 => {
             eprintln!("confirmed");
-            Ok(0)
+            0
         }
         1 => {
             eprintln!(
                 "not confirmed within {seconds} s: the previous table ip {table} is restored"
             );
-            Ok(1)
+            1
         }
         _ => {
-            eprintln!("overlayfw: not confirmed, and restoring the previous table failed");
-            Ok(2)
+            eprintln!(
+                "overlayfw: not confirmed, and restoring the previous table failed; its script is {}",
+                pending.restore_path().display()
+            );
+            2
         }
+    })
+}
+
+/// Whether standard input is a terminal whose foreground process group is ours.
+fn in_foreground_of_terminal() -> bool {
+    io::stdin().is_terminal()
+        && rustix::termios::tcgetpgrp(io::stdin()).is_ok_and(|g| g == rustix::process::getpgrp())
+}
+
+/// The watchdog of one pending change. It holds the apply lock (its standard input) until the
+/// change is decided. The deadline runs from when the change is recorded as applied, or from
+/// when the applying process (its parent) is gone, whichever comes first.
+/// Exit 0: confirmed; 1: not confirmed, previous table restored; 2: restoring failed (the
+/// restore script and the record are left for the operator).
+fn watchdog(a: WatchdogArgs) -> io::Result<u8> {
+    use live::confirm::Decision;
+    let Some(pending) = live::confirm::Pending::open(&a.table.table, &a.id) else {
+        return Ok(2);
+    };
+    let parent = std::os::unix::process::parent_id();
+    let mut deadline = None;
+    let decision = loop {
+        if let Some(d) = pending.decision() {
+            break d;
+        }
+        let now = std::time::Instant::now();
+        if deadline.is_none()
+            && (pending.is_published() || std::os::unix::process::parent_id() != parent)
+        {
+            deadline = Some(now + std::time::Duration::from_secs(a.seconds));
+        }
+        if deadline.is_some_and(|d| now >= d) {
+            // A confirmation that came just before wins.
+            break pending.decide(Decision::Restore).unwrap_or(Decision::Restore);
+        }
+        std::thread::sleep(live::confirm::POLL);
+    };
+    if decision == Decision::Confirmed {
+        pending.clear();
+        return Ok(0);
+    }
+    match pending.restore_script().map(|s| live::nft::load(&s)) {
+        Ok(Ok(())) => {
+            pending.clear();
+            Ok(1)
+        }
+        _ => Ok(2),
     }
 }
 
-fn watchdog_status(child: &mut std::process::Child) -> io::Result<i32> {
-    Ok(child.wait()?.code().unwrap_or(2))
-}
-
-/// Exit 0: confirmed; 1: not confirmed, previous table restored; 2: restoring failed.
-fn watchdog(a: WatchdogArgs) -> io::Result<u8> {
-    let pending = live::confirm::Pending::of(&a.table.table);
-    let confirmed = pending.wait(std::time::Duration::from_secs(a.seconds), false);
-    let code = if confirmed {
-        0
-    } else {
-        match pending.restore_script().map(|s| live::nft::load(&s)) {
-            Ok(Ok(())) => 1,
-            _ => 2,
-        }
-    };
-    pending.clear();
-    Ok(code)
-}
-
 fn confirm(a: ConfirmArgs) -> io::Result<u8> {
-    if live::confirm::confirm(&a.table.table)? {
-        eprintln!("confirmed table ip {}", a.table.table);
-        Ok(0)
-    } else {
-        eprintln!(
-            "overlayfw: no apply of table ip {} is waiting for confirmation here",
-            a.table.table
-        );
-        Ok(2)
+    use live::confirm::Confirmed;
+    let table = &a.table.table;
+    if let Err(msg) = resolve::check_table_name(table) {
+        eprintln!("overlayfw: {msg}");
+        return Ok(2);
+    }
+    match live::confirm::confirm(table)? {
+        Confirmed::Yes => {
+            eprintln!("confirmed table ip {table}");
+            Ok(0)
+        }
+        Confirmed::NothingPending => {
+            eprintln!("overlayfw: no apply of table ip {table} is waiting for confirmation here");
+            Ok(2)
+        }
+        Confirmed::TooLate => {
+            eprintln!(
+                "overlayfw: too late: the deadline passed and the previous table ip {table} is being restored"
+            );
+            Ok(1)
+        }
     }
 }
 

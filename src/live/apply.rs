@@ -21,8 +21,6 @@ pub enum ApplyError {
     Nft { source: NftError, blame: Vec<String> },
     #[error("{0}")]
     Netlink(String),
-    #[error("this overlayfw was built without the `netlink` feature; use --backend nft")]
-    NoNetlink,
 }
 
 fn blame_text(blame: &[String]) -> String {
@@ -61,10 +59,17 @@ fn netlink(rs: &Ruleset) -> Result<Option<Duration>, ApplyError> {
 
 #[cfg(not(feature = "netlink"))]
 fn netlink(_: &Ruleset) -> Result<Option<Duration>, ApplyError> {
-    Err(ApplyError::NoNetlink)
+    Err(ApplyError::Netlink(NO_NETLINK.to_string()))
 }
 
-/// The table as it was before an apply, to put back.
+/// Why `--backend netlink` is unavailable in this build, if it is.
+pub fn netlink_missing(backend: Backend) -> Option<&'static str> {
+    (backend == Backend::Netlink && !cfg!(feature = "netlink")).then_some(NO_NETLINK)
+}
+
+const NO_NETLINK: &str = "this overlayfw was built without the `netlink` feature: --backend netlink is not available; use --backend nft (or build with `--features netlink`)";
+
+/// The live table before an apply: to check whose it is, and to put it back.
 pub struct Snapshot {
     table: String,
     /// `nft list table` text, or `None` when the table did not exist.
@@ -76,7 +81,24 @@ impl Snapshot {
         Ok(Snapshot { table: table.to_string(), text: nft::list_table_text(table)? })
     }
 
+    /// Why the live table is not overlayfw's to replace: it exists and its comment is not the
+    /// `overlayfw …` that every table overlayfw makes carries (iptables-nft's `nat`, say).
+    /// `None`: absent, or ours.
+    pub fn foreign(&self) -> Option<String> {
+        let text = self.text.as_deref()?;
+        let t = &self.table;
+        match nft::table_comment(text) {
+            Some(c) if c == "overlayfw" || c.starts_with("overlayfw ") => None,
+            Some(c) => Some(format!(
+                "table ip {t} was not made by overlayfw (its comment is \"{}\")",
+                c.escape_debug()
+            )),
+            None => Some(format!("table ip {t} was not made by overlayfw (it has no comment)")),
+        }
+    }
+
     /// One transaction that makes the table what it was (or removes it if it was absent).
+    /// The table name is a checked one (letters, digits, `_`); the rest is nft's own listing.
     pub fn restore_script(&self) -> String {
         let t = &self.table;
         let mut s = format!("table ip {t} {{}}\ndelete table ip {t}\n");
@@ -86,7 +108,46 @@ impl Snapshot {
         s
     }
 
+    /// Whether the restore script can be loaded (`nft -c`): a table that nft lists in a form it
+    /// cannot read back (iptables-nft's `xt` matches) cannot be put back.
+    pub fn check_restore(&self) -> Result<(), NftError> {
+        nft::check(&self.restore_script())
+    }
+
     pub fn restore(&self) -> Result<(), NftError> {
         nft::load(&self.restore_script())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Snapshot;
+
+    fn snapshot(text: Option<&str>) -> Snapshot {
+        Snapshot { table: "t".into(), text: text.map(str::to_string) }
+    }
+
+    #[test]
+    fn only_a_table_with_overlayfws_comment_is_ours() {
+        assert_eq!(snapshot(None).foreign(), None);
+        let ours = snapshot(Some("table ip t {\n\tcomment \"overlayfw fx64:ab\"\n}\n"));
+        assert_eq!(ours.foreign(), None);
+        let bare = snapshot(Some("table ip t {\n\tchain c {\n\t}\n}\n")).foreign();
+        assert_eq!(
+            bare.as_deref(),
+            Some("table ip t was not made by overlayfw (it has no comment)")
+        );
+        let other = snapshot(Some("table ip t {\n\tcomment \"overlayfwx\"\n}\n")).foreign();
+        assert_eq!(
+            other.as_deref(),
+            Some("table ip t was not made by overlayfw (its comment is \"overlayfwx\")")
+        );
+    }
+
+    #[test]
+    fn the_restore_script_replaces_the_table_or_removes_it() {
+        assert_eq!(snapshot(None).restore_script(), "table ip t {}\ndelete table ip t\n");
+        let s = snapshot(Some("table ip t {\n}\n")).restore_script();
+        assert_eq!(s, "table ip t {}\ndelete table ip t\ntable ip t {\n}\n");
     }
 }

@@ -1,8 +1,11 @@
-//! The `nft` command: list a table as JSON or text, load a script. Everything runs in the
-//! network namespace of this process.
+//! The `nft` command: list a table as JSON or text, load or check a script. Everything runs in
+//! the network namespace of this process. Every `nft` child has a time limit ([`timeout`]):
+//! a hung `nft` is stopped rather than holding the apply lock for ever.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -14,9 +17,56 @@ pub enum NftError {
     Failed { args: String, stderr: String },
     #[error("`nft -j` printed something that is not JSON: {0}")]
     Json(serde_json::Error),
+    #[error(
+        "`nft {args}` did not finish within {} s and was stopped (OVERLAYFW_NFT_TIMEOUT sets the limit in seconds)",
+        .limit.as_secs_f64()
+    )]
+    Timeout { args: String, limit: Duration },
+}
+
+/// How long one `nft` may run when `OVERLAYFW_NFT_TIMEOUT` does not say.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The time limit of one `nft` child: `$OVERLAYFW_NFT_TIMEOUT` (seconds, fractions allowed,
+/// more than 0), else [`DEFAULT_TIMEOUT`]. `Err`: the variable says something else.
+pub fn timeout() -> Result<Duration, String> {
+    let Some(v) = std::env::var_os("OVERLAYFW_NFT_TIMEOUT") else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    v.to_str()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            format!(
+                "OVERLAYFW_NFT_TIMEOUT={}: expected seconds, more than 0 and at most 86400",
+                v.to_string_lossy().escape_debug()
+            )
+        })
+}
+
+/// Where `nft` would be run from: the first executable `nft` on `$PATH`. `Err`: a message
+/// saying it is missing (or the time limit is malformed), for a usage error before anything
+/// is locked or changed.
+pub fn check_available() -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    timeout()?;
+    let path = std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("nft"))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .ok_or_else(|| {
+            "`nft` was not found on PATH: install the nftables package (or put nft on PATH)"
+                .to_string()
+        })
 }
 
 fn nft(args: &[&str], stdin: Option<&[u8]>) -> Result<std::process::Output, NftError> {
+    // The limit was checked by the command before it started (`check_available`).
+    let limit = timeout().unwrap_or(DEFAULT_TIMEOUT);
     let mut child = Command::new("nft")
         .args(args)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
@@ -24,16 +74,46 @@ fn nft(args: &[&str], stdin: Option<&[u8]>) -> Result<std::process::Output, NftE
         .stderr(Stdio::piped())
         .spawn()
         .map_err(NftError::Spawn)?;
-    if let Some(bytes) = stdin {
+    // Threads write and read while we wait, so a large script cannot deadlock on full pipes
+    // and the wait can stop at the limit.
+    let writer = stdin.map(|bytes| {
         let mut pipe = child.stdin.take().expect("stdin is piped");
         let bytes = bytes.to_vec();
-        // A thread writes while we read, so a large script cannot deadlock on full pipes.
-        let writer = std::thread::spawn(move || pipe.write_all(&bytes));
-        let out = child.wait_with_output().map_err(NftError::Spawn)?;
-        let _ = writer.join();
-        return Ok(out);
+        std::thread::spawn(move || pipe.write_all(&bytes))
+    });
+    let reader = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = reader(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = reader(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(1);
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(NftError::Spawn)? {
+            break status;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            // The reading threads are left behind: a grandchild may still hold the pipes.
+            return Err(NftError::Timeout { args: args.join(" "), limit });
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    };
+    if let Some(w) = writer {
+        let _ = w.join();
     }
-    child.wait_with_output().map_err(NftError::Spawn)
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    Ok(std::process::Output { status, stdout, stderr })
 }
 
 fn failed(args: &[&str], out: &std::process::Output) -> NftError {
@@ -83,6 +163,29 @@ pub fn load(script: &str) -> Result<(), NftError> {
     if out.status.success() { Ok(()) } else { Err(failed(&args, &out)) }
 }
 
+/// `nft -c -f -` with the script: whether nft can parse it and the kernel would take it,
+/// without changing anything.
+pub fn check(script: &str) -> Result<(), NftError> {
+    let args = ["-c", "-f", "-"];
+    let out = nft(&args, Some(script.as_bytes()))?;
+    if out.status.success() { Ok(()) } else { Err(failed(&args, &out)) }
+}
+
+/// The table's own comment in a `nft list table` text (`comment "…"` among the table's
+/// attributes, before its first chain, set or other object); `None` when it has none.
+pub fn table_comment(listing: &str) -> Option<&str> {
+    for line in listing.lines().skip(1) {
+        let l = line.trim();
+        if l.ends_with('{') || l == "}" {
+            return None;
+        }
+        if let Some(rest) = l.strip_prefix("comment \"") {
+            return Some(rest.strip_suffix('"').unwrap_or(rest));
+        }
+    }
+    None
+}
+
 /// The rule comments (`FILE:LINE`) of the script lines nft's error messages point at
 /// (`/dev/stdin:LINE:COL-COL: Error: …`), so a kernel refusal can be traced to the source.
 pub fn blame(script: &str, stderr: &str) -> Vec<String> {
@@ -103,4 +206,20 @@ pub fn blame(script: &str, stderr: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table_comment;
+
+    #[test]
+    fn the_table_comment_is_read_among_the_table_attributes_only() {
+        let ours =
+            "table ip t {\n\tflags dormant\n\tcomment \"overlayfw fx64:1\"\n\tchain c {\n\t}\n}\n";
+        assert_eq!(table_comment(ours), Some("overlayfw fx64:1"));
+        // A chain's comment is not the table's.
+        let chain = "table ip nat {\n\tchain c {\n\t\tcomment \"overlayfw\"\n\t}\n}\n";
+        assert_eq!(table_comment(chain), None);
+        assert_eq!(table_comment("table ip t {\n}\n"), None);
+    }
 }

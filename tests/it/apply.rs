@@ -519,3 +519,354 @@ fn concurrent_applies_serialise_on_the_lock() {
     assert_eq!(child.wait().expect("apply ends").code(), Some(0));
     assert_eq!(code(&run(&ns, &with_inv(vec!["diff".into()], &seed), &state)), 0);
 }
+
+/// Waits until `diff` of `case` against the live table in `ns` is empty.
+fn wait_until_live(ns: &Netns, case: &(PathBuf, Option<PathBuf>), state: &Path, what: &str) {
+    let start = std::time::Instant::now();
+    while code(&run(ns, &with_inv(vec!["diff".into()], case), state)) != 0 {
+        assert!(start.elapsed().as_secs() < 30, "{what}: never became live");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Reads the standard error of an `apply --confirm` until it asks for confirmation (the change
+/// is applied and recorded).
+fn wait_for_question(child: &mut std::process::Child) {
+    use std::io::BufRead as _;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut said = String::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.expect("read stderr");
+        if line.contains("confirm within") {
+            return;
+        }
+        said.push_str(&line);
+        said.push('\n');
+    }
+    panic!("apply --confirm never asked for confirmation:\n{said}");
+}
+
+fn is_live(ns: &Netns, case: &(PathBuf, Option<PathBuf>), state: &Path) -> bool {
+    code(&run(ns, &with_inv(vec!["diff".into()], case), state)) == 0
+}
+
+/// The applying process of `apply --confirm` is killed (SIGKILL) while its watchdog waits: a
+/// later apply of the table waits for that change to be decided (saying so, with the time
+/// left) and is never reverted by the first watchdog; nor does that watchdog take over a later
+/// `--confirm`'s files.
+#[test]
+fn a_killed_confirm_never_reverts_a_later_apply() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("stale-watchdog");
+    let ns = Netns::new();
+    let v1 = (
+        root().join("examples/vns3-forms/rules.rules"),
+        Some(root().join("examples/vns3-forms/topology.yaml")),
+    );
+    let v2_path = root().join("examples/blog/blog.rules").display().to_string();
+    // Not the blog's policy in other words (`diff` would call them the same).
+    let v3 = (state.join("v3.rules"), None);
+    std::fs::write(&v3.0, "INPUT_CUST -p tcp --dport 2200 -j ACCEPT\n").expect("write");
+    let v3_args = with_inv(vec!["apply".into()], &v3);
+    let v3_refs: Vec<&str> = v3_args.iter().map(String::as_str).collect();
+
+    // A later plain apply.
+    assert_eq!(code(&run(&ns, &with_inv(vec!["apply".into()], &v1), &state)), 0);
+    let mut first = spawn(&ns, &["apply", "--confirm", "3", &v2_path], &state, Stdio::null());
+    wait_for_question(&mut first);
+    first.kill().expect("SIGKILL the applying process");
+    let _ = first.wait();
+    let killed = std::time::Instant::now();
+    let later = ofw(&ns, &v3_refs, &state);
+    assert_eq!(code(&later), 0, "{}", text(&later));
+    assert!(is_live(&ns, &v3, &state), "the later apply reported success but is not live");
+    // Well past the first change's deadline: the later apply still stands.
+    std::thread::sleep(std::time::Duration::from_secs(5).saturating_sub(killed.elapsed()));
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(is_live(&ns, &v3, &state), "the first watchdog reverted the later apply");
+    let said = String::from_utf8_lossy(&later.stderr);
+    assert!(
+        said.contains("waiting for confirmation") && said.contains(" s left"),
+        "the later apply did not say it waits:\n{said}"
+    );
+
+    // A later --confirm, confirmed: the first watchdog does not consume its files.
+    let mut first = spawn(&ns, &["apply", "--confirm", "2", &v2_path], &state, Stdio::null());
+    wait_for_question(&mut first);
+    first.kill().expect("SIGKILL the applying process");
+    let _ = first.wait();
+    let mut later_args: Vec<&str> = vec!["apply", "--confirm", "30"];
+    later_args.extend(&v3_refs[1..]);
+    let later = spawn(&ns, &later_args, &state, Stdio::null());
+    wait_until_live(&ns, &v3, &state, "the later --confirm apply");
+    let start = std::time::Instant::now();
+    while code(&ofw(&ns, &["confirm"], &state)) != 0 {
+        assert!(start.elapsed().as_secs() < 20, "the later apply never became confirmable");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let later = later.wait_with_output().expect("apply ends");
+    assert_eq!(later.status.code(), Some(0), "{}", text(&later));
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(is_live(&ns, &v3, &state), "the confirmed later apply was reverted");
+    assert_eq!(code(&ofw(&ns, &["confirm"], &state)), 2, "something is still pending");
+}
+
+/// `--confirm` writes (and checks) the way back before it changes the kernel: a full disk or a
+/// previous table nft cannot load back (iptables-nft `xt` matches) stops it with exit 2 and
+/// nothing changed.
+#[test]
+fn confirm_secures_the_way_back_before_changing_the_kernel() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("way-back");
+    let ns = Netns::new();
+    let before = (big_policy(&state, 300), None);
+    assert_eq!(code(&run(&ns, &with_inv(vec!["apply".into()], &before), &state)), 0);
+    let listing = ns.list_table_json("ip", "overlayfw");
+
+    // The state directory is a one-page tmpfs: the lock file fits, the restore script does not.
+    let full = state.join("full");
+    std::fs::create_dir_all(&full).expect("dir");
+    let blog = root().join("examples/blog/blog.rules");
+    let o = Command::new("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=4k tmpfs \"$1\" && shift && exec ip netns exec \"$@\"",
+            "sh",
+        ])
+        .arg(&full)
+        .args([ns.name(), env!("CARGO_BIN_EXE_overlayfw"), "apply", "--confirm", "5"])
+        .arg(&blog)
+        .env("OVERLAYFW_STATE_DIR", &full)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run overlayfw on a full state directory");
+    assert_eq!(ns.list_table_json("ip", "overlayfw"), listing, "the kernel changed");
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("writing the restore script"), "{}", text(&o));
+
+    // A table nft lists with `xt` matches cannot be loaded back: refused before applying.
+    ns.exec(&[
+        "iptables-nft",
+        "-t",
+        "nat",
+        "-A",
+        "PREROUTING",
+        "-p",
+        "tcp",
+        "-m",
+        "string",
+        "--algo",
+        "bm",
+        "--string",
+        "x",
+        "-j",
+        "ACCEPT",
+    ])
+    .expect("iptables-nft");
+    let nat = ns.exec(&["nft", "list", "table", "ip", "nat"]).expect("list nat");
+    assert!(nat.contains("xt match"), "{nat}");
+    let blog = blog.display().to_string();
+    let o = ofw(&ns, &["apply", "--table", "nat", "--force", "--confirm", "5", &blog], &state);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("could not be put back"), "{}", text(&o));
+    assert_eq!(ns.exec(&["nft", "list", "table", "ip", "nat"]).expect("list nat"), nat);
+    assert_eq!(code(&ofw(&ns, &["confirm", "--table", "nat"], &state)), 2);
+}
+
+/// `--confirm` is bounded when the arguments are read (a huge value panicked after applying).
+#[test]
+fn an_out_of_range_confirm_is_a_usage_error_before_anything_changes() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("confirm-range");
+    let ns = Netns::new();
+    let blog = root().join("examples/blog/blog.rules").display().to_string();
+    for seconds in ["18446744073709551615", "86401", "0"] {
+        let o = ofw(&ns, &["apply", "--confirm", seconds, &blog], &state);
+        assert_eq!(code(&o), 2, "--confirm {seconds}: {}", text(&o));
+        assert!(text(&o).contains("86400"), "--confirm {seconds}: {}", text(&o));
+        assert_eq!(netns::objects(&ns.list_json(), "table").count(), 0, "--confirm {seconds}");
+    }
+}
+
+/// A line typed into the terminal before the question is not a confirmation.
+#[test]
+fn a_line_typed_ahead_does_not_confirm() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("typed-ahead");
+    let ns = Netns::new();
+    let v1 = (
+        root().join("examples/vns3-forms/rules.rules"),
+        Some(root().join("examples/vns3-forms/topology.yaml")),
+    );
+    assert_eq!(code(&run(&ns, &with_inv(vec!["apply".into()], &v1), &state)), 0);
+    // On a pseudo-terminal, with a newline typed at once (before overlayfw asks).
+    const PTY: &str = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+os.write(fd, b"\n")
+out = b""
+while True:
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+_, st = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+sys.exit(os.waitstatus_to_exitcode(st))
+"#;
+    let blog = root().join("examples/blog/blog.rules");
+    let o = Command::new("python3")
+        .args(["-c", PTY, "ip", "netns", "exec", ns.name(), env!("CARGO_BIN_EXE_overlayfw")])
+        .args(["apply", "--confirm", "2"])
+        .arg(&blog)
+        .env("OVERLAYFW_STATE_DIR", &state)
+        .output()
+        .expect("python3 pty");
+    assert_eq!(code(&o), 1, "the typed-ahead line confirmed:\n{}", text(&o));
+    assert!(is_live(&ns, &v1, &state), "the previous table is not back");
+}
+
+/// `--table NAME` refuses a table overlayfw did not make unless --force.
+#[test]
+fn a_table_overlayfw_did_not_make_is_replaced_only_with_force() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("foreign-table");
+    let ns = Netns::new();
+    ns.exec(&["iptables-nft", "-t", "nat", "-A", "POSTROUTING", "-o", "eth0", "-j", "MASQUERADE"])
+        .expect("iptables-nft");
+    ns.nft_load("table ip mine { comment \"hand-made\"; chain c { type filter hook input priority 0; policy accept; }; }\n")
+        .expect("hand-made table");
+    let blog = root().join("examples/blog/blog.rules").display().to_string();
+    let backends: &[&str] = if cfg!(feature = "netlink") { &["nft", "netlink"] } else { &["nft"] };
+    for backend in backends {
+        for (table, why) in [("nat", "it has no comment"), ("mine", "its comment is \"hand-made\"")]
+        {
+            let listing = ns.exec(&["nft", "list", "table", "ip", table]).expect("list");
+            for confirm in [&[][..], &["--confirm", "5"][..]] {
+                let mut args = vec!["apply", "--backend", backend, "--table", table];
+                args.extend(confirm);
+                args.push(&blog);
+                let o = ofw(&ns, &args, &state);
+                assert_eq!(code(&o), 2, "{backend} {table}: {}", text(&o));
+                let t = text(&o);
+                assert!(
+                    t.contains(&format!("table ip {table} was not made by overlayfw ({why})"))
+                        && t.contains("--force"),
+                    "{backend} {table}: {t}"
+                );
+                assert_eq!(ns.exec(&["nft", "list", "table", "ip", table]).expect("list"), listing);
+            }
+        }
+    }
+    let o = ofw(&ns, &["apply", "--table", "nat", "--force", &blog], &state);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let d = ofw(&ns, &["diff", "--table", "nat", &blog], &state);
+    assert_eq!(code(&d), 0, "{}", text(&d));
+    // Now overlayfw's: replaced without --force.
+    assert_eq!(code(&ofw(&ns, &["apply", "--table", "nat", &blog], &state)), 0);
+}
+
+/// A directory holding a fake `nft` (a shell script), and nothing else: the real one is out
+/// of reach, so nothing here can touch the machine's ruleset.
+fn fake_nft(tag: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = state_dir(tag).join("bin");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let nft = dir.join("nft");
+    std::fs::write(&nft, format!("#!/bin/sh\n{body}\n")).expect("write");
+    std::fs::set_permissions(&nft, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+fn ofw_with_path(args: &[&str], state: &Path, path: &Path, env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_overlayfw"))
+        .args(args)
+        .env("OVERLAYFW_STATE_DIR", state)
+        .env("PATH", path)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run overlayfw")
+}
+
+/// Without `nft`, apply and diff say so (exit 2) before taking the lock or changing anything.
+#[test]
+fn a_missing_nft_is_a_usage_error_before_the_lock() {
+    let state = state_dir("no-nft");
+    let empty = state.join("empty-path");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let blog = root().join("examples/blog/blog.rules").display().to_string();
+    for args in [&["apply", &blog][..], &["apply", "--confirm", "5", &blog], &["diff", &blog]] {
+        let o = ofw_with_path(args, &state, &empty, &[]);
+        assert_eq!(code(&o), 2, "{args:?}: {}", text(&o));
+        let t = text(&o);
+        assert!(t.contains("`nft` was not found"), "{args:?}: {t}");
+        assert!(!t.contains("kernel refused"), "{args:?}: {t}");
+    }
+    let locks = std::fs::read_dir(&state).expect("state").filter_map(Result::ok);
+    let locks: Vec<_> =
+        locks.filter(|e| e.file_name().to_string_lossy().ends_with(".lock")).collect();
+    assert!(locks.is_empty(), "a lock was taken: {locks:?}");
+}
+
+/// In a build without the `netlink` feature, `--backend netlink` is a usage error before the
+/// lock.
+#[cfg(not(feature = "netlink"))]
+#[test]
+fn netlink_without_the_feature_is_a_usage_error_before_the_lock() {
+    let state = state_dir("no-netlink");
+    let bin = fake_nft("no-netlink-nft", "exit 1");
+    let blog = root().join("examples/blog/blog.rules").display().to_string();
+    let o = ofw_with_path(&["apply", "--backend", "netlink", &blog], &state, &bin, &[]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("built without the `netlink` feature"), "{}", text(&o));
+    assert!(!text(&o).contains("kernel refused"), "{}", text(&o));
+    let any_lock = std::fs::read_dir(&state)
+        .expect("state")
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().ends_with(".lock"));
+    assert!(!any_lock, "a lock was taken");
+}
+
+/// A hung `nft` is stopped at the time limit (OVERLAYFW_NFT_TIMEOUT): apply and diff exit 2
+/// saying so, and the lock is free again.
+#[test]
+fn a_hung_nft_is_stopped_at_the_time_limit() {
+    let state = state_dir("hung-nft");
+    let bin = fake_nft("hung-nft-bin", "exec /bin/sleep 60");
+    let blog = root().join("examples/blog/blog.rules").display().to_string();
+    for args in [&["diff", &blog][..], &["apply", &blog], &["apply", "--confirm", "5", &blog]] {
+        let start = std::time::Instant::now();
+        let o = ofw_with_path(args, &state, &bin, &[("OVERLAYFW_NFT_TIMEOUT", "1")]);
+        let took = start.elapsed();
+        assert_eq!(code(&o), 2, "{args:?}: {}", text(&o));
+        assert!(text(&o).contains("did not finish within 1 s"), "{args:?}: {}", text(&o));
+        assert!(took.as_secs() < 15, "{args:?} took {took:?}");
+    }
+    for entry in std::fs::read_dir(&state).expect("state").filter_map(Result::ok) {
+        if entry.file_name().to_string_lossy().ends_with(".lock") {
+            let f = std::fs::File::open(entry.path()).expect("lock file");
+            f.try_lock().expect("the lock is free after a stopped nft");
+        }
+    }
+    let o = ofw_with_path(&["diff", &blog], &state, &bin, &[("OVERLAYFW_NFT_TIMEOUT", "soon")]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("OVERLAYFW_NFT_TIMEOUT"), "{}", text(&o));
+}
