@@ -144,7 +144,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: &'static str, message: impl Into<String>, span: Span) -> Diagnostic {
-        debug_assert!(CODES.iter().any(|c| c.0 == code), "unregistered code {code}");
+        debug_assert!(CODES.iter().any(|c| c.code == code), "unregistered code {code}");
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -184,45 +184,67 @@ impl Diagnostic {
     }
 }
 
-/// Every diagnostic code with a one-line summary. Codes are stable: never renumber one.
-pub const CODES: &[(&str, &str)] = &[
-    ("E001", "syntax error: the line is not in the rule language"),
-    ("E002", "unknown or unsupported option"),
-    ("E003", "unknown chain"),
-    ("E004", "unknown or unsupported match module (-m)"),
-    ("E005", "unknown or unsupported target (-j)"),
-    ("E006", "option given twice in one rule"),
-    ("E007", "option needs a match module or protocol that the rule does not load"),
-    ("E008", "value out of range or malformed"),
-    ("E009", "option belongs to another target"),
-    ("E010", "target lacks a required option"),
-    ("E011", "option not allowed in this chain"),
-    ("E012", "target not allowed in this chain"),
-    ("E013", "line without a chain whose target does not fix one"),
-    ("E014", "jump to an unknown subgroup, or to one of another chain"),
-    ("E015", "undefined variable"),
-    ("E016", "unknown interface"),
-    ("E017", "unknown name (not a plugin, FWset or variable)"),
-    ("E018", "a variable or set holds a value of the wrong kind here"),
-    ("E019", "text that nft cannot carry (quote, control character, too long)"),
-    ("E020", "input is not text (invalid UTF-8 or NUL bytes)"),
-    ("E021", "line too long"),
-    ("E022", "negation not allowed here"),
-    ("E101", "inventory is not valid YAML or has the wrong shape"),
-    ("E102", "inventory value is invalid"),
-    ("E103", "inventory entries conflict (duplicate name or address)"),
-    ("E104", "address outside the plugin network, or no free address left"),
-    ("W001", "network written with host bits set; they are masked"),
-    ("W002", "comment longer than nft keeps (128 bytes); it is cut"),
-    ("W101", "rule shadowed by an earlier rule that matches all its packets"),
-    ("W102", "rule is an exact duplicate of an earlier one"),
-    ("W103", "DNAT that never fires: an earlier DNAT takes the same traffic"),
-    ("W104", "DNAT or COPY to an address on no network the inventory declares"),
-    ("W105", "verdict with no match: the lines after it are never reached"),
-    ("W106", "mirror that can loop: the COPY target sits behind the mirrored interface"),
-    ("W107", "DNAT to a plugin that FORWARD drops (drop-all, no earlier accept)"),
-    ("W108", "inventory entry no rule uses"),
-    ("W109", "rule that never matches: its matches contradict each other"),
+/// A diagnostic code: its one-line summary (`explain` without a code, SARIF's rule list) and
+/// its document, `docs/codes/CODE.md` (`explain CODE`, SARIF's rule help).
+#[derive(Clone, Copy, Debug)]
+pub struct Code {
+    pub code: &'static str,
+    pub summary: &'static str,
+    pub doc: &'static str,
+}
+
+/// A [`CODES`] entry: the document is the file named after the code, so a code cannot be
+/// listed without one (the build fails) nor paired with another code's.
+macro_rules! code {
+    ($code:literal, $summary:literal) => {
+        Code {
+            code: $code,
+            summary: $summary,
+            doc: include_str!(concat!("../docs/codes/", $code, ".md")),
+        }
+    };
+}
+
+/// Every diagnostic code, in order, with its summary and document. Codes are stable: never
+/// renumber one.
+pub const CODES: &[Code] = &[
+    code!("E001", "syntax error: the line is not in the rule language"),
+    code!("E002", "unknown or unsupported option"),
+    code!("E003", "unknown chain"),
+    code!("E004", "unknown or unsupported match module (-m)"),
+    code!("E005", "unknown or unsupported target (-j)"),
+    code!("E006", "option given twice in one rule"),
+    code!("E007", "option needs a match module or protocol that the rule does not load"),
+    code!("E008", "value out of range or malformed"),
+    code!("E009", "option belongs to another target"),
+    code!("E010", "target lacks a required option"),
+    code!("E011", "option not allowed in this chain"),
+    code!("E012", "target not allowed in this chain"),
+    code!("E013", "line without a chain whose target does not fix one"),
+    code!("E014", "jump to an unknown subgroup, or to one of another chain"),
+    code!("E015", "undefined variable"),
+    code!("E016", "unknown interface"),
+    code!("E017", "unknown name (not a plugin, FWset or variable)"),
+    code!("E018", "a variable or set holds a value of the wrong kind here"),
+    code!("E019", "text that nft cannot carry (quote, control character, too long)"),
+    code!("E020", "input is not text (invalid UTF-8 or NUL bytes)"),
+    code!("E021", "line too long"),
+    code!("E022", "negation not allowed here"),
+    code!("E101", "inventory is not valid YAML or has the wrong shape"),
+    code!("E102", "inventory value is invalid"),
+    code!("E103", "inventory entries conflict (duplicate name or address)"),
+    code!("E104", "address outside the plugin network, or no free address left"),
+    code!("W001", "network written with host bits set; they are masked"),
+    code!("W002", "comment longer than nft keeps (128 bytes); it is cut"),
+    code!("W101", "rule shadowed by an earlier rule that matches all its packets"),
+    code!("W102", "rule is an exact duplicate of an earlier one"),
+    code!("W103", "DNAT that never fires: an earlier DNAT takes the same traffic"),
+    code!("W104", "DNAT or COPY to an address on no network the inventory declares"),
+    code!("W105", "verdict with no match: the lines after it are never reached"),
+    code!("W106", "mirror that can loop: the COPY target sits behind the mirrored interface"),
+    code!("W107", "DNAT to a plugin that FORWARD drops (drop-all, no earlier accept)"),
+    code!("W108", "inventory entry no rule uses"),
+    code!("W109", "rule that never matches: its matches contradict each other"),
 ];
 
 /// How diagnostics are printed.
@@ -289,15 +311,12 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, format: Format, color: bo
 fn sarif(diags: &[Diagnostic], sources: &Sources) -> serde_json::Value {
     let rules: Vec<serde_json::Value> = CODES
         .iter()
-        .map(|(code, summary)| {
-            let mut rule = serde_json::json!({
-                "id": code,
-                "shortDescription": { "text": summary },
-            });
-            if let Some(doc) = crate::explain::doc(code) {
-                rule["help"] = serde_json::json!({ "text": doc, "markdown": doc });
-            }
-            rule
+        .map(|c| {
+            serde_json::json!({
+                "id": c.code,
+                "shortDescription": { "text": c.summary },
+                "help": { "text": c.doc, "markdown": c.doc },
+            })
         })
         .collect();
     let location = |l: &Label| {
@@ -332,7 +351,7 @@ fn sarif(diags: &[Diagnostic], sources: &Sources) -> serde_json::Value {
             }
             let mut r = serde_json::json!({
                 "ruleId": d.code,
-                "ruleIndex": CODES.iter().position(|c| c.0 == d.code),
+                "ruleIndex": CODES.iter().position(|c| c.code == d.code),
                 "level": d.severity.as_str(),
                 "message": { "text": text },
                 "locations": [location(&d.labels[0])],

@@ -113,8 +113,8 @@ fn fmt_one(a: &FmtArgs, path: &Path) -> io::Result<u8> {
 pub(super) fn explain(a: ExplainArgs) -> io::Result<u8> {
     let mut out = io::stdout().lock();
     let Some(code) = a.code else {
-        for (code, summary) in diagnostic::CODES {
-            writeln!(out, "{code}  {summary}")?;
+        for c in diagnostic::CODES {
+            writeln!(out, "{}  {}", c.code, c.summary)?;
         }
         out.flush()?;
         return Ok(0);

@@ -87,21 +87,18 @@ fn pieces_on(ruleset: &Ruleset, threads: usize, run_rules: usize) -> Vec<String>
 }
 
 /// Hands the script to `sink` in consecutive pieces. The rules are cut into runs of `run_rules`
-/// (counted over all chains in order: runs may start and end inside a chain); with more than
-/// one thread, `threads` workers take the runs in turn and print each into its own pieces of
-/// about [`PIECE_BYTES`], and this thread hands them to `sink` in order as they come (a run
-/// printed early waits for those before it; no worker starts a run more than two a thread past
-/// the runs handed out, so few wait). A
-/// piece handed out goes back to the workers to print another run into: the script's 10 MiB are
-/// not each taken from the system anew (2,600 page faults, ~2 ms). The text is the same on any
-/// number of threads and any run length.
+/// (counted over all chains in order: runs may start and end inside a chain); `threads`
+/// workers print the runs, each into its own pieces of about [`PIECE_BYTES`], and
+/// [`parallel::ordered_map`](crate::parallel::ordered_map) hands them to `sink` in order as
+/// they come, the workers never far ahead. A piece handed out goes back to the workers to
+/// print another run into: the script's 10 MiB are not each taken from the system anew (2,600
+/// page faults, ~2 ms). The text is the same on any number of threads and any run length.
 fn stream<E>(
     ruleset: &Ruleset,
     threads: usize,
     run_rules: usize,
     mut sink: impl FnMut(&str) -> Result<(), E>,
 ) -> Result<(), E> {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
     let run_rules = run_rules.max(1);
     let runs = rules.div_ceil(run_rules).max(1);
@@ -126,7 +123,7 @@ fn stream<E>(
         done
     };
     let threads = threads.clamp(1, runs);
-    let mut hand_out = |pieces: Vec<String>| {
+    let hand_out = |pieces: Vec<String>| {
         for mut piece in pieces {
             sink(&piece)?;
             piece.clear();
@@ -140,61 +137,7 @@ fn stream<E>(
         }
         Ok(())
     };
-    if threads == 1 {
-        return (0..runs).try_for_each(|k| hand_out(print(k)));
-    }
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    // The runs written so far: a worker does not start a run more than `lead` runs past them,
-    // so that the runs printed early stay few (a worker that ran ahead while another was held
-    // up had the main thread keep all it printed: peaks 2-4 MiB higher in some runs).
-    let written = (std::sync::Mutex::new(0usize), std::sync::Condvar::new());
-    let lead = 2 * threads;
-    let advance = |to: usize| {
-        *written.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = to;
-        written.1.notify_all();
-    };
-    std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<String>)>();
-        for _ in 0..threads {
-            let tx = tx.clone();
-            let (next, stop, print, written) = (&next, &stop, &print, &written);
-            s.spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    if k >= runs {
-                        break;
-                    }
-                    let mut done =
-                        written.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    while k >= *done + lead && !stop.load(Ordering::Relaxed) {
-                        done =
-                            written.1.wait(done).unwrap_or_else(std::sync::PoisonError::into_inner);
-                    }
-                    drop(done);
-                    if tx.send((k, print(k))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let mut early = std::collections::BTreeMap::new();
-        let mut want = 0;
-        for (k, pieces) in rx {
-            early.insert(k, pieces);
-            while let Some(pieces) = early.remove(&want) {
-                if let Err(e) = hand_out(pieces) {
-                    stop.store(true, Ordering::Relaxed);
-                    advance(want);
-                    return Err(e);
-                }
-                want += 1;
-                advance(want);
-            }
-        }
-        Ok(())
-    })
+    crate::parallel::ordered_map(runs, threads, print, hand_out)
 }
 
 /// The script up to the first chain: the replace idiom, the table's comment, the sets.

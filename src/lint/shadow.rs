@@ -112,7 +112,9 @@ fn projections(family: Family, a: &Action) -> u8 {
     }
 }
 
-/// An exact key: an input interface is known by its number in [`Index::iface_ids`].
+/// An exact key: an input interface is known by its number in [`Index::iface_ids`]. Eight
+/// bytes, so that a table entry with its [`Bucket`] is 16 (the index of a 50,000-rule chain has
+/// a table of 65,536 entries; a test holds the size).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
     Saddr(u32, u8),
@@ -120,30 +122,6 @@ enum Key {
     Dport(u32),
     Iif(u32),
     Proto(u8),
-}
-
-/// A [`Key`] as the index files it: six bytes aligned to two, so that a table entry with its
-/// [`Bucket`] is 16 bytes (20 with the enum, 40 with an interface's name). The index of a
-/// 50,000-rule chain has a table of 65,536 entries.
-#[repr(C, packed(2))]
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct Packed {
-    value: u32,
-    kind: u8,
-    prefix: u8,
-}
-
-impl From<Key> for Packed {
-    fn from(k: Key) -> Packed {
-        let (value, kind, prefix) = match k {
-            Key::Saddr(n, l) => (n, 0, l),
-            Key::Daddr(n, l) => (n, 1, l),
-            Key::Dport(p) => (p, 2, 0),
-            Key::Iif(id) => (id, 3, 0),
-            Key::Proto(p) => (u32::from(p), 4, 0),
-        };
-        Packed { value, kind, prefix }
-    }
 }
 
 /// `(network, prefix length)` when the intervals are exactly one CIDR other than /0.
@@ -176,27 +154,22 @@ fn plain_iif<'a>(s: &Shape<'a>) -> Option<&'a str> {
     }
 }
 
-/// The rules filed under one key, in order: the first and last, linked by [`Index::next`], and
-/// how many (counted up to `u16::MAX`: it only picks the emptier of a rule's buckets). Aligned
-/// to two: see [`Packed`].
-#[repr(C, packed(2))]
+/// The rules filed under one key: the last one filed, whose [`Index::next`] closes the ring
+/// back to the first (a first and a last made an entry 20 bytes instead of 16), and how many
+/// (counted up to `u16::MAX`: it only picks the emptier of a rule's buckets).
 #[derive(Clone, Copy)]
 struct Bucket {
-    first: u32,
     last: u32,
     len: u16,
 }
 
-/// No next rule in the bucket.
-const END: u32 = u32::MAX;
-
 struct Index<'a> {
     /// Per key, a list threaded through `next`: one small entry per key and four bytes per
     /// rule (a vector per key cost 60 bytes more per rule of a 100,000-rule chain).
-    buckets: crate::fasthash::FxHashMap<Packed, Bucket>,
+    buckets: crate::fasthash::FxHashMap<Key, Bucket>,
     /// The plain input interfaces of the rules filed so far, numbered.
     iface_ids: crate::fasthash::FxHashMap<&'a str, u32>,
-    /// For each rule filed, the next rule of its bucket.
+    /// For each rule filed, the next rule of its bucket; the last one's is the first.
     next: Vec<u32>,
     wide: Vec<usize>,
     /// Prefix lengths in use by `Saddr` / `Daddr` keys, one bit each.
@@ -217,7 +190,7 @@ impl<'a> Index<'a> {
                 Default::default(),
             ),
             iface_ids: Default::default(),
-            next: vec![END; rules],
+            next: vec![0; rules],
             wide: Vec::new(),
             s_lens: 0,
             d_lens: 0,
@@ -239,7 +212,7 @@ impl<'a> Index<'a> {
         let dport = single_port(&s.dport).map(Key::Dport);
         let proto = s.proto.single().map(Key::Proto);
         let keys = [sa, da, dport, iif, proto].into_iter().flatten();
-        let best = keys.min_by_key(|&k| self.buckets.get(&k.into()).map_or(0, |b| b.len));
+        let best = keys.min_by_key(|&k| self.buckets.get(&k).map_or(0, |b| b.len));
         match best {
             None => {
                 if self.wide.len() < WIDE_MAX {
@@ -253,15 +226,19 @@ impl<'a> Index<'a> {
                     _ => {}
                 }
                 let i = u32::try_from(i).expect("a chain has fewer than 2^32 rules");
-                match self.buckets.entry(k.into()) {
+                match self.buckets.entry(k) {
                     std::collections::hash_map::Entry::Occupied(mut e) => {
                         let b = e.get_mut();
-                        self.next[b.last as usize] = i;
+                        let last = b.last as usize;
+                        // Between the last and the first.
+                        self.next[i as usize] = self.next[last];
+                        self.next[last] = i;
                         b.last = i;
                         b.len = b.len.saturating_add(1);
                     }
                     std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(Bucket { first: i, last: i, len: 1 });
+                        self.next[i as usize] = i;
+                        e.insert(Bucket { last: i, len: 1 });
                     }
                 }
             }
@@ -297,8 +274,10 @@ impl<'a> Index<'a> {
 
     /// The rules filed under `bucket`, in order.
     fn rules_of(&self, bucket: &Bucket) -> impl Iterator<Item = usize> + '_ {
-        let next = |&a: &u32| Some(self.next[a as usize]).filter(|&n| n != END);
-        std::iter::successors(Some(bucket.first), next).map(|a| a as usize)
+        let last = bucket.last;
+        let first = self.next[last as usize];
+        let next = move |&a: &u32| (a != last).then(|| self.next[a as usize]);
+        std::iter::successors(Some(first), next).map(|a| a as usize)
     }
 
     /// The earliest-found indexed rule that covers `b` and shares its projections, among the
@@ -313,7 +292,7 @@ impl<'a> Index<'a> {
         self.keys_for(b, &mut keys);
         let found = keys
             .iter()
-            .filter_map(|&k| self.buckets.get(&k.into()))
+            .filter_map(|k| self.buckets.get(k))
             .flat_map(|bucket| self.rules_of(bucket))
             .chain(self.wide.iter().copied())
             .take(CHECKS)
@@ -644,6 +623,50 @@ mod tests {
                     FORWARD_CUST -i tun+ -j DROP\nFORWARD_CUST -i tun0 -p udp -j ACCEPT\n\
                     FORWARD_CUST -i eth0 -p udp -j ACCEPT\n";
         assert_eq!(findings(text), [("W101", 4), ("W101", 5)]);
+    }
+
+    /// A table entry stays 16 bytes without a packed layout (the index of a 100,000-rule
+    /// chain holds 131,072 of them).
+    #[test]
+    fn an_index_entry_takes_16_bytes() {
+        assert_eq!(std::mem::size_of::<Key>(), 8);
+        assert_eq!(std::mem::size_of::<(Key, Bucket)>(), 16);
+    }
+
+    /// Each bucket gives back its rules in the order they were filed, whether it holds one rule
+    /// or many, and buckets filed in turns do not mix.
+    #[test]
+    fn a_bucket_gives_its_rules_in_filing_order() {
+        let protos = ["tcp", "udp", "tcp", "tcp", "icmp", "udp", "tcp", "", "tcp"];
+        let text: String = protos
+            .iter()
+            .map(|p| match *p {
+                "" => "FORWARD_CUST -j DROP\n".to_string(),
+                p => format!("FORWARD_CUST -p {p} -j DROP\n"),
+            })
+            .collect();
+        let mut sources = Sources::new();
+        let inv = crate::inventory::default_inventory(&mut sources);
+        let inputs = [Input { name: "b.rules", file: FileId(3), text: &text, stream: None }];
+        let opts = Options { table: "overlayfw", input_hash: String::new() };
+        let resolved = resolve(&inputs, &inv, &opts);
+        let sets = Sets::new(&inv);
+        let rules = &resolved.chains[0].rules;
+        assert_eq!(rules.len(), protos.len());
+        let shapes: Vec<_> = rules.iter().map(|r| space::shape(&r.matches, &sets)).collect();
+        let mut index = Index::new(rules.len());
+        for (i, shape) in shapes.iter().enumerate() {
+            index.insert(i, shape);
+        }
+        let filed = |proto: u8| -> Vec<usize> {
+            let bucket = index.buckets[&Key::Proto(proto)];
+            assert_eq!(usize::from(bucket.len), index.rules_of(&bucket).count());
+            index.rules_of(&bucket).collect()
+        };
+        assert_eq!(filed(6), [0, 2, 3, 6, 8]);
+        assert_eq!(filed(17), [1, 5]);
+        assert_eq!(filed(1), [4]);
+        assert_eq!(index.wide, [7]);
     }
 
     #[test]
