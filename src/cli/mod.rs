@@ -586,11 +586,26 @@ fn apply(a: ApplyArgs) -> io::Result<u8> {
                     format!(" (the kernel's transaction took {:.3} s)", t.as_secs_f64())
                 });
                 eprintln!("applied table ip {table}: {chains} chains, {rules} rules{took}");
-                Ok(0)
+                Ok(persist(table, &ruleset))
             }
             Err(refused) => Ok(refused.code),
         },
         Some(seconds) => apply_confirmed(&ruleset, backend, &lock, &snapshot, seconds),
+    }
+}
+
+/// Keeps what was applied for the next boot (`live::persist`); the exit code of the apply.
+fn persist(table: &str, ruleset: &Ruleset) -> u8 {
+    let Some(path) = live::persist::path(table) else { return 0 };
+    match live::persist::write(&path, &emit::nft_script(ruleset)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!(
+                "overlayfw: applied, but keeping it for the next boot failed: {}: {e}",
+                path.display()
+            );
+            2
+        }
     }
 }
 
@@ -647,6 +662,14 @@ fn apply_confirmed(
     let pending = Pending::new(table);
     if let Err(e) = pending.write_restore(&snapshot.restore_script()) {
         eprintln!("overlayfw: writing the restore script: {e}\nnothing was changed");
+        return Ok(2);
+    }
+    // What the watchdog keeps for the next boot once the change is confirmed.
+    if live::persist::path(table).is_some()
+        && let Err(e) = pending.write_applied(&emit::nft_script(ruleset))
+    {
+        pending.clear();
+        eprintln!("overlayfw: writing the script to keep once confirmed: {e}\nnothing was changed");
         return Ok(2);
     }
     // The watchdog lives in its own process group, so that losing the terminal (which kills
@@ -751,6 +774,13 @@ fn apply_confirmed(
             eprintln!("confirmed");
             0
         }
+        3 => {
+            eprintln!(
+                "confirmed, but keeping it for the next boot failed ({} is unchanged)",
+                live::persist::path(table).map_or_else(String::new, |p| p.display().to_string())
+            );
+            2
+        }
         1 => {
             eprintln!(
                 "not confirmed within {seconds} s: the previous table ip {table} is restored"
@@ -776,8 +806,13 @@ fn in_foreground_of_terminal() -> bool {
 /// The watchdog of one pending change. It holds the apply lock (its standard input) until the
 /// change is decided. The deadline runs from when the change is recorded as applied, or from
 /// when the applying process (its parent) is gone, whichever comes first.
-/// Exit 0: confirmed; 1: not confirmed, previous table restored; 2: restoring failed (the
-/// restore script and the record are left for the operator).
+/// Exit 0: confirmed (and kept for the next boot); 1: not confirmed, previous table restored;
+/// 2: restoring failed (the restore script and the record are left for the operator); 3:
+/// confirmed, but keeping it for the next boot failed.
+fn fs_read(path: &Path) -> io::Result<String> {
+    std::fs::read_to_string(path)
+}
+
 fn watchdog(a: WatchdogArgs) -> io::Result<u8> {
     use live::confirm::Decision;
     let Some(pending) = live::confirm::Pending::open(&a.table.table, &a.id) else {
@@ -802,8 +837,12 @@ fn watchdog(a: WatchdogArgs) -> io::Result<u8> {
         std::thread::sleep(live::confirm::POLL);
     };
     if decision == Decision::Confirmed {
+        // Kept for the next boot only now: an unconfirmed change never replaces that file.
+        let kept = live::persist::path(&a.table.table).map(|path| {
+            fs_read(&pending.applied_path()).and_then(|s| live::persist::write(&path, &s))
+        });
         pending.clear();
-        return Ok(0);
+        return Ok(if matches!(kept, Some(Err(_))) { 3 } else { 0 });
     }
     match pending.restore_script().map(|s| live::nft::load(&s)) {
         Ok(Ok(())) => {

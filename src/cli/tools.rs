@@ -169,6 +169,14 @@ usage, IO or internal errors; \fBdiff\fR: also rules that do not compile.
 where \fBapply \-\-confirm\fR keeps its lock, pending record and restore script (default
 \fI/run/overlayfw\fR), keyed by network namespace and table.
 .TP
+.B OVERLAYFW_PERSIST_DIR
+where a successful \fBapply\fR (with \fB\-\-confirm\fR: once confirmed) keeps exactly what it
+loaded, as \fITABLE\fB.nft\fR, for the next boot (default \fI/var/lib/overlayfw\fR, and only in
+the machine's own network namespace; set it to keep an apply made in another namespace).
+.TP
+.B OVERLAYFW_NFT_TIMEOUT
+seconds after which a run of \fBnft\fR is stopped (default 60).
+.TP
 .B NO_COLOR
 no colour in diagnostics (as \fB\-\-color never\fR).
 .SH FILES
@@ -177,7 +185,7 @@ no colour in diagnostics (as \fB\-\-color never\fR).
 the apply lock and a pending confirmation (see OVERLAYFW_STATE_DIR).
 .TP
 .I /var/lib/overlayfw/overlayfw.nft
-the table loaded at boot by \fBoverlayfw.service\fR (an nft script that replaces only
+the last applied table, loaded at boot by \fBoverlayfw.service\fR (an nft script that replaces only
 \fBtable ip overlayfw\fR; the unit runs \fBnft \-f\fR on it, after nftables.service, before the
 network, and never flushes anything).
 .SH EXAMPLES

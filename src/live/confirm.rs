@@ -188,8 +188,22 @@ impl Pending {
     /// Writes the restore script (a new file, flushed to its device): once this returns, the
     /// way back is on record.
     pub fn write_restore(&self, script: &str) -> io::Result<()> {
+        self.write_new_file(&self.restore_path(), script)
+    }
+
+    /// The script being applied, which the watchdog persists for the next boot once the
+    /// change is confirmed (`live::persist`).
+    pub fn applied_path(&self) -> PathBuf {
+        self.file("applied.nft")
+    }
+
+    pub fn write_applied(&self, script: &str) -> io::Result<()> {
+        self.write_new_file(&self.applied_path(), script)
+    }
+
+    fn write_new_file(&self, path: &std::path::Path, script: &str) -> io::Result<()> {
         fs::create_dir_all(state_dir())?;
-        let path = self.restore_path();
+        let path = path.to_path_buf();
         let result = (|| {
             let mut f = OpenOptions::new().write(true).create_new(true).open(&path)?;
             f.write_all(script.as_bytes())?;
@@ -258,6 +272,7 @@ impl Pending {
             let _ = fs::remove_file(path(&self.table, "pending"));
         }
         let _ = fs::remove_file(self.restore_path());
+        let _ = fs::remove_file(self.applied_path());
     }
 }
 

@@ -1,10 +1,11 @@
 //! Reading and changing the kernel's ruleset: `nft` runs the nft backend and reads listings,
 //! `netlink` sends the same change as one netlink batch (cargo feature `netlink`), `apply`
 //! replaces overlayfw's table (and restores it), `confirm` is the handshake of
-//! `apply --confirm`.
+//! `apply --confirm`, `persist` keeps the applied table for the next boot.
 
 pub mod apply;
 pub mod confirm;
 #[cfg(feature = "netlink")]
 pub mod netlink;
 pub mod nft;
+pub mod persist;

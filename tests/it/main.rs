@@ -18,6 +18,7 @@ mod negation;
 mod netlink;
 mod netns;
 mod optimize;
+mod persist;
 mod precommit;
 mod probes;
 mod properties;
