@@ -4,6 +4,7 @@ mod apply;
 mod cases;
 mod cli;
 mod conformance;
+mod diff_live;
 mod emit_load;
 mod fmt;
 mod injection;
