@@ -437,14 +437,15 @@ fn print_plan(plan: &diff::Plan, fmt: PlanFormatArg) -> io::Result<()> {
 fn live_model(table: &str, against: Option<&Path>) -> Result<Option<diff::Model>, String> {
     let bytes = match against {
         Some(path) => read_listing(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        None => match live::nft::list_table_json_bytes(table).map_err(|e| e.to_string())? {
-            Some(bytes) => bytes,
-            None => return Ok(None),
+        None => match live::nft::list_table_json_bytes(table) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(with_live_flags(table, e.to_string())),
         },
     };
     let mut model = diff::from_listing_bytes(&bytes, table).map_err(|e| match against {
         Some(p) => format!("{}: {e}", p.display()),
-        None => e,
+        None => with_live_flags(table, e),
     })?;
     // nft -j shows only that the table has flags (nft 1.0.6 prints garbage for them): which
     // ones, the text listing tells.
@@ -456,6 +457,18 @@ fn live_model(table: &str, against: Option<&Path>) -> Result<Option<diff::Model>
         }
     }
     Ok(model)
+}
+
+/// A failed JSON listing of the live table, and the table's flags if it has any: nft 1.0.6
+/// can print cut-off JSON, or crash, listing a table with flags.
+fn with_live_flags(table: &str, error: String) -> String {
+    match live::flags::table_flags(table) {
+        Ok(Some(flags)) if !flags.is_empty() => format!(
+            "{error}\n(the live table ip {table} has flags {}; nft 1.0.6 cannot list a table with flags as JSON reliably)",
+            flags.join(",")
+        ),
+        _ => error,
+    }
 }
 
 /// Reads a saved `nft -j` listing, at most [`MAX_LISTING`] bytes; something that does not
