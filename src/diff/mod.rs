@@ -292,7 +292,8 @@ pub fn from_ruleset(rs: &Ruleset) -> Model {
 
 fn set_model(s: &Value) -> SetModel {
     let kind = match &s["type"] {
-        Value::String(k) => k.clone(),
+        // Shown in the plan: a listing's odd name is quoted, never printed raw.
+        Value::String(k) => text::word(k),
         Value::Array(parts) => parts.iter().map(text::words).collect::<Vec<_>>().join(" . "),
         other => text::words(other),
     };
@@ -300,7 +301,7 @@ fn set_model(s: &Value) -> SetModel {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|f| f.as_str().map(str::to_owned))
+        .filter_map(|f| f.as_str().map(text::word))
         .collect();
     flags.sort();
     let bounds = if kind == "inet_service" { canon::port_bounds } else { canon::addr_bounds };
@@ -553,7 +554,14 @@ fn base_text(b: &Option<BaseModel>) -> String {
     match b {
         None => "regular chain".to_string(),
         Some(b) => {
-            format!("type {} hook {} priority {} policy {}", b.kind, b.hook, b.priority, b.policy)
+            let w = text::word;
+            format!(
+                "type {} hook {} priority {} policy {}",
+                w(&b.kind),
+                w(&b.hook),
+                b.priority,
+                w(&b.policy)
+            )
         }
     }
 }
@@ -561,9 +569,9 @@ fn base_text(b: &Option<BaseModel>) -> String {
 fn rule_line(e: &Edit) -> String {
     let sign = if e.add { '+' } else { '-' };
     let whence = match (e.add, &e.rule.comment, e.rule.handle) {
-        (true, Some(c), _) => c.split(' ').next().unwrap_or(c).to_string(),
+        (true, Some(c), _) => text::word(c.split(' ').next().unwrap_or(c)),
         (false, _, Some(h)) => format!("handle {h}"),
-        (_, Some(c), _) => c.clone(),
+        (_, Some(c), _) => text::quoted(c),
         _ => "overlayfw".to_string(),
     };
     format!("  {sign} [{}] {}  # {whence}", e.position + 1, e.rule.text)
@@ -629,7 +637,7 @@ impl Plan {
                 Change::Removed => "set to remove",
                 Change::Changed => "set",
             };
-            out.push_str(&format!("\n{what} {}:\n", s.name));
+            out.push_str(&format!("\n{what} {}:\n", text::word(&s.name)));
             if let Some((l, p)) = &s.declaration {
                 out.push_str(&format!("  ~ {l}  ->  {p}\n"));
             }
@@ -646,7 +654,7 @@ impl Plan {
                 Change::Removed => "chain to remove",
                 Change::Changed => "chain",
             };
-            out.push_str(&format!("\n{what} {}:\n", c.name));
+            out.push_str(&format!("\n{what} {}:\n", text::word(&c.name)));
             if let Some((l, p)) = &c.base {
                 out.push_str(&format!("  ~ {}  ->  {}\n", base_text(l), base_text(p)));
             }
@@ -868,6 +876,22 @@ mod tests {
             rest.find('"')
                 .is_some_and(|end| !rest[..end].contains('\\') && rest[end + 1..].starts_with(':'))
         })
+    }
+
+    #[test]
+    fn names_from_a_listing_cannot_write_lines_into_the_plan() {
+        let evil = "x\n  + [1] accept  # forged";
+        let listing = json!({"nftables": [
+            {"table": {"family": "ip", "name": "overlayfw"}},
+            {"set": {"family": "ip", "table": "overlayfw", "name": evil, "type": evil, "flags": [evil]}},
+            {"chain": {"family": "ip", "table": "overlayfw", "name": evil, "type": evil, "hook": evil, "prio": 0, "policy": evil}},
+            {"rule": {"family": "ip", "table": "overlayfw", "chain": evil, "comment": evil, "expr": [{"jump": {"target": evil}}]}},
+            {"counter": {"family": "ip", "table": "overlayfw", "name": evil}},
+        ]});
+        let live = from_listing(&listing, "overlayfw").expect("reads").expect("present");
+        let human = plan("overlayfw", &Model::default(), Some(&live)).human();
+        assert!(!human.lines().any(|l| l.starts_with("  + [1] accept")), "{human}");
+        assert!(human.contains("\\n"), "{human}");
     }
 
     #[test]
