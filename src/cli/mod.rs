@@ -1,7 +1,7 @@
 //! Command-line interface: arguments → a pipeline call → output and an exit code.
 //! Exit codes: 0 clean (warnings allowed), 1 problems in the input, 2 usage, IO or internal.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -272,6 +272,10 @@ fn run(cli: Cli) -> io::Result<u8> {
 /// bound the user chose.
 pub const MAX_INPUT: u64 = 64 << 20;
 
+/// Saved listings (`diff --against`) larger than this are refused: `nft -j` writes some 400
+/// bytes a rule, so 256 MiB is over 600,000 rules, and reading one costs about its size.
+pub const MAX_LISTING: u64 = 256 << 20;
+
 fn too_large(name: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
@@ -457,16 +461,86 @@ fn print_plan(plan: &diff::Plan, fmt: PlanFormatArg) -> io::Result<()> {
 /// The live side: a saved dump, or the kernel's table in this namespace.
 fn live_model(table: &str, against: Option<&Path>) -> Result<Option<diff::Model>, String> {
     let bytes = match against {
-        Some(path) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        None => match live::nft::list_table_json_bytes(table).map_err(|e| e.to_string())? {
-            Some(bytes) => bytes,
-            None => return Ok(None),
+        Some(path) => read_listing(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        None => match live::nft::list_table_json_bytes(table) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(with_live_flags(table, e.to_string())),
         },
     };
-    diff::from_listing_bytes(&bytes, table).map_err(|e| match against {
+    let mut model = diff::from_listing_bytes(&bytes, table).map_err(|e| match against {
         Some(p) => format!("{}: {e}", p.display()),
-        None => e,
-    })
+        None => with_live_flags(table, e),
+    })?;
+    // nft -j shows only that the table has flags (nft 1.0.6 prints garbage for them): which
+    // ones, the text listing tells.
+    if let Some(m) = model.as_mut().filter(|m| against.is_none() && !m.flags.is_empty()) {
+        match live::flags::table_flags(table).map_err(|e| e.to_string())? {
+            Some(flags) if !flags.is_empty() => m.flags = flags,
+            // Gone or changed since the JSON listing: keep "flags, unreadable", a difference.
+            _ => {}
+        }
+    }
+    Ok(model)
+}
+
+/// A failed JSON listing of the live table, and the table's flags if it has any: nft 1.0.6
+/// can print cut-off JSON, or crash, listing a table with flags.
+fn with_live_flags(table: &str, error: String) -> String {
+    match live::flags::table_flags(table) {
+        Ok(Some(flags)) if !flags.is_empty() => format!(
+            "{error}\n(the live table ip {table} has flags {}; nft 1.0.6 cannot list a table with flags as JSON reliably)",
+            flags.join(",")
+        ),
+        _ => error,
+    }
+}
+
+/// Reads a saved `nft -j` listing, at most [`MAX_LISTING`] bytes; something that does not
+/// begin as a JSON object (`/dev/zero`, a binary file) is refused after its first block.
+fn read_listing(path: &Path) -> io::Result<Vec<u8>> {
+    let too_large = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {} MiB, the limit for a listing", MAX_LISTING >> 20),
+        )
+    };
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.len() > MAX_LISTING {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    if meta.is_file() {
+        bytes.reserve_exact(usize::try_from(meta.len()).unwrap_or(0));
+    }
+    let mut reader = io::BufReader::with_capacity(64 << 10, file.take(MAX_LISTING + 1));
+    let mut checked = false;
+    loop {
+        let block = reader.fill_buf()?;
+        if block.is_empty() {
+            break;
+        }
+        if !checked {
+            match block.iter().find(|b| !b.is_ascii_whitespace()) {
+                Some(b'{') => checked = true,
+                Some(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "not an nft JSON listing (it does not begin with `{`)",
+                    ));
+                }
+                None => {}
+            }
+        }
+        bytes.extend_from_slice(block);
+        let n = block.len();
+        reader.consume(n);
+    }
+    if bytes.len() as u64 > MAX_LISTING {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Reads the live side on another thread, so that listing a large table with `nft` (the

@@ -14,7 +14,9 @@ use serde_json::Value;
 pub fn rule(exprs: &[Value]) -> String {
     let mut out = String::with_capacity(64 * exprs.len());
     for e in exprs {
-        if e.get("counter").is_some() {
+        // An anonymous counter only counts; a named one (`counter name X`, listed as
+        // `{"counter": "X"}`) is a reference to an object and part of the rule.
+        if e.get("counter").is_some_and(|c| !c.is_string()) {
             continue;
         }
         expr(e, &mut out);
@@ -94,15 +96,45 @@ fn expr(e: &Value, out: &mut String) {
         return matcher(m, out);
     }
     if let Some(log) = obj.get("log") {
+        // Every key counts (prefix, group, snaplen, queue-threshold, level, flags); the default
+        // level is dropped and flags are a sorted list (nft lists one flag as a string).
         out.push_str("log:");
-        if let Some(p) = log.get("prefix") {
-            push_json(out, p);
+        let mut keys = serde_json::Map::new();
+        for (k, v) in log.as_object().into_iter().flatten() {
+            match (k.as_str(), v) {
+                ("level", Value::String(l)) if l == "warn" => {}
+                ("flags", Value::String(f)) => {
+                    keys.insert(k.clone(), Value::Array(vec![Value::String(f.clone())]));
+                }
+                ("flags", Value::Array(a)) => {
+                    let mut a = a.clone();
+                    a.sort_by_key(Value::to_string);
+                    keys.insert(k.clone(), Value::Array(a));
+                }
+                _ => {
+                    keys.insert(k.clone(), v.clone());
+                }
+            }
         }
-        out.push(':');
-        match log.get("level").and_then(Value::as_str) {
-            Some("warn") | None => {}
-            Some(l) => out.push_str(l),
+        if !log.is_object() && !log.is_null() {
+            // Not nft's shape: compared as it is.
+            keys.insert(String::new(), log.clone());
         }
+        push_json(out, &Value::Object(keys));
+        return;
+    }
+    if let Some(q) = obj.get("quota").and_then(Value::as_object) {
+        // What a quota has used so far is state, not policy.
+        let mut keys = q.clone();
+        keys.remove("used");
+        keys.remove("used_unit");
+        out.push_str("quota:");
+        push_json(out, &Value::Object(keys));
+        return;
+    }
+    if obj.contains_key("last") {
+        // `last` only records when it last saw a packet.
+        out.push_str("last");
         return;
     }
     for verb in ["dnat", "snat", "masquerade", "redirect"] {
@@ -232,7 +264,7 @@ pub fn addr_bounds(v: &Value) -> Option<(u64, u64)> {
         return Some((lo, lo + size - 1));
     }
     if let Some([a, b]) = v.get("range").and_then(Value::as_array).map(Vec::as_slice) {
-        return Some((ip(a)?, ip(b)?));
+        return Some((ip(a)?, ip(b)?)).filter(|(a, b)| a <= b);
     }
     None
 }
@@ -242,7 +274,7 @@ pub fn port_bounds(v: &Value) -> Option<(u64, u64)> {
         return Some((p, p));
     }
     if let Some([a, b]) = v.get("range").and_then(Value::as_array).map(Vec::as_slice) {
-        return Some((a.as_u64()?, b.as_u64()?));
+        return Some((a.as_u64()?, b.as_u64()?)).filter(|(a, b)| a <= b);
     }
     None
 }

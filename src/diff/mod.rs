@@ -6,7 +6,7 @@
 pub mod canon;
 pub mod text;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
@@ -15,8 +15,36 @@ use crate::ir::Ruleset;
 /// One side of the comparison.
 #[derive(Clone, Debug, Default)]
 pub struct Model {
+    /// The table's flags (`dormant`: every base chain unregistered, the policy off), sorted;
+    /// [`UNREADABLE_FLAGS`] when a listing says there are flags but not which.
+    pub flags: Vec<String>,
+    /// Named stateful objects and maps (`counter`, `quota`, `limit`, `ct helper`, `map`, …) as
+    /// (kind, name): overlayfw makes none, so every one listed is a difference.
+    pub objects: BTreeSet<(String, String)>,
     pub sets: BTreeMap<String, SetModel>,
     pub chains: BTreeMap<String, ChainModel>,
+}
+
+/// The flags of a table whose listing shows that it has flags but not which: nft 1.0.6 prints
+/// a table's flags in `nft -j` output from freed memory (another object's name, or worse).
+pub const UNREADABLE_FLAGS: &str = "(unreadable)";
+
+/// A table's flags from the `flags` key of its `nft -j` object: a known name or a list of
+/// them, sorted; anything else (nft 1.0.6's garbage) is [`UNREADABLE_FLAGS`].
+pub fn table_flags(v: Option<&Value>) -> Vec<String> {
+    const KNOWN: [&str; 3] = ["dormant", "owner", "persist"];
+    let names: Option<Vec<String>> = match v {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(Value::String(s)) => KNOWN.contains(&s.as_str()).then(|| vec![s.clone()]),
+        Some(Value::Array(a)) => {
+            a.iter().map(|f| f.as_str().filter(|s| KNOWN.contains(s)).map(str::to_owned)).collect()
+        }
+        Some(_) => None,
+    };
+    let mut names = names.unwrap_or_else(|| vec![UNREADABLE_FLAGS.to_string()]);
+    names.sort();
+    names.dedup();
+    names
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,17 +107,6 @@ fn read_listing_on(bytes: &[u8], table: &str, threads: usize) -> Result<Option<M
         nftables: Vec<&'a RawValue>,
     }
     #[derive(serde::Deserialize)]
-    struct Obj<'a> {
-        #[serde(borrow, default)]
-        table: Option<&'a RawValue>,
-        #[serde(borrow, default)]
-        set: Option<&'a RawValue>,
-        #[serde(borrow, default)]
-        chain: Option<&'a RawValue>,
-        #[serde(borrow, default)]
-        rule: Option<&'a RawValue>,
-    }
-    #[derive(serde::Deserialize)]
     struct RuleObj<'a> {
         #[serde(borrow, default)]
         family: Cow<'a, str>,
@@ -107,49 +124,81 @@ fn read_listing_on(bytes: &[u8], table: &str, threads: usize) -> Result<Option<M
     /// What one listed object contributes.
     enum Item {
         Rule(String, RuleModel),
-        Table(bool),
+        /// Our table, with its flags.
+        Table(Vec<String>),
         Set(String, SetModel),
         Chain(String, Option<BaseModel>),
+        Object(String, String),
         Other,
     }
     let parse = |raw: &str| -> Result<Value, String> {
         serde_json::from_str(raw).map_err(|e| e.to_string())
     };
     let mine = |o: &Value, table_key: &str| o["family"] == "ip" && o[table_key] == table;
-    let item = |raw: &RawValue| -> Result<Item, String> {
-        let obj: Obj = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
-        if let Some(r) = obj.rule {
-            let r: RuleObj = serde_json::from_str(r.get()).map_err(|e| e.to_string())?;
-            if r.family != "ip" || r.table != table {
-                return Ok(Item::Other);
+    let item = |kind: &str, raw: &RawValue| -> Result<Item, String> {
+        match kind {
+            "rule" => {
+                let r: RuleObj = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+                if r.family != "ip" || r.table != table {
+                    return Ok(Item::Other);
+                }
+                let chain = r.chain.ok_or("a rule without a chain")?;
+                let rule = RuleModel {
+                    key: canon::rule(&r.expr),
+                    text: text::rule(&r.expr),
+                    comment: r.comment,
+                    handle: r.handle,
+                };
+                Ok(Item::Rule(chain.into_owned(), rule))
             }
-            let chain = r.chain.ok_or("a rule without a chain")?;
-            let rule = RuleModel {
-                key: canon::rule(&r.expr),
-                text: text::rule(&r.expr),
-                comment: r.comment,
-                handle: r.handle,
-            };
-            Ok(Item::Rule(chain.into_owned(), rule))
-        } else if let Some(t) = obj.table {
-            Ok(Item::Table(mine(&parse(t.get())?, "name")))
-        } else if let Some(s) = obj.set {
-            let s = parse(s.get())?;
-            if !mine(&s, "table") {
-                return Ok(Item::Other);
+            "table" => {
+                let t = parse(raw.get())?;
+                Ok(if mine(&t, "name") {
+                    Item::Table(table_flags(t.get("flags")))
+                } else {
+                    Item::Other
+                })
             }
-            let name = s["name"].as_str().ok_or("a set without a name")?.to_string();
-            Ok(Item::Set(name, set_model(&s)))
-        } else if let Some(c) = obj.chain {
-            let c = parse(c.get())?;
-            if !mine(&c, "table") {
-                return Ok(Item::Other);
+            "set" => {
+                let s = parse(raw.get())?;
+                if !mine(&s, "table") {
+                    return Ok(Item::Other);
+                }
+                let name = s["name"].as_str().ok_or("a set without a name")?.to_string();
+                Ok(Item::Set(name, set_model(&s)))
             }
-            let name = c["name"].as_str().ok_or("a chain without a name")?.to_string();
-            Ok(Item::Chain(name, base_model(&c)))
-        } else {
-            Ok(Item::Other)
+            "chain" => {
+                let c = parse(raw.get())?;
+                if !mine(&c, "table") {
+                    return Ok(Item::Other);
+                }
+                let name = c["name"].as_str().ok_or("a chain without a name")?.to_string();
+                Ok(Item::Chain(name, base_model(&c)))
+            }
+            "metainfo" => Ok(Item::Other),
+            // Everything else a table can hold: maps, named counters, quotas, limits, ct
+            // helpers/timeouts/expectations, secmarks, synproxies, flowtables.
+            _ => {
+                let o = parse(raw.get())?;
+                if !mine(&o, "table") {
+                    return Ok(Item::Other);
+                }
+                let name = match &o["name"] {
+                    Value::String(n) => n.clone(),
+                    other => text::words(other),
+                };
+                Ok(Item::Object(kind.to_string(), name))
+            }
         }
+    };
+    let items = |raw: &RawValue| -> Result<Vec<Item>, String> {
+        // An object is `{"KIND": {…}}`; nft writes one key, but nothing here relies on it.
+        let obj: Vec<(String, &RawValue)> =
+            serde_json::from_str::<BTreeMap<String, &RawValue>>(raw.get())
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .collect();
+        obj.into_iter().map(|(kind, raw)| item(&kind, raw)).collect()
     };
     let doc: Doc =
         serde_json::from_slice(bytes).map_err(|e| format!("not an nft JSON listing: {e}"))?;
@@ -158,7 +207,11 @@ fn read_listing_on(bytes: &[u8], table: &str, threads: usize) -> Result<Option<M
     let per = doc.nftables.len().div_ceil(threads.max(1)).max(4096);
     let runs: Vec<Result<Vec<Item>, String>> =
         crate::parallel::map(doc.nftables.chunks(per).collect(), |run| {
-            run.iter().map(|raw| item(raw)).collect()
+            let mut out = Vec::with_capacity(run.len());
+            for raw in run {
+                out.extend(items(raw)?);
+            }
+            Ok(out)
         });
     let mut present = false;
     let mut m = Model::default();
@@ -166,7 +219,13 @@ fn read_listing_on(bytes: &[u8], table: &str, threads: usize) -> Result<Option<M
         for it in run? {
             match it {
                 Item::Rule(chain, rule) => m.chains.entry(chain).or_default().rules.push(rule),
-                Item::Table(is_mine) => present |= is_mine,
+                Item::Table(flags) => {
+                    present = true;
+                    m.flags = flags;
+                }
+                Item::Object(kind, name) => {
+                    m.objects.insert((kind, name));
+                }
                 Item::Set(name, set) => {
                     m.sets.insert(name, set);
                 }
@@ -232,12 +291,17 @@ pub fn from_ruleset(rs: &Ruleset) -> Model {
 }
 
 fn set_model(s: &Value) -> SetModel {
-    let kind = s["type"].as_str().map_or_else(|| s["type"].to_string(), str::to_owned);
+    let kind = match &s["type"] {
+        // Shown in the plan: a listing's odd name is quoted, never printed raw.
+        Value::String(k) => text::word(k),
+        Value::Array(parts) => parts.iter().map(text::words).collect::<Vec<_>>().join(" . "),
+        other => text::words(other),
+    };
     let mut flags: Vec<String> = s["flags"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|f| f.as_str().map(str::to_owned))
+        .filter_map(|f| f.as_str().map(text::word))
         .collect();
     flags.sort();
     let bounds = if kind == "inet_service" { canon::port_bounds } else { canon::addr_bounds };
@@ -270,6 +334,10 @@ pub enum Status {
 pub struct Plan {
     pub table: String,
     pub status: Status,
+    /// The table's flags differ: `(live, proposed)`.
+    pub flags: Option<(Vec<String>, Vec<String>)>,
+    /// Named objects to remove (kind, name): overlayfw makes none.
+    pub objects: Vec<(String, String)>,
     pub sets: Vec<SetChange>,
     pub chains: Vec<ChainChange>,
 }
@@ -363,14 +431,18 @@ pub fn plan(table: &str, proposed: &Model, live: Option<&Model>) -> Plan {
         }
         chains.push(ChainChange { name: name.clone(), change, base, edits });
     }
+    let flags =
+        (proposed.flags != live.flags).then(|| (live.flags.clone(), proposed.flags.clone()));
+    let objects: Vec<(String, String)> =
+        live.objects.difference(&proposed.objects).cloned().collect();
     let status = if status_absent {
         Status::Absent
-    } else if sets.is_empty() && chains.is_empty() {
+    } else if sets.is_empty() && chains.is_empty() && flags.is_none() && objects.is_empty() {
         Status::Same
     } else {
         Status::Different
     };
-    Plan { table: table.to_string(), status, sets, chains }
+    Plan { table: table.to_string(), status, flags, objects, sets, chains }
 }
 
 fn union<'a>(
@@ -449,22 +521,47 @@ fn interval_text((lo, hi): (u64, u64), ports: bool) -> String {
     if ports {
         return if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") };
     }
-    let ip = |x: u64| std::net::Ipv4Addr::from(x as u32).to_string();
+    // A listing's bounds are only checked to be ordered: a value past IPv4's range (a port set
+    // read where the proposal has an address set of that name) prints as a number.
+    let ip = |x: u64| match u32::try_from(x) {
+        Ok(a) => std::net::Ipv4Addr::from(a).to_string(),
+        Err(_) => x.to_string(),
+    };
     if lo == hi {
         return ip(lo);
     }
-    let size = hi - lo + 1;
-    if size.is_power_of_two() && lo % size == 0 {
+    let size = hi.checked_sub(lo).and_then(|d| d.checked_add(1)).unwrap_or(0);
+    if hi <= u64::from(u32::MAX) && size.is_power_of_two() && lo % size == 0 {
         return format!("{}/{}", ip(lo), 32 - size.trailing_zeros());
     }
     format!("{}-{}", ip(lo), ip(hi))
+}
+
+fn flags_text(flags: &[String]) -> String {
+    if flags.is_empty() {
+        return "no flags".to_string();
+    }
+    let names: Vec<&str> = flags
+        .iter()
+        .map(|f| {
+            if f == UNREADABLE_FLAGS { "(set; this nft -j listing does not say which)" } else { f }
+        })
+        .collect();
+    format!("flags {}", names.join(","))
 }
 
 fn base_text(b: &Option<BaseModel>) -> String {
     match b {
         None => "regular chain".to_string(),
         Some(b) => {
-            format!("type {} hook {} priority {} policy {}", b.kind, b.hook, b.priority, b.policy)
+            let w = text::word;
+            format!(
+                "type {} hook {} priority {} policy {}",
+                w(&b.kind),
+                w(&b.hook),
+                b.priority,
+                w(&b.policy)
+            )
         }
     }
 }
@@ -472,9 +569,9 @@ fn base_text(b: &Option<BaseModel>) -> String {
 fn rule_line(e: &Edit) -> String {
     let sign = if e.add { '+' } else { '-' };
     let whence = match (e.add, &e.rule.comment, e.rule.handle) {
-        (true, Some(c), _) => c.split(' ').next().unwrap_or(c).to_string(),
+        (true, Some(c), _) => text::word(c.split(' ').next().unwrap_or(c)),
         (false, _, Some(h)) => format!("handle {h}"),
-        (_, Some(c), _) => c.clone(),
+        (_, Some(c), _) => text::quoted(c),
         _ => "overlayfw".to_string(),
     };
     format!("  {sign} [{}] {}  # {whence}", e.position + 1, e.rule.text)
@@ -500,12 +597,39 @@ impl Plan {
                 "table ip {}: absent from the live ruleset; all of it is new\n",
                 self.table
             )),
-            Status::Different => out.push_str(&format!(
-                "table ip {}: {} set(s) and {} chain(s) differ\n",
-                self.table,
-                self.sets.len(),
-                self.chains.len()
-            )),
+            Status::Different => {
+                let mut what = String::new();
+                if self.flags.is_some() {
+                    what.push_str("its flags, ");
+                }
+                if !self.objects.is_empty() {
+                    what.push_str(&format!("{} object(s), ", self.objects.len()));
+                }
+                out.push_str(&format!(
+                    "table ip {}: {what}{} set(s) and {} chain(s) differ\n",
+                    self.table,
+                    self.sets.len(),
+                    self.chains.len()
+                ))
+            }
+        }
+        if let Some((live, proposed)) = &self.flags {
+            out.push_str(&format!(
+                "\ntable flags:\n  ~ {}  ->  {}\n",
+                flags_text(live),
+                flags_text(proposed)
+            ));
+            if live.iter().any(|f| f == "dormant") {
+                out.push_str(
+                    "  (dormant: no base chain is on its hook, the whole policy is off)\n",
+                );
+            }
+        }
+        if !self.objects.is_empty() {
+            out.push_str("\nobjects to remove (overlayfw makes none):\n");
+            for (kind, name) in &self.objects {
+                out.push_str(&format!("  - {kind} {}\n", text::word(name)));
+            }
         }
         for s in &self.sets {
             let what = match s.change {
@@ -513,7 +637,7 @@ impl Plan {
                 Change::Removed => "set to remove",
                 Change::Changed => "set",
             };
-            out.push_str(&format!("\n{what} {}:\n", s.name));
+            out.push_str(&format!("\n{what} {}:\n", text::word(&s.name)));
             if let Some((l, p)) = &s.declaration {
                 out.push_str(&format!("  ~ {l}  ->  {p}\n"));
             }
@@ -530,7 +654,7 @@ impl Plan {
                 Change::Removed => "chain to remove",
                 Change::Changed => "chain",
             };
-            out.push_str(&format!("\n{what} {}:\n", c.name));
+            out.push_str(&format!("\n{what} {}:\n", text::word(&c.name)));
             if let Some((l, p)) = &c.base {
                 out.push_str(&format!("  ~ {}  ->  {}\n", base_text(l), base_text(p)));
             }
@@ -561,6 +685,12 @@ impl Plan {
                 Status::Different => "different",
                 Status::Absent => "absent",
             },
+            "flags": self.flags.as_ref().map(|(l, p)| json!({"live": l, "proposed": p})),
+            "objects": self.objects.iter().map(|(kind, name)| json!({
+                "kind": kind,
+                "name": name,
+                "change": "removed",
+            })).collect::<Vec<_>>(),
             "sets": self.sets.iter().map(|s| json!({
                 "name": s.name,
                 "change": change(s.change),
@@ -618,6 +748,244 @@ mod tests {
         assert!(one.chains.values().map(|c| c.rules.len()).sum::<usize>() >= 12_000);
         assert_eq!(format!("{many:?}"), format!("{one:?}"));
         assert!(plan("overlayfw", &from_ruleset(&rs), Some(&many)).is_same());
+    }
+
+    /// The listing `nft -j` would print for `text` compiled, as one JSON document.
+    fn compiled(text: &str) -> (Ruleset, Value) {
+        let mut sources = crate::diagnostic::Sources::new();
+        let files =
+            vec![crate::pipeline::Text { name: "l.rules".into(), bytes: text.as_bytes().to_vec() }];
+        let rs = crate::pipeline::compile(&mut sources, files, None, "overlayfw")
+            .ruleset
+            .expect("compiles");
+        let listing = json!({ "nftables": crate::emit::json::listing(&rs) });
+        (rs, listing)
+    }
+
+    fn plan_against(rs: &Ruleset, listing: &Value) -> Plan {
+        let live = from_listing(listing, "overlayfw").expect("reads").expect("present");
+        plan("overlayfw", &from_ruleset(rs), Some(&live))
+    }
+
+    const RULES: &str = "INPUT_CUST -p tcp --dport 22 -j LOG --log-prefix ssh\nINPUT_CUST -s 10.0.0.0/8 -j ACCEPT\n";
+
+    /// The rule of `listing` whose expressions hold a `log`.
+    fn log_rule(listing: &mut Value) -> &mut Vec<Value> {
+        let objects = listing["nftables"].as_array_mut().expect("array");
+        objects
+            .iter_mut()
+            .filter_map(|o| o.get_mut("rule"))
+            .filter_map(|r| r.get_mut("expr").and_then(Value::as_array_mut))
+            .find(|e| e.iter().any(|x| x.get("log").is_some()))
+            .expect("a log rule")
+    }
+
+    #[test]
+    fn table_flags_named_objects_counter_names_and_log_keys_are_differences() {
+        let (rs, listing) = compiled(RULES);
+        assert!(plan_against(&rs, &listing).is_same());
+
+        // A dormant table: every key nft may print for it (a name, nft 1.0.6's garbage, a list).
+        for flags in [json!("dormant"), json!(["dormant"]), json!("overlayfw"), json!([1])] {
+            let mut l = listing.clone();
+            l["nftables"][0]["table"]["flags"] = flags.clone();
+            let p = plan_against(&rs, &l);
+            assert_eq!(p.status, Status::Different, "flags {flags}");
+            assert!(p.human().contains("table flags:"), "{}", p.human());
+            assert!(p.json()["flags"]["live"].as_array().is_some_and(|a| !a.is_empty()));
+        }
+        let mut l = listing.clone();
+        l["nftables"][0]["table"]["flags"] = json!("dormant");
+        assert!(plan_against(&rs, &l).human().contains("flags dormant  ->  no flags"));
+
+        // Named objects in our table, none of which overlayfw makes.
+        for (kind, obj) in [
+            ("counter", json!({"packets": 0, "bytes": 0})),
+            ("quota", json!({"bytes": 100, "used": 0, "inv": true})),
+            ("limit", json!({"rate": 10, "per": "second", "burst": 5})),
+            ("ct helper", json!({"type": "ftp", "protocol": "tcp", "l3proto": "ip"})),
+            ("map", json!({"type": "ipv4_addr", "map": "verdict"})),
+        ] {
+            let mut l = listing.clone();
+            let mut o = obj.clone();
+            o["family"] = json!("ip");
+            o["table"] = json!("overlayfw");
+            o["name"] = json!("x1");
+            l["nftables"].as_array_mut().expect("array").push(json!({ kind: o }));
+            let p = plan_against(&rs, &l);
+            assert_eq!(p.objects, vec![(kind.to_string(), "x1".to_string())], "{kind}");
+            assert!(p.human().contains(&format!("  - {kind} x1\n")), "{}", p.human());
+            // Another table's object is not ours.
+            o["table"] = json!("other");
+            let mut l = listing.clone();
+            l["nftables"].as_array_mut().expect("array").push(json!({ kind: o }));
+            assert!(plan_against(&rs, &l).is_same(), "{kind} of another table");
+        }
+
+        // `counter name X` in a rule, where ours has an anonymous counter.
+        let mut l = listing.clone();
+        let exprs = log_rule(&mut l);
+        let at = exprs.iter().position(|e| e.get("counter").is_some()).expect("a counter");
+        exprs[at] = json!({"counter": "x1"});
+        let p = plan_against(&rs, &l);
+        assert!(!p.is_same());
+        assert!(p.human().contains("counter name \"x1\""), "{}", p.human());
+
+        // Every key of `log`.
+        for (key, v) in [
+            ("group", json!(2)),
+            ("flags", json!("all")),
+            ("flags", json!(["tcp sequence", "tcp options"])),
+            ("level", json!("info")),
+            ("snaplen", json!(64)),
+            ("queue-threshold", json!(2)),
+            ("prefix", json!("other")),
+        ] {
+            let mut l = listing.clone();
+            let exprs = log_rule(&mut l);
+            let at = exprs.iter().position(|e| e.get("log").is_some()).expect("a log");
+            exprs[at]["log"][key] = v.clone();
+            let p = plan_against(&rs, &l);
+            assert!(!p.is_same(), "log {key} {v}");
+            assert!(p.human().contains(&format!(" {key} ")), "{}", p.human());
+        }
+        // The default level and a single flag spelled as a string or a list are the same.
+        let mut a = listing.clone();
+        let e = log_rule(&mut a);
+        let at = e.iter().position(|e| e.get("log").is_some()).expect("a log");
+        e[at]["log"]["level"] = json!("warn");
+        assert!(plan_against(&rs, &a).is_same());
+        let one = |flags: Value| {
+            let mut l = listing.clone();
+            let e = log_rule(&mut l);
+            let at = e.iter().position(|e| e.get("log").is_some()).expect("a log");
+            e[at]["log"]["flags"] = flags;
+            from_listing(&l, "overlayfw").expect("reads").expect("present")
+        };
+        let key = |m: Model| {
+            m.chains.values().flat_map(|c| c.rules.clone()).map(|r| r.key).collect::<Vec<_>>()
+        };
+        assert_eq!(key(one(json!("skuid"))), key(one(json!(["skuid"]))));
+    }
+
+    /// Whether `text` holds a JSON object as serde_json writes it (`{"key":`); a quoted word
+    /// that ends in `{` followed by more words is not one.
+    fn raw_json(text: &str) -> bool {
+        text.match_indices("{\"").any(|(i, _)| {
+            let rest = &text[i + 2..];
+            rest.find('"')
+                .is_some_and(|end| !rest[..end].contains('\\') && rest[end + 1..].starts_with(':'))
+        })
+    }
+
+    #[test]
+    fn names_from_a_listing_cannot_write_lines_into_the_plan() {
+        let evil = "x\n  + [1] accept  # forged";
+        let listing = json!({"nftables": [
+            {"table": {"family": "ip", "name": "overlayfw"}},
+            {"set": {"family": "ip", "table": "overlayfw", "name": evil, "type": evil, "flags": [evil]}},
+            {"chain": {"family": "ip", "table": "overlayfw", "name": evil, "type": evil, "hook": evil, "prio": 0, "policy": evil}},
+            {"rule": {"family": "ip", "table": "overlayfw", "chain": evil, "comment": evil, "expr": [{"jump": {"target": evil}}]}},
+            {"counter": {"family": "ip", "table": "overlayfw", "name": evil}},
+        ]});
+        let live = from_listing(&listing, "overlayfw").expect("reads").expect("present");
+        let human = plan("overlayfw", &Model::default(), Some(&live)).human();
+        assert!(!human.lines().any(|l| l.starts_with("  + [1] accept")), "{human}");
+        assert!(human.contains("\\n"), "{human}");
+    }
+
+    #[test]
+    fn raw_json_is_told_from_quoted_words() {
+        assert!(raw_json(r#"- [1] {"quota":"q1"}"#));
+        assert!(!raw_json(r#"ip daddr { prefix addr 192.0.2.0 "le{" 24 }"#));
+    }
+
+    /// Every node of `v` in turn, replaced by each of `odd`: the listings a fuzzer would try
+    /// first.
+    fn mutations(v: &Value, odd: &[Value]) -> Vec<Value> {
+        let mut out = Vec::new();
+        for o in odd {
+            out.push(o.clone());
+        }
+        match v {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    for m in mutations(item, odd) {
+                        let mut copy = items.clone();
+                        copy[i] = m;
+                        out.push(Value::Array(copy));
+                    }
+                }
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    for m in mutations(item, odd) {
+                        let mut copy = map.clone();
+                        copy.insert(k.clone(), m);
+                        out.push(Value::Object(copy));
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    #[test]
+    fn no_mutation_of_a_real_listing_panics_the_reader_or_the_plan() {
+        // A listing with every kind of object and statement nft 1.0.6 printed for a table here
+        // (a dormant table, named objects, logs, quotas, limits, mangles, maps, NAT).
+        let real: Value =
+            serde_json::from_str(include_str!("../../fuzz/seeds/live_reader/kitchen-sink.json"))
+                .expect("JSON");
+        let (rs, ours) = compiled(
+            "INPUT_CUST -s 10.0.0.0/8,192.0.2.1 -p tcp --dport 22:25 -j ACCEPT\nPREROUTING_CUST -i eth0 -p tcp --dport 2222 -j DNAT --to 198.51.100.2:22\n",
+        );
+        let odd = [
+            json!(null),
+            json!([]),
+            json!({}),
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!(18446744073709551615u64),
+            json!(""),
+            json!("@x"),
+            json!(true),
+            json!({"&": []}),
+            json!({"&": [1]}),
+            json!({"range": [5, 1]}),
+            json!({"range": ["10.0.0.9", "10.0.0.1"]}),
+            json!({"prefix": {"addr": "10.0.0.0", "len": 99}}),
+            json!({"set": [{}, null]}),
+            json!({"concat": null}),
+            json!({"map": []}),
+            json!([[]]),
+        ];
+        let proposed = from_ruleset(&rs);
+        // Every mutation in the slow tier (CI); every seventh in a developer's quick run, so
+        // that each odd value still lands in every part of the listings.
+        let slow = std::env::var("CI").as_deref() == Ok("true")
+            || std::env::var("OVERLAYFW_SLOW_TESTS").as_deref() == Ok("1");
+        let stride = if slow { 1 } else { 7 };
+        let mut tried = 0;
+        for doc in [real, ours] {
+            for m in mutations(&doc, &odd).into_iter().step_by(stride) {
+                tried += 1;
+                let bytes = serde_json::to_vec(&m).expect("JSON");
+                if let Ok(live) = from_listing_bytes(&bytes, "overlayfw") {
+                    for p in [
+                        plan("overlayfw", &proposed, live.as_ref()),
+                        plan("overlayfw", &Model::default(), live.as_ref()),
+                    ] {
+                        let (human, json) = (p.human(), p.json().to_string());
+                        assert!(!raw_json(&human), "raw JSON in the plan:\n{human}");
+                        assert!(!json.is_empty());
+                    }
+                }
+            }
+        }
+        assert!(tried * stride > 10_000, "{tried} mutations");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod boot;
 mod cases;
 mod cli;
 mod conformance;
+mod diff_live;
 mod emit_load;
 mod fmt;
 mod injection;
