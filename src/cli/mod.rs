@@ -168,7 +168,7 @@ struct ApplyArgs {
     #[arg(long)]
     optimize: bool,
 
-    /// Print the plan (as `diff` does) and change nothing.
+    /// Print the plan (as `diff` does) and change nothing; exit 1 when it would change something.
     #[arg(long)]
     dry_run: bool,
     /// Restore the previous table unless confirmed within SECONDS, 1 to 86400 (Enter, or
@@ -179,6 +179,9 @@ struct ApplyArgs {
     /// such as iptables-nft's `nat`.
     #[arg(long)]
     force: bool,
+    /// Print nothing when all goes well (for cron): only errors and warnings.
+    #[arg(long, short)]
+    quiet: bool,
     /// How to print the plan of --dry-run.
     #[arg(long, value_enum, default_value_t = PlanFormatArg::Human)]
     format: PlanFormatArg,
@@ -626,8 +629,10 @@ fn apply(a: ApplyArgs) -> io::Result<u8> {
                 return Ok(2);
             }
         };
-        print_plan(&diff::plan(table, &diff::from_ruleset(&ruleset), live.as_ref()), a.format)?;
-        return Ok(0);
+        let plan = diff::plan(table, &diff::from_ruleset(&ruleset), live.as_ref());
+        print_plan(&plan, a.format)?;
+        // As `diff`: 1 when the apply would change something.
+        return Ok(u8::from(!plan.is_same()));
     }
     let lock = live::confirm::lock(table, |why| eprintln!("overlayfw: {why}")).map_err(|e| {
         io::Error::new(e.kind(), format!("locking {}: {e}", live::confirm::state_dir().display()))
@@ -659,7 +664,9 @@ fn apply(a: ApplyArgs) -> io::Result<u8> {
                 let took = kernel.map_or(String::new(), |t| {
                     format!(" (the kernel's transaction took {:.3} s)", t.as_secs_f64())
                 });
-                eprintln!("applied table ip {table}: {chains} chains, {rules} rules{took}");
+                if !a.quiet {
+                    eprintln!("applied table ip {table}: {chains} chains, {rules} rules{took}");
+                }
                 Ok(persist(table, &ruleset))
             }
             Err(refused) => Ok(refused.code),

@@ -132,9 +132,32 @@ pub(super) fn explain(a: ExplainArgs) -> io::Result<u8> {
     }
 }
 
+/// The command line as completions offer it: without internal subcommands (clap cannot remove
+/// one, so the visible ones are copied into a new command), and with every diagnostic code as
+/// `explain`'s values (only here: `explain` itself answers an unknown code with a suggestion).
+fn completion_command() -> clap::Command {
+    let cli = super::Cli::command();
+    let codes: Vec<&str> = diagnostic::CODES.iter().map(|c| c.code).collect();
+    let visible = cli.get_subcommands().filter(|s| !s.is_hide_set()).cloned().map(|s| {
+        if s.get_name() == "explain" {
+            s.mut_arg("code", |a| a.value_parser(clap::builder::PossibleValuesParser::new(&codes)))
+        } else {
+            s
+        }
+    });
+    let mut cmd = clap::Command::new(cli.get_name().to_owned()).subcommands(visible);
+    if let Some(about) = cli.get_about() {
+        cmd = cmd.about(about.clone());
+    }
+    if let Some(version) = cli.get_version() {
+        cmd = cmd.version(version.to_owned());
+    }
+    cmd
+}
+
 pub(super) fn completions(a: CompletionsArgs) -> io::Result<u8> {
     let mut out = io::stdout().lock();
-    clap_complete::generate(a.shell, &mut super::Cli::command(), "overlayfw", &mut out);
+    clap_complete::generate(a.shell, &mut completion_command(), "overlayfw", &mut out);
     out.flush()?;
     Ok(0)
 }

@@ -870,3 +870,25 @@ fn a_hung_nft_is_stopped_at_the_time_limit() {
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(text(&o).contains("OVERLAYFW_NFT_TIMEOUT"), "{}", text(&o));
 }
+
+/// `apply --dry-run` changes nothing and exits as `diff` does: 1 while the apply would change
+/// something, 0 once it would not (it exited 0 either way before); `--quiet` prints nothing.
+#[test]
+fn dry_run_exits_as_diff_does() {
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("dry-run");
+    let ns = Netns::new();
+    let blog = root().join("examples/blog/blog.rules").display().to_string();
+    let o = ofw(&ns, &["apply", "--dry-run", &blog], &state);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(ns.exec(&["nft", "list", "table", "ip", "overlayfw"]).is_err(), "dry run applied");
+    assert_eq!(code(&ofw(&ns, &["apply", &blog], &state)), 0);
+    let o = ofw(&ns, &["apply", "--dry-run", &blog], &state);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    // --quiet (cron): nothing printed when all goes well.
+    let o = ofw(&ns, &["apply", "--quiet", &blog], &state);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(o.stderr.is_empty() && o.stdout.is_empty(), "{}", text(&o));
+}

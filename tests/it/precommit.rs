@@ -245,6 +245,9 @@ fn completions_know_the_subcommands() {
     for sub in SUBCOMMANDS {
         assert!(script.contains(sub), "bash completion lacks {sub}");
     }
+    // No internal subcommand is offered; explain's codes are.
+    assert!(!script.contains("watchdog"), "bash completion offers the internal watchdog");
+    assert!(script.contains("E001") && script.contains("W101"), "explain's codes are offered");
     for shell in ["zsh", "fish", "elvish", "powershell"] {
         let o = run(&["completions", shell]);
         assert_eq!(code(&o), 0, "{shell}");
