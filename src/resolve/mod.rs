@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use crate::diagnostic::{Diagnostic, FileId, Span, Spanned};
 use crate::emit::{COMMENT_MAX, LOG_PREFIX_MAX, is_nft_keyword};
 use crate::inventory::Inventory;
-use crate::ir::{self, Action, BaseChain, ChainKind, Hook, Match, Origin};
+use crate::ir::{self, Action, BaseChain, ChainKind, Class, Hook, Match, Origin};
 use crate::syntax::ast::{self, Builtin, ChainWord, MatchKind, Protocol, TargetKind};
 use crate::syntax::{self, Piece};
 use values::{AddrPart, Values};
@@ -182,17 +182,6 @@ fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize)
 pub enum Family {
     Builtin(Builtin),
     Mirror,
-}
-
-/// How a rule's action relates to nftables chain types.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Class {
-    /// Needs a nat-type chain.
-    Nat,
-    /// Must see every packet: a filter-type chain.
-    Filter,
-    /// Meaningful in both (accept, return, jump).
-    Both,
 }
 
 /// A line placed in its VNS3 chain, with concrete values, before layout into nft chains: what
@@ -1469,25 +1458,6 @@ fn one_net(net: ipnetwork::Ipv4Network, neg: bool, is_src: bool) -> AddrAlts {
     AddrAlts::One(if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } })
 }
 
-fn class(a: &Action) -> Class {
-    match a {
-        Action::Dnat { .. }
-        | Action::DnatMap { .. }
-        | Action::Snat { .. }
-        | Action::Masquerade { .. }
-        | Action::Redirect { .. }
-        | Action::NetmapDnat { .. }
-        | Action::NetmapSnat { .. } => Class::Nat,
-        Action::Accept | Action::Return | Action::Jump(_) => Class::Both,
-        Action::Count
-        | Action::Drop
-        | Action::Reject(_)
-        | Action::Log { .. }
-        | Action::Dup { .. }
-        | Action::Vmap { .. } => Class::Filter,
-    }
-}
-
 /// How a family's rules split over chain types.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -1531,7 +1501,7 @@ fn projection_name(name: &str, family: Builtin, kind: ChainKind) -> String {
 /// the rule: its last projection moves it, an earlier one gets a copy.
 fn project(mut p: Placed, family: Builtin, kind: ChainKind, files: &Files) -> Option<ir::Rule> {
     // `None`: the line's own action.
-    let action = match (mode(family), kind, class(&p.action)) {
+    let action = match (mode(family), kind, p.action.class()) {
         (_, _, _) if let Some((jump, _)) = p.jump() => {
             Some(Action::Jump(projection_name(jump, family, kind).into()))
         }
@@ -1595,9 +1565,9 @@ fn layout(mut chains: Vec<VChain>, files: &Files) -> Vec<ir::Chain> {
             continue;
         }
         let all = || members.iter().flat_map(|c| c.rules.iter());
-        let has_nat = all().any(|p| class(&p.action) == Class::Nat);
-        let has_filter_only = all().any(|p| class(&p.action) == Class::Filter);
-        let has_non_nat = all().any(|p| class(&p.action) != Class::Nat);
+        let has_nat = all().any(|p| p.action.class() == Class::Nat);
+        let has_filter_only = all().any(|p| p.action.class() == Class::Filter);
+        let has_non_nat = all().any(|p| p.action.class() != Class::Nat);
         let kinds: Vec<ChainKind> = match mode(b) {
             Mode::FilterOnly => vec![ChainKind::Filter],
             Mode::Ordered => {
