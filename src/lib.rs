@@ -18,6 +18,7 @@ pub mod inventory;
 pub mod ir;
 pub mod lint;
 pub mod live;
+pub mod nft;
 pub mod optimize;
 pub mod parallel;
 pub mod pipeline;

@@ -9,9 +9,9 @@ mod values;
 use std::collections::HashMap;
 
 use crate::diagnostic::{Diagnostic, FileId, Span, Spanned};
-use crate::emit::{COMMENT_MAX, LOG_PREFIX_MAX, is_nft_keyword};
 use crate::inventory::Inventory;
 use crate::ir::{self, Action, BaseChain, ChainKind, Class, Hook, Match, Origin};
+use crate::nft::{CHAIN_NAME_MAX, COMMENT_MAX, JUMP_DEPTH_MAX, LOG_PREFIX_MAX, is_nft_keyword};
 use crate::syntax::ast::{self, Builtin, ChainWord, MatchKind, Protocol, TargetKind};
 use crate::syntax::{self, Piece};
 use values::{AddrPart, Values};
@@ -319,18 +319,8 @@ impl AddrAlts {
     }
 }
 
-/// Longest chain name nft and the kernel take, in bytes (`NFT_NAME_MAXLEN`, 256 with the NUL;
-/// checked: 255 loads, 256 is "Numerical result out of range").
-pub const CHAIN_NAME_MAX: usize = 255;
-
 /// Longest subgroup name: layout derives chain names up to 7 bytes longer (`…_FILTER`).
 pub const SUBGROUP_NAME_MAX: usize = CHAIN_NAME_MAX - "_FILTER".len();
-
-/// How many chains deep jumps may nest below a base chain: the kernel refuses a ruleset whose
-/// jumps nest deeper (`NFT_JUMP_STACK_SIZE` 16, EMLINK "Too many links"; checked: a base chain
-/// and 15 chains below it load, 16 do not). A VNS3 chain is the first below its base chain, so
-/// subgroups nest at most 14 deep.
-pub const JUMP_DEPTH_MAX: usize = 15;
 
 /// Subgroup name → (parent, span of the first line that defines it).
 type Subgroups = HashMap<String, (Builtin, Span)>;
