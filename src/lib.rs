@@ -16,6 +16,7 @@ pub mod fasthash;
 pub mod fmt;
 pub mod inventory;
 pub mod ir;
+pub mod layout;
 pub mod lint;
 pub mod live;
 pub mod nft;

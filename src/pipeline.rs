@@ -151,7 +151,7 @@ pub fn compile_files(
         let lint_opts = lint::Options { inventory_given };
         diagnostics.extend(lint::lint(&resolved, &inv, &lint_opts));
     }
-    let rs = resolved.into_ruleset();
+    let rs = crate::layout::layout(resolved);
     // A streamed file's text again, for the diagnostics that show it.
     for (&id, stream) in ids.iter().zip(&streams) {
         let shown = |d: &Diagnostic| d.labels.iter().any(|l| l.span.file == id);

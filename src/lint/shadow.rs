@@ -14,8 +14,8 @@
 
 use crate::diagnostic::{Diagnostic, Span};
 use crate::ir::{Action, Match};
-use crate::resolve::{Family, Files, Placed, VChain};
-use crate::syntax::ast::Builtin;
+use crate::layout;
+use crate::resolve::{Files, Placed, VChain};
 
 use super::at;
 use super::space::{self, Sets, Shape};
@@ -74,20 +74,6 @@ fn per_chain_on(
         out[i] = found;
     }
     out
-}
-
-/// Which nft projections a rule lands in (bit 0 filter, bit 1 nat). Only OUTPUT splits lines
-/// by target (ARCHITECTURE.md, "Chain layout"): there an ACCEPT never hides a DNAT. Elsewhere
-/// every line keeps its order against every other.
-fn projections(family: Family, a: &Action) -> u8 {
-    if family != Family::Builtin(Builtin::Output) {
-        return 0b11;
-    }
-    match a {
-        Action::Return | Action::Jump(_) => 0b11,
-        Action::Dnat { .. } | Action::Redirect { .. } | Action::NetmapDnat { .. } => 0b10,
-        _ => 0b01,
-    }
 }
 
 /// An exact key: an input interface is known by its number in [`Index::iface_ids`].
@@ -428,7 +414,8 @@ fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
     // which grows to the longest line.
     let mut cache = ShapeCache::new(rules, sets);
     let mut made: Vec<Shape> = Vec::new();
-    let proj: Vec<u8> = rules.iter().map(|p| projections(chain.family, &p.action)).collect();
+    let proj: Vec<u8> =
+        rules.iter().map(|p| layout::projections(chain.family, &p.action)).collect();
     let mut out = Vec::new();
     let mut index = Index::new(rules.len());
     let mut catch_alls: Vec<CatchAll> = Vec::new();
