@@ -24,7 +24,6 @@ pub mod optimize;
 pub mod parallel;
 pub mod pipeline;
 pub mod resolve;
-pub mod stream;
 pub mod suggest;
 pub mod syntax;
 pub mod text;

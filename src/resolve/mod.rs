@@ -15,7 +15,7 @@ use crate::inventory::Inventory;
 use crate::ir::{self, Action, Match};
 use crate::nft::is_nft_keyword;
 use crate::syntax::ast::{self, Builtin, TargetKind};
-use crate::syntax::{self, Piece};
+use crate::syntax::{self, FirstWords, Piece};
 pub use place::SUBGROUP_NAME_MAX;
 use place::{Subgroups, collect_subgroups};
 use values::Values;
@@ -27,8 +27,24 @@ pub struct Input<'a> {
     pub file: FileId,
     /// Empty when the file is streamed.
     pub text: &'a str,
-    /// A file whose text is not held: its pieces are read again as they are parsed.
-    pub stream: Option<&'a crate::stream::Stream>,
+    /// A file whose text is not held: the driver reads its pieces again as they are parsed.
+    pub stream: Option<&'a dyn Streamed>,
+}
+
+/// A rules file whose text is not held while it is resolved (a large one): its pieces of whole
+/// lines, as the driver first read and scanned them, and their text read again on demand. The
+/// driver (`pipeline`) does the reading: resolving does no IO of its own.
+pub trait Streamed: Sync {
+    /// The text's length in bytes.
+    fn text_len(&self) -> usize;
+    /// The pieces the text was cut into, in order.
+    fn pieces(&self) -> Vec<Piece>;
+    /// The first words of piece `k`, found when it was first read.
+    fn first_words(&self, k: usize) -> FirstWords;
+    /// Reads piece `k` again, handing `each` its windows in order: whole lines, with the
+    /// window's byte offset in the file and its first line's number. `Err` when reading fails
+    /// or finds the text changed since it was first read.
+    fn read_piece(&self, k: usize, each: &mut dyn FnMut(&str, usize, u32)) -> std::io::Result<()>;
 }
 
 impl Input<'_> {
@@ -91,7 +107,7 @@ fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize)
     let pieces: Vec<Vec<syntax::Piece>> = inputs
         .iter()
         .map(|input| match input.stream {
-            Some(s) => s.pieces.iter().map(|p| p.piece).collect(),
+            Some(s) => s.pieces(),
             None => syntax::pieces(input.text, threads),
         })
         .collect();
@@ -323,7 +339,7 @@ impl<'a> Resolver<'a> {
             syntax::lower_piece(input.file, input.text, piece, line);
             return;
         };
-        let read = stream.read_piece(k, |window, base, first_line| {
+        let read = stream.read_piece(k, &mut |window, base, first_line| {
             syntax::lower_window(input.file, window, base, first_line, &mut line);
         });
         if let Err(e) = read {
@@ -546,6 +562,77 @@ mod tests {
         assert_eq!(format!("{:?}", one.chains), format!("{:?}", three.chains));
         assert_eq!(one.diagnostics, three.diagnostics);
         assert_eq!(one.used, three.used);
+    }
+
+    /// A text held in memory, handed out as a streamed file's pieces (a window a line): the
+    /// resolver needs no file to resolve a streamed input, and says when reading fails.
+    struct InMemory {
+        text: String,
+        pieces: Vec<Piece>,
+        fail: bool,
+    }
+
+    impl Streamed for InMemory {
+        fn text_len(&self) -> usize {
+            self.text.len()
+        }
+
+        fn pieces(&self) -> Vec<Piece> {
+            self.pieces.clone()
+        }
+
+        fn first_words(&self, k: usize) -> FirstWords {
+            syntax::first_words_in(FileId(3), &self.text, self.pieces[k])
+        }
+
+        fn read_piece(
+            &self,
+            k: usize,
+            each: &mut dyn FnMut(&str, usize, u32),
+        ) -> std::io::Result<()> {
+            if self.fail && k == 1 {
+                return Err(std::io::Error::other("s.rules: gone"));
+            }
+            let Piece { from, to, first_line } = self.pieces[k];
+            let mut base = from;
+            for (line, window) in (first_line..).zip(self.text[from..to].split_inclusive('\n')) {
+                each(window, base, line);
+                base += window.len();
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_streamed_input_resolves_as_its_held_text() {
+        let mut text = String::new();
+        for i in 0..30_000 {
+            text += &format!("FORWARD_CUST -s 10.0.{}.0/24 -j FWD_C_late\n", i % 256);
+            text += &format!("FWD_C_late -p tcp --dport {} -j ACCEPT\n", i % 60000 + 1);
+        }
+        text += "FORWARD_CUST -i eht0 -j DROP\n";
+        let mut sources = Sources::new();
+        let inv = crate::inventory::default_inventory(&mut sources);
+        let opts = Options { table: "overlayfw", input_hash: "h".into() };
+        let held = [Input { name: "s.rules", file: FileId(3), text: &text, stream: None }];
+        let held = resolve_on(&held, &inv, &opts, 3);
+        let pieces = syntax::pieces(&text, 3);
+        assert_eq!(pieces.len(), 3);
+        for fail in [false, true] {
+            let mem = InMemory { text: text.clone(), pieces: pieces.clone(), fail };
+            let input = Input { name: "s.rules", file: FileId(3), text: "", stream: Some(&mem) };
+            let streamed = resolve_on(&[input], &inv, &opts, 3);
+            if fail {
+                let e = streamed.io.expect("the failed read is reported");
+                assert_eq!(e.to_string(), "s.rules: gone");
+                continue;
+            }
+            assert!(streamed.io.is_none());
+            assert_eq!(format!("{:?}", streamed.chains), format!("{:?}", held.chains));
+            assert_eq!(streamed.diagnostics, held.diagnostics);
+            let codes: Vec<_> = streamed.diagnostics.iter().take(3).map(|d| d.code).collect();
+            assert_eq!(codes, ["E016"], "the one unknown interface");
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub(super) fn collect_subgroups(
     // first words took 3.1 ms on one thread).
     let words = inputs.iter().zip(pieces).flat_map(|(input, pieces)| match input.stream {
         // Found when the streamed file was first read.
-        Some(s) => s.pieces.iter().map(|p| p.words.clone()).collect(),
+        Some(s) => (0..pieces.len()).map(|k| s.first_words(k)).collect(),
         None => crate::parallel::map(pieces.clone(), |piece| {
             syntax::first_words_in(input.file, input.text, piece)
         }),

@@ -1,12 +1,16 @@
-//! The whole compile as one function over texts: parse every rules file, load the inventory,
-//! resolve, and collect every diagnostic. The CLI reads and writes; the only IO here is reading
-//! a large rules file again (`stream`), whose text is not held while it is compiled.
+//! The driver: the whole compile as one function over texts and files. It loads the inventory,
+//! hands the rules files to `resolve` (a large file as pieces it reads again, `stream`, whose
+//! text is not held while it is compiled), runs the lints and the layout, and collects every
+//! diagnostic. The CLI reads the arguments' files and writes; the only IO here is reading a
+//! large rules file again.
+
+mod stream;
 
 use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
 use crate::ir::Ruleset;
 use crate::resolve::{self, Input, Options};
-use crate::stream::{self, Stream};
 use crate::{inventory, lint, syntax};
+use stream::Stream;
 
 /// A named input text.
 pub struct Text {
@@ -135,7 +139,7 @@ pub fn compile_files(
             name: &sources.get(id).name,
             file: id,
             text: &sources.get(id).text,
-            stream: stream.as_ref(),
+            stream: stream.as_ref().map(|s| s as &dyn resolve::Streamed),
         })
         .collect();
     let opts = Options { table, input_hash: hash };
