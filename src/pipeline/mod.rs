@@ -122,13 +122,13 @@ pub fn compile_files(
     // A large file's text, scanned, is dropped before its lines are parsed: the placed rules
     // take its memory.
     let (ids, files): (Vec<FileId>, Vec<_>) = texts.into_iter().unzip();
+    let threads = crate::parallel::threads();
     let streams: Vec<Option<Stream>> = ids
         .iter()
         .zip(files)
         .map(|(&id, file)| {
             let file = file.filter(|_| sources.get(id).text.len() >= stream::MIN_BYTES)?;
             let text = sources.replace_text(id, String::new());
-            let threads = crate::parallel::threads();
             Some(Stream::scan(file, &sources.get(id).name, id, &text, threads))
         })
         .collect();
@@ -143,7 +143,7 @@ pub fn compile_files(
         })
         .collect();
     let opts = Options { table, input_hash: hash };
-    let mut resolved = resolve::resolve(&inputs, &inv, &opts);
+    let mut resolved = resolve::resolve_on(&inputs, &inv, &opts, threads);
     drop(inputs);
     if let Some(e) = resolved.io.take() {
         return Err(e);

@@ -94,15 +94,16 @@ pub struct Resolved {
     pub(crate) input_hash: String,
 }
 
-/// Parses and resolves all files against the inventory. The diagnostics include the parse
-/// errors.
+/// Parses and resolves all files against the inventory, on as many threads as the machine
+/// offers. The diagnostics include the parse errors.
 pub fn resolve(inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
     resolve_on(inputs, inv, opts, crate::parallel::threads())
 }
 
-/// [`resolve`] on up to `threads` threads: a large file is cut into pieces of whole lines, each
-/// parsed and resolved by its own resolver, and the pieces are joined in order.
-fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize) -> Resolved {
+/// [`resolve`] on up to `threads` threads (the driver's choice): a large held file is cut into
+/// pieces of whole lines (a streamed one comes in the driver's pieces), each parsed and
+/// resolved by its own resolver, and the pieces are joined in order.
+pub fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize) -> Resolved {
     let mut r = Resolver::new(inv);
     let pieces: Vec<Vec<syntax::Piece>> = inputs
         .iter()
