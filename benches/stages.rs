@@ -91,20 +91,20 @@ fn lint(bencher: Bencher, n: usize) {
 #[divan::bench(args = SIZES)]
 fn layout(bencher: Bencher, n: usize) {
     let (text, inv) = (policy(n), inventory());
-    bencher.with_inputs(|| resolved(&text, &inv)).bench_values(Resolved::into_ruleset);
+    bencher.with_inputs(|| resolved(&text, &inv)).bench_values(overlayfw::layout::layout);
 }
 
 #[divan::bench(args = SIZES)]
 fn emit(bencher: Bencher, n: usize) {
     let inv = inventory();
-    let rs = resolved(&policy(n), &inv).into_ruleset().expect("a ruleset");
+    let rs = overlayfw::layout::layout(resolved(&policy(n), &inv)).expect("a ruleset");
     bencher.bench(|| emit::nft_script(black_box(&rs)));
 }
 
 #[divan::bench(args = SIZES)]
 fn optimize(bencher: Bencher, n: usize) {
     let inv = inventory();
-    let rs = resolved(&policy(n), &inv).into_ruleset().expect("a ruleset");
+    let rs = overlayfw::layout::layout(resolved(&policy(n), &inv)).expect("a ruleset");
     bencher.with_inputs(|| rs.clone()).bench_local_values(|mut rs| {
         optimize::optimize(&mut rs);
         rs
@@ -114,7 +114,7 @@ fn optimize(bencher: Bencher, n: usize) {
 #[divan::bench(args = SIZES)]
 fn diff(bencher: Bencher, n: usize) {
     let inv = inventory();
-    let rs = resolved(&policy(n), &inv).into_ruleset().expect("a ruleset");
+    let rs = overlayfw::layout::layout(resolved(&policy(n), &inv)).expect("a ruleset");
     let listing = serde_json::json!({ "nftables": emit::json::listing(&rs) });
     let bytes = serde_json::to_vec(&listing).expect("JSON");
     bencher.bench(|| {

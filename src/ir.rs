@@ -418,6 +418,91 @@ pub enum Action {
     Vmap(Box<Vmap>),
 }
 
+/// Which nftables chain types an action may stand in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Needs a nat-type chain.
+    Nat,
+    /// Must see every packet: a filter-type chain.
+    Filter,
+    /// Meaningful in both (accept, return, jump).
+    Both,
+}
+
+impl Action {
+    /// The chain types the action belongs in: what the layout splits a VNS3 chain by.
+    pub fn class(&self) -> Class {
+        match self {
+            Action::Dnat { .. }
+            | Action::DnatMap { .. }
+            | Action::Snat { .. }
+            | Action::Masquerade { .. }
+            | Action::Redirect { .. }
+            | Action::NetmapDnat { .. }
+            | Action::NetmapSnat { .. } => Class::Nat,
+            Action::Accept | Action::Return | Action::Jump(_) => Class::Both,
+            Action::Count
+            | Action::Drop
+            | Action::Reject(_)
+            | Action::Log { .. }
+            | Action::Dup { .. }
+            | Action::Vmap { .. } => Class::Filter,
+        }
+    }
+
+    /// A packet the rule matches leaves the chain: a verdict or a NAT statement (terminal in
+    /// the nat chains it may stand in). Not a jump (the subgroup may return), nor LOG, COPY or
+    /// a counting rule.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Action::Accept
+                | Action::Drop
+                | Action::Reject(_)
+                | Action::Return
+                | Action::Dnat { .. }
+                | Action::DnatMap { .. }
+                | Action::Snat { .. }
+                | Action::Masquerade { .. }
+                | Action::Redirect { .. }
+                | Action::NetmapDnat { .. }
+                | Action::NetmapSnat { .. }
+                | Action::Vmap(_)
+        )
+    }
+
+    /// The action rewrites the destination (DNAT, REDIRECT, NETMAP in prerouting/output).
+    pub fn is_dnat(&self) -> bool {
+        matches!(
+            self,
+            Action::Dnat { .. }
+                | Action::DnatMap { .. }
+                | Action::Redirect { .. }
+                | Action::NetmapDnat { .. }
+        )
+    }
+
+    /// The iptables target as written, for messages.
+    pub fn target_word(&self) -> &'static str {
+        match self {
+            Action::Count => "no target",
+            Action::Accept => "ACCEPT",
+            Action::Drop => "DROP",
+            Action::Return => "RETURN",
+            Action::Jump(_) => "a subgroup jump",
+            Action::Reject(_) => "REJECT",
+            Action::Log { .. } => "LOG",
+            Action::Dnat { .. } | Action::DnatMap { .. } => "DNAT",
+            Action::Vmap { .. } => "a verdict map",
+            Action::Snat { .. } => "SNAT",
+            Action::Masquerade { .. } => "MASQUERADE",
+            Action::Redirect { .. } => "REDIRECT",
+            Action::NetmapDnat { .. } | Action::NetmapSnat { .. } => "NETMAP",
+            Action::Dup { .. } => "COPY",
+        }
+    }
+}
+
 /// The packet's key fields looked up in a verdict map (`ip saddr . tcp dport vmap { K : accept,
 /// … }`); a key not in the map matches nothing. Each key is one value per field; no two keys
 /// overlap; sorted.
@@ -455,6 +540,48 @@ mod tests {
         assert_eq!(h.hash_one(&one), h.hash_one([7u16].as_slice()));
         assert!(none < one && one < many);
         assert_eq!((3..6).collect::<Few<u16>>(), vec![3, 4, 5].into());
+    }
+
+    /// One of each action: the classes agree (a DNAT needs a nat chain; what is terminal
+    /// decides, a jump, LOG, COPY and counting do not).
+    #[test]
+    fn action_classes_agree() {
+        let to = NatTarget { addr: Ipv4Addr::new(192, 0, 2, 1), addr_end: None, ports: None };
+        let net: Ipv4Network = "10.0.0.0/8".parse().expect("network");
+        let vmap = Vmap { fields: Vec::new(), entries: Vec::new() };
+        let all = [
+            Action::Count,
+            Action::Accept,
+            Action::Drop,
+            Action::Return,
+            Action::Jump("S".into()),
+            Action::Reject(RejectWith::PortUnreachable),
+            Action::Log { prefix: None, level: None },
+            Action::Dnat { to: to.clone(), random: false },
+            Action::Snat { to: to.clone(), random: false },
+            Action::Masquerade { ports: None, random: false },
+            Action::Redirect { ports: None },
+            Action::NetmapDnat { to: net },
+            Action::NetmapSnat { to: net },
+            Action::Dup { to: to.addr },
+            Action::DnatMap { proto: L4::Tcp, entries: Box::new([]) },
+            Action::Vmap(Box::new(vmap)),
+        ];
+        let words: Vec<&str> = all.iter().map(Action::target_word).collect();
+        assert_eq!(words[..4], ["no target", "ACCEPT", "DROP", "RETURN"]);
+        for a in &all {
+            let word = a.target_word();
+            assert!(!a.is_dnat() || a.class() == Class::Nat, "{word}");
+            let both = matches!(a, Action::Accept | Action::Return | Action::Jump(_));
+            assert_eq!(a.class() == Class::Both, both, "{word}");
+            let passes_on = matches!(
+                a,
+                Action::Count | Action::Jump(_) | Action::Log { .. } | Action::Dup { .. }
+            );
+            assert_eq!(a.is_terminal(), !passes_on, "{word}");
+        }
+        let dnats = all.iter().filter(|a| a.is_dnat()).count();
+        assert_eq!(dnats, 4, "DNAT, REDIRECT, NETMAP to a destination, a DNAT map");
     }
 
     /// A 100,000-rule ruleset holds about 300,000 matches: their size is the IR's memory.

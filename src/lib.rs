@@ -1,7 +1,10 @@
 //! overlayfw: compile VNS3 overlay firewall rules into an nftables ruleset.
 //!
-//! The pipeline: `syntax` (rules text → AST), `inventory` (topology YAML), `resolve` (AST +
-//! inventory → IR of concrete values), `emit` (IR → nft script). `cli` drives it.
+//! The stages: `syntax` (rules text → AST), `inventory` (topology YAML), `resolve` (rules lines
+//! and inventory → placed VNS3 chains of concrete values), `lint` (warnings over them),
+//! `layout` (placed chains → the IR's nftables chains), `optimize`, `emit` (IR → nft script).
+//! `pipeline` drives them over texts and files; `cli` and `live` do the rest of the IO. `nft`
+//! holds what nft and the kernel accept.
 
 // The pest parser is generated without pest's `std` feature (see Cargo.toml), so its code names
 // `::alloc`.
@@ -16,13 +19,14 @@ pub mod fasthash;
 pub mod fmt;
 pub mod inventory;
 pub mod ir;
+pub mod layout;
 pub mod lint;
 pub mod live;
+pub mod nft;
 pub mod optimize;
 pub mod parallel;
 pub mod pipeline;
 pub mod resolve;
-pub mod stream;
 pub mod suggest;
 pub mod syntax;
 pub mod text;

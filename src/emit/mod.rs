@@ -6,29 +6,22 @@
 //! - `table ip T {}` + `delete table ip T` + `table ip T { … }` in one file is one transaction:
 //!   the table is replaced whether it existed or not, other tables are untouched.
 //! - Comments are at most 128 bytes, log prefixes at most 127 bytes: longer texts are cut at a
-//!   char boundary (see [`COMMENT_MAX`], [`LOG_PREFIX_MAX`]).
+//!   char boundary (see [`COMMENT_MAX`], [`LOG_PREFIX_MAX`] in [`crate::nft`]).
 //! - nft 1.0.6 expands `$name` inside a quoted log prefix (and fails on unknown names); a `$`
 //!   in a log prefix is printed as `_`. Comments keep `$` (checked: they are not expanded).
 //! - Names cannot be quoted in nft 1.0.6 declarations (`chain "x" {` is a syntax error), and a
 //!   name that is an nft keyword (`fwd`, `tcp`, `counter`, …) fails to parse: see
-//!   [`is_nft_keyword`], which the resolver uses to refuse or rename such names.
+//!   [`crate::nft::is_nft_keyword`], which the resolver uses to refuse or rename such names.
 
 pub mod json;
-mod names;
 mod rule;
 
 use std::fmt::Write as _;
 
 use crate::ir::{BaseChain, ChainKind, Hook, Ruleset, Set, SetElements};
+use crate::nft::COMMENT_MAX;
 
-pub use names::is_nft_keyword;
 pub use rule::comment;
-
-/// Longest comment nft 1.0.6 accepts, in bytes ("comment too long, 128 characters maximum").
-pub const COMMENT_MAX: usize = 128;
-/// Longest log prefix the kernel accepts, in bytes (128 fails with "Numerical result out of
-/// range": the kernel counts the terminating NUL).
-pub const LOG_PREFIX_MAX: usize = 127;
 
 /// The nft script that atomically replaces the ruleset's table and touches nothing else.
 pub fn nft_script(ruleset: &Ruleset) -> String {

@@ -4,11 +4,11 @@ use std::fmt::Write as _;
 
 use ipnetwork::Ipv4Network;
 
-use super::{COMMENT_MAX, LOG_PREFIX_MAX};
 use crate::ir::{
     Action, AddrMatch, CtState, Dir, L4, LogLevel, Match, NatTarget, Origin, PortMatch, RateUnit,
     RejectWith, Rule,
 };
+use crate::nft::{COMMENT_MAX, LOG_PREFIX_MAX};
 
 pub(super) fn push_rule(out: &mut String, rule: &Rule) {
     for m in &rule.matches {

@@ -262,14 +262,6 @@ fn priorities_print_keywords_only_where_nft_accepts_them() {
     assert_eq!(priority_keyword(Hook::Input, 5), None);
 }
 
-#[test]
-fn keywords() {
-    assert!(is_nft_keyword("fwd"));
-    assert!(is_nft_keyword("tcp"));
-    assert!(!is_nft_keyword("blacklist"));
-    assert!(!is_nft_keyword("PRE_C_web-1"));
-}
-
 /// A large chain prints every rule once. (How fast is measured by `cargo bench` (`emit`) and
 /// bench/compile.sh, not bounded here.)
 #[test]

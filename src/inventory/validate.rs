@@ -366,7 +366,9 @@ fn check_kernel_name(s: &str) -> Result<(), &'static str> {
     if s.is_empty() {
         return Err("empty");
     }
-    if s.len() > 15 {
+    // The message names the limit as a literal (a `&'static str`): held to it here.
+    const _: () = assert!(crate::nft::IFNAME_MAX == 15);
+    if s.len() > crate::nft::IFNAME_MAX {
         return Err("longer than 15 bytes");
     }
     if s.starts_with('-') {

@@ -13,7 +13,6 @@ mod unused;
 
 use crate::diagnostic::Diagnostic;
 use crate::inventory::Inventory;
-use crate::ir::Action;
 use crate::resolve::{Files, Placed, Resolved};
 
 pub struct Options {
@@ -39,25 +38,5 @@ fn at(other: &Placed, here: &Placed, files: &Files) -> String {
         format!("line {}", other.line)
     } else {
         format!("{}:{}", files.name(other.span.file), other.line)
-    }
-}
-
-/// The target as written, for messages.
-fn verdict(a: &Action) -> &'static str {
-    match a {
-        Action::Count => "no target",
-        Action::Accept => "ACCEPT",
-        Action::Drop => "DROP",
-        Action::Return => "RETURN",
-        Action::Jump(_) => "a subgroup jump",
-        Action::Reject(_) => "REJECT",
-        Action::Log { .. } => "LOG",
-        Action::Dnat { .. } | Action::DnatMap { .. } => "DNAT",
-        Action::Vmap { .. } => "a verdict map",
-        Action::Snat { .. } => "SNAT",
-        Action::Masquerade { .. } => "MASQUERADE",
-        Action::Redirect { .. } => "REDIRECT",
-        Action::NetmapDnat { .. } | Action::NetmapSnat { .. } => "NETMAP",
-        Action::Dup { .. } => "COPY",
     }
 }

@@ -14,11 +14,11 @@
 
 use crate::diagnostic::{Diagnostic, Span};
 use crate::ir::{Action, Match};
-use crate::resolve::{Family, Files, Placed, VChain};
-use crate::syntax::ast::Builtin;
+use crate::layout;
+use crate::resolve::{Files, Placed, VChain};
 
+use super::at;
 use super::space::{self, Sets, Shape};
-use super::{at, verdict};
 
 /// Covering tests per rule (alternative) at most.
 const CHECKS: usize = 64;
@@ -74,42 +74,6 @@ fn per_chain_on(
         out[i] = found;
     }
     out
-}
-
-/// Verdicts that end the chain for the packets they match. A jump is not one (the subgroup
-/// may return), nor LOG, COPY or a counting rule.
-fn terminating(a: &Action) -> bool {
-    matches!(
-        a,
-        Action::Accept
-            | Action::Drop
-            | Action::Reject(_)
-            | Action::Return
-            | Action::Dnat { .. }
-            | Action::Snat { .. }
-            | Action::Masquerade { .. }
-            | Action::Redirect { .. }
-            | Action::NetmapDnat { .. }
-            | Action::NetmapSnat { .. }
-    )
-}
-
-fn is_dnat(a: &Action) -> bool {
-    matches!(a, Action::Dnat { .. } | Action::Redirect { .. } | Action::NetmapDnat { .. })
-}
-
-/// Which nft projections a rule lands in (bit 0 filter, bit 1 nat). Only OUTPUT splits lines
-/// by target (ARCHITECTURE.md, "Chain layout"): there an ACCEPT never hides a DNAT. Elsewhere
-/// every line keeps its order against every other.
-fn projections(family: Family, a: &Action) -> u8 {
-    if family != Family::Builtin(Builtin::Output) {
-        return 0b11;
-    }
-    match a {
-        Action::Return | Action::Jump(_) => 0b11,
-        Action::Dnat { .. } | Action::Redirect { .. } | Action::NetmapDnat { .. } => 0b10,
-        _ => 0b01,
-    }
 }
 
 /// An exact key: an input interface is known by its number in [`Index::iface_ids`]. Eight
@@ -429,7 +393,8 @@ fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
     // which grows to the longest line.
     let mut cache = ShapeCache::new(rules, sets);
     let mut made: Vec<Shape> = Vec::new();
-    let proj: Vec<u8> = rules.iter().map(|p| projections(chain.family, &p.action)).collect();
+    let proj: Vec<u8> =
+        rules.iter().map(|p| layout::projections(chain.family, &p.action)).collect();
     let mut out = Vec::new();
     let mut index = Index::new(rules.len());
     let mut catch_alls: Vec<CatchAll> = Vec::new();
@@ -508,7 +473,7 @@ fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
             continue;
         }
         for k in line.clone() {
-            if !terminating(&rules[k].action) {
+            if !rules[k].action.is_terminal() {
                 continue;
             }
             let s = &shapes[k - line.start];
@@ -534,7 +499,7 @@ fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
                 "W105",
                 format!(
                     "`-j {}` matches every packet: {lines} never reached in {}",
-                    verdict(&a.action),
+                    a.action.target_word(),
                     chain.name
                 ),
                 a.span,
@@ -549,12 +514,12 @@ fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
 
 fn shadowed_by(a: &Placed, b: &Placed, files: &Files) -> Diagnostic {
     let where_ = at(a, b, files);
-    if is_dnat(&a.action) && matches!(b.action, Action::Dnat { .. }) {
+    if a.action.is_dnat() && matches!(b.action, Action::Dnat { .. }) {
         return Diagnostic::warning(
             "W103",
             format!(
                 "this DNAT never fires: {where_} (`{}`) takes every packet it matches first",
-                verdict(&a.action)
+                a.action.target_word()
             ),
             b.span,
         )
@@ -568,7 +533,7 @@ fn shadowed_by(a: &Placed, b: &Placed, files: &Files) -> Diagnostic {
         "W101",
         format!(
             "this rule is shadowed: {where_} (`{}`) matches every packet it matches and decides first",
-            verdict(&a.action)
+            a.action.target_word()
         ),
         b.span,
     )

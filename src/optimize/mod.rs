@@ -67,22 +67,12 @@ struct Split {
 
 fn split(rule: &Rule) -> Option<Split> {
     // Terminal actions: a packet that meets one leaves the chain, so it meets at most one
-    // rule of a run. NAT statements are terminal in the nat chains they may stand in.
-    let terminal = matches!(
-        rule.action,
-        Action::Accept
-            | Action::Drop
-            | Action::Return
-            | Action::Reject(_)
-            | Action::Snat { .. }
-            | Action::Masquerade { .. }
-            | Action::Redirect { .. }
-            | Action::NetmapDnat { .. }
-            | Action::NetmapSnat { .. }
-    );
-    let dnat =
-        matches!(rule.action, Action::Dnat { random: false, ref to } if to.addr_end.is_none());
-    if !(terminal || dnat) || rule.matches.iter().any(|m| matches!(m, Match::Limit { .. })) {
+    // rule of a run. A DNAT only to one address, not at random (a DNAT map's entry holds one).
+    let mergeable = match &rule.action {
+        Action::Dnat { to, random } => !random && to.addr_end.is_none(),
+        a => a.is_terminal(),
+    };
+    if !mergeable || rule.matches.iter().any(|m| matches!(m, Match::Limit { .. })) {
         return None;
     }
     let mut keys = Vec::new();

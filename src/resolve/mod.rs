@@ -1,20 +1,24 @@
-//! Rules texts + inventory → IR. Parses each line (through `syntax`) and resolves it at once,
-//! so that a whole file's AST never exists; places every line in its chain (VNS3 semantics:
-//! chain-less lines, MACRO_CUST, subgroups), enforces iptables' own rules on where options and
-//! targets may stand, resolves every name and variable to a concrete value, and lays the rules
-//! out as nftables chains (see ARCHITECTURE.md, "Chain layout").
+//! Rules texts + inventory → placed VNS3 chains of concrete values. Parses each line (through
+//! `syntax`) and resolves it at once, so that a whole file's AST never exists. This module
+//! drives it over the inputs (a large file's pieces on several threads, joined in order);
+//! `place` puts every line in its VNS3 chain, `matches` and `targets` lower its options and
+//! target to IR values, `values` resolves names and variables against the inventory. The
+//! `layout` stage then makes nftables chains of the result.
 
+mod matches;
+mod place;
+mod targets;
 mod values;
 
-use std::collections::HashMap;
-
-use crate::diagnostic::{Diagnostic, FileId, Span, Spanned};
-use crate::emit::{COMMENT_MAX, LOG_PREFIX_MAX, is_nft_keyword};
+use crate::diagnostic::{Diagnostic, FileId, Span};
 use crate::inventory::Inventory;
-use crate::ir::{self, Action, BaseChain, ChainKind, Hook, Match, Origin};
-use crate::syntax::ast::{self, Builtin, ChainWord, MatchKind, Protocol, TargetKind};
-use crate::syntax::{self, Piece};
-use values::{AddrPart, Values};
+use crate::ir::{self, Action, Match};
+use crate::nft::is_nft_keyword;
+use crate::syntax::ast::{self, Builtin, TargetKind};
+use crate::syntax::{self, FirstWords, Piece};
+pub use place::SUBGROUP_NAME_MAX;
+use place::{Subgroups, collect_subgroups};
+use values::Values;
 pub use values::{Used, parse_net};
 
 /// One rules file: the name it is shown by (in comments and diagnostics), its id, its text.
@@ -23,8 +27,24 @@ pub struct Input<'a> {
     pub file: FileId,
     /// Empty when the file is streamed.
     pub text: &'a str,
-    /// A file whose text is not held: its pieces are read again as they are parsed.
-    pub stream: Option<&'a crate::stream::Stream>,
+    /// A file whose text is not held: the driver reads its pieces again as they are parsed.
+    pub stream: Option<&'a dyn Streamed>,
+}
+
+/// A rules file whose text is not held while it is resolved (a large one): its pieces of whole
+/// lines, as the driver first read and scanned them, and their text read again on demand. The
+/// driver (`pipeline`) does the reading: resolving does no IO of its own.
+pub trait Streamed: Sync {
+    /// The text's length in bytes.
+    fn text_len(&self) -> usize;
+    /// The pieces the text was cut into, in order.
+    fn pieces(&self) -> Vec<Piece>;
+    /// The first words of piece `k`, found when it was first read.
+    fn first_words(&self, k: usize) -> FirstWords;
+    /// Reads piece `k` again, handing `each` its windows in order: whole lines, with the
+    /// window's byte offset in the file and its first line's number. `Err` when reading fails
+    /// or finds the text changed since it was first read.
+    fn read_piece(&self, k: usize, each: &mut dyn FnMut(&str, usize, u32)) -> std::io::Result<()>;
 }
 
 impl Input<'_> {
@@ -59,7 +79,7 @@ pub fn check_table_name(name: &str) -> Result<(), String> {
 
 /// What resolving produced: the placed VNS3 chains and the inventory entries rules named (for
 /// lints), every diagnostic (errors and warnings) found, and — when there is no error — what
-/// [`Resolved::into_ruleset`] lays out as nftables chains.
+/// [`crate::layout::layout`] lays out as nftables chains.
 pub struct Resolved {
     pub chains: Vec<VChain>,
     /// The rules files' names, for the placed lines' origins.
@@ -69,36 +89,26 @@ pub struct Resolved {
     /// Reading a streamed file again failed (or found it changed): nothing else counts.
     pub io: Option<std::io::Error>,
     /// `None` when there is an error.
-    sets: Option<Vec<ir::Set>>,
-    table: String,
-    input_hash: String,
+    pub(crate) sets: Option<Vec<ir::Set>>,
+    pub(crate) table: String,
+    pub(crate) input_hash: String,
 }
 
-impl Resolved {
-    /// Lays the placed chains out as the ruleset, freeing each placed chain as soon as it is
-    /// laid out (so that the two never both exist whole). `None` when resolving found an
-    /// error.
-    pub fn into_ruleset(self) -> Option<ir::Ruleset> {
-        let sets = self.sets?;
-        let chains = layout(self.chains, &self.files);
-        Some(ir::Ruleset { table: self.table, input_hash: self.input_hash, sets, chains })
-    }
-}
-
-/// Parses and resolves all files against the inventory. The diagnostics include the parse
-/// errors.
+/// Parses and resolves all files against the inventory, on as many threads as the machine
+/// offers. The diagnostics include the parse errors.
 pub fn resolve(inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
     resolve_on(inputs, inv, opts, crate::parallel::threads())
 }
 
-/// [`resolve`] on up to `threads` threads: a large file is cut into pieces of whole lines, each
-/// parsed and resolved by its own resolver, and the pieces are joined in order.
-fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize) -> Resolved {
+/// [`resolve`] on up to `threads` threads (the driver's choice): a large held file is cut into
+/// pieces of whole lines (a streamed one comes in the driver's pieces), each parsed and
+/// resolved by its own resolver, and the pieces are joined in order.
+pub fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize) -> Resolved {
     let mut r = Resolver::new(inv);
     let pieces: Vec<Vec<syntax::Piece>> = inputs
         .iter()
         .map(|input| match input.stream {
-            Some(s) => s.pieces.iter().map(|p| p.piece).collect(),
+            Some(s) => s.pieces(),
             None => syntax::pieces(input.text, threads),
         })
         .collect();
@@ -184,17 +194,6 @@ pub enum Family {
     Mirror,
 }
 
-/// How a rule's action relates to nftables chain types.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Class {
-    /// Needs a nat-type chain.
-    Nat,
-    /// Must see every packet: a filter-type chain.
-    Filter,
-    /// Meaningful in both (accept, return, jump).
-    Both,
-}
-
 /// A line placed in its VNS3 chain, with concrete values, before layout into nft chains: what
 /// lints look at. A line whose `-s`/`-d` list expands gives several.
 #[derive(Clone, Debug)]
@@ -227,12 +226,6 @@ impl Placed {
     pub fn jump(&self) -> Option<&(String, Span)> {
         self.extra.as_ref()?.jump.as_ref()
     }
-
-    /// The line's origin for its IR rule: its span's file, its number and (taken) note.
-    fn origin(&mut self, files: &Files) -> Origin {
-        let note = self.extra.as_mut().and_then(|e| e.note.take()).map(Box::new);
-        Origin { file: files.name(self.span.file), line: self.line, note }
-    }
 }
 
 /// The names of the rules files, by `FileId`, shared by every rule of a file.
@@ -240,7 +233,7 @@ impl Placed {
 pub struct Files(Vec<Option<std::sync::Arc<String>>>);
 
 impl Files {
-    fn new(inputs: &[Input]) -> Files {
+    pub(crate) fn new(inputs: &[Input]) -> Files {
         let mut names = Vec::new();
         for input in inputs {
             let i = input.file.0 as usize;
@@ -285,127 +278,6 @@ struct Resolver<'a> {
     io: Option<std::io::Error>,
 }
 
-/// The match lists of the nft rules one line becomes: nearly always one.
-enum Alts {
-    One(Vec<Match>),
-    /// A `-s`/`-d` list mixing FWsets and networks: a rule per combination.
-    Many(Vec<Vec<Match>>),
-}
-
-impl Alts {
-    fn as_slice(&self) -> &[Vec<Match>] {
-        match self {
-            Alts::One(m) => std::slice::from_ref(m),
-            Alts::Many(v) => v,
-        }
-    }
-}
-
-/// What one `-s`/`-d` option asks of a packet.
-#[derive(Debug, PartialEq)]
-enum AddrAlts {
-    /// Nothing (no option, or `0.0.0.0/0`).
-    Any,
-    /// One match.
-    One(Match),
-    /// Alternatives, each the matches of one rule.
-    Many(Vec<Vec<Match>>),
-}
-
-impl AddrAlts {
-    fn from_alternatives(mut alts: Vec<Vec<Match>>) -> Self {
-        match &mut alts[..] {
-            [one] if one.is_empty() => AddrAlts::Any,
-            [one] if one.len() == 1 => AddrAlts::One(one.pop().expect("one match")),
-            _ => AddrAlts::Many(alts),
-        }
-    }
-
-    fn into_alternatives(self) -> Vec<Vec<Match>> {
-        match self {
-            AddrAlts::Any => vec![Vec::new()],
-            AddrAlts::One(m) => vec![vec![m]],
-            AddrAlts::Many(v) => v,
-        }
-    }
-}
-
-/// Longest chain name nft and the kernel take, in bytes (`NFT_NAME_MAXLEN`, 256 with the NUL;
-/// checked: 255 loads, 256 is "Numerical result out of range").
-pub const CHAIN_NAME_MAX: usize = 255;
-
-/// Longest subgroup name: layout derives chain names up to 7 bytes longer (`…_FILTER`).
-pub const SUBGROUP_NAME_MAX: usize = CHAIN_NAME_MAX - "_FILTER".len();
-
-/// How many chains deep jumps may nest below a base chain: the kernel refuses a ruleset whose
-/// jumps nest deeper (`NFT_JUMP_STACK_SIZE` 16, EMLINK "Too many links"; checked: a base chain
-/// and 15 chains below it load, 16 do not). A VNS3 chain is the first below its base chain, so
-/// subgroups nest at most 14 deep.
-pub const JUMP_DEPTH_MAX: usize = 15;
-
-/// Subgroup name → (parent, span of the first line that defines it).
-type Subgroups = HashMap<String, (Builtin, Span)>;
-
-/// Collects the subgroups the lines define (by their first word, before any line is parsed).
-/// Names ending in `_FILTER` or `_NAT` are refused: layout derives chain names with those
-/// suffixes, and nft would merge two chains of the same name into one.
-/// Also returns how many lines of all inputs start with each builtin chain's word.
-fn collect_subgroups(
-    inputs: &[Input],
-    pieces: &[Vec<syntax::Piece>],
-    diags: &mut Vec<Diagnostic>,
-) -> (Subgroups, [usize; 5]) {
-    let mut map = Subgroups::new();
-    let mut builtin_lines = [0; 5];
-    // Each piece's lines on a thread of its own, as they are resolved (a 100,000-line file's
-    // first words took 3.1 ms on one thread).
-    let words = inputs.iter().zip(pieces).flat_map(|(input, pieces)| match input.stream {
-        // Found when the streamed file was first read.
-        Some(s) => s.pieces.iter().map(|p| p.words.clone()).collect(),
-        None => crate::parallel::map(pieces.clone(), |piece| {
-            syntax::first_words_in(input.file, input.text, piece)
-        }),
-    });
-    for words in words {
-        for (n, add) in builtin_lines.iter_mut().zip(words.builtin_lines) {
-            *n += add;
-        }
-        for (name, parent, span) in words.subgroups {
-            if map.contains_key(&name) {
-                continue;
-            }
-            if name.len() > SUBGROUP_NAME_MAX {
-                let head: String = name.chars().take(24).collect();
-                diags.push(
-                    Diagnostic::error(
-                        "E003",
-                        format!(
-                            "subgroup name `{head}…` is {} bytes; with `_FILTER` its chain's name \
-                             would pass nft's limit of {CHAIN_NAME_MAX}",
-                            name.len()
-                        ),
-                        span,
-                    )
-                    .with_help(format!(
-                        "shorten it to at most {SUBGROUP_NAME_MAX} bytes (overlayfw adds up to 7, `_FILTER`)"
-                    )),
-                );
-            } else if name.ends_with("_FILTER") || name.ends_with("_NAT") {
-                diags.push(
-                    Diagnostic::error(
-                        "E003",
-                        format!("subgroup name `{name}` ends in a suffix overlayfw reserves"),
-                        span,
-                    )
-                    .with_help("overlayfw names its own chains `…_FILTER` and `…_NAT`; rename the subgroup"),
-                );
-            }
-            map.insert(name, (parent, span));
-        }
-    }
-    (map, builtin_lines)
-}
-
 pub fn builtin_chain_name(b: Builtin) -> &'static str {
     match b {
         Builtin::Prerouting => "PREROUTING_CUST",
@@ -434,7 +306,7 @@ fn target_name(t: &TargetKind) -> &'static str {
     }
 }
 
-fn hook_word(b: Builtin) -> &'static str {
+pub(crate) fn hook_word(b: Builtin) -> &'static str {
     match b {
         Builtin::Prerouting => "PREROUTING",
         Builtin::Input => "INPUT",
@@ -468,7 +340,7 @@ impl<'a> Resolver<'a> {
             syntax::lower_piece(input.file, input.text, piece, line);
             return;
         };
-        let read = stream.read_piece(k, |window, base, first_line| {
+        let read = stream.read_piece(k, &mut |window, base, first_line| {
             syntax::lower_window(input.file, window, base, first_line, &mut line);
         });
         if let Err(e) = read {
@@ -528,1242 +400,15 @@ impl<'a> Resolver<'a> {
         };
         &mut self.chains[i]
     }
-
-    /// Decides the VNS3 chain a line lands in: `(chain name, family)`.
-    fn place<'r>(&mut self, rule: &'r ast::Rule) -> Option<(&'r str, Family)> {
-        let target = rule.target.as_ref();
-        let is_copy = matches!(target.map(|t| &t.kind), Some(TargetKind::Copy { .. }));
-        match &rule.chain {
-            Some(Spanned { node: ChainWord::Builtin(b), span }) => {
-                if is_copy {
-                    self.copy_misplaced(rule, *span);
-                    return None;
-                }
-                Some((builtin_chain_name(*b), Family::Builtin(*b)))
-            }
-            Some(Spanned { node: ChainWord::Subgroup { parent, name }, span }) => {
-                if is_copy {
-                    self.copy_misplaced(rule, *span);
-                    return None;
-                }
-                Some((name.as_str(), Family::Builtin(*parent)))
-            }
-            Some(Spanned { node: ChainWord::Macro, span }) => match target.map(|t| &t.kind) {
-                Some(TargetKind::Copy { .. }) => Some(("", Family::Mirror)),
-                Some(TargetKind::Masquerade { .. }) => Some((
-                    builtin_chain_name(Builtin::Postrouting),
-                    Family::Builtin(Builtin::Postrouting),
-                )),
-                other => {
-                    let what = other.map_or("no target", target_name);
-                    let at = target.map_or(*span, |t| t.span);
-                    self.error(
-                        Diagnostic::error("E012", format!("MACRO_CUST does not take {what}"), at)
-                            .with_help("MACRO_CUST takes `-j COPY --from IF --to ADDR` or `-j MASQUERADE`; for other targets name the chain (e.g. FORWARD_CUST)"),
-                    );
-                    None
-                }
-            },
-            None => match target.map(|t| &t.kind) {
-                Some(TargetKind::Masquerade { .. } | TargetKind::Snat { .. }) => Some((
-                    builtin_chain_name(Builtin::Postrouting),
-                    Family::Builtin(Builtin::Postrouting),
-                )),
-                Some(TargetKind::Dnat { .. }) => Some((
-                    builtin_chain_name(Builtin::Prerouting),
-                    Family::Builtin(Builtin::Prerouting),
-                )),
-                Some(TargetKind::Copy { .. }) => Some(("", Family::Mirror)),
-                other => {
-                    let message = match other {
-                        Some(t) => format!(
-                            "a line without a chain needs a target that fixes one, not {}",
-                            target_name(t)
-                        ),
-                        None => "a line without a chain or a target cannot be placed".to_string(),
-                    };
-                    let at = target.map_or(rule.span, |t| t.span);
-                    self.error(
-                        Diagnostic::error("E013", message, at)
-                        .with_help("start the line with its chain, e.g. `INPUT_CUST`; only MASQUERADE, SNAT (POSTROUTING), DNAT (PREROUTING) and COPY (mirroring) may omit it"),
-                    );
-                    None
-                }
-            },
-        }
-    }
-
-    fn copy_misplaced(&mut self, rule: &ast::Rule, chain_span: Span) {
-        let at = rule.target.as_ref().map_or(chain_span, |t| t.span);
-        self.error(
-            Diagnostic::error("E012", "COPY mirrors traffic and belongs in MACRO_CUST", at)
-                .with_secondary(chain_span, "this chain cannot mirror")
-                .with_help("write `MACRO_CUST -j COPY --from IF --to ADDR [--bidirectional]`"),
-        );
-    }
-
-    fn rule(&mut self, file: &str, rule: &ast::Rule, subgroups: &Subgroups) {
-        let Some((chain, family)) = self.place(rule) else { return };
-        let diags_before = self.v.diags.len();
-        let note = rule.comment.as_ref().and_then(|c| {
-            // iptables keeps 256 bytes of a comment; nft 128, so a longer one is cut (W002).
-            let text = self.v.nft_text(&c.node, c.span, "the comment", 256)?;
-            let full = format!("{file}:{} {text}", rule.line).len();
-            if full > COMMENT_MAX {
-                self.v.diags.push(
-                    Diagnostic::warning(
-                        "W002",
-                        format!("the rule comment `{file}:{} …` is {full} bytes; nft keeps {COMMENT_MAX}, the rest is cut", rule.line),
-                        c.span,
-                    )
-                    .with_help("shorten the comment"),
-                );
-            }
-            Some(text)
-        });
-        self.check_interfaces(rule, family);
-        let proto = protocol(rule);
-        let alts = self.matches(rule, proto);
-        let action = self.action(rule, family, proto, subgroups);
-        let (Some(alts), Some((action, jump))) = (alts, action) else { return };
-        if self.v.diags[diags_before..].iter().any(Diagnostic::is_error) {
-            return;
-        }
-        match family {
-            Family::Builtin(_) => {
-                let c = self.chain_mut(chain, family);
-                let extra =
-                    (jump.is_some() || note.is_some()).then(|| Box::new(Extra { jump, note }));
-                let matches = match alts {
-                    Alts::One(matches) => matches,
-                    Alts::Many(alts) => {
-                        let mut alts = alts.into_iter();
-                        let Some(last) = alts.next_back() else { return };
-                        for matches in alts {
-                            c.rules.push(Placed {
-                                matches: matches.into_boxed_slice(),
-                                action: action.clone(),
-                                extra: extra.clone(),
-                                line: rule.line,
-                                span: rule.span,
-                            });
-                        }
-                        last
-                    }
-                };
-                c.rules.push(Placed {
-                    matches: matches.into_boxed_slice(),
-                    action,
-                    extra,
-                    line: rule.line,
-                    span: rule.span,
-                });
-            }
-            Family::Mirror => {
-                let Some(TargetKind::Copy { from, bidirectional, .. }) =
-                    rule.target.as_ref().map(|t| &t.kind)
-                else {
-                    unreachable!("place() puts only COPY lines in the mirror")
-                };
-                let Some(iface) = self.v.iface(from) else { return };
-                let dirs: &[(&str, bool)] = if *bidirectional {
-                    &[("MACRO_CUST_IN", true), ("MACRO_CUST_OUT", false)]
-                } else {
-                    &[("MACRO_CUST_IN", true)]
-                };
-                for &(name, arriving) in dirs {
-                    let c = self.chain_mut(name, Family::Mirror);
-                    for m in alts.as_slice() {
-                        let mut matches = Vec::with_capacity(m.len() + 1);
-                        matches.push(if arriving {
-                            Match::IifName { neg: false, name: iface.clone() }
-                        } else {
-                            Match::OifName { neg: false, name: iface.clone() }
-                        });
-                        // `--bidirectional` mirrors both directions of the flow the line
-                        // describes: departures are its replies, with addresses and ports
-                        // swapped (`--dport 443` arriving, source port 443 leaving).
-                        if arriving {
-                            matches.extend(m.iter().cloned());
-                        } else {
-                            matches.extend(m.iter().map(reverse));
-                        }
-                        let extra =
-                            note.clone().map(|n| Box::new(Extra { jump: None, note: Some(n) }));
-                        c.rules.push(Placed {
-                            matches: matches.into_boxed_slice(),
-                            action: action.clone(),
-                            extra,
-                            line: rule.line,
-                            span: rule.span,
-                        });
-                    }
-                }
-            }
-        }
-    }
-
-    /// iptables refuses `-i` where no input interface is known, `-o` likewise.
-    fn check_interfaces(&mut self, rule: &ast::Rule, family: Family) {
-        for m in &rule.matches {
-            let (opt, bad) = match (&m.kind, family) {
-                (
-                    MatchKind::InIface(_),
-                    Family::Builtin(Builtin::Output | Builtin::Postrouting),
-                ) => ("-i", true),
-                (MatchKind::OutIface(_), Family::Builtin(Builtin::Input | Builtin::Prerouting)) => {
-                    ("-o", true)
-                }
-                (MatchKind::InIface(_) | MatchKind::OutIface(_), Family::Mirror) => {
-                    self.error(
-                        Diagnostic::error("E011", "-i/-o cannot narrow a COPY rule", m.span)
-                            .with_help("`--from IF` names the interface whose traffic is mirrored"),
-                    );
-                    continue;
-                }
-                _ => ("", false),
-            };
-            if bad {
-                let Family::Builtin(b) = family else { unreachable!() };
-                // `-i` is refused where packets have no input interface, `-o` where they
-                // have no output interface: the label names the interface that is missing.
-                let (missing, other) = if opt == "-i" { ("input", "-o") } else { ("output", "-i") };
-                self.error(
-                    Diagnostic::error(
-                        "E011",
-                        format!("{opt} is not allowed in {}", hook_word(b)),
-                        m.span,
-                    )
-                    .with_label(format!("{} packets have no {missing} interface", hook_word(b)))
-                    .with_help(format!(
-                        "use {other}, or move the rule to a chain that sees that interface"
-                    )),
-                );
-            }
-        }
-    }
-
-    /// Resolves the matches. Returns the alternatives: each is the match list of one nft rule
-    /// (a `-s`/`-d` list mixing FWsets and networks expands to several rules, as iptables does).
-    fn matches(
-        &mut self,
-        rule: &ast::Rule,
-        proto: Option<(bool, &Protocol, Span)>,
-    ) -> Option<Alts> {
-        let mut ok = true;
-        let (mut iface, mut ext) = std::mem::take(&mut self.scratch);
-        iface.clear();
-        ext.clear();
-        let (mut src, mut dst) = (AddrAlts::Any, AddrAlts::Any);
-        let l4 = proto.and_then(|(neg, p, _)| if neg { None } else { l4_of(p) });
-        let mut implied = false;
-        for m in &rule.matches {
-            let neg = m.negated;
-            match &m.kind {
-                MatchKind::InIface(v) => match self.v.iface(v) {
-                    Some(name) => iface.push(Match::IifName { neg, name }),
-                    None => ok = false,
-                },
-                MatchKind::OutIface(v) => match self.v.iface(v) {
-                    Some(name) => iface.push(Match::OifName { neg, name }),
-                    None => ok = false,
-                },
-                MatchKind::Source(items) | MatchKind::Destination(items) => {
-                    let is_src = matches!(m.kind, MatchKind::Source(_));
-                    let alts = if let [Spanned { node: ast::AddrItem::Net(n), span }] = &items[..] {
-                        one_net(self.v.net(*n, *span), neg, is_src)
-                    } else {
-                        let mut parts = Vec::new();
-                        for item in items {
-                            match self.v.addr_item(item) {
-                                Some(p) => parts.push(p),
-                                None => ok = false,
-                            }
-                        }
-                        AddrAlts::from_alternatives(addr_alternatives(parts, neg, is_src))
-                    };
-                    if is_src { src = alts } else { dst = alts }
-                }
-                MatchKind::Protocol(_) => {}
-                MatchKind::SrcPort(spec) | MatchKind::DstPort(spec) => {
-                    let dir = if matches!(m.kind, MatchKind::SrcPort(_)) {
-                        ir::Dir::Src
-                    } else {
-                        ir::Dir::Dst
-                    };
-                    match (self.needs_l4(l4, m.span), self.v.ports(spec)) {
-                        (Some(proto), Some(ports)) => {
-                            implied = true;
-                            ext.push(Match::Port { proto, dir, neg, ports })
-                        }
-                        _ => ok = false,
-                    }
-                }
-                MatchKind::MultiSrcPorts(specs) | MatchKind::MultiDstPorts(specs) => {
-                    let dir = if matches!(m.kind, MatchKind::MultiSrcPorts(_)) {
-                        ir::Dir::Src
-                    } else {
-                        ir::Dir::Dst
-                    };
-                    let Some(proto) = self.needs_l4(l4, m.span) else {
-                        ok = false;
-                        continue;
-                    };
-                    let mut ranges = Vec::new();
-                    for spec in specs {
-                        match self.v.ports(spec) {
-                            Some(ir::PortMatch::Ports(p)) => ranges.extend_from_slice(&p),
-                            Some(ir::PortMatch::Set(s)) => {
-                                self.error(
-                                    Diagnostic::error(
-                                        "E018",
-                                        format!(
-                                            "FWset `{s}` cannot be mixed into a multiport list"
-                                        ),
-                                        spec.span,
-                                    )
-                                    .with_help("use `--dport ${fwset_NAME}` on its own"),
-                                );
-                                ok = false;
-                            }
-                            None => ok = false,
-                        }
-                    }
-                    ranges.sort_unstable();
-                    ranges.dedup();
-                    implied = true;
-                    ext.push(Match::Port {
-                        proto,
-                        dir,
-                        neg,
-                        ports: ir::PortMatch::Ports(ranges.into()),
-                    });
-                }
-                MatchKind::CtState(states) => {
-                    let mut s: Vec<ir::CtState> = states.iter().map(|s| ct_state(s.node)).collect();
-                    s.sort_unstable();
-                    s.dedup();
-                    ext.push(Match::CtState { neg, states: s.into() });
-                }
-                MatchKind::SrcRange(r) | MatchKind::DstRange(r) => {
-                    let (a, b) = r.node;
-                    if a > b {
-                        self.error(Diagnostic::error(
-                            "E008",
-                            format!("address range {a}-{b} is empty: the first address is larger"),
-                            r.span,
-                        ));
-                        ok = false;
-                        continue;
-                    }
-                    let addrs = ir::AddrMatch::Range(a, b);
-                    ext.push(if matches!(m.kind, MatchKind::SrcRange(_)) {
-                        Match::Saddr { neg, addrs }
-                    } else {
-                        Match::Daddr { neg, addrs }
-                    });
-                }
-                MatchKind::Limit { rate, unit, burst } => {
-                    if *rate == 0 {
-                        self.error(Diagnostic::error(
-                            "E008",
-                            "a limit rate must be at least 1",
-                            m.span,
-                        ));
-                        ok = false;
-                        continue;
-                    }
-                    ext.push(Match::Limit {
-                        rate: *rate,
-                        unit: rate_unit(*unit),
-                        burst: burst.unwrap_or(5),
-                    });
-                }
-                MatchKind::Set { name, dir } => match self.v.addr_set(&name.node, name.span) {
-                    Some(AddrPart::Set(s)) => {
-                        let addrs = ir::AddrMatch::Set(s.into());
-                        ext.push(match dir {
-                            ast::SetDir::Src => Match::Saddr { neg, addrs },
-                            ast::SetDir::Dst => Match::Daddr { neg, addrs },
-                        });
-                    }
-                    _ => ok = false,
-                },
-                MatchKind::IcmpType(t) => match icmp_type(&t.node) {
-                    Ok(Some((kind, code))) => {
-                        implied = true;
-                        ext.push(Match::IcmpType { neg, kind, code });
-                    }
-                    Ok(None) => {}
-                    Err(name) => {
-                        self.error(
-                            Diagnostic::error(
-                                "E008",
-                                format!("unknown ICMP type `{name}`"),
-                                t.span,
-                            )
-                            .with_help("use a name such as echo-request, or TYPE[/CODE] numbers"),
-                        );
-                        ok = false;
-                    }
-                },
-                MatchKind::Syn => {
-                    implied = true;
-                    ext.push(Match::TcpSyn { neg });
-                }
-            }
-        }
-        if !ok {
-            self.scratch = (iface, ext);
-            return None;
-        }
-        // The protocol match: nft infers it from a port, ICMP or TCP-flag match.
-        let mut proto_match = None;
-        if let Some((neg, p, _)) = proto
-            && let Some(n) = proto_number(p)
-            && (!implied || neg)
-        {
-            proto_match = Some(Match::Protocol { neg, proto: n });
-        }
-        canonical_order(&mut ext);
-        let one = |a: &AddrAlts| match a {
-            AddrAlts::Any => Some(0),
-            AddrAlts::One(_) => Some(1),
-            AddrAlts::Many(_) => None,
-        };
-        if let (Some(s), Some(d)) = (one(&src), one(&dst)) {
-            // One rule (the common case): the matches move into it, a vector of exactly their
-            // number (a 100,000-rule policy holds these until it is laid out).
-            let p = usize::from(proto_match.is_some());
-            let mut m = Vec::with_capacity(iface.len() + s + d + p + ext.len());
-            m.append(&mut iface);
-            for a in [src, dst] {
-                if let AddrAlts::One(x) = a {
-                    m.push(x);
-                }
-            }
-            m.extend(proto_match);
-            m.append(&mut ext);
-            self.scratch = (iface, ext);
-            return Some(Alts::One(m));
-        }
-        let (src, dst) = (src.into_alternatives(), dst.into_alternatives());
-        let mut out = Vec::with_capacity(src.len() * dst.len());
-        for s in &src {
-            for d in &dst {
-                let mut m = Vec::with_capacity(iface.len() + s.len() + d.len() + 1 + ext.len());
-                m.extend(iface.iter().cloned());
-                m.extend(s.iter().cloned());
-                m.extend(d.iter().cloned());
-                m.extend(proto_match.iter().cloned());
-                m.extend(ext.iter().cloned());
-                out.push(m);
-            }
-        }
-        self.scratch = (iface, ext);
-        Some(Alts::Many(out))
-    }
-
-    fn needs_l4(&mut self, l4: Option<ir::L4>, span: Span) -> Option<ir::L4> {
-        if l4.is_none() {
-            self.error(
-                Diagnostic::error(
-                    "E007",
-                    "a port match needs `-p tcp`, `-p udp`, `-p udplite` or `-p sctp`",
-                    span,
-                )
-                .with_help(
-                    "add `-p tcp` (or udp/sctp) before it; a negated protocol cannot carry ports",
-                ),
-            );
-        }
-        l4
-    }
-
-    /// Checks the target against the chain and resolves it.
-    fn action(
-        &mut self,
-        rule: &ast::Rule,
-        family: Family,
-        proto: Option<(bool, &Protocol, Span)>,
-        subgroups: &Subgroups,
-    ) -> Option<(Action, Option<(String, Span)>)> {
-        let Some(target) = &rule.target else { return Some((Action::Count, None)) };
-        let b = match family {
-            Family::Builtin(b) => Some(b),
-            Family::Mirror => None,
-        };
-        let allowed: &[Builtin] = match &target.kind {
-            TargetKind::Dnat { .. } | TargetKind::Redirect { .. } => {
-                &[Builtin::Prerouting, Builtin::Output]
-            }
-            TargetKind::Snat { .. } | TargetKind::Masquerade { .. } => &[Builtin::Postrouting],
-            TargetKind::Netmap { .. } => {
-                &[Builtin::Prerouting, Builtin::Output, Builtin::Postrouting]
-            }
-            _ => &[],
-        };
-        if let Some(b) = b
-            && !allowed.is_empty()
-            && !allowed.contains(&b)
-        {
-            let names: Vec<&str> = allowed.iter().map(|&a| hook_word(a)).collect();
-            self.error(
-                Diagnostic::error(
-                    "E012",
-                    format!("{} is not allowed in {}", target_name(&target.kind), hook_word(b)),
-                    target.span,
-                )
-                .with_help(format!(
-                    "{} works only in {}",
-                    target_name(&target.kind),
-                    names.join(" and ")
-                )),
-            );
-            return None;
-        }
-        let l4 = proto.and_then(|(neg, p, _)| if neg { None } else { l4_of(p) });
-        let need_ports_proto = |me: &mut Self, ports: Option<(u16, u16)>| -> bool {
-            if ports.is_some() && l4.is_none() {
-                me.error(
-                    Diagnostic::error(
-                        "E007",
-                        format!(
-                            "{} with ports needs `-p tcp`, `-p udp` or `-p sctp`",
-                            target_name(&target.kind)
-                        ),
-                        target.span,
-                    )
-                    .with_help("add `-p tcp` (or udp/sctp) to the rule"),
-                );
-                return false;
-            }
-            true
-        };
-        let action = match &target.kind {
-            TargetKind::Accept => Action::Accept,
-            TargetKind::Drop => Action::Drop,
-            TargetKind::Return => Action::Return,
-            TargetKind::Reject { with } => {
-                let w = match with {
-                    None => ir::RejectWith::PortUnreachable,
-                    Some(w) => match reject_with(&w.node) {
-                        Some(r) => r,
-                        None => {
-                            self.error(Diagnostic::error("E008", format!("unknown reject type `{}`", w.node), w.span)
-                                .with_help("use icmp-port-unreachable, icmp-net-unreachable, icmp-host-unreachable, icmp-proto-unreachable, icmp-net-prohibited, icmp-host-prohibited, icmp-admin-prohibited or tcp-reset"));
-                            return None;
-                        }
-                    },
-                };
-                if w == ir::RejectWith::TcpReset && l4 != Some(ir::L4::Tcp) {
-                    self.error(
-                        Diagnostic::error(
-                            "E007",
-                            "`--reject-with tcp-reset` needs `-p tcp`",
-                            target.span,
-                        )
-                        .with_help("add `-p tcp` to the rule"),
-                    );
-                    return None;
-                }
-                Action::Reject(w)
-            }
-            TargetKind::Log { prefix, level } => {
-                let prefix = match prefix {
-                    Some(p) => {
-                        let text =
-                            self.v.nft_text(&p.node, p.span, "the log prefix", LOG_PREFIX_MAX)?;
-                        if text.contains('$') {
-                            // nft expands `$name` inside a quoted log prefix, with no escape.
-                            self.error(
-                                Diagnostic::error("E019", "the log prefix contains `$`, which nft would expand as a variable", p.span)
-                                    .with_help("remove the `$`"),
-                            );
-                            return None;
-                        }
-                        Some(text)
-                    }
-                    None => None,
-                };
-                let level = match level {
-                    Some(l) => match ir::LogLevel::parse(&l.node) {
-                        Some(l) => Some(l),
-                        None => {
-                            self.error(
-                                Diagnostic::error(
-                                    "E008",
-                                    format!("unknown log level `{}`", l.node),
-                                    l.span,
-                                )
-                                .with_help(ir::LogLevel::HELP),
-                            );
-                            return None;
-                        }
-                    },
-                    None => None,
-                };
-                Action::Log { prefix: prefix.map(String::into_boxed_str), level }
-            }
-            TargetKind::Jump(name) => {
-                let parent = b.expect("jumps are never placed in the mirror");
-                match subgroups.get(&name.node) {
-                    None => {
-                        let mut d = Diagnostic::error(
-                            "E014",
-                            format!("no subgroup `{}` is defined", name.node),
-                            name.span,
-                        );
-                        let same: Vec<&str> = subgroups
-                            .iter()
-                            .filter(|(_, (p, _))| *p == parent)
-                            .map(|(n, _)| n.as_str())
-                            .collect();
-                        d = match crate::suggest::did_you_mean(&name.node, same) {
-                            Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                            None => d.with_help(format!(
-                                "define it with lines that start with `{}`",
-                                name.node
-                            )),
-                        };
-                        self.error(d);
-                        return None;
-                    }
-                    Some(&(p, def)) if p != parent => {
-                        self.error(
-                            Diagnostic::error(
-                                "E014",
-                                format!(
-                                    "subgroup `{}` belongs to {}, not {}",
-                                    name.node,
-                                    hook_word(p),
-                                    hook_word(parent)
-                                ),
-                                name.span,
-                            )
-                            .with_secondary(def, "defined here")
-                            .with_help("a subgroup can be reached only from its own parent chain"),
-                        );
-                        return None;
-                    }
-                    Some(_) => {
-                        return Some((
-                            Action::Jump(name.node.as_str().into()),
-                            Some((name.node.clone(), name.span)),
-                        ));
-                    }
-                }
-            }
-            TargetKind::Dnat { to, random } | TargetKind::Snat { to, random } => {
-                let (addr, addr_end) = self.v.nat_addr(&to.node.addr)?;
-                if !need_ports_proto(self, to.node.ports) {
-                    return None;
-                }
-                let to = ir::NatTarget { addr, addr_end, ports: to.node.ports };
-                if matches!(target.kind, TargetKind::Dnat { .. }) {
-                    Action::Dnat { to, random: *random }
-                } else {
-                    Action::Snat { to, random: *random }
-                }
-            }
-            TargetKind::Masquerade { ports, random, .. } => {
-                if !need_ports_proto(self, *ports) {
-                    return None;
-                }
-                Action::Masquerade { ports: *ports, random: *random }
-            }
-            TargetKind::Redirect { ports } => {
-                if !need_ports_proto(self, *ports) {
-                    return None;
-                }
-                Action::Redirect { ports: *ports }
-            }
-            TargetKind::Netmap { to } => {
-                let to = self.v.network(to)?;
-                if b == Some(Builtin::Postrouting) {
-                    Action::NetmapSnat { to }
-                } else {
-                    Action::NetmapDnat { to }
-                }
-            }
-            TargetKind::Copy { to, .. } => {
-                let (addr, end) = self.v.nat_addr(to)?;
-                if end.is_some() {
-                    self.error(Diagnostic::error(
-                        "E008",
-                        "COPY mirrors to one address, not a range",
-                        to.span,
-                    ));
-                    return None;
-                }
-                Action::Dup { to: addr }
-            }
-        };
-        Some((action, None))
-    }
-
-    /// nft (like iptables) refuses jump loops; report the jump that closes one.
-    fn check_jump_loops(&mut self) {
-        let n = self.chains.len();
-        // 0 = unvisited, 1 = on the stack, 2 = done.
-        let mut state = vec![0u8; n];
-        let mut found = Vec::new();
-        for start in 0..n {
-            if state[start] != 0 {
-                continue;
-            }
-            // Iterative DFS: (chain, next rule index).
-            let mut stack = vec![(start, 0usize)];
-            state[start] = 1;
-            while let Some(&mut (c, ref mut i)) = stack.last_mut() {
-                let rules = &self.chains[c].rules;
-                if *i >= rules.len() {
-                    state[c] = 2;
-                    stack.pop();
-                    continue;
-                }
-                let r = &rules[*i];
-                *i += 1;
-                let Some((jump, jump_span)) = r.jump() else { continue };
-                let Some(&target) = self.index.get(jump) else { continue };
-                match state[target] {
-                    0 => {
-                        state[target] = 1;
-                        stack.push((target, 0));
-                    }
-                    1 => found.push((c, *jump_span, self.chains[target].name.clone())),
-                    _ => {}
-                }
-            }
-        }
-        let loops = !found.is_empty();
-        for (c, span, target) in found {
-            let name = self.chains[c].name.clone();
-            self.v.diags.push(
-                Diagnostic::error(
-                    "E014",
-                    format!("jumping from `{name}` to `{target}` closes a loop"),
-                    span,
-                )
-                .with_help("nftables refuses jump loops; remove one of the jumps"),
-            );
-        }
-        if !loops {
-            self.check_jump_depth();
-        }
-    }
-
-    /// Refuses a jump that reaches a chain deeper than [`JUMP_DEPTH_MAX`] below its base chain
-    /// (the VNS3 chains are depth 1), at the jump's line. The jumps form no loop (checked
-    /// first), so each chain's depth, the longest way down to it, is found in one pass over
-    /// the chains in topological order.
-    fn check_jump_depth(&mut self) {
-        let n = self.chains.len();
-        let targets = |c: usize| {
-            self.chains[c]
-                .rules
-                .iter()
-                .filter_map(|r| r.jump())
-                .filter_map(|(jump, span)| Some((*self.index.get(jump)?, *span)))
-        };
-        // Postorder of a DFS from every chain; reversed, each chain comes before the chains
-        // it jumps to.
-        let mut order = Vec::with_capacity(n);
-        let mut seen = vec![false; n];
-        for start in 0..n {
-            if seen[start] {
-                continue;
-            }
-            seen[start] = true;
-            let mut stack = vec![(start, targets(start).map(|t| t.0).collect::<Vec<_>>())];
-            while let Some((c, next)) = stack.last_mut() {
-                match next.pop() {
-                    Some(t) if !seen[t] => {
-                        seen[t] = true;
-                        let below = targets(t).map(|t| t.0).collect();
-                        stack.push((t, below));
-                    }
-                    Some(_) => {}
-                    None => {
-                        order.push(*c);
-                        stack.pop();
-                    }
-                }
-            }
-        }
-        let roots: Vec<&str> = [
-            Builtin::Prerouting,
-            Builtin::Input,
-            Builtin::Forward,
-            Builtin::Output,
-            Builtin::Postrouting,
-        ]
-        .map(builtin_chain_name)
-        .into();
-        // 0: not reached from a base chain (the kernel does not walk it).
-        let mut depth = vec![0usize; n];
-        for (c, chain) in self.chains.iter().enumerate() {
-            if roots.contains(&chain.name.as_str()) || chain.name.starts_with("MACRO_CUST") {
-                depth[c] = 1;
-            }
-        }
-        let mut too_deep = Vec::new();
-        for &c in order.iter().rev() {
-            if depth[c] == 0 {
-                continue;
-            }
-            for (t, span) in targets(c) {
-                let d = depth[c] + 1;
-                if d > JUMP_DEPTH_MAX && depth[c] <= JUMP_DEPTH_MAX {
-                    too_deep.push((c, t, span, d));
-                }
-                depth[t] = depth[t].max(d);
-            }
-        }
-        for (c, t, span, d) in too_deep {
-            let (from, to) = (&self.chains[c].name, &self.chains[t].name);
-            let d = Diagnostic::error(
-                "E014",
-                format!(
-                    "jumping from `{from}` to `{to}` nests chains {d} deep; the kernel allows {JUMP_DEPTH_MAX}"
-                ),
-                span,
-            )
-            .with_help(format!(
-                "the kernel refuses jumps more than {JUMP_DEPTH_MAX} chains below a hook (the VNS3 chain is the first); \
-                 flatten the subgroups"
-            ));
-            self.v.diags.push(d);
-        }
-    }
-}
-
-/// `-p` of a rule: (negated, protocol, span).
-fn protocol(rule: &ast::Rule) -> Option<(bool, &Protocol, Span)> {
-    rule.matches.iter().find_map(|m| match &m.kind {
-        MatchKind::Protocol(p) => Some((m.negated, &p.node, m.span)),
-        _ => None,
-    })
-}
-
-fn l4_of(p: &Protocol) -> Option<ir::L4> {
-    match p {
-        Protocol::Tcp => Some(ir::L4::Tcp),
-        Protocol::Udp => Some(ir::L4::Udp),
-        Protocol::Udplite => Some(ir::L4::Udplite),
-        Protocol::Sctp => Some(ir::L4::Sctp),
-        _ => None,
-    }
-}
-
-/// IP protocol number; `None` for `all`.
-fn proto_number(p: &Protocol) -> Option<u8> {
-    match p {
-        Protocol::All | Protocol::Number(0) => None,
-        Protocol::Tcp => Some(6),
-        Protocol::Udp => Some(17),
-        Protocol::Udplite => Some(136),
-        Protocol::Sctp => Some(132),
-        Protocol::Icmp => Some(1),
-        Protocol::Number(n) => Some(*n),
-    }
-}
-
-fn ct_state(s: ast::CtState) -> ir::CtState {
-    match s {
-        ast::CtState::New => ir::CtState::New,
-        ast::CtState::Established => ir::CtState::Established,
-        ast::CtState::Related => ir::CtState::Related,
-        ast::CtState::Invalid => ir::CtState::Invalid,
-        ast::CtState::Untracked => ir::CtState::Untracked,
-    }
-}
-
-fn rate_unit(u: ast::RateUnit) -> ir::RateUnit {
-    match u {
-        ast::RateUnit::Second => ir::RateUnit::Second,
-        ast::RateUnit::Minute => ir::RateUnit::Minute,
-        ast::RateUnit::Hour => ir::RateUnit::Hour,
-        ast::RateUnit::Day => ir::RateUnit::Day,
-    }
-}
-
-/// iptables' ICMP type names (`iptables -p icmp -h`) → (type, code). `Ok(None)` for `any`.
-fn icmp_type(t: &ast::IcmpType) -> Result<Option<(u8, Option<u8>)>, String> {
-    match t {
-        ast::IcmpType::Any => Ok(None),
-        ast::IcmpType::Numeric { kind, code } => Ok(Some((*kind, *code))),
-        ast::IcmpType::Name(n) => {
-            let lower = n.to_ascii_lowercase();
-            syntax::ICMP_TYPES
-                .iter()
-                .find(|(name, _, _)| *name == lower)
-                .map(|&(_, k, c)| Some((k, c)))
-                .ok_or_else(|| n.clone())
-        }
-    }
-}
-
-fn reject_with(s: &str) -> Option<ir::RejectWith> {
-    use ir::RejectWith::*;
-    Some(match s.to_ascii_lowercase().as_str() {
-        "icmp-port-unreachable" | "port-unreach" => PortUnreachable,
-        "icmp-net-unreachable" | "net-unreach" => NetUnreachable,
-        "icmp-host-unreachable" | "host-unreach" => HostUnreachable,
-        "icmp-proto-unreachable" | "proto-unreach" => ProtUnreachable,
-        "icmp-net-prohibited" | "net-prohib" => NetProhibited,
-        "icmp-host-prohibited" | "host-prohib" => HostProhibited,
-        "icmp-admin-prohibited" | "admin-prohib" => AdminProhibited,
-        "tcp-reset" | "tcp-rst" => TcpReset,
-        _ => return None,
-    })
-}
-
-/// Turns the resolved items of one `-s`/`-d` into alternatives (each the matches of one rule).
-/// Positive: networks together in one match, each FWset its own rule (an nft anonymous set
-/// cannot hold a named set). Negated: one rule that excludes all of them. `0.0.0.0/0` alone is
-/// no constraint, as in iptables.
-fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -> Vec<Vec<Match>> {
-    let mk = |addrs: ir::AddrMatch| {
-        if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } }
-    };
-    let mut nets = Vec::new();
-    let mut sets = Vec::new();
-    for p in parts {
-        match p {
-            AddrPart::Nets(n) => nets.extend(n),
-            AddrPart::Set(s) => sets.push(s),
-        }
-    }
-    nets.sort_unstable();
-    nets.dedup();
-    let everything = nets.iter().any(|n| n.prefix() == 0);
-    if neg {
-        let mut one = Vec::new();
-        if !nets.is_empty() {
-            one.push(mk(ir::AddrMatch::Nets(nets.into())));
-        }
-        one.extend(sets.into_iter().map(|s| mk(ir::AddrMatch::Set(Box::new(s)))));
-        return vec![one];
-    }
-    if everything {
-        return vec![Vec::new()];
-    }
-    let mut alts = Vec::new();
-    if !nets.is_empty() {
-        alts.push(vec![mk(ir::AddrMatch::Nets(nets.into()))]);
-    }
-    alts.extend(sets.into_iter().map(|s| vec![mk(ir::AddrMatch::Set(Box::new(s)))]));
-    if alts.is_empty() {
-        alts.push(Vec::new());
-    }
-    alts
-}
-
-/// [`addr_alternatives`] of one network (the common case), without its vectors.
-fn one_net(net: ipnetwork::Ipv4Network, neg: bool, is_src: bool) -> AddrAlts {
-    if net.prefix() == 0 && !neg {
-        return AddrAlts::Any;
-    }
-    let addrs = ir::AddrMatch::Nets(ir::Few::One(net));
-    AddrAlts::One(if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } })
-}
-
-fn class(a: &Action) -> Class {
-    match a {
-        Action::Dnat { .. }
-        | Action::DnatMap { .. }
-        | Action::Snat { .. }
-        | Action::Masquerade { .. }
-        | Action::Redirect { .. }
-        | Action::NetmapDnat { .. }
-        | Action::NetmapSnat { .. } => Class::Nat,
-        Action::Accept | Action::Return | Action::Jump(_) => Class::Both,
-        Action::Count
-        | Action::Drop
-        | Action::Reject(_)
-        | Action::Log { .. }
-        | Action::Dup { .. }
-        | Action::Vmap { .. } => Class::Filter,
-    }
-}
-
-/// How a family's rules split over chain types.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// INPUT, FORWARD: filter only.
-    FilterOnly,
-    /// PREROUTING, POSTROUTING (VNS3's nat chains, which also take DROP): a filter projection
-    /// that runs first and a nat projection, together keeping the lines' first-match order.
-    Ordered,
-    /// OUTPUT: each line to the table its target belongs to, as iptables does.
-    Split,
-}
-
-fn mode(b: Builtin) -> Mode {
-    match b {
-        Builtin::Input | Builtin::Forward => Mode::FilterOnly,
-        Builtin::Prerouting | Builtin::Postrouting => Mode::Ordered,
-        Builtin::Output => Mode::Split,
-    }
-}
-
-fn hook(b: Builtin) -> Hook {
-    match b {
-        Builtin::Prerouting => Hook::Prerouting,
-        Builtin::Input => Hook::Input,
-        Builtin::Forward => Hook::Forward,
-        Builtin::Output => Hook::Output,
-        Builtin::Postrouting => Hook::Postrouting,
-    }
-}
-
-/// The nft name of a VNS3 chain's projection for one chain type.
-fn projection_name(name: &str, family: Builtin, kind: ChainKind) -> String {
-    match (mode(family), kind) {
-        (Mode::Ordered, ChainKind::Filter) => format!("{name}_FILTER"),
-        (Mode::Split, ChainKind::Nat) => format!("{name}_NAT"),
-        _ => name.to_string(),
-    }
-}
-
-/// The projection of one rule into a chain type, or `None` when it has no place there. Takes
-/// the rule: its last projection moves it, an earlier one gets a copy.
-fn project(mut p: Placed, family: Builtin, kind: ChainKind, files: &Files) -> Option<ir::Rule> {
-    // `None`: the line's own action.
-    let action = match (mode(family), kind, class(&p.action)) {
-        (_, _, _) if let Some((jump, _)) = p.jump() => {
-            Some(Action::Jump(projection_name(jump, family, kind).into()))
-        }
-        (Mode::Ordered, ChainKind::Filter, Class::Nat) => Some(Action::Accept),
-        (Mode::Ordered, ChainKind::Nat, Class::Filter) => return None,
-        (Mode::Split, ChainKind::Filter, Class::Nat) => return None,
-        (Mode::Split, ChainKind::Nat, Class::Filter) => return None,
-        (Mode::Split, ChainKind::Nat, Class::Both) if p.action == Action::Accept => return None,
-        _ => None,
-    };
-    let origin = Some(p.origin(files));
-    Some(ir::Rule { matches: p.matches, action: action.unwrap_or(p.action), origin })
-}
-
-/// Base-chain priorities: the filter projections of PREROUTING/POSTROUTING run just before NAT
-/// (so a DROP decides before a DNAT would), the mirror sees packets as they arrive (raw) and as
-/// they leave (after source NAT).
-fn base_chain(b: Builtin, kind: ChainKind) -> (String, BaseChain) {
-    let priority = match (b, kind) {
-        (Builtin::Prerouting, ChainKind::Filter) => -150,
-        (Builtin::Postrouting, ChainKind::Filter) => 90,
-        (_, ChainKind::Filter) => 0,
-        (Builtin::Postrouting | Builtin::Input, ChainKind::Nat) => 100,
-        (_, ChainKind::Nat) => -100,
-    };
-    let kind_word = match kind {
-        ChainKind::Filter => "filter",
-        ChainKind::Nat => "nat",
-    };
-    let hook_word = hook_word(b).to_ascii_lowercase();
-    (format!("{kind_word}_{hook_word}"), BaseChain { kind, hook: hook(b), priority })
-}
-
-/// A nat base chain with no rules. Every hook keeps one: the kernel translates the packets of
-/// existing NAT connections on a hook only while some nat chain is registered there, so a
-/// table without one would cut every established DNATed or masqueraded connection when the
-/// last NAT line goes (and the input hook carries the replies of DNAT in OUTPUT). The forward
-/// hook has no NAT.
-fn empty_nat_base(b: Builtin) -> Option<ir::Chain> {
-    let (name, base) = base_chain(b, ChainKind::Nat);
-    (b != Builtin::Forward).then(|| ir::Chain { name, base: Some(base), rules: Vec::new() })
-}
-
-/// Lays the VNS3 chains out as nft chains: for each family, its projections (subgroups before
-/// the chains that jump to them), then the base chains; the mirror last.
-fn layout(mut chains: Vec<VChain>, files: &Files) -> Vec<ir::Chain> {
-    let mut out = Vec::new();
-    let mut bases = Vec::new();
-    for b in [
-        Builtin::Prerouting,
-        Builtin::Input,
-        Builtin::Forward,
-        Builtin::Output,
-        Builtin::Postrouting,
-    ] {
-        let (mut members, rest): (Vec<VChain>, Vec<VChain>) =
-            chains.into_iter().partition(|c| c.family == Family::Builtin(b));
-        chains = rest;
-        if members.is_empty() {
-            bases.extend(empty_nat_base(b));
-            continue;
-        }
-        let all = || members.iter().flat_map(|c| c.rules.iter());
-        let has_nat = all().any(|p| class(&p.action) == Class::Nat);
-        let has_filter_only = all().any(|p| class(&p.action) == Class::Filter);
-        let has_non_nat = all().any(|p| class(&p.action) != Class::Nat);
-        let kinds: Vec<ChainKind> = match mode(b) {
-            Mode::FilterOnly => vec![ChainKind::Filter],
-            Mode::Ordered => {
-                let mut k = Vec::new();
-                if has_filter_only {
-                    k.push(ChainKind::Filter);
-                }
-                if has_nat || !has_filter_only {
-                    k.push(ChainKind::Nat);
-                }
-                k
-            }
-            Mode::Split => {
-                let mut k = Vec::new();
-                if has_non_nat {
-                    k.push(ChainKind::Filter);
-                }
-                if has_nat {
-                    k.push(ChainKind::Nat);
-                }
-                k
-            }
-        };
-        let order = callee_first(&members, builtin_chain_name(b));
-        let root_exists = members.iter().any(|c| c.name == builtin_chain_name(b));
-        for (k, &kind) in kinds.iter().enumerate() {
-            let last = k + 1 == kinds.len();
-            for &i in &order {
-                let c = &mut members[i];
-                let rules = if last {
-                    // Laid out for the last time: the rules move, and the chain is freed.
-                    std::mem::take(&mut c.rules)
-                        .into_iter()
-                        .filter_map(|p| project(p, b, kind, files))
-                        .collect()
-                } else {
-                    c.rules.iter().filter_map(|p| project(p.clone(), b, kind, files)).collect()
-                };
-                out.push(ir::Chain { name: projection_name(&c.name, b, kind), base: None, rules });
-            }
-            let (name, base) = base_chain(b, kind);
-            let entry = projection_name(builtin_chain_name(b), b, kind);
-            let rules = if root_exists {
-                vec![ir::Rule {
-                    matches: Box::new([]),
-                    action: Action::Jump(entry.into()),
-                    origin: None,
-                }]
-            } else {
-                Vec::new()
-            };
-            bases.push(ir::Chain { name, base: Some(base), rules });
-        }
-        if !kinds.contains(&ChainKind::Nat) {
-            bases.extend(empty_nat_base(b));
-        }
-    }
-    for (name, base_name, hook, priority) in [
-        ("MACRO_CUST_IN", "mirror_prerouting", Hook::Prerouting, -300),
-        ("MACRO_CUST_OUT", "mirror_postrouting", Hook::Postrouting, 300),
-    ] {
-        if let Some(c) = chains.iter_mut().find(|c| c.name == name) {
-            out.push(ir::Chain {
-                name: name.to_string(),
-                base: None,
-                rules: std::mem::take(&mut c.rules)
-                    .into_iter()
-                    .map(|mut p| ir::Rule {
-                        origin: Some(p.origin(files)),
-                        matches: p.matches,
-                        action: p.action,
-                    })
-                    .collect(),
-            });
-            bases.push(ir::Chain {
-                name: base_name.to_string(),
-                base: Some(BaseChain { kind: ChainKind::Filter, hook, priority }),
-                rules: vec![ir::Rule {
-                    matches: Box::new([]),
-                    action: Action::Jump(name.into()),
-                    origin: None,
-                }],
-            });
-        }
-    }
-    out.extend(bases);
-    out
-}
-
-/// Indices of `members` in an order where every jump target comes before the chains jumping to
-/// it: a post-order walk from the builtin chain, then any subgroup nothing reaches.
-fn callee_first(members: &[VChain], root: &str) -> Vec<usize> {
-    let index: HashMap<&str, usize> =
-        members.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
-    let mut done = vec![false; members.len()];
-    let mut order = Vec::with_capacity(members.len());
-    let starts = index.get(root).copied().into_iter().chain(0..members.len());
-    for start in starts {
-        if done[start] {
-            continue;
-        }
-        // Iterative post-order DFS; loops were rejected before layout.
-        done[start] = true;
-        let mut stack = vec![(start, 0usize)];
-        while let Some(&mut (c, ref mut i)) = stack.last_mut() {
-            let rules = &members[c].rules;
-            if *i >= rules.len() {
-                order.push(c);
-                stack.pop();
-                continue;
-            }
-            let jump = rules[*i].jump();
-            *i += 1;
-            if let Some(&t) = jump.and_then(|(j, _)| index.get(j.as_str()))
-                && !done[t]
-            {
-                done[t] = true;
-                stack.push((t, 0));
-            }
-        }
-    }
-    order
-}
-
-/// The same match for the reply direction of a flow: source and destination swapped.
-fn reverse(m: &Match) -> Match {
-    match m.clone() {
-        Match::Saddr { neg, addrs } => Match::Daddr { neg, addrs },
-        Match::Daddr { neg, addrs } => Match::Saddr { neg, addrs },
-        Match::Port { proto, dir, neg, ports } => {
-            let dir = match dir {
-                ir::Dir::Src => ir::Dir::Dst,
-                ir::Dir::Dst => ir::Dir::Src,
-            };
-            Match::Port { proto, dir, neg, ports }
-        }
-        other => other,
-    }
-}
-
-/// Puts the extension matches in one canonical order, so that lines differing only in how
-/// their options are ordered compile to the same rule (and `fmt` cannot change the result).
-/// A `limit` spends a token on every packet that reaches it, so matches never cross it: each
-/// stretch between limits is sorted on its own.
-fn canonical_order(ext: &mut [Match]) {
-    fn rank(m: &Match) -> u8 {
-        match m {
-            Match::Port { dir: ir::Dir::Src, .. } => 0,
-            Match::Port { dir: ir::Dir::Dst, .. } => 1,
-            Match::TcpSyn { .. } => 2,
-            Match::IcmpType { .. } => 3,
-            Match::Saddr { .. } => 4,
-            Match::Daddr { .. } => 5,
-            Match::CtState { .. } => 6,
-            _ => 7,
-        }
-    }
-    for stretch in ext.split_mut(|m| matches!(m, Match::Limit { .. })) {
-        stretch.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::matches::{AddrAlts, addr_alternatives, one_net};
+    use super::values::AddrPart;
     use super::*;
     use crate::diagnostic::{FileId, Sources};
+    use crate::layout::layout;
 
     /// A placed line keeps its line number and note; its file (`span.file`) is named when the
     /// layout makes the rule's origin, and by the lints when they cite a line of another file.
@@ -1786,7 +431,7 @@ mod tests {
         let duplicate =
             lints.iter().find(|d| d.code == "W102").expect("b.rules:1 repeats a.rules:1");
         assert!(duplicate.message.ends_with("a.rules:1"), "{}", duplicate.message);
-        let rs = resolved.into_ruleset().expect("no error");
+        let rs = layout(resolved).expect("no error");
         let fwd = rs.chains.iter().find(|c| c.name == "FORWARD_CUST").expect("the chain");
         let origins: Vec<(String, u32, Option<String>)> = fwd
             .rules
@@ -1820,7 +465,7 @@ mod tests {
             for word in [word.to_string(), word.to_ascii_uppercase()] {
                 let resolved = resolve_text(&format!("INPUT_CUST -j LOG --log-level {word}\n"));
                 assert!(resolved.diagnostics.is_empty(), "{word}: {:?}", resolved.diagnostics);
-                let rs = resolved.into_ruleset().expect("no error");
+                let rs = layout(resolved).expect("no error");
                 let chain = rs.chains.iter().find(|c| c.name == "INPUT_CUST").expect("chain");
                 assert_eq!(
                     chain.rules[0].action,
@@ -1829,7 +474,7 @@ mod tests {
                 );
             }
         }
-        let panic = resolve_text("INPUT_CUST -j LOG --log-level panic\n").into_ruleset();
+        let panic = layout(resolve_text("INPUT_CUST -j LOG --log-level panic\n"));
         let script = crate::emit::nft_script(&panic.expect("panic is a level"));
         assert!(script.contains("log level emerg comment"), "{script}");
         for bad in ["8", "loud", "warnings", "07"] {
@@ -1848,7 +493,7 @@ mod tests {
                 let text = format!("INPUT_CUST -p icmp --icmp-type {word} -j DROP\n");
                 let resolved = resolve_text(&text);
                 assert!(resolved.diagnostics.is_empty(), "{word}: {:?}", resolved.diagnostics);
-                let rs = resolved.into_ruleset().expect("no error");
+                let rs = layout(resolved).expect("no error");
                 let chain = rs.chains.iter().find(|c| c.name == "INPUT_CUST").expect("chain");
                 let icmp = Match::IcmpType { neg: false, kind, code };
                 assert!(chain.rules[0].matches.contains(&icmp), "{word}: {:?}", chain.rules[0]);
@@ -1918,6 +563,77 @@ mod tests {
         assert_eq!(format!("{:?}", one.chains), format!("{:?}", three.chains));
         assert_eq!(one.diagnostics, three.diagnostics);
         assert_eq!(one.used, three.used);
+    }
+
+    /// A text held in memory, handed out as a streamed file's pieces (a window a line): the
+    /// resolver needs no file to resolve a streamed input, and says when reading fails.
+    struct InMemory {
+        text: String,
+        pieces: Vec<Piece>,
+        fail: bool,
+    }
+
+    impl Streamed for InMemory {
+        fn text_len(&self) -> usize {
+            self.text.len()
+        }
+
+        fn pieces(&self) -> Vec<Piece> {
+            self.pieces.clone()
+        }
+
+        fn first_words(&self, k: usize) -> FirstWords {
+            syntax::first_words_in(FileId(3), &self.text, self.pieces[k])
+        }
+
+        fn read_piece(
+            &self,
+            k: usize,
+            each: &mut dyn FnMut(&str, usize, u32),
+        ) -> std::io::Result<()> {
+            if self.fail && k == 1 {
+                return Err(std::io::Error::other("s.rules: gone"));
+            }
+            let Piece { from, to, first_line } = self.pieces[k];
+            let mut base = from;
+            for (line, window) in (first_line..).zip(self.text[from..to].split_inclusive('\n')) {
+                each(window, base, line);
+                base += window.len();
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_streamed_input_resolves_as_its_held_text() {
+        let mut text = String::new();
+        for i in 0..30_000 {
+            text += &format!("FORWARD_CUST -s 10.0.{}.0/24 -j FWD_C_late\n", i % 256);
+            text += &format!("FWD_C_late -p tcp --dport {} -j ACCEPT\n", i % 60000 + 1);
+        }
+        text += "FORWARD_CUST -i eht0 -j DROP\n";
+        let mut sources = Sources::new();
+        let inv = crate::inventory::default_inventory(&mut sources);
+        let opts = Options { table: "overlayfw", input_hash: "h".into() };
+        let held = [Input { name: "s.rules", file: FileId(3), text: &text, stream: None }];
+        let held = resolve_on(&held, &inv, &opts, 3);
+        let pieces = syntax::pieces(&text, 3);
+        assert_eq!(pieces.len(), 3);
+        for fail in [false, true] {
+            let mem = InMemory { text: text.clone(), pieces: pieces.clone(), fail };
+            let input = Input { name: "s.rules", file: FileId(3), text: "", stream: Some(&mem) };
+            let streamed = resolve_on(&[input], &inv, &opts, 3);
+            if fail {
+                let e = streamed.io.expect("the failed read is reported");
+                assert_eq!(e.to_string(), "s.rules: gone");
+                continue;
+            }
+            assert!(streamed.io.is_none());
+            assert_eq!(format!("{:?}", streamed.chains), format!("{:?}", held.chains));
+            assert_eq!(streamed.diagnostics, held.diagnostics);
+            let codes: Vec<_> = streamed.diagnostics.iter().take(3).map(|d| d.code).collect();
+            assert_eq!(codes, ["E016"], "the one unknown interface");
+        }
     }
 
     #[test]

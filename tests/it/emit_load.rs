@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use overlayfw::emit::{is_nft_keyword, nft_script};
+use overlayfw::emit::nft_script;
 use overlayfw::ir::*;
+use overlayfw::nft::is_nft_keyword;
 use serde_json::Value;
 
 use crate::netns::{Netns, objects, packets, require_root, rule_counts};
@@ -16,7 +17,7 @@ use crate::irgen::{Lines, base, chain, every_variant, ip, jump, nat, net, tcp_dp
 
 /// A comment as nft keeps it: at most `COMMENT_MAX` bytes, cut at a character boundary.
 fn cut(mut text: String) -> String {
-    let mut end = text.len().min(overlayfw::emit::COMMENT_MAX);
+    let mut end = text.len().min(overlayfw::nft::COMMENT_MAX);
     while !text.is_char_boundary(end) {
         end -= 1;
     }

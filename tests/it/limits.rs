@@ -55,7 +55,7 @@ fn every_nft_keyword_is_refused_as_an_fwset_and_a_table_name() {
         assert!(words.contains(&(w, false)), "{w}");
     }
     for &(w, _) in &words {
-        assert!(overlayfw::emit::is_nft_keyword(w), "{w}");
+        assert!(overlayfw::nft::is_nft_keyword(w), "{w}");
         assert!(overlayfw::resolve::check_table_name(w).is_err(), "table {w}");
     }
     // Every keyword an FWset name may spell (no `-`), in one inventory: one E102 each.

@@ -28,11 +28,12 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use crate::emit::{LOG_PREFIX_MAX, truncate};
+use crate::emit::truncate;
 use crate::ir::{
     Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, L4, LogLevel, MapVerdict, Match,
     NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule,
 };
+use crate::nft::LOG_PREFIX_MAX;
 
 /// `NFT_PAYLOAD_NETWORK_HEADER` and `NFT_PAYLOAD_TRANSPORT_HEADER`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,7 +285,7 @@ pub(crate) fn port_elems(ports: &[(u16, u16)]) -> Vec<Elem> {
     interval_elems(ranges, u64::from(u16::MAX), 2)
 }
 
-/// The rule comment nft writes: `FILE:LINE[ NOTE]`, cut to [`crate::emit::COMMENT_MAX`] bytes.
+/// The rule comment nft writes: `FILE:LINE[ NOTE]`, cut to [`crate::nft::COMMENT_MAX`] bytes.
 pub(crate) fn rule_comment(origin: &Origin) -> String {
     crate::emit::comment(origin)
 }
@@ -872,6 +873,6 @@ mod tests {
             note: Some(Box::new("é".repeat(100))),
         };
         let c = rule_comment(&o);
-        assert!(c.len() <= crate::emit::COMMENT_MAX && c.starts_with("f:1 é"));
+        assert!(c.len() <= crate::nft::COMMENT_MAX && c.starts_with("f:1 é"));
     }
 }

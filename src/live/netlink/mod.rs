@@ -198,7 +198,7 @@ fn build(ruleset: &Ruleset) -> (Vec<u8>, u32, Vec<(u32, Source)>, ApplyReport) {
     b.table(true, None);
     origins.push((b.next_seq(), Source::Table("recreate")));
     let comment = format!("overlayfw {}", ruleset.input_hash);
-    b.table(false, Some(crate::emit::truncate(&comment, crate::emit::COMMENT_MAX)));
+    b.table(false, Some(crate::emit::truncate(&comment, crate::nft::COMMENT_MAX)));
 
     let named: Vec<(String, u32)> =
         ruleset.sets.iter().zip(1..).map(|(s, id)| (s.name.clone(), id)).collect();

@@ -1,4 +1,26 @@
-//! Which identifiers nft cannot take as a bare chain or set name.
+//! What nft and the kernel accept: the words nft cannot take as a bare name, and the lengths
+//! and depths it and the kernel refuse beyond (each checked by loading it with nft 1.0.6). Read
+//! by `resolve` and `inventory` to refuse what would not load, and by `emit` to cut texts.
+
+/// Longest comment nft 1.0.6 accepts, in bytes ("comment too long, 128 characters maximum").
+pub const COMMENT_MAX: usize = 128;
+
+/// Longest log prefix the kernel accepts, in bytes (128 fails with "Numerical result out of
+/// range": the kernel counts the terminating NUL).
+pub const LOG_PREFIX_MAX: usize = 127;
+
+/// Longest chain name nft and the kernel take, in bytes (`NFT_NAME_MAXLEN`, 256 with the NUL;
+/// checked: 255 loads, 256 is "Numerical result out of range").
+pub const CHAIN_NAME_MAX: usize = 255;
+
+/// How many chains deep jumps may nest below a base chain: the kernel refuses a ruleset whose
+/// jumps nest deeper (`NFT_JUMP_STACK_SIZE` 16, EMLINK "Too many links"; checked: a base chain
+/// and 15 chains below it load, 16 do not). A VNS3 chain is the first below its base chain, so
+/// subgroups nest at most 14 deep.
+pub const JUMP_DEPTH_MAX: usize = 15;
+
+/// Longest kernel interface name, in bytes (`IFNAMSIZ` 16 with the NUL).
+pub const IFNAME_MAX: usize = 15;
 
 /// Every word of nft 1.0.6's scanner (`src/scanner.l` at tag v1.0.6: the quoted words its
 /// rules match, whatever the start condition, `tests/data/nft-1.0.6-keywords.txt`), sorted
@@ -374,5 +396,13 @@ mod tests {
         assert!(LATER.windows(2).all(|w| w[0] < w[1]));
         assert!(LATER.iter().all(|w| !NFT_1_0_6.contains(w)));
         assert_eq!(NFT_1_0_6.len(), 340);
+    }
+
+    #[test]
+    fn keywords() {
+        assert!(is_nft_keyword("fwd"));
+        assert!(is_nft_keyword("tcp"));
+        assert!(!is_nft_keyword("blacklist"));
+        assert!(!is_nft_keyword("PRE_C_web-1"));
     }
 }

@@ -1,12 +1,16 @@
-//! The whole compile as one function over texts: parse every rules file, load the inventory,
-//! resolve, and collect every diagnostic. The CLI reads and writes; the only IO here is reading
-//! a large rules file again (`stream`), whose text is not held while it is compiled.
+//! The driver: the whole compile as one function over texts and files. It loads the inventory,
+//! hands the rules files to `resolve` (a large file as pieces it reads again, `stream`, whose
+//! text is not held while it is compiled), runs the lints and the layout, and collects every
+//! diagnostic. The CLI reads the arguments' files and writes; the only IO here is reading a
+//! large rules file again.
+
+mod stream;
 
 use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
 use crate::ir::Ruleset;
 use crate::resolve::{self, Input, Options};
-use crate::stream::{self, Stream};
 use crate::{inventory, lint, syntax};
+use stream::Stream;
 
 /// A named input text.
 pub struct Text {
@@ -118,13 +122,13 @@ pub fn compile_files(
     // A large file's text, scanned, is dropped before its lines are parsed: the placed rules
     // take its memory.
     let (ids, files): (Vec<FileId>, Vec<_>) = texts.into_iter().unzip();
+    let threads = crate::parallel::threads();
     let streams: Vec<Option<Stream>> = ids
         .iter()
         .zip(files)
         .map(|(&id, file)| {
             let file = file.filter(|_| sources.get(id).text.len() >= stream::MIN_BYTES)?;
             let text = sources.replace_text(id, String::new());
-            let threads = crate::parallel::threads();
             Some(Stream::scan(file, &sources.get(id).name, id, &text, threads))
         })
         .collect();
@@ -135,11 +139,11 @@ pub fn compile_files(
             name: &sources.get(id).name,
             file: id,
             text: &sources.get(id).text,
-            stream: stream.as_ref(),
+            stream: stream.as_ref().map(|s| s as &dyn resolve::Streamed),
         })
         .collect();
     let opts = Options { table, input_hash: hash };
-    let mut resolved = resolve::resolve(&inputs, &inv, &opts);
+    let mut resolved = resolve::resolve_on(&inputs, &inv, &opts, threads);
     drop(inputs);
     if let Some(e) = resolved.io.take() {
         return Err(e);
@@ -151,7 +155,7 @@ pub fn compile_files(
         let lint_opts = lint::Options { inventory_given };
         diagnostics.extend(lint::lint(&resolved, &inv, &lint_opts));
     }
-    let rs = resolved.into_ruleset();
+    let rs = crate::layout::layout(resolved);
     // A streamed file's text again, for the diagnostics that show it.
     for (&id, stream) in ids.iter().zip(&streams) {
         let shown = |d: &Diagnostic| d.labels.iter().any(|l| l.span.file == id);

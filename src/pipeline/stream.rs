@@ -50,11 +50,6 @@ impl Stream {
         Stream { file, name: name.to_string(), len: text.len(), pieces }
     }
 
-    /// The text's length in bytes.
-    pub fn text_len(&self) -> usize {
-        self.len
-    }
-
     /// Reads piece `k` again, handing `each` its windows in order: whole lines, with the
     /// window's byte offset in the file and its first line's number.
     pub fn read_piece(&self, k: usize, mut each: impl FnMut(&str, usize, u32)) -> io::Result<()> {
@@ -120,6 +115,25 @@ impl Stream {
             io::ErrorKind::InvalidData,
             format!("{}: the file changed while it was being compiled; run again", self.name),
         )
+    }
+}
+
+/// How `resolve` reads the file's pieces without doing IO itself.
+impl crate::resolve::Streamed for Stream {
+    fn text_len(&self) -> usize {
+        self.len
+    }
+
+    fn pieces(&self) -> Vec<Piece> {
+        self.pieces.iter().map(|p| p.piece).collect()
+    }
+
+    fn first_words(&self, k: usize) -> FirstWords {
+        self.pieces[k].words.clone()
+    }
+
+    fn read_piece(&self, k: usize, each: &mut dyn FnMut(&str, usize, u32)) -> io::Result<()> {
+        Stream::read_piece(self, k, each)
     }
 }
 

@@ -1,0 +1,449 @@
+//! Match lowering: a line's options (`-s`, `-p`, `--dport`, `-m …`) → IR matches of concrete
+//! values, in one canonical order; a `-s`/`-d` list mixing FWsets and networks becomes several
+//! rules' match lists.
+
+use crate::diagnostic::{Diagnostic, Span, Spanned};
+use crate::ir::{self, Match};
+use crate::syntax;
+use crate::syntax::ast::{self, MatchKind, Protocol};
+
+use super::Resolver;
+use super::values::AddrPart;
+
+/// The match lists of the nft rules one line becomes: nearly always one.
+pub(super) enum Alts {
+    One(Vec<Match>),
+    /// A `-s`/`-d` list mixing FWsets and networks: a rule per combination.
+    Many(Vec<Vec<Match>>),
+}
+
+impl Alts {
+    pub(super) fn as_slice(&self) -> &[Vec<Match>] {
+        match self {
+            Alts::One(m) => std::slice::from_ref(m),
+            Alts::Many(v) => v,
+        }
+    }
+}
+
+/// What one `-s`/`-d` option asks of a packet.
+#[derive(Debug, PartialEq)]
+pub(super) enum AddrAlts {
+    /// Nothing (no option, or `0.0.0.0/0`).
+    Any,
+    /// One match.
+    One(Match),
+    /// Alternatives, each the matches of one rule.
+    Many(Vec<Vec<Match>>),
+}
+
+impl AddrAlts {
+    pub(super) fn from_alternatives(mut alts: Vec<Vec<Match>>) -> Self {
+        match &mut alts[..] {
+            [one] if one.is_empty() => AddrAlts::Any,
+            [one] if one.len() == 1 => AddrAlts::One(one.pop().expect("one match")),
+            _ => AddrAlts::Many(alts),
+        }
+    }
+
+    pub(super) fn into_alternatives(self) -> Vec<Vec<Match>> {
+        match self {
+            AddrAlts::Any => vec![Vec::new()],
+            AddrAlts::One(m) => vec![vec![m]],
+            AddrAlts::Many(v) => v,
+        }
+    }
+}
+
+impl Resolver<'_> {
+    /// Resolves the matches. Returns the alternatives: each is the match list of one nft rule
+    /// (a `-s`/`-d` list mixing FWsets and networks expands to several rules, as iptables does).
+    pub(super) fn matches(
+        &mut self,
+        rule: &ast::Rule,
+        proto: Option<(bool, &Protocol, Span)>,
+    ) -> Option<Alts> {
+        let mut ok = true;
+        let (mut iface, mut ext) = std::mem::take(&mut self.scratch);
+        iface.clear();
+        ext.clear();
+        let (mut src, mut dst) = (AddrAlts::Any, AddrAlts::Any);
+        let l4 = proto.and_then(|(neg, p, _)| if neg { None } else { l4_of(p) });
+        let mut implied = false;
+        for m in &rule.matches {
+            let neg = m.negated;
+            match &m.kind {
+                MatchKind::InIface(v) => match self.v.iface(v) {
+                    Some(name) => iface.push(Match::IifName { neg, name }),
+                    None => ok = false,
+                },
+                MatchKind::OutIface(v) => match self.v.iface(v) {
+                    Some(name) => iface.push(Match::OifName { neg, name }),
+                    None => ok = false,
+                },
+                MatchKind::Source(items) | MatchKind::Destination(items) => {
+                    let is_src = matches!(m.kind, MatchKind::Source(_));
+                    let alts = if let [Spanned { node: ast::AddrItem::Net(n), span }] = &items[..] {
+                        one_net(self.v.net(*n, *span), neg, is_src)
+                    } else {
+                        let mut parts = Vec::new();
+                        for item in items {
+                            match self.v.addr_item(item) {
+                                Some(p) => parts.push(p),
+                                None => ok = false,
+                            }
+                        }
+                        AddrAlts::from_alternatives(addr_alternatives(parts, neg, is_src))
+                    };
+                    if is_src { src = alts } else { dst = alts }
+                }
+                MatchKind::Protocol(_) => {}
+                MatchKind::SrcPort(spec) | MatchKind::DstPort(spec) => {
+                    let dir = if matches!(m.kind, MatchKind::SrcPort(_)) {
+                        ir::Dir::Src
+                    } else {
+                        ir::Dir::Dst
+                    };
+                    match (self.needs_l4(l4, m.span), self.v.ports(spec)) {
+                        (Some(proto), Some(ports)) => {
+                            implied = true;
+                            ext.push(Match::Port { proto, dir, neg, ports })
+                        }
+                        _ => ok = false,
+                    }
+                }
+                MatchKind::MultiSrcPorts(specs) | MatchKind::MultiDstPorts(specs) => {
+                    let dir = if matches!(m.kind, MatchKind::MultiSrcPorts(_)) {
+                        ir::Dir::Src
+                    } else {
+                        ir::Dir::Dst
+                    };
+                    let Some(proto) = self.needs_l4(l4, m.span) else {
+                        ok = false;
+                        continue;
+                    };
+                    let mut ranges = Vec::new();
+                    for spec in specs {
+                        match self.v.ports(spec) {
+                            Some(ir::PortMatch::Ports(p)) => ranges.extend_from_slice(&p),
+                            Some(ir::PortMatch::Set(s)) => {
+                                self.error(
+                                    Diagnostic::error(
+                                        "E018",
+                                        format!(
+                                            "FWset `{s}` cannot be mixed into a multiport list"
+                                        ),
+                                        spec.span,
+                                    )
+                                    .with_help("use `--dport ${fwset_NAME}` on its own"),
+                                );
+                                ok = false;
+                            }
+                            None => ok = false,
+                        }
+                    }
+                    ranges.sort_unstable();
+                    ranges.dedup();
+                    implied = true;
+                    ext.push(Match::Port {
+                        proto,
+                        dir,
+                        neg,
+                        ports: ir::PortMatch::Ports(ranges.into()),
+                    });
+                }
+                MatchKind::CtState(states) => {
+                    let mut s: Vec<ir::CtState> = states.iter().map(|s| ct_state(s.node)).collect();
+                    s.sort_unstable();
+                    s.dedup();
+                    ext.push(Match::CtState { neg, states: s.into() });
+                }
+                MatchKind::SrcRange(r) | MatchKind::DstRange(r) => {
+                    let (a, b) = r.node;
+                    if a > b {
+                        self.error(Diagnostic::error(
+                            "E008",
+                            format!("address range {a}-{b} is empty: the first address is larger"),
+                            r.span,
+                        ));
+                        ok = false;
+                        continue;
+                    }
+                    let addrs = ir::AddrMatch::Range(a, b);
+                    ext.push(if matches!(m.kind, MatchKind::SrcRange(_)) {
+                        Match::Saddr { neg, addrs }
+                    } else {
+                        Match::Daddr { neg, addrs }
+                    });
+                }
+                MatchKind::Limit { rate, unit, burst } => {
+                    if *rate == 0 {
+                        self.error(Diagnostic::error(
+                            "E008",
+                            "a limit rate must be at least 1",
+                            m.span,
+                        ));
+                        ok = false;
+                        continue;
+                    }
+                    ext.push(Match::Limit {
+                        rate: *rate,
+                        unit: rate_unit(*unit),
+                        burst: burst.unwrap_or(5),
+                    });
+                }
+                MatchKind::Set { name, dir } => match self.v.addr_set(&name.node, name.span) {
+                    Some(AddrPart::Set(s)) => {
+                        let addrs = ir::AddrMatch::Set(s.into());
+                        ext.push(match dir {
+                            ast::SetDir::Src => Match::Saddr { neg, addrs },
+                            ast::SetDir::Dst => Match::Daddr { neg, addrs },
+                        });
+                    }
+                    _ => ok = false,
+                },
+                MatchKind::IcmpType(t) => match icmp_type(&t.node) {
+                    Ok(Some((kind, code))) => {
+                        implied = true;
+                        ext.push(Match::IcmpType { neg, kind, code });
+                    }
+                    Ok(None) => {}
+                    Err(name) => {
+                        self.error(
+                            Diagnostic::error(
+                                "E008",
+                                format!("unknown ICMP type `{name}`"),
+                                t.span,
+                            )
+                            .with_help("use a name such as echo-request, or TYPE[/CODE] numbers"),
+                        );
+                        ok = false;
+                    }
+                },
+                MatchKind::Syn => {
+                    implied = true;
+                    ext.push(Match::TcpSyn { neg });
+                }
+            }
+        }
+        if !ok {
+            self.scratch = (iface, ext);
+            return None;
+        }
+        // The protocol match: nft infers it from a port, ICMP or TCP-flag match.
+        let mut proto_match = None;
+        if let Some((neg, p, _)) = proto
+            && let Some(n) = proto_number(p)
+            && (!implied || neg)
+        {
+            proto_match = Some(Match::Protocol { neg, proto: n });
+        }
+        canonical_order(&mut ext);
+        let one = |a: &AddrAlts| match a {
+            AddrAlts::Any => Some(0),
+            AddrAlts::One(_) => Some(1),
+            AddrAlts::Many(_) => None,
+        };
+        if let (Some(s), Some(d)) = (one(&src), one(&dst)) {
+            // One rule (the common case): the matches move into it, a vector of exactly their
+            // number (a 100,000-rule policy holds these until it is laid out).
+            let p = usize::from(proto_match.is_some());
+            let mut m = Vec::with_capacity(iface.len() + s + d + p + ext.len());
+            m.append(&mut iface);
+            for a in [src, dst] {
+                if let AddrAlts::One(x) = a {
+                    m.push(x);
+                }
+            }
+            m.extend(proto_match);
+            m.append(&mut ext);
+            self.scratch = (iface, ext);
+            return Some(Alts::One(m));
+        }
+        let (src, dst) = (src.into_alternatives(), dst.into_alternatives());
+        let mut out = Vec::with_capacity(src.len() * dst.len());
+        for s in &src {
+            for d in &dst {
+                let mut m = Vec::with_capacity(iface.len() + s.len() + d.len() + 1 + ext.len());
+                m.extend(iface.iter().cloned());
+                m.extend(s.iter().cloned());
+                m.extend(d.iter().cloned());
+                m.extend(proto_match.iter().cloned());
+                m.extend(ext.iter().cloned());
+                out.push(m);
+            }
+        }
+        self.scratch = (iface, ext);
+        Some(Alts::Many(out))
+    }
+
+    fn needs_l4(&mut self, l4: Option<ir::L4>, span: Span) -> Option<ir::L4> {
+        if l4.is_none() {
+            self.error(
+                Diagnostic::error(
+                    "E007",
+                    "a port match needs `-p tcp`, `-p udp`, `-p udplite` or `-p sctp`",
+                    span,
+                )
+                .with_help(
+                    "add `-p tcp` (or udp/sctp) before it; a negated protocol cannot carry ports",
+                ),
+            );
+        }
+        l4
+    }
+}
+
+/// `-p` of a rule: (negated, protocol, span).
+pub(super) fn protocol(rule: &ast::Rule) -> Option<(bool, &Protocol, Span)> {
+    rule.matches.iter().find_map(|m| match &m.kind {
+        MatchKind::Protocol(p) => Some((m.negated, &p.node, m.span)),
+        _ => None,
+    })
+}
+
+pub(super) fn l4_of(p: &Protocol) -> Option<ir::L4> {
+    match p {
+        Protocol::Tcp => Some(ir::L4::Tcp),
+        Protocol::Udp => Some(ir::L4::Udp),
+        Protocol::Udplite => Some(ir::L4::Udplite),
+        Protocol::Sctp => Some(ir::L4::Sctp),
+        _ => None,
+    }
+}
+
+/// IP protocol number; `None` for `all`.
+fn proto_number(p: &Protocol) -> Option<u8> {
+    match p {
+        Protocol::All | Protocol::Number(0) => None,
+        Protocol::Tcp => Some(6),
+        Protocol::Udp => Some(17),
+        Protocol::Udplite => Some(136),
+        Protocol::Sctp => Some(132),
+        Protocol::Icmp => Some(1),
+        Protocol::Number(n) => Some(*n),
+    }
+}
+
+fn ct_state(s: ast::CtState) -> ir::CtState {
+    match s {
+        ast::CtState::New => ir::CtState::New,
+        ast::CtState::Established => ir::CtState::Established,
+        ast::CtState::Related => ir::CtState::Related,
+        ast::CtState::Invalid => ir::CtState::Invalid,
+        ast::CtState::Untracked => ir::CtState::Untracked,
+    }
+}
+
+fn rate_unit(u: ast::RateUnit) -> ir::RateUnit {
+    match u {
+        ast::RateUnit::Second => ir::RateUnit::Second,
+        ast::RateUnit::Minute => ir::RateUnit::Minute,
+        ast::RateUnit::Hour => ir::RateUnit::Hour,
+        ast::RateUnit::Day => ir::RateUnit::Day,
+    }
+}
+
+/// iptables' ICMP type names (`iptables -p icmp -h`) → (type, code). `Ok(None)` for `any`.
+fn icmp_type(t: &ast::IcmpType) -> Result<Option<(u8, Option<u8>)>, String> {
+    match t {
+        ast::IcmpType::Any => Ok(None),
+        ast::IcmpType::Numeric { kind, code } => Ok(Some((*kind, *code))),
+        ast::IcmpType::Name(n) => {
+            let lower = n.to_ascii_lowercase();
+            syntax::ICMP_TYPES
+                .iter()
+                .find(|(name, _, _)| *name == lower)
+                .map(|&(_, k, c)| Some((k, c)))
+                .ok_or_else(|| n.clone())
+        }
+    }
+}
+
+/// Turns the resolved items of one `-s`/`-d` into alternatives (each the matches of one rule).
+/// Positive: networks together in one match, each FWset its own rule (an nft anonymous set
+/// cannot hold a named set). Negated: one rule that excludes all of them. `0.0.0.0/0` alone is
+/// no constraint, as in iptables.
+pub(super) fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -> Vec<Vec<Match>> {
+    let mk = |addrs: ir::AddrMatch| {
+        if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } }
+    };
+    let mut nets = Vec::new();
+    let mut sets = Vec::new();
+    for p in parts {
+        match p {
+            AddrPart::Nets(n) => nets.extend(n),
+            AddrPart::Set(s) => sets.push(s),
+        }
+    }
+    nets.sort_unstable();
+    nets.dedup();
+    let everything = nets.iter().any(|n| n.prefix() == 0);
+    if neg {
+        let mut one = Vec::new();
+        if !nets.is_empty() {
+            one.push(mk(ir::AddrMatch::Nets(nets.into())));
+        }
+        one.extend(sets.into_iter().map(|s| mk(ir::AddrMatch::Set(Box::new(s)))));
+        return vec![one];
+    }
+    if everything {
+        return vec![Vec::new()];
+    }
+    let mut alts = Vec::new();
+    if !nets.is_empty() {
+        alts.push(vec![mk(ir::AddrMatch::Nets(nets.into()))]);
+    }
+    alts.extend(sets.into_iter().map(|s| vec![mk(ir::AddrMatch::Set(Box::new(s)))]));
+    if alts.is_empty() {
+        alts.push(Vec::new());
+    }
+    alts
+}
+
+/// [`addr_alternatives`] of one network (the common case), without its vectors.
+pub(super) fn one_net(net: ipnetwork::Ipv4Network, neg: bool, is_src: bool) -> AddrAlts {
+    if net.prefix() == 0 && !neg {
+        return AddrAlts::Any;
+    }
+    let addrs = ir::AddrMatch::Nets(ir::Few::One(net));
+    AddrAlts::One(if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } })
+}
+
+/// The same match for the reply direction of a flow: source and destination swapped.
+pub(super) fn reverse(m: &Match) -> Match {
+    match m.clone() {
+        Match::Saddr { neg, addrs } => Match::Daddr { neg, addrs },
+        Match::Daddr { neg, addrs } => Match::Saddr { neg, addrs },
+        Match::Port { proto, dir, neg, ports } => {
+            let dir = match dir {
+                ir::Dir::Src => ir::Dir::Dst,
+                ir::Dir::Dst => ir::Dir::Src,
+            };
+            Match::Port { proto, dir, neg, ports }
+        }
+        other => other,
+    }
+}
+
+/// Puts the extension matches in one canonical order, so that lines differing only in how
+/// their options are ordered compile to the same rule (and `fmt` cannot change the result).
+/// A `limit` spends a token on every packet that reaches it, so matches never cross it: each
+/// stretch between limits is sorted on its own.
+fn canonical_order(ext: &mut [Match]) {
+    fn rank(m: &Match) -> u8 {
+        match m {
+            Match::Port { dir: ir::Dir::Src, .. } => 0,
+            Match::Port { dir: ir::Dir::Dst, .. } => 1,
+            Match::TcpSyn { .. } => 2,
+            Match::IcmpType { .. } => 3,
+            Match::Saddr { .. } => 4,
+            Match::Daddr { .. } => 5,
+            Match::CtState { .. } => 6,
+            _ => 7,
+        }
+    }
+    for stretch in ext.split_mut(|m| matches!(m, Match::Limit { .. })) {
+        stretch.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
+    }
+}

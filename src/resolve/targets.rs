@@ -1,0 +1,250 @@
+//! Target lowering: a line's `-j` target → the IR action, checked against the chain it stands
+//! in (iptables' own rules on where NAT targets may go) and the protocol its ports need.
+
+use crate::diagnostic::{Diagnostic, Span};
+use crate::ir::{self, Action};
+use crate::nft::LOG_PREFIX_MAX;
+use crate::syntax::ast::{self, Builtin, Protocol, TargetKind};
+
+use super::matches::l4_of;
+use super::place::Subgroups;
+use super::{Family, Resolver, hook_word, target_name};
+
+impl Resolver<'_> {
+    /// Checks the target against the chain and resolves it.
+    pub(super) fn action(
+        &mut self,
+        rule: &ast::Rule,
+        family: Family,
+        proto: Option<(bool, &Protocol, Span)>,
+        subgroups: &Subgroups,
+    ) -> Option<(Action, Option<(String, Span)>)> {
+        let Some(target) = &rule.target else { return Some((Action::Count, None)) };
+        let b = match family {
+            Family::Builtin(b) => Some(b),
+            Family::Mirror => None,
+        };
+        let allowed: &[Builtin] = match &target.kind {
+            TargetKind::Dnat { .. } | TargetKind::Redirect { .. } => {
+                &[Builtin::Prerouting, Builtin::Output]
+            }
+            TargetKind::Snat { .. } | TargetKind::Masquerade { .. } => &[Builtin::Postrouting],
+            TargetKind::Netmap { .. } => {
+                &[Builtin::Prerouting, Builtin::Output, Builtin::Postrouting]
+            }
+            _ => &[],
+        };
+        if let Some(b) = b
+            && !allowed.is_empty()
+            && !allowed.contains(&b)
+        {
+            let names: Vec<&str> = allowed.iter().map(|&a| hook_word(a)).collect();
+            self.error(
+                Diagnostic::error(
+                    "E012",
+                    format!("{} is not allowed in {}", target_name(&target.kind), hook_word(b)),
+                    target.span,
+                )
+                .with_help(format!(
+                    "{} works only in {}",
+                    target_name(&target.kind),
+                    names.join(" and ")
+                )),
+            );
+            return None;
+        }
+        let l4 = proto.and_then(|(neg, p, _)| if neg { None } else { l4_of(p) });
+        let need_ports_proto = |me: &mut Self, ports: Option<(u16, u16)>| -> bool {
+            if ports.is_some() && l4.is_none() {
+                me.error(
+                    Diagnostic::error(
+                        "E007",
+                        format!(
+                            "{} with ports needs `-p tcp`, `-p udp` or `-p sctp`",
+                            target_name(&target.kind)
+                        ),
+                        target.span,
+                    )
+                    .with_help("add `-p tcp` (or udp/sctp) to the rule"),
+                );
+                return false;
+            }
+            true
+        };
+        let action = match &target.kind {
+            TargetKind::Accept => Action::Accept,
+            TargetKind::Drop => Action::Drop,
+            TargetKind::Return => Action::Return,
+            TargetKind::Reject { with } => {
+                let w = match with {
+                    None => ir::RejectWith::PortUnreachable,
+                    Some(w) => match reject_with(&w.node) {
+                        Some(r) => r,
+                        None => {
+                            self.error(Diagnostic::error("E008", format!("unknown reject type `{}`", w.node), w.span)
+                                .with_help("use icmp-port-unreachable, icmp-net-unreachable, icmp-host-unreachable, icmp-proto-unreachable, icmp-net-prohibited, icmp-host-prohibited, icmp-admin-prohibited or tcp-reset"));
+                            return None;
+                        }
+                    },
+                };
+                if w == ir::RejectWith::TcpReset && l4 != Some(ir::L4::Tcp) {
+                    self.error(
+                        Diagnostic::error(
+                            "E007",
+                            "`--reject-with tcp-reset` needs `-p tcp`",
+                            target.span,
+                        )
+                        .with_help("add `-p tcp` to the rule"),
+                    );
+                    return None;
+                }
+                Action::Reject(w)
+            }
+            TargetKind::Log { prefix, level } => {
+                let prefix = match prefix {
+                    Some(p) => {
+                        let text =
+                            self.v.nft_text(&p.node, p.span, "the log prefix", LOG_PREFIX_MAX)?;
+                        if text.contains('$') {
+                            // nft expands `$name` inside a quoted log prefix, with no escape.
+                            self.error(
+                                Diagnostic::error("E019", "the log prefix contains `$`, which nft would expand as a variable", p.span)
+                                    .with_help("remove the `$`"),
+                            );
+                            return None;
+                        }
+                        Some(text)
+                    }
+                    None => None,
+                };
+                let level = match level {
+                    Some(l) => match ir::LogLevel::parse(&l.node) {
+                        Some(l) => Some(l),
+                        None => {
+                            self.error(
+                                Diagnostic::error(
+                                    "E008",
+                                    format!("unknown log level `{}`", l.node),
+                                    l.span,
+                                )
+                                .with_help(ir::LogLevel::HELP),
+                            );
+                            return None;
+                        }
+                    },
+                    None => None,
+                };
+                Action::Log { prefix: prefix.map(String::into_boxed_str), level }
+            }
+            TargetKind::Jump(name) => {
+                let parent = b.expect("jumps are never placed in the mirror");
+                match subgroups.get(&name.node) {
+                    None => {
+                        let mut d = Diagnostic::error(
+                            "E014",
+                            format!("no subgroup `{}` is defined", name.node),
+                            name.span,
+                        );
+                        let same: Vec<&str> = subgroups
+                            .iter()
+                            .filter(|(_, (p, _))| *p == parent)
+                            .map(|(n, _)| n.as_str())
+                            .collect();
+                        d = match crate::suggest::did_you_mean(&name.node, same) {
+                            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                            None => d.with_help(format!(
+                                "define it with lines that start with `{}`",
+                                name.node
+                            )),
+                        };
+                        self.error(d);
+                        return None;
+                    }
+                    Some(&(p, def)) if p != parent => {
+                        self.error(
+                            Diagnostic::error(
+                                "E014",
+                                format!(
+                                    "subgroup `{}` belongs to {}, not {}",
+                                    name.node,
+                                    hook_word(p),
+                                    hook_word(parent)
+                                ),
+                                name.span,
+                            )
+                            .with_secondary(def, "defined here")
+                            .with_help("a subgroup can be reached only from its own parent chain"),
+                        );
+                        return None;
+                    }
+                    Some(_) => {
+                        return Some((
+                            Action::Jump(name.node.as_str().into()),
+                            Some((name.node.clone(), name.span)),
+                        ));
+                    }
+                }
+            }
+            TargetKind::Dnat { to, random } | TargetKind::Snat { to, random } => {
+                let (addr, addr_end) = self.v.nat_addr(&to.node.addr)?;
+                if !need_ports_proto(self, to.node.ports) {
+                    return None;
+                }
+                let to = ir::NatTarget { addr, addr_end, ports: to.node.ports };
+                if matches!(target.kind, TargetKind::Dnat { .. }) {
+                    Action::Dnat { to, random: *random }
+                } else {
+                    Action::Snat { to, random: *random }
+                }
+            }
+            TargetKind::Masquerade { ports, random, .. } => {
+                if !need_ports_proto(self, *ports) {
+                    return None;
+                }
+                Action::Masquerade { ports: *ports, random: *random }
+            }
+            TargetKind::Redirect { ports } => {
+                if !need_ports_proto(self, *ports) {
+                    return None;
+                }
+                Action::Redirect { ports: *ports }
+            }
+            TargetKind::Netmap { to } => {
+                let to = self.v.network(to)?;
+                if b == Some(Builtin::Postrouting) {
+                    Action::NetmapSnat { to }
+                } else {
+                    Action::NetmapDnat { to }
+                }
+            }
+            TargetKind::Copy { to, .. } => {
+                let (addr, end) = self.v.nat_addr(to)?;
+                if end.is_some() {
+                    self.error(Diagnostic::error(
+                        "E008",
+                        "COPY mirrors to one address, not a range",
+                        to.span,
+                    ));
+                    return None;
+                }
+                Action::Dup { to: addr }
+            }
+        };
+        Some((action, None))
+    }
+}
+
+fn reject_with(s: &str) -> Option<ir::RejectWith> {
+    use ir::RejectWith::*;
+    Some(match s.to_ascii_lowercase().as_str() {
+        "icmp-port-unreachable" | "port-unreach" => PortUnreachable,
+        "icmp-net-unreachable" | "net-unreach" => NetUnreachable,
+        "icmp-host-unreachable" | "host-unreach" => HostUnreachable,
+        "icmp-proto-unreachable" | "proto-unreach" => ProtUnreachable,
+        "icmp-net-prohibited" | "net-prohib" => NetProhibited,
+        "icmp-host-prohibited" | "host-prohib" => HostProhibited,
+        "icmp-admin-prohibited" | "admin-prohib" => AdminProhibited,
+        "tcp-reset" | "tcp-rst" => TcpReset,
+        _ => return None,
+    })
+}
