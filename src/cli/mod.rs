@@ -126,9 +126,10 @@ struct CompileArgs {
 struct CheckArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// How to print diagnostics.
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
-    format: FormatArg,
+    /// How to print diagnostics (the same flag as every other subcommand's; `--format` is
+    /// kept as its old name).
+    #[arg(long, alias = "format", value_enum, default_value_t = FormatArg::Human)]
+    message_format: FormatArg,
     /// Exit with 1 when there are warnings, as with errors.
     #[arg(long)]
     deny_warnings: bool,
@@ -351,7 +352,7 @@ fn check(a: CheckArgs) -> io::Result<u8> {
     let compiled = pipeline::compile_files(&mut sources, files, inventory, "overlayfw")?;
     let mut out = io::stdout().lock();
     let color = use_color(a.common.color, io::stdout().is_terminal());
-    let fmt = format(a.format);
+    let fmt = format(a.message_format);
     // JSON and SARIF consumers expect a document even when there is nothing to report.
     let always = matches!(fmt, diagnostic::Format::Json | diagnostic::Format::Sarif);
     if !compiled.diagnostics.is_empty() || always {

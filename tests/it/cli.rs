@@ -100,6 +100,9 @@ fn check_short_format_is_one_line_per_problem() {
         "{out}"
     );
     assert!(lines[1].starts_with(&format!("{f}:3:")) && lines[1].contains("error[E008]"), "{out}");
+    // --message-format, as every subcommand names it, is the same flag.
+    let o = run(&["check", "--message-format", "short", &f]);
+    assert_eq!((code(&o), String::from_utf8(o.stdout).expect("utf8")), (1, out));
 }
 
 #[test]
