@@ -237,27 +237,51 @@ enum ColorArg {
 }
 
 /// Parses arguments and runs; the exit code for `main`.
+/// The exit code of every subcommand (ripgrep's convention).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Exit {
+    /// Clean (warnings may have been printed); `diff`: the same; `apply`: applied.
+    Clean = 0,
+    /// Problems in the input (every one reported); `diff`: different; `apply`: refused or not
+    /// confirmed; `fmt --check`: files would change.
+    Problems = 1,
+    /// Usage, IO or internal errors.
+    Trouble = 2,
+}
+
+impl Exit {
+    fn problems_if(problems: bool) -> Exit {
+        if problems { Exit::Problems } else { Exit::Clean }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
             // clap: help and version are not errors.
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return if e.use_stderr() { Exit::Trouble } else { Exit::Clean }.into();
         }
     };
     match run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(0),
+        Ok(code) => code,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Clean.into(),
         Err(e) => {
             eprintln!("overlayfw: {e}");
-            ExitCode::from(2)
+            Exit::Trouble.into()
         }
     }
 }
 
-fn run(cli: Cli) -> io::Result<u8> {
-    match cli.command {
+fn run(cli: Cli) -> io::Result<ExitCode> {
+    let code = match cli.command {
         Command::Compile(a) => compile(a),
         Command::Check(a) => check(a),
         Command::Diff(a) => diff(a),
@@ -267,8 +291,10 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Explain(a) => tools::explain(a),
         Command::Completions(a) => tools::completions(a),
         Command::Man(a) => tools::man(a),
-        Command::Watchdog(a) => watchdog(a),
-    }
+        // The watchdog's exit code is a message to the applying process, not a user's.
+        Command::Watchdog(a) => return watchdog(a).map(ExitCode::from),
+    };
+    code.map(ExitCode::from)
 }
 
 /// Inputs larger than this are refused without reading them whole: 64 MiB is some 800,000
@@ -346,7 +372,7 @@ fn use_color(c: ColorArg, terminal: bool) -> bool {
     }
 }
 
-fn check(a: CheckArgs) -> io::Result<u8> {
+fn check(a: CheckArgs) -> io::Result<Exit> {
     let (files, inventory) = read_inputs(&a.common)?;
     let mut sources = Sources::new();
     let compiled = pipeline::compile_files(&mut sources, files, inventory, "overlayfw")?;
@@ -360,7 +386,7 @@ fn check(a: CheckArgs) -> io::Result<u8> {
     }
     out.flush()?;
     let warned = compiled.diagnostics.iter().any(|d| !d.is_error());
-    let code = u8::from(compiled.has_errors() || (a.deny_warnings && warned));
+    let code = Exit::problems_if(compiled.has_errors() || (a.deny_warnings && warned));
     left_to_exit(compiled);
     Ok(code)
 }
@@ -373,10 +399,10 @@ fn left_to_exit<T>(value: T) {
 }
 
 /// Reads and compiles; prints diagnostics to standard error. `Err(code)`: stop with it.
-fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<Ruleset, u8>> {
+fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<Ruleset, Exit>> {
     if let Err(msg) = resolve::check_table_name(table) {
         eprintln!("overlayfw: {msg}");
-        return Ok(Err(2));
+        return Ok(Err(Exit::Trouble));
     }
     let (files, inventory) = read_inputs(common)?;
     let mut sources = Sources::new();
@@ -386,10 +412,10 @@ fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<
         let text = diagnostic::render(&compiled.diagnostics, &sources, format(fmt), color);
         io::stderr().lock().write_all(text.as_bytes())?;
     }
-    Ok(compiled.ruleset.ok_or(1))
+    Ok(compiled.ruleset.ok_or(Exit::Problems))
 }
 
-fn compile(a: CompileArgs) -> io::Result<u8> {
+fn compile(a: CompileArgs) -> io::Result<Exit> {
     let mut ruleset = match build(&a.common, &a.table.table, a.message_format)? {
         Ok(rs) => rs,
         Err(code) => return Ok(code),
@@ -426,7 +452,7 @@ fn compile(a: CompileArgs) -> io::Result<u8> {
         }
     }
     left_to_exit(ruleset);
-    Ok(0)
+    Ok(Exit::Clean)
 }
 
 /// Writes the pieces of a text, in order, to the file (atomically) or to standard output.
@@ -557,11 +583,11 @@ fn live_model_in_background(
     std::thread::spawn(move || live_model(&table, against.as_deref()))
 }
 
-fn diff(a: DiffArgs) -> io::Result<u8> {
+fn diff(a: DiffArgs) -> io::Result<Exit> {
     if a.against.is_none() {
         if let Err(msg) = live::nft::check_available() {
             eprintln!("overlayfw: {msg}");
-            return Ok(2);
+            return Ok(Exit::Trouble);
         }
         // `nft -j list` takes many times longer than the compile and runs beside it: a compile
         // on one core finishes well before it, and leaves nft a core of its own.
@@ -571,7 +597,7 @@ fn diff(a: DiffArgs) -> io::Result<u8> {
     let mut ruleset = match build(&a.common, &a.table.table, a.message_format)? {
         Ok(rs) => rs,
         // `diff` keeps 1 for "different": input errors are errors here.
-        Err(_) => return Ok(2),
+        Err(_) => return Ok(Exit::Trouble),
     };
     if a.optimize {
         crate::optimize::optimize(&mut ruleset);
@@ -584,12 +610,12 @@ fn diff(a: DiffArgs) -> io::Result<u8> {
         Ok(m) => m,
         Err(e) => {
             eprintln!("overlayfw: {e}");
-            return Ok(2);
+            return Ok(Exit::Trouble);
         }
     };
     let plan = diff::plan(&a.table.table, &ours, live.as_ref());
     print_plan(&plan, a.format)?;
-    Ok(u8::from(!plan.is_same()))
+    Ok(Exit::problems_if(!plan.is_same()))
 }
 
 fn backend(b: BackendArg) -> live::apply::Backend {
@@ -608,12 +634,12 @@ fn apply_preflight(backend: live::apply::Backend) -> Result<(), String> {
     live::nft::check_available().map(drop)
 }
 
-fn apply(a: ApplyArgs) -> io::Result<u8> {
+fn apply(a: ApplyArgs) -> io::Result<Exit> {
     let table = a.table.table.as_str();
     let backend = backend(a.backend);
     if let Err(msg) = apply_preflight(backend) {
         eprintln!("overlayfw: {msg}");
-        return Ok(2);
+        return Ok(Exit::Trouble);
     }
     let mut ruleset = match build(&a.common, table, a.message_format)? {
         Ok(rs) => rs,
@@ -627,13 +653,13 @@ fn apply(a: ApplyArgs) -> io::Result<u8> {
             Ok(m) => m,
             Err(e) => {
                 eprintln!("overlayfw: {e}");
-                return Ok(2);
+                return Ok(Exit::Trouble);
             }
         };
         let plan = diff::plan(table, &diff::from_ruleset(&ruleset), live.as_ref());
         print_plan(&plan, a.format)?;
         // As `diff`: 1 when the apply would change something.
-        return Ok(u8::from(!plan.is_same()));
+        return Ok(Exit::problems_if(!plan.is_same()));
     }
     let lock = live::confirm::lock(table, |why| eprintln!("overlayfw: {why}")).map_err(|e| {
         io::Error::new(e.kind(), format!("locking {}: {e}", live::confirm::state_dir().display()))
@@ -646,7 +672,7 @@ fn apply(a: ApplyArgs) -> io::Result<u8> {
         Ok(s) => s,
         Err(e) => {
             eprintln!("overlayfw: reading the live table: {e}\nnothing was changed");
-            return Ok(2);
+            return Ok(Exit::Trouble);
         }
     };
     if let Some(why) = snapshot.foreign()
@@ -655,7 +681,7 @@ fn apply(a: ApplyArgs) -> io::Result<u8> {
         eprintln!(
             "overlayfw: {why}; applying would replace it and everything in it. Use another --table, or --force to replace it anyway; nothing was changed"
         );
-        return Ok(2);
+        return Ok(Exit::Trouble);
     }
     let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
     let chains = ruleset.chains.len();
@@ -677,23 +703,23 @@ fn apply(a: ApplyArgs) -> io::Result<u8> {
 }
 
 /// Keeps what was applied for the next boot (`live::persist`); the exit code of the apply.
-fn persist(table: &str, ruleset: &Ruleset) -> u8 {
-    let Some(path) = live::persist::path(table) else { return 0 };
+fn persist(table: &str, ruleset: &Ruleset) -> Exit {
+    let Some(path) = live::persist::path(table) else { return Exit::Clean };
     match live::persist::write(&path, &emit::nft_script(ruleset)) {
-        Ok(()) => 0,
+        Ok(()) => Exit::Clean,
         Err(e) => {
             eprintln!(
                 "overlayfw: applied, but keeping it for the next boot failed: {}: {e}",
                 path.display()
             );
-            2
+            Exit::Trouble
         }
     }
 }
 
 /// A failed apply: its exit code, and whether the kernel may have changed all the same.
 struct Refused {
-    code: u8,
+    code: Exit,
     uncertain: bool,
 }
 
@@ -710,15 +736,15 @@ fn apply_now(
             eprintln!(
                 "overlayfw: {e}\nthe table may be the old one or the new one: check with `overlayfw diff`"
             );
-            Refused { code: 2, uncertain: true }
+            Refused { code: Exit::Trouble, uncertain: true }
         }
         ApplyError::Nft { source: NftError::Failed { .. }, .. } | ApplyError::Netlink(_) => {
             eprintln!("overlayfw: the kernel refused the ruleset; nothing was changed\n{e}");
-            Refused { code: 1, uncertain: false }
+            Refused { code: Exit::Problems, uncertain: false }
         }
         ApplyError::Nft { .. } => {
             eprintln!("overlayfw: {e}\nnothing was changed");
-            Refused { code: 2, uncertain: false }
+            Refused { code: Exit::Trouble, uncertain: false }
         }
     })
 }
@@ -732,19 +758,19 @@ fn apply_confirmed(
     lock: &live::confirm::ApplyLock,
     snapshot: &live::apply::Snapshot,
     seconds: u64,
-) -> io::Result<u8> {
+) -> io::Result<Exit> {
     use live::confirm::{Decision, Pending};
     let table = ruleset.table.as_str();
     if let Err(e) = snapshot.check_restore() {
         eprintln!(
             "overlayfw: the live table ip {table} could not be put back as nft lists it, so --confirm cannot promise to restore it; nothing was changed\n{e}"
         );
-        return Ok(2);
+        return Ok(Exit::Trouble);
     }
     let pending = Pending::new(table);
     if let Err(e) = pending.write_restore(&snapshot.restore_script()) {
         eprintln!("overlayfw: writing the restore script: {e}\nnothing was changed");
-        return Ok(2);
+        return Ok(Exit::Trouble);
     }
     // What the watchdog keeps for the next boot once the change is confirmed.
     if live::persist::path(table).is_some()
@@ -752,7 +778,7 @@ fn apply_confirmed(
     {
         pending.clear();
         eprintln!("overlayfw: writing the script to keep once confirmed: {e}\nnothing was changed");
-        return Ok(2);
+        return Ok(Exit::Trouble);
     }
     // The watchdog lives in its own process group, so that losing the terminal (which kills
     // this process) cannot keep an unconfirmed change; its standard input is the apply lock,
@@ -775,7 +801,7 @@ fn apply_confirmed(
             eprintln!(
                 "overlayfw: cannot start the confirmation watchdog: {e}\nnothing was changed"
             );
-            return Ok(2);
+            return Ok(Exit::Trouble);
         }
     };
     // Set when the change is being undone before it could be confirmed.
@@ -815,7 +841,7 @@ fn apply_confirmed(
                 } else {
                     eprintln!("the previous table ip {table} is restored");
                 }
-                return Ok(2);
+                return Ok(Exit::Trouble);
             }
         } else {
             eprintln!(
@@ -850,31 +876,31 @@ fn apply_confirmed(
     Ok(match status {
         1 if undone => {
             eprintln!("the previous table ip {table} is restored");
-            2
+            Exit::Trouble
         }
         0 => {
             eprintln!("confirmed");
-            0
+            Exit::Clean
         }
         3 => {
             eprintln!(
                 "confirmed, but keeping it for the next boot failed ({} is unchanged)",
                 live::persist::path(table).map_or_else(String::new, |p| p.display().to_string())
             );
-            2
+            Exit::Trouble
         }
         1 => {
             eprintln!(
                 "not confirmed within {seconds} s: the previous table ip {table} is restored"
             );
-            1
+            Exit::Problems
         }
         _ => {
             eprintln!(
                 "overlayfw: not confirmed, and restoring the previous table failed; its script is {}",
                 pending.restore_path().display()
             );
-            2
+            Exit::Trouble
         }
     })
 }
@@ -935,27 +961,27 @@ fn watchdog(a: WatchdogArgs) -> io::Result<u8> {
     }
 }
 
-fn confirm(a: ConfirmArgs) -> io::Result<u8> {
+fn confirm(a: ConfirmArgs) -> io::Result<Exit> {
     use live::confirm::Confirmed;
     let table = &a.table.table;
     if let Err(msg) = resolve::check_table_name(table) {
         eprintln!("overlayfw: {msg}");
-        return Ok(2);
+        return Ok(Exit::Trouble);
     }
     match live::confirm::confirm(table)? {
         Confirmed::Yes => {
             eprintln!("confirmed table ip {table}");
-            Ok(0)
+            Ok(Exit::Clean)
         }
         Confirmed::NothingPending => {
             eprintln!("overlayfw: no apply of table ip {table} is waiting for confirmation here");
-            Ok(2)
+            Ok(Exit::Trouble)
         }
         Confirmed::TooLate => {
             eprintln!(
                 "overlayfw: too late: the deadline passed and the previous table ip {table} is being restored"
             );
-            Ok(1)
+            Ok(Exit::Problems)
         }
     }
 }

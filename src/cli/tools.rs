@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, CommandFactory};
 
-use super::{ColorArg, FormatArg, format, read_input, use_color, with_path, write_atomically_with};
+use super::{
+    ColorArg, Exit, FormatArg, format, read_input, use_color, with_path, write_atomically_with,
+};
 use crate::diagnostic::{self, Sources};
 use crate::{explain as docs, fmt as layout, pipeline};
 
@@ -41,19 +43,19 @@ pub(super) struct CompletionsArgs {
 
 /// Exit code: 0 formatted (or nothing to change), 1 `--check` found files to change or a file
 /// has syntax errors (it is left alone), 2 IO errors. Every file is tried.
-pub(super) fn fmt(a: FmtArgs) -> io::Result<u8> {
+pub(super) fn fmt(a: FmtArgs) -> io::Result<Exit> {
     if a.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         eprintln!("overlayfw: `-` (standard input) may be given once");
-        return Ok(2);
+        return Ok(Exit::Trouble);
     }
-    let mut code = 0u8;
+    let mut code = Exit::Clean;
     for path in &a.files {
         let c = match fmt_one(&a, path) {
             Ok(c) => c,
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(e),
             Err(e) => {
                 eprintln!("overlayfw: {e}");
-                2
+                Exit::Trouble
             }
         };
         code = code.max(c);
@@ -61,7 +63,7 @@ pub(super) fn fmt(a: FmtArgs) -> io::Result<u8> {
     Ok(code)
 }
 
-fn fmt_one(a: &FmtArgs, path: &Path) -> io::Result<u8> {
+fn fmt_one(a: &FmtArgs, path: &Path) -> io::Result<Exit> {
     let stdin = path == Path::new("-");
     let input = read_input(path)?.text;
     let original = input.bytes.clone();
@@ -79,7 +81,7 @@ fn fmt_one(a: &FmtArgs, path: &Path) -> io::Result<u8> {
             let mut err = io::stderr().lock();
             err.write_all(text.as_bytes())?;
             writeln!(err, "overlayfw: {name} has syntax errors; it was not formatted")?;
-            return Ok(1);
+            return Ok(Exit::Problems);
         }
     };
     let changed = formatted.text.as_bytes() != original.as_slice();
@@ -95,7 +97,7 @@ fn fmt_one(a: &FmtArgs, path: &Path) -> io::Result<u8> {
             out.flush()?;
             eprintln!("overlayfw: {name} is not formatted{notes}");
         }
-        return Ok(u8::from(changed));
+        return Ok(Exit::problems_if(changed));
     }
     if stdin {
         let mut out = io::stdout().lock();
@@ -107,27 +109,27 @@ fn fmt_one(a: &FmtArgs, path: &Path) -> io::Result<u8> {
             .map_err(|e| with_path(e, path))?;
         eprintln!("formatted {name}{notes}");
     }
-    Ok(0)
+    Ok(Exit::Clean)
 }
 
-pub(super) fn explain(a: ExplainArgs) -> io::Result<u8> {
+pub(super) fn explain(a: ExplainArgs) -> io::Result<Exit> {
     let mut out = io::stdout().lock();
     let Some(code) = a.code else {
         for c in diagnostic::CODES {
             writeln!(out, "{}  {}", c.code, c.summary)?;
         }
         out.flush()?;
-        return Ok(0);
+        return Ok(Exit::Clean);
     };
     match docs::doc(&code) {
         Some(text) => {
             out.write_all(text.as_bytes())?;
             out.flush()?;
-            Ok(0)
+            Ok(Exit::Clean)
         }
         None => {
             eprintln!("overlayfw: {}", docs::unknown(&code));
-            Ok(2)
+            Ok(Exit::Trouble)
         }
     }
 }
@@ -155,11 +157,11 @@ fn completion_command() -> clap::Command {
     cmd
 }
 
-pub(super) fn completions(a: CompletionsArgs) -> io::Result<u8> {
+pub(super) fn completions(a: CompletionsArgs) -> io::Result<Exit> {
     let mut out = io::stdout().lock();
     clap_complete::generate(a.shell, &mut completion_command(), "overlayfw", &mut out);
     out.flush()?;
-    Ok(0)
+    Ok(Exit::Clean)
 }
 
 #[derive(Args, Debug)]
@@ -267,13 +269,13 @@ fn pages() -> io::Result<Vec<(String, String)>> {
     Ok(pages)
 }
 
-pub(super) fn man(a: ManArgs) -> io::Result<u8> {
+pub(super) fn man(a: ManArgs) -> io::Result<Exit> {
     let pages = pages()?;
     let Some(dir) = a.dir else {
         let mut out = io::stdout().lock();
         out.write_all(pages[0].1.as_bytes())?;
         out.flush()?;
-        return Ok(0);
+        return Ok(Exit::Clean);
     };
     std::fs::create_dir_all(&dir).map_err(|e| with_path(e, &dir))?;
     for (name, text) in &pages {
@@ -281,5 +283,5 @@ pub(super) fn man(a: ManArgs) -> io::Result<u8> {
         write_atomically_with(&path, |w| w.write_all(text.as_bytes()), None)
             .map_err(|e| with_path(e, &path))?;
     }
-    Ok(0)
+    Ok(Exit::Clean)
 }

@@ -67,7 +67,7 @@ fn the_hooks_manifest_names_both_hooks() {
     let check = find("overlayfw-check");
     assert_eq!(
         (check.language.as_str(), check.entry.as_str()),
-        ("rust", "overlayfw check --format short")
+        ("rust", "overlayfw check --message-format short")
     );
     let fmt = find("overlayfw-fmt");
     assert_eq!((fmt.language.as_str(), fmt.entry.as_str()), ("rust", "overlayfw fmt"));
