@@ -4,8 +4,9 @@
 use super::ast::{
     Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, Target, TargetKind, Value,
 };
-use super::lower::{Item, OPT_COUNT, Opt, Res, ToAddr, Val, e008, shown};
+use super::item::{Item, Res, ToAddr, Val, e008, shown};
 use super::names;
+use super::options::{OPT_COUNT, Opt, ProtoNeed};
 use crate::diagnostic::{Diagnostic, Spanned};
 
 /// A `!` before a value that stands for everything: the line would match no packet.
@@ -45,7 +46,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
     let mut first: [Option<&Item<'_>>; OPT_COUNT] = [None; OPT_COUNT];
     for it in items {
         if let Some(prev) = first[it.opt as usize] {
-            if !it.opt.repeatable() {
+            if !it.opt.desc().repeatable {
                 diags.push(
                     Diagnostic::error(
                         "E006",
@@ -64,7 +65,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             first[it.opt as usize] = Some(it);
         }
         if let Some(bang) = it.neg
-            && !it.opt.negatable()
+            && !it.opt.desc().negatable
         {
             diags.push(
                 Diagnostic::error("E022", format!("`{}` cannot be negated", it.spelling), bang)
@@ -107,7 +108,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             );
             continue;
         }
-        if let Some(m) = it.opt.module()
+        if let Some(m) = it.opt.desc().module
             && !bad_module
             && !modules.contains(&m)
         {
@@ -121,14 +122,13 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
                 .with_help(format!("add `-m {m}` before it")),
             );
         }
-        let needs: Option<(&[Protocol], &str)> = if it.opt.needs_port_proto() {
-            Some((&[Protocol::Tcp, Protocol::Udp, Protocol::Udplite, Protocol::Sctp], "tcp"))
-        } else if it.opt == Opt::Syn {
-            Some((&[Protocol::Tcp], "tcp"))
-        } else if it.opt == Opt::Icmp {
-            Some((&[Protocol::Icmp], "icmp"))
-        } else {
-            None
+        let needs: Option<(&[Protocol], &str)> = match it.opt.desc().needs_proto {
+            Some(ProtoNeed::Ports) => {
+                Some((&[Protocol::Tcp, Protocol::Udp, Protocol::Udplite, Protocol::Sctp], "tcp"))
+            }
+            Some(ProtoNeed::Tcp) => Some((&[Protocol::Tcp], "tcp")),
+            Some(ProtoNeed::Icmp) => Some((&[Protocol::Icmp], "icmp")),
+            None => None,
         };
         if let Some((ok, add)) = needs
             && !proto.is_some_and(|p| ok.contains(p))
