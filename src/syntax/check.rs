@@ -6,7 +6,7 @@ use super::ast::{
 };
 use super::item::{Item, Res, ToAddr, Val, e008, shown};
 use super::names;
-use super::options::{OPT_COUNT, Opt, ProtoNeed};
+use super::options::{OPT_COUNT, Opt, ProtoNeed, ValueKind};
 use crate::diagnostic::{Diagnostic, Spanned};
 
 /// A `!` before a value that stands for everything: the line would match no packet.
@@ -55,8 +55,8 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
                     )
                     .with_label("given again here")
                     .with_secondary(prev.name_span, "first given here")
-                    .with_help(match it.opt {
-                        Opt::Src | Opt::Dst => "list several addresses in one option: `-s a,b`",
+                    .with_help(match it.opt.desc().value {
+                        ValueKind::Addrs => "list several addresses in one option: `-s a,b`",
                         _ => "keep one of them, or write two rules",
                     }),
                 );
@@ -100,11 +100,15 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
         Protocol::Number(n) => n.to_string(),
     };
     for it in items {
-        if it.opt == Opt::Ports {
+        if let Some(r) = it.opt.desc().refused {
             diags.push(
-                Diagnostic::error("E002", "unknown or unsupported option `--ports`", it.name_span)
-                    .with_label("matches either direction")
-                    .with_help("write two rules, one with `--sports` and one with `--dports`"),
+                Diagnostic::error(
+                    "E002",
+                    format!("unknown or unsupported option `{}`", it.spelling),
+                    it.name_span,
+                )
+                .with_label(r.label)
+                .with_help(r.help),
             );
             continue;
         }

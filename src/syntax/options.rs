@@ -96,6 +96,32 @@ impl ValueKind {
             _ => 1,
         }
     }
+
+    /// A value each kind of option takes, so that a line of the option alone parses.
+    #[cfg(test)]
+    pub(crate) fn example(self) -> &'static str {
+        match self {
+            ValueKind::Flag => "",
+            ValueKind::Iface => " eth0",
+            ValueKind::Addrs => " 10.0.0.0/8",
+            ValueKind::Proto => " tcp",
+            ValueKind::Port => " 22",
+            ValueKind::PortList => " 22,80",
+            ValueKind::States => " NEW",
+            ValueKind::Text { .. } => " \"a text\"",
+            ValueKind::Range => " 10.0.0.1-10.0.0.9",
+            ValueKind::Rate => " 5/minute",
+            ValueKind::Burst => " 10",
+            ValueKind::SetDir => " name src",
+            ValueKind::Icmp => " echo-request",
+            ValueKind::Module => " multiport",
+            ValueKind::Target => " ACCEPT",
+            ValueKind::RejectType => " tcp-reset",
+            ValueKind::LogLevel => " warning",
+            ValueKind::To => " 10.0.0.1:80",
+            ValueKind::PortPair => " 8080-8090",
+        }
+    }
 }
 
 /// Protocols (`-p`) an option needs in the same rule.
@@ -105,6 +131,13 @@ pub(crate) enum ProtoNeed {
     Ports,
     Tcp,
     Icmp,
+}
+
+/// Why an option we parse is not supported: the E002 label and help.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refusal {
+    pub label: &'static str,
+    pub help: &'static str,
 }
 
 /// One option.
@@ -128,6 +161,8 @@ pub(crate) struct OptDesc {
     /// The protocol it needs.
     pub needs_proto: Option<ProtoNeed>,
     pub value: ValueKind,
+    /// Parsed only to be refused (E002) with a better reason than "unknown".
+    pub refused: Option<Refusal>,
     /// What its value looks like, for messages: "expected {wants} after `-s`".
     pub wants: &'static str,
 }
@@ -155,6 +190,7 @@ const BASE: OptDesc = OptDesc {
     spelling_targets: &[],
     needs_proto: None,
     value: ValueKind::Flag,
+    refused: None,
     wants: "nothing",
 };
 
@@ -247,13 +283,16 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         wants: PORTS_DESC,
         ..BASE
     },
-    // Parsed only to be refused with a better message than "unknown" (check.rs).
     OptDesc {
         opt: Opt::Ports,
         spellings: &["--ports"],
         rule: G::o_ports,
         module: Some("multiport"),
         value: ValueKind::PortList,
+        refused: Some(Refusal {
+            label: "matches either direction",
+            help: "write two rules, one with `--sports` and one with `--dports`",
+        }),
         wants: PORTS_DESC,
         ..BASE
     },
@@ -486,7 +525,7 @@ impl Opt {
     }
 
     /// Targets a target option written `spelling` belongs to; `None` for a match option.
-    pub(super) fn owners(self, spelling: &str) -> Option<&'static [&'static str]> {
+    pub(crate) fn owners(self, spelling: &str) -> Option<&'static [&'static str]> {
         let d = self.desc();
         let by_spelling = d.spelling_targets.iter().find(|(s, _)| *s == spelling);
         by_spelling.map(|(_, t)| *t).or(d.targets)
@@ -506,32 +545,7 @@ mod tests {
 
     use super::super::grammar::{Rule as G, Vns3Parser};
     use super::super::names;
-    use super::{OPT_COUNT, OPTIONS, Opt, ValueKind, spellings};
-
-    /// A value each kind of option takes, so that a line of the option alone parses.
-    fn example(kind: ValueKind) -> &'static str {
-        match kind {
-            ValueKind::Flag => "",
-            ValueKind::Iface => " eth0",
-            ValueKind::Addrs => " 10.0.0.0/8",
-            ValueKind::Proto => " tcp",
-            ValueKind::Port => " 22",
-            ValueKind::PortList => " 22,80",
-            ValueKind::States => " NEW",
-            ValueKind::Text { .. } => " \"a text\"",
-            ValueKind::Range => " 10.0.0.1-10.0.0.9",
-            ValueKind::Rate => " 5/minute",
-            ValueKind::Burst => " 10",
-            ValueKind::SetDir => " name src",
-            ValueKind::Icmp => " echo-request",
-            ValueKind::Module => " multiport",
-            ValueKind::Target => " ACCEPT",
-            ValueKind::RejectType => " tcp-reset",
-            ValueKind::LogLevel => " warning",
-            ValueKind::To => " 10.0.0.1:80",
-            ValueKind::PortPair => " 8080-8090",
-        }
-    }
+    use super::{OPT_COUNT, OPTIONS, Opt, spellings};
 
     #[test]
     fn the_table_is_in_opt_order_and_found_by_rule_and_spelling() {
@@ -574,7 +588,7 @@ mod tests {
     fn every_spelling_of_the_table_parses_as_its_option() {
         for d in &OPTIONS {
             for s in d.spellings {
-                let option = format!("{s}{}", example(d.value));
+                let option = format!("{s}{}", d.value.example());
                 let mut lines = vec![option.clone(), format!("-p tcp {option}")];
                 if d.negatable {
                     lines.push(format!("! {option}"));
