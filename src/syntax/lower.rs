@@ -325,7 +325,7 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
                     format!("unknown or unsupported match module `{}`", shown(m)),
                     ctx.span(v),
                 );
-                d = d.with_help(match names::closest(m, names::MODULES) {
+                d = d.with_help(match names::closest(m, &names::MODULES) {
                     Some(c) => format!("did you mean `{c}`?"),
                     None => format!(
                         "overlayfw translates these modules: {}; a rule needing `{}` cannot be compiled exactly",
