@@ -310,8 +310,8 @@ pub(super) fn target(
         Some(Val::PortPair(p)) => Some(*p),
         _ => None,
     };
-    let missing = |what: &str, example: &str| {
-        let opt = if what == "--from" { Opt::From } else { Opt::To };
+    // `opt` written `what`: reported only when no bad value of it was reported already.
+    let missing = |opt: Opt, what: &str, example: &str| {
         if failed[opt as usize] {
             return None;
         }
@@ -337,7 +337,7 @@ pub(super) fn target(
                 ("--to-source", "192.0.2.1")
             };
             let Some((spelling, t)) = to else {
-                diags.extend(missing(flag_name, ex));
+                diags.extend(missing(Opt::To, flag_name, ex));
                 return None;
             };
             let addr = match &t.node.addr.node {
@@ -375,9 +375,9 @@ pub(super) fn target(
         Base::Netmap | Base::Copy => {
             let Some((spelling, t)) = to else {
                 diags.extend(if base == Base::Netmap {
-                    missing("--to", "10.1.0.0/24")
+                    missing(Opt::To, Opt::To.canonical(), "10.1.0.0/24")
                 } else {
-                    missing("--to", "198.51.100.2")
+                    missing(Opt::To, Opt::To.canonical(), "198.51.100.2")
                 });
                 return None;
             };
@@ -420,7 +420,7 @@ pub(super) fn target(
                 let from = match find(Opt::From).map(|i| &i.val) {
                     Some(Val::Iface(f)) => f.clone(),
                     _ => {
-                        diags.extend(missing("--from", "tun0"));
+                        diags.extend(missing(Opt::From, Opt::From.canonical(), "tun0"));
                         return None;
                     }
                 };

@@ -66,16 +66,16 @@ pub(super) fn lower_parts<'t>(ctx: LineCtx<'t>, line: Pair<'t, G>) -> Lowered<'t
             G::EOI => {}
             // Grammar rule `item` (`neg? ~ option | stray`) is silent: each option or stray
             // word comes as a part of its own.
+            // Words after a stray word are usually more of the same mistake (`# note`,
+            // `-s a b c`): one diagnostic says it.
+            G::stray => {
+                if !stray_seen {
+                    diags.push(stray(ctx, &part));
+                }
+                stray_seen = true;
+            }
             rule => match item(ctx, part, after) {
                 Ok(i) => items.push(i),
-                // Words after a stray word are usually more of the same mistake (`# note`,
-                // `-s a b c`): one diagnostic says it.
-                Err(d) if d.code == "E001" && d.labels[0].message == STRAY_LABEL => {
-                    if !stray_seen {
-                        diags.push(d);
-                    }
-                    stray_seen = true;
-                }
                 // Options after an unsupported `-m` most likely belong to it: its E004 says it.
                 Err(d) if bad_module && d.code == "E002" => {}
                 Err(d) => {
@@ -139,16 +139,13 @@ fn chain_word(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ChainWord>> {
     Err(d)
 }
 
-/// Lowers one item: an option with its value (or a stray word), the text since `after` (the end
+/// Lowers one item: an option with its value (or an unknown option), the text since `after` (the end
 /// of the part before it) holding the blanks and the `!` that may negate it.
 fn item<'t>(ctx: LineCtx<'t>, opt_pair: Pair<'t, G>, after: usize) -> Res<Item<'t>> {
     // `neg` is silent in the grammar: a `!` before the option is all that is left of it.
     let neg = ctx.text[after..opt_pair.as_span().start()].find('!').map(|i| after + i);
     let item_span = ctx.at(neg.unwrap_or(opt_pair.as_span().start()), opt_pair.as_span().end());
     let neg = neg.map(|i| ctx.at(i, i + 1));
-    if opt_pair.as_rule() == G::stray {
-        return Err(stray(ctx, &opt_pair));
-    }
     if opt_pair.as_rule() == G::o_unknown {
         return Err(unknown_option(ctx, opt_pair));
     }
@@ -191,15 +188,13 @@ fn item<'t>(ctx: LineCtx<'t>, opt_pair: Pair<'t, G>, after: usize) -> Res<Item<'
     Ok(Item { opt, spelling, name_span, neg, span: item_span, val })
 }
 
-const STRAY_LABEL: &str = "not an option";
-
 fn stray(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Diagnostic {
     let word = p.as_str();
     let d = e001(
         format!("unexpected `{}`: expected an option such as -s, -p or -j", shown(word)),
         ctx.span(p),
     )
-    .with_label(STRAY_LABEL);
+    .with_label("not an option");
     let is_chain = names::CHAIN_WORDS.contains(&word)
         || names::SUBGROUP_PREFIXES.iter().any(|(pre, _)| word.starts_with(pre));
     if is_chain {
