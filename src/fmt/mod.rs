@@ -3,8 +3,8 @@
 //! Each rule line is reprinted as: chain word, interfaces, addresses, protocol, protocol
 //! options (ports, `--syn`, `--icmp-type`), match modules with their options (multiport,
 //! iprange, conntrack/state/`-ctrack`, set, limit), the comment, then `-j TARGET` and its
-//! options. Option names take their short common spelling (`--source` → `-s`, `--match` → `-m`,
-//! `--to-destination` → `--to`); `!` stands before the option it negates; one space between
+//! options. Option names take their canonical spelling, the first of their descriptor in
+//! `syntax/options.rs` (`--source` → `-s`, `--match` → `-m`, `--to-destination` → `--to`); `!` stands before the option it negates; one space between
 //! words. Values are copied from the source text exactly as written (a service name stays a
 //! name, quotes stay quotes), except a state list loses the blanks after its commas.
 //!
@@ -18,6 +18,7 @@ use crate::diagnostic::{Diagnostic, FileId, Span};
 use crate::syntax::{
     self,
     ast::{self, MatchKind, Rule, TargetKind},
+    options::Opt,
 };
 
 /// A formatted file.
@@ -116,86 +117,85 @@ fn print_rule(src: &str, rule: &Rule) -> String {
     let mut pieces: Vec<Piece> = Vec::new();
     for (_, _, m) in order {
         let bang = if m.negated { "! " } else { "" };
-        let plain = |module: Option<&'static str>, opt: &str, value: String| Piece {
-            module,
+        // An option in its canonical spelling, after the `-m` of its module.
+        let plain = |opt: Opt, value: String| Piece {
+            module: opt.desc().module,
             shares_module: false,
             text: if value.is_empty() {
-                format!("{bang}{opt}")
+                format!("{bang}{}", opt.canonical())
             } else {
-                format!("{bang}{opt} {value}")
+                format!("{bang}{} {value}", opt.canonical())
             },
         };
         let piece = match &m.kind {
-            MatchKind::InIface(v) => plain(None, "-i", at(v.span).to_string()),
-            MatchKind::OutIface(v) => plain(None, "-o", at(v.span).to_string()),
+            MatchKind::InIface(v) => plain(Opt::In, at(v.span).to_string()),
+            MatchKind::OutIface(v) => plain(Opt::Out, at(v.span).to_string()),
             MatchKind::Source(items) | MatchKind::Destination(items) => {
-                let opt = if matches!(m.kind, MatchKind::Source(_)) { "-s" } else { "-d" };
+                let opt = if matches!(m.kind, MatchKind::Source(_)) { Opt::Src } else { Opt::Dst };
                 // The grammar's `addr_list` holds at least one item.
                 let (first, last) = (items[0].span, items[items.len() - 1].span);
-                plain(None, opt, joined(first, last))
+                plain(opt, joined(first, last))
             }
-            MatchKind::Protocol(p) => plain(None, "-p", at(p.span).to_string()),
-            MatchKind::SrcPort(p) => plain(None, "--sport", at(p.span).to_string()),
-            MatchKind::DstPort(p) => plain(None, "--dport", at(p.span).to_string()),
+            MatchKind::Protocol(p) => plain(Opt::Proto, at(p.span).to_string()),
+            MatchKind::SrcPort(p) => plain(Opt::Sport, at(p.span).to_string()),
+            MatchKind::DstPort(p) => plain(Opt::Dport, at(p.span).to_string()),
             MatchKind::MultiSrcPorts(ps) | MatchKind::MultiDstPorts(ps) => {
                 let opt = if matches!(m.kind, MatchKind::MultiSrcPorts(_)) {
-                    "--sports"
+                    Opt::Sports
                 } else {
-                    "--dports"
+                    Opt::Dports
                 };
                 // The grammar's `port_list` holds at least one port.
-                plain(Some("multiport"), opt, joined(ps[0].span, ps[ps.len() - 1].span))
+                plain(opt, joined(ps[0].span, ps[ps.len() - 1].span))
             }
             MatchKind::CtState(states) => {
                 let list: Vec<&str> = states.iter().map(|s| at(s.span)).collect();
-                let (module, opt) = match option_word(at(m.span)) {
-                    "--state" => (Some("state"), "--state"),
-                    "-ctrack" => (None, "-ctrack"),
-                    _ => (Some("conntrack"), "--ctstate"),
-                };
-                plain(module, opt, list.join(","))
+                // `--state`, `-ctrack` or `--ctstate`, as written: each has its own module.
+                let opt = Opt::of_spelling(option_word(at(m.span))).unwrap_or(Opt::CtState);
+                plain(opt, list.join(","))
             }
             MatchKind::SrcRange(r) | MatchKind::DstRange(r) => {
                 let opt = if matches!(m.kind, MatchKind::SrcRange(_)) {
-                    "--src-range"
+                    Opt::SrcRange
                 } else {
-                    "--dst-range"
+                    Opt::DstRange
                 };
-                Piece { shares_module: true, ..plain(Some("iprange"), opt, at(r.span).to_string()) }
+                Piece { shares_module: true, ..plain(opt, at(r.span).to_string()) }
             }
             MatchKind::Limit { burst, .. } => {
                 let written = at(m.span);
                 let mut text = String::new();
                 // A `--limit-burst` alone keeps iptables' default rate; print it alone too.
-                if option_word(written) == "--limit" {
-                    text.push_str("--limit ");
+                if Opt::of_spelling(option_word(written)) == Some(Opt::Limit) {
+                    text.push_str(Opt::Limit.canonical());
+                    text.push(' ');
                     text.push_str(option_value(written));
                 }
                 if let Some(b) = burst {
                     if !text.is_empty() {
                         text.push(' ');
                     }
-                    text.push_str(&format!("--limit-burst {b}"));
+                    text.push_str(&format!("{} {b}", Opt::Burst.canonical()));
                 }
-                Piece { module: Some("limit"), shares_module: false, text }
+                Piece { module: Opt::Limit.desc().module, shares_module: false, text }
             }
             MatchKind::Set { name, dir } => {
                 let dir = match dir {
                     ast::SetDir::Src => "src",
                     ast::SetDir::Dst => "dst",
                 };
-                plain(Some("set"), "--match-set", format!("{} {dir}", at(name.span)))
+                plain(Opt::Set, format!("{} {dir}", at(name.span)))
             }
-            MatchKind::IcmpType(t) => plain(None, "--icmp-type", at(t.span).to_string()),
-            MatchKind::Syn => plain(None, "--syn", String::new()),
+            MatchKind::IcmpType(t) => plain(Opt::Icmp, at(t.span).to_string()),
+            MatchKind::Syn => plain(Opt::Syn, String::new()),
         };
         pieces.push(piece);
     }
     if let Some(c) = &rule.comment {
         pieces.push(Piece {
-            module: Some("comment"),
+            module: Opt::Comment.desc().module,
             shares_module: false,
-            text: format!("--comment {}", at(c.span)),
+            text: format!("{} {}", Opt::Comment.canonical(), at(c.span)),
         });
     }
     let mut previous: Option<&Piece> = None;
@@ -204,7 +204,7 @@ fn print_rule(src: &str, rule: &Rule) -> String {
             let shared =
                 previous.is_some_and(|q| q.module == Some(m) && q.shares_module && p.shares_module);
             if !shared {
-                words.push(format!("-m {m}"));
+                words.push(format!("{} {m}", Opt::Module.canonical()));
             }
         }
         words.push(p.text.clone());
@@ -213,7 +213,7 @@ fn print_rule(src: &str, rule: &Rule) -> String {
     if let Some(t) = &rule.target {
         // `Target::span` runs from `-j` through the target's name.
         let name = at(t.span).split_whitespace().last().unwrap_or_default();
-        words.push(format!("-j {name}"));
+        words.push(format!("{} {name}", Opt::Jump.canonical()));
         target_options(&mut words, &t.kind, at);
     }
     words.join(" ")
@@ -225,42 +225,44 @@ fn target_options<'s>(words: &mut Vec<String>, kind: &TargetKind, at: impl Fn(Sp
         TargetKind::Accept | TargetKind::Drop | TargetKind::Return | TargetKind::Jump(_) => {}
         TargetKind::Reject { with } => {
             if let Some(w) = with {
-                words.push(format!("--reject-with {}", at(w.span)));
+                words.push(format!("{} {}", Opt::RejectWith.canonical(), at(w.span)));
             }
         }
         TargetKind::Log { prefix, level } => {
             if let Some(p) = prefix {
-                words.push(format!("--log-prefix {}", at(p.span)));
+                words.push(format!("{} {}", Opt::LogPrefix.canonical(), at(p.span)));
             }
             if let Some(l) = level {
-                words.push(format!("--log-level {}", at(l.span)));
+                words.push(format!("{} {}", Opt::LogLevel.canonical(), at(l.span)));
             }
         }
         TargetKind::Dnat { to, random } | TargetKind::Snat { to, random } => {
-            words.push(format!("--to {}", at(to.span)));
+            words.push(format!("{} {}", Opt::To.canonical(), at(to.span)));
             if *random {
-                words.push("--random".to_string());
+                words.push(Opt::Random.canonical().to_string());
             }
         }
         TargetKind::Masquerade { ports: p, random, .. } => {
             if let Some(p) = p {
-                words.push(format!("--to-ports {}", ports(*p)));
+                words.push(format!("{} {}", Opt::ToPorts.canonical(), ports(*p)));
             }
             if *random {
-                words.push("--random".to_string());
+                words.push(Opt::Random.canonical().to_string());
             }
         }
         TargetKind::Redirect { ports: p } => {
             if let Some(p) = p {
-                words.push(format!("--to-ports {}", ports(*p)));
+                words.push(format!("{} {}", Opt::ToPorts.canonical(), ports(*p)));
             }
         }
-        TargetKind::Netmap { to } => words.push(format!("--to {}", at(to.span))),
+        TargetKind::Netmap { to } => {
+            words.push(format!("{} {}", Opt::To.canonical(), at(to.span)));
+        }
         TargetKind::Copy { from, to, bidirectional } => {
-            words.push(format!("--from {}", at(from.span)));
-            words.push(format!("--to {}", at(to.span)));
+            words.push(format!("{} {}", Opt::From.canonical(), at(from.span)));
+            words.push(format!("{} {}", Opt::To.canonical(), at(to.span)));
             if *bidirectional {
-                words.push("--bidirectional".to_string());
+                words.push(Opt::Bidir.canonical().to_string());
             }
         }
     }

@@ -107,3 +107,51 @@ fn formatting_is_idempotent() {
         assert_eq!(fmt(&once), once, "{text}");
     }
 }
+
+/// A good line holding option `d` spelt `spelling`, with the protocol, module and target it
+/// needs around it; written as `written` (another spelling of the option).
+fn line_with(d: &crate::syntax::options::OptDesc, spelling: &str, written: &str) -> String {
+    use crate::syntax::options::ProtoNeed;
+    let proto = match (d.opt, d.needs_proto) {
+        (Opt::Proto, _) => "-i eth0",
+        (_, Some(ProtoNeed::Icmp)) => "-p icmp",
+        _ => "-p tcp",
+    };
+    let module = d.module.map(|m| format!("-m {m} ")).unwrap_or_default();
+    let option = format!("{written}{}", d.value.example());
+    match d.opt.owners(spelling) {
+        None => format!("FORWARD_CUST {proto} {module}{option} -j ACCEPT\n"),
+        Some(targets) => {
+            let target = targets[0];
+            let mut extra = String::new();
+            if target == "COPY" && d.opt != Opt::From {
+                extra.push_str(" --from tun0");
+            }
+            if ["DNAT", "SNAT", "NETMAP", "COPY"].contains(&target) && d.opt != Opt::To {
+                extra.push_str(" --to 10.0.0.1");
+            }
+            format!("PREROUTING_CUST {proto} -j {target} {option}{extra}\n")
+        }
+    }
+}
+
+/// `fmt` prints every option in its table's first spelling, whichever spelling was written.
+#[test]
+fn every_spelling_prints_as_the_tables_canonical_one() {
+    use crate::syntax::options::OPTIONS;
+    for d in &OPTIONS {
+        if d.refused.is_some() || matches!(d.opt, Opt::Module | Opt::Jump) {
+            continue; // refused, or part of every line
+        }
+        for s in d.spellings {
+            let canonical = fmt(&line_with(d, s, d.opt.canonical()));
+            assert!(
+                canonical.split([' ', '\n']).any(|w| w == d.opt.canonical()),
+                "{:?}: {canonical:?}",
+                d.opt
+            );
+            assert_eq!(fmt(&line_with(d, s, s)), canonical, "{s}");
+        }
+    }
+    assert_eq!(fmt("INPUT --match tcp -p tcp --jump DROP\n"), "INPUT -p tcp -j DROP\n");
+}

@@ -4,8 +4,9 @@
 use super::ast::{
     Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, Target, TargetKind, Value,
 };
-use super::lower::{Item, OPT_COUNT, Opt, Res, ToAddr, Val, e008, shown};
+use super::item::{Item, Res, ToAddr, Val, e008, shown};
 use super::names;
+use super::options::{OPT_COUNT, Opt, ProtoNeed, ValueKind};
 use crate::diagnostic::{Diagnostic, Spanned};
 
 /// A `!` before a value that stands for everything: the line would match no packet.
@@ -45,7 +46,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
     let mut first: [Option<&Item<'_>>; OPT_COUNT] = [None; OPT_COUNT];
     for it in items {
         if let Some(prev) = first[it.opt as usize] {
-            if !it.opt.repeatable() {
+            if !it.opt.desc().repeatable {
                 diags.push(
                     Diagnostic::error(
                         "E006",
@@ -54,8 +55,8 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
                     )
                     .with_label("given again here")
                     .with_secondary(prev.name_span, "first given here")
-                    .with_help(match it.opt {
-                        Opt::Src | Opt::Dst => "list several addresses in one option: `-s a,b`",
+                    .with_help(match it.opt.desc().value {
+                        ValueKind::Addrs => "list several addresses in one option: `-s a,b`",
                         _ => "keep one of them, or write two rules",
                     }),
                 );
@@ -64,7 +65,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             first[it.opt as usize] = Some(it);
         }
         if let Some(bang) = it.neg
-            && !it.opt.negatable()
+            && !it.opt.desc().negatable
         {
             diags.push(
                 Diagnostic::error("E022", format!("`{}` cannot be negated", it.spelling), bang)
@@ -99,15 +100,19 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
         Protocol::Number(n) => n.to_string(),
     };
     for it in items {
-        if it.opt == Opt::Ports {
+        if let Some(r) = it.opt.desc().refused {
             diags.push(
-                Diagnostic::error("E002", "unknown or unsupported option `--ports`", it.name_span)
-                    .with_label("matches either direction")
-                    .with_help("write two rules, one with `--sports` and one with `--dports`"),
+                Diagnostic::error(
+                    "E002",
+                    format!("unknown or unsupported option `{}`", it.spelling),
+                    it.name_span,
+                )
+                .with_label(r.label)
+                .with_help(r.help),
             );
             continue;
         }
-        if let Some(m) = it.opt.module()
+        if let Some(m) = it.opt.desc().module
             && !bad_module
             && !modules.contains(&m)
         {
@@ -121,14 +126,13 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
                 .with_help(format!("add `-m {m}` before it")),
             );
         }
-        let needs: Option<(&[Protocol], &str)> = if it.opt.needs_port_proto() {
-            Some((&[Protocol::Tcp, Protocol::Udp, Protocol::Udplite, Protocol::Sctp], "tcp"))
-        } else if it.opt == Opt::Syn {
-            Some((&[Protocol::Tcp], "tcp"))
-        } else if it.opt == Opt::Icmp {
-            Some((&[Protocol::Icmp], "icmp"))
-        } else {
-            None
+        let needs: Option<(&[Protocol], &str)> = match it.opt.desc().needs_proto {
+            Some(ProtoNeed::Ports) => {
+                Some((&[Protocol::Tcp, Protocol::Udp, Protocol::Udplite, Protocol::Sctp], "tcp"))
+            }
+            Some(ProtoNeed::Tcp) => Some((&[Protocol::Tcp], "tcp")),
+            Some(ProtoNeed::Icmp) => Some((&[Protocol::Icmp], "icmp")),
+            None => None,
         };
         if let Some((ok, add)) = needs
             && !proto.is_some_and(|p| ok.contains(p))
@@ -306,8 +310,8 @@ pub(super) fn target(
         Some(Val::PortPair(p)) => Some(*p),
         _ => None,
     };
-    let missing = |what: &str, example: &str| {
-        let opt = if what == "--from" { Opt::From } else { Opt::To };
+    // `opt` written `what`: reported only when no bad value of it was reported already.
+    let missing = |opt: Opt, what: &str, example: &str| {
         if failed[opt as usize] {
             return None;
         }
@@ -333,7 +337,7 @@ pub(super) fn target(
                 ("--to-source", "192.0.2.1")
             };
             let Some((spelling, t)) = to else {
-                diags.extend(missing(flag_name, ex));
+                diags.extend(missing(Opt::To, flag_name, ex));
                 return None;
             };
             let addr = match &t.node.addr.node {
@@ -371,9 +375,9 @@ pub(super) fn target(
         Base::Netmap | Base::Copy => {
             let Some((spelling, t)) = to else {
                 diags.extend(if base == Base::Netmap {
-                    missing("--to", "10.1.0.0/24")
+                    missing(Opt::To, Opt::To.canonical(), "10.1.0.0/24")
                 } else {
-                    missing("--to", "198.51.100.2")
+                    missing(Opt::To, Opt::To.canonical(), "198.51.100.2")
                 });
                 return None;
             };
@@ -416,7 +420,7 @@ pub(super) fn target(
                 let from = match find(Opt::From).map(|i| &i.val) {
                     Some(Val::Iface(f)) => f.clone(),
                     _ => {
-                        diags.extend(missing("--from", "tun0"));
+                        diags.extend(missing(Opt::From, Opt::From.canonical(), "tun0"));
                         return None;
                     }
                 };

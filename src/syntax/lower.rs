@@ -1,313 +1,25 @@
-//! One rule line → `ast::Rule`: runs the pest parser on the line, lowers each option's value,
-//! then checks what needs the whole line (duplicates, negation, `-m` modules, protocols, target
-//! options). Every problem becomes a diagnostic; a line with any problem yields no rule.
+//! One rule line's parse → its chain word and options: runs the pest parser on the line and
+//! lowers each option's value as its descriptor (`options.rs`) says. The checks that need the
+//! whole line are `check.rs`'s; `mod.rs` runs one after the other.
 
 use std::net::Ipv4Addr;
 
 use pest::Parser;
 use pest::iterators::Pair;
 
-use super::ast::{
-    AddrItem, ChainWord, CtState, IcmpType, Net, PortSpec, Protocol, RateUnit, Rule, SetDir, Value,
-};
+use super::ast::{AddrItem, ChainWord, CtState, IcmpType, Net, PortSpec, Protocol, RateUnit};
+use super::ast::{SetDir, Value};
 use super::grammar::{Rule as G, Vns3Parser};
-use super::{check, names, reword};
-use crate::diagnostic::{Diagnostic, FileId, Span, Spanned};
+use super::item::{Item, LineCtx, Res, ToAddr, ToVal, Val, e001, e008, shown};
+use super::names;
+use super::options::{OPT_COUNT, Opt, ValueKind, spellings};
+use crate::diagnostic::{Diagnostic, Span, Spanned};
 
-/// The options we know, one per grammar rule `o_*`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(super) enum Opt {
-    In,
-    Out,
-    Src,
-    Dst,
-    Proto,
-    Sport,
-    Dport,
-    Sports,
-    Dports,
-    Ports,
-    CtState,
-    State,
-    Ctrack,
-    Comment,
-    SrcRange,
-    DstRange,
-    Limit,
-    Burst,
-    Set,
-    Icmp,
-    Syn,
-    Module,
-    Jump,
-    RejectWith,
-    LogPrefix,
-    LogLevel,
-    To,
-    ToPorts,
-    Random,
-    From,
-    Bidir,
-}
-
-/// Number of `Opt` variants.
-pub(super) const OPT_COUNT: usize = Opt::Bidir as usize + 1;
-
-/// Each option's spellings (as in the grammar) and what its value looks like, for messages.
-const OPTIONS: &[(Opt, &[&str], &str)] = &[
-    (Opt::In, &["-i", "--in-interface"], "an interface such as eth0, tun+ or ${var}"),
-    (Opt::Out, &["-o", "--out-interface"], "an interface such as eth0, tun+ or ${var}"),
-    (Opt::Src, &["-s", "--source", "--src"], ADDR_DESC),
-    (Opt::Dst, &["-d", "--destination", "--dst"], ADDR_DESC),
-    (Opt::Proto, &["-p", "--protocol"], "a protocol such as tcp, udp, icmp or a number"),
-    (Opt::Sport, &["--sport", "--source-port"], PORT_DESC),
-    (Opt::Dport, &["--dport", "--destination-port"], PORT_DESC),
-    (Opt::Sports, &["--sports", "--source-ports"], PORTS_DESC),
-    (Opt::Dports, &["--dports", "--destination-ports"], PORTS_DESC),
-    (Opt::Ports, &["--ports"], PORTS_DESC),
-    (Opt::CtState, &["--ctstate"], STATES_DESC),
-    (Opt::State, &["--state"], STATES_DESC),
-    (Opt::Ctrack, &["-ctrack"], STATES_DESC),
-    (Opt::Comment, &["--comment"], TEXT_DESC),
-    (Opt::SrcRange, &["--src-range"], "an address range such as 10.0.0.1-10.0.0.9"),
-    (Opt::DstRange, &["--dst-range"], "an address range such as 10.0.0.1-10.0.0.9"),
-    (Opt::Limit, &["--limit"], "a rate such as 5/minute"),
-    (Opt::Burst, &["--limit-burst"], "a number such as 10"),
-    (Opt::Set, &["--match-set", "--set"], "a set name followed by src or dst"),
-    (Opt::Icmp, &["--icmp-type"], "an ICMP type such as echo-request, 8 or 3/4"),
-    (Opt::Syn, &["--syn"], "nothing"),
-    (Opt::Module, &["-m", "--match"], "a match module such as multiport or conntrack"),
-    (Opt::Jump, &["-j", "--jump"], "a target such as ACCEPT, DROP or LOG"),
-    (Opt::RejectWith, &["--reject-with"], "a reject type such as icmp-port-unreachable"),
-    (Opt::LogPrefix, &["--log-prefix"], TEXT_DESC),
-    (Opt::LogLevel, &["--log-level"], "a log level such as 4 or warning"),
-    (Opt::To, &["--to", "--to-destination", "--to-source"], TO_DESC),
-    (Opt::ToPorts, &["--to-ports"], "a port or port range such as 8080 or 8000-8010"),
-    (Opt::Random, &["--random"], "nothing"),
-    (Opt::From, &["--from"], "an interface such as tun0 or ${var}"),
-    (Opt::Bidir, &["--bidirectional"], "nothing"),
-];
-
-const ADDR_DESC: &str =
-    "an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name";
-const PORT_DESC: &str = "a port or range such as 22, 1024:65535 or ${var}";
-const PORTS_DESC: &str = "a comma-separated list of ports or ranges such as 80,443,8000:8080";
-const STATES_DESC: &str = "a comma-separated list of states such as NEW,ESTABLISHED";
-const TEXT_DESC: &str = "a text: \"double quoted\", 'single quoted' or one word";
-const TO_DESC: &str = "an address, address range or network (optionally with :PORT or \
-                       :PORT-PORT), a ${variable} or a plugin name";
-
-impl Opt {
-    pub(super) fn of_rule(rule: G) -> Option<Opt> {
-        Some(match rule {
-            G::o_in => Opt::In,
-            G::o_out => Opt::Out,
-            G::o_src => Opt::Src,
-            G::o_dst => Opt::Dst,
-            G::o_proto => Opt::Proto,
-            G::o_sport => Opt::Sport,
-            G::o_dport => Opt::Dport,
-            G::o_sports => Opt::Sports,
-            G::o_dports => Opt::Dports,
-            G::o_ports => Opt::Ports,
-            G::o_ctstate => Opt::CtState,
-            G::o_state => Opt::State,
-            G::o_ctrack => Opt::Ctrack,
-            G::o_comment => Opt::Comment,
-            G::o_src_range => Opt::SrcRange,
-            G::o_dst_range => Opt::DstRange,
-            G::o_limit => Opt::Limit,
-            G::o_burst => Opt::Burst,
-            G::o_set => Opt::Set,
-            G::o_icmp => Opt::Icmp,
-            G::o_syn => Opt::Syn,
-            G::o_module => Opt::Module,
-            G::o_jump => Opt::Jump,
-            G::o_reject_with => Opt::RejectWith,
-            G::o_log_prefix => Opt::LogPrefix,
-            G::o_log_level => Opt::LogLevel,
-            G::o_to => Opt::To,
-            G::o_to_ports => Opt::ToPorts,
-            G::o_random => Opt::Random,
-            G::o_from => Opt::From,
-            G::o_bidir => Opt::Bidir,
-            _ => return None,
-        })
-    }
-
-    pub(super) fn of_spelling(s: &str) -> Option<Opt> {
-        OPTIONS.iter().find(|(_, names, _)| names.contains(&s)).map(|(o, _, _)| *o)
-    }
-
-    pub(super) fn describe(self) -> &'static str {
-        OPTIONS.iter().find(|(o, _, _)| *o == self).map_or("a value", |(_, _, d)| d)
-    }
-
-    /// Whether iptables accepts `!` before this option.
-    pub(super) fn negatable(self) -> bool {
-        use Opt::*;
-        matches!(
-            self,
-            In | Out
-                | Src
-                | Dst
-                | Proto
-                | Sport
-                | Dport
-                | Sports
-                | Dports
-                | CtState
-                | State
-                | Ctrack
-                | SrcRange
-                | DstRange
-                | Set
-                | Icmp
-                | Syn
-        )
-    }
-
-    /// The `-m` module an option belongs to.
-    pub(super) fn module(self) -> Option<&'static str> {
-        use Opt::*;
-        match self {
-            Sports | Dports | Ports => Some("multiport"),
-            CtState => Some("conntrack"),
-            State => Some("state"),
-            Comment => Some("comment"),
-            SrcRange | DstRange => Some("iprange"),
-            Limit | Burst => Some("limit"),
-            Set => Some("set"),
-            _ => None,
-        }
-    }
-
-    /// Options iptables lets a rule repeat (each `-m set` is its own match).
-    pub(super) fn repeatable(self) -> bool {
-        matches!(self, Opt::Module | Opt::Set)
-    }
-
-    /// Targets a target option belongs to; `None` for a match option.
-    pub(super) fn owners(self, spelling: &str) -> Option<&'static [&'static str]> {
-        use Opt::*;
-        Some(match self {
-            RejectWith => &["REJECT"],
-            LogPrefix | LogLevel => &["LOG"],
-            To if spelling == "--to-destination" => &["DNAT"],
-            To if spelling == "--to-source" => &["SNAT"],
-            To => &["DNAT", "SNAT", "NETMAP", "COPY"],
-            ToPorts => &["MASQUERADE", "MASQUERADE-ONCE", "REDIRECT"],
-            Random => &["DNAT", "SNAT", "MASQUERADE", "MASQUERADE-ONCE"],
-            From | Bidir => &["COPY"],
-            _ => return None,
-        })
-    }
-
-    /// Ports need one of these protocols.
-    pub(super) fn needs_port_proto(self) -> bool {
-        matches!(self, Opt::Sport | Opt::Dport | Opt::Sports | Opt::Dports)
-    }
-}
-
-/// `--to` before we know which target reads it.
-#[derive(Clone, Debug)]
-pub(super) enum ToAddr {
-    Addr(Ipv4Addr),
-    /// Written with an explicit `/LEN`.
-    Net(Net),
-    Range(Ipv4Addr, Ipv4Addr),
-    Var(String),
-    Name(String),
-}
-
-#[derive(Clone, Debug)]
-pub(super) struct ToVal {
-    pub(super) addr: Spanned<ToAddr>,
-    pub(super) ports: Option<Spanned<(u16, u16)>>,
-}
-
-/// A lowered option value.
-#[derive(Clone, Debug)]
-pub(super) enum Val {
-    Flag,
-    Iface(Spanned<Value<String>>),
-    Addrs(Vec<Spanned<AddrItem>>),
-    Proto(Spanned<Protocol>),
-    Port(Spanned<PortSpec>),
-    Ports(Vec<Spanned<PortSpec>>),
-    States(Vec<Spanned<CtState>>),
-    Text(Spanned<String>),
-    Range(Spanned<(Ipv4Addr, Ipv4Addr)>),
-    Rate(u32, RateUnit),
-    Num(u32),
-    Set(Spanned<String>, SetDir),
-    Icmp(Spanned<IcmpType>),
-    Word(Spanned<String>),
-    To(Spanned<ToVal>),
-    PortPair((u16, u16)),
-}
-
-/// One option of a line, lowered.
-#[derive(Clone, Debug)]
-pub(super) struct Item<'t> {
-    pub(super) opt: Opt,
-    pub(super) spelling: &'t str,
-    pub(super) name_span: Span,
-    /// The `!` before the option.
-    pub(super) neg: Option<Span>,
-    /// From the `!` (or the name) through the end of the value.
-    pub(super) span: Span,
-    pub(super) val: Val,
-}
-
-/// Where a line sits in its file.
-#[derive(Clone, Copy)]
-pub(super) struct LineCtx<'t> {
-    pub file: FileId,
-    /// Byte offset of `text` in the file.
-    pub base: usize,
-    /// The trimmed rule text.
-    pub text: &'t str,
-}
-
-impl LineCtx<'_> {
-    fn span(&self, p: &Pair<'_, G>) -> Span {
-        let s = p.as_span();
-        self.at(s.start(), s.end())
-    }
-
-    pub(super) fn at(&self, start: usize, end: usize) -> Span {
-        Span::new(self.file, self.base + start, self.base + end)
-    }
-}
-
-pub(super) type Res<T> = Result<T, Diagnostic>;
-
-pub(super) fn e001(msg: String, span: Span) -> Diagnostic {
-    Diagnostic::error("E001", msg, span)
-}
-
-pub(super) fn e008(msg: String, span: Span) -> Diagnostic {
-    Diagnostic::error("E008", msg, span)
-}
-
-/// At most 40 characters of `s`, for quoting user text in a message.
-pub(super) fn shown(s: &str) -> String {
-    match s.char_indices().nth(40) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
-/// Parses and lowers one trimmed rule line.
-pub(super) fn lower_line(ctx: LineCtx<'_>, line_no: u32) -> Result<Rule, Vec<Diagnostic>> {
-    let mut pairs = match Vns3Parser::parse(G::line, ctx.text) {
-        Ok(p) => p,
-        Err(e) => return Err(vec![reword::reword(ctx, &e)]),
-    };
+/// Parses one trimmed rule line: its `line` pair, or pest's error (for `reword`).
+pub(super) fn parse_line(ctx: LineCtx<'_>) -> Result<Pair<'_, G>, pest::error::Error<G>> {
+    let mut pairs = Vns3Parser::parse(G::line, ctx.text)?;
     // Grammar rule `line` matched, so it yields exactly one `line` pair.
-    let line = pairs.next().expect("`line` yields one pair");
-    lower_parsed(ctx, line, line_no)
+    Ok(pairs.next().expect("`line` yields one pair"))
 }
 
 /// Parses adjacent trimmed rule lines in one parser call: `ctx.text` is the lines joined by
@@ -320,13 +32,22 @@ pub(super) fn parse_rows<'t>(ctx: LineCtx<'t>) -> Option<impl Iterator<Item = Pa
     Some(lines.into_inner().filter(|p| p.as_rule() == G::row))
 }
 
-/// Lowers a line's parse (a `line` pair, or a `row` of [`parse_rows`]): `ctx` is the text the
-/// parser saw, the pair's positions are in it.
-pub(super) fn lower_parsed<'t>(
-    ctx: LineCtx<'t>,
-    line: Pair<'t, G>,
-    line_no: u32,
-) -> Result<Rule, Vec<Diagnostic>> {
+/// A line's parts, lowered one by one, for the line checks.
+pub(super) struct Lowered<'t> {
+    pub(super) span: Span,
+    pub(super) chain: Option<Spanned<ChainWord>>,
+    pub(super) items: Vec<Item<'t>>,
+    /// The problems found so far.
+    pub(super) diags: Vec<Diagnostic>,
+    /// A `-m` was rejected, so options that need a module are not judged again.
+    pub(super) bad_module: bool,
+    /// Options (by `Opt as usize`) whose value was reported bad: their absence is no new problem.
+    pub(super) failed: [bool; OPT_COUNT],
+}
+
+/// Lowers each part of a line's parse (a `line` pair, or a `row` of [`parse_rows`]): `ctx` is
+/// the text the parser saw, the pair's positions are in it.
+pub(super) fn lower_parts<'t>(ctx: LineCtx<'t>, line: Pair<'t, G>) -> Lowered<'t> {
     let line_span = line.as_span();
     let mut diags = Vec::new();
     let mut chain = None;
@@ -345,16 +66,16 @@ pub(super) fn lower_parsed<'t>(
             G::EOI => {}
             // Grammar rule `item` (`neg? ~ option | stray`) is silent: each option or stray
             // word comes as a part of its own.
+            // Words after a stray word are usually more of the same mistake (`# note`,
+            // `-s a b c`): one diagnostic says it.
+            G::stray => {
+                if !stray_seen {
+                    diags.push(stray(ctx, &part));
+                }
+                stray_seen = true;
+            }
             rule => match item(ctx, part, after) {
                 Ok(i) => items.push(i),
-                // Words after a stray word are usually more of the same mistake (`# note`,
-                // `-s a b c`): one diagnostic says it.
-                Err(d) if d.code == "E001" && d.labels[0].message == STRAY_LABEL => {
-                    if !stray_seen {
-                        diags.push(d);
-                    }
-                    stray_seen = true;
-                }
                 // Options after an unsupported `-m` most likely belong to it: its E004 says it.
                 Err(d) if bad_module && d.code == "E002" => {}
                 Err(d) => {
@@ -368,14 +89,8 @@ pub(super) fn lower_parsed<'t>(
             },
         }
     }
-    check::check_line(&items, bad_module, &mut diags);
-    let target = check::target(&items, &failed, &mut diags);
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    let (matches, comment) = check::matches(items);
     let span = ctx.at(line_span.start(), line_span.end());
-    Ok(Rule { line: line_no, span, chain, matches, target, comment })
+    Lowered { span, chain, items, diags, bad_module, failed }
 }
 
 /// What a line's first word names, if it is a chain word: a builtin, `MACRO_CUST` or a
@@ -424,16 +139,13 @@ fn chain_word(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ChainWord>> {
     Err(d)
 }
 
-/// Lowers one item: an option with its value (or a stray word), the text since `after` (the end
+/// Lowers one item: an option with its value (or an unknown option), the text since `after` (the end
 /// of the part before it) holding the blanks and the `!` that may negate it.
 fn item<'t>(ctx: LineCtx<'t>, opt_pair: Pair<'t, G>, after: usize) -> Res<Item<'t>> {
     // `neg` is silent in the grammar: a `!` before the option is all that is left of it.
     let neg = ctx.text[after..opt_pair.as_span().start()].find('!').map(|i| after + i);
     let item_span = ctx.at(neg.unwrap_or(opt_pair.as_span().start()), opt_pair.as_span().end());
     let neg = neg.map(|i| ctx.at(i, i + 1));
-    if opt_pair.as_rule() == G::stray {
-        return Err(stray(ctx, &opt_pair));
-    }
     if opt_pair.as_rule() == G::o_unknown {
         return Err(unknown_option(ctx, opt_pair));
     }
@@ -462,17 +174,13 @@ fn item<'t>(ctx: LineCtx<'t>, opt_pair: Pair<'t, G>, after: usize) -> Res<Item<'
         .with_help(format!("write `! {spelling} {}`", shown(value))));
     }
     // `missing` is silent: a value-taking option with no value pair had nothing after it.
-    let wanted = match opt {
-        Opt::Syn | Opt::Random | Opt::Bidir => 0,
-        Opt::Set => 2,
-        _ => 1,
-    };
+    let wanted = opt.desc().value.words();
     if values.iter().flatten().count() < wanted {
         let (what, at) = if let Some(name) = &values[0] {
             let n = ctx.span(name);
             (format!("`{spelling} {}` needs a direction: src or dst", name.as_str()), n)
         } else {
-            (format!("`{spelling}` needs a value: expected {}", opt.describe()), name_span)
+            (format!("`{spelling}` needs a value: expected {}", opt.desc().wants), name_span)
         };
         return Err(e001(what, at).with_label("value missing after this"));
     }
@@ -480,15 +188,13 @@ fn item<'t>(ctx: LineCtx<'t>, opt_pair: Pair<'t, G>, after: usize) -> Res<Item<'
     Ok(Item { opt, spelling, name_span, neg, span: item_span, val })
 }
 
-const STRAY_LABEL: &str = "not an option";
-
 fn stray(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Diagnostic {
     let word = p.as_str();
     let d = e001(
         format!("unexpected `{}`: expected an option such as -s, -p or -j", shown(word)),
         ctx.span(p),
     )
-    .with_label(STRAY_LABEL);
+    .with_label("not an option");
     let is_chain = names::CHAIN_WORDS.contains(&word)
         || names::SUBGROUP_PREFIXES.iter().any(|(pre, _)| word.starts_with(pre));
     if is_chain {
@@ -516,7 +222,7 @@ fn unknown_option(ctx: LineCtx<'_>, p: Pair<'_, G>) -> Diagnostic {
         }
         "-g" | "--goto" => Some("use `-j` to jump to a subgroup".to_string()),
         _ => {
-            let all: Vec<&str> = OPTIONS.iter().flat_map(|(_, n, _)| n.iter().copied()).collect();
+            let all: Vec<&str> = spellings().collect();
             names::closest(word, &all).map(|c| format!("did you mean `{c}`?"))
         }
     };
@@ -531,12 +237,12 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
     let [Some(v), dir] = vals else {
         return Ok(Val::Flag);
     };
-    Ok(match opt {
-        Opt::In | Opt::Out | Opt::From => Val::Iface(iface(ctx, v)),
-        Opt::Src | Opt::Dst => Val::Addrs(addr_list(ctx, v)?),
-        Opt::Proto => Val::Proto(protocol(ctx, v)?),
-        Opt::Sport | Opt::Dport => Val::Port(port_spec(ctx, v.clone())?),
-        Opt::Sports | Opt::Dports | Opt::Ports => {
+    Ok(match opt.desc().value {
+        ValueKind::Iface => Val::Iface(iface(ctx, v)),
+        ValueKind::Addrs => Val::Addrs(addr_list(ctx, v)?),
+        ValueKind::Proto => Val::Proto(protocol(ctx, v)?),
+        ValueKind::Port => Val::Port(port_spec(ctx, v.clone())?),
+        ValueKind::PortList => {
             let mut list = Vec::new();
             for p in v.clone().into_inner() {
                 list.push(port_spec(ctx, p)?);
@@ -555,22 +261,20 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::Ports(list)
         }
-        Opt::CtState | Opt::State | Opt::Ctrack => Val::States(states(ctx, v)?),
-        Opt::Comment | Opt::LogPrefix => {
+        ValueKind::States => Val::States(states(ctx, v)?),
+        ValueKind::Text { max, what } => {
             let t = text(ctx, v);
-            let (max, what) =
-                if opt == Opt::Comment { (256, "a comment") } else { (29, "a log prefix") };
             if t.node.chars().count() > max {
                 return Err(e008(format!("{what} may be at most {max} characters"), t.span));
             }
             Val::Text(t)
         }
-        Opt::SrcRange | Opt::DstRange => Val::Range(ip_range(ctx, v)?),
-        Opt::Limit => {
+        ValueKind::Range => Val::Range(ip_range(ctx, v)?),
+        ValueKind::Rate => {
             let (rate, unit) = rate(ctx, v)?;
             Val::Rate(rate, unit)
         }
-        Opt::Burst => {
+        ValueKind::Burst => {
             let n = number(v.as_str()).filter(|n| (1..=10_000).contains(n));
             let n = n.ok_or_else(|| {
                 e008(
@@ -580,7 +284,7 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             })?;
             Val::Num(n as u32)
         }
-        Opt::Set => {
+        ValueKind::SetDir => {
             let name = Spanned::new(v.as_str().to_string(), ctx.span(v));
             // Grammar rule `o_set`: a set name is followed by `missing` (handled) or `set_dir`.
             let dir = dir.as_ref().expect("`o_set` has a direction after the name");
@@ -607,8 +311,8 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             };
             Val::Set(name, d)
         }
-        Opt::Icmp => Val::Icmp(icmp_type(ctx, v)?),
-        Opt::Module => {
+        ValueKind::Icmp => Val::Icmp(icmp_type(ctx, v)?),
+        ValueKind::Module => {
             let m = v.as_str();
             if !names::MODULES.contains(&m) {
                 let mut d = Diagnostic::error(
@@ -616,7 +320,7 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
                     format!("unknown or unsupported match module `{}`", shown(m)),
                     ctx.span(v),
                 );
-                d = d.with_help(match names::closest(m, names::MODULES) {
+                d = d.with_help(match names::closest(m, &names::MODULES) {
                     Some(c) => format!("did you mean `{c}`?"),
                     None => format!(
                         "overlayfw translates these modules: {}; a rule needing `{}` cannot be compiled exactly",
@@ -628,8 +332,8 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::Word(Spanned::new(m.to_string(), ctx.span(v)))
         }
-        Opt::Jump => Val::Word(Spanned::new(v.as_str().to_string(), ctx.span(v))),
-        Opt::RejectWith => {
+        ValueKind::Target => Val::Word(Spanned::new(v.as_str().to_string(), ctx.span(v))),
+        ValueKind::RejectType => {
             let w = v.as_str().to_ascii_lowercase();
             if !names::REJECT_TYPES.contains(&w.as_str()) {
                 let mut d =
@@ -641,7 +345,7 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::Word(Spanned::new(w, ctx.span(v)))
         }
-        Opt::LogLevel => {
+        ValueKind::LogLevel => {
             let w = v.as_str().to_ascii_lowercase();
             if crate::ir::LogLevel::parse(&w).is_none() {
                 return Err(e008(
@@ -652,9 +356,9 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::Word(Spanned::new(w, ctx.span(v)))
         }
-        Opt::To => Val::To(to_value(ctx, v)?),
-        Opt::ToPorts => Val::PortPair(port_pair(ctx, v)?.node),
-        Opt::Syn | Opt::Random | Opt::Bidir => Val::Flag,
+        ValueKind::To => Val::To(to_value(ctx, v)?),
+        ValueKind::PortPair => Val::PortPair(port_pair(ctx, v)?.node),
+        ValueKind::Flag => Val::Flag,
     })
 }
 

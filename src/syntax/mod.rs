@@ -6,8 +6,10 @@
 pub mod ast;
 mod check;
 mod grammar;
+mod item;
 mod lower;
 mod names;
+pub(crate) mod options;
 mod reword;
 #[cfg(test)]
 mod tests;
@@ -219,20 +221,46 @@ fn lower_batch(
 ) {
     if let [first, .., last] = &batch[..] {
         let (from, to) = (first.start, last.start + last.content.len());
-        let ctx = lower::LineCtx { file, base: from, text: &text[from - base..to - base] };
+        let ctx = item::LineCtx { file, base: from, text: &text[from - base..to - base] };
         if let Some(mut rows) = lower::parse_rows(ctx) {
             // The text is the lines joined by `\n`, and no row crosses a line end: a row each.
             for line in batch.drain(..) {
-                each(lower::lower_parsed(ctx, rows.next().expect("a row per line"), line.no));
+                each(lower_parsed(ctx, rows.next().expect("a row per line"), line.no));
             }
             debug_assert!(rows.next().is_none(), "a row per line");
             return;
         }
     }
     for line in batch.drain(..) {
-        let ctx = lower::LineCtx { file, base: line.start, text: line.content };
-        each(lower::lower_line(ctx, line.no));
+        let ctx = item::LineCtx { file, base: line.start, text: line.content };
+        each(lower_line(ctx, line.no));
     }
+}
+
+/// Parses and lowers one trimmed rule line.
+fn lower_line(ctx: item::LineCtx<'_>, line_no: u32) -> Result<ast::Rule, Vec<Diagnostic>> {
+    match lower::parse_line(ctx) {
+        Ok(line) => lower_parsed(ctx, line, line_no),
+        Err(e) => Err(vec![reword::reword(ctx, &e)]),
+    }
+}
+
+/// Lowers a line's parse (see [`lower::lower_parts`]), then checks the whole line: a line with
+/// any problem yields its diagnostics and no rule.
+fn lower_parsed<'t>(
+    ctx: item::LineCtx<'t>,
+    line: pest::iterators::Pair<'t, grammar::Rule>,
+    line_no: u32,
+) -> Result<ast::Rule, Vec<Diagnostic>> {
+    let mut l = lower::lower_parts(ctx, line);
+    check::check_line(&l.items, l.bad_module, &mut l.diags);
+    let target = check::target(&l.items, &l.failed, &mut l.diags);
+    if !l.diags.is_empty() {
+        return Err(l.diags);
+    }
+    let (matches, comment) = check::matches(l.items);
+    let (chain, span) = (l.chain, l.span);
+    Ok(ast::Rule { line: line_no, span, chain, matches, target, comment })
 }
 
 /// What a file's lines' first words say, found without parsing the lines.

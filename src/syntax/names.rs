@@ -43,21 +43,22 @@ pub(super) const TARGETS: &[&str] = &[
     "COPY",
 ];
 
-/// Match modules we support (`-m NAME`).
-pub(super) const MODULES: &[&str] = &[
-    "multiport",
-    "conntrack",
-    "state",
-    "comment",
-    "iprange",
-    "limit",
-    "set",
-    "tcp",
-    "udp",
-    "udplite",
-    "icmp",
-    "sctp",
-];
+/// Match modules we support (`-m NAME`): those of the options table, in its order, then the
+/// protocol modules (`-m tcp`, which `-p tcp` loads by itself).
+pub(super) static MODULES: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        let mut out: Vec<&'static str> = Vec::new();
+        let table = super::options::OPTIONS.iter().filter_map(|d| d.module);
+        for m in table.chain(PROTOCOL_MODULES.iter().copied()) {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+        out
+    });
+
+/// Modules named after a protocol; each needs `-p` of the same name (check.rs).
+const PROTOCOL_MODULES: &[&str] = &["tcp", "udp", "udplite", "icmp", "sctp"];
 
 /// The `[A-Za-z0-9_-]+` tail of a subgroup name.
 pub(super) fn is_subgroup_tail(s: &str) -> bool {

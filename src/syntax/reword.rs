@@ -1,7 +1,8 @@
 //! Pest failures reworded for people: what the option wanted, pointing at the offending word.
 
 use super::grammar::Rule as G;
-use super::lower::{LineCtx, Opt, e001, shown};
+use super::item::{LineCtx, e001, shown};
+use super::options::{Opt, ValueKind};
 use crate::diagnostic::Diagnostic;
 
 /// Turns a pest failure into an E001 that names what the option wanted, pointing at the
@@ -34,20 +35,18 @@ pub(super) fn reword(ctx: LineCtx<'_>, err: &pest::error::Error<G>) -> Diagnosti
         .rev()
         .map(|&(s, e)| &text[s..e])
         .find(|w| w.starts_with('-') && w.len() > 1)
-        .and_then(|w| Opt::of_spelling(w).map(|o| (w, o)));
+        .and_then(|w| Opt::of_spelling(w).map(|o| (w, o.desc())));
     let Some((spelling, opt)) = owner else {
         return e001(format!("unexpected `{}`", shown(word)), span);
     };
-    let mut d = e001(
-        format!("expected {} after `{spelling}`, found `{}`", opt.describe(), shown(word)),
-        span,
-    )
-    .with_label("not understood");
+    let mut d =
+        e001(format!("expected {} after `{spelling}`, found `{}`", opt.wants, shown(word)), span)
+            .with_label("not understood");
     if word.starts_with(['"', '\'']) {
         d = d.with_help("is the closing quote missing?");
     } else if word.contains("${") && !word.contains('}') {
         d = d.with_help("a variable is written `${name}`");
-    } else if matches!(opt, Opt::Sport | Opt::Dport) && word.contains(',') {
+    } else if opt.value == ValueKind::Port && word.contains(',') {
         d = d.with_help(format!(
             "for a list of ports use `-m multiport {spelling}s {}`",
             shown(word)

@@ -1123,7 +1123,7 @@ fn good_adjacent_lines_parse_in_one_call() {
                 -o eth0 -s 10.0.0.0/24 -j MASQUERADE\n\
                 FORWARD_CUST -m comment --comment \"a \\\" b\" -p tcp --syn -j ACCEPT\n\
                 FORWARD_CUST -m set --set web src -j ACCEPT";
-    let ctx = super::lower::LineCtx { file: F, base: 0, text };
+    let ctx = super::item::LineCtx { file: F, base: 0, text };
     let rows: Vec<_> = super::lower::parse_rows(ctx).expect("one call").collect();
     let lines: Vec<&str> = text.split('\n').collect();
     assert_eq!(rows.iter().map(|r| r.as_str()).collect::<Vec<_>>(), lines);

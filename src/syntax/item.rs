@@ -1,0 +1,102 @@
+//! A rule line's options as lowering hands them to the line checks: each option with its
+//! spelling, spans and typed value, and the helpers every part of the syntax stage uses to make
+//! diagnostics (the line's position in its file, E001/E008, quoting user text).
+
+use std::net::Ipv4Addr;
+
+use super::ast::{AddrItem, CtState, IcmpType, Net, PortSpec, Protocol, RateUnit, SetDir, Value};
+use pest::iterators::Pair;
+
+use super::grammar::Rule as G;
+use super::options::Opt;
+use crate::diagnostic::{Diagnostic, FileId, Span, Spanned};
+
+/// `--to` before we know which target reads it.
+#[derive(Clone, Debug)]
+pub(super) enum ToAddr {
+    Addr(Ipv4Addr),
+    /// Written with an explicit `/LEN`.
+    Net(Net),
+    Range(Ipv4Addr, Ipv4Addr),
+    Var(String),
+    Name(String),
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct ToVal {
+    pub(super) addr: Spanned<ToAddr>,
+    pub(super) ports: Option<Spanned<(u16, u16)>>,
+}
+
+/// A lowered option value.
+#[derive(Clone, Debug)]
+pub(super) enum Val {
+    Flag,
+    Iface(Spanned<Value<String>>),
+    Addrs(Vec<Spanned<AddrItem>>),
+    Proto(Spanned<Protocol>),
+    Port(Spanned<PortSpec>),
+    Ports(Vec<Spanned<PortSpec>>),
+    States(Vec<Spanned<CtState>>),
+    Text(Spanned<String>),
+    Range(Spanned<(Ipv4Addr, Ipv4Addr)>),
+    Rate(u32, RateUnit),
+    Num(u32),
+    Set(Spanned<String>, SetDir),
+    Icmp(Spanned<IcmpType>),
+    Word(Spanned<String>),
+    To(Spanned<ToVal>),
+    PortPair((u16, u16)),
+}
+
+/// One option of a line, lowered.
+#[derive(Clone, Debug)]
+pub(super) struct Item<'t> {
+    pub(super) opt: Opt,
+    pub(super) spelling: &'t str,
+    pub(super) name_span: Span,
+    /// The `!` before the option.
+    pub(super) neg: Option<Span>,
+    /// From the `!` (or the name) through the end of the value.
+    pub(super) span: Span,
+    pub(super) val: Val,
+}
+
+/// Where a line sits in its file.
+#[derive(Clone, Copy)]
+pub(super) struct LineCtx<'t> {
+    pub file: FileId,
+    /// Byte offset of `text` in the file.
+    pub base: usize,
+    /// The trimmed rule text.
+    pub text: &'t str,
+}
+
+impl LineCtx<'_> {
+    pub(super) fn span(&self, p: &Pair<'_, G>) -> Span {
+        let s = p.as_span();
+        self.at(s.start(), s.end())
+    }
+
+    pub(super) fn at(&self, start: usize, end: usize) -> Span {
+        Span::new(self.file, self.base + start, self.base + end)
+    }
+}
+
+pub(super) type Res<T> = Result<T, Diagnostic>;
+
+pub(super) fn e001(msg: String, span: Span) -> Diagnostic {
+    Diagnostic::error("E001", msg, span)
+}
+
+pub(super) fn e008(msg: String, span: Span) -> Diagnostic {
+    Diagnostic::error("E008", msg, span)
+}
+
+/// At most 40 characters of `s`, for quoting user text in a message.
+pub(super) fn shown(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}

@@ -1,0 +1,678 @@
+//! The options of the rule language, one descriptor each: spellings, the grammar rule that
+//! parses it, the `-m` module it needs, whether `!` may precede it, the targets it belongs to,
+//! what its value is and how to describe that value in a message. Lowering, the line checks,
+//! the rewording of pest errors and `fmt` read this table; `syntax::tests` holds the grammar's
+//! spellings to it.
+
+use super::grammar::Rule as G;
+
+/// The options we know, one per grammar rule `o_*` and per entry of [`OPTIONS`] (in this order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Opt {
+    In,
+    Out,
+    Src,
+    Dst,
+    Proto,
+    Sport,
+    Dport,
+    Sports,
+    Dports,
+    Ports,
+    CtState,
+    State,
+    Ctrack,
+    Comment,
+    SrcRange,
+    DstRange,
+    Limit,
+    Burst,
+    Set,
+    Icmp,
+    Syn,
+    Module,
+    Jump,
+    RejectWith,
+    LogPrefix,
+    LogLevel,
+    To,
+    ToPorts,
+    Random,
+    From,
+    Bidir,
+}
+
+/// Number of `Opt` variants.
+pub(crate) const OPT_COUNT: usize = Opt::Bidir as usize + 1;
+
+/// What an option's value is: decides how lowering reads it and how many value words it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ValueKind {
+    /// No value (`--syn`).
+    Flag,
+    /// An interface name, wildcard or variable.
+    Iface,
+    /// A comma-separated list of addresses, networks, variables or set names.
+    Addrs,
+    Proto,
+    /// One port or range (`--dport`).
+    Port,
+    /// A multiport list of ports and ranges, at most 15 ports.
+    PortList,
+    /// A list of connection states.
+    States,
+    /// Free text of at most `max` characters; `what` names it in the message.
+    Text {
+        max: usize,
+        what: &'static str,
+    },
+    /// An address range `a-b`.
+    Range,
+    /// `N[/unit]`.
+    Rate,
+    /// A `--limit-burst` number.
+    Burst,
+    /// A set name and a direction: two value words.
+    SetDir,
+    Icmp,
+    /// A `-m` module name.
+    Module,
+    /// A `-j` target name.
+    Target,
+    RejectType,
+    LogLevel,
+    /// A NAT/NETMAP/COPY `--to` value.
+    To,
+    /// A port or `lo-hi` range of `--to-ports`.
+    PortPair,
+}
+
+impl ValueKind {
+    /// How many value words the option takes.
+    pub(crate) fn words(self) -> usize {
+        match self {
+            ValueKind::Flag => 0,
+            ValueKind::SetDir => 2,
+            _ => 1,
+        }
+    }
+
+    /// A value each kind of option takes, so that a line of the option alone parses.
+    #[cfg(test)]
+    pub(crate) fn example(self) -> &'static str {
+        match self {
+            ValueKind::Flag => "",
+            ValueKind::Iface => " eth0",
+            ValueKind::Addrs => " 10.0.0.0/8",
+            ValueKind::Proto => " tcp",
+            ValueKind::Port => " 22",
+            ValueKind::PortList => " 22,80",
+            ValueKind::States => " NEW",
+            ValueKind::Text { .. } => " \"a text\"",
+            ValueKind::Range => " 10.0.0.1-10.0.0.9",
+            ValueKind::Rate => " 5/minute",
+            ValueKind::Burst => " 10",
+            ValueKind::SetDir => " name src",
+            ValueKind::Icmp => " echo-request",
+            ValueKind::Module => " multiport",
+            ValueKind::Target => " ACCEPT",
+            ValueKind::RejectType => " tcp-reset",
+            ValueKind::LogLevel => " warning",
+            ValueKind::To => " 10.0.0.1:80",
+            ValueKind::PortPair => " 8080-8090",
+        }
+    }
+}
+
+/// Protocols (`-p`) an option needs in the same rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProtoNeed {
+    /// tcp, udp, udplite or sctp: the protocols with ports.
+    Ports,
+    Tcp,
+    Icmp,
+}
+
+/// Why an option we parse is not supported: the E002 label and help.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refusal {
+    pub label: &'static str,
+    pub help: &'static str,
+}
+
+/// One option.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OptDesc {
+    pub opt: Opt,
+    /// Every spelling; the first is the one `fmt` prints.
+    pub spellings: &'static [&'static str],
+    /// The grammar rule that parses it (`o_*` in grammar/vns3.pest).
+    pub(super) rule: G,
+    /// The `-m` module it belongs to.
+    pub module: Option<&'static str>,
+    /// Whether iptables accepts `!` before it.
+    pub negatable: bool,
+    /// Whether a rule may give it more than once (each `-m set` is its own match).
+    pub repeatable: bool,
+    /// For a target option, the targets it belongs to; `None` for a match option.
+    pub targets: Option<&'static [&'static str]>,
+    /// Spellings that belong to fewer targets than `targets` (`--to-destination`: DNAT only).
+    pub spelling_targets: &'static [(&'static str, &'static [&'static str])],
+    /// The protocol it needs.
+    pub needs_proto: Option<ProtoNeed>,
+    pub value: ValueKind,
+    /// Parsed only to be refused (E002) with a better reason than "unknown".
+    pub refused: Option<Refusal>,
+    /// What its value looks like, for messages: "expected {wants} after `-s`".
+    pub wants: &'static str,
+}
+
+const ADDR_DESC: &str =
+    "an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name";
+const IFACE_DESC: &str = "an interface such as eth0, tun+ or ${var}";
+const PORT_DESC: &str = "a port or range such as 22, 1024:65535 or ${var}";
+const PORTS_DESC: &str = "a comma-separated list of ports or ranges such as 80,443,8000:8080";
+const STATES_DESC: &str = "a comma-separated list of states such as NEW,ESTABLISHED";
+const TEXT_DESC: &str = "a text: \"double quoted\", 'single quoted' or one word";
+const RANGE_DESC: &str = "an address range such as 10.0.0.1-10.0.0.9";
+const TO_DESC: &str = "an address, address range or network (optionally with :PORT or \
+                       :PORT-PORT), a ${variable} or a plugin name";
+
+/// A match option with no module, not negatable, not repeatable: the fields most options share.
+const BASE: OptDesc = OptDesc {
+    opt: Opt::In,
+    spellings: &[],
+    rule: G::o_in,
+    module: None,
+    negatable: false,
+    repeatable: false,
+    targets: None,
+    spelling_targets: &[],
+    needs_proto: None,
+    value: ValueKind::Flag,
+    refused: None,
+    wants: "nothing",
+};
+
+/// Every option, in `Opt` order (`syntax::tests` checks it).
+pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
+    OptDesc {
+        opt: Opt::In,
+        spellings: &["-i", "--in-interface"],
+        rule: G::o_in,
+        negatable: true,
+        value: ValueKind::Iface,
+        wants: IFACE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Out,
+        spellings: &["-o", "--out-interface"],
+        rule: G::o_out,
+        negatable: true,
+        value: ValueKind::Iface,
+        wants: IFACE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Src,
+        spellings: &["-s", "--source", "--src"],
+        rule: G::o_src,
+        negatable: true,
+        value: ValueKind::Addrs,
+        wants: ADDR_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Dst,
+        spellings: &["-d", "--destination", "--dst"],
+        rule: G::o_dst,
+        negatable: true,
+        value: ValueKind::Addrs,
+        wants: ADDR_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Proto,
+        spellings: &["-p", "--protocol"],
+        rule: G::o_proto,
+        negatable: true,
+        value: ValueKind::Proto,
+        wants: "a protocol such as tcp, udp, icmp or a number",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Sport,
+        spellings: &["--sport", "--source-port"],
+        rule: G::o_sport,
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Ports),
+        value: ValueKind::Port,
+        wants: PORT_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Dport,
+        spellings: &["--dport", "--destination-port"],
+        rule: G::o_dport,
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Ports),
+        value: ValueKind::Port,
+        wants: PORT_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Sports,
+        spellings: &["--sports", "--source-ports"],
+        rule: G::o_sports,
+        module: Some("multiport"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Ports),
+        value: ValueKind::PortList,
+        wants: PORTS_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Dports,
+        spellings: &["--dports", "--destination-ports"],
+        rule: G::o_dports,
+        module: Some("multiport"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Ports),
+        value: ValueKind::PortList,
+        wants: PORTS_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Ports,
+        spellings: &["--ports"],
+        rule: G::o_ports,
+        module: Some("multiport"),
+        value: ValueKind::PortList,
+        refused: Some(Refusal {
+            label: "matches either direction",
+            help: "write two rules, one with `--sports` and one with `--dports`",
+        }),
+        wants: PORTS_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtState,
+        spellings: &["--ctstate"],
+        rule: G::o_ctstate,
+        module: Some("conntrack"),
+        negatable: true,
+        value: ValueKind::States,
+        wants: STATES_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::State,
+        spellings: &["--state"],
+        rule: G::o_state,
+        module: Some("state"),
+        negatable: true,
+        value: ValueKind::States,
+        wants: STATES_DESC,
+        ..BASE
+    },
+    // VNS3's own spelling of a state match; it needs no `-m`.
+    OptDesc {
+        opt: Opt::Ctrack,
+        spellings: &["-ctrack"],
+        rule: G::o_ctrack,
+        negatable: true,
+        value: ValueKind::States,
+        wants: STATES_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Comment,
+        spellings: &["--comment"],
+        rule: G::o_comment,
+        module: Some("comment"),
+        value: ValueKind::Text { max: 256, what: "a comment" },
+        wants: TEXT_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SrcRange,
+        spellings: &["--src-range"],
+        rule: G::o_src_range,
+        module: Some("iprange"),
+        negatable: true,
+        value: ValueKind::Range,
+        wants: RANGE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::DstRange,
+        spellings: &["--dst-range"],
+        rule: G::o_dst_range,
+        module: Some("iprange"),
+        negatable: true,
+        value: ValueKind::Range,
+        wants: RANGE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Limit,
+        spellings: &["--limit"],
+        rule: G::o_limit,
+        module: Some("limit"),
+        value: ValueKind::Rate,
+        wants: "a rate such as 5/minute",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Burst,
+        spellings: &["--limit-burst"],
+        rule: G::o_burst,
+        module: Some("limit"),
+        value: ValueKind::Burst,
+        wants: "a number such as 10",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Set,
+        spellings: &["--match-set", "--set"],
+        rule: G::o_set,
+        module: Some("set"),
+        negatable: true,
+        repeatable: true,
+        value: ValueKind::SetDir,
+        wants: "a set name followed by src or dst",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Icmp,
+        spellings: &["--icmp-type"],
+        rule: G::o_icmp,
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Icmp),
+        value: ValueKind::Icmp,
+        wants: "an ICMP type such as echo-request, 8 or 3/4",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Syn,
+        spellings: &["--syn"],
+        rule: G::o_syn,
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Tcp),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Module,
+        spellings: &["-m", "--match"],
+        rule: G::o_module,
+        repeatable: true,
+        value: ValueKind::Module,
+        wants: "a match module such as multiport or conntrack",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Jump,
+        spellings: &["-j", "--jump"],
+        rule: G::o_jump,
+        value: ValueKind::Target,
+        wants: "a target such as ACCEPT, DROP or LOG",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::RejectWith,
+        spellings: &["--reject-with"],
+        rule: G::o_reject_with,
+        targets: Some(&["REJECT"]),
+        value: ValueKind::RejectType,
+        wants: "a reject type such as icmp-port-unreachable",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::LogPrefix,
+        spellings: &["--log-prefix"],
+        rule: G::o_log_prefix,
+        targets: Some(&["LOG"]),
+        value: ValueKind::Text { max: 29, what: "a log prefix" },
+        wants: TEXT_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::LogLevel,
+        spellings: &["--log-level"],
+        rule: G::o_log_level,
+        targets: Some(&["LOG"]),
+        value: ValueKind::LogLevel,
+        wants: "a log level such as 4 or warning",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::To,
+        spellings: &["--to", "--to-destination", "--to-source"],
+        rule: G::o_to,
+        targets: Some(&["DNAT", "SNAT", "NETMAP", "COPY"]),
+        spelling_targets: &[("--to-destination", &["DNAT"]), ("--to-source", &["SNAT"])],
+        value: ValueKind::To,
+        wants: TO_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::ToPorts,
+        spellings: &["--to-ports"],
+        rule: G::o_to_ports,
+        targets: Some(&["MASQUERADE", "MASQUERADE-ONCE", "REDIRECT"]),
+        value: ValueKind::PortPair,
+        wants: "a port or port range such as 8080 or 8000-8010",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Random,
+        spellings: &["--random"],
+        rule: G::o_random,
+        targets: Some(&["DNAT", "SNAT", "MASQUERADE", "MASQUERADE-ONCE"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::From,
+        spellings: &["--from"],
+        rule: G::o_from,
+        targets: Some(&["COPY"]),
+        value: ValueKind::Iface,
+        wants: "an interface such as tun0 or ${var}",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Bidir,
+        spellings: &["--bidirectional"],
+        rule: G::o_bidir,
+        targets: Some(&["COPY"]),
+        ..BASE
+    },
+];
+
+/// Grammar rule (as `usize`) → index in [`OPTIONS`], `u8::MAX` for rules that are no option:
+/// lowering looks an option up by its parse pair's rule without a search.
+const BY_RULE: [u8; 256] = {
+    let mut t = [u8::MAX; 256];
+    let mut i = 0;
+    while i < OPT_COUNT {
+        t[OPTIONS[i].rule as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+impl Opt {
+    /// This option's descriptor.
+    pub(crate) fn desc(self) -> &'static OptDesc {
+        &OPTIONS[self as usize]
+    }
+
+    /// The option a grammar rule `o_*` parses.
+    pub(super) fn of_rule(rule: G) -> Option<Opt> {
+        let i = *BY_RULE.get(rule as usize)?;
+        OPTIONS.get(usize::from(i)).map(|d| d.opt)
+    }
+
+    /// The option written `s` (any of its spellings).
+    pub(crate) fn of_spelling(s: &str) -> Option<Opt> {
+        OPTIONS.iter().find(|d| d.spellings.contains(&s)).map(|d| d.opt)
+    }
+
+    /// The spelling `fmt` prints.
+    pub(crate) fn canonical(self) -> &'static str {
+        self.desc().spellings[0]
+    }
+
+    /// Targets a target option written `spelling` belongs to; `None` for a match option.
+    pub(crate) fn owners(self, spelling: &str) -> Option<&'static [&'static str]> {
+        let d = self.desc();
+        let by_spelling = d.spelling_targets.iter().find(|(s, _)| *s == spelling);
+        by_spelling.map(|(_, t)| *t).or(d.targets)
+    }
+}
+
+/// Every spelling of every option.
+pub(super) fn spellings() -> impl Iterator<Item = &'static str> {
+    OPTIONS.iter().flat_map(|d| d.spellings.iter().copied())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use pest::Parser;
+
+    use super::super::grammar::{Rule as G, Vns3Parser};
+    use super::super::names;
+    use super::{OPT_COUNT, OPTIONS, Opt, spellings};
+
+    #[test]
+    fn the_table_is_in_opt_order_and_found_by_rule_and_spelling() {
+        for (i, d) in OPTIONS.iter().enumerate() {
+            assert_eq!(d.opt as usize, i, "{:?} out of place", d.opt);
+            assert_eq!(Opt::of_rule(d.rule), Some(d.opt));
+            assert!(!d.spellings.is_empty(), "{:?} has no spelling", d.opt);
+            for s in d.spellings {
+                assert_eq!(Opt::of_spelling(s), Some(d.opt), "{s}");
+            }
+            assert_eq!(d.value.words() == 0, d.wants == "nothing", "{:?}", d.opt);
+            // A target option needs no module and takes no `!`.
+            if d.targets.is_some() {
+                assert!(d.module.is_none() && !d.negatable, "{:?}", d.opt);
+            }
+            for (s, _) in d.spelling_targets {
+                assert!(d.spellings.contains(s), "{s} is not a spelling of {:?}", d.opt);
+            }
+        }
+        assert_eq!(OPTIONS.len(), OPT_COUNT);
+        assert_eq!(Opt::of_rule(G::line), None);
+        assert_eq!(Opt::of_rule(G::o_unknown), None);
+        let all: Vec<&str> = spellings().collect();
+        let unique: BTreeSet<&str> = all.iter().copied().collect();
+        assert_eq!(all.len(), unique.len(), "a spelling names two options");
+    }
+
+    /// The `-m` modules are the table's, then the protocols': E004's help lists them so.
+    #[test]
+    fn the_known_modules_are_the_tables_then_the_protocols() {
+        let expected = [
+            "multiport",
+            "conntrack",
+            "state",
+            "comment",
+            "iprange",
+            "limit",
+            "set",
+            "tcp",
+            "udp",
+            "udplite",
+            "icmp",
+            "sctp",
+        ];
+        assert_eq!(*names::MODULES, expected);
+    }
+
+    /// Every spelling in the table parses, as its own option's grammar rule, alone, negated
+    /// where it may be, and after another option.
+    #[test]
+    fn every_spelling_of_the_table_parses_as_its_option() {
+        for d in &OPTIONS {
+            for s in d.spellings {
+                let option = format!("{s}{}", d.value.example());
+                let mut lines = vec![option.clone(), format!("-p tcp {option}")];
+                if d.negatable {
+                    lines.push(format!("! {option}"));
+                }
+                for line in lines {
+                    let parsed = Vns3Parser::parse(G::line, &line)
+                        .unwrap_or_else(|e| panic!("{line:?} does not parse: {e}"));
+                    let pair = parsed.into_iter().next().expect("one `line`");
+                    let rules: Vec<G> = pair.into_inner().map(|p| p.as_rule()).collect();
+                    assert!(rules.contains(&d.rule), "{line:?} parsed as {rules:?}");
+                    assert!(!rules.contains(&G::o_unknown), "{line:?} parsed as {rules:?}");
+                }
+            }
+        }
+    }
+
+    /// The quoted `-…` words of a piece of the grammar.
+    fn option_words(text: &str) -> BTreeSet<String> {
+        text.split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| w.starts_with('-') && w.len() > 1 && *w != "--")
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Every option word in the grammar is in the table: each `o_*` rule spells exactly its
+    /// descriptor's spellings, and `known_name` lists exactly the table's.
+    #[test]
+    fn every_option_word_of_the_grammar_is_in_the_table() {
+        let grammar = include_str!("../../grammar/vns3.pest");
+        let rule_text = |name: &str| -> String {
+            let start = grammar
+                .lines()
+                .position(|l| l.split_whitespace().next() == Some(name))
+                .unwrap_or_else(|| panic!("grammar rule {name} not found"));
+            // A rule runs to the next blank line or the next rule's definition.
+            let mut out = String::new();
+            for (i, l) in grammar.lines().enumerate().skip(start) {
+                let defines = l.contains(" = ") && !l.starts_with(' ');
+                if i > start && (l.trim().is_empty() || defines || l.starts_with("//")) {
+                    break;
+                }
+                out.push_str(l);
+                out.push('\n');
+            }
+            out
+        };
+        let mut in_rules = BTreeSet::new();
+        for d in &OPTIONS {
+            let name = format!("{:?}", d.rule);
+            let words = option_words(&rule_text(&name));
+            let table: BTreeSet<String> = d.spellings.iter().map(|s| s.to_string()).collect();
+            assert_eq!(words, table, "grammar rule {name} and the table for {:?}", d.opt);
+            in_rules.extend(words);
+        }
+        let table: BTreeSet<String> = spellings().map(str::to_string).collect();
+        assert_eq!(option_words(&rule_text("known_name")), table, "known_name");
+        // Every `o_*` rule but the catch-all is an option of the table.
+        for l in grammar.lines() {
+            let Some(name) = l.split_whitespace().next().filter(|n| n.starts_with("o_")) else {
+                continue;
+            };
+            if l.contains(" = ") && name != "o_unknown" {
+                let known = OPTIONS.iter().any(|d| format!("{:?}", d.rule) == name);
+                assert!(known, "grammar rule {name} has no descriptor");
+            }
+        }
+        // No other grammar rule spells an option word the table lacks (the dispatch in
+        // `option` and `long_option` only looks ahead at prefixes such as "--d").
+        for w in option_words(grammar) {
+            let prefix = w.len() <= 3 && w.starts_with("--");
+            assert!(prefix || table.contains(&w), "grammar spells {w:?}, the table does not");
+        }
+    }
+}
