@@ -16,6 +16,7 @@ pub mod diff;
 pub mod emit;
 pub mod explain;
 pub mod fasthash;
+pub mod files;
 pub mod fmt;
 pub mod inventory;
 pub mod ir;

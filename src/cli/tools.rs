@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, CommandFactory};
 
-use super::{
-    ColorArg, Exit, FormatArg, format, read_input, use_color, with_path, write_atomically_with,
-};
+use super::{ColorArg, Exit, FormatArg, format, read_input, use_color, with_path};
 use crate::diagnostic::{self, Sources};
+use crate::files::write_atomically_with;
 use crate::{explain as docs, fmt as layout, pipeline};
 
 #[derive(Args, Debug)]

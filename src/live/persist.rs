@@ -2,7 +2,7 @@
 //! writes exactly the script it loaded to `$OVERLAYFW_PERSIST_DIR/TABLE.nft` (default
 //! `/var/lib/overlayfw`), which `overlayfw.service` loads with `nft -f` at boot.
 
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Where the table is kept. Without `$OVERLAYFW_PERSIST_DIR`, only in the machine's own network
@@ -27,10 +27,7 @@ fn in_initial_netns() -> bool {
 pub fn write(path: &Path, script: &str) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".overlayfw.").suffix(".tmp").tempfile_in(dir)?;
-    tmp.write_all(script.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    crate::files::write_atomically_with(path, |w| w.write_all(script.as_bytes()), None)?;
     // The rename itself is made durable by flushing the directory.
     std::fs::File::open(dir)?.sync_all()
 }
