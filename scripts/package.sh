@@ -15,7 +15,7 @@ assets() { # binary
   rm -rf target/assets
   mkdir -p target/assets/man target/assets/completions
   "$1" man --dir target/assets/man
-  gzip -9nf target/assets/man/*.1
+  gzip -9nf target/assets/man/*.1 target/assets/man/*.5
   "$1" completions bash > target/assets/completions/overlayfw
   "$1" completions zsh > target/assets/completions/_overlayfw
   "$1" completions fish > target/assets/completions/overlayfw.fish
