@@ -158,8 +158,10 @@ stderr:
   returned: always
   type: str
 rc:
-  description: Exit code of the last command.
-  returned: always
+  description:
+    - Exit code of the command that failed. Not returned on success, since C(overlayfw diff)
+      exits 1 for "differs", which Ansible would take for a failure.
+  returned: failure
   type: int
 '''
 
@@ -191,7 +193,7 @@ def common_args(module):
 
 def run(module, result, cmd):
     rc, out, err = module.run_command(cmd)
-    result.update(cmd=cmd, rc=rc, stdout=out, stderr=err)
+    result.update(cmd=cmd, stdout=out, stderr=err)
     return rc, out, err
 
 
@@ -200,7 +202,8 @@ def diff(module, result, fmt):
         + common_args(module) + ['--'] + module.params['src']
     rc, out, err = run(module, result, cmd)
     if rc not in (0, 1):
-        module.fail_json(msg='overlayfw diff failed (exit %d): %s' % (rc, err.strip()), **result)
+        module.fail_json(msg='overlayfw diff failed (exit %d): %s' % (rc, err.strip()), rc=rc,
+                         **result)
     return rc == 1, out
 
 
@@ -224,13 +227,13 @@ def apply_confirmed(module, result):
         if 'confirm within' in text:
             # The apply keeps writing to the file it holds open; nobody reads it any more.
             os.unlink(log.name)
-            result.update(rc=0, stdout='', stderr=text, pending=True)
+            result.update(stdout='', stderr=text, pending=True)
             return
         if rc is not None:
             os.unlink(log.name)
-            result.update(rc=rc, stdout='', stderr=text)
+            result.update(stdout='', stderr=text)
             module.fail_json(msg='overlayfw apply --confirm failed (exit %d): %s'
-                             % (rc, text.strip()), **result)
+                             % (rc, text.strip()), rc=rc, **result)
         time.sleep(0.1)
 
 
@@ -245,7 +248,8 @@ def confirm_pending(module, result):
         module.exit_json(**result)
     if rc == 2 and 'is waiting for confirmation' in err:
         module.exit_json(**result)
-    module.fail_json(msg='overlayfw confirm failed (exit %d): %s' % (rc, err.strip()), **result)
+    module.fail_json(msg='overlayfw confirm failed (exit %d): %s' % (rc, err.strip()), rc=rc,
+                     **result)
 
 
 def main():
@@ -265,7 +269,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    result = dict(changed=False, pending=False, cmd=[], stdout='', stderr='', rc=0)
+    result = dict(changed=False, pending=False, cmd=[], stdout='', stderr='')
     if p['confirm'] is not None and not 1 <= p['confirm'] <= 86400:
         module.fail_json(msg='confirm must be between 1 and 86400 seconds', **result)
 
@@ -284,11 +288,7 @@ def main():
         except ValueError:
             result['plan'] = text
         if differs:
-            result['diff'] = dict(
-                before_header='live table ip %s' % p['table'],
-                after_header=', '.join(p['src']),
-                prepared=human,
-            )
+            result['diff'] = dict(prepared=human)
     if not differs or module.check_mode:
         module.exit_json(**result)
 
@@ -300,7 +300,7 @@ def main():
         rc, out, err = run(module, result, cmd)
         if rc != 0:
             module.fail_json(msg='overlayfw apply failed (exit %d): %s' % (rc, err.strip()),
-                             **result)
+                             rc=rc, **result)
     module.exit_json(**result)
 
 
