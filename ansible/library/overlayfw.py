@@ -63,8 +63,9 @@ options:
     description:
       - Confirm the pending C(apply --confirm) of I(table) (C(overlayfw confirm)); its watchdog
         then keeps the new table for the next boot. Nothing else is done; I(src) is not needed.
-      - Reports C(changed=false) when nothing was pending, and fails when it came too late (the
-        previous table is being restored).
+      - Fails when nothing is pending (the change was rolled back already, or confirmed by
+        someone else) and when it comes too late (the previous table is being restored): either
+        way the change the play made is not the one that stays.
     type: bool
     default: false
   netns:
@@ -247,7 +248,9 @@ def confirm_pending(module, result):
         result['changed'] = True
         module.exit_json(**result)
     if rc == 2 and 'is waiting for confirmation' in err:
-        module.exit_json(**result)
+        module.fail_json(msg='nothing to confirm: no apply of table ip %s is pending (it was rolled '
+                         'back already, or confirmed by someone else); see `overlayfw diff`'
+                         % module.params['table'], rc=rc, **result)
     module.fail_json(msg='overlayfw confirm failed (exit %d): %s' % (rc, err.strip()), rc=rc,
                      **result)
 

@@ -1,8 +1,10 @@
 //! The Ansible module (`ansible/library/overlayfw.py`) run by the shipped playbook
 //! (`ansible/site.yml`) against a fleet of 20 router namespaces with different drift: check
 //! mode reports exactly the drifted ones and changes nothing, the real run converges all 20,
-//! and the next run changes none. Results are read from a JSON report (see [`JSON_CALLBACK`]). A second test walks `confirm` through the playbook: the
-//! change is applied pending, then confirmed by the next task.
+//! and the next run changes none. Also: `confirm` applies pending and the playbook's next task
+//! confirms; an apply nobody confirms in time rolls back and the late confirmation fails; an
+//! error in the rules fails the task with overlayfw's message. Results are read from a JSON
+//! report (see [`JSON_CALLBACK`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -193,6 +195,18 @@ impl Fleet {
     /// Runs `ansible/site.yml` with the JSON callback; its parsed report, and whether every
     /// host succeeded.
     fn playbook_report(&self, inventory: &Path, vars: &Path, flags: &[&str]) -> (Value, bool) {
+        self.run_playbook(&root().join("ansible/site.yml"), inventory, vars, flags)
+    }
+
+    /// Runs a playbook with the JSON callback; its parsed report, and whether every host
+    /// succeeded.
+    fn run_playbook(
+        &self,
+        playbook: &Path,
+        inventory: &Path,
+        vars: &Path,
+        flags: &[&str],
+    ) -> (Value, bool) {
         let tmp = self.dir.path().join("ansible-tmp");
         let config = self.dir.path().join("ansible.cfg");
         std::fs::write(&config, "[defaults]\n").expect("write ansible.cfg");
@@ -206,7 +220,7 @@ impl Fleet {
             .arg(format!("@{}", vars.display()))
             .args(["--forks", "10"])
             .args(flags)
-            .arg(root().join("ansible/site.yml"))
+            .arg(playbook)
             // No ansible.cfg of the working directory or the user's may change what runs.
             .current_dir(self.dir.path())
             .env("ANSIBLE_CONFIG", &config)
@@ -222,7 +236,9 @@ impl Fleet {
             .output()
             .expect("run ansible-playbook");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        // The report is the last line (a `pause` task prints to standard output before it).
+        let last = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
+        let report: Value = serde_json::from_str(last).unwrap_or_else(|e| {
             panic!("ansible-playbook {flags:?}: no JSON report ({e}): {}", text(&out))
         });
         let failed = report["plays"][0]["tasks"]
@@ -386,4 +402,57 @@ fn errors_in_the_rules_fail_the_task_with_overlayfws_messages_and_change_nothing
         assert!(msg.contains("E008") && msg.contains("bad.rules:1:27"), "{flags:?}: {msg}");
         assert_eq!(fleet.routers[0].list_json(), before, "{flags:?} changed the ruleset");
     }
+}
+
+/// A playbook that applies with `confirm: 2` and comes to confirm only after the deadline.
+const LATE_CONFIRM: &str = r#"
+- hosts: routers
+  gather_facts: false
+  environment: "{{ overlayfw_environment }}"
+  tasks:
+    - name: Converge table ip overlayfw
+      overlayfw:
+        src: "{{ overlayfw_src }}"
+        confirm: 2
+        netns: "{{ netns }}"
+        binary: "{{ overlayfw_binary }}"
+    - name: Wait past the deadline
+      ansible.builtin.pause:
+        seconds: 5
+    - name: Confirm too late
+      overlayfw:
+        confirm_pending: true
+        netns: "{{ netns }}"
+        binary: "{{ overlayfw_binary }}"
+"#;
+
+#[test]
+fn an_unconfirmed_apply_rolls_back_and_the_late_confirm_fails() {
+    if !crate::slow_tier("the ansible test") || !netns::require_root() || !require_ansible() {
+        return;
+    }
+    let fleet = Fleet::new(1);
+    let out = fleet.overlayfw(0, &["apply", &fleet.rules("older.rules")]);
+    assert!(out.status.success(), "baseline: {}", text(&out));
+    let kept = fleet.kept(0);
+    let (inventory, vars) = fleet.write_inventory(json!({}));
+    let playbook = fleet.dir.path().join("late.yml");
+    std::fs::write(&playbook, LATE_CONFIRM).expect("write playbook");
+    let (report, ok) = fleet.run_playbook(&playbook, &inventory, &vars, &[]);
+    assert!(!ok, "the late confirmation must fail: {report}");
+    let tasks = report["plays"][0]["tasks"].as_array().expect("tasks");
+    let applied = &tasks[0]["hosts"]["r00"];
+    assert_eq!(
+        (&applied["changed"], &applied["pending"]),
+        (&json!(true), &json!(true)),
+        "{applied}"
+    );
+    let late = &tasks.last().expect("tasks")["hosts"]["r00"];
+    assert_eq!(late["failed"], true, "{late}");
+    assert!(late["msg"].as_str().is_some_and(|m| m.contains("nothing to confirm")), "{late}");
+    // The older table is back, and nothing new was kept for the next boot.
+    assert_eq!(fleet.diff_code(0), 1);
+    let live = fleet.routers[0].list_table_json("ip", "overlayfw").to_string();
+    assert!(live.contains("2200"), "the older table is not back: {live}");
+    assert_eq!(fleet.kept(0), kept);
 }
