@@ -32,7 +32,7 @@ options:
   src:
     description:
       - Rules files on the managed host, compiled in the order given (as C(overlayfw apply FILE...)).
-      - Required unless I(confirm_pending=true).
+      - Required unless I(confirm_pending=true), which takes none.
     type: list
     elements: path
   inventory:
@@ -214,13 +214,16 @@ def apply_confirmed(module, result):
     seconds = module.params['confirm']
     cmd = prefix(module) + ['apply', '--color', 'never', '--confirm', str(seconds)] \
         + common_args(module) + ['--'] + module.params['src']
+    result['cmd'] = cmd
     log = tempfile.NamedTemporaryFile(prefix='overlayfw-apply-', suffix='.log', delete=False)
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 close_fds=True, start_new_session=True)
     except OSError as e:
-        module.fail_json(msg='cannot run %s: %s' % (cmd[0], e), cmd=cmd, **result)
-    result['cmd'] = cmd
+        os.unlink(log.name)
+        module.fail_json(msg='cannot run %s: %s' % (cmd[0], e), **result)
+    # The apply says "confirm within N s" once the new table is live and the change recorded
+    # as pending; until then it may wait for the apply lock (another change of the table).
     while True:
         with open(log.name) as f:
             text = f.read()
@@ -267,14 +270,25 @@ def main():
             netns=dict(type='str'),
             binary=dict(type='path', default='overlayfw'),
         ),
-        required_one_of=[('src', 'confirm_pending')],
-        mutually_exclusive=[('src', 'confirm_pending'), ('confirm', 'confirm_pending')],
+        mutually_exclusive=[('confirm', 'confirm_pending')],
         supports_check_mode=True,
     )
     p = module.params
     result = dict(changed=False, pending=False, cmd=[], stdout='', stderr='')
     if p['confirm'] is not None and not 1 <= p['confirm'] <= 86400:
         module.fail_json(msg='confirm must be between 1 and 86400 seconds', **result)
+    if p['confirm_pending'] and p['src']:
+        module.fail_json(msg='confirm_pending only confirms: give it no src', **result)
+    if not p['confirm_pending'] and not p['src']:
+        module.fail_json(msg='src (the rules files) is required', **result)
+    # A clear error for a missing program (the same file system inside `ip netns exec`).
+    if '/' in p['binary']:
+        if not os.access(p['binary'], os.X_OK):
+            module.fail_json(msg='%s is not an executable file' % p['binary'], **result)
+    else:
+        p['binary'] = module.get_bin_path(p['binary'], required=True)
+    if p['netns']:
+        module.get_bin_path('ip', required=True)
 
     if p['confirm_pending']:
         if module.check_mode:

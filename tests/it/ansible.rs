@@ -456,3 +456,53 @@ fn an_unconfirmed_apply_rolls_back_and_the_late_confirm_fails() {
     assert!(live.contains("2200"), "the older table is not back: {live}");
     assert_eq!(fleet.kept(0), kept);
 }
+
+/// The Python that runs Ansible (`python version = … (/path/python3)` of `--version`).
+fn ansible_python() -> String {
+    let out = Command::new("ansible-playbook").arg("--version").output().expect("ansible");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text.lines().find(|l| l.trim_start().starts_with("python version")).expect("python");
+    line.rsplit_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no interpreter in {line}"))
+        .to_owned()
+}
+
+#[test]
+fn the_module_explains_bad_arguments_and_a_missing_program() {
+    if !require_ansible() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        (
+            json!({"src": ["a.rules"], "binary": "/nonexistent/overlayfw"}),
+            "is not an executable file",
+        ),
+        (json!({"src": ["a.rules"], "binary": "overlayfw-nonexistent"}), "overlayfw-nonexistent"),
+        (json!({"src": [], "confirm_pending": false}), "src (the rules files) is required"),
+        (json!({"src": ["a.rules"], "confirm_pending": true}), "give it no src"),
+        (json!({"confirm_pending": true, "confirm": 3}), "mutually exclusive"),
+        (json!({"src": ["a.rules"], "confirm": 0}), "between 1 and 86400"),
+        (
+            // `diff` exits 1 ("differs"), then the apply fails: its failure is reported.
+            json!({"src": ["a.rules"], "binary": "/bin/false", "confirm": 5}),
+            "overlayfw apply --confirm failed (exit 1)",
+        ),
+    ];
+    for (args, want) in cases {
+        let file = dir.path().join("args.json");
+        std::fs::write(&file, json!({ "ANSIBLE_MODULE_ARGS": args }).to_string()).expect("write");
+        let out = Command::new(ansible_python())
+            .arg(root().join("ansible/library/overlayfw.py"))
+            .arg(&file)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .expect("run the module");
+        let result: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args}: not JSON ({e}): {}", text(&out)));
+        assert_eq!(result["failed"], true, "{args}: {result}");
+        let msg = result["msg"].as_str().unwrap_or_default();
+        assert!(msg.contains(want), "{args}: {msg:?} lacks {want:?}");
+    }
+}
