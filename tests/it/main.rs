@@ -1,5 +1,6 @@
 //! The one integration-test binary.
 
+mod ansible;
 mod apply;
 mod boot;
 mod cases;
