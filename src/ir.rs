@@ -269,6 +269,14 @@ pub enum Match {
     TcpSyn {
         neg: bool,
     },
+    /// iptables `--tcp-flags MASK COMP`: `tcp flags & MASK == COMP` (`neg`: `!=`). Bits as in
+    /// the header: fin 0x01, syn 0x02, rst 0x04, psh 0x08, ack 0x10, urg 0x20; `comp` lies
+    /// within `mask`, which is not empty. `--tcp-flags FIN,SYN,RST,ACK SYN` is [`Match::TcpSyn`].
+    TcpFlags {
+        neg: bool,
+        mask: u8,
+        comp: u8,
+    },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),
@@ -403,6 +411,9 @@ pub enum Action {
     NetmapSnat {
         to: Ipv4Network,
     },
+    /// TCPMSS: rewrite the MSS option of a TCP SYN (non-terminating; the kernel only ever
+    /// lowers it, as iptables' TCPMSS does).
+    Tcpmss(Mss),
     /// Mirror a copy to this address (non-terminating).
     Dup {
         to: Ipv4Addr,
@@ -416,6 +427,15 @@ pub enum Action {
     },
     /// Optimizer output only: see [`Vmap`]. Boxed, as [`Match::Tuple`].
     Vmap(Box<Vmap>),
+}
+
+/// The MSS a [`Action::Tcpmss`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mss {
+    /// `--clamp-mss-to-pmtu`: `tcp option maxseg size set rt mtu` (the route's MTU less 40).
+    ClampToPmtu,
+    /// `--set-mss N`: `tcp option maxseg size set N`.
+    Set(u16),
 }
 
 /// Which nftables chain types an action may stand in.
@@ -446,13 +466,14 @@ impl Action {
             | Action::Reject(_)
             | Action::Log { .. }
             | Action::Dup { .. }
+            | Action::Tcpmss(_)
             | Action::Vmap { .. } => Class::Filter,
         }
     }
 
     /// A packet the rule matches leaves the chain: a verdict or a NAT statement (terminal in
-    /// the nat chains it may stand in). Not a jump (the subgroup may return), nor LOG, COPY or
-    /// a counting rule.
+    /// the nat chains it may stand in). Not a jump (the subgroup may return), nor LOG, COPY,
+    /// TCPMSS or a counting rule.
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
@@ -499,6 +520,7 @@ impl Action {
             Action::Redirect { .. } => "REDIRECT",
             Action::NetmapDnat { .. } | Action::NetmapSnat { .. } => "NETMAP",
             Action::Dup { .. } => "COPY",
+            Action::Tcpmss(_) => "TCPMSS",
         }
     }
 }
@@ -564,6 +586,8 @@ mod tests {
             Action::NetmapDnat { to: net },
             Action::NetmapSnat { to: net },
             Action::Dup { to: to.addr },
+            Action::Tcpmss(Mss::ClampToPmtu),
+            Action::Tcpmss(Mss::Set(1360)),
             Action::DnatMap { proto: L4::Tcp, entries: Box::new([]) },
             Action::Vmap(Box::new(vmap)),
         ];
@@ -576,7 +600,11 @@ mod tests {
             assert_eq!(a.class() == Class::Both, both, "{word}");
             let passes_on = matches!(
                 a,
-                Action::Count | Action::Jump(_) | Action::Log { .. } | Action::Dup { .. }
+                Action::Count
+                    | Action::Jump(_)
+                    | Action::Log { .. }
+                    | Action::Dup { .. }
+                    | Action::Tcpmss(_)
             );
             assert_eq!(a.is_terminal(), !passes_on, "{word}");
         }

@@ -189,6 +189,12 @@ fn matcher(m: &Value, out: &mut String) {
         out.push_str(&states.join(","));
         return;
     }
+    if let Some((neg, mask, comp)) = tcp_flags(op, left, right) {
+        // nft lists `tcp flags & M == 0` as `tcp flags ! M` and `… != 0` as `tcp flags M`,
+        // a one-flag list as a string: compare the bits.
+        out.push_str(&format!("tcp flags neg={neg} mask={mask} comp={comp}"));
+        return;
+    }
     out.push_str(if op == "in" { "==" } else { op });
     out.push(' ');
     push_json(out, left);
@@ -202,6 +208,44 @@ fn matcher(m: &Value, out: &mut String) {
         (Some("icmp"), Some("type")) => number(right, icmp_type_number, out),
         (Some("icmp"), Some("code")) => number(right, icmp_code_number, out),
         _ => push_json(out, right),
+    }
+}
+
+/// A match on the TCP flags as (negated, mask, flags) bits, in any form nft writes it.
+fn tcp_flags(op: &str, left: &Value, right: &Value) -> Option<(bool, u8, u8)> {
+    let is_flags = |v: &Value| {
+        v.pointer("/payload/protocol").and_then(Value::as_str) == Some("tcp")
+            && v.pointer("/payload/field").and_then(Value::as_str) == Some("flags")
+    };
+    let bits = |v: &Value| -> Option<u8> {
+        let one = |x: &Value| -> Option<u8> {
+            if let Some(n) = x.as_u64() {
+                return u8::try_from(n).ok();
+            }
+            Some(match x.as_str()? {
+                "fin" => 0x01,
+                "syn" => 0x02,
+                "rst" => 0x04,
+                "psh" => 0x08,
+                "ack" => 0x10,
+                "urg" => 0x20,
+                "ecn" => 0x40,
+                "cwr" => 0x80,
+                _ => return None,
+            })
+        };
+        match v {
+            Value::Array(a) => a.iter().try_fold(0u8, |b, x| Some(b | one(x)?)),
+            other => one(other),
+        }
+    };
+    match (op, left.get("&").and_then(Value::as_array).map(Vec::as_slice)) {
+        ("==" | "!=", Some([f, mask])) if is_flags(f) => {
+            Some((op == "!=", bits(mask)?, bits(right)?))
+        }
+        ("!", None) if is_flags(left) => Some((false, bits(right)?, 0)),
+        ("in", None) if is_flags(left) => Some((true, bits(right)?, 0)),
+        _ => None,
     }
 }
 
@@ -410,5 +454,33 @@ mod tests {
             states("in", json!(["established", "related"]))
         );
         assert_ne!(states("in", json!("new")), states("!=", json!("new")));
+    }
+
+    /// What we load (`tcp flags & M == C`, lists) and what nft 1.0.6 lists for it (`!` for
+    /// `== 0`, `in` for `!= 0`, one flag as a string) compare equal; other flags do not.
+    #[test]
+    fn tcp_flag_forms_compare_by_their_bits() {
+        let flags = json!({"payload": {"protocol": "tcp", "field": "flags"}});
+        let m = |op: &str, left: Value, right: Value| {
+            rule(&[json!({"match": {"op": op, "left": left, "right": right}})])
+        };
+        let masked = |mask: Value| json!({"&": [flags.clone(), mask]});
+        assert_eq!(
+            m("==", masked(json!(["syn", "rst"])), json!(["syn"])),
+            m("==", masked(json!(["rst", "syn"])), json!("syn"))
+        );
+        assert_eq!(
+            m("==", masked(json!(["syn", "ack"])), json!(0)),
+            m("!", flags.clone(), json!(["syn", "ack"]))
+        );
+        assert_eq!(m("!=", masked(json!("syn")), json!(0)), m("in", flags.clone(), json!("syn")));
+        assert_ne!(
+            m("==", masked(json!(["syn", "rst"])), json!("syn")),
+            m("!=", masked(json!(["syn", "rst"])), json!("syn"))
+        );
+        assert_ne!(
+            m("==", masked(json!(["syn", "rst"])), json!("syn")),
+            m("==", masked(json!(["syn", "ack"])), json!("syn"))
+        );
     }
 }

@@ -5,9 +5,9 @@
 use ipnetwork::Ipv4Network;
 use serde_json::{Value, json};
 
-use super::rule::{ct_name, l4_name};
+use super::rule::{ct_name, l4_name, tcp_flag_names};
 use crate::ir::{
-    Action, AddrMatch, BaseChain, ChainKind, Dir, Hook, Match, NatTarget, PortMatch, RateUnit,
+    Action, AddrMatch, BaseChain, ChainKind, Dir, Hook, Match, Mss, NatTarget, PortMatch, RateUnit,
     RejectWith, Rule, Ruleset, SetElements, Tuple, Vmap,
 };
 
@@ -192,6 +192,10 @@ fn match_expr(m: &Match) -> Value {
             json!({"&": [payload("tcp", "flags"), ["fin", "syn", "rst", "ack"]]}),
             json!("syn"),
         ),
+        Match::TcpFlags { neg, mask, comp } => {
+            let comp = if *comp == 0 { json!(0) } else { json!(tcp_flag_names(*comp)) };
+            matcher(op(*neg), json!({"&": [payload("tcp", "flags"), tcp_flag_names(*mask)]}), comp)
+        }
     }
 }
 
@@ -251,6 +255,13 @@ fn nat(verb: &str, to: &NatTarget, random: bool) -> Value {
 fn action_expr(a: &Action) -> Value {
     match a {
         Action::Count => Value::Null,
+        Action::Tcpmss(mss) => {
+            let value = match mss {
+                Mss::ClampToPmtu => json!({"rt": {"key": "mtu"}}),
+                Mss::Set(n) => json!(n),
+            };
+            json!({"mangle": {"key": {"tcp option": {"name": "maxseg", "field": "size"}}, "value": value}})
+        }
         Action::Accept => json!({"accept": null}),
         Action::Drop => json!({"drop": null}),
         Action::Return => json!({"return": null}),

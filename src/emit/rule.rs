@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use ipnetwork::Ipv4Network;
 
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, L4, LogLevel, Match, NatTarget, Origin, PortMatch, RateUnit,
-    RejectWith, Rule,
+    Action, AddrMatch, CtState, Dir, L4, LogLevel, Match, Mss, NatTarget, Origin, PortMatch,
+    RateUnit, RejectWith, Rule,
 };
 use crate::nft::{COMMENT_MAX, LOG_PREFIX_MAX};
 
@@ -102,7 +102,18 @@ fn push_match(out: &mut String, m: &Match) {
             let op = if *neg { "!=" } else { "==" };
             let _ = write!(out, "tcp flags & (fin|syn|rst|ack) {op} syn");
         }
+        Match::TcpFlags { neg, mask, comp } => {
+            let op = if *neg { "!=" } else { "==" };
+            let comp = if *comp == 0 { "0".to_string() } else { tcp_flag_names(*comp).join("|") };
+            let _ = write!(out, "tcp flags & ({}) {op} {comp}", tcp_flag_names(*mask).join("|"));
+        }
     }
+}
+
+/// The names of the TCP flag bits set in `bits`, in nft's order.
+pub(super) fn tcp_flag_names(bits: u8) -> Vec<&'static str> {
+    const NAMES: [&str; 6] = ["fin", "syn", "rst", "psh", "ack", "urg"];
+    NAMES.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, n)| *n).collect()
 }
 
 fn push_ifname(out: &mut String, key: &str, neg: bool, name: &str) {
@@ -364,6 +375,10 @@ fn push_icmp(out: &mut String, neg: bool, kind: u8, code: Option<u8>) {
 fn push_action(out: &mut String, action: &Action) {
     match action {
         Action::Count => {}
+        Action::Tcpmss(Mss::ClampToPmtu) => out.push_str("tcp option maxseg size set rt mtu"),
+        Action::Tcpmss(Mss::Set(n)) => {
+            let _ = write!(out, "tcp option maxseg size set {n}");
+        }
         Action::Accept => out.push_str("accept"),
         Action::Drop => out.push_str("drop"),
         Action::Return => out.push_str("return"),

@@ -176,6 +176,15 @@ fn matches_text() {
             "icmp type . icmp code != { destination-unreachable . 3 }",
         ),
         (Match::TcpSyn { neg: true }, "tcp flags & (fin|syn|rst|ack) != syn"),
+        (Match::TcpFlags { neg: false, mask: 0x06, comp: 0x02 }, "tcp flags & (syn|rst) == syn"),
+        (
+            Match::TcpFlags { neg: true, mask: 0x3f, comp: 0x03 },
+            "tcp flags & (fin|syn|rst|psh|ack|urg) != fin|syn",
+        ),
+        (
+            Match::TcpFlags { neg: false, mask: 0x3f, comp: 0 },
+            "tcp flags & (fin|syn|rst|psh|ack|urg) == 0",
+        ),
     ];
     for (m, text) in cases {
         assert_eq!(
@@ -217,6 +226,8 @@ fn actions_text() {
         (Action::NetmapSnat { to: net("10.9.0.7/32") }, "counter snat prefix to 10.9.0.7/32"),
         (Action::Dup { to: Ipv4Addr::new(198, 51, 100, 2) }, "counter dup to 198.51.100.2"),
         (Action::Jump("PRE_C_web-1".into()), "counter jump PRE_C_web-1"),
+        (Action::Tcpmss(Mss::ClampToPmtu), "counter tcp option maxseg size set rt mtu"),
+        (Action::Tcpmss(Mss::Set(1360)), "counter tcp option maxseg size set 1360"),
     ];
     for (action, text) in cases {
         assert_eq!(

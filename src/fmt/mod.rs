@@ -81,6 +81,7 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::SrcPort(_) => 10,
         MatchKind::DstPort(_) => 11,
         MatchKind::Syn => 12,
+        MatchKind::TcpFlags { .. } => 12,
         MatchKind::IcmpType(_) => 13,
         MatchKind::MultiSrcPorts(_) => 20,
         MatchKind::MultiDstPorts(_) => 21,
@@ -188,6 +189,9 @@ fn print_rule(src: &str, rule: &Rule) -> String {
             }
             MatchKind::IcmpType(t) => plain(Opt::Icmp, at(t.span).to_string()),
             MatchKind::Syn => plain(Opt::Syn, String::new()),
+            MatchKind::TcpFlags { .. } => {
+                plain(Opt::TcpFlags, option_value(at(m.span)).to_string())
+            }
         };
         pieces.push(piece);
     }
@@ -255,6 +259,10 @@ fn target_options<'s>(words: &mut Vec<String>, kind: &TargetKind, at: impl Fn(Sp
                 words.push(format!("{} {}", Opt::ToPorts.canonical(), ports(*p)));
             }
         }
+        TargetKind::Tcpmss { mss: Some(n) } => {
+            words.push(format!("{} {n}", Opt::SetMss.canonical()));
+        }
+        TargetKind::Tcpmss { mss: None } => words.push(Opt::ClampMss.canonical().to_string()),
         TargetKind::Netmap { to } => {
             words.push(format!("{} {}", Opt::To.canonical(), at(to.span)));
         }

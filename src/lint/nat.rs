@@ -203,6 +203,7 @@ fn dropped<'a>(
                 | Action::Count
                 | Action::Log { .. }
                 | Action::Dup { .. }
+                | Action::Tcpmss(_)
         );
         if passes && space::meets(s, &t) {
             return None;

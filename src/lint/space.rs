@@ -447,6 +447,12 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
             }
             // Only the optimizer makes tuples; lints never see one, and would not reason on it.
             Match::Tuple { .. } => s.opaque = true,
+            // TCP flags other than `--syn`'s are not modelled: the rule never covers, and may
+            // meet any TCP packet.
+            Match::TcpFlags { .. } => {
+                s.proto.and_only(6);
+                s.opaque = true;
+            }
             Match::TcpSyn { neg } => {
                 s.proto.and_only(6);
                 s.syn = match s.syn {

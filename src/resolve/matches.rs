@@ -224,6 +224,35 @@ impl Resolver<'_> {
                     implied = true;
                     ext.push(Match::TcpSyn { neg });
                 }
+                // `--syn` is `--tcp-flags FIN,SYN,RST,ACK SYN`: one match for both spellings.
+                MatchKind::TcpFlags { mask: 0x17, comp: 0x02 } => {
+                    implied = true;
+                    ext.push(Match::TcpSyn { neg });
+                }
+                &MatchKind::TcpFlags { mask, comp } => {
+                    if mask == 0 || comp & !mask != 0 {
+                        let why = if mask == 0 {
+                            "an empty mask (NONE) tests no flag"
+                        } else {
+                            "it names flags outside the mask, which can never be set in it"
+                        };
+                        self.error(
+                            Diagnostic::error(
+                                "E008",
+                                format!("this `--tcp-flags` cannot be translated: {why}"),
+                                m.span,
+                            )
+                            .with_help(
+                                "list in the second word only flags of the first, e.g. \
+                                 `--tcp-flags SYN,RST SYN`",
+                            ),
+                        );
+                        ok = false;
+                    } else {
+                        implied = true;
+                        ext.push(Match::TcpFlags { neg, mask, comp });
+                    }
+                }
             }
         }
         if !ok {
@@ -435,7 +464,7 @@ fn canonical_order(ext: &mut [Match]) {
         match m {
             Match::Port { dir: ir::Dir::Src, .. } => 0,
             Match::Port { dir: ir::Dir::Dst, .. } => 1,
-            Match::TcpSyn { .. } => 2,
+            Match::TcpSyn { .. } | Match::TcpFlags { .. } => 2,
             Match::IcmpType { .. } => 3,
             Match::Saddr { .. } => 4,
             Match::Daddr { .. } => 5,

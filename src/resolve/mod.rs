@@ -303,6 +303,8 @@ fn target_name(t: &TargetKind) -> &'static str {
         TargetKind::Redirect { .. } => "REDIRECT",
         TargetKind::Netmap { .. } => "NETMAP",
         TargetKind::Copy { .. } => "COPY",
+        TargetKind::Tcpmss { mss: None } => "TCPMSS --clamp-mss-to-pmtu",
+        TargetKind::Tcpmss { mss: Some(_) } => "TCPMSS",
     }
 }
 

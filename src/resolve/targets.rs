@@ -32,6 +32,10 @@ impl Resolver<'_> {
             TargetKind::Netmap { .. } => {
                 &[Builtin::Prerouting, Builtin::Output, Builtin::Postrouting]
             }
+            // The kernel's TCPMSS: path-MTU clamping needs the route, known from FORWARD on.
+            TargetKind::Tcpmss { mss: None } => {
+                &[Builtin::Forward, Builtin::Output, Builtin::Postrouting]
+            }
             _ => &[],
         };
         if let Some(b) = b
@@ -216,6 +220,42 @@ impl Resolver<'_> {
                 } else {
                     Action::NetmapDnat { to }
                 }
+            }
+            TargetKind::Tcpmss { mss } => {
+                if l4 != Some(ir::L4::Tcp) {
+                    self.error(
+                        Diagnostic::error("E007", "TCPMSS needs `-p tcp`", target.span)
+                            .with_help("add `-p tcp --tcp-flags SYN,RST SYN` to the rule"),
+                    );
+                    return None;
+                }
+                // The kernel's TCPMSS refuses a rule that may match other packets than SYNs
+                // ("Only works on TCP SYN packets"): a `--syn`, or a `--tcp-flags` whose mask and
+                // flags both hold SYN, not negated.
+                let syn = rule.matches.iter().any(|m| {
+                    !m.negated
+                        && match m.kind {
+                            ast::MatchKind::Syn => true,
+                            ast::MatchKind::TcpFlags { mask, comp } => mask & comp & 0x02 != 0,
+                            _ => false,
+                        }
+                });
+                if !syn {
+                    self.error(
+                        Diagnostic::error(
+                            "E007",
+                            "TCPMSS needs a match on SYN packets",
+                            target.span,
+                        )
+                        .with_label("iptables refuses TCPMSS without one")
+                        .with_help("add `--tcp-flags SYN,RST SYN` (or `--syn`) to the rule"),
+                    );
+                    return None;
+                }
+                Action::Tcpmss(match mss {
+                    None => ir::Mss::ClampToPmtu,
+                    Some(n) => ir::Mss::Set(*n),
+                })
             }
             TargetKind::Copy { to, .. } => {
                 let (addr, end) = self.v.nat_addr(to)?;

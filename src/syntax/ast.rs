@@ -149,6 +149,9 @@ pub enum MatchKind {
     IcmpType(Spanned<IcmpType>),
     /// `--syn`.
     Syn,
+    /// `--tcp-flags MASK COMP`: the flags of `mask` that are set are exactly `comp` (bits: fin
+    /// 0x01, syn 0x02, rst 0x04, psh 0x08, ack 0x10, urg 0x20).
+    TcpFlags { mask: u8, comp: u8 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -237,6 +240,10 @@ pub enum TargetKind {
     /// `NETMAP --to NET/LEN`.
     Netmap {
         to: Spanned<Value<Net>>,
+    },
+    /// `TCPMSS --set-mss N` (`Some(N)`) or `--clamp-mss-to-pmtu` (`None`).
+    Tcpmss {
+        mss: Option<u16>,
     },
     /// `COPY --from IF --to ADDR [--bidirectional]`.
     Copy {

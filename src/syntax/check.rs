@@ -209,6 +209,7 @@ enum Base {
     Redirect,
     Netmap,
     Copy,
+    Tcpmss,
 }
 
 fn base_target(w: &Spanned<String>) -> Res<Base> {
@@ -225,6 +226,7 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
         "REDIRECT" => Base::Redirect,
         "NETMAP" => Base::Netmap,
         "COPY" => Base::Copy,
+        "TCPMSS" => Base::Tcpmss,
         s if names::SUBGROUP_PREFIXES
             .iter()
             .any(|(pre, _)| s.strip_prefix(pre).is_some_and(names::is_subgroup_tail)) =>
@@ -241,7 +243,7 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
                 Some(c) => d.with_help(format!("did you mean `{c}`? (targets are case-sensitive)")),
                 None => d.with_help(
                     "supported targets: ACCEPT, DROP, REJECT, LOG, RETURN, DNAT, SNAT, MASQUERADE, \
-                     MASQUERADE-ONCE, REDIRECT, NETMAP, COPY, or a subgroup such as FWD_C_name",
+                     MASQUERADE-ONCE, REDIRECT, NETMAP, COPY, TCPMSS, or a subgroup such as FWD_C_name",
                 ),
             };
             return Err(d);
@@ -330,6 +332,41 @@ pub(super) fn target(
         Base::Jump => TargetKind::Jump(w.clone()),
         Base::Masq { once } => TargetKind::Masquerade { ports, random: flag(Opt::Random), once },
         Base::Redirect => TargetKind::Redirect { ports },
+        Base::Tcpmss => {
+            let set = find(Opt::SetMss).and_then(|i| match i.val {
+                Val::Num(n) => u16::try_from(n).ok(),
+                _ => None,
+            });
+            match (set, find(Opt::ClampMss)) {
+                (Some(_), Some(c)) => {
+                    diags.push(
+                        e008(
+                            "TCPMSS takes `--set-mss` or `--clamp-mss-to-pmtu`, not both"
+                                .to_string(),
+                            c.name_span,
+                        )
+                        .with_help("keep one of them"),
+                    );
+                    return None;
+                }
+                (Some(n), None) => TargetKind::Tcpmss { mss: Some(n) },
+                (None, Some(_)) => TargetKind::Tcpmss { mss: None },
+                (None, None) => {
+                    if !failed[Opt::SetMss as usize] {
+                        diags.push(
+                            Diagnostic::error(
+                                "E010",
+                                "TCPMSS needs `--clamp-mss-to-pmtu` or `--set-mss`",
+                                span,
+                            )
+                            .with_label("target without its required option")
+                            .with_help("add `--clamp-mss-to-pmtu` or `--set-mss 1360`"),
+                        );
+                    }
+                    return None;
+                }
+            }
+        }
         Base::Dnat | Base::Snat => {
             let (flag_name, ex) = if base == Base::Dnat {
                 ("--to-destination", "192.0.2.10")
@@ -467,6 +504,7 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
             (Opt::Set, Val::Set(name, dir)) => MatchKind::Set { name, dir },
             (Opt::Icmp, Val::Icmp(t)) => MatchKind::IcmpType(t),
             (Opt::Syn, _) => MatchKind::Syn,
+            (Opt::TcpFlags, Val::TcpFlags { mask, comp }) => MatchKind::TcpFlags { mask, comp },
             (Opt::Comment, Val::Text(t)) => {
                 comment = Some(t);
                 continue;

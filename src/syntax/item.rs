@@ -47,6 +47,12 @@ pub(super) enum Val {
     Word(Spanned<String>),
     To(Spanned<ToVal>),
     PortPair((u16, u16)),
+    /// `--tcp-flags MASK COMP` as bits (fin 0x01, syn 0x02, rst 0x04, psh 0x08, ack 0x10,
+    /// urg 0x20).
+    TcpFlags {
+        mask: u8,
+        comp: u8,
+    },
 }
 
 /// One option of a line, lowered.

@@ -178,7 +178,12 @@ fn item<'t>(ctx: LineCtx<'t>, opt_pair: Pair<'t, G>, after: usize) -> Res<Item<'
     if values.iter().flatten().count() < wanted {
         let (what, at) = if let Some(name) = &values[0] {
             let n = ctx.span(name);
-            (format!("`{spelling} {}` needs a direction: src or dst", name.as_str()), n)
+            let second = if opt == Opt::TcpFlags {
+                "the flags that must be set, such as SYN (or NONE)"
+            } else {
+                "a direction: src or dst"
+            };
+            (format!("`{spelling} {}` needs {second}", name.as_str()), n)
         } else {
             (format!("`{spelling}` needs a value: expected {}", opt.desc().wants), name_span)
         };
@@ -216,7 +221,6 @@ fn unknown_option(ctx: LineCtx<'_>, p: Pair<'_, G>) -> Diagnostic {
         ctx.span(&name),
     );
     let hint = match word {
-        "--tcp-flags" => Some("only `--syn` is supported among TCP flag matches".to_string()),
         "-A" | "-I" | "-t" | "--table" | "--append" | "--insert" => {
             Some("write only `[CHAIN] options`: no -t, -A or -I".to_string())
         }
@@ -332,6 +336,22 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::Word(Spanned::new(m.to_string(), ctx.span(v)))
         }
+        ValueKind::TcpFlags => {
+            // Grammar rule `o_tcp_flags`: a mask is followed by `missing` (handled) or flags.
+            let comp = dir.as_ref().expect("`o_tcp_flags` has the set flags after the mask");
+            let (mask, comp) = (tcp_flags(ctx, v)?, tcp_flags(ctx, comp)?);
+            Val::TcpFlags { mask, comp }
+        }
+        ValueKind::Mss => {
+            let n = number(v.as_str()).filter(|n| *n <= u64::from(u16::MAX));
+            let n = n.ok_or_else(|| {
+                e008(
+                    format!("`{}` is not an MSS between 0 and 65535", shown(v.as_str())),
+                    ctx.span(v),
+                )
+            })?;
+            Val::Num(n as u32)
+        }
         ValueKind::Target => Val::Word(Spanned::new(v.as_str().to_string(), ctx.span(v))),
         ValueKind::RejectType => {
             let w = v.as_str().to_ascii_lowercase();
@@ -360,6 +380,31 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
         ValueKind::PortPair => Val::PortPair(port_pair(ctx, v)?.node),
         ValueKind::Flag => Val::Flag,
     })
+}
+
+/// A comma-separated list of TCP flag names as bits, as iptables reads it (any case; `ALL` is
+/// the six flags, `NONE` none).
+fn tcp_flags(ctx: LineCtx<'_>, v: &Pair<'_, G>) -> Res<u8> {
+    let mut bits = 0u8;
+    for name in v.as_str().split(',') {
+        bits |= match name.to_ascii_uppercase().as_str() {
+            "FIN" => 0x01,
+            "SYN" => 0x02,
+            "RST" => 0x04,
+            "PSH" => 0x08,
+            "ACK" => 0x10,
+            "URG" => 0x20,
+            "ALL" => 0x3f,
+            "NONE" => 0,
+            _ => {
+                return Err(e008(format!("unknown TCP flag `{}`", shown(name)), ctx.span(v))
+                    .with_help(
+                        "use SYN, ACK, FIN, RST, URG, PSH, ALL or NONE, separated by commas",
+                    ));
+            }
+        };
+    }
+    Ok(bits)
 }
 
 /// Digits as a number, `None` when it does not fit (the grammar allows any length).

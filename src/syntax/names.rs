@@ -41,6 +41,7 @@ pub(super) const TARGETS: &[&str] = &[
     "REDIRECT",
     "NETMAP",
     "COPY",
+    "TCPMSS",
 ];
 
 /// Match modules we support (`-m NAME`): those of the options table, in its order, then the

@@ -30,6 +30,7 @@ pub(crate) enum Opt {
     Set,
     Icmp,
     Syn,
+    TcpFlags,
     Module,
     Jump,
     RejectWith,
@@ -40,10 +41,12 @@ pub(crate) enum Opt {
     Random,
     From,
     Bidir,
+    SetMss,
+    ClampMss,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::Bidir as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::ClampMss as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +82,10 @@ pub(crate) enum ValueKind {
     Module,
     /// A `-j` target name.
     Target,
+    /// `--tcp-flags MASK COMP`: two comma-separated lists of TCP flag names.
+    TcpFlags,
+    /// A `--set-mss` value, 0 to 65535.
+    Mss,
     RejectType,
     LogLevel,
     /// A NAT/NETMAP/COPY `--to` value.
@@ -92,7 +99,7 @@ impl ValueKind {
     pub(crate) fn words(self) -> usize {
         match self {
             ValueKind::Flag => 0,
-            ValueKind::SetDir => 2,
+            ValueKind::SetDir | ValueKind::TcpFlags => 2,
             _ => 1,
         }
     }
@@ -116,6 +123,8 @@ impl ValueKind {
             ValueKind::Icmp => " echo-request",
             ValueKind::Module => " multiport",
             ValueKind::Target => " ACCEPT",
+            ValueKind::TcpFlags => " SYN,RST SYN",
+            ValueKind::Mss => " 1400",
             ValueKind::RejectType => " tcp-reset",
             ValueKind::LogLevel => " warning",
             ValueKind::To => " 10.0.0.1:80",
@@ -403,6 +412,17 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         ..BASE
     },
     OptDesc {
+        opt: Opt::TcpFlags,
+        spellings: &["--tcp-flags"],
+        rule: G::o_tcp_flags,
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Tcp),
+        value: ValueKind::TcpFlags,
+        wants: "a mask and the flags that must be set in it, such as SYN,RST SYN (flags: \
+                SYN, ACK, FIN, RST, URG, PSH, ALL, NONE)",
+        ..BASE
+    },
+    OptDesc {
         opt: Opt::Module,
         spellings: &["-m", "--match"],
         rule: G::o_module,
@@ -486,6 +506,22 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         spellings: &["--bidirectional"],
         rule: G::o_bidir,
         targets: Some(&["COPY"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SetMss,
+        spellings: &["--set-mss"],
+        rule: G::o_set_mss,
+        targets: Some(&["TCPMSS"]),
+        value: ValueKind::Mss,
+        wants: "an MSS value such as 1360",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::ClampMss,
+        spellings: &["--clamp-mss-to-pmtu"],
+        rule: G::o_clamp_mss,
+        targets: Some(&["TCPMSS"]),
         ..BASE
     },
 ];

@@ -93,6 +93,9 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         Match::CtState { neg: true, states: vec![].into() },
         Match::TcpSyn { neg: false },
         Match::TcpSyn { neg: true },
+        Match::TcpFlags { neg: false, mask: 0x06, comp: 0x02 },
+        Match::TcpFlags { neg: true, mask: 0x3f, comp: 0x29 },
+        Match::TcpFlags { neg: false, mask: 0x3f, comp: 0 },
     ];
     for neg in [false, true] {
         for addrs in [
@@ -237,6 +240,9 @@ pub fn every_variant() -> Ruleset {
     ];
     let output = {
         let mut r = rejects(l);
+        let syn = || vec![Match::TcpFlags { neg: false, mask: 0x06, comp: 0x02 }];
+        r.push(l.rule(syn(), Action::Tcpmss(Mss::ClampToPmtu)));
+        r.push(l.rule(syn(), Action::Tcpmss(Mss::Set(1360))));
         r.push(l.rule(vec![], Action::Accept));
         r
     };

@@ -104,6 +104,11 @@ impl Eval<'_> {
                 p.proto == 1 && ((p.icmp.0 == *kind && code.is_none_or(|c| c == p.icmp.1)) != *neg)
             }
             Match::TcpSyn { neg } => p.proto == 6 && p.syn != *neg,
+            // The model's packets carry a SYN alone or an ACK alone.
+            Match::TcpFlags { neg, mask, comp } => {
+                let flags: u8 = if p.syn { 0x02 } else { 0x10 };
+                p.proto == 6 && ((flags & mask == *comp) != *neg)
+            }
             Match::Tuple(t) => {
                 t.elements.iter().any(|e| t.fields.iter().zip(e).all(|(f, v)| self.field(*f, v, p)))
             }
@@ -141,7 +146,11 @@ impl Eval<'_> {
             };
             let terminal = !matches!(
                 r.action,
-                Action::Count | Action::Log { .. } | Action::Dup { .. } | Action::Jump(_)
+                Action::Count
+                    | Action::Log { .. }
+                    | Action::Dup { .. }
+                    | Action::Tcpmss(_)
+                    | Action::Jump(_)
             );
             trace.push(outcome);
             if terminal {

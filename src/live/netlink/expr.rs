@@ -263,9 +263,40 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_DUP_SREG_ADDR, *sreg_addr);
                 e
             }
+            Expr::RtTcpmss => {
+                let e = RawExpr::alloc(c"rt");
+                e.u32(sys::NFTNL_EXPR_RT_KEY, NFT_RT_TCPMSS);
+                e.u32(sys::NFTNL_EXPR_RT_DREG, REG_1);
+                e
+            }
+            Expr::Hton16 => {
+                let e = RawExpr::alloc(c"byteorder");
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_OP, libc::NFT_BYTEORDER_HTON as u32);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_LEN, 2);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 2);
+                e
+            }
+            Expr::WriteMss => {
+                let e = RawExpr::alloc(c"exthdr");
+                e.u32(sys::NFTNL_EXPR_EXTHDR_SREG, REG_1);
+                e.u8(sys::NFTNL_EXPR_EXTHDR_TYPE, TCPOPT_MAXSEG);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_OFFSET, 2);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_LEN, 2);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_TCPOPT);
+                e
+            }
         }
     }
 }
+
+/// `NFT_RT_TCPMSS` of `enum nft_rt_keys` (linux/netfilter/nf_tables.h).
+const NFT_RT_TCPMSS: u32 = 3;
+/// `NFT_EXTHDR_OP_TCPOPT` of `enum nft_exthdr_op`.
+const NFT_EXTHDR_OP_TCPOPT: u32 = 1;
+/// The kind of the TCP MSS option.
+const TCPOPT_MAXSEG: u8 = 2;
 
 /// Usable with nftnl-rs's own `Rule::add_expr` too.
 impl nftnl::expr::Expression for Expr {

@@ -31,7 +31,7 @@ use ipnetwork::Ipv4Network;
 use crate::emit::truncate;
 use crate::ir::{
     Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, L4, LogLevel, MapVerdict, Match,
-    NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule,
+    Mss, NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule,
 };
 use crate::nft::LOG_PREFIX_MAX;
 
@@ -138,6 +138,12 @@ pub(crate) enum Expr {
     Dup {
         sreg_addr: u32,
     },
+    /// `rt load tcpmss => reg 1` (the route's MTU less the headers, host order).
+    RtTcpmss,
+    /// `byteorder reg 1 = hton(reg 1, 2, 2)`.
+    Hton16,
+    /// `exthdr write tcpopt reg 1 => 2b @ 2 + 2`: the size of the TCP MSS option.
+    WriteMss,
 }
 
 /// Register numbers (`NFT_REG_1`..`NFT_REG_4`, `NFT_REG32_01`).
@@ -570,6 +576,12 @@ impl RuleCx<'_, '_> {
                 self.exprs.push(Expr::Bitwise { mask: vec![0x17], xor: vec![0] });
                 self.exprs.push(Expr::Cmp(op(*neg), vec![0x02]));
             }
+            Match::TcpFlags { neg, mask, comp } => {
+                self.l4_dependency(6);
+                self.payload(Base::Transport, 13, 1);
+                self.exprs.push(Expr::Bitwise { mask: vec![*mask], xor: vec![0] });
+                self.exprs.push(Expr::Cmp(op(*neg), vec![*comp]));
+            }
         }
     }
 
@@ -814,6 +826,14 @@ impl RuleCx<'_, '_> {
             Action::Dup { to } => {
                 self.exprs.push(Expr::Immediate { dreg: REG_1, data: to.octets().to_vec() });
                 self.exprs.push(Expr::Dup { sreg_addr: REG_1 });
+            }
+            // As nft 1.0.6 lowers `tcp option maxseg size set rt mtu` / `… set N`.
+            Action::Tcpmss(Mss::ClampToPmtu) => {
+                self.exprs.extend([Expr::RtTcpmss, Expr::Hton16, Expr::WriteMss]);
+            }
+            Action::Tcpmss(Mss::Set(n)) => {
+                self.exprs.push(Expr::Immediate { dreg: REG_1, data: n.to_be_bytes().to_vec() });
+                self.exprs.push(Expr::WriteMss);
             }
         }
     }
