@@ -441,7 +441,9 @@ fn sigkill_during_apply_leaves_the_old_table_or_the_new_one() {
         root().join("examples/vns3-forms/rules.rules"),
         Some(root().join("examples/vns3-forms/topology.yaml")),
     );
-    let new = (big_policy(&state, 20_000), None);
+    // Large enough that an apply takes a while (kills land inside the transaction), small
+    // enough that the nine diffs of each backend stay quick.
+    let new = (big_policy(&state, 5_000), None);
     let backends: &[&str] = if cfg!(feature = "netlink") { &["nft", "netlink"] } else { &["nft"] };
     let mut outcomes = Vec::new();
     for backend in backends {
