@@ -386,6 +386,7 @@ fn check(a: CheckArgs) -> io::Result<Exit> {
         out.write_all(diagnostic::render(&compiled.diagnostics, &sources, fmt, color).as_bytes())?;
     }
     out.flush()?;
+    builtin_inventory_note(&a.common, &compiled.diagnostics);
     let warned = compiled.diagnostics.iter().any(|d| !d.is_error());
     let code = Exit::problems_if(compiled.has_errors() || (a.deny_warnings && warned));
     left_to_exit(compiled);
@@ -413,7 +414,20 @@ fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<
         let text = diagnostic::render(&compiled.diagnostics, &sources, format(fmt), color);
         io::stderr().lock().write_all(text.as_bytes())?;
     }
+    builtin_inventory_note(common, &compiled.diagnostics);
     Ok(compiled.ruleset.ok_or(Exit::Problems))
+}
+
+/// Names an unknown interface, variable or name was looked up in: without `--inventory`, the
+/// built-in stock manager's, which a reader may not suspect (on standard error, so that JSON
+/// and SARIF on standard output stay documents).
+fn builtin_inventory_note(common: &CommonArgs, diags: &[diagnostic::Diagnostic]) {
+    let unknown_name = |d: &&diagnostic::Diagnostic| matches!(d.code, "E015" | "E016" | "E017");
+    if common.inventory.is_none() && diags.iter().any(|d| unknown_name(&d)) {
+        eprintln!(
+            "note: no --inventory was given, so names were checked against the built-in one (a stock VNS3 manager: eth0/public, tun0/overlay, plugin0/plugins, no plugins, variables or FWsets beyond the built-in ones); pass your topology with --inventory FILE"
+        );
+    }
 }
 
 fn compile(a: CompileArgs) -> io::Result<Exit> {

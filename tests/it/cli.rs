@@ -373,3 +373,25 @@ fn a_large_file_read_again_compiles_and_reports_as_a_held_text() {
     assert_eq!(code(&o), 1);
     assert!(String::from_utf8_lossy(&o.stdout).contains("NOPE"));
 }
+
+/// An unknown name without `--inventory` says which inventory it was checked against (the
+/// built-in one); with an inventory, or without unknown names, nothing is added.
+#[test]
+fn unknown_names_without_an_inventory_name_the_built_in_one() {
+    let s = Scratch::new("builtin-note");
+    let f = s.file("r.rules", b"INPUT_CUST -i eth7 -j ACCEPT\n");
+    let o = run(&["check", "--message-format", "json", &f]);
+    assert_eq!(code(&o), 1);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no --inventory was given") && err.contains("built-in"), "{err}");
+    serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("stdout stays one JSON document");
+    let o = run(&["compile", &f]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no --inventory was given"));
+    let inv = s.file("inv.yaml", b"interfaces:\n  public: eth0\n");
+    let o = run(&["check", &f, "--inventory", &inv]);
+    assert_eq!(code(&o), 1);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("no --inventory"));
+    let ok = s.file("ok.rules", b"INPUT_CUST -i eth0 -p tcp --dport 99999 -j ACCEPT\n");
+    let o = run(&["check", &ok]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("no --inventory"), "not a name problem");
+}
