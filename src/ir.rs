@@ -121,74 +121,75 @@ pub enum RateUnit {
     Day,
 }
 
-/// A list that holds one value in place and several (or none) behind one thin pointer: nearly
-/// every match names one network or one port range, and a `Vec` cost 24 bytes and a heap block
-/// for it. Compared, ordered and hashed as the slice it derefs to; `From<Vec<T>>` keeps one value
-/// in place.
+/// A short list of values, used as a slice (`Deref<Target = [T]>`; compared, ordered and hashed
+/// as that slice). Nearly every match names one network or one port range, so one value is held
+/// in place; several (or none) are boxed. A memory trick, kept behind this type because a `Vec`
+/// or `Box<[T]>` would make [`AddrMatch`] and [`PortMatch`] 24 bytes and [`Match`] 32
+/// (`tests::matches_stay_small`).
+/// Build it with `From<Vec<T>>` or `collect`, which keep a single value in place.
 #[derive(Clone)]
-pub enum Few<T> {
+pub enum SmallList<T> {
     One(T),
-    // A `Box<Vec>`, not a `Box<[T]>`: the thin pointer keeps `Few` (and the enums holding it) 16
-    // bytes.
+    // A `Box<Vec>`, not a `Box<[T]>`: a thin pointer keeps `SmallList` 16 bytes.
     #[allow(clippy::box_collection)]
     Many(Box<Vec<T>>),
 }
 
-impl<T> std::ops::Deref for Few<T> {
+impl<T> std::ops::Deref for SmallList<T> {
     type Target = [T];
     #[inline]
     fn deref(&self) -> &[T] {
         match self {
-            Few::One(one) => std::slice::from_ref(one),
-            Few::Many(many) => many,
+            SmallList::One(one) => std::slice::from_ref(one),
+            SmallList::Many(many) => many,
         }
     }
 }
 
-impl<T> From<Vec<T>> for Few<T> {
-    fn from(mut v: Vec<T>) -> Few<T> {
+impl<T> From<Vec<T>> for SmallList<T> {
+    fn from(mut v: Vec<T>) -> SmallList<T> {
         if v.len() == 1
             && let Some(one) = v.pop()
         {
-            return Few::One(one);
+            return SmallList::One(one);
         }
-        Few::Many(Box::new(v))
+        SmallList::Many(Box::new(v))
     }
 }
 
-impl<T> FromIterator<T> for Few<T> {
-    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Few<T> {
-        Few::from(iter.into_iter().collect::<Vec<T>>())
+impl<T> FromIterator<T> for SmallList<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> SmallList<T> {
+        SmallList::from(iter.into_iter().collect::<Vec<T>>())
     }
 }
 
-impl<T: std::fmt::Debug> std::fmt::Debug for Few<T> {
+impl<T: std::fmt::Debug> std::fmt::Debug for SmallList<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         (**self).fmt(f)
     }
 }
 
-impl<T: PartialEq> PartialEq for Few<T> {
-    fn eq(&self, other: &Few<T>) -> bool {
+impl<T: PartialEq> PartialEq for SmallList<T> {
+    fn eq(&self, other: &SmallList<T>) -> bool {
         **self == **other
     }
 }
 
-impl<T: Eq> Eq for Few<T> {}
+impl<T: Eq> Eq for SmallList<T> {}
 
-impl<T: PartialOrd> PartialOrd for Few<T> {
-    fn partial_cmp(&self, other: &Few<T>) -> Option<std::cmp::Ordering> {
+impl<T: PartialOrd> PartialOrd for SmallList<T> {
+    fn partial_cmp(&self, other: &SmallList<T>) -> Option<std::cmp::Ordering> {
         (**self).partial_cmp(&**other)
     }
 }
 
-impl<T: Ord> Ord for Few<T> {
-    fn cmp(&self, other: &Few<T>) -> std::cmp::Ordering {
+impl<T: Ord> Ord for SmallList<T> {
+    fn cmp(&self, other: &SmallList<T>) -> std::cmp::Ordering {
         (**self).cmp(&**other)
     }
 }
 
-impl<T: std::hash::Hash> std::hash::Hash for Few<T> {
+impl<T: std::hash::Hash> std::hash::Hash for SmallList<T> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         (**self).hash(state)
     }
@@ -202,7 +203,7 @@ pub type SetName = Box<String>;
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AddrMatch {
     /// One network (single element) or several (an anonymous set), sorted.
-    Nets(Few<Ipv4Network>),
+    Nets(SmallList<Ipv4Network>),
     /// An inclusive address range.
     Range(Ipv4Addr, Ipv4Addr),
     /// A named set of this table.
@@ -212,7 +213,7 @@ pub enum AddrMatch {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PortMatch {
     /// Inclusive ranges (`(p, p)` for one port); several make an anonymous set. Sorted.
-    Ports(Few<(u16, u16)>),
+    Ports(SmallList<(u16, u16)>),
     /// A named set of this table.
     Set(SetName),
 }
@@ -524,22 +525,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_few_is_compared_ordered_and_hashed_as_its_slice() {
+    fn a_small_list_is_compared_ordered_and_hashed_as_its_slice() {
         use std::hash::{BuildHasher, RandomState};
-        let one: Few<u16> = vec![7].into();
-        assert!(matches!(one, Few::One(7)));
-        let many: Few<u16> = vec![7, 9].into();
+        let one: SmallList<u16> = vec![7].into();
+        assert!(matches!(one, SmallList::One(7)));
+        let many: SmallList<u16> = vec![7, 9].into();
         assert_eq!(&*many, &[7, 9]);
-        let none: Few<u16> = Vec::new().into();
+        let none: SmallList<u16> = Vec::new().into();
         assert!(none.is_empty());
         // The same values held the other way (only `From` chooses) are still equal.
-        let boxed = Few::Many(Box::new(vec![7]));
+        let boxed = SmallList::Many(Box::new(vec![7]));
         assert_eq!(one, boxed);
         let h = RandomState::new();
         assert_eq!(h.hash_one(&one), h.hash_one(&boxed));
         assert_eq!(h.hash_one(&one), h.hash_one([7u16].as_slice()));
         assert!(none < one && one < many);
-        assert_eq!((3..6).collect::<Few<u16>>(), vec![3, 4, 5].into());
+        assert_eq!((3..6).collect::<SmallList<u16>>(), vec![3, 4, 5].into());
     }
 
     /// One of each action: the classes agree (a DNAT needs a nat chain; what is terminal

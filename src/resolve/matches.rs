@@ -406,7 +406,7 @@ pub(super) fn one_net(net: ipnetwork::Ipv4Network, neg: bool, is_src: bool) -> A
     if net.prefix() == 0 && !neg {
         return AddrAlts::Any;
     }
-    let addrs = ir::AddrMatch::Nets(ir::Few::One(net));
+    let addrs = ir::AddrMatch::Nets(ir::SmallList::One(net));
     AddrAlts::One(if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } })
 }
 

@@ -294,7 +294,9 @@ impl<'a> Values<'a> {
     pub fn ports(&mut self, spec: &Spanned<PortSpec>) -> Option<ir::PortMatch> {
         let span = spec.span;
         match &spec.node {
-            PortSpec::Single(Value::Lit(p)) => Some(ir::PortMatch::Ports(ir::Few::One((*p, *p)))),
+            PortSpec::Single(Value::Lit(p)) => {
+                Some(ir::PortMatch::Ports(ir::SmallList::One((*p, *p))))
+            }
             PortSpec::Range(a, b) => {
                 let a = self.port_scalar(a, span)?;
                 let b = self.port_scalar(b, span)?;
@@ -306,7 +308,7 @@ impl<'a> Values<'a> {
                     ));
                     return None;
                 }
-                Some(ir::PortMatch::Ports(ir::Few::One((a, b))))
+                Some(ir::PortMatch::Ports(ir::SmallList::One((a, b))))
             }
             PortSpec::Single(Value::Var(name)) => match self.var(name, span)? {
                 VarValue::Set(s) => match &self.inv.fwsets[s].elements {
