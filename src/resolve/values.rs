@@ -512,8 +512,8 @@ impl<'a> Values<'a> {
             NatAddr::Var(name) => match self.var(name, span)? {
                 VarValue::Addr(x, _) => Some((x, None)),
                 VarValue::Net(n, _) if n.prefix() == 32 => Some((n.ip(), None)),
-                VarValue::Texts([t], _) if t.parse::<Ipv4Addr>().is_ok() => {
-                    Some((t.parse().expect("checked"), None))
+                VarValue::Texts([t], _) if crate::net::parse_addr(t).is_ok() => {
+                    Some((crate::net::parse_addr(t).expect("checked"), None))
                 }
                 VarValue::Texts(_, decl) | VarValue::Net(_, decl) => {
                     self.error(
@@ -637,13 +637,10 @@ pub fn valid_iface(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-/// `a.b.c.d` or `a.b.c.d/len`.
+/// `a.b.c.d` or `a.b.c.d/len` (a variable's text), by [`crate::net::parse_cidr`].
 pub fn parse_net(s: &str) -> Option<Net> {
-    let (addr, prefix) = match s.split_once('/') {
-        Some((a, p)) => (a, p.parse::<u8>().ok().filter(|&p| p <= 32)?),
-        None => (s, 32),
-    };
-    Some(Net { addr: addr.parse().ok()?, prefix })
+    let c = crate::net::parse_cidr(s).ok()?;
+    Some(Net { addr: c.addr, prefix: c.prefix.unwrap_or(32) })
 }
 
 /// `p`, `a:b` or `a-b`.
