@@ -7,8 +7,11 @@
 //! `"`, `\`, or control character. The emitter relies on it and never fails.
 
 use std::net::Ipv4Addr;
+use std::num::NonZeroU32;
 
 use ipnetwork::Ipv4Network;
+
+use crate::diagnostic::FileId;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ruleset {
@@ -22,6 +25,8 @@ pub struct Ruleset {
     /// Chains in emission order: every chain before the first chain that jumps to it, base
     /// chains last.
     pub chains: Vec<Chain>,
+    /// The names of the files the rules' origins point into.
+    pub files: Files,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,14 +75,34 @@ pub enum Hook {
 /// Where a rule came from; becomes its comment `FILE:LINE[ NOTE]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
-    /// The file's name in its safe form ([`crate::text::comment_name`]: nothing in it can end
-    /// an nft string or a line), shared by every rule of a file (one allocation, not one per
-    /// rule). Thin pointers here and in `note` keep an origin 24 bytes, not 40.
-    pub file: std::sync::Arc<String>,
-    pub line: u32,
+    /// The rules file: its name is [`Ruleset::files`]`.name(file)`.
+    pub file: FileId,
+    /// The line number: never 0, so that `Option<Origin>` needs no tag and stays 24 bytes.
+    pub line: NonZeroU32,
     /// The `-m comment` text, if any.
-    #[allow(clippy::box_collection)]
-    pub note: Option<Box<String>>,
+    pub note: Option<Box<str>>,
+}
+
+/// The names of the rules files, each held once, in the safe form rule comments carry
+/// ([`crate::text::comment_name`]: nothing in it can end an nft string or a line); indexed by
+/// the [`FileId`] of the file's spans.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Files(Vec<String>);
+
+impl Files {
+    /// Names the file `id`; an id never named (the inventory's) has the empty name.
+    pub fn insert(&mut self, id: FileId, name: &str) {
+        let i = id.0 as usize;
+        if self.0.len() <= i {
+            self.0.resize(i + 1, String::new());
+        }
+        self.0[i] = crate::text::comment_name(name);
+    }
+
+    /// The name of a rules file, in its safe form.
+    pub fn name(&self, file: FileId) -> &str {
+        self.0.get(file.0 as usize).map_or("", String::as_str)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -583,6 +608,18 @@ mod tests {
         }
         let dnats = all.iter().filter(|a| a.is_dnat()).count();
         assert_eq!(dnats, 4, "DNAT, REDIRECT, NETMAP to a destination, a DNAT map");
+    }
+
+    /// An origin names its file by id; the name, held once, is in its safe form.
+    #[test]
+    fn origins_name_their_file_by_id() {
+        let mut files = Files::default();
+        files.insert(FileId(2), "a\"b.rules");
+        assert_eq!(files.name(FileId(2)), crate::text::comment_name("a\"b.rules"));
+        assert!(!files.name(FileId(2)).contains('"'));
+        assert_eq!(files.name(FileId(0)), "", "an id never named");
+        assert_eq!(files.name(FileId(9)), "");
+        assert_eq!(std::mem::size_of::<Origin>(), 24);
     }
 
     /// A 100,000-rule ruleset holds about 300,000 matches: their size is the IR's memory.

@@ -281,7 +281,7 @@ pub fn from_ruleset(rs: &Ruleset) -> Model {
             .map(|r| RuleModel {
                 key: canon::rule(&crate::emit::json::rule_exprs(r)),
                 text: crate::emit::rule_text(r),
-                comment: r.origin.as_ref().map(|o| format!("{}:{}", o.file, o.line)),
+                comment: r.origin.as_ref().map(|o| format!("{}:{}", rs.files.name(o.file), o.line)),
                 handle: None,
             })
             .collect();

@@ -49,7 +49,7 @@ pub fn listing(rs: &Ruleset) -> Vec<Value> {
             let mut r =
                 json!({"family": "ip", "table": t, "chain": chain.name, "expr": rule_exprs(rule)});
             if let Some(o) = &rule.origin {
-                r["comment"] = json!(super::comment(o));
+                r["comment"] = json!(super::comment(o, &rs.files));
             }
             out.push(json!({"rule": r}));
         }

@@ -5,12 +5,22 @@ use std::fmt::Write as _;
 use ipnetwork::Ipv4Network;
 
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, L4, LogLevel, Match, NatTarget, Origin, PortMatch, RateUnit,
-    RejectWith, Rule,
+    Action, AddrMatch, CtState, Dir, Files, L4, LogLevel, Match, NatTarget, Origin, PortMatch,
+    RateUnit, RejectWith, Rule,
 };
 use crate::nft::{COMMENT_MAX, LOG_PREFIX_MAX};
 
-pub(super) fn push_rule(out: &mut String, rule: &Rule) {
+pub(super) fn push_rule(out: &mut String, rule: &Rule, files: &Files) {
+    push_statement(out, rule);
+    if let Some(origin) = &rule.origin {
+        out.push_str(" comment \"");
+        push_comment(out, origin, files);
+        out.push('"');
+    }
+}
+
+/// The rule without its comment: matches, `counter`, the action.
+pub(super) fn push_statement(out: &mut String, rule: &Rule) {
     for m in &rule.matches {
         push_match(out, m);
         out.push(' ');
@@ -27,22 +37,17 @@ pub(super) fn push_rule(out: &mut String, rule: &Rule) {
         }
         push_action(out, &rule.action);
     }
-    if let Some(origin) = &rule.origin {
-        out.push_str(" comment \"");
-        push_comment(out, origin);
-        out.push('"');
-    }
 }
 
 /// A rule's comment, `FILE:LINE[ NOTE]` cut to [`COMMENT_MAX`] bytes: the one text every
 /// emitter (script, JSON, netlink userdata) stores. Safe inside an nft string: the file name is
 /// in its safe form ([`crate::text::comment_name`], made when the origin is) and the note was
 /// validated by the resolver (`Values::nft_text`).
-pub(crate) fn push_comment(out: &mut String, origin: &Origin) {
+pub(crate) fn push_comment(out: &mut String, origin: &Origin, files: &Files) {
     let start = out.len();
-    out.push_str(&origin.file);
+    out.push_str(files.name(origin.file));
     out.push(':');
-    push_u32(out, origin.line);
+    push_u32(out, origin.line.get());
     if let Some(note) = &origin.note {
         out.push(' ');
         out.push_str(note);
@@ -51,9 +56,9 @@ pub(crate) fn push_comment(out: &mut String, origin: &Origin) {
 }
 
 /// [`push_comment`] as a string of its own.
-pub fn comment(origin: &Origin) -> String {
-    let mut out = String::with_capacity(origin.file.len() + 16);
-    push_comment(&mut out, origin);
+pub fn comment(origin: &Origin, files: &Files) -> String {
+    let mut out = String::with_capacity(files.name(origin.file).len() + 16);
+    push_comment(&mut out, origin, files);
     out
 }
 

@@ -6,11 +6,17 @@ use super::*;
 use crate::ir::*;
 
 fn origin(line: u32, note: Option<&str>) -> Option<Origin> {
-    Some(Origin {
-        file: std::sync::Arc::new("rules.fw".into()),
-        line,
-        note: note.map(|n| Box::new(n.into())),
-    })
+    let line = std::num::NonZeroU32::new(line).expect("a line number");
+    Some(Origin { file: RULES_FW, line, note: note.map(Into::into) })
+}
+
+/// The one rules file of these rulesets.
+const RULES_FW: crate::diagnostic::FileId = crate::diagnostic::FileId(0);
+
+fn files() -> Files {
+    let mut files = Files::default();
+    files.insert(RULES_FW, "rules.fw");
+    files
 }
 
 fn rule(matches: Vec<Match>, action: Action, line: u32) -> Rule {
@@ -30,6 +36,7 @@ fn example() -> Ruleset {
     Ruleset {
         table: "overlayfw".into(),
         input_hash: "abc123".into(),
+        files: files(),
         sets: vec![Set {
             name: "blacklist".into(),
             elements: SetElements::Addrs(vec![net("192.0.2.0/24"), net("203.0.113.7/32")]),

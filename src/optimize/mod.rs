@@ -409,7 +409,7 @@ fn merge_vmap(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
 
 /// The origin of a merged rule: the first rule's, noting how many more were merged into it.
 fn merged_origin(run: &[Rule]) -> Option<Origin> {
-    let note = Some(Box::new(format!("+{} merged", run.len() - 1)));
+    let note = Some(format!("+{} merged", run.len() - 1).into_boxed_str());
     run[0].origin.clone().map(|o| Origin { note, ..o })
 }
 

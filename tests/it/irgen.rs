@@ -4,8 +4,29 @@
 #![allow(dead_code)] // Each user takes what it needs.
 
 use std::net::Ipv4Addr;
+use std::num::NonZeroU32;
+
+use overlayfw::diagnostic::FileId;
 
 use overlayfw::ir::*;
+
+/// The file of every rule [`Lines`] makes.
+pub const RULES_FW: FileId = FileId(0);
+/// A file whose name alone is over nft's comment length.
+const LONG_NAME: FileId = FileId(1);
+
+/// The names of [`RULES_FW`] and [`LONG_NAME`].
+pub fn files() -> Files {
+    let mut files = Files::default();
+    files.insert(RULES_FW, "rules.fw");
+    files.insert(LONG_NAME, &"f".repeat(200));
+    files
+}
+
+/// A rule's comment without its note: `FILE:LINE`.
+pub fn file_line(o: &Origin) -> String {
+    format!("{}:{}", files().name(o.file), o.line)
+}
 
 pub fn net(s: &str) -> ipnetwork::Ipv4Network {
     s.parse().expect("network")
@@ -27,9 +48,9 @@ impl Lines {
             matches: matches.into(),
             action,
             origin: Some(Origin {
-                file: std::sync::Arc::new("rules.fw".into()),
-                line: self.0,
-                note: note.map(Box::new),
+                file: RULES_FW,
+                line: std::num::NonZeroU32::new(self.0).expect("lines count from 1"),
+                note: note.map(String::into_boxed_str),
             }),
         }
     }
@@ -228,7 +249,7 @@ pub fn every_variant() -> Ruleset {
     input.push(Rule {
         matches: Box::new([]),
         action: Action::Accept,
-        origin: Some(Origin { file: "f".repeat(200).into(), line: 7, note: None }),
+        origin: Some(Origin { file: LONG_NAME, line: NonZeroU32::new(7).expect("7"), note: None }),
     });
     let all = all_matches(l);
     let forward = vec![
@@ -319,6 +340,7 @@ pub fn every_variant() -> Ruleset {
     use ChainKind::{Filter, Nat};
     Ruleset {
         table: "overlayfw".into(),
+        files: files(),
         input_hash: "0123456789abcdef".repeat(10),
         sets: vec![
             Set {

@@ -30,8 +30,8 @@ use ipnetwork::Ipv4Network;
 
 use crate::emit::truncate;
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, L4, LogLevel, MapVerdict, Match,
-    NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule,
+    Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, Files, L4, LogLevel, MapVerdict,
+    Match, NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule,
 };
 use crate::nft::LOG_PREFIX_MAX;
 
@@ -286,14 +286,16 @@ pub(crate) fn port_elems(ports: &[(u16, u16)]) -> Vec<Elem> {
 }
 
 /// The rule comment nft writes: `FILE:LINE[ NOTE]`, cut to [`crate::nft::COMMENT_MAX`] bytes.
-pub(crate) fn rule_comment(origin: &Origin) -> String {
-    crate::emit::comment(origin)
+pub(crate) fn rule_comment(origin: &Origin, files: &Files) -> String {
+    crate::emit::comment(origin, files)
 }
 
 /// Lowers rules; hands out ids for anonymous sets after the named ones.
 pub(crate) struct Lowerer<'a> {
     /// Named sets of the table and their ids.
     pub named: &'a [(String, u32)],
+    /// The names the rules' origins point into.
+    pub files: &'a Files,
     pub next_set_id: u32,
 }
 
@@ -326,7 +328,7 @@ impl<'a> Lowerer<'a> {
         RulePlan {
             anon_sets: cx.anon_sets,
             exprs: cx.exprs,
-            comment: rule.origin.as_ref().map(rule_comment),
+            comment: rule.origin.as_ref().map(|o| rule_comment(o, self.files)),
         }
     }
 
@@ -867,12 +869,14 @@ mod tests {
 
     #[test]
     fn comments_are_cut_at_a_char_boundary() {
+        let mut files = Files::default();
+        files.insert(crate::diagnostic::FileId(0), "f");
         let o = Origin {
-            file: std::sync::Arc::new("f".into()),
-            line: 1,
-            note: Some(Box::new("é".repeat(100))),
+            file: crate::diagnostic::FileId(0),
+            line: std::num::NonZeroU32::MIN,
+            note: Some("é".repeat(100).into()),
         };
-        let c = rule_comment(&o);
+        let c = rule_comment(&o, &files);
         assert!(c.len() <= crate::nft::COMMENT_MAX && c.starts_with("f:1 é"));
     }
 }
