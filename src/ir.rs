@@ -20,7 +20,7 @@ pub struct Ruleset {
     /// Hex digest identifying the inputs (rules files, inventory, options); goes in the table
     /// comment.
     pub input_hash: String,
-    /// Named sets, sorted by name.
+    /// Named sets, sorted by name: the inventory's FWsets, indexed by [`SetId`].
     pub sets: Vec<Set>,
     /// Chains in emission order: every chain before the first chain that jumps to it, base
     /// chains last.
@@ -220,10 +220,10 @@ impl<T: std::hash::Hash> std::hash::Hash for SmallList<T> {
     }
 }
 
-/// A named set of this table. Thin (a `Box<String>`, 8 bytes), so that [`AddrMatch`] and
-/// [`PortMatch`] stay 16 bytes and [`Match`] 24.
-#[allow(clippy::box_collection)]
-pub type SetName = Box<String>;
+/// A named set of this table: its index in [`Ruleset::sets`], which holds the inventory's
+/// FWsets in name order ([`crate::inventory::Inventory::fwset_id`]), so ids order as names do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SetId(pub u32);
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AddrMatch {
@@ -232,7 +232,7 @@ pub enum AddrMatch {
     /// An inclusive address range.
     Range(Ipv4Addr, Ipv4Addr),
     /// A named set of this table.
-    Set(SetName),
+    Set(SetId),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -240,7 +240,7 @@ pub enum PortMatch {
     /// Inclusive ranges (`(p, p)` for one port); several make an anonymous set. Sorted.
     Ports(SmallList<(u16, u16)>),
     /// A named set of this table.
-    Set(SetName),
+    Set(SetId),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -354,6 +354,18 @@ pub enum LogLevel {
     Notice,
     Info,
     Debug,
+}
+
+impl Ruleset {
+    /// The name of the named set `id`.
+    pub fn set_name(&self, id: SetId) -> &str {
+        set_name(&self.sets, id)
+    }
+}
+
+/// The name of the set `id` of `sets` (a ruleset's).
+pub fn set_name(sets: &[Set], id: SetId) -> &str {
+    sets.get(id.0 as usize).map_or("", |s| s.name.as_str())
 }
 
 impl LogLevel {

@@ -6,12 +6,12 @@ use ipnetwork::Ipv4Network;
 
 use crate::ir::{
     Action, AddrMatch, CtState, Dir, Files, L4, LogLevel, Match, NatTarget, Origin, PortMatch,
-    RateUnit, RejectWith, Rule,
+    RateUnit, RejectWith, Rule, Set, set_name,
 };
 use crate::nft::{COMMENT_MAX, LOG_PREFIX_MAX};
 
-pub(super) fn push_rule(out: &mut String, rule: &Rule, files: &Files) {
-    push_statement(out, rule);
+pub(super) fn push_rule(out: &mut String, rule: &Rule, sets: &[Set], files: &Files) {
+    push_statement(out, rule, sets);
     if let Some(origin) = &rule.origin {
         out.push_str(" comment \"");
         push_comment(out, origin, files);
@@ -20,9 +20,9 @@ pub(super) fn push_rule(out: &mut String, rule: &Rule, files: &Files) {
 }
 
 /// The rule without its comment: matches, `counter`, the action.
-pub(super) fn push_statement(out: &mut String, rule: &Rule) {
+pub(super) fn push_statement(out: &mut String, rule: &Rule, sets: &[Set]) {
     for m in &rule.matches {
-        push_match(out, m);
+        push_match(out, m, sets);
         out.push(' ');
     }
     // Rules from the source count; overlayfw's own jumps do not. A rule with neither a counter
@@ -73,12 +73,12 @@ fn truncate_from(out: &mut String, start: usize, max: usize) {
     }
 }
 
-fn push_match(out: &mut String, m: &Match) {
+fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
     match m {
         Match::IifName { neg, name } => push_ifname(out, "iifname ", *neg, name),
         Match::OifName { neg, name } => push_ifname(out, "oifname ", *neg, name),
-        Match::Saddr { neg, addrs } => push_addr_match(out, "ip saddr", *neg, addrs),
-        Match::Daddr { neg, addrs } => push_addr_match(out, "ip daddr", *neg, addrs),
+        Match::Saddr { neg, addrs } => push_addr_match(out, "ip saddr", *neg, addrs, sets),
+        Match::Daddr { neg, addrs } => push_addr_match(out, "ip daddr", *neg, addrs, sets),
         Match::Protocol { neg, proto } => {
             let _ = write!(out, "ip protocol {}", neq(*neg));
             match protocol_name(*proto) {
@@ -88,7 +88,9 @@ fn push_match(out: &mut String, m: &Match) {
                 }
             }
         }
-        Match::Port { proto, dir, neg, ports } => push_port_match(out, *proto, *dir, *neg, ports),
+        Match::Port { proto, dir, neg, ports } => {
+            push_port_match(out, *proto, *dir, *neg, ports, sets)
+        }
         Match::CtState { neg, states } => push_ct_state(out, *neg, states),
         Match::Limit { rate, unit, burst } => {
             let unit = match unit {
@@ -149,7 +151,7 @@ fn neq(neg: bool) -> &'static str {
     if neg { "!= " } else { "" }
 }
 
-fn push_addr_match(out: &mut String, field: &str, neg: bool, addrs: &AddrMatch) {
+fn push_addr_match(out: &mut String, field: &str, neg: bool, addrs: &AddrMatch, sets: &[Set]) {
     match addrs {
         // Never produced by `resolve`; printed with its meaning kept: an empty list matches
         // nothing, so its negation matches everything.
@@ -181,8 +183,8 @@ fn push_addr_match(out: &mut String, field: &str, neg: bool, addrs: &AddrMatch) 
                 let _ = write!(out, "-{hi}");
             }
         }
-        AddrMatch::Set(name) => {
-            let _ = write!(out, "{field} {}@{name}", neq(neg));
+        AddrMatch::Set(id) => {
+            let _ = write!(out, "{field} {}@{}", neq(neg), set_name(sets, *id));
         }
     }
 }
@@ -215,7 +217,14 @@ pub(super) fn l4_name(proto: L4) -> &'static str {
     }
 }
 
-fn push_port_match(out: &mut String, proto: L4, dir: Dir, neg: bool, ports: &PortMatch) {
+fn push_port_match(
+    out: &mut String,
+    proto: L4,
+    dir: Dir,
+    neg: bool,
+    ports: &PortMatch,
+    sets: &[Set],
+) {
     let field = match dir {
         Dir::Src => "sport",
         Dir::Dst => "dport",
@@ -245,8 +254,8 @@ fn push_port_match(out: &mut String, proto: L4, dir: Dir, neg: bool, ports: &Por
                 out.push_str(" }");
             }
         }
-        PortMatch::Set(name) => {
-            let _ = write!(out, "{}@{name}", neq(neg));
+        PortMatch::Set(id) => {
+            let _ = write!(out, "{}@{}", neq(neg), set_name(sets, *id));
         }
     }
 }

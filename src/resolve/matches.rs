@@ -131,7 +131,8 @@ impl Resolver<'_> {
                                     Diagnostic::error(
                                         "E018",
                                         format!(
-                                            "FWset `{s}` cannot be mixed into a multiport list"
+                                            "FWset `{}` cannot be mixed into a multiport list",
+                                            self.v.inv.fwset_name(s)
                                         ),
                                         spec.span,
                                     )
@@ -194,7 +195,7 @@ impl Resolver<'_> {
                 }
                 MatchKind::Set { name, dir } => match self.v.addr_set(&name.node, name.span) {
                     Some(AddrPart::Set(s)) => {
-                        let addrs = ir::AddrMatch::Set(s.into());
+                        let addrs = ir::AddrMatch::Set(s);
                         ext.push(match dir {
                             ast::SetDir::Src => Match::Saddr { neg, addrs },
                             ast::SetDir::Dst => Match::Daddr { neg, addrs },
@@ -384,7 +385,7 @@ pub(super) fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -
         if !nets.is_empty() {
             one.push(mk(ir::AddrMatch::Nets(nets.into())));
         }
-        one.extend(sets.into_iter().map(|s| mk(ir::AddrMatch::Set(Box::new(s)))));
+        one.extend(sets.into_iter().map(|s| mk(ir::AddrMatch::Set(s))));
         return vec![one];
     }
     if everything {
@@ -394,7 +395,7 @@ pub(super) fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -
     if !nets.is_empty() {
         alts.push(vec![mk(ir::AddrMatch::Nets(nets.into()))]);
     }
-    alts.extend(sets.into_iter().map(|s| vec![mk(ir::AddrMatch::Set(Box::new(s)))]));
+    alts.extend(sets.into_iter().map(|s| vec![mk(ir::AddrMatch::Set(s))]));
     if alts.is_empty() {
         alts.push(Vec::new());
     }

@@ -18,7 +18,7 @@ use crate::syntax::ast::{AddrItem, NatAddr, Net, PortSpec, Value};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AddrPart {
     Nets(Vec<Ipv4Network>),
-    Set(String),
+    Set(ir::SetId),
 }
 
 /// Resolution context: the inventory, the diagnostics collected so far, and which inventory
@@ -197,6 +197,11 @@ impl<'a> Values<'a> {
         network
     }
 
+    /// The id of a FWset the inventory declares.
+    fn set_id(&self, name: &str) -> ir::SetId {
+        self.inv.fwset_id(name).expect("a declared FWset")
+    }
+
     /// One `-s`/`-d` item.
     pub fn addr_item(&mut self, item: &Spanned<AddrItem>) -> Option<AddrPart> {
         let span = item.span;
@@ -275,7 +280,7 @@ impl<'a> Values<'a> {
         };
         self.used.fwsets.insert(key.clone());
         match set.elements {
-            FwSetElements::Addrs(_) => Some(AddrPart::Set(key.clone())),
+            FwSetElements::Addrs(_) => Some(AddrPart::Set(self.set_id(key))),
             FwSetElements::Ports(_) => {
                 self.error(
                     Diagnostic::error(
@@ -312,7 +317,7 @@ impl<'a> Values<'a> {
             }
             PortSpec::Single(Value::Var(name)) => match self.var(name, span)? {
                 VarValue::Set(s) => match &self.inv.fwsets[s].elements {
-                    FwSetElements::Ports(_) => Some(ir::PortMatch::Set(Box::new(s.into()))),
+                    FwSetElements::Ports(_) => Some(ir::PortMatch::Set(self.set_id(s))),
                     FwSetElements::Addrs(_) => {
                         let decl = self.inv.fwsets[s].span;
                         self.error(

@@ -10,6 +10,9 @@ use overlayfw::diagnostic::FileId;
 
 use overlayfw::ir::*;
 
+/// `blacklist`, the first set of [`every_variant`].
+const BLACKLIST: SetId = SetId(0);
+
 /// The file of every rule [`Lines`] makes.
 pub const RULES_FW: FileId = FileId(0);
 /// A file whose name alone is over nft's comment length.
@@ -137,8 +140,8 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
             AddrMatch::Range(ip("10.0.0.1"), ip("10.0.0.9")),
             AddrMatch::Range(ip("10.0.0.9"), ip("10.0.0.1")),
             AddrMatch::Range(ip("10.0.0.5"), ip("10.0.0.5")),
-            AddrMatch::Set(Box::new("blacklist".into())),
-            AddrMatch::Set(Box::new("empty_set".into())),
+            AddrMatch::Set(BLACKLIST),
+            AddrMatch::Set(SetId(1)),
         ] {
             ms.push(Match::Saddr { neg, addrs: addrs.clone() });
             ms.push(Match::Daddr { neg, addrs });
@@ -152,7 +155,7 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
                     PortMatch::Ports(vec![(0, 100), (90, 200), (65535, 65535)].into()),
                     PortMatch::Ports(vec![(53, 53), (52, 52), (65535, 65535)].into()),
                     PortMatch::Ports(vec![].into()),
-                    PortMatch::Set(Box::new("webports".into())),
+                    PortMatch::Set(SetId(2)),
                 ] {
                     ms.push(Match::Port { proto, dir, neg, ports });
                 }
@@ -170,7 +173,7 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
     rules.push(l.rule(
         vec![
             iif("tun0"),
-            Match::Saddr { neg: false, addrs: AddrMatch::Set(Box::new("blacklist".into())) },
+            Match::Saddr { neg: false, addrs: AddrMatch::Set(BLACKLIST) },
             tcp_dport(22),
             Match::Port {
                 proto: L4::Tcp,
@@ -263,10 +266,7 @@ pub fn every_variant() -> Ruleset {
     };
     let mirror_in = vec![
         l.rule(vec![iif("tun0")], Action::Dup { to: ip("198.51.100.2") }),
-        l.rule(
-            vec![Match::Saddr { neg: false, addrs: AddrMatch::Set(Box::new("blacklist".into())) }],
-            Action::Drop,
-        ),
+        l.rule(vec![Match::Saddr { neg: false, addrs: AddrMatch::Set(BLACKLIST) }], Action::Drop),
         // VNS3's `PREROUTING … -j REJECT` lands in a filter prerouting chain.
         l.rule(vec![iif("eth0")], Action::Reject(RejectWith::PortUnreachable)),
     ];

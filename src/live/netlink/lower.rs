@@ -31,7 +31,7 @@ use ipnetwork::Ipv4Network;
 use crate::emit::truncate;
 use crate::ir::{
     Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, Files, L4, LogLevel, MapVerdict,
-    Match, NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule,
+    Match, NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule, SetId,
 };
 use crate::nft::LOG_PREFIX_MAX;
 
@@ -292,7 +292,7 @@ pub(crate) fn rule_comment(origin: &Origin, files: &Files) -> String {
 
 /// Lowers rules; hands out ids for anonymous sets after the named ones.
 pub(crate) struct Lowerer<'a> {
-    /// Named sets of the table and their ids.
+    /// Named sets of the table (by [`SetId`]) and their kernel ids.
     pub named: &'a [(String, u32)],
     /// The names the rules' origins point into.
     pub files: &'a Files,
@@ -332,10 +332,12 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn set_ref(&self, name: &str) -> SetRef {
-        // The IR only names sets of its table; an unknown name keeps id 0 and the kernel
-        // refuses the rule (ENOENT), which the error then names.
-        let id = self.named.iter().find(|(n, _)| n == name).map_or(0, |(_, id)| *id);
+    fn set_ref(&self, set: SetId) -> SetRef {
+        // The IR only names sets of its table (`named` is `Ruleset::sets` in order); an
+        // unknown id keeps id 0 and the kernel refuses the rule (ENOENT), which the error
+        // then names.
+        let (name, id) =
+            self.named.get(set.0 as usize).map_or(("", 0), |(n, id)| (n.as_str(), *id));
         SetRef { name: name.to_owned(), id }
     }
 }
@@ -640,9 +642,9 @@ impl RuleCx<'_, '_> {
                     self.range(neg, lo.octets().to_vec(), hi.octets().to_vec());
                 }
             }
-            AddrMatch::Set(name) => {
+            AddrMatch::Set(id) => {
                 self.payload(Base::Network, offset, 4);
-                let set = self.lowerer.set_ref(name);
+                let set = self.lowerer.set_ref(*id);
                 self.exprs.push(Expr::Lookup { set, inverted: neg, dreg: None });
             }
         }
@@ -677,8 +679,8 @@ impl RuleCx<'_, '_> {
                 };
                 self.exprs.push(Expr::Lookup { set, inverted: neg, dreg: None });
             }
-            PortMatch::Set(name) => {
-                let set = self.lowerer.set_ref(name);
+            PortMatch::Set(id) => {
+                let set = self.lowerer.set_ref(*id);
                 self.exprs.push(Expr::Lookup { set, inverted: neg, dreg: None });
             }
         }
