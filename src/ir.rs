@@ -7,8 +7,11 @@
 //! `"`, `\`, or control character. The emitter relies on it and never fails.
 
 use std::net::Ipv4Addr;
+use std::num::NonZeroU32;
 
 use ipnetwork::Ipv4Network;
+
+use crate::diagnostic::FileId;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ruleset {
@@ -17,11 +20,13 @@ pub struct Ruleset {
     /// Hex digest identifying the inputs (rules files, inventory, options); goes in the table
     /// comment.
     pub input_hash: String,
-    /// Named sets, sorted by name.
+    /// Named sets, sorted by name: the inventory's FWsets, indexed by [`SetId`].
     pub sets: Vec<Set>,
     /// Chains in emission order: every chain before the first chain that jumps to it, base
     /// chains last.
     pub chains: Vec<Chain>,
+    /// The names of the files the rules' origins point into.
+    pub files: Files,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,14 +75,34 @@ pub enum Hook {
 /// Where a rule came from; becomes its comment `FILE:LINE[ NOTE]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
-    /// The file's name in its safe form ([`crate::text::comment_name`]: nothing in it can end
-    /// an nft string or a line), shared by every rule of a file (one allocation, not one per
-    /// rule). Thin pointers here and in `note` keep an origin 24 bytes, not 40.
-    pub file: std::sync::Arc<String>,
-    pub line: u32,
+    /// The rules file: its name is [`Ruleset::files`]`.name(file)`.
+    pub file: FileId,
+    /// The line number: never 0, so that `Option<Origin>` needs no tag and stays 24 bytes.
+    pub line: NonZeroU32,
     /// The `-m comment` text, if any.
-    #[allow(clippy::box_collection)]
-    pub note: Option<Box<String>>,
+    pub note: Option<Box<str>>,
+}
+
+/// The names of the rules files, each held once, in the safe form rule comments carry
+/// ([`crate::text::comment_name`]: nothing in it can end an nft string or a line); indexed by
+/// the [`FileId`] of the file's spans.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Files(Vec<String>);
+
+impl Files {
+    /// Names the file `id`; an id never named (the inventory's) has the empty name.
+    pub fn insert(&mut self, id: FileId, name: &str) {
+        let i = id.0 as usize;
+        if self.0.len() <= i {
+            self.0.resize(i + 1, String::new());
+        }
+        self.0[i] = crate::text::comment_name(name);
+    }
+
+    /// The name of a rules file, in its safe form.
+    pub fn name(&self, file: FileId) -> &str {
+        self.0.get(file.0 as usize).map_or("", String::as_str)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,100 +146,101 @@ pub enum RateUnit {
     Day,
 }
 
-/// A list that holds one value in place and several (or none) behind one thin pointer: nearly
-/// every match names one network or one port range, and a `Vec` cost 24 bytes and a heap block
-/// for it. Compared, ordered and hashed as the slice it derefs to; `From<Vec<T>>` keeps one value
-/// in place.
+/// A short list of values, used as a slice (`Deref<Target = [T]>`; compared, ordered and hashed
+/// as that slice). Nearly every match names one network or one port range, so one value is held
+/// in place; several (or none) are boxed. A memory trick, kept behind this type because a `Vec`
+/// or `Box<[T]>` would make [`AddrMatch`] and [`PortMatch`] 24 bytes and [`Match`] 32
+/// (`tests::matches_stay_small`).
+/// Build it with `From<Vec<T>>` or `collect`, which keep a single value in place.
 #[derive(Clone)]
-pub enum Few<T> {
+pub enum SmallList<T> {
     One(T),
-    // A `Box<Vec>`, not a `Box<[T]>`: the thin pointer keeps `Few` (and the enums holding it) 16
-    // bytes.
+    // A `Box<Vec>`, not a `Box<[T]>`: a thin pointer keeps `SmallList` 16 bytes.
     #[allow(clippy::box_collection)]
     Many(Box<Vec<T>>),
 }
 
-impl<T> std::ops::Deref for Few<T> {
+impl<T> std::ops::Deref for SmallList<T> {
     type Target = [T];
     #[inline]
     fn deref(&self) -> &[T] {
         match self {
-            Few::One(one) => std::slice::from_ref(one),
-            Few::Many(many) => many,
+            SmallList::One(one) => std::slice::from_ref(one),
+            SmallList::Many(many) => many,
         }
     }
 }
 
-impl<T> From<Vec<T>> for Few<T> {
-    fn from(mut v: Vec<T>) -> Few<T> {
+impl<T> From<Vec<T>> for SmallList<T> {
+    fn from(mut v: Vec<T>) -> SmallList<T> {
         if v.len() == 1
             && let Some(one) = v.pop()
         {
-            return Few::One(one);
+            return SmallList::One(one);
         }
-        Few::Many(Box::new(v))
+        SmallList::Many(Box::new(v))
     }
 }
 
-impl<T> FromIterator<T> for Few<T> {
-    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Few<T> {
-        Few::from(iter.into_iter().collect::<Vec<T>>())
+impl<T> FromIterator<T> for SmallList<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> SmallList<T> {
+        SmallList::from(iter.into_iter().collect::<Vec<T>>())
     }
 }
 
-impl<T: std::fmt::Debug> std::fmt::Debug for Few<T> {
+impl<T: std::fmt::Debug> std::fmt::Debug for SmallList<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         (**self).fmt(f)
     }
 }
 
-impl<T: PartialEq> PartialEq for Few<T> {
-    fn eq(&self, other: &Few<T>) -> bool {
+impl<T: PartialEq> PartialEq for SmallList<T> {
+    fn eq(&self, other: &SmallList<T>) -> bool {
         **self == **other
     }
 }
 
-impl<T: Eq> Eq for Few<T> {}
+impl<T: Eq> Eq for SmallList<T> {}
 
-impl<T: PartialOrd> PartialOrd for Few<T> {
-    fn partial_cmp(&self, other: &Few<T>) -> Option<std::cmp::Ordering> {
+impl<T: PartialOrd> PartialOrd for SmallList<T> {
+    fn partial_cmp(&self, other: &SmallList<T>) -> Option<std::cmp::Ordering> {
         (**self).partial_cmp(&**other)
     }
 }
 
-impl<T: Ord> Ord for Few<T> {
-    fn cmp(&self, other: &Few<T>) -> std::cmp::Ordering {
+impl<T: Ord> Ord for SmallList<T> {
+    fn cmp(&self, other: &SmallList<T>) -> std::cmp::Ordering {
         (**self).cmp(&**other)
     }
 }
 
-impl<T: std::hash::Hash> std::hash::Hash for Few<T> {
+impl<T: std::hash::Hash> std::hash::Hash for SmallList<T> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         (**self).hash(state)
     }
 }
 
-/// A named set of this table. Thin (a `Box<String>`, 8 bytes), so that [`AddrMatch`] and
-/// [`PortMatch`] stay 16 bytes and [`Match`] 24.
-#[allow(clippy::box_collection)]
-pub type SetName = Box<String>;
+/// A named set of this table: its index in [`Ruleset::sets`], which holds the inventory's
+/// FWsets in name order ([`crate::inventory::Inventory::fwset_id`]), so ids order as names do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SetId(pub u32);
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AddrMatch {
     /// One network (single element) or several (an anonymous set), sorted.
-    Nets(Few<Ipv4Network>),
+    Nets(SmallList<Ipv4Network>),
     /// An inclusive address range.
     Range(Ipv4Addr, Ipv4Addr),
     /// A named set of this table.
-    Set(SetName),
+    Set(SetId),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PortMatch {
     /// Inclusive ranges (`(p, p)` for one port); several make an anonymous set. Sorted.
-    Ports(Few<(u16, u16)>),
+    Ports(SmallList<(u16, u16)>),
     /// A named set of this table.
-    Set(SetName),
+    Set(SetId),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -336,6 +362,18 @@ pub enum LogLevel {
     Notice,
     Info,
     Debug,
+}
+
+impl Ruleset {
+    /// The name of the named set `id`.
+    pub fn set_name(&self, id: SetId) -> &str {
+        set_name(&self.sets, id)
+    }
+}
+
+/// The name of the set `id` of `sets` (a ruleset's).
+pub fn set_name(sets: &[Set], id: SetId) -> &str {
+    sets.get(id.0 as usize).map_or("", |s| s.name.as_str())
 }
 
 impl LogLevel {
@@ -546,22 +584,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_few_is_compared_ordered_and_hashed_as_its_slice() {
+    fn a_small_list_is_compared_ordered_and_hashed_as_its_slice() {
         use std::hash::{BuildHasher, RandomState};
-        let one: Few<u16> = vec![7].into();
-        assert!(matches!(one, Few::One(7)));
-        let many: Few<u16> = vec![7, 9].into();
+        let one: SmallList<u16> = vec![7].into();
+        assert!(matches!(one, SmallList::One(7)));
+        let many: SmallList<u16> = vec![7, 9].into();
         assert_eq!(&*many, &[7, 9]);
-        let none: Few<u16> = Vec::new().into();
+        let none: SmallList<u16> = Vec::new().into();
         assert!(none.is_empty());
         // The same values held the other way (only `From` chooses) are still equal.
-        let boxed = Few::Many(Box::new(vec![7]));
+        let boxed = SmallList::Many(Box::new(vec![7]));
         assert_eq!(one, boxed);
         let h = RandomState::new();
         assert_eq!(h.hash_one(&one), h.hash_one(&boxed));
         assert_eq!(h.hash_one(&one), h.hash_one([7u16].as_slice()));
         assert!(none < one && one < many);
-        assert_eq!((3..6).collect::<Few<u16>>(), vec![3, 4, 5].into());
+        assert_eq!((3..6).collect::<SmallList<u16>>(), vec![3, 4, 5].into());
     }
 
     /// One of each action: the classes agree (a DNAT needs a nat chain; what is terminal
@@ -610,6 +648,18 @@ mod tests {
         }
         let dnats = all.iter().filter(|a| a.is_dnat()).count();
         assert_eq!(dnats, 4, "DNAT, REDIRECT, NETMAP to a destination, a DNAT map");
+    }
+
+    /// An origin names its file by id; the name, held once, is in its safe form.
+    #[test]
+    fn origins_name_their_file_by_id() {
+        let mut files = Files::default();
+        files.insert(FileId(2), "a\"b.rules");
+        assert_eq!(files.name(FileId(2)), crate::text::comment_name("a\"b.rules"));
+        assert!(!files.name(FileId(2)).contains('"'));
+        assert_eq!(files.name(FileId(0)), "", "an id never named");
+        assert_eq!(files.name(FileId(9)), "");
+        assert_eq!(std::mem::size_of::<Origin>(), 24);
     }
 
     /// A 100,000-rule ruleset holds about 300,000 matches: their size is the IR's memory.

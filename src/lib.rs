@@ -23,6 +23,7 @@ pub mod ir;
 pub mod layout;
 pub mod lint;
 pub mod live;
+pub mod net;
 pub mod nft;
 pub mod optimize;
 pub mod parallel;

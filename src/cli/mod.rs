@@ -440,8 +440,11 @@ fn compile(a: CompileArgs) -> io::Result<Exit> {
         if a.explain_merges {
             let mut err = io::stderr().lock();
             for m in &merges {
-                let lines: Vec<String> =
-                    m.origins.iter().map(|o| format!("{}:{}", o.file, o.line)).collect();
+                let lines: Vec<String> = m
+                    .origins
+                    .iter()
+                    .map(|o| format!("{}:{}", ruleset.files.name(o.file), o.line))
+                    .collect();
                 writeln!(
                     err,
                     "{}: merged {} rules ({}) into: {}",

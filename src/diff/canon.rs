@@ -5,8 +5,6 @@
 //! sorted arrays (nft 1.0.6 prints a single flag as a string), the elements of other anonymous
 //! sets and maps (concatenations, DNAT maps) sorted.
 
-use std::net::Ipv4Addr;
-
 use serde_json::Value;
 
 /// The canonical key of a rule's expression list: equal keys mean the same rule. Written
@@ -296,7 +294,7 @@ pub fn merge(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
 }
 
 pub fn addr_bounds(v: &Value) -> Option<(u64, u64)> {
-    let ip = |x: &Value| x.as_str()?.parse::<Ipv4Addr>().ok().map(|a| u64::from(u32::from(a)));
+    let ip = |x: &Value| crate::net::parse_addr(x.as_str()?).ok().map(|a| u64::from(u32::from(a)));
     if let Some(a) = ip(v) {
         return Some((a, a));
     }

@@ -279,9 +279,9 @@ pub fn from_ruleset(rs: &Ruleset) -> Model {
             .rules
             .iter()
             .map(|r| RuleModel {
-                key: canon::rule(&crate::emit::json::rule_exprs(r)),
-                text: crate::emit::rule_text(r),
-                comment: r.origin.as_ref().map(|o| format!("{}:{}", o.file, o.line)),
+                key: canon::rule(&crate::emit::json::rule_exprs(r, &rs.sets)),
+                text: crate::emit::rule_text(r, &rs.sets),
+                comment: r.origin.as_ref().map(|o| format!("{}:{}", rs.files.name(o.file), o.line)),
                 handle: None,
             })
             .collect();

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::rule::{ct_name, l4_name, tcp_flag_names};
 use crate::ir::{
     Action, AddrMatch, BaseChain, ChainKind, Dir, Hook, Match, Mss, NatTarget, PortMatch, RateUnit,
-    RejectWith, Rule, Ruleset, SetElements, Tuple, Vmap,
+    RejectWith, Rule, Ruleset, Set, SetElements, Tuple, Vmap, set_name,
 };
 
 /// The table, its sets, chains and rules as `nft -j list table ip NAME` shows them (without
@@ -46,10 +46,9 @@ pub fn listing(rs: &Ruleset) -> Vec<Value> {
     }
     for chain in &rs.chains {
         for rule in &chain.rules {
-            let mut r =
-                json!({"family": "ip", "table": t, "chain": chain.name, "expr": rule_exprs(rule)});
+            let mut r = json!({"family": "ip", "table": t, "chain": chain.name, "expr": rule_exprs(rule, &rs.sets)});
             if let Some(o) = &rule.origin {
-                r["comment"] = json!(super::comment(o));
+                r["comment"] = json!(super::comment(o, &rs.files));
             }
             out.push(json!({"rule": r}));
         }
@@ -106,11 +105,11 @@ fn matcher(op: &str, left: Value, right: Value) -> Value {
     json!({"match": {"op": op, "left": left, "right": right}})
 }
 
-pub(crate) fn rule_exprs(rule: &Rule) -> Vec<Value> {
+pub(crate) fn rule_exprs(rule: &Rule, sets: &[Set]) -> Vec<Value> {
     let mut e = Vec::with_capacity(rule.matches.len() + 2);
     for m in &rule.matches {
         // A positive ICMP type with code is two matches.
-        match match_expr(m) {
+        match match_expr(m, sets) {
             Value::Array(several) => e.extend(several),
             one => e.push(one),
         }
@@ -124,7 +123,7 @@ pub(crate) fn rule_exprs(rule: &Rule) -> Vec<Value> {
     e
 }
 
-fn match_expr(m: &Match) -> Value {
+fn match_expr(m: &Match, sets: &[Set]) -> Value {
     match m {
         Match::IifName { neg, name } => {
             matcher(op(*neg), json!({"meta": {"key": "iifname"}}), json!(&**name))
@@ -132,8 +131,12 @@ fn match_expr(m: &Match) -> Value {
         Match::OifName { neg, name } => {
             matcher(op(*neg), json!({"meta": {"key": "oifname"}}), json!(&**name))
         }
-        Match::Saddr { neg, addrs } => matcher(op(*neg), payload("ip", "saddr"), addr_value(addrs)),
-        Match::Daddr { neg, addrs } => matcher(op(*neg), payload("ip", "daddr"), addr_value(addrs)),
+        Match::Saddr { neg, addrs } => {
+            matcher(op(*neg), payload("ip", "saddr"), addr_value(addrs, sets))
+        }
+        Match::Daddr { neg, addrs } => {
+            matcher(op(*neg), payload("ip", "daddr"), addr_value(addrs, sets))
+        }
         Match::Protocol { neg, proto } => {
             matcher(op(*neg), payload("ip", "protocol"), json!(proto))
         }
@@ -147,7 +150,7 @@ fn match_expr(m: &Match) -> Value {
                 PortMatch::Ports(list) => {
                     json!({"set": list.iter().map(|&p| port_range(p)).collect::<Vec<_>>()})
                 }
-                PortMatch::Set(name) => json!(format!("@{name}")),
+                PortMatch::Set(id) => json!(format!("@{}", set_name(sets, *id))),
             };
             matcher(op(*neg), payload(l4_name(*proto), field), right)
         }
@@ -226,13 +229,13 @@ fn tuple_element(el: &[crate::ir::Elem]) -> Value {
     }
 }
 
-fn addr_value(a: &AddrMatch) -> Value {
+fn addr_value(a: &AddrMatch, sets: &[Set]) -> Value {
     match a {
         AddrMatch::Nets(nets) if nets.len() == 1 => net(&nets[0]),
         AddrMatch::Nets(nets) => json!({"set": nets.iter().map(net).collect::<Vec<_>>()}),
         AddrMatch::Range(lo, hi) if lo == hi => json!(lo.to_string()),
         AddrMatch::Range(lo, hi) => json!({"range": [lo.to_string(), hi.to_string()]}),
-        AddrMatch::Set(name) => json!(format!("@{name}")),
+        AddrMatch::Set(id) => json!(format!("@{}", set_name(sets, *id))),
     }
 }
 

@@ -183,7 +183,7 @@ fn write_rules(
         if lo < hi {
             for r in &chain.rules[lo - start..hi - start] {
                 out.push_str("\t\t");
-                rule::push_rule(out, r);
+                rule::push_rule(out, r, &ruleset.sets, &ruleset.files);
                 out.push('\n');
                 // Cut when full: past PIECE_BYTES and without room for another long line (a
                 // run whose lines are longer than the guess stays one piece while it fits;
@@ -206,14 +206,9 @@ fn write_rules(
 }
 
 /// One rule as its nft statement line, without the comment (for plans and messages).
-pub fn rule_text(rule: &crate::ir::Rule) -> String {
+pub fn rule_text(rule: &crate::ir::Rule, sets: &[Set]) -> String {
     let mut out = String::new();
-    rule::push_rule(&mut out, rule);
-    if rule.origin.is_some()
-        && let Some(i) = out.rfind(" comment \"")
-    {
-        out.truncate(i);
-    }
+    rule::push_statement(&mut out, rule, sets);
     out
 }
 

@@ -5,14 +5,24 @@ use std::fmt::Write as _;
 use ipnetwork::Ipv4Network;
 
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, L4, LogLevel, Match, Mss, NatTarget, Origin, PortMatch,
-    RateUnit, RejectWith, Rule,
+    Action, AddrMatch, CtState, Dir, Files, L4, LogLevel, Match, Mss, NatTarget, Origin, PortMatch,
+    RateUnit, RejectWith, Rule, Set, set_name,
 };
 use crate::nft::{COMMENT_MAX, LOG_PREFIX_MAX};
 
-pub(super) fn push_rule(out: &mut String, rule: &Rule) {
+pub(super) fn push_rule(out: &mut String, rule: &Rule, sets: &[Set], files: &Files) {
+    push_statement(out, rule, sets);
+    if let Some(origin) = &rule.origin {
+        out.push_str(" comment \"");
+        push_comment(out, origin, files);
+        out.push('"');
+    }
+}
+
+/// The rule without its comment: matches, `counter`, the action.
+pub(super) fn push_statement(out: &mut String, rule: &Rule, sets: &[Set]) {
     for m in &rule.matches {
-        push_match(out, m);
+        push_match(out, m, sets);
         out.push(' ');
     }
     // Rules from the source count; overlayfw's own jumps do not. A rule with neither a counter
@@ -27,22 +37,17 @@ pub(super) fn push_rule(out: &mut String, rule: &Rule) {
         }
         push_action(out, &rule.action);
     }
-    if let Some(origin) = &rule.origin {
-        out.push_str(" comment \"");
-        push_comment(out, origin);
-        out.push('"');
-    }
 }
 
 /// A rule's comment, `FILE:LINE[ NOTE]` cut to [`COMMENT_MAX`] bytes: the one text every
 /// emitter (script, JSON, netlink userdata) stores. Safe inside an nft string: the file name is
 /// in its safe form ([`crate::text::comment_name`], made when the origin is) and the note was
 /// validated by the resolver (`Values::nft_text`).
-pub(crate) fn push_comment(out: &mut String, origin: &Origin) {
+pub(crate) fn push_comment(out: &mut String, origin: &Origin, files: &Files) {
     let start = out.len();
-    out.push_str(&origin.file);
+    out.push_str(files.name(origin.file));
     out.push(':');
-    push_u32(out, origin.line);
+    push_u32(out, origin.line.get());
     if let Some(note) = &origin.note {
         out.push(' ');
         out.push_str(note);
@@ -51,9 +56,9 @@ pub(crate) fn push_comment(out: &mut String, origin: &Origin) {
 }
 
 /// [`push_comment`] as a string of its own.
-pub fn comment(origin: &Origin) -> String {
-    let mut out = String::with_capacity(origin.file.len() + 16);
-    push_comment(&mut out, origin);
+pub fn comment(origin: &Origin, files: &Files) -> String {
+    let mut out = String::with_capacity(files.name(origin.file).len() + 16);
+    push_comment(&mut out, origin, files);
     out
 }
 
@@ -68,12 +73,12 @@ fn truncate_from(out: &mut String, start: usize, max: usize) {
     }
 }
 
-fn push_match(out: &mut String, m: &Match) {
+fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
     match m {
         Match::IifName { neg, name } => push_ifname(out, "iifname ", *neg, name),
         Match::OifName { neg, name } => push_ifname(out, "oifname ", *neg, name),
-        Match::Saddr { neg, addrs } => push_addr_match(out, "ip saddr", *neg, addrs),
-        Match::Daddr { neg, addrs } => push_addr_match(out, "ip daddr", *neg, addrs),
+        Match::Saddr { neg, addrs } => push_addr_match(out, "ip saddr", *neg, addrs, sets),
+        Match::Daddr { neg, addrs } => push_addr_match(out, "ip daddr", *neg, addrs, sets),
         Match::Protocol { neg, proto } => {
             let _ = write!(out, "ip protocol {}", neq(*neg));
             match protocol_name(*proto) {
@@ -83,7 +88,9 @@ fn push_match(out: &mut String, m: &Match) {
                 }
             }
         }
-        Match::Port { proto, dir, neg, ports } => push_port_match(out, *proto, *dir, *neg, ports),
+        Match::Port { proto, dir, neg, ports } => {
+            push_port_match(out, *proto, *dir, *neg, ports, sets)
+        }
         Match::CtState { neg, states } => push_ct_state(out, *neg, states),
         Match::Limit { rate, unit, burst } => {
             let unit = match unit {
@@ -155,7 +162,7 @@ fn neq(neg: bool) -> &'static str {
     if neg { "!= " } else { "" }
 }
 
-fn push_addr_match(out: &mut String, field: &str, neg: bool, addrs: &AddrMatch) {
+fn push_addr_match(out: &mut String, field: &str, neg: bool, addrs: &AddrMatch, sets: &[Set]) {
     match addrs {
         // Never produced by `resolve`; printed with its meaning kept: an empty list matches
         // nothing, so its negation matches everything.
@@ -187,8 +194,8 @@ fn push_addr_match(out: &mut String, field: &str, neg: bool, addrs: &AddrMatch) 
                 let _ = write!(out, "-{hi}");
             }
         }
-        AddrMatch::Set(name) => {
-            let _ = write!(out, "{field} {}@{name}", neq(neg));
+        AddrMatch::Set(id) => {
+            let _ = write!(out, "{field} {}@{}", neq(neg), set_name(sets, *id));
         }
     }
 }
@@ -221,7 +228,14 @@ pub(super) fn l4_name(proto: L4) -> &'static str {
     }
 }
 
-fn push_port_match(out: &mut String, proto: L4, dir: Dir, neg: bool, ports: &PortMatch) {
+fn push_port_match(
+    out: &mut String,
+    proto: L4,
+    dir: Dir,
+    neg: bool,
+    ports: &PortMatch,
+    sets: &[Set],
+) {
     let field = match dir {
         Dir::Src => "sport",
         Dir::Dst => "dport",
@@ -251,8 +265,8 @@ fn push_port_match(out: &mut String, proto: L4, dir: Dir, neg: bool, ports: &Por
                 out.push_str(" }");
             }
         }
-        PortMatch::Set(name) => {
-            let _ = write!(out, "{}@{name}", neq(neg));
+        PortMatch::Set(id) => {
+            let _ = write!(out, "{}@{}", neq(neg), set_name(sets, *id));
         }
     }
 }

@@ -6,11 +6,17 @@ use super::*;
 use crate::ir::*;
 
 fn origin(line: u32, note: Option<&str>) -> Option<Origin> {
-    Some(Origin {
-        file: std::sync::Arc::new("rules.fw".into()),
-        line,
-        note: note.map(|n| Box::new(n.into())),
-    })
+    let line = std::num::NonZeroU32::new(line).expect("a line number");
+    Some(Origin { file: RULES_FW, line, note: note.map(Into::into) })
+}
+
+/// The one rules file of these rulesets.
+const RULES_FW: crate::diagnostic::FileId = crate::diagnostic::FileId(0);
+
+fn files() -> Files {
+    let mut files = Files::default();
+    files.insert(RULES_FW, "rules.fw");
+    files
 }
 
 fn rule(matches: Vec<Match>, action: Action, line: u32) -> Rule {
@@ -30,6 +36,7 @@ fn example() -> Ruleset {
     Ruleset {
         table: "overlayfw".into(),
         input_hash: "abc123".into(),
+        files: files(),
         sets: vec![Set {
             name: "blacklist".into(),
             elements: SetElements::Addrs(vec![net("192.0.2.0/24"), net("203.0.113.7/32")]),
@@ -106,11 +113,12 @@ fn deterministic() {
 }
 
 fn one_rule_text(r: Rule) -> String {
+    // The example's sets stay: a rule names a set by its index in them.
     let mut rs = example();
-    rs.sets.clear();
     rs.chains = vec![Chain { name: "C".into(), base: None, rules: vec![r] }];
     let script = nft_script(&rs);
-    let line = script.lines().find(|l| l.starts_with("\t\t")).expect("one rule line");
+    let mut lines = script.lines().skip_while(|l| *l != "\tchain C {");
+    let line = lines.nth(1).expect("one rule line");
     line.trim_start_matches('\t').to_owned()
 }
 
@@ -139,10 +147,7 @@ fn matches_text() {
             },
             "ip saddr 10.0.0.1-10.0.0.9",
         ),
-        (
-            Match::Saddr { neg: true, addrs: AddrMatch::Set(Box::new("blacklist".into())) },
-            "ip saddr != @blacklist",
-        ),
+        (Match::Saddr { neg: true, addrs: AddrMatch::Set(SetId(0)) }, "ip saddr != @blacklist"),
         (Match::Protocol { neg: false, proto: 132 }, "ip protocol sctp"),
         (Match::Protocol { neg: true, proto: 47 }, "ip protocol != 47"),
         (

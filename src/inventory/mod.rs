@@ -96,6 +96,18 @@ pub enum FwSetElements {
 }
 
 impl Inventory {
+    /// The id of a FWset: its place in name order, which is its place in the IR's sets.
+    pub fn fwset_id(&self, name: &str) -> Option<crate::ir::SetId> {
+        self.fwsets.contains_key(name).then(|| {
+            crate::ir::SetId(self.fwsets.keys().take_while(|k| k.as_str() < name).count() as u32)
+        })
+    }
+
+    /// The name of the FWset `id` ([`Inventory::fwset_id`]).
+    pub fn fwset_name(&self, id: crate::ir::SetId) -> &str {
+        self.fwsets.keys().nth(id.0 as usize).map_or("", String::as_str)
+    }
+
     /// The kernel interface names the inventory declares, sorted, without duplicates.
     pub fn kernel_interfaces(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.interfaces.values().map(|i| i.kernel.as_str()).collect();

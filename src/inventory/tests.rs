@@ -581,3 +581,15 @@ fn hidden_line_breaks_and_invisible_characters_are_refused() {
     // CRLF line ends, tabs in a comment and a leading byte-order mark are fine.
     ok("\u{feff}fwsets:\r\n  a: [10.0.0.1]\t# tab\r\n");
 }
+
+/// A FWset's id is its place in name order, as in the IR's sets (`ir::SetId`), whatever the
+/// order the inventory writes them in.
+#[test]
+fn fwset_ids_follow_name_order() {
+    let inv = ok("fwsets:\n  web: [80]\n  bl: [192.0.2.0/24]\n  mid: [10.0.0.0/8]\n");
+    let ids: Vec<_> = ["bl", "mid", "web", "nope"].map(|n| inv.fwset_id(n)).into();
+    let want = [Some(0), Some(1), Some(2), None].map(|i| i.map(crate::ir::SetId));
+    assert_eq!(ids, want);
+    assert_eq!(inv.fwset_name(crate::ir::SetId(1)), "mid");
+    assert_eq!(inv.fwset_name(crate::ir::SetId(7)), "");
+}

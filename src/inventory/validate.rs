@@ -398,21 +398,12 @@ fn parse_net(s: &str, bare: bool) -> Result<Ipv4Network, NetError> {
     if s.contains(':') {
         return Err(NetError::V6);
     }
-    let (addr, len) = match s.split_once('/') {
-        Some((a, l)) => (a, Some(l)),
-        None if bare => (s, None),
-        None => return Err(NetError::Malformed),
-    };
-    let addr: Ipv4Addr = addr.parse().map_err(|_| NetError::Malformed)?;
-    let len = match len {
-        None => 32,
-        Some(l) => {
-            let digits = l.bytes().all(|c| c.is_ascii_digit());
-            if !digits || l.is_empty() || l.len() > 2 || (l.len() == 2 && l.starts_with('0')) {
-                return Err(NetError::Malformed);
-            }
-            l.parse::<u8>().map_err(|_| NetError::Malformed)?
-        }
+    if !bare && !s.contains('/') {
+        return Err(NetError::Malformed);
+    }
+    let (addr, len) = match crate::net::parse_cidr(s) {
+        Ok(c) if !c.padded => (c.addr, c.prefix.unwrap_or(32)),
+        _ => return Err(NetError::Malformed),
     };
     let net = Ipv4Network::new(addr, len).map_err(|_| NetError::Malformed)?;
     let masked = Ipv4Network::new(net.network(), len).map_err(|_| NetError::Malformed)?;
@@ -482,7 +473,7 @@ impl Cx<'_> {
             );
             return None;
         };
-        match s.parse::<Ipv4Addr>() {
+        match crate::net::parse_addr(s) {
             Ok(a) => Some(Located { value: a, span: self.span(&key.value.span) }),
             Err(_) => {
                 let e = if s.contains(':') { NetError::V6 } else { NetError::Malformed };

@@ -8,15 +8,16 @@
 use std::collections::HashMap;
 
 use crate::ir::{self, Action, BaseChain, ChainKind, Class, Hook, Origin};
-use crate::resolve::{Family, Files, Placed, Resolved, VChain, builtin_chain_name, hook_word};
+use crate::resolve::{Family, Placed, Resolved, VChain, builtin_chain_name, hook_word};
 use crate::syntax::ast::Builtin;
 
 /// Lays the placed chains out as the ruleset, freeing each placed chain as soon as it is laid
 /// out (so that the two never both exist whole). `None` when resolving found an error.
 pub fn layout(resolved: Resolved) -> Option<ir::Ruleset> {
     let sets = resolved.sets?;
-    let chains = chains(resolved.chains, &resolved.files);
-    Some(ir::Ruleset { table: resolved.table, input_hash: resolved.input_hash, sets, chains })
+    let chains = chains(resolved.chains);
+    let (table, input_hash, files) = (resolved.table, resolved.input_hash, resolved.files);
+    Some(ir::Ruleset { table, input_hash, sets, chains, files })
 }
 
 /// How a family's rules split over chain types.
@@ -112,7 +113,7 @@ pub fn projections(family: Family, action: &Action) -> u8 {
 
 /// The projection of one rule into a chain type, or `None` when it has no place there. Takes
 /// the rule: its last projection moves it, an earlier one gets a copy.
-fn project(mut p: Placed, family: Builtin, kind: ChainKind, files: &Files) -> Option<ir::Rule> {
+fn project(mut p: Placed, family: Builtin, kind: ChainKind) -> Option<ir::Rule> {
     // `None`: the line's own action.
     let action = match fate(mode(family), kind, &p.action) {
         Fate::Absent => return None,
@@ -121,7 +122,7 @@ fn project(mut p: Placed, family: Builtin, kind: ChainKind, files: &Files) -> Op
             p.jump().map(|(jump, _)| Action::Jump(projection_name(jump, family, kind).into()))
         }
     };
-    let origin = Some(origin(&mut p, files));
+    let origin = Some(origin(&mut p));
     Some(ir::Rule { matches: p.matches, action: action.unwrap_or(p.action), origin })
 }
 
@@ -156,7 +157,7 @@ fn empty_nat_base(b: Builtin) -> Option<ir::Chain> {
 
 /// Lays the VNS3 chains out as nft chains: for each family, its projections (subgroups before
 /// the chains that jump to them), then the base chains; the mirror last.
-fn chains(mut chains: Vec<VChain>, files: &Files) -> Vec<ir::Chain> {
+fn chains(mut chains: Vec<VChain>) -> Vec<ir::Chain> {
     let mut out = Vec::new();
     let mut bases = Vec::new();
     for b in [
@@ -210,10 +211,10 @@ fn chains(mut chains: Vec<VChain>, files: &Files) -> Vec<ir::Chain> {
                     // Laid out for the last time: the rules move, and the chain is freed.
                     std::mem::take(&mut c.rules)
                         .into_iter()
-                        .filter_map(|p| project(p, b, kind, files))
+                        .filter_map(|p| project(p, b, kind))
                         .collect()
                 } else {
-                    c.rules.iter().filter_map(|p| project(p.clone(), b, kind, files)).collect()
+                    c.rules.iter().filter_map(|p| project(p.clone(), b, kind)).collect()
                 };
                 out.push(ir::Chain { name: projection_name(&c.name, b, kind), base: None, rules });
             }
@@ -245,7 +246,7 @@ fn chains(mut chains: Vec<VChain>, files: &Files) -> Vec<ir::Chain> {
                 rules: std::mem::take(&mut c.rules)
                     .into_iter()
                     .map(|mut p| ir::Rule {
-                        origin: Some(origin(&mut p, files)),
+                        origin: Some(origin(&mut p)),
                         matches: p.matches,
                         action: p.action,
                     })
@@ -302,16 +303,17 @@ fn callee_first(members: &[VChain], root: &str) -> Vec<usize> {
 }
 
 /// The line's origin for its IR rule: its span's file, its number and (taken) note.
-fn origin(p: &mut Placed, files: &Files) -> Origin {
-    let note = p.extra.as_mut().and_then(|e| e.note.take()).map(Box::new);
-    Origin { file: files.name(p.span.file), line: p.line, note }
+fn origin(p: &mut Placed) -> Origin {
+    let note = p.extra.as_mut().and_then(|e| e.note.take()).map(String::into_boxed_str);
+    let line = std::num::NonZeroU32::new(p.line).expect("lines count from 1");
+    Origin { file: p.span.file, line, note }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::diagnostic::{FileId, Span};
-    use crate::resolve::{Extra, Input};
+    use crate::resolve::Extra;
 
     fn placed(action: Action) -> Placed {
         let span = Span { file: FileId(0), start: 0, end: 1 };
@@ -340,11 +342,8 @@ mod tests {
             Action::Redirect { ports: None },
             Action::Dup { to: [192, 0, 2, 2].into() },
         ];
-        let input = Input { name: "t.rules", file: FileId(0), text: "", stream: None };
-        let files = Files::new(&[input]);
-        let lands = |b: Builtin, kind: ChainKind, a: &Action| {
-            project(placed(a.clone()), b, kind, &files).is_some()
-        };
+        let lands =
+            |b: Builtin, kind: ChainKind, a: &Action| project(placed(a.clone()), b, kind).is_some();
         for a in &actions {
             let bits = projections(Family::Builtin(Builtin::Output), a);
             let expect = [(ChainKind::Filter, FILTER), (ChainKind::Nat, NAT)]

@@ -273,7 +273,7 @@ impl<'a> Index<'a> {
 /// all large 2.5x slower to lint.
 struct ShapeCache<'a, 's> {
     rules: &'a [Placed],
-    sets: &'s Sets<'s>,
+    sets: &'s Sets,
     /// The rule whose shape each slot holds ([`ShapeCache::EMPTY`]: none yet).
     slots: Vec<(usize, Shape<'a>)>,
 }
@@ -282,7 +282,7 @@ impl<'a, 's> ShapeCache<'a, 's> {
     const SLOTS: usize = 1024;
     const EMPTY: usize = usize::MAX;
 
-    fn new(rules: &'a [Placed], sets: &'s Sets<'s>) -> Self {
+    fn new(rules: &'a [Placed], sets: &'s Sets) -> Self {
         let slots = std::iter::repeat_with(|| (Self::EMPTY, Shape::universe()))
             .take(rules.len().min(Self::SLOTS))
             .collect();

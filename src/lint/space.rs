@@ -294,16 +294,17 @@ impl<'a> Shape<'a> {
 }
 
 /// FWset contents as intervals, and their complements, computed once per set.
-pub struct Sets<'a> {
-    map: crate::fasthash::FxHashMap<&'a str, (Vals, Vals)>,
+/// Indexed by [`crate::ir::SetId`]: the inventory's FWsets in name order.
+pub struct Sets {
+    vals: Vec<(Vals, Vals)>,
 }
 
-impl<'a> Sets<'a> {
-    pub fn new(inv: &'a Inventory) -> Sets<'a> {
-        let map = inv
+impl Sets {
+    pub fn new(inv: &Inventory) -> Sets {
+        let vals = inv
             .fwsets
-            .iter()
-            .map(|(name, s)| {
+            .values()
+            .map(|s| {
                 let (ivs, max) = match &s.elements {
                     FwSetElements::Addrs(a) => {
                         (normalize(a.iter().map(net_ivs).collect()), ADDR_MAX)
@@ -314,14 +315,14 @@ impl<'a> Sets<'a> {
                     ),
                 };
                 let comp = complement(&ivs, max);
-                (name.as_str(), (Vals::new(ivs), Vals::new(comp)))
+                (Vals::new(ivs), Vals::new(comp))
             })
             .collect();
-        Sets { map }
+        Sets { vals }
     }
 
-    fn get(&self, name: &str, neg: bool) -> Option<Vals> {
-        self.map.get(name).map(|(p, n)| if neg { n.clone() } else { p.clone() })
+    fn get(&self, id: crate::ir::SetId, neg: bool) -> Option<Vals> {
+        self.vals.get(id.0 as usize).map(|(p, n)| if neg { n.clone() } else { p.clone() })
     }
 }
 
@@ -401,7 +402,7 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
                         let iv = (u32::from(*a), u32::from(*b));
                         and_ivs(field, std::iter::once(iv), *neg, ADDR_MAX);
                     }
-                    AddrMatch::Set(name) => match sets.get(name, *neg) {
+                    AddrMatch::Set(id) => match sets.get(*id, *neg) {
                         Some(v) => and_field(field, v),
                         None => s.opaque = true,
                     },
@@ -422,7 +423,7 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
                         let ivs = p.iter().map(|&(a, b)| (u32::from(a), u32::from(b)));
                         and_ivs(field, ivs, *neg, PORT_MAX);
                     }
-                    PortMatch::Set(name) => match sets.get(name, *neg) {
+                    PortMatch::Set(id) => match sets.get(*id, *neg) {
                         Some(v) => and_field(field, v),
                         None => s.opaque = true,
                     },

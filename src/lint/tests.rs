@@ -7,7 +7,7 @@ use ipnetwork::Ipv4Network;
 use super::space::*;
 use crate::diagnostic::Sources;
 use crate::inventory;
-use crate::ir::{AddrMatch, CtState, Dir, L4, Match, PortMatch};
+use crate::ir::{AddrMatch, CtState, Dir, L4, Match, PortMatch, SetId};
 
 fn net(s: &str) -> Ipv4Network {
     s.parse().expect("network")
@@ -76,12 +76,12 @@ fn a_negated_network_covers_its_complement() {
 
 #[test]
 fn named_sets_are_read_from_the_inventory() {
-    let set = |neg| Match::Saddr { neg, addrs: AddrMatch::Set(Box::new("bl".into())) };
+    let set = |neg| Match::Saddr { neg, addrs: AddrMatch::Set(SetId(0)) };
     assert!(cov(&[set(false)], &[src(false, &["192.0.2.128/25"])]));
     assert!(!cov(&[set(false)], &[src(false, &["198.51.100.0/24"])]));
     assert!(cov(&[set(true)], &[src(false, &["198.51.100.0/24"])]));
-    // A set the inventory lacks: the rule never covers.
-    let unknown = Match::Saddr { neg: false, addrs: AddrMatch::Set(Box::new("nope".into())) };
+    // A set id the inventory lacks: the rule never covers.
+    let unknown = Match::Saddr { neg: false, addrs: AddrMatch::Set(SetId(9)) };
     assert!(!cov(&[unknown], &[src(false, &["192.0.2.1/32"])]));
 }
 

@@ -24,15 +24,15 @@ fn rule_addresses(chains: &[VChain], inv: &Inventory) -> Ivs {
 /// set named by many rules was copied once per rule: 1,000 rules × 100,000 addresses).
 fn address_parts(chains: &[VChain], inv: &Inventory) -> Vec<(u32, u32)> {
     let mut v = Vec::new();
-    let mut sets: crate::fasthash::FxHashSet<&str> = Default::default();
+    let mut sets: crate::fasthash::FxHashSet<crate::ir::SetId> = Default::default();
     for p in chains.iter().flat_map(|c| &c.rules) {
         for m in &p.matches {
             let (Match::Saddr { addrs, .. } | Match::Daddr { addrs, .. }) = m else { continue };
             match addrs {
                 AddrMatch::Nets(n) => v.extend(n.iter().map(space::net_ivs)),
                 AddrMatch::Range(a, b) => v.push((u32::from(*a), u32::from(*b))),
-                AddrMatch::Set(name) => {
-                    sets.insert(name);
+                AddrMatch::Set(id) => {
+                    sets.insert(*id);
                 }
             }
         }
@@ -45,8 +45,9 @@ fn address_parts(chains: &[VChain], inv: &Inventory) -> Vec<(u32, u32)> {
             _ => {}
         }
     }
-    for name in sets {
-        if let Some(FwSetElements::Addrs(a)) = inv.fwsets.get(name).map(|s| &s.elements) {
+    for id in sets {
+        let elements = inv.fwsets.get(inv.fwset_name(id)).map(|s| &s.elements);
+        if let Some(FwSetElements::Addrs(a)) = elements {
             v.extend(a.iter().map(space::net_ivs));
         }
     }

@@ -34,7 +34,7 @@ use std::collections::HashMap;
 
 use crate::ir::{
     Action, AddrMatch, Chain, Dir, Elem, Field, MapVerdict, Match, Origin, PortMatch, Rule,
-    Ruleset, Tuple, Vmap,
+    Ruleset, Set, Tuple, Vmap,
 };
 
 /// One merge: which rules became which.
@@ -53,7 +53,7 @@ pub struct Merge {
 pub fn optimize(rs: &mut Ruleset) -> Vec<Merge> {
     let mut merges = Vec::new();
     for chain in &mut rs.chains {
-        optimize_chain(chain, &mut merges);
+        optimize_chain(chain, &rs.sets, &mut merges);
     }
     merges
 }
@@ -171,7 +171,7 @@ fn group_by_input_interface(rules: Vec<Rule>) -> Vec<Rule> {
     out
 }
 
-fn optimize_chain(chain: &mut Chain, merges: &mut Vec<Merge>) {
+fn optimize_chain(chain: &mut Chain, sets: &[Set], merges: &mut Vec<Merge>) {
     let rules = group_by_input_interface(std::mem::take(&mut chain.rules));
     let splits: Vec<Option<Split>> = rules.iter().map(split).collect();
     let mut out = Vec::with_capacity(rules.len());
@@ -203,7 +203,7 @@ fn optimize_chain(chain: &mut Chain, merges: &mut Vec<Merge>) {
             chain: chain.name.clone(),
             origins: rules[i..end].iter().filter_map(|r| r.origin.clone()).collect(),
             count: end - i,
-            into: crate::emit::rule_text(&merged),
+            into: crate::emit::rule_text(&merged, sets),
         });
         out.push(merged);
         i = end;
@@ -409,7 +409,7 @@ fn merge_vmap(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
 
 /// The origin of a merged rule: the first rule's, noting how many more were merged into it.
 fn merged_origin(run: &[Rule]) -> Option<Origin> {
-    let note = Some(Box::new(format!("+{} merged", run.len() - 1)));
+    let note = Some(format!("+{} merged", run.len() - 1).into_boxed_str());
     run[0].origin.clone().map(|o| Origin { note, ..o })
 }
 

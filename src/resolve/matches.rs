@@ -131,7 +131,8 @@ impl Resolver<'_> {
                                     Diagnostic::error(
                                         "E018",
                                         format!(
-                                            "FWset `{s}` cannot be mixed into a multiport list"
+                                            "FWset `{}` cannot be mixed into a multiport list",
+                                            self.v.inv.fwset_name(s)
                                         ),
                                         spec.span,
                                     )
@@ -194,7 +195,7 @@ impl Resolver<'_> {
                 }
                 MatchKind::Set { name, dir } => match self.v.addr_set(&name.node, name.span) {
                     Some(AddrPart::Set(s)) => {
-                        let addrs = ir::AddrMatch::Set(s.into());
+                        let addrs = ir::AddrMatch::Set(s);
                         ext.push(match dir {
                             ast::SetDir::Src => Match::Saddr { neg, addrs },
                             ast::SetDir::Dst => Match::Daddr { neg, addrs },
@@ -413,7 +414,7 @@ pub(super) fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -
         if !nets.is_empty() {
             one.push(mk(ir::AddrMatch::Nets(nets.into())));
         }
-        one.extend(sets.into_iter().map(|s| mk(ir::AddrMatch::Set(Box::new(s)))));
+        one.extend(sets.into_iter().map(|s| mk(ir::AddrMatch::Set(s))));
         return vec![one];
     }
     if everything {
@@ -423,7 +424,7 @@ pub(super) fn addr_alternatives(parts: Vec<AddrPart>, neg: bool, is_src: bool) -
     if !nets.is_empty() {
         alts.push(vec![mk(ir::AddrMatch::Nets(nets.into()))]);
     }
-    alts.extend(sets.into_iter().map(|s| vec![mk(ir::AddrMatch::Set(Box::new(s)))]));
+    alts.extend(sets.into_iter().map(|s| vec![mk(ir::AddrMatch::Set(s))]));
     if alts.is_empty() {
         alts.push(Vec::new());
     }
@@ -435,7 +436,7 @@ pub(super) fn one_net(net: ipnetwork::Ipv4Network, neg: bool, is_src: bool) -> A
     if net.prefix() == 0 && !neg {
         return AddrAlts::Any;
     }
-    let addrs = ir::AddrMatch::Nets(ir::Few::One(net));
+    let addrs = ir::AddrMatch::Nets(ir::SmallList::One(net));
     AddrAlts::One(if is_src { Match::Saddr { neg, addrs } } else { Match::Daddr { neg, addrs } })
 }
 

@@ -176,7 +176,7 @@ pub fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: us
     });
     Resolved {
         chains: r.chains,
-        files: Files::new(inputs),
+        files: files(inputs),
         used,
         diagnostics,
         io: r.io,
@@ -228,29 +228,15 @@ impl Placed {
     }
 }
 
-/// The names of the rules files, by `FileId`, shared by every rule of a file.
-#[derive(Clone, Debug, Default)]
-pub struct Files(Vec<Option<std::sync::Arc<String>>>);
+pub use crate::ir::Files;
 
-impl Files {
-    pub(crate) fn new(inputs: &[Input]) -> Files {
-        let mut names = Vec::new();
-        for input in inputs {
-            let i = input.file.0 as usize;
-            if names.len() <= i {
-                names.resize(i + 1, None);
-            }
-            names[i] = Some(std::sync::Arc::new(crate::text::comment_name(input.name)));
-        }
-        Files(names)
+/// The names of the rules files resolved, by their `FileId`.
+pub(crate) fn files(inputs: &[Input]) -> Files {
+    let mut files = Files::default();
+    for input in inputs {
+        files.insert(input.file, input.name);
     }
-
-    /// The name of a rules file that was resolved, in the safe form rule comments carry
-    /// ([`crate::text::comment_name`]).
-    pub fn name(&self, file: FileId) -> std::sync::Arc<String> {
-        let name = self.0.get(file.0 as usize).and_then(Option::as_ref);
-        std::sync::Arc::clone(name.expect("a resolved file"))
-    }
+    files
 }
 
 /// A VNS3 chain: a builtin `X_CUST`, a subgroup, or the mirror's `MACRO_CUST_IN`/`_OUT`, with
@@ -439,7 +425,7 @@ mod tests {
             .rules
             .iter()
             .map(|r| r.origin.clone().expect("a line's rule"))
-            .map(|o| (o.file.to_string(), o.line, o.note.map(|n| n.to_string())))
+            .map(|o| (rs.files.name(o.file).to_string(), o.line.get(), o.note.map(String::from)))
             .collect();
         assert_eq!(
             origins,

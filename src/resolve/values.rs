@@ -18,7 +18,7 @@ use crate::syntax::ast::{AddrItem, NatAddr, Net, PortSpec, Value};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AddrPart {
     Nets(Vec<Ipv4Network>),
-    Set(String),
+    Set(ir::SetId),
 }
 
 /// Resolution context: the inventory, the diagnostics collected so far, and which inventory
@@ -197,6 +197,11 @@ impl<'a> Values<'a> {
         network
     }
 
+    /// The id of a FWset the inventory declares.
+    fn set_id(&self, name: &str) -> ir::SetId {
+        self.inv.fwset_id(name).expect("a declared FWset")
+    }
+
     /// One `-s`/`-d` item.
     pub fn addr_item(&mut self, item: &Spanned<AddrItem>) -> Option<AddrPart> {
         let span = item.span;
@@ -275,7 +280,7 @@ impl<'a> Values<'a> {
         };
         self.used.fwsets.insert(key.clone());
         match set.elements {
-            FwSetElements::Addrs(_) => Some(AddrPart::Set(key.clone())),
+            FwSetElements::Addrs(_) => Some(AddrPart::Set(self.set_id(key))),
             FwSetElements::Ports(_) => {
                 self.error(
                     Diagnostic::error(
@@ -294,7 +299,9 @@ impl<'a> Values<'a> {
     pub fn ports(&mut self, spec: &Spanned<PortSpec>) -> Option<ir::PortMatch> {
         let span = spec.span;
         match &spec.node {
-            PortSpec::Single(Value::Lit(p)) => Some(ir::PortMatch::Ports(ir::Few::One((*p, *p)))),
+            PortSpec::Single(Value::Lit(p)) => {
+                Some(ir::PortMatch::Ports(ir::SmallList::One((*p, *p))))
+            }
             PortSpec::Range(a, b) => {
                 let a = self.port_scalar(a, span)?;
                 let b = self.port_scalar(b, span)?;
@@ -306,11 +313,11 @@ impl<'a> Values<'a> {
                     ));
                     return None;
                 }
-                Some(ir::PortMatch::Ports(ir::Few::One((a, b))))
+                Some(ir::PortMatch::Ports(ir::SmallList::One((a, b))))
             }
             PortSpec::Single(Value::Var(name)) => match self.var(name, span)? {
                 VarValue::Set(s) => match &self.inv.fwsets[s].elements {
-                    FwSetElements::Ports(_) => Some(ir::PortMatch::Set(Box::new(s.into()))),
+                    FwSetElements::Ports(_) => Some(ir::PortMatch::Set(self.set_id(s))),
                     FwSetElements::Addrs(_) => {
                         let decl = self.inv.fwsets[s].span;
                         self.error(
@@ -510,8 +517,8 @@ impl<'a> Values<'a> {
             NatAddr::Var(name) => match self.var(name, span)? {
                 VarValue::Addr(x, _) => Some((x, None)),
                 VarValue::Net(n, _) if n.prefix() == 32 => Some((n.ip(), None)),
-                VarValue::Texts([t], _) if t.parse::<Ipv4Addr>().is_ok() => {
-                    Some((t.parse().expect("checked"), None))
+                VarValue::Texts([t], _) if crate::net::parse_addr(t).is_ok() => {
+                    Some((crate::net::parse_addr(t).expect("checked"), None))
                 }
                 VarValue::Texts(_, decl) | VarValue::Net(_, decl) => {
                     self.error(
@@ -635,13 +642,10 @@ pub fn valid_iface(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-/// `a.b.c.d` or `a.b.c.d/len`.
+/// `a.b.c.d` or `a.b.c.d/len` (a variable's text), by [`crate::net::parse_cidr`].
 pub fn parse_net(s: &str) -> Option<Net> {
-    let (addr, prefix) = match s.split_once('/') {
-        Some((a, p)) => (a, p.parse::<u8>().ok().filter(|&p| p <= 32)?),
-        None => (s, 32),
-    };
-    Some(Net { addr: addr.parse().ok()?, prefix })
+    let c = crate::net::parse_cidr(s).ok()?;
+    Some(Net { addr: c.addr, prefix: c.prefix.unwrap_or(32) })
 }
 
 /// `p`, `a:b` or `a-b`.

@@ -14,6 +14,7 @@ use super::item::{Item, LineCtx, Res, ToAddr, ToVal, Val, e001, e008, shown};
 use super::names;
 use super::options::{OPT_COUNT, Opt, ValueKind, spellings};
 use crate::diagnostic::{Diagnostic, Span, Spanned};
+use crate::net::{self, AddrError, CidrError};
 
 /// Parses one trimmed rule line: its `line` pair, or pest's error (for `reword`).
 pub(super) fn parse_line(ctx: LineCtx<'_>) -> Result<Pair<'_, G>, pest::error::Error<G>> {
@@ -432,35 +433,42 @@ fn ipv4(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Ipv4Addr> {
 
 /// Four dot-separated `number`s (grammar rule `ipv4`) as an address; `span` is where `s` is.
 fn ipv4_text(s: &str, span: Span) -> Res<Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    // Grammar rule `ipv4` is four `number`s joined by dots.
-    for (i, part) in s.split('.').enumerate().take(4) {
-        if part.len() > 1 && part.starts_with('0') {
-            return Err(e008(format!("octet `{part}` of `{s}` has a leading zero"), span)
-                .with_help("write octets without leading zeros (some tools read them as octal)"));
+    net::parse_addr(s).map_err(|e| addr_error(s, e, span))
+}
+
+/// The message for an address the grammar took (four `number`s) and [`net`] did not.
+fn addr_error(s: &str, e: AddrError<'_>, span: Span) -> Diagnostic {
+    match e {
+        AddrError::LeadingZero(part) => {
+            e008(format!("octet `{part}` of `{s}` has a leading zero"), span)
+                .with_help("write octets without leading zeros (some tools read them as octal)")
         }
-        octets[i] = number(part).and_then(|n| u8::try_from(n).ok()).ok_or_else(|| {
+        AddrError::NotOctet(part) => {
             e008(format!("`{}` in `{}` is not an octet (0–255)", shown(part), shown(s)), span)
-        })?;
+        }
+        // Grammar rule `ipv4` has four parts.
+        AddrError::Shape => e008(format!("`{}` is not an IPv4 address", shown(s)), span),
     }
-    Ok(Ipv4Addr::from(octets))
 }
 
 /// Grammar rule `cidr` is atomic (no inner pairs, which made parsing 2% slower): an `ipv4`,
 /// maybe `/` and a `prefix` of digits.
 fn cidr(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<(Net, bool)> {
     let (s, start) = (p.as_str(), p.as_span().start());
-    let (a, digits) = s.split_once('/').map_or((s, None), |(a, d)| (a, Some(d)));
-    let addr = ipv4_text(a, ctx.at(start, start + a.len()))?;
-    let Some(digits) = digits else { return Ok((Net { addr, prefix: 32 }, false)) };
-    let from = start + a.len() + 1;
-    let prefix = number(digits).filter(|n| *n <= 32).ok_or_else(|| {
-        e008(
-            format!("prefix length `/{}` is over 32", shown(digits)),
-            ctx.at(from, from + digits.len()),
-        )
-    })?;
-    Ok((Net { addr, prefix: prefix as u8 }, true))
+    match net::parse_cidr(s) {
+        Ok(c) => Ok((Net { addr: c.addr, prefix: c.prefix.unwrap_or(32) }, c.prefix.is_some())),
+        Err(CidrError::Addr(e)) => {
+            let a = s.split_once('/').map_or(s, |(a, _)| a);
+            Err(addr_error(a, e, ctx.at(start, start + a.len())))
+        }
+        Err(CidrError::Prefix(digits)) => {
+            let from = start + s.len() - digits.len();
+            Err(e008(
+                format!("prefix length `/{}` is over 32", shown(digits)),
+                ctx.at(from, from + digits.len()),
+            ))
+        }
+    }
 }
 
 fn addr_list(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Vec<Spanned<AddrItem>>> {

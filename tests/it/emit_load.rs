@@ -13,7 +13,7 @@ use crate::netns::{Netns, objects, packets, require_root, rule_counts};
 
 const TABLE: &str = "overlayfw";
 
-use crate::irgen::{Lines, base, chain, every_variant, ip, jump, nat, net, tcp_dport};
+use crate::irgen::{Lines, base, chain, every_variant, file_line, ip, jump, nat, net, tcp_dport};
 
 /// A comment as nft keeps it: at most `COMMENT_MAX` bytes, cut at a character boundary.
 fn cut(mut text: String) -> String {
@@ -97,8 +97,8 @@ fn every_variant_loads_with_its_chains_rules_and_comments() {
         .flat_map(|c| &c.rules)
         .filter_map(|r| r.origin.as_ref())
         .map(|o| match &o.note {
-            Some(n) => cut(format!("{}:{} {n}", o.file, o.line)),
-            None => cut(format!("{}:{}", o.file, o.line)),
+            Some(n) => cut(format!("{} {n}", file_line(o))),
+            None => cut(file_line(o)),
         })
         .collect();
     comments.sort();
@@ -307,6 +307,7 @@ fn hook_restrictions() {
     for (kind, hook, priority, matches, action, loads) in cases {
         let rs = Ruleset {
             table: TABLE.into(),
+            files: crate::irgen::files(),
             input_hash: "h".into(),
             sets: vec![],
             chains: vec![base("c", kind, hook, priority, vec![Lines(0).rule(matches, action)])],
@@ -333,13 +334,11 @@ fn netmap_keeps_host_bits() {
     let map = l.rule(vec![daddr("10.9.9.0/24")], Action::NetmapDnat { to: net("10.0.1.0/24") });
     let mapped = l.rule(vec![daddr("10.0.1.77/32")], Action::Count);
     let unmapped = l.rule(vec![daddr("10.9.9.77/32")], Action::Count);
-    let comment = |r: &Rule| {
-        let o = r.origin.as_ref().unwrap();
-        format!("{}:{}", o.file, o.line)
-    };
+    let comment = |r: &Rule| file_line(r.origin.as_ref().unwrap());
     let (map_c, mapped_c, unmapped_c) = (comment(&map), comment(&mapped), comment(&unmapped));
     let rs = Ruleset {
         table: TABLE.into(),
+        files: crate::irgen::files(),
         input_hash: "h".into(),
         sets: vec![],
         chains: vec![
@@ -389,6 +388,7 @@ fn large_ruleset_loads() {
         (0..5_000u32).map(|i| net(&format!("172.16.{}.{}/32", i / 256, i % 256))).collect();
     let rs = Ruleset {
         table: TABLE.into(),
+        files: crate::irgen::files(),
         input_hash: "h".into(),
         sets: vec![Set { name: "big".into(), elements: SetElements::Addrs(elements) }],
         chains: vec![

@@ -68,6 +68,8 @@ fn crafted_names_and_texts_are_refused() {
             "E102",
         ),
         ("INPUT_CUST -s ${v} -j DROP", Some("variables:\n  v: \"10.0.0.1\\n\"\n"), "E018"),
+        // `u8`'s parser took a sign before the one IPv4 parser (`net`): `/+8` was a network.
+        ("INPUT_CUST -s ${v} -j DROP", Some("variables:\n  v: \"10.0.0.0/+8\"\n"), "E018"),
     ];
     for (rules, inv, code) in refused {
         let (script, codes) = compile(rules, *inv);

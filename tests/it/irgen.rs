@@ -4,8 +4,32 @@
 #![allow(dead_code)] // Each user takes what it needs.
 
 use std::net::Ipv4Addr;
+use std::num::NonZeroU32;
+
+use overlayfw::diagnostic::FileId;
 
 use overlayfw::ir::*;
+
+/// `blacklist`, the first set of [`every_variant`].
+const BLACKLIST: SetId = SetId(0);
+
+/// The file of every rule [`Lines`] makes.
+pub const RULES_FW: FileId = FileId(0);
+/// A file whose name alone is over nft's comment length.
+const LONG_NAME: FileId = FileId(1);
+
+/// The names of [`RULES_FW`] and [`LONG_NAME`].
+pub fn files() -> Files {
+    let mut files = Files::default();
+    files.insert(RULES_FW, "rules.fw");
+    files.insert(LONG_NAME, &"f".repeat(200));
+    files
+}
+
+/// A rule's comment without its note: `FILE:LINE`.
+pub fn file_line(o: &Origin) -> String {
+    format!("{}:{}", files().name(o.file), o.line)
+}
 
 pub fn net(s: &str) -> ipnetwork::Ipv4Network {
     s.parse().expect("network")
@@ -27,9 +51,9 @@ impl Lines {
             matches: matches.into(),
             action,
             origin: Some(Origin {
-                file: std::sync::Arc::new("rules.fw".into()),
-                line: self.0,
-                note: note.map(Box::new),
+                file: RULES_FW,
+                line: std::num::NonZeroU32::new(self.0).expect("lines count from 1"),
+                note: note.map(String::into_boxed_str),
             }),
         }
     }
@@ -119,8 +143,8 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
             AddrMatch::Range(ip("10.0.0.1"), ip("10.0.0.9")),
             AddrMatch::Range(ip("10.0.0.9"), ip("10.0.0.1")),
             AddrMatch::Range(ip("10.0.0.5"), ip("10.0.0.5")),
-            AddrMatch::Set(Box::new("blacklist".into())),
-            AddrMatch::Set(Box::new("empty_set".into())),
+            AddrMatch::Set(BLACKLIST),
+            AddrMatch::Set(SetId(1)),
         ] {
             ms.push(Match::Saddr { neg, addrs: addrs.clone() });
             ms.push(Match::Daddr { neg, addrs });
@@ -134,7 +158,7 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
                     PortMatch::Ports(vec![(0, 100), (90, 200), (65535, 65535)].into()),
                     PortMatch::Ports(vec![(53, 53), (52, 52), (65535, 65535)].into()),
                     PortMatch::Ports(vec![].into()),
-                    PortMatch::Set(Box::new("webports".into())),
+                    PortMatch::Set(SetId(2)),
                 ] {
                     ms.push(Match::Port { proto, dir, neg, ports });
                 }
@@ -152,7 +176,7 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
     rules.push(l.rule(
         vec![
             iif("tun0"),
-            Match::Saddr { neg: false, addrs: AddrMatch::Set(Box::new("blacklist".into())) },
+            Match::Saddr { neg: false, addrs: AddrMatch::Set(BLACKLIST) },
             tcp_dport(22),
             Match::Port {
                 proto: L4::Tcp,
@@ -231,7 +255,7 @@ pub fn every_variant() -> Ruleset {
     input.push(Rule {
         matches: Box::new([]),
         action: Action::Accept,
-        origin: Some(Origin { file: "f".repeat(200).into(), line: 7, note: None }),
+        origin: Some(Origin { file: LONG_NAME, line: NonZeroU32::new(7).expect("7"), note: None }),
     });
     let all = all_matches(l);
     let forward = vec![
@@ -248,10 +272,7 @@ pub fn every_variant() -> Ruleset {
     };
     let mirror_in = vec![
         l.rule(vec![iif("tun0")], Action::Dup { to: ip("198.51.100.2") }),
-        l.rule(
-            vec![Match::Saddr { neg: false, addrs: AddrMatch::Set(Box::new("blacklist".into())) }],
-            Action::Drop,
-        ),
+        l.rule(vec![Match::Saddr { neg: false, addrs: AddrMatch::Set(BLACKLIST) }], Action::Drop),
         // VNS3's `PREROUTING … -j REJECT` lands in a filter prerouting chain.
         l.rule(vec![iif("eth0")], Action::Reject(RejectWith::PortUnreachable)),
     ];
@@ -325,6 +346,7 @@ pub fn every_variant() -> Ruleset {
     use ChainKind::{Filter, Nat};
     Ruleset {
         table: "overlayfw".into(),
+        files: files(),
         input_hash: "0123456789abcdef".repeat(10),
         sets: vec![
             Set {

@@ -3,7 +3,6 @@
 //! of the plain and the optimized ruleset and compares what happens to each packet; the
 //! optimized scripts load in a real kernel.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use overlayfw::diagnostic::Sources;
@@ -49,7 +48,8 @@ fn in_nets(nets: &[ipnetwork::Ipv4Network], a: u32) -> bool {
 }
 
 struct Eval<'a> {
-    sets: HashMap<&'a str, &'a SetElements>,
+    /// By `SetId`.
+    sets: Vec<&'a SetElements>,
 }
 
 impl Eval<'_> {
@@ -57,7 +57,7 @@ impl Eval<'_> {
         match m {
             AddrMatch::Nets(n) => in_nets(n, a),
             AddrMatch::Range(lo, hi) => (u32::from(*lo)..=u32::from(*hi)).contains(&a),
-            AddrMatch::Set(name) => match self.sets[name.as_str()] {
+            AddrMatch::Set(id) => match self.sets[id.0 as usize] {
                 SetElements::Addrs(n) => in_nets(n, a),
                 SetElements::Ports(_) => false,
             },
@@ -67,7 +67,7 @@ impl Eval<'_> {
     fn ports(&self, m: &PortMatch, p: u16) -> bool {
         match m {
             PortMatch::Ports(r) => r.iter().any(|&(a, b)| (a..=b).contains(&p)),
-            PortMatch::Set(name) => match self.sets[name.as_str()] {
+            PortMatch::Set(id) => match self.sets[id.0 as usize] {
                 SetElements::Ports(r) => r.iter().any(|&(a, b)| (a..=b).contains(&p)),
                 SetElements::Addrs(_) => false,
             },
@@ -228,7 +228,7 @@ fn equivalent(text: &str, samples: usize) -> (usize, usize, usize) {
     let mut optimized = plain.clone();
     overlayfw::optimize::optimize(&mut optimized);
     let (addrs, ports, ifaces) = pools(&plain);
-    let eval = Eval { sets: plain.sets.iter().map(|s| (s.name.as_str(), &s.elements)).collect() };
+    let eval = Eval { sets: plain.sets.iter().map(|s| &s.elements).collect() };
     let mut x: u64 = 0x243f_6a88_85a3_08d3;
     let mut next = |n: usize| {
         x ^= x << 13;

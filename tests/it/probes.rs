@@ -267,14 +267,14 @@ fn proto_of(l4: L4) -> u8 {
 /// UDP; no two probes share a 5-tuple (conntrack would merge them).
 fn probes(rs: &Ruleset, count: usize, seed: u64) -> Vec<Probe> {
     let (addrs, ports, _) = pools(rs);
-    let addr_set = |name: &str| -> Vec<ipnetwork::Ipv4Network> {
-        match rs.sets.iter().find(|s| s.name == name).map(|s| &s.elements) {
+    let addr_set = |id: &overlayfw::ir::SetId| -> Vec<ipnetwork::Ipv4Network> {
+        match rs.sets.get(id.0 as usize).map(|s| &s.elements) {
             Some(SetElements::Addrs(n)) => n.clone(),
             _ => Vec::new(),
         }
     };
-    let port_set = |name: &str| -> Vec<(u16, u16)> {
-        match rs.sets.iter().find(|s| s.name == name).map(|s| &s.elements) {
+    let port_set = |id: &overlayfw::ir::SetId| -> Vec<(u16, u16)> {
+        match rs.sets.get(id.0 as usize).map(|s| &s.elements) {
             Some(SetElements::Ports(p)) => p.clone(),
             _ => Vec::new(),
         }

@@ -30,8 +30,8 @@ use ipnetwork::Ipv4Network;
 
 use crate::emit::truncate;
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, L4, LogLevel, MapVerdict, Match,
-    Mss, NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule,
+    Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, Files, L4, LogLevel, MapVerdict,
+    Match, Mss, NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule, SetId,
 };
 use crate::nft::LOG_PREFIX_MAX;
 
@@ -292,14 +292,16 @@ pub(crate) fn port_elems(ports: &[(u16, u16)]) -> Vec<Elem> {
 }
 
 /// The rule comment nft writes: `FILE:LINE[ NOTE]`, cut to [`crate::nft::COMMENT_MAX`] bytes.
-pub(crate) fn rule_comment(origin: &Origin) -> String {
-    crate::emit::comment(origin)
+pub(crate) fn rule_comment(origin: &Origin, files: &Files) -> String {
+    crate::emit::comment(origin, files)
 }
 
 /// Lowers rules; hands out ids for anonymous sets after the named ones.
 pub(crate) struct Lowerer<'a> {
-    /// Named sets of the table and their ids.
+    /// Named sets of the table (by [`SetId`]) and their kernel ids.
     pub named: &'a [(String, u32)],
+    /// The names the rules' origins point into.
+    pub files: &'a Files,
     pub next_set_id: u32,
 }
 
@@ -332,14 +334,16 @@ impl<'a> Lowerer<'a> {
         RulePlan {
             anon_sets: cx.anon_sets,
             exprs: cx.exprs,
-            comment: rule.origin.as_ref().map(rule_comment),
+            comment: rule.origin.as_ref().map(|o| rule_comment(o, self.files)),
         }
     }
 
-    fn set_ref(&self, name: &str) -> SetRef {
-        // The IR only names sets of its table; an unknown name keeps id 0 and the kernel
-        // refuses the rule (ENOENT), which the error then names.
-        let id = self.named.iter().find(|(n, _)| n == name).map_or(0, |(_, id)| *id);
+    fn set_ref(&self, set: SetId) -> SetRef {
+        // The IR only names sets of its table (`named` is `Ruleset::sets` in order); an
+        // unknown id keeps id 0 and the kernel refuses the rule (ENOENT), which the error
+        // then names.
+        let (name, id) =
+            self.named.get(set.0 as usize).map_or(("", 0), |(n, id)| (n.as_str(), *id));
         SetRef { name: name.to_owned(), id }
     }
 }
@@ -650,9 +654,9 @@ impl RuleCx<'_, '_> {
                     self.range(neg, lo.octets().to_vec(), hi.octets().to_vec());
                 }
             }
-            AddrMatch::Set(name) => {
+            AddrMatch::Set(id) => {
                 self.payload(Base::Network, offset, 4);
-                let set = self.lowerer.set_ref(name);
+                let set = self.lowerer.set_ref(*id);
                 self.exprs.push(Expr::Lookup { set, inverted: neg, dreg: None });
             }
         }
@@ -687,8 +691,8 @@ impl RuleCx<'_, '_> {
                 };
                 self.exprs.push(Expr::Lookup { set, inverted: neg, dreg: None });
             }
-            PortMatch::Set(name) => {
-                let set = self.lowerer.set_ref(name);
+            PortMatch::Set(id) => {
+                let set = self.lowerer.set_ref(*id);
                 self.exprs.push(Expr::Lookup { set, inverted: neg, dreg: None });
             }
         }
@@ -887,12 +891,14 @@ mod tests {
 
     #[test]
     fn comments_are_cut_at_a_char_boundary() {
+        let mut files = Files::default();
+        files.insert(crate::diagnostic::FileId(0), "f");
         let o = Origin {
-            file: std::sync::Arc::new("f".into()),
-            line: 1,
-            note: Some(Box::new("é".repeat(100))),
+            file: crate::diagnostic::FileId(0),
+            line: std::num::NonZeroU32::MIN,
+            note: Some("é".repeat(100).into()),
         };
-        let c = rule_comment(&o);
+        let c = rule_comment(&o, &files);
         assert!(c.len() <= crate::nft::COMMENT_MAX && c.starts_with("f:1 é"));
     }
 }

@@ -19,7 +19,7 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
-use crate::ir::{Origin, Ruleset, SetElements};
+use crate::ir::{Ruleset, SetElements};
 use batch::{Batch, Socket};
 use lower::{Key, Lowerer, SetPlan};
 
@@ -61,11 +61,12 @@ pub enum Object {
     SetElements {
         set: String,
     },
-    /// A rule, or an anonymous set of it: its chain, its position there (from 1), its origin.
+    /// A rule, or an anonymous set of it: its chain, its position there (from 1), its origin's
+    /// file name and line.
     Rule {
         chain: String,
         position: usize,
-        origin: Option<Origin>,
+        origin: Option<(String, u32)>,
     },
 }
 
@@ -77,8 +78,8 @@ impl fmt::Display for Object {
             Object::Chain { name } => write!(f, "chain {name}"),
             Object::Set { name } => write!(f, "set {name}"),
             Object::SetElements { set } => write!(f, "the elements of set {set}"),
-            Object::Rule { chain, position, origin: Some(o) } => {
-                write!(f, "rule {}:{} (chain {chain}, rule {position})", o.file, o.line)
+            Object::Rule { chain, position, origin: Some((file, line)) } => {
+                write!(f, "rule {file}:{line} (chain {chain}, rule {position})")
             }
             Object::Rule { chain, position, origin: None } => {
                 write!(f, "overlayfw's rule {position} of chain {chain}")
@@ -177,7 +178,10 @@ fn resolve(ruleset: &Ruleset, origins: &[(u32, Source)], seq: u32) -> Object {
         Source::Rule { chain, rule } => Object::Rule {
             chain: ruleset.chains[chain].name.clone(),
             position: rule + 1,
-            origin: ruleset.chains[chain].rules[rule].origin.clone(),
+            origin: ruleset.chains[chain].rules[rule]
+                .origin
+                .as_ref()
+                .map(|o| (ruleset.files.name(o.file).to_string(), o.line.get())),
         },
     }
 }
@@ -232,7 +236,8 @@ fn build(ruleset: &Ruleset) -> (Vec<u8>, u32, Vec<(u32, Source)>, ApplyReport) {
         report.chains += 1;
     }
 
-    let mut lowerer = Lowerer { named: &named, next_set_id: named.len() as u32 + 1 };
+    let mut lowerer =
+        Lowerer { named: &named, files: &ruleset.files, next_set_id: named.len() as u32 + 1 };
     for (c, chain) in ruleset.chains.iter().enumerate() {
         for (r, rule) in chain.rules.iter().enumerate() {
             let plan = lowerer.rule(rule);
