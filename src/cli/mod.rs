@@ -935,10 +935,6 @@ fn in_foreground_of_terminal() -> bool {
 /// Exit 0: confirmed (and kept for the next boot); 1: not confirmed, previous table restored;
 /// 2: restoring failed (the restore script and the record are left for the operator); 3:
 /// confirmed, but keeping it for the next boot failed.
-fn fs_read(path: &Path) -> io::Result<String> {
-    std::fs::read_to_string(path)
-}
-
 fn watchdog(a: WatchdogArgs) -> io::Result<u8> {
     use live::confirm::Decision;
     let Some(pending) = live::confirm::Pending::open(&a.table.table, &a.id) else {
@@ -965,7 +961,8 @@ fn watchdog(a: WatchdogArgs) -> io::Result<u8> {
     if decision == Decision::Confirmed {
         // Kept for the next boot only now: an unconfirmed change never replaces that file.
         let kept = live::persist::path(&a.table.table).map(|path| {
-            fs_read(&pending.applied_path()).and_then(|s| live::persist::write(&path, &s))
+            std::fs::read_to_string(pending.applied_path())
+                .and_then(|s| live::persist::write(&path, &s))
         });
         pending.clear();
         return Ok(if matches!(kept, Some(Err(_))) { 3 } else { 0 });

@@ -284,13 +284,7 @@ fn nat(key: &str, v: &Value) -> Option<String> {
     }
     if v.get("addr").is_some() || v.get("port").is_some() {
         s.push_str(" to ");
-        if let Some(a) = v.get("addr") {
-            s.push_str(&value(a));
-        }
-        if let Some(p) = v.get("port") {
-            s.push(':');
-            s.push_str(&value(p));
-        }
+        s.push_str(&addr_port(v));
     }
     if let Some(flags) = v.get("flags") {
         let all = list(flags);
@@ -338,14 +332,18 @@ fn tproxy(v: &Value) -> Option<String> {
         s.push_str(&word(f));
     }
     s.push_str(" to ");
-    if let Some(a) = v.get("addr") {
-        s.push_str(&value(a));
-    }
+    s.push_str(&addr_port(v));
+    Some(s)
+}
+
+/// `ADDR:PORT` of a NAT or tproxy statement, either part possibly absent.
+fn addr_port(v: &Value) -> String {
+    let mut s = v.get("addr").map(value).unwrap_or_default();
     if let Some(p) = v.get("port") {
         s.push(':');
         s.push_str(&value(p));
     }
-    Some(s)
+    s
 }
 
 /// `add @set { ELEM }`, `update @map { ELEM : DATA }` (with a statement: `… limit …`).

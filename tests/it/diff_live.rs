@@ -16,28 +16,18 @@ INPUT_CUST -s 10.0.0.0/8 -j ACCEPT
 PREROUTING_CUST -i eth0 -p tcp --dport 2222 -j DNAT --to 198.51.100.2:22
 ";
 
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
+/// A scratch directory (removed on drop) and a file written into it.
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let p =
-            std::env::temp_dir().join(format!("overlayfw-difflive-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("scratch dir");
-        Scratch(p)
+    fn new() -> Scratch {
+        Scratch(tempfile::tempdir().expect("scratch dir"))
     }
 
     fn file(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
+        let p = self.0.path().join(name);
         std::fs::write(&p, text).expect("write scratch file");
         p
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -99,7 +89,7 @@ fn what_json_hides_is_a_difference_in_the_kernel() {
     if !netns::require_root() {
         return;
     }
-    let dir = Scratch::new("hidden");
+    let dir = Scratch::new();
     let rules = dir.file("r.rules", RULES);
     let script = compiled(&rules);
     let ns = Netns::new();
@@ -164,7 +154,7 @@ fn foreign_statements_print_as_nft_text_never_json() {
     if !netns::require_root() {
         return;
     }
-    let dir = Scratch::new("text");
+    let dir = Scratch::new();
     let rules = dir.file("r.rules", RULES);
     let ns = Netns::new();
     ns.nft_load(&compiled(&rules)).unwrap_or_else(|e| panic!("{e}"));
@@ -230,9 +220,9 @@ fn foreign_statements_print_as_nft_text_never_json() {
 
 #[test]
 fn against_refuses_what_is_not_a_listing_without_reading_it_all() {
-    let dir = Scratch::new("against");
+    let dir = Scratch::new();
     let rules = dir.file("r.rules", RULES);
-    let big = dir.0.join("big.json");
+    let big = dir.0.path().join("big.json");
     {
         // Sparse: 300 MiB long, nothing written.
         let f = std::fs::File::create(&big).expect("create");
