@@ -9,6 +9,8 @@ mod conformance;
 mod diff_live;
 mod emit_load;
 mod fmt;
+#[cfg(feature = "netlink")]
+mod incremental;
 mod injection;
 mod irgen;
 mod limits;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use nftnl::nftnl_sys::{self as sys, libc};
 
 use super::expr::RawExpr;
-use super::lower::{Expr, SetPlan};
+use super::lower::{Elem, Expr, SetPlan};
 use crate::ir::{BaseChain, ChainKind, Hook};
 
 /// Room for the largest message: a set element list is cut below 64 KiB by libnftnl, which may
@@ -24,7 +24,7 @@ const MSG_MAX: usize = u16::MAX as usize + 2 * 4096;
 
 /// `NFT_SET_CONCAT` (linux/netfilter/nf_tables.h; not in the libc crate): a concatenated
 /// interval key, described field by field.
-const NFT_SET_CONCAT: i32 = 0x80;
+pub(crate) const NFT_SET_CONCAT: i32 = 0x80;
 
 /// Everything but the ACK flag, which only the last message gets (see [`Batch::finish`]).
 const CREATE: u16 = libc::NLM_F_CREATE as u16;
@@ -63,6 +63,25 @@ pub(crate) struct Batch {
 
 impl Batch {
     pub(crate) const BEGIN_SEQ: u32 = 1;
+
+    /// A batch the kernel applies only if the ruleset is still at generation `genid`
+    /// (`NFNL_BATCH_GENID`): planned against a read of that generation, it is refused
+    /// (`ERESTART`) when anything changed the ruleset since.
+    pub(crate) fn at_generation(table: &str, capacity: usize, genid: u32) -> Batch {
+        let mut b = Batch::new(table, capacity);
+        // The begin message is the first in the buffer: a 16-byte header and a 4-byte
+        // nfgenmsg; the attribute (length 8, type NFNL_BATCH_GENID = 1, big-endian value)
+        // follows, and the header's length grows to cover it.
+        let mut attr = Vec::with_capacity(8);
+        attr.extend_from_slice(&8u16.to_ne_bytes());
+        attr.extend_from_slice(&1u16.to_ne_bytes());
+        attr.extend_from_slice(&genid.to_be_bytes());
+        let len = u32::from_ne_bytes(b.buf[0..4].try_into().expect("4 bytes")) as usize;
+        debug_assert_eq!(len, b.buf.len(), "only the begin message is there");
+        b.buf.extend_from_slice(&attr);
+        b.buf[0..4].copy_from_slice(&((len + 8) as u32).to_ne_bytes());
+        b
+    }
 
     pub(crate) fn new(table: &str, capacity: usize) -> Batch {
         let mut b = Batch {
@@ -272,65 +291,20 @@ impl Batch {
             // SAFETY: `nlh` heads a message in `scratch` with room for the payload.
             unsafe { sys::nftnl_set_nlmsg_build_payload(nlh, s) }
         });
-        let mut open_udata = Vec::new();
-        udata_tlv(
-            &mut open_udata,
-            sys::NFTNL_UDATA_SET_ELEM_FLAGS as u8,
-            &sys::NFTNL_SET_ELEM_F_INTERVAL_OPEN.to_ne_bytes(),
-        );
-        for elem in &plan.elems {
-            // SAFETY: allocation, then attributes copied from live buffers; `nftnl_set_elem_add`
-            // hands the element to the set, which frees it.
-            unsafe {
-                let e = sys::nftnl_set_elem_alloc();
-                if e.is_null() {
-                    std::process::abort();
-                }
-                sys::nftnl_set_elem_set(
-                    e,
-                    sys::NFTNL_SET_ELEM_KEY as u16,
-                    elem.key.as_ptr().cast::<c_void>(),
-                    elem.key.len() as u32,
-                );
-                if let Some(end) = &elem.key_end {
-                    sys::nftnl_set_elem_set(
-                        e,
-                        sys::NFTNL_SET_ELEM_KEY_END as u16,
-                        end.as_ptr().cast::<c_void>(),
-                        end.len() as u32,
-                    );
-                }
-                if let Some(verdict) = elem.verdict {
-                    sys::nftnl_set_elem_set_u32(e, sys::NFTNL_SET_ELEM_VERDICT as u16, verdict);
-                }
-                if let Some(data) = &elem.data {
-                    sys::nftnl_set_elem_set(
-                        e,
-                        sys::NFTNL_SET_ELEM_DATA as u16,
-                        data.as_ptr().cast::<c_void>(),
-                        data.len() as u32,
-                    );
-                }
-                if elem.end {
-                    sys::nftnl_set_elem_set_u32(
-                        e,
-                        sys::NFTNL_SET_ELEM_FLAGS as u16,
-                        libc::NFT_SET_ELEM_INTERVAL_END as u32,
-                    );
-                }
-                if elem.open {
-                    sys::nftnl_set_elem_set(
-                        e,
-                        sys::NFTNL_SET_ELEM_USERDATA as u16,
-                        open_udata.as_ptr().cast::<c_void>(),
-                        open_udata.len() as u32,
-                    );
-                }
-                sys::nftnl_set_elem_add(s, e);
-            }
-        }
-        let mut last = set_seq;
-        if !plan.elems.is_empty() {
+        // SAFETY: `s` is live until freed below.
+        unsafe { add_elems(s, &plan.elems) };
+        let last = self.elem_messages(s, libc::NFT_MSG_NEWSETELEM as u16).unwrap_or(set_seq);
+        // SAFETY: we own `s` (and through it the elements).
+        unsafe { sys::nftnl_set_free(s) };
+        (set_seq, last)
+    }
+
+    /// The element messages (`ty`: NEWSETELEM or DELSETELEM) of the set object `s`, as many as
+    /// its elements need. Returns the last one's sequence number (`None`: no elements).
+    fn elem_messages(&mut self, s: *mut sys::nftnl_set, ty: u16) -> Option<u32> {
+        let mut last = None;
+        let flags = if ty == libc::NFT_MSG_NEWSETELEM as u16 { CREATE } else { 0 };
+        {
             // SAFETY: `s` is live and outlives the iterator, destroyed below.
             let iter = unsafe { sys::nftnl_set_elems_iter_create(s) };
             if iter.is_null() {
@@ -341,11 +315,11 @@ impl Batch {
             // SAFETY: `iter` is live until destroyed after the loop.
             while !unsafe { sys::nftnl_set_elems_iter_cur(iter) }.is_null() {
                 let mut more = 0;
-                last = self.message(libc::NFT_MSG_NEWSETELEM as u16, CREATE, |nlh| {
+                last = Some(self.message(ty, flags, |nlh| {
                     // SAFETY: `nlh` heads a message in `scratch` (MSG_MAX bytes, more than the
                     // 64 KiB libnftnl fills at most).
                     more = unsafe { sys::nftnl_set_elems_nlmsg_build_payload_iter(nlh, iter) };
-                });
+                }));
                 if more <= 0 {
                     break;
                 }
@@ -353,12 +327,43 @@ impl Batch {
             // SAFETY: `iter` is live and not used after this.
             unsafe { sys::nftnl_set_elems_iter_destroy(iter) };
         }
-        // SAFETY: we own `s` (and through it the elements).
+        last
+    }
+
+    /// The elements of the named set `name` added or (`delete`) removed.
+    pub(crate) fn set_elements(&mut self, name: &str, elems: &[Elem], delete: bool) -> Option<u32> {
+        // SAFETY: allocation; NULL only when out of memory.
+        let s = unsafe { sys::nftnl_set_alloc() };
+        if s.is_null() {
+            std::process::abort();
+        }
+        let name = cstring(name);
+        // SAFETY: `s` is live; strings are copied; it owns the elements until freed.
+        unsafe {
+            sys::nftnl_set_set_str(s, sys::NFTNL_SET_TABLE as u16, self.table.as_ptr());
+            sys::nftnl_set_set_str(s, sys::NFTNL_SET_NAME as u16, name.as_ptr());
+            sys::nftnl_set_set_u32(s, sys::NFTNL_SET_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
+            add_elems(s, elems);
+        }
+        let ty = if delete { libc::NFT_MSG_DELSETELEM } else { libc::NFT_MSG_NEWSETELEM };
+        let last = self.elem_messages(s, ty as u16);
+        // SAFETY: we own `s`.
         unsafe { sys::nftnl_set_free(s) };
-        (set_seq, last)
+        last
     }
 
     pub(crate) fn rule(&mut self, chain: &str, exprs: &[Expr], comment: Option<&str>) -> u32 {
+        self.rule_at(chain, exprs, comment, None)
+    }
+
+    /// A rule appended to its chain, or (`before`: a rule's handle) inserted before that rule.
+    pub(crate) fn rule_at(
+        &mut self,
+        chain: &str,
+        exprs: &[Expr],
+        comment: Option<&str>,
+        before: Option<u64>,
+    ) -> u32 {
         // SAFETY: allocation; NULL only when out of memory.
         let r = unsafe { sys::nftnl_rule_alloc() };
         if r.is_null() {
@@ -376,6 +381,9 @@ impl Batch {
                 let raw: RawExpr = e.build();
                 sys::nftnl_rule_add_expr(r, raw.into_raw().as_ptr());
             }
+            if let Some(handle) = before {
+                sys::nftnl_rule_set_u64(r, sys::NFTNL_RULE_POSITION as u16, handle);
+            }
             if let Some(u) = &udata {
                 sys::nftnl_rule_set_data(
                     r,
@@ -385,12 +393,63 @@ impl Batch {
                 );
             }
         }
-        let seq = self.message(libc::NFT_MSG_NEWRULE as u16, CREATE | APPEND, |nlh| {
+        // With a position and without APPEND, the kernel puts the rule before that one.
+        let flags = if before.is_some() { CREATE } else { CREATE | APPEND };
+        let seq = self.message(libc::NFT_MSG_NEWRULE as u16, flags, |nlh| {
             // SAFETY: `nlh` heads a message in `scratch`; a rule of the IR is far below 64 KiB.
             unsafe { sys::nftnl_rule_nlmsg_build_payload(nlh, r) }
         });
         // SAFETY: we own `r` and its expressions.
         unsafe { sys::nftnl_rule_free(r) };
+        seq
+    }
+
+    /// DELRULE of one rule (`handle`), or of every rule of the chain (`None`).
+    pub(crate) fn delete_rule(&mut self, chain: &str, handle: Option<u64>) -> u32 {
+        // SAFETY: allocation; NULL only when out of memory.
+        let r = unsafe { sys::nftnl_rule_alloc() };
+        if r.is_null() {
+            std::process::abort();
+        }
+        let chain = cstring(chain);
+        // SAFETY: `r` is a live rule; strings are copied.
+        unsafe {
+            sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_TABLE as u16, self.table.as_ptr());
+            sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_CHAIN as u16, chain.as_ptr());
+            sys::nftnl_rule_set_u32(r, sys::NFTNL_RULE_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
+            if let Some(h) = handle {
+                sys::nftnl_rule_set_u64(r, sys::NFTNL_RULE_HANDLE as u16, h);
+            }
+        }
+        let seq = self.message(libc::NFT_MSG_DELRULE as u16, 0, |nlh| {
+            // SAFETY: `nlh` heads a message in `scratch` with room for the payload.
+            unsafe { sys::nftnl_rule_nlmsg_build_payload(nlh, r) }
+        });
+        // SAFETY: we own `r`.
+        unsafe { sys::nftnl_rule_free(r) };
+        seq
+    }
+
+    /// DELCHAIN (the chain must be empty and unreferenced by then).
+    pub(crate) fn delete_chain(&mut self, name: &str) -> u32 {
+        // SAFETY: allocation; NULL only when out of memory.
+        let c = unsafe { sys::nftnl_chain_alloc() };
+        if c.is_null() {
+            std::process::abort();
+        }
+        let name = cstring(name);
+        // SAFETY: `c` is a live chain; strings are copied.
+        unsafe {
+            sys::nftnl_chain_set_str(c, sys::NFTNL_CHAIN_TABLE as u16, self.table.as_ptr());
+            sys::nftnl_chain_set_str(c, sys::NFTNL_CHAIN_NAME as u16, name.as_ptr());
+            sys::nftnl_chain_set_u32(c, sys::NFTNL_CHAIN_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
+        }
+        let seq = self.message(libc::NFT_MSG_DELCHAIN as u16, 0, |nlh| {
+            // SAFETY: `nlh` heads a message in `scratch` with room for the payload.
+            unsafe { sys::nftnl_chain_nlmsg_build_payload(nlh, c) }
+        });
+        // SAFETY: we own `c`.
+        unsafe { sys::nftnl_chain_free(c) };
         seq
     }
 
@@ -413,6 +472,70 @@ impl Batch {
         let nlh = unsafe { sys::nftnl_batch_end(self.scratch.as_mut_ptr().cast::<c_char>(), 0) };
         self.take(nlh, seq);
         (self.buf, last_seq)
+    }
+}
+
+/// Adds elements to a libnftnl set object.
+///
+/// # Safety
+/// `s` is a live set.
+unsafe fn add_elems(s: *mut sys::nftnl_set, elems: &[Elem]) {
+    let mut open_udata = Vec::new();
+    udata_tlv(
+        &mut open_udata,
+        sys::NFTNL_UDATA_SET_ELEM_FLAGS as u8,
+        &sys::NFTNL_SET_ELEM_F_INTERVAL_OPEN.to_ne_bytes(),
+    );
+    for elem in elems {
+        // SAFETY: allocation, then attributes copied from live buffers; `nftnl_set_elem_add`
+        // hands the element to the set, which frees it.
+        unsafe {
+            let e = sys::nftnl_set_elem_alloc();
+            if e.is_null() {
+                std::process::abort();
+            }
+            sys::nftnl_set_elem_set(
+                e,
+                sys::NFTNL_SET_ELEM_KEY as u16,
+                elem.key.as_ptr().cast::<c_void>(),
+                elem.key.len() as u32,
+            );
+            if let Some(end) = &elem.key_end {
+                sys::nftnl_set_elem_set(
+                    e,
+                    sys::NFTNL_SET_ELEM_KEY_END as u16,
+                    end.as_ptr().cast::<c_void>(),
+                    end.len() as u32,
+                );
+            }
+            if let Some(verdict) = elem.verdict {
+                sys::nftnl_set_elem_set_u32(e, sys::NFTNL_SET_ELEM_VERDICT as u16, verdict);
+            }
+            if let Some(data) = &elem.data {
+                sys::nftnl_set_elem_set(
+                    e,
+                    sys::NFTNL_SET_ELEM_DATA as u16,
+                    data.as_ptr().cast::<c_void>(),
+                    data.len() as u32,
+                );
+            }
+            if elem.end {
+                sys::nftnl_set_elem_set_u32(
+                    e,
+                    sys::NFTNL_SET_ELEM_FLAGS as u16,
+                    libc::NFT_SET_ELEM_INTERVAL_END as u32,
+                );
+            }
+            if elem.open {
+                sys::nftnl_set_elem_set(
+                    e,
+                    sys::NFTNL_SET_ELEM_USERDATA as u16,
+                    open_udata.as_ptr().cast::<c_void>(),
+                    open_udata.len() as u32,
+                );
+            }
+            sys::nftnl_set_elem_add(s, e);
+        }
     }
 }
 

@@ -11,6 +11,10 @@ use nftnl::nftnl_sys::{self as sys, libc};
 
 use super::lower::{Base, CmpOp, Expr, MetaKey, NatKind, NatRegs, REG_1};
 
+/// `NF_NAT_RANGE_MAP_IPS`, `NF_NAT_RANGE_PROTO_SPECIFIED` (linux/netfilter/nf_nat.h).
+const NAT_MAP_IPS: u32 = 0x1;
+const NAT_PROTO_SPECIFIED: u32 = 0x2;
+
 /// An expression object owned by us until handed to a rule.
 pub(crate) struct RawExpr(NonNull<sys::nftnl_expr>);
 
@@ -62,6 +66,11 @@ impl RawExpr {
         unsafe { sys::nftnl_expr_set_str(self.0.as_ptr(), attr as u16, text.as_ptr()) };
     }
 
+    /// The expression, still owned here (for reading it: see `read::planned_fingerprint`).
+    pub(crate) fn as_ptr(&self) -> *mut sys::nftnl_expr {
+        self.0.as_ptr()
+    }
+
     /// Gives up ownership (to `nftnl_rule_add_expr`, which frees it with the rule).
     pub(crate) fn into_raw(self) -> NonNull<sys::nftnl_expr> {
         let ptr = self.0;
@@ -101,6 +110,45 @@ fn verdict(code: i32, chain: Option<&str>) -> RawExpr {
 }
 
 impl Expr {
+    /// The expression as the kernel lists it back, with what the kernel fills in itself: a
+    /// lookup's flags (0), a log's level (4, `warn`), a NAT's range maxima (the minima) and
+    /// range flags (`NF_NAT_RANGE_MAP_IPS`, `_PROTO_SPECIFIED`), a masquerade's or redirect's port
+    /// range maximum. A planned rule printed from
+    /// these reads as its loaded self does (`read::planned_fingerprint`); never sent.
+    pub(crate) fn build_as_listed(&self) -> RawExpr {
+        match self {
+            Expr::Lookup { inverted: false, .. } => {
+                let e = self.build();
+                e.u32(sys::NFTNL_EXPR_LOOKUP_FLAGS, 0);
+                e
+            }
+            Expr::Log { prefix, level: None } => {
+                Expr::Log { prefix: prefix.clone(), level: Some(4) }.build()
+            }
+            Expr::Nat { kind, regs } => {
+                let mut r = *regs;
+                if r.addr_min.is_some() {
+                    r.addr_max = r.addr_max.or(r.addr_min);
+                    r.flags |= NAT_MAP_IPS;
+                }
+                if r.proto_min.is_some() {
+                    r.proto_max = r.proto_max.or(r.proto_min);
+                    r.flags |= NAT_PROTO_SPECIFIED;
+                }
+                Expr::Nat { kind: *kind, regs: r }.build()
+            }
+            Expr::Masq(regs) | Expr::Redir(regs) if regs.proto_max.is_none() => {
+                let r = NatRegs { proto_max: regs.proto_min, ..*regs };
+                match self {
+                    Expr::Masq(_) => Expr::Masq(r),
+                    _ => Expr::Redir(r),
+                }
+                .build()
+            }
+            _ => self.build(),
+        }
+    }
+
     pub(crate) fn build(&self) -> RawExpr {
         match self {
             Expr::Payload { base, offset, len, dreg } => {

@@ -13,7 +13,9 @@
 
 mod batch;
 mod expr;
+pub mod incremental;
 mod lower;
+pub mod read;
 
 use std::fmt;
 use std::io;
@@ -122,23 +124,47 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn apply(ruleset: &Ruleset) -> Result<ApplyReport, NetlinkError> {
     let (buf, last_seq, origins, mut report) = build(ruleset);
     report.bytes = buf.len();
+    match transact(&buf, last_seq, report.messages) {
+        Ok(kernel) => {
+            report.kernel = kernel;
+            Ok(report)
+        }
+        Err(Failure::Refused(seq, errno)) => Err(NetlinkError::Refused {
+            object: resolve(ruleset, &origins, seq),
+            source: io::Error::from_raw_os_error(errno),
+        }),
+        Err(Failure::Other(e)) => Err(e),
+    }
+}
 
-    let socket = Socket::open().map_err(NetlinkError::Socket)?;
+/// Why a batch did not go through.
+pub(crate) enum Failure {
+    /// The kernel refused the message with this sequence number (errno), so the whole batch.
+    Refused(u32, i32),
+    Other(NetlinkError),
+}
+
+/// Sends a batch of `messages` messages in one `send` and waits for the kernel's answer to
+/// the last one (`last_seq`). Returns how long the kernel took.
+pub(crate) fn transact(buf: &[u8], last_seq: u32, messages: usize) -> Result<Duration, Failure> {
+    let socket = Socket::open().map_err(|e| Failure::Other(NetlinkError::Socket(e)))?;
     // Every message can fail at worst; an error ACK (header only, with NETLINK_CAP_ACK) costs
     // well under 1 KiB of receive buffer.
     socket
-        .size_buffers(buf.len() + 65536, (report.messages * 1024).max(1 << 20))
-        .map_err(NetlinkError::Socket)?;
+        .size_buffers(buf.len() + 65536, (messages * 1024).max(1 << 20))
+        .map_err(|e| Failure::Other(NetlinkError::Socket(e)))?;
     let sent = std::time::Instant::now();
-    socket.send(&buf).map_err(|source| NetlinkError::Send { bytes: buf.len(), source })?;
+    socket
+        .send(buf)
+        .map_err(|source| Failure::Other(NetlinkError::Send { bytes: buf.len(), source }))?;
 
     let mut datagram = vec![0u8; 1 << 17];
     let mut first_error: Option<(u32, i32)> = None;
     loop {
         let n = match socket.recv(&mut datagram, ANSWER_TIMEOUT) {
             Ok(Some(n)) => n,
-            Ok(None) => return Err(NetlinkError::Timeout(ANSWER_TIMEOUT)),
-            Err(e) => return Err(NetlinkError::Receive(e)),
+            Ok(None) => return Err(Failure::Other(NetlinkError::Timeout(ANSWER_TIMEOUT))),
+            Err(e) => return Err(Failure::Other(NetlinkError::Receive(e))),
         };
         let mut done = false;
         for (seq, errno) in batch::acks(&datagram[..n]) {
@@ -146,20 +172,17 @@ pub fn apply(ruleset: &Ruleset) -> Result<ApplyReport, NetlinkError> {
                 first_error = Some((seq, errno));
             }
             // The last message's answer comes after every error of the batch; an error on the
-            // batch header (commit failed, out of memory) may be the only answer.
+            // batch header (commit failed, out of memory, a changed generation) may be the
+            // only answer.
             done |= seq == last_seq || (seq == Batch::BEGIN_SEQ && errno != 0);
         }
         if done {
             break;
         }
     }
-    report.kernel = sent.elapsed();
     match first_error {
-        None => Ok(report),
-        Some((seq, errno)) => Err(NetlinkError::Refused {
-            object: resolve(ruleset, &origins, seq),
-            source: io::Error::from_raw_os_error(errno),
-        }),
+        None => Ok(sent.elapsed()),
+        Some((seq, errno)) => Err(Failure::Refused(seq, errno)),
     }
 }
 

@@ -1,0 +1,326 @@
+//! Changing the live table into the ruleset in one transaction that touches only what
+//! differs: rules deleted by handle and added at their place, chains created and deleted,
+//! named sets' elements added and removed. Untouched rules keep their counters.
+//!
+//! The plan is made from one consistent read of the table ([`read::read_table`]) and sent in
+//! a batch carrying that read's ruleset generation: if anything changed the ruleset in
+//! between, the kernel refuses the whole batch (`ERESTART`) and the table is read and planned
+//! again. What the plan cannot express as changes (the table missing or with flags, a base
+//! chain's hook, type or priority changed, a named set's type changed or a set gone) is a
+//! whole-table replace ([`super::apply`]), also one transaction.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::time::Duration;
+
+use super::batch::Batch;
+use super::lower::{Key, Lowerer, RulePlan, SetPlan};
+use super::read::{self, LiveChain, LiveTable};
+use super::{ApplyReport, NetlinkError, Object};
+use crate::ir::{BaseChain, ChainKind, Hook, Ruleset, SetElements};
+
+/// `ERESTART` (Linux): the kernel's answer to a batch planned against another generation.
+const ERESTART: i32 = 85;
+/// Plans made again after a refusal for a changed generation.
+const TRIES: usize = 10;
+
+/// What an incremental apply changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Why the whole table was replaced instead, if it was.
+    pub replaced: Option<String>,
+    pub rules_added: usize,
+    pub rules_deleted: usize,
+    pub rules_kept: usize,
+    pub chains_added: usize,
+    pub chains_deleted: usize,
+    pub sets_added: usize,
+    pub elements_added: usize,
+    pub elements_deleted: usize,
+    /// The ruleset generation after the change (`None` when unknown: a replace).
+    pub generation: Option<u32>,
+    /// Times the plan was made again because the ruleset changed meanwhile.
+    pub replans: usize,
+    pub kernel: Duration,
+}
+
+impl Changes {
+    pub fn nothing(&self) -> bool {
+        self.replaced.is_none()
+            && self.rules_added
+                + self.rules_deleted
+                + self.chains_added
+                + self.chains_deleted
+                + self.sets_added
+                + self.elements_added
+                + self.elements_deleted
+                == 0
+    }
+}
+
+/// Makes `table ip <ruleset.table>` the ruleset, changing only what differs.
+pub fn apply(rs: &Ruleset) -> Result<Changes, NetlinkError> {
+    let mut replans = 0;
+    loop {
+        let live = read::read_table(&rs.table).map_err(NetlinkError::Receive)?;
+        let planned = match plan(rs, &live) {
+            Plan::Replace(reason) => {
+                let report: ApplyReport = super::apply(rs)?;
+                return Ok(Changes {
+                    replaced: Some(reason),
+                    rules_added: report.rules,
+                    chains_added: report.chains,
+                    sets_added: report.sets,
+                    elements_added: report.set_elements,
+                    replans,
+                    kernel: report.kernel,
+                    ..Changes::default()
+                });
+            }
+            Plan::Batch(p) => p,
+        };
+        let mut changes = planned.changes;
+        changes.replans = replans;
+        if changes.nothing() {
+            changes.generation = Some(live.genid);
+            return Ok(changes);
+        }
+        match super::transact(&planned.buf, planned.last_seq, planned.messages) {
+            Ok(kernel) => {
+                changes.kernel = kernel;
+                // Each commit advances the generation by one, skipping 0; ours was checked
+                // to start from the read's.
+                changes.generation = Some(live.genid.wrapping_add(1).max(1));
+                return Ok(changes);
+            }
+            Err(super::Failure::Refused(seq, errno)) => {
+                if errno == ERESTART && replans + 1 < TRIES {
+                    replans += 1;
+                    continue;
+                }
+                let object = planned
+                    .objects
+                    .iter()
+                    .rev()
+                    .find(|(s, _)| *s <= seq)
+                    .map_or(Object::Batch, |(_, o)| o.clone());
+                return Err(NetlinkError::Refused {
+                    object,
+                    source: io::Error::from_raw_os_error(errno),
+                });
+            }
+            Err(super::Failure::Other(e)) => return Err(e),
+        }
+    }
+}
+
+enum Plan {
+    Replace(String),
+    Batch(Planned),
+}
+
+struct Planned {
+    buf: Vec<u8>,
+    last_seq: u32,
+    messages: usize,
+    /// The object each message (by first sequence number) belongs to, for errors.
+    objects: Vec<(u32, Object)>,
+    changes: Changes,
+}
+
+/// A base chain as the kernel lists it: type, hook number, priority, policy (accept).
+fn base_key(base: &BaseChain) -> (String, u32, i32, u32) {
+    let ty = match base.kind {
+        ChainKind::Filter => "filter",
+        ChainKind::Nat => "nat",
+    };
+    let hook = match base.hook {
+        Hook::Prerouting => 0,
+        Hook::Input => 1,
+        Hook::Forward => 2,
+        Hook::Output => 3,
+        Hook::Postrouting => 4,
+    };
+    (ty.to_string(), hook, base.priority, 1)
+}
+
+fn named_set_plan(rs: &Ruleset, i: usize, id: u32) -> SetPlan {
+    let set = &rs.sets[i];
+    let (key, elems) = match &set.elements {
+        SetElements::Addrs(nets) => (Key::Ipv4, super::lower::addr_elems(nets)),
+        SetElements::Ports(ports) => (Key::Service, super::lower::port_elems(ports)),
+    };
+    SetPlan {
+        name: set.name.clone(),
+        id,
+        key,
+        data: None,
+        anonymous: false,
+        interval: true,
+        concat: Vec::new(),
+        elems,
+    }
+}
+
+fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
+    if !live.exists() {
+        return Plan::Replace("the table did not exist".into());
+    }
+    if live.flags != 0 {
+        return Plan::Replace("the table had flags".into());
+    }
+    let live_chains: HashMap<&str, &LiveChain> =
+        live.chains.iter().map(|c| (c.name.as_str(), c)).collect();
+    for chain in &rs.chains {
+        if let Some(l) = live_chains.get(chain.name.as_str())
+            && l.base != chain.base.as_ref().map(base_key)
+        {
+            return Plan::Replace(format!("chain {} changed its hook", chain.name));
+        }
+    }
+    let named: Vec<(String, u32)> =
+        rs.sets.iter().zip(1..).map(|(s, id)| (s.name.clone(), id)).collect();
+    let set_plans: Vec<SetPlan> =
+        (0..rs.sets.len()).map(|i| named_set_plan(rs, i, named[i].1)).collect();
+    let live_sets: HashMap<&str, &read::LiveSet> =
+        live.sets.iter().map(|s| (s.name.as_str(), s)).collect();
+    for plan in &set_plans {
+        if let Some(l) = live_sets.get(plan.name.as_str())
+            && l.shape != read::planned_shape(plan)
+        {
+            return Plan::Replace(format!("set {} changed its type", plan.name));
+        }
+    }
+    let ours: HashSet<&str> = rs.sets.iter().map(|s| s.name.as_str()).collect();
+    if let Some(gone) = live.sets.iter().find(|s| !ours.contains(s.name.as_str())) {
+        return Plan::Replace(format!("set {} went away", gone.name));
+    }
+
+    let rules: usize = rs.chains.iter().map(|c| c.rules.len()).sum();
+    let mut b = Batch::at_generation(&rs.table, 4096 + rules.min(4096) * 1024, live.genid);
+    let mut objects: Vec<(u32, Object)> = Vec::new();
+    let mut changes = Changes::default();
+
+    // Chains that are new.
+    for chain in &rs.chains {
+        if !live_chains.contains_key(chain.name.as_str()) {
+            objects.push((b.next_seq(), Object::Chain { name: chain.name.clone() }));
+            b.chain(&chain.name, chain.base.as_ref());
+            changes.chains_added += 1;
+        }
+    }
+    // Named sets that are new, with their elements.
+    for plan in &set_plans {
+        if !live_sets.contains_key(plan.name.as_str()) {
+            objects.push((b.next_seq(), Object::Set { name: plan.name.clone() }));
+            b.set(plan);
+            changes.sets_added += 1;
+            changes.elements_added += plan.elems.len();
+        }
+    }
+
+    // Every rule lowered and fingerprinted; each chain's live rules matched against them.
+    let mut lowerer =
+        Lowerer { named: &named, files: &rs.files, next_set_id: named.len() as u32 + 1 };
+    let mut text = vec![0u8; 4096];
+    let mut additions: Vec<(usize, usize, RulePlan, Option<u64>)> = Vec::new();
+    for (c, chain) in rs.chains.iter().enumerate() {
+        let plans: Vec<RulePlan> = chain.rules.iter().map(|r| lowerer.rule(r)).collect();
+        let new: Vec<u64> = plans.iter().map(|p| read::planned_fingerprint(p, &mut text)).collect();
+        let old_rules = live_chains.get(chain.name.as_str()).map_or(&[][..], |l| &l.rules[..]);
+        let old: Vec<u64> = old_rules.iter().map(|r| r.fingerprint).collect();
+        let mut kept = vec![false; old.len()];
+        let mut inserts: Vec<(usize, usize)> = Vec::new(); // (old position, new index)
+        for op in similar::capture_diff_slices(similar::Algorithm::Myers, &old, &new) {
+            match op {
+                similar::DiffOp::Equal { old_index, len, .. } => {
+                    kept[old_index..old_index + len].fill(true);
+                    changes.rules_kept += len;
+                }
+                similar::DiffOp::Delete { .. } => {}
+                similar::DiffOp::Insert { old_index, new_index, new_len } => {
+                    inserts.extend((new_index..new_index + new_len).map(|n| (old_index, n)));
+                }
+                similar::DiffOp::Replace { old_index, old_len, new_index, new_len } => {
+                    let at = old_index + old_len;
+                    inserts.extend((new_index..new_index + new_len).map(|n| (at, n)));
+                }
+            }
+        }
+        for (rule, _) in old_rules.iter().zip(&kept).filter(|(_, k)| !**k) {
+            objects.push((
+                b.next_seq(),
+                Object::Rule { chain: chain.name.clone(), position: 0, origin: None },
+            ));
+            b.delete_rule(&chain.name, Some(rule.handle));
+            changes.rules_deleted += 1;
+        }
+        // A new rule goes before the first rule kept at or after its place, or at the end.
+        let mut next_kept = vec![None; old.len() + 1];
+        for i in (0..old.len()).rev() {
+            next_kept[i] = if kept[i] { Some(old_rules[i].handle) } else { next_kept[i + 1] };
+        }
+        let mut plans: Vec<Option<RulePlan>> = plans.into_iter().map(Some).collect();
+        for (at, n) in inserts {
+            let plan = plans[n].take().expect("each new rule is inserted once");
+            additions.push((c, n, plan, next_kept[at]));
+        }
+    }
+    // Chains that went away: emptied, then deleted (after every rule that jumps to them).
+    for l in &live.chains {
+        if !rs.chains.iter().any(|c| c.name == l.name) {
+            objects.push((b.next_seq(), Object::Chain { name: l.name.clone() }));
+            if !l.rules.is_empty() {
+                b.delete_rule(&l.name, None);
+                changes.rules_deleted += l.rules.len();
+            }
+            changes.chains_deleted += 1;
+        }
+    }
+    for l in &live.chains {
+        if !rs.chains.iter().any(|c| c.name == l.name) {
+            objects.push((b.next_seq(), Object::Chain { name: l.name.clone() }));
+            b.delete_chain(&l.name);
+        }
+    }
+    // Named sets' elements: removed, then added.
+    for plan in &set_plans {
+        let Some(l) = live_sets.get(plan.name.as_str()) else { continue };
+        let want = read::sorted_elems(&plan.elems);
+        let gone: Vec<_> = l.elems.iter().filter(|e| !want.contains(e)).cloned().collect();
+        let added: Vec<_> = want.iter().filter(|e| !l.elems.contains(e)).cloned().collect();
+        if !gone.is_empty() {
+            objects.push((b.next_seq(), Object::SetElements { set: plan.name.clone() }));
+            b.set_elements(&plan.name, &gone, true);
+            changes.elements_deleted += gone.len();
+        }
+        if !added.is_empty() {
+            objects.push((b.next_seq(), Object::SetElements { set: plan.name.clone() }));
+            b.set_elements(&plan.name, &added, false);
+            changes.elements_added += added.len();
+        }
+    }
+    // New rules, each after the anonymous sets it uses.
+    for (c, n, plan, before) in additions {
+        let chain = &rs.chains[c];
+        objects.push((
+            b.next_seq(),
+            Object::Rule {
+                chain: chain.name.clone(),
+                position: n + 1,
+                origin: chain.rules[n]
+                    .origin
+                    .as_ref()
+                    .map(|o| (rs.files.name(o.file).to_string(), o.line.get())),
+            },
+        ));
+        for set in &plan.anon_sets {
+            b.set(set);
+        }
+        b.rule_at(&chain.name, &plan.exprs, plan.comment.as_deref(), before);
+        changes.rules_added += 1;
+    }
+    let (buf, last_seq) = b.finish();
+    let messages = (last_seq + 1 - Batch::BEGIN_SEQ + 1) as usize;
+    Plan::Batch(Planned { buf, last_seq, messages, objects, changes })
+}

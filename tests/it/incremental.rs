@@ -1,0 +1,247 @@
+//! The incremental apply (netlink): a ruleset applied again changes nothing; an edit changes
+//! only what differs, keeps every other rule (its handle, so its counter) and lists exactly
+//! as a fresh replace of the same ruleset, whatever was done to the table meanwhile.
+
+use std::path::Path;
+
+use overlayfw::diagnostic::Sources;
+use overlayfw::ir::Ruleset;
+use overlayfw::live::netlink::{self, incremental};
+use overlayfw::pipeline::{self, Text};
+use serde_json::Value;
+
+use crate::load::{compile_ruleset, rules_files};
+use crate::netlink::in_netns;
+use crate::netns::{Netns, require_root};
+
+const TABLE: &str = "overlayfw";
+
+fn compile(text: &str) -> Ruleset {
+    let mut sources = Sources::new();
+    let file = Text { name: "edit.rules".into(), bytes: text.as_bytes().to_vec() };
+    let inv = Text { name: "inv.yaml".into(), bytes: INVENTORY.as_bytes().to_vec() };
+    let compiled = pipeline::compile(&mut sources, vec![file], Some(inv), TABLE);
+    compiled.ruleset.unwrap_or_else(|| panic!("does not compile:\n{text}"))
+}
+
+const INVENTORY: &str = "interfaces:
+  public: eth0
+  overlay: tun0
+  plugins: plugin0
+plugin_network: 198.51.100.0/28
+fwsets:
+  blocked: [192.0.2.0/28, 198.51.100.7]
+";
+
+/// The table's JSON listing with handles gone, counters zeroed, and chains (with their rules,
+/// in order) sorted by name: an incremental apply creates a new chain after the old ones.
+fn canonical(ns: &Netns) -> Value {
+    let v = ns.list_table_json("ip", TABLE);
+    let items = v["nftables"].as_array().expect("nftables array").clone();
+    let mut chains = Vec::new();
+    let mut rules: Vec<(String, usize, Value)> = Vec::new();
+    let mut rest = Vec::new();
+    for (i, mut item) in items.into_iter().enumerate() {
+        strip(&mut item);
+        if let Some(c) = item.get("chain") {
+            chains.push((c["name"].as_str().unwrap_or("").to_string(), item));
+        } else if let Some(r) = item.get("rule") {
+            rules.push((r["chain"].as_str().unwrap_or("").to_string(), i, item));
+        } else if item.get("metainfo").is_none() {
+            rest.push(item);
+        }
+    }
+    chains.sort_by(|a, b| a.0.cmp(&b.0));
+    rules.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    rest.extend(chains.into_iter().map(|c| c.1));
+    rest.extend(rules.into_iter().map(|r| r.2));
+    Value::Array(rest)
+}
+
+fn strip(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.remove("handle");
+            if let Some(Value::Object(c)) = map.get_mut("counter") {
+                c.insert("packets".into(), 0.into());
+                c.insert("bytes".into(), 0.into());
+            }
+            map.values_mut().for_each(strip);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip),
+        _ => {}
+    }
+}
+
+fn changes(ns: &Netns, rs: &Ruleset) -> incremental::Changes {
+    in_netns(ns, || incremental::apply(rs)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What a fresh replace of `rs` lists.
+fn fresh(rs: &Ruleset) -> Value {
+    let ns = Netns::new();
+    in_netns(&ns, || netlink::apply(rs)).unwrap_or_else(|e| panic!("{e}"));
+    canonical(&ns)
+}
+
+fn handles(ns: &Netns) -> Vec<(String, String, u64)> {
+    let v = ns.list_table_json("ip", TABLE);
+    v["nftables"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|i| i.get("rule"))
+        .map(|r| {
+            (
+                r["chain"].as_str().unwrap_or("").to_string(),
+                r["comment"].as_str().unwrap_or("").to_string(),
+                r["handle"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn applying_the_same_ruleset_again_changes_nothing_for_every_case() {
+    if !require_root() {
+        return;
+    }
+    // Every expression overlayfw makes must read back with the fingerprint it was planned
+    // with, or the second apply would rewrite rules.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut rulesets: Vec<(String, Ruleset)> = Vec::new();
+    let mut files = rules_files(&root.join("examples"), 1);
+    files.extend(rules_files(&root.join("tests/cases/ok"), 0));
+    for f in files {
+        let rs = compile_ruleset(&f);
+        let mut optimized = rs.clone();
+        overlayfw::optimize::optimize(&mut optimized);
+        rulesets.push((f.display().to_string(), rs));
+        rulesets.push((format!("{} --optimize", f.display()), optimized));
+    }
+    rulesets.push(("every_variant".into(), crate::irgen::every_variant()));
+    let mut policy = crate::optimize::compile(&crate::optimize::policy(500));
+    overlayfw::optimize::optimize(&mut policy);
+    rulesets.push(("optimized policy".into(), policy));
+    let ns = Netns::new();
+    let mut failures = Vec::new();
+    for (name, rs) in &rulesets {
+        let first = changes(&ns, rs);
+        assert!(first.replaced.is_some() || !first.nothing(), "{name}: the first apply did work");
+        let second = changes(&ns, rs);
+        if !second.nothing() {
+            failures.push(format!("{name}: {second:?}"));
+        }
+        ns.exec(&["nft", "delete", "table", "ip", TABLE]).expect("delete table");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn lines(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "FORWARD_CUST -i tun0 -s 10.{}.{}.0/24 -p tcp --dport {} -j ACCEPT",
+                i / 200,
+                i % 200,
+                1000 + i
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_edit_changes_only_what_differs_and_lists_as_a_fresh_replace() {
+    if !require_root() {
+        return;
+    }
+    let ns = Netns::new();
+    let mut text = lines(300);
+    text.push("FORWARD_CUST -s blocked -j DROP".into());
+    text.push("PREROUTING_CUST -i eth0 -p tcp --dport 2222 -j DNAT --to 198.51.100.2:22".into());
+    let first = compile(&(text.join("\n") + "\n"));
+    changes(&ns, &first);
+    let before = handles(&ns);
+
+    // A changed line at the end: one rule replaced, every other kept with its handle.
+    let mut edited = text.clone();
+    edited[299] = "FORWARD_CUST -i tun0 -s 10.1.99.0/24 -p udp --dport 1299 -j ACCEPT".into();
+    let rs = compile(&(edited.join("\n") + "\n"));
+    let c = changes(&ns, &rs);
+    assert_eq!((c.rules_added, c.rules_deleted), (1, 1), "{c:?}");
+    assert!(c.replaced.is_none(), "{c:?}");
+    assert_eq!(canonical(&ns), fresh(&rs));
+    let after = handles(&ns);
+    let kept = before.iter().filter(|h| after.contains(h)).count();
+    assert_eq!(kept, before.len() - 1, "every other rule kept its handle");
+
+    // A new subgroup chain, a removed base-chain projection, a changed FWset.
+    let mut edited2 = edited.clone();
+    edited2.pop();
+    edited2.push("FORWARD_CUST -i tun0 -j FWD_C_web".into());
+    edited2.push("FWD_C_web -p tcp --dport 443 -j ACCEPT".into());
+    let inv2 = INVENTORY.replace("198.51.100.7]", "198.51.100.7, 203.0.113.0/24]");
+    let rs2 = {
+        let mut sources = Sources::new();
+        let file = Text { name: "edit.rules".into(), bytes: (edited2.join("\n") + "\n").into() };
+        let inv = Text { name: "inv.yaml".into(), bytes: inv2.into_bytes() };
+        pipeline::compile(&mut sources, vec![file], Some(inv), TABLE).ruleset.expect("compiles")
+    };
+    let c = changes(&ns, &rs2);
+    assert!(c.replaced.is_none(), "{c:?}");
+    assert!(c.chains_added >= 1 && c.elements_added >= 1, "{c:?}");
+    assert_eq!(canonical(&ns), fresh(&rs2));
+
+    // Back again: the chain goes, the element goes.
+    let c = changes(&ns, &rs);
+    assert!(c.replaced.is_none() && c.chains_deleted >= 1 && c.elements_deleted >= 1, "{c:?}");
+    assert_eq!(canonical(&ns), fresh(&rs));
+}
+
+#[test]
+fn foreign_changes_to_the_table_are_undone() {
+    if !require_root() {
+        return;
+    }
+    let ns = Netns::new();
+    let rs = compile(&(lines(50).join("\n") + "\n"));
+    changes(&ns, &rs);
+    let listing = ns.list_table_json("ip", TABLE);
+    let handle = listing["nftables"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|i| i.get("rule"))
+        .nth(10)
+        .and_then(|r| r["handle"].as_u64())
+        .expect("a rule");
+    let t = TABLE;
+    ns.exec(&["nft", "delete", "rule", "ip", t, "FORWARD_CUST", "handle", &handle.to_string()])
+        .expect("delete");
+    ns.exec(&["nft", "insert", "rule", "ip", t, "FORWARD_CUST", "counter", "accept"])
+        .expect("insert");
+    ns.exec(&["nft", "add", "chain", "ip", t, "stray"]).expect("chain");
+    ns.exec(&["nft", "add", "set", "ip", t, "stray_set", "{ type ipv4_addr; }"]).expect("set");
+    let c = changes(&ns, &rs);
+    assert_eq!(canonical(&ns), fresh(&rs), "{c:?}");
+    // A rule whose comment is ours but whose statement was replaced is rewritten.
+    let listing = ns.list_table_json("ip", TABLE);
+    let rule = listing["nftables"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|i| i.get("rule"))
+        .nth(5)
+        .expect("a rule")
+        .clone();
+    let comment = rule["comment"].as_str().expect("comment").to_string();
+    let handle = rule["handle"].as_u64().expect("handle").to_string();
+    let replacement = format!("counter drop comment \"{comment}\"");
+    let mut args = vec!["nft", "replace", "rule", "ip", t, "FORWARD_CUST", "handle", &handle];
+    args.extend(replacement.split(' '));
+    ns.exec(&args).expect("replace");
+    assert_ne!(canonical(&ns), fresh(&rs));
+    let c = changes(&ns, &rs);
+    assert_eq!((c.rules_added, c.rules_deleted), (1, 1), "{c:?}");
+    assert_eq!(canonical(&ns), fresh(&rs));
+}
