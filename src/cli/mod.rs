@@ -163,12 +163,16 @@ struct ApplyArgs {
     common: CommonArgs,
     #[command(flatten)]
     table: TableArg,
-    /// How to talk to the kernel.
-    #[arg(long, value_enum, default_value_t = BackendArg::Nft)]
+    /// How to talk to the kernel: netlink (when built with it) changes only what differs.
+    #[arg(long, value_enum, default_value_t = BackendArg::default())]
     backend: BackendArg,
     /// Apply what `compile --optimize` makes of the files.
     #[arg(long)]
     optimize: bool,
+    /// Replace the whole table (every counter starts again) instead of changing only what
+    /// differs; nft always replaces.
+    #[arg(long)]
+    replace: bool,
 
     /// Print the plan (as `diff` does) and change nothing; exit 1 when it would change something.
     #[arg(long)]
@@ -214,6 +218,13 @@ enum PlanFormatArg {
 enum BackendArg {
     Nft,
     Netlink,
+}
+
+impl Default for BackendArg {
+    /// Netlink where the build has it: it changes only what differs.
+    fn default() -> BackendArg {
+        if cfg!(feature = "netlink") { BackendArg::Netlink } else { BackendArg::Nft }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -686,6 +697,20 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
         eprintln!("overlayfw: warning: {stale}");
     }
     live::confirm::sweep_decisions(table);
+    // A plain netlink apply reads the table itself (through netlink, checking whose it is);
+    // a replace or a confirmable apply keeps nft's listing of it to put it back.
+    let incremental = backend == live::apply::Backend::Netlink && !a.replace;
+    if incremental && a.confirm.is_none() {
+        return Ok(match apply_now(&ruleset, backend, false, a.force) {
+            Ok(applied) => {
+                if !a.quiet {
+                    applied_message(&ruleset, &applied);
+                }
+                persist(table, &ruleset)
+            }
+            Err(refused) => refused.code,
+        });
+    }
     let snapshot = match live::apply::Snapshot::take(table) {
         Ok(s) => s,
         Err(e) => {
@@ -696,28 +721,29 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
     if let Some(why) = snapshot.foreign()
         && !a.force
     {
-        eprintln!(
-            "overlayfw: {why}; applying would replace it and everything in it. Use another --table, or --force to replace it anyway; nothing was changed"
-        );
+        eprintln!("overlayfw: {why}; {FOREIGN_ADVICE}");
         return Ok(Exit::Trouble);
     }
-    let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
-    let chains = ruleset.chains.len();
     match a.confirm {
-        None => match apply_now(&ruleset, backend) {
-            Ok(kernel) => {
-                let took = kernel.map_or(String::new(), |t| {
-                    format!(" (the kernel's transaction took {:.3} s)", t.as_secs_f64())
-                });
+        None => match apply_now(&ruleset, backend, a.replace, true) {
+            Ok(applied) => {
                 if !a.quiet {
-                    eprintln!("applied table ip {table}: {chains} chains, {rules} rules{took}");
+                    applied_message(&ruleset, &applied);
                 }
                 Ok(persist(table, &ruleset))
             }
             Err(refused) => Ok(refused.code),
         },
-        Some(seconds) => apply_confirmed(&ruleset, backend, &lock, &snapshot, seconds),
+        Some(seconds) => apply_confirmed(&ruleset, (backend, a.replace), &lock, &snapshot, seconds),
     }
+}
+
+const FOREIGN_ADVICE: &str = "applying would replace it and everything in it. Use another --table, or --force to replace it anyway; nothing was changed";
+
+fn applied_message(ruleset: &Ruleset, applied: &live::apply::Applied) {
+    let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
+    let (table, chains) = (&ruleset.table, ruleset.chains.len());
+    eprintln!("applied table ip {table}: {chains} chains, {rules} rules{}", applied.summary());
 }
 
 /// Keeps what was applied for the next boot (`live::persist`); the exit code of the apply.
@@ -746,10 +772,16 @@ struct Refused {
 fn apply_now(
     ruleset: &Ruleset,
     backend: live::apply::Backend,
-) -> Result<Option<std::time::Duration>, Refused> {
+    replace: bool,
+    force: bool,
+) -> Result<live::apply::Applied, Refused> {
     use live::apply::ApplyError;
     use live::nft::NftError;
-    live::apply::apply(ruleset, backend).map_err(|e| match e {
+    live::apply::apply(ruleset, backend, replace, force).map_err(|e| match e {
+        ApplyError::Foreign(why) => {
+            eprintln!("overlayfw: {why}; {FOREIGN_ADVICE}");
+            Refused { code: Exit::Trouble, uncertain: false }
+        }
         ApplyError::Nft { source: NftError::Timeout { .. }, .. } => {
             eprintln!(
                 "overlayfw: {e}\nthe table may be the old one or the new one: check with `overlayfw diff`"
@@ -772,7 +804,7 @@ fn apply_now(
 /// then the change is applied and the record that makes it confirmable written.
 fn apply_confirmed(
     ruleset: &Ruleset,
-    backend: live::apply::Backend,
+    (backend, replace): (live::apply::Backend, bool),
     lock: &live::confirm::ApplyLock,
     snapshot: &live::apply::Snapshot,
     seconds: u64,
@@ -824,7 +856,7 @@ fn apply_confirmed(
     };
     // Set when the change is being undone before it could be confirmed.
     let mut undone = false;
-    match apply_now(ruleset, backend) {
+    match apply_now(ruleset, backend, replace, true) {
         Ok(_) => {}
         // nft was stopped at its time limit: the change may have happened; undo it.
         Err(Refused { uncertain: true, .. }) if pending.decide(Decision::Restore).is_ok() => {

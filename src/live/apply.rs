@@ -21,6 +21,9 @@ pub enum ApplyError {
     Nft { source: NftError, blame: Vec<String> },
     #[error("{0}")]
     Netlink(String),
+    /// The live table is not overlayfw's (and `force` was not given); nothing was changed.
+    #[error("{0}")]
+    Foreign(String),
 }
 
 fn blame_text(blame: &[String]) -> String {
@@ -31,9 +34,57 @@ fn blame_text(blame: &[String]) -> String {
     }
 }
 
-/// Replaces `table ip NAME` with the ruleset in one transaction; on error nothing changed.
-/// Returns how long the kernel took over the transaction when the backend can tell (netlink).
-pub fn apply(rs: &Ruleset, backend: Backend) -> Result<Option<Duration>, ApplyError> {
+/// What an apply did.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    /// How long the kernel took over the transaction, when the backend can tell (netlink).
+    pub kernel: Option<Duration>,
+    /// What changed, for an incremental apply (netlink without `--replace`).
+    #[cfg(feature = "netlink")]
+    pub changes: Option<super::netlink::incremental::Changes>,
+}
+
+impl Applied {
+    /// A sentence on what changed (empty for a whole-table replace through nft).
+    pub fn summary(&self) -> String {
+        let took = self.kernel.map_or(String::new(), |t| {
+            format!("the kernel's transaction took {:.3} s", t.as_secs_f64())
+        });
+        #[cfg(feature = "netlink")]
+        if let Some(c) = &self.changes {
+            let what = match &c.replaced {
+                Some(why) => format!("replaced whole: {why}"),
+                None if c.nothing() => "nothing to change".to_string(),
+                None => format!(
+                    "{} rules added, {} deleted, {} kept; {} chains added, {} deleted; {} set elements added, {} removed",
+                    c.rules_added,
+                    c.rules_deleted,
+                    c.rules_kept,
+                    c.chains_added,
+                    c.chains_deleted,
+                    c.elements_added,
+                    c.elements_deleted
+                ),
+            };
+            return if took.is_empty() || c.nothing() {
+                format!(" ({what})")
+            } else {
+                format!(" ({what}; {took})")
+            };
+        }
+        if took.is_empty() { took } else { format!(" ({took})") }
+    }
+}
+
+/// Makes `table ip NAME` the ruleset in one transaction; on error nothing changed. Through
+/// nft, or with `replace`, the whole table is replaced; through netlink otherwise only what
+/// differs changes, and a table overlayfw did not make is refused unless `force`.
+pub fn apply(
+    rs: &Ruleset,
+    backend: Backend,
+    replace: bool,
+    force: bool,
+) -> Result<Applied, ApplyError> {
     match backend {
         Backend::Nft => {
             let script = emit::nft_script(rs);
@@ -44,22 +95,43 @@ pub fn apply(rs: &Ruleset, backend: Backend) -> Result<Option<Duration>, ApplyEr
                 };
                 ApplyError::Nft { source: e, blame }
             })?;
-            Ok(None)
+            Ok(Applied::default())
         }
-        Backend::Netlink => netlink(rs),
+        Backend::Netlink => netlink(rs, replace, force),
     }
 }
 
 #[cfg(feature = "netlink")]
-fn netlink(rs: &Ruleset) -> Result<Option<Duration>, ApplyError> {
-    super::netlink::apply(rs)
-        .map(|r| Some(r.kernel))
-        .map_err(|e| ApplyError::Netlink(e.to_string()))
+fn netlink(rs: &Ruleset, replace: bool, force: bool) -> Result<Applied, ApplyError> {
+    use super::netlink::{self, incremental};
+    if replace {
+        return netlink::apply(rs)
+            .map(|r| Applied { kernel: Some(r.kernel), changes: None })
+            .map_err(|e| ApplyError::Netlink(e.to_string()));
+    }
+    match incremental::apply(rs, force) {
+        Ok(c) => Ok(Applied { kernel: Some(c.kernel), changes: Some(c) }),
+        Err(netlink::NetlinkError::Foreign(why)) => Err(ApplyError::Foreign(why)),
+        Err(e) => Err(ApplyError::Netlink(e.to_string())),
+    }
 }
 
 #[cfg(not(feature = "netlink"))]
-fn netlink(_: &Ruleset) -> Result<Option<Duration>, ApplyError> {
+fn netlink(_: &Ruleset, _: bool, _: bool) -> Result<Applied, ApplyError> {
     Err(ApplyError::Netlink(NO_NETLINK.to_string()))
+}
+
+/// Why a live table with this comment is not overlayfw's to change: every table overlayfw
+/// makes carries `overlayfw …` (iptables-nft's `nat`, say, does not). `None`: ours.
+pub fn foreign(table: &str, comment: Option<&str>) -> Option<String> {
+    match comment {
+        Some(c) if c == "overlayfw" || c.starts_with("overlayfw ") => None,
+        Some(c) => Some(format!(
+            "table ip {table} was not made by overlayfw (its comment is \"{}\")",
+            c.escape_debug()
+        )),
+        None => Some(format!("table ip {table} was not made by overlayfw (it has no comment)")),
+    }
 }
 
 /// Why `--backend netlink` is unavailable in this build, if it is.
@@ -86,15 +158,7 @@ impl Snapshot {
     /// `None`: absent, or ours.
     pub fn foreign(&self) -> Option<String> {
         let text = self.text.as_deref()?;
-        let t = &self.table;
-        match nft::table_comment(text) {
-            Some(c) if c == "overlayfw" || c.starts_with("overlayfw ") => None,
-            Some(c) => Some(format!(
-                "table ip {t} was not made by overlayfw (its comment is \"{}\")",
-                c.escape_debug()
-            )),
-            None => Some(format!("table ip {t} was not made by overlayfw (it has no comment)")),
-        }
+        foreign(&self.table, nft::table_comment(text))
     }
 
     /// One transaction that makes the table what it was (or removes it if it was absent).

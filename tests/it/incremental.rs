@@ -74,7 +74,7 @@ fn strip(v: &mut Value) {
 }
 
 fn changes(ns: &Netns, rs: &Ruleset) -> incremental::Changes {
-    in_netns(ns, || incremental::apply(rs)).unwrap_or_else(|e| panic!("{e}"))
+    in_netns(ns, || incremental::apply(rs, false)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// What a fresh replace of `rs` lists.

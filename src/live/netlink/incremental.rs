@@ -58,12 +58,23 @@ impl Changes {
     }
 }
 
-/// Makes `table ip <ruleset.table>` the ruleset, changing only what differs.
-pub fn apply(rs: &Ruleset) -> Result<Changes, NetlinkError> {
+/// Makes `table ip <ruleset.table>` the ruleset, changing only what differs. A live table
+/// overlayfw did not make ([`crate::live::apply::foreign`]) is refused, or with `force`
+/// replaced whole (a table's comment cannot change, and it must say overlayfw's).
+pub fn apply(rs: &Ruleset, force: bool) -> Result<Changes, NetlinkError> {
     let mut replans = 0;
     loop {
         let live = read::read_table(&rs.table).map_err(NetlinkError::Receive)?;
-        let planned = match plan(rs, &live) {
+        let foreign = live
+            .comment
+            .as_ref()
+            .and_then(|c| crate::live::apply::foreign(&rs.table, c.as_deref()));
+        let plan = match foreign {
+            Some(why) if !force => return Err(NetlinkError::Foreign(why)),
+            Some(why) => Plan::Replace(why),
+            None => plan(rs, &live),
+        };
+        let planned = match plan {
             Plan::Replace(reason) => {
                 let report: ApplyReport = super::apply(rs)?;
                 return Ok(Changes {

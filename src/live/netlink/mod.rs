@@ -103,6 +103,9 @@ pub enum NetlinkError {
     /// The kernel refused the batch (and so applied none of it) because of this object.
     #[error("the kernel refused {object}: {source}; nothing was changed")]
     Refused { object: Object, source: io::Error },
+    /// The live table is not one to change (see [`incremental::apply`]); nothing was changed.
+    #[error("{0}")]
+    Foreign(String),
 }
 
 /// Which IR object a message came from, by index (resolved to an [`Object`] only on error).
