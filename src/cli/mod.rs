@@ -46,6 +46,8 @@ enum Command {
     Apply(ApplyArgs),
     /// Confirm a pending `apply --confirm` in this network namespace.
     Confirm(ConfirmArgs),
+    /// Packets and bytes of the live table by source line, lines never hit last.
+    Stats(StatsArgs),
     /// Rewrite rules files in the canonical layout (or, with --check, list those that differ).
     Fmt(tools::FmtArgs),
     /// Explain a diagnostic code (what it finds, why it matters, an example, the fix).
@@ -197,6 +199,22 @@ struct ApplyArgs {
 }
 
 #[derive(Args, Debug)]
+struct StatsArgs {
+    /// Only the lines of these rules files (named as when they were applied).
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    table: TableArg,
+    /// How to read the kernel's counters.
+    #[arg(long, value_enum, default_value_t = BackendArg::default())]
+    backend: BackendArg,
+    /// How to print them: a table, or a JSON array of objects (`file`, `line`, `chain`,
+    /// `packets`, `bytes`, `rules`, `merged`, `note`).
+    #[arg(long, value_enum, default_value_t = PlanFormatArg::Human)]
+    format: PlanFormatArg,
+}
+
+#[derive(Args, Debug)]
 struct ConfirmArgs {
     #[command(flatten)]
     table: TableArg,
@@ -297,6 +315,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
         Command::Compile(a) => compile(a),
         Command::Check(a) => check(a),
         Command::Diff(a) => diff(a),
+        Command::Stats(a) => stats(a),
         Command::Apply(a) => apply(a),
         Command::Confirm(a) => confirm(a),
         Command::Fmt(a) => tools::fmt(a),
@@ -645,6 +664,66 @@ fn diff(a: DiffArgs) -> io::Result<Exit> {
     let plan = diff::plan(&a.table.table, &ours, live.as_ref());
     print_plan(&plan, a.format)?;
     Ok(Exit::problems_if(!plan.is_same()))
+}
+
+fn stats(a: StatsArgs) -> io::Result<Exit> {
+    let table = a.table.table.as_str();
+    let counted = match counted_rules(table, backend(a.backend)) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            eprintln!("overlayfw: there is no table ip {table}");
+            return Ok(Exit::Trouble);
+        }
+        Err(e) => {
+            eprintln!("overlayfw: reading table ip {table}: {e}");
+            return Ok(Exit::Trouble);
+        }
+    };
+    let mut stats = live::stats::by_line(&counted);
+    if !a.files.is_empty() {
+        let names: Vec<String> =
+            a.files.iter().map(|p| crate::text::comment_name(&p.display().to_string())).collect();
+        stats.retain(|s| names.contains(&s.file));
+    }
+    let out = match a.format {
+        PlanFormatArg::Human => live::stats::render(&stats),
+        PlanFormatArg::Json => {
+            serde_json::to_string_pretty(&stats).map_err(io::Error::other)? + "\n"
+        }
+    };
+    io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(Exit::Clean)
+}
+
+/// The live table's counted rules (`None`: no such table), through netlink or `nft -j`.
+fn counted_rules(
+    table: &str,
+    backend: live::apply::Backend,
+) -> Result<Option<Vec<live::stats::Counted>>, String> {
+    #[cfg(feature = "netlink")]
+    if backend == live::apply::Backend::Netlink {
+        let live = live::netlink::read::read_counters(table).map_err(|e| e.to_string())?;
+        if !live.exists() {
+            return Ok(None);
+        }
+        let rules = live.chains.iter().flat_map(|c| {
+            c.rules.iter().filter_map(move |r| {
+                let (packets, bytes) = r.counter?;
+                Some(live::stats::Counted {
+                    chain: c.name.clone(),
+                    comment: r.comment.clone()?,
+                    packets,
+                    bytes,
+                })
+            })
+        });
+        return Ok(Some(rules.collect()));
+    }
+    if let Some(why) = live::apply::netlink_missing(backend) {
+        return Err(why.to_string());
+    }
+    let listing = live::nft::list_table_json(table).map_err(|e| e.to_string())?;
+    Ok(listing.map(|l| live::stats::from_listing(&l)))
 }
 
 fn backend(b: BackendArg) -> live::apply::Backend {

@@ -11,3 +11,4 @@ pub mod flags;
 pub mod netlink;
 pub mod nft;
 pub mod persist;
+pub mod stats;
