@@ -200,9 +200,16 @@ struct ApplyArgs {
 
 #[derive(Args, Debug)]
 struct StatsArgs {
-    /// Only the lines of these rules files (named as when they were applied).
+    /// The rules files applied (compiled to map the rules back to lines, and only their
+    /// lines shown); without them, the lines recorded by the last apply.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// Topology inventory (YAML) of the files.
+    #[arg(long, value_name = "FILE")]
+    inventory: Option<PathBuf>,
+    /// The files were applied with `--optimize`.
+    #[arg(long)]
+    optimize: bool,
     #[command(flatten)]
     table: TableArg,
     /// How to read the kernel's counters.
@@ -679,7 +686,22 @@ fn stats(a: StatsArgs) -> io::Result<Exit> {
             return Ok(Exit::Trouble);
         }
     };
-    let mut stats = live::stats::by_line(&counted);
+    let lines = if a.files.is_empty() {
+        let recorded = std::fs::read_to_string(live::stats::record_path(table)).unwrap_or_default();
+        live::stats::Lines::from_text(&recorded)
+    } else {
+        let common =
+            CommonArgs { files: a.files.clone(), inventory: a.inventory, color: ColorArg::Auto };
+        let mut ruleset = match build(&common, table, FormatArg::Human)? {
+            Ok(rs) => rs,
+            Err(code) => return Ok(code),
+        };
+        if a.optimize {
+            crate::optimize::optimize(&mut ruleset);
+        }
+        live::stats::Lines::of(&ruleset)
+    };
+    let mut stats = live::stats::by_line(&counted, &lines);
     if !a.files.is_empty() {
         let names: Vec<String> =
             a.files.iter().map(|p| crate::text::comment_name(&p.display().to_string())).collect();
@@ -825,8 +847,10 @@ fn applied_message(ruleset: &Ruleset, applied: &live::apply::Applied) {
     eprintln!("applied table ip {table}: {chains} chains, {rules} rules{}", applied.summary());
 }
 
-/// Keeps what was applied for the next boot (`live::persist`); the exit code of the apply.
+/// Keeps what was applied for the next boot (`live::persist`) and its lines for `stats`; the
+/// exit code of the apply.
 fn persist(table: &str, ruleset: &Ruleset) -> Exit {
+    live::stats::record(ruleset);
     let Some(path) = live::persist::path(table) else { return Exit::Clean };
     match live::persist::write(&path, &emit::nft_script(ruleset)) {
         Ok(()) => Exit::Clean,
@@ -1008,6 +1032,7 @@ fn apply_confirmed(
             Exit::Trouble
         }
         0 => {
+            live::stats::record(ruleset);
             eprintln!("confirmed");
             Exit::Clean
         }

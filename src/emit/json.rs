@@ -47,8 +47,8 @@ pub fn listing(rs: &Ruleset) -> Vec<Value> {
     for chain in &rs.chains {
         for rule in &chain.rules {
             let mut r = json!({"family": "ip", "table": t, "chain": chain.name, "expr": rule_exprs(rule, &rs.sets)});
-            if let Some(o) = &rule.origin {
-                r["comment"] = json!(super::comment(o, &rs.files));
+            if let Some(c) = super::comment(&chain.name, rule, &rs.sets, &rs.files) {
+                r["comment"] = json!(c);
             }
             out.push(json!({"rule": r}));
         }

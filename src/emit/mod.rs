@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use crate::ir::{BaseChain, ChainKind, Hook, Ruleset, Set, SetElements};
 use crate::nft::COMMENT_MAX;
 
-pub use rule::comment;
+pub use rule::{comment, push_statement, rule_id};
 
 /// The nft script that atomically replaces the ruleset's table and touches nothing else.
 pub fn nft_script(ruleset: &Ruleset) -> String {
@@ -183,7 +183,7 @@ fn write_rules(
         if lo < hi {
             for r in &chain.rules[lo - start..hi - start] {
                 out.push_str("\t\t");
-                rule::push_rule(out, r, &ruleset.sets, &ruleset.files);
+                rule::push_rule(out, &chain.name, r, &ruleset.sets, &ruleset.files);
                 out.push('\n');
                 // Cut when full: past PIECE_BYTES and without room for another long line (a
                 // run whose lines are longer than the guess stays one piece while it fits;

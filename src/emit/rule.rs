@@ -1,4 +1,4 @@
-//! One IR rule → one nft rule line: matches, `counter`, the action, `comment "FILE:LINE"`.
+//! One IR rule → one nft rule line: matches, `counter`, the action, `comment "FILE #ID"`.
 
 use std::fmt::Write as _;
 
@@ -10,17 +10,38 @@ use crate::ir::{
 };
 use crate::nft::{COMMENT_MAX, LOG_PREFIX_MAX};
 
-pub(super) fn push_rule(out: &mut String, rule: &Rule, sets: &[Set], files: &Files) {
+pub(super) fn push_rule(out: &mut String, chain: &str, rule: &Rule, sets: &[Set], files: &Files) {
+    let start = out.len();
     push_statement(out, rule, sets);
     if let Some(origin) = &rule.origin {
+        let id = rule_id(chain, &out[start..]);
         out.push_str(" comment \"");
-        push_comment(out, origin, files);
+        push_comment(out, origin, files, id);
         out.push('"');
     }
 }
 
+/// A rule's identity, kept in its comment: a hash of its chain's name and its statement
+/// (matches, counter, action as nft prints them), not of its line, so that a line an edit
+/// above it moved is still the same rule and an apply keeps it and its counter
+/// (`live::netlink::incremental`); `stats` maps it back to the line. Identical rules of a
+/// chain share it. FxHash: stable across builds and platforms (the ids outlive the binary).
+pub fn rule_id(chain: &str, statement: &str) -> u64 {
+    use std::hash::Hasher as _;
+    let mut h = crate::fasthash::FxHasher::default();
+    h.write(chain.as_bytes());
+    h.write_u8(0xff);
+    h.write(statement.as_bytes());
+    h.finish()
+}
+
+/// The id as its comment shows it: 12 hex digits (48 bits; FxHash's high bits mix best).
+fn push_id(out: &mut String, id: u64) {
+    let _ = write!(out, "#{:012x}", id >> 16);
+}
+
 /// The rule without its comment: matches, `counter`, the action.
-pub(super) fn push_statement(out: &mut String, rule: &Rule, sets: &[Set]) {
+pub fn push_statement(out: &mut String, rule: &Rule, sets: &[Set]) {
     for m in &rule.matches {
         push_match(out, m, sets);
         out.push(' ');
@@ -39,15 +60,16 @@ pub(super) fn push_statement(out: &mut String, rule: &Rule, sets: &[Set]) {
     }
 }
 
-/// A rule's comment, `FILE:LINE[ NOTE]` cut to [`COMMENT_MAX`] bytes: the one text every
-/// emitter (script, JSON, netlink userdata) stores. Safe inside an nft string: the file name is
-/// in its safe form ([`crate::text::comment_name`], made when the origin is) and the note was
+/// A rule's comment, `FILE #ID[ NOTE]` cut to [`COMMENT_MAX`] bytes (the name is at most
+/// [`crate::text::COMMENT_NAME_MAX`], so the id is never cut): the one text every emitter
+/// (script, JSON, netlink userdata) stores. Safe inside an nft string: the file name is in its
+/// safe form ([`crate::text::comment_name`], made when the origin is) and the note was
 /// validated by the resolver (`Values::nft_text`).
-pub(crate) fn push_comment(out: &mut String, origin: &Origin, files: &Files) {
+pub(crate) fn push_comment(out: &mut String, origin: &Origin, files: &Files, id: u64) {
     let start = out.len();
     out.push_str(files.name(origin.file));
-    out.push(':');
-    push_u32(out, origin.line.get());
+    out.push(' ');
+    push_id(out, id);
     if let Some(note) = &origin.note {
         out.push(' ');
         out.push_str(note);
@@ -55,11 +77,14 @@ pub(crate) fn push_comment(out: &mut String, origin: &Origin, files: &Files) {
     truncate_from(out, start, COMMENT_MAX);
 }
 
-/// [`push_comment`] as a string of its own.
-pub fn comment(origin: &Origin, files: &Files) -> String {
+/// The comment of `rule` in `chain` ([`push_comment`]), `None` for overlayfw's own rules.
+pub fn comment(chain: &str, rule: &Rule, sets: &[Set], files: &Files) -> Option<String> {
+    let origin = rule.origin.as_ref()?;
+    let mut statement = String::with_capacity(128);
+    push_statement(&mut statement, rule, sets);
     let mut out = String::with_capacity(files.name(origin.file).len() + 16);
-    push_comment(&mut out, origin, files);
-    out
+    push_comment(&mut out, origin, files, rule_id(chain, &statement));
+    Some(out)
 }
 
 /// Cuts `out[start..]` to at most `max` bytes at a char boundary.

@@ -94,7 +94,7 @@ table ip overlayfw {
 \t\telements = { 192.0.2.0/24, 203.0.113.7 }
 \t}
 \tchain PREROUTING_CUST {
-\t\tiifname \"eth0\" tcp dport 2222 counter dnat to 198.51.100.2:22 comment \"rules.fw:3\"
+\t\tiifname \"eth0\" tcp dport 2222 counter dnat to 198.51.100.2:22 comment \"rules.fw #DNAT_ID\"
 \t}
 \tchain nat_prerouting {
 \t\ttype nat hook prerouting priority dstnat; policy accept;
@@ -102,7 +102,14 @@ table ip overlayfw {
 \t}
 }
 ";
-    assert_eq!(nft_script(&example()), expected);
+    let id = format!(
+        "#{:012x}",
+        crate::emit::rule_id(
+            "PREROUTING_CUST",
+            "iifname \"eth0\" tcp dport 2222 counter dnat to 198.51.100.2:22"
+        ) >> 16
+    );
+    assert_eq!(nft_script(&example()), expected.replace("#DNAT_ID", &id));
 }
 
 #[test]
@@ -110,6 +117,27 @@ fn deterministic() {
     let a = nft_script(&example());
     let b = nft_script(&example().clone());
     assert_eq!(a, b);
+}
+
+/// The id a rule of chain `C` with this statement has in its comment.
+fn id_of(statement: &str) -> String {
+    format!("#{:012x}", crate::emit::rule_id("C", statement) >> 16)
+}
+
+#[test]
+fn an_id_is_its_chain_and_statement_and_not_its_line() {
+    let r = |line| rule(vec![], Action::Accept, line);
+    let (a, b) = (one_rule_text(r(3)), one_rule_text(r(40)));
+    assert_eq!(a, b, "the line is not in the comment");
+    assert_eq!(a, format!("counter accept comment \"rules.fw {}\"", id_of("counter accept")));
+    assert_ne!(
+        crate::emit::rule_id("C", "counter accept"),
+        crate::emit::rule_id("D", "counter accept")
+    );
+    assert_ne!(
+        crate::emit::rule_id("C", "counter accept"),
+        crate::emit::rule_id("C", "counter drop")
+    );
 }
 
 fn one_rule_text(r: Rule) -> String {
@@ -194,7 +222,10 @@ fn matches_text() {
     for (m, text) in cases {
         assert_eq!(
             one_rule_text(rule(vec![m], Action::Accept, 1)),
-            format!("{text} counter accept comment \"rules.fw:1\"")
+            format!(
+                "{text} counter accept comment \"rules.fw {}\"",
+                id_of(&format!("{text} counter accept"))
+            )
         );
     }
 }
@@ -237,7 +268,7 @@ fn actions_text() {
     for (action, text) in cases {
         assert_eq!(
             one_rule_text(rule(vec![], action, 7)),
-            format!("{text} comment \"rules.fw:7\"")
+            format!("{text} comment \"rules.fw {}\"", id_of(text))
         );
     }
 }
@@ -251,9 +282,9 @@ fn comment_with_note_is_cut_at_128_bytes_on_a_char_boundary() {
         .strip_prefix("counter accept comment \"")
         .and_then(|s| s.strip_suffix('"'))
         .expect("comment");
-    // "rules.fw:12 " is 12 bytes, then 58 two-byte chars fit in 116 bytes.
-    assert_eq!(comment.len(), 128);
-    assert_eq!(comment, format!("rules.fw:12 {}", "é".repeat(58)));
+    // "rules.fw #ID " is 23 bytes, then 52 two-byte chars fit in 104 bytes (105 left).
+    assert_eq!(comment.len(), 127);
+    assert_eq!(comment, format!("rules.fw {} {}", id_of("counter accept"), "é".repeat(52)));
 }
 
 #[test]

@@ -90,7 +90,9 @@ pub fn apply(
             let script = emit::nft_script(rs);
             nft::load(&script).map_err(|e| {
                 let blame = match &e {
-                    NftError::Failed { stderr, .. } => nft::blame(&script, stderr),
+                    NftError::Failed { stderr, .. } => {
+                        blamed_lines(rs, &nft::blame(&script, stderr))
+                    }
                     _ => Vec::new(),
                 };
                 ApplyError::Nft { source: e, blame }
@@ -119,6 +121,22 @@ fn netlink(rs: &Ruleset, replace: bool, force: bool) -> Result<Applied, ApplyErr
 #[cfg(not(feature = "netlink"))]
 fn netlink(_: &Ruleset, _: bool, _: bool) -> Result<Applied, ApplyError> {
     Err(ApplyError::Netlink(NO_NETLINK.to_string()))
+}
+
+/// `FILE:LINE` of each rule comment (`FILE #ID`) nft blamed.
+fn blamed_lines(rs: &Ruleset, comments: &[String]) -> Vec<String> {
+    let lines = super::stats::Lines::of(rs);
+    let mut out = Vec::new();
+    for c in comments {
+        let Some((file, id, _, _)) = super::stats::parse_comment(c) else { continue };
+        for (f, l) in lines.get(id).iter().copied().flatten().filter(|(f, _)| *f == file) {
+            let place = format!("{f}:{l}");
+            if !out.contains(&place) {
+                out.push(place);
+            }
+        }
+    }
+    out
 }
 
 /// Why a live table with this comment is not overlayfw's to change: every table overlayfw

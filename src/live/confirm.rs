@@ -39,7 +39,7 @@ fn netns_id() -> String {
 }
 
 /// `table` is a checked table name (letters, digits, `_`), so it is safe in a file name.
-fn path(table: &str, what: &str) -> PathBuf {
+pub(crate) fn path(table: &str, what: &str) -> PathBuf {
     state_dir().join(format!("{}-{table}.{what}", netns_id()))
 }
 

@@ -188,6 +188,7 @@ pub fn table_comment(listing: &str) -> Option<&str> {
 
 /// The rule comments (`FILE:LINE`) of the script lines nft's error messages point at
 /// (`/dev/stdin:LINE:COL-COL: Error: …`), so a kernel refusal can be traced to the source.
+/// The comments (`FILE #ID[ NOTE]`) of the script's rules that nft's errors point at.
 pub fn blame(script: &str, stderr: &str) -> Vec<String> {
     let lines: Vec<&str> = script.lines().collect();
     let mut out = Vec::new();
@@ -198,10 +199,9 @@ pub fn blame(script: &str, stderr: &str) -> Vec<String> {
         };
         let Some(text) = n.checked_sub(1).and_then(|i| lines.get(i)) else { continue };
         if let Some(i) = text.rfind(" comment \"") {
-            let c = text[i + 10..].trim_end_matches('"');
-            let origin = c.split(' ').next().unwrap_or(c).to_string();
-            if !out.contains(&origin) {
-                out.push(origin);
+            let c = text[i + 10..].trim_end_matches('"').to_string();
+            if !out.contains(&c) {
+                out.push(c);
             }
         }
     }

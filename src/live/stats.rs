@@ -1,14 +1,91 @@
 //! `overlayfw stats`: the live table's counters by source line.
 //!
-//! Every rule overlayfw makes from a line counts (`counter`) and carries the line in its
-//! comment (`FILE:LINE[ NOTE]`). A line laid out as several rules (COPY's two directions,
-//! PREROUTING's filter and NAT projections, OUTPUT's) gives one entry per chain, never a sum
-//! that would count a packet twice; a rule `--optimize` merged from several lines counts for
-//! all of them together and says how many (`+N merged`).
+//! Every rule overlayfw makes from a line counts (`counter`) and carries, in its comment, its
+//! file and its id (`FILE #ID[ NOTE]`, see `emit::rule_id`): not its line, which an edit above
+//! it moves without changing the rule. The ids are mapped back to lines with [`Lines`], made
+//! from the compiled files (or recorded at the last apply). A line laid out as several rules
+//! (COPY's two directions, PREROUTING's filter and NAT projections) gives one entry per chain,
+//! never a sum that would count a packet twice; a rule `--optimize` merged from several lines
+//! counts for all of them together and says how many (`+N merged`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
+
+use crate::ir::Ruleset;
+
+/// Which source lines each rule id stands for (identical rules of a chain share an id).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lines(HashMap<u64, Vec<(String, u32)>>);
+
+impl Lines {
+    /// The lines of every rule of a compiled ruleset.
+    pub fn of(rs: &Ruleset) -> Lines {
+        let mut map: HashMap<u64, Vec<(String, u32)>> = HashMap::new();
+        let mut statement = String::new();
+        for chain in &rs.chains {
+            for rule in &chain.rules {
+                let Some(o) = &rule.origin else { continue };
+                statement.clear();
+                crate::emit::push_statement(&mut statement, rule, &rs.sets);
+                let id = crate::emit::rule_id(&chain.name, &statement) >> 16;
+                let place = (rs.files.name(o.file).to_string(), o.line.get());
+                let lines = map.entry(id).or_default();
+                if !lines.contains(&place) {
+                    lines.push(place);
+                }
+            }
+        }
+        Lines(map)
+    }
+
+    /// The lines of the rules with this id.
+    pub fn get(&self, id: u64) -> Option<&Vec<(String, u32)>> {
+        self.0.get(&id)
+    }
+
+    /// As [`Lines::to_text`] wrote it; lines not of that form are skipped.
+    pub fn from_text(text: &str) -> Lines {
+        let mut map: HashMap<u64, Vec<(String, u32)>> = HashMap::new();
+        for l in text.lines() {
+            let mut parts = l.splitn(3, '\t');
+            let (Some(id), Some(line), Some(file)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if let (Ok(id), Ok(line)) = (u64::from_str_radix(id, 16), line.parse()) {
+                map.entry(id).or_default().push((file.to_string(), line));
+            }
+        }
+        Lines(map)
+    }
+
+    /// One `ID<TAB>LINE<TAB>FILE` per line, sorted (file names are in their safe form: no tab
+    /// or line break).
+    pub fn to_text(&self) -> String {
+        let mut rows: Vec<(u64, u32, &str)> = self
+            .0
+            .iter()
+            .flat_map(|(id, v)| v.iter().map(move |(f, l)| (*id, *l, f.as_str())))
+            .collect();
+        rows.sort();
+        rows.iter().map(|(id, l, f)| format!("{id:012x}\t{l}\t{f}\n")).collect()
+    }
+}
+
+/// Where the last apply of `table` in this namespace recorded its [`Lines`].
+pub fn record_path(table: &str) -> std::path::PathBuf {
+    super::confirm::path(table, "lines")
+}
+
+/// Records the lines of what was just applied, for `stats` without files (best effort: a
+/// failure only means `stats` then needs the files).
+pub fn record(rs: &Ruleset) {
+    let path = record_path(&rs.table);
+    let text = Lines::of(rs).to_text();
+    let _ = std::fs::create_dir_all(super::confirm::state_dir());
+    let _ = crate::files::write_atomically_with(&path, |w| w.write_all(text.as_bytes()), None);
+}
 
 /// One counted rule of the live table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,7 +100,9 @@ pub struct Counted {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct LineStats {
     pub file: String,
+    /// 0 when the rule's id is not among the known lines (then `id` says which rule).
     pub line: u32,
+    pub id: String,
     pub chain: String,
     pub packets: u64,
     pub bytes: u64,
@@ -36,41 +115,54 @@ pub struct LineStats {
     pub note: Option<String>,
 }
 
-/// `FILE:LINE[ NOTE]` → (file, line, note, merged count); `None` for a comment not ours.
-pub fn parse_comment(comment: &str) -> Option<(String, u32, Option<String>, u32)> {
-    // The file name may hold `:` and spaces: the line is the last `:DIGITS` followed by the
-    // end or a space.
+/// `FILE #ID[ NOTE]` → (file, id, note, merged count); `None` for a comment not ours.
+pub fn parse_comment(comment: &str) -> Option<(String, u64, Option<String>, u32)> {
+    // The file name may hold ` #` itself: the id is the last ` #` and 12 hex digits followed
+    // by the end or a space before any note.
     let bytes = comment.as_bytes();
     let mut found = None;
-    for (i, _) in comment.match_indices(':') {
-        let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
-        let end = i + 1 + digits;
-        if digits > 0 && (end == bytes.len() || bytes[end] == b' ') {
-            found = Some((i, end));
-        }
-        if found.is_some() && end < bytes.len() && bytes[end] == b' ' {
+    for (i, _) in comment.match_indices(" #") {
+        let end = i + 2 + 12;
+        let hex = bytes.get(i + 2..end).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+        if hex && (end == bytes.len() || bytes[end] == b' ') {
+            found = Some(i);
             break;
         }
     }
-    let (colon, end) = found?;
-    let line: u32 = comment[colon + 1..end].parse().ok()?;
-    let rest = comment[end..].trim_start();
+    let at = found?;
+    let id = u64::from_str_radix(&comment[at + 2..at + 14], 16).ok()?;
+    let rest = comment[at + 14..].trim_start();
     let (merged, note) = match rest.strip_prefix('+').and_then(|r| r.strip_suffix(" merged")) {
         Some(n) => (n.parse().unwrap_or(0), None),
         None => (0, (!rest.is_empty()).then(|| rest.to_string())),
     };
-    Some((comment[..colon].to_string(), line, note, merged))
+    Some((comment[..at].to_string(), id, note, merged))
 }
 
 /// Counters by (file, line, chain), most packets first, then by file and line; rules without
-/// our comment (overlayfw's own jumps, anything foreign) are left out.
-pub fn by_line(rules: &[Counted]) -> Vec<LineStats> {
-    let mut map: BTreeMap<(String, u32, String), LineStats> = BTreeMap::new();
+/// our comment (overlayfw's own jumps, anything foreign) are left out. A rule whose id `lines`
+/// does not know keeps line 0 (shown as its id).
+pub fn by_line(rules: &[Counted], lines: &Lines) -> Vec<LineStats> {
+    let mut map: BTreeMap<(String, u32, u64, String), LineStats> = BTreeMap::new();
     for r in rules {
-        let Some((file, line, note, merged)) = parse_comment(&r.comment) else { continue };
-        let e = map.entry((file.clone(), line, r.chain.clone())).or_insert(LineStats {
-            file,
-            line,
+        let Some((file, id, note, merged)) = parse_comment(&r.comment) else { continue };
+        let places: Vec<(String, u32)> = match lines.0.get(&id) {
+            Some(p) => p.iter().filter(|(f, _)| *f == file).cloned().collect(),
+            None => Vec::new(),
+        };
+        // Identical lines of a chain are one rule each in the kernel, with one id: their
+        // counters are shared out to the lines in order, each rule to one line.
+        let places = if places.is_empty() { vec![(file, 0)] } else { places };
+        let key_of = |(f, l): &(String, u32)| (f.clone(), *l, id, r.chain.clone());
+        let place = places
+            .iter()
+            .find(|p| !map.contains_key(&key_of(p)))
+            .unwrap_or(&places[places.len() - 1])
+            .clone();
+        let e = map.entry(key_of(&place)).or_insert(LineStats {
+            file: place.0,
+            line: place.1,
+            id: format!("{id:012x}"),
             chain: r.chain.clone(),
             packets: 0,
             bytes: 0,
@@ -132,7 +224,11 @@ pub fn render(stats: &[LineStats]) -> String {
 }
 
 fn place(s: &LineStats) -> String {
-    let mut p = format!("{}:{}", s.file, s.line);
+    let mut p = if s.line == 0 {
+        format!("{} #{} (line unknown: give the rules files)", s.file, s.id)
+    } else {
+        format!("{}:{}", s.file, s.line)
+    };
     if s.merged > 0 {
         p.push_str(&format!(" (+{} merged lines counted together)", s.merged));
     }
@@ -147,33 +243,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn comments_are_read_back_to_file_and_line() {
-        assert_eq!(parse_comment("a.rules:7"), Some(("a.rules".into(), 7, None, 0)));
+    fn comments_are_read_back_to_file_and_id() {
+        let id = 0x0123_4567_89ab_u64;
+        assert_eq!(parse_comment("a.rules #0123456789ab"), Some(("a.rules".into(), id, None, 0)));
         assert_eq!(
-            parse_comment("dir/my rules:x.rules:12 keep ssh"),
-            Some(("dir/my rules:x.rules".into(), 12, Some("keep ssh".into()), 0))
+            parse_comment("dir/my #x.rules #0123456789ab keep ssh"),
+            Some(("dir/my #x.rules".into(), id, Some("keep ssh".into()), 0))
         );
-        assert_eq!(parse_comment("a.rules:3 +4 merged"), Some(("a.rules".into(), 3, None, 4)));
+        assert_eq!(
+            parse_comment("a.rules #0123456789ab +4 merged"),
+            Some(("a.rules".into(), id, None, 4))
+        );
         assert_eq!(parse_comment("theirs"), None);
-        assert_eq!(parse_comment("a:b"), None);
+        assert_eq!(parse_comment("a.rules:3"), None);
     }
 
     #[test]
-    fn a_line_in_two_chains_is_two_entries_and_repeats_add_up() {
-        let r = |chain: &str, comment: &str, packets| Counted {
+    fn a_line_in_two_chains_is_two_entries_and_identical_lines_share_out() {
+        let r = |chain: &str, id: u64, packets| Counted {
             chain: chain.into(),
-            comment: comment.into(),
+            comment: format!("a.rules #{id:012x}"),
             packets,
             bytes: packets * 100,
         };
-        let stats = by_line(&[
-            r("MACRO_CUST_IN", "a.rules:3", 5),
-            r("MACRO_CUST_OUT", "a.rules:3", 7),
-            r("FORWARD_CUST", "a.rules:4", 0),
-            r("FORWARD_CUST", "a.rules:5", 1),
-            r("FORWARD_CUST", "a.rules:5", 2),
-            r("nat_prerouting", "", 9),
-        ]);
+        let mut lines = Lines::default();
+        lines.0.insert(1, vec![("a.rules".into(), 3)]);
+        lines.0.insert(2, vec![("a.rules".into(), 3)]);
+        lines.0.insert(3, vec![("a.rules".into(), 4)]);
+        lines.0.insert(4, vec![("a.rules".into(), 5), ("a.rules".into(), 6)]);
+        let stats = by_line(
+            &[
+                r("MACRO_CUST_IN", 1, 5),
+                r("MACRO_CUST_OUT", 2, 7),
+                r("FORWARD_CUST", 3, 0),
+                r("FORWARD_CUST", 4, 1),
+                r("FORWARD_CUST", 4, 2),
+                r("FORWARD_CUST", 9, 4),
+            ],
+            &lines,
+        );
         let got: Vec<(u32, &str, u64, usize)> =
             stats.iter().map(|s| (s.line, s.chain.as_str(), s.packets, s.rules)).collect();
         assert_eq!(
@@ -181,11 +289,15 @@ mod tests {
             [
                 (3, "MACRO_CUST_OUT", 7, 1),
                 (3, "MACRO_CUST_IN", 5, 1),
-                (5, "FORWARD_CUST", 3, 2),
+                (0, "FORWARD_CUST", 4, 1),
+                (6, "FORWARD_CUST", 2, 1),
+                (5, "FORWARD_CUST", 1, 1),
                 (4, "FORWARD_CUST", 0, 1)
             ]
         );
         let text = render(&stats);
         assert!(text.contains("never hit (1 lines):\n  FORWARD_CUST"), "{text}");
+        assert!(text.contains("a.rules #000000000009 (line unknown"), "{text}");
+        assert_eq!(Lines::from_text(&lines.to_text()), lines);
     }
 }

@@ -3,7 +3,7 @@
 //! For each line of `tests/conformance/corpus.txt` (inventory `topology.yaml` beside it):
 //! - ours: the line is compiled with overlayfw (as file `line.rules`, after any context lines
 //!   a subgroup needs, compiled as `context.rules`) and loaded; its rules are the ones whose
-//!   comment starts `line.rules:`, each placed at the (type, hook) of the base chain that jumps
+//!   comment starts `line.rules #`, each placed at the (type, hook) of the base chain that jumps
 //!   to its chain;
 //! - theirs: the same line written as `iptables -t TABLE -A CHAIN …` (see `to_iptables`), fed
 //!   to `iptables-translate`, and loaded into tables `filter`, `nat`, `mangle` with iptables'
@@ -309,7 +309,7 @@ fn ours(listing: &Value) -> Placed {
     }
     let mut out: Placed = rules
         .iter()
-        .filter(|r| r["comment"].as_str().is_some_and(|c| c.starts_with("line.rules:")))
+        .filter(|r| r["comment"].as_str().is_some_and(|c| c.starts_with("line.rules #")))
         .map(|r| {
             let (t, h) = reach.get(r["chain"].as_str().unwrap_or("")).cloned().unwrap_or_default();
             (t, h, key(r))

@@ -13,7 +13,7 @@ use crate::netns::{Netns, objects, packets, require_root, rule_counts};
 
 const TABLE: &str = "overlayfw";
 
-use crate::irgen::{Lines, base, chain, every_variant, file_line, ip, jump, nat, net, tcp_dport};
+use crate::irgen::{Lines, base, chain, every_variant, ip, jump, nat, net, tcp_dport};
 
 /// A comment as nft keeps it: at most `COMMENT_MAX` bytes, cut at a character boundary.
 fn cut(mut text: String) -> String {
@@ -94,11 +94,18 @@ fn every_variant_loads_with_its_chains_rules_and_comments() {
     let mut want: Vec<String> = rs
         .chains
         .iter()
-        .flat_map(|c| &c.rules)
-        .filter_map(|r| r.origin.as_ref())
-        .map(|o| match &o.note {
-            Some(n) => cut(format!("{} {n}", file_line(o))),
-            None => cut(file_line(o)),
+        .flat_map(|c| c.rules.iter().map(move |r| (c, r)))
+        .filter_map(|(c, r)| Some((c, r, r.origin.as_ref()?)))
+        .map(|(c, r, o)| {
+            // `FILE #ID`: the id is of the chain and the statement, not of the line.
+            let mut statement = String::new();
+            overlayfw::emit::push_statement(&mut statement, r, &rs.sets);
+            let id = overlayfw::emit::rule_id(&c.name, &statement) >> 16;
+            let place = format!("{} #{id:012x}", rs.files.name(o.file));
+            match &o.note {
+                Some(n) => cut(format!("{place} {n}")),
+                None => cut(place),
+            }
         })
         .collect();
     comments.sort();
@@ -334,8 +341,15 @@ fn netmap_keeps_host_bits() {
     let map = l.rule(vec![daddr("10.9.9.0/24")], Action::NetmapDnat { to: net("10.0.1.0/24") });
     let mapped = l.rule(vec![daddr("10.0.1.77/32")], Action::Count);
     let unmapped = l.rule(vec![daddr("10.9.9.77/32")], Action::Count);
-    let comment = |r: &Rule| file_line(r.origin.as_ref().unwrap());
-    let (map_c, mapped_c, unmapped_c) = (comment(&map), comment(&mapped), comment(&unmapped));
+    let files = crate::irgen::files();
+    let comment = |chain: &str, r: &Rule| {
+        overlayfw::emit::comment(chain, r, &[], &files).expect("a rule from the source")
+    };
+    let (map_c, mapped_c, unmapped_c) = (
+        comment("nat_output", &map),
+        comment("filter_postrouting", &mapped),
+        comment("filter_postrouting", &unmapped),
+    );
     let rs = Ruleset {
         table: TABLE.into(),
         files: crate::irgen::files(),

@@ -311,5 +311,19 @@ fn stats_count_by_line_and_an_apply_keeps_untouched_counters() {
     assert_eq!(packets_of(&stats, 1), [7], "{stats:?}");
     let d = ofw(&ns, &dir, &["diff", &r]);
     assert!(d.status.success(), "diff after apply: {}", String::from_utf8_lossy(&d.stdout));
+
+    // A line inserted above moves every line down: one rule added, none rewritten, and the
+    // counters follow their lines (from the lines the apply recorded, and from the files).
+    std::fs::write(&rules, format!("OUTPUT_CUST -p udp --dport 9995 -j ACCEPT\n{v2}"))
+        .expect("write");
+    let o = ofw(&ns, &dir, &["apply", &r]);
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && said.contains("1 rules added, 0 deleted, 4 kept"), "{said}");
+    let stats = stats_json(&ns, &dir, "netlink");
+    assert_eq!(packets_of(&stats, 2), [7], "{stats:?}");
+    assert_eq!(packets_of(&stats, 1), [0], "{stats:?}");
+    let o = ofw(&ns, &dir, &["stats", "--format", "json", &r]);
+    let from_files: Vec<Value> = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(packets_of(&from_files, 2), [7], "{from_files:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

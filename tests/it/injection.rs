@@ -118,15 +118,15 @@ fn odd_but_harmless_texts_load_next_to_a_foreign_table() {
 }
 
 /// A rules file named to close the rule's comment, the chain and the table and delete another
-/// table (`:LINE"` after it falls into the `#` comment). Every way overlayfw hands a comment to
+/// table (` #ID"` after it falls into the `#` comment). Every way overlayfw hands a comment to
 /// nft (script, `--format json`, netlink userdata) and the text listing a `--confirm` restore
 /// reloads must keep it one comment: the foreign table stays whole.
 const CRAFTED_NAME: &str =
     "x\"\n}\n}\ndelete table ip foreign\ntable ip overlayfw {\nchain INPUT_CUST {\n#";
 
-/// The comment the crafted name's rule carries: the name's safe form and the line.
-const CRAFTED_COMMENT: &str =
-    "x%22%0A}%0A}%0Adelete table ip foreign%0Atable ip overlayfw {%0Achain INPUT_CUST {%0A#:1";
+/// The comment the crafted name's rule carries starts with the name's safe form, then its id.
+const CRAFTED_SAFE_NAME: &str =
+    "x%22%0A}%0A}%0Adelete table ip foreign%0Atable ip overlayfw {%0Achain INPUT_CUST {%0A#";
 
 fn crafted_ruleset() -> overlayfw::ir::Ruleset {
     let mut sources = Sources::new();
@@ -158,7 +158,9 @@ fn stays_one_comment(ns: &Netns, how: &str, load: impl FnOnce() -> Result<(), St
     let ours = ns.list_table_json("ip", "overlayfw");
     let comments: Vec<_> =
         netns::objects(&ours, "rule").filter_map(|r| r["comment"].as_str()).collect();
-    assert_eq!(comments, [CRAFTED_COMMENT], "{how}");
+    assert_eq!(comments.len(), 1, "{how}: {comments:?}");
+    let id = comments[0].strip_prefix(CRAFTED_SAFE_NAME).and_then(|r| r.strip_prefix(" #"));
+    assert!(id.is_some_and(|id| id.len() == 12), "{how}: {comments:?}");
     let counts = netns::rule_counts(&ours, "ip", "overlayfw");
     assert_eq!(counts.values().sum::<usize>(), 2, "{how}: one rule and one jump: {counts:?}");
 }

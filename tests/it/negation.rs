@@ -110,5 +110,5 @@ fn iptables_refuses_or_never_matches_what_is_refused() {
     }
     assert_eq!(iptables_first_rule_packets(&ns), 2, "iptables: 255 is any type");
     let listing = ns.list_table_json("ip", "overlayfw");
-    assert_eq!(netns::packets(&listing, "neg.rules:1"), Some(2), "ours: 255 is any type");
+    assert_eq!(netns::packets_at(&listing, &rs, "neg.rules", 1), Some(2), "ours: 255 is any type");
 }

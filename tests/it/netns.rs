@@ -218,6 +218,24 @@ pub fn rule_counts(
     counts
 }
 
+/// The packet count of the (first) rule `rs` makes from `file:line`, in an `nft -j` listing of
+/// `rs` loaded.
+pub fn packets_at(
+    listing: &serde_json::Value,
+    rs: &overlayfw::ir::Ruleset,
+    file: &str,
+    line: u32,
+) -> Option<u64> {
+    let comment = rs.chains.iter().find_map(|c| {
+        c.rules.iter().find_map(|r| {
+            let o = r.origin.as_ref()?;
+            (rs.files.name(o.file) == file && o.line.get() == line)
+                .then(|| overlayfw::emit::comment(&c.name, r, &rs.sets, &rs.files))?
+        })
+    })?;
+    packets(listing, &comment)
+}
+
 /// The packet count of the rule whose comment is `comment` in an `nft -j` listing.
 pub fn packets(listing: &serde_json::Value, comment: &str) -> Option<u64> {
     let rule = objects(listing, "rule").find(|r| r["comment"] == comment)?;

@@ -104,7 +104,7 @@ fn syns_leave_with_the_mss_the_rules_set_and_flag_matches_count_exactly() {
     assert_eq!(out.trim(), "81 1360\n82 1000\n83 1460", "MSS of the SYNs as they left");
 
     let listing = ns.list_json();
-    let count = |line: u32| netns::packets(&listing, &format!("mss.rules:{line}"));
+    let count = |line: u32| netns::packets_at(&listing, &rs, "mss.rules", line);
     // Each SYN met its TCPMSS rule, and the one to port 82 went on to the next rule too.
     assert!(count(1).is_some_and(|c| c >= 1), "{listing}");
     assert_eq!(count(2), count(3), "TCPMSS is not terminal");

@@ -231,12 +231,17 @@ fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
     }
 
     // Every rule lowered and fingerprinted; each chain's live rules matched against them.
-    let mut lowerer =
-        Lowerer { named: &named, files: &rs.files, next_set_id: named.len() as u32 + 1 };
+    let mut lowerer = Lowerer {
+        named: &named,
+        files: &rs.files,
+        sets: &rs.sets,
+        next_set_id: named.len() as u32 + 1,
+    };
     let mut text = vec![0u8; 4096];
     let mut additions: Vec<(usize, usize, RulePlan, Option<u64>)> = Vec::new();
     for (c, chain) in rs.chains.iter().enumerate() {
-        let plans: Vec<RulePlan> = chain.rules.iter().map(|r| lowerer.rule(r)).collect();
+        let plans: Vec<RulePlan> =
+            chain.rules.iter().map(|r| lowerer.rule(&chain.name, r)).collect();
         let new: Vec<u64> = plans.iter().map(|p| read::planned_fingerprint(p, &mut text)).collect();
         let old_rules = live_chains.get(chain.name.as_str()).map_or(&[][..], |l| &l.rules[..]);
         let old: Vec<u64> = old_rules.iter().map(|r| r.fingerprint).collect();

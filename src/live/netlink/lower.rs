@@ -31,7 +31,7 @@ use ipnetwork::Ipv4Network;
 use crate::emit::truncate;
 use crate::ir::{
     Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, Files, L4, LogLevel, MapVerdict,
-    Match, Mss, NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule, SetId,
+    Match, Mss, NatTarget, PortMatch, RateUnit, RejectWith, Rule, Set, SetId,
 };
 use crate::nft::LOG_PREFIX_MAX;
 
@@ -291,17 +291,14 @@ pub(crate) fn port_elems(ports: &[(u16, u16)]) -> Vec<Elem> {
     interval_elems(ranges, u64::from(u16::MAX), 2)
 }
 
-/// The rule comment nft writes: `FILE:LINE[ NOTE]`, cut to [`crate::nft::COMMENT_MAX`] bytes.
-pub(crate) fn rule_comment(origin: &Origin, files: &Files) -> String {
-    crate::emit::comment(origin, files)
-}
-
 /// Lowers rules; hands out ids for anonymous sets after the named ones.
 pub(crate) struct Lowerer<'a> {
     /// Named sets of the table (by [`SetId`]) and their kernel ids.
     pub named: &'a [(String, u32)],
     /// The names the rules' origins point into.
     pub files: &'a Files,
+    /// The ruleset's sets (a rule's comment holds an id made from its nft text).
+    pub sets: &'a [Set],
     pub next_set_id: u32,
 }
 
@@ -318,7 +315,7 @@ fn op(neg: bool) -> CmpOp {
 }
 
 impl<'a> Lowerer<'a> {
-    pub(crate) fn rule(&mut self, rule: &Rule) -> RulePlan {
+    pub(crate) fn rule(&mut self, chain: &str, rule: &Rule) -> RulePlan {
         let l4 = None;
         let mut cx = RuleCx { lowerer: self, exprs: Vec::new(), anon_sets: Vec::new(), l4 };
         for m in &rule.matches {
@@ -334,7 +331,7 @@ impl<'a> Lowerer<'a> {
         RulePlan {
             anon_sets: cx.anon_sets,
             exprs: cx.exprs,
-            comment: rule.origin.as_ref().map(|o| rule_comment(o, self.files)),
+            comment: crate::emit::comment(chain, rule, self.sets, self.files),
         }
     }
 
@@ -855,6 +852,7 @@ fn l4_number(proto: L4) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ir::Origin;
 
     #[test]
     fn merging_joins_overlaps_and_neighbours_only() {
@@ -898,7 +896,11 @@ mod tests {
             line: std::num::NonZeroU32::MIN,
             note: Some("é".repeat(100).into()),
         };
-        let c = rule_comment(&o, &files);
-        assert!(c.len() <= crate::nft::COMMENT_MAX && c.starts_with("f:1 é"));
+        let rule = Rule { matches: Box::new([]), action: Action::Accept, origin: Some(o) };
+        let mut lowerer = Lowerer { named: &[], files: &files, sets: &[], next_set_id: 1 };
+        let c = lowerer.rule("c", &rule).comment.expect("a comment");
+        let id = crate::emit::rule_id("c", "counter accept") >> 16;
+        assert!(c.len() <= crate::nft::COMMENT_MAX, "{c}");
+        assert!(c.starts_with(&format!("f #{id:012x} é")), "{c}");
     }
 }

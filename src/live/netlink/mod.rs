@@ -262,11 +262,15 @@ fn build(ruleset: &Ruleset) -> (Vec<u8>, u32, Vec<(u32, Source)>, ApplyReport) {
         report.chains += 1;
     }
 
-    let mut lowerer =
-        Lowerer { named: &named, files: &ruleset.files, next_set_id: named.len() as u32 + 1 };
+    let mut lowerer = Lowerer {
+        named: &named,
+        files: &ruleset.files,
+        sets: &ruleset.sets,
+        next_set_id: named.len() as u32 + 1,
+    };
     for (c, chain) in ruleset.chains.iter().enumerate() {
         for (r, rule) in chain.rules.iter().enumerate() {
-            let plan = lowerer.rule(rule);
+            let plan = lowerer.rule(&chain.name, rule);
             origins.push((b.next_seq(), Source::Rule { chain: c, rule: r }));
             for set in &plan.anon_sets {
                 b.set(set);
