@@ -327,3 +327,57 @@ fn stats_count_by_line_and_an_apply_keeps_untouched_counters() {
     assert_eq!(packets_of(&from_files, 2), [7], "{from_files:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_change_between_plan_and_commit_is_never_half_applied() {
+    if !require_root() {
+        return;
+    }
+    let ns = Netns::new();
+    let v1 = compile(&(lines(40).join("\n") + "\n"));
+    changes(&ns, &v1);
+    let mut edited = lines(40);
+    edited.remove(3);
+    edited.push("FORWARD_CUST -p udp --dport 53 -j ACCEPT".into());
+    let v2 = compile(&(edited.join("\n") + "\n"));
+    // Another process changes our table after the plan is made: the kernel refuses the stale
+    // batch (nothing of it applied), the table is read and planned again, and the result is
+    // exactly v2 with the other change undone.
+    let mut meddled = 0;
+    let c = in_netns(&ns, || {
+        incremental::apply_observed(&v2, false, &mut || {
+            if meddled == 0 {
+                let t = TABLE;
+                let out = std::process::Command::new("nft")
+                    .args(["insert", "rule", "ip", t, "FORWARD_CUST", "counter", "drop"])
+                    .output()
+                    .expect("nft");
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            }
+            meddled += 1;
+        })
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.replans, 1, "{c:?}");
+    assert_eq!(meddled, 2);
+    assert_eq!(canonical(&ns), fresh(&v2));
+    // A change elsewhere in the namespace also moves the generation: planned again too.
+    let v3 = compile(&(lines(41).join("\n") + "\n"));
+    let mut other = 0;
+    let c = in_netns(&ns, || {
+        incremental::apply_observed(&v3, false, &mut || {
+            if other == 0 {
+                let out = std::process::Command::new("nft")
+                    .args(["add", "table", "inet", "elsewhere"])
+                    .output()
+                    .expect("nft");
+                assert!(out.status.success());
+            }
+            other += 1;
+        })
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((c.replans, other), (1, 2), "{c:?}");
+    assert_eq!(canonical(&ns), fresh(&v3));
+    ns.exec(&["nft", "list", "table", "inet", "elsewhere"]).expect("the other table is left alone");
+}

@@ -62,6 +62,17 @@ impl Changes {
 /// overlayfw did not make ([`crate::live::apply::foreign`]) is refused, or with `force`
 /// replaced whole (a table's comment cannot change, and it must say overlayfw's).
 pub fn apply(rs: &Ruleset, force: bool) -> Result<Changes, NetlinkError> {
+    apply_observed(rs, force, &mut || {})
+}
+
+/// [`apply`], calling `between` after each plan is made and before it is sent: where another
+/// process's change would make the plan stale (the tests make one there).
+#[doc(hidden)]
+pub fn apply_observed(
+    rs: &Ruleset,
+    force: bool,
+    between: &mut dyn FnMut(),
+) -> Result<Changes, NetlinkError> {
     let mut replans = 0;
     loop {
         let live = read::read_table(&rs.table).map_err(NetlinkError::Receive)?;
@@ -96,6 +107,7 @@ pub fn apply(rs: &Ruleset, force: bool) -> Result<Changes, NetlinkError> {
             changes.generation = Some(live.genid);
             return Ok(changes);
         }
+        between();
         match super::transact(&planned.buf, planned.last_seq, planned.messages) {
             Ok(kernel) => {
                 changes.kernel = kernel;
