@@ -150,6 +150,9 @@ struct DiffArgs {
     /// Compare with what `compile --optimize` makes of the files.
     #[arg(long)]
     optimize: bool,
+    /// How to read the live table: netlink (when built with it) answers "same" without nft.
+    #[arg(long, value_enum, default_value_t = BackendArg::default())]
+    backend: BackendArg,
 
     /// How to print the plan.
     #[arg(long, value_enum, default_value_t = PlanFormatArg::Human)]
@@ -639,6 +642,50 @@ fn live_model_in_background(
 }
 
 fn diff(a: DiffArgs) -> io::Result<Exit> {
+    if let Some(why) = live::apply::netlink_missing(backend(a.backend)) {
+        eprintln!("overlayfw: {why}");
+        return Ok(Exit::Trouble);
+    }
+    #[cfg(feature = "netlink")]
+    if a.against.is_none() && backend(a.backend) == live::apply::Backend::Netlink {
+        return diff_netlink(a);
+    }
+    diff_nft(a)
+}
+
+/// `diff` through netlink: "unchanged since the last apply" from the ruleset generation alone,
+/// else "same" from one netlink read of the table; only a table that differs is listed by
+/// `nft -j` for the plan.
+#[cfg(feature = "netlink")]
+fn diff_netlink(a: DiffArgs) -> io::Result<Exit> {
+    let table = a.table.table.clone();
+    let mut ruleset = match build(&a.common, &table, a.message_format)? {
+        Ok(rs) => rs,
+        Err(_) => return Ok(Exit::Trouble),
+    };
+    if a.optimize {
+        crate::optimize::optimize(&mut ruleset);
+    }
+    let unchanged = live::netlink::read::generation()
+        .is_ok_and(|g| live::record::unchanged_since(&table, g, &ruleset.input_hash, a.optimize));
+    let same = unchanged || live::netlink::incremental::same(&ruleset).unwrap_or(false);
+    if same {
+        let ours = diff::from_ruleset(&ruleset);
+        let plan = diff::plan(&table, &ours, Some(&ours));
+        match (a.format, unchanged) {
+            (PlanFormatArg::Human, true) => {
+                let same = plan.human();
+                println!("{} (unchanged since the last apply)", same.trim_end());
+            }
+            _ => print_plan(&plan, a.format)?,
+        }
+        return Ok(Exit::Clean);
+    }
+    drop(ruleset);
+    diff_nft(a)
+}
+
+fn diff_nft(a: DiffArgs) -> io::Result<Exit> {
     if a.against.is_none() {
         if let Err(msg) = live::nft::check_available() {
             eprintln!("overlayfw: {msg}");
@@ -804,6 +851,7 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
     if incremental && a.confirm.is_none() {
         return Ok(match apply_now(&ruleset, backend, false, a.force) {
             Ok(applied) => {
+                live::record::write(table, applied.generation, &ruleset.input_hash, a.optimize);
                 if !a.quiet {
                     applied_message(&ruleset, &applied);
                 }
@@ -828,6 +876,7 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
     match a.confirm {
         None => match apply_now(&ruleset, backend, a.replace, true) {
             Ok(applied) => {
+                live::record::write(table, applied.generation, &ruleset.input_hash, a.optimize);
                 if !a.quiet {
                     applied_message(&ruleset, &applied);
                 }
@@ -835,7 +884,9 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
             }
             Err(refused) => Ok(refused.code),
         },
-        Some(seconds) => apply_confirmed(&ruleset, (backend, a.replace), &lock, &snapshot, seconds),
+        Some(seconds) => {
+            apply_confirmed(&ruleset, (backend, a.replace, a.optimize), &lock, &snapshot, seconds)
+        }
     }
 }
 
@@ -907,7 +958,7 @@ fn apply_now(
 /// then the change is applied and the record that makes it confirmable written.
 fn apply_confirmed(
     ruleset: &Ruleset,
-    (backend, replace): (live::apply::Backend, bool),
+    (backend, replace, optimize): (live::apply::Backend, bool, bool),
     lock: &live::confirm::ApplyLock,
     snapshot: &live::apply::Snapshot,
     seconds: u64,
@@ -960,7 +1011,10 @@ fn apply_confirmed(
     // Set when the change is being undone before it could be confirmed.
     let mut undone = false;
     match apply_now(ruleset, backend, replace, true) {
-        Ok(_) => {}
+        Ok(applied) => {
+            let (hash, generation) = (&ruleset.input_hash, applied.generation);
+            live::record::write(table, generation, hash, optimize);
+        }
         // nft was stopped at its time limit: the change may have happened; undo it.
         Err(Refused { uncertain: true, .. }) if pending.decide(Decision::Restore).is_ok() => {
             undone = true;

@@ -39,6 +39,8 @@ fn blame_text(blame: &[String]) -> String {
 pub struct Applied {
     /// How long the kernel took over the transaction, when the backend can tell (netlink).
     pub kernel: Option<Duration>,
+    /// The ruleset generation the apply made, when the backend can tell (netlink).
+    pub generation: Option<u32>,
     /// What changed, for an incremental apply (netlink without `--replace`).
     #[cfg(feature = "netlink")]
     pub changes: Option<super::netlink::incremental::Changes>,
@@ -108,11 +110,15 @@ fn netlink(rs: &Ruleset, replace: bool, force: bool) -> Result<Applied, ApplyErr
     use super::netlink::{self, incremental};
     if replace {
         return netlink::apply(rs)
-            .map(|r| Applied { kernel: Some(r.kernel), changes: None })
+            .map(|r| Applied {
+                kernel: Some(r.kernel),
+                generation: Some(r.generation),
+                changes: None,
+            })
             .map_err(|e| ApplyError::Netlink(e.to_string()));
     }
     match incremental::apply(rs, force) {
-        Ok(c) => Ok(Applied { kernel: Some(c.kernel), changes: Some(c) }),
+        Ok(c) => Ok(Applied { kernel: Some(c.kernel), generation: c.generation, changes: Some(c) }),
         Err(netlink::NetlinkError::Foreign(why)) => Err(ApplyError::Foreign(why)),
         Err(e) => Err(ApplyError::Netlink(e.to_string())),
     }

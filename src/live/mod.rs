@@ -11,4 +11,5 @@ pub mod flags;
 pub mod netlink;
 pub mod nft;
 pub mod persist;
+pub mod record;
 pub mod stats;

@@ -309,8 +309,27 @@ fn stats_count_by_line_and_an_apply_keeps_untouched_counters() {
     send_udp(&ns, 9999, 2);
     let stats = stats_json(&ns, &dir, "netlink");
     assert_eq!(packets_of(&stats, 1), [7], "{stats:?}");
-    let d = ofw(&ns, &dir, &["diff", &r]);
-    assert!(d.status.success(), "diff after apply: {}", String::from_utf8_lossy(&d.stdout));
+    // diff: from the generation alone while nothing changed; from a netlink read after a
+    // change elsewhere; the plan (through nft) once our table differs.
+    let diff = |args: &[&str]| {
+        let o = ofw(&ns, &dir, args);
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (code, out) = diff(&["diff", &r]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("unchanged since the last apply"), "{out}");
+    ns.exec(&["nft", "add", "table", "inet", "elsewhere"]).expect("another table");
+    let (code, out) = diff(&["diff", &r]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("live table matches the rules"), "{out}");
+    ns.exec(&["nft", "insert", "rule", "ip", TABLE, "OUTPUT_CUST", "counter", "drop"])
+        .expect("insert");
+    let (code, out) = diff(&["diff", &r]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("counter drop"), "{out}");
+    assert_eq!(diff(&["diff", "--backend", "nft", &r]).0, Some(1));
+    let o = ofw(&ns, &dir, &["apply", &r]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     // A line inserted above moves every line down: one rule added, none rewritten, and the
     // counters follow their lines (from the lines the apply recorded, and from the files).

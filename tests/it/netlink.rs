@@ -239,8 +239,11 @@ fn applying_twice_leaves_one_table_and_foreign_tables_alone() {
     let first = apply_in(&ns, &rs).unwrap_or_else(|e| panic!("{e}"));
     let once = normalise(ns.list_table_json("ip", TABLE));
     let second = apply_in(&ns, &rs).unwrap_or_else(|e| panic!("{e}"));
-    // The same batch both times; only the kernel's time differs.
-    let sent = |r: ApplyReport| ApplyReport { kernel: std::time::Duration::ZERO, ..r };
+    // The same batch both times; only the kernel's time and the generation differ, each
+    // apply making the next generation.
+    assert_eq!(second.generation, first.generation + 1);
+    let sent =
+        |r: ApplyReport| ApplyReport { kernel: std::time::Duration::ZERO, generation: 0, ..r };
     assert_eq!(sent(first), sent(second));
     assert_eq!(normalise(ns.list_table_json("ip", TABLE)), once);
     assert_eq!(ns.exec(&["nft", "-j", "list", "table", "inet", "other"]).expect("list"), foreign);

@@ -16,11 +16,9 @@ use std::time::Duration;
 use super::batch::Batch;
 use super::lower::{Key, Lowerer, RulePlan, SetPlan};
 use super::read::{self, LiveChain, LiveTable};
-use super::{ApplyReport, NetlinkError, Object};
+use super::{ApplyReport, ERESTART, NetlinkError, Object};
 use crate::ir::{BaseChain, ChainKind, Hook, Ruleset, SetElements};
 
-/// `ERESTART` (Linux): the kernel's answer to a batch planned against another generation.
-const ERESTART: i32 = 85;
 /// Plans made again after a refusal for a changed generation.
 const TRIES: usize = 10;
 
@@ -37,7 +35,7 @@ pub struct Changes {
     pub sets_added: usize,
     pub elements_added: usize,
     pub elements_deleted: usize,
-    /// The ruleset generation after the change (`None` when unknown: a replace).
+    /// The ruleset generation after the change (the one read, when nothing changed).
     pub generation: Option<u32>,
     /// Times the plan was made again because the ruleset changed meanwhile.
     pub replans: usize,
@@ -96,6 +94,7 @@ pub fn apply_observed(
                     elements_added: report.set_elements,
                     replans,
                     kernel: report.kernel,
+                    generation: Some(report.generation),
                     ..Changes::default()
                 });
             }
@@ -111,9 +110,8 @@ pub fn apply_observed(
         match super::transact(&planned.buf, planned.last_seq, planned.messages) {
             Ok(kernel) => {
                 changes.kernel = kernel;
-                // Each commit advances the generation by one, skipping 0; ours was checked
-                // to start from the read's.
-                changes.generation = Some(live.genid.wrapping_add(1).max(1));
+                // Ours was checked to start from the read's generation.
+                changes.generation = Some(super::next_generation(live.genid));
                 return Ok(changes);
             }
             Err(super::Failure::Refused(seq, errno)) => {
@@ -135,6 +133,17 @@ pub fn apply_observed(
             Err(super::Failure::Other(e)) => return Err(e),
         }
     }
+}
+
+/// Whether the live table is exactly the ruleset (read and compared as [`apply`] would, but
+/// nothing sent): `diff`'s fast answer.
+pub fn same(rs: &Ruleset) -> io::Result<bool> {
+    let live = read::read_table(&rs.table)?;
+    let ours = live
+        .comment
+        .as_ref()
+        .is_some_and(|c| crate::live::apply::foreign(&rs.table, c.as_deref()).is_none());
+    Ok(ours && matches!(plan(rs, &live), Plan::Batch(p) if p.changes.nothing()))
 }
 
 enum Plan {
@@ -191,6 +200,9 @@ fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
     }
     if live.flags != 0 {
         return Plan::Replace("the table had flags".into());
+    }
+    if live.objects != 0 {
+        return Plan::Replace("the table held named objects overlayfw does not make".into());
     }
     let live_chains: HashMap<&str, &LiveChain> =
         live.chains.iter().map(|c| (c.name.as_str(), c)).collect();

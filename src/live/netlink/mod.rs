@@ -41,6 +41,9 @@ pub struct ApplyReport {
     /// From the `send` of the batch to the kernel's last answer: the kernel's own work on the
     /// transaction (it processes the batch inside `send`), which no backend can avoid.
     pub kernel: Duration,
+    /// The ruleset generation the change made (the batch was checked to start from the one
+    /// before it).
+    pub generation: u32,
 }
 
 /// The object a kernel error belongs to.
@@ -125,19 +128,37 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Replaces `table ip <ruleset.table>` in the calling thread's network namespace in one
 /// transaction; see the module documentation.
 pub fn apply(ruleset: &Ruleset) -> Result<ApplyReport, NetlinkError> {
-    let (buf, last_seq, origins, mut report) = build(ruleset);
-    report.bytes = buf.len();
-    match transact(&buf, last_seq, report.messages) {
-        Ok(kernel) => {
-            report.kernel = kernel;
-            Ok(report)
+    // The batch carries the generation it starts from, so that the one it makes is known
+    // exactly (what `diff` compares with to say "unchanged since the last apply").
+    let mut tries = 0;
+    loop {
+        let generation = read::generation().map_err(NetlinkError::Receive)?;
+        let (buf, last_seq, origins, mut report) = build(ruleset, generation);
+        report.bytes = buf.len();
+        match transact(&buf, last_seq, report.messages) {
+            Ok(kernel) => {
+                report.kernel = kernel;
+                report.generation = next_generation(generation);
+                return Ok(report);
+            }
+            Err(Failure::Refused(_, errno)) if errno == ERESTART && tries < 10 => tries += 1,
+            Err(Failure::Refused(seq, errno)) => {
+                return Err(NetlinkError::Refused {
+                    object: resolve(ruleset, &origins, seq),
+                    source: io::Error::from_raw_os_error(errno),
+                });
+            }
+            Err(Failure::Other(e)) => return Err(e),
         }
-        Err(Failure::Refused(seq, errno)) => Err(NetlinkError::Refused {
-            object: resolve(ruleset, &origins, seq),
-            source: io::Error::from_raw_os_error(errno),
-        }),
-        Err(Failure::Other(e)) => Err(e),
     }
+}
+
+/// `ERESTART` (Linux): the kernel's answer to a batch sent for another ruleset generation.
+pub(crate) const ERESTART: i32 = 85;
+
+/// The generation a commit makes from `generation`: one more, skipping 0.
+pub(crate) fn next_generation(generation: u32) -> u32 {
+    generation.wrapping_add(1).max(1)
 }
 
 /// Why a batch did not go through.
@@ -214,11 +235,11 @@ fn resolve(ruleset: &Ruleset, origins: &[(u32, Source)], seq: u32) -> Object {
 
 /// The whole batch: its bytes, the sequence number of its last object message, which object
 /// each sequence number belongs to (by first sequence number), and the counts.
-fn build(ruleset: &Ruleset) -> (Vec<u8>, u32, Vec<(u32, Source)>, ApplyReport) {
+fn build(ruleset: &Ruleset, generation: u32) -> (Vec<u8>, u32, Vec<(u32, Source)>, ApplyReport) {
     let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
     // About 520 bytes per rule are used; room for 1 KiB each means the buffer is never moved
     // while it grows (pages never written are never resident).
-    let mut b = Batch::new(&ruleset.table, 4096 + rules * 1024);
+    let mut b = Batch::at_generation(&ruleset.table, 4096 + rules * 1024, generation);
     let mut origins = Vec::new();
     let mut report = ApplyReport::default();
 

@@ -22,8 +22,11 @@ use super::batch::Socket;
 use super::expr::RawExpr;
 use super::lower::{Elem, Key, RulePlan, SetPlan};
 
-/// `NFT_MSG_GETGEN` / `NFT_MSG_NEWGEN` (linux/netfilter/nf_tables.h).
+/// `NFT_MSG_GETGEN` / `NFT_MSG_NEWGEN`, `NFT_MSG_GETOBJ`, `NFT_MSG_GETFLOWTABLE`
+/// (linux/netfilter/nf_tables.h).
 const NFT_MSG_GETGEN: u16 = 16;
+const NFT_MSG_GETOBJ: u16 = 19;
+const NFT_MSG_GETFLOWTABLE: u16 = 23;
 /// How long one dump round may wait for the kernel.
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// Reads of the table are retried while another process changes the ruleset meanwhile.
@@ -67,6 +70,9 @@ pub struct LiveTable {
     pub chains: Vec<LiveChain>,
     /// Named sets only, by name order.
     pub sets: Vec<LiveSet>,
+    /// Named stateful objects (counters, quotas, limits, ct helpers, …) and flowtables in the
+    /// table: overlayfw makes none, so any is a difference.
+    pub objects: usize,
 }
 
 impl LiveTable {
@@ -100,6 +106,30 @@ fn udata_string(udata: &[u8], ty: u8) -> Option<String> {
         rest = &rest[2 + len..];
     }
     None
+}
+
+/// Whether an nf_tables message of family ip names `table` in its first attribute (type 1:
+/// `NFTA_OBJ_TABLE`, `NFTA_FLOWTABLE_TABLE`), read straight from the message.
+fn first_string_attr_is(msg: &[u8], table: &str) -> bool {
+    // nlmsghdr (16 bytes), nfgenmsg (family, version, res_id: 4 bytes), then attributes.
+    if msg.len() < 24 || msg[16] != libc::NFPROTO_IPV4 as u8 {
+        return false;
+    }
+    let mut rest = &msg[20..];
+    while rest.len() >= 4 {
+        let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
+        let ty = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
+        if len < 4 || len > rest.len() {
+            return false;
+        }
+        if ty == 1 {
+            let value = &rest[4..len];
+            let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+            return &value[..end] == table.as_bytes();
+        }
+        rest = &rest[len.next_multiple_of(4).min(rest.len())..];
+    }
+    false
 }
 
 /// One request and its answers: every message of a dump (until NLMSG_DONE), or the one answer
@@ -269,6 +299,12 @@ fn read_once(
         });
         live.comment = Some(comment.flatten());
         sys::nftnl_table_free(t);
+    }
+
+    for ty in [NFT_MSG_GETOBJ, NFT_MSG_GETFLOWTABLE] {
+        let dumped =
+            request(socket, ty, libc::NLM_F_DUMP as u16, seq.next(), |_| {})?.unwrap_or_default();
+        live.objects += dumped.iter().filter(|m| first_string_attr_is(m, table)).count();
     }
 
     // Sets first: a rule's fingerprint needs its anonymous sets' contents.
