@@ -61,6 +61,22 @@ if m:
 m = re.search(r"diff: ([\d.]+)x the time", a)
 if m:
     row("diff / nft -j list alone", m.group(1) + "x", "<= 1.2x", float(m.group(1)) <= 1.2)
+m = re.search(r"live diff: ([\d.]+)x the time of nft -j list alone, peak (\d+) MiB", a)
+if m:
+    row("live diff (netlink) / nft -j list alone", m.group(1) + "x", "<= 0.10x", float(m.group(1)) <= 0.10)
+    row("live diff peak memory", m.group(2) + " MiB", "<= 64 MiB", int(m.group(2)) <= 64)
+m = re.search(r"unchanged since the last apply: ([\d.]+)x the compile", a)
+if m:
+    row("diff unchanged since the last apply / compile", m.group(1) + "x", "<= 1.5x", float(m.group(1)) <= 1.5)
+m = re.search(r"one-line edit: ([\d.]+)x the time of apply --replace", a)
+if m:
+    row("one-line edit apply / apply --replace", m.group(1) + "x", "<= 0.10x", float(m.group(1)) <= 0.10)
+m = re.search(r"set elements: 1,000 changes in a 10,000-element FWset took ([\d.]+) s", a)
+if m:
+    row("1,000 FWset element changes (of 10,000)", m.group(1) + " s", "<= 0.5 s", float(m.group(1)) <= 0.5)
+m = re.search(r"stats: ([\d.]+)x the time of nft -j list", a)
+if m:
+    row("stats / nft -j list alone", m.group(1) + "x", "<= 0.10x", float(m.group(1)) <= 0.10)
 m = re.search(r"loads ([\d.]+)x faster than plain and ([\d.]+)x faster", a)
 if m:
     row("--optimize load speed-up over plain", m.group(1) + "x", ">= 5x", float(m.group(1)) >= 5)

@@ -326,9 +326,12 @@ fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
     // Named sets' elements: removed, then added.
     for plan in &set_plans {
         let Some(l) = live_sets.get(plan.name.as_str()) else { continue };
+        // Hash sets: a 10,000-element FWset has 20,000 interval elements a side.
         let want = read::sorted_elems(&plan.elems);
-        let gone: Vec<_> = l.elems.iter().filter(|e| !want.contains(e)).cloned().collect();
-        let added: Vec<_> = want.iter().filter(|e| !l.elems.contains(e)).cloned().collect();
+        let (want_set, live_set): (HashSet<_>, HashSet<_>) =
+            (want.iter().collect(), l.elems.iter().collect());
+        let gone: Vec<_> = l.elems.iter().filter(|e| !want_set.contains(e)).cloned().collect();
+        let added: Vec<_> = want.iter().filter(|e| !live_set.contains(e)).cloned().collect();
         if !gone.is_empty() {
             objects.push((b.next_seq(), Object::SetElements { set: plan.name.clone() }));
             b.set_elements(&plan.name, &gone, true);
