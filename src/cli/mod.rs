@@ -670,8 +670,7 @@ fn diff_netlink(a: DiffArgs) -> io::Result<Exit> {
         .is_ok_and(|g| live::record::unchanged_since(&table, g, &ruleset.input_hash, a.optimize));
     let same = unchanged || live::netlink::incremental::same(&ruleset).unwrap_or(false);
     if same {
-        let ours = diff::from_ruleset(&ruleset);
-        let plan = diff::plan(&table, &ours, Some(&ours));
+        let plan = diff::same(&table);
         match (a.format, unchanged) {
             (PlanFormatArg::Human, true) => {
                 let same = plan.human();

@@ -378,6 +378,18 @@ pub struct Edit {
 }
 
 /// Compares the proposed model with the live one (`None`: no such table live).
+/// The plan of a table known to be the same on both sides (no model needed).
+pub fn same(table: &str) -> Plan {
+    Plan {
+        table: table.to_string(),
+        status: Status::Same,
+        flags: None,
+        objects: Vec::new(),
+        sets: Vec::new(),
+        chains: Vec::new(),
+    }
+}
+
 pub fn plan(table: &str, proposed: &Model, live: Option<&Model>) -> Plan {
     let empty = Model::default();
     let status_absent = live.is_none();

@@ -27,9 +27,10 @@ pub fn state_dir() -> PathBuf {
         .map_or_else(|| PathBuf::from("/run/overlayfw"), PathBuf::from)
 }
 
-/// The inode number of this process's network namespace.
+/// The inode number of this thread's network namespace (a netlink socket belongs to the
+/// namespace of the thread that opens it).
 fn netns_id() -> String {
-    fs::read_link("/proc/self/ns/net")
+    fs::read_link("/proc/thread-self/ns/net")
         .ok()
         .and_then(|p| {
             let s = p.to_string_lossy().into_owned();

@@ -77,6 +77,17 @@ fn changes(ns: &Netns, rs: &Ruleset) -> incremental::Changes {
     in_netns(ns, || incremental::apply(rs, false)).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Removes the view an apply in `ns` left in the default state directory.
+fn forget_view(ns: &Netns) {
+    let inode = in_netns(ns, || {
+        let link = std::fs::read_link("/proc/thread-self/ns/net").expect("own netns");
+        let s = link.to_string_lossy().into_owned();
+        s.trim_start_matches("net:[").trim_end_matches(']').to_string()
+    });
+    let state = std::env::var_os("OVERLAYFW_STATE_DIR").unwrap_or_else(|| "/run/overlayfw".into());
+    let _ = std::fs::remove_file(Path::new(&state).join(format!("{inode}-{TABLE}.view")));
+}
+
 /// What a fresh replace of `rs` lists.
 fn fresh(rs: &Ruleset) -> Value {
     let ns = Netns::new();
@@ -134,6 +145,7 @@ fn applying_the_same_ruleset_again_changes_nothing_for_every_case() {
         }
         ns.exec(&["nft", "delete", "table", "ip", TABLE]).expect("delete table");
     }
+    forget_view(&ns);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -160,7 +172,11 @@ fn an_edit_changes_only_what_differs_and_lists_as_a_fresh_replace() {
     text.push("FORWARD_CUST -s blocked -j DROP".into());
     text.push("PREROUTING_CUST -i eth0 -p tcp --dport 2222 -j DNAT --to 198.51.100.2:22".into());
     let first = compile(&(text.join("\n") + "\n"));
-    changes(&ns, &first);
+    let c = changes(&ns, &first);
+    assert!(c.replaced.is_some(), "{c:?}");
+    // Nothing to change: read back once, and that read kept as the view for the next apply.
+    let c = changes(&ns, &first);
+    assert!(c.nothing() && !c.from_view, "{c:?}");
     let before = handles(&ns);
 
     // A changed line at the end: one rule replaced, every other kept with its handle.
@@ -170,6 +186,7 @@ fn an_edit_changes_only_what_differs_and_lists_as_a_fresh_replace() {
     let c = changes(&ns, &rs);
     assert_eq!((c.rules_added, c.rules_deleted), (1, 1), "{c:?}");
     assert!(c.replaced.is_none(), "{c:?}");
+    assert!(c.from_view, "planned from the first apply's view, no read: {c:?}");
     assert_eq!(canonical(&ns), fresh(&rs));
     let after = handles(&ns);
     let kept = before.iter().filter(|h| after.contains(h)).count();
@@ -195,7 +212,14 @@ fn an_edit_changes_only_what_differs_and_lists_as_a_fresh_replace() {
     // Back again: the chain goes, the element goes.
     let c = changes(&ns, &rs);
     assert!(c.replaced.is_none() && c.chains_deleted >= 1 && c.elements_deleted >= 1, "{c:?}");
+    assert!(c.from_view, "{c:?}");
     assert_eq!(canonical(&ns), fresh(&rs));
+    // Any change in the namespace makes the view stale: the table is read again.
+    ns.exec(&["nft", "add", "table", "inet", "elsewhere"]).expect("another table");
+    let c = changes(&ns, &rs2);
+    assert!(!c.from_view && c.chains_added >= 1, "{c:?}");
+    assert_eq!(canonical(&ns), fresh(&rs2));
+    forget_view(&ns);
 }
 
 #[test]
@@ -244,6 +268,7 @@ fn foreign_changes_to_the_table_are_undone() {
     let c = changes(&ns, &rs);
     assert_eq!((c.rules_added, c.rules_deleted), (1, 1), "{c:?}");
     assert_eq!(canonical(&ns), fresh(&rs));
+    forget_view(&ns);
 }
 
 /// Runs overlayfw inside the namespace (persistence off: the namespace is not the machine's).
@@ -399,4 +424,5 @@ fn a_change_between_plan_and_commit_is_never_half_applied() {
     assert_eq!((c.replans, other), (1, 2), "{c:?}");
     assert_eq!(canonical(&ns), fresh(&v3));
     ns.exec(&["nft", "list", "table", "inet", "elsewhere"]).expect("the other table is left alone");
+    forget_view(&ns);
 }

@@ -353,16 +353,18 @@ impl Batch {
     }
 
     pub(crate) fn rule(&mut self, chain: &str, exprs: &[Expr], comment: Option<&str>) -> u32 {
-        self.rule_at(chain, exprs, comment, None)
+        self.rule_at(chain, exprs, comment, None, false)
     }
 
-    /// A rule appended to its chain, or (`before`: a rule's handle) inserted before that rule.
+    /// A rule appended to its chain, or (`before`: a rule's handle) inserted before that rule;
+    /// with `echo`, the kernel sends it back (with its handle) once committed.
     pub(crate) fn rule_at(
         &mut self,
         chain: &str,
         exprs: &[Expr],
         comment: Option<&str>,
         before: Option<u64>,
+        echo: bool,
     ) -> u32 {
         // SAFETY: allocation; NULL only when out of memory.
         let r = unsafe { sys::nftnl_rule_alloc() };
@@ -394,7 +396,10 @@ impl Batch {
             }
         }
         // With a position and without APPEND, the kernel puts the rule before that one.
-        let flags = if before.is_some() { CREATE } else { CREATE | APPEND };
+        let mut flags = if before.is_some() { CREATE } else { CREATE | APPEND };
+        if echo {
+            flags |= libc::NLM_F_ECHO as u16;
+        }
         let seq = self.message(libc::NFT_MSG_NEWRULE as u16, flags, |nlh| {
             // SAFETY: `nlh` heads a message in `scratch`; a rule of the IR is far below 64 KiB.
             unsafe { sys::nftnl_rule_nlmsg_build_payload(nlh, r) }
@@ -576,6 +581,25 @@ impl Socket {
         Ok(Socket { fd })
     }
 
+    /// The network namespace's cookie (`SO_NETNS_COOKIE`): unique for the machine's uptime,
+    /// never reused, unlike a namespace's inode number.
+    pub(crate) fn netns_cookie(&self) -> io::Result<u64> {
+        const SO_NETNS_COOKIE: i32 = 71;
+        let mut cookie = 0u64;
+        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+        // SAFETY: `cookie` is valid for writes of `len` bytes for the duration of the call.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                SO_NETNS_COOKIE,
+                (&raw mut cookie).cast::<c_void>(),
+                &raw mut len,
+            )
+        };
+        if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(cookie) }
+    }
+
     fn set_int(&self, level: i32, name: i32, value: i32) -> io::Result<()> {
         // SAFETY: `value` is a valid int for the duration of the call.
         let rc = unsafe {
@@ -658,6 +682,40 @@ impl Socket {
             return Ok(Some(n as usize));
         }
     }
+}
+
+/// The `(sequence number, handle)` of every rule the kernel echoed in a datagram (NEWRULE
+/// messages sent with `NLM_F_ECHO`: the request's sequence number, `NFTA_RULE_HANDLE`).
+pub(crate) fn echoed_rules(datagram: &[u8]) -> Vec<(u32, u64)> {
+    const NEWRULE: u16 = ((libc::NFNL_SUBSYS_NFTABLES as u16) << 8) | libc::NFT_MSG_NEWRULE as u16;
+    let mut out = Vec::new();
+    let mut rest = datagram;
+    while rest.len() >= 20 {
+        let len = u32::from_ne_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
+        if len < 20 || len > rest.len() {
+            break;
+        }
+        let ty = u16::from_ne_bytes([rest[4], rest[5]]);
+        let seq = u32::from_ne_bytes(rest[8..12].try_into().expect("4 bytes"));
+        if ty == NEWRULE {
+            // Attributes after the header (16) and nfgenmsg (4); NFTA_RULE_HANDLE is type 3.
+            let mut attrs = &rest[20..len];
+            while attrs.len() >= 4 {
+                let alen = u16::from_ne_bytes([attrs[0], attrs[1]]) as usize;
+                let aty = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
+                if alen < 4 || alen > attrs.len() {
+                    break;
+                }
+                if aty == 3 && alen == 12 {
+                    let h = u64::from_be_bytes(attrs[4..12].try_into().expect("8 bytes"));
+                    out.push((seq, h));
+                }
+                attrs = &attrs[alen.next_multiple_of(4).min(attrs.len())..];
+            }
+        }
+        rest = &rest[len.next_multiple_of(4).min(rest.len())..];
+    }
+    out
 }
 
 /// The `(sequence number, errno)` of every NLMSG_ERROR in a datagram (errno 0: an ACK).

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::batch::Batch;
 use super::lower::{Key, Lowerer, RulePlan, SetPlan};
-use super::read::{self, LiveChain, LiveTable};
+use super::read::{self, LiveChain, LiveRule, LiveTable};
 use super::{ApplyReport, ERESTART, NetlinkError, Object};
 use crate::ir::{BaseChain, ChainKind, Hook, Ruleset, SetElements};
 
@@ -39,6 +39,8 @@ pub struct Changes {
     pub generation: Option<u32>,
     /// Times the plan was made again because the ruleset changed meanwhile.
     pub replans: usize,
+    /// The plan was made from the view the last apply left, without reading the rules back.
+    pub from_view: bool,
     pub kernel: Duration,
 }
 
@@ -73,7 +75,14 @@ pub fn apply_observed(
 ) -> Result<Changes, NetlinkError> {
     let mut replans = 0;
     loop {
-        let live = read::read_table(&rs.table).map_err(NetlinkError::Receive)?;
+        // The view the last apply left stands for the table while the generation is still the
+        // one it made: nothing in the namespace changed since, and the batch checks that again.
+        let view = if replans == 0 { View::load(&rs.table) } else { None };
+        let from_view = view.is_some();
+        let live = match view {
+            Some(v) => v,
+            None => read::read_table(&rs.table).map_err(NetlinkError::Receive)?,
+        };
         let foreign = live
             .comment
             .as_ref()
@@ -85,6 +94,7 @@ pub fn apply_observed(
         };
         let planned = match plan {
             Plan::Replace(reason) => {
+                View::forget(&rs.table);
                 let report: ApplyReport = super::apply(rs)?;
                 return Ok(Changes {
                     replaced: Some(reason),
@@ -102,16 +112,33 @@ pub fn apply_observed(
         };
         let mut changes = planned.changes;
         changes.replans = replans;
+        changes.from_view = from_view;
         if changes.nothing() {
             changes.generation = Some(live.genid);
+            View::save(&rs.table, &live);
             return Ok(changes);
         }
         between();
-        match super::transact(&planned.buf, planned.last_seq, planned.messages) {
+        let mut echoed: HashMap<u32, u64> = HashMap::new();
+        let sent = super::transact_echo(
+            &planned.buf,
+            planned.last_seq,
+            planned.messages,
+            &mut |seq, handle| {
+                echoed.insert(seq, handle);
+            },
+        );
+        match sent {
             Ok(kernel) => {
                 changes.kernel = kernel;
                 // Ours was checked to start from the read's generation.
                 changes.generation = Some(super::next_generation(live.genid));
+                let mut after = planned.after;
+                if View::resolve(&mut after, &echoed) {
+                    View::save(&rs.table, &after);
+                } else {
+                    View::forget(&rs.table);
+                }
                 return Ok(changes);
             }
             Err(super::Failure::Refused(seq, errno)) => {
@@ -135,6 +162,57 @@ pub fn apply_observed(
     }
 }
 
+/// The table as the last incremental apply left it, kept in the state directory
+/// (`NS-TABLE.view`, JSON) so that the next apply plans without reading every rule back: while
+/// the ruleset generation is still the one that apply made, nothing in the namespace changed,
+/// and the batch's generation check makes sure of it again at commit.
+struct View;
+
+impl View {
+    fn path(table: &str) -> std::path::PathBuf {
+        crate::live::confirm::path(table, "view")
+    }
+
+    /// The view, if it is of this namespace (by its cookie: a namespace's inode number, in the
+    /// file's name, is reused after it goes) and its generation is still the live one.
+    fn load(table: &str) -> Option<LiveTable> {
+        let text = std::fs::read(Self::path(table)).ok()?;
+        let (cookie, view): (u64, LiveTable) = serde_json::from_slice(&text).ok()?;
+        let now = read::namespace_and_generation().ok()?;
+        (now == (cookie, view.genid)).then_some(view)
+    }
+
+    fn save(table: &str, view: &LiveTable) {
+        let path = Self::path(table);
+        let Ok((cookie, _)) = read::namespace_and_generation() else {
+            return Self::forget(table);
+        };
+        let Ok(text) = serde_json::to_vec(&(cookie, view)) else { return };
+        let _ = std::fs::create_dir_all(crate::live::confirm::state_dir());
+        let written = crate::files::write_atomically_with(&path, |w| w.write_all(&text), None);
+        if written.is_err() {
+            Self::forget(table);
+        }
+    }
+
+    fn forget(table: &str) {
+        let _ = std::fs::remove_file(Self::path(table));
+    }
+
+    /// Puts the echoed handles of new rules in place; false if one is missing.
+    fn resolve(after: &mut LiveTable, echoed: &HashMap<u32, u64>) -> bool {
+        for rule in after.chains.iter_mut().flat_map(|c| &mut c.rules) {
+            if rule.handle & ECHO != 0 {
+                match echoed.get(&((rule.handle & !ECHO) as u32)) {
+                    Some(&h) => rule.handle = h,
+                    None => return false,
+                }
+            }
+        }
+        true
+    }
+}
+
 /// Whether the live table is exactly the ruleset (read and compared as [`apply`] would, but
 /// nothing sent): `diff`'s fast answer.
 pub fn same(rs: &Ruleset) -> io::Result<bool> {
@@ -148,7 +226,7 @@ pub fn same(rs: &Ruleset) -> io::Result<bool> {
 
 enum Plan {
     Replace(String),
-    Batch(Planned),
+    Batch(Box<Planned>),
 }
 
 struct Planned {
@@ -158,7 +236,15 @@ struct Planned {
     /// The object each message (by first sequence number) belongs to, for errors.
     objects: Vec<(u32, Object)>,
     changes: Changes,
+    /// The table as it will be once committed, a new rule's handle standing as the sequence
+    /// number of its message until the kernel echoes it (see [`View`]).
+    after: LiveTable,
 }
+
+/// Where a planned rule's handle comes from: a kept rule's handle, or (for a new rule) the
+/// kernel's echo of the message with this sequence number. Kept in `LiveRule::handle` with
+/// the top bit marking a sequence number until the echo replaces it.
+const ECHO: u64 = 1 << 63;
 
 /// A base chain as the kernel lists it: type, hook number, priority, policy (accept).
 fn base_key(base: &BaseChain) -> (String, u32, i32, u32) {
@@ -263,6 +349,11 @@ fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
     };
     let mut text = vec![0u8; 4096];
     let mut additions: Vec<(usize, usize, RulePlan, Option<u64>)> = Vec::new();
+    let mut after = LiveTable {
+        genid: super::next_generation(live.genid),
+        comment: live.comment.clone(),
+        ..LiveTable::default()
+    };
     for (c, chain) in rs.chains.iter().enumerate() {
         let plans: Vec<RulePlan> =
             chain.rules.iter().map(|r| lowerer.rule(&chain.name, r)).collect();
@@ -271,10 +362,15 @@ fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
         let old: Vec<u64> = old_rules.iter().map(|r| r.fingerprint).collect();
         let mut kept = vec![false; old.len()];
         let mut inserts: Vec<(usize, usize)> = Vec::new(); // (old position, new index)
+        // The handle each new-side rule will have (0: a new rule, known once echoed).
+        let mut handles = vec![0u64; new.len()];
         for op in similar::capture_diff_slices(similar::Algorithm::Myers, &old, &new) {
             match op {
-                similar::DiffOp::Equal { old_index, len, .. } => {
+                similar::DiffOp::Equal { old_index, new_index, len } => {
                     kept[old_index..old_index + len].fill(true);
+                    for k in 0..len {
+                        handles[new_index + k] = old_rules[old_index + k].handle;
+                    }
                     changes.rules_kept += len;
                 }
                 similar::DiffOp::Delete { .. } => {}
@@ -300,6 +396,18 @@ fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
         for i in (0..old.len()).rev() {
             next_kept[i] = if kept[i] { Some(old_rules[i].handle) } else { next_kept[i + 1] };
         }
+        after.chains.push(LiveChain {
+            name: chain.name.clone(),
+            base: chain.base.as_ref().map(base_key),
+            rules: (0..new.len())
+                .map(|n| LiveRule {
+                    handle: handles[n],
+                    comment: plans[n].comment.clone(),
+                    counter: None,
+                    fingerprint: new[n],
+                })
+                .collect(),
+        });
         let mut plans: Vec<Option<RulePlan>> = plans.into_iter().map(Some).collect();
         for (at, n) in inserts {
             let plan = plans[n].take().expect("each new rule is inserted once");
@@ -360,10 +468,20 @@ fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
         for set in &plan.anon_sets {
             b.set(set);
         }
-        b.rule_at(&chain.name, &plan.exprs, plan.comment.as_deref(), before);
+        let seq = b.rule_at(&chain.name, &plan.exprs, plan.comment.as_deref(), before, true);
+        after.chains[c].rules[n].handle = ECHO | u64::from(seq);
         changes.rules_added += 1;
     }
+    for plan in &set_plans {
+        after.sets.push(read::LiveSet {
+            name: plan.name.clone(),
+            anonymous: false,
+            shape: read::planned_shape(plan),
+            elems: read::sorted_elems(&plan.elems),
+        });
+    }
+    after.sets.sort_by(|a, b| a.name.cmp(&b.name));
     let (buf, last_seq) = b.finish();
     let messages = (last_seq + 1 - Batch::BEGIN_SEQ + 1) as usize;
-    Plan::Batch(Planned { buf, last_seq, messages, objects, changes })
+    Plan::Batch(Box::new(Planned { buf, last_seq, messages, objects, changes, after }))
 }

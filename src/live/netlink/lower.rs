@@ -206,7 +206,7 @@ impl Key {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Elem {
     pub key: Vec<u8>,
     /// The end of a concatenated range (`NFTA_SET_ELEM_KEY_END`).

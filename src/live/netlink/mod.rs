@@ -171,6 +171,16 @@ pub(crate) enum Failure {
 /// Sends a batch of `messages` messages in one `send` and waits for the kernel's answer to
 /// the last one (`last_seq`). Returns how long the kernel took.
 pub(crate) fn transact(buf: &[u8], last_seq: u32, messages: usize) -> Result<Duration, Failure> {
+    transact_echo(buf, last_seq, messages, &mut |_, _| {})
+}
+
+/// [`transact`], handing each rule the kernel echoes (sequence number, handle) to `echoed`.
+pub(crate) fn transact_echo(
+    buf: &[u8],
+    last_seq: u32,
+    messages: usize,
+    echoed: &mut dyn FnMut(u32, u64),
+) -> Result<Duration, Failure> {
     let socket = Socket::open().map_err(|e| Failure::Other(NetlinkError::Socket(e)))?;
     // Every message can fail at worst; an error ACK (header only, with NETLINK_CAP_ACK) costs
     // well under 1 KiB of receive buffer.
@@ -191,6 +201,9 @@ pub(crate) fn transact(buf: &[u8], last_seq: u32, messages: usize) -> Result<Dur
             Err(e) => return Err(Failure::Other(NetlinkError::Receive(e))),
         };
         let mut done = false;
+        for (seq, handle) in batch::echoed_rules(&datagram[..n]) {
+            echoed(seq, handle);
+        }
         for (seq, errno) in batch::acks(&datagram[..n]) {
             if errno != 0 && first_error.is_none_or(|(s, _)| seq < s) {
                 first_error = Some((seq, errno));

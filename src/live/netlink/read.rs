@@ -33,7 +33,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const READ_TRIES: usize = 20;
 
 /// A rule of the live table.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LiveRule {
     pub handle: u64,
     pub comment: Option<String>,
@@ -42,7 +42,7 @@ pub struct LiveRule {
     pub fingerprint: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LiveChain {
     pub name: String,
     /// `type HOOK PRIORITY POLICY` of a base chain, as numbers (for comparison only).
@@ -50,7 +50,7 @@ pub struct LiveChain {
     pub rules: Vec<LiveRule>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LiveSet {
     pub name: String,
     pub anonymous: bool,
@@ -60,7 +60,7 @@ pub struct LiveSet {
 }
 
 /// The table as one consistent read: every part from the same ruleset generation.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LiveTable {
     /// The ruleset generation the read saw (the whole namespace's, not only this table's).
     pub genid: u32,
@@ -214,6 +214,13 @@ impl Seq {
 pub fn generation() -> io::Result<u32> {
     let socket = Socket::open()?;
     genid(&socket, &mut Seq(0))
+}
+
+/// The calling thread's network namespace (its never-reused cookie) and its ruleset
+/// generation.
+pub fn namespace_and_generation() -> io::Result<(u64, u32)> {
+    let socket = Socket::open()?;
+    Ok((socket.netns_cookie()?, genid(&socket, &mut Seq(0))?))
 }
 
 fn genid(socket: &Socket, seq: &mut Seq) -> io::Result<u32> {
