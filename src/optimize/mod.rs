@@ -18,9 +18,12 @@
 //!   whatever their verdicts).
 //!
 //! Counters: a merged rule's `counter` counts what the run's rules counted together. A map's
-//! keys are therefore also matched as a set before the counter (`tcp dport { 80, 81 } counter
-//! dnat to tcp dport map { 80 : …, 81 : … }`): a packet the map misses goes on to the next rule
-//! uncounted, as it passed every rule of the run.
+//! keys are therefore also matched as a set before the counter (`meta l4proto . tcp dport {
+//! tcp . 80, tcp . 81 } counter dnat to tcp dport map { 80 : …, 81 : … }`): a packet the map
+//! misses goes on to the next rule uncounted, as it passed every rule of the run.
+//!
+//! Sets of single ports (a map's keys, a run's union) are keyed with their protocol, as above:
+//! the kernel keeps a set of bare ports as a bitmap, slow to fill (see [`port_union`]).
 //!
 //! Rules naming different input interfaces are disjoint, so a stretch of them is first grouped
 //! by interface (keeping order within each), which lets interleaved runs merge.
@@ -33,7 +36,7 @@
 use std::collections::HashMap;
 
 use crate::ir::{
-    Action, AddrMatch, Chain, Dir, Elem, Field, MapVerdict, Match, Origin, PortMatch, Rule,
+    Action, AddrMatch, Chain, Dir, Elem, Field, L4, MapVerdict, Match, Origin, PortMatch, Rule,
     Ruleset, Set, Tuple, Vmap,
 };
 
@@ -246,6 +249,7 @@ fn overlap(a: &Elem, b: &Elem) -> bool {
     match (a, b) {
         (Elem::Net(x), Elem::Net(y)) => x.contains(y.network()) || y.contains(x.network()),
         (Elem::Ports(a1, a2), Elem::Ports(b1, b2)) => a1 <= b2 && b1 <= a2,
+        (Elem::L4(a), Elem::L4(b)) => a == b,
         _ => true,
     }
 }
@@ -447,7 +451,9 @@ fn merge(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
 }
 
 /// The first rule's matches with its keys replaced by the union of the run's keys: one field
-/// gives an anonymous set (`tcp dport { 22, 23 }`), several a concatenation of the tuples.
+/// gives an anonymous set (`ip saddr { 10.0.0.1, 10.0.0.2 }`, `tcp dport { 22, 30-31 }`, but
+/// single ports with their protocol, see [`port_union`]), several a concatenation of the
+/// tuples.
 ///
 /// A verdict or DNAT map keeps this match in front of it although the map holds the same keys:
 /// the rule's `counter` stands before the map lookup, and a packet the map misses would still
@@ -479,13 +485,8 @@ fn union_matches(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Box<[
                         Match::Daddr { neg: false, addrs: AddrMatch::Nets(nets) }
                     }
                 }
-                Field::Port(proto, dir) => {
-                    let ports = values
-                        .iter()
-                        .map(|v| if let Elem::Ports(a, b) = v { (*a, *b) } else { unreachable!() })
-                        .collect();
-                    Match::Port { proto, dir, neg: false, ports: PortMatch::Ports(ports) }
-                }
+                Field::Port(proto, dir) => port_union(proto, dir, &values),
+                Field::L4Proto => unreachable!("`split` never keys on the protocol"),
             });
         }
         return matches.into();
@@ -505,6 +506,26 @@ fn union_matches(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Box<[
         }
     }
     matches.into()
+}
+
+/// The union of a run's ports (sorted, distinct). Single ports only, at least two, are matched
+/// with their protocol, `meta l4proto . tcp dport { tcp . 22, tcp . 80 }`, a hashed set: a set
+/// of bare ports (2-byte keys) is a bitmap in the kernel, and each insert into one scans the
+/// elements it holds (the times are in docs/optimize.md). A union with a range is an interval
+/// set, which has no such cost, and keeps the plain form.
+fn port_union(proto: L4, dir: Dir, values: &[Elem]) -> Match {
+    let single = values.iter().all(|v| matches!(v, Elem::Ports(a, b) if a == b));
+    if single && values.len() > 1 {
+        return Match::Tuple(Box::new(Tuple {
+            fields: vec![Field::L4Proto, Field::Port(proto, dir)],
+            elements: values.iter().map(|v| vec![Elem::L4(proto), *v]).collect(),
+        }));
+    }
+    let ports = values
+        .iter()
+        .map(|v| if let Elem::Ports(a, b) = v { (*a, *b) } else { unreachable!() })
+        .collect();
+    Match::Port { proto, dir, neg: false, ports: PortMatch::Ports(ports) }
 }
 
 #[cfg(test)]

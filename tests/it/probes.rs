@@ -363,6 +363,7 @@ fn probes(rs: &Ruleset, count: usize, seed: u64) -> Vec<Probe> {
                         match (f, v) {
                             (Field::Saddr, Elem::Net(n)) => p.saddr = rng.in_net(n),
                             (Field::Daddr, Elem::Net(n)) => p.daddr = rng.in_net(n),
+                            (Field::L4Proto, Elem::L4(l4)) => p.proto = proto_of(*l4),
                             (Field::Port(l4, dir), Elem::Ports(a, b)) => {
                                 p.proto = proto_of(*l4);
                                 let v = rng.in_range((*a, *b));
