@@ -309,7 +309,9 @@ pub enum Match {
 }
 
 /// The tuple of `fields` is one of `elements` (an anonymous concatenated set,
-/// `ip saddr . tcp dport { a . b, … }`). Each element has one value per field.
+/// `ip saddr . tcp dport { a . b, … }`). Each element has one value per field. The optimizer
+/// keys a set of single ports with their protocol (`meta l4proto . tcp dport { tcp . 22, … }`),
+/// which the kernel hashes instead of filling a slow bitmap.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Tuple {
     pub fields: Vec<Field>,
@@ -322,13 +324,17 @@ pub enum Field {
     Saddr,
     Daddr,
     Port(L4, Dir),
+    /// `meta l4proto`, its values [`Elem::L4`].
+    L4Proto,
 }
 
-/// A value of a [`Field`]: a network for addresses, an inclusive range for ports.
+/// A value of a [`Field`]: a network for addresses, an inclusive range for ports, a transport
+/// protocol for [`Field::L4Proto`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Elem {
     Net(Ipv4Network),
     Ports(u16, u16),
+    L4(L4),
 }
 
 /// An address or inclusive range for NAT, with optional inclusive port range.

@@ -197,6 +197,11 @@ fn matcher(m: &Value, out: &mut String) {
     out.push(' ');
     push_json(out, left);
     out.push(' ');
+    if let Some(k) = left.get("concat").and_then(Value::as_array).and_then(|parts| {
+        parts.iter().position(|p| p.pointer("/meta/key").and_then(Value::as_str) == Some("l4proto"))
+    }) {
+        return push_json(out, &protocols_as_numbers(right, k));
+    }
     let field = left.pointer("/payload/field").and_then(Value::as_str);
     let proto = left.pointer("/payload/protocol").and_then(Value::as_str);
     match (proto, field) {
@@ -245,6 +250,25 @@ fn tcp_flags(op: &str, left: &Value, right: &Value) -> Option<(bool, u8, u8)> {
         ("in", None) if is_flags(left) => Some((true, bits(right)?, 0)),
         _ => None,
     }
+}
+
+/// A concatenation's value or set of values with the protocol names at position `k` (a `meta
+/// l4proto` field: we write `tcp`, nft lists a name or, without one, the number) as numbers.
+fn protocols_as_numbers(v: &Value, k: usize) -> Value {
+    let mut v = v.clone();
+    let at = format!("/concat/{k}");
+    let one = |item: &mut Value| {
+        if let Some(x) = item.pointer_mut(&at)
+            && let Some(n) = x.as_str().and_then(protocol_number)
+        {
+            *x = Value::from(n);
+        }
+    };
+    match v.get_mut("set").and_then(Value::as_array_mut) {
+        Some(items) => items.iter_mut().for_each(one),
+        None => one(&mut v),
+    }
+    v
 }
 
 fn number(v: &Value, names: fn(&str) -> Option<u64>, out: &mut String) {
@@ -452,6 +476,22 @@ mod tests {
             states("in", json!(["established", "related"]))
         );
         assert_ne!(states("in", json!("new")), states("!=", json!("new")));
+    }
+
+    /// `meta l4proto . tcp dport { tcp . 22, … }` (the optimizer's key set of single ports)
+    /// compares by protocol number, as nft lists a name or, without one, the number.
+    #[test]
+    fn protocols_in_a_concatenation_compare_by_number() {
+        let m = |right: Value| {
+            rule(&[json!({"match": {"op": "==", "left": {"concat": [
+                {"meta": {"key": "l4proto"}}, {"payload": {"protocol": "tcp", "field": "dport"}}
+            ]}, "right": right}})])
+        };
+        let named = m(json!({"set": [{"concat": ["tcp", 80]}, {"concat": ["tcp", 22]}]}));
+        assert_eq!(named, m(json!({"set": [{"concat": [6, 22]}, {"concat": [6, 80]}]})));
+        assert_ne!(named, m(json!({"set": [{"concat": ["udp", 22]}, {"concat": ["tcp", 80]}]})));
+        assert_ne!(named, m(json!({"set": [{"concat": ["tcp", 22]}, {"concat": ["tcp", 81]}]})));
+        assert_eq!(m(json!({"concat": ["udplite", 5]})), m(json!({"concat": [136, 5]})));
     }
 
     /// What we load (`tcp flags & M == C`, lists) and what nft 1.0.6 lists for it (`!` for

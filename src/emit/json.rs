@@ -211,6 +211,7 @@ fn tuple_key(fields: &[crate::ir::Field]) -> Value {
             crate::ir::Field::Daddr => payload("ip", "daddr"),
             crate::ir::Field::Port(p, Dir::Src) => payload(l4_name(*p), "sport"),
             crate::ir::Field::Port(p, Dir::Dst) => payload(l4_name(*p), "dport"),
+            crate::ir::Field::L4Proto => json!({"meta": {"key": "l4proto"}}),
         })
         .collect();
     if left.len() == 1 { left.remove(0) } else { json!({ "concat": left }) }
@@ -221,6 +222,7 @@ fn tuple_element(el: &[crate::ir::Elem]) -> Value {
     let value = |e: &crate::ir::Elem| match e {
         crate::ir::Elem::Net(n) => net(n),
         crate::ir::Elem::Ports(a, b) => port_range((*a, *b)),
+        crate::ir::Elem::L4(p) => json!(l4_name(*p)),
     };
     if el.len() == 1 {
         value(&el[0])

@@ -538,6 +538,7 @@ fn field_name(f: crate::ir::Field) -> String {
                 Dir::Dst => "dport",
             }
         ),
+        crate::ir::Field::L4Proto => "meta l4proto".to_string(),
     }
 }
 
@@ -589,6 +590,7 @@ fn push_element(out: &mut String, element: &[crate::ir::Elem]) {
         match value {
             crate::ir::Elem::Net(net) => push_net(out, net),
             crate::ir::Elem::Ports(a, b) => push_port_range(out, (*a, *b)),
+            crate::ir::Elem::L4(p) => out.push_str(l4_name(*p)),
         }
     }
 }

@@ -18,9 +18,14 @@
 //!   whatever their verdicts).
 //!
 //! Counters: a merged rule's `counter` counts what the run's rules counted together. A map's
-//! keys are therefore also matched as a set before the counter (`tcp dport { 80, 81 } counter
-//! dnat to tcp dport map { 80 : …, 81 : … }`): a packet the map misses goes on to the next rule
-//! uncounted, as it passed every rule of the run.
+//! keys are therefore also matched as a set before the counter (`meta l4proto . tcp dport {
+//! tcp . 80, tcp . 443 } counter dnat to tcp dport map { 80 : …, 443 : … }`): a packet the map
+//! misses goes on to the next rule uncounted, as it passed every rule of the run.
+//!
+//! A one-field union (a run's keys, a map's keys) is written with adjacent values joined, the
+//! fewest networks or port ranges (nft would join them while loading, at a cost per element),
+//! and single ports keyed with their protocol, as above: the kernel keeps a set of bare ports
+//! as a bitmap, slow to fill (see [`port_union`]).
 //!
 //! Rules naming different input interfaces are disjoint, so a stretch of them is first grouped
 //! by interface (keeping order within each), which lets interleaved runs merge.
@@ -31,9 +36,12 @@
 //! ct state): those stay in the shared part, compared for equality only.
 
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use ipnetwork::Ipv4Network;
 
 use crate::ir::{
-    Action, AddrMatch, Chain, Dir, Elem, Field, MapVerdict, Match, Origin, PortMatch, Rule,
+    Action, AddrMatch, Chain, Dir, Elem, Field, L4, MapVerdict, Match, Origin, PortMatch, Rule,
     Ruleset, Set, Tuple, Vmap,
 };
 
@@ -246,6 +254,7 @@ fn overlap(a: &Elem, b: &Elem) -> bool {
     match (a, b) {
         (Elem::Net(x), Elem::Net(y)) => x.contains(y.network()) || y.contains(x.network()),
         (Elem::Ports(a1, a2), Elem::Ports(b1, b2)) => a1 <= b2 && b1 <= a2,
+        (Elem::L4(a), Elem::L4(b)) => a == b,
         _ => true,
     }
 }
@@ -447,7 +456,9 @@ fn merge(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Rule {
 }
 
 /// The first rule's matches with its keys replaced by the union of the run's keys: one field
-/// gives an anonymous set (`tcp dport { 22, 23 }`), several a concatenation of the tuples.
+/// gives an anonymous set (`ip saddr { 10.0.0.1, 10.0.0.2 }`, `tcp dport { 22, 30-31 }`, but
+/// single ports with their protocol, see [`port_union`]), several a concatenation of the
+/// tuples.
 ///
 /// A verdict or DNAT map keeps this match in front of it although the map holds the same keys:
 /// the rule's `counter` stands before the map lookup, and a packet the map misses would still
@@ -469,23 +480,15 @@ fn union_matches(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Box<[
             }
             matches.push(match first.keys[0].1 {
                 Field::Saddr | Field::Daddr => {
-                    let nets = values
-                        .iter()
-                        .map(|v| if let Elem::Net(n) = v { *n } else { unreachable!() })
-                        .collect();
+                    let nets = net_union(&values).into();
                     if first.keys[0].1 == Field::Saddr {
                         Match::Saddr { neg: false, addrs: AddrMatch::Nets(nets) }
                     } else {
                         Match::Daddr { neg: false, addrs: AddrMatch::Nets(nets) }
                     }
                 }
-                Field::Port(proto, dir) => {
-                    let ports = values
-                        .iter()
-                        .map(|v| if let Elem::Ports(a, b) = v { (*a, *b) } else { unreachable!() })
-                        .collect();
-                    Match::Port { proto, dir, neg: false, ports: PortMatch::Ports(ports) }
-                }
+                Field::Port(proto, dir) => port_union(proto, dir, &values),
+                Field::L4Proto => unreachable!("`split` never keys on the protocol"),
             });
         }
         return matches.into();
@@ -505,6 +508,69 @@ fn union_matches(run: &[Rule], splits: &[Option<Split>], first: &Split) -> Box<[
         }
     }
     matches.into()
+}
+
+/// Sorted inclusive intervals with overlapping and adjacent ones joined: the same values.
+fn joined(mut ranges: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+    for (a, b) in ranges {
+        match out.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// The union of a run's networks as the fewest networks that hold the same addresses
+/// (`10.0.0.0/24, 10.0.1.0/24` is `10.0.0.0/23`): nft would merge them while loading, at a cost
+/// per element given. Never more networks than given; never `0.0.0.0/0` (kept as given).
+fn net_union(values: &[Elem]) -> Vec<Ipv4Network> {
+    let given: Vec<Ipv4Network> =
+        values.iter().map(|v| if let Elem::Net(n) = v { *n } else { unreachable!() }).collect();
+    let ranges = given.iter().map(|n| (u32::from(n.network()), u32::from(n.broadcast())));
+    let mut out = Vec::new();
+    for (lo, hi) in joined(ranges.collect()) {
+        // The largest aligned block at `lo` that ends by `hi`, and on.
+        let (mut lo, hi) = (u64::from(lo), u64::from(hi));
+        while lo <= hi {
+            let mut size = 1u64 << lo.trailing_zeros().min(32);
+            while lo + size - 1 > hi {
+                size >>= 1;
+            }
+            let prefix = 32 - size.trailing_zeros() as u8;
+            out.push(Ipv4Network::new(Ipv4Addr::from(lo as u32), prefix).expect("prefix <= 32"));
+            lo += size;
+        }
+    }
+    if out.iter().any(|n| n.prefix() == 0) { given } else { out }
+}
+
+/// The union of a run's ports with adjacent ones joined (`22, 23` is `22-23`), as nft would
+/// join them while loading. Single ports only, at least two, are matched with their protocol,
+/// `meta l4proto . tcp dport { tcp . 22, tcp . 80 }`, a hashed set: a set of bare ports (2-byte
+/// keys) is a bitmap in the kernel, and each insert into one scans the elements it holds (the
+/// times are in docs/optimize.md). A union with a range is an interval set, which has no such
+/// cost, and keeps the plain form.
+fn port_union(proto: L4, dir: Dir, values: &[Elem]) -> Match {
+    let given = values.iter().map(|v| match v {
+        Elem::Ports(a, b) => (u32::from(*a), u32::from(*b)),
+        _ => unreachable!(),
+    });
+    // Joined ranges of u16 values stay within u16.
+    let ports: Vec<(u16, u16)> =
+        joined(given.collect()).into_iter().map(|(a, b)| (a as u16, b as u16)).collect();
+    if ports.len() > 1 && ports.iter().all(|(a, b)| a == b) {
+        return Match::Tuple(Box::new(Tuple {
+            fields: vec![Field::L4Proto, Field::Port(proto, dir)],
+            elements: ports
+                .iter()
+                .map(|&(p, _)| vec![Elem::L4(proto), Elem::Ports(p, p)])
+                .collect(),
+        }));
+    }
+    Match::Port { proto, dir, neg: false, ports: PortMatch::Ports(ports.into()) }
 }
 
 #[cfg(test)]

@@ -204,6 +204,10 @@ fn both_backends_agree_on_optimized_rulesets() {
     };
     assert!(tuples().any(|els| els.iter().any(ranged)), "an interval tuple set");
     assert!(tuples().any(|els| !els.iter().any(ranged)), "an exact tuple set");
+    let keyed_by_protocol = rules()
+        .flat_map(|r| &r.matches)
+        .any(|m| matches!(m, Match::Tuple(t) if t.fields.first() == Some(&Field::L4Proto)));
+    assert!(keyed_by_protocol, "a set of single ports keyed with their protocol");
     let maps = || {
         rules().filter_map(|r| match &r.action {
             Action::DnatMap { entries, .. } => Some(entries),

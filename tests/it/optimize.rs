@@ -82,6 +82,7 @@ impl Eval<'_> {
                 let v = if dir == Dir::Src { p.sport } else { p.dport };
                 p.proto == l4(proto) && (*a..=*b).contains(&v)
             }
+            (Field::L4Proto, Elem::L4(proto)) => p.proto == l4(*proto),
             _ => false,
         }
     }
@@ -190,6 +191,7 @@ pub(crate) fn pools(rs: &Ruleset) -> (Vec<u32>, Vec<u16>, Vec<String>) {
                             match e {
                                 Elem::Net(n) => net(n),
                                 Elem::Ports(a, b) => port(*a, *b),
+                                Elem::L4(_) => {}
                             }
                         }
                     }

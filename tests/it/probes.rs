@@ -363,6 +363,7 @@ fn probes(rs: &Ruleset, count: usize, seed: u64) -> Vec<Probe> {
                         match (f, v) {
                             (Field::Saddr, Elem::Net(n)) => p.saddr = rng.in_net(n),
                             (Field::Daddr, Elem::Net(n)) => p.daddr = rng.in_net(n),
+                            (Field::L4Proto, Elem::L4(l4)) => p.proto = proto_of(*l4),
                             (Field::Port(l4, dir), Elem::Ports(a, b)) => {
                                 p.proto = proto_of(*l4);
                                 let v = rng.in_range((*a, *b));
@@ -511,9 +512,9 @@ fn merged_counters_count_only_the_merged_rules_packets() {
         return;
     }
     let text = "PREROUTING_CUST -i eth0 -p tcp --dport 80 -j DNAT --to 198.51.100.2:8080\n\
-                PREROUTING_CUST -i eth0 -p tcp --dport 81 -j DNAT --to 198.51.100.3:8081\n\
+                PREROUTING_CUST -i eth0 -p tcp --dport 82 -j DNAT --to 198.51.100.3:8081\n\
                 FORWARD_CUST -i tun0 -p tcp --dport 22 -j ACCEPT\n\
-                FORWARD_CUST -i tun0 -p tcp --dport 23 -j DROP\n\
+                FORWARD_CUST -i tun0 -p tcp --dport 24 -j DROP\n\
                 FORWARD_CUST -i plugin0 -d 10.1.0.0/16 -p tcp --dport 24 -j ACCEPT\n\
                 FORWARD_CUST -i plugin0 -d 10.2.0.0/16 -p tcp --dport 24 -j DROP\n";
     let plain = compile(text);
@@ -523,6 +524,8 @@ fn merged_counters_count_only_the_merged_rules_packets() {
     assert_eq!(merges.len(), 3, "{into:?}");
     assert!(into[0].contains("dnat to tcp dport map"), "{into:?}");
     assert!(into[1].contains("tcp dport vmap") && into[2].contains(". tcp dport vmap"));
+    // Single ports: the key sets are keyed with the protocol.
+    assert!(into[..2].iter().all(|m| m.contains("meta l4proto . tcp dport {")), "{into:?}");
     let ip = |s: &str| u32::from(s.parse::<Ipv4Addr>().expect("address"));
     let probe = |id: u16, iif: &'static str, daddr: &str, dport: u16| Probe {
         id,
@@ -535,12 +538,13 @@ fn merged_counters_count_only_the_merged_rules_packets() {
         syn: true,
     };
     let misses = [
-        // Not port-forwarded (the nat chain sees each: a new connection).
-        probe(1, "eth0", "10.0.1.120", 82),
+        // Not port-forwarded (the nat chain sees each: a new connection), 81 between the
+        // forwarded ports.
+        probe(1, "eth0", "10.0.1.120", 81),
         probe(2, "eth0", "10.0.1.120", 443),
         probe(3, "eth0", "10.0.1.120", 22),
         // Forwarded, on another port than the verdict map's.
-        probe(4, "tun0", "203.0.113.7", 24),
+        probe(4, "tun0", "203.0.113.7", 23),
         probe(5, "tun0", "203.0.113.7", 80),
         // Forwarded, outside the concatenation: right port, other address, or the reverse.
         probe(6, "plugin0", "10.3.0.1", 24),
@@ -548,10 +552,10 @@ fn merged_counters_count_only_the_merged_rules_packets() {
     ];
     let hits = [
         probe(11, "eth0", "10.0.1.120", 80),
-        probe(12, "eth0", "10.0.1.120", 81),
-        probe(13, "eth0", "10.0.1.120", 81),
+        probe(12, "eth0", "10.0.1.120", 82),
+        probe(13, "eth0", "10.0.1.120", 82),
         probe(14, "tun0", "203.0.113.7", 22),
-        probe(15, "tun0", "203.0.113.7", 23),
+        probe(15, "tun0", "203.0.113.7", 24),
         probe(16, "plugin0", "10.1.0.1", 24),
     ];
     // (line of the merged rule, lines of the plain rules, packets the run matched)

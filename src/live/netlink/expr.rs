@@ -163,7 +163,7 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_PAYLOAD_LEN, *len);
                 e
             }
-            Expr::Meta(key) => {
+            Expr::Meta { key, dreg } => {
                 let e = RawExpr::alloc(c"meta");
                 let key = match key {
                     MetaKey::IifName => libc::NFT_META_IIFNAME,
@@ -171,7 +171,7 @@ impl Expr {
                     MetaKey::L4Proto => libc::NFT_META_L4PROTO,
                 };
                 e.u32(sys::NFTNL_EXPR_META_KEY, key as u32);
-                e.u32(sys::NFTNL_EXPR_META_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_META_DREG, *dreg);
                 e
             }
             Expr::CtState => {

@@ -19,8 +19,9 @@
 //!   space (that start element carries the "interval open" userdata flag instead).
 //! - NAT flags are only sent when not zero; a single port or address sends only the minimum.
 //! - Concatenations (optimizer output) load each field into the next 32-bit register from
-//!   register 1; their anonymous set is an interval one (with `NFT_SET_CONCAT`, the field
-//!   lengths, and a start and an end key per element) only when a value is a prefix or a range.
+//!   register 1 (`meta l4proto` too, after the dependency its port field brings); their
+//!   anonymous set is an interval one (with `NFT_SET_CONCAT`, the field lengths, and a start
+//!   and an end key per element) only when a value is a prefix or a range.
 //!   A DNAT map's lookup writes the address to register 1 and the port to register 9, and the
 //!   `nat` expression names them without flags; a verdict map's lookup writes register 0.
 
@@ -92,7 +93,11 @@ pub(crate) enum Expr {
         len: u32,
         dreg: u32,
     },
-    Meta(MetaKey),
+    /// Load into register 1, or `dreg` as [`Expr::Payload`].
+    Meta {
+        key: MetaKey,
+        dreg: u32,
+    },
     CtState,
     Cmp(CmpOp, Vec<u8>),
     Bitwise {
@@ -167,6 +172,8 @@ pub(crate) enum Key {
     Ipv4,
     /// `inet_service` (13), 2 bytes, big endian.
     Service,
+    /// `inet_proto` (12), 1 byte (only in concatenations here).
+    Proto,
     /// `icmp_type . icmp_code` (14 << 6 | 32), two 1-byte fields each padded to 4 bytes.
     IcmpTypeCode,
     /// A concatenation (`ipv4_addr . inet_service`, …): type ids shifted in 6 bits at a time,
@@ -181,6 +188,7 @@ impl Key {
         match self {
             Key::Ipv4 => 7,
             Key::Service => 13,
+            Key::Proto => 12,
             Key::IcmpTypeCode => (14 << 6) | 32,
             Key::Concat(fields) => fields.iter().fold(0, |id, f| (id << 6) | f.type_id()),
             Key::Verdict => 0xffff_ff00,
@@ -191,6 +199,7 @@ impl Key {
         match self {
             Key::Ipv4 => 4,
             Key::Service => 2,
+            Key::Proto => 1,
             Key::IcmpTypeCode => 8,
             Key::Concat(fields) => fields.iter().map(|f| f.len().next_multiple_of(4)).sum(),
             Key::Verdict => 0,
@@ -201,7 +210,7 @@ impl Key {
     pub(crate) fn byteorder(&self) -> u32 {
         match self {
             Key::Ipv4 | Key::Service => 2,
-            Key::IcmpTypeCode | Key::Concat(_) | Key::Verdict => 0,
+            Key::Proto | Key::IcmpTypeCode | Key::Concat(_) | Key::Verdict => 0,
         }
     }
 }
@@ -322,7 +331,8 @@ impl<'a> Lowerer<'a> {
             cx.push_match(m);
         }
         if rule.action == Action::Reject(RejectWith::TcpReset) && cx.l4 != Some(6) {
-            cx.exprs.splice(0..0, [Expr::Meta(MetaKey::L4Proto), Expr::Cmp(CmpOp::Eq, vec![6])]);
+            let meta = Expr::Meta { key: MetaKey::L4Proto, dreg: REG_1 };
+            cx.exprs.splice(0..0, [meta, Expr::Cmp(CmpOp::Eq, vec![6])]);
         }
         if rule.origin.is_some() || rule.action == Action::Count {
             cx.exprs.push(Expr::Counter);
@@ -410,13 +420,17 @@ impl RuleCx<'_, '_> {
         let mut keys = Vec::with_capacity(fields.len());
         for f in fields {
             let dreg = if reg32 == 0 { REG_1 } else { REG32_00 + reg32 };
-            let (base, offset, key) = match f {
-                Field::Saddr => (Base::Network, 12, Key::Ipv4),
-                Field::Daddr => (Base::Network, 16, Key::Ipv4),
-                Field::Port(_, Dir::Src) => (Base::Transport, 0, Key::Service),
-                Field::Port(_, Dir::Dst) => (Base::Transport, 2, Key::Service),
+            let payload = |base, offset, key: Key| {
+                (Expr::Payload { base, offset, len: key.len(), dreg }, key)
             };
-            self.exprs.push(Expr::Payload { base, offset, len: key.len(), dreg });
+            let (load, key) = match f {
+                Field::Saddr => payload(Base::Network, 12, Key::Ipv4),
+                Field::Daddr => payload(Base::Network, 16, Key::Ipv4),
+                Field::Port(_, Dir::Src) => payload(Base::Transport, 0, Key::Service),
+                Field::Port(_, Dir::Dst) => payload(Base::Transport, 2, Key::Service),
+                Field::L4Proto => (Expr::Meta { key: MetaKey::L4Proto, dreg }, Key::Proto),
+            };
+            self.exprs.push(load);
             reg32 += key.len().div_ceil(4);
             keys.push(key);
         }
@@ -424,6 +438,7 @@ impl RuleCx<'_, '_> {
         let interval = elements.iter().copied().flatten().any(|v| match v {
             TupleElem::Net(n) => n.prefix() != 32,
             TupleElem::Ports(a, b) => a != b,
+            TupleElem::L4(_) => false,
         });
         let concat = keys.len() > 1;
         let put = |parts: &mut Vec<u8>, bytes: &[u8]| {
@@ -445,6 +460,10 @@ impl RuleCx<'_, '_> {
                         TupleElem::Ports(a, b) => {
                             put(&mut lo, &a.to_be_bytes());
                             put(&mut hi, &b.to_be_bytes());
+                        }
+                        TupleElem::L4(p) => {
+                            put(&mut lo, &[l4_number(*p)]);
+                            put(&mut hi, &[l4_number(*p)]);
                         }
                     }
                 }
@@ -511,7 +530,7 @@ impl RuleCx<'_, '_> {
     /// `meta l4proto P`, unless the protocol context already says P.
     fn l4_dependency(&mut self, proto: u8) {
         if self.l4 != Some(proto) {
-            self.exprs.push(Expr::Meta(MetaKey::L4Proto));
+            self.exprs.push(Expr::Meta { key: MetaKey::L4Proto, dreg: REG_1 });
             self.exprs.push(Expr::Cmp(CmpOp::Eq, vec![proto]));
             self.l4 = Some(proto);
         }
@@ -587,7 +606,7 @@ impl RuleCx<'_, '_> {
     }
 
     fn ifname(&mut self, key: MetaKey, neg: bool, name: &str) {
-        self.exprs.push(Expr::Meta(key));
+        self.exprs.push(Expr::Meta { key, dreg: REG_1 });
         let data = match name.strip_suffix('*') {
             Some(prefix) => prefix.as_bytes().to_vec(),
             None => {
@@ -885,6 +904,46 @@ mod tests {
             port_elems(&[(0, 100), (65535, 65535)]),
             vec![e(0, false, false), e(101, true, false), e(65535, false, true)]
         );
+    }
+
+    /// `meta l4proto . tcp dport { tcp . 80, tcp . 81 } dnat to tcp dport map { … }` as nft
+    /// 1.0.6 sends it: the protocol dependency, the protocol in register 1 and the port in
+    /// register 9, a hashed set of `inet_proto . inet_service` (each padded to 4 bytes), and no
+    /// second dependency before the map.
+    #[test]
+    fn a_protocol_and_port_concatenation_is_laid_out_like_nft() {
+        let files = Files::default();
+        let mut lowerer = Lowerer { named: &[], files: &files, next_set_id: 1 };
+        let keys = |p: u16| vec![TupleElem::L4(L4::Tcp), TupleElem::Ports(p, p)];
+        let rule = Rule {
+            matches: Box::new([Match::Tuple(Box::new(crate::ir::Tuple {
+                fields: vec![Field::L4Proto, Field::Port(L4::Tcp, Dir::Dst)],
+                elements: vec![keys(80), keys(81)],
+            }))]),
+            action: Action::DnatMap {
+                proto: L4::Tcp,
+                entries: Box::new([(80, Ipv4Addr::new(192, 0, 2, 1), None)]),
+            },
+            origin: None,
+        };
+        let plan = lowerer.rule(&rule);
+        let meta = Expr::Meta { key: MetaKey::L4Proto, dreg: REG_1 };
+        assert_eq!(
+            plan.exprs[..4],
+            [
+                meta.clone(),
+                Expr::Cmp(CmpOp::Eq, vec![6]),
+                meta,
+                Expr::Payload { base: Base::Transport, offset: 2, len: 2, dreg: REG32_01 },
+            ]
+        );
+        assert_eq!(
+            plan.exprs[5],
+            Expr::Payload { base: Base::Transport, offset: 2, len: 2, dreg: REG_1 }
+        );
+        let set = &plan.anon_sets[0];
+        assert_eq!((set.key.type_id(), set.key.len(), set.interval), ((12 << 6) | 13, 8, false));
+        assert_eq!(set.elems[1].key, [6, 0, 0, 0, 0, 81, 0, 0]);
     }
 
     #[test]
