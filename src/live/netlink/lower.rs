@@ -913,7 +913,7 @@ mod tests {
     #[test]
     fn a_protocol_and_port_concatenation_is_laid_out_like_nft() {
         let files = Files::default();
-        let mut lowerer = Lowerer { named: &[], files: &files, next_set_id: 1 };
+        let mut lowerer = Lowerer { named: &[], files: &files, sets: &[], next_set_id: 1 };
         let keys = |p: u16| vec![TupleElem::L4(L4::Tcp), TupleElem::Ports(p, p)];
         let rule = Rule {
             matches: Box::new([Match::Tuple(Box::new(crate::ir::Tuple {
@@ -926,7 +926,7 @@ mod tests {
             },
             origin: None,
         };
-        let plan = lowerer.rule(&rule);
+        let plan = lowerer.rule("c", &rule);
         let meta = Expr::Meta { key: MetaKey::L4Proto, dreg: REG_1 };
         assert_eq!(
             plan.exprs[..4],
