@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod tools;
 
-use crate::diagnostic::{self, Sources};
+use crate::diagnostic::{self, Code, Sources};
 use crate::files::write_atomically_with;
 use crate::ir::Ruleset;
 use crate::pipeline::{self, Rules, Text};
@@ -422,7 +422,8 @@ fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<
 /// built-in stock manager's, which a reader may not suspect (on standard error, so that JSON
 /// and SARIF on standard output stay documents).
 fn builtin_inventory_note(common: &CommonArgs, diags: &[diagnostic::Diagnostic]) {
-    let unknown_name = |d: &&diagnostic::Diagnostic| matches!(d.code, "E015" | "E016" | "E017");
+    let unknown_name =
+        |d: &&diagnostic::Diagnostic| matches!(d.code, Code::E015 | Code::E016 | Code::E017);
     if common.inventory.is_none() && diags.iter().any(|d| unknown_name(&d)) {
         eprintln!(
             "note: no --inventory was given, so names were checked against the built-in one (a stock VNS3 manager: eth0/public, tun0/overlay, plugin0/plugins, no plugins, variables or FWsets beyond the built-in ones); pass your topology with --inventory FILE"

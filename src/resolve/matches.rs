@@ -2,7 +2,7 @@
 //! values, in one canonical order; a `-s`/`-d` list mixing FWsets and networks becomes several
 //! rules' match lists.
 
-use crate::diagnostic::{Diagnostic, Span, Spanned};
+use crate::diagnostic::{Code, Diagnostic, Span, Spanned};
 use crate::ir::{self, Match};
 use crate::syntax;
 use crate::syntax::ast::{self, MatchKind, Protocol};
@@ -129,7 +129,7 @@ impl Resolver<'_> {
                             Some(ir::PortMatch::Set(s)) => {
                                 self.error(
                                     Diagnostic::error(
-                                        "E018",
+                                        Code::E018,
                                         format!(
                                             "FWset `{}` cannot be mixed into a multiport list",
                                             self.v.inv.fwset_name(s)
@@ -163,7 +163,7 @@ impl Resolver<'_> {
                     let (a, b) = r.node;
                     if a > b {
                         self.error(Diagnostic::error(
-                            "E008",
+                            Code::E008,
                             format!("address range {a}-{b} is empty: the first address is larger"),
                             r.span,
                         ));
@@ -180,7 +180,7 @@ impl Resolver<'_> {
                 MatchKind::Limit { rate, unit, burst } => {
                     if *rate == 0 {
                         self.error(Diagnostic::error(
-                            "E008",
+                            Code::E008,
                             "a limit rate must be at least 1",
                             m.span,
                         ));
@@ -212,7 +212,7 @@ impl Resolver<'_> {
                     Err(name) => {
                         self.error(
                             Diagnostic::error(
-                                "E008",
+                                Code::E008,
                                 format!("unknown ICMP type `{name}`"),
                                 t.span,
                             )
@@ -239,7 +239,7 @@ impl Resolver<'_> {
                         };
                         self.error(
                             Diagnostic::error(
-                                "E008",
+                                Code::E008,
                                 format!("this `--tcp-flags` cannot be translated: {why}"),
                                 m.span,
                             )
@@ -311,7 +311,7 @@ impl Resolver<'_> {
         if l4.is_none() {
             self.error(
                 Diagnostic::error(
-                    "E007",
+                    Code::E007,
                     "a port match needs `-p tcp`, `-p udp`, `-p udplite` or `-p sctp`",
                     span,
                 )

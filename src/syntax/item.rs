@@ -9,7 +9,7 @@ use pest::iterators::Pair;
 
 use super::grammar::Rule as G;
 use super::options::Opt;
-use crate::diagnostic::{Diagnostic, FileId, Span, Spanned};
+use crate::diagnostic::{Code, Diagnostic, FileId, Span, Spanned};
 
 /// `--to` before we know which target reads it.
 #[derive(Clone, Debug)]
@@ -92,11 +92,11 @@ impl LineCtx<'_> {
 pub(super) type Res<T> = Result<T, Diagnostic>;
 
 pub(super) fn e001(msg: String, span: Span) -> Diagnostic {
-    Diagnostic::error("E001", msg, span)
+    Diagnostic::error(Code::E001, msg, span)
 }
 
 pub(super) fn e008(msg: String, span: Span) -> Diagnostic {
-    Diagnostic::error("E008", msg, span)
+    Diagnostic::error(Code::E008, msg, span)
 }
 
 /// At most 40 characters of `s`, for quoting user text in a message.

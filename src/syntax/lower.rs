@@ -13,7 +13,7 @@ use super::grammar::{Rule as G, Vns3Parser};
 use super::item::{Item, LineCtx, Res, ToAddr, ToVal, Val, e001, e008, shown};
 use super::names;
 use super::options::{OPT_COUNT, Opt, ValueKind, spellings};
-use crate::diagnostic::{Diagnostic, Span, Spanned};
+use crate::diagnostic::{Code, Diagnostic, Span, Spanned};
 use crate::net::{self, AddrError, CidrError};
 
 /// Parses one trimmed rule line: its `line` pair, or pest's error (for `reword`).
@@ -78,9 +78,9 @@ pub(super) fn lower_parts<'t>(ctx: LineCtx<'t>, line: Pair<'t, G>) -> Lowered<'t
             rule => match item(ctx, part, after) {
                 Ok(i) => items.push(i),
                 // Options after an unsupported `-m` most likely belong to it: its E004 says it.
-                Err(d) if bad_module && d.code == "E002" => {}
+                Err(d) if bad_module && d.code == Code::E002 => {}
                 Err(d) => {
-                    bad_module |= d.code == "E004";
+                    bad_module |= d.code == Code::E004;
                     // Remember which option failed so that its absence is not reported again.
                     if let Some(opt) = Opt::of_rule(rule) {
                         failed[opt as usize] = true;
@@ -125,7 +125,7 @@ fn chain_word(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ChainWord>> {
     if let Some(c) = classify_chain(word) {
         return Ok(Spanned::new(c, span));
     }
-    let mut d = Diagnostic::error("E003", format!("unknown chain `{}`", shown(word)), span)
+    let mut d = Diagnostic::error(Code::E003, format!("unknown chain `{}`", shown(word)), span)
         .with_label("not a chain name");
     if word == "iptables" || word == "ip6tables" {
         d = d.with_help("write the rule without `iptables -A CHAIN`: `[CHAIN] options`");
@@ -167,7 +167,7 @@ fn item<'t>(ctx: LineCtx<'t>, opt_pair: Pair<'t, G>, after: usize) -> Res<Item<'
         let bang = start + whole.len() - rest.trim_start_matches([' ', '\t']).len();
         let value = values[0].as_ref().map_or("VALUE", |v| v.as_str());
         return Err(Diagnostic::error(
-            "E022",
+            Code::E022,
             format!("`!` after `{spelling}` is the old iptables form and is not accepted"),
             ctx.at(bang, bang + 1),
         )
@@ -217,7 +217,7 @@ fn unknown_option(ctx: LineCtx<'_>, p: Pair<'_, G>) -> Diagnostic {
     let name = p.into_inner().next().expect("`o_unknown` starts with `n_unknown`");
     let word = name.as_str();
     let mut d = Diagnostic::error(
-        "E002",
+        Code::E002,
         format!("unknown or unsupported option `{}`", shown(word)),
         ctx.span(&name),
     );
@@ -321,7 +321,7 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             let m = v.as_str();
             if !names::MODULES.contains(&m) {
                 let mut d = Diagnostic::error(
-                    "E004",
+                    Code::E004,
                     format!("unknown or unsupported match module `{}`", shown(m)),
                     ctx.span(v),
                 );

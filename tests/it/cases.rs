@@ -120,7 +120,7 @@ fn every_code_has_a_snapshotted_case() {
     }
     let missing: Vec<&str> = diagnostic::CODES
         .iter()
-        .map(|c| c.code)
+        .map(|c| c.as_str())
         .filter(|code| !seen.contains(&format!("[{code}]")))
         .collect();
     assert!(missing.is_empty(), "codes without a case: {missing:?}");
