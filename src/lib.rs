@@ -13,6 +13,7 @@ extern crate alloc;
 pub mod cli;
 pub mod diagnostic;
 pub mod diff;
+pub mod dump;
 pub mod emit;
 pub mod explain;
 pub mod fasthash;

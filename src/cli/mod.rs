@@ -58,6 +58,35 @@ enum Command {
     /// unless confirmed.
     #[command(hide = true)]
     Watchdog(WatchdogArgs),
+    /// Internal: views of the compiler's intermediate forms, for reviews and bug reports.
+    #[command(hide = true)]
+    Debug(DebugArgs),
+}
+
+#[derive(Args, Debug)]
+struct DebugArgs {
+    #[command(subcommand)]
+    view: DebugView,
+}
+
+#[derive(Subcommand, Debug)]
+enum DebugView {
+    /// Print the IR (chains with their hooks, each rule's matches, action and origin) as text.
+    Ir(DebugIrArgs),
+}
+
+#[derive(Args, Debug)]
+struct DebugIrArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    table: TableArg,
+    /// Show the IR after `compile --optimize`'s merges.
+    #[arg(long)]
+    optimize: bool,
+    /// How to print diagnostics (on standard error).
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    message_format: FormatArg,
 }
 
 #[derive(Args, Debug)]
@@ -292,6 +321,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
         Command::Explain(a) => tools::explain(a),
         Command::Completions(a) => tools::completions(a),
         Command::Man(a) => tools::man(a),
+        Command::Debug(DebugArgs { view: DebugView::Ir(a) }) => debug_ir(a),
         // The watchdog's exit code is a message to the applying process, not a user's.
         Command::Watchdog(a) => return watchdog(a).map(ExitCode::from),
     };
@@ -471,6 +501,21 @@ fn compile(a: CompileArgs) -> io::Result<Exit> {
         }
     }
     left_to_exit(ruleset);
+    Ok(Exit::Clean)
+}
+
+/// `debug ir`: the IR as [`crate::dump`] writes it, on standard output.
+fn debug_ir(a: DebugIrArgs) -> io::Result<Exit> {
+    let mut ruleset = match build(&a.common, &a.table.table, a.message_format)? {
+        Ok(rs) => rs,
+        Err(code) => return Ok(code),
+    };
+    if a.optimize {
+        crate::optimize::optimize(&mut ruleset);
+    }
+    let mut out = io::stdout().lock();
+    out.write_all(crate::dump::ruleset(&ruleset).as_bytes())?;
+    out.flush()?;
     Ok(Exit::Clean)
 }
 
