@@ -33,3 +33,4 @@ pub mod resolve;
 pub mod suggest;
 pub mod syntax;
 pub mod text;
+pub mod vocab;

@@ -4,7 +4,6 @@
 
 use crate::diagnostic::{Code, Diagnostic, Span, Spanned};
 use crate::ir::{self, Match};
-use crate::syntax;
 use crate::syntax::ast::{self, MatchKind, Protocol};
 
 use super::Resolver;
@@ -187,11 +186,7 @@ impl Resolver<'_> {
                         ok = false;
                         continue;
                     }
-                    ext.push(Match::Limit {
-                        rate: *rate,
-                        unit: rate_unit(*unit),
-                        burst: burst.unwrap_or(5),
-                    });
+                    ext.push(Match::Limit { rate: *rate, unit: *unit, burst: burst.unwrap_or(5) });
                 }
                 MatchKind::Set { name, dir } => match self.v.addr_set(&name.node, name.span) {
                     Some(AddrPart::Set(s)) => {
@@ -365,28 +360,14 @@ fn ct_state(s: ast::CtState) -> ir::CtState {
     }
 }
 
-fn rate_unit(u: ast::RateUnit) -> ir::RateUnit {
-    match u {
-        ast::RateUnit::Second => ir::RateUnit::Second,
-        ast::RateUnit::Minute => ir::RateUnit::Minute,
-        ast::RateUnit::Hour => ir::RateUnit::Hour,
-        ast::RateUnit::Day => ir::RateUnit::Day,
-    }
-}
-
 /// iptables' ICMP type names (`iptables -p icmp -h`) → (type, code). `Ok(None)` for `any`.
 fn icmp_type(t: &ast::IcmpType) -> Result<Option<(u8, Option<u8>)>, String> {
     match t {
         ast::IcmpType::Any => Ok(None),
         ast::IcmpType::Numeric { kind, code } => Ok(Some((*kind, *code))),
-        ast::IcmpType::Name(n) => {
-            let lower = n.to_ascii_lowercase();
-            syntax::ICMP_TYPES
-                .iter()
-                .find(|(name, _, _)| *name == lower)
-                .map(|&(_, k, c)| Some((k, c)))
-                .ok_or_else(|| n.clone())
-        }
+        ast::IcmpType::Name(n) => crate::vocab::icmp_type_in_rules(&n.to_ascii_lowercase())
+            .map(Some)
+            .ok_or_else(|| n.clone()),
     }
 }
 

@@ -446,11 +446,16 @@ mod tests {
     }
 
     /// Every spelling of a log level, in any case, passes the syntax stage and the resolver
-    /// alike (they share `LogLevel::SPELLINGS`): `panic`, which iptables takes, was refused.
+    /// alike (they share `vocab::LOG_LEVELS`): `panic`, which iptables takes, was refused.
     #[test]
     fn every_log_level_spelling_resolves_to_its_level() {
-        for &(word, level) in ir::LogLevel::SPELLINGS {
-            for word in [word.to_string(), word.to_ascii_uppercase()] {
+        let spellings =
+            crate::vocab::LOG_LEVELS.iter().flat_map(|&(level, number, nft, others)| {
+                let words = [number.to_string(), nft.to_string()].into_iter();
+                words.chain(others.iter().map(|o| o.to_string())).map(move |w| (w, level))
+            });
+        for (word, level) in spellings {
+            for word in [word.clone(), word.to_ascii_uppercase()] {
                 let resolved = resolve_text(&format!("INPUT_CUST -j LOG --log-level {word}\n"));
                 assert!(resolved.diagnostics.is_empty(), "{word}: {:?}", resolved.diagnostics);
                 let rs = layout(resolved).expect("no error");
@@ -476,7 +481,8 @@ mod tests {
     /// syntax takes resolves, to its type and code.
     #[test]
     fn every_icmp_type_name_resolves_to_its_type_and_code() {
-        for &(name, kind, code) in syntax::ICMP_TYPES {
+        for t in crate::vocab::ICMP_TYPES.iter().filter(|t| t.rules) {
+            let (name, kind, code) = (t.name, t.kind, t.code);
             for word in [name.to_string(), name.to_ascii_uppercase()] {
                 let text = format!("INPUT_CUST -p icmp --icmp-type {word} -j DROP\n");
                 let resolved = resolve_text(&text);
@@ -487,6 +493,26 @@ mod tests {
                 assert!(chain.rules[0].matches.contains(&icmp), "{word}: {:?}", chain.rules[0]);
             }
         }
+    }
+
+    /// Every `--reject-with` spelling passes the syntax stage and resolves to its type, which
+    /// the emitter writes by nft's name of its ICMP code.
+    #[test]
+    fn every_reject_spelling_resolves_to_its_type() {
+        for &(with, spellings, _) in crate::vocab::REJECT_TYPES {
+            for word in spellings.iter().flat_map(|s| [s.to_string(), s.to_ascii_uppercase()]) {
+                let text = format!("INPUT_CUST -p tcp -j REJECT --reject-with {word}\n");
+                let resolved = resolve_text(&text);
+                assert!(resolved.diagnostics.is_empty(), "{word}: {:?}", resolved.diagnostics);
+                let rs = layout(resolved).expect("no error");
+                let chain = rs.chains.iter().find(|c| c.name == "INPUT_CUST").expect("chain");
+                assert_eq!(chain.rules[0].action, Action::Reject(with), "{word}");
+            }
+        }
+        let rs =
+            layout(resolve_text("INPUT_CUST -j REJECT --reject-with icmp-proto-unreachable\n"));
+        let script = crate::emit::nft_script(&rs.expect("compiles"));
+        assert!(script.contains("reject with icmp type prot-unreachable comment"), "{script}");
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl Resolver<'_> {
             TargetKind::Reject { with } => {
                 let w = match with {
                     None => ir::RejectWith::PortUnreachable,
-                    Some(w) => match reject_with(&w.node) {
+                    Some(w) => match ir::RejectWith::parse(&w.node) {
                         Some(r) => r,
                         None => {
                             self.error(Diagnostic::error(Code::E008, format!("unknown reject type `{}`", w.node), w.span)
@@ -272,19 +272,4 @@ impl Resolver<'_> {
         };
         Some((action, None))
     }
-}
-
-fn reject_with(s: &str) -> Option<ir::RejectWith> {
-    use ir::RejectWith::*;
-    Some(match s.to_ascii_lowercase().as_str() {
-        "icmp-port-unreachable" | "port-unreach" => PortUnreachable,
-        "icmp-net-unreachable" | "net-unreach" => NetUnreachable,
-        "icmp-host-unreachable" | "host-unreach" => HostUnreachable,
-        "icmp-proto-unreachable" | "proto-unreach" => ProtUnreachable,
-        "icmp-net-prohibited" | "net-prohib" => NetProhibited,
-        "icmp-host-prohibited" | "host-prohib" => HostProhibited,
-        "icmp-admin-prohibited" | "admin-prohib" => AdminProhibited,
-        "tcp-reset" | "tcp-rst" => TcpReset,
-        _ => return None,
-    })
 }

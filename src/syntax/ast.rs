@@ -98,13 +98,8 @@ pub enum SetDir {
     Dst,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RateUnit {
-    Second,
-    Minute,
-    Hour,
-    Day,
-}
+/// `--limit N/UNIT`'s unit, as the IR holds it.
+pub use crate::ir::RateUnit;
 
 /// A match and whether `!` stood before it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -15,6 +15,7 @@ use super::names;
 use super::options::{OPT_COUNT, Opt, ValueKind, spellings};
 use crate::diagnostic::{Code, Diagnostic, Span, Spanned};
 use crate::net::{self, AddrError, CidrError};
+use crate::vocab;
 
 /// Parses one trimmed rule line: its `line` pair, or pest's error (for `reword`).
 pub(super) fn parse_line(ctx: LineCtx<'_>) -> Result<Pair<'_, G>, pest::error::Error<G>> {
@@ -356,10 +357,11 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
         ValueKind::Target => Val::Word(Spanned::new(v.as_str().to_string(), ctx.span(v))),
         ValueKind::RejectType => {
             let w = v.as_str().to_ascii_lowercase();
-            if !names::REJECT_TYPES.contains(&w.as_str()) {
+            if crate::ir::RejectWith::parse(&w).is_none() {
                 let mut d =
                     e008(format!("unknown reject type `{}`", shown(v.as_str())), ctx.span(v));
-                if let Some(c) = names::closest(&w, names::REJECT_TYPES) {
+                let known: Vec<&str> = crate::ir::RejectWith::spellings().collect();
+                if let Some(c) = names::closest(&w, &known) {
                     d = d.with_help(format!("did you mean `{c}`?"));
                 }
                 return Err(d);
@@ -496,11 +498,6 @@ fn protocol(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<Protocol>> {
         n => Protocol::Number(n),
     };
     let proto = match w.as_str() {
-        "tcp" => Protocol::Tcp,
-        "udp" => Protocol::Udp,
-        "udplite" => Protocol::Udplite,
-        "sctp" => Protocol::Sctp,
-        "icmp" => Protocol::Icmp,
         "all" => Protocol::All,
         s if s.bytes().all(|b| b.is_ascii_digit()) => {
             let n = number(s).and_then(|n| u8::try_from(n).ok()).ok_or_else(|| {
@@ -508,11 +505,11 @@ fn protocol(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<Protocol>> {
             })?;
             by_number(n)
         }
-        s => match names::PROTO_NUMBERS.iter().find(|(n, _)| *n == s) {
-            Some((_, n)) => Protocol::Number(*n),
+        s => match vocab::protocol_in_rules(s) {
+            Some(n) => by_number(n),
             None => {
-                let mut known = vec!["tcp", "udp", "udplite", "sctp", "icmp", "all"];
-                known.extend(names::PROTO_NUMBERS.iter().map(|(n, _)| *n));
+                let mut known = vec!["all"];
+                known.extend(vocab::PROTOCOLS.iter().filter(|p| p.rules).map(|p| p.name));
                 let mut d = e008(format!("unknown protocol `{}`", shown(p.as_str())), ctx.span(p));
                 if let Some(c) = names::closest(s, &known) {
                     d = d.with_help(format!("did you mean `{c}`?"));
@@ -539,10 +536,10 @@ fn port_val(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Value<u16>> {
             }),
         _ => {
             let w = p.as_str().to_ascii_lowercase();
-            match names::SERVICES.iter().find(|(n, _)| *n == w) {
+            match vocab::SERVICES.iter().find(|(n, _)| *n == w) {
                 Some((_, port)) => Ok(Value::Lit(*port)),
                 None => {
-                    let known: Vec<&str> = names::SERVICES.iter().map(|(n, _)| *n).collect();
+                    let known: Vec<&str> = vocab::SERVICES.iter().map(|(n, _)| *n).collect();
                     let mut d =
                         e008(format!("unknown service name `{}`", shown(p.as_str())), ctx.span(p));
                     d = match names::closest(&w, &known) {
@@ -675,16 +672,8 @@ fn rate(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<(u32, RateUnit)> {
             _ => {
                 // iptables accepts any prefix of the unit's name: s, sec, m, min, h, d, …
                 let u = c.as_str().to_ascii_lowercase();
-                let found = [
-                    ("second", RateUnit::Second),
-                    ("minute", RateUnit::Minute),
-                    ("hour", RateUnit::Hour),
-                    ("day", RateUnit::Day),
-                ]
-                .into_iter()
-                .find(|(name, _)| name.starts_with(u.as_str()));
-                unit = match found {
-                    Some((_, r)) => r,
+                unit = match RateUnit::parse_prefix(&u) {
+                    Some(r) => r,
                     None => {
                         return Err(e008(
                             format!("unknown rate unit `{}`", shown(c.as_str())),
@@ -727,11 +716,11 @@ fn icmp_type(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<IcmpType>> {
                 ));
             }
         }
-    } else if names::ICMP_TYPES.iter().any(|t| t.0 == w) {
+    } else if vocab::icmp_type_in_rules(&w).is_some() {
         IcmpType::Name(w)
     } else {
         let mut d = e008(format!("unknown ICMP type `{}`", shown(p.as_str())), span);
-        let known: Vec<&str> = names::ICMP_TYPES.iter().map(|t| t.0).collect();
+        let known: Vec<&str> = vocab::icmp_type_names_in_rules().collect();
         if let Some(c) = names::closest(&w, &known) {
             d = d.with_help(format!("did you mean `{c}`?"));
         }

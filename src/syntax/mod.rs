@@ -14,8 +14,6 @@ mod reword;
 #[cfg(test)]
 mod tests;
 
-pub use names::ICMP_TYPES;
-
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 
 /// Longest rule line we hand to pest; longer ones get E021 (no real rule comes close).
