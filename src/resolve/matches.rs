@@ -198,23 +198,12 @@ impl Resolver<'_> {
                     }
                     _ => ok = false,
                 },
-                MatchKind::IcmpType(t) => match icmp_type(&t.node) {
-                    Ok(Some((kind, code))) => {
+                MatchKind::IcmpType(t) => match t.node {
+                    ast::IcmpType::Type { kind, code } => {
                         implied = true;
                         ext.push(Match::IcmpType { neg, kind, code });
                     }
-                    Ok(None) => {}
-                    Err(name) => {
-                        self.error(
-                            Diagnostic::error(
-                                Code::E008,
-                                format!("unknown ICMP type `{name}`"),
-                                t.span,
-                            )
-                            .with_help("use a name such as echo-request, or TYPE[/CODE] numbers"),
-                        );
-                        ok = false;
-                    }
+                    ast::IcmpType::Any => {}
                 },
                 MatchKind::Syn => {
                     implied = true;
@@ -357,17 +346,6 @@ fn ct_state(s: ast::CtState) -> ir::CtState {
         ast::CtState::Related => ir::CtState::Related,
         ast::CtState::Invalid => ir::CtState::Invalid,
         ast::CtState::Untracked => ir::CtState::Untracked,
-    }
-}
-
-/// iptables' ICMP type names (`iptables -p icmp -h`) → (type, code). `Ok(None)` for `any`.
-fn icmp_type(t: &ast::IcmpType) -> Result<Option<(u8, Option<u8>)>, String> {
-    match t {
-        ast::IcmpType::Any => Ok(None),
-        ast::IcmpType::Numeric { kind, code } => Ok(Some((*kind, *code))),
-        ast::IcmpType::Name(n) => crate::vocab::icmp_type_in_rules(&n.to_ascii_lowercase())
-            .map(Some)
-            .ok_or_else(|| n.clone()),
     }
 }
 

@@ -80,17 +80,7 @@ impl Resolver<'_> {
             TargetKind::Drop => Action::Drop,
             TargetKind::Return => Action::Return,
             TargetKind::Reject { with } => {
-                let w = match with {
-                    None => ir::RejectWith::PortUnreachable,
-                    Some(w) => match ir::RejectWith::parse(&w.node) {
-                        Some(r) => r,
-                        None => {
-                            self.error(Diagnostic::error(Code::E008, format!("unknown reject type `{}`", w.node), w.span)
-                                .with_help("use icmp-port-unreachable, icmp-net-unreachable, icmp-host-unreachable, icmp-proto-unreachable, icmp-net-prohibited, icmp-host-prohibited, icmp-admin-prohibited or tcp-reset"));
-                            return None;
-                        }
-                    },
-                };
+                let w = with.as_ref().map_or(ir::RejectWith::PortUnreachable, |w| w.node);
                 if w == ir::RejectWith::TcpReset && l4 != Some(ir::L4::Tcp) {
                     self.error(
                         Diagnostic::error(
@@ -121,23 +111,7 @@ impl Resolver<'_> {
                     }
                     None => None,
                 };
-                let level = match level {
-                    Some(l) => match ir::LogLevel::parse(&l.node) {
-                        Some(l) => Some(l),
-                        None => {
-                            self.error(
-                                Diagnostic::error(
-                                    Code::E008,
-                                    format!("unknown log level `{}`", l.node),
-                                    l.span,
-                                )
-                                .with_help(ir::LogLevel::HELP),
-                            );
-                            return None;
-                        }
-                    },
-                    None => None,
-                };
+                let level = level.as_ref().map(|l| l.node);
                 Action::Log { prefix: prefix.map(String::into_boxed_str), level }
             }
             TargetKind::Jump(name) => {

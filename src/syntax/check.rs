@@ -2,7 +2,8 @@
 //! target options) and the assembly of the checked options into matches and a target.
 
 use super::ast::{
-    Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, Target, TargetKind, Value,
+    Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, RejectWith, Target, TargetKind,
+    Value,
 };
 use super::item::{Item, Res, ToAddr, Val, e008, shown};
 use super::names;
@@ -177,15 +178,14 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
                 )));
             }
         }
-        if let Val::Word(w) = &it.val
-            && it.opt == Opt::RejectWith
-            && w.node.starts_with("tcp-")
+        if let Val::Reject(w, word) = &it.val
+            && w.node == RejectWith::TcpReset
             && proto != Some(&Protocol::Tcp)
         {
             diags.push(
                 Diagnostic::error(
                     Code::E007,
-                    format!("`--reject-with {}` needs `-p tcp`", w.node),
+                    format!("`--reject-with {word}` needs `-p tcp`"),
                     w.span,
                 )
                 .with_help("add `-p tcp` before it"),
@@ -327,8 +327,19 @@ pub(super) fn target(
         Base::Accept => TargetKind::Accept,
         Base::Drop => TargetKind::Drop,
         Base::Return => TargetKind::Return,
-        Base::Reject => TargetKind::Reject { with: word(Opt::RejectWith) },
-        Base::Log => TargetKind::Log { prefix: word(Opt::LogPrefix), level: word(Opt::LogLevel) },
+        Base::Reject => TargetKind::Reject {
+            with: find(Opt::RejectWith).and_then(|i| match &i.val {
+                Val::Reject(w, _) => Some(w.clone()),
+                _ => None,
+            }),
+        },
+        Base::Log => TargetKind::Log {
+            prefix: word(Opt::LogPrefix),
+            level: find(Opt::LogLevel).and_then(|i| match &i.val {
+                Val::Level(l) => Some(l.clone()),
+                _ => None,
+            }),
+        },
         Base::Jump => TargetKind::Jump(w.clone()),
         Base::Masq { once } => TargetKind::Masquerade { ports, random: flag(Opt::Random), once },
         Base::Redirect => TargetKind::Redirect { ports },

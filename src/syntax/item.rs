@@ -5,6 +5,7 @@
 use std::net::Ipv4Addr;
 
 use super::ast::{AddrItem, CtState, IcmpType, Net, PortSpec, Protocol, RateUnit, SetDir, Value};
+use super::ast::{LogLevel, RejectWith};
 use pest::iterators::Pair;
 
 use super::grammar::Rule as G;
@@ -45,6 +46,9 @@ pub(super) enum Val {
     Set(Spanned<String>, SetDir),
     Icmp(Spanned<IcmpType>),
     Word(Spanned<String>),
+    /// `--reject-with`: the type, and the word as written (lower-cased) for messages.
+    Reject(Spanned<RejectWith>, String),
+    Level(Spanned<LogLevel>),
     To(Spanned<ToVal>),
     PortPair((u16, u16)),
     /// `--tcp-flags MASK COMP` as bits (fin 0x01, syn 0x02, rst 0x04, psh 0x08, ack 0x10,

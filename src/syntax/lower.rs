@@ -8,6 +8,7 @@ use pest::Parser;
 use pest::iterators::Pair;
 
 use super::ast::{AddrItem, ChainWord, CtState, IcmpType, Net, PortSpec, Protocol, RateUnit};
+use super::ast::{LogLevel, RejectWith};
 use super::ast::{SetDir, Value};
 use super::grammar::{Rule as G, Vns3Parser};
 use super::item::{Item, LineCtx, Res, ToAddr, ToVal, Val, e001, e008, shown};
@@ -357,27 +358,26 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
         ValueKind::Target => Val::Word(Spanned::new(v.as_str().to_string(), ctx.span(v))),
         ValueKind::RejectType => {
             let w = v.as_str().to_ascii_lowercase();
-            if crate::ir::RejectWith::parse(&w).is_none() {
+            let Some(with) = RejectWith::parse(&w) else {
                 let mut d =
                     e008(format!("unknown reject type `{}`", shown(v.as_str())), ctx.span(v));
-                let known: Vec<&str> = crate::ir::RejectWith::spellings().collect();
+                let known: Vec<&str> = RejectWith::spellings().collect();
                 if let Some(c) = names::closest(&w, &known) {
                     d = d.with_help(format!("did you mean `{c}`?"));
                 }
                 return Err(d);
-            }
-            Val::Word(Spanned::new(w, ctx.span(v)))
+            };
+            Val::Reject(Spanned::new(with, ctx.span(v)), w)
         }
         ValueKind::LogLevel => {
-            let w = v.as_str().to_ascii_lowercase();
-            if crate::ir::LogLevel::parse(&w).is_none() {
+            let Some(level) = LogLevel::parse(v.as_str()) else {
                 return Err(e008(
                     format!("unknown log level `{}`", shown(v.as_str())),
                     ctx.span(v),
                 )
-                .with_help(crate::ir::LogLevel::HELP));
-            }
-            Val::Word(Spanned::new(w, ctx.span(v)))
+                .with_help(LogLevel::HELP));
+            };
+            Val::Level(Spanned::new(level, ctx.span(v)))
         }
         ValueKind::To => Val::To(to_value(ctx, v)?),
         ValueKind::PortPair => Val::PortPair(port_pair(ctx, v)?.node),
@@ -702,9 +702,9 @@ fn icmp_type(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<IcmpType>> {
         match (kind, code) {
             // iptables' icmp match reads type 255 as any type, whatever the code.
             (Some(255), _) if code.is_none_or(|c| byte(Some(c)).is_some()) => IcmpType::Any,
-            (Some(kind), None) => IcmpType::Numeric { kind, code: None },
+            (Some(kind), None) => IcmpType::Type { kind, code: None },
             (Some(kind), Some(c)) if byte(Some(c)).is_some() => {
-                IcmpType::Numeric { kind, code: byte(Some(c)) }
+                IcmpType::Type { kind, code: byte(Some(c)) }
             }
             _ => {
                 return Err(e008(
@@ -716,8 +716,8 @@ fn icmp_type(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<IcmpType>> {
                 ));
             }
         }
-    } else if vocab::icmp_type_in_rules(&w).is_some() {
-        IcmpType::Name(w)
+    } else if let Some((kind, code)) = vocab::icmp_type_in_rules(&w) {
+        IcmpType::Type { kind, code }
     } else {
         let mut d = e008(format!("unknown ICMP type `{}`", shown(p.as_str())), span);
         let known: Vec<&str> = vocab::icmp_type_names_in_rules().collect();

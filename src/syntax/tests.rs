@@ -426,11 +426,12 @@ fn iprange_limit_set_icmp_syn() {
     assert!(r.matches[1].negated);
 
     let cases = [
-        ("echo-request", IcmpType::Name("echo-request".into())),
-        ("Destination-Unreachable", IcmpType::Name("destination-unreachable".into())),
+        ("echo-request", IcmpType::Type { kind: 8, code: None }),
+        ("Destination-Unreachable", IcmpType::Type { kind: 3, code: None }),
+        ("port-unreachable", IcmpType::Type { kind: 3, code: Some(3) }),
         ("any", IcmpType::Any),
-        ("8", IcmpType::Numeric { kind: 8, code: None }),
-        ("3/4", IcmpType::Numeric { kind: 3, code: Some(4) }),
+        ("8", IcmpType::Type { kind: 8, code: None }),
+        ("3/4", IcmpType::Type { kind: 3, code: Some(4) }),
     ];
     for (w, want) in cases {
         let r = ok(&format!("INPUT -p icmp --icmp-type {w} -j ACCEPT"));
@@ -528,7 +529,7 @@ fn target_options() {
     let r = ok("INPUT -p tcp -j REJECT --reject-with TCP-RESET");
     assert_eq!(
         target(&r),
-        TargetKind::Reject { with: Some(Spanned::new("tcp-reset".into(), sp(37, 46))) }
+        TargetKind::Reject { with: Some(Spanned::new(RejectWith::TcpReset, sp(37, 46))) }
     );
 
     let r = ok("INPUT -j LOG --log-prefix \"fw drop: \" --log-level warning");
@@ -536,7 +537,7 @@ fn target_options() {
         target(&r),
         TargetKind::Log {
             prefix: Some(Spanned::new("fw drop: ".into(), sp(26, 37))),
-            level: Some(Spanned::new("warning".into(), sp(50, 57))),
+            level: Some(Spanned::new(LogLevel::Warn, sp(50, 57))),
         }
     );
 
