@@ -4,9 +4,9 @@
 //! nft's listing back by it. A name added here is known to every stage at once.
 //!
 //! Vocabularies: IP protocols, ICMP types, ICMP codes and reject types, log levels, rate
-//! units, service names.
+//! units, conntrack states, service names.
 
-use crate::ir::{LogLevel, RateUnit, RejectWith};
+use crate::ir::{CtState, LogLevel, RateUnit, RejectWith};
 
 /// An IP protocol's name.
 #[derive(Clone, Copy, Debug)]
@@ -274,6 +274,37 @@ impl RateUnit {
     }
 }
 
+/// Conntrack states: nft's name (iptables writes it in capitals, and takes any case) and the
+/// kernel's bit in the `ct state` mask.
+pub const CT_STATES: &[(CtState, &str, u32)] = &[
+    (CtState::New, "new", 8),
+    (CtState::Established, "established", 2),
+    (CtState::Related, "related", 4),
+    (CtState::Invalid, "invalid", 1),
+    (CtState::Untracked, "untracked", 64),
+];
+
+impl CtState {
+    /// The state a `--ctstate`/`--state` word names, without regard to case.
+    pub fn parse(word: &str) -> Option<CtState> {
+        CT_STATES.iter().find(|(_, name, _)| name.eq_ignore_ascii_case(word)).map(|e| e.0)
+    }
+
+    fn entry(self) -> &'static (CtState, &'static str, u32) {
+        CT_STATES.iter().find(|(s, ..)| *s == self).expect("every state has an entry")
+    }
+
+    /// nft's name.
+    pub fn nft_name(self) -> &'static str {
+        self.entry().1
+    }
+
+    /// The kernel's bit for the state in a `ct state` mask.
+    pub fn kernel_bit(self) -> u32 {
+        self.entry().2
+    }
+}
+
 /// Well-known service names accepted as ports (the /etc/services subset firewall rules use).
 pub const SERVICES: &[(&str, u16)] = &[
     ("ftp-data", 20),
@@ -353,6 +384,10 @@ mod tests {
             assert_eq!((unit.nft_name(), unit.seconds()), (name, seconds));
         }
         assert_eq!(RateUnit::parse_prefix("secs"), None);
+        for &(state, name, bit) in CT_STATES {
+            assert_eq!(CtState::parse(&name.to_ascii_uppercase()), Some(state));
+            assert_eq!((state.nft_name(), state.kernel_bit()), (name, bit));
+        }
     }
 
     /// Each name stands for one value: no vocabulary lists a name twice.
@@ -376,6 +411,7 @@ mod tests {
             }),
         );
         distinct("rate units", RATE_UNITS.iter().map(|u| u.1));
+        distinct("conntrack states", CT_STATES.iter().map(|s| s.1));
         distinct("services", SERVICES.iter().map(|s| s.0));
     }
 }

@@ -5,7 +5,7 @@
 use ipnetwork::Ipv4Network;
 use serde_json::{Value, json};
 
-use super::rule::{ct_name, l4_name, tcp_flag_names};
+use super::rule::{l4_name, tcp_flag_names};
 use crate::ir::{
     Action, AddrMatch, BaseChain, ChainKind, Dir, Hook, Match, Mss, NatTarget, PortMatch, Rule,
     Ruleset, Set, SetElements, Tuple, Vmap, set_name,
@@ -155,7 +155,7 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
             matcher(op(*neg), payload(l4_name(*proto), field), right)
         }
         Match::CtState { neg, states } => {
-            let names: Vec<&str> = states.iter().map(|s| ct_name(*s)).collect();
+            let names: Vec<&str> = states.iter().map(|s| s.nft_name()).collect();
             let right = if names.len() == 1 { json!(names[0]) } else { json!(names) };
             let op = match (neg, names.len()) {
                 (false, _) => "in",

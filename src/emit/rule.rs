@@ -267,16 +267,6 @@ fn push_port_match(
     }
 }
 
-pub(super) fn ct_name(state: CtState) -> &'static str {
-    match state {
-        CtState::New => "new",
-        CtState::Established => "established",
-        CtState::Related => "related",
-        CtState::Invalid => "invalid",
-        CtState::Untracked => "untracked",
-    }
-}
-
 fn push_ct_state(out: &mut String, neg: bool, states: &[CtState]) {
     match (neg, states) {
         // Never produced by `resolve`: "any of none" never holds, "none of none" always does.
@@ -288,7 +278,7 @@ fn push_ct_state(out: &mut String, neg: bool, states: &[CtState]) {
         }
         // A packet has exactly one state, so `!=` one state is "not that one".
         (true, [one]) => {
-            let _ = write!(out, "ct state != {}", ct_name(*one));
+            let _ = write!(out, "ct state != {}", one.nft_name());
         }
         // `ct state != a,b` is not "none of them" in every nft version; the mask form is
         // unambiguous (nft lists it back as `ct state ! a,b`).
@@ -305,7 +295,7 @@ fn push_joined_states(out: &mut String, states: &[CtState], sep: &str) {
         if i > 0 {
             out.push_str(sep);
         }
-        out.push_str(ct_name(*s));
+        out.push_str(s.nft_name());
     }
 }
 

@@ -153,7 +153,7 @@ impl Resolver<'_> {
                     });
                 }
                 MatchKind::CtState(states) => {
-                    let mut s: Vec<ir::CtState> = states.iter().map(|s| ct_state(s.node)).collect();
+                    let mut s: Vec<ir::CtState> = states.iter().map(|s| s.node).collect();
                     s.sort_unstable();
                     s.dedup();
                     ext.push(Match::CtState { neg, states: s.into() });
@@ -336,16 +336,6 @@ fn proto_number(p: &Protocol) -> Option<u8> {
         Protocol::Sctp => Some(132),
         Protocol::Icmp => Some(1),
         Protocol::Number(n) => Some(*n),
-    }
-}
-
-fn ct_state(s: ast::CtState) -> ir::CtState {
-    match s {
-        ast::CtState::New => ir::CtState::New,
-        ast::CtState::Established => ir::CtState::Established,
-        ast::CtState::Related => ir::CtState::Related,
-        ast::CtState::Invalid => ir::CtState::Invalid,
-        ast::CtState::Untracked => ir::CtState::Untracked,
     }
 }
 

@@ -83,24 +83,15 @@ pub enum PortSpec {
     Range(Value<u16>, Value<u16>),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum CtState {
-    New,
-    Established,
-    Related,
-    Invalid,
-    Untracked,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetDir {
     Src,
     Dst,
 }
 
-/// `--limit N/UNIT`'s unit, `--reject-with`'s type and `--log-level`'s level, as the IR holds
-/// them (their names are in [`crate::vocab`]).
-pub use crate::ir::{LogLevel, RateUnit, RejectWith};
+/// `--limit N/UNIT`'s unit, `--reject-with`'s type, `--log-level`'s level and `--ctstate`'s
+/// states, as the IR holds them (their names are in [`crate::vocab`]).
+pub use crate::ir::{CtState, LogLevel, RateUnit, RejectWith};
 
 /// A match and whether `!` stood before it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -584,18 +584,16 @@ fn states(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Vec<Spanned<CtState>>> {
     let mut out = Vec::new();
     for c in p.clone().into_inner() {
         let s = c.as_str().to_ascii_uppercase();
-        let st = match s.as_str() {
-            "NEW" => CtState::New,
-            "ESTABLISHED" => CtState::Established,
-            "RELATED" => CtState::Related,
-            "INVALID" => CtState::Invalid,
-            "UNTRACKED" => CtState::Untracked,
-            "SNAT" | "DNAT" => {
+        let st = match CtState::parse(&s) {
+            Some(st) => st,
+            None if s == "SNAT" || s == "DNAT" => {
                 return Err(e008(format!("connection state {s} is not supported"), ctx.span(&c))
                     .with_help("supported: NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED"));
             }
-            _ => {
-                let known = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"];
+            None => {
+                let known: Vec<String> =
+                    vocab::CT_STATES.iter().map(|s| s.1.to_ascii_uppercase()).collect();
+                let known: Vec<&str> = known.iter().map(String::as_str).collect();
                 let mut d =
                     e008(format!("unknown connection state `{}`", shown(c.as_str())), ctx.span(&c));
                 if let Some(k) = names::closest(&s, &known) {

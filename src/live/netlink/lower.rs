@@ -695,15 +695,7 @@ impl RuleCx<'_, '_> {
 
     fn ct_state(&mut self, neg: bool, states: &[CtState]) {
         // `ct state` is a host-endian 32-bit bitmask.
-        let bit = |s: &CtState| -> u32 {
-            match s {
-                CtState::Invalid => 1,
-                CtState::Established => 2,
-                CtState::Related => 4,
-                CtState::New => 8,
-                CtState::Untracked => 64,
-            }
-        };
+        let bit = |s: &CtState| s.kernel_bit();
         let mask: u32 = states.iter().map(bit).fold(0, |a, b| a | b);
         self.exprs.push(Expr::CtState);
         match (neg, states) {
