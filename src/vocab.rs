@@ -25,8 +25,9 @@ const fn proto(name: &'static str, number: u8, nft: bool, rules: bool) -> Protoc
     Protocol { name, number, nft, rules }
 }
 
-/// Every protocol name any stage knows. A listing may show the others by their
-/// `/etc/protocols` names (`gre`, `ipencap`), which `diff` reads too.
+/// Every protocol name any stage knows. `diff` reads all of them back from a listing: nft
+/// shows a protocol its grammar has no name for by its `/etc/protocols` name (`gre`,
+/// `ipencap`).
 pub const PROTOCOLS: &[Protocol] = &[
     proto("icmp", 1, true, true),
     proto("igmp", 2, true, true),
