@@ -52,8 +52,23 @@ pub fn protocol_in_rules(name: &str) -> Option<u8> {
 
 /// nft's name of a protocol number, if its grammar has one.
 pub fn nft_protocol_name(number: u8) -> Option<&'static str> {
-    PROTOCOLS.iter().find(|p| p.nft && p.number == number).map(|p| p.name)
+    NFT_PROTOCOL_NAMES[number as usize]
 }
+
+/// [`PROTOCOLS`]' nft names by number, made from it at compile time: the emitter asks once a
+/// protocol match, so the answer is an index, not a search.
+const NFT_PROTOCOL_NAMES: [Option<&str>; 256] = {
+    let mut names = [None; 256];
+    let mut i = 0;
+    while i < PROTOCOLS.len() {
+        let p = &PROTOCOLS[i];
+        if p.nft && names[p.number as usize].is_none() {
+            names[p.number as usize] = Some(p.name);
+        }
+        i += 1;
+    }
+    names
+};
 
 /// The number of a protocol name in an nft listing.
 pub fn listed_protocol(name: &str) -> Option<u8> {
@@ -134,8 +149,23 @@ pub fn icmp_type_names_in_rules() -> impl Iterator<Item = &'static str> {
 
 /// nft's name of an ICMP type, if it has one.
 pub fn nft_icmp_type_name(kind: u8) -> Option<&'static str> {
-    ICMP_TYPES.iter().find(|t| t.nft && t.kind == kind).map(|t| t.name)
+    NFT_ICMP_TYPE_NAMES[kind as usize]
 }
+
+/// [`ICMP_TYPES`]' nft names by type, made from it at compile time (an index for the emitter,
+/// as [`NFT_PROTOCOL_NAMES`]).
+const NFT_ICMP_TYPE_NAMES: [Option<&str>; 256] = {
+    let mut names = [None; 256];
+    let mut i = 0;
+    while i < ICMP_TYPES.len() {
+        let t = &ICMP_TYPES[i];
+        if t.nft && names[t.kind as usize].is_none() {
+            names[t.kind as usize] = Some(t.name);
+        }
+        i += 1;
+    }
+    names
+};
 
 /// The number of an nft ICMP type name.
 pub fn nft_icmp_type(name: &str) -> Option<u8> {
@@ -161,11 +191,12 @@ pub fn nft_icmp_code(name: &str) -> Option<u8> {
 }
 
 /// The REJECT target's `--reject-with` types: iptables' spellings (long, then short) and the
-/// ICMP code each sends (`None`: a TCP reset).
+/// ICMP code each sends (`None`: a TCP reset). In `RejectWith`'s order, as every table keyed
+/// by an IR enum here: a value's entry is at its index (`tests::enum_tables_are_in_enum_order`).
 pub const REJECT_TYPES: &[(RejectWith, [&str; 2], Option<u8>)] = &[
+    (RejectWith::PortUnreachable, ["icmp-port-unreachable", "port-unreach"], Some(3)),
     (RejectWith::NetUnreachable, ["icmp-net-unreachable", "net-unreach"], Some(0)),
     (RejectWith::HostUnreachable, ["icmp-host-unreachable", "host-unreach"], Some(1)),
-    (RejectWith::PortUnreachable, ["icmp-port-unreachable", "port-unreach"], Some(3)),
     (RejectWith::ProtUnreachable, ["icmp-proto-unreachable", "proto-unreach"], Some(2)),
     (RejectWith::NetProhibited, ["icmp-net-prohibited", "net-prohib"], Some(9)),
     (RejectWith::HostProhibited, ["icmp-host-prohibited", "host-prohib"], Some(10)),
@@ -189,7 +220,7 @@ impl RejectWith {
 
     /// The ICMP code (destination unreachable) the reject sends; `None` for a TCP reset.
     pub fn icmp_code(self) -> Option<u8> {
-        REJECT_TYPES.iter().find(|(w, _, _)| *w == self).and_then(|&(_, _, code)| code)
+        REJECT_TYPES[self as usize].2
     }
 
     /// nft's name of the ICMP code the reject sends; `None` for a TCP reset.
@@ -231,7 +262,7 @@ impl LogLevel {
     }
 
     fn entry(self) -> &'static (LogLevel, u8, &'static str, &'static [&'static str]) {
-        LOG_LEVELS.iter().find(|(l, ..)| *l == self).expect("every level has an entry")
+        &LOG_LEVELS[self as usize]
     }
 
     /// The syslog number (`emerg` 0 … `debug` 7).
@@ -261,7 +292,7 @@ impl RateUnit {
     }
 
     fn entry(self) -> &'static (RateUnit, &'static str, u64) {
-        RATE_UNITS.iter().find(|(u, ..)| *u == self).expect("every unit has an entry")
+        &RATE_UNITS[self as usize]
     }
 
     /// nft's name.
@@ -292,7 +323,7 @@ impl CtState {
     }
 
     fn entry(self) -> &'static (CtState, &'static str, u32) {
-        CT_STATES.iter().find(|(s, ..)| *s == self).expect("every state has an entry")
+        &CT_STATES[self as usize]
     }
 
     /// nft's name.
@@ -388,6 +419,38 @@ mod tests {
         for &(state, name, bit) in CT_STATES {
             assert_eq!(CtState::parse(&name.to_ascii_uppercase()), Some(state));
             assert_eq!((state.nft_name(), state.kernel_bit()), (name, bit));
+        }
+    }
+
+    /// The tables keyed by an IR enum hold each value once, at its index.
+    #[test]
+    fn enum_tables_are_in_enum_order() {
+        for (i, e) in REJECT_TYPES.iter().enumerate() {
+            assert_eq!(e.0 as usize, i, "{:?}", e.0);
+        }
+        for (i, e) in LOG_LEVELS.iter().enumerate() {
+            assert_eq!(e.0 as usize, i, "{:?}", e.0);
+        }
+        for (i, e) in RATE_UNITS.iter().enumerate() {
+            assert_eq!(e.0 as usize, i, "{:?}", e.0);
+        }
+        for (i, e) in CT_STATES.iter().enumerate() {
+            assert_eq!(e.0 as usize, i, "{:?}", e.0);
+        }
+        assert_eq!(REJECT_TYPES.len(), 8);
+        assert_eq!(LOG_LEVELS.len(), 8);
+        assert_eq!(RATE_UNITS.len(), 4);
+        assert_eq!(CT_STATES.len(), 5);
+    }
+
+    /// The index tables answer as a search of their table would.
+    #[test]
+    fn number_indexes_agree_with_their_tables() {
+        for n in 0..=255u8 {
+            let proto = PROTOCOLS.iter().find(|p| p.nft && p.number == n).map(|p| p.name);
+            assert_eq!(nft_protocol_name(n), proto, "{n}");
+            let icmp = ICMP_TYPES.iter().find(|t| t.nft && t.kind == n).map(|t| t.name);
+            assert_eq!(nft_icmp_type_name(n), icmp, "{n}");
         }
     }
 
