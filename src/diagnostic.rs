@@ -136,15 +136,14 @@ pub struct Label {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub labels: Vec<Label>,
     pub help: Option<String>,
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>, span: Span) -> Diagnostic {
-        debug_assert!(CODES.iter().any(|c| c.code == code), "unregistered code {code}");
+    pub fn error(code: Code, message: impl Into<String>, span: Span) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -154,7 +153,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>, span: Span) -> Diagnostic {
+    pub fn warning(code: Code, message: impl Into<String>, span: Span) -> Diagnostic {
         Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message, span) }
     }
 
@@ -184,68 +183,109 @@ impl Diagnostic {
     }
 }
 
-/// A diagnostic code: its one-line summary (`explain` without a code, SARIF's rule list) and
-/// its document, `docs/codes/CODE.md` (`explain CODE`, SARIF's rule help).
-#[derive(Clone, Copy, Debug)]
-pub struct Code {
-    pub code: &'static str,
-    pub summary: &'static str,
-    pub doc: &'static str,
-}
+/// Declares [`Code`] and [`CODES`] from one list: each code with its one-line summary
+/// (`explain` without a code, SARIF's rule list) and its document, `docs/codes/CODE.md`
+/// (`explain CODE`, SARIF's rule help), included from the file named after the code, so that a
+/// code cannot be listed without one (the build fails) nor paired with another code's.
+macro_rules! codes {
+    ($($code:ident: $summary:literal,)*) => {
+        /// A diagnostic code. Only the listed codes exist, so a misspelt one does not compile.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $(
+                #[doc = $summary]
+                $code,
+            )*
+        }
 
-/// A [`CODES`] entry: the document is the file named after the code, so a code cannot be
-/// listed without one (the build fails) nor paired with another code's.
-macro_rules! code {
-    ($code:literal, $summary:literal) => {
-        Code {
-            code: $code,
-            summary: $summary,
-            doc: include_str!(concat!("../docs/codes/", $code, ".md")),
+        /// Every diagnostic code, in order (`Code`'s order, which is also the text's order).
+        /// Codes are stable: never renumber one.
+        pub const CODES: &[Code] = &[$(Code::$code,)*];
+
+        impl Code {
+            /// The code as printed: `E015`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$code => stringify!($code),)*
+                }
+            }
+
+            /// The one-line summary.
+            pub const fn summary(self) -> &'static str {
+                match self {
+                    $(Code::$code => $summary,)*
+                }
+            }
+
+            /// The document, `docs/codes/CODE.md`.
+            pub const fn doc(self) -> &'static str {
+                match self {
+                    $(Code::$code => {
+                        include_str!(concat!("../docs/codes/", stringify!($code), ".md"))
+                    })*
+                }
+            }
         }
     };
 }
 
-/// Every diagnostic code, in order, with its summary and document. Codes are stable: never
-/// renumber one.
-pub const CODES: &[Code] = &[
-    code!("E001", "syntax error: the line is not in the rule language"),
-    code!("E002", "unknown or unsupported option"),
-    code!("E003", "unknown chain"),
-    code!("E004", "unknown or unsupported match module (-m)"),
-    code!("E005", "unknown or unsupported target (-j)"),
-    code!("E006", "option given twice in one rule"),
-    code!("E007", "option needs a match module or protocol that the rule does not load"),
-    code!("E008", "value out of range or malformed"),
-    code!("E009", "option belongs to another target"),
-    code!("E010", "target lacks a required option"),
-    code!("E011", "option not allowed in this chain"),
-    code!("E012", "target not allowed in this chain"),
-    code!("E013", "line without a chain whose target does not fix one"),
-    code!("E014", "jump to an unknown subgroup, or to one of another chain"),
-    code!("E015", "undefined variable"),
-    code!("E016", "unknown interface"),
-    code!("E017", "unknown name (not a plugin, FWset or variable)"),
-    code!("E018", "a variable or set holds a value of the wrong kind here"),
-    code!("E019", "text that nft cannot carry (quote, control character, too long)"),
-    code!("E020", "input is not text (invalid UTF-8 or NUL bytes)"),
-    code!("E021", "line too long"),
-    code!("E022", "negation not allowed here"),
-    code!("E101", "inventory is not valid YAML or has the wrong shape"),
-    code!("E102", "inventory value is invalid"),
-    code!("E103", "inventory entries conflict (duplicate name or address)"),
-    code!("E104", "address outside the plugin network, or no free address left"),
-    code!("W001", "network written with host bits set; they are masked"),
-    code!("W002", "comment longer than nft keeps (128 bytes); it is cut"),
-    code!("W101", "rule shadowed by an earlier rule that matches all its packets"),
-    code!("W102", "rule is an exact duplicate of an earlier one"),
-    code!("W103", "DNAT that never fires: an earlier DNAT takes the same traffic"),
-    code!("W104", "DNAT or COPY to an address on no network the inventory declares"),
-    code!("W105", "verdict with no match: the lines after it are never reached"),
-    code!("W106", "mirror that can loop: the COPY target sits behind the mirrored interface"),
-    code!("W107", "DNAT to a plugin that FORWARD drops (drop-all, no earlier accept)"),
-    code!("W108", "inventory entry no rule uses"),
-    code!("W109", "rule that never matches: its matches contradict each other"),
-];
+codes! {
+    E001: "syntax error: the line is not in the rule language",
+    E002: "unknown or unsupported option",
+    E003: "unknown chain",
+    E004: "unknown or unsupported match module (-m)",
+    E005: "unknown or unsupported target (-j)",
+    E006: "option given twice in one rule",
+    E007: "option needs a match module or protocol that the rule does not load",
+    E008: "value out of range or malformed",
+    E009: "option belongs to another target",
+    E010: "target lacks a required option",
+    E011: "option not allowed in this chain",
+    E012: "target not allowed in this chain",
+    E013: "line without a chain whose target does not fix one",
+    E014: "jump to an unknown subgroup, or to one of another chain",
+    E015: "undefined variable",
+    E016: "unknown interface",
+    E017: "unknown name (not a plugin, FWset or variable)",
+    E018: "a variable or set holds a value of the wrong kind here",
+    E019: "text that nft cannot carry (quote, control character, too long)",
+    E020: "input is not text (invalid UTF-8 or NUL bytes)",
+    E021: "line too long",
+    E022: "negation not allowed here",
+    E101: "inventory is not valid YAML or has the wrong shape",
+    E102: "inventory value is invalid",
+    E103: "inventory entries conflict (duplicate name or address)",
+    E104: "address outside the plugin network, or no free address left",
+    W001: "network written with host bits set; they are masked",
+    W002: "comment longer than nft keeps (128 bytes); it is cut",
+    W101: "rule shadowed by an earlier rule that matches all its packets",
+    W102: "rule is an exact duplicate of an earlier one",
+    W103: "DNAT that never fires: an earlier DNAT takes the same traffic",
+    W104: "DNAT or COPY to an address on no network the inventory declares",
+    W105: "verdict with no match: the lines after it are never reached",
+    W106: "mirror that can loop: the COPY target sits behind the mirrored interface",
+    W107: "DNAT to a plugin that FORWARD drops (drop-all, no earlier accept)",
+    W108: "inventory entry no rule uses",
+    W109: "rule that never matches: its matches contradict each other",
+}
+
+impl Code {
+    /// The code written as text (case-insensitive), as a user names it to `explain`.
+    pub fn parse(text: &str) -> Option<Code> {
+        CODES.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// Where the code stands in [`CODES`] (SARIF's `ruleIndex`).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// How diagnostics are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -313,9 +353,9 @@ fn sarif(diags: &[Diagnostic], sources: &Sources) -> serde_json::Value {
         .iter()
         .map(|c| {
             serde_json::json!({
-                "id": c.code,
-                "shortDescription": { "text": c.summary },
-                "help": { "text": c.doc, "markdown": c.doc },
+                "id": c.as_str(),
+                "shortDescription": { "text": c.summary() },
+                "help": { "text": c.doc(), "markdown": c.doc() },
             })
         })
         .collect();
@@ -350,8 +390,8 @@ fn sarif(diags: &[Diagnostic], sources: &Sources) -> serde_json::Value {
                 text.push_str(help);
             }
             let mut r = serde_json::json!({
-                "ruleId": d.code,
-                "ruleIndex": CODES.iter().position(|c| c.code == d.code),
+                "ruleId": d.code.as_str(),
+                "ruleIndex": d.code.index(),
                 "level": d.severity.as_str(),
                 "message": { "text": text },
                 "locations": [location(&d.labels[0])],
@@ -428,7 +468,7 @@ fn github(out: &mut String, d: &Diagnostic, sources: &Sources) {
         message.push_str("\nhelp: ");
         message.push_str(help);
     }
-    let _ = writeln!(out, ",title={}::{}", github_property(d.code), github_data(&message));
+    let _ = writeln!(out, ",title={}::{}", github_property(d.code.as_str()), github_data(&message));
 }
 
 /// Escapes a workflow command's message as the runner expects (`%`, CR, LF).
@@ -475,7 +515,7 @@ fn json(d: &Diagnostic, sources: &Sources) -> serde_json::Value {
     let primary = label(&d.labels[0]);
     serde_json::json!({
         "severity": d.severity.as_str(),
-        "code": d.code,
+        "code": d.code.as_str(),
         "message": d.message,
         "file": primary["file"], "line": primary["line"], "column": primary["column"],
         "labels": d.labels.iter().map(label).collect::<Vec<_>>(),
@@ -573,11 +613,39 @@ mod tests {
         assert_eq!(f.line_text(2), "xé y");
     }
 
+    /// `Code`'s order is the text's (diagnostics sorted by code read the same as before codes
+    /// were typed), each code's text parses back to it, and its index is its place in `CODES`.
+    #[test]
+    fn codes_are_in_text_order_and_parse_back() {
+        for pair in CODES.windows(2) {
+            assert!(pair[0] < pair[1] && pair[0].as_str() < pair[1].as_str(), "{pair:?}");
+        }
+        for (i, &c) in CODES.iter().enumerate() {
+            assert_eq!(Code::parse(c.as_str()), Some(c));
+            assert_eq!(Code::parse(&c.as_str().to_ascii_lowercase()), Some(c));
+            assert_eq!(c.index(), i);
+            assert_eq!(c.to_string(), c.as_str());
+            assert!(c.doc().starts_with(&format!("# {c}: ")), "{c}: its own document");
+        }
+        assert_eq!(Code::parse("E999"), None);
+        assert_eq!(Code::E015.as_str(), "E015");
+    }
+
+    #[test]
+    fn sarif_rule_index_points_at_the_code() {
+        let mut s = Sources::new();
+        let id = s.add("r.rules", "INPUT -j DROP\n");
+        let d = Diagnostic::warning(Code::W105, "catch-all", Span::new(id, 0, 5));
+        let log = sarif(&[d], &s);
+        let index = log["runs"][0]["results"][0]["ruleIndex"].as_u64().expect("index") as usize;
+        assert_eq!(log["runs"][0]["tool"]["driver"]["rules"][index]["id"], "W105");
+    }
+
     #[test]
     fn short_format_is_file_line_col() {
         let mut s = Sources::new();
         let id = s.add("r.rules", "INPUT -j DROP\nINPUT -i eht0 -j DROP\n");
-        let d = Diagnostic::error("E016", "unknown interface `eht0`", Span::new(id, 23, 27));
+        let d = Diagnostic::error(Code::E016, "unknown interface `eht0`", Span::new(id, 23, 27));
         assert_eq!(
             render(&[d], &s, Format::Short, false),
             "r.rules:2:10: error[E016]: unknown interface `eht0`\n"
@@ -588,7 +656,7 @@ mod tests {
     fn human_format_shows_hidden_characters_of_a_line_as_replacement_characters() {
         let mut s = Sources::new();
         let id = s.add("r.rules", "INPUT -i e\u{202e}th0 -j DROP # \u{200b}x\u{7}\n");
-        let d = Diagnostic::error("E016", "unknown interface", Span::new(id, 9, 17));
+        let d = Diagnostic::error(Code::E016, "unknown interface", Span::new(id, 9, 17));
         let out = render(&[d], &s, Format::Human, false);
         assert!(out.contains("INPUT -i e\u{fffd}th0 -j DROP # \u{fffd}x\u{fffd}\n"), "{out}");
         assert!(!out.contains(['\u{202e}', '\u{200b}', '\u{7}']), "{out}");
@@ -598,7 +666,7 @@ mod tests {
     fn github_format_escapes_data_and_properties() {
         let mut s = Sources::new();
         let id = s.add("a,b:c%.rules", "INPUT -i eht0 -j DROP\n");
-        let d = Diagnostic::warning("E016", "50% bad\r\nnext: line", Span::new(id, 9, 13))
+        let d = Diagnostic::warning(Code::E016, "50% bad\r\nnext: line", Span::new(id, 9, 13))
             .with_help("did you mean `eth0`?");
         assert_eq!(
             render(&[d], &s, Format::Github, false),

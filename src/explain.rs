@@ -2,22 +2,22 @@
 //! `docs/codes/CODE.md` (what it finds, why it matters, an example, the fix) as the `doc` of
 //! its entry in [`diagnostic::CODES`](crate::diagnostic::CODES).
 
-use crate::diagnostic::CODES;
+use crate::diagnostic::{CODES, Code};
 
 /// The document of a code (case-insensitive), if there is one.
 pub fn doc(code: &str) -> Option<&'static str> {
-    CODES.iter().find(|c| c.code.eq_ignore_ascii_case(code)).map(|c| c.doc)
+    Code::parse(code).map(Code::doc)
 }
 
 /// A code that is not documented: the message for the user, with a "did you mean".
 pub fn unknown(code: &str) -> String {
     let mut msg = format!("no diagnostic code `{code}`");
     let upper = code.to_ascii_uppercase();
-    match crate::suggest::did_you_mean(&upper, CODES.iter().map(|c| c.code)) {
+    match crate::suggest::did_you_mean(&upper, CODES.iter().map(|c| c.as_str())) {
         Some(c) => msg.push_str(&format!("; did you mean `{c}`?")),
         None => msg.push_str(&format!(
             "; codes are {}",
-            CODES.iter().map(|c| c.code).collect::<Vec<_>>().join(", ")
+            CODES.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
         )),
     }
     msg
@@ -26,7 +26,6 @@ pub fn unknown(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnostic::Code;
 
     /// The table and the folder agree: every docs/codes/*.md file is a code's doc (each entry
     /// includes its own file, so every code has one), each code once.
@@ -38,7 +37,7 @@ mod tests {
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
         files.sort();
-        let mut listed: Vec<String> = CODES.iter().map(|c| format!("{}.md", c.code)).collect();
+        let mut listed: Vec<String> = CODES.iter().map(|c| format!("{c}.md")).collect();
         listed.sort();
         listed.dedup();
         assert_eq!(listed.len(), CODES.len(), "a code is listed twice in diagnostic::CODES");
@@ -47,7 +46,7 @@ mod tests {
 
     #[test]
     fn every_doc_has_its_title_and_the_four_sections() {
-        for &Code { code, doc: text, .. } in CODES {
+        for (code, text) in CODES.iter().map(|&c| (c, c.doc())) {
             assert!(text.starts_with(&format!("# {code}: ")), "{code}: title");
             for section in ["## What it finds", "## Why it matters", "## Example", "## How to fix"]
             {
@@ -69,7 +68,7 @@ mod tests {
     fn every_example_shows_its_true_output() {
         use crate::diagnostic::{Format, Sources, render};
         use crate::pipeline::{Text, compile};
-        for &Code { code, doc: text, .. } in CODES {
+        for (code, text) in CODES.iter().map(|&c| (c, c.doc())) {
             let shown = block(text, "text").unwrap_or_else(|| panic!("{code}: no ```text block"));
             assert!(
                 shown.contains(&format!("[{code}]")),

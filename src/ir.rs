@@ -382,42 +382,6 @@ pub fn set_name(sets: &[Set], id: SetId) -> &str {
     sets.get(id.0 as usize).map_or("", |s| s.name.as_str())
 }
 
-impl LogLevel {
-    /// Every spelling `--log-level` takes, the one vocabulary of the syntax stage and the
-    /// resolver: iptables' names and numbers (`panic` is `emerg`, as for syslog) and nft's `err`
-    /// and `warn`. Matched without regard to case.
-    pub const SPELLINGS: &[(&str, LogLevel)] = &[
-        ("0", LogLevel::Emerg),
-        ("emerg", LogLevel::Emerg),
-        ("panic", LogLevel::Emerg),
-        ("1", LogLevel::Alert),
-        ("alert", LogLevel::Alert),
-        ("2", LogLevel::Crit),
-        ("crit", LogLevel::Crit),
-        ("3", LogLevel::Err),
-        ("err", LogLevel::Err),
-        ("error", LogLevel::Err),
-        ("4", LogLevel::Warn),
-        ("warning", LogLevel::Warn),
-        ("warn", LogLevel::Warn),
-        ("5", LogLevel::Notice),
-        ("notice", LogLevel::Notice),
-        ("6", LogLevel::Info),
-        ("info", LogLevel::Info),
-        ("7", LogLevel::Debug),
-        ("debug", LogLevel::Debug),
-    ];
-
-    /// What to write instead of an unknown level.
-    pub const HELP: &str =
-        "use 0-7 or emerg (panic), alert, crit, err (error), warning (warn), notice, info, debug";
-
-    /// The level a `--log-level` value names, if any.
-    pub fn parse(word: &str) -> Option<LogLevel> {
-        Self::SPELLINGS.iter().find(|(w, _)| w.eq_ignore_ascii_case(word)).map(|&(_, l)| l)
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     /// No verdict: the rule only counts (an iptables rule without `-j`).

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod tools;
 
-use crate::diagnostic::{self, Sources};
+use crate::diagnostic::{self, Code, Sources};
 use crate::files::write_atomically_with;
 use crate::ir::Ruleset;
 use crate::pipeline::{self, Rules, Text};
@@ -60,6 +60,35 @@ enum Command {
     /// unless confirmed.
     #[command(hide = true)]
     Watchdog(WatchdogArgs),
+    /// Internal: views of the compiler's intermediate forms, for reviews and bug reports.
+    #[command(hide = true)]
+    Debug(DebugArgs),
+}
+
+#[derive(Args, Debug)]
+struct DebugArgs {
+    #[command(subcommand)]
+    view: DebugView,
+}
+
+#[derive(Subcommand, Debug)]
+enum DebugView {
+    /// Print the IR (chains with their hooks, each rule's matches, action and origin) as text.
+    Ir(DebugIrArgs),
+}
+
+#[derive(Args, Debug)]
+struct DebugIrArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    table: TableArg,
+    /// Show the IR after `compile --optimize`'s merges.
+    #[arg(long)]
+    optimize: bool,
+    /// How to print diagnostics (on standard error).
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    message_format: FormatArg,
 }
 
 #[derive(Args, Debug)]
@@ -332,6 +361,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
         Command::Explain(a) => tools::explain(a),
         Command::Completions(a) => tools::completions(a),
         Command::Man(a) => tools::man(a),
+        Command::Debug(DebugArgs { view: DebugView::Ir(a) }) => debug_ir(a),
         // The watchdog's exit code is a message to the applying process, not a user's.
         Command::Watchdog(a) => return watchdog(a).map(ExitCode::from),
     };
@@ -462,7 +492,8 @@ fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<
 /// built-in stock manager's, which a reader may not suspect (on standard error, so that JSON
 /// and SARIF on standard output stay documents).
 fn builtin_inventory_note(common: &CommonArgs, diags: &[diagnostic::Diagnostic]) {
-    let unknown_name = |d: &&diagnostic::Diagnostic| matches!(d.code, "E015" | "E016" | "E017");
+    let unknown_name =
+        |d: &&diagnostic::Diagnostic| matches!(d.code, Code::E015 | Code::E016 | Code::E017);
     if common.inventory.is_none() && diags.iter().any(|d| unknown_name(&d)) {
         eprintln!(
             "note: no --inventory was given, so names were checked against the built-in one (a stock VNS3 manager: eth0/public, tun0/overlay, plugin0/plugins, no plugins, variables or FWsets beyond the built-in ones); pass your topology with --inventory FILE"
@@ -510,6 +541,21 @@ fn compile(a: CompileArgs) -> io::Result<Exit> {
         }
     }
     left_to_exit(ruleset);
+    Ok(Exit::Clean)
+}
+
+/// `debug ir`: the IR as [`crate::dump`] writes it, on standard output.
+fn debug_ir(a: DebugIrArgs) -> io::Result<Exit> {
+    let mut ruleset = match build(&a.common, &a.table.table, a.message_format)? {
+        Ok(rs) => rs,
+        Err(code) => return Ok(code),
+    };
+    if a.optimize {
+        crate::optimize::optimize(&mut ruleset);
+    }
+    let mut out = io::stdout().lock();
+    out.write_all(crate::dump::ruleset(&ruleset).as_bytes())?;
+    out.flush()?;
     Ok(Exit::Clean)
 }
 

@@ -115,7 +115,7 @@ pub(super) fn explain(a: ExplainArgs) -> io::Result<Exit> {
     let mut out = io::stdout().lock();
     let Some(code) = a.code else {
         for c in diagnostic::CODES {
-            writeln!(out, "{}  {}", c.code, c.summary)?;
+            writeln!(out, "{c}  {}", c.summary())?;
         }
         out.flush()?;
         return Ok(Exit::Clean);
@@ -138,7 +138,7 @@ pub(super) fn explain(a: ExplainArgs) -> io::Result<Exit> {
 /// `explain`'s values (only here: `explain` itself answers an unknown code with a suggestion).
 fn completion_command() -> clap::Command {
     let cli = super::Cli::command();
-    let codes: Vec<&str> = diagnostic::CODES.iter().map(|c| c.code).collect();
+    let codes: Vec<&str> = diagnostic::CODES.iter().map(|c| c.as_str()).collect();
     let visible = cli.get_subcommands().filter(|s| !s.is_hide_set()).cloned().map(|s| {
         if s.get_name() == "explain" {
             s.mut_arg("code", |a| a.value_parser(clap::builder::PossibleValuesParser::new(&codes)))

@@ -7,6 +7,8 @@
 
 use serde_json::Value;
 
+use crate::vocab;
+
 /// The canonical key of a rule's expression list: equal keys mean the same rule. Written
 /// straight into a string (no intermediate JSON values: 100,000 rules must stay fast).
 pub fn rule(exprs: &[Value]) -> String {
@@ -100,7 +102,7 @@ fn expr(e: &Value, out: &mut String) {
         let mut keys = serde_json::Map::new();
         for (k, v) in log.as_object().into_iter().flatten() {
             match (k.as_str(), v) {
-                ("level", Value::String(l)) if l == "warn" => {}
+                ("level", Value::String(l)) if l == crate::ir::LogLevel::Warn.nft_name() => {}
                 ("flags", Value::String(f)) => {
                     keys.insert(k.clone(), Value::Array(vec![Value::String(f.clone())]));
                 }
@@ -207,9 +209,9 @@ fn matcher(m: &Value, out: &mut String) {
     match (proto, field) {
         (Some("ip"), Some("saddr" | "daddr")) => intervals(right, addr_bounds, out),
         (Some(_), Some("sport" | "dport")) => intervals(right, port_bounds, out),
-        (Some("ip"), Some("protocol")) => number(right, protocol_number, out),
-        (Some("icmp"), Some("type")) => number(right, icmp_type_number, out),
-        (Some("icmp"), Some("code")) => number(right, icmp_code_number, out),
+        (Some("ip"), Some("protocol")) => number(right, vocab::listed_protocol, out),
+        (Some("icmp"), Some("type")) => number(right, vocab::nft_icmp_type, out),
+        (Some("icmp"), Some("code")) => number(right, vocab::nft_icmp_code, out),
         _ => push_json(out, right),
     }
 }
@@ -259,7 +261,7 @@ fn protocols_as_numbers(v: &Value, k: usize) -> Value {
     let at = format!("/concat/{k}");
     let one = |item: &mut Value| {
         if let Some(x) = item.pointer_mut(&at)
-            && let Some(n) = x.as_str().and_then(protocol_number)
+            && let Some(n) = x.as_str().and_then(vocab::listed_protocol)
         {
             *x = Value::from(n);
         }
@@ -271,7 +273,7 @@ fn protocols_as_numbers(v: &Value, k: usize) -> Value {
     v
 }
 
-fn number(v: &Value, names: fn(&str) -> Option<u64>, out: &mut String) {
+fn number(v: &Value, names: fn(&str) -> Option<u8>, out: &mut String) {
     match v.as_str().and_then(names) {
         Some(n) => out.push_str(&n.to_string()),
         None => push_json(out, v),
@@ -343,60 +345,6 @@ pub fn port_bounds(v: &Value) -> Option<(u64, u64)> {
         return Some((a.as_u64()?, b.as_u64()?)).filter(|(a, b)| a <= b);
     }
     None
-}
-
-fn protocol_number(s: &str) -> Option<u64> {
-    Some(match s {
-        "icmp" => 1,
-        "igmp" => 2,
-        "ipencap" | "ipip" => 4,
-        "tcp" => 6,
-        "udp" => 17,
-        "dccp" => 33,
-        "gre" => 47,
-        "esp" => 50,
-        "ah" => 51,
-        "ospf" => 89,
-        "vrrp" => 112,
-        "sctp" => 132,
-        "udplite" => 136,
-        _ => return None,
-    })
-}
-
-fn icmp_type_number(s: &str) -> Option<u64> {
-    Some(match s {
-        "echo-reply" => 0,
-        "destination-unreachable" => 3,
-        "source-quench" => 4,
-        "redirect" => 5,
-        "echo-request" => 8,
-        "router-advertisement" => 9,
-        "router-solicitation" => 10,
-        "time-exceeded" => 11,
-        "parameter-problem" => 12,
-        "timestamp-request" => 13,
-        "timestamp-reply" => 14,
-        "info-request" => 15,
-        "info-reply" => 16,
-        "address-mask-request" => 17,
-        "address-mask-reply" => 18,
-        _ => return None,
-    })
-}
-
-fn icmp_code_number(s: &str) -> Option<u64> {
-    Some(match s {
-        "net-unreachable" => 0,
-        "host-unreachable" => 1,
-        "prot-unreachable" => 2,
-        "port-unreachable" => 3,
-        "frag-needed" => 4,
-        "net-prohibited" => 9,
-        "host-prohibited" => 10,
-        "admin-prohibited" => 13,
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

@@ -5,10 +5,10 @@
 use ipnetwork::Ipv4Network;
 use serde_json::{Value, json};
 
-use super::rule::{ct_name, l4_name, tcp_flag_names};
+use super::rule::{l4_name, tcp_flag_names};
 use crate::ir::{
-    Action, AddrMatch, BaseChain, ChainKind, Dir, Hook, Match, Mss, NatTarget, PortMatch, RateUnit,
-    RejectWith, Rule, Ruleset, Set, SetElements, Tuple, Vmap, set_name,
+    Action, AddrMatch, BaseChain, ChainKind, Dir, Hook, Match, Mss, NatTarget, PortMatch, Rule,
+    Ruleset, Set, SetElements, Tuple, Vmap, set_name,
 };
 
 /// The table, its sets, chains and rules as `nft -j list table ip NAME` shows them (without
@@ -155,7 +155,7 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
             matcher(op(*neg), payload(l4_name(*proto), field), right)
         }
         Match::CtState { neg, states } => {
-            let names: Vec<&str> = states.iter().map(|s| ct_name(*s)).collect();
+            let names: Vec<&str> = states.iter().map(|s| s.nft_name()).collect();
             let right = if names.len() == 1 { json!(names[0]) } else { json!(names) };
             let op = match (neg, names.len()) {
                 (false, _) => "in",
@@ -165,13 +165,7 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
             matcher(op, json!({"ct": {"key": "state"}}), right)
         }
         Match::Limit { rate, unit, burst } => {
-            let per = match unit {
-                RateUnit::Second => "second",
-                RateUnit::Minute => "minute",
-                RateUnit::Hour => "hour",
-                RateUnit::Day => "day",
-            };
-            json!({"limit": {"rate": rate, "burst": burst, "per": per}})
+            json!({"limit": {"rate": rate, "burst": burst, "per": unit.nft_name()}})
         }
         Match::IcmpType { neg, kind, code } => match (neg, code) {
             (_, None) => matcher(op(*neg), payload("icmp", "type"), json!(kind)),
@@ -271,27 +265,17 @@ fn action_expr(a: &Action) -> Value {
         Action::Drop => json!({"drop": null}),
         Action::Return => json!({"return": null}),
         Action::Jump(c) => json!({"jump": {"target": c}}),
-        Action::Reject(RejectWith::TcpReset) => json!({"reject": {"type": "tcp reset"}}),
-        Action::Reject(w) => {
-            let code = match w {
-                RejectWith::PortUnreachable => "port-unreachable",
-                RejectWith::NetUnreachable => "net-unreachable",
-                RejectWith::HostUnreachable => "host-unreachable",
-                RejectWith::ProtUnreachable => "prot-unreachable",
-                RejectWith::NetProhibited => "net-prohibited",
-                RejectWith::HostProhibited => "host-prohibited",
-                RejectWith::AdminProhibited => "admin-prohibited",
-                RejectWith::TcpReset => unreachable!("handled above"),
-            };
-            json!({"reject": {"type": "icmp", "expr": code}})
-        }
+        Action::Reject(w) => match w.nft_icmp_code_name() {
+            Some(code) => json!({"reject": {"type": "icmp", "expr": code}}),
+            None => json!({"reject": {"type": "tcp reset"}}),
+        },
         Action::Log { prefix, level } => {
             let mut l = serde_json::Map::new();
             if let Some(p) = prefix {
                 l.insert("prefix".into(), json!(p));
             }
             if let Some(level) = level {
-                l.insert("level".into(), json!(super::rule::log_level_name(*level)));
+                l.insert("level".into(), json!(level.nft_name()));
             }
             if l.is_empty() { json!({"log": null}) } else { json!({"log": l}) }
         }

@@ -5,10 +5,11 @@ use std::fmt::Write as _;
 use ipnetwork::Ipv4Network;
 
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, Files, L4, LogLevel, Match, Mss, NatTarget, Origin, PortMatch,
-    RateUnit, RejectWith, Rule, Set, set_name,
+    Action, AddrMatch, CtState, Dir, Files, L4, Match, Mss, NatTarget, Origin, PortMatch,
+    RejectWith, Rule, Set, set_name,
 };
 use crate::nft::{COMMENT_MAX, LOG_PREFIX_MAX};
+use crate::vocab;
 
 pub(super) fn push_rule(out: &mut String, chain: &str, rule: &Rule, sets: &[Set], files: &Files) {
     let start = out.len();
@@ -106,7 +107,7 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
         Match::Daddr { neg, addrs } => push_addr_match(out, "ip daddr", *neg, addrs, sets),
         Match::Protocol { neg, proto } => {
             let _ = write!(out, "ip protocol {}", neq(*neg));
-            match protocol_name(*proto) {
+            match vocab::nft_protocol_name(*proto) {
                 Some(name) => out.push_str(name),
                 None => {
                     let _ = write!(out, "{proto}");
@@ -118,12 +119,7 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
         }
         Match::CtState { neg, states } => push_ct_state(out, *neg, states),
         Match::Limit { rate, unit, burst } => {
-            let unit = match unit {
-                RateUnit::Second => "second",
-                RateUnit::Minute => "minute",
-                RateUnit::Hour => "hour",
-                RateUnit::Day => "day",
-            };
+            let unit = unit.nft_name();
             // nft refuses `burst 0` and the kernel a rate of 0: the resolver must not produce
             // them; printed as given so that a bad IR fails to load instead of changing meaning.
             let _ = write!(out, "limit rate {rate}/{unit} burst {burst} packets");
@@ -296,16 +292,6 @@ fn push_port_match(
     }
 }
 
-pub(super) fn ct_name(state: CtState) -> &'static str {
-    match state {
-        CtState::New => "new",
-        CtState::Established => "established",
-        CtState::Related => "related",
-        CtState::Invalid => "invalid",
-        CtState::Untracked => "untracked",
-    }
-}
-
 fn push_ct_state(out: &mut String, neg: bool, states: &[CtState]) {
     match (neg, states) {
         // Never produced by `resolve`: "any of none" never holds, "none of none" always does.
@@ -317,7 +303,7 @@ fn push_ct_state(out: &mut String, neg: bool, states: &[CtState]) {
         }
         // A packet has exactly one state, so `!=` one state is "not that one".
         (true, [one]) => {
-            let _ = write!(out, "ct state != {}", ct_name(*one));
+            let _ = write!(out, "ct state != {}", one.nft_name());
         }
         // `ct state != a,b` is not "none of them" in every nft version; the mask form is
         // unambiguous (nft lists it back as `ct state ! a,b`).
@@ -334,51 +320,12 @@ fn push_joined_states(out: &mut String, states: &[CtState], sep: &str) {
         if i > 0 {
             out.push_str(sep);
         }
-        out.push_str(ct_name(*s));
+        out.push_str(s.nft_name());
     }
 }
 
-/// Names nft 1.0.6 knows without `/etc/protocols` (keywords of its grammar); numbers otherwise,
-/// which always load (`gre` only resolves through `/etc/protocols`).
-fn protocol_name(proto: u8) -> Option<&'static str> {
-    Some(match proto {
-        1 => "icmp",
-        2 => "igmp",
-        6 => "tcp",
-        17 => "udp",
-        33 => "dccp",
-        50 => "esp",
-        51 => "ah",
-        132 => "sctp",
-        136 => "udplite",
-        _ => return None,
-    })
-}
-
-/// nft's names for ICMP types (`icmp_type`); other types print as numbers.
-fn icmp_type_name(kind: u8) -> Option<&'static str> {
-    Some(match kind {
-        0 => "echo-reply",
-        3 => "destination-unreachable",
-        4 => "source-quench",
-        5 => "redirect",
-        8 => "echo-request",
-        9 => "router-advertisement",
-        10 => "router-solicitation",
-        11 => "time-exceeded",
-        12 => "parameter-problem",
-        13 => "timestamp-request",
-        14 => "timestamp-reply",
-        15 => "info-request",
-        16 => "info-reply",
-        17 => "address-mask-request",
-        18 => "address-mask-reply",
-        _ => return None,
-    })
-}
-
 fn push_icmp_type(out: &mut String, kind: u8) {
-    match icmp_type_name(kind) {
+    match vocab::nft_icmp_type_name(kind) {
         Some(name) => out.push_str(name),
         None => {
             let _ = write!(out, "{kind}");
@@ -424,17 +371,14 @@ fn push_action(out: &mut String, action: &Action) {
         Action::Jump(chain) => {
             let _ = write!(out, "jump {chain}");
         }
-        Action::Reject(with) => out.push_str(match with {
-            // nft's default in an `ip` table is iptables' default, icmp port-unreachable.
-            RejectWith::PortUnreachable => "reject",
-            RejectWith::NetUnreachable => "reject with icmp type net-unreachable",
-            RejectWith::HostUnreachable => "reject with icmp type host-unreachable",
-            RejectWith::ProtUnreachable => "reject with icmp type prot-unreachable",
-            RejectWith::NetProhibited => "reject with icmp type net-prohibited",
-            RejectWith::HostProhibited => "reject with icmp type host-prohibited",
-            RejectWith::AdminProhibited => "reject with icmp type admin-prohibited",
-            RejectWith::TcpReset => "reject with tcp reset",
-        }),
+        // nft's default in an `ip` table is iptables' default, icmp port-unreachable.
+        Action::Reject(RejectWith::PortUnreachable) => out.push_str("reject"),
+        Action::Reject(with) => match with.nft_icmp_code_name() {
+            Some(code) => {
+                let _ = write!(out, "reject with icmp type {code}");
+            }
+            None => out.push_str("reject with tcp reset"),
+        },
         Action::Log { prefix, level } => {
             out.push_str("log");
             if let Some(prefix) = prefix {
@@ -449,7 +393,7 @@ fn push_action(out: &mut String, action: &Action) {
             }
             if let Some(level) = level {
                 out.push_str(" level ");
-                out.push_str(log_level_name(*level));
+                out.push_str(level.nft_name());
             }
         }
         Action::Dnat { to, random } => push_nat(out, "dnat", to, *random),
@@ -592,19 +536,5 @@ fn push_element(out: &mut String, element: &[crate::ir::Elem]) {
             crate::ir::Elem::Ports(a, b) => push_port_range(out, (*a, *b)),
             crate::ir::Elem::L4(p) => out.push_str(l4_name(*p)),
         }
-    }
-}
-
-/// nft's name of a log level.
-pub(super) fn log_level_name(level: LogLevel) -> &'static str {
-    match level {
-        LogLevel::Emerg => "emerg",
-        LogLevel::Alert => "alert",
-        LogLevel::Crit => "crit",
-        LogLevel::Err => "err",
-        LogLevel::Warn => "warn",
-        LogLevel::Notice => "notice",
-        LogLevel::Info => "info",
-        LogLevel::Debug => "debug",
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::diagnostic::Code;
 
 fn fmt(text: &str) -> String {
     match format(FileId(0), text) {
@@ -93,7 +94,7 @@ fn keeps_comments_and_blank_lines_and_normalises_line_ends() {
 fn a_file_with_syntax_errors_is_not_formatted() {
     let errs =
         format(FileId(0), "INPUT_CUST -j DROP\nINPUT_CUST -s 10.199.2.0. -j DROP\n").unwrap_err();
-    assert_eq!(errs[0].code, "E001");
+    assert_eq!(errs[0].code, Code::E001);
 }
 
 #[test]

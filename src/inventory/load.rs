@@ -3,7 +3,7 @@
 
 use super::raw::Raw;
 use super::{LoadResult, locate, validate};
-use crate::diagnostic::{Diagnostic, FileId, Span};
+use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 
 /// Parses and validates an inventory. Every problem found is returned, each with the location in
 /// the YAML source `file` (whose text is `text`).
@@ -58,7 +58,7 @@ fn hidden_characters(text: &str, file: FileId) -> Vec<Diagnostic> {
         last_line = Some(line);
         diags.push(
             Diagnostic::error(
-                "E020",
+                Code::E020,
                 format!("U+{:04X} in the inventory: {what}", c as u32),
                 Span::new(file, i, i + c.len_utf8()),
             )
@@ -74,7 +74,7 @@ fn yaml_error(e: &serde_yaml::Error, text: &str, file: FileId) -> Diagnostic {
     let at = e.location().map_or(0, |l| offset_of(text, l.line(), l.column()));
     let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
     let message = humanize(&e.to_string());
-    Diagnostic::error("E101", format!("invalid YAML: {message}"), Span::new(file, at, end))
+    Diagnostic::error(Code::E101, format!("invalid YAML: {message}"), Span::new(file, at, end))
         .with_help(
             "the inventory is a YAML mapping; see `interfaces`, `plugins`, `variables`, `fwsets`",
         )

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use ipnetwork::Ipv4Network;
 
 use super::*;
-use crate::diagnostic::Sources;
+use crate::diagnostic::{Code, Sources};
 
 const EXAMPLE: &str = "\
 interfaces:              # alias: kernel name; rules may use either
@@ -38,7 +38,7 @@ fn ok(text: &str) -> Inventory {
 }
 
 /// Each error as (code, message, line, column) of its primary span, in order.
-fn errors(text: &str) -> Vec<(&'static str, String, usize, usize)> {
+fn errors(text: &str) -> Vec<(Code, String, usize, usize)> {
     let mut sources = Sources::new();
     let id = sources.add("inv.yaml", text);
     let diags = load(text, id).expect_err("expected errors");
@@ -60,7 +60,7 @@ fn errors(text: &str) -> Vec<(&'static str, String, usize, usize)> {
         .collect()
 }
 
-fn one_error(text: &str) -> (&'static str, String, usize, usize) {
+fn one_error(text: &str) -> (Code, String, usize, usize) {
     let mut e = errors(text);
     assert_eq!(e.len(), 1, "expected one error, got {e:#?}");
     e.remove(0)
@@ -184,7 +184,7 @@ fn fwset_ports_accept_both_range_spellings_sort_and_dedup() {
 #[test]
 fn e101_yaml_syntax_error_points_where_the_parser_stopped() {
     let (code, msg, line, col) = one_error("plugins:\n  - name: a\n fwsets: [\n");
-    assert_eq!(code, "E101");
+    assert_eq!(code, Code::E101);
     assert!(msg.starts_with("invalid YAML: "), "{msg}");
     assert!(!msg.contains(" at line "), "position belongs to the span: {msg}");
     assert_eq!((line, col), (3, 2));
@@ -197,7 +197,7 @@ fn e101_unknown_keys_point_at_the_key_and_suggest() {
     let id = sources.add("inv.yaml", text);
     let diags = load(text, id).unwrap_err();
     assert_eq!(diags.len(), 2, "{diags:#?}");
-    assert_eq!(diags[0].code, "E101");
+    assert_eq!(diags[0].code, Code::E101);
     assert_eq!(diags[0].message, "unknown key `plugin_netwrok` in the inventory");
     assert!(diags[0].help.as_deref().unwrap().starts_with("did you mean `plugin_network`?"));
     assert_eq!(sources.get(id).line_col(diags[0].span().start), (3, 1));
@@ -209,16 +209,21 @@ fn e101_unknown_keys_point_at_the_key_and_suggest() {
 fn e101_wrong_shapes_are_worded_for_humans() {
     assert_eq!(
         one_error("plugins: suricata\n"),
-        ("E101", "expected a list of plugins (`- name: suricata`), found a string".into(), 1, 10)
+        (
+            Code::E101,
+            "expected a list of plugins (`- name: suricata`), found a string".into(),
+            1,
+            10
+        )
     );
-    assert_eq!(one_error("- a\n- b\n").0, "E101");
+    assert_eq!(one_error("- a\n- b\n").0, Code::E101);
     assert_eq!(
         one_error("variables:\n  x: {a: 1}\n"),
-        ("E101", "variable `x`: expected a string or a number, found a mapping".into(), 2, 6)
+        (Code::E101, "variable `x`: expected a string or a number, found a mapping".into(), 2, 6)
     );
     assert_eq!(
         one_error("plugins:\n  - ip: 198.51.100.4\n"),
-        ("E101", "plugin 1 has no `name`".into(), 2, 5)
+        (Code::E101, "plugin 1 has no `name`".into(), 2, 5)
     );
 }
 
@@ -233,7 +238,7 @@ fn e102_host_bits_set_shows_the_masked_network() {
     assert_eq!(d.len(), 1);
     assert_eq!(
         (d[0].code, d[0].message.as_str()),
-        ("E102", "network `100.64.0.5/19` has host bits set")
+        (Code::E102, "network `100.64.0.5/19` has host bits set")
     );
     assert_eq!(d[0].help.as_deref(), Some("write the network as `100.64.0.0/19`"));
     assert_eq!(sources.get(id).line_col(d[0].span().start), (1, 17));
@@ -243,12 +248,12 @@ fn e102_host_bits_set_shows_the_masked_network() {
 fn e102_bad_values() {
     assert_eq!(
         one_error("primary_private_ip: 10.0.1.0120\n"),
-        ("E102", "invalid address `10.0.1.0120`".into(), 1, 21)
+        (Code::E102, "invalid address `10.0.1.0120`".into(), 1, 21)
     );
     assert_eq!(
         one_error("interfaces:\n  public: eth0\n  bad name: tun0\n"),
         (
-            "E102",
+            Code::E102,
             "invalid interface alias `bad name`: not of the form [A-Za-z_][A-Za-z0-9_-]*".into(),
             3,
             3
@@ -257,7 +262,7 @@ fn e102_bad_values() {
     assert_eq!(
         one_error("interfaces:\n  public: averyveryverylongname0\n"),
         (
-            "E102",
+            Code::E102,
             "invalid kernel interface name `averyveryverylongname0`: longer than 15 bytes".into(),
             2,
             11
@@ -265,32 +270,32 @@ fn e102_bad_values() {
     );
     assert_eq!(
         one_error("variables:\n  fwset_x: 1\n"),
-        ("E102", "variable name `fwset_x` is reserved".into(), 2, 3)
+        (Code::E102, "variable name `fwset_x` is reserved".into(), 2, 3)
     );
-    assert_eq!(one_error("variables:\n  plugin_instance_3_ip: 1\n").0, "E102");
+    assert_eq!(one_error("variables:\n  plugin_instance_3_ip: 1\n").0, Code::E102);
     assert_eq!(
         one_error("fwsets:\n  bad-name: [22]\n"),
         (
-            "E102",
+            Code::E102,
             "invalid FWset name `bad-name`: not of the form [A-Za-z_][A-Za-z0-9_]*".into(),
             2,
             3
         )
     );
-    assert_eq!(one_error("fwsets:\n  s: []\n"), ("E102", "FWset `s` is empty".into(), 2, 6));
+    assert_eq!(one_error("fwsets:\n  s: []\n"), (Code::E102, "FWset `s` is empty".into(), 2, 6));
     assert_eq!(
         one_error("variables:\n  v: []\n"),
-        ("E102", "variable `v` is an empty list".into(), 2, 6)
+        (Code::E102, "variable `v` is an empty list".into(), 2, 6)
     );
     assert_eq!(
         one_error("fwsets:\n  s:\n    - 22\n    - \"90:80\"\n"),
-        ("E102", "FWset `s`: invalid element `90:80`: range 90–80 runs backwards".into(), 4, 7)
+        (Code::E102, "FWset `s`: invalid element `90:80`: range 90–80 runs backwards".into(), 4, 7)
     );
     assert_eq!(
         one_error("fwsets:\n  s: [70000]\n").1,
         "FWset `s`: port 70000 is out of range (0–65535)"
     );
-    assert_eq!(one_error("plugin_network: 198.51.100.0/31\n").0, "E102");
+    assert_eq!(one_error("plugin_network: 198.51.100.0/31\n").0, Code::E102);
 }
 
 #[test]
@@ -300,7 +305,10 @@ fn e102_a_fwset_mixing_networks_and_ports_points_at_the_odd_one() {
     let id = sources.add("inv.yaml", text);
     let d = load(text, id).unwrap_err();
     assert_eq!(d.len(), 1, "{d:#?}");
-    assert_eq!((d[0].code, d[0].message.as_str()), ("E102", "FWset `s` mixes networks and ports"));
+    assert_eq!(
+        (d[0].code, d[0].message.as_str()),
+        (Code::E102, "FWset `s` mixes networks and ports")
+    );
     assert_eq!(sources.get(id).line_col(d[0].span().start), (2, 19));
     assert_eq!(sources.get(id).line_col(d[0].labels[1].span.start), (2, 7));
 }
@@ -314,7 +322,7 @@ fn e103_duplicate_plugin_names_point_back_at_the_first() {
     let id = sources.add("inv.yaml", text);
     let d = load(text, id).unwrap_err();
     assert_eq!(d.len(), 1, "{d:#?}");
-    assert_eq!((d[0].code, d[0].message.as_str()), ("E103", "plugin name `ids` is used twice"));
+    assert_eq!((d[0].code, d[0].message.as_str()), (Code::E103, "plugin name `ids` is used twice"));
     assert_eq!(sources.get(id).line_col(d[0].span().start), (4, 11));
     assert_eq!(sources.get(id).line_col(d[0].labels[1].span.start), (2, 11));
 }
@@ -325,21 +333,21 @@ fn e103_conflicts() {
         one_error(
             "plugins:\n  - name: a\n    ip: 198.51.100.9\n  - name: b\n    ip: 198.51.100.9\n"
         ),
-        ("E103", "plugins `a` and `b` both use 198.51.100.9".into(), 5, 9)
+        (Code::E103, "plugins `a` and `b` both use 198.51.100.9".into(), 5, 9)
     );
     assert_eq!(
         one_error("interfaces:\n  public: eth0\n  eth0: tun0\n"),
-        ("E103", "interface alias `eth0` is also the kernel name of `public`".into(), 3, 3)
+        (Code::E103, "interface alias `eth0` is also the kernel name of `public`".into(), 3, 3)
     );
     // Two aliases for one kernel name, and an alias equal to its own kernel name, are fine.
     ok("interfaces:\n  public: eth0\n  wan: eth0\n  eth0: eth0\n");
     assert_eq!(
         one_error("plugins:\n  - name: ids\nfwsets:\n  ids: [22]\n"),
-        ("E103", "`ids` is both a plugin and a FWset".into(), 4, 3)
+        (Code::E103, "`ids` is both a plugin and a FWset".into(), 4, 3)
     );
     assert_eq!(
         one_error("variables:\n  a: 1\n  a: 2\n"),
-        ("E103", "`variables`: `a` is given twice".into(), 3, 3)
+        (Code::E103, "`variables`: `a` is given twice".into(), 3, 3)
     );
 }
 
@@ -350,7 +358,7 @@ fn e104_addresses_outside_or_reserved_in_the_plugin_network() {
     assert_eq!(
         one_error("plugins:\n  - name: a\n    ip: 10.0.0.2\n"),
         (
-            "E104",
+            Code::E104,
             "plugin `a`: address 10.0.0.2 is outside the plugin network 198.51.100.0/28".into(),
             3,
             9
@@ -375,7 +383,7 @@ fn e104_no_free_address_left() {
     // A /30 has one container address (.2).
     assert_eq!(
         one_error("plugin_network: 10.9.0.0/30\nplugins:\n  - name: a\n  - name: b\n"),
-        ("E104", "no free address left in 10.9.0.0/30 for plugin `b`".into(), 4, 11)
+        (Code::E104, "no free address left in 10.9.0.0/30 for plugin `b`".into(), 4, 11)
     );
 }
 
@@ -395,11 +403,17 @@ plugins:
 fwsets:
   s: [22, 1.2.3.4]
 ";
-    let codes: Vec<(&str, usize, usize)> =
+    let codes: Vec<(Code, usize, usize)> =
         errors(text).into_iter().map(|(c, _, l, col)| (c, l, col)).collect();
     assert_eq!(
         codes,
-        [("E102", 3, 3), ("E102", 4, 17), ("E101", 5, 1), ("E104", 8, 9), ("E102", 10, 11)]
+        [
+            (Code::E102, 3, 3),
+            (Code::E102, 4, 17),
+            (Code::E101, 5, 1),
+            (Code::E104, 8, 9),
+            (Code::E102, 10, 11)
+        ]
     );
 }
 
@@ -429,7 +443,7 @@ fn garbage_is_an_error_not_a_panic() {
     {
         bomb.push_str(&format!("{c}: &{c} [{}]\n", vec![format!("*{p}"); 9].join(",")));
     }
-    assert_eq!(errors(&bomb)[0].0, "E101");
+    assert_eq!(errors(&bomb)[0].0, Code::E101);
 }
 
 /// A large FWset loads sorted and without duplicates (the million-element scale is the CLI's
@@ -522,15 +536,15 @@ fn mutated_inputs_never_panic_and_spans_stay_in_bounds() {
 #[test]
 fn a_name_clash_is_reported_once_even_for_a_repeated_plugin() {
     let e = errors("plugins:\n  - name: ids\n  - name: ids\nfwsets:\n  ids: [22]\n");
-    let codes: Vec<(&str, usize, usize)> = e.iter().map(|(c, _, l, col)| (*c, *l, *col)).collect();
-    assert_eq!(codes, [("E103", 3, 11), ("E103", 5, 3)], "{e:#?}");
+    let codes: Vec<(Code, usize, usize)> = e.iter().map(|(c, _, l, col)| (*c, *l, *col)).collect();
+    assert_eq!(codes, [(Code::E103, 3, 11), (Code::E103, 5, 3)], "{e:#?}");
 }
 
 #[test]
 fn long_unknown_keys_are_cut_short_in_messages() {
     let key = "k".repeat(500); // YAML caps implicit keys at 1024 characters
     let (code, msg, line, col) = one_error(&format!("{key}: 1\n"));
-    assert_eq!((code, line, col), ("E101", 1, 1));
+    assert_eq!((code, line, col), (Code::E101, 1, 1));
     assert_eq!(msg, format!("unknown key `{}…` in the inventory", "k".repeat(64)));
 }
 
@@ -540,7 +554,7 @@ fn crlf_line_ends_and_comments_keep_positions() {
     assert_eq!(
         one_error(text),
         (
-            "E104",
+            Code::E104,
             "plugin `ids`: address 198.51.100.1 is the bridge address (the plugin network's first host)"
                 .into(),
             5,
@@ -560,7 +574,7 @@ fn hidden_line_breaks_and_invisible_characters_are_refused() {
             "fwsets:\n  ssh_admins:\n    - 203.0.113.7\n    # - 0.0.0.0/0 (off){brk}    - 0.0.0.0/0\n"
         );
         let (code, message, line, col) = one_error(&text);
-        assert_eq!((code, line, col), ("E020", 4, 24), "{brk:?}: {message}");
+        assert_eq!((code, line, col), (Code::E020, 4, 24), "{brk:?}: {message}");
         assert!(message.contains("ends a YAML comment"), "{message}");
     }
     for (text, line, col) in [
@@ -571,7 +585,11 @@ fn hidden_line_breaks_and_invisible_characters_are_refused() {
         ("fwsets:\n  a: [10.0.0.1]\u{2066}\u{2069}\n  b: [10.0.0.2]\u{ad}\n", 2, 16),
     ] {
         let errs = errors(text);
-        assert_eq!((errs[0].0, errs[0].2, errs[0].3), ("E020", line, col), "{text:?}: {errs:?}");
+        assert_eq!(
+            (errs[0].0, errs[0].2, errs[0].3),
+            (Code::E020, line, col),
+            "{text:?}: {errs:?}"
+        );
     }
     // One per line, every line.
     assert_eq!(

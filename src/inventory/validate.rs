@@ -11,7 +11,7 @@ use ipnetwork::Ipv4Network;
 use super::locate::Node;
 use super::raw::Raw;
 use super::{FwSet, FwSetElements, Interface, Inventory, Located, Plugin, Variable};
-use crate::diagnostic::{Diagnostic, FileId, Span};
+use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 
 /// The container network when the inventory does not give one.
 fn default_plugin_network() -> Ipv4Network {
@@ -90,12 +90,7 @@ impl Cx<'_> {
         Span::new(self.file, start, floor(r.end).max(start))
     }
 
-    fn err(
-        &mut self,
-        code: &'static str,
-        msg: impl Into<String>,
-        at: &Range<usize>,
-    ) -> &mut Diagnostic {
+    fn err(&mut self, code: Code, msg: impl Into<String>, at: &Range<usize>) -> &mut Diagnostic {
         let d = Diagnostic::error(code, msg, self.span(at));
         self.diags.push(d);
         self.diags.last_mut().expect("just pushed")
@@ -119,7 +114,7 @@ impl Cx<'_> {
             let Some(name) = key_name(k) else {
                 let at = here.span.clone(); // no key text to look up: point at the mapping
                 let found = k.describe();
-                self.err("E101", format!("{what}: expected a name as key, found {found}"), &at);
+                self.err(Code::E101, format!("{what}: expected a name as key, found {found}"), &at);
                 continue;
             };
             let (span, value) = here.key(&name, i);
@@ -127,7 +122,7 @@ impl Cx<'_> {
             if let Some(first) = seen.get(&name) {
                 let first = self.span(first);
                 let d = Diagnostic::error(
-                    "E103",
+                    Code::E103,
                     format!("{what}: `{}` is given twice", shown(&name)),
                     self.span(&span),
                 )
@@ -167,7 +162,7 @@ impl Cx<'_> {
             None => format!("{where_} takes {list}"),
         };
         let d = Diagnostic::error(
-            "E101",
+            Code::E101,
             format!("unknown key `{}` in {where_}", shown(&key.name)),
             self.span(&key.span),
         )
@@ -210,7 +205,7 @@ pub(super) fn validate(
         other => {
             let found = other.describe();
             cx.err(
-                "E101",
+                Code::E101,
                 format!("expected a mapping of inventory keys (`interfaces`, `plugins`, …), found {found}"),
                 &root.span,
             );
@@ -275,7 +270,7 @@ impl Cx<'_> {
             other => {
                 let found = other.describe();
                 self.err(
-                    "E101",
+                    Code::E101,
                     format!("`interfaces` must map aliases to kernel names (`public: eth0`), found {found}"),
                     &key.value.span,
                 );
@@ -294,7 +289,7 @@ impl Cx<'_> {
                 other => {
                     let found = other.describe();
                     self.err(
-                        "E101",
+                        Code::E101,
                         format!("interface `{}`: expected a kernel interface name such as `eth0`, found {found}", k.name),
                         &k.value.span,
                     );
@@ -302,7 +297,7 @@ impl Cx<'_> {
                 }
             };
             if let Err(why) = check_kernel_name(&kernel) {
-                self.err("E102", format!("invalid kernel interface name `{}`: {why}", kernel.escape_debug()), &k.value.span)
+                self.err(Code::E102, format!("invalid kernel interface name `{}`: {why}", kernel.escape_debug()), &k.value.span)
                     .help = Some("a kernel name has 1 to 15 characters from A-Z a-z 0-9 _ . - and does not start with `-`".into());
                 valid = false;
             }
@@ -322,7 +317,7 @@ impl Cx<'_> {
                 ok.iter().find(|(a, _, _)| out[a].kernel == *alias)
             {
                 let d = Diagnostic::error(
-                    "E103",
+                    Code::E103,
                     format!("interface alias `{alias}` is also the kernel name of `{other}`"),
                     self.span(alias_span),
                 )
@@ -346,11 +341,11 @@ impl Cx<'_> {
             format!("not of the form {chars}")
         };
         let shown: String = name.chars().take(MAX_NAME).collect();
-        self.err("E102", format!("invalid {what} `{}`: {why}", shown.escape_debug()), at).help =
-            Some(format!(
-                "a {what} is a letter or `_`, then letters, digits, `_`{}",
-                if dash { " or `-`" } else { "" }
-            ));
+        self.err(Code::E102, format!("invalid {what} `{}`: {why}", shown.escape_debug()), at)
+            .help = Some(format!(
+            "a {what} is a letter or `_`, then letters, digits, `_`{}",
+            if dash { " or `-`" } else { "" }
+        ));
     }
 }
 
@@ -418,15 +413,15 @@ impl Cx<'_> {
         let s = s.escape_debug();
         match e {
             NetError::HostBits(masked) => {
-                self.err("E102", format!("{what} `{s}` has host bits set"), at).help =
+                self.err(Code::E102, format!("{what} `{s}` has host bits set"), at).help =
                     Some(format!("write the network as `{masked}`"));
             }
             NetError::V6 => {
-                self.err("E102", format!("{what} `{s}` is not IPv4"), at).help =
+                self.err(Code::E102, format!("{what} `{s}` is not IPv4"), at).help =
                     Some("overlayfw handles IPv4 only".into());
             }
             NetError::Malformed => {
-                self.err("E102", format!("invalid {what} `{s}`"), at).help =
+                self.err(Code::E102, format!("invalid {what} `{s}`"), at).help =
                     Some(format!("expected {example}"));
             }
         }
@@ -442,7 +437,7 @@ impl Cx<'_> {
         let Raw::Str(s) = value else {
             let found = value.describe();
             self.err(
-                "E101",
+                Code::E101,
                 format!("`{}`: expected {example}, found {found}", key.name),
                 &key.value.span,
             );
@@ -464,7 +459,7 @@ impl Cx<'_> {
         let Raw::Str(s) = value else {
             let found = value.describe();
             self.err(
-                "E101",
+                Code::E101,
                 format!(
                     "`{}`: expected an IPv4 address such as 10.0.1.120, found {found}",
                     key.name
@@ -493,7 +488,7 @@ impl Cx<'_> {
     fn plugin_network(&mut self, value: &Raw, key: &Key<'_>) -> Option<Located<Ipv4Network>> {
         let (net, _) = self.network(value, key)?;
         if net.value.prefix() > 30 {
-            self.err("E102", format!("plugin network `{}` is too small", net.value), &key.value.span).help =
+            self.err(Code::E102, format!("plugin network `{}` is too small", net.value), &key.value.span).help =
                 Some("it needs a network address, the bridge (.1), a container and a broadcast address: /30 or larger".into());
             return None;
         }
@@ -523,7 +518,7 @@ impl Cx<'_> {
             other => {
                 let found = other.describe();
                 self.err(
-                    "E101",
+                    Code::E101,
                     format!("expected a list of plugins (`- name: suricata`), found {found}"),
                     &key.value.span,
                 );
@@ -538,7 +533,7 @@ impl Cx<'_> {
                 other => {
                     let found = other.describe();
                     self.err(
-                        "E101",
+                        Code::E101,
                         format!(
                             "plugin {}: expected a mapping such as `name: suricata`, found {found}",
                             i + 1
@@ -560,8 +555,8 @@ impl Cx<'_> {
             match name {
                 Some((name, name_span)) => drafts.push(PluginDraft { name, name_span, ip }),
                 None if !entries.iter().any(|(k, _)| k.name == "name") => {
-                    self.err("E101", format!("plugin {} has no `name`", i + 1), &here.span).help =
-                        Some("each plugin needs `name:`; `ip:` is optional".into());
+                    self.err(Code::E101, format!("plugin {} has no `name`", i + 1), &here.span)
+                        .help = Some("each plugin needs `name:`; `ip:` is optional".into());
                 }
                 None => {}
             }
@@ -578,7 +573,7 @@ impl Cx<'_> {
         }) else {
             let found = v.describe();
             self.err(
-                "E101",
+                Code::E101,
                 format!("plugin name: expected a name such as `suricata`, found {found}"),
                 &k.value.span,
             );
@@ -602,7 +597,7 @@ impl Cx<'_> {
         for p in drafts {
             if let Some(first) = names.get(p.name.as_str()) {
                 let d = Diagnostic::error(
-                    "E103",
+                    Code::E103,
                     format!("plugin name `{}` is used twice", p.name),
                     self.span(&p.name_span),
                 )
@@ -627,7 +622,7 @@ impl Cx<'_> {
                     None
                 };
                 if let Some(problem) = problem {
-                    let mut d = Diagnostic::error("E104", format!("plugin `{}`: address {ip} {problem}", p.name), self.span(ip_span))
+                    let mut d = Diagnostic::error(Code::E104, format!("plugin `{}`: address {ip} {problem}", p.name), self.span(ip_span))
                         .with_help(format!("containers use the hosts of {n} from the second one up; omit `ip` to allocate one"));
                     if net.span.end > net.span.start {
                         d = d.with_secondary(net.span, "plugin network declared here");
@@ -639,7 +634,7 @@ impl Cx<'_> {
             if let Some(first) = ips.get(ip) {
                 let first_span = first.ip.as_ref().map_or(&first.name_span, |(_, s)| s);
                 let d = Diagnostic::error(
-                    "E103",
+                    Code::E103,
                     format!("plugins `{}` and `{}` both use {ip}", first.name, p.name),
                     self.span(ip_span),
                 )
@@ -672,7 +667,7 @@ impl Cx<'_> {
                     if next > last {
                         if !exhausted {
                             let mut d = Diagnostic::error(
-                                "E104",
+                                Code::E104,
                                 format!("no free address left in {n} for plugin `{}`", p.name),
                                 self.span(&p.name_span),
                             )
@@ -704,7 +699,7 @@ impl Cx<'_> {
             }
             if let Some(set) = fwsets.get(&p.name) {
                 let d = Diagnostic::error(
-                    "E103",
+                    Code::E103,
                     format!("`{}` is both a plugin and a FWset", p.name),
                     set.span,
                 )
@@ -741,7 +736,7 @@ impl Cx<'_> {
             Raw::Map(entries) => self.entries(entries, &key.value, "`variables`"),
             other => {
                 let found = other.describe();
-                self.err("E101", format!("`variables` must map names to values (`office: 203.0.113.0/24`), found {found}"), &key.value.span);
+                self.err(Code::E101, format!("`variables` must map names to values (`office: 203.0.113.0/24`), found {found}"), &key.value.span);
                 return out;
             }
         };
@@ -751,14 +746,14 @@ impl Cx<'_> {
             {
                 let shown: String = k.name.chars().take(MAX_NAME).collect();
                 self.err(
-                    "E102",
+                    Code::E102,
                     format!("invalid variable name `{}`", shown.escape_debug()),
                     &k.span,
                 )
                 .help = Some("a variable name has letters, digits and `_` only".into());
                 ok = false;
             } else if reserved(&k.name) {
-                self.err("E102", format!("variable name `{}` is reserved", k.name), &k.span).help = Some(
+                self.err(Code::E102, format!("variable name `{}` is reserved", k.name), &k.span).help = Some(
                     "`vns3_overlay_subnet`, `vns3_primary_private_ip`, `plugin_instance_N_ip` and `fwset_*` are built in; choose another name".into(),
                 );
                 ok = false;
@@ -766,7 +761,7 @@ impl Cx<'_> {
             let values = match v {
                 Raw::Seq(items) if items.is_empty() => {
                     self.err(
-                        "E102",
+                        Code::E102,
                         format!("variable `{}` is an empty list", k.name),
                         &k.value.span,
                     );
@@ -795,14 +790,14 @@ impl Cx<'_> {
     fn variable_scalar(&mut self, v: &Raw, name: &str, at: &Range<usize>) -> Option<String> {
         match v.scalar_text() {
             Some(t) if t.is_empty() => {
-                self.err("E102", format!("variable `{name}` holds an empty string"), at);
+                self.err(Code::E102, format!("variable `{name}` holds an empty string"), at);
                 None
             }
             Some(t) => Some(t),
             None => {
                 let found = v.describe();
                 self.err(
-                    "E101",
+                    Code::E101,
                     format!("variable `{name}`: expected a string or a number, found {found}"),
                     at,
                 );
@@ -850,7 +845,7 @@ impl Cx<'_> {
             Raw::Map(entries) => self.entries(entries, &key.value, "`fwsets`"),
             other => {
                 let found = other.describe();
-                self.err("E101", format!("`fwsets` must map set names to lists (`blacklist: [192.0.2.0/24]`), found {found}"), &key.value.span);
+                self.err(Code::E101, format!("`fwsets` must map set names to lists (`blacklist: [192.0.2.0/24]`), found {found}"), &key.value.span);
                 return out;
             }
         };
@@ -874,13 +869,13 @@ impl Cx<'_> {
                 (std::slice::from_ref(v), false)
             }
             Raw::Null => {
-                self.err("E102", format!("FWset `{}` is empty", k.name), &k.span);
+                self.err(Code::E102, format!("FWset `{}` is empty", k.name), &k.span);
                 return None;
             }
             other => {
                 let found = other.describe();
                 self.err(
-                    "E101",
+                    Code::E101,
                     format!(
                         "FWset `{}`: expected a list of networks or ports, found {found}",
                         k.name
@@ -891,7 +886,7 @@ impl Cx<'_> {
             }
         };
         if items.is_empty() {
-            self.err("E102", format!("FWset `{}` is empty", k.name), &k.value.span).help =
+            self.err(Code::E102, format!("FWset `{}` is empty", k.name), &k.value.span).help =
                 Some("a FWset needs at least one network, address, port or port range".into());
             return None;
         }
@@ -932,7 +927,7 @@ impl Cx<'_> {
                 mixed = true;
                 let (this, other, kind) = if n < p { (p, n, "networks") } else { (n, p, "ports") };
                 let d = Diagnostic::error(
-                    "E102",
+                    Code::E102,
                     format!("FWset `{}` mixes networks and ports", k.name),
                     self.span(&at(this)),
                 )
@@ -944,7 +939,7 @@ impl Cx<'_> {
         }
         if bad > MAX_ELEMENT_ERRORS {
             self.err(
-                "E102",
+                Code::E102,
                 format!(
                     "FWset `{}`: {} more invalid elements not shown",
                     k.name,
@@ -969,21 +964,21 @@ impl Cx<'_> {
 
     /// One element: a network or address if it has a `.` (or `:`), else a port or range.
     #[allow(clippy::type_complexity)]
-    fn fwset_element(&self, item: &Raw) -> Result<Elem, (&'static str, String, Option<String>)> {
+    fn fwset_element(&self, item: &Raw) -> Result<Elem, (Code, String, Option<String>)> {
         match item {
             Raw::Int(n) => u16::try_from(*n)
                 .map(|p| Elem::Ports(p, p))
-                .map_err(|_| ("E102", format!("port {n} is out of range (0–65535)"), None)),
-            Raw::BigInt(n) => Err(("E102", format!("port {n} is out of range (0–65535)"), None)),
-            Raw::Float(f) => Err(("E102", format!("`{f}` is neither a network nor a port"), None)),
+                .map_err(|_| (Code::E102, format!("port {n} is out of range (0–65535)"), None)),
+            Raw::BigInt(n) => Err((Code::E102, format!("port {n} is out of range (0–65535)"), None)),
+            Raw::Float(f) => Err((Code::E102, format!("`{f}` is neither a network nor a port"), None)),
             Raw::Str(s) if s.contains('.') || s.matches(':').count() > 1 => match parse_net(s, true) {
                 Ok(n) => Ok(Elem::Net(n)),
                 Err(NetError::HostBits(m)) => {
-                    Err(("E102", format!("network `{}` has host bits set", s.escape_debug()), Some(format!("write the network as `{m}`"))))
+                    Err((Code::E102, format!("network `{}` has host bits set", s.escape_debug()), Some(format!("write the network as `{m}`"))))
                 }
-                Err(NetError::V6) => Err(("E102", format!("`{}` is not IPv4", s.escape_debug()), Some("overlayfw handles IPv4 only".into()))),
+                Err(NetError::V6) => Err((Code::E102, format!("`{}` is not IPv4", s.escape_debug()), Some("overlayfw handles IPv4 only".into()))),
                 Err(NetError::Malformed) => Err((
-                    "E102",
+                    Code::E102,
                     format!("invalid network or address `{}`", s.escape_debug()),
                     Some("expected an IPv4 address such as 192.0.2.7 or a network such as 192.0.2.0/24".into()),
                 )),
@@ -991,12 +986,12 @@ impl Cx<'_> {
             Raw::Str(s) => parse_ports(s).map(|(a, b)| Elem::Ports(a, b)).map_err(|why| {
                 let shown: String = s.chars().take(80).collect();
                 (
-                    "E102",
+                    Code::E102,
                     format!("invalid element `{}`: {why}", shown.escape_debug()),
                     Some("an element is an IPv4 address or network, a port, or a range `a:b` / `a-b`".into()),
                 )
             }),
-            other => Err(("E101", format!("expected a network or a port, found {}", other.describe()), None)),
+            other => Err((Code::E101, format!("expected a network or a port, found {}", other.describe()), None)),
         }
     }
 }

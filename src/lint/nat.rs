@@ -4,7 +4,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::inventory::{FwSetElements, Inventory};
 use crate::ir::{Action, Match};
 use crate::resolve::{Family, Files, VChain, parse_net};
@@ -67,7 +67,7 @@ pub fn behind(inv: &Inventory, addr: Ipv4Addr) -> Option<&str> {
 pub fn lint(chains: &[VChain], files: &Files, inv: &Inventory, sets: &Sets) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let declared = declared_networks(inv);
-    let mut seen: crate::fasthash::FxHashSet<(&str, Span)> = Default::default();
+    let mut seen: crate::fasthash::FxHashSet<(Code, Span)> = Default::default();
     let forward = forward_drop_all(chains, sets);
     for chain in chains {
         for p in &chain.rules {
@@ -77,11 +77,11 @@ pub fn lint(chains: &[VChain], files: &Files, inv: &Inventory, sets: &Sets) -> V
                 _ => continue,
             };
             let range = [(u32::from(lo), u32::from(hi))];
-            if !space::subset(&range, &declared) && seen.insert(("W104", p.span)) {
+            if !space::subset(&range, &declared) && seen.insert((Code::W104, p.span)) {
                 let shown = if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") };
                 out.push(
                     Diagnostic::warning(
-                        "W104",
+                        Code::W104,
                         format!("{what} to {shown}, which is on no network the inventory declares"),
                         p.span,
                     )
@@ -95,11 +95,11 @@ pub fn lint(chains: &[VChain], files: &Files, inv: &Inventory, sets: &Sets) -> V
                 && let Some(Match::IifName { neg: false, name: from }) = p.matches.first()
                 && let Some(iface) = behind(inv, *to)
                 && space::pattern_matches(from, iface)
-                && seen.insert(("W106", p.span))
+                && seen.insert((Code::W106, p.span))
             {
                 out.push(
                     Diagnostic::warning(
-                        "W106",
+                        Code::W106,
                         format!("the mirror can loop: {to} sits behind {iface}, the interface it mirrors (`--from {}`)", from.strip_suffix('*').map_or(from.to_string(), |p| format!("{p}+"))),
                         p.span,
                     )
@@ -115,7 +115,7 @@ pub fn lint(chains: &[VChain], files: &Files, inv: &Inventory, sets: &Sets) -> V
             {
                 out.push(
                     Diagnostic::warning(
-                        "W107",
+                        Code::W107,
                         format!(
                             "DNAT to plugin address {} is dropped in FORWARD: {} drops everything and no earlier FORWARD rule accepts a new connection to it",
                             to.addr,

@@ -12,7 +12,7 @@
 //! and covering tests: a 100,000-rule file is linted in linear time. A bound may hide a
 //! shadowing, never invent one.
 
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::ir::{Action, Match};
 use crate::layout;
 use crate::resolve::{Files, Placed, VChain};
@@ -30,7 +30,7 @@ const PARALLEL_MIN_RULES: usize = 4096;
 
 pub fn lint(chains: &[VChain], files: &Files, sets: &Sets) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let mut seen: crate::fasthash::FxHashSet<(&'static str, Span)> = Default::default();
+    let mut seen: crate::fasthash::FxHashSet<(Code, Span)> = Default::default();
     for found in per_chain(chains, files, sets) {
         for d in found {
             // A bidirectional COPY line is in both mirror chains: report it once.
@@ -414,7 +414,7 @@ fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
         if let Some(field) = shapes.iter().map(Shape::empty_field).collect::<Option<Vec<_>>>() {
             out.push(
                 Diagnostic::warning(
-                    "W109",
+                    Code::W109,
                     format!(
                         "this rule never matches: no packet satisfies its {} matches",
                         field[0]
@@ -430,7 +430,7 @@ fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
             let a = &rules[first];
             out.push(
                 Diagnostic::warning(
-                    "W102",
+                    Code::W102,
                     format!("this rule is an exact duplicate of {}", at(a, b, files)),
                     b.span,
                 )
@@ -496,7 +496,7 @@ fn lint_chain(chain: &VChain, files: &Files, sets: &Sets) -> Vec<Diagnostic> {
         };
         out.push(
             Diagnostic::warning(
-                "W105",
+                Code::W105,
                 format!(
                     "`-j {}` matches every packet: {lines} never reached in {}",
                     a.action.target_word(),
@@ -516,7 +516,7 @@ fn shadowed_by(a: &Placed, b: &Placed, files: &Files) -> Diagnostic {
     let where_ = at(a, b, files);
     if a.action.is_dnat() && matches!(b.action, Action::Dnat { .. }) {
         return Diagnostic::warning(
-            "W103",
+            Code::W103,
             format!(
                 "this DNAT never fires: {where_} (`{}`) takes every packet it matches first",
                 a.action.target_word()
@@ -530,7 +530,7 @@ fn shadowed_by(a: &Placed, b: &Placed, files: &Files) -> Diagnostic {
         );
     }
     Diagnostic::warning(
-        "W101",
+        Code::W101,
         format!(
             "this rule is shadowed: {where_} (`{}`) matches every packet it matches and decides first",
             a.action.target_word()
@@ -549,7 +549,7 @@ mod tests {
     use crate::resolve::{Input, Options, resolve};
 
     /// The codes found in `text`, with the (1-based) lines they point at.
-    fn findings(text: &str) -> Vec<(&'static str, usize)> {
+    fn findings(text: &str) -> Vec<(Code, usize)> {
         let mut sources = Sources::new();
         let inv = crate::inventory::default_inventory(&mut sources);
         let inputs = [Input { name: "k.rules", file: FileId(3), text, stream: None }];
@@ -580,14 +580,14 @@ mod tests {
                 "FORWARD_CUST -i tun0 -s 203.0.113.0/24 -j DROP\nFORWARD_CUST -i plugin0 -j DROP\n\
                  FORWARD_CUST {wide} -j DROP\nFORWARD_CUST {narrow} -j ACCEPT\n"
             );
-            assert_eq!(findings(&text), [("W101", 4)], "{wide} / {narrow}");
+            assert_eq!(findings(&text), [(Code::W101, 4)], "{wide} / {narrow}");
         }
         // An interface no earlier rule names keys nothing; a wildcard is not filed under its
         // name but still covers.
         let text = "FORWARD_CUST -i eth0 -j DROP\nFORWARD_CUST -i plugin0 -p tcp -j ACCEPT\n\
                     FORWARD_CUST -i tun+ -j DROP\nFORWARD_CUST -i tun0 -p udp -j ACCEPT\n\
                     FORWARD_CUST -i eth0 -p udp -j ACCEPT\n";
-        assert_eq!(findings(text), [("W101", 4), ("W101", 5)]);
+        assert_eq!(findings(text), [(Code::W101, 4), (Code::W101, 5)]);
     }
 
     /// A table entry stays 16 bytes without a packed layout (the index of a 100,000-rule

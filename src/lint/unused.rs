@@ -2,7 +2,7 @@
 //! the manager's stock three. Only run for an inventory file the user gave; the built-in
 //! default describes a stock manager.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::inventory::{FwSetElements, Inventory};
 use crate::ir::{Action, AddrMatch, Match};
 use crate::resolve::{Used, VChain};
@@ -57,7 +57,7 @@ fn address_parts(chains: &[VChain], inv: &Inventory) -> Vec<(u32, u32)> {
 pub fn lint(chains: &[VChain], inv: &Inventory, used: &Used) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let unused = |subject: String, span, help: String| {
-        Diagnostic::warning("W108", format!("{subject} is never used by any rule"), span)
+        Diagnostic::warning(Code::W108, format!("{subject} is never used by any rule"), span)
             .with_label("declared here, used nowhere")
             .with_help(help)
     };

@@ -6,7 +6,7 @@
 
 mod stream;
 
-use crate::diagnostic::{Diagnostic, FileId, Sources, Span};
+use crate::diagnostic::{Code, Diagnostic, FileId, Sources, Span};
 use crate::ir::Ruleset;
 use crate::resolve::{self, Input, Options};
 use crate::{inventory, lint, syntax};
@@ -50,7 +50,7 @@ pub fn add_source(sources: &mut Sources, text: Text, diags: &mut Vec<Diagnostic>
             let id = sources.add(text.name, lossy);
             let end = sources.get(id).text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
             diags.push(
-                Diagnostic::error("E020", "the file is not UTF-8 text", Span::new(id, at, end))
+                Diagnostic::error(Code::E020, "the file is not UTF-8 text", Span::new(id, at, end))
                     .with_label("invalid UTF-8 here")
                     .with_help("rules files and inventories must be UTF-8 text"),
             );

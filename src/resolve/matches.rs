@@ -2,9 +2,8 @@
 //! values, in one canonical order; a `-s`/`-d` list mixing FWsets and networks becomes several
 //! rules' match lists.
 
-use crate::diagnostic::{Diagnostic, Span, Spanned};
+use crate::diagnostic::{Code, Diagnostic, Span, Spanned};
 use crate::ir::{self, Match};
-use crate::syntax;
 use crate::syntax::ast::{self, MatchKind, Protocol};
 
 use super::Resolver;
@@ -129,7 +128,7 @@ impl Resolver<'_> {
                             Some(ir::PortMatch::Set(s)) => {
                                 self.error(
                                     Diagnostic::error(
-                                        "E018",
+                                        Code::E018,
                                         format!(
                                             "FWset `{}` cannot be mixed into a multiport list",
                                             self.v.inv.fwset_name(s)
@@ -154,7 +153,7 @@ impl Resolver<'_> {
                     });
                 }
                 MatchKind::CtState(states) => {
-                    let mut s: Vec<ir::CtState> = states.iter().map(|s| ct_state(s.node)).collect();
+                    let mut s: Vec<ir::CtState> = states.iter().map(|s| s.node).collect();
                     s.sort_unstable();
                     s.dedup();
                     ext.push(Match::CtState { neg, states: s.into() });
@@ -163,7 +162,7 @@ impl Resolver<'_> {
                     let (a, b) = r.node;
                     if a > b {
                         self.error(Diagnostic::error(
-                            "E008",
+                            Code::E008,
                             format!("address range {a}-{b} is empty: the first address is larger"),
                             r.span,
                         ));
@@ -180,18 +179,14 @@ impl Resolver<'_> {
                 MatchKind::Limit { rate, unit, burst } => {
                     if *rate == 0 {
                         self.error(Diagnostic::error(
-                            "E008",
+                            Code::E008,
                             "a limit rate must be at least 1",
                             m.span,
                         ));
                         ok = false;
                         continue;
                     }
-                    ext.push(Match::Limit {
-                        rate: *rate,
-                        unit: rate_unit(*unit),
-                        burst: burst.unwrap_or(5),
-                    });
+                    ext.push(Match::Limit { rate: *rate, unit: *unit, burst: burst.unwrap_or(5) });
                 }
                 MatchKind::Set { name, dir } => match self.v.addr_set(&name.node, name.span) {
                     Some(AddrPart::Set(s)) => {
@@ -203,23 +198,12 @@ impl Resolver<'_> {
                     }
                     _ => ok = false,
                 },
-                MatchKind::IcmpType(t) => match icmp_type(&t.node) {
-                    Ok(Some((kind, code))) => {
+                MatchKind::IcmpType(t) => match t.node {
+                    ast::IcmpType::Type { kind, code } => {
                         implied = true;
                         ext.push(Match::IcmpType { neg, kind, code });
                     }
-                    Ok(None) => {}
-                    Err(name) => {
-                        self.error(
-                            Diagnostic::error(
-                                "E008",
-                                format!("unknown ICMP type `{name}`"),
-                                t.span,
-                            )
-                            .with_help("use a name such as echo-request, or TYPE[/CODE] numbers"),
-                        );
-                        ok = false;
-                    }
+                    ast::IcmpType::Any => {}
                 },
                 MatchKind::Syn => {
                     implied = true;
@@ -239,7 +223,7 @@ impl Resolver<'_> {
                         };
                         self.error(
                             Diagnostic::error(
-                                "E008",
+                                Code::E008,
                                 format!("this `--tcp-flags` cannot be translated: {why}"),
                                 m.span,
                             )
@@ -311,7 +295,7 @@ impl Resolver<'_> {
         if l4.is_none() {
             self.error(
                 Diagnostic::error(
-                    "E007",
+                    Code::E007,
                     "a port match needs `-p tcp`, `-p udp`, `-p udplite` or `-p sctp`",
                     span,
                 )
@@ -352,41 +336,6 @@ fn proto_number(p: &Protocol) -> Option<u8> {
         Protocol::Sctp => Some(132),
         Protocol::Icmp => Some(1),
         Protocol::Number(n) => Some(*n),
-    }
-}
-
-fn ct_state(s: ast::CtState) -> ir::CtState {
-    match s {
-        ast::CtState::New => ir::CtState::New,
-        ast::CtState::Established => ir::CtState::Established,
-        ast::CtState::Related => ir::CtState::Related,
-        ast::CtState::Invalid => ir::CtState::Invalid,
-        ast::CtState::Untracked => ir::CtState::Untracked,
-    }
-}
-
-fn rate_unit(u: ast::RateUnit) -> ir::RateUnit {
-    match u {
-        ast::RateUnit::Second => ir::RateUnit::Second,
-        ast::RateUnit::Minute => ir::RateUnit::Minute,
-        ast::RateUnit::Hour => ir::RateUnit::Hour,
-        ast::RateUnit::Day => ir::RateUnit::Day,
-    }
-}
-
-/// iptables' ICMP type names (`iptables -p icmp -h`) → (type, code). `Ok(None)` for `any`.
-fn icmp_type(t: &ast::IcmpType) -> Result<Option<(u8, Option<u8>)>, String> {
-    match t {
-        ast::IcmpType::Any => Ok(None),
-        ast::IcmpType::Numeric { kind, code } => Ok(Some((*kind, *code))),
-        ast::IcmpType::Name(n) => {
-            let lower = n.to_ascii_lowercase();
-            syntax::ICMP_TYPES
-                .iter()
-                .find(|(name, _, _)| *name == lower)
-                .map(|&(_, k, c)| Some((k, c)))
-                .ok_or_else(|| n.clone())
-        }
     }
 }
 

@@ -10,7 +10,7 @@ mod place;
 mod targets;
 mod values;
 
-use crate::diagnostic::{Diagnostic, FileId, Span};
+use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 use crate::inventory::Inventory;
 use crate::ir::{self, Action, Match};
 use crate::nft::is_nft_keyword;
@@ -148,7 +148,7 @@ pub fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: us
         if is_nft_keyword(name) {
             r.v.diags.push(
                 Diagnostic::error(
-                    "E102",
+                    Code::E102,
                     format!("FWset name `{name}` is an nft keyword and cannot name a set"),
                     set.span,
                 )
@@ -417,7 +417,7 @@ mod tests {
         let lints =
             crate::lint::lint(&resolved, &inv, &crate::lint::Options { inventory_given: false });
         let duplicate =
-            lints.iter().find(|d| d.code == "W102").expect("b.rules:1 repeats a.rules:1");
+            lints.iter().find(|d| d.code == Code::W102).expect("b.rules:1 repeats a.rules:1");
         assert!(duplicate.message.ends_with("a.rules:1"), "{}", duplicate.message);
         let rs = layout(resolved).expect("no error");
         let fwd = rs.chains.iter().find(|c| c.name == "FORWARD_CUST").expect("the chain");
@@ -446,11 +446,16 @@ mod tests {
     }
 
     /// Every spelling of a log level, in any case, passes the syntax stage and the resolver
-    /// alike (they share `LogLevel::SPELLINGS`): `panic`, which iptables takes, was refused.
+    /// alike (they share `vocab::LOG_LEVELS`): `panic`, which iptables takes, was refused.
     #[test]
     fn every_log_level_spelling_resolves_to_its_level() {
-        for &(word, level) in ir::LogLevel::SPELLINGS {
-            for word in [word.to_string(), word.to_ascii_uppercase()] {
+        let spellings =
+            crate::vocab::LOG_LEVELS.iter().flat_map(|&(level, number, nft, others)| {
+                let words = [number.to_string(), nft.to_string()].into_iter();
+                words.chain(others.iter().map(|o| o.to_string())).map(move |w| (w, level))
+            });
+        for (word, level) in spellings {
+            for word in [word.clone(), word.to_ascii_uppercase()] {
                 let resolved = resolve_text(&format!("INPUT_CUST -j LOG --log-level {word}\n"));
                 assert!(resolved.diagnostics.is_empty(), "{word}: {:?}", resolved.diagnostics);
                 let rs = layout(resolved).expect("no error");
@@ -468,7 +473,7 @@ mod tests {
         for bad in ["8", "loud", "warnings", "07"] {
             let resolved = resolve_text(&format!("INPUT_CUST -j LOG --log-level {bad}\n"));
             let codes: Vec<_> = resolved.diagnostics.iter().map(|d| d.code).collect();
-            assert_eq!(codes, ["E008"], "{bad}");
+            assert_eq!(codes, [Code::E008], "{bad}");
         }
     }
 
@@ -476,7 +481,8 @@ mod tests {
     /// syntax takes resolves, to its type and code.
     #[test]
     fn every_icmp_type_name_resolves_to_its_type_and_code() {
-        for &(name, kind, code) in syntax::ICMP_TYPES {
+        for t in crate::vocab::ICMP_TYPES.iter().filter(|t| t.rules) {
+            let (name, kind, code) = (t.name, t.kind, t.code);
             for word in [name.to_string(), name.to_ascii_uppercase()] {
                 let text = format!("INPUT_CUST -p icmp --icmp-type {word} -j DROP\n");
                 let resolved = resolve_text(&text);
@@ -487,6 +493,26 @@ mod tests {
                 assert!(chain.rules[0].matches.contains(&icmp), "{word}: {:?}", chain.rules[0]);
             }
         }
+    }
+
+    /// Every `--reject-with` spelling passes the syntax stage and resolves to its type, which
+    /// the emitter writes by nft's name of its ICMP code.
+    #[test]
+    fn every_reject_spelling_resolves_to_its_type() {
+        for &(with, spellings, _) in crate::vocab::REJECT_TYPES {
+            for word in spellings.iter().flat_map(|s| [s.to_string(), s.to_ascii_uppercase()]) {
+                let text = format!("INPUT_CUST -p tcp -j REJECT --reject-with {word}\n");
+                let resolved = resolve_text(&text);
+                assert!(resolved.diagnostics.is_empty(), "{word}: {:?}", resolved.diagnostics);
+                let rs = layout(resolved).expect("no error");
+                let chain = rs.chains.iter().find(|c| c.name == "INPUT_CUST").expect("chain");
+                assert_eq!(chain.rules[0].action, Action::Reject(with), "{word}");
+            }
+        }
+        let rs =
+            layout(resolve_text("INPUT_CUST -j REJECT --reject-with icmp-proto-unreachable\n"));
+        let script = crate::emit::nft_script(&rs.expect("compiles"));
+        assert!(script.contains("reject with icmp type prot-unreachable comment"), "{script}");
     }
 
     #[test]
@@ -545,8 +571,8 @@ mod tests {
         let one = resolve_on(&inputs, &inv, &opts, 1);
         let three = resolve_on(&inputs, &inv, &opts, 3);
         assert_eq!(syntax::pieces(&text, 3).len(), 3);
-        assert!(one.diagnostics.iter().any(|d| d.code == "E014"), "a loop is found");
-        assert!(one.diagnostics.iter().any(|d| d.code == "W002"), "warnings are kept");
+        assert!(one.diagnostics.iter().any(|d| d.code == Code::E014), "a loop is found");
+        assert!(one.diagnostics.iter().any(|d| d.code == Code::W002), "warnings are kept");
         assert!(one.chains.iter().map(|c| c.rules.len()).sum::<usize>() > 8_000);
         assert_eq!(format!("{:?}", one.chains), format!("{:?}", three.chains));
         assert_eq!(one.diagnostics, three.diagnostics);
@@ -620,7 +646,7 @@ mod tests {
             assert_eq!(format!("{:?}", streamed.chains), format!("{:?}", held.chains));
             assert_eq!(streamed.diagnostics, held.diagnostics);
             let codes: Vec<_> = streamed.diagnostics.iter().take(3).map(|d| d.code).collect();
-            assert_eq!(codes, ["E016"], "the one unknown interface");
+            assert_eq!(codes, [Code::E016], "the one unknown interface");
         }
     }
 
@@ -638,7 +664,7 @@ mod tests {
         let found: Vec<(&str, &str, &str)> = r
             .diagnostics
             .iter()
-            .filter(|d| d.code == "E011")
+            .filter(|d| d.code == Code::E011)
             .map(|d| {
                 (d.message.as_str(), d.labels[0].message.as_str(), d.help.as_deref().unwrap_or(""))
             })
@@ -679,7 +705,7 @@ mod tests {
         let unknown: Vec<usize> = r
             .diagnostics
             .iter()
-            .filter(|d| d.code == "E016")
+            .filter(|d| d.code == Code::E016)
             .map(|d| line_of(d.span().start as usize))
             .collect();
         assert_eq!(unknown, [5, 6], "{:?}", r.diagnostics);

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::diagnostic::{Diagnostic, Span, Spanned};
+use crate::diagnostic::{Code, Diagnostic, Span, Spanned};
 use crate::ir::Match;
 use crate::nft::{CHAIN_NAME_MAX, COMMENT_MAX, JUMP_DEPTH_MAX};
 use crate::syntax;
@@ -51,7 +51,7 @@ pub(super) fn collect_subgroups(
                 let head: String = name.chars().take(24).collect();
                 diags.push(
                     Diagnostic::error(
-                        "E003",
+                        Code::E003,
                         format!(
                             "subgroup name `{head}…` is {} bytes; with `_FILTER` its chain's name \
                              would pass nft's limit of {CHAIN_NAME_MAX}",
@@ -66,7 +66,7 @@ pub(super) fn collect_subgroups(
             } else if name.ends_with("_FILTER") || name.ends_with("_NAT") {
                 diags.push(
                     Diagnostic::error(
-                        "E003",
+                        Code::E003,
                         format!("subgroup name `{name}` ends in a suffix overlayfw reserves"),
                         span,
                     )
@@ -109,7 +109,7 @@ impl Resolver<'_> {
                     let what = other.map_or("no target", target_name);
                     let at = target.map_or(*span, |t| t.span);
                     self.error(
-                        Diagnostic::error("E012", format!("MACRO_CUST does not take {what}"), at)
+                        Diagnostic::error(Code::E012, format!("MACRO_CUST does not take {what}"), at)
                             .with_help("MACRO_CUST takes `-j COPY --from IF --to ADDR` or `-j MASQUERADE`; for other targets name the chain (e.g. FORWARD_CUST)"),
                     );
                     None
@@ -135,7 +135,7 @@ impl Resolver<'_> {
                     };
                     let at = target.map_or(rule.span, |t| t.span);
                     self.error(
-                        Diagnostic::error("E013", message, at)
+                        Diagnostic::error(Code::E013, message, at)
                         .with_help("start the line with its chain, e.g. `INPUT_CUST`; only MASQUERADE, SNAT (POSTROUTING), DNAT (PREROUTING) and COPY (mirroring) may omit it"),
                     );
                     None
@@ -147,7 +147,7 @@ impl Resolver<'_> {
     fn copy_misplaced(&mut self, rule: &ast::Rule, chain_span: Span) {
         let at = rule.target.as_ref().map_or(chain_span, |t| t.span);
         self.error(
-            Diagnostic::error("E012", "COPY mirrors traffic and belongs in MACRO_CUST", at)
+            Diagnostic::error(Code::E012, "COPY mirrors traffic and belongs in MACRO_CUST", at)
                 .with_secondary(chain_span, "this chain cannot mirror")
                 .with_help("write `MACRO_CUST -j COPY --from IF --to ADDR [--bidirectional]`"),
         );
@@ -163,7 +163,7 @@ impl Resolver<'_> {
             if full > COMMENT_MAX {
                 self.v.diags.push(
                     Diagnostic::warning(
-                        "W002",
+                        Code::W002,
                         format!("the rule comment `{file}:{} …` is {full} bytes; nft keeps {COMMENT_MAX}, the rest is cut", rule.line),
                         c.span,
                     )
@@ -267,7 +267,7 @@ impl Resolver<'_> {
                 }
                 (MatchKind::InIface(_) | MatchKind::OutIface(_), Family::Mirror) => {
                     self.error(
-                        Diagnostic::error("E011", "-i/-o cannot narrow a COPY rule", m.span)
+                        Diagnostic::error(Code::E011, "-i/-o cannot narrow a COPY rule", m.span)
                             .with_help("`--from IF` names the interface whose traffic is mirrored"),
                     );
                     continue;
@@ -281,7 +281,7 @@ impl Resolver<'_> {
                 let (missing, other) = if opt == "-i" { ("input", "-o") } else { ("output", "-i") };
                 self.error(
                     Diagnostic::error(
-                        "E011",
+                        Code::E011,
                         format!("{opt} is not allowed in {}", hook_word(b)),
                         m.span,
                     )
@@ -333,7 +333,7 @@ impl Resolver<'_> {
             let name = self.chains[c].name.clone();
             self.v.diags.push(
                 Diagnostic::error(
-                    "E014",
+                    Code::E014,
                     format!("jumping from `{name}` to `{target}` closes a loop"),
                     span,
                 )
@@ -415,7 +415,7 @@ impl Resolver<'_> {
         for (c, t, span, d) in too_deep {
             let (from, to) = (&self.chains[c].name, &self.chains[t].name);
             let d = Diagnostic::error(
-                "E014",
+                Code::E014,
                 format!(
                     "jumping from `{from}` to `{to}` nests chains {d} deep; the kernel allows {JUMP_DEPTH_MAX}"
                 ),

@@ -1,7 +1,7 @@
 //! Target lowering: a line's `-j` target → the IR action, checked against the chain it stands
 //! in (iptables' own rules on where NAT targets may go) and the protocol its ports need.
 
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::ir::{self, Action};
 use crate::nft::LOG_PREFIX_MAX;
 use crate::syntax::ast::{self, Builtin, Protocol, TargetKind};
@@ -45,7 +45,7 @@ impl Resolver<'_> {
             let names: Vec<&str> = allowed.iter().map(|&a| hook_word(a)).collect();
             self.error(
                 Diagnostic::error(
-                    "E012",
+                    Code::E012,
                     format!("{} is not allowed in {}", target_name(&target.kind), hook_word(b)),
                     target.span,
                 )
@@ -62,7 +62,7 @@ impl Resolver<'_> {
             if ports.is_some() && l4.is_none() {
                 me.error(
                     Diagnostic::error(
-                        "E007",
+                        Code::E007,
                         format!(
                             "{} with ports needs `-p tcp`, `-p udp` or `-p sctp`",
                             target_name(&target.kind)
@@ -80,21 +80,11 @@ impl Resolver<'_> {
             TargetKind::Drop => Action::Drop,
             TargetKind::Return => Action::Return,
             TargetKind::Reject { with } => {
-                let w = match with {
-                    None => ir::RejectWith::PortUnreachable,
-                    Some(w) => match reject_with(&w.node) {
-                        Some(r) => r,
-                        None => {
-                            self.error(Diagnostic::error("E008", format!("unknown reject type `{}`", w.node), w.span)
-                                .with_help("use icmp-port-unreachable, icmp-net-unreachable, icmp-host-unreachable, icmp-proto-unreachable, icmp-net-prohibited, icmp-host-prohibited, icmp-admin-prohibited or tcp-reset"));
-                            return None;
-                        }
-                    },
-                };
+                let w = with.as_ref().map_or(ir::RejectWith::PortUnreachable, |w| w.node);
                 if w == ir::RejectWith::TcpReset && l4 != Some(ir::L4::Tcp) {
                     self.error(
                         Diagnostic::error(
-                            "E007",
+                            Code::E007,
                             "`--reject-with tcp-reset` needs `-p tcp`",
                             target.span,
                         )
@@ -112,7 +102,7 @@ impl Resolver<'_> {
                         if text.contains('$') {
                             // nft expands `$name` inside a quoted log prefix, with no escape.
                             self.error(
-                                Diagnostic::error("E019", "the log prefix contains `$`, which nft would expand as a variable", p.span)
+                                Diagnostic::error(Code::E019, "the log prefix contains `$`, which nft would expand as a variable", p.span)
                                     .with_help("remove the `$`"),
                             );
                             return None;
@@ -121,23 +111,7 @@ impl Resolver<'_> {
                     }
                     None => None,
                 };
-                let level = match level {
-                    Some(l) => match ir::LogLevel::parse(&l.node) {
-                        Some(l) => Some(l),
-                        None => {
-                            self.error(
-                                Diagnostic::error(
-                                    "E008",
-                                    format!("unknown log level `{}`", l.node),
-                                    l.span,
-                                )
-                                .with_help(ir::LogLevel::HELP),
-                            );
-                            return None;
-                        }
-                    },
-                    None => None,
-                };
+                let level = level.as_ref().map(|l| l.node);
                 Action::Log { prefix: prefix.map(String::into_boxed_str), level }
             }
             TargetKind::Jump(name) => {
@@ -145,7 +119,7 @@ impl Resolver<'_> {
                 match subgroups.get(&name.node) {
                     None => {
                         let mut d = Diagnostic::error(
-                            "E014",
+                            Code::E014,
                             format!("no subgroup `{}` is defined", name.node),
                             name.span,
                         );
@@ -167,7 +141,7 @@ impl Resolver<'_> {
                     Some(&(p, def)) if p != parent => {
                         self.error(
                             Diagnostic::error(
-                                "E014",
+                                Code::E014,
                                 format!(
                                     "subgroup `{}` belongs to {}, not {}",
                                     name.node,
@@ -224,7 +198,7 @@ impl Resolver<'_> {
             TargetKind::Tcpmss { mss } => {
                 if l4 != Some(ir::L4::Tcp) {
                     self.error(
-                        Diagnostic::error("E007", "TCPMSS needs `-p tcp`", target.span)
+                        Diagnostic::error(Code::E007, "TCPMSS needs `-p tcp`", target.span)
                             .with_help("add `-p tcp --tcp-flags SYN,RST SYN` to the rule"),
                     );
                     return None;
@@ -243,7 +217,7 @@ impl Resolver<'_> {
                 if !syn {
                     self.error(
                         Diagnostic::error(
-                            "E007",
+                            Code::E007,
                             "TCPMSS needs a match on SYN packets",
                             target.span,
                         )
@@ -261,7 +235,7 @@ impl Resolver<'_> {
                 let (addr, end) = self.v.nat_addr(to)?;
                 if end.is_some() {
                     self.error(Diagnostic::error(
-                        "E008",
+                        Code::E008,
                         "COPY mirrors to one address, not a range",
                         to.span,
                     ));
@@ -272,19 +246,4 @@ impl Resolver<'_> {
         };
         Some((action, None))
     }
-}
-
-fn reject_with(s: &str) -> Option<ir::RejectWith> {
-    use ir::RejectWith::*;
-    Some(match s.to_ascii_lowercase().as_str() {
-        "icmp-port-unreachable" | "port-unreach" => PortUnreachable,
-        "icmp-net-unreachable" | "net-unreach" => NetUnreachable,
-        "icmp-host-unreachable" | "host-unreach" => HostUnreachable,
-        "icmp-proto-unreachable" | "proto-unreach" => ProtUnreachable,
-        "icmp-net-prohibited" | "net-prohib" => NetProhibited,
-        "icmp-host-prohibited" | "host-prohib" => HostProhibited,
-        "icmp-admin-prohibited" | "admin-prohib" => AdminProhibited,
-        "tcp-reset" | "tcp-rst" => TcpReset,
-        _ => return None,
-    })
 }

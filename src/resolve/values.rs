@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ipnetwork::Ipv4Network;
 
-use crate::diagnostic::{Diagnostic, Span, Spanned};
+use crate::diagnostic::{Code, Diagnostic, Span, Spanned};
 use crate::inventory::{FwSetElements, Inventory};
 use crate::ir;
 use crate::suggest::{Suggester, did_you_mean};
@@ -100,7 +100,7 @@ impl<'a> Values<'a> {
                 None => {
                     self.error(
                         Diagnostic::error(
-                            "E015",
+                            Code::E015,
                             "`${vns3_overlay_subnet}` is not set in the inventory",
                             span,
                         )
@@ -114,7 +114,7 @@ impl<'a> Values<'a> {
                 None => {
                     self.error(
                         Diagnostic::error(
-                            "E015",
+                            Code::E015,
                             "`${vns3_primary_private_ip}` is not set in the inventory",
                             span,
                         )
@@ -139,7 +139,7 @@ impl<'a> Values<'a> {
             };
             self.error(
                 Diagnostic::error(
-                    "E015",
+                    Code::E015,
                     format!("there is no plugin {id} for `${{{name}}}`"),
                     span,
                 )
@@ -153,7 +153,7 @@ impl<'a> Values<'a> {
                 return Some(VarValue::Set(set_name));
             }
             let mut d =
-                Diagnostic::error("E015", format!("no FWset `{set}` for `${{{name}}}`"), span);
+                Diagnostic::error(Code::E015, format!("no FWset `{set}` for `${{{name}}}`"), span);
             if let Some(s) = self.hints.fwsets(inv).suggest(set) {
                 d = d.with_help(format!("did you mean `${{fwset_{s}}}`?"));
             } else {
@@ -170,7 +170,8 @@ impl<'a> Values<'a> {
                     .chain(["vns3_overlay_subnet", "vns3_primary_private_ip"]),
             )
         });
-        let mut d = Diagnostic::error("E015", format!("undefined variable `${{{name}}}`"), span);
+        let mut d =
+            Diagnostic::error(Code::E015, format!("undefined variable `${{{name}}}`"), span);
         d = match variables.suggest(name) {
             Some(s) => d.with_help(format!("did you mean `${{{s}}}`?")),
             None => d.with_help("declare it under `variables:` in the inventory"),
@@ -186,7 +187,7 @@ impl<'a> Values<'a> {
         if network.ip() != n.addr {
             self.diags.push(
                 Diagnostic::warning(
-                    "W001",
+                    Code::W001,
                     format!("`{}/{}` has host bits set; it means {network}", n.addr, n.prefix),
                     span,
                 )
@@ -219,7 +220,7 @@ impl<'a> Values<'a> {
                             None => {
                                 self.error(
                                     Diagnostic::error(
-                                        "E018",
+                                        Code::E018,
                                         format!("`${{{name}}}` holds `{t}`, which is not an IPv4 address or network"),
                                         span,
                                     )
@@ -257,7 +258,7 @@ impl<'a> Values<'a> {
             )
         });
         let mut d = Diagnostic::error(
-            "E017",
+            Code::E017,
             format!("unknown name `{name}`: not a FWset or plugin in the inventory"),
             span,
         );
@@ -271,7 +272,7 @@ impl<'a> Values<'a> {
     /// A FWset used as addresses; it must hold networks.
     pub fn addr_set(&mut self, name: &str, span: Span) -> Option<AddrPart> {
         let Some((key, set)) = self.inv.fwsets.get_key_value(name) else {
-            let mut d = Diagnostic::error("E017", format!("unknown FWset `{name}`"), span);
+            let mut d = Diagnostic::error(Code::E017, format!("unknown FWset `{name}`"), span);
             if let Some(s) = self.hints.fwsets(self.inv).suggest(name) {
                 d = d.with_help(format!("did you mean `{s}`?"));
             }
@@ -284,7 +285,7 @@ impl<'a> Values<'a> {
             FwSetElements::Ports(_) => {
                 self.error(
                     Diagnostic::error(
-                        "E018",
+                        Code::E018,
                         format!("FWset `{name}` holds ports, not addresses"),
                         span,
                     )
@@ -307,7 +308,7 @@ impl<'a> Values<'a> {
                 let b = self.port_scalar(b, span)?;
                 if a > b {
                     self.error(Diagnostic::error(
-                        "E008",
+                        Code::E008,
                         format!("port range {a}:{b} is empty: the first port is larger"),
                         span,
                     ));
@@ -322,7 +323,7 @@ impl<'a> Values<'a> {
                         let decl = self.inv.fwsets[s].span;
                         self.error(
                             Diagnostic::error(
-                                "E018",
+                                Code::E018,
                                 format!("FWset `{s}` holds addresses, not ports"),
                                 span,
                             )
@@ -339,7 +340,7 @@ impl<'a> Values<'a> {
                             None => {
                                 self.error(
                                     Diagnostic::error(
-                                        "E018",
+                                        Code::E018,
                                         format!("`${{{name}}}` holds `{t}`, which is not a port or port range"),
                                         span,
                                     )
@@ -356,7 +357,7 @@ impl<'a> Values<'a> {
                 VarValue::Net(_, decl) | VarValue::Addr(_, decl) => {
                     self.error(
                         Diagnostic::error(
-                            "E018",
+                            Code::E018,
                             format!("`${{{name}}}` holds an address, not a port"),
                             span,
                         )
@@ -376,7 +377,7 @@ impl<'a> Values<'a> {
                 VarValue::Texts(_, decl) | VarValue::Net(_, decl) | VarValue::Addr(_, decl) => {
                     self.error(
                         Diagnostic::error(
-                            "E018",
+                            Code::E018,
                             format!("`${{{name}}}` does not hold one port number"),
                             span,
                         )
@@ -386,7 +387,7 @@ impl<'a> Values<'a> {
                 }
                 VarValue::Set(_) => {
                     self.error(Diagnostic::error(
-                        "E018",
+                        Code::E018,
                         format!("`${{{name}}}` is a set; a port range needs single ports"),
                         span,
                     ));
@@ -407,7 +408,7 @@ impl<'a> Values<'a> {
                 VarValue::Texts(_, decl) | VarValue::Net(_, decl) | VarValue::Addr(_, decl) => {
                     self.error(
                         Diagnostic::error(
-                            "E018",
+                            Code::E018,
                             format!("`${{{name}}}` does not hold one interface name"),
                             span,
                         )
@@ -417,7 +418,7 @@ impl<'a> Values<'a> {
                 }
                 VarValue::Set(_) => {
                     self.error(Diagnostic::error(
-                        "E018",
+                        Code::E018,
                         format!("`${{{name}}}` is a set, not an interface"),
                         span,
                     ));
@@ -453,7 +454,7 @@ impl<'a> Values<'a> {
             return Some(written.to_string());
         }
         let names = inv.interfaces.keys().map(String::as_str).chain(kernels.iter().copied());
-        let mut d = Diagnostic::error("E016", format!("unknown interface `{written}`"), span)
+        let mut d = Diagnostic::error(Code::E016, format!("unknown interface `{written}`"), span)
             .with_label("not declared in the inventory");
         d = match did_you_mean(written.trim_end_matches('+'), names) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
@@ -490,7 +491,7 @@ impl<'a> Values<'a> {
             NatAddr::Range(x, y) => {
                 if x > y {
                     self.error(Diagnostic::error(
-                        "E008",
+                        Code::E008,
                         format!("address range {x}-{y} is empty: the first address is larger"),
                         span,
                     ));
@@ -505,7 +506,8 @@ impl<'a> Values<'a> {
                 }
                 None => {
                     let names = self.inv.plugins.iter().map(|p| p.name.as_str());
-                    let mut d = Diagnostic::error("E017", format!("unknown plugin `{name}`"), span);
+                    let mut d =
+                        Diagnostic::error(Code::E017, format!("unknown plugin `{name}`"), span);
                     d = match did_you_mean(name, names) {
                         Some(s) => d.with_help(format!("did you mean `{s}`?")),
                         None => d.with_help("write an address, or declare the plugin under `plugins:` in the inventory"),
@@ -523,7 +525,7 @@ impl<'a> Values<'a> {
                 VarValue::Texts(_, decl) | VarValue::Net(_, decl) => {
                     self.error(
                         Diagnostic::error(
-                            "E018",
+                            Code::E018,
                             format!("`${{{name}}}` does not hold one IPv4 address"),
                             span,
                         )
@@ -533,7 +535,7 @@ impl<'a> Values<'a> {
                 }
                 VarValue::Set(_) => {
                     self.error(Diagnostic::error(
-                        "E018",
+                        Code::E018,
                         format!("`${{{name}}}` is a set, not one address"),
                         span,
                     ));
@@ -557,7 +559,7 @@ impl<'a> Values<'a> {
                 VarValue::Texts(_, decl) => {
                     self.error(
                         Diagnostic::error(
-                            "E018",
+                            Code::E018,
                             format!("`${{{name}}}` does not hold one IPv4 network"),
                             span,
                         )
@@ -567,7 +569,7 @@ impl<'a> Values<'a> {
                 }
                 VarValue::Set(_) => {
                     self.error(Diagnostic::error(
-                        "E018",
+                        Code::E018,
                         format!("`${{{name}}}` is a set, not one network"),
                         span,
                     ));
@@ -583,7 +585,7 @@ impl<'a> Values<'a> {
         if let Some(c) = text.chars().find(|&c| c == '"' || c == '\\' || c.is_control()) {
             self.error(
                 Diagnostic::error(
-                    "E019",
+                    Code::E019,
                     format!("{what} contains {}, which nft cannot carry in a string", describe(c)),
                     span,
                 )
@@ -596,7 +598,7 @@ impl<'a> Values<'a> {
         if let Some(c) = text.chars().find(|&c| crate::text::is_hidden(c)) {
             self.error(
                 Diagnostic::error(
-                    "E019",
+                    Code::E019,
                     format!(
                         "{what} contains {}, a text-direction or invisible character",
                         describe(c)
@@ -610,7 +612,7 @@ impl<'a> Values<'a> {
         if text.len() > max {
             self.error(
                 Diagnostic::error(
-                    "E019",
+                    Code::E019,
                     format!("{what} is {} bytes long; nft keeps at most {max}", text.len()),
                     span,
                 )

@@ -83,28 +83,15 @@ pub enum PortSpec {
     Range(Value<u16>, Value<u16>),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum CtState {
-    New,
-    Established,
-    Related,
-    Invalid,
-    Untracked,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetDir {
     Src,
     Dst,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RateUnit {
-    Second,
-    Minute,
-    Hour,
-    Day,
-}
+/// `--limit N/UNIT`'s unit, `--reject-with`'s type, `--log-level`'s level and `--ctstate`'s
+/// states, as the IR holds them (their names are in [`crate::vocab`]).
+pub use crate::ir::{CtState, LogLevel, RateUnit, RejectWith};
 
 /// A match and whether `!` stood before it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,12 +158,9 @@ pub enum Protocol {
 pub enum IcmpType {
     /// `any`.
     Any,
-    /// An iptables ICMP type name, lower-cased (`echo-request`).
-    Name(String),
-    Numeric {
-        kind: u8,
-        code: Option<u8>,
-    },
+    /// A type, and a code if one was given: written as numbers (`3/4`) or as an iptables name
+    /// that stands for them (`echo-request`, `port-unreachable`).
+    Type { kind: u8, code: Option<u8> },
 }
 
 /// `ADDR[:PORT[-PORT]]` of `--to`/`--to-destination`/`--to-source`; ADDR may be a range.
@@ -207,14 +191,14 @@ pub struct Target {
 pub enum TargetKind {
     Accept,
     Drop,
-    /// `--reject-with TYPE`, as written (lower-cased), `None` for the default.
+    /// `--reject-with TYPE`, `None` for the default.
     Reject {
-        with: Option<Spanned<String>>,
+        with: Option<Spanned<RejectWith>>,
     },
-    /// `--log-prefix TEXT --log-level LEVEL` (level as written: `4`, `warning`, …).
+    /// `--log-prefix TEXT --log-level LEVEL`.
     Log {
         prefix: Option<Spanned<String>>,
-        level: Option<Spanned<String>>,
+        level: Option<Spanned<LogLevel>>,
     },
     Return,
     /// `-j PRE_C_name` etc: the subgroup's full chain name.

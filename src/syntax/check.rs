@@ -2,12 +2,13 @@
 //! target options) and the assembly of the checked options into matches and a target.
 
 use super::ast::{
-    Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, Target, TargetKind, Value,
+    Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, RejectWith, Target, TargetKind,
+    Value,
 };
 use super::item::{Item, Res, ToAddr, Val, e008, shown};
 use super::names;
 use super::options::{OPT_COUNT, Opt, ProtoNeed, ValueKind};
-use crate::diagnostic::{Diagnostic, Spanned};
+use crate::diagnostic::{Code, Diagnostic, Spanned};
 
 /// A `!` before a value that stands for everything: the line would match no packet.
 /// iptables refuses `! -p all` (and `! -p 0`, the same): "rule would never match protocol";
@@ -22,7 +23,7 @@ fn negated_everything(it: &Item<'_>, bang: crate::diagnostic::Span) -> Option<Di
     };
     Some(
         Diagnostic::error(
-            "E022",
+            Code::E022,
             format!("`! {}` excludes {what}: the rule would never match", it.spelling),
             bang,
         )
@@ -49,7 +50,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             if !it.opt.desc().repeatable {
                 diags.push(
                     Diagnostic::error(
-                        "E006",
+                        Code::E006,
                         format!("`{}` given twice in one rule", it.spelling),
                         it.name_span,
                     )
@@ -68,7 +69,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             && !it.opt.desc().negatable
         {
             diags.push(
-                Diagnostic::error("E022", format!("`{}` cannot be negated", it.spelling), bang)
+                Diagnostic::error(Code::E022, format!("`{}` cannot be negated", it.spelling), bang)
                     .with_label("`!` not allowed here")
                     .with_help("remove the `!`"),
             );
@@ -103,7 +104,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
         if let Some(r) = it.opt.desc().refused {
             diags.push(
                 Diagnostic::error(
-                    "E002",
+                    Code::E002,
                     format!("unknown or unsupported option `{}`", it.spelling),
                     it.name_span,
                 )
@@ -118,7 +119,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
         {
             diags.push(
                 Diagnostic::error(
-                    "E007",
+                    Code::E007,
                     format!("`{}` needs `-m {m}`", it.spelling),
                     it.name_span,
                 )
@@ -149,7 +150,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
                 None => format!("`{}` needs {wanted} in the same rule", it.spelling),
             };
             diags.push(
-                Diagnostic::error("E007", msg, it.name_span)
+                Diagnostic::error(Code::E007, msg, it.name_span)
                     .with_help(format!("add `-p {add}` before it")),
             );
         }
@@ -171,21 +172,20 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
                     }
                     None => format!("`-m {}` needs `-p {}` in the same rule", m.node, m.node),
                 };
-                diags.push(Diagnostic::error("E007", msg, m.span).with_help(format!(
+                diags.push(Diagnostic::error(Code::E007, msg, m.span).with_help(format!(
                     "use `-p {}` (it loads `-m {}` by itself)",
                     m.node, m.node
                 )));
             }
         }
-        if let Val::Word(w) = &it.val
-            && it.opt == Opt::RejectWith
-            && w.node.starts_with("tcp-")
+        if let Val::Reject(w, word) = &it.val
+            && w.node == RejectWith::TcpReset
             && proto != Some(&Protocol::Tcp)
         {
             diags.push(
                 Diagnostic::error(
-                    "E007",
-                    format!("`--reject-with {}` needs `-p tcp`", w.node),
+                    Code::E007,
+                    format!("`--reject-with {word}` needs `-p tcp`"),
                     w.span,
                 )
                 .with_help("add `-p tcp` before it"),
@@ -235,7 +235,7 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
         }
         s => {
             let mut d = Diagnostic::error(
-                "E005",
+                Code::E005,
                 format!("unknown or unsupported target `{}`", shown(s)),
                 w.span,
             );
@@ -294,7 +294,7 @@ pub(super) fn target(
                 format!("add `-j {}`", owners[0]),
             ),
         };
-        diags.push(Diagnostic::error("E009", msg, it.name_span).with_help(help));
+        diags.push(Diagnostic::error(Code::E009, msg, it.name_span).with_help(help));
     }
     let (base, (j, w)) = (base?, name?);
     let span = j.name_span.to(w.span);
@@ -318,7 +318,7 @@ pub(super) fn target(
             return None;
         }
         Some(
-            Diagnostic::error("E010", format!("{} needs `{what}`", w.node), span)
+            Diagnostic::error(Code::E010, format!("{} needs `{what}`", w.node), span)
                 .with_label("target without its required option")
                 .with_help(format!("add `{what} {example}`")),
         )
@@ -327,8 +327,19 @@ pub(super) fn target(
         Base::Accept => TargetKind::Accept,
         Base::Drop => TargetKind::Drop,
         Base::Return => TargetKind::Return,
-        Base::Reject => TargetKind::Reject { with: word(Opt::RejectWith) },
-        Base::Log => TargetKind::Log { prefix: word(Opt::LogPrefix), level: word(Opt::LogLevel) },
+        Base::Reject => TargetKind::Reject {
+            with: find(Opt::RejectWith).and_then(|i| match &i.val {
+                Val::Reject(w, _) => Some(w.clone()),
+                _ => None,
+            }),
+        },
+        Base::Log => TargetKind::Log {
+            prefix: word(Opt::LogPrefix),
+            level: find(Opt::LogLevel).and_then(|i| match &i.val {
+                Val::Level(l) => Some(l.clone()),
+                _ => None,
+            }),
+        },
         Base::Jump => TargetKind::Jump(w.clone()),
         Base::Masq { once } => TargetKind::Masquerade { ports, random: flag(Opt::Random), once },
         Base::Redirect => TargetKind::Redirect { ports },
@@ -355,7 +366,7 @@ pub(super) fn target(
                     if !failed[Opt::SetMss as usize] {
                         diags.push(
                             Diagnostic::error(
-                                "E010",
+                                Code::E010,
                                 "TCPMSS needs `--clamp-mss-to-pmtu` or `--set-mss`",
                                 span,
                             )

@@ -5,11 +5,12 @@
 use std::net::Ipv4Addr;
 
 use super::ast::{AddrItem, CtState, IcmpType, Net, PortSpec, Protocol, RateUnit, SetDir, Value};
+use super::ast::{LogLevel, RejectWith};
 use pest::iterators::Pair;
 
 use super::grammar::Rule as G;
 use super::options::Opt;
-use crate::diagnostic::{Diagnostic, FileId, Span, Spanned};
+use crate::diagnostic::{Code, Diagnostic, FileId, Span, Spanned};
 
 /// `--to` before we know which target reads it.
 #[derive(Clone, Debug)]
@@ -45,6 +46,9 @@ pub(super) enum Val {
     Set(Spanned<String>, SetDir),
     Icmp(Spanned<IcmpType>),
     Word(Spanned<String>),
+    /// `--reject-with`: the type, and the word as written (lower-cased) for messages.
+    Reject(Spanned<RejectWith>, String),
+    Level(Spanned<LogLevel>),
     To(Spanned<ToVal>),
     PortPair((u16, u16)),
     /// `--tcp-flags MASK COMP` as bits (fin 0x01, syn 0x02, rst 0x04, psh 0x08, ack 0x10,
@@ -92,11 +96,11 @@ impl LineCtx<'_> {
 pub(super) type Res<T> = Result<T, Diagnostic>;
 
 pub(super) fn e001(msg: String, span: Span) -> Diagnostic {
-    Diagnostic::error("E001", msg, span)
+    Diagnostic::error(Code::E001, msg, span)
 }
 
 pub(super) fn e008(msg: String, span: Span) -> Diagnostic {
-    Diagnostic::error("E008", msg, span)
+    Diagnostic::error(Code::E008, msg, span)
 }
 
 /// At most 40 characters of `s`, for quoting user text in a message.

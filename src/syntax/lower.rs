@@ -8,13 +8,15 @@ use pest::Parser;
 use pest::iterators::Pair;
 
 use super::ast::{AddrItem, ChainWord, CtState, IcmpType, Net, PortSpec, Protocol, RateUnit};
+use super::ast::{LogLevel, RejectWith};
 use super::ast::{SetDir, Value};
 use super::grammar::{Rule as G, Vns3Parser};
 use super::item::{Item, LineCtx, Res, ToAddr, ToVal, Val, e001, e008, shown};
 use super::names;
 use super::options::{OPT_COUNT, Opt, ValueKind, spellings};
-use crate::diagnostic::{Diagnostic, Span, Spanned};
+use crate::diagnostic::{Code, Diagnostic, Span, Spanned};
 use crate::net::{self, AddrError, CidrError};
+use crate::vocab;
 
 /// Parses one trimmed rule line: its `line` pair, or pest's error (for `reword`).
 pub(super) fn parse_line(ctx: LineCtx<'_>) -> Result<Pair<'_, G>, pest::error::Error<G>> {
@@ -78,9 +80,9 @@ pub(super) fn lower_parts<'t>(ctx: LineCtx<'t>, line: Pair<'t, G>) -> Lowered<'t
             rule => match item(ctx, part, after) {
                 Ok(i) => items.push(i),
                 // Options after an unsupported `-m` most likely belong to it: its E004 says it.
-                Err(d) if bad_module && d.code == "E002" => {}
+                Err(d) if bad_module && d.code == Code::E002 => {}
                 Err(d) => {
-                    bad_module |= d.code == "E004";
+                    bad_module |= d.code == Code::E004;
                     // Remember which option failed so that its absence is not reported again.
                     if let Some(opt) = Opt::of_rule(rule) {
                         failed[opt as usize] = true;
@@ -125,7 +127,7 @@ fn chain_word(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ChainWord>> {
     if let Some(c) = classify_chain(word) {
         return Ok(Spanned::new(c, span));
     }
-    let mut d = Diagnostic::error("E003", format!("unknown chain `{}`", shown(word)), span)
+    let mut d = Diagnostic::error(Code::E003, format!("unknown chain `{}`", shown(word)), span)
         .with_label("not a chain name");
     if word == "iptables" || word == "ip6tables" {
         d = d.with_help("write the rule without `iptables -A CHAIN`: `[CHAIN] options`");
@@ -167,7 +169,7 @@ fn item<'t>(ctx: LineCtx<'t>, opt_pair: Pair<'t, G>, after: usize) -> Res<Item<'
         let bang = start + whole.len() - rest.trim_start_matches([' ', '\t']).len();
         let value = values[0].as_ref().map_or("VALUE", |v| v.as_str());
         return Err(Diagnostic::error(
-            "E022",
+            Code::E022,
             format!("`!` after `{spelling}` is the old iptables form and is not accepted"),
             ctx.at(bang, bang + 1),
         )
@@ -217,7 +219,7 @@ fn unknown_option(ctx: LineCtx<'_>, p: Pair<'_, G>) -> Diagnostic {
     let name = p.into_inner().next().expect("`o_unknown` starts with `n_unknown`");
     let word = name.as_str();
     let mut d = Diagnostic::error(
-        "E002",
+        Code::E002,
         format!("unknown or unsupported option `{}`", shown(word)),
         ctx.span(&name),
     );
@@ -321,7 +323,7 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             let m = v.as_str();
             if !names::MODULES.contains(&m) {
                 let mut d = Diagnostic::error(
-                    "E004",
+                    Code::E004,
                     format!("unknown or unsupported match module `{}`", shown(m)),
                     ctx.span(v),
                 );
@@ -356,26 +358,26 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
         ValueKind::Target => Val::Word(Spanned::new(v.as_str().to_string(), ctx.span(v))),
         ValueKind::RejectType => {
             let w = v.as_str().to_ascii_lowercase();
-            if !names::REJECT_TYPES.contains(&w.as_str()) {
+            let Some(with) = RejectWith::parse(&w) else {
                 let mut d =
                     e008(format!("unknown reject type `{}`", shown(v.as_str())), ctx.span(v));
-                if let Some(c) = names::closest(&w, names::REJECT_TYPES) {
+                let known: Vec<&str> = RejectWith::spellings().collect();
+                if let Some(c) = names::closest(&w, &known) {
                     d = d.with_help(format!("did you mean `{c}`?"));
                 }
                 return Err(d);
-            }
-            Val::Word(Spanned::new(w, ctx.span(v)))
+            };
+            Val::Reject(Spanned::new(with, ctx.span(v)), w)
         }
         ValueKind::LogLevel => {
-            let w = v.as_str().to_ascii_lowercase();
-            if crate::ir::LogLevel::parse(&w).is_none() {
+            let Some(level) = LogLevel::parse(v.as_str()) else {
                 return Err(e008(
                     format!("unknown log level `{}`", shown(v.as_str())),
                     ctx.span(v),
                 )
-                .with_help(crate::ir::LogLevel::HELP));
-            }
-            Val::Word(Spanned::new(w, ctx.span(v)))
+                .with_help(LogLevel::HELP));
+            };
+            Val::Level(Spanned::new(level, ctx.span(v)))
         }
         ValueKind::To => Val::To(to_value(ctx, v)?),
         ValueKind::PortPair => Val::PortPair(port_pair(ctx, v)?.node),
@@ -496,11 +498,6 @@ fn protocol(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<Protocol>> {
         n => Protocol::Number(n),
     };
     let proto = match w.as_str() {
-        "tcp" => Protocol::Tcp,
-        "udp" => Protocol::Udp,
-        "udplite" => Protocol::Udplite,
-        "sctp" => Protocol::Sctp,
-        "icmp" => Protocol::Icmp,
         "all" => Protocol::All,
         s if s.bytes().all(|b| b.is_ascii_digit()) => {
             let n = number(s).and_then(|n| u8::try_from(n).ok()).ok_or_else(|| {
@@ -508,11 +505,11 @@ fn protocol(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<Protocol>> {
             })?;
             by_number(n)
         }
-        s => match names::PROTO_NUMBERS.iter().find(|(n, _)| *n == s) {
-            Some((_, n)) => Protocol::Number(*n),
+        s => match vocab::protocol_in_rules(s) {
+            Some(n) => by_number(n),
             None => {
-                let mut known = vec!["tcp", "udp", "udplite", "sctp", "icmp", "all"];
-                known.extend(names::PROTO_NUMBERS.iter().map(|(n, _)| *n));
+                let mut known = vec!["all"];
+                known.extend(vocab::PROTOCOLS.iter().filter(|p| p.rules).map(|p| p.name));
                 let mut d = e008(format!("unknown protocol `{}`", shown(p.as_str())), ctx.span(p));
                 if let Some(c) = names::closest(s, &known) {
                     d = d.with_help(format!("did you mean `{c}`?"));
@@ -539,10 +536,10 @@ fn port_val(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Value<u16>> {
             }),
         _ => {
             let w = p.as_str().to_ascii_lowercase();
-            match names::SERVICES.iter().find(|(n, _)| *n == w) {
+            match vocab::SERVICES.iter().find(|(n, _)| *n == w) {
                 Some((_, port)) => Ok(Value::Lit(*port)),
                 None => {
-                    let known: Vec<&str> = names::SERVICES.iter().map(|(n, _)| *n).collect();
+                    let known: Vec<&str> = vocab::SERVICES.iter().map(|(n, _)| *n).collect();
                     let mut d =
                         e008(format!("unknown service name `{}`", shown(p.as_str())), ctx.span(p));
                     d = match names::closest(&w, &known) {
@@ -587,18 +584,16 @@ fn states(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Vec<Spanned<CtState>>> {
     let mut out = Vec::new();
     for c in p.clone().into_inner() {
         let s = c.as_str().to_ascii_uppercase();
-        let st = match s.as_str() {
-            "NEW" => CtState::New,
-            "ESTABLISHED" => CtState::Established,
-            "RELATED" => CtState::Related,
-            "INVALID" => CtState::Invalid,
-            "UNTRACKED" => CtState::Untracked,
-            "SNAT" | "DNAT" => {
+        let st = match CtState::parse(&s) {
+            Some(st) => st,
+            None if s == "SNAT" || s == "DNAT" => {
                 return Err(e008(format!("connection state {s} is not supported"), ctx.span(&c))
                     .with_help("supported: NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED"));
             }
-            _ => {
-                let known = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"];
+            None => {
+                let known: Vec<String> =
+                    vocab::CT_STATES.iter().map(|s| s.1.to_ascii_uppercase()).collect();
+                let known: Vec<&str> = known.iter().map(String::as_str).collect();
                 let mut d =
                     e008(format!("unknown connection state `{}`", shown(c.as_str())), ctx.span(&c));
                 if let Some(k) = names::closest(&s, &known) {
@@ -675,16 +670,8 @@ fn rate(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<(u32, RateUnit)> {
             _ => {
                 // iptables accepts any prefix of the unit's name: s, sec, m, min, h, d, …
                 let u = c.as_str().to_ascii_lowercase();
-                let found = [
-                    ("second", RateUnit::Second),
-                    ("minute", RateUnit::Minute),
-                    ("hour", RateUnit::Hour),
-                    ("day", RateUnit::Day),
-                ]
-                .into_iter()
-                .find(|(name, _)| name.starts_with(u.as_str()));
-                unit = match found {
-                    Some((_, r)) => r,
+                unit = match RateUnit::parse_prefix(&u) {
+                    Some(r) => r,
                     None => {
                         return Err(e008(
                             format!("unknown rate unit `{}`", shown(c.as_str())),
@@ -713,9 +700,9 @@ fn icmp_type(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<IcmpType>> {
         match (kind, code) {
             // iptables' icmp match reads type 255 as any type, whatever the code.
             (Some(255), _) if code.is_none_or(|c| byte(Some(c)).is_some()) => IcmpType::Any,
-            (Some(kind), None) => IcmpType::Numeric { kind, code: None },
+            (Some(kind), None) => IcmpType::Type { kind, code: None },
             (Some(kind), Some(c)) if byte(Some(c)).is_some() => {
-                IcmpType::Numeric { kind, code: byte(Some(c)) }
+                IcmpType::Type { kind, code: byte(Some(c)) }
             }
             _ => {
                 return Err(e008(
@@ -727,11 +714,11 @@ fn icmp_type(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<IcmpType>> {
                 ));
             }
         }
-    } else if names::ICMP_TYPES.iter().any(|t| t.0 == w) {
-        IcmpType::Name(w)
+    } else if let Some((kind, code)) = vocab::icmp_type_in_rules(&w) {
+        IcmpType::Type { kind, code }
     } else {
         let mut d = e008(format!("unknown ICMP type `{}`", shown(p.as_str())), span);
-        let known: Vec<&str> = names::ICMP_TYPES.iter().map(|t| t.0).collect();
+        let known: Vec<&str> = vocab::icmp_type_names_in_rules().collect();
         if let Some(c) = names::closest(&w, &known) {
             d = d.with_help(format!("did you mean `{c}`?"));
         }

@@ -14,9 +14,7 @@ mod reword;
 #[cfg(test)]
 mod tests;
 
-pub use names::ICMP_TYPES;
-
-use crate::diagnostic::{Diagnostic, FileId, Span};
+use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 
 /// Longest rule line we hand to pest; longer ones get E021 (no real rule comes close).
 pub const MAX_LINE_BYTES: usize = 65_536;
@@ -113,7 +111,7 @@ fn unparsable(file: FileId, line: &Line) -> Option<Diagnostic> {
     if content.len() > MAX_LINE_BYTES {
         return Some(
             Diagnostic::error(
-                "E021",
+                Code::E021,
                 format!("line is {} bytes long; the limit is {MAX_LINE_BYTES}", content.len()),
                 Span::new(file, start, start + content.len()),
             )
@@ -124,7 +122,7 @@ fn unparsable(file: FileId, line: &Line) -> Option<Diagnostic> {
     let c = content[i..].chars().next()?;
     Some(
         Diagnostic::error(
-            "E020",
+            Code::E020,
             format!("control character U+{:04X} in line", c as u32),
             Span::new(file, start + i, start + i + c.len_utf8()),
         )

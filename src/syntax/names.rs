@@ -1,5 +1,6 @@
-//! Fixed vocabularies of the rule language (chains, targets, modules, protocols, services, ICMP
-//! types, …) and the "did you mean" matcher used to suggest a fix for a misspelt one.
+//! Fixed words of the rule language (chains, targets, modules) and the "did you mean" matcher
+//! used to suggest a fix for a misspelt one. The names the rules share with nft (protocols,
+//! services, ICMP and reject types, log levels, rate units) are in [`crate::vocab`].
 
 /// Chain words that are not subgroups.
 pub(super) const CHAIN_WORDS: &[&str] = &[
@@ -65,107 +66,6 @@ const PROTOCOL_MODULES: &[&str] = &["tcp", "udp", "udplite", "icmp", "sctp"];
 pub(super) fn is_subgroup_tail(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
-
-/// Protocol names other than the ones with their own `ast::Protocol` variant.
-pub(super) const PROTO_NUMBERS: &[(&str, u8)] =
-    &[("esp", 50), ("ah", 51), ("gre", 47), ("igmp", 2), ("ipip", 4), ("ospf", 89), ("vrrp", 112)];
-
-/// Well-known service names accepted as ports (the /etc/services subset firewall rules use).
-pub(super) const SERVICES: &[(&str, u16)] = &[
-    ("ftp-data", 20),
-    ("ftp", 21),
-    ("ssh", 22),
-    ("telnet", 23),
-    ("smtp", 25),
-    ("domain", 53),
-    ("bootps", 67),
-    ("bootpc", 68),
-    ("tftp", 69),
-    ("http", 80),
-    ("pop3", 110),
-    ("ntp", 123),
-    ("imap", 143),
-    ("snmp", 161),
-    ("snmp-trap", 162),
-    ("bgp", 179),
-    ("ldap", 389),
-    ("https", 443),
-    ("isakmp", 500),
-    ("syslog", 514),
-    ("submission", 587),
-    ("ldaps", 636),
-    ("imaps", 993),
-    ("pop3s", 995),
-    ("openvpn", 1194),
-    ("mysql", 3306),
-    ("ms-wbt-server", 3389),
-    ("ipsec-nat-t", 4500),
-    ("postgresql", 5432),
-];
-
-/// iptables' ICMP type names (`iptables -p icmp -h`), lower-cased, with the type and code
-/// each stands for: the one list the syntax stage checks names against and the resolver maps.
-pub const ICMP_TYPES: &[(&str, u8, Option<u8>)] = &[
-    ("echo-reply", 0, None),
-    ("pong", 0, None),
-    ("destination-unreachable", 3, None),
-    ("network-unreachable", 3, Some(0)),
-    ("host-unreachable", 3, Some(1)),
-    ("protocol-unreachable", 3, Some(2)),
-    ("port-unreachable", 3, Some(3)),
-    ("fragmentation-needed", 3, Some(4)),
-    ("source-route-failed", 3, Some(5)),
-    ("network-unknown", 3, Some(6)),
-    ("host-unknown", 3, Some(7)),
-    ("network-prohibited", 3, Some(9)),
-    ("host-prohibited", 3, Some(10)),
-    ("tos-network-unreachable", 3, Some(11)),
-    ("tos-host-unreachable", 3, Some(12)),
-    ("communication-prohibited", 3, Some(13)),
-    ("host-precedence-violation", 3, Some(14)),
-    ("precedence-cutoff", 3, Some(15)),
-    ("source-quench", 4, None),
-    ("redirect", 5, None),
-    ("network-redirect", 5, Some(0)),
-    ("host-redirect", 5, Some(1)),
-    ("tos-network-redirect", 5, Some(2)),
-    ("tos-host-redirect", 5, Some(3)),
-    ("echo-request", 8, None),
-    ("ping", 8, None),
-    ("router-advertisement", 9, None),
-    ("router-solicitation", 10, None),
-    ("time-exceeded", 11, None),
-    ("ttl-exceeded", 11, None),
-    ("ttl-zero-during-transit", 11, Some(0)),
-    ("ttl-zero-during-reassembly", 11, Some(1)),
-    ("parameter-problem", 12, None),
-    ("ip-header-bad", 12, Some(0)),
-    ("required-option-missing", 12, Some(1)),
-    ("timestamp-request", 13, None),
-    ("timestamp-reply", 14, None),
-    ("address-mask-request", 17, None),
-    ("address-mask-reply", 18, None),
-];
-
-/// `--reject-with` types of the iptables REJECT target, with its short aliases.
-pub(super) const REJECT_TYPES: &[&str] = &[
-    "icmp-net-unreachable",
-    "net-unreach",
-    "icmp-host-unreachable",
-    "host-unreach",
-    "icmp-port-unreachable",
-    "port-unreach",
-    "icmp-proto-unreachable",
-    "proto-unreach",
-    "icmp-net-prohibited",
-    "net-prohib",
-    "icmp-host-prohibited",
-    "host-prohib",
-    "icmp-admin-prohibited",
-    "admin-prohib",
-    "tcp-reset",
-    "tcp-rst",
-];
 
 /// The closest candidate to `word` (see [`crate::suggest::did_you_mean`]); words of fewer than
 /// two letters get no suggestion.

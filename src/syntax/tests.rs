@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use super::ast::*;
 use super::parse;
-use crate::diagnostic::{Diagnostic, FileId, Span, Spanned};
+use crate::diagnostic::{Code, Diagnostic, FileId, Span, Spanned};
 
 const F: FileId = FileId(7);
 
@@ -31,7 +31,7 @@ fn err(text: &str) -> Diagnostic {
 
 /// Asserts code, exact message and 1-based column (ASCII lines) of a one-diagnostic line.
 #[track_caller]
-fn check(text: &str, code: &str, message: &str, column: usize) -> Diagnostic {
+fn check(text: &str, code: Code, message: &str, column: usize) -> Diagnostic {
     let d = err(text);
     assert_eq!(d.code, code, "{text:?}: {d:#?}");
     assert_eq!(d.message, message, "{text:?}");
@@ -96,15 +96,15 @@ fn mixed_file_reports_every_bad_line_and_keeps_every_good_one() {
     let (file, diags) = parse(F, text);
     let lines: Vec<u32> = file.rules.iter().map(|r| r.line).collect();
     assert_eq!(lines, vec![1, 4, 7]);
-    let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
-    assert_eq!(codes, vec!["E001", "E003", "E008"]);
+    let codes: Vec<Code> = diags.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec![Code::E001, Code::E003, Code::E008]);
 }
 
 #[test]
 fn hash_inside_a_line_is_not_a_comment() {
     let d = check(
         "INPUT -j DROP # trailing",
-        "E001",
+        Code::E001,
         "unexpected `#`: expected an option such as -s, -p or -j",
         15,
     );
@@ -113,9 +113,9 @@ fn hash_inside_a_line_is_not_a_comment() {
 
 #[test]
 fn e020_control_character() {
-    let d = check("INPUT -s 1.2.3.4\0 -j DROP", "E020", "control character U+0000 in line", 17);
+    let d = check("INPUT -s 1.2.3.4\0 -j DROP", Code::E020, "control character U+0000 in line", 17);
     assert_eq!(d.span(), sp(16, 17));
-    check("INPUT\u{7} -j DROP", "E020", "control character U+0007 in line", 6);
+    check("INPUT\u{7} -j DROP", Code::E020, "control character U+0007 in line", 6);
     // A tab is a separator, not a control character.
     ok("INPUT\t-j\tDROP");
 }
@@ -124,7 +124,7 @@ fn e020_control_character() {
 fn e021_line_too_long_without_parsing_it() {
     let text = format!("INPUT -s {}", "1".repeat(1_000_000));
     let d = err(&text);
-    assert_eq!(d.code, "E021");
+    assert_eq!(d.code, Code::E021);
     assert_eq!(d.message, "line is 1000009 bytes long; the limit is 65536");
     assert_eq!(d.span(), sp(0, text.len()));
 }
@@ -160,15 +160,15 @@ fn chain_words() {
 
 #[test]
 fn e003_unknown_chain_with_did_you_mean() {
-    let d = check("INPUT_CUTS -j DROP", "E003", "unknown chain `INPUT_CUTS`", 1);
+    let d = check("INPUT_CUTS -j DROP", Code::E003, "unknown chain `INPUT_CUTS`", 1);
     assert_eq!(d.help.as_deref(), Some("did you mean `INPUT_CUST`?"));
     assert_eq!(d.span(), sp(0, 10));
-    let d = check("input -j DROP", "E003", "unknown chain `input`", 1);
+    let d = check("input -j DROP", Code::E003, "unknown chain `input`", 1);
     assert_eq!(d.help.as_deref(), Some("did you mean `INPUT`?"));
-    let d = check("PRE_C_ -j DROP", "E003", "unknown chain `PRE_C_`", 1);
+    let d = check("PRE_C_ -j DROP", Code::E003, "unknown chain `PRE_C_`", 1);
     assert!(d.help.is_some());
     let (_, diags) = parse(F, "iptables -A INPUT -j DROP");
-    assert_eq!(diags[0].code, "E003");
+    assert_eq!(diags[0].code, Code::E003);
     assert_eq!(diags[0].message, "unknown chain `iptables`");
     assert!(diags[0].help.as_deref().is_some_and(|h| h.contains("without `iptables -A CHAIN`")));
 }
@@ -426,11 +426,12 @@ fn iprange_limit_set_icmp_syn() {
     assert!(r.matches[1].negated);
 
     let cases = [
-        ("echo-request", IcmpType::Name("echo-request".into())),
-        ("Destination-Unreachable", IcmpType::Name("destination-unreachable".into())),
+        ("echo-request", IcmpType::Type { kind: 8, code: None }),
+        ("Destination-Unreachable", IcmpType::Type { kind: 3, code: None }),
+        ("port-unreachable", IcmpType::Type { kind: 3, code: Some(3) }),
         ("any", IcmpType::Any),
-        ("8", IcmpType::Numeric { kind: 8, code: None }),
-        ("3/4", IcmpType::Numeric { kind: 3, code: Some(4) }),
+        ("8", IcmpType::Type { kind: 8, code: None }),
+        ("3/4", IcmpType::Type { kind: 3, code: Some(4) }),
     ];
     for (w, want) in cases {
         let r = ok(&format!("INPUT -p icmp --icmp-type {w} -j ACCEPT"));
@@ -459,43 +460,43 @@ fn tcp_flags_and_tcpmss() {
 
     check(
         "FORWARD -p tcp --tcp-flags SYN,BOGUS SYN -j DROP",
-        "E008",
+        Code::E008,
         "unknown TCP flag `BOGUS`",
         28,
     );
     check(
         "FORWARD -p tcp --tcp-flags SYN -j DROP",
-        "E001",
+        Code::E001,
         "`--tcp-flags SYN` needs the flags that must be set, such as SYN (or NONE)",
         28,
     );
     check(
         "FORWARD -p udp --tcp-flags SYN SYN -j DROP",
-        "E007",
+        Code::E007,
         "`--tcp-flags` needs `-p tcp`, not `-p udp`",
         16,
     );
     check(
         "FORWARD -p tcp --syn -j TCPMSS",
-        "E010",
+        Code::E010,
         "TCPMSS needs `--clamp-mss-to-pmtu` or `--set-mss`",
         22,
     );
     check(
         "FORWARD -p tcp --syn -j TCPMSS --set-mss 1400 --clamp-mss-to-pmtu",
-        "E008",
+        Code::E008,
         "TCPMSS takes `--set-mss` or `--clamp-mss-to-pmtu`, not both",
         47,
     );
     check(
         "FORWARD -p tcp --syn -j TCPMSS --set-mss 65536",
-        "E008",
+        Code::E008,
         "`65536` is not an MSS between 0 and 65535",
         42,
     );
     check(
         "FORWARD -p tcp --syn -j ACCEPT --clamp-mss-to-pmtu",
-        "E009",
+        Code::E009,
         "`--clamp-mss-to-pmtu` belongs to the TCPMSS target, not ACCEPT",
         32,
     );
@@ -528,7 +529,7 @@ fn target_options() {
     let r = ok("INPUT -p tcp -j REJECT --reject-with TCP-RESET");
     assert_eq!(
         target(&r),
-        TargetKind::Reject { with: Some(Spanned::new("tcp-reset".into(), sp(37, 46))) }
+        TargetKind::Reject { with: Some(Spanned::new(RejectWith::TcpReset, sp(37, 46))) }
     );
 
     let r = ok("INPUT -j LOG --log-prefix \"fw drop: \" --log-level warning");
@@ -536,7 +537,7 @@ fn target_options() {
         target(&r),
         TargetKind::Log {
             prefix: Some(Spanned::new("fw drop: ".into(), sp(26, 37))),
-            level: Some(Spanned::new("warning".into(), sp(50, 57))),
+            level: Some(Spanned::new(LogLevel::Warn, sp(50, 57))),
         }
     );
 
@@ -589,7 +590,7 @@ fn target_options() {
 fn e001_bad_address_points_at_the_token_and_says_what_was_expected() {
     let d = check(
         "INPUT_CUST -s 10.199.2.0. -j DROP",
-        "E001",
+        Code::E001,
         "expected an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name \
          after `-s`, found `10.199.2.0.`",
         15,
@@ -597,7 +598,7 @@ fn e001_bad_address_points_at_the_token_and_says_what_was_expected() {
     assert_eq!(d.span(), sp(14, 25));
     check(
         "INPUT -s 10.1 -j DROP",
-        "E001",
+        Code::E001,
         "expected an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name \
          after `-s`, found `10.1`",
         10,
@@ -608,7 +609,7 @@ fn e001_bad_address_points_at_the_token_and_says_what_was_expected() {
 fn e001_other_syntax_errors() {
     let d = check(
         "INPUT --comment \"unterminated -j DROP",
-        "E001",
+        Code::E001,
         "expected a text: \"double quoted\", 'single quoted' or one word after `--comment`, found \
          `\"unterminated`",
         17,
@@ -616,7 +617,7 @@ fn e001_other_syntax_errors() {
     assert_eq!(d.help.as_deref(), Some("is the closing quote missing?"));
     let d = check(
         "INPUT -s ${foo -j DROP",
-        "E001",
+        Code::E001,
         "expected an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name \
          after `-s`, found `${foo`",
         10,
@@ -624,49 +625,49 @@ fn e001_other_syntax_errors() {
     assert_eq!(d.help.as_deref(), Some("a variable is written `${name}`"));
     check(
         "INPUT -s 1.2.3.4,",
-        "E001",
+        Code::E001,
         "expected an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name \
          after `-s`, found `1.2.3.4,`",
         10,
     );
     check(
         "INPUT -j",
-        "E001",
+        Code::E001,
         "`-j` needs a value: expected a target such as ACCEPT, DROP or LOG",
         7,
     );
     check(
         "INPUT -s -j DROP",
-        "E001",
+        Code::E001,
         "`-s` needs a value: expected an IPv4 address or network such as 10.0.0.0/24, a ${variable} or a set name",
         7,
     );
     check(
         "INPUT -m set --match-set bad",
-        "E001",
+        Code::E001,
         "`--match-set bad` needs a direction: src or dst",
         26,
     );
-    check("INPUT -j DROP !", "E001", "`!` must be followed by the option it negates", 15);
-    check("!", "E001", "`!` must be followed by the option it negates", 1);
-    check("INPUT ! foo", "E001", "expected an option after `!`, found `foo`", 9);
+    check("INPUT -j DROP !", Code::E001, "`!` must be followed by the option it negates", 15);
+    check("!", Code::E001, "`!` must be followed by the option it negates", 1);
+    check("INPUT ! foo", Code::E001, "expected an option after `!`, found `foo`", 9);
     let d = check(
         "INPUT -s 1.2.3.4 5.6.7.8 -j DROP",
-        "E001",
+        Code::E001,
         "unexpected `5.6.7.8`: expected an option such as -s, -p or -j",
         18,
     );
     assert!(d.help.as_deref().is_some_and(|h| h.contains("commas")));
     let d = check(
         "INPUT -p tcp --dport 22,80 -j DROP",
-        "E001",
+        Code::E001,
         "expected a port or range such as 22, 1024:65535 or ${var} after `--dport`, found `22,80`",
         22,
     );
     assert_eq!(d.help.as_deref(), Some("for a list of ports use `-m multiport --dports 22,80`"));
     let d = check(
         "-s 1.2.3.4 INPUT -j DROP",
-        "E001",
+        Code::E001,
         "unexpected `INPUT`: expected an option such as -s, -p or -j",
         12,
     );
@@ -677,7 +678,7 @@ fn e001_other_syntax_errors() {
 fn e002_unknown_option_with_did_you_mean() {
     let d = check(
         "INPUT -p tcp --dprot 22 -j DROP",
-        "E002",
+        Code::E002,
         "unknown or unsupported option `--dprot`",
         14,
     );
@@ -685,15 +686,15 @@ fn e002_unknown_option_with_did_you_mean() {
     assert_eq!(d.span(), sp(13, 20));
     check(
         "INPUT -p tcp --tcp-option 2 -j DROP",
-        "E002",
+        Code::E002,
         "unknown or unsupported option `--tcp-option`",
         14,
     );
-    check("INPUT -f -j DROP", "E002", "unknown or unsupported option `-f`", 7);
-    check("INPUT -g FWD_C_x", "E002", "unknown or unsupported option `-g`", 7);
+    check("INPUT -f -j DROP", Code::E002, "unknown or unsupported option `-f`", 7);
+    check("INPUT -g FWD_C_x", Code::E002, "unknown or unsupported option `-g`", 7);
     let d = check(
         "INPUT -p tcp -m multiport --ports 22 -j DROP",
-        "E002",
+        Code::E002,
         "unknown or unsupported option `--ports`",
         27,
     );
@@ -705,13 +706,22 @@ fn e002_unknown_option_with_did_you_mean() {
 
 #[test]
 fn e004_unsupported_module() {
-    let d =
-        check("INPUT -m mark -j DROP", "E004", "unknown or unsupported match module `mark`", 10);
+    let d = check(
+        "INPUT -m mark -j DROP",
+        Code::E004,
+        "unknown or unsupported match module `mark`",
+        10,
+    );
     assert_eq!(d.span(), sp(9, 13));
-    check("INPUT -m string -j DROP", "E004", "unknown or unsupported match module `string`", 10);
+    check(
+        "INPUT -m string -j DROP",
+        Code::E004,
+        "unknown or unsupported match module `string`",
+        10,
+    );
     let d = check(
         "INPUT -m multiprot --dports 1 -p tcp -j DROP",
-        "E004",
+        Code::E004,
         "unknown or unsupported match module `multiprot`",
         10,
     );
@@ -720,21 +730,26 @@ fn e004_unsupported_module() {
 
 #[test]
 fn e005_unknown_target() {
-    let d = check("INPUT -j accept", "E005", "unknown or unsupported target `accept`", 10);
+    let d = check("INPUT -j accept", Code::E005, "unknown or unsupported target `accept`", 10);
     assert_eq!(d.help.as_deref(), Some("did you mean `ACCEPT`? (targets are case-sensitive)"));
-    let d = check("INPUT -j TPROXY", "E005", "unknown or unsupported target `TPROXY`", 10);
+    let d = check("INPUT -j TPROXY", Code::E005, "unknown or unsupported target `TPROXY`", 10);
     assert!(d.help.as_deref().is_some_and(|h| h.starts_with("supported targets")));
-    check("INPUT -j MARK", "E005", "unknown or unsupported target `MARK`", 10);
+    check("INPUT -j MARK", Code::E005, "unknown or unsupported target `MARK`", 10);
 }
 
 #[test]
 fn e006_option_twice_has_a_secondary_label_at_the_first() {
-    let d =
-        check("INPUT -s 1.2.3.4 -s 5.6.7.8 -j DROP", "E006", "`-s` given twice in one rule", 18);
+    let d = check(
+        "INPUT -s 1.2.3.4 -s 5.6.7.8 -j DROP",
+        Code::E006,
+        "`-s` given twice in one rule",
+        18,
+    );
     assert_eq!(d.labels.len(), 2);
     assert_eq!(d.labels[1].span, sp(6, 8));
     assert_eq!(d.labels[1].message, "first given here");
-    let d = check("INPUT -j DROP --jump ACCEPT", "E006", "`--jump` given twice in one rule", 15);
+    let d =
+        check("INPUT -j DROP --jump ACCEPT", Code::E006, "`--jump` given twice in one rule", 15);
     assert_eq!(d.labels[1].span, sp(6, 8));
 }
 
@@ -742,49 +757,53 @@ fn e006_option_twice_has_a_secondary_label_at_the_first() {
 fn e007_missing_module_or_protocol() {
     let d = check(
         "INPUT --dport 22 -j DROP",
-        "E007",
+        Code::E007,
         "`--dport` needs `-p tcp`, `udp`, `udplite` or `sctp` in the same rule",
         7,
     );
     assert_eq!(d.help.as_deref(), Some("add `-p tcp` before it"));
     check(
         "INPUT -p icmp --sport 22 -j DROP",
-        "E007",
+        Code::E007,
         "`--sport` needs `-p tcp`, `udp`, `udplite` or `sctp`, not `-p icmp`",
         15,
     );
     check(
         "INPUT ! -p tcp --dport 22 -j DROP",
-        "E007",
+        Code::E007,
         "`--dport` needs `-p tcp`, `udp`, `udplite` or `sctp` in the same rule",
         16,
     );
-    let d =
-        check("INPUT -p tcp --dports 22 -j DROP", "E007", "`--dports` needs `-m multiport`", 14);
+    let d = check(
+        "INPUT -p tcp --dports 22 -j DROP",
+        Code::E007,
+        "`--dports` needs `-m multiport`",
+        14,
+    );
     assert_eq!(d.help.as_deref(), Some("add `-m multiport` before it"));
-    check("INPUT --ctstate NEW -j DROP", "E007", "`--ctstate` needs `-m conntrack`", 7);
-    check("INPUT --state NEW -j DROP", "E007", "`--state` needs `-m state`", 7);
-    check("INPUT --comment hi -j DROP", "E007", "`--comment` needs `-m comment`", 7);
+    check("INPUT --ctstate NEW -j DROP", Code::E007, "`--ctstate` needs `-m conntrack`", 7);
+    check("INPUT --state NEW -j DROP", Code::E007, "`--state` needs `-m state`", 7);
+    check("INPUT --comment hi -j DROP", Code::E007, "`--comment` needs `-m comment`", 7);
     check(
         "INPUT --src-range 1.1.1.1-1.1.1.2 -j DROP",
-        "E007",
+        Code::E007,
         "`--src-range` needs `-m iprange`",
         7,
     );
-    check("INPUT --limit 5/s -j DROP", "E007", "`--limit` needs `-m limit`", 7);
-    check("INPUT --match-set x src -j DROP", "E007", "`--match-set` needs `-m set`", 7);
+    check("INPUT --limit 5/s -j DROP", Code::E007, "`--limit` needs `-m limit`", 7);
+    check("INPUT --match-set x src -j DROP", Code::E007, "`--match-set` needs `-m set`", 7);
     check(
         "INPUT --icmp-type 8 -j DROP",
-        "E007",
+        Code::E007,
         "`--icmp-type` needs `-p icmp` in the same rule",
         7,
     );
-    check("INPUT -p udp --syn -j DROP", "E007", "`--syn` needs `-p tcp`, not `-p udp`", 14);
-    check("INPUT -p tcp -m udp -j DROP", "E007", "`-m udp` does not agree with `-p tcp`", 17);
-    check("INPUT -m tcp -j DROP", "E007", "`-m tcp` needs `-p tcp` in the same rule", 10);
+    check("INPUT -p udp --syn -j DROP", Code::E007, "`--syn` needs `-p tcp`, not `-p udp`", 14);
+    check("INPUT -p tcp -m udp -j DROP", Code::E007, "`-m udp` does not agree with `-p tcp`", 17);
+    check("INPUT -m tcp -j DROP", Code::E007, "`-m tcp` needs `-p tcp` in the same rule", 10);
     check(
         "INPUT -j REJECT --reject-with tcp-reset",
-        "E007",
+        Code::E007,
         "`--reject-with tcp-reset` needs `-p tcp`",
         31,
     );
@@ -794,135 +813,150 @@ fn e007_missing_module_or_protocol() {
 fn e008_values_out_of_range_or_malformed() {
     check(
         "INPUT -p tcp --dport 99999999999999999999 -j DROP",
-        "E008",
+        Code::E008,
         "port `99999999999999999999` is out of range (0–65535)",
         22,
     );
     check(
         "INPUT -p tcp --dport 65536 -j DROP",
-        "E008",
+        Code::E008,
         "port `65536` is out of range (0–65535)",
         22,
     );
-    let d =
-        check("INPUT -p tcp --dport 90:80 -j DROP", "E008", "port range 90:80 runs backwards", 22);
+    let d = check(
+        "INPUT -p tcp --dport 90:80 -j DROP",
+        Code::E008,
+        "port range 90:80 runs backwards",
+        22,
+    );
     assert_eq!(d.help.as_deref(), Some("write 80:90"));
     check(
         "INPUT -s 10.0.0.256 -j DROP",
-        "E008",
+        Code::E008,
         "`256` in `10.0.0.256` is not an octet (0–255)",
         10,
     );
-    let d = check("INPUT -s 10.0.0.0/33 -j DROP", "E008", "prefix length `/33` is over 32", 19);
+    let d = check("INPUT -s 10.0.0.0/33 -j DROP", Code::E008, "prefix length `/33` is over 32", 19);
     assert_eq!(d.span(), sp(18, 20));
     // The address is checked first, and an error in it points at the address alone.
     let d = check(
         "INPUT -s 10.0.0.300/33 -j DROP",
-        "E008",
+        Code::E008,
         "`300` in `10.0.0.300` is not an octet (0–255)",
         10,
     );
     assert_eq!(d.span(), sp(9, 19));
     check(
         "INPUT -s 010.0.0.1 -j DROP",
-        "E008",
+        Code::E008,
         "octet `010` of `010.0.0.1` has a leading zero",
         10,
     );
-    let d = check("INPUT -p foo -j DROP", "E008", "unknown protocol `foo`", 10);
+    let d = check("INPUT -p foo -j DROP", Code::E008, "unknown protocol `foo`", 10);
     assert!(d.help.is_some());
-    check("INPUT -p 256 -j DROP", "E008", "protocol number `256` is over 255", 10);
-    let d = check("INPUT -p tcp --dport sshh -j DROP", "E008", "unknown service name `sshh`", 22);
+    check("INPUT -p 256 -j DROP", Code::E008, "protocol number `256` is over 255", 10);
+    let d =
+        check("INPUT -p tcp --dport sshh -j DROP", Code::E008, "unknown service name `sshh`", 22);
     assert_eq!(d.help.as_deref(), Some("did you mean `ssh`?"));
     check(
         "INPUT -m conntrack --ctstate NEW,SNAT -j DROP",
-        "E008",
+        Code::E008,
         "connection state SNAT is not supported",
         34,
     );
-    check("INPUT -ctrack DNAT -j DROP", "E008", "connection state DNAT is not supported", 15);
+    check("INPUT -ctrack DNAT -j DROP", Code::E008, "connection state DNAT is not supported", 15);
     let d = check(
         "INPUT -ctrack ESTABLISHD -j DROP",
-        "E008",
+        Code::E008,
         "unknown connection state `ESTABLISHD`",
         15,
     );
     assert_eq!(d.help.as_deref(), Some("did you mean `ESTABLISHED`?"));
     check(
         "INPUT -m set --set x src,dst -j DROP",
-        "E008",
+        Code::E008,
         "matching a set on several directions (`src,dst`) is not supported",
         22,
     );
-    check("INPUT -m set --set x both -j DROP", "E008", "`both` is not a set direction", 22);
+    check("INPUT -m set --set x both -j DROP", Code::E008, "`both` is not a set direction", 22);
     let list: Vec<String> = (1..=16).map(|n| n.to_string()).collect();
     check(
         &format!("INPUT -p tcp -m multiport --dports {} -j DROP", list.join(",")),
-        "E008",
+        Code::E008,
         "`--dports` lists more than 15 ports (a range counts as two)",
         36,
     );
     check(
         "INPUT -m limit --limit 5/fortnight -j DROP",
-        "E008",
+        Code::E008,
         "unknown rate unit `fortnight`",
         26,
     );
-    check("INPUT -m limit --limit 0/s -j DROP", "E008", "rate `0` is not a positive number", 24);
+    check(
+        "INPUT -m limit --limit 0/s -j DROP",
+        Code::E008,
+        "rate `0` is not a positive number",
+        24,
+    );
     check(
         "INPUT -m limit --limit 1/s --limit-burst 10001 -j DROP",
-        "E008",
+        Code::E008,
         "`10001` is not a burst between 1 and 10000",
         42,
     );
     check(
         "INPUT -m iprange --src-range 10.0.0.9-10.0.0.1 -j DROP",
-        "E008",
+        Code::E008,
         "address range 10.0.0.9-10.0.0.1 runs backwards",
         30,
     );
     check(
         "INPUT -p icmp --icmp-type echo-rquest -j DROP",
-        "E008",
+        Code::E008,
         "unknown ICMP type `echo-rquest`",
         27,
     );
     check(
         "INPUT -p icmp --icmp-type 300 -j DROP",
-        "E008",
+        Code::E008,
         "`300` is not an ICMP type (0–255, optionally /CODE)",
         27,
     );
-    check("INPUT -j REJECT --reject-with icmp-foo", "E008", "unknown reject type `icmp-foo`", 31);
-    check("INPUT -j LOG --log-level loud", "E008", "unknown log level `loud`", 26);
+    check(
+        "INPUT -j REJECT --reject-with icmp-foo",
+        Code::E008,
+        "unknown reject type `icmp-foo`",
+        31,
+    );
+    check("INPUT -j LOG --log-level loud", Code::E008, "unknown log level `loud`", 26);
     check(
         "INPUT -j LOG --log-prefix 'a prefix longer than twenty-nine'",
-        "E008",
+        Code::E008,
         "a log prefix may be at most 29 characters",
         27,
     );
     check(
         "-j SNAT --to 1.2.3.0/24",
-        "E008",
+        Code::E008,
         "`--to` takes an address or address range, not a network",
         14,
     );
-    check("-j DNAT --to 1.2.3.4:0", "E008", "port `0` is out of range (1–65535)", 22);
+    check("-j DNAT --to 1.2.3.4:0", Code::E008, "port `0` is out of range (1–65535)", 22);
     check(
         "-j NETMAP --to 10.0.0.0/8:80",
-        "E008",
+        Code::E008,
         "ports in `--to` are only valid for DNAT and SNAT",
         27,
     );
     check(
         "-j NETMAP --to 10.0.0.1-10.0.0.9",
-        "E008",
+        Code::E008,
         "NETMAP `--to` takes a network such as 10.1.0.0/24",
         16,
     );
     check(
         "-j COPY --from tun0 --to 10.0.0.0/8",
-        "E008",
+        Code::E008,
         "COPY `--to` takes one address, a ${variable} or a plugin name",
         26,
     );
@@ -932,27 +966,27 @@ fn e008_values_out_of_range_or_malformed() {
 fn e009_target_option_for_another_target() {
     let d = check(
         "INPUT -j ACCEPT --to-ports 80",
-        "E009",
+        Code::E009,
         "`--to-ports` belongs to the MASQUERADE or REDIRECT target, not ACCEPT",
         17,
     );
     assert_eq!(d.help.as_deref(), Some("remove it, or change the target"));
     let d = check(
         "INPUT --log-prefix x",
-        "E009",
+        Code::E009,
         "`--log-prefix` belongs to the LOG target, but the rule has no `-j`",
         7,
     );
     assert_eq!(d.help.as_deref(), Some("add `-j LOG`"));
     check(
         "-j DNAT --to-source 1.2.3.4",
-        "E009",
+        Code::E009,
         "`--to-source` belongs to the SNAT target, not DNAT",
         9,
     );
     check(
         "-j DROP --reject-with tcp-reset -p tcp",
-        "E009",
+        Code::E009,
         "`--reject-with` belongs to the REJECT target, not DROP",
         9,
     );
@@ -960,23 +994,23 @@ fn e009_target_option_for_another_target() {
 
 #[test]
 fn e010_target_without_its_required_option() {
-    let d = check("-j DNAT", "E010", "DNAT needs `--to-destination`", 1);
+    let d = check("-j DNAT", Code::E010, "DNAT needs `--to-destination`", 1);
     assert_eq!(d.span(), sp(0, 7));
     assert_eq!(d.help.as_deref(), Some("add `--to-destination 192.0.2.10`"));
-    check("POSTROUTING -j SNAT", "E010", "SNAT needs `--to-source`", 13);
-    check("-j NETMAP", "E010", "NETMAP needs `--to`", 1);
-    check("MACRO_CUST -j COPY --from tun0", "E010", "COPY needs `--to`", 12);
-    check("MACRO_CUST -j COPY --to 198.51.100.2", "E010", "COPY needs `--from`", 12);
+    check("POSTROUTING -j SNAT", Code::E010, "SNAT needs `--to-source`", 13);
+    check("-j NETMAP", Code::E010, "NETMAP needs `--to`", 1);
+    check("MACRO_CUST -j COPY --from tun0", Code::E010, "COPY needs `--to`", 12);
+    check("MACRO_CUST -j COPY --to 198.51.100.2", Code::E010, "COPY needs `--from`", 12);
 }
 
 #[test]
 fn e022_negation_not_allowed() {
-    let d = check("INPUT ! -j DROP", "E022", "`-j` cannot be negated", 7);
+    let d = check("INPUT ! -j DROP", Code::E022, "`-j` cannot be negated", 7);
     assert_eq!(d.span(), sp(6, 7));
-    check("INPUT ! -m comment --comment x -j DROP", "E022", "`-m` cannot be negated", 7);
+    check("INPUT ! -m comment --comment x -j DROP", Code::E022, "`-m` cannot be negated", 7);
     let d = check(
         "INPUT -s ! 10.0.0.0/8 -j DROP",
-        "E022",
+        Code::E022,
         "`!` after `-s` is the old iptables form and is not accepted",
         10,
     );
@@ -988,11 +1022,11 @@ fn one_line_can_carry_several_problems() {
     // `--mark` belongs to the unsupported module: its E004 covers it, no extra E002.
     let (file, diags) = parse(F, "INPUT -m mark --mark 1 --tcp-flagz -j TPROXY");
     assert!(file.rules.is_empty());
-    let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
-    assert_eq!(codes, vec!["E004", "E005"]);
+    let codes: Vec<Code> = diags.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec![Code::E004, Code::E005]);
     let (_, diags) = parse(F, "INPUT --tcp-flagz -m mark --mark 1 -j TPROXY");
-    let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
-    assert_eq!(codes, vec!["E002", "E004", "E005"]);
+    let codes: Vec<Code> = diags.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec![Code::E002, Code::E004, Code::E005]);
 }
 
 // ---- hostile input ----

@@ -13,7 +13,8 @@ pub fn check(path: &Path) -> (bool, String) {
     check_with(path, &path.with_extension("yaml"))
 }
 
-fn check_with(path: &Path, inv_path: &Path) -> (bool, String) {
+/// A case's rules and inventory (if `inv_path` exists), named `FOLDER/FILE` as snapshots show.
+fn inputs(path: &Path, inv_path: &Path) -> (Text, Option<Text>) {
     let folder = path
         .parent()
         .and_then(Path::file_name)
@@ -25,9 +26,14 @@ fn check_with(path: &Path, inv_path: &Path) -> (bool, String) {
         name: format!("{folder}/{}", inv_path.file_name().expect("name").to_string_lossy()),
         bytes: std::fs::read(inv_path).expect("read inventory"),
     });
+    (Text { name, bytes }, inventory)
+}
+
+fn check_with(path: &Path, inv_path: &Path) -> (bool, String) {
+    let (rules, inventory) = inputs(path, inv_path);
     let mut out = String::new();
     // Very long lines (the line-length case) are shown cut, so snapshots stay readable.
-    for line in String::from_utf8_lossy(&bytes).split_inclusive('\n') {
+    for line in String::from_utf8_lossy(&rules.bytes).split_inclusive('\n') {
         match line.char_indices().nth(200) {
             Some((cut, _)) => out.push_str(&format!("{}… ({} bytes)\n", &line[..cut], line.len())),
             None => out.push_str(line),
@@ -38,8 +44,7 @@ fn check_with(path: &Path, inv_path: &Path) -> (bool, String) {
         out.push_str(&String::from_utf8_lossy(&inv.bytes));
     }
     let mut sources = Sources::new();
-    let compiled =
-        pipeline::compile(&mut sources, vec![Text { name, bytes }], inventory, "overlayfw");
+    let compiled = pipeline::compile(&mut sources, vec![rules], inventory, "overlayfw");
     if !compiled.diagnostics.is_empty() {
         out.push_str("\n----- diagnostics -----\n");
         out.push_str(&diagnostic::render(
@@ -62,6 +67,16 @@ fn check_with(path: &Path, inv_path: &Path) -> (bool, String) {
     (compiled.has_errors(), out)
 }
 
+/// The IR of an ok case as `overlayfw debug ir` prints it: its own snapshot, so that a change
+/// of the layout (a rule's chain, order or matches) shows in review even where the nft text
+/// would hide it.
+pub fn ir_dump(path: &Path) -> String {
+    let (rules, inventory) = inputs(path, &path.with_extension("yaml"));
+    let mut sources = Sources::new();
+    let compiled = pipeline::compile(&mut sources, vec![rules], inventory, "overlayfw");
+    overlayfw::dump::ruleset(compiled.ruleset.as_ref().expect("an ok case compiles"))
+}
+
 fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_snapshot_path("../../snapshots");
@@ -77,6 +92,15 @@ fn ok_cases_compile_cleanly() {
             let (errors, text) = check(path);
             assert!(!errors, "{} is in ok/ but has errors:\n{text}", path.display());
             insta::assert_snapshot!(text);
+        });
+    });
+}
+
+#[test]
+fn ok_cases_ir() {
+    settings().bind(|| {
+        insta::glob!("../cases/ok", "*.rules", |path| {
+            insta::assert_snapshot!(ir_dump(path));
         });
     });
 }
@@ -120,7 +144,7 @@ fn every_code_has_a_snapshotted_case() {
     }
     let missing: Vec<&str> = diagnostic::CODES
         .iter()
-        .map(|c| c.code)
+        .map(|c| c.as_str())
         .filter(|code| !seen.contains(&format!("[{code}]")))
         .collect();
     assert!(missing.is_empty(), "codes without a case: {missing:?}");

@@ -395,3 +395,47 @@ fn unknown_names_without_an_inventory_name_the_built_in_one() {
     let o = run(&["check", &ok]);
     assert!(!String::from_utf8_lossy(&o.stderr).contains("no --inventory"), "not a name problem");
 }
+
+/// `debug ir` prints the IR of each ok case exactly as its `ok_cases_ir` snapshot holds it;
+/// `--optimize` shows the merges; errors stop it with 1; the subcommand is hidden from help.
+#[test]
+fn debug_ir_prints_the_snapshotted_ir_and_is_hidden() {
+    let cases = root().join("tests/cases");
+    for entry in std::fs::read_dir(cases.join("ok")).expect("ok cases") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "rules") {
+            continue;
+        }
+        let name = format!("ok/{}", path.file_name().expect("name").to_string_lossy());
+        let mut args = vec!["debug".to_owned(), "ir".to_owned(), name.clone()];
+        if path.with_extension("yaml").exists() {
+            args.extend(["--inventory".to_owned(), name.replace(".rules", ".yaml")]);
+        }
+        let o = bin().args(&args).current_dir(&cases).output().expect("run overlayfw");
+        assert_eq!(code(&o), 0, "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), crate::cases::ir_dump(&path), "{name}");
+    }
+    let scratch = Scratch::new("debug-ir");
+    let rules = scratch.file(
+        "m.rules",
+        b"INPUT_CUST -s 10.0.0.1 -p tcp --dport 22 -j ACCEPT\n\
+          INPUT_CUST -s 10.0.0.2 -p tcp --dport 80 -j ACCEPT\n",
+    );
+    let plain = run(&["debug", "ir", &rules]);
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("m.rules:2] saddr 10.0.0.2/32"));
+    let merged = run(&["debug", "ir", "--optimize", &rules]);
+    let merged = String::from_utf8_lossy(&merged.stdout).into_owned();
+    assert!(
+        merged.contains(
+            "m.rules:1 \"+1 merged\"] (saddr . tcp dport) in {10.0.0.1/32 . 22, 10.0.0.2/32 . 80} \
+             => accept\n"
+        ),
+        "{merged}"
+    );
+    let bad = scratch.file("bad.rules", b"INPUT_CUST -i eht0 -j DROP\n");
+    let o = run(&["debug", "ir", &bad]);
+    assert_eq!(code(&o), 1);
+    assert!(o.stdout.is_empty() && String::from_utf8_lossy(&o.stderr).contains("E016"));
+    let help = String::from_utf8_lossy(&run(&["--help"]).stdout).into_owned();
+    assert!(help.contains("explain") && !help.contains("debug"), "{help}");
+}

@@ -3,12 +3,12 @@
 //! script that, loaded next to another tool's table, leaves that table whole and holds exactly
 //! the rules written.
 
-use overlayfw::diagnostic::Sources;
+use overlayfw::diagnostic::{Code, Sources};
 use overlayfw::pipeline::{self, Text};
 
 use crate::netns::{self, Netns};
 
-fn compile(rules: &str, inventory: Option<&str>) -> (Option<String>, Vec<&'static str>) {
+fn compile(rules: &str, inventory: Option<&str>) -> (Option<String>, Vec<Code>) {
     let mut sources = Sources::new();
     let c = pipeline::compile(
         &mut sources,
@@ -23,53 +23,53 @@ fn compile(rules: &str, inventory: Option<&str>) -> (Option<String>, Vec<&'stati
 /// Inputs that must be refused, with the code that refuses them.
 #[test]
 fn crafted_names_and_texts_are_refused() {
-    let refused: &[(&str, Option<&str>, &str)] = &[
+    let refused: &[(&str, Option<&str>, Code)] = &[
         (
             "INPUT_CUST -m comment --comment \"x\\\" ; flush ruleset ; \\\"\" -j ACCEPT",
             None,
-            "E019",
+            Code::E019,
         ),
-        ("INPUT_CUST -p tcp --dport 23 -j LOG --log-prefix \"$(reboot)\"", None, "E019"),
-        ("INPUT_CUST -p tcp --dport 23 -j LOG --log-prefix \"a\tb\"", None, "E019"),
-        ("INPUT_CUST -m comment --comment \"abc\u{202e}fed\" -j ACCEPT", None, "E019"),
-        ("INPUT_CUST -m comment --comment \"abc\u{61c}fed\" -j ACCEPT", None, "E019"),
-        ("INPUT_CUST -j LOG --log-prefix \"drop\u{61c}: \"", None, "E019"),
-        ("INPUT_CUST -j LOG --log-prefix \"dr\u{200b}op: \"", None, "E019"),
-        ("INPUT_CUST -m comment --comment \"a\u{2028}b\" -j ACCEPT", None, "E019"),
+        ("INPUT_CUST -p tcp --dport 23 -j LOG --log-prefix \"$(reboot)\"", None, Code::E019),
+        ("INPUT_CUST -p tcp --dport 23 -j LOG --log-prefix \"a\tb\"", None, Code::E019),
+        ("INPUT_CUST -m comment --comment \"abc\u{202e}fed\" -j ACCEPT", None, Code::E019),
+        ("INPUT_CUST -m comment --comment \"abc\u{61c}fed\" -j ACCEPT", None, Code::E019),
+        ("INPUT_CUST -j LOG --log-prefix \"drop\u{61c}: \"", None, Code::E019),
+        ("INPUT_CUST -j LOG --log-prefix \"dr\u{200b}op: \"", None, Code::E019),
+        ("INPUT_CUST -m comment --comment \"a\u{2028}b\" -j ACCEPT", None, Code::E019),
         (
             "INPUT_CUST -s x -j DROP",
             Some("fwsets:\n  x: [10.0.0.1]  # y\u{2028}  z: [0.0.0.0/0]\n"),
-            "E020",
+            Code::E020,
         ),
-        ("INPUT_CUST -i eth0\";flush -j DROP", None, "E001"),
-        ("INPUT_CUST -j ACCEPT\0; flush ruleset", None, "E020"),
-        ("INPUT_CUST -p tcp --dport 99999999999999999999 -j DROP", None, "E008"),
-        ("INPUT_CUST -s 1.2.3.4/99999999999 -j DROP", None, "E008"),
+        ("INPUT_CUST -i eth0\";flush -j DROP", None, Code::E001),
+        ("INPUT_CUST -j ACCEPT\0; flush ruleset", None, Code::E020),
+        ("INPUT_CUST -p tcp --dport 99999999999999999999 -j DROP", None, Code::E008),
+        ("INPUT_CUST -s 1.2.3.4/99999999999 -j DROP", None, Code::E008),
         (
             "INPUT_CUST -i public -j DROP",
             Some("interfaces:\n  public: \"eth0\\\"; flush ruleset\"\n"),
-            "E102",
+            Code::E102,
         ),
         (
             "INPUT_CUST -s bad -j DROP",
             Some("fwsets:\n  bad: [\"1.2.3.4 } ; flush ruleset\"]\n"),
-            "E102",
+            Code::E102,
         ),
         (
             "INPUT_CUST -s ${v} -j DROP",
             Some("variables:\n  v: \"1.2.3.4 } ; flush ruleset\"\n"),
-            "E018",
+            Code::E018,
         ),
-        ("INPUT_CUST -d x -j DROP", Some("plugins:\n  - name: \"x\\\"; flush\"\n"), "E102"),
-        ("INPUT_CUST -s tcp -j DROP", Some("fwsets:\n  tcp: [192.0.2.0/24]\n"), "E102"),
+        ("INPUT_CUST -d x -j DROP", Some("plugins:\n  - name: \"x\\\"; flush\"\n"), Code::E102),
+        ("INPUT_CUST -s tcp -j DROP", Some("fwsets:\n  tcp: [192.0.2.0/24]\n"), Code::E102),
         (
             "INPUT_CUST -i public -j DROP",
             Some("interfaces:\n  public: \"eth0\\n} ; flush ruleset\"\n"),
-            "E102",
+            Code::E102,
         ),
-        ("INPUT_CUST -s ${v} -j DROP", Some("variables:\n  v: \"10.0.0.1\\n\"\n"), "E018"),
+        ("INPUT_CUST -s ${v} -j DROP", Some("variables:\n  v: \"10.0.0.1\\n\"\n"), Code::E018),
         // `u8`'s parser took a sign before the one IPv4 parser (`net`): `/+8` was a network.
-        ("INPUT_CUST -s ${v} -j DROP", Some("variables:\n  v: \"10.0.0.0/+8\"\n"), "E018"),
+        ("INPUT_CUST -s ${v} -j DROP", Some("variables:\n  v: \"10.0.0.0/+8\"\n"), Code::E018),
     ];
     for (rules, inv, code) in refused {
         let (script, codes) = compile(rules, *inv);

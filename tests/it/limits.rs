@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use overlayfw::diagnostic::{Diagnostic, Sources};
+use overlayfw::diagnostic::{Code, Diagnostic, Sources};
 use overlayfw::ir::{Action, Chain, Rule, Ruleset};
 use overlayfw::pipeline::{self, Text};
 
@@ -68,7 +68,7 @@ fn every_nft_keyword_is_refused_as_an_fwset_and_a_table_name() {
     assert!(rs.is_none());
     for w in &names {
         let named =
-            errors.iter().any(|d| d.code == "E102" && d.message.contains(&format!("`{w}`")));
+            errors.iter().any(|d| d.code == Code::E102 && d.message.contains(&format!("`{w}`")));
         assert!(named, "FWset `{w}` was not refused");
     }
     assert_eq!(errors.len(), names.len(), "{errors:?}");

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use overlayfw::diagnostic::{Diagnostic, Sources};
+use overlayfw::diagnostic::{Code, Diagnostic, Sources};
 use overlayfw::pipeline::{self, Text};
 use overlayfw::{inventory, lint, resolve};
 
@@ -32,7 +32,7 @@ fn diagnostics(path: &Path, inv: &Path) -> Vec<Diagnostic> {
 
 fn lint_codes(diags: &[Diagnostic]) -> Vec<&'static str> {
     let mut codes: Vec<&str> =
-        diags.iter().map(|d| d.code).filter(|c| c.starts_with("W1")).collect();
+        diags.iter().map(|d| d.code.as_str()).filter(|c| c.starts_with("W1")).collect();
     codes.dedup();
     codes
 }
@@ -68,7 +68,8 @@ fn every_lint_has_a_trigger_and_a_near_miss() {
         .expect("lint cases")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    for code in overlayfw::diagnostic::CODES.iter().map(|c| c.code).filter(|c| c.starts_with("W1"))
+    for code in
+        overlayfw::diagnostic::CODES.iter().map(|c| c.as_str()).filter(|c| c.starts_with("W1"))
     {
         let near = format!("{code}-near-miss.rules");
         assert!(names.contains(&near), "{near} is missing");
@@ -159,9 +160,9 @@ fn a_hundred_thousand_rules_are_linted_in_one_pass() {
     let took = start.elapsed();
     let rules_n: usize = resolved.chains.iter().map(|c| c.rules.len()).sum();
     println!("linted {rules_n} rules in {took:?}");
-    let count = |code: &str| found.iter().filter(|d| d.code == code).count();
-    assert_eq!(count("W102"), expect_w102);
-    assert_eq!(count("W103"), expect_w103);
+    let count = |code: Code| found.iter().filter(|d| d.code == code).count();
+    assert_eq!(count(Code::W102), expect_w102);
+    assert_eq!(count(Code::W103), expect_w103);
     assert_eq!(
         found.len(),
         expect_w102 + expect_w103,

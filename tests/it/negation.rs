@@ -3,12 +3,12 @@
 //! iptables refuses `! -p all` and never matches with `! --icmp-type any`. What iptables does is
 //! checked with iptables-nft and real packets in a namespace; type 255 means any ICMP type.
 
-use overlayfw::diagnostic::Sources;
+use overlayfw::diagnostic::{Code, Sources};
 use overlayfw::pipeline::{self, Text};
 
 use crate::netns::{self, Netns};
 
-fn compile(rules: &str) -> (Option<overlayfw::ir::Ruleset>, Vec<&'static str>) {
+fn compile(rules: &str) -> (Option<overlayfw::ir::Ruleset>, Vec<Code>) {
     let mut sources = Sources::new();
     let c = pipeline::compile(
         &mut sources,
@@ -34,7 +34,7 @@ fn negating_everything_is_refused() {
     for opts in EVERYTHING_NEGATED {
         let (rs, codes) = compile(&format!("INPUT_CUST {opts} -j DROP\n"));
         assert!(rs.is_none(), "{opts} compiled");
-        assert_eq!(codes, ["E022"], "{opts}");
+        assert_eq!(codes, [Code::E022], "{opts}");
     }
     // Near misses compile: a real type negated, a protocol negated, 255 without `!`.
     for opts in ["-p icmp ! --icmp-type 8", "! -p icmp", "-p icmp --icmp-type any", "-p all"] {

@@ -247,6 +247,7 @@ fn completions_know_the_subcommands() {
     }
     // No internal subcommand is offered; explain's codes are.
     assert!(!script.contains("watchdog"), "bash completion offers the internal watchdog");
+    assert!(!script.contains("debug"), "bash completion offers the internal debug views");
     assert!(script.contains("E001") && script.contains("W101"), "explain's codes are offered");
     for shell in ["zsh", "fish", "elvish", "powershell"] {
         let o = run(&["completions", shell]);

@@ -31,8 +31,8 @@ use ipnetwork::Ipv4Network;
 
 use crate::emit::truncate;
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, Files, L4, LogLevel, MapVerdict,
-    Match, Mss, NatTarget, PortMatch, RateUnit, RejectWith, Rule, Set, SetId,
+    Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, Files, L4, MapVerdict, Match, Mss,
+    NatTarget, PortMatch, RejectWith, Rule, Set, SetId,
 };
 use crate::nft::LOG_PREFIX_MAX;
 
@@ -553,12 +553,7 @@ impl RuleCx<'_, '_> {
             Match::Port { proto, dir, neg, ports } => self.port(*proto, *dir, *neg, ports),
             Match::CtState { neg, states } => self.ct_state(*neg, states),
             Match::Limit { rate, unit, burst } => {
-                let unit = match unit {
-                    RateUnit::Second => 1,
-                    RateUnit::Minute => 60,
-                    RateUnit::Hour => 3600,
-                    RateUnit::Day => 86400,
-                };
+                let unit = unit.seconds();
                 self.exprs.push(Expr::Limit { rate: u64::from(*rate), unit, burst: *burst });
             }
             Match::IcmpType { neg, kind, code } => {
@@ -716,15 +711,7 @@ impl RuleCx<'_, '_> {
 
     fn ct_state(&mut self, neg: bool, states: &[CtState]) {
         // `ct state` is a host-endian 32-bit bitmask.
-        let bit = |s: &CtState| -> u32 {
-            match s {
-                CtState::Invalid => 1,
-                CtState::Established => 2,
-                CtState::Related => 4,
-                CtState::New => 8,
-                CtState::Untracked => 64,
-            }
-        };
+        let bit = |s: &CtState| s.kernel_bit();
         let mask: u32 = states.iter().map(bit).fold(0, |a, b| a | b);
         self.exprs.push(Expr::CtState);
         match (neg, states) {
@@ -803,32 +790,16 @@ impl RuleCx<'_, '_> {
             Action::Drop => self.exprs.push(Expr::Drop),
             Action::Return => self.exprs.push(Expr::Return),
             Action::Jump(chain) => self.exprs.push(Expr::Jump(chain.to_string())),
-            Action::Reject(with) => self.exprs.push(match with {
-                RejectWith::PortUnreachable => Expr::RejectIcmp(3),
-                RejectWith::NetUnreachable => Expr::RejectIcmp(0),
-                RejectWith::HostUnreachable => Expr::RejectIcmp(1),
-                RejectWith::ProtUnreachable => Expr::RejectIcmp(2),
-                RejectWith::NetProhibited => Expr::RejectIcmp(9),
-                RejectWith::HostProhibited => Expr::RejectIcmp(10),
-                RejectWith::AdminProhibited => Expr::RejectIcmp(13),
-                RejectWith::TcpReset => Expr::RejectTcpReset,
-            }),
+            Action::Reject(with) => {
+                self.exprs.push(with.icmp_code().map_or(Expr::RejectTcpReset, Expr::RejectIcmp))
+            }
             Action::Log { prefix, level } => {
                 // As the emitter: `$` becomes `_` (nft 1.0.6 would expand it), then cut.
                 let prefix = prefix.as_ref().map(|p| {
                     let p: String = p.chars().map(|c| if c == '$' { '_' } else { c }).collect();
                     truncate(&p, LOG_PREFIX_MAX).to_owned()
                 });
-                let level = level.map(|l| match l {
-                    LogLevel::Emerg => 0,
-                    LogLevel::Alert => 1,
-                    LogLevel::Crit => 2,
-                    LogLevel::Err => 3,
-                    LogLevel::Warn => 4,
-                    LogLevel::Notice => 5,
-                    LogLevel::Info => 6,
-                    LogLevel::Debug => 7,
-                });
+                let level = level.map(|l| u32::from(l.number()));
                 self.exprs.push(Expr::Log { prefix, level });
             }
             Action::Dnat { to, random } => self.nat(NatKind::Dnat, to, *random),
