@@ -330,6 +330,30 @@ impl Batch {
         last
     }
 
+    /// DELSETELEM naming the set and no element: every element of it removed.
+    pub(crate) fn flush_set(&mut self, name: &str) -> u32 {
+        // SAFETY: allocation; NULL only when out of memory.
+        let s = unsafe { sys::nftnl_set_alloc() };
+        if s.is_null() {
+            std::process::abort();
+        }
+        let name = cstring(name);
+        // SAFETY: `s` is live; strings are copied. A set's table and name attributes are
+        // numbered as an element list's (`NFTA_SET_ELEM_LIST_TABLE` = 1, `_SET` = 2), and
+        // without `NFTA_SET_ELEM_LIST_ELEMENTS` the kernel flushes the set.
+        unsafe {
+            sys::nftnl_set_set_str(s, sys::NFTNL_SET_TABLE as u16, self.table.as_ptr());
+            sys::nftnl_set_set_str(s, sys::NFTNL_SET_NAME as u16, name.as_ptr());
+        }
+        let seq = self.message(libc::NFT_MSG_DELSETELEM as u16, 0, |nlh| {
+            // SAFETY: `nlh` heads a message in `scratch` with room for the payload.
+            unsafe { sys::nftnl_set_nlmsg_build_payload(nlh, s) }
+        });
+        // SAFETY: we own `s`.
+        unsafe { sys::nftnl_set_free(s) };
+        seq
+    }
+
     /// The elements of the named set `name` added or (`delete`) removed.
     pub(crate) fn set_elements(&mut self, name: &str, elems: &[Elem], delete: bool) -> Option<u32> {
         // SAFETY: allocation; NULL only when out of memory.

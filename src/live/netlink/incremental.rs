@@ -440,16 +440,18 @@ fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
             (want.iter().collect(), l.elems.iter().collect());
         let gone: Vec<_> = l.elems.iter().filter(|e| !want_set.contains(e)).cloned().collect();
         let added: Vec<_> = want.iter().filter(|e| !live_set.contains(e)).cloned().collect();
-        if !gone.is_empty() {
-            objects.push((b.next_seq(), Object::SetElements { set: plan.name.clone() }));
-            b.set_elements(&plan.name, &gone, true);
-            changes.elements_deleted += gone.len();
+        if gone.is_empty() && added.is_empty() {
+            continue;
         }
-        if !added.is_empty() {
-            objects.push((b.next_seq(), Object::SetElements { set: plan.name.clone() }));
-            b.set_elements(&plan.name, &added, false);
-            changes.elements_added += added.len();
-        }
+        // Emptied and filled again in the same transaction: removing some interval ends and
+        // adding others at the same keys in one batch is refused (EEXIST) by the kernel's
+        // interval tree. Nothing matches against the set half-way: the kernel applies all
+        // of it at once.
+        objects.push((b.next_seq(), Object::SetElements { set: plan.name.clone() }));
+        b.flush_set(&plan.name);
+        b.set_elements(&plan.name, &want, false);
+        changes.elements_deleted += gone.len();
+        changes.elements_added += added.len();
     }
     // New rules, each after the anonymous sets it uses.
     for (c, n, plan, before) in additions {
