@@ -549,3 +549,80 @@ fn random_edit_sequences_end_as_a_fresh_replace() {
     assert!(from_view >= 5, "the view was used in {from_view} of 25 steps");
     forget_view(&ns);
 }
+
+/// `kill -9` at any moment of an incremental apply (planning, sending, writing the view)
+/// leaves the old table or the new one, and the next apply still ends exactly as asked.
+#[test]
+fn sigkill_during_an_incremental_apply_leaves_the_old_table_or_the_new_one() {
+    if !require_root() {
+        return;
+    }
+    let ns = Netns::new();
+    let dir = std::env::temp_dir().join(format!("ofw-incr-kill-{}", std::process::id()));
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    std::fs::create_dir_all(&a).expect("dir");
+    std::fs::create_dir_all(&b).expect("dir");
+    // The same file name in two directories: the rules' comments (FILE #ID) agree, so the
+    // apply from one to the other is an edit of 1 line in 10, not a rewrite.
+    let old_lines = lines(3000);
+    let mut new_lines = old_lines.clone();
+    for i in (0..new_lines.len()).step_by(10) {
+        new_lines[i] =
+            format!("FORWARD_CUST -i tun0 -s 192.0.2.{} -p udp --dport {i} -j DROP", i % 250);
+    }
+    std::fs::write(a.join("p.rules"), old_lines.join("\n") + "\n").expect("write");
+    std::fs::write(b.join("p.rules"), new_lines.join("\n") + "\n").expect("write");
+    let state = dir.join("state");
+    let apply = |cwd: &Path| {
+        let mut c = std::process::Command::new("ip");
+        c.args(["netns", "exec", ns.name(), env!("CARGO_BIN_EXE_overlayfw"), "apply", "p.rules"])
+            .current_dir(cwd)
+            .env("OVERLAYFW_STATE_DIR", &state)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let listing_of = |cwd: &Path| {
+        let probe = Netns::new();
+        let o = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                probe.name(),
+                env!("CARGO_BIN_EXE_overlayfw"),
+                "apply",
+                "p.rules",
+            ])
+            .current_dir(cwd)
+            .env("OVERLAYFW_STATE_DIR", dir.join("probe-state"))
+            .output()
+            .expect("apply");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        canonical(&probe)
+    };
+    let (old, new) = (listing_of(&a), listing_of(&b));
+    assert!(apply(&a).status().expect("apply").success());
+    let start = std::time::Instant::now();
+    assert!(apply(&b).status().expect("apply").success());
+    let full = start.elapsed().as_millis() as u64;
+    let mut outcomes = Vec::new();
+    for k in 0..=8 {
+        // Back to the old table (not timed), then kill the apply of the new one part-way.
+        assert!(apply(&a).status().expect("apply").success());
+        let mut child = apply(&b).spawn().expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(full * k / 8));
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = canonical(&ns);
+        assert!(now == old || now == new, "killed at {k}/8: neither the old table nor the new");
+        outcomes.push(if now == old { "old" } else { "new" });
+    }
+    // Whatever the kill left (a view or none), the next applies end exactly as asked.
+    assert!(apply(&a).status().expect("apply").success());
+    assert_eq!(canonical(&ns), old);
+    assert!(apply(&b).status().expect("apply").success());
+    assert_eq!(canonical(&ns), new);
+    eprintln!("incremental sigkill outcomes: {outcomes:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
