@@ -303,6 +303,14 @@ pub enum Match {
         mask: u8,
         comp: u8,
     },
+    /// iptables `-m mark --mark V/M`: `meta mark & M == V` (`ct`: `-m connmark`, `ct mark`;
+    /// `neg`: `!=`). `value` lies within `mask`; a mask of all ones is not printed.
+    Mark {
+        ct: bool,
+        neg: bool,
+        value: u32,
+        mask: u32,
+    },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),
@@ -452,6 +460,18 @@ pub enum Action {
     /// TCPMSS: rewrite the MSS option of a TCP SYN (non-terminating; the kernel only ever
     /// lowers it, as iptables' TCPMSS does).
     Tcpmss(Mss),
+    /// MARK (`ct`: CONNMARK): the packet's (connection's) mark becomes `(mark & and) ^ xor`
+    /// (non-terminating). `and` 0 sets `xor`.
+    Mark {
+        ct: bool,
+        and: u32,
+        xor: u32,
+    },
+    /// CONNMARK `--save-mark` (`to_ct`: ct mark = mark) or `--restore-mark` (mark = ct mark),
+    /// whole marks (non-terminating).
+    MarkCopy {
+        to_ct: bool,
+    },
     /// Mirror a copy to this address (non-terminating).
     Dup {
         to: Ipv4Addr,
@@ -505,13 +525,15 @@ impl Action {
             | Action::Log { .. }
             | Action::Dup { .. }
             | Action::Tcpmss(_)
+            | Action::Mark { .. }
+            | Action::MarkCopy { .. }
             | Action::Vmap { .. } => Class::Filter,
         }
     }
 
     /// A packet the rule matches leaves the chain: a verdict or a NAT statement (terminal in
     /// the nat chains it may stand in). Not a jump (the subgroup may return), nor LOG, COPY,
-    /// TCPMSS or a counting rule.
+    /// TCPMSS, MARK, CONNMARK or a counting rule.
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
@@ -559,6 +581,8 @@ impl Action {
             Action::NetmapDnat { .. } | Action::NetmapSnat { .. } => "NETMAP",
             Action::Dup { .. } => "COPY",
             Action::Tcpmss(_) => "TCPMSS",
+            Action::Mark { ct: false, .. } => "MARK",
+            Action::Mark { ct: true, .. } | Action::MarkCopy { .. } => "CONNMARK",
         }
     }
 }
@@ -626,6 +650,9 @@ mod tests {
             Action::Dup { to: to.addr },
             Action::Tcpmss(Mss::ClampToPmtu),
             Action::Tcpmss(Mss::Set(1360)),
+            Action::Mark { ct: false, and: 0, xor: 1 },
+            Action::Mark { ct: true, and: 0xff, xor: 0x100 },
+            Action::MarkCopy { to_ct: true },
             Action::DnatMap { proto: L4::Tcp, entries: Box::new([]) },
             Action::Vmap(Box::new(vmap)),
         ];
@@ -643,6 +670,8 @@ mod tests {
                     | Action::Log { .. }
                     | Action::Dup { .. }
                     | Action::Tcpmss(_)
+                    | Action::Mark { .. }
+                    | Action::MarkCopy { .. }
             );
             assert_eq!(a.is_terminal(), !passes_on, "{word}");
         }

@@ -97,6 +97,11 @@ fn op(neg: bool) -> &'static str {
     if neg { "!=" } else { "==" }
 }
 
+/// `meta mark` or `ct mark`.
+fn mark_key(ct: bool) -> Value {
+    if ct { json!({"ct": {"key": "mark"}}) } else { json!({"meta": {"key": "mark"}}) }
+}
+
 fn payload(protocol: &str, field: &str) -> Value {
     json!({"payload": {"protocol": protocol, "field": field}})
 }
@@ -199,6 +204,11 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
             let comp = if *comp == 0 { json!(0) } else { json!(tcp_flag_names(*comp)) };
             matcher(op(*neg), json!({"&": [payload("tcp", "flags"), tcp_flag_names(*mask)]}), comp)
         }
+        Match::Mark { ct, neg, value, mask } => {
+            let key = mark_key(*ct);
+            let left = if *mask == u32::MAX { key } else { json!({"&": [key, mask]}) };
+            matcher(op(*neg), left, json!(value))
+        }
     }
 }
 
@@ -264,6 +274,20 @@ fn action_expr(a: &Action) -> Value {
                 Mss::Set(n) => json!(n),
             };
             json!({"mangle": {"key": {"tcp option": {"name": "maxseg", "field": "size"}}, "value": value}})
+        }
+        Action::Mark { ct, and, xor } => {
+            let key = mark_key(*ct);
+            let value = match (*and, *xor) {
+                (0, x) => json!(x),
+                (a, 0) => json!({"&": [key, a]}),
+                (u32::MAX, x) => json!({"^": [key, x]}),
+                (a, x) if a & x == 0 && a | x == u32::MAX => json!({"|": [key, x]}),
+                (a, x) => json!({"^": [{"&": [key, a]}, x]}),
+            };
+            json!({"mangle": {"key": key, "value": value}})
+        }
+        Action::MarkCopy { to_ct } => {
+            json!({"mangle": {"key": mark_key(*to_ct), "value": mark_key(!*to_ct)}})
         }
         Action::Accept => json!({"accept": null}),
         Action::Drop => json!({"drop": null}),

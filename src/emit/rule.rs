@@ -114,7 +114,32 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
             let comp = if *comp == 0 { "0".to_string() } else { tcp_flag_names(*comp).join("|") };
             let _ = write!(out, "tcp flags & ({}) {op} {comp}", tcp_flag_names(*mask).join("|"));
         }
+        Match::Mark { ct, neg, value, mask } => {
+            out.push_str(mark_key(*ct));
+            if *mask != u32::MAX {
+                let _ = write!(out, " & {mask:#010x}");
+            }
+            let op = if *neg { "!=" } else { "==" };
+            let _ = write!(out, " {op} {value:#010x}");
+        }
     }
+}
+
+/// `meta mark` or, for the connection's mark, `ct mark`.
+pub(super) fn mark_key(ct: bool) -> &'static str {
+    if ct { "ct mark" } else { "meta mark" }
+}
+
+/// `KEY set …` making the mark `(mark & and) ^ xor`, in the shortest of nft's forms.
+fn push_mark_set(out: &mut String, ct: bool, and: u32, xor: u32) {
+    let key = mark_key(ct);
+    let _ = match (and, xor) {
+        (0, x) => write!(out, "{key} set {x:#010x}"),
+        (a, 0) => write!(out, "{key} set {key} & {a:#010x}"),
+        (u32::MAX, x) => write!(out, "{key} set {key} ^ {x:#010x}"),
+        (a, x) if a & x == 0 && a | x == u32::MAX => write!(out, "{key} set {key} | {x:#010x}"),
+        (a, x) => write!(out, "{key} set {key} & {a:#010x} ^ {x:#010x}"),
+    };
 }
 
 /// The names of the TCP flag bits set in `bits`, in nft's order.
@@ -393,6 +418,9 @@ fn push_action(out: &mut String, action: &Action) {
         Action::Tcpmss(Mss::Set(n)) => {
             let _ = write!(out, "tcp option maxseg size set {n}");
         }
+        Action::Mark { ct, and, xor } => push_mark_set(out, *ct, *and, *xor),
+        Action::MarkCopy { to_ct: true } => out.push_str("ct mark set meta mark"),
+        Action::MarkCopy { to_ct: false } => out.push_str("meta mark set ct mark"),
         Action::Accept => out.push_str("accept"),
         Action::Drop => out.push_str("drop"),
         Action::Return => out.push_str("return"),

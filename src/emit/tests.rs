@@ -190,6 +190,14 @@ fn matches_text() {
             Match::TcpFlags { neg: false, mask: 0x3f, comp: 0 },
             "tcp flags & (fin|syn|rst|psh|ack|urg) == 0",
         ),
+        (
+            Match::Mark { ct: false, neg: false, value: 1, mask: u32::MAX },
+            "meta mark == 0x00000001",
+        ),
+        (
+            Match::Mark { ct: true, neg: true, value: 0x10, mask: 0xff },
+            "ct mark & 0x000000ff != 0x00000010",
+        ),
     ];
     for (m, text) in cases {
         assert_eq!(
@@ -233,6 +241,22 @@ fn actions_text() {
         (Action::Jump("PRE_C_web-1".into()), "counter jump PRE_C_web-1"),
         (Action::Tcpmss(Mss::ClampToPmtu), "counter tcp option maxseg size set rt mtu"),
         (Action::Tcpmss(Mss::Set(1360)), "counter tcp option maxseg size set 1360"),
+        (Action::Mark { ct: false, and: 0, xor: 5 }, "counter meta mark set 0x00000005"),
+        (
+            Action::Mark { ct: false, and: 0xffffff00, xor: 5 },
+            "counter meta mark set meta mark & 0xffffff00 ^ 0x00000005",
+        ),
+        (Action::Mark { ct: true, and: 0xf, xor: 0 }, "counter ct mark set ct mark & 0x0000000f"),
+        (
+            Action::Mark { ct: true, and: !0xf, xor: 0xf },
+            "counter ct mark set ct mark | 0x0000000f",
+        ),
+        (
+            Action::Mark { ct: false, and: u32::MAX, xor: 0xf },
+            "counter meta mark set meta mark ^ 0x0000000f",
+        ),
+        (Action::MarkCopy { to_ct: true }, "counter ct mark set meta mark"),
+        (Action::MarkCopy { to_ct: false }, "counter meta mark set ct mark"),
     ];
     for (action, text) in cases {
         assert_eq!(

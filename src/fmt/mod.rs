@@ -89,6 +89,8 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::DstRange(_) => 31,
         MatchKind::CtState(_) => 40,
         MatchKind::Set { .. } => 50,
+        MatchKind::Mark { ct: false, .. } => 60,
+        MatchKind::Mark { ct: true, .. } => 61,
     };
     if after_limit { stateless_ext + 100 } else { stateless_ext }
 }
@@ -192,6 +194,10 @@ fn print_rule(src: &str, rule: &Rule) -> String {
             MatchKind::TcpFlags { .. } => {
                 plain(Opt::TcpFlags, option_value(at(m.span)).to_string())
             }
+            MatchKind::Mark { ct, .. } => Piece {
+                module: Some(if *ct { "connmark" } else { "mark" }),
+                ..plain(Opt::Mark, option_value(at(m.span)).to_string())
+            },
         };
         pieces.push(piece);
     }
@@ -265,6 +271,9 @@ fn target_options<'s>(words: &mut Vec<String>, kind: &TargetKind, at: impl Fn(Sp
         TargetKind::Tcpmss { mss: None } => words.push(Opt::ClampMss.canonical().to_string()),
         TargetKind::Netmap { to } => {
             words.push(format!("{} {}", Opt::To.canonical(), at(to.span)));
+        }
+        TargetKind::Mark { written, .. } => {
+            words.extend(written.iter().map(|s| at(*s).to_string()))
         }
         TargetKind::Copy { from, to, bidirectional } => {
             words.push(format!("{} {}", Opt::From.canonical(), at(from.span)));

@@ -127,6 +127,9 @@ fn line_with(d: &crate::syntax::options::OptDesc, spelling: &str, written: &str)
             if target == "COPY" && d.opt != Opt::From {
                 extra.push_str(" --from tun0");
             }
+            if matches!(d.opt, Opt::Mask | Opt::NfMask | Opt::CtMask) {
+                extra.push_str(" --save-mark");
+            }
             if ["DNAT", "SNAT", "NETMAP", "COPY"].contains(&target) && d.opt != Opt::To {
                 extra.push_str(" --to 10.0.0.1");
             }

@@ -204,6 +204,8 @@ fn dropped<'a>(
                 | Action::Log { .. }
                 | Action::Dup { .. }
                 | Action::Tcpmss(_)
+                | Action::Mark { .. }
+                | Action::MarkCopy { .. }
         );
         if passes && space::meets(s, &t) {
             return None;

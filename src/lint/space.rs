@@ -454,6 +454,8 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
                 s.proto.and_only(6);
                 s.opaque = true;
             }
+            // Marks are not modelled: the rule never covers, and may meet any packet.
+            Match::Mark { .. } => s.opaque = true,
             Match::TcpSyn { neg } => {
                 s.proto.and_only(6);
                 s.syn = match s.syn {

@@ -230,6 +230,24 @@ impl Resolver<'_> {
                     implied = true;
                     ext.push(Match::TcpSyn { neg });
                 }
+                &MatchKind::Mark { ct, value, mask } => {
+                    if value & !mask != 0 {
+                        self.error(
+                            Diagnostic::error(
+                                "E008",
+                                format!(
+                                    "`--mark {value:#x}/{mask:#x}` sets bits outside its mask: \
+                                     the masked mark never equals it"
+                                ),
+                                m.span,
+                            )
+                            .with_help("clear the value's bits that the mask does not keep"),
+                        );
+                        ok = false;
+                    } else {
+                        ext.push(Match::Mark { ct, neg, value, mask });
+                    }
+                }
                 &MatchKind::TcpFlags { mask, comp } => {
                     if mask == 0 || comp & !mask != 0 {
                         let why = if mask == 0 {

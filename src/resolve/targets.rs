@@ -257,6 +257,33 @@ impl Resolver<'_> {
                     Some(n) => ir::Mss::Set(*n),
                 })
             }
+            &TargetKind::Mark { ct, op, .. } => match op {
+                ast::MarkOp::Xmark { value, mask } => Action::Mark { ct, and: !mask, xor: value },
+                ast::MarkOp::Save { nfmask: u32::MAX, ctmask: u32::MAX } => {
+                    Action::MarkCopy { to_ct: true }
+                }
+                ast::MarkOp::Restore { nfmask: u32::MAX, ctmask: u32::MAX } => {
+                    Action::MarkCopy { to_ct: false }
+                }
+                ast::MarkOp::Save { .. } | ast::MarkOp::Restore { .. } => {
+                    // ct mark = (ct mark & !ctmask) ^ (mark & nfmask) combines two registers;
+                    // nft 1.0.6 and its kernel interface take a constant on one side only.
+                    self.error(
+                        Diagnostic::error(
+                            "E008",
+                            "CONNMARK with a mask other than 0xffffffff cannot be translated: \
+                             nftables cannot merge part of one mark into the other",
+                            target.span,
+                        )
+                        .with_label("saves or restores part of a mark")
+                        .with_help(
+                            "save or restore the whole mark (no mask), and mask it where it is \
+                             matched: `-m connmark --mark V/M`",
+                        ),
+                    );
+                    return None;
+                }
+            },
             TargetKind::Copy { to, .. } => {
                 let (addr, end) = self.v.nat_addr(to)?;
                 if end.is_some() {

@@ -152,6 +152,9 @@ pub enum MatchKind {
     /// `--tcp-flags MASK COMP`: the flags of `mask` that are set are exactly `comp` (bits: fin
     /// 0x01, syn 0x02, rst 0x04, psh 0x08, ack 0x10, urg 0x20).
     TcpFlags { mask: u8, comp: u8 },
+    /// `-m mark --mark V[/M]` (`ct`: `-m connmark --mark`): the mark under `mask` is `value`
+    /// (`mask` 0xffffffff when not written).
+    Mark { ct: bool, value: u32, mask: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -245,10 +248,30 @@ pub enum TargetKind {
     Tcpmss {
         mss: Option<u16>,
     },
+    /// `MARK` (`ct`: `CONNMARK`) and what it does; `written`: the spans of its options, which
+    /// `fmt` prints as they are.
+    Mark {
+        ct: bool,
+        op: MarkOp,
+        written: Vec<Span>,
+    },
     /// `COPY --from IF --to ADDR [--bidirectional]`.
     Copy {
         from: Spanned<Value<String>>,
         to: Spanned<NatAddr>,
         bidirectional: bool,
     },
+}
+
+/// What a MARK or CONNMARK target does, as the kernel's xt_MARK and xt_connmark do it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkOp {
+    /// The mark becomes `(mark & !mask) ^ value`: `--set-xmark V/M`, to which `--set-mark
+    /// V/M` (mask `M | V`), `--and-mark V` (0/!V), `--or-mark V` (V/V) and `--xor-mark V`
+    /// (V/0) reduce, as iptables reduces them.
+    Xmark { value: u32, mask: u32 },
+    /// CONNMARK `--save-mark`: ct mark = `(ct mark & !ctmask) ^ (mark & nfmask)`.
+    Save { nfmask: u32, ctmask: u32 },
+    /// CONNMARK `--restore-mark`: mark = `(mark & !nfmask) ^ (ct mark & ctmask)`.
+    Restore { nfmask: u32, ctmask: u32 },
 }

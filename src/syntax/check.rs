@@ -2,7 +2,7 @@
 //! target options) and the assembly of the checked options into matches and a target.
 
 use super::ast::{
-    Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, Target, TargetKind, Value,
+    MarkOp, Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, Target, TargetKind, Value,
 };
 use super::item::{Item, Res, ToAddr, Val, e008, shown};
 use super::names;
@@ -46,7 +46,11 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
     let mut first: [Option<&Item<'_>>; OPT_COUNT] = [None; OPT_COUNT];
     for it in items {
         if let Some(prev) = first[it.opt as usize] {
-            if !it.opt.desc().repeatable {
+            // An option several modules spell alike is given once per module.
+            let again = !it.opt.desc().also_modules.is_empty()
+                && owning_module(items, it).is_some()
+                && owning_module(items, it) == owning_module(items, prev);
+            if !it.opt.desc().repeatable || again {
                 diags.push(
                     Diagnostic::error(
                         "E006",
@@ -113,6 +117,25 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             continue;
         }
         if let Some(m) = it.opt.desc().module
+            && !it.opt.desc().also_modules.is_empty()
+            && !bad_module
+            && owning_module(items, it).is_none()
+        {
+            let all: Vec<String> = std::iter::once(m)
+                .chain(it.opt.desc().also_modules.iter().copied())
+                .map(|m| format!("`-m {m}`"))
+                .collect();
+            diags.push(
+                Diagnostic::error(
+                    "E007",
+                    format!("`{}` needs {} before it", it.spelling, all.join(" or ")),
+                    it.name_span,
+                )
+                .with_label(format!("belongs to the {m} module"))
+                .with_help(format!("add `-m {m}` before it")),
+            );
+        } else if let Some(m) = it.opt.desc().module
+            && it.opt.desc().also_modules.is_empty()
             && !bad_module
             && !modules.contains(&m)
         {
@@ -194,6 +217,22 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
     }
 }
 
+/// The module an option several modules spell alike (`--mark`) belongs to: the last of them
+/// loaded by a `-m` before it, as iptables hands an option to the latest match that takes it.
+fn owning_module<'a>(items: &'a [Item<'_>], it: &Item<'_>) -> Option<&'a str> {
+    let d = it.opt.desc();
+    let owners = || d.module.into_iter().chain(d.also_modules.iter().copied());
+    items
+        .iter()
+        .take_while(|i| i.name_span.start < it.name_span.start)
+        .filter_map(|i| match (&i.opt, &i.val) {
+            (Opt::Module, Val::Word(w)) => Some(w.node.as_str()),
+            _ => None,
+        })
+        .filter(|m| owners().any(|o| o == *m))
+        .last()
+}
+
 /// The base target of a `-j NAME`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Base {
@@ -210,6 +249,7 @@ enum Base {
     Netmap,
     Copy,
     Tcpmss,
+    Mark { ct: bool },
 }
 
 fn base_target(w: &Spanned<String>) -> Res<Base> {
@@ -227,6 +267,8 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
         "NETMAP" => Base::Netmap,
         "COPY" => Base::Copy,
         "TCPMSS" => Base::Tcpmss,
+        "MARK" => Base::Mark { ct: false },
+        "CONNMARK" => Base::Mark { ct: true },
         s if names::SUBGROUP_PREFIXES
             .iter()
             .any(|(pre, _)| s.strip_prefix(pre).is_some_and(names::is_subgroup_tail)) =>
@@ -243,7 +285,8 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
                 Some(c) => d.with_help(format!("did you mean `{c}`? (targets are case-sensitive)")),
                 None => d.with_help(
                     "supported targets: ACCEPT, DROP, REJECT, LOG, RETURN, DNAT, SNAT, MASQUERADE, \
-                     MASQUERADE-ONCE, REDIRECT, NETMAP, COPY, TCPMSS, or a subgroup such as FWD_C_name",
+                     MASQUERADE-ONCE, REDIRECT, NETMAP, COPY, TCPMSS, MARK, CONNMARK, or a subgroup such as \
+                     FWD_C_name",
                 ),
             };
             return Err(d);
@@ -367,6 +410,10 @@ pub(super) fn target(
                 }
             }
         }
+        Base::Mark { ct } => {
+            let (op, written) = mark_target(items, ct, &w.node, span, failed, diags)?;
+            TargetKind::Mark { ct, op, written }
+        }
         Base::Dnat | Base::Snat => {
             let (flag_name, ex) = if base == Base::Dnat {
                 ("--to-destination", "192.0.2.10")
@@ -473,6 +520,121 @@ pub(super) fn target(
     Some(Target { span, kind })
 }
 
+/// What a MARK or CONNMARK target does, reduced as iptables reduces its options, and the spans
+/// of those options.
+fn mark_target(
+    items: &[Item<'_>],
+    ct: bool,
+    name: &str,
+    span: crate::diagnostic::Span,
+    failed: &[bool; OPT_COUNT],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(MarkOp, Vec<crate::diagnostic::Span>)> {
+    let ops = [
+        Opt::SetXmark,
+        Opt::SetMark,
+        Opt::AndMark,
+        Opt::OrMark,
+        Opt::XorMark,
+        Opt::SaveMark,
+        Opt::RestoreMark,
+    ];
+    let masks = [Opt::Mask, Opt::NfMask, Opt::CtMask];
+    let given: Vec<&Item<'_>> = items.iter().filter(|i| ops.contains(&i.opt)).collect();
+    let written: Vec<_> = items
+        .iter()
+        .filter(|i| ops.contains(&i.opt) || masks.contains(&i.opt))
+        .map(|i| i.span)
+        .collect();
+    let op = match given.as_slice() {
+        [] => {
+            if !ops.iter().any(|o| failed[*o as usize]) {
+                let what = if ct {
+                    "`--set-mark`, `--set-xmark`, `--and-mark`, `--or-mark`, `--xor-mark`, \
+                     `--save-mark` or `--restore-mark`"
+                } else {
+                    "`--set-mark`, `--set-xmark`, `--and-mark`, `--or-mark` or `--xor-mark`"
+                };
+                diags.push(
+                    Diagnostic::error("E010", format!("{name} needs {what}"), span)
+                        .with_label("target without its required option")
+                        .with_help("add `--set-mark 0x1`"),
+                );
+            }
+            return None;
+        }
+        [one] => one,
+        [first, second, ..] => {
+            diags.push(
+                e008(
+                    format!(
+                        "{name} takes one of its operations, not both `{}` and `{}`",
+                        first.spelling, second.spelling
+                    ),
+                    second.name_span,
+                )
+                .with_help("keep one of them, or write two rules"),
+            );
+            return None;
+        }
+    };
+    let (value, mask) = match op.val {
+        Val::MarkMask(v, m) => (v, m),
+        _ => (0, None),
+    };
+    let num = |o: Opt| {
+        items.iter().find(|i| i.opt == o).map(|i| match i.val {
+            Val::MarkMask(v, _) => (v, i),
+            _ => (0, i),
+        })
+    };
+    let copy = matches!(op.opt, Opt::SaveMark | Opt::RestoreMark);
+    if let Some(m) = masks.iter().find_map(|o| num(*o)).filter(|_| !copy) {
+        diags.push(
+            e008(
+                format!("`{}` goes only with `--save-mark` or `--restore-mark`", m.1.spelling),
+                m.1.name_span,
+            )
+            .with_help("remove it; the mask of the other operations is written as VALUE/MASK"),
+        );
+        return None;
+    }
+    let all = u32::MAX;
+    Some((
+        match op.opt {
+            Opt::SetXmark => MarkOp::Xmark { value, mask: mask.unwrap_or(all) },
+            // iptables: `--set-mark V/M` zeroes M and ORs V in, that is `--set-xmark V/(M|V)`.
+            Opt::SetMark => MarkOp::Xmark { value, mask: mask.unwrap_or(all) | value },
+            Opt::AndMark => MarkOp::Xmark { value: 0, mask: !value },
+            Opt::OrMark => MarkOp::Xmark { value, mask: value },
+            Opt::XorMark => MarkOp::Xmark { value, mask: 0 },
+            _ => {
+                if let (Some(m), Some(o)) =
+                    (num(Opt::Mask), num(Opt::NfMask).or_else(|| num(Opt::CtMask)))
+                {
+                    diags.push(
+                        e008(
+                            format!("`{}` and `{}` both set the masks", m.1.spelling, o.1.spelling),
+                            o.1.name_span,
+                        )
+                        .with_help("use `--mask` alone, or `--nfmask` and `--ctmask`"),
+                    );
+                    return None;
+                }
+                let both = num(Opt::Mask).map(|m| m.0);
+                let nfmask = both.or(num(Opt::NfMask).map(|m| m.0)).unwrap_or(all);
+                let ctmask = both.or(num(Opt::CtMask).map(|m| m.0)).unwrap_or(all);
+                if op.opt == Opt::SaveMark {
+                    MarkOp::Save { nfmask, ctmask }
+                } else {
+                    MarkOp::Restore { nfmask, ctmask }
+                }
+            }
+        },
+        written,
+    ))
+}
+
 /// The matches in written order, and the comment.
 pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<String>>) {
     let mut out = Vec::with_capacity(items.len());
@@ -482,6 +644,12 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
         _ => None,
     });
     let has_limit = items.iter().any(|i| i.opt == Opt::Limit);
+    let ct_marks: Vec<bool> = items
+        .iter()
+        .filter(|i| i.opt == Opt::Mark)
+        .map(|i| owning_module(&items, i) == Some("connmark"))
+        .collect();
+    let mut ct_marks = ct_marks.into_iter();
     for it in items {
         let kind = match (it.opt, it.val) {
             (Opt::In, Val::Iface(v)) => MatchKind::InIface(v),
@@ -505,6 +673,11 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
             (Opt::Icmp, Val::Icmp(t)) => MatchKind::IcmpType(t),
             (Opt::Syn, _) => MatchKind::Syn,
             (Opt::TcpFlags, Val::TcpFlags { mask, comp }) => MatchKind::TcpFlags { mask, comp },
+            (Opt::Mark, Val::MarkMask(value, mask)) => MatchKind::Mark {
+                ct: ct_marks.next().unwrap_or(false),
+                value,
+                mask: mask.unwrap_or(u32::MAX),
+            },
             (Opt::Comment, Val::Text(t)) => {
                 comment = Some(t);
                 continue;

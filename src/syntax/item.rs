@@ -53,6 +53,8 @@ pub(super) enum Val {
         mask: u8,
         comp: u8,
     },
+    /// `VALUE[/MASK]` of a mark option, the mask `None` when not written.
+    MarkMask(u32, Option<u32>),
 }
 
 /// One option of a line, lowered.

@@ -353,6 +353,25 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             })?;
             Val::Num(n as u32)
         }
+        ValueKind::MarkMask | ValueKind::Mark32 => {
+            let text = v.as_str();
+            let (value, mask) = match text.split_once('/') {
+                Some((a, b)) => (a, Some(b)),
+                None => (text, None),
+            };
+            let read = |s: &str| {
+                strtoul(s).ok_or_else(|| {
+                    e008(format!("`{}` is not a 32-bit number", shown(s)), ctx.span(v))
+                        .with_help("write a number from 0 to 4294967295, decimal or 0x hex")
+                })
+            };
+            let (value, mask) = (read(value)?, mask.map(read).transpose()?);
+            if mask.is_some() && opt.desc().value == ValueKind::Mark32 {
+                return Err(e008(format!("`{spelling}` takes no /MASK"), ctx.span(v))
+                    .with_help("write one 32-bit number such as 0xff"));
+            }
+            Val::MarkMask(value, mask)
+        }
         ValueKind::Target => Val::Word(Spanned::new(v.as_str().to_string(), ctx.span(v))),
         ValueKind::RejectType => {
             let w = v.as_str().to_ascii_lowercase();
@@ -406,6 +425,22 @@ fn tcp_flags(ctx: LineCtx<'_>, v: &Pair<'_, G>) -> Res<u8> {
         };
     }
     Ok(bits)
+}
+
+/// A number as iptables reads marks and masks (`strtoul` base 0): `0x` hex, a leading `0`
+/// octal, else decimal; `None` when it is not one or does not fit 32 bits.
+fn strtoul(s: &str) -> Option<u32> {
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok()
 }
 
 /// Digits as a number, `None` when it does not fit (the grammar allows any length).

@@ -42,6 +42,8 @@ pub(super) const TARGETS: &[&str] = &[
     "NETMAP",
     "COPY",
     "TCPMSS",
+    "MARK",
+    "CONNMARK",
 ];
 
 /// Match modules we support (`-m NAME`): those of the options table, in its order, then the
@@ -49,7 +51,9 @@ pub(super) const TARGETS: &[&str] = &[
 pub(super) static MODULES: std::sync::LazyLock<Vec<&'static str>> =
     std::sync::LazyLock::new(|| {
         let mut out: Vec<&'static str> = Vec::new();
-        let table = super::options::OPTIONS.iter().filter_map(|d| d.module);
+        let table = super::options::OPTIONS
+            .iter()
+            .flat_map(|d| d.module.into_iter().chain(d.also_modules.iter().copied()));
         for m in table.chain(PROTOCOL_MODULES.iter().copied()) {
             if !out.contains(&m) {
                 out.push(m);

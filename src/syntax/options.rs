@@ -43,10 +43,21 @@ pub(crate) enum Opt {
     Bidir,
     SetMss,
     ClampMss,
+    Mark,
+    SetMark,
+    SetXmark,
+    AndMark,
+    OrMark,
+    XorMark,
+    SaveMark,
+    RestoreMark,
+    Mask,
+    NfMask,
+    CtMask,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::ClampMss as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::CtMask as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +97,10 @@ pub(crate) enum ValueKind {
     TcpFlags,
     /// A `--set-mss` value, 0 to 65535.
     Mss,
+    /// A 32-bit mark with an optional mask, `VALUE[/MASK]`, each decimal, 0x hex or 0 octal.
+    MarkMask,
+    /// A 32-bit mark or mask alone.
+    Mark32,
     RejectType,
     LogLevel,
     /// A NAT/NETMAP/COPY `--to` value.
@@ -125,6 +140,8 @@ impl ValueKind {
             ValueKind::Target => " ACCEPT",
             ValueKind::TcpFlags => " SYN,RST SYN",
             ValueKind::Mss => " 1400",
+            ValueKind::MarkMask => " 0x10/0xff",
+            ValueKind::Mark32 => " 0xff",
             ValueKind::RejectType => " tcp-reset",
             ValueKind::LogLevel => " warning",
             ValueKind::To => " 10.0.0.1:80",
@@ -159,6 +176,9 @@ pub(crate) struct OptDesc {
     pub(super) rule: G,
     /// The `-m` module it belongs to.
     pub module: Option<&'static str>,
+    /// Other modules with an option of the same spelling (`-m connmark --mark`): the option
+    /// belongs to the last of these modules loaded before it.
+    pub also_modules: &'static [&'static str],
     /// Whether iptables accepts `!` before it.
     pub negatable: bool,
     /// Whether a rule may give it more than once (each `-m set` is its own match).
@@ -184,6 +204,8 @@ const PORTS_DESC: &str = "a comma-separated list of ports or ranges such as 80,4
 const STATES_DESC: &str = "a comma-separated list of states such as NEW,ESTABLISHED";
 const TEXT_DESC: &str = "a text: \"double quoted\", 'single quoted' or one word";
 const RANGE_DESC: &str = "an address range such as 10.0.0.1-10.0.0.9";
+const MARK_DESC: &str = "a mark with an optional mask such as 0x10 or 0x10/0xff";
+const MARK32_DESC: &str = "a 32-bit value such as 0xff";
 const TO_DESC: &str = "an address, address range or network (optionally with :PORT or \
                        :PORT-PORT), a ${variable} or a plugin name";
 
@@ -193,6 +215,7 @@ const BASE: OptDesc = OptDesc {
     spellings: &[],
     rule: G::o_in,
     module: None,
+    also_modules: &[],
     negatable: false,
     repeatable: false,
     targets: None,
@@ -524,6 +547,105 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         targets: Some(&["TCPMSS"]),
         ..BASE
     },
+    OptDesc {
+        opt: Opt::Mark,
+        spellings: &["--mark"],
+        rule: G::o_mark,
+        module: Some("mark"),
+        also_modules: &["connmark"],
+        negatable: true,
+        // Once per module: `-m mark --mark 1 -m connmark --mark 2` (check.rs).
+        repeatable: true,
+        value: ValueKind::MarkMask,
+        wants: MARK_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SetMark,
+        spellings: &["--set-mark"],
+        rule: G::o_set_mark,
+        targets: Some(&["MARK", "CONNMARK"]),
+        value: ValueKind::MarkMask,
+        wants: MARK_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SetXmark,
+        spellings: &["--set-xmark"],
+        rule: G::o_set_xmark,
+        targets: Some(&["MARK", "CONNMARK"]),
+        value: ValueKind::MarkMask,
+        wants: MARK_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::AndMark,
+        spellings: &["--and-mark"],
+        rule: G::o_and_mark,
+        targets: Some(&["MARK", "CONNMARK"]),
+        value: ValueKind::Mark32,
+        wants: MARK32_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::OrMark,
+        spellings: &["--or-mark"],
+        rule: G::o_or_mark,
+        targets: Some(&["MARK", "CONNMARK"]),
+        value: ValueKind::Mark32,
+        wants: MARK32_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::XorMark,
+        spellings: &["--xor-mark"],
+        rule: G::o_xor_mark,
+        targets: Some(&["MARK", "CONNMARK"]),
+        value: ValueKind::Mark32,
+        wants: MARK32_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SaveMark,
+        spellings: &["--save-mark"],
+        rule: G::o_save_mark,
+        targets: Some(&["CONNMARK"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::RestoreMark,
+        spellings: &["--restore-mark"],
+        rule: G::o_restore_mark,
+        targets: Some(&["CONNMARK"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Mask,
+        spellings: &["--mask"],
+        rule: G::o_mask,
+        targets: Some(&["CONNMARK"]),
+        value: ValueKind::Mark32,
+        wants: MARK32_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::NfMask,
+        spellings: &["--nfmask"],
+        rule: G::o_nfmask,
+        targets: Some(&["CONNMARK"]),
+        value: ValueKind::Mark32,
+        wants: MARK32_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtMask,
+        spellings: &["--ctmask"],
+        rule: G::o_ctmask,
+        targets: Some(&["CONNMARK"]),
+        value: ValueKind::Mark32,
+        wants: MARK32_DESC,
+        ..BASE
+    },
 ];
 
 /// Grammar rule (as `usize`) → index in [`OPTIONS`], `u8::MAX` for rules that are no option:
@@ -620,6 +742,8 @@ mod tests {
             "iprange",
             "limit",
             "set",
+            "mark",
+            "connmark",
             "tcp",
             "udp",
             "udplite",

@@ -705,9 +705,8 @@ fn e002_unknown_option_with_did_you_mean() {
 
 #[test]
 fn e004_unsupported_module() {
-    let d =
-        check("INPUT -m mark -j DROP", "E004", "unknown or unsupported match module `mark`", 10);
-    assert_eq!(d.span(), sp(9, 13));
+    let d = check("INPUT -m u32 -j DROP", "E004", "unknown or unsupported match module `u32`", 10);
+    assert_eq!(d.span(), sp(9, 12));
     check("INPUT -m string -j DROP", "E004", "unknown or unsupported match module `string`", 10);
     let d = check(
         "INPUT -m multiprot --dports 1 -p tcp -j DROP",
@@ -724,7 +723,7 @@ fn e005_unknown_target() {
     assert_eq!(d.help.as_deref(), Some("did you mean `ACCEPT`? (targets are case-sensitive)"));
     let d = check("INPUT -j TPROXY", "E005", "unknown or unsupported target `TPROXY`", 10);
     assert!(d.help.as_deref().is_some_and(|h| h.starts_with("supported targets")));
-    check("INPUT -j MARK", "E005", "unknown or unsupported target `MARK`", 10);
+    check("INPUT -j SECMARK", "E005", "unknown or unsupported target `SECMARK`", 10);
 }
 
 #[test]
@@ -985,12 +984,12 @@ fn e022_negation_not_allowed() {
 
 #[test]
 fn one_line_can_carry_several_problems() {
-    // `--mark` belongs to the unsupported module: its E004 covers it, no extra E002.
-    let (file, diags) = parse(F, "INPUT -m mark --mark 1 --tcp-flagz -j TPROXY");
+    // `--u32` belongs to the unsupported module: its E004 covers it, no extra E002.
+    let (file, diags) = parse(F, "INPUT -m u32 --u32 1 --tcp-flagz -j TPROXY");
     assert!(file.rules.is_empty());
     let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
     assert_eq!(codes, vec!["E004", "E005"]);
-    let (_, diags) = parse(F, "INPUT --tcp-flagz -m mark --mark 1 -j TPROXY");
+    let (_, diags) = parse(F, "INPUT --tcp-flagz -m u32 --u32 1 -j TPROXY");
     let codes: Vec<&str> = diags.iter().map(|d| d.code).collect();
     assert_eq!(codes, vec!["E002", "E004", "E005"]);
 }
@@ -1235,4 +1234,99 @@ fn first_words_of_the_pieces_add_up_to_the_files() {
         }
         assert_eq!(sum, whole, "{threads} pieces");
     }
+}
+
+#[test]
+fn marks_and_mark_targets() {
+    use super::ast::MarkOp;
+    let r = ok("FORWARD -m mark ! --mark 0x10/0xff -j DROP");
+    assert_eq!(kinds(&r)[0], MatchKind::Mark { ct: false, value: 0x10, mask: 0xff });
+    assert!(r.matches[0].negated);
+    // strtoul base 0, as iptables: decimal, 0x hex, a leading 0 octal.
+    let r = ok("FORWARD -m connmark --mark 010 -j DROP");
+    assert_eq!(kinds(&r)[0], MatchKind::Mark { ct: true, value: 8, mask: u32::MAX });
+    // Each `--mark` belongs to the last of its modules loaded before it.
+    let r = ok("FORWARD -m mark --mark 1 -m connmark --mark 2 -j DROP");
+    assert_eq!(kinds(&r)[0], MatchKind::Mark { ct: false, value: 1, mask: u32::MAX });
+    assert_eq!(kinds(&r)[1], MatchKind::Mark { ct: true, value: 2, mask: u32::MAX });
+    let xmark = |line: &str| match target(&ok(line)) {
+        TargetKind::Mark { op, .. } => op,
+        other => panic!("{other:?}"),
+    };
+    let all = u32::MAX;
+    assert_eq!(xmark("FORWARD -j MARK --set-mark 5"), MarkOp::Xmark { value: 5, mask: all });
+    assert_eq!(
+        xmark("FORWARD -j MARK --set-mark 0x100/0xff"),
+        MarkOp::Xmark { value: 0x100, mask: 0x1ff }
+    );
+    assert_eq!(xmark("FORWARD -j MARK --set-xmark 0x1/0x3"), MarkOp::Xmark { value: 1, mask: 3 });
+    assert_eq!(xmark("FORWARD -j MARK --and-mark 0xf"), MarkOp::Xmark { value: 0, mask: !0xf });
+    assert_eq!(xmark("FORWARD -j MARK --or-mark 0xf"), MarkOp::Xmark { value: 0xf, mask: 0xf });
+    assert_eq!(xmark("FORWARD -j MARK --xor-mark 0xf"), MarkOp::Xmark { value: 0xf, mask: 0 });
+    assert_eq!(xmark("FORWARD -j CONNMARK --save-mark"), MarkOp::Save { nfmask: all, ctmask: all });
+    assert_eq!(
+        xmark("FORWARD -j CONNMARK --restore-mark --mask 0xff"),
+        MarkOp::Restore { nfmask: 0xff, ctmask: 0xff }
+    );
+    assert_eq!(
+        xmark("FORWARD -j CONNMARK --save-mark --nfmask 0xf --ctmask 0xf0"),
+        MarkOp::Save { nfmask: 0xf, ctmask: 0xf0 }
+    );
+
+    check(
+        "FORWARD --mark 1 -j DROP",
+        "E007",
+        "`--mark` needs `-m mark` or `-m connmark` before it",
+        9,
+    );
+    check(
+        "FORWARD --mark 1 -m mark -j DROP",
+        "E007",
+        "`--mark` needs `-m mark` or `-m connmark` before it",
+        9,
+    );
+    check(
+        "FORWARD -m mark --mark 1 --mark 2 -j DROP",
+        "E006",
+        "`--mark` given twice in one rule",
+        26,
+    );
+    check("FORWARD -m mark --mark 0x1g -j DROP", "E008", "`0x1g` is not a 32-bit number", 24);
+    check(
+        "FORWARD -m mark --mark 4294967296 -j DROP",
+        "E008",
+        "`4294967296` is not a 32-bit number",
+        24,
+    );
+    check(
+        "FORWARD -j MARK",
+        "E010",
+        "MARK needs `--set-mark`, `--set-xmark`, `--and-mark`, `--or-mark` or `--xor-mark`",
+        9,
+    );
+    check(
+        "FORWARD -j MARK --set-mark 1 --or-mark 2",
+        "E008",
+        "MARK takes one of its operations, not both `--set-mark` and `--or-mark`",
+        30,
+    );
+    check(
+        "FORWARD -j MARK --save-mark",
+        "E009",
+        "`--save-mark` belongs to the CONNMARK target, not MARK",
+        17,
+    );
+    check("FORWARD -j MARK --and-mark 1/2", "E008", "`--and-mark` takes no /MASK", 28);
+    check(
+        "FORWARD -j CONNMARK --set-mark 1 --mask 0xff",
+        "E008",
+        "`--mask` goes only with `--save-mark` or `--restore-mark`",
+        34,
+    );
+    check(
+        "FORWARD -j CONNMARK --save-mark --mask 1 --ctmask 2",
+        "E008",
+        "`--mask` and `--ctmask` both set the masks",
+        42,
+    );
 }

@@ -120,6 +120,10 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         Match::TcpFlags { neg: false, mask: 0x06, comp: 0x02 },
         Match::TcpFlags { neg: true, mask: 0x3f, comp: 0x29 },
         Match::TcpFlags { neg: false, mask: 0x3f, comp: 0 },
+        Match::Mark { ct: false, neg: false, value: 1, mask: u32::MAX },
+        Match::Mark { ct: false, neg: true, value: 0x10, mask: 0xff },
+        Match::Mark { ct: true, neg: false, value: 0x100, mask: 0xff00 },
+        Match::Mark { ct: true, neg: true, value: 7, mask: u32::MAX },
     ];
     for neg in [false, true] {
         for addrs in [
@@ -267,6 +271,18 @@ pub fn every_variant() -> Ruleset {
         let syn = || vec![Match::TcpFlags { neg: false, mask: 0x06, comp: 0x02 }];
         r.push(l.rule(syn(), Action::Tcpmss(Mss::ClampToPmtu)));
         r.push(l.rule(syn(), Action::Tcpmss(Mss::Set(1360))));
+        for (ct, and, xor) in [
+            (false, 0, 5),
+            (false, 0xffffff00, 5),
+            (true, 0xf, 0),
+            (true, !0xf, 0xf),
+            (false, u32::MAX, 0xf),
+            (true, 0xff, 0x100),
+        ] {
+            r.push(l.rule(vec![], Action::Mark { ct, and, xor }));
+        }
+        r.push(l.rule(vec![], Action::MarkCopy { to_ct: true }));
+        r.push(l.rule(vec![], Action::MarkCopy { to_ct: false }));
         r.push(l.rule(vec![], Action::Accept));
         r
     };

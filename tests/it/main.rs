@@ -14,6 +14,7 @@ mod irgen;
 mod limits;
 mod lint;
 mod load;
+mod marks;
 mod natkeep;
 mod negation;
 #[cfg(feature = "netlink")]

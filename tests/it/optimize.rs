@@ -109,6 +109,8 @@ impl Eval<'_> {
                 let flags: u8 = if p.syn { 0x02 } else { 0x10 };
                 p.proto == 6 && ((flags & mask == *comp) != *neg)
             }
+            // The model's packets and connections carry mark 0.
+            Match::Mark { neg, value, .. } => (*value == 0) != *neg,
             Match::Tuple(t) => {
                 t.elements.iter().any(|e| t.fields.iter().zip(e).all(|(f, v)| self.field(*f, v, p)))
             }
@@ -150,6 +152,8 @@ impl Eval<'_> {
                     | Action::Log { .. }
                     | Action::Dup { .. }
                     | Action::Tcpmss(_)
+                    | Action::Mark { .. }
+                    | Action::MarkCopy { .. }
                     | Action::Jump(_)
             );
             trace.push(outcome);

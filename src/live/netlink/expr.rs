@@ -121,6 +121,7 @@ impl Expr {
                     MetaKey::IifName => libc::NFT_META_IIFNAME,
                     MetaKey::OifName => libc::NFT_META_OIFNAME,
                     MetaKey::L4Proto => libc::NFT_META_L4PROTO,
+                    MetaKey::Mark => libc::NFT_META_MARK,
                 };
                 e.u32(sys::NFTNL_EXPR_META_KEY, key as u32);
                 e.u32(sys::NFTNL_EXPR_META_DREG, REG_1);
@@ -261,6 +262,24 @@ impl Expr {
             Expr::Dup { sreg_addr } => {
                 let e = RawExpr::alloc(c"dup");
                 e.u32(sys::NFTNL_EXPR_DUP_SREG_ADDR, *sreg_addr);
+                e
+            }
+            Expr::CtMark => {
+                let e = RawExpr::alloc(c"ct");
+                e.u32(sys::NFTNL_EXPR_CT_KEY, libc::NFT_CT_MARK as u32);
+                e.u32(sys::NFTNL_EXPR_CT_DREG, REG_1);
+                e
+            }
+            Expr::SetMark { ct: false } => {
+                let e = RawExpr::alloc(c"meta");
+                e.u32(sys::NFTNL_EXPR_META_KEY, libc::NFT_META_MARK as u32);
+                e.u32(sys::NFTNL_EXPR_META_SREG, REG_1);
+                e
+            }
+            Expr::SetMark { ct: true } => {
+                let e = RawExpr::alloc(c"ct");
+                e.u32(sys::NFTNL_EXPR_CT_KEY, libc::NFT_CT_MARK as u32);
+                e.u32(sys::NFTNL_EXPR_CT_SREG, REG_1);
                 e
             }
             Expr::RtTcpmss => {

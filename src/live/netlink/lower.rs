@@ -55,6 +55,7 @@ pub(crate) enum MetaKey {
     IifName,
     OifName,
     L4Proto,
+    Mark,
 }
 
 /// A set referenced by a lookup: its name (`__set%d` for anonymous ones) and its id in the
@@ -137,6 +138,12 @@ pub(crate) enum Expr {
     Redir(NatRegs),
     Dup {
         sreg_addr: u32,
+    },
+    /// `ct load mark => reg 1`.
+    CtMark,
+    /// `meta set mark with reg 1` (`ct`: `ct set mark with reg 1`).
+    SetMark {
+        ct: bool,
     },
     /// `rt load tcpmss => reg 1` (the route's MTU less the headers, host order).
     RtTcpmss,
@@ -586,7 +593,21 @@ impl RuleCx<'_, '_> {
                 self.exprs.push(Expr::Bitwise { mask: vec![*mask], xor: vec![0] });
                 self.exprs.push(Expr::Cmp(op(*neg), vec![*comp]));
             }
+            // Marks are host-endian 32-bit values.
+            Match::Mark { ct, neg, value, mask } => {
+                self.load_mark(*ct);
+                if *mask != u32::MAX {
+                    self.exprs
+                        .push(Expr::Bitwise { mask: mask.to_ne_bytes().to_vec(), xor: vec![0; 4] });
+                }
+                self.exprs.push(Expr::Cmp(op(*neg), value.to_ne_bytes().to_vec()));
+            }
         }
+    }
+
+    /// `meta load mark => reg 1`, or `ct load mark`.
+    fn load_mark(&mut self, ct: bool) {
+        self.exprs.push(if ct { Expr::CtMark } else { Expr::Meta(MetaKey::Mark) });
     }
 
     fn ifname(&mut self, key: MetaKey, neg: bool, name: &str) {
@@ -830,6 +851,25 @@ impl RuleCx<'_, '_> {
             Action::Dup { to } => {
                 self.exprs.push(Expr::Immediate { dreg: REG_1, data: to.octets().to_vec() });
                 self.exprs.push(Expr::Dup { sreg_addr: REG_1 });
+            }
+            // As nft 1.0.6 lowers `meta mark set 0x1` (an immediate) and `meta mark set meta
+            // mark & A ^ X` (one bitwise of mask and xor).
+            Action::Mark { ct, and, xor } => {
+                if *and == 0 {
+                    self.exprs
+                        .push(Expr::Immediate { dreg: REG_1, data: xor.to_ne_bytes().to_vec() });
+                } else {
+                    self.load_mark(*ct);
+                    self.exprs.push(Expr::Bitwise {
+                        mask: and.to_ne_bytes().to_vec(),
+                        xor: xor.to_ne_bytes().to_vec(),
+                    });
+                }
+                self.exprs.push(Expr::SetMark { ct: *ct });
+            }
+            Action::MarkCopy { to_ct } => {
+                self.load_mark(!*to_ct);
+                self.exprs.push(Expr::SetMark { ct: *to_ct });
             }
             // As nft 1.0.6 lowers `tcp option maxseg size set rt mtu` / `… set N`.
             Action::Tcpmss(Mss::ClampToPmtu) => {
