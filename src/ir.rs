@@ -311,9 +311,48 @@ pub enum Match {
         value: u32,
         mask: u32,
     },
+    /// A header or meta value compared with a number or range (iptables `-m length`, `-m ttl`,
+    /// `-m pkttype`, `-f`, `-m dscp`, `-m ecn --ecn-ip-ect`, `-m ah`, `-m esp`, `-m tcpmss`;
+    /// `neg`: not). `Gt`/`Lt` are never negated.
+    Value {
+        key: Key,
+        neg: bool,
+        cmp: Cmp,
+    },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),
+}
+
+/// The value a [`Match::Value`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// `ip length`, the IP header's total length (what xt_length reads).
+    IpLength,
+    /// `ip ttl`.
+    Ttl,
+    /// `meta pkttype` (0 host/unicast, 1 broadcast, 2 multicast).
+    PktType,
+    /// `ip frag-off & 0x1fff`: the fragment offset, not 0 in a fragment other than the first.
+    FragOffset,
+    /// `ip dscp` (0-63).
+    Dscp,
+    /// `ip ecn` (0-3).
+    Ecn,
+    /// `ah spi` (needs the AH protocol).
+    AhSpi,
+    /// `esp spi` (needs the ESP protocol).
+    EspSpi,
+    /// `tcp option maxseg size`: a packet without the option matches neither way.
+    TcpMss,
+}
+
+/// How a [`Match::Value`] compares: an inclusive range (`(n, n)` is one value), `>` or `<`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cmp {
+    Range(u32, u32),
+    Gt(u32),
+    Lt(u32),
 }
 
 /// The tuple of `fields` is one of `elements` (an anonymous concatenated set,

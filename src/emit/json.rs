@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::rule::{ct_name, l4_name, tcp_flag_names};
 use crate::ir::{
-    Action, AddrMatch, BaseChain, ChainKind, Dir, Hook, Match, Mss, NatTarget, PortMatch, RateUnit,
-    RejectWith, Rule, Ruleset, Set, SetElements, Tuple, Vmap, set_name,
+    Action, AddrMatch, BaseChain, ChainKind, Cmp, Dir, Hook, Key, Match, Mss, NatTarget, PortMatch,
+    RateUnit, RejectWith, Rule, Ruleset, Set, SetElements, Tuple, Vmap, set_name,
 };
 
 /// The table, its sets, chains and rules as `nft -j list table ip NAME` shows them (without
@@ -95,6 +95,36 @@ fn port_range((lo, hi): (u16, u16)) -> Value {
 
 fn op(neg: bool) -> &'static str {
     if neg { "!=" } else { "==" }
+}
+
+/// nft's name of a DSCP value, as it lists them (others are listed as numbers).
+fn dscp_name(n: u32) -> Option<&'static str> {
+    Some(match n {
+        0 => "cs0",
+        1 => "lephb",
+        8 => "cs1",
+        10 => "af11",
+        12 => "af12",
+        14 => "af13",
+        16 => "cs2",
+        18 => "af21",
+        20 => "af22",
+        22 => "af23",
+        24 => "cs3",
+        26 => "af31",
+        28 => "af32",
+        30 => "af33",
+        32 => "cs4",
+        34 => "af41",
+        36 => "af42",
+        38 => "af43",
+        40 => "cs5",
+        44 => "va",
+        46 => "ef",
+        48 => "cs6",
+        56 => "cs7",
+        _ => return None,
+    })
 }
 
 /// `meta mark` or `ct mark`.
@@ -203,6 +233,32 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
         Match::TcpFlags { neg, mask, comp } => {
             let comp = if *comp == 0 { json!(0) } else { json!(tcp_flag_names(*comp)) };
             matcher(op(*neg), json!({"&": [payload("tcp", "flags"), tcp_flag_names(*mask)]}), comp)
+        }
+        Match::Value { key, neg, cmp } => {
+            let left = match key {
+                Key::IpLength => payload("ip", "length"),
+                Key::Ttl => payload("ip", "ttl"),
+                Key::PktType => json!({"meta": {"key": "pkttype"}}),
+                Key::FragOffset => json!({"&": [payload("ip", "frag-off"), 0x1fff]}),
+                Key::Dscp => payload("ip", "dscp"),
+                Key::Ecn => payload("ip", "ecn"),
+                Key::AhSpi => payload("ah", "spi"),
+                Key::EspSpi => payload("esp", "spi"),
+                Key::TcpMss => json!({"tcp option": {"name": "maxseg", "field": "size"}}),
+            };
+            // One value as nft lists it: packet types, DSCP classes and ECN codepoints by name.
+            let one = |n: u32| match key {
+                Key::PktType => json!(super::rule::pkttype_name(n)),
+                Key::Ecn => json!(["not-ect", "ect1", "ect0", "ce"][n as usize & 3]),
+                Key::Dscp => dscp_name(n).map_or_else(|| json!(n), |s| json!(s)),
+                _ => json!(n),
+            };
+            match cmp {
+                Cmp::Gt(n) => matcher(">", left, json!(n)),
+                Cmp::Lt(n) => matcher("<", left, json!(n)),
+                Cmp::Range(a, b) if a == b => matcher(op(*neg), left, one(*a)),
+                Cmp::Range(a, b) => matcher(op(*neg), left, json!({"range": [a, b]})),
+            }
         }
         Match::Mark { ct, neg, value, mask } => {
             let key = mark_key(*ct);

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use ipnetwork::Ipv4Network;
 
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, Files, L4, LogLevel, Match, Mss, NatTarget, Origin, PortMatch,
-    RateUnit, RejectWith, Rule, Set, set_name,
+    Action, AddrMatch, Cmp, CtState, Dir, Files, Key, L4, LogLevel, Match, Mss, NatTarget, Origin,
+    PortMatch, RateUnit, RejectWith, Rule, Set, set_name,
 };
 use crate::nft::{COMMENT_MAX, LOG_PREFIX_MAX};
 
@@ -114,6 +114,21 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
             let comp = if *comp == 0 { "0".to_string() } else { tcp_flag_names(*comp).join("|") };
             let _ = write!(out, "tcp flags & ({}) {op} {comp}", tcp_flag_names(*mask).join("|"));
         }
+        Match::Value { key, neg, cmp } => {
+            out.push_str(value_key(*key));
+            let _ = match cmp {
+                Cmp::Gt(n) => write!(out, " > {n}"),
+                Cmp::Lt(n) => write!(out, " < {n}"),
+                Cmp::Range(a, b) => {
+                    out.push_str(if *neg { " != " } else { " == " });
+                    match (key, a == b) {
+                        (Key::PktType, true) => write!(out, "{}", pkttype_name(*a)),
+                        (_, true) => write!(out, "{a}"),
+                        (_, false) => write!(out, "{a}-{b}"),
+                    }
+                }
+            };
+        }
         Match::Mark { ct, neg, value, mask } => {
             out.push_str(mark_key(*ct));
             if *mask != u32::MAX {
@@ -122,6 +137,31 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
             let op = if *neg { "!=" } else { "==" };
             let _ = write!(out, " {op} {value:#010x}");
         }
+    }
+}
+
+/// The nft expression a [`Key`] reads.
+fn value_key(key: Key) -> &'static str {
+    match key {
+        Key::IpLength => "ip length",
+        Key::Ttl => "ip ttl",
+        Key::PktType => "meta pkttype",
+        Key::FragOffset => "ip frag-off & 0x1fff",
+        Key::Dscp => "ip dscp",
+        Key::Ecn => "ip ecn",
+        Key::AhSpi => "ah spi",
+        Key::EspSpi => "esp spi",
+        Key::TcpMss => "tcp option maxseg size",
+    }
+}
+
+/// nft's name of a packet type (`meta pkttype`), as it lists them.
+pub(super) fn pkttype_name(n: u32) -> &'static str {
+    match n {
+        0 => "host",
+        1 => "broadcast",
+        2 => "multicast",
+        _ => "other",
     }
 }
 
@@ -144,7 +184,7 @@ fn push_mark_set(out: &mut String, ct: bool, and: u32, xor: u32) {
 
 /// The names of the TCP flag bits set in `bits`, in nft's order.
 pub(super) fn tcp_flag_names(bits: u8) -> Vec<&'static str> {
-    const NAMES: [&str; 6] = ["fin", "syn", "rst", "psh", "ack", "urg"];
+    const NAMES: [&str; 8] = ["fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"];
     NAMES.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, n)| *n).collect()
 }
 

@@ -198,6 +198,25 @@ fn matches_text() {
             Match::Mark { ct: true, neg: true, value: 0x10, mask: 0xff },
             "ct mark & 0x000000ff != 0x00000010",
         ),
+        (
+            Match::Value { key: Key::IpLength, neg: false, cmp: Cmp::Range(1, 9) },
+            "ip length == 1-9",
+        ),
+        (Match::Value { key: Key::Ttl, neg: false, cmp: Cmp::Gt(5) }, "ip ttl > 5"),
+        (
+            Match::Value { key: Key::PktType, neg: true, cmp: Cmp::Range(0, 0) },
+            "meta pkttype != host",
+        ),
+        (
+            Match::Value { key: Key::FragOffset, neg: true, cmp: Cmp::Range(0, 0) },
+            "ip frag-off & 0x1fff != 0",
+        ),
+        (Match::Value { key: Key::EspSpi, neg: true, cmp: Cmp::Range(7, 7) }, "esp spi != 7"),
+        (
+            Match::Value { key: Key::TcpMss, neg: false, cmp: Cmp::Range(1, 535) },
+            "tcp option maxseg size == 1-535",
+        ),
+        (Match::TcpFlags { neg: true, mask: 0x80, comp: 0 }, "tcp flags & (cwr) != 0"),
     ];
     for (m, text) in cases {
         assert_eq!(

@@ -91,6 +91,7 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Set { .. } => 50,
         MatchKind::Mark { ct: false, .. } => 60,
         MatchKind::Mark { ct: true, .. } => 61,
+        MatchKind::Header { .. } => 62,
     };
     if after_limit { stateless_ext + 100 } else { stateless_ext }
 }
@@ -193,6 +194,12 @@ fn print_rule(src: &str, rule: &Rule) -> String {
             MatchKind::Syn => plain(Opt::Syn, String::new()),
             MatchKind::TcpFlags { .. } => {
                 plain(Opt::TcpFlags, option_value(at(m.span)).to_string())
+            }
+            // `--ttl-gt` or `--ttl-eq`, `--dscp` or `--dscp-class`: as written.
+            MatchKind::Header { .. } => {
+                let written = at(m.span);
+                let opt = Opt::of_spelling(option_word(written)).unwrap_or(Opt::Length);
+                plain(opt, option_value(written).to_string())
             }
             MatchKind::Mark { ct, .. } => Piece {
                 module: Some(if *ct { "connmark" } else { "mark" }),

@@ -115,6 +115,8 @@ fn line_with(d: &crate::syntax::options::OptDesc, spelling: &str, written: &str)
     let proto = match (d.opt, d.needs_proto) {
         (Opt::Proto, _) => "-i eth0",
         (_, Some(ProtoNeed::Icmp)) => "-p icmp",
+        (_, Some(ProtoNeed::Ah)) => "-p ah",
+        (_, Some(ProtoNeed::Esp)) => "-p esp",
         _ => "-p tcp",
     };
     let module = d.module.map(|m| format!("-m {m} ")).unwrap_or_default();

@@ -456,6 +456,16 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
             }
             // Marks are not modelled: the rule never covers, and may meet any packet.
             Match::Mark { .. } => s.opaque = true,
+            // Header values are not modelled either; some need their protocol.
+            Match::Value { key, .. } => {
+                match key {
+                    crate::ir::Key::AhSpi => s.proto.and_only(51),
+                    crate::ir::Key::EspSpi => s.proto.and_only(50),
+                    crate::ir::Key::TcpMss => s.proto.and_only(6),
+                    _ => {}
+                }
+                s.opaque = true;
+            }
             Match::TcpSyn { neg } => {
                 s.proto.and_only(6);
                 s.syn = match s.syn {

@@ -70,6 +70,7 @@ impl Resolver<'_> {
         let (mut src, mut dst) = (AddrAlts::Any, AddrAlts::Any);
         let l4 = proto.and_then(|(neg, p, _)| if neg { None } else { l4_of(p) });
         let mut implied = false;
+        let mut seen_once: Vec<ast::HeaderKey> = Vec::new();
         for m in &rule.matches {
             let neg = m.negated;
             match &m.kind {
@@ -229,6 +230,72 @@ impl Resolver<'_> {
                 MatchKind::TcpFlags { mask: 0x17, comp: 0x02 } => {
                     implied = true;
                     ext.push(Match::TcpSyn { neg });
+                }
+                &MatchKind::Header { key, cmp } => {
+                    use ast::HeaderKey as H;
+                    let once = matches!(key, H::Ttl | H::Dscp);
+                    if once && !seen_once.contains(&key) {
+                        seen_once.push(key);
+                    } else if once {
+                        let module = if key == H::Ttl { "ttl" } else { "dscp" };
+                        self.error(
+                            Diagnostic::error(
+                                "E006",
+                                format!("`-m {module}` takes one condition per rule"),
+                                m.span,
+                            )
+                            .with_help("keep one of them, or write two rules"),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    let ir_key = match key {
+                        // The flag bits of the TCP header: set (`& bit != 0`) or not.
+                        H::EcnTcpCwr | H::EcnTcpEce => {
+                            let bit = if key == H::EcnTcpCwr { 0x80 } else { 0x40 };
+                            implied = true;
+                            ext.push(Match::TcpFlags { neg: !neg, mask: bit, comp: 0 });
+                            continue;
+                        }
+                        // `-f`: the fragment offset is not 0.
+                        H::Fragment => {
+                            ext.push(Match::Value {
+                                key: ir::Key::FragOffset,
+                                neg: !neg,
+                                cmp: ir::Cmp::Range(0, 0),
+                            });
+                            continue;
+                        }
+                        H::Length => ir::Key::IpLength,
+                        H::Ttl => ir::Key::Ttl,
+                        H::PktType => ir::Key::PktType,
+                        H::Dscp => ir::Key::Dscp,
+                        H::EcnIp => ir::Key::Ecn,
+                        H::AhSpi => ir::Key::AhSpi,
+                        H::EspSpi => ir::Key::EspSpi,
+                        H::Mss => ir::Key::TcpMss,
+                    };
+                    if key == H::Mss && neg {
+                        // xt_tcpmss matches `! --mss` on a packet without the option; nft's
+                        // option load ends the rule there, negated or not.
+                        self.error(
+                            Diagnostic::error(
+                                "E008",
+                                "`! --mss` cannot be translated: nftables never matches a \
+                                 packet without an MSS option, iptables' negation does",
+                                m.span,
+                            )
+                            .with_help(
+                                "match the MSS range you want positively, e.g. `--mss 0:1399` \
+                                 for `! --mss 1400:65535` (packets without the option differ)",
+                            ),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    // An SPI is read from the protocol's own header: nft infers the protocol.
+                    implied |= matches!(key, H::AhSpi | H::EspSpi);
+                    ext.push(Match::Value { key: ir_key, neg, cmp });
                 }
                 &MatchKind::Mark { ct, value, mask } => {
                     if value & !mask != 0 {

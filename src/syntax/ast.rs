@@ -155,6 +155,37 @@ pub enum MatchKind {
     /// `-m mark --mark V[/M]` (`ct`: `-m connmark --mark`): the mark under `mask` is `value`
     /// (`mask` 0xffffffff when not written).
     Mark { ct: bool, value: u32, mask: u32 },
+    /// A header value compared with a number or range: `-m length`, `-m ttl`, `-m pkttype`,
+    /// `-f`, `-m dscp`, `-m ecn`, `-m ah`, `-m esp`, `-m tcpmss`. `-f` and the ECN TCP flags
+    /// carry `Range(1, 1)` (the flag is set).
+    Header { key: HeaderKey, cmp: crate::ir::Cmp },
+}
+
+/// What a [`MatchKind::Header`] compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderKey {
+    /// `--length`: the IP total length.
+    Length,
+    /// `--ttl-eq`, `--ttl-gt`, `--ttl-lt`.
+    Ttl,
+    /// `--pkt-type`: the kernel's packet type (0 unicast, 1 broadcast, 2 multicast).
+    PktType,
+    /// `-f`: a fragment other than the first.
+    Fragment,
+    /// `--dscp`, `--dscp-class`.
+    Dscp,
+    /// `--ecn-ip-ect`: the IP header's ECN codepoint.
+    EcnIp,
+    /// `--ecn-tcp-cwr`.
+    EcnTcpCwr,
+    /// `--ecn-tcp-ece`.
+    EcnTcpEce,
+    /// `--ahspi`.
+    AhSpi,
+    /// `--espspi`.
+    EspSpi,
+    /// `-m tcpmss --mss`: the MSS option's value.
+    Mss,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,12 +2,14 @@
 //! target options) and the assembly of the checked options into matches and a target.
 
 use super::ast::{
-    MarkOp, Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, Target, TargetKind, Value,
+    HeaderKey, MarkOp, Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, Target,
+    TargetKind, Value,
 };
 use super::item::{Item, Res, ToAddr, Val, e008, shown};
 use super::names;
 use super::options::{OPT_COUNT, Opt, ProtoNeed, ValueKind};
 use crate::diagnostic::{Diagnostic, Spanned};
+use crate::ir::Cmp;
 
 /// A `!` before a value that stands for everything: the line would match no packet.
 /// iptables refuses `! -p all` (and `! -p 0`, the same): "rule would never match protocol";
@@ -155,6 +157,8 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             }
             Some(ProtoNeed::Tcp) => Some((&[Protocol::Tcp], "tcp")),
             Some(ProtoNeed::Icmp) => Some((&[Protocol::Icmp], "icmp")),
+            Some(ProtoNeed::Ah) => Some((&[Protocol::Number(51)], "ah")),
+            Some(ProtoNeed::Esp) => Some((&[Protocol::Number(50)], "esp")),
             None => None,
         };
         if let Some((ok, add)) = needs
@@ -635,6 +639,24 @@ fn mark_target(
     ))
 }
 
+/// The header value an option compares, for the options that make a [`MatchKind::Header`].
+fn header_key(o: Opt) -> Option<HeaderKey> {
+    Some(match o {
+        Opt::Length => HeaderKey::Length,
+        Opt::TtlEq | Opt::TtlGt | Opt::TtlLt => HeaderKey::Ttl,
+        Opt::PktType => HeaderKey::PktType,
+        Opt::Fragment => HeaderKey::Fragment,
+        Opt::Dscp | Opt::DscpClass => HeaderKey::Dscp,
+        Opt::EcnIpEct => HeaderKey::EcnIp,
+        Opt::EcnTcpCwr => HeaderKey::EcnTcpCwr,
+        Opt::EcnTcpEce => HeaderKey::EcnTcpEce,
+        Opt::AhSpi => HeaderKey::AhSpi,
+        Opt::EspSpi => HeaderKey::EspSpi,
+        Opt::MssMatch => HeaderKey::Mss,
+        _ => return None,
+    })
+}
+
 /// The matches in written order, and the comment.
 pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<String>>) {
     let mut out = Vec::with_capacity(items.len());
@@ -673,6 +695,17 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
             (Opt::Icmp, Val::Icmp(t)) => MatchKind::IcmpType(t),
             (Opt::Syn, _) => MatchKind::Syn,
             (Opt::TcpFlags, Val::TcpFlags { mask, comp }) => MatchKind::TcpFlags { mask, comp },
+            (o, val) if header_key(o).is_some() => {
+                let Some(key) = header_key(o) else { continue };
+                let cmp = match (o, val) {
+                    (Opt::TtlGt, Val::Num(n)) => Cmp::Gt(n),
+                    (Opt::TtlLt, Val::Num(n)) => Cmp::Lt(n),
+                    (_, Val::Num(n)) => Cmp::Range(n, n),
+                    (_, Val::NumRange(a, b)) => Cmp::Range(a, b),
+                    _ => Cmp::Range(1, 1),
+                };
+                MatchKind::Header { key, cmp }
+            }
             (Opt::Mark, Val::MarkMask(value, mask)) => MatchKind::Mark {
                 ct: ct_marks.next().unwrap_or(false),
                 value,

@@ -55,6 +55,8 @@ pub(super) enum Val {
     },
     /// `VALUE[/MASK]` of a mark option, the mask `None` when not written.
     MarkMask(u32, Option<u32>),
+    /// An inclusive range of numbers (`N` is `N:N`).
+    NumRange(u32, u32),
 }
 
 /// One option of a line, lowered.

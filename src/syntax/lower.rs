@@ -372,6 +372,67 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::MarkMask(value, mask)
         }
+        ValueKind::Num { max } => {
+            let n = strtoul(v.as_str()).filter(|n| *n <= max).ok_or_else(|| {
+                e008(
+                    format!("`{}` is not a number from 0 to {max}", shown(v.as_str())),
+                    ctx.span(v),
+                )
+            })?;
+            Val::Num(n)
+        }
+        ValueKind::NumRange { max } => {
+            let text = v.as_str();
+            let bad = || {
+                e008(
+                    format!("`{}` is not a number or range from 0 to {max}", shown(text)),
+                    ctx.span(v),
+                )
+                .with_help("write N or N:M")
+            };
+            let read = |s: &str, default: u32| {
+                if s.is_empty() {
+                    Some(default)
+                } else {
+                    number(s).and_then(|n| u32::try_from(n).ok()).filter(|n| *n <= max)
+                }
+            };
+            let (lo, hi) = match text.split_once(':') {
+                Some((a, b)) => (read(a, 0).ok_or_else(bad)?, read(b, max).ok_or_else(bad)?),
+                None => {
+                    let n = read(text, 0).filter(|_| !text.is_empty()).ok_or_else(bad)?;
+                    (n, n)
+                }
+            };
+            if lo > hi {
+                return Err(e008(
+                    format!("range `{}` is empty: the first number is larger", shown(text)),
+                    ctx.span(v),
+                ));
+            }
+            Val::NumRange(lo, hi)
+        }
+        ValueKind::Name { .. } => {
+            let (list, what) = match opt {
+                Opt::PktType => (names::PKT_TYPES, "packet type"),
+                _ => (names::DSCP_CLASSES, "DiffServ class"),
+            };
+            let w = v.as_str();
+            match list.iter().find(|(n, _)| n.eq_ignore_ascii_case(w)) {
+                Some((_, n)) => Val::Num(u32::from(*n)),
+                None => {
+                    let known: Vec<&str> = list.iter().map(|(n, _)| *n).collect();
+                    let mut d = e008(format!("unknown {what} `{}`", shown(w)), ctx.span(v));
+                    d = match names::closest(&w.to_ascii_uppercase(), &known)
+                        .or_else(|| names::closest(&w.to_ascii_lowercase(), &known))
+                    {
+                        Some(c) => d.with_help(format!("did you mean `{c}`?")),
+                        None => d.with_help(format!("use one of {}", known.join(", "))),
+                    };
+                    return Err(d);
+                }
+            }
+        }
         ValueKind::Target => Val::Word(Spanned::new(v.as_str().to_string(), ctx.span(v))),
         ValueKind::RejectType => {
             let w = v.as_str().to_ascii_lowercase();

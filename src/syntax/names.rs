@@ -62,6 +62,35 @@ pub(super) static MODULES: std::sync::LazyLock<Vec<&'static str>> =
         out
     });
 
+/// `-m pkttype --pkt-type` names (any case, as iptables) with the kernel's packet type.
+pub(super) const PKT_TYPES: &[(&str, u8)] = &[("unicast", 0), ("broadcast", 1), ("multicast", 2)];
+
+/// `-m dscp --dscp-class` names (any case, as iptables) with their DSCP value.
+pub(super) const DSCP_CLASSES: &[(&str, u8)] = &[
+    ("BE", 0x00),
+    ("CS0", 0x00),
+    ("CS1", 0x08),
+    ("CS2", 0x10),
+    ("CS3", 0x18),
+    ("CS4", 0x20),
+    ("CS5", 0x28),
+    ("CS6", 0x30),
+    ("CS7", 0x38),
+    ("AF11", 0x0a),
+    ("AF12", 0x0c),
+    ("AF13", 0x0e),
+    ("AF21", 0x12),
+    ("AF22", 0x14),
+    ("AF23", 0x16),
+    ("AF31", 0x1a),
+    ("AF32", 0x1c),
+    ("AF33", 0x1e),
+    ("AF41", 0x22),
+    ("AF42", 0x24),
+    ("AF43", 0x26),
+    ("EF", 0x2e),
+];
+
 /// Modules named after a protocol; each needs `-p` of the same name (check.rs).
 const PROTOCOL_MODULES: &[&str] = &["tcp", "udp", "udplite", "icmp", "sctp"];
 

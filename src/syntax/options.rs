@@ -54,10 +54,24 @@ pub(crate) enum Opt {
     Mask,
     NfMask,
     CtMask,
+    Length,
+    TtlEq,
+    TtlGt,
+    TtlLt,
+    PktType,
+    Fragment,
+    Dscp,
+    DscpClass,
+    EcnTcpCwr,
+    EcnTcpEce,
+    EcnIpEct,
+    AhSpi,
+    EspSpi,
+    MssMatch,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::CtMask as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::MssMatch as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +115,18 @@ pub(crate) enum ValueKind {
     MarkMask,
     /// A 32-bit mark or mask alone.
     Mark32,
+    /// `N`, `N:M`, `N:` or `:M`, numbers up to `max` (`--length`, `--ahspi`, `--mss`).
+    NumRange {
+        max: u32,
+    },
+    /// One number up to `max`, decimal or 0x hex (`--ttl-eq`, `--dscp`, `--ecn-ip-ect`).
+    Num {
+        max: u32,
+    },
+    /// A name checked in Rust (`--pkt-type`, `--dscp-class`); `sample` is one.
+    Name {
+        sample: &'static str,
+    },
     RejectType,
     LogLevel,
     /// A NAT/NETMAP/COPY `--to` value.
@@ -142,6 +168,9 @@ impl ValueKind {
             ValueKind::Mss => " 1400",
             ValueKind::MarkMask => " 0x10/0xff",
             ValueKind::Mark32 => " 0xff",
+            ValueKind::NumRange { .. } => " 100:200",
+            ValueKind::Num { .. } => " 2",
+            ValueKind::Name { sample } => sample,
             ValueKind::RejectType => " tcp-reset",
             ValueKind::LogLevel => " warning",
             ValueKind::To => " 10.0.0.1:80",
@@ -157,6 +186,10 @@ pub(crate) enum ProtoNeed {
     Ports,
     Tcp,
     Icmp,
+    /// `-p ah` (51).
+    Ah,
+    /// `-p esp` (50).
+    Esp,
 }
 
 /// Why an option we parse is not supported: the E002 label and help.
@@ -206,6 +239,8 @@ const TEXT_DESC: &str = "a text: \"double quoted\", 'single quoted' or one word"
 const RANGE_DESC: &str = "an address range such as 10.0.0.1-10.0.0.9";
 const MARK_DESC: &str = "a mark with an optional mask such as 0x10 or 0x10/0xff";
 const MARK32_DESC: &str = "a 32-bit value such as 0xff";
+const TTL_DESC: &str = "a TTL from 0 to 255";
+const SPI_DESC: &str = "an SPI or range such as 256 or 256:511";
 const TO_DESC: &str = "an address, address range or network (optionally with :PORT or \
                        :PORT-PORT), a ${variable} or a plugin name";
 
@@ -646,6 +681,142 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         wants: MARK32_DESC,
         ..BASE
     },
+    OptDesc {
+        opt: Opt::Length,
+        spellings: &["--length"],
+        rule: G::o_length,
+        module: Some("length"),
+        negatable: true,
+        value: ValueKind::NumRange { max: 65535 },
+        wants: "a length or range such as 1400:65535",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::TtlEq,
+        spellings: &["--ttl-eq"],
+        rule: G::o_ttl_eq,
+        module: Some("ttl"),
+        negatable: true,
+        value: ValueKind::Num { max: 255 },
+        wants: TTL_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::TtlGt,
+        spellings: &["--ttl-gt"],
+        rule: G::o_ttl_gt,
+        module: Some("ttl"),
+        value: ValueKind::Num { max: 255 },
+        wants: TTL_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::TtlLt,
+        spellings: &["--ttl-lt"],
+        rule: G::o_ttl_lt,
+        module: Some("ttl"),
+        value: ValueKind::Num { max: 255 },
+        wants: TTL_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::PktType,
+        spellings: &["--pkt-type"],
+        rule: G::o_pkt_type,
+        module: Some("pkttype"),
+        negatable: true,
+        value: ValueKind::Name { sample: " broadcast" },
+        wants: "a packet type: unicast, broadcast or multicast",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Fragment,
+        spellings: &["-f", "--fragment"],
+        rule: G::o_fragment,
+        negatable: true,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Dscp,
+        spellings: &["--dscp"],
+        rule: G::o_dscp,
+        module: Some("dscp"),
+        negatable: true,
+        value: ValueKind::Num { max: 63 },
+        wants: "a DSCP value from 0 to 63 such as 0x2e",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::DscpClass,
+        spellings: &["--dscp-class"],
+        rule: G::o_dscp_class,
+        module: Some("dscp"),
+        negatable: true,
+        value: ValueKind::Name { sample: " EF" },
+        wants: "a DiffServ class such as EF, AF41, CS1 or BE",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::EcnTcpCwr,
+        spellings: &["--ecn-tcp-cwr"],
+        rule: G::o_ecn_tcp_cwr,
+        module: Some("ecn"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Tcp),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::EcnTcpEce,
+        spellings: &["--ecn-tcp-ece"],
+        rule: G::o_ecn_tcp_ece,
+        module: Some("ecn"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Tcp),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::EcnIpEct,
+        spellings: &["--ecn-ip-ect"],
+        rule: G::o_ecn_ip_ect,
+        module: Some("ecn"),
+        negatable: true,
+        value: ValueKind::Num { max: 3 },
+        wants: "an ECN codepoint from 0 to 3",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::AhSpi,
+        spellings: &["--ahspi"],
+        rule: G::o_ahspi,
+        module: Some("ah"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Ah),
+        value: ValueKind::NumRange { max: u32::MAX },
+        wants: SPI_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::EspSpi,
+        spellings: &["--espspi"],
+        rule: G::o_espspi,
+        module: Some("esp"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Esp),
+        value: ValueKind::NumRange { max: u32::MAX },
+        wants: SPI_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::MssMatch,
+        spellings: &["--mss"],
+        rule: G::o_mss,
+        module: Some("tcpmss"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Tcp),
+        value: ValueKind::NumRange { max: 65535 },
+        wants: "an MSS or range such as 1400:1500",
+        ..BASE
+    },
 ];
 
 /// Grammar rule (as `usize`) → index in [`OPTIONS`], `u8::MAX` for rules that are no option:
@@ -744,6 +915,14 @@ mod tests {
             "set",
             "mark",
             "connmark",
+            "length",
+            "ttl",
+            "pkttype",
+            "dscp",
+            "ecn",
+            "ah",
+            "esp",
+            "tcpmss",
             "tcp",
             "udp",
             "udplite",

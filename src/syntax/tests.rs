@@ -689,7 +689,7 @@ fn e002_unknown_option_with_did_you_mean() {
         "unknown or unsupported option `--tcp-option`",
         14,
     );
-    check("INPUT -f -j DROP", "E002", "unknown or unsupported option `-f`", 7);
+    check("INPUT -x -j DROP", "E002", "unknown or unsupported option `-x`", 7);
     check("INPUT -g FWD_C_x", "E002", "unknown or unsupported option `-g`", 7);
     let d = check(
         "INPUT -p tcp -m multiport --ports 22 -j DROP",
@@ -1329,4 +1329,44 @@ fn marks_and_mark_targets() {
         "`--mask` and `--ctmask` both set the masks",
         42,
     );
+}
+
+#[test]
+fn header_matches() {
+    use super::ast::HeaderKey as H;
+    use crate::ir::Cmp;
+    let header = |line: &str| match kinds(&ok(line)).into_iter().find_map(|k| match k {
+        MatchKind::Header { key, cmp } => Some((key, cmp)),
+        _ => None,
+    }) {
+        Some(h) => h,
+        None => panic!("{line}: no header match"),
+    };
+    assert_eq!(header("INPUT -m length --length 100:200"), (H::Length, Cmp::Range(100, 200)));
+    assert_eq!(header("INPUT -m length --length 100:"), (H::Length, Cmp::Range(100, 65535)));
+    assert_eq!(header("INPUT -m length --length :100"), (H::Length, Cmp::Range(0, 100)));
+    assert_eq!(header("INPUT -m ttl --ttl-gt 0x10"), (H::Ttl, Cmp::Gt(16)));
+    assert_eq!(header("INPUT -m ttl --ttl-lt 5"), (H::Ttl, Cmp::Lt(5)));
+    assert_eq!(header("INPUT -m pkttype --pkt-type Multicast"), (H::PktType, Cmp::Range(2, 2)));
+    assert_eq!(header("INPUT ! -f"), (H::Fragment, Cmp::Range(1, 1)));
+    assert_eq!(header("INPUT --fragment"), (H::Fragment, Cmp::Range(1, 1)));
+    assert_eq!(header("INPUT -m dscp --dscp-class af41"), (H::Dscp, Cmp::Range(0x22, 0x22)));
+    assert_eq!(header("INPUT -p tcp -m ecn --ecn-tcp-ece"), (H::EcnTcpEce, Cmp::Range(1, 1)));
+    assert_eq!(header("INPUT -p esp -m esp --espspi 7"), (H::EspSpi, Cmp::Range(7, 7)));
+    assert_eq!(
+        header("INPUT -p ah -m ah --ahspi 1:4294967295"),
+        (H::AhSpi, Cmp::Range(1, u32::MAX))
+    );
+    assert_eq!(header("INPUT -p tcp -m tcpmss --mss 536"), (H::Mss, Cmp::Range(536, 536)));
+
+    check("INPUT -m ttl ! --ttl-gt 5", "E022", "`--ttl-gt` cannot be negated", 14);
+    check(
+        "INPUT -m length --length 1:2:3",
+        "E001",
+        "expected a length or range such as 1400:65535 after `--length`, found `1:2:3`",
+        26,
+    );
+    check("INPUT --length 5", "E007", "`--length` needs `-m length`", 7);
+    check("INPUT -m pkttype --pkt-type host", "E008", "unknown packet type `host`", 29);
+    check("INPUT -p esp -m ah --ahspi 1", "E007", "`--ahspi` needs `-p ah`, not `-p 50`", 20);
 }

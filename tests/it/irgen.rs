@@ -124,7 +124,33 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         Match::Mark { ct: false, neg: true, value: 0x10, mask: 0xff },
         Match::Mark { ct: true, neg: false, value: 0x100, mask: 0xff00 },
         Match::Mark { ct: true, neg: true, value: 7, mask: u32::MAX },
+        Match::TcpFlags { neg: true, mask: 0x80, comp: 0 },
+        Match::TcpFlags { neg: false, mask: 0x40, comp: 0 },
     ];
+    for (key, cmp) in [
+        (Key::IpLength, Cmp::Range(100, 200)),
+        (Key::IpLength, Cmp::Range(1500, 1500)),
+        (Key::Ttl, Cmp::Range(5, 5)),
+        (Key::Ttl, Cmp::Gt(5)),
+        (Key::Ttl, Cmp::Lt(2)),
+        (Key::PktType, Cmp::Range(1, 1)),
+        (Key::PktType, Cmp::Range(0, 0)),
+        (Key::FragOffset, Cmp::Range(0, 0)),
+        (Key::Dscp, Cmp::Range(0x2e, 0x2e)),
+        (Key::Dscp, Cmp::Range(3, 3)),
+        (Key::Ecn, Cmp::Range(2, 2)),
+        (Key::AhSpi, Cmp::Range(500, 500)),
+        (Key::AhSpi, Cmp::Range(256, 511)),
+        (Key::EspSpi, Cmp::Range(0x1000, 0xffff_ffff)),
+        (Key::TcpMss, Cmp::Range(1000, 1460)),
+    ] {
+        let gt_lt = !matches!(cmp, Cmp::Range(..));
+        for neg in [false, true] {
+            if !(neg && (gt_lt || key == Key::TcpMss)) {
+                ms.push(Match::Value { key, neg, cmp });
+            }
+        }
+    }
     for neg in [false, true] {
         for addrs in [
             AddrMatch::Nets(vec![net("10.0.0.0/8")].into()),

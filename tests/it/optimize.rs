@@ -109,6 +109,15 @@ impl Eval<'_> {
                 let flags: u8 = if p.syn { 0x02 } else { 0x10 };
                 p.proto == 6 && ((flags & mask == *comp) != *neg)
             }
+            // The model's packets read 0 for every other header value.
+            Match::Value { neg, cmp, .. } => {
+                let hit = match cmp {
+                    overlayfw::ir::Cmp::Range(a, _) => *a == 0,
+                    overlayfw::ir::Cmp::Gt(_) => false,
+                    overlayfw::ir::Cmp::Lt(n) => *n > 0,
+                };
+                hit != *neg
+            }
             // The model's packets and connections carry mark 0.
             Match::Mark { neg, value, .. } => (*value == 0) != *neg,
             Match::Tuple(t) => {

@@ -122,6 +122,7 @@ impl Expr {
                     MetaKey::OifName => libc::NFT_META_OIFNAME,
                     MetaKey::L4Proto => libc::NFT_META_L4PROTO,
                     MetaKey::Mark => libc::NFT_META_MARK,
+                    MetaKey::PktType => libc::NFT_META_PKTTYPE,
                 };
                 e.u32(sys::NFTNL_EXPR_META_KEY, key as u32);
                 e.u32(sys::NFTNL_EXPR_META_DREG, REG_1);
@@ -141,6 +142,8 @@ impl Expr {
                     CmpOp::Neq => libc::NFT_CMP_NEQ,
                     CmpOp::Gte => libc::NFT_CMP_GTE,
                     CmpOp::Lte => libc::NFT_CMP_LTE,
+                    CmpOp::Gt => libc::NFT_CMP_GT,
+                    CmpOp::Lt => libc::NFT_CMP_LT,
                 };
                 e.u32(sys::NFTNL_EXPR_CMP_OP, op as u32);
                 e.bytes(sys::NFTNL_EXPR_CMP_DATA, data);
@@ -262,6 +265,15 @@ impl Expr {
             Expr::Dup { sreg_addr } => {
                 let e = RawExpr::alloc(c"dup");
                 e.u32(sys::NFTNL_EXPR_DUP_SREG_ADDR, *sreg_addr);
+                e
+            }
+            Expr::ReadMss => {
+                let e = RawExpr::alloc(c"exthdr");
+                e.u32(sys::NFTNL_EXPR_EXTHDR_DREG, REG_1);
+                e.u8(sys::NFTNL_EXPR_EXTHDR_TYPE, TCPOPT_MAXSEG);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_OFFSET, 2);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_LEN, 2);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_TCPOPT);
                 e
             }
             Expr::CtMark => {

@@ -30,8 +30,9 @@ use ipnetwork::Ipv4Network;
 
 use crate::emit::truncate;
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, Files, L4, LogLevel, MapVerdict,
-    Match, Mss, NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule, SetId,
+    Action, AddrMatch, Cmp, CtState, Dir, Elem as TupleElem, Field, Files, Key as ValueKey, L4,
+    LogLevel, MapVerdict, Match, Mss, NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule,
+    SetId,
 };
 use crate::nft::LOG_PREFIX_MAX;
 
@@ -48,6 +49,8 @@ pub(crate) enum CmpOp {
     Neq,
     Gte,
     Lte,
+    Gt,
+    Lt,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +59,7 @@ pub(crate) enum MetaKey {
     OifName,
     L4Proto,
     Mark,
+    PktType,
 }
 
 /// A set referenced by a lookup: its name (`__set%d` for anonymous ones) and its id in the
@@ -141,6 +145,8 @@ pub(crate) enum Expr {
     },
     /// `ct load mark => reg 1`.
     CtMark,
+    /// `exthdr load tcpopt 2b @ 2 + 2 => reg 1`: the size of the TCP MSS option.
+    ReadMss,
     /// `meta set mark with reg 1` (`ct`: `ct set mark with reg 1`).
     SetMark {
         ct: bool,
@@ -593,6 +599,7 @@ impl RuleCx<'_, '_> {
                 self.exprs.push(Expr::Bitwise { mask: vec![*mask], xor: vec![0] });
                 self.exprs.push(Expr::Cmp(op(*neg), vec![*comp]));
             }
+            Match::Value { key, neg, cmp } => self.value(*key, *neg, *cmp),
             // Marks are host-endian 32-bit values.
             Match::Mark { ct, neg, value, mask } => {
                 self.load_mark(*ct);
@@ -602,6 +609,63 @@ impl RuleCx<'_, '_> {
                 }
                 self.exprs.push(Expr::Cmp(op(*neg), value.to_ne_bytes().to_vec()));
             }
+        }
+    }
+
+    /// A header value against a number or range, loaded and masked as nft does; numbers are
+    /// big-endian of the field's width (`ip dscp` shifted to its bits).
+    fn value(&mut self, key: ValueKey, neg: bool, cmp: Cmp) {
+        let (width, mask, shift): (usize, Option<Vec<u8>>, u32) = match key {
+            ValueKey::IpLength => {
+                self.payload(Base::Network, 2, 2);
+                (2, None, 0)
+            }
+            ValueKey::Ttl => {
+                self.payload(Base::Network, 8, 1);
+                (1, None, 0)
+            }
+            ValueKey::PktType => {
+                self.exprs.push(Expr::Meta(MetaKey::PktType));
+                (1, None, 0)
+            }
+            ValueKey::FragOffset => {
+                self.payload(Base::Network, 6, 2);
+                (2, Some(vec![0x1f, 0xff]), 0)
+            }
+            ValueKey::Dscp => {
+                self.payload(Base::Network, 1, 1);
+                (1, Some(vec![0xfc]), 2)
+            }
+            ValueKey::Ecn => {
+                self.payload(Base::Network, 1, 1);
+                (1, Some(vec![0x03]), 0)
+            }
+            ValueKey::AhSpi => {
+                self.l4_dependency(51);
+                self.payload(Base::Transport, 4, 4);
+                (4, None, 0)
+            }
+            ValueKey::EspSpi => {
+                self.l4_dependency(50);
+                self.payload(Base::Transport, 0, 4);
+                (4, None, 0)
+            }
+            // nft adds no protocol dependency: the kernel reads TCP options of TCP only.
+            ValueKey::TcpMss => {
+                self.exprs.push(Expr::ReadMss);
+                (2, None, 0)
+            }
+        };
+        if let Some(mask) = mask {
+            let xor = vec![0; mask.len()];
+            self.exprs.push(Expr::Bitwise { mask, xor });
+        }
+        let be = |n: u32| (n << shift).to_be_bytes()[4 - width..].to_vec();
+        match cmp {
+            Cmp::Gt(n) => self.exprs.push(Expr::Cmp(CmpOp::Gt, be(n))),
+            Cmp::Lt(n) => self.exprs.push(Expr::Cmp(CmpOp::Lt, be(n))),
+            Cmp::Range(a, b) if a == b => self.exprs.push(Expr::Cmp(op(neg), be(a))),
+            Cmp::Range(a, b) => self.range(neg, be(a), be(b)),
         }
     }
 
