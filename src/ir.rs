@@ -319,6 +319,32 @@ pub enum Match {
         neg: bool,
         cmp: Cmp,
     },
+    /// iptables `-m mac --mac-source`: `ether saddr` (nft adds `meta iiftype ether`).
+    EtherSaddr {
+        neg: bool,
+        addr: [u8; 6],
+    },
+    /// iptables `-m statistic --mode random`: `meta random & 0x7fffffff < below` (`neg`: `>=`).
+    Random {
+        neg: bool,
+        below: u32,
+    },
+    /// iptables `-m statistic --mode nth`: `numgen inc mod every == value` (`neg`: `!=`). Its
+    /// counter advances on every packet that reaches it, so matches never cross it.
+    Nth {
+        neg: bool,
+        every: u32,
+        value: u32,
+    },
+    /// iptables `-m addrtype`: `fib saddr|daddr [. iif|oif] type` is one of `types` (bit
+    /// `1 << RTN_x`; `neg`: none of them). `iface`: `Some(Dir::Src)` for the input interface
+    /// (`--limit-iface-in`), `Some(Dir::Dst)` for the output one.
+    AddrType {
+        neg: bool,
+        dst: bool,
+        iface: Option<Dir>,
+        types: u16,
+    },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),
@@ -345,6 +371,10 @@ pub enum Key {
     EspSpi,
     /// `tcp option maxseg size`: a packet without the option matches neither way.
     TcpMss,
+    /// `meta skuid` (host byte order): a packet without a local socket matches neither way.
+    SkUid,
+    /// `meta skgid`.
+    SkGid,
 }
 
 /// How a [`Match::Value`] compares: an inclusive range (`(n, n)` is one value), `>` or `<`.

@@ -245,6 +245,8 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
                 Key::AhSpi => payload("ah", "spi"),
                 Key::EspSpi => payload("esp", "spi"),
                 Key::TcpMss => json!({"tcp option": {"name": "maxseg", "field": "size"}}),
+                Key::SkUid => json!({"meta": {"key": "skuid"}}),
+                Key::SkGid => json!({"meta": {"key": "skgid"}}),
             };
             // One value as nft lists it: packet types, DSCP classes and ECN codepoints by name.
             let one = |n: u32| match key {
@@ -259,6 +261,34 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
                 Cmp::Range(a, b) if a == b => matcher(op(*neg), left, one(*a)),
                 Cmp::Range(a, b) => matcher(op(*neg), left, json!({"range": [a, b]})),
             }
+        }
+        Match::EtherSaddr { neg, addr: a } => {
+            let mac = format!(
+                "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                a[0], a[1], a[2], a[3], a[4], a[5]
+            );
+            matcher(op(*neg), payload("ether", "saddr"), json!(mac))
+        }
+        Match::Random { neg, below } => matcher(
+            if *neg { ">=" } else { "<" },
+            json!({"&": [{"meta": {"key": "random"}}, 0x7fff_ffff]}),
+            json!(below),
+        ),
+        Match::Nth { neg, every, value } => matcher(
+            op(*neg),
+            json!({"numgen": {"mode": "inc", "mod": every, "offset": 0}}),
+            json!(value),
+        ),
+        Match::AddrType { neg, dst, iface, types } => {
+            let mut flags = vec![if *dst { "daddr" } else { "saddr" }];
+            match iface {
+                Some(Dir::Src) => flags.push("iif"),
+                Some(Dir::Dst) => flags.push("oif"),
+                None => {}
+            }
+            let names = super::rule::addr_type_names(*types);
+            let right = if names.len() == 1 { json!(names[0]) } else { json!({"set": names}) };
+            matcher(op(*neg), json!({"fib": {"result": "type", "flags": flags}}), right)
         }
         Match::Mark { ct, neg, value, mask } => {
             let key = mark_key(*ct);

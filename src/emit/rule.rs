@@ -129,6 +129,44 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
                 }
             };
         }
+        Match::EtherSaddr { neg, addr } => {
+            let a = addr;
+            let _ = write!(
+                out,
+                "ether saddr {}{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                neq(*neg),
+                a[0],
+                a[1],
+                a[2],
+                a[3],
+                a[4],
+                a[5]
+            );
+        }
+        Match::Random { neg, below } => {
+            let op = if *neg { ">=" } else { "<" };
+            let _ = write!(out, "meta random & 0x7fffffff {op} {below}");
+        }
+        Match::Nth { neg, every, value } => {
+            let op = if *neg { "!=" } else { "==" };
+            let _ = write!(out, "numgen inc mod {every} {op} {value}");
+        }
+        Match::AddrType { neg, dst, iface, types } => {
+            out.push_str(if *dst { "fib daddr" } else { "fib saddr" });
+            match iface {
+                Some(Dir::Src) => out.push_str(" . iif"),
+                Some(Dir::Dst) => out.push_str(" . oif"),
+                None => {}
+            }
+            out.push_str(" type ");
+            out.push_str(neq(*neg));
+            let names = addr_type_names(*types);
+            if names.len() == 1 {
+                out.push_str(names[0]);
+            } else {
+                let _ = write!(out, "{{ {} }}", names.join(", "));
+            }
+        }
         Match::Mark { ct, neg, value, mask } => {
             out.push_str(mark_key(*ct));
             if *mask != u32::MAX {
@@ -152,7 +190,28 @@ fn value_key(key: Key) -> &'static str {
         Key::AhSpi => "ah spi",
         Key::EspSpi => "esp spi",
         Key::TcpMss => "tcp option maxseg size",
+        Key::SkUid => "meta skuid",
+        Key::SkGid => "meta skgid",
     }
+}
+
+/// nft's names of the address types (`fib … type`) whose bits (`1 << RTN_x`) are set.
+pub(super) fn addr_type_names(types: u16) -> Vec<&'static str> {
+    const NAMES: [&str; 12] = [
+        "unspec",
+        "unicast",
+        "local",
+        "broadcast",
+        "anycast",
+        "multicast",
+        "blackhole",
+        "unreachable",
+        "prohibit",
+        "throw",
+        "nat",
+        "xresolve",
+    ];
+    NAMES.iter().enumerate().filter(|(i, _)| types & (1 << i) != 0).map(|(_, n)| *n).collect()
 }
 
 /// nft's name of a packet type (`meta pkttype`), as it lists them.

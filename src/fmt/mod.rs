@@ -77,7 +77,8 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Source(_) => return 2,
         MatchKind::Destination(_) => return 3,
         MatchKind::Protocol(_) => return 4,
-        MatchKind::Limit { .. } => return 100,
+        // A statistic match counts the packets that reach it: it stays in place as a limit.
+        MatchKind::Limit { .. } | MatchKind::Statistic { .. } => return 100,
         MatchKind::SrcPort(_) => 10,
         MatchKind::DstPort(_) => 11,
         MatchKind::Syn => 12,
@@ -92,6 +93,9 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Mark { ct: false, .. } => 60,
         MatchKind::Mark { ct: true, .. } => 61,
         MatchKind::Header { .. } => 62,
+        MatchKind::Mac(_) => 63,
+        MatchKind::Owner { .. } => 64,
+        MatchKind::AddrType { .. } => 65,
     };
     if after_limit { stateless_ext + 100 } else { stateless_ext }
 }
@@ -115,7 +119,7 @@ fn print_rule(src: &str, rule: &Rule) -> String {
     let mut seen_limit = false;
     for (i, m) in rule.matches.iter().enumerate() {
         order.push((rank(&m.kind, seen_limit), i, m));
-        seen_limit |= matches!(m.kind, MatchKind::Limit { .. });
+        seen_limit |= matches!(m.kind, MatchKind::Limit { .. } | MatchKind::Statistic { .. });
     }
     order.sort_by_key(|&(r, i, _)| (r, i));
     let mut pieces: Vec<Piece> = Vec::new();
@@ -195,8 +199,33 @@ fn print_rule(src: &str, rule: &Rule) -> String {
             MatchKind::TcpFlags { .. } => {
                 plain(Opt::TcpFlags, option_value(at(m.span)).to_string())
             }
+            MatchKind::Statistic { written, .. } => Piece {
+                module: Opt::StatMode.desc().module,
+                shares_module: false,
+                text: written.iter().map(|s| at(*s)).collect::<Vec<_>>().join(" "),
+            },
+            // The addrtype interface flag goes with the last type option of the rule.
+            MatchKind::AddrType { dst, iface, .. } => {
+                let written = at(m.span);
+                let opt = if *dst { Opt::DstType } else { Opt::SrcType };
+                let mut piece = plain(opt, option_value(written).to_string());
+                let last = *dst
+                    || !rule
+                        .matches
+                        .iter()
+                        .any(|x| matches!(x.kind, MatchKind::AddrType { dst: true, .. }));
+                match iface {
+                    Some(out) if last => {
+                        let flag = if *out { Opt::LimitIfaceOut } else { Opt::LimitIfaceIn };
+                        piece.text.push(' ');
+                        piece.text.push_str(flag.canonical());
+                    }
+                    _ => {}
+                }
+                piece
+            }
             // `--ttl-gt` or `--ttl-eq`, `--dscp` or `--dscp-class`: as written.
-            MatchKind::Header { .. } => {
+            MatchKind::Header { .. } | MatchKind::Mac(_) | MatchKind::Owner { .. } => {
                 let written = at(m.span);
                 let opt = Opt::of_spelling(option_word(written)).unwrap_or(Opt::Length);
                 plain(opt, option_value(written).to_string())

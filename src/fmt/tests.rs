@@ -121,8 +121,16 @@ fn line_with(d: &crate::syntax::options::OptDesc, spelling: &str, written: &str)
     };
     let module = d.module.map(|m| format!("-m {m} ")).unwrap_or_default();
     let option = format!("{written}{}", d.value.example());
+    // Options that need another of their module.
+    let with = match d.opt {
+        Opt::Probability => " --mode random",
+        Opt::Every => " --mode nth --packet 0",
+        Opt::Packet => " --mode nth --every 2",
+        Opt::LimitIfaceIn | Opt::LimitIfaceOut => " --dst-type LOCAL",
+        _ => "",
+    };
     match d.opt.owners(spelling) {
-        None => format!("FORWARD_CUST {proto} {module}{option} -j ACCEPT\n"),
+        None => format!("FORWARD_CUST {proto} {module}{option}{with} -j ACCEPT\n"),
         Some(targets) => {
             let target = targets[0];
             let mut extra = String::new();

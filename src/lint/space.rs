@@ -454,8 +454,16 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
                 s.proto.and_only(6);
                 s.opaque = true;
             }
-            // Marks are not modelled: the rule never covers, and may meet any packet.
-            Match::Mark { .. } => s.opaque = true,
+            // Marks, MAC addresses and address types are not modelled: the rule never covers,
+            // and may meet any packet.
+            Match::Mark { .. } | Match::EtherSaddr { .. } | Match::AddrType { .. } => {
+                s.opaque = true
+            }
+            // A statistic match takes some of the packets, as a limit does.
+            Match::Random { .. } | Match::Nth { .. } => {
+                s.limited = true;
+                s.opaque = true;
+            }
             // Header values are not modelled either; some need their protocol.
             Match::Value { key, .. } => {
                 match key {

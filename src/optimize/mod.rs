@@ -72,7 +72,9 @@ fn split(rule: &Rule) -> Option<Split> {
         Action::Dnat { to, random } => !random && to.addr_end.is_none(),
         a => a.is_terminal(),
     };
-    if !mergeable || rule.matches.iter().any(|m| matches!(m, Match::Limit { .. })) {
+    // A limit's bucket and an nth statistic's counter belong to their rule.
+    let stateful = |m: &Match| matches!(m, Match::Limit { .. } | Match::Nth { .. });
+    if !mergeable || rule.matches.iter().any(stateful) {
         return None;
     }
     let mut keys = Vec::new();

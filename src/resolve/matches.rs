@@ -297,6 +297,94 @@ impl Resolver<'_> {
                     implied |= matches!(key, H::AhSpi | H::EspSpi);
                     ext.push(Match::Value { key: ir_key, neg, cmp });
                 }
+                MatchKind::Mac(addr) => ext.push(Match::EtherSaddr { neg, addr: *addr }),
+                &MatchKind::Statistic { nth, probability, every, packet, .. } => {
+                    let bad = |me: &mut Self, msg: &str, help: &str| {
+                        me.error(
+                            Diagnostic::error("E008", msg.to_string(), m.span)
+                                .with_help(help.to_string()),
+                        );
+                    };
+                    match (nth, probability, every) {
+                        (false, Some(below), None) if packet.is_none() => {
+                            ext.push(Match::Random { neg, below })
+                        }
+                        (true, None, Some(every)) if packet.is_some_and(|p| p < every) => {
+                            // xt_statistic starts its counter so that the packet numbered
+                            // `--packet` (from 0) of every `--every` matches: numgen's value
+                            // (tests/it/marks.rs checks it against iptables-nft).
+                            let value = packet.unwrap_or(0);
+                            ext.push(Match::Nth { neg, every, value })
+                        }
+                        (false, None, _) => {
+                            bad(
+                                self,
+                                "`--mode random` needs `--probability`",
+                                "add `--probability 0.5`",
+                            );
+                            ok = false;
+                        }
+                        (false, _, _) => {
+                            bad(
+                                self,
+                                "`--mode random` takes `--probability` alone",
+                                "remove `--every` and `--packet`, which belong to `--mode nth`",
+                            );
+                            ok = false;
+                        }
+                        (true, _, None) => {
+                            bad(self, "`--mode nth` needs `--every`", "add `--every 2`");
+                            ok = false;
+                        }
+                        (true, Some(_), _) => {
+                            bad(
+                                self,
+                                "`--mode nth` takes no `--probability`",
+                                "remove it, or use `--mode random`",
+                            );
+                            ok = false;
+                        }
+                        (true, None, Some(_)) if packet.is_none() => {
+                            bad(
+                                self,
+                                "`--every` needs `--packet`, as iptables requires",
+                                "add `--packet 0` for the first of every `--every` packets",
+                            );
+                            ok = false;
+                        }
+                        (true, None, Some(_)) => {
+                            bad(
+                                self,
+                                "`--packet` must be less than `--every`",
+                                "count packets from 0: `--every 3 --packet 2` is the third of every three",
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                &MatchKind::Owner { gid, lo, hi } => {
+                    if neg {
+                        // xt_owner's negation matches a packet without a local socket (a
+                        // forwarded or kernel-made one); `meta skuid` never matches one.
+                        self.error(
+                            Diagnostic::error(
+                                "E008",
+                                "a negated owner match cannot be translated: iptables' matches \
+                                 packets without a socket, nftables' never does",
+                                m.span,
+                            )
+                            .with_help("match the ids you want positively, e.g. `--uid-owner 1000-4294967294` for `! --uid-owner 0-999`"),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    let key = if gid { ir::Key::SkGid } else { ir::Key::SkUid };
+                    ext.push(Match::Value { key, neg: false, cmp: ir::Cmp::Range(lo, hi) });
+                }
+                &MatchKind::AddrType { dst, types, iface } => {
+                    let iface = iface.map(|out| if out { ir::Dir::Dst } else { ir::Dir::Src });
+                    ext.push(Match::AddrType { neg, dst, iface, types: types as u16 });
+                }
                 &MatchKind::Mark { ct, value, mask } => {
                     if value & !mask != 0 {
                         self.error(
@@ -543,8 +631,8 @@ pub(super) fn reverse(m: &Match) -> Match {
 
 /// Puts the extension matches in one canonical order, so that lines differing only in how
 /// their options are ordered compile to the same rule (and `fmt` cannot change the result).
-/// A `limit` spends a token on every packet that reaches it, so matches never cross it: each
-/// stretch between limits is sorted on its own.
+/// A `limit` spends a token on every packet that reaches it, and an nth statistic counts it, so
+/// matches never cross them: each stretch between them is sorted on its own.
 fn canonical_order(ext: &mut [Match]) {
     fn rank(m: &Match) -> u8 {
         match m {
@@ -558,7 +646,7 @@ fn canonical_order(ext: &mut [Match]) {
             _ => 7,
         }
     }
-    for stretch in ext.split_mut(|m| matches!(m, Match::Limit { .. })) {
+    for stretch in ext.split_mut(|m| matches!(m, Match::Limit { .. } | Match::Nth { .. })) {
         stretch.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
     }
 }

@@ -159,6 +159,22 @@ pub enum MatchKind {
     /// `-f`, `-m dscp`, `-m ecn`, `-m ah`, `-m esp`, `-m tcpmss`. `-f` and the ECN TCP flags
     /// carry `Range(1, 1)` (the flag is set).
     Header { key: HeaderKey, cmp: crate::ir::Cmp },
+    /// `-m mac --mac-source`.
+    Mac([u8; 6]),
+    /// `-m statistic --mode random|nth` with its options (`probability` scaled to 2^31, as
+    /// iptables stores it); `written`: the spans of the statistic options, printed by `fmt`.
+    Statistic {
+        nth: bool,
+        probability: Option<u32>,
+        every: Option<u32>,
+        packet: Option<u32>,
+        written: Vec<Span>,
+    },
+    /// `-m owner --uid-owner` (`gid`: `--gid-owner`) `lo[-hi]`.
+    Owner { gid: bool, lo: u32, hi: u32 },
+    /// `-m addrtype --src-type` (`dst`: `--dst-type`): bit `1 << RTN_x` per type;
+    /// `iface`: `--limit-iface-in` (`Some(false)`) or `--limit-iface-out` (`Some(true)`).
+    AddrType { dst: bool, types: u32, iface: Option<bool> },
 }
 
 /// What a [`MatchKind::Header`] compares.

@@ -85,6 +85,37 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             diags.push(d);
         }
     }
+    // Options that say nothing without another of their module.
+    let has = |o: Opt| items.iter().any(|i| i.opt == o);
+    for it in items {
+        let (needs, what): (&[Opt], &str) = match it.opt {
+            Opt::Probability => (&[Opt::StatMode], "`--mode random`"),
+            Opt::Every | Opt::Packet => (&[Opt::StatMode], "`--mode nth`"),
+            Opt::LimitIfaceIn | Opt::LimitIfaceOut => {
+                (&[Opt::SrcType, Opt::DstType], "`--src-type` or `--dst-type`")
+            }
+            _ => continue,
+        };
+        if !needs.iter().any(|o| has(*o)) {
+            diags.push(
+                Diagnostic::error(
+                    "E007",
+                    format!("`{}` needs {what} in the same rule", it.spelling),
+                    it.name_span,
+                )
+                .with_help(format!("add {what}")),
+            );
+        }
+        if it.opt == Opt::LimitIfaceOut && has(Opt::LimitIfaceIn) {
+            diags.push(
+                e008(
+                    "`--limit-iface-in` and `--limit-iface-out` cannot go together".to_string(),
+                    it.name_span,
+                )
+                .with_help("keep one of them, as iptables requires"),
+            );
+        }
+    }
     let modules: Vec<&str> = items
         .iter()
         .filter_map(|i| match (&i.opt, &i.val) {
@@ -672,6 +703,25 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
         .map(|i| owning_module(&items, i) == Some("connmark"))
         .collect();
     let mut ct_marks = ct_marks.into_iter();
+    let num = |o: Opt| {
+        items.iter().find(|i| i.opt == o).and_then(|i| match i.val {
+            Val::Num(n) => Some(n),
+            _ => None,
+        })
+    };
+    let (probability, every, packet) = (num(Opt::Probability), num(Opt::Every), num(Opt::Packet));
+    let stat_items = [Opt::StatMode, Opt::Probability, Opt::Every, Opt::Packet];
+    let stat_written: Vec<crate::diagnostic::Span> =
+        items.iter().filter(|i| stat_items.contains(&i.opt)).map(|i| i.span).collect();
+    let stat_neg =
+        items.iter().any(|i| matches!(i.opt, Opt::Probability | Opt::Every) && i.neg.is_some());
+    let iface = if items.iter().any(|i| i.opt == Opt::LimitIfaceIn) {
+        Some(false)
+    } else if items.iter().any(|i| i.opt == Opt::LimitIfaceOut) {
+        Some(true)
+    } else {
+        None
+    };
     for it in items {
         let kind = match (it.opt, it.val) {
             (Opt::In, Val::Iface(v)) => MatchKind::InIface(v),
@@ -705,6 +755,27 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
                     _ => Cmp::Range(1, 1),
                 };
                 MatchKind::Header { key, cmp }
+            }
+            (Opt::MacSource, Val::Mac(m)) => MatchKind::Mac(m),
+            (Opt::StatMode, Val::Num(mode)) => {
+                out.push(Match {
+                    span: it.span,
+                    negated: stat_neg,
+                    kind: MatchKind::Statistic {
+                        nth: mode == 1,
+                        probability,
+                        every,
+                        packet,
+                        written: stat_written.clone(),
+                    },
+                });
+                continue;
+            }
+            (Opt::UidOwner | Opt::GidOwner, Val::NumRange(lo, hi)) => {
+                MatchKind::Owner { gid: it.opt == Opt::GidOwner, lo, hi }
+            }
+            (Opt::SrcType | Opt::DstType, Val::Num(types)) => {
+                MatchKind::AddrType { dst: it.opt == Opt::DstType, types, iface }
             }
             (Opt::Mark, Val::MarkMask(value, mask)) => MatchKind::Mark {
                 ct: ct_marks.next().unwrap_or(false),

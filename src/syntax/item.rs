@@ -57,6 +57,8 @@ pub(super) enum Val {
     MarkMask(u32, Option<u32>),
     /// An inclusive range of numbers (`N` is `N:N`).
     NumRange(u32, u32),
+    /// `--mac-source`.
+    Mac([u8; 6]),
 }
 
 /// One option of a line, lowered.

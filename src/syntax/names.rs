@@ -91,6 +91,25 @@ pub(super) const DSCP_CLASSES: &[(&str, u8)] = &[
     ("EF", 0x2e),
 ];
 
+/// `-m statistic --mode` names (as written: iptables compares them exactly).
+pub(super) const STAT_MODES: &[(&str, u8)] = &[("random", 0), ("nth", 1)];
+
+/// `-m addrtype` types (any case, as iptables), in the kernel's `RTN_*` order.
+pub(super) const ADDR_TYPES: &[&str] = &[
+    "UNSPEC",
+    "UNICAST",
+    "LOCAL",
+    "BROADCAST",
+    "ANYCAST",
+    "MULTICAST",
+    "BLACKHOLE",
+    "UNREACHABLE",
+    "PROHIBIT",
+    "THROW",
+    "NAT",
+    "XRESOLVE",
+];
+
 /// Modules named after a protocol; each needs `-p` of the same name (check.rs).
 const PROTOCOL_MODULES: &[&str] = &["tcp", "udp", "udplite", "icmp", "sctp"];
 

@@ -68,10 +68,22 @@ pub(crate) enum Opt {
     AhSpi,
     EspSpi,
     MssMatch,
+    MacSource,
+    StatMode,
+    Probability,
+    Every,
+    Packet,
+    UidOwner,
+    GidOwner,
+    SocketExists,
+    SrcType,
+    DstType,
+    LimitIfaceIn,
+    LimitIfaceOut,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::MssMatch as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::LimitIfaceOut as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +135,14 @@ pub(crate) enum ValueKind {
     Num {
         max: u32,
     },
+    /// A MAC address `XX:XX:XX:XX:XX:XX`.
+    Mac,
+    /// A probability from 0 to 1 (`--probability 0.25`).
+    Probability,
+    /// A numeric user or group id, or a range `N-M`.
+    IdRange,
+    /// A comma-separated list of address types (`LOCAL,BROADCAST`).
+    AddrTypes,
     /// A name checked in Rust (`--pkt-type`, `--dscp-class`); `sample` is one.
     Name {
         sample: &'static str,
@@ -171,6 +191,10 @@ impl ValueKind {
             ValueKind::NumRange { .. } => " 100:200",
             ValueKind::Num { .. } => " 2",
             ValueKind::Name { sample } => sample,
+            ValueKind::Mac => " 00:11:22:33:44:55",
+            ValueKind::Probability => " 0.25",
+            ValueKind::IdRange => " 1000",
+            ValueKind::AddrTypes => " LOCAL",
             ValueKind::RejectType => " tcp-reset",
             ValueKind::LogLevel => " warning",
             ValueKind::To => " 10.0.0.1:80",
@@ -241,6 +265,7 @@ const MARK_DESC: &str = "a mark with an optional mask such as 0x10 or 0x10/0xff"
 const MARK32_DESC: &str = "a 32-bit value such as 0xff";
 const TTL_DESC: &str = "a TTL from 0 to 255";
 const SPI_DESC: &str = "an SPI or range such as 256 or 256:511";
+const ADDRTYPE_DESC: &str = "address types such as LOCAL or BROADCAST,MULTICAST";
 const TO_DESC: &str = "an address, address range or network (optionally with :PORT or \
                        :PORT-PORT), a ${variable} or a plugin name";
 
@@ -817,6 +842,120 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         wants: "an MSS or range such as 1400:1500",
         ..BASE
     },
+    OptDesc {
+        opt: Opt::MacSource,
+        spellings: &["--mac-source"],
+        rule: G::o_mac_source,
+        module: Some("mac"),
+        negatable: true,
+        value: ValueKind::Mac,
+        wants: "a MAC address such as 00:11:22:33:44:55",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::StatMode,
+        spellings: &["--mode"],
+        rule: G::o_stat_mode,
+        module: Some("statistic"),
+        value: ValueKind::Name { sample: " random" },
+        wants: "a statistic mode: random or nth",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Probability,
+        spellings: &["--probability"],
+        rule: G::o_probability,
+        module: Some("statistic"),
+        negatable: true,
+        value: ValueKind::Probability,
+        wants: "a probability from 0 to 1 such as 0.25",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Every,
+        spellings: &["--every"],
+        rule: G::o_every,
+        module: Some("statistic"),
+        negatable: true,
+        value: ValueKind::Num { max: u32::MAX },
+        wants: "a number of packets such as 10",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Packet,
+        spellings: &["--packet"],
+        rule: G::o_packet,
+        module: Some("statistic"),
+        value: ValueKind::Num { max: u32::MAX },
+        wants: "the packet to match, from 0 to one less than `--every`",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::UidOwner,
+        spellings: &["--uid-owner"],
+        rule: G::o_uid_owner,
+        module: Some("owner"),
+        negatable: true,
+        value: ValueKind::IdRange,
+        wants: "a numeric user id or range such as 1000 or 1000-1999",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::GidOwner,
+        spellings: &["--gid-owner"],
+        rule: G::o_gid_owner,
+        module: Some("owner"),
+        negatable: true,
+        value: ValueKind::IdRange,
+        wants: "a numeric group id or range such as 100 or 100-199",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SocketExists,
+        spellings: &["--socket-exists"],
+        rule: G::o_socket_exists,
+        module: Some("owner"),
+        negatable: true,
+        refused: Some(Refusal {
+            label: "nftables has no match for a packet's socket alone",
+            help: "match `--uid-owner 0-4294967294` for packets of any local user's socket",
+        }),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SrcType,
+        spellings: &["--src-type"],
+        rule: G::o_src_type,
+        module: Some("addrtype"),
+        negatable: true,
+        value: ValueKind::AddrTypes,
+        wants: ADDRTYPE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::DstType,
+        spellings: &["--dst-type"],
+        rule: G::o_dst_type,
+        module: Some("addrtype"),
+        negatable: true,
+        value: ValueKind::AddrTypes,
+        wants: ADDRTYPE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::LimitIfaceIn,
+        spellings: &["--limit-iface-in"],
+        rule: G::o_limit_iface_in,
+        module: Some("addrtype"),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::LimitIfaceOut,
+        spellings: &["--limit-iface-out"],
+        rule: G::o_limit_iface_out,
+        module: Some("addrtype"),
+        ..BASE
+    },
 ];
 
 /// Grammar rule (as `usize`) → index in [`OPTIONS`], `u8::MAX` for rules that are no option:
@@ -923,6 +1062,10 @@ mod tests {
             "ah",
             "esp",
             "tcpmss",
+            "mac",
+            "statistic",
+            "owner",
+            "addrtype",
             "tcp",
             "udp",
             "udplite",

@@ -1370,3 +1370,59 @@ fn header_matches() {
     check("INPUT -m pkttype --pkt-type host", "E008", "unknown packet type `host`", 29);
     check("INPUT -p esp -m ah --ahspi 1", "E007", "`--ahspi` needs `-p ah`, not `-p 50`", 20);
 }
+
+#[test]
+fn mac_statistic_owner_addrtype() {
+    let r = ok("INPUT -m mac ! --mac-source 00:1A:2b:3c:4d:5e -j DROP");
+    assert_eq!(kinds(&r)[0], MatchKind::Mac([0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e]));
+    assert!(r.matches[0].negated);
+    let r = ok("INPUT -m statistic --mode random ! --probability 0.25 -j DROP");
+    assert!(matches!(
+        kinds(&r)[0],
+        MatchKind::Statistic { nth: false, probability: Some(536_870_912), every: None, .. }
+    ));
+    assert!(r.matches[0].negated);
+    let r = ok("INPUT -m statistic --mode nth --every 3 --packet 2 -j DROP");
+    assert!(matches!(
+        kinds(&r)[0],
+        MatchKind::Statistic { nth: true, probability: None, every: Some(3), packet: Some(2), .. }
+    ));
+    let r = ok("OUTPUT -m owner --uid-owner 1000-1999 -j DROP");
+    assert_eq!(kinds(&r)[0], MatchKind::Owner { gid: false, lo: 1000, hi: 1999 });
+    let r = ok("FORWARD -m addrtype --src-type local,Broadcast --limit-iface-in -j DROP");
+    assert_eq!(
+        kinds(&r)[0],
+        MatchKind::AddrType { dst: false, types: (1 << 2) | (1 << 3), iface: Some(false) }
+    );
+
+    check(
+        "INPUT -m mac --mac-source 00:11:22:33:44 -j DROP",
+        "E008",
+        "`00:11:22:33:44` is not a MAC address",
+        27,
+    );
+    check(
+        "INPUT -m statistic --mode Random -j DROP",
+        "E008",
+        "unknown statistic mode `Random`",
+        27,
+    );
+    check(
+        "INPUT -m statistic --every 2 -j DROP",
+        "E007",
+        "`--every` needs `--mode nth` in the same rule",
+        20,
+    );
+    check(
+        "OUTPUT -m owner --uid-owner 5-4 -j DROP",
+        "E008",
+        "range `5-4` is empty: the first id is larger",
+        29,
+    );
+    check(
+        "FORWARD -m addrtype --dst-type LOCAL --limit-iface-in --limit-iface-out -j DROP",
+        "E008",
+        "`--limit-iface-in` and `--limit-iface-out` cannot go together",
+        55,
+    );
+}

@@ -143,12 +143,27 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         (Key::AhSpi, Cmp::Range(256, 511)),
         (Key::EspSpi, Cmp::Range(0x1000, 0xffff_ffff)),
         (Key::TcpMss, Cmp::Range(1000, 1460)),
+        (Key::SkUid, Cmp::Range(1000, 1000)),
+        (Key::SkGid, Cmp::Range(100, 199)),
     ] {
         let gt_lt = !matches!(cmp, Cmp::Range(..));
         for neg in [false, true] {
-            if !(neg && (gt_lt || key == Key::TcpMss)) {
+            let positive_only = matches!(key, Key::TcpMss | Key::SkUid | Key::SkGid);
+            if !(neg && (gt_lt || positive_only)) {
                 ms.push(Match::Value { key, neg, cmp });
             }
+        }
+    }
+    for neg in [false, true] {
+        ms.push(Match::EtherSaddr { neg, addr: [0x00, 0x11, 0x22, 0xaa, 0xbb, 0xcc] });
+        ms.push(Match::Random { neg, below: 214_748_365 });
+        ms.push(Match::Nth { neg, every: 3, value: 1 });
+        for (dst, iface, types) in [
+            (true, None, 1 << 2),
+            (false, None, (1 << 3) | (1 << 5)),
+            (true, Some(Dir::Src), 1 << 2),
+        ] {
+            ms.push(Match::AddrType { neg, dst, iface, types });
         }
     }
     for neg in [false, true] {
@@ -306,6 +321,11 @@ pub fn every_variant() -> Ruleset {
             (true, 0xff, 0x100),
         ] {
             r.push(l.rule(vec![], Action::Mark { ct, and, xor }));
+        }
+        // `fib … . oif` exists only where packets have an output interface.
+        for neg in [false, true] {
+            let m = Match::AddrType { neg, dst: false, iface: Some(Dir::Dst), types: 1 << 2 };
+            r.push(l.rule(vec![m], Action::Count));
         }
         r.push(l.rule(vec![], Action::MarkCopy { to_ct: true }));
         r.push(l.rule(vec![], Action::MarkCopy { to_ct: false }));

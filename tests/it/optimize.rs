@@ -109,6 +109,10 @@ impl Eval<'_> {
                 let flags: u8 = if p.syn { 0x02 } else { 0x10 };
                 p.proto == 6 && ((flags & mask == *comp) != *neg)
             }
+            // No MAC, owner or address type in the model: such a match never holds, its
+            // negation always; statistics are decided by the rule's own state, taken as "no".
+            Match::EtherSaddr { neg, .. } | Match::AddrType { neg, .. } => *neg,
+            Match::Random { neg, .. } | Match::Nth { neg, .. } => *neg,
             // The model's packets read 0 for every other header value.
             Match::Value { neg, cmp, .. } => {
                 let hit = match cmp {

@@ -107,6 +107,7 @@ impl Expr {
                 let e = RawExpr::alloc(c"payload");
                 e.u32(sys::NFTNL_EXPR_PAYLOAD_DREG, *dreg);
                 let base = match base {
+                    Base::Link => libc::NFT_PAYLOAD_LL_HEADER,
                     Base::Network => libc::NFT_PAYLOAD_NETWORK_HEADER,
                     Base::Transport => libc::NFT_PAYLOAD_TRANSPORT_HEADER,
                 };
@@ -123,6 +124,10 @@ impl Expr {
                     MetaKey::L4Proto => libc::NFT_META_L4PROTO,
                     MetaKey::Mark => libc::NFT_META_MARK,
                     MetaKey::PktType => libc::NFT_META_PKTTYPE,
+                    MetaKey::IifType => libc::NFT_META_IIFTYPE,
+                    MetaKey::PRandom => libc::NFT_META_PRANDOM,
+                    MetaKey::SkUid => libc::NFT_META_SKUID,
+                    MetaKey::SkGid => libc::NFT_META_SKGID,
                 };
                 e.u32(sys::NFTNL_EXPR_META_KEY, key as u32);
                 e.u32(sys::NFTNL_EXPR_META_DREG, REG_1);
@@ -267,6 +272,30 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_DUP_SREG_ADDR, *sreg_addr);
                 e
             }
+            Expr::NumgenInc(modulus) => {
+                let e = RawExpr::alloc(c"numgen");
+                e.u32(sys::NFTNL_EXPR_NG_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_NG_MODULUS, *modulus);
+                e.u32(sys::NFTNL_EXPR_NG_TYPE, NFT_NG_INCREMENTAL);
+                e.u32(sys::NFTNL_EXPR_NG_OFFSET, 0);
+                e
+            }
+            Expr::FibType(flags) => {
+                let e = RawExpr::alloc(c"fib");
+                e.u32(sys::NFTNL_EXPR_FIB_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+                e.u32(sys::NFTNL_EXPR_FIB_FLAGS, *flags);
+                e
+            }
+            Expr::Hton32 => {
+                let e = RawExpr::alloc(c"byteorder");
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_OP, libc::NFT_BYTEORDER_HTON as u32);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_LEN, 4);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 4);
+                e
+            }
             Expr::ReadMss => {
                 let e = RawExpr::alloc(c"exthdr");
                 e.u32(sys::NFTNL_EXPR_EXTHDR_DREG, REG_1);
@@ -322,6 +351,10 @@ impl Expr {
     }
 }
 
+/// `NFT_NG_INCREMENTAL` of `enum nft_ng_types`.
+const NFT_NG_INCREMENTAL: u32 = 0;
+/// `NFT_FIB_RESULT_ADDRTYPE` of `enum nft_fib_result`.
+const NFT_FIB_RESULT_ADDRTYPE: u32 = 3;
 /// `NFT_RT_TCPMSS` of `enum nft_rt_keys` (linux/netfilter/nf_tables.h).
 const NFT_RT_TCPMSS: u32 = 3;
 /// `NFT_EXTHDR_OP_TCPOPT` of `enum nft_exthdr_op`.

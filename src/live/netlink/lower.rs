@@ -39,6 +39,7 @@ use crate::nft::LOG_PREFIX_MAX;
 /// `NFT_PAYLOAD_NETWORK_HEADER` and `NFT_PAYLOAD_TRANSPORT_HEADER`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Base {
+    Link,
     Network,
     Transport,
 }
@@ -60,6 +61,10 @@ pub(crate) enum MetaKey {
     L4Proto,
     Mark,
     PktType,
+    IifType,
+    PRandom,
+    SkUid,
+    SkGid,
 }
 
 /// A set referenced by a lookup: its name (`__set%d` for anonymous ones) and its id in the
@@ -147,6 +152,12 @@ pub(crate) enum Expr {
     CtMark,
     /// `exthdr load tcpopt 2b @ 2 + 2 => reg 1`: the size of the TCP MSS option.
     ReadMss,
+    /// `numgen reg 1 = inc mod N`.
+    NumgenInc(u32),
+    /// `fib saddr|daddr [. iif|oif] type => reg 1` (`NFTA_FIB_F_*` flags).
+    FibType(u32),
+    /// `byteorder reg 1 = hton(reg 1, 4, 4)`.
+    Hton32,
     /// `meta set mark with reg 1` (`ct`: `ct set mark with reg 1`).
     SetMark {
         ct: bool,
@@ -187,6 +198,8 @@ pub(crate) enum Key {
     Concat(Vec<Key>),
     /// A verdict map's value (`NFT_DATA_VERDICT`, no length).
     Verdict,
+    /// `fib_addrtype` (38), 4 bytes, host byte order.
+    FibAddrType,
 }
 
 impl Key {
@@ -197,6 +210,7 @@ impl Key {
             Key::IcmpTypeCode => (14 << 6) | 32,
             Key::Concat(fields) => fields.iter().fold(0, |id, f| (id << 6) | f.type_id()),
             Key::Verdict => 0xffff_ff00,
+            Key::FibAddrType => 38,
         }
     }
 
@@ -207,6 +221,7 @@ impl Key {
             Key::IcmpTypeCode => 8,
             Key::Concat(fields) => fields.iter().map(|f| f.len().next_multiple_of(4)).sum(),
             Key::Verdict => 0,
+            Key::FibAddrType => 4,
         }
     }
 
@@ -215,6 +230,7 @@ impl Key {
         match self {
             Key::Ipv4 | Key::Service => 2,
             Key::IcmpTypeCode | Key::Concat(_) | Key::Verdict => 0,
+            Key::FibAddrType => 1,
         }
     }
 }
@@ -599,7 +615,65 @@ impl RuleCx<'_, '_> {
                 self.exprs.push(Expr::Bitwise { mask: vec![*mask], xor: vec![0] });
                 self.exprs.push(Expr::Cmp(op(*neg), vec![*comp]));
             }
+            Match::Value { key: key @ (ValueKey::SkUid | ValueKey::SkGid), neg, cmp } => {
+                let meta = if *key == ValueKey::SkUid { MetaKey::SkUid } else { MetaKey::SkGid };
+                self.exprs.push(Expr::Meta(meta));
+                // Host byte order: nft compares a range after turning it big-endian.
+                match cmp {
+                    Cmp::Range(a, b) if a == b => {
+                        self.exprs.push(Expr::Cmp(op(*neg), a.to_ne_bytes().to_vec()))
+                    }
+                    Cmp::Range(a, b) => {
+                        self.exprs.push(Expr::Hton32);
+                        self.range(*neg, a.to_be_bytes().to_vec(), b.to_be_bytes().to_vec());
+                    }
+                    Cmp::Gt(n) | Cmp::Lt(n) => {
+                        let o = if matches!(cmp, Cmp::Gt(_)) { CmpOp::Gt } else { CmpOp::Lt };
+                        self.exprs.push(Expr::Hton32);
+                        self.exprs.push(Expr::Cmp(o, n.to_be_bytes().to_vec()));
+                    }
+                }
+            }
             Match::Value { key, neg, cmp } => self.value(*key, *neg, *cmp),
+            Match::EtherSaddr { neg, addr } => {
+                // nft's dependency: the input device is an Ethernet one (ARPHRD_ETHER).
+                self.exprs.push(Expr::Meta(MetaKey::IifType));
+                self.exprs.push(Expr::Cmp(CmpOp::Eq, 1u16.to_ne_bytes().to_vec()));
+                self.payload(Base::Link, 6, 6);
+                self.exprs.push(Expr::Cmp(op(*neg), addr.to_vec()));
+            }
+            // `meta random` is compared as a big-endian number.
+            Match::Random { neg, below } => {
+                self.exprs.push(Expr::Meta(MetaKey::PRandom));
+                self.exprs.push(Expr::Bitwise {
+                    mask: 0x7fff_ffffu32.to_be_bytes().to_vec(),
+                    xor: vec![0; 4],
+                });
+                let o = if *neg { CmpOp::Gte } else { CmpOp::Lt };
+                self.exprs.push(Expr::Cmp(o, below.to_be_bytes().to_vec()));
+            }
+            Match::Nth { neg, every, value } => {
+                self.exprs.push(Expr::NumgenInc(*every));
+                self.exprs.push(Expr::Cmp(op(*neg), value.to_ne_bytes().to_vec()));
+            }
+            Match::AddrType { neg, dst, iface, types } => {
+                // NFTA_FIB_F_SADDR 1, DADDR 2, IIF 8, OIF 16.
+                let mut flags = if *dst { 2 } else { 1 };
+                flags |= match iface {
+                    Some(Dir::Src) => 8,
+                    Some(Dir::Dst) => 16,
+                    None => 0,
+                };
+                self.exprs.push(Expr::FibType(flags));
+                let list: Vec<u32> = (0..16).filter(|i| types & (1 << i) != 0).collect();
+                if let [one] = list[..] {
+                    self.exprs.push(Expr::Cmp(op(*neg), one.to_ne_bytes().to_vec()));
+                } else {
+                    let elems = plain_elems(list.iter().map(|t| t.to_ne_bytes().to_vec()));
+                    let set = self.anon_set(Key::FibAddrType, false, elems);
+                    self.exprs.push(Expr::Lookup { set, inverted: *neg, dreg: None });
+                }
+            }
             // Marks are host-endian 32-bit values.
             Match::Mark { ct, neg, value, mask } => {
                 self.load_mark(*ct);
@@ -655,6 +729,8 @@ impl RuleCx<'_, '_> {
                 self.exprs.push(Expr::ReadMss);
                 (2, None, 0)
             }
+            // Host byte order: lowered in `push_match`.
+            ValueKey::SkUid | ValueKey::SkGid => return,
         };
         if let Some(mask) = mask {
             let xor = vec![0; mask.len()];
