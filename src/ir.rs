@@ -541,6 +541,8 @@ pub enum Action {
     MarkCopy {
         to_ct: bool,
     },
+    /// NFLOG: the packet to a netlink log group (non-terminating). Boxed, as [`Match::Tuple`].
+    Nflog(Box<Nflog>),
     /// Mirror a copy to this address (non-terminating).
     Dup {
         to: Ipv4Addr,
@@ -554,6 +556,19 @@ pub enum Action {
     },
     /// Optimizer output only: see [`Vmap`]. Boxed, as [`Match::Tuple`].
     Vmap(Box<Vmap>),
+}
+
+/// What an [`Action::Nflog`] sends: `log [prefix P] group G [snaplen N] [queue-threshold T]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Nflog {
+    pub group: u16,
+    /// Validated as a log prefix (at most 63 characters, no `$`).
+    pub prefix: Option<Box<str>>,
+    /// `--nflog-size`: bytes of the packet copied.
+    pub snaplen: Option<u32>,
+    /// `--nflog-threshold`: packets queued in the kernel before sending (0, the instance's, when
+    /// not given: iptables' default too).
+    pub threshold: Option<u16>,
 }
 
 /// The MSS a [`Action::Tcpmss`] writes.
@@ -596,13 +611,14 @@ impl Action {
             | Action::Tcpmss(_)
             | Action::Mark { .. }
             | Action::MarkCopy { .. }
+            | Action::Nflog(_)
             | Action::Vmap { .. } => Class::Filter,
         }
     }
 
     /// A packet the rule matches leaves the chain: a verdict or a NAT statement (terminal in
     /// the nat chains it may stand in). Not a jump (the subgroup may return), nor LOG, COPY,
-    /// TCPMSS, MARK, CONNMARK or a counting rule.
+    /// TCPMSS, MARK, CONNMARK, NFLOG or a counting rule.
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
@@ -652,6 +668,7 @@ impl Action {
             Action::Tcpmss(_) => "TCPMSS",
             Action::Mark { ct: false, .. } => "MARK",
             Action::Mark { ct: true, .. } | Action::MarkCopy { .. } => "CONNMARK",
+            Action::Nflog(_) => "NFLOG",
         }
     }
 }
@@ -722,6 +739,12 @@ mod tests {
             Action::Mark { ct: false, and: 0, xor: 1 },
             Action::Mark { ct: true, and: 0xff, xor: 0x100 },
             Action::MarkCopy { to_ct: true },
+            Action::Nflog(Box::new(Nflog {
+                group: 1,
+                prefix: None,
+                snaplen: None,
+                threshold: None,
+            })),
             Action::DnatMap { proto: L4::Tcp, entries: Box::new([]) },
             Action::Vmap(Box::new(vmap)),
         ];
@@ -741,6 +764,7 @@ mod tests {
                     | Action::Tcpmss(_)
                     | Action::Mark { .. }
                     | Action::MarkCopy { .. }
+                    | Action::Nflog(_)
             );
             assert_eq!(a.is_terminal(), !passes_on, "{word}");
         }

@@ -372,6 +372,20 @@ fn action_expr(a: &Action) -> Value {
             };
             json!({"mangle": {"key": key, "value": value}})
         }
+        Action::Nflog(n) => {
+            let mut l = serde_json::Map::new();
+            if let Some(p) = &n.prefix {
+                l.insert("prefix".into(), json!(p));
+            }
+            l.insert("group".into(), json!(n.group));
+            if let Some(s) = n.snaplen {
+                l.insert("snaplen".into(), json!(s));
+            }
+            if let Some(t) = n.threshold {
+                l.insert("queue-threshold".into(), json!(t));
+            }
+            json!({ "log": l })
+        }
         Action::MarkCopy { to_ct } => {
             json!({"mangle": {"key": mark_key(*to_ct), "value": mark_key(!*to_ct)}})
         }

@@ -518,6 +518,19 @@ fn push_action(out: &mut String, action: &Action) {
             let _ = write!(out, "tcp option maxseg size set {n}");
         }
         Action::Mark { ct, and, xor } => push_mark_set(out, *ct, *and, *xor),
+        Action::Nflog(n) => {
+            out.push_str("log");
+            if let Some(prefix) = &n.prefix {
+                let _ = write!(out, " prefix \"{prefix}\"");
+            }
+            let _ = write!(out, " group {}", n.group);
+            if let Some(s) = n.snaplen {
+                let _ = write!(out, " snaplen {s}");
+            }
+            if let Some(t) = n.threshold {
+                let _ = write!(out, " queue-threshold {t}");
+            }
+        }
         Action::MarkCopy { to_ct: true } => out.push_str("ct mark set meta mark"),
         Action::MarkCopy { to_ct: false } => out.push_str("meta mark set ct mark"),
         Action::Accept => out.push_str("accept"),

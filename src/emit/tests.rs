@@ -275,6 +275,24 @@ fn actions_text() {
             "counter meta mark set meta mark ^ 0x0000000f",
         ),
         (Action::MarkCopy { to_ct: true }, "counter ct mark set meta mark"),
+        (
+            Action::Nflog(Box::new(Nflog {
+                group: 0,
+                prefix: None,
+                snaplen: None,
+                threshold: None,
+            })),
+            "counter log group 0",
+        ),
+        (
+            Action::Nflog(Box::new(Nflog {
+                group: 5,
+                prefix: Some("in: ".into()),
+                snaplen: Some(128),
+                threshold: Some(10),
+            })),
+            "counter log prefix \"in: \" group 5 snaplen 128 queue-threshold 10",
+        ),
         (Action::MarkCopy { to_ct: false }, "counter meta mark set ct mark"),
     ];
     for (action, text) in cases {

@@ -308,6 +308,23 @@ fn target_options<'s>(words: &mut Vec<String>, kind: &TargetKind, at: impl Fn(Sp
         TargetKind::Netmap { to } => {
             words.push(format!("{} {}", Opt::To.canonical(), at(to.span)));
         }
+        TargetKind::Nflog { group, prefix, range, size, threshold } => {
+            if let Some(g) = group {
+                words.push(format!("{} {g}", Opt::NflogGroup.canonical()));
+            }
+            if let Some(p) = prefix {
+                words.push(format!("{} {}", Opt::NflogPrefix.canonical(), at(p.span)));
+            }
+            if let Some(r) = range {
+                words.push(format!("{} {r}", Opt::NflogRange.canonical()));
+            }
+            if let Some(s) = size {
+                words.push(format!("{} {s}", Opt::NflogSize.canonical()));
+            }
+            if let Some(t) = threshold {
+                words.push(format!("{} {t}", Opt::NflogThreshold.canonical()));
+            }
+        }
         TargetKind::Mark { written, .. } => {
             words.extend(written.iter().map(|s| at(*s).to_string()))
         }

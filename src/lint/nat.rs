@@ -206,6 +206,7 @@ fn dropped<'a>(
                 | Action::Tcpmss(_)
                 | Action::Mark { .. }
                 | Action::MarkCopy { .. }
+                | Action::Nflog(_)
         );
         if passes && space::meets(s, &t) {
             return None;

@@ -293,6 +293,7 @@ fn target_name(t: &TargetKind) -> &'static str {
         TargetKind::Tcpmss { mss: Some(_) } => "TCPMSS",
         TargetKind::Mark { ct: false, .. } => "MARK",
         TargetKind::Mark { ct: true, .. } => "CONNMARK",
+        TargetKind::Nflog { .. } => "NFLOG",
     }
 }
 

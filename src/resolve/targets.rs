@@ -140,6 +140,31 @@ impl Resolver<'_> {
                 };
                 Action::Log { prefix: prefix.map(String::into_boxed_str), level }
             }
+            TargetKind::Nflog { group, prefix, size, threshold, .. } => {
+                let prefix = match prefix {
+                    Some(p) => {
+                        let text = self.v.nft_text(&p.node, p.span, "the NFLOG prefix", 63)?;
+                        if text.contains('$') {
+                            // nft expands `$name` inside a quoted log prefix, with no escape.
+                            self.error(
+                                Diagnostic::error("E019", "the NFLOG prefix contains `$`, which nft would expand as a variable", p.span)
+                                    .with_help("remove the `$`"),
+                            );
+                            return None;
+                        }
+                        Some(text.into_boxed_str())
+                    }
+                    None => None,
+                };
+                // `--nflog-range` never reached the kernel's log (it needs the copy-length flag
+                // `--nflog-size` sets): iptables warns and ignores it, and so does this.
+                Action::Nflog(Box::new(ir::Nflog {
+                    group: group.unwrap_or(0),
+                    prefix,
+                    snaplen: *size,
+                    threshold: *threshold,
+                }))
+            }
             TargetKind::Jump(name) => {
                 let parent = b.expect("jumps are never placed in the mirror");
                 match subgroups.get(&name.node) {

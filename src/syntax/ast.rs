@@ -302,6 +302,14 @@ pub enum TargetKind {
         op: MarkOp,
         written: Vec<Span>,
     },
+    /// `NFLOG`: its options as written (`range`, which the kernel ignores, only for `fmt`).
+    Nflog {
+        group: Option<u16>,
+        prefix: Option<Spanned<String>>,
+        range: Option<u32>,
+        size: Option<u32>,
+        threshold: Option<u16>,
+    },
     /// `COPY --from IF --to ADDR [--bidirectional]`.
     Copy {
         from: Spanned<Value<String>>,

@@ -285,6 +285,7 @@ enum Base {
     Copy,
     Tcpmss,
     Mark { ct: bool },
+    Nflog,
 }
 
 fn base_target(w: &Spanned<String>) -> Res<Base> {
@@ -304,6 +305,7 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
         "TCPMSS" => Base::Tcpmss,
         "MARK" => Base::Mark { ct: false },
         "CONNMARK" => Base::Mark { ct: true },
+        "NFLOG" => Base::Nflog,
         s if names::SUBGROUP_PREFIXES
             .iter()
             .any(|(pre, _)| s.strip_prefix(pre).is_some_and(names::is_subgroup_tail)) =>
@@ -320,7 +322,7 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
                 Some(c) => d.with_help(format!("did you mean `{c}`? (targets are case-sensitive)")),
                 None => d.with_help(
                     "supported targets: ACCEPT, DROP, REJECT, LOG, RETURN, DNAT, SNAT, MASQUERADE, \
-                     MASQUERADE-ONCE, REDIRECT, NETMAP, COPY, TCPMSS, MARK, CONNMARK, or a subgroup such as \
+                     MASQUERADE-ONCE, REDIRECT, NETMAP, COPY, TCPMSS, MARK, CONNMARK, NFLOG, or a subgroup such as \
                      FWD_C_name",
                 ),
             };
@@ -443,6 +445,19 @@ pub(super) fn target(
                     }
                     return None;
                 }
+            }
+        }
+        Base::Nflog => {
+            let num = |o: Opt| match find(o).map(|i| &i.val) {
+                Some(Val::Num(n)) => Some(*n),
+                _ => None,
+            };
+            TargetKind::Nflog {
+                group: num(Opt::NflogGroup).map(|n| n as u16),
+                prefix: word(Opt::NflogPrefix),
+                range: num(Opt::NflogRange),
+                size: num(Opt::NflogSize),
+                threshold: num(Opt::NflogThreshold).map(|n| n as u16),
             }
         }
         Base::Mark { ct } => {

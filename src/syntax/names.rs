@@ -44,6 +44,7 @@ pub(super) const TARGETS: &[&str] = &[
     "TCPMSS",
     "MARK",
     "CONNMARK",
+    "NFLOG",
 ];
 
 /// Match modules we support (`-m NAME`): those of the options table, in its order, then the

@@ -80,10 +80,15 @@ pub(crate) enum Opt {
     DstType,
     LimitIfaceIn,
     LimitIfaceOut,
+    NflogGroup,
+    NflogPrefix,
+    NflogRange,
+    NflogSize,
+    NflogThreshold,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::LimitIfaceOut as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::NflogThreshold as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -954,6 +959,51 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         spellings: &["--limit-iface-out"],
         rule: G::o_limit_iface_out,
         module: Some("addrtype"),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::NflogGroup,
+        spellings: &["--nflog-group"],
+        rule: G::o_nflog_group,
+        targets: Some(&["NFLOG"]),
+        value: ValueKind::Num { max: 65535 },
+        wants: "a netlink log group from 0 to 65535",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::NflogPrefix,
+        spellings: &["--nflog-prefix"],
+        rule: G::o_nflog_prefix,
+        targets: Some(&["NFLOG"]),
+        value: ValueKind::Text { max: 63, what: "an NFLOG prefix" },
+        wants: TEXT_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::NflogRange,
+        spellings: &["--nflog-range"],
+        rule: G::o_nflog_range,
+        targets: Some(&["NFLOG"]),
+        value: ValueKind::Num { max: u32::MAX },
+        wants: "a number of bytes",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::NflogSize,
+        spellings: &["--nflog-size"],
+        rule: G::o_nflog_size,
+        targets: Some(&["NFLOG"]),
+        value: ValueKind::Num { max: u32::MAX },
+        wants: "a number of bytes to copy such as 128",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::NflogThreshold,
+        spellings: &["--nflog-threshold"],
+        rule: G::o_nflog_threshold,
+        targets: Some(&["NFLOG"]),
+        value: ValueKind::Num { max: 65535 },
+        wants: "a number of packets from 0 to 65535",
         ..BASE
     },
 ];

@@ -1426,3 +1426,24 @@ fn mac_statistic_owner_addrtype() {
         55,
     );
 }
+
+#[test]
+fn nflog_target() {
+    let r = ok("INPUT -j NFLOG --nflog-group 0x5 --nflog-prefix \"in: \" --nflog-size 128");
+    let TargetKind::Nflog { group, prefix, range, size, threshold } = target(&r) else {
+        panic!("not NFLOG")
+    };
+    assert_eq!((group, range, size, threshold), (Some(5), None, Some(128), None));
+    assert_eq!(prefix.map(|p| p.node).as_deref(), Some("in: "));
+    let r = ok("INPUT -j NFLOG --nflog-range 64 --nflog-threshold 10");
+    assert!(matches!(
+        target(&r),
+        TargetKind::Nflog { group: None, range: Some(64), threshold: Some(10), .. }
+    ));
+    check(
+        "INPUT -j ACCEPT --nflog-size 1",
+        "E009",
+        "`--nflog-size` belongs to the NFLOG target, not ACCEPT",
+        17,
+    );
+}

@@ -327,6 +327,14 @@ pub fn every_variant() -> Ruleset {
             let m = Match::AddrType { neg, dst: false, iface: Some(Dir::Dst), types: 1 << 2 };
             r.push(l.rule(vec![m], Action::Count));
         }
+        for (group, prefix, snaplen, threshold) in [
+            (0, None, None, None),
+            (5, Some("nflog: ".into()), Some(128), Some(10)),
+            (65535, Some("x".repeat(63).into()), Some(0), Some(0)),
+        ] {
+            let n = Nflog { group, prefix, snaplen, threshold };
+            r.push(l.rule(vec![], Action::Nflog(Box::new(n))));
+        }
         r.push(l.rule(vec![], Action::MarkCopy { to_ct: true }));
         r.push(l.rule(vec![], Action::MarkCopy { to_ct: false }));
         r.push(l.rule(vec![], Action::Accept));

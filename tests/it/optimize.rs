@@ -167,6 +167,7 @@ impl Eval<'_> {
                     | Action::Tcpmss(_)
                     | Action::Mark { .. }
                     | Action::MarkCopy { .. }
+                    | Action::Nflog(_)
                     | Action::Jump(_)
             );
             trace.push(outcome);

@@ -33,6 +33,11 @@ impl RawExpr {
         unsafe { sys::nftnl_expr_set_u64(self.0.as_ptr(), attr as u16, value) }
     }
 
+    fn u16(&self, attr: u32, value: u16) {
+        // SAFETY: as in `u32`.
+        unsafe { sys::nftnl_expr_set_u16(self.0.as_ptr(), attr as u16, value) }
+    }
+
     fn u8(&self, attr: u32, value: u8) {
         // SAFETY: as in `u32`.
         unsafe { sys::nftnl_expr_set_u8(self.0.as_ptr(), attr as u16, value) }
@@ -201,6 +206,20 @@ impl Expr {
                 }
                 if let Some(level) = level {
                     e.u32(sys::NFTNL_EXPR_LOG_LEVEL, *level);
+                }
+                e
+            }
+            Expr::NfLog { prefix, group, snaplen, threshold } => {
+                let e = RawExpr::alloc(c"log");
+                if let Some(prefix) = prefix {
+                    e.str(sys::NFTNL_EXPR_LOG_PREFIX, prefix);
+                }
+                e.u16(sys::NFTNL_EXPR_LOG_GROUP, *group);
+                if let Some(s) = snaplen {
+                    e.u32(sys::NFTNL_EXPR_LOG_SNAPLEN, *s);
+                }
+                if let Some(t) = threshold {
+                    e.u16(sys::NFTNL_EXPR_LOG_QTHRESHOLD, *t);
                 }
                 e
             }

@@ -128,6 +128,13 @@ pub(crate) enum Expr {
         prefix: Option<String>,
         level: Option<u32>,
     },
+    /// `log [prefix P] group G [snaplen N] [queue-threshold T]`.
+    NfLog {
+        prefix: Option<String>,
+        group: u16,
+        snaplen: Option<u32>,
+        threshold: Option<u16>,
+    },
     Immediate {
         dreg: u32,
         data: Vec<u8>,
@@ -1007,6 +1014,12 @@ impl RuleCx<'_, '_> {
                 }
                 self.exprs.push(Expr::SetMark { ct: *ct });
             }
+            Action::Nflog(n) => self.exprs.push(Expr::NfLog {
+                prefix: n.prefix.as_ref().map(|p| p.to_string()),
+                group: n.group,
+                snaplen: n.snaplen,
+                threshold: n.threshold,
+            }),
             Action::MarkCopy { to_ct } => {
                 self.load_mark(!*to_ct);
                 self.exprs.push(Expr::SetMark { ct: *to_ct });
