@@ -505,18 +505,19 @@ pub enum Action {
     },
     Dnat {
         to: NatTarget,
-        random: bool,
+        flags: NatFlags,
     },
     Snat {
         to: NatTarget,
-        random: bool,
+        flags: NatFlags,
     },
     Masquerade {
         ports: Option<(u16, u16)>,
-        random: bool,
+        flags: NatFlags,
     },
     Redirect {
         ports: Option<(u16, u16)>,
+        flags: NatFlags,
     },
     /// NETMAP in prerouting/output: keep host bits, replace the prefix of the destination.
     NetmapDnat {
@@ -569,6 +570,45 @@ pub struct Nflog {
     /// `--nflog-threshold`: packets queued in the kernel before sending (0, the instance's, when
     /// not given: iptables' default too).
     pub threshold: Option<u16>,
+}
+
+/// What a NAT statement does besides its addresses and ports: iptables' `--random`,
+/// `--random-fully`, `--persistent` (the kernel's `NF_NAT_RANGE_PROTO_RANDOM`,
+/// `_PROTO_RANDOM_FULLY`, `_PERSISTENT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct NatFlags(u8);
+
+impl NatFlags {
+    pub const NONE: NatFlags = NatFlags(0);
+    pub const RANDOM: NatFlags = NatFlags(1);
+    pub const FULLY_RANDOM: NatFlags = NatFlags(2);
+    pub const PERSISTENT: NatFlags = NatFlags(4);
+
+    /// These flags and `other`'s.
+    pub fn with(self, other: NatFlags) -> NatFlags {
+        NatFlags(self.0 | other.0)
+    }
+
+    pub fn contains(self, other: NatFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// nft's words for the flags set, in the order nft lists them.
+    pub fn words(self) -> Vec<&'static str> {
+        [
+            (Self::RANDOM, "random"),
+            (Self::FULLY_RANDOM, "fully-random"),
+            (Self::PERSISTENT, "persistent"),
+        ]
+        .into_iter()
+        .filter(|(f, _)| self.contains(*f))
+        .map(|(_, w)| w)
+        .collect()
+    }
 }
 
 /// The MSS a [`Action::Tcpmss`] writes.
@@ -727,10 +767,10 @@ mod tests {
             Action::Jump("S".into()),
             Action::Reject(RejectWith::PortUnreachable),
             Action::Log { prefix: None, level: None },
-            Action::Dnat { to: to.clone(), random: false },
-            Action::Snat { to: to.clone(), random: false },
-            Action::Masquerade { ports: None, random: false },
-            Action::Redirect { ports: None },
+            Action::Dnat { to: to.clone(), flags: NatFlags::NONE },
+            Action::Snat { to: to.clone(), flags: NatFlags::NONE },
+            Action::Masquerade { ports: None, flags: NatFlags::NONE },
+            Action::Redirect { ports: None, flags: NatFlags::NONE },
             Action::NetmapDnat { to: net },
             Action::NetmapSnat { to: net },
             Action::Dup { to: to.addr },

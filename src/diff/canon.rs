@@ -157,7 +157,11 @@ fn expr(e: &Value, out: &mut String) {
                 if let Some(x) = v.get(key) {
                     out.push_str(key);
                     out.push('=');
-                    push_json(out, x);
+                    // nft lists an address range that is a whole prefix as the prefix.
+                    match nat_addr_range(x).filter(|_| key == "addr") {
+                        Some((lo, hi)) => out.push_str(&format!("{lo}-{hi}")),
+                        None => push_json(out, x),
+                    }
                     out.push(',');
                 }
             }
@@ -179,6 +183,22 @@ fn expr(e: &Value, out: &mut String) {
         }
     }
     push_json(out, e)
+}
+
+/// A NAT address as the inclusive range it stands for: one address, `{"range": [a, b]}` or
+/// `{"prefix": {"addr": a, "len": n}}`.
+fn nat_addr_range(v: &Value) -> Option<(std::net::Ipv4Addr, std::net::Ipv4Addr)> {
+    let addr = |x: &Value| x.as_str()?.parse::<std::net::Ipv4Addr>().ok();
+    if let Some(a) = addr(v) {
+        return Some((a, a));
+    }
+    if let Some([a, b]) = v.get("range").and_then(Value::as_array).map(Vec::as_slice) {
+        return Some((addr(a)?, addr(b)?));
+    }
+    let p = v.get("prefix")?;
+    let len = u8::try_from(p.get("len")?.as_u64()?).ok()?;
+    let net = ipnetwork::Ipv4Network::new(addr(p.get("addr")?)?, len).ok()?;
+    Some((net.network(), net.broadcast()))
 }
 
 /// `Some(false)` for `meta mark`, `Some(true)` for `ct mark`.
@@ -499,6 +519,21 @@ mod tests {
             states("in", json!(["established", "related"]))
         );
         assert_ne!(states("in", json!("new")), states("!=", json!("new")));
+    }
+
+    /// A NAT address range that is a whole prefix is listed by nft as the prefix: the same.
+    #[test]
+    fn nat_ranges_compare_with_the_prefix_nft_lists() {
+        let dnat = |addr: Value| rule(&[json!({"dnat": {"addr": addr, "flags": "persistent"}})]);
+        assert_eq!(
+            dnat(json!({"range": ["198.51.100.2", "198.51.100.3"]})),
+            dnat(json!({"prefix": {"addr": "198.51.100.2", "len": 31}}))
+        );
+        assert_ne!(
+            dnat(json!({"range": ["198.51.100.2", "198.51.100.4"]})),
+            dnat(json!({"prefix": {"addr": "198.51.100.2", "len": 31}}))
+        );
+        assert_eq!(dnat(json!("192.0.2.1")), dnat(json!({"range": ["192.0.2.1", "192.0.2.1"]})));
     }
 
     /// The forms nft lists a mark statement in (`& (A|X) | X`, `|`, `^`) and ours compare by

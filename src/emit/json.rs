@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::rule::{ct_name, l4_name, tcp_flag_names};
 use crate::ir::{
-    Action, AddrMatch, BaseChain, ChainKind, Cmp, Dir, Hook, Key, Match, Mss, NatTarget, PortMatch,
-    RateUnit, RejectWith, Rule, Ruleset, Set, SetElements, Tuple, Vmap, set_name,
+    Action, AddrMatch, BaseChain, ChainKind, Cmp, Dir, Hook, Key, Match, Mss, NatFlags, NatTarget,
+    PortMatch, RateUnit, RejectWith, Rule, Ruleset, Set, SetElements, Tuple, Vmap, set_name,
 };
 
 /// The table, its sets, chains and rules as `nft -j list table ip NAME` shows them (without
@@ -335,7 +335,16 @@ fn addr_value(a: &AddrMatch, sets: &[Set]) -> Value {
     }
 }
 
-fn nat(verb: &str, to: &NatTarget, random: bool) -> Value {
+/// NAT flags as nft lists them: one as a string, several as a list.
+fn nat_flags(flags: NatFlags) -> Option<Value> {
+    match flags.words().as_slice() {
+        [] => None,
+        [one] => Some(json!(one)),
+        several => Some(json!(several)),
+    }
+}
+
+fn nat(verb: &str, to: &NatTarget, flags: NatFlags) -> Value {
     let mut n = serde_json::Map::new();
     let addr = match to.addr_end {
         Some(end) if end != to.addr => json!({"range": [to.addr.to_string(), end.to_string()]}),
@@ -345,8 +354,8 @@ fn nat(verb: &str, to: &NatTarget, random: bool) -> Value {
     if let Some(p) = to.ports {
         n.insert("port".into(), port_range(p));
     }
-    if random {
-        n.insert("flags".into(), json!("random"));
+    if let Some(f) = nat_flags(flags) {
+        n.insert("flags".into(), f);
     }
     json!({ verb: n })
 }
@@ -417,22 +426,19 @@ fn action_expr(a: &Action) -> Value {
             }
             if l.is_empty() { json!({"log": null}) } else { json!({"log": l}) }
         }
-        Action::Dnat { to, random } => nat("dnat", to, *random),
-        Action::Snat { to, random } => nat("snat", to, *random),
-        Action::Masquerade { ports, random } => {
+        Action::Dnat { to, flags } => nat("dnat", to, *flags),
+        Action::Snat { to, flags } => nat("snat", to, *flags),
+        Action::Masquerade { ports, flags } | Action::Redirect { ports, flags } => {
+            let verb = if matches!(a, Action::Redirect { .. }) { "redirect" } else { "masquerade" };
             let mut m = serde_json::Map::new();
             if let Some(p) = ports {
                 m.insert("port".into(), port_range(*p));
             }
-            if *random {
-                m.insert("flags".into(), json!("random"));
+            if let Some(f) = nat_flags(*flags) {
+                m.insert("flags".into(), f);
             }
-            if m.is_empty() { json!({"masquerade": null}) } else { json!({"masquerade": m}) }
+            if m.is_empty() { json!({ verb: null }) } else { json!({ verb: m }) }
         }
-        Action::Redirect { ports } => match ports {
-            Some(p) => json!({"redirect": {"port": port_range(*p)}}),
-            None => json!({"redirect": null}),
-        },
         Action::NetmapDnat { to } => {
             json!({"dnat": {"addr": {"prefix": {"addr": to.network().to_string(), "len": to.prefix()}}, "flags": "netmap", "type_flags": "prefix"}})
         }

@@ -567,24 +567,16 @@ fn push_action(out: &mut String, action: &Action) {
                 out.push_str(log_level_name(*level));
             }
         }
-        Action::Dnat { to, random } => push_nat(out, "dnat", to, *random),
-        Action::Snat { to, random } => push_nat(out, "snat", to, *random),
-        Action::Masquerade { ports, random } => {
-            out.push_str("masquerade");
+        Action::Dnat { to, flags } => push_nat(out, "dnat", to, *flags),
+        Action::Snat { to, flags } => push_nat(out, "snat", to, *flags),
+        Action::Masquerade { ports, flags } | Action::Redirect { ports, flags } => {
+            let redirect = matches!(action, Action::Redirect { .. });
+            out.push_str(if redirect { "redirect" } else { "masquerade" });
             if let Some(ports) = ports {
                 out.push_str(" to :");
                 push_port_range(out, *ports);
             }
-            if *random {
-                out.push_str(" random");
-            }
-        }
-        Action::Redirect { ports } => {
-            out.push_str("redirect");
-            if let Some(ports) = ports {
-                out.push_str(" to :");
-                push_port_range(out, *ports);
-            }
+            push_nat_flags(out, *flags);
         }
         // `prefix` sets the kernel's NETMAP flag: the prefix is replaced, host bits kept.
         Action::NetmapDnat { to } => {
@@ -622,7 +614,16 @@ fn push_prefix(out: &mut String, net: &Ipv4Network) {
     push_u32(out, u32::from(net.prefix()));
 }
 
-fn push_nat(out: &mut String, verb: &str, to: &NatTarget, random: bool) {
+/// ` random,fully-random,persistent`, the flags set.
+fn push_nat_flags(out: &mut String, flags: crate::ir::NatFlags) {
+    let words = flags.words();
+    if !words.is_empty() {
+        out.push(' ');
+        out.push_str(&words.join(","));
+    }
+}
+
+fn push_nat(out: &mut String, verb: &str, to: &NatTarget, flags: crate::ir::NatFlags) {
     let end = to.addr_end.unwrap_or(to.addr);
     let (lo, hi) = if to.addr <= end { (to.addr, end) } else { (end, to.addr) };
     out.push_str(verb);
@@ -636,9 +637,7 @@ fn push_nat(out: &mut String, verb: &str, to: &NatTarget, random: bool) {
         out.push(':');
         push_port_range(out, ports);
     }
-    if random {
-        out.push_str(" random");
-    }
+    push_nat_flags(out, flags);
 }
 
 fn field_name(f: crate::ir::Field) -> String {

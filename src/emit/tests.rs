@@ -61,7 +61,7 @@ fn example() -> Ruleset {
                             addr_end: None,
                             ports: Some((22, 22)),
                         },
-                        random: false,
+                        flags: NatFlags::NONE,
                     },
                     3,
                 )],
@@ -245,15 +245,33 @@ fn actions_text() {
         ),
         (Action::Log { prefix: None, level: None }, "counter log"),
         (
-            Action::Dnat { to: t(a, Some(b), Some((22, 25))), random: true },
+            Action::Dnat { to: t(a, Some(b), Some((22, 25))), flags: NatFlags::RANDOM },
             "counter dnat to 1.2.3.4-1.2.3.9:22-25 random",
         ),
-        (Action::Snat { to: t(a, Some(a), None), random: false }, "counter snat to 1.2.3.4"),
         (
-            Action::Masquerade { ports: Some((1024, 2000)), random: true },
+            Action::Snat { to: t(a, Some(a), None), flags: NatFlags::NONE },
+            "counter snat to 1.2.3.4",
+        ),
+        (
+            Action::Snat {
+                to: t(a, None, None),
+                flags: NatFlags::PERSISTENT.with(NatFlags::FULLY_RANDOM).with(NatFlags::RANDOM),
+            },
+            "counter snat to 1.2.3.4 random,fully-random,persistent",
+        ),
+        (
+            Action::Masquerade { ports: Some((1024, 2000)), flags: NatFlags::RANDOM },
             "counter masquerade to :1024-2000 random",
         ),
-        (Action::Redirect { ports: Some((8080, 8080)) }, "counter redirect to :8080"),
+        (
+            Action::Masquerade { ports: None, flags: NatFlags::FULLY_RANDOM },
+            "counter masquerade fully-random",
+        ),
+        (
+            Action::Redirect { ports: Some((8080, 8080)), flags: NatFlags::NONE },
+            "counter redirect to :8080",
+        ),
+        (Action::Redirect { ports: None, flags: NatFlags::RANDOM }, "counter redirect random"),
         (Action::NetmapDnat { to: net("10.9.0.7/24") }, "counter dnat prefix to 10.9.0.0/24"),
         (Action::NetmapSnat { to: net("10.9.0.7/32") }, "counter snat prefix to 10.9.0.7/32"),
         (Action::Dup { to: Ipv4Addr::new(198, 51, 100, 2) }, "counter dup to 198.51.100.2"),

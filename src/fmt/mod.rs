@@ -282,24 +282,16 @@ fn target_options<'s>(words: &mut Vec<String>, kind: &TargetKind, at: impl Fn(Sp
                 words.push(format!("{} {}", Opt::LogLevel.canonical(), at(l.span)));
             }
         }
-        TargetKind::Dnat { to, random } | TargetKind::Snat { to, random } => {
+        TargetKind::Dnat { to, flags } | TargetKind::Snat { to, flags } => {
             words.push(format!("{} {}", Opt::To.canonical(), at(to.span)));
-            if *random {
-                words.push(Opt::Random.canonical().to_string());
-            }
+            nat_flag_words(words, *flags);
         }
-        TargetKind::Masquerade { ports: p, random, .. } => {
+        TargetKind::Masquerade { ports: p, flags, .. }
+        | TargetKind::Redirect { ports: p, flags } => {
             if let Some(p) = p {
                 words.push(format!("{} {}", Opt::ToPorts.canonical(), ports(*p)));
             }
-            if *random {
-                words.push(Opt::Random.canonical().to_string());
-            }
-        }
-        TargetKind::Redirect { ports: p } => {
-            if let Some(p) = p {
-                words.push(format!("{} {}", Opt::ToPorts.canonical(), ports(*p)));
-            }
+            nat_flag_words(words, *flags);
         }
         TargetKind::Tcpmss { mss: Some(n) } => {
             words.push(format!("{} {n}", Opt::SetMss.canonical()));
@@ -334,6 +326,20 @@ fn target_options<'s>(words: &mut Vec<String>, kind: &TargetKind, at: impl Fn(Sp
             if *bidirectional {
                 words.push(Opt::Bidir.canonical().to_string());
             }
+        }
+    }
+}
+
+/// `--random`, `--random-fully`, `--persistent`, as the flags say.
+fn nat_flag_words(words: &mut Vec<String>, flags: crate::ir::NatFlags) {
+    use crate::ir::NatFlags;
+    for (f, o) in [
+        (NatFlags::RANDOM, Opt::Random),
+        (NatFlags::FULLY_RANDOM, Opt::RandomFully),
+        (NatFlags::PERSISTENT, Opt::Persistent),
+    ] {
+        if flags.contains(f) {
+            words.push(o.canonical().to_string());
         }
     }
 }

@@ -214,29 +214,29 @@ impl Resolver<'_> {
                     }
                 }
             }
-            TargetKind::Dnat { to, random } | TargetKind::Snat { to, random } => {
+            TargetKind::Dnat { to, flags } | TargetKind::Snat { to, flags } => {
                 let (addr, addr_end) = self.v.nat_addr(&to.node.addr)?;
                 if !need_ports_proto(self, to.node.ports) {
                     return None;
                 }
                 let to = ir::NatTarget { addr, addr_end, ports: to.node.ports };
                 if matches!(target.kind, TargetKind::Dnat { .. }) {
-                    Action::Dnat { to, random: *random }
+                    Action::Dnat { to, flags: *flags }
                 } else {
-                    Action::Snat { to, random: *random }
+                    Action::Snat { to, flags: *flags }
                 }
             }
-            TargetKind::Masquerade { ports, random, .. } => {
+            TargetKind::Masquerade { ports, flags, .. } => {
                 if !need_ports_proto(self, *ports) {
                     return None;
                 }
-                Action::Masquerade { ports: *ports, random: *random }
+                Action::Masquerade { ports: *ports, flags: *flags }
             }
-            TargetKind::Redirect { ports } => {
+            TargetKind::Redirect { ports, flags } => {
                 if !need_ports_proto(self, *ports) {
                     return None;
                 }
-                Action::Redirect { ports: *ports }
+                Action::Redirect { ports: *ports, flags: *flags }
             }
             TargetKind::Netmap { to } => {
                 let to = self.v.network(to)?;

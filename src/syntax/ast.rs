@@ -269,23 +269,27 @@ pub enum TargetKind {
     Return,
     /// `-j PRE_C_name` etc: the subgroup's full chain name.
     Jump(Spanned<String>),
+    /// `DNAT --to-destination … [--random] [--persistent]`.
     Dnat {
         to: Spanned<NatTo>,
-        random: bool,
+        flags: crate::ir::NatFlags,
     },
+    /// `SNAT --to-source … [--random] [--random-fully] [--persistent]`.
     Snat {
         to: Spanned<NatTo>,
-        random: bool,
+        flags: crate::ir::NatFlags,
     },
-    /// `MASQUERADE [--to-ports P[-Q]] [--random]`; `once` for VNS3's `MASQUERADE-ONCE`.
+    /// `MASQUERADE [--to-ports P[-Q]] [--random] [--random-fully]`; `once` for VNS3's
+    /// `MASQUERADE-ONCE`.
     Masquerade {
         ports: Option<(u16, u16)>,
-        random: bool,
+        flags: crate::ir::NatFlags,
         once: bool,
     },
-    /// `REDIRECT [--to-ports P[-Q]]`.
+    /// `REDIRECT [--to-ports P[-Q]] [--random]`.
     Redirect {
         ports: Option<(u16, u16)>,
+        flags: crate::ir::NatFlags,
     },
     /// `NETMAP --to NET/LEN`.
     Netmap {

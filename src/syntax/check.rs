@@ -388,6 +388,17 @@ pub(super) fn target(
         Val::To(t) => Some((i.spelling, t.clone())),
         _ => None,
     });
+    // Which flag options a NAT target takes is the options table's `targets`.
+    let mut nat_flags = crate::ir::NatFlags::NONE;
+    for (o, f) in [
+        (Opt::Random, crate::ir::NatFlags::RANDOM),
+        (Opt::RandomFully, crate::ir::NatFlags::FULLY_RANDOM),
+        (Opt::Persistent, crate::ir::NatFlags::PERSISTENT),
+    ] {
+        if flag(o) {
+            nat_flags = nat_flags.with(f);
+        }
+    }
     let ports = match find(Opt::ToPorts).map(|i| &i.val) {
         Some(Val::PortPair(p)) => Some(*p),
         _ => None,
@@ -410,8 +421,8 @@ pub(super) fn target(
         Base::Reject => TargetKind::Reject { with: word(Opt::RejectWith) },
         Base::Log => TargetKind::Log { prefix: word(Opt::LogPrefix), level: word(Opt::LogLevel) },
         Base::Jump => TargetKind::Jump(w.clone()),
-        Base::Masq { once } => TargetKind::Masquerade { ports, random: flag(Opt::Random), once },
-        Base::Redirect => TargetKind::Redirect { ports },
+        Base::Masq { once } => TargetKind::Masquerade { ports, flags: nat_flags, once },
+        Base::Redirect => TargetKind::Redirect { ports, flags: nat_flags },
         Base::Tcpmss => {
             let set = find(Opt::SetMss).and_then(|i| match i.val {
                 Val::Num(n) => u16::try_from(n).ok(),
@@ -499,11 +510,10 @@ pub(super) fn target(
                 },
                 t.span,
             );
-            let random = flag(Opt::Random);
             if base == Base::Dnat {
-                TargetKind::Dnat { to, random }
+                TargetKind::Dnat { to, flags: nat_flags }
             } else {
-                TargetKind::Snat { to, random }
+                TargetKind::Snat { to, flags: nat_flags }
             }
         }
         Base::Netmap | Base::Copy => {

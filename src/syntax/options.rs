@@ -85,10 +85,12 @@ pub(crate) enum Opt {
     NflogRange,
     NflogSize,
     NflogThreshold,
+    RandomFully,
+    Persistent,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::NflogThreshold as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::Persistent as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -577,7 +579,7 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         opt: Opt::Random,
         spellings: &["--random"],
         rule: G::o_random,
-        targets: Some(&["DNAT", "SNAT", "MASQUERADE", "MASQUERADE-ONCE"]),
+        targets: Some(&["DNAT", "SNAT", "MASQUERADE", "MASQUERADE-ONCE", "REDIRECT"]),
         ..BASE
     },
     OptDesc {
@@ -1004,6 +1006,20 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         targets: Some(&["NFLOG"]),
         value: ValueKind::Num { max: 65535 },
         wants: "a number of packets from 0 to 65535",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::RandomFully,
+        spellings: &["--random-fully"],
+        rule: G::o_random_fully,
+        targets: Some(&["SNAT", "MASQUERADE", "MASQUERADE-ONCE"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Persistent,
+        spellings: &["--persistent"],
+        rule: G::o_persistent,
+        targets: Some(&["DNAT", "SNAT"]),
         ..BASE
     },
 ];

@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use super::ast::*;
 use super::parse;
 use crate::diagnostic::{Diagnostic, FileId, Span, Spanned};
+use crate::ir::NatFlags;
 
 const F: FileId = FileId(7);
 
@@ -197,13 +198,16 @@ fn the_three_vns3_example_lines() {
         ]
     );
     assert_eq!(r.matches[1].span, sp(8, 26));
-    assert_eq!(target(&r), TargetKind::Masquerade { ports: None, random: false, once: false });
+    assert_eq!(
+        target(&r),
+        TargetKind::Masquerade { ports: None, flags: NatFlags::NONE, once: false }
+    );
 
     let r =
         ok("PREROUTING_CUST -i eth0 -p tcp -s 0.0.0.0/0 --dport 2222 -j DNAT --to 198.51.100.2:22");
     assert_eq!(r.matches.len(), 4);
     assert_eq!(r.matches[3].kind, MatchKind::DstPort(Spanned::new(lit_port(2222), sp(52, 56))));
-    let TargetKind::Dnat { to, random: false } = target(&r) else { panic!("not DNAT") };
+    let TargetKind::Dnat { to, flags: NatFlags::NONE } = target(&r) else { panic!("not DNAT") };
     assert_eq!(to.node.addr.node, NatAddr::Addr(Ipv4Addr::new(198, 51, 100, 2)));
     assert_eq!(to.node.ports, Some((22, 22)));
     assert_eq!(to.span, sp(70, 85));
@@ -541,7 +545,7 @@ fn target_options() {
     );
 
     let r = ok("POSTROUTING -o eth0 -j SNAT --to-source 1.2.3.4-1.2.3.8:1000-2000 --random");
-    let TargetKind::Snat { to, random: true } = target(&r) else { panic!() };
+    let TargetKind::Snat { to, flags: NatFlags::RANDOM } = target(&r) else { panic!() };
     assert_eq!(
         to.node.addr.node,
         NatAddr::Range(Ipv4Addr::new(1, 2, 3, 4), Ipv4Addr::new(1, 2, 3, 8))
@@ -550,7 +554,7 @@ fn target_options() {
 
     let r =
         ok("PREROUTING -p tcp --dport 80 -j DNAT --to-destination ${plugin_instance_2_ip}:8080");
-    let TargetKind::Dnat { to, random: false } = target(&r) else { panic!() };
+    let TargetKind::Dnat { to, flags: NatFlags::NONE } = target(&r) else { panic!() };
     assert_eq!(to.node.addr.node, NatAddr::Var("plugin_instance_2_ip".into()));
     assert_eq!(to.node.ports, Some((8080, 8080)));
 
@@ -561,12 +565,18 @@ fn target_options() {
     let r = ok("POSTROUTING -j MASQUERADE --to-ports 1024-2048 --random");
     assert_eq!(
         target(&r),
-        TargetKind::Masquerade { ports: Some((1024, 2048)), random: true, once: false }
+        TargetKind::Masquerade { ports: Some((1024, 2048)), flags: NatFlags::RANDOM, once: false }
     );
     let r = ok("POSTROUTING -j MASQUERADE-ONCE");
-    assert_eq!(target(&r), TargetKind::Masquerade { ports: None, random: false, once: true });
+    assert_eq!(
+        target(&r),
+        TargetKind::Masquerade { ports: None, flags: NatFlags::NONE, once: true }
+    );
     let r = ok("PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080");
-    assert_eq!(target(&r), TargetKind::Redirect { ports: Some((8080, 8080)) });
+    assert_eq!(
+        target(&r),
+        TargetKind::Redirect { ports: Some((8080, 8080)), flags: NatFlags::NONE }
+    );
 
     let r = ok("PREROUTING -j NETMAP --to 10.1.0.0/24");
     let net24 = Net { addr: Ipv4Addr::new(10, 1, 0, 0), prefix: 24 };
@@ -1445,5 +1455,29 @@ fn nflog_target() {
         "E009",
         "`--nflog-size` belongs to the NFLOG target, not ACCEPT",
         17,
+    );
+}
+
+#[test]
+fn nat_flags() {
+    let flags = |line: &str| match target(&ok(line)) {
+        TargetKind::Dnat { flags, .. }
+        | TargetKind::Snat { flags, .. }
+        | TargetKind::Masquerade { flags, .. }
+        | TargetKind::Redirect { flags, .. } => flags,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(flags("POSTROUTING -j MASQUERADE --random-fully"), NatFlags::FULLY_RANDOM);
+    assert_eq!(
+        flags("POSTROUTING -j SNAT --to-source 10.0.0.1 --persistent --random"),
+        NatFlags::RANDOM.with(NatFlags::PERSISTENT)
+    );
+    assert_eq!(flags("PREROUTING -j DNAT --to 10.0.0.1 --persistent"), NatFlags::PERSISTENT);
+    assert_eq!(flags("PREROUTING -p tcp -j REDIRECT --random"), NatFlags::RANDOM);
+    check(
+        "PREROUTING -j REDIRECT --random-fully",
+        "E009",
+        "`--random-fully` belongs to the SNAT or MASQUERADE target, not REDIRECT",
+        24,
     );
 }

@@ -353,7 +353,7 @@ pub fn every_variant() -> Ruleset {
     let web = vec![
         l.rule(
             vec![tcp_dport(2222)],
-            Action::Dnat { to: nat("198.51.100.2", None, Some((22, 22))), random: false },
+            Action::Dnat { to: nat("198.51.100.2", None, Some((22, 22))), flags: NatFlags::NONE },
         ),
         l.rule(vec![], Action::Return),
     ];
@@ -367,14 +367,33 @@ pub fn every_variant() -> Ruleset {
         (vec![proto(17)], nat("198.51.100.2", Some("198.51.100.2"), Some((53, 53))), false),
         (vec![], nat("198.51.100.3", None, None), true),
     ];
+    let random = |r: bool| if r { NatFlags::RANDOM } else { NatFlags::NONE };
     let mut prerouting: Vec<Rule> = dnats
         .iter()
-        .map(|(m, to, random)| l.rule(m.clone(), Action::Dnat { to: to.clone(), random: *random }))
+        .map(|(m, to, r)| l.rule(m.clone(), Action::Dnat { to: to.clone(), flags: random(*r) }))
         .collect();
     prerouting.extend([
-        l.rule(vec![tcp_dport(80)], Action::Redirect { ports: Some((8080, 8080)) }),
-        l.rule(vec![tcp_dport(81)], Action::Redirect { ports: Some((8080, 8090)) }),
-        l.rule(vec![], Action::Redirect { ports: None }),
+        l.rule(
+            vec![tcp_dport(80)],
+            Action::Redirect { ports: Some((8080, 8080)), flags: NatFlags::NONE },
+        ),
+        l.rule(
+            vec![tcp_dport(81)],
+            Action::Redirect { ports: Some((8080, 8090)), flags: NatFlags::RANDOM },
+        ),
+        l.rule(vec![], Action::Redirect { ports: None, flags: NatFlags::NONE }),
+        l.rule(vec![], Action::Redirect { ports: None, flags: NatFlags::RANDOM }),
+        l.rule(
+            vec![],
+            Action::Dnat { to: nat("198.51.100.2", None, None), flags: NatFlags::PERSISTENT },
+        ),
+        l.rule(
+            vec![tcp_dport(5)],
+            Action::Dnat {
+                to: nat("198.51.100.2", Some("198.51.100.9"), Some((80, 81))),
+                flags: NatFlags::PERSISTENT.with(NatFlags::RANDOM),
+            },
+        ),
         l.rule(
             vec![Match::Daddr {
                 neg: false,
@@ -387,23 +406,41 @@ pub fn every_variant() -> Ruleset {
     ]);
     let nat_out = vec![l.rule(
         vec![tcp_dport(3)],
-        Action::Dnat { to: nat("198.51.100.2", None, Some((22, 22))), random: false },
+        Action::Dnat { to: nat("198.51.100.2", None, Some((22, 22))), flags: NatFlags::NONE },
     )];
-    let masq = |ports, random| Action::Masquerade { ports, random };
+    let masq = |ports, r| Action::Masquerade { ports, flags: random(r) };
     let postrouting = vec![
         l.rule(vec![Match::OifName { neg: false, name: "eth0".into() }], masq(None, false)),
         l.rule(vec![tcp_dport(4)], masq(Some((1024, 2000)), false)),
         l.rule(vec![tcp_dport(4)], masq(Some((1024, 1024)), false)),
         l.rule(vec![], masq(None, true)),
         l.rule(vec![proto(17)], masq(Some((1024, 2000)), true)),
-        l.rule(vec![], Action::Snat { to: nat("10.0.1.120", None, None), random: false }),
+        l.rule(vec![], Action::Masquerade { ports: None, flags: NatFlags::FULLY_RANDOM }),
         l.rule(
-            vec![tcp_dport(6)],
-            Action::Snat { to: nat("10.0.1.120", None, Some((1000, 2000))), random: true },
+            vec![proto(6)],
+            Action::Masquerade {
+                ports: Some((1024, 2000)),
+                flags: NatFlags::FULLY_RANDOM.with(NatFlags::RANDOM),
+            },
         ),
         l.rule(
             vec![],
-            Action::Snat { to: nat("10.0.1.120", Some("10.0.1.125"), None), random: false },
+            Action::Snat {
+                to: nat("10.0.1.120", None, None),
+                flags: NatFlags::FULLY_RANDOM.with(NatFlags::PERSISTENT),
+            },
+        ),
+        l.rule(vec![], Action::Snat { to: nat("10.0.1.120", None, None), flags: NatFlags::NONE }),
+        l.rule(
+            vec![tcp_dport(6)],
+            Action::Snat {
+                to: nat("10.0.1.120", None, Some((1000, 2000))),
+                flags: NatFlags::RANDOM,
+            },
+        ),
+        l.rule(
+            vec![],
+            Action::Snat { to: nat("10.0.1.120", Some("10.0.1.125"), None), flags: NatFlags::NONE },
         ),
         l.rule(
             vec![Match::Saddr {

@@ -31,8 +31,8 @@ use ipnetwork::Ipv4Network;
 use crate::emit::truncate;
 use crate::ir::{
     Action, AddrMatch, Cmp, CtState, Dir, Elem as TupleElem, Field, Files, Key as ValueKey, L4,
-    LogLevel, MapVerdict, Match, Mss, NatTarget, Origin, PortMatch, RateUnit, RejectWith, Rule,
-    SetId,
+    LogLevel, MapVerdict, Match, Mss, NatFlags, NatTarget, Origin, PortMatch, RateUnit, RejectWith,
+    Rule, SetId,
 };
 use crate::nft::LOG_PREFIX_MAX;
 
@@ -189,6 +189,8 @@ pub(crate) const REG32_01: u32 = 9;
 /// `NF_NAT_RANGE_*` flags.
 const NAT_PROTO_SPECIFIED: u32 = 0x2;
 const NAT_PROTO_RANDOM: u32 = 0x4;
+const NAT_PERSISTENT: u32 = 0x8;
+const NAT_PROTO_RANDOM_FULLY: u32 = 0x10;
 const NAT_NETMAP: u32 = 0x40;
 
 /// The key (or map data) of a set: nft's datatype id and its length in bytes.
@@ -897,7 +899,7 @@ impl RuleCx<'_, '_> {
         &mut self,
         addrs: Option<(Ipv4Addr, Ipv4Addr)>,
         ports: Option<(u16, u16)>,
-        random: bool,
+        flags: NatFlags,
     ) -> NatRegs {
         let mut regs = NatRegs::default();
         let mut next = REG_1;
@@ -920,16 +922,22 @@ impl RuleCx<'_, '_> {
             }
             regs.flags |= NAT_PROTO_SPECIFIED;
         }
-        if random {
-            regs.flags |= NAT_PROTO_RANDOM;
+        for (f, bit) in [
+            (NatFlags::RANDOM, NAT_PROTO_RANDOM),
+            (NatFlags::FULLY_RANDOM, NAT_PROTO_RANDOM_FULLY),
+            (NatFlags::PERSISTENT, NAT_PERSISTENT),
+        ] {
+            if flags.contains(f) {
+                regs.flags |= bit;
+            }
         }
         regs
     }
 
-    fn nat(&mut self, kind: NatKind, to: &NatTarget, random: bool) {
+    fn nat(&mut self, kind: NatKind, to: &NatTarget, flags: NatFlags) {
         let end = to.addr_end.unwrap_or(to.addr);
         let addrs = if to.addr <= end { (to.addr, end) } else { (end, to.addr) };
-        let regs = self.nat_regs(Some(addrs), to.ports, random);
+        let regs = self.nat_regs(Some(addrs), to.ports, flags);
         self.exprs.push(Expr::Nat { kind, regs });
     }
 
@@ -983,14 +991,14 @@ impl RuleCx<'_, '_> {
                 });
                 self.exprs.push(Expr::Log { prefix, level });
             }
-            Action::Dnat { to, random } => self.nat(NatKind::Dnat, to, *random),
-            Action::Snat { to, random } => self.nat(NatKind::Snat, to, *random),
-            Action::Masquerade { ports, random } => {
-                let regs = self.nat_regs(None, *ports, *random);
+            Action::Dnat { to, flags } => self.nat(NatKind::Dnat, to, *flags),
+            Action::Snat { to, flags } => self.nat(NatKind::Snat, to, *flags),
+            Action::Masquerade { ports, flags } => {
+                let regs = self.nat_regs(None, *ports, *flags);
                 self.exprs.push(Expr::Masq(regs));
             }
-            Action::Redirect { ports } => {
-                let regs = self.nat_regs(None, *ports, false);
+            Action::Redirect { ports, flags } => {
+                let regs = self.nat_regs(None, *ports, *flags);
                 self.exprs.push(Expr::Redir(regs));
             }
             Action::NetmapDnat { to } => self.netmap(NatKind::Dnat, to),
