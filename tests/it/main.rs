@@ -7,6 +7,7 @@ mod cases;
 mod cli;
 mod conformance;
 mod diff_live;
+mod ecn;
 mod emit_load;
 mod fmt;
 mod injection;
