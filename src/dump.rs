@@ -104,7 +104,6 @@ fn match_text(out: &mut String, rs: &Ruleset, m: &Match) {
 }
 
 fn action_text(out: &mut String, a: &Action) {
-    let random = |r: bool| if r { " random" } else { "" };
     let _ = match a {
         Action::Count => write!(out, "count"),
         Action::Accept => write!(out, "accept"),
@@ -122,12 +121,14 @@ fn action_text(out: &mut String, a: &Action) {
                 None => Ok(()),
             }
         }
-        Action::Dnat { to, random: r } => write!(out, "dnat to {}{}", nat(to), random(*r)),
-        Action::Snat { to, random: r } => write!(out, "snat to {}{}", nat(to), random(*r)),
-        Action::Masquerade { ports, random: r } => {
-            write!(out, "masquerade{}{}", to_ports(*ports), random(*r))
+        Action::Dnat { to, flags } => write!(out, "dnat to {}{}", nat(to), nat_flags(*flags)),
+        Action::Snat { to, flags } => write!(out, "snat to {}{}", nat(to), nat_flags(*flags)),
+        Action::Masquerade { ports, flags } => {
+            write!(out, "masquerade{}{}", to_ports(*ports), nat_flags(*flags))
         }
-        Action::Redirect { ports } => write!(out, "redirect{}", to_ports(*ports)),
+        Action::Redirect { ports, flags } => {
+            write!(out, "redirect{}{}", to_ports(*ports), nat_flags(*flags))
+        }
         Action::NetmapDnat { to } => write!(out, "netmap daddr to {to}"),
         Action::NetmapSnat { to } => write!(out, "netmap saddr to {to}"),
         Action::Tcpmss(Mss::ClampToPmtu) => write!(out, "tcpmss clamp to pmtu"),
@@ -213,13 +214,17 @@ fn nat(to: &NatTarget) -> String {
     s
 }
 
+fn nat_flags(flags: crate::ir::NatFlags) -> String {
+    flags.words().iter().map(|w| format!(" {w}")).collect()
+}
+
 fn to_ports(ports: Option<(u16, u16)>) -> String {
     ports.map_or(String::new(), |p| format!(" to :{}", range(p)))
 }
 
 /// The TCP flags of a mask, by name, `|`-separated (bits as in the header).
 fn flags(bits: u8) -> String {
-    const NAMES: [&str; 6] = ["fin", "syn", "rst", "psh", "ack", "urg"];
+    const NAMES: [&str; 8] = ["fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"];
     let names: Vec<&str> =
         NAMES.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, n)| *n).collect();
     if names.is_empty() { "0".to_owned() } else { names.join("|") }

@@ -303,9 +303,86 @@ pub enum Match {
         mask: u8,
         comp: u8,
     },
+    /// iptables `-m mark --mark V/M`: `meta mark & M == V` (`ct`: `-m connmark`, `ct mark`;
+    /// `neg`: `!=`). `value` lies within `mask`; a mask of all ones is not printed.
+    Mark {
+        ct: bool,
+        neg: bool,
+        value: u32,
+        mask: u32,
+    },
+    /// A header or meta value compared with a number or range (iptables `-m length`, `-m ttl`,
+    /// `-m pkttype`, `-f`, `-m dscp`, `-m ecn --ecn-ip-ect`, `-m ah`, `-m esp`, `-m tcpmss`;
+    /// `neg`: not). `Gt`/`Lt` are never negated.
+    Value {
+        key: Key,
+        neg: bool,
+        cmp: Cmp,
+    },
+    /// iptables `-m mac --mac-source`: `ether saddr` (nft adds `meta iiftype ether`).
+    EtherSaddr {
+        neg: bool,
+        addr: [u8; 6],
+    },
+    /// iptables `-m statistic --mode random`: `meta random & 0x7fffffff < below` (`neg`: `>=`).
+    Random {
+        neg: bool,
+        below: u32,
+    },
+    /// iptables `-m statistic --mode nth`: `numgen inc mod every == value` (`neg`: `!=`). Its
+    /// counter advances on every packet that reaches it, so matches never cross it.
+    Nth {
+        neg: bool,
+        every: u32,
+        value: u32,
+    },
+    /// iptables `-m addrtype`: `fib saddr|daddr [. iif|oif] type` is one of `types` (bit
+    /// `1 << RTN_x`; `neg`: none of them). `iface`: `Some(Dir::Src)` for the input interface
+    /// (`--limit-iface-in`), `Some(Dir::Dst)` for the output one.
+    AddrType {
+        neg: bool,
+        dst: bool,
+        iface: Option<Dir>,
+        types: u16,
+    },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),
+}
+
+/// The value a [`Match::Value`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// `ip length`, the IP header's total length (what xt_length reads).
+    IpLength,
+    /// `ip ttl`.
+    Ttl,
+    /// `meta pkttype` (0 host/unicast, 1 broadcast, 2 multicast).
+    PktType,
+    /// `ip frag-off & 0x1fff`: the fragment offset, not 0 in a fragment other than the first.
+    FragOffset,
+    /// `ip dscp` (0-63).
+    Dscp,
+    /// `ip ecn` (0-3).
+    Ecn,
+    /// `ah spi` (needs the AH protocol).
+    AhSpi,
+    /// `esp spi` (needs the ESP protocol).
+    EspSpi,
+    /// `tcp option maxseg size`: a packet without the option matches neither way.
+    TcpMss,
+    /// `meta skuid` (host byte order): a packet without a local socket matches neither way.
+    SkUid,
+    /// `meta skgid`.
+    SkGid,
+}
+
+/// How a [`Match::Value`] compares: an inclusive range (`(n, n)` is one value), `>` or `<`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cmp {
+    Range(u32, u32),
+    Gt(u32),
+    Lt(u32),
 }
 
 /// The tuple of `fields` is one of `elements` (an anonymous concatenated set,
@@ -398,18 +475,19 @@ pub enum Action {
     },
     Dnat {
         to: NatTarget,
-        random: bool,
+        flags: NatFlags,
     },
     Snat {
         to: NatTarget,
-        random: bool,
+        flags: NatFlags,
     },
     Masquerade {
         ports: Option<(u16, u16)>,
-        random: bool,
+        flags: NatFlags,
     },
     Redirect {
         ports: Option<(u16, u16)>,
+        flags: NatFlags,
     },
     /// NETMAP in prerouting/output: keep host bits, replace the prefix of the destination.
     NetmapDnat {
@@ -422,6 +500,20 @@ pub enum Action {
     /// TCPMSS: rewrite the MSS option of a TCP SYN (non-terminating; the kernel only ever
     /// lowers it, as iptables' TCPMSS does).
     Tcpmss(Mss),
+    /// MARK (`ct`: CONNMARK): the packet's (connection's) mark becomes `(mark & and) ^ xor`
+    /// (non-terminating). `and` 0 sets `xor`.
+    Mark {
+        ct: bool,
+        and: u32,
+        xor: u32,
+    },
+    /// CONNMARK `--save-mark` (`to_ct`: ct mark = mark) or `--restore-mark` (mark = ct mark),
+    /// whole marks (non-terminating).
+    MarkCopy {
+        to_ct: bool,
+    },
+    /// NFLOG: the packet to a netlink log group (non-terminating). Boxed, as [`Match::Tuple`].
+    Nflog(Box<Nflog>),
     /// Mirror a copy to this address (non-terminating).
     Dup {
         to: Ipv4Addr,
@@ -435,6 +527,58 @@ pub enum Action {
     },
     /// Optimizer output only: see [`Vmap`]. Boxed, as [`Match::Tuple`].
     Vmap(Box<Vmap>),
+}
+
+/// What an [`Action::Nflog`] sends: `log [prefix P] group G [snaplen N] [queue-threshold T]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Nflog {
+    pub group: u16,
+    /// Validated as a log prefix (at most 63 characters, no `$`).
+    pub prefix: Option<Box<str>>,
+    /// `--nflog-size`: bytes of the packet copied.
+    pub snaplen: Option<u32>,
+    /// `--nflog-threshold`: packets queued in the kernel before sending (0, the instance's, when
+    /// not given: iptables' default too).
+    pub threshold: Option<u16>,
+}
+
+/// What a NAT statement does besides its addresses and ports: iptables' `--random`,
+/// `--random-fully`, `--persistent` (the kernel's `NF_NAT_RANGE_PROTO_RANDOM`,
+/// `_PROTO_RANDOM_FULLY`, `_PERSISTENT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct NatFlags(u8);
+
+impl NatFlags {
+    pub const NONE: NatFlags = NatFlags(0);
+    pub const RANDOM: NatFlags = NatFlags(1);
+    pub const FULLY_RANDOM: NatFlags = NatFlags(2);
+    pub const PERSISTENT: NatFlags = NatFlags(4);
+
+    /// These flags and `other`'s.
+    pub fn with(self, other: NatFlags) -> NatFlags {
+        NatFlags(self.0 | other.0)
+    }
+
+    pub fn contains(self, other: NatFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// nft's words for the flags set, in the order nft lists them.
+    pub fn words(self) -> Vec<&'static str> {
+        [
+            (Self::RANDOM, "random"),
+            (Self::FULLY_RANDOM, "fully-random"),
+            (Self::PERSISTENT, "persistent"),
+        ]
+        .into_iter()
+        .filter(|(f, _)| self.contains(*f))
+        .map(|(_, w)| w)
+        .collect()
+    }
 }
 
 /// The MSS a [`Action::Tcpmss`] writes.
@@ -475,13 +619,16 @@ impl Action {
             | Action::Log { .. }
             | Action::Dup { .. }
             | Action::Tcpmss(_)
+            | Action::Mark { .. }
+            | Action::MarkCopy { .. }
+            | Action::Nflog(_)
             | Action::Vmap { .. } => Class::Filter,
         }
     }
 
     /// A packet the rule matches leaves the chain: a verdict or a NAT statement (terminal in
     /// the nat chains it may stand in). Not a jump (the subgroup may return), nor LOG, COPY,
-    /// TCPMSS or a counting rule.
+    /// TCPMSS, MARK, CONNMARK, NFLOG or a counting rule.
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
@@ -529,6 +676,9 @@ impl Action {
             Action::NetmapDnat { .. } | Action::NetmapSnat { .. } => "NETMAP",
             Action::Dup { .. } => "COPY",
             Action::Tcpmss(_) => "TCPMSS",
+            Action::Mark { ct: false, .. } => "MARK",
+            Action::Mark { ct: true, .. } | Action::MarkCopy { .. } => "CONNMARK",
+            Action::Nflog(_) => "NFLOG",
         }
     }
 }
@@ -587,15 +737,24 @@ mod tests {
             Action::Jump("S".into()),
             Action::Reject(RejectWith::PortUnreachable),
             Action::Log { prefix: None, level: None },
-            Action::Dnat { to: to.clone(), random: false },
-            Action::Snat { to: to.clone(), random: false },
-            Action::Masquerade { ports: None, random: false },
-            Action::Redirect { ports: None },
+            Action::Dnat { to: to.clone(), flags: NatFlags::NONE },
+            Action::Snat { to: to.clone(), flags: NatFlags::NONE },
+            Action::Masquerade { ports: None, flags: NatFlags::NONE },
+            Action::Redirect { ports: None, flags: NatFlags::NONE },
             Action::NetmapDnat { to: net },
             Action::NetmapSnat { to: net },
             Action::Dup { to: to.addr },
             Action::Tcpmss(Mss::ClampToPmtu),
             Action::Tcpmss(Mss::Set(1360)),
+            Action::Mark { ct: false, and: 0, xor: 1 },
+            Action::Mark { ct: true, and: 0xff, xor: 0x100 },
+            Action::MarkCopy { to_ct: true },
+            Action::Nflog(Box::new(Nflog {
+                group: 1,
+                prefix: None,
+                snaplen: None,
+                threshold: None,
+            })),
             Action::DnatMap { proto: L4::Tcp, entries: Box::new([]) },
             Action::Vmap(Box::new(vmap)),
         ];
@@ -613,6 +772,9 @@ mod tests {
                     | Action::Log { .. }
                     | Action::Dup { .. }
                     | Action::Tcpmss(_)
+                    | Action::Mark { .. }
+                    | Action::MarkCopy { .. }
+                    | Action::Nflog(_)
             );
             assert_eq!(a.is_terminal(), !passes_on, "{word}");
         }

@@ -137,6 +137,20 @@ fn expr(e: &Value, out: &mut String) {
         out.push_str("last");
         return;
     }
+    if let Some(m) = obj.get("mangle")
+        && let Some(ct) = mark_key(&m["key"])
+    {
+        // nft lists `mark & A ^ X` as `mark & (A|X) | X` and other forms: compare the bits.
+        let v = &m["value"];
+        if mark_key(v) == Some(!ct) {
+            out.push_str(&format!("mark copy ct={ct}"));
+            return;
+        }
+        if let Some((and, xor)) = mark_bits(v, ct) {
+            out.push_str(&format!("mark set ct={ct} and={and:#x} xor={xor:#x}"));
+            return;
+        }
+    }
     for verb in ["dnat", "snat", "masquerade", "redirect"] {
         if let Some(v) = obj.get(verb) {
             out.push_str(verb);
@@ -145,7 +159,11 @@ fn expr(e: &Value, out: &mut String) {
                 if let Some(x) = v.get(key) {
                     out.push_str(key);
                     out.push('=');
-                    push_json(out, x);
+                    // nft lists an address range that is a whole prefix as the prefix.
+                    match nat_addr_range(x).filter(|_| key == "addr") {
+                        Some((lo, hi)) => out.push_str(&format!("{lo}-{hi}")),
+                        None => push_json(out, x),
+                    }
                     out.push(',');
                 }
             }
@@ -167,6 +185,55 @@ fn expr(e: &Value, out: &mut String) {
         }
     }
     push_json(out, e)
+}
+
+/// A NAT address as the inclusive range it stands for: one address, `{"range": [a, b]}` or
+/// `{"prefix": {"addr": a, "len": n}}`.
+fn nat_addr_range(v: &Value) -> Option<(std::net::Ipv4Addr, std::net::Ipv4Addr)> {
+    let addr = |x: &Value| x.as_str()?.parse::<std::net::Ipv4Addr>().ok();
+    if let Some(a) = addr(v) {
+        return Some((a, a));
+    }
+    if let Some([a, b]) = v.get("range").and_then(Value::as_array).map(Vec::as_slice) {
+        return Some((addr(a)?, addr(b)?));
+    }
+    let p = v.get("prefix")?;
+    let len = u8::try_from(p.get("len")?.as_u64()?).ok()?;
+    let net = ipnetwork::Ipv4Network::new(addr(p.get("addr")?)?, len).ok()?;
+    Some((net.network(), net.broadcast()))
+}
+
+/// `Some(false)` for `meta mark`, `Some(true)` for `ct mark`.
+fn mark_key(v: &Value) -> Option<bool> {
+    if v.pointer("/meta/key").and_then(Value::as_str) == Some("mark") {
+        Some(false)
+    } else if v.pointer("/ct/key").and_then(Value::as_str) == Some("mark") {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// A value made of the mark `ct` and constants with `&`, `|` and `^`, as (and, xor): the mark
+/// becomes `(mark & and) ^ xor`.
+fn mark_bits(v: &Value, ct: bool) -> Option<(u32, u32)> {
+    if let Some(n) = v.as_u64() {
+        return Some((0, u32::try_from(n).ok()?));
+    }
+    if mark_key(v) == Some(ct) {
+        return Some((u32::MAX, 0));
+    }
+    let obj = v.as_object().filter(|o| o.len() == 1)?;
+    let (op, args) = obj.iter().next()?;
+    let [inner, n] = args.as_array()?.as_slice() else { return None };
+    let (a, x) = mark_bits(inner, ct)?;
+    let n = u32::try_from(n.as_u64()?).ok()?;
+    match op.as_str() {
+        "&" => Some((a & n, x & n)),
+        "|" => Some((a & !n, x | n)),
+        "^" => Some((a, x ^ n)),
+        _ => None,
+    }
 }
 
 fn matcher(m: &Value, out: &mut String) {
@@ -440,6 +507,47 @@ mod tests {
         assert_ne!(named, m(json!({"set": [{"concat": ["udp", 22]}, {"concat": ["tcp", 80]}]})));
         assert_ne!(named, m(json!({"set": [{"concat": ["tcp", 22]}, {"concat": ["tcp", 81]}]})));
         assert_eq!(m(json!({"concat": ["udplite", 5]})), m(json!({"concat": [136, 5]})));
+    }
+
+    /// A NAT address range that is a whole prefix is listed by nft as the prefix: the same.
+    #[test]
+    fn nat_ranges_compare_with_the_prefix_nft_lists() {
+        let dnat = |addr: Value| rule(&[json!({"dnat": {"addr": addr, "flags": "persistent"}})]);
+        assert_eq!(
+            dnat(json!({"range": ["198.51.100.2", "198.51.100.3"]})),
+            dnat(json!({"prefix": {"addr": "198.51.100.2", "len": 31}}))
+        );
+        assert_ne!(
+            dnat(json!({"range": ["198.51.100.2", "198.51.100.4"]})),
+            dnat(json!({"prefix": {"addr": "198.51.100.2", "len": 31}}))
+        );
+        assert_eq!(dnat(json!("192.0.2.1")), dnat(json!({"range": ["192.0.2.1", "192.0.2.1"]})));
+    }
+
+    /// The forms nft lists a mark statement in (`& (A|X) | X`, `|`, `^`) and ours compare by
+    /// the bits they leave; a copy differs from a set.
+    #[test]
+    fn mark_statements_compare_by_their_bits() {
+        let meta = json!({"meta": {"key": "mark"}});
+        let ct = json!({"ct": {"key": "mark"}});
+        let set =
+            |key: &Value, value: Value| rule(&[json!({"mangle": {"key": key, "value": value}})]);
+        assert_eq!(
+            set(&meta, json!({"^": [{"&": [meta.clone(), 0xffffff00u32]}, 5]})),
+            set(&meta, json!({"|": [{"&": [meta.clone(), 0xffffff05u32]}, 5]}))
+        );
+        assert_eq!(
+            set(&ct, json!({"|": [ct.clone(), 15]})),
+            set(&ct, json!({"^": [{"&": [ct.clone(), 0xfffffff0u32]}, 15]}))
+        );
+        assert_ne!(
+            set(&ct, json!({"|": [ct.clone(), 15]})),
+            set(&ct, json!({"^": [ct.clone(), 15]}))
+        );
+        assert_ne!(set(&meta, json!(5)), set(&ct, json!(5)));
+        assert_ne!(set(&ct, meta.clone()), set(&ct, json!({"&": [ct.clone(), 0]})));
+        assert_eq!(set(&meta, ct.clone()), set(&meta, ct.clone()));
+        assert_ne!(set(&meta, ct.clone()), set(&ct, meta.clone()));
     }
 
     /// What we load (`tcp flags & M == C`, lists) and what nft 1.0.6 lists for it (`!` for

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::rule::{l4_name, tcp_flag_names};
 use crate::ir::{
-    Action, AddrMatch, BaseChain, ChainKind, Dir, Hook, Match, Mss, NatTarget, PortMatch, Rule,
-    Ruleset, Set, SetElements, Tuple, Vmap, set_name,
+    Action, AddrMatch, BaseChain, ChainKind, Cmp, Dir, Hook, Key, Match, Mss, NatFlags, NatTarget,
+    PortMatch, Rule, Ruleset, Set, SetElements, Tuple, Vmap, set_name,
 };
 
 /// The table, its sets, chains and rules as `nft -j list table ip NAME` shows them (without
@@ -95,6 +95,41 @@ fn port_range((lo, hi): (u16, u16)) -> Value {
 
 fn op(neg: bool) -> &'static str {
     if neg { "!=" } else { "==" }
+}
+
+/// nft's name of a DSCP value, as it lists them (others are listed as numbers).
+fn dscp_name(n: u32) -> Option<&'static str> {
+    Some(match n {
+        0 => "cs0",
+        1 => "lephb",
+        8 => "cs1",
+        10 => "af11",
+        12 => "af12",
+        14 => "af13",
+        16 => "cs2",
+        18 => "af21",
+        20 => "af22",
+        22 => "af23",
+        24 => "cs3",
+        26 => "af31",
+        28 => "af32",
+        30 => "af33",
+        32 => "cs4",
+        34 => "af41",
+        36 => "af42",
+        38 => "af43",
+        40 => "cs5",
+        44 => "va",
+        46 => "ef",
+        48 => "cs6",
+        56 => "cs7",
+        _ => return None,
+    })
+}
+
+/// `meta mark` or `ct mark`.
+fn mark_key(ct: bool) -> Value {
+    if ct { json!({"ct": {"key": "mark"}}) } else { json!({"meta": {"key": "mark"}}) }
 }
 
 fn payload(protocol: &str, field: &str) -> Value {
@@ -193,6 +228,67 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
             let comp = if *comp == 0 { json!(0) } else { json!(tcp_flag_names(*comp)) };
             matcher(op(*neg), json!({"&": [payload("tcp", "flags"), tcp_flag_names(*mask)]}), comp)
         }
+        Match::Value { key, neg, cmp } => {
+            let left = match key {
+                Key::IpLength => payload("ip", "length"),
+                Key::Ttl => payload("ip", "ttl"),
+                Key::PktType => json!({"meta": {"key": "pkttype"}}),
+                Key::FragOffset => json!({"&": [payload("ip", "frag-off"), 0x1fff]}),
+                Key::Dscp => payload("ip", "dscp"),
+                Key::Ecn => payload("ip", "ecn"),
+                Key::AhSpi => payload("ah", "spi"),
+                Key::EspSpi => payload("esp", "spi"),
+                Key::TcpMss => json!({"tcp option": {"name": "maxseg", "field": "size"}}),
+                Key::SkUid => json!({"meta": {"key": "skuid"}}),
+                Key::SkGid => json!({"meta": {"key": "skgid"}}),
+            };
+            // One value as nft lists it: packet types, DSCP classes and ECN codepoints by name.
+            let one = |n: u32| match key {
+                Key::PktType => json!(super::rule::pkttype_name(n)),
+                Key::Ecn => json!(["not-ect", "ect1", "ect0", "ce"][n as usize & 3]),
+                Key::Dscp => dscp_name(n).map_or_else(|| json!(n), |s| json!(s)),
+                _ => json!(n),
+            };
+            match cmp {
+                Cmp::Gt(n) => matcher(">", left, json!(n)),
+                Cmp::Lt(n) => matcher("<", left, json!(n)),
+                Cmp::Range(a, b) if a == b => matcher(op(*neg), left, one(*a)),
+                Cmp::Range(a, b) => matcher(op(*neg), left, json!({"range": [a, b]})),
+            }
+        }
+        Match::EtherSaddr { neg, addr: a } => {
+            let mac = format!(
+                "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                a[0], a[1], a[2], a[3], a[4], a[5]
+            );
+            matcher(op(*neg), payload("ether", "saddr"), json!(mac))
+        }
+        Match::Random { neg, below } => matcher(
+            if *neg { ">=" } else { "<" },
+            json!({"&": [{"meta": {"key": "random"}}, 0x7fff_ffff]}),
+            json!(below),
+        ),
+        Match::Nth { neg, every, value } => matcher(
+            op(*neg),
+            json!({"numgen": {"mode": "inc", "mod": every, "offset": 0}}),
+            json!(value),
+        ),
+        Match::AddrType { neg, dst, iface, types } => {
+            let mut flags = vec![if *dst { "daddr" } else { "saddr" }];
+            match iface {
+                Some(Dir::Src) => flags.push("iif"),
+                Some(Dir::Dst) => flags.push("oif"),
+                None => {}
+            }
+            let names = super::rule::addr_type_names(*types);
+            let right = if names.len() == 1 { json!(names[0]) } else { json!({"set": names}) };
+            matcher(op(*neg), json!({"fib": {"result": "type", "flags": flags}}), right)
+        }
+        Match::Mark { ct, neg, value, mask } => {
+            let key = mark_key(*ct);
+            let left = if *mask == u32::MAX { key } else { json!({"&": [key, mask]}) };
+            matcher(op(*neg), left, json!(value))
+        }
     }
 }
 
@@ -235,7 +331,16 @@ fn addr_value(a: &AddrMatch, sets: &[Set]) -> Value {
     }
 }
 
-fn nat(verb: &str, to: &NatTarget, random: bool) -> Value {
+/// NAT flags as nft lists them: one as a string, several as a list.
+fn nat_flags(flags: NatFlags) -> Option<Value> {
+    match flags.words().as_slice() {
+        [] => None,
+        [one] => Some(json!(one)),
+        several => Some(json!(several)),
+    }
+}
+
+fn nat(verb: &str, to: &NatTarget, flags: NatFlags) -> Value {
     let mut n = serde_json::Map::new();
     let addr = match to.addr_end {
         Some(end) if end != to.addr => json!({"range": [to.addr.to_string(), end.to_string()]}),
@@ -245,8 +350,8 @@ fn nat(verb: &str, to: &NatTarget, random: bool) -> Value {
     if let Some(p) = to.ports {
         n.insert("port".into(), port_range(p));
     }
-    if random {
-        n.insert("flags".into(), json!("random"));
+    if let Some(f) = nat_flags(flags) {
+        n.insert("flags".into(), f);
     }
     json!({ verb: n })
 }
@@ -260,6 +365,34 @@ fn action_expr(a: &Action) -> Value {
                 Mss::Set(n) => json!(n),
             };
             json!({"mangle": {"key": {"tcp option": {"name": "maxseg", "field": "size"}}, "value": value}})
+        }
+        Action::Mark { ct, and, xor } => {
+            let key = mark_key(*ct);
+            let value = match (*and, *xor) {
+                (0, x) => json!(x),
+                (a, 0) => json!({"&": [key, a]}),
+                (u32::MAX, x) => json!({"^": [key, x]}),
+                (a, x) if a & x == 0 && a | x == u32::MAX => json!({"|": [key, x]}),
+                (a, x) => json!({"^": [{"&": [key, a]}, x]}),
+            };
+            json!({"mangle": {"key": key, "value": value}})
+        }
+        Action::Nflog(n) => {
+            let mut l = serde_json::Map::new();
+            if let Some(p) = &n.prefix {
+                l.insert("prefix".into(), json!(p));
+            }
+            l.insert("group".into(), json!(n.group));
+            if let Some(s) = n.snaplen {
+                l.insert("snaplen".into(), json!(s));
+            }
+            if let Some(t) = n.threshold {
+                l.insert("queue-threshold".into(), json!(t));
+            }
+            json!({ "log": l })
+        }
+        Action::MarkCopy { to_ct } => {
+            json!({"mangle": {"key": mark_key(*to_ct), "value": mark_key(!*to_ct)}})
         }
         Action::Accept => json!({"accept": null}),
         Action::Drop => json!({"drop": null}),
@@ -279,22 +412,19 @@ fn action_expr(a: &Action) -> Value {
             }
             if l.is_empty() { json!({"log": null}) } else { json!({"log": l}) }
         }
-        Action::Dnat { to, random } => nat("dnat", to, *random),
-        Action::Snat { to, random } => nat("snat", to, *random),
-        Action::Masquerade { ports, random } => {
+        Action::Dnat { to, flags } => nat("dnat", to, *flags),
+        Action::Snat { to, flags } => nat("snat", to, *flags),
+        Action::Masquerade { ports, flags } | Action::Redirect { ports, flags } => {
+            let verb = if matches!(a, Action::Redirect { .. }) { "redirect" } else { "masquerade" };
             let mut m = serde_json::Map::new();
             if let Some(p) = ports {
                 m.insert("port".into(), port_range(*p));
             }
-            if *random {
-                m.insert("flags".into(), json!("random"));
+            if let Some(f) = nat_flags(*flags) {
+                m.insert("flags".into(), f);
             }
-            if m.is_empty() { json!({"masquerade": null}) } else { json!({"masquerade": m}) }
+            if m.is_empty() { json!({ verb: null }) } else { json!({ verb: m }) }
         }
-        Action::Redirect { ports } => match ports {
-            Some(p) => json!({"redirect": {"port": port_range(*p)}}),
-            None => json!({"redirect": null}),
-        },
         Action::NetmapDnat { to } => {
             json!({"dnat": {"addr": {"prefix": {"addr": to.network().to_string(), "len": to.prefix()}}, "flags": "netmap", "type_flags": "prefix"}})
         }

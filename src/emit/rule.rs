@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use ipnetwork::Ipv4Network;
 
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, Files, L4, Match, Mss, NatTarget, Origin, PortMatch,
+    Action, AddrMatch, Cmp, CtState, Dir, Files, Key, L4, Match, Mss, NatTarget, Origin, PortMatch,
     RejectWith, Rule, Set, set_name,
 };
 use crate::nft::{COMMENT_MAX, LOG_PREFIX_MAX};
@@ -135,12 +135,136 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
             let comp = if *comp == 0 { "0".to_string() } else { tcp_flag_names(*comp).join("|") };
             let _ = write!(out, "tcp flags & ({}) {op} {comp}", tcp_flag_names(*mask).join("|"));
         }
+        Match::Value { key, neg, cmp } => {
+            out.push_str(value_key(*key));
+            let _ = match cmp {
+                Cmp::Gt(n) => write!(out, " > {n}"),
+                Cmp::Lt(n) => write!(out, " < {n}"),
+                Cmp::Range(a, b) => {
+                    out.push_str(if *neg { " != " } else { " == " });
+                    match (key, a == b) {
+                        (Key::PktType, true) => write!(out, "{}", pkttype_name(*a)),
+                        (_, true) => write!(out, "{a}"),
+                        (_, false) => write!(out, "{a}-{b}"),
+                    }
+                }
+            };
+        }
+        Match::EtherSaddr { neg, addr } => {
+            let a = addr;
+            let _ = write!(
+                out,
+                "ether saddr {}{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                neq(*neg),
+                a[0],
+                a[1],
+                a[2],
+                a[3],
+                a[4],
+                a[5]
+            );
+        }
+        Match::Random { neg, below } => {
+            let op = if *neg { ">=" } else { "<" };
+            let _ = write!(out, "meta random & 0x7fffffff {op} {below}");
+        }
+        Match::Nth { neg, every, value } => {
+            let op = if *neg { "!=" } else { "==" };
+            let _ = write!(out, "numgen inc mod {every} {op} {value}");
+        }
+        Match::AddrType { neg, dst, iface, types } => {
+            out.push_str(if *dst { "fib daddr" } else { "fib saddr" });
+            match iface {
+                Some(Dir::Src) => out.push_str(" . iif"),
+                Some(Dir::Dst) => out.push_str(" . oif"),
+                None => {}
+            }
+            out.push_str(" type ");
+            out.push_str(neq(*neg));
+            let names = addr_type_names(*types);
+            if names.len() == 1 {
+                out.push_str(names[0]);
+            } else {
+                let _ = write!(out, "{{ {} }}", names.join(", "));
+            }
+        }
+        Match::Mark { ct, neg, value, mask } => {
+            out.push_str(mark_key(*ct));
+            if *mask != u32::MAX {
+                let _ = write!(out, " & {mask:#010x}");
+            }
+            let op = if *neg { "!=" } else { "==" };
+            let _ = write!(out, " {op} {value:#010x}");
+        }
     }
+}
+
+/// The nft expression a [`Key`] reads.
+fn value_key(key: Key) -> &'static str {
+    match key {
+        Key::IpLength => "ip length",
+        Key::Ttl => "ip ttl",
+        Key::PktType => "meta pkttype",
+        Key::FragOffset => "ip frag-off & 0x1fff",
+        Key::Dscp => "ip dscp",
+        Key::Ecn => "ip ecn",
+        Key::AhSpi => "ah spi",
+        Key::EspSpi => "esp spi",
+        Key::TcpMss => "tcp option maxseg size",
+        Key::SkUid => "meta skuid",
+        Key::SkGid => "meta skgid",
+    }
+}
+
+/// nft's names of the address types (`fib … type`) whose bits (`1 << RTN_x`) are set.
+pub(super) fn addr_type_names(types: u16) -> Vec<&'static str> {
+    const NAMES: [&str; 12] = [
+        "unspec",
+        "unicast",
+        "local",
+        "broadcast",
+        "anycast",
+        "multicast",
+        "blackhole",
+        "unreachable",
+        "prohibit",
+        "throw",
+        "nat",
+        "xresolve",
+    ];
+    NAMES.iter().enumerate().filter(|(i, _)| types & (1 << i) != 0).map(|(_, n)| *n).collect()
+}
+
+/// nft's name of a packet type (`meta pkttype`), as it lists them.
+pub(super) fn pkttype_name(n: u32) -> &'static str {
+    match n {
+        0 => "host",
+        1 => "broadcast",
+        2 => "multicast",
+        _ => "other",
+    }
+}
+
+/// `meta mark` or, for the connection's mark, `ct mark`.
+pub(super) fn mark_key(ct: bool) -> &'static str {
+    if ct { "ct mark" } else { "meta mark" }
+}
+
+/// `KEY set …` making the mark `(mark & and) ^ xor`, in the shortest of nft's forms.
+fn push_mark_set(out: &mut String, ct: bool, and: u32, xor: u32) {
+    let key = mark_key(ct);
+    let _ = match (and, xor) {
+        (0, x) => write!(out, "{key} set {x:#010x}"),
+        (a, 0) => write!(out, "{key} set {key} & {a:#010x}"),
+        (u32::MAX, x) => write!(out, "{key} set {key} ^ {x:#010x}"),
+        (a, x) if a & x == 0 && a | x == u32::MAX => write!(out, "{key} set {key} | {x:#010x}"),
+        (a, x) => write!(out, "{key} set {key} & {a:#010x} ^ {x:#010x}"),
+    };
 }
 
 /// The names of the TCP flag bits set in `bits`, in nft's order.
 pub(super) fn tcp_flag_names(bits: u8) -> Vec<&'static str> {
-    const NAMES: [&str; 6] = ["fin", "syn", "rst", "psh", "ack", "urg"];
+    const NAMES: [&str; 8] = ["fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"];
     NAMES.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, n)| *n).collect()
 }
 
@@ -365,6 +489,22 @@ fn push_action(out: &mut String, action: &Action) {
         Action::Tcpmss(Mss::Set(n)) => {
             let _ = write!(out, "tcp option maxseg size set {n}");
         }
+        Action::Mark { ct, and, xor } => push_mark_set(out, *ct, *and, *xor),
+        Action::Nflog(n) => {
+            out.push_str("log");
+            if let Some(prefix) = &n.prefix {
+                let _ = write!(out, " prefix \"{prefix}\"");
+            }
+            let _ = write!(out, " group {}", n.group);
+            if let Some(s) = n.snaplen {
+                let _ = write!(out, " snaplen {s}");
+            }
+            if let Some(t) = n.threshold {
+                let _ = write!(out, " queue-threshold {t}");
+            }
+        }
+        Action::MarkCopy { to_ct: true } => out.push_str("ct mark set meta mark"),
+        Action::MarkCopy { to_ct: false } => out.push_str("meta mark set ct mark"),
         Action::Accept => out.push_str("accept"),
         Action::Drop => out.push_str("drop"),
         Action::Return => out.push_str("return"),
@@ -396,24 +536,16 @@ fn push_action(out: &mut String, action: &Action) {
                 out.push_str(level.nft_name());
             }
         }
-        Action::Dnat { to, random } => push_nat(out, "dnat", to, *random),
-        Action::Snat { to, random } => push_nat(out, "snat", to, *random),
-        Action::Masquerade { ports, random } => {
-            out.push_str("masquerade");
+        Action::Dnat { to, flags } => push_nat(out, "dnat", to, *flags),
+        Action::Snat { to, flags } => push_nat(out, "snat", to, *flags),
+        Action::Masquerade { ports, flags } | Action::Redirect { ports, flags } => {
+            let redirect = matches!(action, Action::Redirect { .. });
+            out.push_str(if redirect { "redirect" } else { "masquerade" });
             if let Some(ports) = ports {
                 out.push_str(" to :");
                 push_port_range(out, *ports);
             }
-            if *random {
-                out.push_str(" random");
-            }
-        }
-        Action::Redirect { ports } => {
-            out.push_str("redirect");
-            if let Some(ports) = ports {
-                out.push_str(" to :");
-                push_port_range(out, *ports);
-            }
+            push_nat_flags(out, *flags);
         }
         // `prefix` sets the kernel's NETMAP flag: the prefix is replaced, host bits kept.
         Action::NetmapDnat { to } => {
@@ -451,7 +583,16 @@ fn push_prefix(out: &mut String, net: &Ipv4Network) {
     push_u32(out, u32::from(net.prefix()));
 }
 
-fn push_nat(out: &mut String, verb: &str, to: &NatTarget, random: bool) {
+/// ` random,fully-random,persistent`, the flags set.
+fn push_nat_flags(out: &mut String, flags: crate::ir::NatFlags) {
+    let words = flags.words();
+    if !words.is_empty() {
+        out.push(' ');
+        out.push_str(&words.join(","));
+    }
+}
+
+fn push_nat(out: &mut String, verb: &str, to: &NatTarget, flags: crate::ir::NatFlags) {
     let end = to.addr_end.unwrap_or(to.addr);
     let (lo, hi) = if to.addr <= end { (to.addr, end) } else { (end, to.addr) };
     out.push_str(verb);
@@ -465,9 +606,7 @@ fn push_nat(out: &mut String, verb: &str, to: &NatTarget, random: bool) {
         out.push(':');
         push_port_range(out, ports);
     }
-    if random {
-        out.push_str(" random");
-    }
+    push_nat_flags(out, flags);
 }
 
 fn field_name(f: crate::ir::Field) -> String {

@@ -61,7 +61,7 @@ fn example() -> Ruleset {
                             addr_end: None,
                             ports: Some((22, 22)),
                         },
-                        random: false,
+                        flags: NatFlags::NONE,
                     },
                     3,
                 )],
@@ -218,6 +218,33 @@ fn matches_text() {
             Match::TcpFlags { neg: false, mask: 0x3f, comp: 0 },
             "tcp flags & (fin|syn|rst|psh|ack|urg) == 0",
         ),
+        (
+            Match::Mark { ct: false, neg: false, value: 1, mask: u32::MAX },
+            "meta mark == 0x00000001",
+        ),
+        (
+            Match::Mark { ct: true, neg: true, value: 0x10, mask: 0xff },
+            "ct mark & 0x000000ff != 0x00000010",
+        ),
+        (
+            Match::Value { key: Key::IpLength, neg: false, cmp: Cmp::Range(1, 9) },
+            "ip length == 1-9",
+        ),
+        (Match::Value { key: Key::Ttl, neg: false, cmp: Cmp::Gt(5) }, "ip ttl > 5"),
+        (
+            Match::Value { key: Key::PktType, neg: true, cmp: Cmp::Range(0, 0) },
+            "meta pkttype != host",
+        ),
+        (
+            Match::Value { key: Key::FragOffset, neg: true, cmp: Cmp::Range(0, 0) },
+            "ip frag-off & 0x1fff != 0",
+        ),
+        (Match::Value { key: Key::EspSpi, neg: true, cmp: Cmp::Range(7, 7) }, "esp spi != 7"),
+        (
+            Match::Value { key: Key::TcpMss, neg: false, cmp: Cmp::Range(1, 535) },
+            "tcp option maxseg size == 1-535",
+        ),
+        (Match::TcpFlags { neg: true, mask: 0x80, comp: 0 }, "tcp flags & (cwr) != 0"),
     ];
     for (m, text) in cases {
         assert_eq!(
@@ -249,21 +276,73 @@ fn actions_text() {
         ),
         (Action::Log { prefix: None, level: None }, "counter log"),
         (
-            Action::Dnat { to: t(a, Some(b), Some((22, 25))), random: true },
+            Action::Dnat { to: t(a, Some(b), Some((22, 25))), flags: NatFlags::RANDOM },
             "counter dnat to 1.2.3.4-1.2.3.9:22-25 random",
         ),
-        (Action::Snat { to: t(a, Some(a), None), random: false }, "counter snat to 1.2.3.4"),
         (
-            Action::Masquerade { ports: Some((1024, 2000)), random: true },
+            Action::Snat { to: t(a, Some(a), None), flags: NatFlags::NONE },
+            "counter snat to 1.2.3.4",
+        ),
+        (
+            Action::Snat {
+                to: t(a, None, None),
+                flags: NatFlags::PERSISTENT.with(NatFlags::FULLY_RANDOM).with(NatFlags::RANDOM),
+            },
+            "counter snat to 1.2.3.4 random,fully-random,persistent",
+        ),
+        (
+            Action::Masquerade { ports: Some((1024, 2000)), flags: NatFlags::RANDOM },
             "counter masquerade to :1024-2000 random",
         ),
-        (Action::Redirect { ports: Some((8080, 8080)) }, "counter redirect to :8080"),
+        (
+            Action::Masquerade { ports: None, flags: NatFlags::FULLY_RANDOM },
+            "counter masquerade fully-random",
+        ),
+        (
+            Action::Redirect { ports: Some((8080, 8080)), flags: NatFlags::NONE },
+            "counter redirect to :8080",
+        ),
+        (Action::Redirect { ports: None, flags: NatFlags::RANDOM }, "counter redirect random"),
         (Action::NetmapDnat { to: net("10.9.0.7/24") }, "counter dnat prefix to 10.9.0.0/24"),
         (Action::NetmapSnat { to: net("10.9.0.7/32") }, "counter snat prefix to 10.9.0.7/32"),
         (Action::Dup { to: Ipv4Addr::new(198, 51, 100, 2) }, "counter dup to 198.51.100.2"),
         (Action::Jump("PRE_C_web-1".into()), "counter jump PRE_C_web-1"),
         (Action::Tcpmss(Mss::ClampToPmtu), "counter tcp option maxseg size set rt mtu"),
         (Action::Tcpmss(Mss::Set(1360)), "counter tcp option maxseg size set 1360"),
+        (Action::Mark { ct: false, and: 0, xor: 5 }, "counter meta mark set 0x00000005"),
+        (
+            Action::Mark { ct: false, and: 0xffffff00, xor: 5 },
+            "counter meta mark set meta mark & 0xffffff00 ^ 0x00000005",
+        ),
+        (Action::Mark { ct: true, and: 0xf, xor: 0 }, "counter ct mark set ct mark & 0x0000000f"),
+        (
+            Action::Mark { ct: true, and: !0xf, xor: 0xf },
+            "counter ct mark set ct mark | 0x0000000f",
+        ),
+        (
+            Action::Mark { ct: false, and: u32::MAX, xor: 0xf },
+            "counter meta mark set meta mark ^ 0x0000000f",
+        ),
+        (Action::MarkCopy { to_ct: true }, "counter ct mark set meta mark"),
+        (
+            Action::Nflog(Box::new(Nflog {
+                group: 0,
+                prefix: None,
+                snaplen: None,
+                threshold: None,
+            })),
+            "counter log group 0",
+        ),
+        (
+            Action::Nflog(Box::new(Nflog {
+                group: 5,
+                prefix: Some("in: ".into()),
+                snaplen: Some(128),
+                threshold: Some(10),
+            })),
+            "counter log prefix \"in: \" group 5 snaplen 128 queue-threshold 10",
+        ),
+        (Action::MarkCopy { to_ct: false }, "counter meta mark set ct mark"),
     ];
     for (action, text) in cases {
         assert_eq!(

@@ -77,7 +77,8 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Source(_) => return 2,
         MatchKind::Destination(_) => return 3,
         MatchKind::Protocol(_) => return 4,
-        MatchKind::Limit { .. } => return 100,
+        // A statistic match counts the packets that reach it: it stays in place as a limit.
+        MatchKind::Limit { .. } | MatchKind::Statistic { .. } => return 100,
         MatchKind::SrcPort(_) => 10,
         MatchKind::DstPort(_) => 11,
         MatchKind::Syn => 12,
@@ -89,6 +90,12 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::DstRange(_) => 31,
         MatchKind::CtState(_) => 40,
         MatchKind::Set { .. } => 50,
+        MatchKind::Mark { ct: false, .. } => 60,
+        MatchKind::Mark { ct: true, .. } => 61,
+        MatchKind::Header { .. } => 62,
+        MatchKind::Mac(_) => 63,
+        MatchKind::Owner { .. } => 64,
+        MatchKind::AddrType { .. } => 65,
     };
     if after_limit { stateless_ext + 100 } else { stateless_ext }
 }
@@ -112,7 +119,7 @@ fn print_rule(src: &str, rule: &Rule) -> String {
     let mut seen_limit = false;
     for (i, m) in rule.matches.iter().enumerate() {
         order.push((rank(&m.kind, seen_limit), i, m));
-        seen_limit |= matches!(m.kind, MatchKind::Limit { .. });
+        seen_limit |= matches!(m.kind, MatchKind::Limit { .. } | MatchKind::Statistic { .. });
     }
     order.sort_by_key(|&(r, i, _)| (r, i));
     let mut pieces: Vec<Piece> = Vec::new();
@@ -192,6 +199,41 @@ fn print_rule(src: &str, rule: &Rule) -> String {
             MatchKind::TcpFlags { .. } => {
                 plain(Opt::TcpFlags, option_value(at(m.span)).to_string())
             }
+            MatchKind::Statistic { written, .. } => Piece {
+                module: Opt::StatMode.desc().module,
+                shares_module: false,
+                text: written.iter().map(|s| at(*s)).collect::<Vec<_>>().join(" "),
+            },
+            // The addrtype interface flag goes with the last type option of the rule.
+            MatchKind::AddrType { dst, iface, .. } => {
+                let written = at(m.span);
+                let opt = if *dst { Opt::DstType } else { Opt::SrcType };
+                let mut piece = plain(opt, option_value(written).to_string());
+                let last = *dst
+                    || !rule
+                        .matches
+                        .iter()
+                        .any(|x| matches!(x.kind, MatchKind::AddrType { dst: true, .. }));
+                match iface {
+                    Some(out) if last => {
+                        let flag = if *out { Opt::LimitIfaceOut } else { Opt::LimitIfaceIn };
+                        piece.text.push(' ');
+                        piece.text.push_str(flag.canonical());
+                    }
+                    _ => {}
+                }
+                piece
+            }
+            // `--ttl-gt` or `--ttl-eq`, `--dscp` or `--dscp-class`: as written.
+            MatchKind::Header { .. } | MatchKind::Mac(_) | MatchKind::Owner { .. } => {
+                let written = at(m.span);
+                let opt = Opt::of_spelling(option_word(written)).unwrap_or(Opt::Length);
+                plain(opt, option_value(written).to_string())
+            }
+            MatchKind::Mark { ct, .. } => Piece {
+                module: Some(if *ct { "connmark" } else { "mark" }),
+                ..plain(Opt::Mark, option_value(at(m.span)).to_string())
+            },
         };
         pieces.push(piece);
     }
@@ -240,24 +282,16 @@ fn target_options<'s>(words: &mut Vec<String>, kind: &TargetKind, at: impl Fn(Sp
                 words.push(format!("{} {}", Opt::LogLevel.canonical(), at(l.span)));
             }
         }
-        TargetKind::Dnat { to, random } | TargetKind::Snat { to, random } => {
+        TargetKind::Dnat { to, flags } | TargetKind::Snat { to, flags } => {
             words.push(format!("{} {}", Opt::To.canonical(), at(to.span)));
-            if *random {
-                words.push(Opt::Random.canonical().to_string());
-            }
+            nat_flag_words(words, *flags);
         }
-        TargetKind::Masquerade { ports: p, random, .. } => {
+        TargetKind::Masquerade { ports: p, flags, .. }
+        | TargetKind::Redirect { ports: p, flags } => {
             if let Some(p) = p {
                 words.push(format!("{} {}", Opt::ToPorts.canonical(), ports(*p)));
             }
-            if *random {
-                words.push(Opt::Random.canonical().to_string());
-            }
-        }
-        TargetKind::Redirect { ports: p } => {
-            if let Some(p) = p {
-                words.push(format!("{} {}", Opt::ToPorts.canonical(), ports(*p)));
-            }
+            nat_flag_words(words, *flags);
         }
         TargetKind::Tcpmss { mss: Some(n) } => {
             words.push(format!("{} {n}", Opt::SetMss.canonical()));
@@ -266,12 +300,46 @@ fn target_options<'s>(words: &mut Vec<String>, kind: &TargetKind, at: impl Fn(Sp
         TargetKind::Netmap { to } => {
             words.push(format!("{} {}", Opt::To.canonical(), at(to.span)));
         }
+        TargetKind::Nflog { group, prefix, range, size, threshold } => {
+            if let Some(g) = group {
+                words.push(format!("{} {g}", Opt::NflogGroup.canonical()));
+            }
+            if let Some(p) = prefix {
+                words.push(format!("{} {}", Opt::NflogPrefix.canonical(), at(p.span)));
+            }
+            if let Some(r) = range {
+                words.push(format!("{} {r}", Opt::NflogRange.canonical()));
+            }
+            if let Some(s) = size {
+                words.push(format!("{} {s}", Opt::NflogSize.canonical()));
+            }
+            if let Some(t) = threshold {
+                words.push(format!("{} {t}", Opt::NflogThreshold.canonical()));
+            }
+        }
+        TargetKind::Mark { written, .. } => {
+            words.extend(written.iter().map(|s| at(*s).to_string()))
+        }
         TargetKind::Copy { from, to, bidirectional } => {
             words.push(format!("{} {}", Opt::From.canonical(), at(from.span)));
             words.push(format!("{} {}", Opt::To.canonical(), at(to.span)));
             if *bidirectional {
                 words.push(Opt::Bidir.canonical().to_string());
             }
+        }
+    }
+}
+
+/// `--random`, `--random-fully`, `--persistent`, as the flags say.
+fn nat_flag_words(words: &mut Vec<String>, flags: crate::ir::NatFlags) {
+    use crate::ir::NatFlags;
+    for (f, o) in [
+        (NatFlags::RANDOM, Opt::Random),
+        (NatFlags::FULLY_RANDOM, Opt::RandomFully),
+        (NatFlags::PERSISTENT, Opt::Persistent),
+    ] {
+        if flags.contains(f) {
+            words.push(o.canonical().to_string());
         }
     }
 }

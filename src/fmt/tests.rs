@@ -116,17 +116,30 @@ fn line_with(d: &crate::syntax::options::OptDesc, spelling: &str, written: &str)
     let proto = match (d.opt, d.needs_proto) {
         (Opt::Proto, _) => "-i eth0",
         (_, Some(ProtoNeed::Icmp)) => "-p icmp",
+        (_, Some(ProtoNeed::Ah)) => "-p ah",
+        (_, Some(ProtoNeed::Esp)) => "-p esp",
         _ => "-p tcp",
     };
     let module = d.module.map(|m| format!("-m {m} ")).unwrap_or_default();
     let option = format!("{written}{}", d.value.example());
+    // Options that need another of their module.
+    let with = match d.opt {
+        Opt::Probability => " --mode random",
+        Opt::Every => " --mode nth --packet 0",
+        Opt::Packet => " --mode nth --every 2",
+        Opt::LimitIfaceIn | Opt::LimitIfaceOut => " --dst-type LOCAL",
+        _ => "",
+    };
     match d.opt.owners(spelling) {
-        None => format!("FORWARD_CUST {proto} {module}{option} -j ACCEPT\n"),
+        None => format!("FORWARD_CUST {proto} {module}{option}{with} -j ACCEPT\n"),
         Some(targets) => {
             let target = targets[0];
             let mut extra = String::new();
             if target == "COPY" && d.opt != Opt::From {
                 extra.push_str(" --from tun0");
+            }
+            if matches!(d.opt, Opt::Mask | Opt::NfMask | Opt::CtMask) {
+                extra.push_str(" --save-mark");
             }
             if ["DNAT", "SNAT", "NETMAP", "COPY"].contains(&target) && d.opt != Opt::To {
                 extra.push_str(" --to 10.0.0.1");

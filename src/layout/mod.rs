@@ -336,10 +336,10 @@ mod tests {
             Action::Jump("S".into()),
             Action::Reject(ir::RejectWith::PortUnreachable),
             Action::Log { prefix: None, level: None },
-            Action::Dnat { to: to.clone(), random: false },
-            Action::Snat { to, random: false },
-            Action::Masquerade { ports: None, random: false },
-            Action::Redirect { ports: None },
+            Action::Dnat { to: to.clone(), flags: ir::NatFlags::NONE },
+            Action::Snat { to, flags: ir::NatFlags::NONE },
+            Action::Masquerade { ports: None, flags: ir::NatFlags::NONE },
+            Action::Redirect { ports: None, flags: ir::NatFlags::NONE },
             Action::Dup { to: [192, 0, 2, 2].into() },
         ];
         let lands =

@@ -204,6 +204,9 @@ fn dropped<'a>(
                 | Action::Log { .. }
                 | Action::Dup { .. }
                 | Action::Tcpmss(_)
+                | Action::Mark { .. }
+                | Action::MarkCopy { .. }
+                | Action::Nflog(_)
         );
         if passes && space::meets(s, &t) {
             return None;

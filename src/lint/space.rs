@@ -454,6 +454,26 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
                 s.proto.and_only(6);
                 s.opaque = true;
             }
+            // Marks, MAC addresses and address types are not modelled: the rule never covers,
+            // and may meet any packet.
+            Match::Mark { .. } | Match::EtherSaddr { .. } | Match::AddrType { .. } => {
+                s.opaque = true
+            }
+            // A statistic match takes some of the packets, as a limit does.
+            Match::Random { .. } | Match::Nth { .. } => {
+                s.limited = true;
+                s.opaque = true;
+            }
+            // Header values are not modelled either; some need their protocol.
+            Match::Value { key, .. } => {
+                match key {
+                    crate::ir::Key::AhSpi => s.proto.and_only(51),
+                    crate::ir::Key::EspSpi => s.proto.and_only(50),
+                    crate::ir::Key::TcpMss => s.proto.and_only(6),
+                    _ => {}
+                }
+                s.opaque = true;
+            }
             Match::TcpSyn { neg } => {
                 s.proto.and_only(6);
                 s.syn = match s.syn {

@@ -77,10 +77,12 @@ fn split(rule: &Rule) -> Option<Split> {
     // Terminal actions: a packet that meets one leaves the chain, so it meets at most one
     // rule of a run. A DNAT only to one address, not at random (a DNAT map's entry holds one).
     let mergeable = match &rule.action {
-        Action::Dnat { to, random } => !random && to.addr_end.is_none(),
+        Action::Dnat { to, flags } => flags.is_empty() && to.addr_end.is_none(),
         a => a.is_terminal(),
     };
-    if !mergeable || rule.matches.iter().any(|m| matches!(m, Match::Limit { .. })) {
+    // A limit's bucket and an nth statistic's counter belong to their rule.
+    let stateful = |m: &Match| matches!(m, Match::Limit { .. } | Match::Nth { .. });
+    if !mergeable || rule.matches.iter().any(stateful) {
         return None;
     }
     let mut keys = Vec::new();
@@ -231,8 +233,8 @@ fn dnat_run(rules: &[Rule], splits: &[Option<Split>], start: usize) -> usize {
     };
     let first = splits[start].as_ref().expect("checked");
     let single_target = |r: &Rule| {
-        matches!(&r.action, Action::Dnat { to, random: false }
-            if to.addr_end.is_none() && to.ports.is_none_or(|(a, b)| a == b))
+        matches!(&r.action, Action::Dnat { to, flags }
+            if flags.is_empty() && to.addr_end.is_none() && to.ports.is_none_or(|(a, b)| a == b))
     };
     let Some(p) = single_port(first).filter(|_| single_target(&rules[start])) else {
         return start + 1;

@@ -69,6 +69,7 @@ impl Resolver<'_> {
         let (mut src, mut dst) = (AddrAlts::Any, AddrAlts::Any);
         let l4 = proto.and_then(|(neg, p, _)| if neg { None } else { l4_of(p) });
         let mut implied = false;
+        let mut seen_once: Vec<ast::HeaderKey> = Vec::new();
         for m in &rule.matches {
             let neg = m.negated;
             match &m.kind {
@@ -213,6 +214,177 @@ impl Resolver<'_> {
                 MatchKind::TcpFlags { mask: 0x17, comp: 0x02 } => {
                     implied = true;
                     ext.push(Match::TcpSyn { neg });
+                }
+                &MatchKind::Header { key, cmp } => {
+                    use ast::HeaderKey as H;
+                    let once = matches!(key, H::Ttl | H::Dscp);
+                    if once && !seen_once.contains(&key) {
+                        seen_once.push(key);
+                    } else if once {
+                        let module = if key == H::Ttl { "ttl" } else { "dscp" };
+                        self.error(
+                            Diagnostic::error(
+                                Code::E006,
+                                format!("`-m {module}` takes one condition per rule"),
+                                m.span,
+                            )
+                            .with_help("keep one of them, or write two rules"),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    let ir_key = match key {
+                        // The flag bits of the TCP header: set (`& bit != 0`) or not.
+                        H::EcnTcpCwr | H::EcnTcpEce => {
+                            let bit = if key == H::EcnTcpCwr { 0x80 } else { 0x40 };
+                            implied = true;
+                            ext.push(Match::TcpFlags { neg: !neg, mask: bit, comp: 0 });
+                            continue;
+                        }
+                        // `-f`: the fragment offset is not 0.
+                        H::Fragment => {
+                            ext.push(Match::Value {
+                                key: ir::Key::FragOffset,
+                                neg: !neg,
+                                cmp: ir::Cmp::Range(0, 0),
+                            });
+                            continue;
+                        }
+                        H::Length => ir::Key::IpLength,
+                        H::Ttl => ir::Key::Ttl,
+                        H::PktType => ir::Key::PktType,
+                        H::Dscp => ir::Key::Dscp,
+                        H::EcnIp => ir::Key::Ecn,
+                        H::AhSpi => ir::Key::AhSpi,
+                        H::EspSpi => ir::Key::EspSpi,
+                        H::Mss => ir::Key::TcpMss,
+                    };
+                    if key == H::Mss && neg {
+                        // xt_tcpmss matches `! --mss` on a packet without the option; nft's
+                        // option load ends the rule there, negated or not.
+                        self.error(
+                            Diagnostic::error(
+                                Code::E008,
+                                "`! --mss` cannot be translated: nftables never matches a \
+                                 packet without an MSS option, iptables' negation does",
+                                m.span,
+                            )
+                            .with_help(
+                                "match the MSS range you want positively, e.g. `--mss 0:1399` \
+                                 for `! --mss 1400:65535` (packets without the option differ)",
+                            ),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    // An SPI is read from the protocol's own header: nft infers the protocol.
+                    implied |= matches!(key, H::AhSpi | H::EspSpi);
+                    ext.push(Match::Value { key: ir_key, neg, cmp });
+                }
+                MatchKind::Mac(addr) => ext.push(Match::EtherSaddr { neg, addr: *addr }),
+                &MatchKind::Statistic { nth, probability, every, packet, .. } => {
+                    let bad = |me: &mut Self, msg: &str, help: &str| {
+                        me.error(
+                            Diagnostic::error(Code::E008, msg.to_string(), m.span)
+                                .with_help(help.to_string()),
+                        );
+                    };
+                    match (nth, probability, every) {
+                        (false, Some(below), None) if packet.is_none() => {
+                            ext.push(Match::Random { neg, below })
+                        }
+                        (true, None, Some(every)) if packet.is_some_and(|p| p < every) => {
+                            // xt_statistic starts its counter so that the packet numbered
+                            // `--packet` (from 0) of every `--every` matches: numgen's value
+                            // (tests/it/marks.rs checks it against iptables-nft).
+                            let value = packet.unwrap_or(0);
+                            ext.push(Match::Nth { neg, every, value })
+                        }
+                        (false, None, _) => {
+                            bad(
+                                self,
+                                "`--mode random` needs `--probability`",
+                                "add `--probability 0.5`",
+                            );
+                            ok = false;
+                        }
+                        (false, _, _) => {
+                            bad(
+                                self,
+                                "`--mode random` takes `--probability` alone",
+                                "remove `--every` and `--packet`, which belong to `--mode nth`",
+                            );
+                            ok = false;
+                        }
+                        (true, _, None) => {
+                            bad(self, "`--mode nth` needs `--every`", "add `--every 2`");
+                            ok = false;
+                        }
+                        (true, Some(_), _) => {
+                            bad(
+                                self,
+                                "`--mode nth` takes no `--probability`",
+                                "remove it, or use `--mode random`",
+                            );
+                            ok = false;
+                        }
+                        (true, None, Some(_)) if packet.is_none() => {
+                            bad(
+                                self,
+                                "`--every` needs `--packet`, as iptables requires",
+                                "add `--packet 0` for the first of every `--every` packets",
+                            );
+                            ok = false;
+                        }
+                        (true, None, Some(_)) => {
+                            bad(
+                                self,
+                                "`--packet` must be less than `--every`",
+                                "count packets from 0: `--every 3 --packet 2` is the third of every three",
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                &MatchKind::Owner { gid, lo, hi } => {
+                    if neg {
+                        // xt_owner's negation matches a packet without a local socket (a
+                        // forwarded or kernel-made one); `meta skuid` never matches one.
+                        self.error(
+                            Diagnostic::error(Code::E008,
+                                "a negated owner match cannot be translated: iptables' matches \
+                                 packets without a socket, nftables' never does",
+                                m.span,
+                            )
+                            .with_help("match the ids you want positively, e.g. `--uid-owner 1000-4294967294` for `! --uid-owner 0-999`"),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    let key = if gid { ir::Key::SkGid } else { ir::Key::SkUid };
+                    ext.push(Match::Value { key, neg: false, cmp: ir::Cmp::Range(lo, hi) });
+                }
+                &MatchKind::AddrType { dst, types, iface } => {
+                    let iface = iface.map(|out| if out { ir::Dir::Dst } else { ir::Dir::Src });
+                    ext.push(Match::AddrType { neg, dst, iface, types: types as u16 });
+                }
+                &MatchKind::Mark { ct, value, mask } => {
+                    if value & !mask != 0 {
+                        self.error(
+                            Diagnostic::error(
+                                Code::E008,
+                                format!(
+                                    "`--mark {value:#x}/{mask:#x}` sets bits outside its mask: \
+                                     the masked mark never equals it"
+                                ),
+                                m.span,
+                            )
+                            .with_help("clear the value's bits that the mask does not keep"),
+                        );
+                        ok = false;
+                    } else {
+                        ext.push(Match::Mark { ct, neg, value, mask });
+                    }
                 }
                 &MatchKind::TcpFlags { mask, comp } => {
                     if mask == 0 || comp & !mask != 0 {
@@ -407,8 +579,8 @@ pub(super) fn reverse(m: &Match) -> Match {
 
 /// Puts the extension matches in one canonical order, so that lines differing only in how
 /// their options are ordered compile to the same rule (and `fmt` cannot change the result).
-/// A `limit` spends a token on every packet that reaches it, so matches never cross it: each
-/// stretch between limits is sorted on its own.
+/// A `limit` spends a token on every packet that reaches it, and an nth statistic counts it, so
+/// matches never cross them: each stretch between them is sorted on its own.
 fn canonical_order(ext: &mut [Match]) {
     fn rank(m: &Match) -> u8 {
         match m {
@@ -422,7 +594,7 @@ fn canonical_order(ext: &mut [Match]) {
             _ => 7,
         }
     }
-    for stretch in ext.split_mut(|m| matches!(m, Match::Limit { .. })) {
+    for stretch in ext.split_mut(|m| matches!(m, Match::Limit { .. } | Match::Nth { .. })) {
         stretch.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
     }
 }

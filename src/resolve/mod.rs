@@ -291,6 +291,9 @@ fn target_name(t: &TargetKind) -> &'static str {
         TargetKind::Copy { .. } => "COPY",
         TargetKind::Tcpmss { mss: None } => "TCPMSS --clamp-mss-to-pmtu",
         TargetKind::Tcpmss { mss: Some(_) } => "TCPMSS",
+        TargetKind::Mark { ct: false, .. } => "MARK",
+        TargetKind::Mark { ct: true, .. } => "CONNMARK",
+        TargetKind::Nflog { .. } => "NFLOG",
     }
 }
 

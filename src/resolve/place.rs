@@ -173,6 +173,7 @@ impl Resolver<'_> {
             Some(text)
         });
         self.check_interfaces(rule, family);
+        self.check_match_hooks(rule, family);
         let proto = protocol(rule);
         let alts = self.matches(rule, proto);
         let action = self.action(rule, family, proto, subgroups);
@@ -251,6 +252,36 @@ impl Resolver<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// The kernel refuses a match module outside the hooks it serves (`-m mac` where packets
+    /// have no source MAC, `-m owner` where they have no local socket, `-m addrtype`'s
+    /// interface limit where the packet has no such interface).
+    fn check_match_hooks(&mut self, rule: &ast::Rule, family: Family) {
+        use Builtin::*;
+        for m in &rule.matches {
+            let (what, allowed): (&str, &[Builtin]) = match &m.kind {
+                MatchKind::Mac(_) => ("`-m mac`", &[Prerouting, Input, Forward]),
+                MatchKind::Owner { .. } => ("`-m owner`", &[Output, Postrouting]),
+                MatchKind::AddrType { iface: Some(false), .. } => {
+                    ("`--limit-iface-in`", &[Prerouting, Input, Forward])
+                }
+                MatchKind::AddrType { iface: Some(true), .. } => {
+                    ("`--limit-iface-out`", &[Output, Postrouting, Forward])
+                }
+                _ => continue,
+            };
+            let here = match family {
+                Family::Builtin(b) if allowed.contains(&b) => continue,
+                Family::Builtin(b) => hook_word(b),
+                Family::Mirror => "a COPY rule",
+            };
+            let names: Vec<&str> = allowed.iter().map(|b| hook_word(*b)).collect();
+            self.error(
+                Diagnostic::error(Code::E011, format!("{what} is not allowed in {here}"), m.span)
+                    .with_help(format!("iptables takes it only in {}", names.join(", "))),
+            );
         }
     }
 

@@ -114,6 +114,31 @@ impl Resolver<'_> {
                 let level = level.as_ref().map(|l| l.node);
                 Action::Log { prefix: prefix.map(String::into_boxed_str), level }
             }
+            TargetKind::Nflog { group, prefix, size, threshold, .. } => {
+                let prefix = match prefix {
+                    Some(p) => {
+                        let text = self.v.nft_text(&p.node, p.span, "the NFLOG prefix", 63)?;
+                        if text.contains('$') {
+                            // nft expands `$name` inside a quoted log prefix, with no escape.
+                            self.error(
+                                Diagnostic::error(Code::E019, "the NFLOG prefix contains `$`, which nft would expand as a variable", p.span)
+                                    .with_help("remove the `$`"),
+                            );
+                            return None;
+                        }
+                        Some(text.into_boxed_str())
+                    }
+                    None => None,
+                };
+                // `--nflog-range` never reached the kernel's log (it needs the copy-length flag
+                // `--nflog-size` sets): iptables warns and ignores it, and so does this.
+                Action::Nflog(Box::new(ir::Nflog {
+                    group: group.unwrap_or(0),
+                    prefix,
+                    snaplen: *size,
+                    threshold: *threshold,
+                }))
+            }
             TargetKind::Jump(name) => {
                 let parent = b.expect("jumps are never placed in the mirror");
                 match subgroups.get(&name.node) {
@@ -163,29 +188,29 @@ impl Resolver<'_> {
                     }
                 }
             }
-            TargetKind::Dnat { to, random } | TargetKind::Snat { to, random } => {
+            TargetKind::Dnat { to, flags } | TargetKind::Snat { to, flags } => {
                 let (addr, addr_end) = self.v.nat_addr(&to.node.addr)?;
                 if !need_ports_proto(self, to.node.ports) {
                     return None;
                 }
                 let to = ir::NatTarget { addr, addr_end, ports: to.node.ports };
                 if matches!(target.kind, TargetKind::Dnat { .. }) {
-                    Action::Dnat { to, random: *random }
+                    Action::Dnat { to, flags: *flags }
                 } else {
-                    Action::Snat { to, random: *random }
+                    Action::Snat { to, flags: *flags }
                 }
             }
-            TargetKind::Masquerade { ports, random, .. } => {
+            TargetKind::Masquerade { ports, flags, .. } => {
                 if !need_ports_proto(self, *ports) {
                     return None;
                 }
-                Action::Masquerade { ports: *ports, random: *random }
+                Action::Masquerade { ports: *ports, flags: *flags }
             }
-            TargetKind::Redirect { ports } => {
+            TargetKind::Redirect { ports, flags } => {
                 if !need_ports_proto(self, *ports) {
                     return None;
                 }
-                Action::Redirect { ports: *ports }
+                Action::Redirect { ports: *ports, flags: *flags }
             }
             TargetKind::Netmap { to } => {
                 let to = self.v.network(to)?;
@@ -231,6 +256,33 @@ impl Resolver<'_> {
                     Some(n) => ir::Mss::Set(*n),
                 })
             }
+            &TargetKind::Mark { ct, op, .. } => match op {
+                ast::MarkOp::Xmark { value, mask } => Action::Mark { ct, and: !mask, xor: value },
+                ast::MarkOp::Save { nfmask: u32::MAX, ctmask: u32::MAX } => {
+                    Action::MarkCopy { to_ct: true }
+                }
+                ast::MarkOp::Restore { nfmask: u32::MAX, ctmask: u32::MAX } => {
+                    Action::MarkCopy { to_ct: false }
+                }
+                ast::MarkOp::Save { .. } | ast::MarkOp::Restore { .. } => {
+                    // ct mark = (ct mark & !ctmask) ^ (mark & nfmask) combines two registers;
+                    // nft 1.0.6 and its kernel interface take a constant on one side only.
+                    self.error(
+                        Diagnostic::error(
+                            Code::E008,
+                            "CONNMARK with a mask other than 0xffffffff cannot be translated: \
+                             nftables cannot merge part of one mark into the other",
+                            target.span,
+                        )
+                        .with_label("saves or restores part of a mark")
+                        .with_help(
+                            "save or restore the whole mark (no mask), and mask it where it is \
+                             matched: `-m connmark --mark V/M`",
+                        ),
+                    );
+                    return None;
+                }
+            },
             TargetKind::Copy { to, .. } => {
                 let (addr, end) = self.v.nat_addr(to)?;
                 if end.is_some() {

@@ -139,6 +139,56 @@ pub enum MatchKind {
     /// `--tcp-flags MASK COMP`: the flags of `mask` that are set are exactly `comp` (bits: fin
     /// 0x01, syn 0x02, rst 0x04, psh 0x08, ack 0x10, urg 0x20).
     TcpFlags { mask: u8, comp: u8 },
+    /// `-m mark --mark V[/M]` (`ct`: `-m connmark --mark`): the mark under `mask` is `value`
+    /// (`mask` 0xffffffff when not written).
+    Mark { ct: bool, value: u32, mask: u32 },
+    /// A header value compared with a number or range: `-m length`, `-m ttl`, `-m pkttype`,
+    /// `-f`, `-m dscp`, `-m ecn`, `-m ah`, `-m esp`, `-m tcpmss`. `-f` and the ECN TCP flags
+    /// carry `Range(1, 1)` (the flag is set).
+    Header { key: HeaderKey, cmp: crate::ir::Cmp },
+    /// `-m mac --mac-source`.
+    Mac([u8; 6]),
+    /// `-m statistic --mode random|nth` with its options (`probability` scaled to 2^31, as
+    /// iptables stores it); `written`: the spans of the statistic options, printed by `fmt`.
+    Statistic {
+        nth: bool,
+        probability: Option<u32>,
+        every: Option<u32>,
+        packet: Option<u32>,
+        written: Vec<Span>,
+    },
+    /// `-m owner --uid-owner` (`gid`: `--gid-owner`) `lo[-hi]`.
+    Owner { gid: bool, lo: u32, hi: u32 },
+    /// `-m addrtype --src-type` (`dst`: `--dst-type`): bit `1 << RTN_x` per type;
+    /// `iface`: `--limit-iface-in` (`Some(false)`) or `--limit-iface-out` (`Some(true)`).
+    AddrType { dst: bool, types: u32, iface: Option<bool> },
+}
+
+/// What a [`MatchKind::Header`] compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderKey {
+    /// `--length`: the IP total length.
+    Length,
+    /// `--ttl-eq`, `--ttl-gt`, `--ttl-lt`.
+    Ttl,
+    /// `--pkt-type`: the kernel's packet type (0 unicast, 1 broadcast, 2 multicast).
+    PktType,
+    /// `-f`: a fragment other than the first.
+    Fragment,
+    /// `--dscp`, `--dscp-class`.
+    Dscp,
+    /// `--ecn-ip-ect`: the IP header's ECN codepoint.
+    EcnIp,
+    /// `--ecn-tcp-cwr`.
+    EcnTcpCwr,
+    /// `--ecn-tcp-ece`.
+    EcnTcpEce,
+    /// `--ahspi`.
+    AhSpi,
+    /// `--espspi`.
+    EspSpi,
+    /// `-m tcpmss --mss`: the MSS option's value.
+    Mss,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,23 +253,27 @@ pub enum TargetKind {
     Return,
     /// `-j PRE_C_name` etc: the subgroup's full chain name.
     Jump(Spanned<String>),
+    /// `DNAT --to-destination … [--random] [--persistent]`.
     Dnat {
         to: Spanned<NatTo>,
-        random: bool,
+        flags: crate::ir::NatFlags,
     },
+    /// `SNAT --to-source … [--random] [--random-fully] [--persistent]`.
     Snat {
         to: Spanned<NatTo>,
-        random: bool,
+        flags: crate::ir::NatFlags,
     },
-    /// `MASQUERADE [--to-ports P[-Q]] [--random]`; `once` for VNS3's `MASQUERADE-ONCE`.
+    /// `MASQUERADE [--to-ports P[-Q]] [--random] [--random-fully]`; `once` for VNS3's
+    /// `MASQUERADE-ONCE`.
     Masquerade {
         ports: Option<(u16, u16)>,
-        random: bool,
+        flags: crate::ir::NatFlags,
         once: bool,
     },
-    /// `REDIRECT [--to-ports P[-Q]]`.
+    /// `REDIRECT [--to-ports P[-Q]] [--random]`.
     Redirect {
         ports: Option<(u16, u16)>,
+        flags: crate::ir::NatFlags,
     },
     /// `NETMAP --to NET/LEN`.
     Netmap {
@@ -229,10 +283,38 @@ pub enum TargetKind {
     Tcpmss {
         mss: Option<u16>,
     },
+    /// `MARK` (`ct`: `CONNMARK`) and what it does; `written`: the spans of its options, which
+    /// `fmt` prints as they are.
+    Mark {
+        ct: bool,
+        op: MarkOp,
+        written: Vec<Span>,
+    },
+    /// `NFLOG`: its options as written (`range`, which the kernel ignores, only for `fmt`).
+    Nflog {
+        group: Option<u16>,
+        prefix: Option<Spanned<String>>,
+        range: Option<u32>,
+        size: Option<u32>,
+        threshold: Option<u16>,
+    },
     /// `COPY --from IF --to ADDR [--bidirectional]`.
     Copy {
         from: Spanned<Value<String>>,
         to: Spanned<NatAddr>,
         bidirectional: bool,
     },
+}
+
+/// What a MARK or CONNMARK target does, as the kernel's xt_MARK and xt_connmark do it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkOp {
+    /// The mark becomes `(mark & !mask) ^ value`: `--set-xmark V/M`, to which `--set-mark
+    /// V/M` (mask `M | V`), `--and-mark V` (0/!V), `--or-mark V` (V/V) and `--xor-mark V`
+    /// (V/0) reduce, as iptables reduces them.
+    Xmark { value: u32, mask: u32 },
+    /// CONNMARK `--save-mark`: ct mark = `(ct mark & !ctmask) ^ (mark & nfmask)`.
+    Save { nfmask: u32, ctmask: u32 },
+    /// CONNMARK `--restore-mark`: mark = `(mark & !nfmask) ^ (ct mark & ctmask)`.
+    Restore { nfmask: u32, ctmask: u32 },
 }

@@ -2,13 +2,14 @@
 //! target options) and the assembly of the checked options into matches and a target.
 
 use super::ast::{
-    Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, RejectWith, Target, TargetKind,
-    Value,
+    HeaderKey, MarkOp, Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, RejectWith,
+    Target, TargetKind, Value,
 };
 use super::item::{Item, Res, ToAddr, Val, e008, shown};
 use super::names;
 use super::options::{OPT_COUNT, Opt, ProtoNeed, ValueKind};
 use crate::diagnostic::{Code, Diagnostic, Spanned};
+use crate::ir::Cmp;
 
 /// A `!` before a value that stands for everything: the line would match no packet.
 /// iptables refuses `! -p all` (and `! -p 0`, the same): "rule would never match protocol";
@@ -47,7 +48,11 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
     let mut first: [Option<&Item<'_>>; OPT_COUNT] = [None; OPT_COUNT];
     for it in items {
         if let Some(prev) = first[it.opt as usize] {
-            if !it.opt.desc().repeatable {
+            // An option several modules spell alike is given once per module.
+            let again = !it.opt.desc().also_modules.is_empty()
+                && owning_module(items, it).is_some()
+                && owning_module(items, it) == owning_module(items, prev);
+            if !it.opt.desc().repeatable || again {
                 diags.push(
                     Diagnostic::error(
                         Code::E006,
@@ -78,6 +83,37 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             && let Some(d) = negated_everything(it, bang)
         {
             diags.push(d);
+        }
+    }
+    // Options that say nothing without another of their module.
+    let has = |o: Opt| items.iter().any(|i| i.opt == o);
+    for it in items {
+        let (needs, what): (&[Opt], &str) = match it.opt {
+            Opt::Probability => (&[Opt::StatMode], "`--mode random`"),
+            Opt::Every | Opt::Packet => (&[Opt::StatMode], "`--mode nth`"),
+            Opt::LimitIfaceIn | Opt::LimitIfaceOut => {
+                (&[Opt::SrcType, Opt::DstType], "`--src-type` or `--dst-type`")
+            }
+            _ => continue,
+        };
+        if !needs.iter().any(|o| has(*o)) {
+            diags.push(
+                Diagnostic::error(
+                    Code::E007,
+                    format!("`{}` needs {what} in the same rule", it.spelling),
+                    it.name_span,
+                )
+                .with_help(format!("add {what}")),
+            );
+        }
+        if it.opt == Opt::LimitIfaceOut && has(Opt::LimitIfaceIn) {
+            diags.push(
+                e008(
+                    "`--limit-iface-in` and `--limit-iface-out` cannot go together".to_string(),
+                    it.name_span,
+                )
+                .with_help("keep one of them, as iptables requires"),
+            );
         }
     }
     let modules: Vec<&str> = items
@@ -114,6 +150,25 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             continue;
         }
         if let Some(m) = it.opt.desc().module
+            && !it.opt.desc().also_modules.is_empty()
+            && !bad_module
+            && owning_module(items, it).is_none()
+        {
+            let all: Vec<String> = std::iter::once(m)
+                .chain(it.opt.desc().also_modules.iter().copied())
+                .map(|m| format!("`-m {m}`"))
+                .collect();
+            diags.push(
+                Diagnostic::error(
+                    Code::E007,
+                    format!("`{}` needs {} before it", it.spelling, all.join(" or ")),
+                    it.name_span,
+                )
+                .with_label(format!("belongs to the {m} module"))
+                .with_help(format!("add `-m {m}` before it")),
+            );
+        } else if let Some(m) = it.opt.desc().module
+            && it.opt.desc().also_modules.is_empty()
             && !bad_module
             && !modules.contains(&m)
         {
@@ -133,6 +188,8 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             }
             Some(ProtoNeed::Tcp) => Some((&[Protocol::Tcp], "tcp")),
             Some(ProtoNeed::Icmp) => Some((&[Protocol::Icmp], "icmp")),
+            Some(ProtoNeed::Ah) => Some((&[Protocol::Number(51)], "ah")),
+            Some(ProtoNeed::Esp) => Some((&[Protocol::Number(50)], "esp")),
             None => None,
         };
         if let Some((ok, add)) = needs
@@ -194,6 +251,22 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
     }
 }
 
+/// The module an option several modules spell alike (`--mark`) belongs to: the last of them
+/// loaded by a `-m` before it, as iptables hands an option to the latest match that takes it.
+fn owning_module<'a>(items: &'a [Item<'_>], it: &Item<'_>) -> Option<&'a str> {
+    let d = it.opt.desc();
+    let owners = || d.module.into_iter().chain(d.also_modules.iter().copied());
+    items
+        .iter()
+        .take_while(|i| i.name_span.start < it.name_span.start)
+        .filter_map(|i| match (&i.opt, &i.val) {
+            (Opt::Module, Val::Word(w)) => Some(w.node.as_str()),
+            _ => None,
+        })
+        .filter(|m| owners().any(|o| o == *m))
+        .last()
+}
+
 /// The base target of a `-j NAME`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Base {
@@ -210,6 +283,8 @@ enum Base {
     Netmap,
     Copy,
     Tcpmss,
+    Mark { ct: bool },
+    Nflog,
 }
 
 fn base_target(w: &Spanned<String>) -> Res<Base> {
@@ -227,6 +302,9 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
         "NETMAP" => Base::Netmap,
         "COPY" => Base::Copy,
         "TCPMSS" => Base::Tcpmss,
+        "MARK" => Base::Mark { ct: false },
+        "CONNMARK" => Base::Mark { ct: true },
+        "NFLOG" => Base::Nflog,
         s if names::SUBGROUP_PREFIXES
             .iter()
             .any(|(pre, _)| s.strip_prefix(pre).is_some_and(names::is_subgroup_tail)) =>
@@ -243,7 +321,8 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
                 Some(c) => d.with_help(format!("did you mean `{c}`? (targets are case-sensitive)")),
                 None => d.with_help(
                     "supported targets: ACCEPT, DROP, REJECT, LOG, RETURN, DNAT, SNAT, MASQUERADE, \
-                     MASQUERADE-ONCE, REDIRECT, NETMAP, COPY, TCPMSS, or a subgroup such as FWD_C_name",
+                     MASQUERADE-ONCE, REDIRECT, NETMAP, COPY, TCPMSS, MARK, CONNMARK, NFLOG, or a subgroup such as \
+                     FWD_C_name",
                 ),
             };
             return Err(d);
@@ -308,6 +387,17 @@ pub(super) fn target(
         Val::To(t) => Some((i.spelling, t.clone())),
         _ => None,
     });
+    // Which flag options a NAT target takes is the options table's `targets`.
+    let mut nat_flags = crate::ir::NatFlags::NONE;
+    for (o, f) in [
+        (Opt::Random, crate::ir::NatFlags::RANDOM),
+        (Opt::RandomFully, crate::ir::NatFlags::FULLY_RANDOM),
+        (Opt::Persistent, crate::ir::NatFlags::PERSISTENT),
+    ] {
+        if flag(o) {
+            nat_flags = nat_flags.with(f);
+        }
+    }
     let ports = match find(Opt::ToPorts).map(|i| &i.val) {
         Some(Val::PortPair(p)) => Some(*p),
         _ => None,
@@ -341,8 +431,8 @@ pub(super) fn target(
             }),
         },
         Base::Jump => TargetKind::Jump(w.clone()),
-        Base::Masq { once } => TargetKind::Masquerade { ports, random: flag(Opt::Random), once },
-        Base::Redirect => TargetKind::Redirect { ports },
+        Base::Masq { once } => TargetKind::Masquerade { ports, flags: nat_flags, once },
+        Base::Redirect => TargetKind::Redirect { ports, flags: nat_flags },
         Base::Tcpmss => {
             let set = find(Opt::SetMss).and_then(|i| match i.val {
                 Val::Num(n) => u16::try_from(n).ok(),
@@ -377,6 +467,23 @@ pub(super) fn target(
                     return None;
                 }
             }
+        }
+        Base::Nflog => {
+            let num = |o: Opt| match find(o).map(|i| &i.val) {
+                Some(Val::Num(n)) => Some(*n),
+                _ => None,
+            };
+            TargetKind::Nflog {
+                group: num(Opt::NflogGroup).map(|n| n as u16),
+                prefix: word(Opt::NflogPrefix),
+                range: num(Opt::NflogRange),
+                size: num(Opt::NflogSize),
+                threshold: num(Opt::NflogThreshold).map(|n| n as u16),
+            }
+        }
+        Base::Mark { ct } => {
+            let (op, written) = mark_target(items, ct, &w.node, span, failed, diags)?;
+            TargetKind::Mark { ct, op, written }
         }
         Base::Dnat | Base::Snat => {
             let (flag_name, ex) = if base == Base::Dnat {
@@ -413,11 +520,10 @@ pub(super) fn target(
                 },
                 t.span,
             );
-            let random = flag(Opt::Random);
             if base == Base::Dnat {
-                TargetKind::Dnat { to, random }
+                TargetKind::Dnat { to, flags: nat_flags }
             } else {
-                TargetKind::Snat { to, random }
+                TargetKind::Snat { to, flags: nat_flags }
             }
         }
         Base::Netmap | Base::Copy => {
@@ -484,6 +590,139 @@ pub(super) fn target(
     Some(Target { span, kind })
 }
 
+/// What a MARK or CONNMARK target does, reduced as iptables reduces its options, and the spans
+/// of those options.
+fn mark_target(
+    items: &[Item<'_>],
+    ct: bool,
+    name: &str,
+    span: crate::diagnostic::Span,
+    failed: &[bool; OPT_COUNT],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(MarkOp, Vec<crate::diagnostic::Span>)> {
+    let ops = [
+        Opt::SetXmark,
+        Opt::SetMark,
+        Opt::AndMark,
+        Opt::OrMark,
+        Opt::XorMark,
+        Opt::SaveMark,
+        Opt::RestoreMark,
+    ];
+    let masks = [Opt::Mask, Opt::NfMask, Opt::CtMask];
+    let given: Vec<&Item<'_>> = items.iter().filter(|i| ops.contains(&i.opt)).collect();
+    let written: Vec<_> = items
+        .iter()
+        .filter(|i| ops.contains(&i.opt) || masks.contains(&i.opt))
+        .map(|i| i.span)
+        .collect();
+    let op = match given.as_slice() {
+        [] => {
+            if !ops.iter().any(|o| failed[*o as usize]) {
+                let what = if ct {
+                    "`--set-mark`, `--set-xmark`, `--and-mark`, `--or-mark`, `--xor-mark`, \
+                     `--save-mark` or `--restore-mark`"
+                } else {
+                    "`--set-mark`, `--set-xmark`, `--and-mark`, `--or-mark` or `--xor-mark`"
+                };
+                diags.push(
+                    Diagnostic::error(Code::E010, format!("{name} needs {what}"), span)
+                        .with_label("target without its required option")
+                        .with_help("add `--set-mark 0x1`"),
+                );
+            }
+            return None;
+        }
+        [one] => one,
+        [first, second, ..] => {
+            diags.push(
+                e008(
+                    format!(
+                        "{name} takes one of its operations, not both `{}` and `{}`",
+                        first.spelling, second.spelling
+                    ),
+                    second.name_span,
+                )
+                .with_help("keep one of them, or write two rules"),
+            );
+            return None;
+        }
+    };
+    let (value, mask) = match op.val {
+        Val::MarkMask(v, m) => (v, m),
+        _ => (0, None),
+    };
+    let num = |o: Opt| {
+        items.iter().find(|i| i.opt == o).map(|i| match i.val {
+            Val::MarkMask(v, _) => (v, i),
+            _ => (0, i),
+        })
+    };
+    let copy = matches!(op.opt, Opt::SaveMark | Opt::RestoreMark);
+    if let Some(m) = masks.iter().find_map(|o| num(*o)).filter(|_| !copy) {
+        diags.push(
+            e008(
+                format!("`{}` goes only with `--save-mark` or `--restore-mark`", m.1.spelling),
+                m.1.name_span,
+            )
+            .with_help("remove it; the mask of the other operations is written as VALUE/MASK"),
+        );
+        return None;
+    }
+    let all = u32::MAX;
+    Some((
+        match op.opt {
+            Opt::SetXmark => MarkOp::Xmark { value, mask: mask.unwrap_or(all) },
+            // iptables: `--set-mark V/M` zeroes M and ORs V in, that is `--set-xmark V/(M|V)`.
+            Opt::SetMark => MarkOp::Xmark { value, mask: mask.unwrap_or(all) | value },
+            Opt::AndMark => MarkOp::Xmark { value: 0, mask: !value },
+            Opt::OrMark => MarkOp::Xmark { value, mask: value },
+            Opt::XorMark => MarkOp::Xmark { value, mask: 0 },
+            _ => {
+                if let (Some(m), Some(o)) =
+                    (num(Opt::Mask), num(Opt::NfMask).or_else(|| num(Opt::CtMask)))
+                {
+                    diags.push(
+                        e008(
+                            format!("`{}` and `{}` both set the masks", m.1.spelling, o.1.spelling),
+                            o.1.name_span,
+                        )
+                        .with_help("use `--mask` alone, or `--nfmask` and `--ctmask`"),
+                    );
+                    return None;
+                }
+                let both = num(Opt::Mask).map(|m| m.0);
+                let nfmask = both.or(num(Opt::NfMask).map(|m| m.0)).unwrap_or(all);
+                let ctmask = both.or(num(Opt::CtMask).map(|m| m.0)).unwrap_or(all);
+                if op.opt == Opt::SaveMark {
+                    MarkOp::Save { nfmask, ctmask }
+                } else {
+                    MarkOp::Restore { nfmask, ctmask }
+                }
+            }
+        },
+        written,
+    ))
+}
+
+/// The header value an option compares, for the options that make a [`MatchKind::Header`].
+fn header_key(o: Opt) -> Option<HeaderKey> {
+    Some(match o {
+        Opt::Length => HeaderKey::Length,
+        Opt::TtlEq | Opt::TtlGt | Opt::TtlLt => HeaderKey::Ttl,
+        Opt::PktType => HeaderKey::PktType,
+        Opt::Fragment => HeaderKey::Fragment,
+        Opt::Dscp | Opt::DscpClass => HeaderKey::Dscp,
+        Opt::EcnIpEct => HeaderKey::EcnIp,
+        Opt::EcnTcpCwr => HeaderKey::EcnTcpCwr,
+        Opt::EcnTcpEce => HeaderKey::EcnTcpEce,
+        Opt::AhSpi => HeaderKey::AhSpi,
+        Opt::EspSpi => HeaderKey::EspSpi,
+        Opt::MssMatch => HeaderKey::Mss,
+        _ => return None,
+    })
+}
+
 /// The matches in written order, and the comment.
 pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<String>>) {
     let mut out = Vec::with_capacity(items.len());
@@ -493,6 +732,31 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
         _ => None,
     });
     let has_limit = items.iter().any(|i| i.opt == Opt::Limit);
+    let ct_marks: Vec<bool> = items
+        .iter()
+        .filter(|i| i.opt == Opt::Mark)
+        .map(|i| owning_module(&items, i) == Some("connmark"))
+        .collect();
+    let mut ct_marks = ct_marks.into_iter();
+    let num = |o: Opt| {
+        items.iter().find(|i| i.opt == o).and_then(|i| match i.val {
+            Val::Num(n) => Some(n),
+            _ => None,
+        })
+    };
+    let (probability, every, packet) = (num(Opt::Probability), num(Opt::Every), num(Opt::Packet));
+    let stat_items = [Opt::StatMode, Opt::Probability, Opt::Every, Opt::Packet];
+    let stat_written: Vec<crate::diagnostic::Span> =
+        items.iter().filter(|i| stat_items.contains(&i.opt)).map(|i| i.span).collect();
+    let stat_neg =
+        items.iter().any(|i| matches!(i.opt, Opt::Probability | Opt::Every) && i.neg.is_some());
+    let iface = if items.iter().any(|i| i.opt == Opt::LimitIfaceIn) {
+        Some(false)
+    } else if items.iter().any(|i| i.opt == Opt::LimitIfaceOut) {
+        Some(true)
+    } else {
+        None
+    };
     for it in items {
         let kind = match (it.opt, it.val) {
             (Opt::In, Val::Iface(v)) => MatchKind::InIface(v),
@@ -516,6 +780,43 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
             (Opt::Icmp, Val::Icmp(t)) => MatchKind::IcmpType(t),
             (Opt::Syn, _) => MatchKind::Syn,
             (Opt::TcpFlags, Val::TcpFlags { mask, comp }) => MatchKind::TcpFlags { mask, comp },
+            (o, val) if header_key(o).is_some() => {
+                let Some(key) = header_key(o) else { continue };
+                let cmp = match (o, val) {
+                    (Opt::TtlGt, Val::Num(n)) => Cmp::Gt(n),
+                    (Opt::TtlLt, Val::Num(n)) => Cmp::Lt(n),
+                    (_, Val::Num(n)) => Cmp::Range(n, n),
+                    (_, Val::NumRange(a, b)) => Cmp::Range(a, b),
+                    _ => Cmp::Range(1, 1),
+                };
+                MatchKind::Header { key, cmp }
+            }
+            (Opt::MacSource, Val::Mac(m)) => MatchKind::Mac(m),
+            (Opt::StatMode, Val::Num(mode)) => {
+                out.push(Match {
+                    span: it.span,
+                    negated: stat_neg,
+                    kind: MatchKind::Statistic {
+                        nth: mode == 1,
+                        probability,
+                        every,
+                        packet,
+                        written: stat_written.clone(),
+                    },
+                });
+                continue;
+            }
+            (Opt::UidOwner | Opt::GidOwner, Val::NumRange(lo, hi)) => {
+                MatchKind::Owner { gid: it.opt == Opt::GidOwner, lo, hi }
+            }
+            (Opt::SrcType | Opt::DstType, Val::Num(types)) => {
+                MatchKind::AddrType { dst: it.opt == Opt::DstType, types, iface }
+            }
+            (Opt::Mark, Val::MarkMask(value, mask)) => MatchKind::Mark {
+                ct: ct_marks.next().unwrap_or(false),
+                value,
+                mask: mask.unwrap_or(u32::MAX),
+            },
             (Opt::Comment, Val::Text(t)) => {
                 comment = Some(t);
                 continue;

@@ -57,6 +57,12 @@ pub(super) enum Val {
         mask: u8,
         comp: u8,
     },
+    /// `VALUE[/MASK]` of a mark option, the mask `None` when not written.
+    MarkMask(u32, Option<u32>),
+    /// An inclusive range of numbers (`N` is `N:N`).
+    NumRange(u32, u32),
+    /// `--mac-source`.
+    Mac([u8; 6]),
 }
 
 /// One option of a line, lowered.

@@ -355,6 +355,154 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             })?;
             Val::Num(n as u32)
         }
+        ValueKind::MarkMask | ValueKind::Mark32 => {
+            let text = v.as_str();
+            let (value, mask) = match text.split_once('/') {
+                Some((a, b)) => (a, Some(b)),
+                None => (text, None),
+            };
+            let read = |s: &str| {
+                strtoul(s).ok_or_else(|| {
+                    e008(format!("`{}` is not a 32-bit number", shown(s)), ctx.span(v))
+                        .with_help("write a number from 0 to 4294967295, decimal or 0x hex")
+                })
+            };
+            let (value, mask) = (read(value)?, mask.map(read).transpose()?);
+            if mask.is_some() && opt.desc().value == ValueKind::Mark32 {
+                return Err(e008(format!("`{spelling}` takes no /MASK"), ctx.span(v))
+                    .with_help("write one 32-bit number such as 0xff"));
+            }
+            Val::MarkMask(value, mask)
+        }
+        ValueKind::Num { max } => {
+            let n = strtoul(v.as_str()).filter(|n| *n <= max).ok_or_else(|| {
+                e008(
+                    format!("`{}` is not a number from 0 to {max}", shown(v.as_str())),
+                    ctx.span(v),
+                )
+            })?;
+            Val::Num(n)
+        }
+        ValueKind::NumRange { max } => {
+            let text = v.as_str();
+            let bad = || {
+                e008(
+                    format!("`{}` is not a number or range from 0 to {max}", shown(text)),
+                    ctx.span(v),
+                )
+                .with_help("write N or N:M")
+            };
+            let read = |s: &str, default: u32| {
+                if s.is_empty() {
+                    Some(default)
+                } else {
+                    number(s).and_then(|n| u32::try_from(n).ok()).filter(|n| *n <= max)
+                }
+            };
+            let (lo, hi) = match text.split_once(':') {
+                Some((a, b)) => (read(a, 0).ok_or_else(bad)?, read(b, max).ok_or_else(bad)?),
+                None => {
+                    let n = read(text, 0).filter(|_| !text.is_empty()).ok_or_else(bad)?;
+                    (n, n)
+                }
+            };
+            if lo > hi {
+                return Err(e008(
+                    format!("range `{}` is empty: the first number is larger", shown(text)),
+                    ctx.span(v),
+                ));
+            }
+            Val::NumRange(lo, hi)
+        }
+        ValueKind::Name { .. } => {
+            let (list, what) = match opt {
+                Opt::PktType => (names::PKT_TYPES, "packet type"),
+                Opt::StatMode => (names::STAT_MODES, "statistic mode"),
+                _ => (names::DSCP_CLASSES, "DiffServ class"),
+            };
+            let w = v.as_str();
+            let exact = opt == Opt::StatMode;
+            match list.iter().find(|(n, _)| *n == w || (!exact && n.eq_ignore_ascii_case(w))) {
+                Some((_, n)) => Val::Num(u32::from(*n)),
+                None => {
+                    let known: Vec<&str> = list.iter().map(|(n, _)| *n).collect();
+                    let mut d = e008(format!("unknown {what} `{}`", shown(w)), ctx.span(v));
+                    d = match names::closest(&w.to_ascii_uppercase(), &known)
+                        .or_else(|| names::closest(&w.to_ascii_lowercase(), &known))
+                    {
+                        Some(c) => d.with_help(format!("did you mean `{c}`?")),
+                        None => d.with_help(format!("use one of {}", known.join(", "))),
+                    };
+                    return Err(d);
+                }
+            }
+        }
+        ValueKind::Mac => {
+            // As iptables reads it: six two-digit hex bytes separated by colons.
+            let text = v.as_str();
+            let parts: Vec<&str> = text.split(':').collect();
+            let ok = parts.len() == 6 && parts.iter().all(|p| p.len() == 2);
+            let mut mac = [0u8; 6];
+            for (i, p) in parts.iter().enumerate().take(6) {
+                mac[i] = u8::from_str_radix(p, 16).unwrap_or(0);
+            }
+            if !ok {
+                return Err(e008(format!("`{}` is not a MAC address", shown(text)), ctx.span(v))
+                    .with_help("write six two-digit hex bytes such as 00:11:22:33:44:55"));
+            }
+            Val::Mac(mac)
+        }
+        ValueKind::Probability => {
+            let text = v.as_str();
+            let p = text.parse::<f64>().ok().filter(|p| (0.0..=1.0).contains(p));
+            let p = p.ok_or_else(|| {
+                e008(format!("`{}` is not a probability from 0 to 1", shown(text)), ctx.span(v))
+            })?;
+            // iptables: lround(0x80000000 * p), compared with 31 random bits.
+            Val::Num((p * 2_147_483_648.0).round() as u32)
+        }
+        ValueKind::IdRange => {
+            let text = v.as_str();
+            let read = |s: &str| number(s).filter(|n| *n <= u64::from(u32::MAX - 1));
+            let (lo, hi) = match text.split_once('-') {
+                Some((a, b)) => (read(a), read(b)),
+                None => (read(text), read(text)),
+            };
+            let (Some(lo), Some(hi)) = (lo, hi) else {
+                let named = text.bytes().any(|b| b.is_ascii_alphabetic());
+                let mut d =
+                    e008(format!("`{}` is not a numeric id or range", shown(text)), ctx.span(v));
+                d = if named {
+                    d.with_help("user and group names are not looked up: write the numeric id")
+                } else {
+                    d.with_help("write N or N-M, at most 4294967294")
+                };
+                return Err(d);
+            };
+            if lo > hi {
+                return Err(e008(
+                    format!("range `{}` is empty: the first id is larger", shown(text)),
+                    ctx.span(v),
+                ));
+            }
+            Val::NumRange(lo as u32, hi as u32)
+        }
+        ValueKind::AddrTypes => {
+            let mut bits = 0u32;
+            for name in v.as_str().split(',') {
+                match names::ADDR_TYPES.iter().position(|t| t.eq_ignore_ascii_case(name)) {
+                    Some(i) => bits |= 1 << i,
+                    None => {
+                        return Err(e008(
+                            format!("unknown address type `{}`", shown(name)),
+                            ctx.span(v),
+                        )
+                        .with_help(format!("use {}", names::ADDR_TYPES.join(", "))));
+                    }
+                }
+            }
+            Val::Num(bits)
+        }
         ValueKind::Target => Val::Word(Spanned::new(v.as_str().to_string(), ctx.span(v))),
         ValueKind::RejectType => {
             let w = v.as_str().to_ascii_lowercase();
@@ -408,6 +556,22 @@ fn tcp_flags(ctx: LineCtx<'_>, v: &Pair<'_, G>) -> Res<u8> {
         };
     }
     Ok(bits)
+}
+
+/// A number as iptables reads marks and masks (`strtoul` base 0): `0x` hex, a leading `0`
+/// octal, else decimal; `None` when it is not one or does not fit 32 bits.
+fn strtoul(s: &str) -> Option<u32> {
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok()
 }
 
 /// Digits as a number, `None` when it does not fit (the grammar allows any length).

@@ -43,6 +43,9 @@ pub(super) const TARGETS: &[&str] = &[
     "NETMAP",
     "COPY",
     "TCPMSS",
+    "MARK",
+    "CONNMARK",
+    "NFLOG",
 ];
 
 /// Match modules we support (`-m NAME`): those of the options table, in its order, then the
@@ -50,7 +53,9 @@ pub(super) const TARGETS: &[&str] = &[
 pub(super) static MODULES: std::sync::LazyLock<Vec<&'static str>> =
     std::sync::LazyLock::new(|| {
         let mut out: Vec<&'static str> = Vec::new();
-        let table = super::options::OPTIONS.iter().filter_map(|d| d.module);
+        let table = super::options::OPTIONS
+            .iter()
+            .flat_map(|d| d.module.into_iter().chain(d.also_modules.iter().copied()));
         for m in table.chain(PROTOCOL_MODULES.iter().copied()) {
             if !out.contains(&m) {
                 out.push(m);
@@ -58,6 +63,54 @@ pub(super) static MODULES: std::sync::LazyLock<Vec<&'static str>> =
         }
         out
     });
+
+/// `-m pkttype --pkt-type` names (any case, as iptables) with the kernel's packet type.
+pub(super) const PKT_TYPES: &[(&str, u8)] = &[("unicast", 0), ("broadcast", 1), ("multicast", 2)];
+
+/// `-m dscp --dscp-class` names (any case, as iptables) with their DSCP value.
+pub(super) const DSCP_CLASSES: &[(&str, u8)] = &[
+    ("BE", 0x00),
+    ("CS0", 0x00),
+    ("CS1", 0x08),
+    ("CS2", 0x10),
+    ("CS3", 0x18),
+    ("CS4", 0x20),
+    ("CS5", 0x28),
+    ("CS6", 0x30),
+    ("CS7", 0x38),
+    ("AF11", 0x0a),
+    ("AF12", 0x0c),
+    ("AF13", 0x0e),
+    ("AF21", 0x12),
+    ("AF22", 0x14),
+    ("AF23", 0x16),
+    ("AF31", 0x1a),
+    ("AF32", 0x1c),
+    ("AF33", 0x1e),
+    ("AF41", 0x22),
+    ("AF42", 0x24),
+    ("AF43", 0x26),
+    ("EF", 0x2e),
+];
+
+/// `-m statistic --mode` names (as written: iptables compares them exactly).
+pub(super) const STAT_MODES: &[(&str, u8)] = &[("random", 0), ("nth", 1)];
+
+/// `-m addrtype` types (any case, as iptables), in the kernel's `RTN_*` order.
+pub(super) const ADDR_TYPES: &[&str] = &[
+    "UNSPEC",
+    "UNICAST",
+    "LOCAL",
+    "BROADCAST",
+    "ANYCAST",
+    "MULTICAST",
+    "BLACKHOLE",
+    "UNREACHABLE",
+    "PROHIBIT",
+    "THROW",
+    "NAT",
+    "XRESOLVE",
+];
 
 /// Modules named after a protocol; each needs `-p` of the same name (check.rs).
 const PROTOCOL_MODULES: &[&str] = &["tcp", "udp", "udplite", "icmp", "sctp"];

@@ -43,10 +43,54 @@ pub(crate) enum Opt {
     Bidir,
     SetMss,
     ClampMss,
+    Mark,
+    SetMark,
+    SetXmark,
+    AndMark,
+    OrMark,
+    XorMark,
+    SaveMark,
+    RestoreMark,
+    Mask,
+    NfMask,
+    CtMask,
+    Length,
+    TtlEq,
+    TtlGt,
+    TtlLt,
+    PktType,
+    Fragment,
+    Dscp,
+    DscpClass,
+    EcnTcpCwr,
+    EcnTcpEce,
+    EcnIpEct,
+    AhSpi,
+    EspSpi,
+    MssMatch,
+    MacSource,
+    StatMode,
+    Probability,
+    Every,
+    Packet,
+    UidOwner,
+    GidOwner,
+    SocketExists,
+    SrcType,
+    DstType,
+    LimitIfaceIn,
+    LimitIfaceOut,
+    NflogGroup,
+    NflogPrefix,
+    NflogRange,
+    NflogSize,
+    NflogThreshold,
+    RandomFully,
+    Persistent,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::ClampMss as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::Persistent as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +130,30 @@ pub(crate) enum ValueKind {
     TcpFlags,
     /// A `--set-mss` value, 0 to 65535.
     Mss,
+    /// A 32-bit mark with an optional mask, `VALUE[/MASK]`, each decimal, 0x hex or 0 octal.
+    MarkMask,
+    /// A 32-bit mark or mask alone.
+    Mark32,
+    /// `N`, `N:M`, `N:` or `:M`, numbers up to `max` (`--length`, `--ahspi`, `--mss`).
+    NumRange {
+        max: u32,
+    },
+    /// One number up to `max`, decimal or 0x hex (`--ttl-eq`, `--dscp`, `--ecn-ip-ect`).
+    Num {
+        max: u32,
+    },
+    /// A MAC address `XX:XX:XX:XX:XX:XX`.
+    Mac,
+    /// A probability from 0 to 1 (`--probability 0.25`).
+    Probability,
+    /// A numeric user or group id, or a range `N-M`.
+    IdRange,
+    /// A comma-separated list of address types (`LOCAL,BROADCAST`).
+    AddrTypes,
+    /// A name checked in Rust (`--pkt-type`, `--dscp-class`); `sample` is one.
+    Name {
+        sample: &'static str,
+    },
     RejectType,
     LogLevel,
     /// A NAT/NETMAP/COPY `--to` value.
@@ -125,6 +193,15 @@ impl ValueKind {
             ValueKind::Target => " ACCEPT",
             ValueKind::TcpFlags => " SYN,RST SYN",
             ValueKind::Mss => " 1400",
+            ValueKind::MarkMask => " 0x10/0xff",
+            ValueKind::Mark32 => " 0xff",
+            ValueKind::NumRange { .. } => " 100:200",
+            ValueKind::Num { .. } => " 2",
+            ValueKind::Name { sample } => sample,
+            ValueKind::Mac => " 00:11:22:33:44:55",
+            ValueKind::Probability => " 0.25",
+            ValueKind::IdRange => " 1000",
+            ValueKind::AddrTypes => " LOCAL",
             ValueKind::RejectType => " tcp-reset",
             ValueKind::LogLevel => " warning",
             ValueKind::To => " 10.0.0.1:80",
@@ -140,6 +217,10 @@ pub(crate) enum ProtoNeed {
     Ports,
     Tcp,
     Icmp,
+    /// `-p ah` (51).
+    Ah,
+    /// `-p esp` (50).
+    Esp,
 }
 
 /// Why an option we parse is not supported: the E002 label and help.
@@ -159,6 +240,9 @@ pub(crate) struct OptDesc {
     pub(super) rule: G,
     /// The `-m` module it belongs to.
     pub module: Option<&'static str>,
+    /// Other modules with an option of the same spelling (`-m connmark --mark`): the option
+    /// belongs to the last of these modules loaded before it.
+    pub also_modules: &'static [&'static str],
     /// Whether iptables accepts `!` before it.
     pub negatable: bool,
     /// Whether a rule may give it more than once (each `-m set` is its own match).
@@ -184,6 +268,11 @@ const PORTS_DESC: &str = "a comma-separated list of ports or ranges such as 80,4
 const STATES_DESC: &str = "a comma-separated list of states such as NEW,ESTABLISHED";
 const TEXT_DESC: &str = "a text: \"double quoted\", 'single quoted' or one word";
 const RANGE_DESC: &str = "an address range such as 10.0.0.1-10.0.0.9";
+const MARK_DESC: &str = "a mark with an optional mask such as 0x10 or 0x10/0xff";
+const MARK32_DESC: &str = "a 32-bit value such as 0xff";
+const TTL_DESC: &str = "a TTL from 0 to 255";
+const SPI_DESC: &str = "an SPI or range such as 256 or 256:511";
+const ADDRTYPE_DESC: &str = "address types such as LOCAL or BROADCAST,MULTICAST";
 const TO_DESC: &str = "an address, address range or network (optionally with :PORT or \
                        :PORT-PORT), a ${variable} or a plugin name";
 
@@ -193,6 +282,7 @@ const BASE: OptDesc = OptDesc {
     spellings: &[],
     rule: G::o_in,
     module: None,
+    also_modules: &[],
     negatable: false,
     repeatable: false,
     targets: None,
@@ -489,7 +579,7 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         opt: Opt::Random,
         spellings: &["--random"],
         rule: G::o_random,
-        targets: Some(&["DNAT", "SNAT", "MASQUERADE", "MASQUERADE-ONCE"]),
+        targets: Some(&["DNAT", "SNAT", "MASQUERADE", "MASQUERADE-ONCE", "REDIRECT"]),
         ..BASE
     },
     OptDesc {
@@ -522,6 +612,414 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         spellings: &["--clamp-mss-to-pmtu"],
         rule: G::o_clamp_mss,
         targets: Some(&["TCPMSS"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Mark,
+        spellings: &["--mark"],
+        rule: G::o_mark,
+        module: Some("mark"),
+        also_modules: &["connmark"],
+        negatable: true,
+        // Once per module: `-m mark --mark 1 -m connmark --mark 2` (check.rs).
+        repeatable: true,
+        value: ValueKind::MarkMask,
+        wants: MARK_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SetMark,
+        spellings: &["--set-mark"],
+        rule: G::o_set_mark,
+        targets: Some(&["MARK", "CONNMARK"]),
+        value: ValueKind::MarkMask,
+        wants: MARK_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SetXmark,
+        spellings: &["--set-xmark"],
+        rule: G::o_set_xmark,
+        targets: Some(&["MARK", "CONNMARK"]),
+        value: ValueKind::MarkMask,
+        wants: MARK_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::AndMark,
+        spellings: &["--and-mark"],
+        rule: G::o_and_mark,
+        targets: Some(&["MARK", "CONNMARK"]),
+        value: ValueKind::Mark32,
+        wants: MARK32_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::OrMark,
+        spellings: &["--or-mark"],
+        rule: G::o_or_mark,
+        targets: Some(&["MARK", "CONNMARK"]),
+        value: ValueKind::Mark32,
+        wants: MARK32_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::XorMark,
+        spellings: &["--xor-mark"],
+        rule: G::o_xor_mark,
+        targets: Some(&["MARK", "CONNMARK"]),
+        value: ValueKind::Mark32,
+        wants: MARK32_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SaveMark,
+        spellings: &["--save-mark"],
+        rule: G::o_save_mark,
+        targets: Some(&["CONNMARK"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::RestoreMark,
+        spellings: &["--restore-mark"],
+        rule: G::o_restore_mark,
+        targets: Some(&["CONNMARK"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Mask,
+        spellings: &["--mask"],
+        rule: G::o_mask,
+        targets: Some(&["CONNMARK"]),
+        value: ValueKind::Mark32,
+        wants: MARK32_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::NfMask,
+        spellings: &["--nfmask"],
+        rule: G::o_nfmask,
+        targets: Some(&["CONNMARK"]),
+        value: ValueKind::Mark32,
+        wants: MARK32_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtMask,
+        spellings: &["--ctmask"],
+        rule: G::o_ctmask,
+        targets: Some(&["CONNMARK"]),
+        value: ValueKind::Mark32,
+        wants: MARK32_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Length,
+        spellings: &["--length"],
+        rule: G::o_length,
+        module: Some("length"),
+        negatable: true,
+        value: ValueKind::NumRange { max: 65535 },
+        wants: "a length or range such as 1400:65535",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::TtlEq,
+        spellings: &["--ttl-eq"],
+        rule: G::o_ttl_eq,
+        module: Some("ttl"),
+        negatable: true,
+        value: ValueKind::Num { max: 255 },
+        wants: TTL_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::TtlGt,
+        spellings: &["--ttl-gt"],
+        rule: G::o_ttl_gt,
+        module: Some("ttl"),
+        value: ValueKind::Num { max: 255 },
+        wants: TTL_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::TtlLt,
+        spellings: &["--ttl-lt"],
+        rule: G::o_ttl_lt,
+        module: Some("ttl"),
+        value: ValueKind::Num { max: 255 },
+        wants: TTL_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::PktType,
+        spellings: &["--pkt-type"],
+        rule: G::o_pkt_type,
+        module: Some("pkttype"),
+        negatable: true,
+        value: ValueKind::Name { sample: " broadcast" },
+        wants: "a packet type: unicast, broadcast or multicast",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Fragment,
+        spellings: &["-f", "--fragment"],
+        rule: G::o_fragment,
+        negatable: true,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Dscp,
+        spellings: &["--dscp"],
+        rule: G::o_dscp,
+        module: Some("dscp"),
+        negatable: true,
+        value: ValueKind::Num { max: 63 },
+        wants: "a DSCP value from 0 to 63 such as 0x2e",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::DscpClass,
+        spellings: &["--dscp-class"],
+        rule: G::o_dscp_class,
+        module: Some("dscp"),
+        negatable: true,
+        value: ValueKind::Name { sample: " EF" },
+        wants: "a DiffServ class such as EF, AF41, CS1 or BE",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::EcnTcpCwr,
+        spellings: &["--ecn-tcp-cwr"],
+        rule: G::o_ecn_tcp_cwr,
+        module: Some("ecn"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Tcp),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::EcnTcpEce,
+        spellings: &["--ecn-tcp-ece"],
+        rule: G::o_ecn_tcp_ece,
+        module: Some("ecn"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Tcp),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::EcnIpEct,
+        spellings: &["--ecn-ip-ect"],
+        rule: G::o_ecn_ip_ect,
+        module: Some("ecn"),
+        negatable: true,
+        value: ValueKind::Num { max: 3 },
+        wants: "an ECN codepoint from 0 to 3",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::AhSpi,
+        spellings: &["--ahspi"],
+        rule: G::o_ahspi,
+        module: Some("ah"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Ah),
+        value: ValueKind::NumRange { max: u32::MAX },
+        wants: SPI_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::EspSpi,
+        spellings: &["--espspi"],
+        rule: G::o_espspi,
+        module: Some("esp"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Esp),
+        value: ValueKind::NumRange { max: u32::MAX },
+        wants: SPI_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::MssMatch,
+        spellings: &["--mss"],
+        rule: G::o_mss,
+        module: Some("tcpmss"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Tcp),
+        value: ValueKind::NumRange { max: 65535 },
+        wants: "an MSS or range such as 1400:1500",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::MacSource,
+        spellings: &["--mac-source"],
+        rule: G::o_mac_source,
+        module: Some("mac"),
+        negatable: true,
+        value: ValueKind::Mac,
+        wants: "a MAC address such as 00:11:22:33:44:55",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::StatMode,
+        spellings: &["--mode"],
+        rule: G::o_stat_mode,
+        module: Some("statistic"),
+        value: ValueKind::Name { sample: " random" },
+        wants: "a statistic mode: random or nth",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Probability,
+        spellings: &["--probability"],
+        rule: G::o_probability,
+        module: Some("statistic"),
+        negatable: true,
+        value: ValueKind::Probability,
+        wants: "a probability from 0 to 1 such as 0.25",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Every,
+        spellings: &["--every"],
+        rule: G::o_every,
+        module: Some("statistic"),
+        negatable: true,
+        value: ValueKind::Num { max: u32::MAX },
+        wants: "a number of packets such as 10",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Packet,
+        spellings: &["--packet"],
+        rule: G::o_packet,
+        module: Some("statistic"),
+        value: ValueKind::Num { max: u32::MAX },
+        wants: "the packet to match, from 0 to one less than `--every`",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::UidOwner,
+        spellings: &["--uid-owner"],
+        rule: G::o_uid_owner,
+        module: Some("owner"),
+        negatable: true,
+        value: ValueKind::IdRange,
+        wants: "a numeric user id or range such as 1000 or 1000-1999",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::GidOwner,
+        spellings: &["--gid-owner"],
+        rule: G::o_gid_owner,
+        module: Some("owner"),
+        negatable: true,
+        value: ValueKind::IdRange,
+        wants: "a numeric group id or range such as 100 or 100-199",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SocketExists,
+        spellings: &["--socket-exists"],
+        rule: G::o_socket_exists,
+        module: Some("owner"),
+        negatable: true,
+        refused: Some(Refusal {
+            label: "nftables has no match for a packet's socket alone",
+            help: "match `--uid-owner 0-4294967294` for packets of any local user's socket",
+        }),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SrcType,
+        spellings: &["--src-type"],
+        rule: G::o_src_type,
+        module: Some("addrtype"),
+        negatable: true,
+        value: ValueKind::AddrTypes,
+        wants: ADDRTYPE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::DstType,
+        spellings: &["--dst-type"],
+        rule: G::o_dst_type,
+        module: Some("addrtype"),
+        negatable: true,
+        value: ValueKind::AddrTypes,
+        wants: ADDRTYPE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::LimitIfaceIn,
+        spellings: &["--limit-iface-in"],
+        rule: G::o_limit_iface_in,
+        module: Some("addrtype"),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::LimitIfaceOut,
+        spellings: &["--limit-iface-out"],
+        rule: G::o_limit_iface_out,
+        module: Some("addrtype"),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::NflogGroup,
+        spellings: &["--nflog-group"],
+        rule: G::o_nflog_group,
+        targets: Some(&["NFLOG"]),
+        value: ValueKind::Num { max: 65535 },
+        wants: "a netlink log group from 0 to 65535",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::NflogPrefix,
+        spellings: &["--nflog-prefix"],
+        rule: G::o_nflog_prefix,
+        targets: Some(&["NFLOG"]),
+        value: ValueKind::Text { max: 63, what: "an NFLOG prefix" },
+        wants: TEXT_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::NflogRange,
+        spellings: &["--nflog-range"],
+        rule: G::o_nflog_range,
+        targets: Some(&["NFLOG"]),
+        value: ValueKind::Num { max: u32::MAX },
+        wants: "a number of bytes",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::NflogSize,
+        spellings: &["--nflog-size"],
+        rule: G::o_nflog_size,
+        targets: Some(&["NFLOG"]),
+        value: ValueKind::Num { max: u32::MAX },
+        wants: "a number of bytes to copy such as 128",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::NflogThreshold,
+        spellings: &["--nflog-threshold"],
+        rule: G::o_nflog_threshold,
+        targets: Some(&["NFLOG"]),
+        value: ValueKind::Num { max: 65535 },
+        wants: "a number of packets from 0 to 65535",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::RandomFully,
+        spellings: &["--random-fully"],
+        rule: G::o_random_fully,
+        targets: Some(&["SNAT", "MASQUERADE", "MASQUERADE-ONCE"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Persistent,
+        spellings: &["--persistent"],
+        rule: G::o_persistent,
+        targets: Some(&["DNAT", "SNAT"]),
         ..BASE
     },
 ];
@@ -620,6 +1118,20 @@ mod tests {
             "iprange",
             "limit",
             "set",
+            "mark",
+            "connmark",
+            "length",
+            "ttl",
+            "pkttype",
+            "dscp",
+            "ecn",
+            "ah",
+            "esp",
+            "tcpmss",
+            "mac",
+            "statistic",
+            "owner",
+            "addrtype",
             "tcp",
             "udp",
             "udplite",

@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use super::ast::*;
 use super::parse;
 use crate::diagnostic::{Code, Diagnostic, FileId, Span, Spanned};
+use crate::ir::NatFlags;
 
 const F: FileId = FileId(7);
 
@@ -197,13 +198,16 @@ fn the_three_vns3_example_lines() {
         ]
     );
     assert_eq!(r.matches[1].span, sp(8, 26));
-    assert_eq!(target(&r), TargetKind::Masquerade { ports: None, random: false, once: false });
+    assert_eq!(
+        target(&r),
+        TargetKind::Masquerade { ports: None, flags: NatFlags::NONE, once: false }
+    );
 
     let r =
         ok("PREROUTING_CUST -i eth0 -p tcp -s 0.0.0.0/0 --dport 2222 -j DNAT --to 198.51.100.2:22");
     assert_eq!(r.matches.len(), 4);
     assert_eq!(r.matches[3].kind, MatchKind::DstPort(Spanned::new(lit_port(2222), sp(52, 56))));
-    let TargetKind::Dnat { to, random: false } = target(&r) else { panic!("not DNAT") };
+    let TargetKind::Dnat { to, flags: NatFlags::NONE } = target(&r) else { panic!("not DNAT") };
     assert_eq!(to.node.addr.node, NatAddr::Addr(Ipv4Addr::new(198, 51, 100, 2)));
     assert_eq!(to.node.ports, Some((22, 22)));
     assert_eq!(to.span, sp(70, 85));
@@ -542,7 +546,7 @@ fn target_options() {
     );
 
     let r = ok("POSTROUTING -o eth0 -j SNAT --to-source 1.2.3.4-1.2.3.8:1000-2000 --random");
-    let TargetKind::Snat { to, random: true } = target(&r) else { panic!() };
+    let TargetKind::Snat { to, flags: NatFlags::RANDOM } = target(&r) else { panic!() };
     assert_eq!(
         to.node.addr.node,
         NatAddr::Range(Ipv4Addr::new(1, 2, 3, 4), Ipv4Addr::new(1, 2, 3, 8))
@@ -551,7 +555,7 @@ fn target_options() {
 
     let r =
         ok("PREROUTING -p tcp --dport 80 -j DNAT --to-destination ${plugin_instance_2_ip}:8080");
-    let TargetKind::Dnat { to, random: false } = target(&r) else { panic!() };
+    let TargetKind::Dnat { to, flags: NatFlags::NONE } = target(&r) else { panic!() };
     assert_eq!(to.node.addr.node, NatAddr::Var("plugin_instance_2_ip".into()));
     assert_eq!(to.node.ports, Some((8080, 8080)));
 
@@ -562,12 +566,18 @@ fn target_options() {
     let r = ok("POSTROUTING -j MASQUERADE --to-ports 1024-2048 --random");
     assert_eq!(
         target(&r),
-        TargetKind::Masquerade { ports: Some((1024, 2048)), random: true, once: false }
+        TargetKind::Masquerade { ports: Some((1024, 2048)), flags: NatFlags::RANDOM, once: false }
     );
     let r = ok("POSTROUTING -j MASQUERADE-ONCE");
-    assert_eq!(target(&r), TargetKind::Masquerade { ports: None, random: false, once: true });
+    assert_eq!(
+        target(&r),
+        TargetKind::Masquerade { ports: None, flags: NatFlags::NONE, once: true }
+    );
     let r = ok("PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080");
-    assert_eq!(target(&r), TargetKind::Redirect { ports: Some((8080, 8080)) });
+    assert_eq!(
+        target(&r),
+        TargetKind::Redirect { ports: Some((8080, 8080)), flags: NatFlags::NONE }
+    );
 
     let r = ok("PREROUTING -j NETMAP --to 10.1.0.0/24");
     let net24 = Net { addr: Ipv4Addr::new(10, 1, 0, 0), prefix: 24 };
@@ -690,7 +700,7 @@ fn e002_unknown_option_with_did_you_mean() {
         "unknown or unsupported option `--tcp-option`",
         14,
     );
-    check("INPUT -f -j DROP", Code::E002, "unknown or unsupported option `-f`", 7);
+    check("INPUT -x -j DROP", Code::E002, "unknown or unsupported option `-x`", 7);
     check("INPUT -g FWD_C_x", Code::E002, "unknown or unsupported option `-g`", 7);
     let d = check(
         "INPUT -p tcp -m multiport --ports 22 -j DROP",
@@ -706,13 +716,9 @@ fn e002_unknown_option_with_did_you_mean() {
 
 #[test]
 fn e004_unsupported_module() {
-    let d = check(
-        "INPUT -m mark -j DROP",
-        Code::E004,
-        "unknown or unsupported match module `mark`",
-        10,
-    );
-    assert_eq!(d.span(), sp(9, 13));
+    let d =
+        check("INPUT -m u32 -j DROP", Code::E004, "unknown or unsupported match module `u32`", 10);
+    assert_eq!(d.span(), sp(9, 12));
     check(
         "INPUT -m string -j DROP",
         Code::E004,
@@ -734,7 +740,7 @@ fn e005_unknown_target() {
     assert_eq!(d.help.as_deref(), Some("did you mean `ACCEPT`? (targets are case-sensitive)"));
     let d = check("INPUT -j TPROXY", Code::E005, "unknown or unsupported target `TPROXY`", 10);
     assert!(d.help.as_deref().is_some_and(|h| h.starts_with("supported targets")));
-    check("INPUT -j MARK", Code::E005, "unknown or unsupported target `MARK`", 10);
+    check("INPUT -j SECMARK", Code::E005, "unknown or unsupported target `SECMARK`", 10);
 }
 
 #[test]
@@ -1019,12 +1025,12 @@ fn e022_negation_not_allowed() {
 
 #[test]
 fn one_line_can_carry_several_problems() {
-    // `--mark` belongs to the unsupported module: its E004 covers it, no extra E002.
-    let (file, diags) = parse(F, "INPUT -m mark --mark 1 --tcp-flagz -j TPROXY");
+    // `--u32` belongs to the unsupported module: its E004 covers it, no extra E002.
+    let (file, diags) = parse(F, "INPUT -m u32 --u32 1 --tcp-flagz -j TPROXY");
     assert!(file.rules.is_empty());
     let codes: Vec<Code> = diags.iter().map(|d| d.code).collect();
     assert_eq!(codes, vec![Code::E004, Code::E005]);
-    let (_, diags) = parse(F, "INPUT --tcp-flagz -m mark --mark 1 -j TPROXY");
+    let (_, diags) = parse(F, "INPUT --tcp-flagz -m u32 --u32 1 -j TPROXY");
     let codes: Vec<Code> = diags.iter().map(|d| d.code).collect();
     assert_eq!(codes, vec![Code::E002, Code::E004, Code::E005]);
 }
@@ -1269,4 +1275,240 @@ fn first_words_of_the_pieces_add_up_to_the_files() {
         }
         assert_eq!(sum, whole, "{threads} pieces");
     }
+}
+
+#[test]
+fn marks_and_mark_targets() {
+    use super::ast::MarkOp;
+    let r = ok("FORWARD -m mark ! --mark 0x10/0xff -j DROP");
+    assert_eq!(kinds(&r)[0], MatchKind::Mark { ct: false, value: 0x10, mask: 0xff });
+    assert!(r.matches[0].negated);
+    // strtoul base 0, as iptables: decimal, 0x hex, a leading 0 octal.
+    let r = ok("FORWARD -m connmark --mark 010 -j DROP");
+    assert_eq!(kinds(&r)[0], MatchKind::Mark { ct: true, value: 8, mask: u32::MAX });
+    // Each `--mark` belongs to the last of its modules loaded before it.
+    let r = ok("FORWARD -m mark --mark 1 -m connmark --mark 2 -j DROP");
+    assert_eq!(kinds(&r)[0], MatchKind::Mark { ct: false, value: 1, mask: u32::MAX });
+    assert_eq!(kinds(&r)[1], MatchKind::Mark { ct: true, value: 2, mask: u32::MAX });
+    let xmark = |line: &str| match target(&ok(line)) {
+        TargetKind::Mark { op, .. } => op,
+        other => panic!("{other:?}"),
+    };
+    let all = u32::MAX;
+    assert_eq!(xmark("FORWARD -j MARK --set-mark 5"), MarkOp::Xmark { value: 5, mask: all });
+    assert_eq!(
+        xmark("FORWARD -j MARK --set-mark 0x100/0xff"),
+        MarkOp::Xmark { value: 0x100, mask: 0x1ff }
+    );
+    assert_eq!(xmark("FORWARD -j MARK --set-xmark 0x1/0x3"), MarkOp::Xmark { value: 1, mask: 3 });
+    assert_eq!(xmark("FORWARD -j MARK --and-mark 0xf"), MarkOp::Xmark { value: 0, mask: !0xf });
+    assert_eq!(xmark("FORWARD -j MARK --or-mark 0xf"), MarkOp::Xmark { value: 0xf, mask: 0xf });
+    assert_eq!(xmark("FORWARD -j MARK --xor-mark 0xf"), MarkOp::Xmark { value: 0xf, mask: 0 });
+    assert_eq!(xmark("FORWARD -j CONNMARK --save-mark"), MarkOp::Save { nfmask: all, ctmask: all });
+    assert_eq!(
+        xmark("FORWARD -j CONNMARK --restore-mark --mask 0xff"),
+        MarkOp::Restore { nfmask: 0xff, ctmask: 0xff }
+    );
+    assert_eq!(
+        xmark("FORWARD -j CONNMARK --save-mark --nfmask 0xf --ctmask 0xf0"),
+        MarkOp::Save { nfmask: 0xf, ctmask: 0xf0 }
+    );
+
+    check(
+        "FORWARD --mark 1 -j DROP",
+        Code::E007,
+        "`--mark` needs `-m mark` or `-m connmark` before it",
+        9,
+    );
+    check(
+        "FORWARD --mark 1 -m mark -j DROP",
+        Code::E007,
+        "`--mark` needs `-m mark` or `-m connmark` before it",
+        9,
+    );
+    check(
+        "FORWARD -m mark --mark 1 --mark 2 -j DROP",
+        Code::E006,
+        "`--mark` given twice in one rule",
+        26,
+    );
+    check("FORWARD -m mark --mark 0x1g -j DROP", Code::E008, "`0x1g` is not a 32-bit number", 24);
+    check(
+        "FORWARD -m mark --mark 4294967296 -j DROP",
+        Code::E008,
+        "`4294967296` is not a 32-bit number",
+        24,
+    );
+    check(
+        "FORWARD -j MARK",
+        Code::E010,
+        "MARK needs `--set-mark`, `--set-xmark`, `--and-mark`, `--or-mark` or `--xor-mark`",
+        9,
+    );
+    check(
+        "FORWARD -j MARK --set-mark 1 --or-mark 2",
+        Code::E008,
+        "MARK takes one of its operations, not both `--set-mark` and `--or-mark`",
+        30,
+    );
+    check(
+        "FORWARD -j MARK --save-mark",
+        Code::E009,
+        "`--save-mark` belongs to the CONNMARK target, not MARK",
+        17,
+    );
+    check("FORWARD -j MARK --and-mark 1/2", Code::E008, "`--and-mark` takes no /MASK", 28);
+    check(
+        "FORWARD -j CONNMARK --set-mark 1 --mask 0xff",
+        Code::E008,
+        "`--mask` goes only with `--save-mark` or `--restore-mark`",
+        34,
+    );
+    check(
+        "FORWARD -j CONNMARK --save-mark --mask 1 --ctmask 2",
+        Code::E008,
+        "`--mask` and `--ctmask` both set the masks",
+        42,
+    );
+}
+
+#[test]
+fn header_matches() {
+    use super::ast::HeaderKey as H;
+    use crate::ir::Cmp;
+    let header = |line: &str| match kinds(&ok(line)).into_iter().find_map(|k| match k {
+        MatchKind::Header { key, cmp } => Some((key, cmp)),
+        _ => None,
+    }) {
+        Some(h) => h,
+        None => panic!("{line}: no header match"),
+    };
+    assert_eq!(header("INPUT -m length --length 100:200"), (H::Length, Cmp::Range(100, 200)));
+    assert_eq!(header("INPUT -m length --length 100:"), (H::Length, Cmp::Range(100, 65535)));
+    assert_eq!(header("INPUT -m length --length :100"), (H::Length, Cmp::Range(0, 100)));
+    assert_eq!(header("INPUT -m ttl --ttl-gt 0x10"), (H::Ttl, Cmp::Gt(16)));
+    assert_eq!(header("INPUT -m ttl --ttl-lt 5"), (H::Ttl, Cmp::Lt(5)));
+    assert_eq!(header("INPUT -m pkttype --pkt-type Multicast"), (H::PktType, Cmp::Range(2, 2)));
+    assert_eq!(header("INPUT ! -f"), (H::Fragment, Cmp::Range(1, 1)));
+    assert_eq!(header("INPUT --fragment"), (H::Fragment, Cmp::Range(1, 1)));
+    assert_eq!(header("INPUT -m dscp --dscp-class af41"), (H::Dscp, Cmp::Range(0x22, 0x22)));
+    assert_eq!(header("INPUT -p tcp -m ecn --ecn-tcp-ece"), (H::EcnTcpEce, Cmp::Range(1, 1)));
+    assert_eq!(header("INPUT -p esp -m esp --espspi 7"), (H::EspSpi, Cmp::Range(7, 7)));
+    assert_eq!(
+        header("INPUT -p ah -m ah --ahspi 1:4294967295"),
+        (H::AhSpi, Cmp::Range(1, u32::MAX))
+    );
+    assert_eq!(header("INPUT -p tcp -m tcpmss --mss 536"), (H::Mss, Cmp::Range(536, 536)));
+
+    check("INPUT -m ttl ! --ttl-gt 5", Code::E022, "`--ttl-gt` cannot be negated", 14);
+    check(
+        "INPUT -m length --length 1:2:3",
+        Code::E001,
+        "expected a length or range such as 1400:65535 after `--length`, found `1:2:3`",
+        26,
+    );
+    check("INPUT --length 5", Code::E007, "`--length` needs `-m length`", 7);
+    check("INPUT -m pkttype --pkt-type host", Code::E008, "unknown packet type `host`", 29);
+    check("INPUT -p esp -m ah --ahspi 1", Code::E007, "`--ahspi` needs `-p ah`, not `-p 50`", 20);
+}
+
+#[test]
+fn mac_statistic_owner_addrtype() {
+    let r = ok("INPUT -m mac ! --mac-source 00:1A:2b:3c:4d:5e -j DROP");
+    assert_eq!(kinds(&r)[0], MatchKind::Mac([0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e]));
+    assert!(r.matches[0].negated);
+    let r = ok("INPUT -m statistic --mode random ! --probability 0.25 -j DROP");
+    assert!(matches!(
+        kinds(&r)[0],
+        MatchKind::Statistic { nth: false, probability: Some(536_870_912), every: None, .. }
+    ));
+    assert!(r.matches[0].negated);
+    let r = ok("INPUT -m statistic --mode nth --every 3 --packet 2 -j DROP");
+    assert!(matches!(
+        kinds(&r)[0],
+        MatchKind::Statistic { nth: true, probability: None, every: Some(3), packet: Some(2), .. }
+    ));
+    let r = ok("OUTPUT -m owner --uid-owner 1000-1999 -j DROP");
+    assert_eq!(kinds(&r)[0], MatchKind::Owner { gid: false, lo: 1000, hi: 1999 });
+    let r = ok("FORWARD -m addrtype --src-type local,Broadcast --limit-iface-in -j DROP");
+    assert_eq!(
+        kinds(&r)[0],
+        MatchKind::AddrType { dst: false, types: (1 << 2) | (1 << 3), iface: Some(false) }
+    );
+
+    check(
+        "INPUT -m mac --mac-source 00:11:22:33:44 -j DROP",
+        Code::E008,
+        "`00:11:22:33:44` is not a MAC address",
+        27,
+    );
+    check(
+        "INPUT -m statistic --mode Random -j DROP",
+        Code::E008,
+        "unknown statistic mode `Random`",
+        27,
+    );
+    check(
+        "INPUT -m statistic --every 2 -j DROP",
+        Code::E007,
+        "`--every` needs `--mode nth` in the same rule",
+        20,
+    );
+    check(
+        "OUTPUT -m owner --uid-owner 5-4 -j DROP",
+        Code::E008,
+        "range `5-4` is empty: the first id is larger",
+        29,
+    );
+    check(
+        "FORWARD -m addrtype --dst-type LOCAL --limit-iface-in --limit-iface-out -j DROP",
+        Code::E008,
+        "`--limit-iface-in` and `--limit-iface-out` cannot go together",
+        55,
+    );
+}
+
+#[test]
+fn nflog_target() {
+    let r = ok("INPUT -j NFLOG --nflog-group 0x5 --nflog-prefix \"in: \" --nflog-size 128");
+    let TargetKind::Nflog { group, prefix, range, size, threshold } = target(&r) else {
+        panic!("not NFLOG")
+    };
+    assert_eq!((group, range, size, threshold), (Some(5), None, Some(128), None));
+    assert_eq!(prefix.map(|p| p.node).as_deref(), Some("in: "));
+    let r = ok("INPUT -j NFLOG --nflog-range 64 --nflog-threshold 10");
+    assert!(matches!(
+        target(&r),
+        TargetKind::Nflog { group: None, range: Some(64), threshold: Some(10), .. }
+    ));
+    check(
+        "INPUT -j ACCEPT --nflog-size 1",
+        Code::E009,
+        "`--nflog-size` belongs to the NFLOG target, not ACCEPT",
+        17,
+    );
+}
+
+#[test]
+fn nat_flags() {
+    let flags = |line: &str| match target(&ok(line)) {
+        TargetKind::Dnat { flags, .. }
+        | TargetKind::Snat { flags, .. }
+        | TargetKind::Masquerade { flags, .. }
+        | TargetKind::Redirect { flags, .. } => flags,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(flags("POSTROUTING -j MASQUERADE --random-fully"), NatFlags::FULLY_RANDOM);
+    assert_eq!(
+        flags("POSTROUTING -j SNAT --to-source 10.0.0.1 --persistent --random"),
+        NatFlags::RANDOM.with(NatFlags::PERSISTENT)
+    );
+    assert_eq!(flags("PREROUTING -j DNAT --to 10.0.0.1 --persistent"), NatFlags::PERSISTENT);
+    assert_eq!(flags("PREROUTING -p tcp -j REDIRECT --random"), NatFlags::RANDOM);
+    check(
+        "PREROUTING -j REDIRECT --random-fully",
+        Code::E009,
+        "`--random-fully` belongs to the SNAT or MASQUERADE target, not REDIRECT",
+        24,
+    );
 }

@@ -238,9 +238,9 @@ fn hook_restrictions() {
     }
     use ChainKind::{Filter, Nat};
     use Hook::{Forward, Input, Output, Postrouting, Prerouting};
-    let dnat = |ports| Action::Dnat { to: nat("198.51.100.2", None, ports), random: false };
-    let snat = |ports| Action::Snat { to: nat("10.0.1.120", None, ports), random: false };
-    let masq = |ports| Action::Masquerade { ports, random: false };
+    let dnat = |ports| Action::Dnat { to: nat("198.51.100.2", None, ports), flags: NatFlags::NONE };
+    let snat = |ports| Action::Snat { to: nat("10.0.1.120", None, ports), flags: NatFlags::NONE };
+    let masq = |ports| Action::Masquerade { ports, flags: NatFlags::NONE };
     let reject = Action::Reject(RejectWith::PortUnreachable);
     let reset = Action::Reject(RejectWith::TcpReset);
     let dup = Action::Dup { to: ip("198.51.100.2") };
@@ -276,9 +276,23 @@ fn hook_restrictions() {
         (Nat, Postrouting, 100, vec![], masq(None), true),
         (Nat, Prerouting, -100, vec![], masq(None), false),
         (Nat, Input, 100, vec![], masq(None), false),
-        (Nat, Prerouting, -100, vec![], Action::Redirect { ports: None }, true),
-        (Nat, Output, -100, vec![], Action::Redirect { ports: None }, true),
-        (Nat, Postrouting, 100, vec![], Action::Redirect { ports: None }, false),
+        (
+            Nat,
+            Prerouting,
+            -100,
+            vec![],
+            Action::Redirect { ports: None, flags: NatFlags::NONE },
+            true,
+        ),
+        (Nat, Output, -100, vec![], Action::Redirect { ports: None, flags: NatFlags::NONE }, true),
+        (
+            Nat,
+            Postrouting,
+            100,
+            vec![],
+            Action::Redirect { ports: None, flags: NatFlags::NONE },
+            false,
+        ),
         (Nat, Prerouting, -100, vec![], netmap_d.clone(), true),
         (Nat, Output, -100, vec![], netmap_d.clone(), true),
         (Nat, Postrouting, 100, vec![], netmap_d, false),
@@ -294,13 +308,20 @@ fn hook_restrictions() {
         (Nat, Postrouting, 100, vec![proto(false, 17)], snat(Some((1000, 2000))), true),
         (Nat, Postrouting, 100, vec![], masq(Some((1000, 2000))), false),
         (Nat, Postrouting, 100, vec![proto(false, 17)], masq(Some((1000, 2000))), true),
-        (Nat, Prerouting, -100, vec![], Action::Redirect { ports: Some((80, 80)) }, false),
+        (
+            Nat,
+            Prerouting,
+            -100,
+            vec![],
+            Action::Redirect { ports: Some((80, 80)), flags: NatFlags::NONE },
+            false,
+        ),
         (
             Nat,
             Prerouting,
             -100,
             vec![proto(false, 6)],
-            Action::Redirect { ports: Some((80, 80)) },
+            Action::Redirect { ports: Some((80, 80)), flags: NatFlags::NONE },
             true,
         ),
         // Chains themselves: no nat chain in forward; nat chains need priority > -200.

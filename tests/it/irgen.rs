@@ -120,7 +120,52 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         Match::TcpFlags { neg: false, mask: 0x06, comp: 0x02 },
         Match::TcpFlags { neg: true, mask: 0x3f, comp: 0x29 },
         Match::TcpFlags { neg: false, mask: 0x3f, comp: 0 },
+        Match::Mark { ct: false, neg: false, value: 1, mask: u32::MAX },
+        Match::Mark { ct: false, neg: true, value: 0x10, mask: 0xff },
+        Match::Mark { ct: true, neg: false, value: 0x100, mask: 0xff00 },
+        Match::Mark { ct: true, neg: true, value: 7, mask: u32::MAX },
+        Match::TcpFlags { neg: true, mask: 0x80, comp: 0 },
+        Match::TcpFlags { neg: false, mask: 0x40, comp: 0 },
     ];
+    for (key, cmp) in [
+        (Key::IpLength, Cmp::Range(100, 200)),
+        (Key::IpLength, Cmp::Range(1500, 1500)),
+        (Key::Ttl, Cmp::Range(5, 5)),
+        (Key::Ttl, Cmp::Gt(5)),
+        (Key::Ttl, Cmp::Lt(2)),
+        (Key::PktType, Cmp::Range(1, 1)),
+        (Key::PktType, Cmp::Range(0, 0)),
+        (Key::FragOffset, Cmp::Range(0, 0)),
+        (Key::Dscp, Cmp::Range(0x2e, 0x2e)),
+        (Key::Dscp, Cmp::Range(3, 3)),
+        (Key::Ecn, Cmp::Range(2, 2)),
+        (Key::AhSpi, Cmp::Range(500, 500)),
+        (Key::AhSpi, Cmp::Range(256, 511)),
+        (Key::EspSpi, Cmp::Range(0x1000, 0xffff_ffff)),
+        (Key::TcpMss, Cmp::Range(1000, 1460)),
+        (Key::SkUid, Cmp::Range(1000, 1000)),
+        (Key::SkGid, Cmp::Range(100, 199)),
+    ] {
+        let gt_lt = !matches!(cmp, Cmp::Range(..));
+        for neg in [false, true] {
+            let positive_only = matches!(key, Key::TcpMss | Key::SkUid | Key::SkGid);
+            if !(neg && (gt_lt || positive_only)) {
+                ms.push(Match::Value { key, neg, cmp });
+            }
+        }
+    }
+    for neg in [false, true] {
+        ms.push(Match::EtherSaddr { neg, addr: [0x00, 0x11, 0x22, 0xaa, 0xbb, 0xcc] });
+        ms.push(Match::Random { neg, below: 214_748_365 });
+        ms.push(Match::Nth { neg, every: 3, value: 1 });
+        for (dst, iface, types) in [
+            (true, None, 1 << 2),
+            (false, None, (1 << 3) | (1 << 5)),
+            (true, Some(Dir::Src), 1 << 2),
+        ] {
+            ms.push(Match::AddrType { neg, dst, iface, types });
+        }
+    }
     for neg in [false, true] {
         for addrs in [
             AddrMatch::Nets(vec![net("10.0.0.0/8")].into()),
@@ -267,6 +312,31 @@ pub fn every_variant() -> Ruleset {
         let syn = || vec![Match::TcpFlags { neg: false, mask: 0x06, comp: 0x02 }];
         r.push(l.rule(syn(), Action::Tcpmss(Mss::ClampToPmtu)));
         r.push(l.rule(syn(), Action::Tcpmss(Mss::Set(1360))));
+        for (ct, and, xor) in [
+            (false, 0, 5),
+            (false, 0xffffff00, 5),
+            (true, 0xf, 0),
+            (true, !0xf, 0xf),
+            (false, u32::MAX, 0xf),
+            (true, 0xff, 0x100),
+        ] {
+            r.push(l.rule(vec![], Action::Mark { ct, and, xor }));
+        }
+        // `fib … . oif` exists only where packets have an output interface.
+        for neg in [false, true] {
+            let m = Match::AddrType { neg, dst: false, iface: Some(Dir::Dst), types: 1 << 2 };
+            r.push(l.rule(vec![m], Action::Count));
+        }
+        for (group, prefix, snaplen, threshold) in [
+            (0, None, None, None),
+            (5, Some("nflog: ".into()), Some(128), Some(10)),
+            (65535, Some("x".repeat(63).into()), Some(0), Some(0)),
+        ] {
+            let n = Nflog { group, prefix, snaplen, threshold };
+            r.push(l.rule(vec![], Action::Nflog(Box::new(n))));
+        }
+        r.push(l.rule(vec![], Action::MarkCopy { to_ct: true }));
+        r.push(l.rule(vec![], Action::MarkCopy { to_ct: false }));
         r.push(l.rule(vec![], Action::Accept));
         r
     };
@@ -283,7 +353,7 @@ pub fn every_variant() -> Ruleset {
     let web = vec![
         l.rule(
             vec![tcp_dport(2222)],
-            Action::Dnat { to: nat("198.51.100.2", None, Some((22, 22))), random: false },
+            Action::Dnat { to: nat("198.51.100.2", None, Some((22, 22))), flags: NatFlags::NONE },
         ),
         l.rule(vec![], Action::Return),
     ];
@@ -297,14 +367,33 @@ pub fn every_variant() -> Ruleset {
         (vec![proto(17)], nat("198.51.100.2", Some("198.51.100.2"), Some((53, 53))), false),
         (vec![], nat("198.51.100.3", None, None), true),
     ];
+    let random = |r: bool| if r { NatFlags::RANDOM } else { NatFlags::NONE };
     let mut prerouting: Vec<Rule> = dnats
         .iter()
-        .map(|(m, to, random)| l.rule(m.clone(), Action::Dnat { to: to.clone(), random: *random }))
+        .map(|(m, to, r)| l.rule(m.clone(), Action::Dnat { to: to.clone(), flags: random(*r) }))
         .collect();
     prerouting.extend([
-        l.rule(vec![tcp_dport(80)], Action::Redirect { ports: Some((8080, 8080)) }),
-        l.rule(vec![tcp_dport(81)], Action::Redirect { ports: Some((8080, 8090)) }),
-        l.rule(vec![], Action::Redirect { ports: None }),
+        l.rule(
+            vec![tcp_dport(80)],
+            Action::Redirect { ports: Some((8080, 8080)), flags: NatFlags::NONE },
+        ),
+        l.rule(
+            vec![tcp_dport(81)],
+            Action::Redirect { ports: Some((8080, 8090)), flags: NatFlags::RANDOM },
+        ),
+        l.rule(vec![], Action::Redirect { ports: None, flags: NatFlags::NONE }),
+        l.rule(vec![], Action::Redirect { ports: None, flags: NatFlags::RANDOM }),
+        l.rule(
+            vec![],
+            Action::Dnat { to: nat("198.51.100.2", None, None), flags: NatFlags::PERSISTENT },
+        ),
+        l.rule(
+            vec![tcp_dport(5)],
+            Action::Dnat {
+                to: nat("198.51.100.2", Some("198.51.100.9"), Some((80, 81))),
+                flags: NatFlags::PERSISTENT.with(NatFlags::RANDOM),
+            },
+        ),
         l.rule(
             vec![Match::Daddr {
                 neg: false,
@@ -317,23 +406,41 @@ pub fn every_variant() -> Ruleset {
     ]);
     let nat_out = vec![l.rule(
         vec![tcp_dport(3)],
-        Action::Dnat { to: nat("198.51.100.2", None, Some((22, 22))), random: false },
+        Action::Dnat { to: nat("198.51.100.2", None, Some((22, 22))), flags: NatFlags::NONE },
     )];
-    let masq = |ports, random| Action::Masquerade { ports, random };
+    let masq = |ports, r| Action::Masquerade { ports, flags: random(r) };
     let postrouting = vec![
         l.rule(vec![Match::OifName { neg: false, name: "eth0".into() }], masq(None, false)),
         l.rule(vec![tcp_dport(4)], masq(Some((1024, 2000)), false)),
         l.rule(vec![tcp_dport(4)], masq(Some((1024, 1024)), false)),
         l.rule(vec![], masq(None, true)),
         l.rule(vec![proto(17)], masq(Some((1024, 2000)), true)),
-        l.rule(vec![], Action::Snat { to: nat("10.0.1.120", None, None), random: false }),
+        l.rule(vec![], Action::Masquerade { ports: None, flags: NatFlags::FULLY_RANDOM }),
         l.rule(
-            vec![tcp_dport(6)],
-            Action::Snat { to: nat("10.0.1.120", None, Some((1000, 2000))), random: true },
+            vec![proto(6)],
+            Action::Masquerade {
+                ports: Some((1024, 2000)),
+                flags: NatFlags::FULLY_RANDOM.with(NatFlags::RANDOM),
+            },
         ),
         l.rule(
             vec![],
-            Action::Snat { to: nat("10.0.1.120", Some("10.0.1.125"), None), random: false },
+            Action::Snat {
+                to: nat("10.0.1.120", None, None),
+                flags: NatFlags::FULLY_RANDOM.with(NatFlags::PERSISTENT),
+            },
+        ),
+        l.rule(vec![], Action::Snat { to: nat("10.0.1.120", None, None), flags: NatFlags::NONE }),
+        l.rule(
+            vec![tcp_dport(6)],
+            Action::Snat {
+                to: nat("10.0.1.120", None, Some((1000, 2000))),
+                flags: NatFlags::RANDOM,
+            },
+        ),
+        l.rule(
+            vec![],
+            Action::Snat { to: nat("10.0.1.120", Some("10.0.1.125"), None), flags: NatFlags::NONE },
         ),
         l.rule(
             vec![Match::Saddr {

@@ -7,6 +7,7 @@ mod cases;
 mod cli;
 mod conformance;
 mod diff_live;
+mod ecn;
 mod emit_load;
 mod fmt;
 #[cfg(feature = "netlink")]
@@ -16,6 +17,7 @@ mod irgen;
 mod limits;
 mod lint;
 mod load;
+mod marks;
 mod natkeep;
 mod negation;
 #[cfg(feature = "netlink")]

@@ -321,7 +321,7 @@ fn a_nat_rule_in_a_filter_chain_changes_nothing_and_names_the_rule() {
     if !require_root() {
         return;
     }
-    let bad = Lines(4100).rule(vec![], Action::Masquerade { ports: None, random: false });
+    let bad = Lines(4100).rule(vec![], Action::Masquerade { ports: None, flags: NatFlags::NONE });
     refused(bad, ChainKind::Filter, "Operation not supported");
 }
 

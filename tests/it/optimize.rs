@@ -110,6 +110,21 @@ impl Eval<'_> {
                 let flags: u8 = if p.syn { 0x02 } else { 0x10 };
                 p.proto == 6 && ((flags & mask == *comp) != *neg)
             }
+            // No MAC, owner or address type in the model: such a match never holds, its
+            // negation always; statistics are decided by the rule's own state, taken as "no".
+            Match::EtherSaddr { neg, .. } | Match::AddrType { neg, .. } => *neg,
+            Match::Random { neg, .. } | Match::Nth { neg, .. } => *neg,
+            // The model's packets read 0 for every other header value.
+            Match::Value { neg, cmp, .. } => {
+                let hit = match cmp {
+                    overlayfw::ir::Cmp::Range(a, _) => *a == 0,
+                    overlayfw::ir::Cmp::Gt(_) => false,
+                    overlayfw::ir::Cmp::Lt(n) => *n > 0,
+                };
+                hit != *neg
+            }
+            // The model's packets and connections carry mark 0.
+            Match::Mark { neg, value, .. } => (*value == 0) != *neg,
             Match::Tuple(t) => {
                 t.elements.iter().any(|e| t.fields.iter().zip(e).all(|(f, v)| self.field(*f, v, p)))
             }
@@ -151,6 +166,9 @@ impl Eval<'_> {
                     | Action::Log { .. }
                     | Action::Dup { .. }
                     | Action::Tcpmss(_)
+                    | Action::Mark { .. }
+                    | Action::MarkCopy { .. }
+                    | Action::Nflog(_)
                     | Action::Jump(_)
             );
             trace.push(outcome);

@@ -37,6 +37,11 @@ impl RawExpr {
         unsafe { sys::nftnl_expr_set_u64(self.0.as_ptr(), attr as u16, value) }
     }
 
+    fn u16(&self, attr: u32, value: u16) {
+        // SAFETY: as in `u32`.
+        unsafe { sys::nftnl_expr_set_u16(self.0.as_ptr(), attr as u16, value) }
+    }
+
     fn u8(&self, attr: u32, value: u8) {
         // SAFETY: as in `u32`.
         unsafe { sys::nftnl_expr_set_u8(self.0.as_ptr(), attr as u16, value) }
@@ -155,6 +160,7 @@ impl Expr {
                 let e = RawExpr::alloc(c"payload");
                 e.u32(sys::NFTNL_EXPR_PAYLOAD_DREG, *dreg);
                 let base = match base {
+                    Base::Link => libc::NFT_PAYLOAD_LL_HEADER,
                     Base::Network => libc::NFT_PAYLOAD_NETWORK_HEADER,
                     Base::Transport => libc::NFT_PAYLOAD_TRANSPORT_HEADER,
                 };
@@ -169,6 +175,12 @@ impl Expr {
                     MetaKey::IifName => libc::NFT_META_IIFNAME,
                     MetaKey::OifName => libc::NFT_META_OIFNAME,
                     MetaKey::L4Proto => libc::NFT_META_L4PROTO,
+                    MetaKey::Mark => libc::NFT_META_MARK,
+                    MetaKey::PktType => libc::NFT_META_PKTTYPE,
+                    MetaKey::IifType => libc::NFT_META_IIFTYPE,
+                    MetaKey::PRandom => libc::NFT_META_PRANDOM,
+                    MetaKey::SkUid => libc::NFT_META_SKUID,
+                    MetaKey::SkGid => libc::NFT_META_SKGID,
                 };
                 e.u32(sys::NFTNL_EXPR_META_KEY, key as u32);
                 e.u32(sys::NFTNL_EXPR_META_DREG, *dreg);
@@ -188,6 +200,8 @@ impl Expr {
                     CmpOp::Neq => libc::NFT_CMP_NEQ,
                     CmpOp::Gte => libc::NFT_CMP_GTE,
                     CmpOp::Lte => libc::NFT_CMP_LTE,
+                    CmpOp::Gt => libc::NFT_CMP_GT,
+                    CmpOp::Lt => libc::NFT_CMP_LT,
                 };
                 e.u32(sys::NFTNL_EXPR_CMP_OP, op as u32);
                 e.bytes(sys::NFTNL_EXPR_CMP_DATA, data);
@@ -240,6 +254,20 @@ impl Expr {
                 }
                 if let Some(level) = level {
                     e.u32(sys::NFTNL_EXPR_LOG_LEVEL, *level);
+                }
+                e
+            }
+            Expr::NfLog { prefix, group, snaplen, threshold } => {
+                let e = RawExpr::alloc(c"log");
+                if let Some(prefix) = prefix {
+                    e.str(sys::NFTNL_EXPR_LOG_PREFIX, prefix);
+                }
+                e.u16(sys::NFTNL_EXPR_LOG_GROUP, *group);
+                if let Some(s) = snaplen {
+                    e.u32(sys::NFTNL_EXPR_LOG_SNAPLEN, *s);
+                }
+                if let Some(t) = threshold {
+                    e.u16(sys::NFTNL_EXPR_LOG_QTHRESHOLD, *t);
                 }
                 e
             }
@@ -311,6 +339,57 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_DUP_SREG_ADDR, *sreg_addr);
                 e
             }
+            Expr::NumgenInc(modulus) => {
+                let e = RawExpr::alloc(c"numgen");
+                e.u32(sys::NFTNL_EXPR_NG_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_NG_MODULUS, *modulus);
+                e.u32(sys::NFTNL_EXPR_NG_TYPE, NFT_NG_INCREMENTAL);
+                e.u32(sys::NFTNL_EXPR_NG_OFFSET, 0);
+                e
+            }
+            Expr::FibType(flags) => {
+                let e = RawExpr::alloc(c"fib");
+                e.u32(sys::NFTNL_EXPR_FIB_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+                e.u32(sys::NFTNL_EXPR_FIB_FLAGS, *flags);
+                e
+            }
+            Expr::Hton32 => {
+                let e = RawExpr::alloc(c"byteorder");
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_OP, libc::NFT_BYTEORDER_HTON as u32);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_LEN, 4);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 4);
+                e
+            }
+            Expr::ReadMss => {
+                let e = RawExpr::alloc(c"exthdr");
+                e.u32(sys::NFTNL_EXPR_EXTHDR_DREG, REG_1);
+                e.u8(sys::NFTNL_EXPR_EXTHDR_TYPE, TCPOPT_MAXSEG);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_OFFSET, 2);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_LEN, 2);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_TCPOPT);
+                e
+            }
+            Expr::CtMark => {
+                let e = RawExpr::alloc(c"ct");
+                e.u32(sys::NFTNL_EXPR_CT_KEY, libc::NFT_CT_MARK as u32);
+                e.u32(sys::NFTNL_EXPR_CT_DREG, REG_1);
+                e
+            }
+            Expr::SetMark { ct: false } => {
+                let e = RawExpr::alloc(c"meta");
+                e.u32(sys::NFTNL_EXPR_META_KEY, libc::NFT_META_MARK as u32);
+                e.u32(sys::NFTNL_EXPR_META_SREG, REG_1);
+                e
+            }
+            Expr::SetMark { ct: true } => {
+                let e = RawExpr::alloc(c"ct");
+                e.u32(sys::NFTNL_EXPR_CT_KEY, libc::NFT_CT_MARK as u32);
+                e.u32(sys::NFTNL_EXPR_CT_SREG, REG_1);
+                e
+            }
             Expr::RtTcpmss => {
                 let e = RawExpr::alloc(c"rt");
                 e.u32(sys::NFTNL_EXPR_RT_KEY, NFT_RT_TCPMSS);
@@ -339,6 +418,10 @@ impl Expr {
     }
 }
 
+/// `NFT_NG_INCREMENTAL` of `enum nft_ng_types`.
+const NFT_NG_INCREMENTAL: u32 = 0;
+/// `NFT_FIB_RESULT_ADDRTYPE` of `enum nft_fib_result`.
+const NFT_FIB_RESULT_ADDRTYPE: u32 = 3;
 /// `NFT_RT_TCPMSS` of `enum nft_rt_keys` (linux/netfilter/nf_tables.h).
 const NFT_RT_TCPMSS: u32 = 3;
 /// `NFT_EXTHDR_OP_TCPOPT` of `enum nft_exthdr_op`.

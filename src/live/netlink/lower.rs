@@ -31,14 +31,15 @@ use ipnetwork::Ipv4Network;
 
 use crate::emit::truncate;
 use crate::ir::{
-    Action, AddrMatch, CtState, Dir, Elem as TupleElem, Field, Files, L4, MapVerdict, Match, Mss,
-    NatTarget, PortMatch, RejectWith, Rule, Set, SetId,
+    Action, AddrMatch, Cmp, CtState, Dir, Elem as TupleElem, Field, Files, Key as ValueKey, L4,
+    MapVerdict, Match, Mss, NatFlags, NatTarget, PortMatch, RejectWith, Rule, Set, SetId,
 };
 use crate::nft::LOG_PREFIX_MAX;
 
 /// `NFT_PAYLOAD_NETWORK_HEADER` and `NFT_PAYLOAD_TRANSPORT_HEADER`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Base {
+    Link,
     Network,
     Transport,
 }
@@ -49,6 +50,8 @@ pub(crate) enum CmpOp {
     Neq,
     Gte,
     Lte,
+    Gt,
+    Lt,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +59,12 @@ pub(crate) enum MetaKey {
     IifName,
     OifName,
     L4Proto,
+    Mark,
+    PktType,
+    IifType,
+    PRandom,
+    SkUid,
+    SkGid,
 }
 
 /// A set referenced by a lookup: its name (`__set%d` for anonymous ones) and its id in the
@@ -123,6 +132,13 @@ pub(crate) enum Expr {
         prefix: Option<String>,
         level: Option<u32>,
     },
+    /// `log [prefix P] group G [snaplen N] [queue-threshold T]`.
+    NfLog {
+        prefix: Option<String>,
+        group: u16,
+        snaplen: Option<u32>,
+        threshold: Option<u16>,
+    },
     Immediate {
         dreg: u32,
         data: Vec<u8>,
@@ -142,6 +158,20 @@ pub(crate) enum Expr {
     Redir(NatRegs),
     Dup {
         sreg_addr: u32,
+    },
+    /// `ct load mark => reg 1`.
+    CtMark,
+    /// `exthdr load tcpopt 2b @ 2 + 2 => reg 1`: the size of the TCP MSS option.
+    ReadMss,
+    /// `numgen reg 1 = inc mod N`.
+    NumgenInc(u32),
+    /// `fib saddr|daddr [. iif|oif] type => reg 1` (`NFTA_FIB_F_*` flags).
+    FibType(u32),
+    /// `byteorder reg 1 = hton(reg 1, 4, 4)`.
+    Hton32,
+    /// `meta set mark with reg 1` (`ct`: `ct set mark with reg 1`).
+    SetMark {
+        ct: bool,
     },
     /// `rt load tcpmss => reg 1` (the route's MTU less the headers, host order).
     RtTcpmss,
@@ -163,6 +193,8 @@ pub(crate) const REG32_01: u32 = 9;
 /// `NF_NAT_RANGE_*` flags.
 const NAT_PROTO_SPECIFIED: u32 = 0x2;
 const NAT_PROTO_RANDOM: u32 = 0x4;
+const NAT_PERSISTENT: u32 = 0x8;
+const NAT_PROTO_RANDOM_FULLY: u32 = 0x10;
 const NAT_NETMAP: u32 = 0x40;
 
 /// The key (or map data) of a set: nft's datatype id and its length in bytes.
@@ -181,6 +213,8 @@ pub(crate) enum Key {
     Concat(Vec<Key>),
     /// A verdict map's value (`NFT_DATA_VERDICT`, no length).
     Verdict,
+    /// `fib_addrtype` (38), 4 bytes, host byte order.
+    FibAddrType,
 }
 
 impl Key {
@@ -192,6 +226,7 @@ impl Key {
             Key::IcmpTypeCode => (14 << 6) | 32,
             Key::Concat(fields) => fields.iter().fold(0, |id, f| (id << 6) | f.type_id()),
             Key::Verdict => 0xffff_ff00,
+            Key::FibAddrType => 38,
         }
     }
 
@@ -203,6 +238,7 @@ impl Key {
             Key::IcmpTypeCode => 8,
             Key::Concat(fields) => fields.iter().map(|f| f.len().next_multiple_of(4)).sum(),
             Key::Verdict => 0,
+            Key::FibAddrType => 4,
         }
     }
 
@@ -211,6 +247,7 @@ impl Key {
         match self {
             Key::Ipv4 | Key::Service => 2,
             Key::Proto | Key::IcmpTypeCode | Key::Concat(_) | Key::Verdict => 0,
+            Key::FibAddrType => 1,
         }
     }
 }
@@ -597,7 +634,143 @@ impl RuleCx<'_, '_> {
                 self.exprs.push(Expr::Bitwise { mask: vec![*mask], xor: vec![0] });
                 self.exprs.push(Expr::Cmp(op(*neg), vec![*comp]));
             }
+            Match::Value { key: key @ (ValueKey::SkUid | ValueKey::SkGid), neg, cmp } => {
+                let meta = if *key == ValueKey::SkUid { MetaKey::SkUid } else { MetaKey::SkGid };
+                self.exprs.push(Expr::Meta { key: meta, dreg: REG_1 });
+                // Host byte order: nft compares a range after turning it big-endian.
+                match cmp {
+                    Cmp::Range(a, b) if a == b => {
+                        self.exprs.push(Expr::Cmp(op(*neg), a.to_ne_bytes().to_vec()))
+                    }
+                    Cmp::Range(a, b) => {
+                        self.exprs.push(Expr::Hton32);
+                        self.range(*neg, a.to_be_bytes().to_vec(), b.to_be_bytes().to_vec());
+                    }
+                    Cmp::Gt(n) | Cmp::Lt(n) => {
+                        let o = if matches!(cmp, Cmp::Gt(_)) { CmpOp::Gt } else { CmpOp::Lt };
+                        self.exprs.push(Expr::Hton32);
+                        self.exprs.push(Expr::Cmp(o, n.to_be_bytes().to_vec()));
+                    }
+                }
+            }
+            Match::Value { key, neg, cmp } => self.value(*key, *neg, *cmp),
+            Match::EtherSaddr { neg, addr } => {
+                // nft's dependency: the input device is an Ethernet one (ARPHRD_ETHER).
+                self.exprs.push(Expr::Meta { key: MetaKey::IifType, dreg: REG_1 });
+                self.exprs.push(Expr::Cmp(CmpOp::Eq, 1u16.to_ne_bytes().to_vec()));
+                self.payload(Base::Link, 6, 6);
+                self.exprs.push(Expr::Cmp(op(*neg), addr.to_vec()));
+            }
+            // `meta random` is compared as a big-endian number.
+            Match::Random { neg, below } => {
+                self.exprs.push(Expr::Meta { key: MetaKey::PRandom, dreg: REG_1 });
+                self.exprs.push(Expr::Bitwise {
+                    mask: 0x7fff_ffffu32.to_be_bytes().to_vec(),
+                    xor: vec![0; 4],
+                });
+                let o = if *neg { CmpOp::Gte } else { CmpOp::Lt };
+                self.exprs.push(Expr::Cmp(o, below.to_be_bytes().to_vec()));
+            }
+            Match::Nth { neg, every, value } => {
+                self.exprs.push(Expr::NumgenInc(*every));
+                self.exprs.push(Expr::Cmp(op(*neg), value.to_ne_bytes().to_vec()));
+            }
+            Match::AddrType { neg, dst, iface, types } => {
+                // NFTA_FIB_F_SADDR 1, DADDR 2, IIF 8, OIF 16.
+                let mut flags = if *dst { 2 } else { 1 };
+                flags |= match iface {
+                    Some(Dir::Src) => 8,
+                    Some(Dir::Dst) => 16,
+                    None => 0,
+                };
+                self.exprs.push(Expr::FibType(flags));
+                let list: Vec<u32> = (0..16).filter(|i| types & (1 << i) != 0).collect();
+                if let [one] = list[..] {
+                    self.exprs.push(Expr::Cmp(op(*neg), one.to_ne_bytes().to_vec()));
+                } else {
+                    let elems = plain_elems(list.iter().map(|t| t.to_ne_bytes().to_vec()));
+                    let set = self.anon_set(Key::FibAddrType, false, elems);
+                    self.exprs.push(Expr::Lookup { set, inverted: *neg, dreg: None });
+                }
+            }
+            // Marks are host-endian 32-bit values.
+            Match::Mark { ct, neg, value, mask } => {
+                self.load_mark(*ct);
+                if *mask != u32::MAX {
+                    self.exprs
+                        .push(Expr::Bitwise { mask: mask.to_ne_bytes().to_vec(), xor: vec![0; 4] });
+                }
+                self.exprs.push(Expr::Cmp(op(*neg), value.to_ne_bytes().to_vec()));
+            }
         }
+    }
+
+    /// A header value against a number or range, loaded and masked as nft does; numbers are
+    /// big-endian of the field's width (`ip dscp` shifted to its bits).
+    fn value(&mut self, key: ValueKey, neg: bool, cmp: Cmp) {
+        let (width, mask, shift): (usize, Option<Vec<u8>>, u32) = match key {
+            ValueKey::IpLength => {
+                self.payload(Base::Network, 2, 2);
+                (2, None, 0)
+            }
+            ValueKey::Ttl => {
+                self.payload(Base::Network, 8, 1);
+                (1, None, 0)
+            }
+            ValueKey::PktType => {
+                self.exprs.push(Expr::Meta { key: MetaKey::PktType, dreg: REG_1 });
+                (1, None, 0)
+            }
+            ValueKey::FragOffset => {
+                self.payload(Base::Network, 6, 2);
+                (2, Some(vec![0x1f, 0xff]), 0)
+            }
+            ValueKey::Dscp => {
+                self.payload(Base::Network, 1, 1);
+                (1, Some(vec![0xfc]), 2)
+            }
+            ValueKey::Ecn => {
+                self.payload(Base::Network, 1, 1);
+                (1, Some(vec![0x03]), 0)
+            }
+            ValueKey::AhSpi => {
+                self.l4_dependency(51);
+                self.payload(Base::Transport, 4, 4);
+                (4, None, 0)
+            }
+            ValueKey::EspSpi => {
+                self.l4_dependency(50);
+                self.payload(Base::Transport, 0, 4);
+                (4, None, 0)
+            }
+            // nft adds no protocol dependency: the kernel reads TCP options of TCP only.
+            ValueKey::TcpMss => {
+                self.exprs.push(Expr::ReadMss);
+                (2, None, 0)
+            }
+            // Host byte order: lowered in `push_match`.
+            ValueKey::SkUid | ValueKey::SkGid => return,
+        };
+        if let Some(mask) = mask {
+            let xor = vec![0; mask.len()];
+            self.exprs.push(Expr::Bitwise { mask, xor });
+        }
+        let be = |n: u32| (n << shift).to_be_bytes()[4 - width..].to_vec();
+        match cmp {
+            Cmp::Gt(n) => self.exprs.push(Expr::Cmp(CmpOp::Gt, be(n))),
+            Cmp::Lt(n) => self.exprs.push(Expr::Cmp(CmpOp::Lt, be(n))),
+            Cmp::Range(a, b) if a == b => self.exprs.push(Expr::Cmp(op(neg), be(a))),
+            Cmp::Range(a, b) => self.range(neg, be(a), be(b)),
+        }
+    }
+
+    /// `meta load mark => reg 1`, or `ct load mark`.
+    fn load_mark(&mut self, ct: bool) {
+        self.exprs.push(if ct {
+            Expr::CtMark
+        } else {
+            Expr::Meta { key: MetaKey::Mark, dreg: REG_1 }
+        });
     }
 
     fn ifname(&mut self, key: MetaKey, neg: bool, name: &str) {
@@ -732,7 +905,7 @@ impl RuleCx<'_, '_> {
         &mut self,
         addrs: Option<(Ipv4Addr, Ipv4Addr)>,
         ports: Option<(u16, u16)>,
-        random: bool,
+        flags: NatFlags,
     ) -> NatRegs {
         let mut regs = NatRegs::default();
         let mut next = REG_1;
@@ -755,16 +928,22 @@ impl RuleCx<'_, '_> {
             }
             regs.flags |= NAT_PROTO_SPECIFIED;
         }
-        if random {
-            regs.flags |= NAT_PROTO_RANDOM;
+        for (f, bit) in [
+            (NatFlags::RANDOM, NAT_PROTO_RANDOM),
+            (NatFlags::FULLY_RANDOM, NAT_PROTO_RANDOM_FULLY),
+            (NatFlags::PERSISTENT, NAT_PERSISTENT),
+        ] {
+            if flags.contains(f) {
+                regs.flags |= bit;
+            }
         }
         regs
     }
 
-    fn nat(&mut self, kind: NatKind, to: &NatTarget, random: bool) {
+    fn nat(&mut self, kind: NatKind, to: &NatTarget, flags: NatFlags) {
         let end = to.addr_end.unwrap_or(to.addr);
         let addrs = if to.addr <= end { (to.addr, end) } else { (end, to.addr) };
-        let regs = self.nat_regs(Some(addrs), to.ports, random);
+        let regs = self.nat_regs(Some(addrs), to.ports, flags);
         self.exprs.push(Expr::Nat { kind, regs });
     }
 
@@ -802,14 +981,14 @@ impl RuleCx<'_, '_> {
                 let level = level.map(|l| u32::from(l.number()));
                 self.exprs.push(Expr::Log { prefix, level });
             }
-            Action::Dnat { to, random } => self.nat(NatKind::Dnat, to, *random),
-            Action::Snat { to, random } => self.nat(NatKind::Snat, to, *random),
-            Action::Masquerade { ports, random } => {
-                let regs = self.nat_regs(None, *ports, *random);
+            Action::Dnat { to, flags } => self.nat(NatKind::Dnat, to, *flags),
+            Action::Snat { to, flags } => self.nat(NatKind::Snat, to, *flags),
+            Action::Masquerade { ports, flags } => {
+                let regs = self.nat_regs(None, *ports, *flags);
                 self.exprs.push(Expr::Masq(regs));
             }
-            Action::Redirect { ports } => {
-                let regs = self.nat_regs(None, *ports, false);
+            Action::Redirect { ports, flags } => {
+                let regs = self.nat_regs(None, *ports, *flags);
                 self.exprs.push(Expr::Redir(regs));
             }
             Action::NetmapDnat { to } => self.netmap(NatKind::Dnat, to),
@@ -817,6 +996,31 @@ impl RuleCx<'_, '_> {
             Action::Dup { to } => {
                 self.exprs.push(Expr::Immediate { dreg: REG_1, data: to.octets().to_vec() });
                 self.exprs.push(Expr::Dup { sreg_addr: REG_1 });
+            }
+            // As nft 1.0.6 lowers `meta mark set 0x1` (an immediate) and `meta mark set meta
+            // mark & A ^ X` (one bitwise of mask and xor).
+            Action::Mark { ct, and, xor } => {
+                if *and == 0 {
+                    self.exprs
+                        .push(Expr::Immediate { dreg: REG_1, data: xor.to_ne_bytes().to_vec() });
+                } else {
+                    self.load_mark(*ct);
+                    self.exprs.push(Expr::Bitwise {
+                        mask: and.to_ne_bytes().to_vec(),
+                        xor: xor.to_ne_bytes().to_vec(),
+                    });
+                }
+                self.exprs.push(Expr::SetMark { ct: *ct });
+            }
+            Action::Nflog(n) => self.exprs.push(Expr::NfLog {
+                prefix: n.prefix.as_ref().map(|p| p.to_string()),
+                group: n.group,
+                snaplen: n.snaplen,
+                threshold: n.threshold,
+            }),
+            Action::MarkCopy { to_ct } => {
+                self.load_mark(!*to_ct);
+                self.exprs.push(Expr::SetMark { ct: *to_ct });
             }
             // As nft 1.0.6 lowers `tcp option maxseg size set rt mtu` / `… set N`.
             Action::Tcpmss(Mss::ClampToPmtu) => {

@@ -1,0 +1,139 @@
+//! MARK, CONNMARK and the mark matches in the kernel: a datagram's marks after each rule are
+//! the ones iptables' targets would leave (counted by the match rules after them), and for a
+//! masked CONNMARK, where `iptables-translate` 1.8.9 is wrong, iptables-nft's own target (the
+//! kernel's xt_CONNMARK) leaves the same connection mark as our translation.
+
+use overlayfw::diagnostic::Sources;
+use overlayfw::pipeline::{self, Text};
+
+use crate::netns::{self, Netns};
+
+const RULES: &str = "\
+OUTPUT_CUST -p udp --dport 9001 -j CONNMARK --set-xmark 5/0xf
+OUTPUT_CUST -p udp --dport 9001 -m connmark --mark 5
+OUTPUT_CUST -p udp --dport 9001 -m connmark --mark 0
+OUTPUT_CUST -p udp --dport 9002 -j MARK --set-mark 0x100/0xff
+OUTPUT_CUST -p udp --dport 9002 -j MARK --or-mark 0x3
+OUTPUT_CUST -p udp --dport 9002 -j MARK --xor-mark 0x1
+OUTPUT_CUST -p udp --dport 9002 -j MARK --and-mark 0xff0f
+OUTPUT_CUST -p udp --dport 9002 -j CONNMARK --save-mark
+OUTPUT_CUST -p udp --dport 9002 -j MARK --set-mark 0
+OUTPUT_CUST -p udp --dport 9002 -m mark --mark 0
+OUTPUT_CUST -p udp --dport 9002 -j CONNMARK --restore-mark
+OUTPUT_CUST -p udp --dport 9002 -m mark --mark 0x102 -m connmark --mark 0x102
+OUTPUT_CUST -p udp --dport 9002 -m mark ! --mark 0x2/0xf
+OUTPUT_CUST -p udp --dport 9002 -m mark --mark 0x2/0xf
+";
+
+/// Sends one datagram over lo to each port of argv.
+const SEND: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for p in sys.argv[1:]:
+    s.sendto(b"x", ("127.0.0.1", int(p)))
+"#;
+
+#[test]
+fn marks_after_each_rule_are_the_ones_iptables_leaves() {
+    if !netns::require_root() {
+        return;
+    }
+    let ns = Netns::new();
+    let mut sources = Sources::new();
+    let text = Text { name: "marks.rules".into(), bytes: RULES.as_bytes().to_vec() };
+    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
+    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
+    let rs = compiled.ruleset.expect("compiles");
+    ns.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    ns.exec(&["python3", "-c", SEND, "9001", "9002"]).unwrap_or_else(|e| panic!("{e}"));
+    let listing = ns.list_json();
+    let count = |line: u32| netns::packets_at(&listing, &rs, "marks.rules", line);
+    // (ct mark 0 & !0xf) ^ 5 = 5: the value is kept, not cleared by the mask.
+    assert_eq!(count(2), Some(1), "ct mark 5 after --set-xmark 5/0xf: {listing}");
+    assert_eq!(count(3), Some(0));
+    // 0 → 0x100 → 0x103 → 0x102 → 0x102, saved; cleared (line 10 sees 0), restored.
+    assert_eq!(count(10), Some(1), "mark 0 after --set-mark 0");
+    assert_eq!(count(12), Some(1), "mark and ct mark 0x102 after the restore");
+    assert_eq!(count(13), Some(0));
+    assert_eq!(count(14), Some(1));
+
+    // The same CONNMARK through iptables-nft (its xt target, the kernel's own code).
+    let have = netns::run("iptables-nft", &["--version"]).is_ok();
+    if !have {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+        return;
+    }
+    let theirs = Netns::new();
+    for rule in [
+        "-p udp --dport 9001 -j CONNMARK --set-xmark 5/0xf",
+        "-p udp --dport 9001 -m connmark --mark 5",
+        "-p udp --dport 9001 -m connmark --mark 0",
+    ] {
+        let mut args = vec!["iptables-nft", "-A", "OUTPUT"];
+        args.extend(rule.split(' '));
+        theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
+    }
+    theirs.exec(&["python3", "-c", SEND, "9001"]).unwrap_or_else(|e| panic!("{e}"));
+    let out = theirs
+        .exec(&["iptables-nft", "-L", "OUTPUT", "-v", "-x", "-n"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Header lines, then one line per rule starting with its packet count.
+    let counts: Vec<&str> =
+        out.lines().skip(2).filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(counts, ["1", "1", "0"], "iptables-nft's CONNMARK leaves ct mark 5:\n{out}");
+}
+
+/// Sends numbered datagrams over lo to port 9100 (a dropped one fails to send) and prints the
+/// numbers that arrived.
+const NUMBERED: &str = r#"
+import socket
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", 9100)); r.settimeout(0.3)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(9):
+    try:
+        s.sendto(str(i).encode(), ("127.0.0.1", 9100))
+    except PermissionError:
+        pass
+got = []
+try:
+    while True:
+        got.append(r.recv(16).decode())
+except socket.timeout:
+    pass
+print(" ".join(got))
+"#;
+
+/// `-m statistic --mode nth` drops the same datagrams through iptables-nft's own statistic
+/// match (the kernel's xt_statistic) as through our `numgen inc mod N`, for every `--packet`.
+#[test]
+fn nth_statistic_picks_the_packets_iptables_picks() {
+    if !netns::require_root() {
+        return;
+    }
+    if netns::run("iptables-nft", &["--version"]).is_err() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+        return;
+    }
+    for packet in 0..3 {
+        let rule = format!(
+            "-p udp --dport 9100 -m statistic --mode nth --every 3 --packet {packet} -j DROP"
+        );
+        let ours = Netns::new();
+        let mut sources = Sources::new();
+        let text =
+            Text { name: "nth.rules".into(), bytes: format!("OUTPUT_CUST {rule}\n").into_bytes() };
+        let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
+        assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
+        let rs = compiled.ruleset.expect("compiles");
+        ours.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+        let got_ours = ours.exec(&["python3", "-c", NUMBERED]).unwrap_or_else(|e| panic!("{e}"));
+        let theirs = Netns::new();
+        let mut args = vec!["iptables-nft", "-A", "OUTPUT"];
+        args.extend(rule.split(' '));
+        theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
+        let got_theirs =
+            theirs.exec(&["python3", "-c", NUMBERED]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got_ours.trim(), got_theirs.trim(), "--packet {packet}");
+        assert_eq!(got_ours.split_whitespace().count(), 6, "--packet {packet}: {got_ours}");
+    }
+}
