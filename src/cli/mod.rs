@@ -529,6 +529,7 @@ fn compile(a: CompileArgs) -> io::Result<Exit> {
             writeln!(err, "{} merges, {saved} rules fewer", merges.len())?;
         }
     }
+    crate::layout::chunk::chunk(&mut ruleset);
     match a.format {
         // Written while it is printed: the whole script is never held.
         OutputArg::Nft => {
@@ -553,6 +554,7 @@ fn debug_ir(a: DebugIrArgs) -> io::Result<Exit> {
     if a.optimize {
         crate::optimize::optimize(&mut ruleset);
     }
+    crate::layout::chunk::chunk(&mut ruleset);
     let mut out = io::stdout().lock();
     out.write_all(crate::dump::ruleset(&ruleset).as_bytes())?;
     out.flush()?;
@@ -712,6 +714,7 @@ fn diff_netlink(a: DiffArgs) -> io::Result<Exit> {
     if a.optimize {
         crate::optimize::optimize(&mut ruleset);
     }
+    crate::layout::chunk::chunk(&mut ruleset);
     let unchanged = live::netlink::read::generation()
         .is_ok_and(|g| live::record::unchanged_since(&table, g, &ruleset.input_hash, a.optimize));
     let same = unchanged || live::netlink::incremental::same(&ruleset).unwrap_or(false);
@@ -749,6 +752,7 @@ fn diff_nft(a: DiffArgs) -> io::Result<Exit> {
     if a.optimize {
         crate::optimize::optimize(&mut ruleset);
     }
+    crate::layout::chunk::chunk(&mut ruleset);
     // Our side's model is ready before the listing is, which is then read on every core.
     let ours = diff::from_ruleset(&ruleset);
     drop(ruleset);
@@ -791,6 +795,7 @@ fn stats(a: StatsArgs) -> io::Result<Exit> {
         if a.optimize {
             crate::optimize::optimize(&mut ruleset);
         }
+        crate::layout::chunk::chunk(&mut ruleset);
         live::stats::Lines::of(&ruleset)
     };
     let mut stats = live::stats::by_line(&counted, &lines);
@@ -870,6 +875,7 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
     if a.optimize {
         crate::optimize::optimize(&mut ruleset);
     }
+    crate::layout::chunk::chunk(&mut ruleset);
     if a.dry_run {
         let live = match live_model(table, None) {
             Ok(m) => m,

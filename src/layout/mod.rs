@@ -5,6 +5,8 @@
 //! chain (empty if need be) on every hook but forward. The lint asks [`projections`] where a
 //! line keeps its order. See ARCHITECTURE.md, "Chain layout".
 
+pub mod chunk;
+
 use std::collections::HashMap;
 
 use crate::ir::{self, Action, BaseChain, ChainKind, Class, Hook, Origin};

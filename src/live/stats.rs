@@ -153,7 +153,9 @@ pub fn by_line(rules: &[Counted], lines: &Lines) -> Vec<LineStats> {
         // Identical lines of a chain are one rule each in the kernel, with one id: their
         // counters are shared out to the lines in order, each rule to one line.
         let places = if places.is_empty() { vec![(file, 0)] } else { places };
-        let key_of = |(f, l): &(String, u32)| (f.clone(), *l, id, r.chain.clone());
+        // A long chain's chunks count as the chain (`layout::chunk`).
+        let chain = crate::layout::chunk::parent_of(&r.chain).to_string();
+        let key_of = |(f, l): &(String, u32)| (f.clone(), *l, id, chain.clone());
         let place = places
             .iter()
             .find(|p| !map.contains_key(&key_of(p)))
@@ -163,7 +165,7 @@ pub fn by_line(rules: &[Counted], lines: &Lines) -> Vec<LineStats> {
             file: place.0,
             line: place.1,
             id: format!("{id:012x}"),
-            chain: r.chain.clone(),
+            chain: chain.clone(),
             packets: 0,
             bytes: 0,
             rules: 0,

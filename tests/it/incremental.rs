@@ -626,3 +626,46 @@ fn sigkill_during_an_incremental_apply_leaves_the_old_table_or_the_new_one() {
     eprintln!("incremental sigkill outcomes: {outcomes:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A chain of more than 4,096 rules is laid out as chunks (`layout::chunk`): the policy is the
+/// same (a packet meets the rules in order, the last one included), `stats` counts by line
+/// under the VNS3 chain's name, and an insertion keeps the other rules and their counters.
+#[test]
+fn a_chunked_chain_keeps_its_order_and_its_counters() {
+    if !require_root() {
+        return;
+    }
+    let ns = Netns::new();
+    let dir = std::env::temp_dir().join(format!("ofw-chunks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let rules = dir.join("long.rules");
+    let mut lines: Vec<String> = (0..6000)
+        .map(|i| format!("OUTPUT_CUST -p udp -d 10.0.1.5 --dport {} -j ACCEPT", 20000 + i))
+        .collect();
+    lines.push("OUTPUT_CUST -p udp -d 10.0.1.5 --dport 9999 -j ACCEPT".into());
+    std::fs::write(&rules, lines.join("\n") + "\n").expect("write");
+    let r = rules.display().to_string();
+    let o = ofw(&ns, &dir, &["apply", &r]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let chains = ns.exec(&["nft", "list", "table", "ip", TABLE]).expect("list");
+    assert!(chains.contains("chain OUTPUT_CUST__"), "chunked");
+    assert!(chains.contains("jump OUTPUT_CUST__"), "the chain jumps to its chunks");
+    send_udp(&ns, 9999, 3);
+    send_udp(&ns, 25500, 2);
+    let stats = stats_json(&ns, &dir, "netlink");
+    assert_eq!(packets_of(&stats, 6001), [3], "the last rule, through every chunk");
+    assert_eq!(packets_of(&stats, 5501), [2]);
+    assert!(stats.iter().all(|s| s["chain"] == "OUTPUT_CUST"), "chunks count as their chain");
+    // A line inserted near the top: the counters follow their lines.
+    lines.insert(10, "OUTPUT_CUST -p udp -d 10.0.1.5 --dport 9998 -j ACCEPT".into());
+    std::fs::write(&rules, lines.join("\n") + "\n").expect("write");
+    let o = ofw(&ns, &dir, &["apply", &r]);
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && said.contains(" kept"), "{said}");
+    let stats = stats_json(&ns, &dir, "netlink");
+    assert_eq!(packets_of(&stats, 6002), [3], "{said}");
+    assert_eq!(packets_of(&stats, 5502), [2], "{said}");
+    let d = ofw(&ns, &dir, &["diff", "--backend", "nft", &r]);
+    assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -73,16 +73,28 @@ pub fn apply_observed(
     force: bool,
     between: &mut dyn FnMut(),
 ) -> Result<Changes, NetlinkError> {
+    // The view the last apply left stands for the table while the generation is still the
+    // one it made: nothing in the namespace changed since, and the batch checks that again.
+    let live_table = |replans: usize| -> io::Result<(LiveTable, bool)> {
+        match if replans == 0 { View::load(&rs.table) } else { None } {
+            Some(v) => Ok((v, true)),
+            None => Ok((read::read_table(&rs.table)?, false)),
+        }
+    };
+    // Our side is lowered and fingerprinted while the table is read: neither needs the other.
+    let (first, prepared) = std::thread::scope(|s| {
+        let reader = s.spawn(|| live_table(0));
+        let prepared = prepare(rs);
+        (reader.join().expect("table reader"), prepared)
+    });
+    let mut first = Some(first);
     let mut replans = 0;
     loop {
-        // The view the last apply left stands for the table while the generation is still the
-        // one it made: nothing in the namespace changed since, and the batch checks that again.
-        let view = if replans == 0 { View::load(&rs.table) } else { None };
-        let from_view = view.is_some();
-        let live = match view {
-            Some(v) => v,
-            None => read::read_table(&rs.table).map_err(NetlinkError::Receive)?,
+        let read = match first.take() {
+            Some(r) => r,
+            None => live_table(replans),
         };
+        let (live, from_view) = read.map_err(NetlinkError::Receive)?;
         let foreign = live
             .comment
             .as_ref()
@@ -90,7 +102,7 @@ pub fn apply_observed(
         let plan = match foreign {
             Some(why) if !force => return Err(NetlinkError::Foreign(why)),
             Some(why) => Plan::Replace(why),
-            None => plan(rs, &live),
+            None => plan(rs, &live, &prepared),
         };
         let planned = match plan {
             Plan::Replace(reason) => {
@@ -216,12 +228,66 @@ impl View {
 /// Whether the live table is exactly the ruleset (read and compared as [`apply`] would, but
 /// nothing sent): `diff`'s fast answer.
 pub fn same(rs: &Ruleset) -> io::Result<bool> {
-    let live = read::read_table(&rs.table)?;
+    let (live, prepared) = std::thread::scope(|s| {
+        let reader = s.spawn(|| read::read_table(&rs.table));
+        let prepared = prepare(rs);
+        (reader.join().expect("table reader"), prepared)
+    });
+    let live = live?;
     let ours = live
         .comment
         .as_ref()
         .is_some_and(|c| crate::live::apply::foreign(&rs.table, c.as_deref()).is_none());
-    Ok(ours && matches!(plan(rs, &live), Plan::Batch(p) if p.changes.nothing()))
+    Ok(ours && matches!(plan(rs, &live, &prepared), Plan::Batch(p) if p.changes.nothing()))
+}
+
+/// Our side of a plan: every rule lowered to the expressions the batch would carry and
+/// fingerprinted, per chain. Made once, while the table is read, and kept when the plan is
+/// made again.
+struct Prepared {
+    plans: Vec<Vec<RulePlan>>,
+    fingerprints: Vec<Vec<u64>>,
+}
+
+/// Named sets and the ids the batch gives them (anonymous ones are numbered after).
+fn named_ids(rs: &Ruleset) -> Vec<(String, u32)> {
+    rs.sets.iter().zip(1..).map(|(s, id)| (s.name.clone(), id)).collect()
+}
+
+fn prepare(rs: &Ruleset) -> Prepared {
+    let named = named_ids(rs);
+    let mut lowerer = Lowerer {
+        named: &named,
+        files: &rs.files,
+        sets: &rs.sets,
+        next_set_id: named.len() as u32 + 1,
+    };
+    let plans: Vec<Vec<RulePlan>> = rs
+        .chains
+        .iter()
+        .map(|c| c.rules.iter().map(|r| lowerer.rule(&c.name, r)).collect())
+        .collect();
+    // Fingerprints on every core, an equal share of rules each: libnftnl prints every
+    // expression of 100,000 rules.
+    let all: Vec<&RulePlan> = plans.iter().flatten().collect();
+    let per = all.len().div_ceil(crate::parallel::threads()).max(1);
+    let flat: Vec<u64> = crate::parallel::map(all.chunks(per).collect(), |part| {
+        let mut text = vec![0u8; 4096];
+        part.iter().map(|p| read::planned_fingerprint(p, &mut text)).collect::<Vec<u64>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut rest = &flat[..];
+    let fingerprints = plans
+        .iter()
+        .map(|p| {
+            let (mine, more) = rest.split_at(p.len());
+            rest = more;
+            mine.to_vec()
+        })
+        .collect();
+    Prepared { plans, fingerprints }
 }
 
 enum Plan {
@@ -280,7 +346,7 @@ fn named_set_plan(rs: &Ruleset, i: usize, id: u32) -> SetPlan {
     }
 }
 
-fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
+fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> Plan {
     if !live.exists() {
         return Plan::Replace("the table did not exist".into());
     }
@@ -299,8 +365,7 @@ fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
             return Plan::Replace(format!("chain {} changed its hook", chain.name));
         }
     }
-    let named: Vec<(String, u32)> =
-        rs.sets.iter().zip(1..).map(|(s, id)| (s.name.clone(), id)).collect();
+    let named = named_ids(rs);
     let set_plans: Vec<SetPlan> =
         (0..rs.sets.len()).map(|i| named_set_plan(rs, i, named[i].1)).collect();
     let live_sets: HashMap<&str, &read::LiveSet> =
@@ -340,31 +405,22 @@ fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
         }
     }
 
-    // Every rule lowered and fingerprinted; each chain's live rules matched against them.
-    let mut lowerer = Lowerer {
-        named: &named,
-        files: &rs.files,
-        sets: &rs.sets,
-        next_set_id: named.len() as u32 + 1,
-    };
-    let mut text = vec![0u8; 4096];
-    let mut additions: Vec<(usize, usize, RulePlan, Option<u64>)> = Vec::new();
+    // Each chain's live rules matched against our rules' fingerprints.
+    let mut additions: Vec<(usize, usize, &RulePlan, Option<u64>)> = Vec::new();
     let mut after = LiveTable {
         genid: super::next_generation(live.genid),
         comment: live.comment.clone(),
         ..LiveTable::default()
     };
     for (c, chain) in rs.chains.iter().enumerate() {
-        let plans: Vec<RulePlan> =
-            chain.rules.iter().map(|r| lowerer.rule(&chain.name, r)).collect();
-        let new: Vec<u64> = plans.iter().map(|p| read::planned_fingerprint(p, &mut text)).collect();
+        let (plans, new) = (&prepared.plans[c], &prepared.fingerprints[c]);
         let old_rules = live_chains.get(chain.name.as_str()).map_or(&[][..], |l| &l.rules[..]);
         let old: Vec<u64> = old_rules.iter().map(|r| r.fingerprint).collect();
         let mut kept = vec![false; old.len()];
         let mut inserts: Vec<(usize, usize)> = Vec::new(); // (old position, new index)
         // The handle each new-side rule will have (0: a new rule, known once echoed).
         let mut handles = vec![0u64; new.len()];
-        for op in similar::capture_diff_slices(similar::Algorithm::Myers, &old, &new) {
+        for op in similar::capture_diff_slices(similar::Algorithm::Myers, &old, new) {
             match op {
                 similar::DiffOp::Equal { old_index, new_index, len } => {
                     kept[old_index..old_index + len].fill(true);
@@ -408,10 +464,8 @@ fn plan(rs: &Ruleset, live: &LiveTable) -> Plan {
                 })
                 .collect(),
         });
-        let mut plans: Vec<Option<RulePlan>> = plans.into_iter().map(Some).collect();
         for (at, n) in inserts {
-            let plan = plans[n].take().expect("each new rule is inserted once");
-            additions.push((c, n, plan, next_kept[at]));
+            additions.push((c, n, &plans[n], next_kept[at]));
         }
     }
     // Chains that went away: emptied, then deleted (after every rule that jumps to them).

@@ -351,32 +351,51 @@ fn read_once(
             live.chains.push(chain);
         }
     }
-    let index: HashMap<String, usize> =
-        live.chains.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
 
-    let rules = request(
-        socket,
-        libc::NFT_MSG_GETRULE as u16,
-        libc::NLM_F_DUMP as u16,
-        seq.next(),
-        |nlh| {
-            // SAFETY: a rule object naming the table, written into the request, then freed.
-            unsafe {
-                let r = sys::nftnl_rule_alloc();
-                sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_TABLE as u16, name.as_ptr());
-                sys::nftnl_rule_nlmsg_build_payload(nlh, r);
-                sys::nftnl_rule_free(r);
+    // One dump per chain: the kernel walks a dumped chain from its head again for every
+    // buffer it fills, and a table-wide dump from the table's first chain (see
+    // `layout::chunk`, which keeps chains short for this).
+    let mut dumped: Vec<(usize, Vec<u8>)> = Vec::new();
+    for i in 0..live.chains.len() {
+        let chain = cstring(&live.chains[i].name);
+        let rules = request(
+            socket,
+            libc::NFT_MSG_GETRULE as u16,
+            libc::NLM_F_DUMP as u16,
+            seq.next(),
+            |nlh| {
+                // SAFETY: a rule object naming the table and chain, written into the request.
+                unsafe {
+                    let r = sys::nftnl_rule_alloc();
+                    sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_TABLE as u16, name.as_ptr());
+                    sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_CHAIN as u16, chain.as_ptr());
+                    sys::nftnl_rule_nlmsg_build_payload(nlh, r);
+                    sys::nftnl_rule_free(r);
+                }
+            },
+        )?
+        .unwrap_or_default();
+        dumped.extend(rules.into_iter().map(|m| (i, m)));
+    }
+    // Parsed (and fingerprinted: libnftnl prints every expression) on every core, an equal
+    // share of rules each, then put back in order.
+    let per = dumped.len().div_ceil(crate::parallel::threads()).max(1);
+    let parsed = crate::parallel::map(dumped.chunks(per).collect(), |part| {
+        let mut text = vec![0u8; 4096];
+        part.iter()
+            .map(|(i, msg)| {
+                let rule = parse_rule(msg, table, &anon, fingerprints.then_some(&mut text))?;
+                Ok((*i, rule))
+            })
+            .collect::<io::Result<Vec<_>>>()
+    });
+    for part in parsed {
+        for (i, rule) in part? {
+            if let Some((c, rule)) = rule
+                && c == live.chains[i].name
+            {
+                live.chains[i].rules.push(rule);
             }
-        },
-    )?
-    .unwrap_or_default();
-    let mut text = vec![0u8; 4096];
-    for msg in &rules {
-        if let Some((chain, rule)) =
-            parse_rule(msg, table, &anon, fingerprints.then_some(&mut text))?
-            && let Some(&i) = index.get(&chain)
-        {
-            live.chains[i].rules.push(rule);
         }
     }
     Ok(live)
@@ -523,12 +542,82 @@ fn parse_chain(msg: &[u8], table: &str) -> io::Result<Option<LiveChain>> {
     }
 }
 
+/// The attributes of a netlink attribute stream: (type without flags, payload).
+fn attrs(mut rest: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        if rest.len() < 4 {
+            return None;
+        }
+        let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
+        let ty = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
+        if len < 4 || len > rest.len() {
+            return None;
+        }
+        let value = &rest[4..len];
+        rest = &rest[len.next_multiple_of(4).min(rest.len())..];
+        Some((ty, value))
+    })
+}
+
+fn nul_str(value: &[u8]) -> &[u8] {
+    &value[..value.iter().position(|&b| b == 0).unwrap_or(value.len())]
+}
+
+/// A rule's chain, handle, comment and first counter, read straight from the message's
+/// attributes (`NFTA_RULE_*`, `NFTA_LIST_ELEM`, `NFTA_EXPR_*`, `NFTA_COUNTER_*`): what `stats`
+/// needs, without libnftnl's parse of every expression.
+fn parse_rule_counters(msg: &[u8], table: &str) -> Option<(String, LiveRule)> {
+    if msg.len() < 20 || msg[16] != libc::NFPROTO_IPV4 as u8 {
+        return None;
+    }
+    let (mut t, mut chain, mut handle, mut comment, mut counter) = (None, None, 0, None, None);
+    for (ty, v) in attrs(&msg[20..]) {
+        match ty {
+            1 => t = Some(nul_str(v)),
+            2 => chain = Some(String::from_utf8_lossy(nul_str(v)).into_owned()),
+            3 if v.len() == 8 => handle = u64::from_be_bytes(v.try_into().ok()?),
+            4 => {
+                for (_, elem) in attrs(v) {
+                    let mut name = &[][..];
+                    let mut data = &[][..];
+                    for (ety, ev) in attrs(elem) {
+                        match ety {
+                            1 => name = nul_str(ev),
+                            2 => data = ev,
+                            _ => {}
+                        }
+                    }
+                    if name == b"counter" && counter.is_none() {
+                        let (mut bytes, mut packets) = (0, 0);
+                        for (cty, cv) in attrs(data) {
+                            let n = cv.try_into().map_or(0, u64::from_be_bytes);
+                            match cty {
+                                1 => bytes = n,
+                                2 => packets = n,
+                                _ => {}
+                            }
+                        }
+                        counter = Some((packets, bytes));
+                    }
+                }
+            }
+            7 => comment = udata_string(v, sys::NFTNL_UDATA_RULE_COMMENT as u8),
+            _ => {}
+        }
+    }
+    (t? == table.as_bytes())
+        .then(|| (chain.unwrap_or_default(), LiveRule { handle, comment, counter, fingerprint: 0 }))
+}
+
 fn parse_rule(
     msg: &[u8],
     table: &str,
     anon: &HashMap<String, u64>,
     mut text: Option<&mut Vec<u8>>,
 ) -> io::Result<Option<(String, LiveRule)>> {
+    if text.is_none() {
+        return Ok(parse_rule_counters(msg, table));
+    }
     // SAFETY: parse of a complete message we own into a fresh rule; its expressions read
     // through an iterator while the rule lives; strings copied; freed.
     unsafe {
