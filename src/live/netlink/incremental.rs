@@ -14,7 +14,7 @@ use std::io;
 use std::time::Duration;
 
 use super::batch::Batch;
-use super::lower::{Key, Lowerer, RulePlan, SetPlan};
+use super::lower::{Key, Lowerer, SetPlan};
 use super::read::{self, LiveChain, LiveRule, LiveTable};
 use super::{ApplyReport, ERESTART, NetlinkError, Object};
 use crate::ir::{BaseChain, ChainKind, Hook, Ruleset, SetElements};
@@ -73,26 +73,30 @@ pub fn apply_observed(
     force: bool,
     between: &mut dyn FnMut(),
 ) -> Result<Changes, NetlinkError> {
+    // No table yet: made whole, with nothing to compare.
+    if !read::table_exists(&rs.table).map_err(NetlinkError::Receive)? {
+        return replace_whole(rs, "the table did not exist".into(), 0);
+    }
     // The view the last apply left stands for the table while the generation is still the
     // one it made: nothing in the namespace changed since, and the batch checks that again.
-    let live_table = |replans: usize| -> io::Result<(LiveTable, bool)> {
-        match if replans == 0 { View::load(&rs.table) } else { None } {
-            Some(v) => Ok((v, true)),
-            None => Ok((read::read_table(&rs.table)?, false)),
+    // Without one, our side is lowered and fingerprinted while the table is read.
+    let (first, prepared) = match View::load(&rs.table) {
+        Some(view) => {
+            let prepared = prepare(rs, Some(&view));
+            (Ok((view, true)), prepared)
         }
+        None => std::thread::scope(|s| {
+            let reader = s.spawn(|| read::read_table(&rs.table).map(|t| (t, false)));
+            let prepared = prepare(rs, None);
+            (reader.join().expect("table reader"), prepared)
+        }),
     };
-    // Our side is lowered and fingerprinted while the table is read: neither needs the other.
-    let (first, prepared) = std::thread::scope(|s| {
-        let reader = s.spawn(|| live_table(0));
-        let prepared = prepare(rs);
-        (reader.join().expect("table reader"), prepared)
-    });
     let mut first = Some(first);
     let mut replans = 0;
     loop {
         let read = match first.take() {
             Some(r) => r,
-            None => live_table(replans),
+            None => read::read_table(&rs.table).map(|t| (t, false)),
         };
         let (live, from_view) = read.map_err(NetlinkError::Receive)?;
         let foreign = live
@@ -105,21 +109,7 @@ pub fn apply_observed(
             None => plan(rs, &live, &prepared),
         };
         let planned = match plan {
-            Plan::Replace(reason) => {
-                View::forget(&rs.table);
-                let report: ApplyReport = super::apply(rs)?;
-                return Ok(Changes {
-                    replaced: Some(reason),
-                    rules_added: report.rules,
-                    chains_added: report.chains,
-                    sets_added: report.sets,
-                    elements_added: report.set_elements,
-                    replans,
-                    kernel: report.kernel,
-                    generation: Some(report.generation),
-                    ..Changes::default()
-                });
-            }
+            Plan::Replace(reason) => return replace_whole(rs, reason, replans),
             Plan::Batch(p) => p,
         };
         let mut changes = planned.changes;
@@ -127,7 +117,10 @@ pub fn apply_observed(
         changes.from_view = from_view;
         if changes.nothing() {
             changes.generation = Some(live.genid);
-            View::save(&rs.table, &live);
+            // Every rule kept: the plan's picture of the table is the table, keys included.
+            let mut view = planned.after;
+            view.genid = live.genid;
+            View::save(&rs.table, &view);
             return Ok(changes);
         }
         between();
@@ -189,9 +182,19 @@ impl View {
     /// file's name, is reused after it goes) and its generation is still the live one.
     fn load(table: &str) -> Option<LiveTable> {
         let text = std::fs::read(Self::path(table)).ok()?;
-        let (cookie, view): (u64, LiveTable) = serde_json::from_slice(&text).ok()?;
+        let (cookie, binary, view): (u64, String, LiveTable) =
+            serde_json::from_slice(&text).ok()?;
         let now = read::namespace_and_generation().ok()?;
-        (now == (cookie, view.genid)).then_some(view)
+        (now == (cookie, view.genid) && binary == Self::binary()).then_some(view)
+    }
+
+    /// This binary, as its file is now: a view's keys stand for fingerprints only as the
+    /// binary that wrote it lowers rules (another build may lower a statement otherwise).
+    fn binary() -> String {
+        let exe = std::env::current_exe().ok();
+        let meta = exe.as_ref().and_then(|e| std::fs::metadata(e).ok());
+        let mtime = meta.as_ref().and_then(|m| m.modified().ok()).map(|t| format!("{t:?}"));
+        format!("{exe:?} {:?} {mtime:?} {}", meta.map(|m| m.len()), env!("CARGO_PKG_VERSION"))
     }
 
     fn save(table: &str, view: &LiveTable) {
@@ -199,7 +202,7 @@ impl View {
         let Ok((cookie, _)) = read::namespace_and_generation() else {
             return Self::forget(table);
         };
-        let Ok(text) = serde_json::to_vec(&(cookie, view)) else { return };
+        let Ok(text) = serde_json::to_vec(&(cookie, Self::binary(), view)) else { return };
         let _ = std::fs::create_dir_all(crate::live::confirm::state_dir());
         let written = crate::files::write_atomically_with(&path, |w| w.write_all(&text), None);
         if written.is_err() {
@@ -225,12 +228,29 @@ impl View {
     }
 }
 
+/// The whole table replaced in one transaction (`super::apply`), for `reason`.
+fn replace_whole(rs: &Ruleset, reason: String, replans: usize) -> Result<Changes, NetlinkError> {
+    View::forget(&rs.table);
+    let report: ApplyReport = super::apply(rs)?;
+    Ok(Changes {
+        replaced: Some(reason),
+        rules_added: report.rules,
+        chains_added: report.chains,
+        sets_added: report.sets,
+        elements_added: report.set_elements,
+        replans,
+        kernel: report.kernel,
+        generation: Some(report.generation),
+        ..Changes::default()
+    })
+}
+
 /// Whether the live table is exactly the ruleset (read and compared as [`apply`] would, but
 /// nothing sent): `diff`'s fast answer.
 pub fn same(rs: &Ruleset) -> io::Result<bool> {
     let (live, prepared) = std::thread::scope(|s| {
         let reader = s.spawn(|| read::read_table(&rs.table));
-        let prepared = prepare(rs);
+        let prepared = prepare(rs, None);
         (reader.join().expect("table reader"), prepared)
     });
     let live = live?;
@@ -241,12 +261,12 @@ pub fn same(rs: &Ruleset) -> io::Result<bool> {
     Ok(ours && matches!(plan(rs, &live, &prepared), Plan::Batch(p) if p.changes.nothing()))
 }
 
-/// Our side of a plan: every rule lowered to the expressions the batch would carry and
-/// fingerprinted, per chain. Made once, while the table is read, and kept when the plan is
-/// made again.
+/// Our side of a plan: every rule's fingerprint and key, per chain (the rules are lowered to
+/// the expressions the batch would carry, printed and let go: only the few rules a plan adds
+/// are lowered again). Made once and kept when the plan is made again.
 struct Prepared {
-    plans: Vec<Vec<RulePlan>>,
     fingerprints: Vec<Vec<u64>>,
+    keys: Vec<Vec<u64>>,
 }
 
 /// Named sets and the ids the batch gives them (anonymous ones are numbered after).
@@ -254,40 +274,67 @@ fn named_ids(rs: &Ruleset) -> Vec<(String, u32)> {
     rs.sets.iter().zip(1..).map(|(s, id)| (s.name.clone(), id)).collect()
 }
 
-fn prepare(rs: &Ruleset) -> Prepared {
+/// A hash of a rule's chain, statement and comment: equal keys, the same rule (the same
+/// binary lowers the same statement the same way; see [`View`]).
+fn rule_key(chain: &str, rule: &crate::ir::Rule, rs: &Ruleset, text: &mut String) -> u64 {
+    use std::hash::Hasher as _;
+    text.clear();
+    crate::emit::push_statement(text, rule, &rs.sets);
+    let mut h = crate::fasthash::FxHasher::default();
+    h.write(chain.as_bytes());
+    h.write_u8(0xff);
+    h.write(text.as_bytes());
+    h.write_u8(0xff);
+    if let Some(c) = crate::emit::comment(chain, rule, &rs.sets, &rs.files) {
+        h.write(c.as_bytes());
+    }
+    h.finish()
+}
+
+/// Fingerprints (and keys) of every rule. With a view of the same binary, a rule whose key is
+/// one of the view's takes that rule's fingerprint: the view's rules are exactly those sent,
+/// so only the rules that changed are lowered and printed.
+fn prepare(rs: &Ruleset, view: Option<&LiveTable>) -> Prepared {
     let named = named_ids(rs);
-    let mut lowerer = Lowerer {
-        named: &named,
-        files: &rs.files,
-        sets: &rs.sets,
-        next_set_id: named.len() as u32 + 1,
-    };
-    let plans: Vec<Vec<RulePlan>> = rs
-        .chains
-        .iter()
-        .map(|c| c.rules.iter().map(|r| lowerer.rule(&c.name, r)).collect())
+    let known: HashMap<u64, u64> = view
+        .into_iter()
+        .flat_map(|v| v.chains.iter().flat_map(|c| &c.rules))
+        .filter(|r| r.key != 0)
+        .map(|r| (r.key, r.fingerprint))
         .collect();
-    // Fingerprints on every core, an equal share of rules each: libnftnl prints every
-    // expression of 100,000 rules.
-    let all: Vec<&RulePlan> = plans.iter().flatten().collect();
+    // Every core takes an equal share of the rules, each with a lowerer of its own (the set
+    // ids it hands out are not part of a fingerprint): libnftnl prints every expression of
+    // 100,000 rules.
+    let all: Vec<(&str, &crate::ir::Rule)> =
+        rs.chains.iter().flat_map(|c| c.rules.iter().map(move |r| (c.name.as_str(), r))).collect();
     let per = all.len().div_ceil(crate::parallel::threads()).max(1);
-    let flat: Vec<u64> = crate::parallel::map(all.chunks(per).collect(), |part| {
-        let mut text = vec![0u8; 4096];
-        part.iter().map(|p| read::planned_fingerprint(p, &mut text)).collect::<Vec<u64>>()
+    let flat: Vec<(u64, u64)> = crate::parallel::map(all.chunks(per).collect(), |part| {
+        let mut lowerer =
+            Lowerer { named: &named, files: &rs.files, sets: &rs.sets, next_set_id: 1 };
+        let (mut text, mut statement) = (vec![0u8; 4096], String::new());
+        part.iter()
+            .map(|(chain, rule)| {
+                let key = rule_key(chain, rule, rs, &mut statement);
+                let fingerprint = match known.get(&key) {
+                    Some(&f) => f,
+                    None => read::planned_fingerprint(&lowerer.rule(chain, rule), &mut text),
+                };
+                (fingerprint, key)
+            })
+            .collect::<Vec<_>>()
     })
     .into_iter()
     .flatten()
     .collect();
     let mut rest = &flat[..];
-    let fingerprints = plans
-        .iter()
-        .map(|p| {
-            let (mine, more) = rest.split_at(p.len());
-            rest = more;
-            mine.to_vec()
-        })
-        .collect();
-    Prepared { plans, fingerprints }
+    let (mut fingerprints, mut keys) = (Vec::new(), Vec::new());
+    for c in &rs.chains {
+        let (mine, more) = rest.split_at(c.rules.len());
+        rest = more;
+        fingerprints.push(mine.iter().map(|p| p.0).collect());
+        keys.push(mine.iter().map(|p| p.1).collect());
+    }
+    Prepared { fingerprints, keys }
 }
 
 enum Plan {
@@ -406,14 +453,14 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> Plan {
     }
 
     // Each chain's live rules matched against our rules' fingerprints.
-    let mut additions: Vec<(usize, usize, &RulePlan, Option<u64>)> = Vec::new();
+    let mut additions: Vec<(usize, usize, Option<u64>)> = Vec::new();
     let mut after = LiveTable {
         genid: super::next_generation(live.genid),
         comment: live.comment.clone(),
         ..LiveTable::default()
     };
     for (c, chain) in rs.chains.iter().enumerate() {
-        let (plans, new) = (&prepared.plans[c], &prepared.fingerprints[c]);
+        let new = &prepared.fingerprints[c];
         let old_rules = live_chains.get(chain.name.as_str()).map_or(&[][..], |l| &l.rules[..]);
         let old: Vec<u64> = old_rules.iter().map(|r| r.fingerprint).collect();
         let mut kept = vec![false; old.len()];
@@ -458,14 +505,16 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> Plan {
             rules: (0..new.len())
                 .map(|n| LiveRule {
                     handle: handles[n],
-                    comment: plans[n].comment.clone(),
+                    // The fingerprint holds it; the view does not need the text.
+                    comment: None,
                     counter: None,
                     fingerprint: new[n],
+                    key: prepared.keys[c][n],
                 })
                 .collect(),
         });
         for (at, n) in inserts {
-            additions.push((c, n, &plans[n], next_kept[at]));
+            additions.push((c, n, next_kept[at]));
         }
     }
     // Chains that went away: emptied, then deleted (after every rule that jumps to them).
@@ -508,8 +557,15 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> Plan {
         changes.elements_added += added.len();
     }
     // New rules, each after the anonymous sets it uses.
-    for (c, n, plan, before) in additions {
+    let mut lowerer = Lowerer {
+        named: &named,
+        files: &rs.files,
+        sets: &rs.sets,
+        next_set_id: named.len() as u32 + 1,
+    };
+    for (c, n, before) in additions {
         let chain = &rs.chains[c];
+        let plan = lowerer.rule(&chain.name, &chain.rules[n]);
         objects.push((
             b.next_seq(),
             Object::Rule {

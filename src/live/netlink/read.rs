@@ -40,6 +40,11 @@ pub struct LiveRule {
     /// The first counter's packets and bytes.
     pub counter: Option<(u64, u64)>,
     pub fingerprint: u64,
+    /// For a rule of the view the last apply left: a hash of its chain, nft statement and
+    /// comment, by which the next apply finds its fingerprint without lowering it again (0:
+    /// none).
+    #[serde(default)]
+    pub key: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -216,6 +221,22 @@ pub fn generation() -> io::Result<u32> {
     genid(&socket, &mut Seq(0))
 }
 
+/// Whether `table ip NAME` exists: one request, before anything is read of it.
+pub fn table_exists(table: &str) -> io::Result<bool> {
+    let socket = Socket::open()?;
+    let name = cstring(table);
+    let answer = request(&socket, libc::NFT_MSG_GETTABLE as u16, 0, 1, |nlh| {
+        // SAFETY: a table object with its name, written into the request, then freed.
+        unsafe {
+            let t = sys::nftnl_table_alloc();
+            sys::nftnl_table_set_str(t, sys::NFTNL_TABLE_NAME as u16, name.as_ptr());
+            sys::nftnl_table_nlmsg_build_payload(nlh, t);
+            sys::nftnl_table_free(t);
+        }
+    })?;
+    Ok(answer.is_some())
+}
+
 /// The calling thread's network namespace (its never-reused cookie) and its ruleset
 /// generation.
 pub fn namespace_and_generation() -> io::Result<(u64, u32)> {
@@ -355,7 +376,6 @@ fn read_once(
     // One dump per chain: the kernel walks a dumped chain from its head again for every
     // buffer it fills, and a table-wide dump from the table's first chain (see
     // `layout::chunk`, which keeps chains short for this).
-    let mut dumped: Vec<(usize, Vec<u8>)> = Vec::new();
     for i in 0..live.chains.len() {
         let chain = cstring(&live.chains[i].name);
         let rules = request(
@@ -375,26 +395,20 @@ fn read_once(
             },
         )?
         .unwrap_or_default();
-        dumped.extend(rules.into_iter().map(|m| (i, m)));
-    }
-    // Parsed (and fingerprinted: libnftnl prints every expression) on every core, an equal
-    // share of rules each, then put back in order.
-    let per = dumped.len().div_ceil(crate::parallel::threads()).max(1);
-    let parsed = crate::parallel::map(dumped.chunks(per).collect(), |part| {
-        let mut text = vec![0u8; 4096];
-        part.iter()
-            .map(|(i, msg)| {
-                let rule = parse_rule(msg, table, &anon, fingerprints.then_some(&mut text))?;
-                Ok((*i, rule))
-            })
-            .collect::<io::Result<Vec<_>>>()
-    });
-    for part in parsed {
-        for (i, rule) in part? {
-            if let Some((c, rule)) = rule
-                && c == live.chains[i].name
-            {
-                live.chains[i].rules.push(rule);
+        // Parsed (and fingerprinted: libnftnl prints every expression) on every core, an
+        // equal share of the chain's rules each; a chain's messages go once it is read.
+        let per = rules.len().div_ceil(crate::parallel::threads()).max(1);
+        let parsed = crate::parallel::map(rules.chunks(per).collect(), |part| {
+            let mut text = vec![0u8; 4096];
+            part.iter()
+                .map(|msg| parse_rule(msg, table, &anon, fingerprints.then_some(&mut text)))
+                .collect::<io::Result<Vec<_>>>()
+        });
+        for part in parsed {
+            for (c, rule) in part?.into_iter().flatten() {
+                if c == live.chains[i].name {
+                    live.chains[i].rules.push(rule);
+                }
             }
         }
     }
@@ -605,8 +619,9 @@ fn parse_rule_counters(msg: &[u8], table: &str) -> Option<(String, LiveRule)> {
             _ => {}
         }
     }
-    (t? == table.as_bytes())
-        .then(|| (chain.unwrap_or_default(), LiveRule { handle, comment, counter, fingerprint: 0 }))
+    (t? == table.as_bytes()).then(|| {
+        (chain.unwrap_or_default(), LiveRule { handle, comment, counter, fingerprint: 0, key: 0 })
+    })
 }
 
 fn parse_rule(
@@ -667,8 +682,9 @@ fn parse_rule(
         if t.as_deref() != Some(table) || family != libc::NFPROTO_IPV4 as u32 {
             return Ok(None);
         }
-        let fingerprint = if text.is_some() { h.finish() } else { 0 };
-        let rule = LiveRule { handle, comment, counter, fingerprint };
+        // A fingerprinted rule is compared by its fingerprint, which holds the comment.
+        let (fingerprint, comment) = if text.is_some() { (h.finish(), None) } else { (0, comment) };
+        let rule = LiveRule { handle, comment, counter, fingerprint, key: 0 };
         Ok(Some((chain.unwrap_or_default(), rule)))
     }
 }
