@@ -345,6 +345,19 @@ pub enum Match {
         iface: Option<Dir>,
         types: u16,
     },
+    /// iptables `--ctstatus`, `--ctstate SNAT|DNAT`: `ct status & bits != 0` (`neg`: `== 0`).
+    CtStatus {
+        neg: bool,
+        bits: u32,
+    },
+    /// iptables `--ctorigsrc` …: `ct original|reply ip saddr|daddr NET` (`repl`: reply,
+    /// `dst`: daddr).
+    CtAddr {
+        neg: bool,
+        repl: bool,
+        dst: bool,
+        net: Ipv4Network,
+    },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),
@@ -375,6 +388,14 @@ pub enum Key {
     SkUid,
     /// `meta skgid`.
     SkGid,
+    /// `ct original protocol` (before [`Key::CtPort`]: nft reads a port after it).
+    CtProto,
+    /// `ct original|reply proto-src|proto-dst` (`repl`: reply, `dst`: proto-dst).
+    CtPort { repl: bool, dst: bool },
+    /// `ct direction` (0 original, 1 reply).
+    CtDir,
+    /// `ct expiration` in milliseconds (host byte order).
+    CtExpire,
 }
 
 /// How a [`Match::Value`] compares: an inclusive range (`(n, n)` is one value), `>` or `<`.

@@ -306,6 +306,45 @@ impl RateUnit {
     }
 }
 
+/// Conntrack status bits: iptables' name (`--ctstatus`, any case; SNAT and DNAT are
+/// `--ctstate` words), nft's name, the kernel's bit (`IPS_*`).
+pub const CT_STATUS: &[(&str, &str, u32)] = &[
+    ("EXPECTED", "expected", 0x01),
+    ("SEEN_REPLY", "seen-reply", 0x02),
+    ("ASSURED", "assured", 0x04),
+    ("CONFIRMED", "confirmed", 0x08),
+    ("SNAT", "snat", 0x10),
+    ("DNAT", "dnat", 0x20),
+];
+
+/// nft's names of the conntrack status bits set in `bits`, lowest first.
+pub fn ct_status_names(bits: u32) -> Vec<&'static str> {
+    CT_STATUS.iter().filter(|e| bits & e.2 != 0).map(|e| e.1).collect()
+}
+
+/// An nft time text (`10s999ms`, `1h2m`, `500ms`) in milliseconds; `None` for anything else.
+pub fn time_ms(text: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let scale = match &rest[..unit] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(scale)?)?;
+        rest = &rest[unit..];
+    }
+    (!text.is_empty()).then_some(total)
+}
+
 /// Conntrack states: nft's name (iptables writes it in capitals, and takes any case) and the
 /// kernel's bit in the `ct state` mask.
 pub const CT_STATES: &[(CtState, &str, u32)] = &[

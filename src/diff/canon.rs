@@ -240,7 +240,40 @@ fn matcher(m: &Value, out: &mut String) {
     let op = m["op"].as_str().unwrap_or("");
     let left = &m["left"];
     let right = &m["right"];
-    if left.pointer("/ct/key").and_then(Value::as_str) == Some("state") {
+    let ct_key = left.pointer("/ct/key").and_then(Value::as_str);
+    if ct_key == Some("status") && matches!(op, "in" | "!") {
+        // nft lists `ct status & B != 0` as `ct status B` (op `in`), `== 0` with op `!`.
+        let mut bits: Vec<String> = match right {
+            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap_or("?").to_string()).collect(),
+            other => vec![other.as_str().map_or_else(|| other.to_string(), str::to_owned)],
+        };
+        bits.sort_unstable();
+        out.push_str(if op == "!" { "ct status none-of " } else { "ct status any-of " });
+        out.push_str(&bits.join(","));
+        return;
+    }
+    if ct_key == Some("protocol") {
+        // nft lists `ct original protocol` without its direction, by name.
+        out.push_str(if op == "!=" { "!= ct protocol " } else { "== ct protocol " });
+        return number(right, vocab::listed_protocol, out);
+    }
+    if ct_key == Some("expiration") {
+        // nft lists a time in whole seconds (10999 ms as 10): compare in those.
+        let secs = |v: &Value| -> Value {
+            match v.as_str().and_then(vocab::time_ms) {
+                Some(ms) => Value::from(ms / 1000),
+                None => v.clone(),
+            }
+        };
+        let right = match right.get("range").and_then(Value::as_array).map(Vec::as_slice) {
+            Some([a, b]) => serde_json::json!({"range": [secs(a), secs(b)]}),
+            _ => secs(right),
+        };
+        out.push_str(op);
+        out.push_str(" ct expiration ");
+        return push_json(out, &right);
+    }
+    if ct_key == Some("state") {
         let mut states: Vec<String> = match right {
             Value::String(s) => vec![s.clone()],
             Value::Array(a) => {
@@ -522,6 +555,31 @@ mod tests {
             dnat(json!({"prefix": {"addr": "198.51.100.2", "len": 31}}))
         );
         assert_eq!(dnat(json!("192.0.2.1")), dnat(json!({"range": ["192.0.2.1", "192.0.2.1"]})));
+    }
+
+    /// nft lists conntrack status bits in any order, `ct protocol` without its direction and by
+    /// name, and an expiry in whole seconds (10999 ms as 10).
+    #[test]
+    fn conntrack_matches_compare_as_nft_lists_them() {
+        let m = |op: &str, left: Value, right: Value| {
+            rule(&[json!({"match": {"op": op, "left": left, "right": right}})])
+        };
+        let status = json!({"ct": {"key": "status"}});
+        assert_eq!(
+            m("in", status.clone(), json!(["assured", "expected"])),
+            m("in", status.clone(), json!(["expected", "assured"]))
+        );
+        assert_ne!(m("in", status.clone(), json!("snat")), m("!", status, json!("snat")));
+        assert_eq!(
+            m("==", json!({"ct": {"key": "protocol", "dir": "original"}}), json!(6)),
+            m("==", json!({"ct": {"key": "protocol"}}), json!("tcp"))
+        );
+        let exp = json!({"ct": {"key": "expiration"}});
+        assert_eq!(
+            m("==", exp.clone(), json!({"range": ["10s", "10s999ms"]})),
+            m("==", exp.clone(), json!({"range": [10, 10]}))
+        );
+        assert_ne!(m("==", exp.clone(), json!("11s")), m("==", exp, json!(10)));
     }
 
     /// The forms nft lists a mark statement in (`& (A|X) | X`, `|`, `^`) and ours compare by

@@ -5,6 +5,8 @@
 use ipnetwork::Ipv4Network;
 use serde_json::{Value, json};
 
+use crate::vocab;
+
 use super::rule::{l4_name, tcp_flag_names};
 use crate::ir::{
     Action, AddrMatch, BaseChain, ChainKind, Cmp, Dir, Hook, Key, Match, Mss, NatFlags, NatTarget,
@@ -241,19 +243,29 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
                 Key::TcpMss => json!({"tcp option": {"name": "maxseg", "field": "size"}}),
                 Key::SkUid => json!({"meta": {"key": "skuid"}}),
                 Key::SkGid => json!({"meta": {"key": "skgid"}}),
+                Key::CtProto => json!({"ct": {"key": "protocol", "dir": "original"}}),
+                Key::CtPort { repl, dst } => json!({"ct": {
+                    "key": if *dst { "proto-dst" } else { "proto-src" },
+                    "dir": if *repl { "reply" } else { "original" },
+                }}),
+                Key::CtDir => json!({"ct": {"key": "direction"}}),
+                Key::CtExpire => json!({"ct": {"key": "expiration"}}),
             };
             // One value as nft lists it: packet types, DSCP classes and ECN codepoints by name.
             let one = |n: u32| match key {
                 Key::PktType => json!(super::rule::pkttype_name(n)),
                 Key::Ecn => json!(["not-ect", "ect1", "ect0", "ce"][n as usize & 3]),
                 Key::Dscp => dscp_name(n).map_or_else(|| json!(n), |s| json!(s)),
+                Key::CtDir => json!(if n == 0 { "original" } else { "reply" }),
+                // A number is seconds to nft: milliseconds go as a time text.
+                Key::CtExpire => json!(super::rule::expiry(n)),
                 _ => json!(n),
             };
             match cmp {
                 Cmp::Gt(n) => matcher(">", left, json!(n)),
                 Cmp::Lt(n) => matcher("<", left, json!(n)),
                 Cmp::Range(a, b) if a == b => matcher(op(*neg), left, one(*a)),
-                Cmp::Range(a, b) => matcher(op(*neg), left, json!({"range": [a, b]})),
+                Cmp::Range(a, b) => matcher(op(*neg), left, json!({"range": [one(*a), one(*b)]})),
             }
         }
         Match::EtherSaddr { neg, addr: a } => {
@@ -283,6 +295,17 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
             let names = super::rule::addr_type_names(*types);
             let right = if names.len() == 1 { json!(names[0]) } else { json!({"set": names}) };
             matcher(op(*neg), json!({"fib": {"result": "type", "flags": flags}}), right)
+        }
+        // As nft lists `ct status & B != 0` (`== 0`): `ct status B` (`ct status ! B`).
+        Match::CtStatus { neg, bits } => {
+            let names = vocab::ct_status_names(*bits);
+            let right = if names.len() == 1 { json!(names[0]) } else { json!(names) };
+            matcher(if *neg { "!" } else { "in" }, json!({"ct": {"key": "status"}}), right)
+        }
+        Match::CtAddr { neg, repl, dst, net: n } => {
+            let key = if *dst { "ip daddr" } else { "ip saddr" };
+            let dir = if *repl { "reply" } else { "original" };
+            matcher(op(*neg), json!({"ct": {"key": key, "dir": dir}}), net(n))
         }
         Match::Mark { ct, neg, value, mask } => {
             let key = mark_key(*ct);

@@ -144,6 +144,11 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
                     out.push_str(if *neg { " != " } else { " == " });
                     match (key, a == b) {
                         (Key::PktType, true) => write!(out, "{}", pkttype_name(*a)),
+                        (Key::CtDir, true) => {
+                            write!(out, "{}", if *a == 0 { "original" } else { "reply" })
+                        }
+                        (Key::CtExpire, true) => write!(out, "{}", expiry(*a)),
+                        (Key::CtExpire, false) => write!(out, "{}-{}", expiry(*a), expiry(*b)),
                         (_, true) => write!(out, "{a}"),
                         (_, false) => write!(out, "{a}-{b}"),
                     }
@@ -188,6 +193,20 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
                 let _ = write!(out, "{{ {} }}", names.join(", "));
             }
         }
+        Match::CtStatus { neg, bits } => {
+            let op = if *neg { "==" } else { "!=" };
+            let _ = write!(out, "ct status & ({}) {op} 0", vocab::ct_status_names(*bits).join("|"));
+        }
+        Match::CtAddr { neg, repl, dst, net } => {
+            let _ = write!(
+                out,
+                "ct {} ip {} {}{}",
+                if *repl { "reply" } else { "original" },
+                if *dst { "daddr" } else { "saddr" },
+                neq(*neg),
+                net
+            );
+        }
         Match::Mark { ct, neg, value, mask } => {
             out.push_str(mark_key(*ct));
             if *mask != u32::MAX {
@@ -196,6 +215,16 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
             let op = if *neg { "!=" } else { "==" };
             let _ = write!(out, " {op} {value:#010x}");
         }
+    }
+}
+
+/// Milliseconds as an nft time: a number alone is seconds to nft, and it refuses a large one
+/// written in milliseconds only (`4294967294ms`), so seconds and the rest.
+pub(crate) fn expiry(ms: u32) -> String {
+    match (ms / 1000, ms % 1000) {
+        (s, 0) => format!("{s}s"),
+        (0, m) => format!("{m}ms"),
+        (s, m) => format!("{s}s{m}ms"),
     }
 }
 
@@ -213,6 +242,13 @@ fn value_key(key: Key) -> &'static str {
         Key::TcpMss => "tcp option maxseg size",
         Key::SkUid => "meta skuid",
         Key::SkGid => "meta skgid",
+        Key::CtProto => "ct original protocol",
+        Key::CtPort { repl: false, dst: false } => "ct original proto-src",
+        Key::CtPort { repl: false, dst: true } => "ct original proto-dst",
+        Key::CtPort { repl: true, dst: false } => "ct reply proto-src",
+        Key::CtPort { repl: true, dst: true } => "ct reply proto-dst",
+        Key::CtDir => "ct direction",
+        Key::CtExpire => "ct expiration",
     }
 }
 

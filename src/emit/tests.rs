@@ -245,6 +245,32 @@ fn matches_text() {
             "tcp option maxseg size == 1-535",
         ),
         (Match::TcpFlags { neg: true, mask: 0x80, comp: 0 }, "tcp flags & (cwr) != 0"),
+        (Match::CtStatus { neg: false, bits: 0x30 }, "ct status & (snat|dnat) != 0"),
+        (Match::CtStatus { neg: true, bits: 0x02 }, "ct status & (seen-reply) == 0"),
+        (
+            Match::CtAddr { neg: true, repl: true, dst: false, net: "10.0.0.0/8".parse().unwrap() },
+            "ct reply ip saddr != 10.0.0.0/8",
+        ),
+        (
+            Match::Value { key: Key::CtExpire, neg: false, cmp: Cmp::Range(10_000, 10_999) },
+            "ct expiration == 10s-10s999ms",
+        ),
+        (
+            Match::Value { key: Key::CtExpire, neg: true, cmp: Cmp::Range(500, 500) },
+            "ct expiration != 500ms",
+        ),
+        (
+            Match::Value {
+                key: Key::CtPort { repl: false, dst: true },
+                neg: false,
+                cmp: Cmp::Range(80, 80),
+            },
+            "ct original proto-dst == 80",
+        ),
+        (
+            Match::Value { key: Key::CtDir, neg: false, cmp: Cmp::Range(1, 1) },
+            "ct direction == reply",
+        ),
     ];
     for (m, text) in cases {
         assert_eq!(

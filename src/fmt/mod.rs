@@ -17,7 +17,7 @@
 use crate::diagnostic::{Diagnostic, FileId, Span};
 use crate::syntax::{
     self,
-    ast::{self, MatchKind, Rule, TargetKind},
+    ast::{self, HeaderKey, MatchKind, Rule, TargetKind},
     options::Opt,
 };
 
@@ -89,6 +89,12 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::SrcRange(_) => 30,
         MatchKind::DstRange(_) => 31,
         MatchKind::CtState(_) => 40,
+        MatchKind::CtStatus(_) | MatchKind::CtAddr { .. } => 41,
+        MatchKind::Header {
+            key:
+                HeaderKey::CtProto | HeaderKey::CtDir | HeaderKey::CtExpire | HeaderKey::CtPort { .. },
+            ..
+        } => 41,
         MatchKind::Set { .. } => 50,
         MatchKind::Mark { ct: false, .. } => 60,
         MatchKind::Mark { ct: true, .. } => 61,
@@ -225,7 +231,11 @@ fn print_rule(src: &str, rule: &Rule) -> String {
                 piece
             }
             // `--ttl-gt` or `--ttl-eq`, `--dscp` or `--dscp-class`: as written.
-            MatchKind::Header { .. } | MatchKind::Mac(_) | MatchKind::Owner { .. } => {
+            MatchKind::Header { .. }
+            | MatchKind::Mac(_)
+            | MatchKind::Owner { .. }
+            | MatchKind::CtStatus(_)
+            | MatchKind::CtAddr { .. } => {
                 let written = at(m.span);
                 let opt = Opt::of_spelling(option_word(written)).unwrap_or(Opt::Length);
                 plain(opt, option_value(written).to_string())
@@ -235,7 +245,9 @@ fn print_rule(src: &str, rule: &Rule) -> String {
                 ..plain(Opt::Mark, option_value(at(m.span)).to_string())
             },
         };
-        pieces.push(piece);
+        // Conntrack options share one `-m conntrack`, as iptables prints them.
+        let shares_module = piece.shares_module || piece.module == Some("conntrack");
+        pieces.push(Piece { shares_module, ..piece });
     }
     if let Some(c) = &rule.comment {
         pieces.push(Piece {

@@ -465,6 +465,7 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
                 s.opaque = true;
             }
             // Header values are not modelled either; some need their protocol.
+            Match::CtStatus { .. } | Match::CtAddr { .. } => s.opaque = true,
             Match::Value { key, .. } => {
                 match key {
                     crate::ir::Key::AhSpi => s.proto.and_only(51),

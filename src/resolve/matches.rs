@@ -258,6 +258,19 @@ impl Resolver<'_> {
                         H::AhSpi => ir::Key::AhSpi,
                         H::EspSpi => ir::Key::EspSpi,
                         H::Mss => ir::Key::TcpMss,
+                        H::CtProto => ir::Key::CtProto,
+                        H::CtDir => ir::Key::CtDir,
+                        H::CtPort { repl, dst } => ir::Key::CtPort { repl, dst },
+                        // xt_conntrack compares whole seconds left; nft reads milliseconds.
+                        H::CtExpire => {
+                            let ir::Cmp::Range(a, b) = cmp else { continue };
+                            ext.push(Match::Value {
+                                key: ir::Key::CtExpire,
+                                neg,
+                                cmp: ir::Cmp::Range(a * 1000, b * 1000 + 999),
+                            });
+                            continue;
+                        }
                     };
                     if key == H::Mss && neg {
                         // xt_tcpmss matches `! --mss` on a packet without the option; nft's
@@ -282,6 +295,10 @@ impl Resolver<'_> {
                     ext.push(Match::Value { key: ir_key, neg, cmp });
                 }
                 MatchKind::Mac(addr) => ext.push(Match::EtherSaddr { neg, addr: *addr }),
+                &MatchKind::CtStatus(bits) => ext.push(Match::CtStatus { neg, bits }),
+                &MatchKind::CtAddr { repl, dst, net } => {
+                    ext.push(Match::CtAddr { neg, repl, dst, net })
+                }
                 &MatchKind::Statistic { nth, probability, every, packet, .. } => {
                     let bad = |me: &mut Self, msg: &str, help: &str| {
                         me.error(

@@ -146,6 +146,10 @@ pub enum MatchKind {
     /// `-f`, `-m dscp`, `-m ecn`, `-m ah`, `-m esp`, `-m tcpmss`. `-f` and the ECN TCP flags
     /// carry `Range(1, 1)` (the flag is set).
     Header { key: HeaderKey, cmp: crate::ir::Cmp },
+    /// `--ctstatus`, `--ctstate SNAT,DNAT`: any of the conntrack status bits is set.
+    CtStatus(u32),
+    /// `--ctorigsrc` (`repl`: `--ctrepl…`, `dst`: `…dst`).
+    CtAddr { repl: bool, dst: bool, net: ipnetwork::Ipv4Network },
     /// `-m mac --mac-source`.
     Mac([u8; 6]),
     /// `-m statistic --mode random|nth` with its options (`probability` scaled to 2^31, as
@@ -189,6 +193,14 @@ pub enum HeaderKey {
     EspSpi,
     /// `-m tcpmss --mss`: the MSS option's value.
     Mss,
+    /// `--ctproto`: the connection's protocol.
+    CtProto,
+    /// `--ctdir`: 0 original, 1 reply.
+    CtDir,
+    /// `--ctexpire`: the seconds left.
+    CtExpire,
+    /// `--ctorigsrcport` (`repl`: `--ctrepl…`, `dst`: `…dstport`).
+    CtPort { repl: bool, dst: bool },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -85,6 +85,11 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             diags.push(d);
         }
     }
+    for it in items {
+        if let Some(d) = conntrack_misuse(items, it) {
+            diags.push(d);
+        }
+    }
     // Options that say nothing without another of their module.
     let has = |o: Opt| items.iter().any(|i| i.opt == o);
     for it in items {
@@ -124,7 +129,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
         })
         .collect();
     let proto = items.iter().find_map(|i| match (&i.val, i.neg) {
-        (Val::Proto(p), None) => Some(&p.node),
+        (Val::Proto(p), None) if i.opt == Opt::Proto => Some(&p.node),
         _ => None,
     });
     let proto_name = |p: &Protocol| match p {
@@ -705,6 +710,62 @@ fn mark_target(
     ))
 }
 
+/// The IP protocol number of a `-p`/`--ctproto` value (0 for `all`).
+fn proto_number(p: &Protocol) -> u8 {
+    match p {
+        Protocol::All => 0,
+        Protocol::Tcp => 6,
+        Protocol::Udp => 17,
+        Protocol::Udplite => 136,
+        Protocol::Sctp => 132,
+        Protocol::Icmp => 1,
+        Protocol::Number(n) => *n,
+    }
+}
+
+/// What `-m conntrack` allows but nft cannot say exactly.
+fn conntrack_misuse(items: &[Item<'_>], it: &Item<'_>) -> Option<Diagnostic> {
+    match (it.opt, &it.val) {
+        // xt_conntrack's `! --ctstate SNAT` also matches a packet without a connection (its
+        // state bits are INVALID or UNTRACKED); nft's `ct status` never matches one.
+        (Opt::CtState, Val::Num(_)) if it.neg.is_some() => Some(
+            e008(
+                "`! --ctstate SNAT|DNAT` cannot be translated: it also matches packets without \
+                 a connection, which nft's `ct status` never matches"
+                    .to_string(),
+                it.span,
+            )
+            .with_help("match the other connections positively, e.g. `--ctstatus` bits"),
+        ),
+        (Opt::CtProto, Val::Proto(p)) if proto_number(&p.node) == 0 => Some(
+            e008("`--ctproto` of protocol 0 matches no connection".to_string(), p.span)
+                .with_help("name a protocol such as tcp or udp"),
+        ),
+        (Opt::CtOrigSrcPort | Opt::CtOrigDstPort | Opt::CtReplSrcPort | Opt::CtReplDstPort, _) => {
+            // nft reads a conntrack port only with a known protocol (`ct original protocol`
+            // before it); xt_conntrack compares the tuple's port whatever the protocol.
+            let ok = items.iter().any(|i| match (&i.val, i.opt, i.neg) {
+                (Val::Proto(p), Opt::CtProto, None) => {
+                    matches!(proto_number(&p.node), 6 | 17 | 33 | 132 | 136)
+                }
+                _ => false,
+            });
+            (!ok).then(|| {
+                e008(
+                    format!(
+                        "`{}` needs `--ctproto tcp` (or udp, udplite, sctp, dccp) in the same \
+                         rule: nft reads a conntrack port only for a known protocol",
+                        it.spelling
+                    ),
+                    it.name_span,
+                )
+                .with_help("add `--ctproto tcp` (a port of any protocol has no nft form)")
+            })
+        }
+        _ => None,
+    }
+}
+
 /// The header value an option compares, for the options that make a [`MatchKind::Header`].
 fn header_key(o: Opt) -> Option<HeaderKey> {
     Some(match o {
@@ -719,6 +780,13 @@ fn header_key(o: Opt) -> Option<HeaderKey> {
         Opt::AhSpi => HeaderKey::AhSpi,
         Opt::EspSpi => HeaderKey::EspSpi,
         Opt::MssMatch => HeaderKey::Mss,
+        Opt::CtProto => HeaderKey::CtProto,
+        Opt::CtDir => HeaderKey::CtDir,
+        Opt::CtExpire => HeaderKey::CtExpire,
+        Opt::CtOrigSrcPort => HeaderKey::CtPort { repl: false, dst: false },
+        Opt::CtOrigDstPort => HeaderKey::CtPort { repl: false, dst: true },
+        Opt::CtReplSrcPort => HeaderKey::CtPort { repl: true, dst: false },
+        Opt::CtReplDstPort => HeaderKey::CtPort { repl: true, dst: true },
         _ => return None,
     })
 }
@@ -787,11 +855,20 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
                     (Opt::TtlLt, Val::Num(n)) => Cmp::Lt(n),
                     (_, Val::Num(n)) => Cmp::Range(n, n),
                     (_, Val::NumRange(a, b)) => Cmp::Range(a, b),
+                    (_, Val::Proto(p)) => {
+                        let n = u32::from(proto_number(&p.node));
+                        Cmp::Range(n, n)
+                    }
                     _ => Cmp::Range(1, 1),
                 };
                 MatchKind::Header { key, cmp }
             }
             (Opt::MacSource, Val::Mac(m)) => MatchKind::Mac(m),
+            (Opt::CtState | Opt::CtStatus, Val::Num(bits)) => MatchKind::CtStatus(bits),
+            (Opt::CtOrigSrc, Val::Net(net)) => MatchKind::CtAddr { repl: false, dst: false, net },
+            (Opt::CtOrigDst, Val::Net(net)) => MatchKind::CtAddr { repl: false, dst: true, net },
+            (Opt::CtReplSrc, Val::Net(net)) => MatchKind::CtAddr { repl: true, dst: false, net },
+            (Opt::CtReplDst, Val::Net(net)) => MatchKind::CtAddr { repl: true, dst: true, net },
             (Opt::StatMode, Val::Num(mode)) => {
                 out.push(Match {
                     span: it.span,

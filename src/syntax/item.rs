@@ -63,6 +63,8 @@ pub(super) enum Val {
     NumRange(u32, u32),
     /// `--mac-source`.
     Mac([u8; 6]),
+    /// One network (`--ctorigsrc`).
+    Net(ipnetwork::Ipv4Network),
 }
 
 /// One option of a line, lowered.

@@ -268,7 +268,37 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::Ports(list)
         }
-        ValueKind::States => Val::States(states(ctx, v)?),
+        ValueKind::States => match ct_nat_states(ctx, opt, v)? {
+            Some(bits) => Val::Num(bits),
+            None => Val::States(states(ctx, v)?),
+        },
+        ValueKind::CtStatus => {
+            let mut bits = 0u32;
+            for name in v.as_str().split(',') {
+                if name.eq_ignore_ascii_case("NONE") {
+                    continue;
+                }
+                match vocab::CT_STATUS[..4].iter().find(|e| e.0.eq_ignore_ascii_case(name)) {
+                    Some(e) => bits |= e.2,
+                    None => {
+                        return Err(e008(
+                            format!("unknown conntrack status `{}`", shown(name)),
+                            ctx.span(v),
+                        )
+                        .with_help("use EXPECTED, SEEN_REPLY, ASSURED or CONFIRMED"));
+                    }
+                }
+            }
+            if bits == 0 {
+                return Err(e008(
+                    "`--ctstatus NONE` sets no status bit: it matches no connection".to_string(),
+                    ctx.span(v),
+                )
+                .with_help("name a status: EXPECTED, SEEN_REPLY, ASSURED or CONFIRMED"));
+            }
+            Val::Num(bits)
+        }
+        ValueKind::CtAddr => Val::Net(ct_addr(ctx, v)?),
         ValueKind::Text { max, what } => {
             let t = text(ctx, v);
             if t.node.chars().count() > max {
@@ -417,6 +447,7 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
         ValueKind::Name { .. } => {
             let (list, what) = match opt {
                 Opt::PktType => (names::PKT_TYPES, "packet type"),
+                Opt::CtDir => (names::CT_DIRS, "conntrack direction"),
                 Opt::StatMode => (names::STAT_MODES, "statistic mode"),
                 _ => (names::DSCP_CLASSES, "DiffServ class"),
             };
@@ -744,6 +775,63 @@ fn port_spec(ctx: LineCtx<'_>, p: Pair<'_, G>) -> Res<Spanned<PortSpec>> {
     Ok(Spanned::new(spec, span))
 }
 
+/// `--ctstate` of SNAT/DNAT only: those words are `ct status` bits, not states. `None` when
+/// no word is SNAT or DNAT; an error for a mix, which one nft match cannot express.
+fn ct_nat_states(ctx: LineCtx<'_>, opt: Opt, p: &Pair<'_, G>) -> Res<Option<u32>> {
+    if opt != Opt::CtState {
+        return Ok(None);
+    }
+    let words: Vec<String> =
+        p.clone().into_inner().map(|c| c.as_str().to_ascii_uppercase()).collect();
+    let nat = |w: &str| vocab::CT_STATUS[4..].iter().find(|e| e.0 == w).map(|e| e.2);
+    let bits: Vec<u32> = words.iter().filter_map(|w| nat(w)).collect();
+    if bits.is_empty() {
+        return Ok(None);
+    }
+    if bits.len() < words.len() {
+        return Err(e008(
+            "`--ctstate` mixes connection states with SNAT/DNAT, which nft reads from another \
+             field (`ct status`): one rule cannot match either"
+                .to_string(),
+            ctx.span(p),
+        )
+        .with_help("write one rule for the states and one for SNAT/DNAT"));
+    }
+    Ok(Some(bits.iter().fold(0, |a, b| a | b)))
+}
+
+/// `A[/N]` or `A/M.M.M.M` (a contiguous mask) of the conntrack address options.
+fn ct_addr(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<ipnetwork::Ipv4Network> {
+    let text = p.as_str();
+    let bad = || {
+        e008(format!("`{}` is not an IPv4 address or network", shown(text)), ctx.span(p))
+            .with_help("write an address such as 10.0.0.1, or 10.0.0.0/8 or 10.0.0.0/255.0.0.0")
+    };
+    let (a, m) = text.split_once('/').map_or((text, None), |(a, m)| (a, Some(m)));
+    let addr = crate::net::parse_addr(a).map_err(|_| bad())?;
+    let prefix = match m {
+        None => 32,
+        Some(m) if m.contains('.') => {
+            let mask = u32::from(crate::net::parse_addr(m).map_err(|_| bad())?);
+            if mask.leading_ones() + mask.trailing_zeros() != 32 {
+                return Err(e008(format!("mask `{}` is not contiguous", shown(m)), ctx.span(p))
+                    .with_help(
+                        "nft matches a conntrack address by prefix: use a mask of leading ones",
+                    ));
+            }
+            mask.leading_ones() as u8
+        }
+        Some(m) => m.parse::<u8>().ok().filter(|n| *n <= 32).ok_or_else(bad)?,
+    };
+    if prefix == 0 {
+        return Err(e008(format!("`{}` matches every address", shown(text)), ctx.span(p))
+            .with_help("leave the option out"));
+    }
+    let net = ipnetwork::Ipv4Network::new(addr, prefix).map_err(|_| bad())?;
+    // iptables masks the address (10.1.2.3/8 is 10.0.0.0/8).
+    ipnetwork::Ipv4Network::new(net.network(), prefix).map_err(|_| bad())
+}
+
 fn states(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Vec<Spanned<CtState>>> {
     let mut out = Vec::new();
     for c in p.clone().into_inner() {
@@ -752,7 +840,10 @@ fn states(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Vec<Spanned<CtState>>> {
             Some(st) => st,
             None if s == "SNAT" || s == "DNAT" => {
                 return Err(e008(format!("connection state {s} is not supported"), ctx.span(&c))
-                    .with_help("supported: NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED"));
+                    .with_help(
+                        "SNAT and DNAT are `-m conntrack --ctstate` words; here: NEW, \
+                         ESTABLISHED, RELATED, INVALID, UNTRACKED",
+                    ));
             }
             None => {
                 let known: Vec<String> =

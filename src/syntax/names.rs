@@ -67,6 +67,9 @@ pub(super) static MODULES: std::sync::LazyLock<Vec<&'static str>> =
 /// `-m pkttype --pkt-type` names (any case, as iptables) with the kernel's packet type.
 pub(super) const PKT_TYPES: &[(&str, u8)] = &[("unicast", 0), ("broadcast", 1), ("multicast", 2)];
 
+/// `-m conntrack --ctdir` names (any case) with nft's `ct direction` value.
+pub(super) const CT_DIRS: &[(&str, u8)] = &[("ORIGINAL", 0), ("REPLY", 1)];
+
 /// `-m dscp --dscp-class` names (any case, as iptables) with their DSCP value.
 pub(super) const DSCP_CLASSES: &[(&str, u8)] = &[
     ("BE", 0x00),

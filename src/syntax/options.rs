@@ -87,10 +87,22 @@ pub(crate) enum Opt {
     NflogThreshold,
     RandomFully,
     Persistent,
+    CtStatus,
+    CtProto,
+    CtOrigSrc,
+    CtOrigDst,
+    CtReplSrc,
+    CtReplDst,
+    CtOrigSrcPort,
+    CtOrigDstPort,
+    CtReplSrcPort,
+    CtReplDstPort,
+    CtDir,
+    CtExpire,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::Persistent as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::CtExpire as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +162,10 @@ pub(crate) enum ValueKind {
     IdRange,
     /// A comma-separated list of address types (`LOCAL,BROADCAST`).
     AddrTypes,
+    /// A comma-separated list of conntrack status bits (`ASSURED,SEEN_REPLY`).
+    CtStatus,
+    /// One IPv4 address or network, the mask a length or dotted (`--ctorigsrc`).
+    CtAddr,
     /// A name checked in Rust (`--pkt-type`, `--dscp-class`); `sample` is one.
     Name {
         sample: &'static str,
@@ -201,6 +217,8 @@ impl ValueKind {
             ValueKind::Mac => " 00:11:22:33:44:55",
             ValueKind::Probability => " 0.25",
             ValueKind::IdRange => " 1000",
+            ValueKind::CtStatus => " ASSURED",
+            ValueKind::CtAddr => " 10.0.0.0/8",
             ValueKind::AddrTypes => " LOCAL",
             ValueKind::RejectType => " tcp-reset",
             ValueKind::LogLevel => " warning",
@@ -273,6 +291,11 @@ const MARK32_DESC: &str = "a 32-bit value such as 0xff";
 const TTL_DESC: &str = "a TTL from 0 to 255";
 const SPI_DESC: &str = "an SPI or range such as 256 or 256:511";
 const ADDRTYPE_DESC: &str = "address types such as LOCAL or BROADCAST,MULTICAST";
+const CT_ADDR_DESC: &str = "an address or network such as 10.0.0.0/8 or 10.0.0.0/255.0.0.0";
+const CT_PORT_DESC: &str = "a port or range such as 80 or 1024:65535";
+/// The largest `--ctexpire` in seconds: nft compares the expiry in 32-bit milliseconds, and
+/// the end of a second `N` is `N * 1000 + 999`.
+pub(crate) const CT_EXPIRE_MAX: u32 = 4_294_966;
 const TO_DESC: &str = "an address, address range or network (optionally with :PORT or \
                        :PORT-PORT), a ${variable} or a plugin name";
 
@@ -1020,6 +1043,126 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         spellings: &["--persistent"],
         rule: G::o_persistent,
         targets: Some(&["DNAT", "SNAT"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtStatus,
+        spellings: &["--ctstatus"],
+        rule: G::o_ctstatus,
+        module: Some("conntrack"),
+        negatable: true,
+        value: ValueKind::CtStatus,
+        wants: "a list of conntrack status bits such as ASSURED,SEEN_REPLY",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtProto,
+        spellings: &["--ctproto"],
+        rule: G::o_ctproto,
+        module: Some("conntrack"),
+        negatable: true,
+        value: ValueKind::Proto,
+        wants: "a protocol name or number such as tcp or 47",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtOrigSrc,
+        spellings: &["--ctorigsrc"],
+        rule: G::o_ctorigsrc,
+        module: Some("conntrack"),
+        negatable: true,
+        value: ValueKind::CtAddr,
+        wants: CT_ADDR_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtOrigDst,
+        spellings: &["--ctorigdst"],
+        rule: G::o_ctorigdst,
+        module: Some("conntrack"),
+        negatable: true,
+        value: ValueKind::CtAddr,
+        wants: CT_ADDR_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtReplSrc,
+        spellings: &["--ctreplsrc"],
+        rule: G::o_ctreplsrc,
+        module: Some("conntrack"),
+        negatable: true,
+        value: ValueKind::CtAddr,
+        wants: CT_ADDR_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtReplDst,
+        spellings: &["--ctrepldst"],
+        rule: G::o_ctrepldst,
+        module: Some("conntrack"),
+        negatable: true,
+        value: ValueKind::CtAddr,
+        wants: CT_ADDR_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtOrigSrcPort,
+        spellings: &["--ctorigsrcport"],
+        rule: G::o_ctorigsrcport,
+        module: Some("conntrack"),
+        negatable: true,
+        value: ValueKind::NumRange { max: 65535 },
+        wants: CT_PORT_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtOrigDstPort,
+        spellings: &["--ctorigdstport"],
+        rule: G::o_ctorigdstport,
+        module: Some("conntrack"),
+        negatable: true,
+        value: ValueKind::NumRange { max: 65535 },
+        wants: CT_PORT_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtReplSrcPort,
+        spellings: &["--ctreplsrcport"],
+        rule: G::o_ctreplsrcport,
+        module: Some("conntrack"),
+        negatable: true,
+        value: ValueKind::NumRange { max: 65535 },
+        wants: CT_PORT_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtReplDstPort,
+        spellings: &["--ctrepldstport"],
+        rule: G::o_ctrepldstport,
+        module: Some("conntrack"),
+        negatable: true,
+        value: ValueKind::NumRange { max: 65535 },
+        wants: CT_PORT_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtDir,
+        spellings: &["--ctdir"],
+        rule: G::o_ctdir,
+        module: Some("conntrack"),
+        negatable: false,
+        value: ValueKind::Name { sample: " REPLY" },
+        wants: "a direction: ORIGINAL or REPLY",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::CtExpire,
+        spellings: &["--ctexpire"],
+        rule: G::o_ctexpire,
+        module: Some("conntrack"),
+        negatable: true,
+        value: ValueKind::NumRange { max: CT_EXPIRE_MAX },
+        wants: "a number of seconds or a range such as 10:60",
         ..BASE
     },
 ];

@@ -865,10 +865,10 @@ fn e008_values_out_of_range_or_malformed() {
         check("INPUT -p tcp --dport sshh -j DROP", Code::E008, "unknown service name `sshh`", 22);
     assert_eq!(d.help.as_deref(), Some("did you mean `ssh`?"));
     check(
-        "INPUT -m conntrack --ctstate NEW,SNAT -j DROP",
+        "INPUT -m state --state NEW,SNAT -j DROP",
         Code::E008,
         "connection state SNAT is not supported",
-        34,
+        28,
     );
     check("INPUT -ctrack DNAT -j DROP", Code::E008, "connection state DNAT is not supported", 15);
     let d = check(
@@ -1410,6 +1410,80 @@ fn header_matches() {
     check("INPUT --length 5", Code::E007, "`--length` needs `-m length`", 7);
     check("INPUT -m pkttype --pkt-type host", Code::E008, "unknown packet type `host`", 29);
     check("INPUT -p esp -m ah --ahspi 1", Code::E007, "`--ahspi` needs `-p ah`, not `-p 50`", 20);
+}
+
+#[test]
+fn conntrack_options() {
+    use crate::ir::Cmp;
+    let r = ok("FORWARD -m conntrack ! --ctstatus assured,SEEN_REPLY,none -j DROP");
+    assert_eq!(kinds(&r)[0], MatchKind::CtStatus(0x06));
+    assert!(r.matches[0].negated);
+    let r = ok("FORWARD -m conntrack --ctstate snat,DNAT -j DROP");
+    assert_eq!(kinds(&r)[0], MatchKind::CtStatus(0x30));
+    let r = ok("FORWARD -m conntrack --ctproto udp ! --ctrepldstport 1024: -j DROP");
+    assert_eq!(
+        kinds(&r)[0],
+        MatchKind::Header { key: HeaderKey::CtProto, cmp: Cmp::Range(17, 17) }
+    );
+    assert_eq!(
+        kinds(&r)[1],
+        MatchKind::Header {
+            key: HeaderKey::CtPort { repl: true, dst: true },
+            cmp: Cmp::Range(1024, 65535)
+        }
+    );
+    assert!(r.matches[1].negated);
+    let r = ok("FORWARD -m conntrack --ctorigsrc 10.1.2.3/255.255.0.0 -j DROP");
+    let net = "10.1.0.0/16".parse().expect("a network");
+    assert_eq!(kinds(&r)[0], MatchKind::CtAddr { repl: false, dst: false, net });
+    let r = ok("FORWARD -m conntrack --ctrepldst 10.1.2.3 --ctdir reply --ctexpire :60 -j DROP");
+    let net = "10.1.2.3/32".parse().expect("a network");
+    assert_eq!(kinds(&r)[0], MatchKind::CtAddr { repl: true, dst: true, net });
+    assert_eq!(kinds(&r)[1], MatchKind::Header { key: HeaderKey::CtDir, cmp: Cmp::Range(1, 1) });
+    assert_eq!(
+        kinds(&r)[2],
+        MatchKind::Header { key: HeaderKey::CtExpire, cmp: Cmp::Range(0, 60) }
+    );
+
+    check(
+        "INPUT -m conntrack --ctstate NEW,SNAT -j DROP",
+        Code::E008,
+        "`--ctstate` mixes connection states with SNAT/DNAT, which nft reads from another \
+         field (`ct status`): one rule cannot match either",
+        30,
+    );
+    check(
+        "INPUT -m conntrack ! --ctstate SNAT -j DROP",
+        Code::E008,
+        "`! --ctstate SNAT|DNAT` cannot be translated: it also matches packets without a \
+         connection, which nft's `ct status` never matches",
+        20,
+    );
+    check(
+        "INPUT -m conntrack ! --ctproto tcp --ctorigsrcport 80 -j DROP",
+        Code::E008,
+        "`--ctorigsrcport` needs `--ctproto tcp` (or udp, udplite, sctp, dccp) in the same \
+         rule: nft reads a conntrack port only for a known protocol",
+        36,
+    );
+    check(
+        "INPUT -m conntrack --ctstatus NONE -j DROP",
+        Code::E008,
+        "`--ctstatus NONE` sets no status bit: it matches no connection",
+        31,
+    );
+    check(
+        "INPUT -m conntrack --ctreplsrc 10.0.0.0/255.0.0.255 -j DROP",
+        Code::E008,
+        "mask `255.0.0.255` is not contiguous",
+        32,
+    );
+    check(
+        "INPUT -m conntrack ! --ctdir REPLY -j DROP",
+        Code::E022,
+        "`--ctdir` cannot be negated",
+        20,
+    );
 }
 
 #[test]

@@ -100,6 +100,7 @@ pub fn nat(addr: &str, end: Option<&str>, ports: Option<(u16, u16)>) -> NatTarge
 /// Every match variant (and the forms each one prints), one rule each, then a few rules with
 /// several matches.
 fn all_matches(l: &mut Lines) -> Vec<Rule> {
+    let mut ct_ports = Vec::new();
     let mut ms = vec![
         iif("eth0"),
         Match::IifName { neg: true, name: "eth*".into() },
@@ -145,6 +146,11 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         (Key::TcpMss, Cmp::Range(1000, 1460)),
         (Key::SkUid, Cmp::Range(1000, 1000)),
         (Key::SkGid, Cmp::Range(100, 199)),
+        (Key::CtProto, Cmp::Range(47, 47)),
+        (Key::CtDir, Cmp::Range(1, 1)),
+        (Key::CtExpire, Cmp::Range(10_000, 10_999)),
+        (Key::CtExpire, Cmp::Range(60_000, 60_000)),
+        (Key::CtExpire, Cmp::Range(0, 4_294_966_999)),
     ] {
         let gt_lt = !matches!(cmp, Cmp::Range(..));
         for neg in [false, true] {
@@ -158,6 +164,24 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         ms.push(Match::EtherSaddr { neg, addr: [0x00, 0x11, 0x22, 0xaa, 0xbb, 0xcc] });
         ms.push(Match::Random { neg, below: 214_748_365 });
         ms.push(Match::Nth { neg, every: 3, value: 1 });
+        ms.push(Match::CtStatus { neg, bits: 0x04 });
+        ms.push(Match::CtStatus { neg, bits: 0x30 });
+        for (repl, dst, n) in [
+            (false, false, "10.0.0.0/8"),
+            (false, true, "192.0.2.7/32"),
+            (true, false, "100.127.255.192/29"),
+            (true, true, "10.1.0.0/16"),
+        ] {
+            ms.push(Match::CtAddr { neg, repl, dst, net: net(n) });
+        }
+        for (repl, dst, cmp) in [
+            (false, false, Cmp::Range(80, 80)),
+            (false, true, Cmp::Range(1024, 65535)),
+            (true, false, Cmp::Range(53, 53)),
+            (true, true, Cmp::Range(1, 2)),
+        ] {
+            ct_ports.push((repl, dst, neg, cmp));
+        }
         for (dst, iface, types) in [
             (true, None, 1 << 2),
             (false, None, (1 << 3) | (1 << 5)),
@@ -217,6 +241,12 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         ms.push(Match::Limit { rate: 5, unit, burst: 10 });
     }
     let mut rules = l.each(ms, Action::Accept);
+    // nft reads a conntrack port after the conntrack protocol.
+    for (repl, dst, neg, cmp) in ct_ports {
+        let ct_proto = Match::Value { key: Key::CtProto, neg: false, cmp: Cmp::Range(6, 6) };
+        let port = Match::Value { key: Key::CtPort { repl, dst }, neg, cmp };
+        rules.push(l.rule(vec![ct_proto, port], Action::Accept));
+    }
     // Several matches in one rule: one protocol dependency for two ports, ip protocol first.
     rules.push(l.rule(
         vec![

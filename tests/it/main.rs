@@ -6,6 +6,7 @@ mod boot;
 mod cases;
 mod cli;
 mod conformance;
+mod conntrack;
 mod diff_live;
 mod ecn;
 mod emit_load;

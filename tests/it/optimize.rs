@@ -114,6 +114,8 @@ impl Eval<'_> {
             // negation always; statistics are decided by the rule's own state, taken as "no".
             Match::EtherSaddr { neg, .. } | Match::AddrType { neg, .. } => *neg,
             Match::Random { neg, .. } | Match::Nth { neg, .. } => *neg,
+            // No conntrack status or tuple in the model: such a match never holds.
+            Match::CtStatus { neg, .. } | Match::CtAddr { neg, .. } => *neg,
             // The model's packets read 0 for every other header value.
             Match::Value { neg, cmp, .. } => {
                 let hit = match cmp {

@@ -9,7 +9,7 @@ use std::ptr::NonNull;
 
 use nftnl::nftnl_sys::{self as sys, libc};
 
-use super::lower::{Base, CmpOp, Expr, MetaKey, NatKind, NatRegs, REG_1};
+use super::lower::{Base, CT_PROTOCOL, CmpOp, Expr, MetaKey, NatKind, NatRegs, REG_1};
 
 /// `NF_NAT_RANGE_MAP_IPS`, `NF_NAT_RANGE_PROTO_SPECIFIED` (linux/netfilter/nf_nat.h).
 const NAT_MAP_IPS: u32 = 0x1;
@@ -149,6 +149,10 @@ impl Expr {
                     _ => Expr::Redir(r),
                 }
                 .build()
+            }
+            // The kernel lists `ct protocol` without the direction nft sends with it.
+            Expr::Ct { key, dir: Some(_) } if *key == CT_PROTOCOL => {
+                Expr::Ct { key: *key, dir: None }.build()
             }
             _ => self.build(),
         }
@@ -370,6 +374,15 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_EXTHDR_OFFSET, 2);
                 e.u32(sys::NFTNL_EXPR_EXTHDR_LEN, 2);
                 e.u32(sys::NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_TCPOPT);
+                e
+            }
+            Expr::Ct { key, dir } => {
+                let e = RawExpr::alloc(c"ct");
+                e.u32(sys::NFTNL_EXPR_CT_KEY, *key);
+                e.u32(sys::NFTNL_EXPR_CT_DREG, REG_1);
+                if let Some(d) = dir {
+                    e.u8(sys::NFTNL_EXPR_CT_DIR, *d);
+                }
                 e
             }
             Expr::CtMark => {

@@ -92,6 +92,16 @@ pub(crate) struct NatRegs {
     pub flags: u32,
 }
 
+// The kernel's `NFT_CT_*` keys (linux/netfilter/nf_tables.h) this lowering loads.
+const CT_DIRECTION: u32 = 1;
+const CT_STATUS: u32 = 2;
+const CT_EXPIRATION: u32 = 5;
+pub(super) const CT_PROTOCOL: u32 = 10;
+const CT_PROTO_SRC: u32 = 11;
+const CT_PROTO_DST: u32 = 12;
+const CT_SRC_IP: u32 = 19;
+const CT_DST_IP: u32 = 20;
+
 /// One nftables expression, with every integer already in the byte order the kernel wants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Expr {
@@ -161,6 +171,11 @@ pub(crate) enum Expr {
     },
     /// `ct load mark => reg 1`.
     CtMark,
+    /// `ct load KEY => reg 1 [, dir D]` (`NFT_CT_*` key; `dir` 0 original, 1 reply).
+    Ct {
+        key: u32,
+        dir: Option<u8>,
+    },
     /// `exthdr load tcpopt 2b @ 2 + 2 => reg 1`: the size of the TCP MSS option.
     ReadMss,
     /// `numgen reg 1 = inc mod N`.
@@ -653,7 +668,43 @@ impl RuleCx<'_, '_> {
                     }
                 }
             }
+            // Host byte order, as `meta skuid`.
+            Match::Value { key: ValueKey::CtExpire, neg, cmp } => {
+                self.exprs.push(Expr::Ct { key: CT_EXPIRATION, dir: None });
+                match cmp {
+                    Cmp::Range(a, b) if a == b => {
+                        self.exprs.push(Expr::Cmp(op(*neg), a.to_ne_bytes().to_vec()))
+                    }
+                    Cmp::Range(a, b) => {
+                        self.exprs.push(Expr::Hton32);
+                        self.range(*neg, a.to_be_bytes().to_vec(), b.to_be_bytes().to_vec());
+                    }
+                    Cmp::Gt(_) | Cmp::Lt(_) => {}
+                }
+            }
             Match::Value { key, neg, cmp } => self.value(*key, *neg, *cmp),
+            // `ct status` is a host-endian 32-bit bitmask.
+            Match::CtStatus { neg, bits } => {
+                self.exprs.push(Expr::Ct { key: CT_STATUS, dir: None });
+                self.exprs
+                    .push(Expr::Bitwise { mask: bits.to_ne_bytes().to_vec(), xor: vec![0; 4] });
+                let o = if *neg { CmpOp::Eq } else { CmpOp::Neq };
+                self.exprs.push(Expr::Cmp(o, vec![0; 4]));
+            }
+            // As `ip saddr`, but the whole address is always loaded.
+            Match::CtAddr { neg, repl, dst, net } => {
+                let key = if *dst { CT_DST_IP } else { CT_SRC_IP };
+                self.exprs.push(Expr::Ct { key, dir: Some(u8::from(*repl)) });
+                let p = usize::from(net.prefix());
+                let bytes = net.network().octets();
+                if p % 8 == 0 {
+                    self.exprs.push(Expr::Cmp(op(*neg), bytes[..p / 8].to_vec()));
+                } else {
+                    let mask = net.mask().octets().to_vec();
+                    self.exprs.push(Expr::Bitwise { mask, xor: vec![0; 4] });
+                    self.exprs.push(Expr::Cmp(op(*neg), bytes.to_vec()));
+                }
+            }
             Match::EtherSaddr { neg, addr } => {
                 // nft's dependency: the input device is an Ethernet one (ARPHRD_ETHER).
                 self.exprs.push(Expr::Meta { key: MetaKey::IifType, dreg: REG_1 });
@@ -748,8 +799,21 @@ impl RuleCx<'_, '_> {
                 self.exprs.push(Expr::ReadMss);
                 (2, None, 0)
             }
+            ValueKey::CtProto => {
+                self.exprs.push(Expr::Ct { key: CT_PROTOCOL, dir: Some(0) });
+                (1, None, 0)
+            }
+            ValueKey::CtPort { repl, dst } => {
+                let key = if dst { CT_PROTO_DST } else { CT_PROTO_SRC };
+                self.exprs.push(Expr::Ct { key, dir: Some(u8::from(repl)) });
+                (2, None, 0)
+            }
+            ValueKey::CtDir => {
+                self.exprs.push(Expr::Ct { key: CT_DIRECTION, dir: None });
+                (1, None, 0)
+            }
             // Host byte order: lowered in `push_match`.
-            ValueKey::SkUid | ValueKey::SkGid => return,
+            ValueKey::SkUid | ValueKey::SkGid | ValueKey::CtExpire => return,
         };
         if let Some(mask) = mask {
             let xor = vec![0; mask.len()];
