@@ -26,17 +26,18 @@ pub(super) fn push_rule(out: &mut String, chain: &str, rule: &Rule, sets: &[Set]
 /// (matches, counter, action as nft prints them), not of its line, so that a line an edit
 /// above it moved is still the same rule and an apply keeps it and its counter
 /// (`live::netlink::incremental`); `stats` maps it back to the line. Identical rules of a
-/// chain share it. FxHash: stable across builds and platforms (the ids outlive the binary).
+/// chain share it. SipHash-1-3 with fixed keys: the same on every build (the ids outlive the
+/// binary).
 pub fn rule_id(chain: &str, statement: &str) -> u64 {
     use std::hash::Hasher as _;
-    let mut h = crate::fasthash::FxHasher::default();
+    let mut h = siphasher::sip::SipHasher13::new();
     h.write(chain.as_bytes());
     h.write_u8(0xff);
     h.write(statement.as_bytes());
     h.finish()
 }
 
-/// The id as its comment shows it: 12 hex digits (48 bits; FxHash's high bits mix best).
+/// The id as its comment shows it: 12 hex digits (48 bits).
 fn push_id(out: &mut String, id: u64) {
     let _ = write!(out, "#{:012x}", id >> 16);
 }

@@ -14,13 +14,13 @@
 //! kernel's jump depth.
 //!
 //! Boundaries are chosen by content (a rule whose hash is 0 modulo [`TARGET`] ends a chunk of
-//! at least [`MIN`] rules, and [`MAX`] rules always do) and a chunk is named after its first
-//! rule, so an edit changes the chunk it falls in, not every chunk after it.
+//! at least [`MIN`] rules, and [`MAX`] rules always do, about one chunk in twenty) and a chunk
+//! is named after its first rule, so an edit changes the chunk it falls in (and rarely the
+//! next, when it moves a boundary that only the [`MAX`] made), not every chunk after it.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-use crate::fasthash::FxHasher;
 use crate::ir::{Action, Chain, Rule, Ruleset};
 use crate::nft::{CHAIN_NAME_MAX, JUMP_DEPTH_MAX};
 
@@ -29,7 +29,7 @@ pub const MAX: usize = 4096;
 /// No chunk but the last of a chain is shorter.
 pub const MIN: usize = 1024;
 /// A chunk ends after a rule whose hash is 0 modulo this (once it has [`MIN`] rules).
-pub const TARGET: u64 = 2048;
+pub const TARGET: u64 = 1024;
 
 /// Chunks every regular chain longer than [`MAX`] that can be (see the module documentation).
 pub fn chunk(rs: &mut Ruleset) {
@@ -97,7 +97,7 @@ pub fn parent_of(name: &str) -> &str {
 
 /// What a rule does (not where it came from): its matches and action.
 fn content_hash(rule: &Rule) -> u64 {
-    let mut h = FxHasher::default();
+    let mut h = siphasher::sip::SipHasher13::new();
     rule.matches.hash(&mut h);
     rule.action.hash(&mut h);
     h.finish()
@@ -223,8 +223,8 @@ mod tests {
         let differing = |x: &Ruleset, y: &Ruleset| {
             x.chains[1..].iter().filter(|c| !y.chains.contains(c)).count()
         };
-        assert_eq!(differing(&a, &b), 1, "one chunk differs");
-        assert_eq!(differing(&b, &a), 1);
+        assert!((1..=2).contains(&differing(&a, &b)), "{}", differing(&a, &b));
+        assert!((1..=2).contains(&differing(&b, &a)), "{}", differing(&b, &a));
     }
 
     #[test]

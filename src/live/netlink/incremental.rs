@@ -280,7 +280,7 @@ fn rule_key(chain: &str, rule: &crate::ir::Rule, rs: &Ruleset, text: &mut String
     use std::hash::Hasher as _;
     text.clear();
     crate::emit::push_statement(text, rule, &rs.sets);
-    let mut h = crate::fasthash::FxHasher::default();
+    let mut h = siphasher::sip::SipHasher13::new();
     h.write(chain.as_bytes());
     h.write_u8(0xff);
     h.write(text.as_bytes());
