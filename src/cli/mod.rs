@@ -115,9 +115,11 @@ struct CommonArgs {
     /// Rules files (`-` reads standard input).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Topology inventory (YAML). Without it, a stock VNS3 manager is assumed.
+    /// Topology inventory (YAML). Without it, a stock VNS3 manager is assumed. Repeatable:
+    /// later files add to earlier ones (a fleet's common file, then the router's); changing an
+    /// entry an earlier file gave is an error.
     #[arg(long, value_name = "FILE")]
-    inventory: Option<PathBuf>,
+    inventory: Vec<PathBuf>,
     /// When to colour human diagnostics.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
@@ -236,9 +238,9 @@ struct StatsArgs {
     /// lines shown); without them, the lines recorded by the last apply.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Topology inventory (YAML) of the files.
+    /// Topology inventory (YAML) of the files; repeatable, merged in order as for `compile`.
     #[arg(long, value_name = "FILE")]
-    inventory: Option<PathBuf>,
+    inventory: Vec<PathBuf>,
     /// The files were applied with `--optimize`.
     #[arg(long)]
     optimize: bool,
@@ -413,7 +415,7 @@ fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", crate::text::safe_name(&name)))
 }
 
-fn read_inputs(common: &CommonArgs) -> io::Result<(Vec<Rules>, Option<Text>)> {
+fn read_inputs(common: &CommonArgs) -> io::Result<(Vec<Rules>, Vec<Text>)> {
     if common.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -421,7 +423,11 @@ fn read_inputs(common: &CommonArgs) -> io::Result<(Vec<Rules>, Option<Text>)> {
         ));
     }
     let files = common.files.iter().map(|p| read_input(p)).collect::<io::Result<Vec<_>>>()?;
-    let inventory = common.inventory.as_deref().map(read_input).transpose()?.map(|r| r.text);
+    let inventory = common
+        .inventory
+        .iter()
+        .map(|p| read_input(p).map(|r| r.text))
+        .collect::<io::Result<_>>()?;
     Ok((files, inventory))
 }
 
@@ -494,7 +500,7 @@ fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<
 fn builtin_inventory_note(common: &CommonArgs, diags: &[diagnostic::Diagnostic]) {
     let unknown_name =
         |d: &&diagnostic::Diagnostic| matches!(d.code, Code::E015 | Code::E016 | Code::E017);
-    if common.inventory.is_none() && diags.iter().any(|d| unknown_name(&d)) {
+    if common.inventory.is_empty() && diags.iter().any(|d| unknown_name(&d)) {
         eprintln!(
             "note: no --inventory was given, so names were checked against the built-in one (a stock VNS3 manager: eth0/public, tun0/overlay, plugin0/plugins, no plugins, variables or FWsets beyond the built-in ones); pass your topology with --inventory FILE"
         );

@@ -396,6 +396,62 @@ fn unknown_names_without_an_inventory_name_the_built_in_one() {
     assert!(!String::from_utf8_lossy(&o.stderr).contains("no --inventory"), "not a name problem");
 }
 
+/// Several `--inventory` files merge in order on every subcommand that takes them: the router's
+/// file adds to the fleet's; a changed entry is an error at both places (FILE:LINE:COL each);
+/// the table comment's hash covers both files, in order.
+#[test]
+fn several_inventories_merge_in_order_and_conflicts_name_both_places() {
+    let s = Scratch::new("inventories");
+    let fleet = s
+        .file("fleet.yaml", b"interfaces:\n  public: eth0\nvariables:\n  office: 203.0.113.0/24\n");
+    let router =
+        s.file("router.yaml", b"interfaces:\n  lan: eth1\nvariables:\n  office: 203.0.113.0/24\n");
+    let rules = s.file("r.rules", b"FORWARD_CUST -i lan -o public -s ${office} -j ACCEPT\n");
+    let o = run(&["compile", &rules, "--inventory", &fleet, "--inventory", &router]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let script = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        script.contains("iifname \"eth1\" oifname \"eth0\" ip saddr 203.0.113.0/24"),
+        "{script}"
+    );
+    // Either file alone lacks a name.
+    for one in [&fleet, &router] {
+        assert_eq!(code(&run(&["check", &rules, "--inventory", one])), 1);
+    }
+    // The order of the files is in the hash of the table comment.
+    let swapped = run(&["compile", &rules, "--inventory", &router, "--inventory", &fleet]);
+    assert_eq!(code(&swapped), 0);
+    assert_ne!(script, String::from_utf8_lossy(&swapped.stdout));
+    // `debug ir` and `check` take them too.
+    assert_eq!(
+        code(&run(&["debug", "ir", &rules, "--inventory", &fleet, "--inventory", &router])),
+        0
+    );
+
+    let other = s.file("other.yaml", b"interfaces:\n  public: eth9\n");
+    let o = run(&[
+        "check",
+        "--message-format",
+        "json",
+        &rules,
+        "--inventory",
+        &fleet,
+        "--inventory",
+        &other,
+    ]);
+    assert_eq!(code(&o), 1);
+    let diags: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let d = &diags[0];
+    assert_eq!(d["code"], "E103", "{diags:#}");
+    let labels = d["labels"].as_array().expect("labels");
+    let place = |l: &serde_json::Value| {
+        let file = l["file"].as_str().expect("file").rsplit('/').next().expect("name").to_owned();
+        format!("{file}:{}:{}", l["line"], l["column"])
+    };
+    assert_eq!(place(&labels[0]), "other.yaml:2:3", "{diags:#}");
+    assert_eq!(place(&labels[1]), "fleet.yaml:2:3", "{diags:#}");
+}
+
 /// `debug ir` prints the IR of each ok case exactly as its `ok_cases_ir` snapshot holds it;
 /// `--optimize` shows the merges; errors stop it with 1; the subcommand is hidden from help.
 #[test]
