@@ -25,6 +25,11 @@ impl Span {
     pub fn to(self, other: Span) -> Span {
         Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
     }
+
+    /// Whether `other` starts inside this span (same file, `start..=end`).
+    pub fn contains(self, other: Span) -> bool {
+        self.file == other.file && self.start <= other.start && other.start <= self.end
+    }
 }
 
 /// A value with the span it was written at.
@@ -258,6 +263,8 @@ codes! {
     E104: "address outside the plugin network, or no free address left",
     W001: "network written with host bits set; they are masked",
     W002: "comment longer than nft keeps (128 bytes); it is cut",
+    W003: "`# overlayfw: allow` comment without a reason, or naming no warning code",
+    W004: "`# overlayfw: allow` comment that silences nothing",
     W101: "rule shadowed by an earlier rule that matches all its packets",
     W102: "rule is an exact duplicate of an earlier one",
     W103: "DNAT that never fires: an earlier DNAT takes the same traffic",

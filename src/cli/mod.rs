@@ -106,6 +106,15 @@ struct WatchdogArgs {
 /// can overflow after the kernel was changed.
 const MAX_CONFIRM_SECONDS: u64 = 86_400;
 
+/// A warning code for `--allow`: an unknown code or an error's is a usage error (exit 2).
+fn allowed_code(text: &str) -> Result<Code, String> {
+    match Code::parse(text) {
+        Some(code) if code.as_str().starts_with('W') => Ok(code),
+        Some(code) => Err(format!("{code} is an error; errors cannot be allowed, only warnings")),
+        None => Err(crate::explain::unknown(text)),
+    }
+}
+
 fn confirm_seconds() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(1..=MAX_CONFIRM_SECONDS)
 }
@@ -120,6 +129,11 @@ struct CommonArgs {
     /// entry an earlier file gave is an error.
     #[arg(long, value_name = "FILE")]
     inventory: Vec<PathBuf>,
+    /// Accept a warning everywhere: its code (`W101`) is not reported. Repeatable. Errors
+    /// cannot be allowed. To accept one rule's warning, write `# overlayfw: allow W101 (reason)`
+    /// on the line before it.
+    #[arg(long, value_name = "CODE", value_parser = allowed_code)]
+    allow: Vec<Code>,
     /// When to colour human diagnostics.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
@@ -452,7 +466,8 @@ fn use_color(c: ColorArg, terminal: bool) -> bool {
 fn check(a: CheckArgs) -> io::Result<Exit> {
     let (files, inventory) = read_inputs(&a.common)?;
     let mut sources = Sources::new();
-    let compiled = pipeline::compile_files(&mut sources, files, inventory, "overlayfw")?;
+    let mut compiled = pipeline::compile_files(&mut sources, files, inventory, "overlayfw")?;
+    compiled.allow(&a.common.allow);
     let mut out = io::stdout().lock();
     let color = use_color(a.common.color, io::stdout().is_terminal());
     let fmt = format(a.message_format);
@@ -484,7 +499,8 @@ fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<
     }
     let (files, inventory) = read_inputs(common)?;
     let mut sources = Sources::new();
-    let compiled = pipeline::compile_files(&mut sources, files, inventory, table)?;
+    let mut compiled = pipeline::compile_files(&mut sources, files, inventory, table)?;
+    compiled.allow(&common.allow);
     let color = use_color(common.color, io::stderr().is_terminal());
     if !compiled.diagnostics.is_empty() {
         let text = diagnostic::render(&compiled.diagnostics, &sources, format(fmt), color);
@@ -788,8 +804,12 @@ fn stats(a: StatsArgs) -> io::Result<Exit> {
         let recorded = std::fs::read_to_string(live::stats::record_path(table)).unwrap_or_default();
         live::stats::Lines::from_text(&recorded)
     } else {
-        let common =
-            CommonArgs { files: a.files.clone(), inventory: a.inventory, color: ColorArg::Auto };
+        let common = CommonArgs {
+            files: a.files.clone(),
+            inventory: a.inventory,
+            allow: Vec::new(),
+            color: ColorArg::Auto,
+        };
         let mut ruleset = match build(&common, table, FormatArg::Human)? {
             Ok(rs) => rs,
             Err(code) => return Ok(code),

@@ -4,6 +4,7 @@
 //! diagnostic. The CLI reads the arguments' files and writes; the only IO here is reading a
 //! large rules file again.
 
+mod allow;
 mod stream;
 
 use crate::diagnostic::{Code, Diagnostic, FileId, Sources, Span};
@@ -36,6 +37,11 @@ pub struct Compiled {
 impl Compiled {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Drops the warnings of the given codes (`--allow CODE`); errors always stay.
+    pub fn allow(&mut self, codes: &[Code]) {
+        self.diagnostics.retain(|d| d.is_error() || !codes.contains(&d.code));
     }
 }
 
@@ -89,10 +95,12 @@ pub fn compile_files(
     let hash = input_hash(files.iter().map(|f| &f.text), &inventories, table);
     // The files that are text (the others have their E020 and contribute nothing).
     let mut texts = Vec::with_capacity(files.len());
+    let mut allows = Vec::new();
     for f in files {
         let before = diagnostics.len();
         let id = add_source(sources, f.text, &mut diagnostics);
         if diagnostics.len() == before {
+            allows.extend(allow::scan(id, &sources.get(id).text, &mut diagnostics));
             texts.push((id, f.file));
         }
     }
@@ -122,6 +130,7 @@ pub fn compile_files(
         for &(id, _) in &texts {
             diagnostics.extend(syntax::parse(id, &sources.get(id).text).1);
         }
+        allow::apply(&mut allows, &mut diagnostics, false);
         return Ok(finish(diagnostics, None));
     };
     // A large file's text, scanned, is dropped before its lines are parsed: the placed rules
@@ -160,6 +169,8 @@ pub fn compile_files(
         let lint_opts = lint::Options { inventory_given };
         diagnostics.extend(lint::lint(&resolved, &inv, &lint_opts));
     }
+    let complete = !diagnostics.iter().any(Diagnostic::is_error);
+    allow::apply(&mut allows, &mut diagnostics, complete);
     let rs = crate::layout::layout(resolved);
     // A streamed file's text again, for the diagnostics that show it.
     for (&id, stream) in ids.iter().zip(&streams) {
