@@ -163,9 +163,11 @@ pub fn compile_files(
         return Err(e);
     }
     diagnostics.append(&mut resolved.diagnostics);
-    // Lints read complete chains: a line dropped for an error would make them wrong. They run
-    // before the layout, which frees the placed chains as it goes.
-    if !diagnostics.iter().any(Diagnostic::is_error) {
+    // Lints run before the layout, which frees the placed chains as it goes. A line with an
+    // error is not placed: with errors only the lints a missing line cannot make wrong run.
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        diagnostics.extend(lint::lint_incomplete(&resolved, &inv));
+    } else {
         let lint_opts = lint::Options { inventory_given };
         diagnostics.extend(lint::lint(&resolved, &inv, &lint_opts));
     }
