@@ -304,7 +304,7 @@ impl Default for BackendArg {
 enum FormatArg {
     /// rustc-style, with the source line and a caret.
     Human,
-    /// `FILE:LINE:COL: error[CODE]: message`, one per line.
+    /// `FILE:LINE:COL: error[CODE]: message (help: HELP)`, one per line.
     Short,
     /// A JSON array of objects.
     Json,

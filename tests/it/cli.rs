@@ -466,7 +466,9 @@ fn warnings_are_accepted_by_comment_or_flag_and_errors_never() {
     // The accepted line 3 is silent; line 4, a duplicate too, still warns.
     assert_eq!(
         out,
-        format!("{rules}:4:1: warning[W102]: this rule is an exact duplicate of line 1\n")
+        format!(
+            "{rules}:4:1: warning[W102]: this rule is an exact duplicate of line 1 (help: remove one of the two lines)\n"
+        )
     );
     assert_eq!(code(&o), 1);
     for sub in ["check", "compile", "diff"] {
