@@ -759,3 +759,13 @@ fn every_inventory_reports_its_own_errors() {
     let shown: Vec<_> = diags.iter().map(|d| (d.code, at(&sources, d.span()))).collect();
     assert_eq!(shown, [(Code::E101, "a.yaml:2:1".into()), (Code::E102, "b.yaml:2:3".into())]);
 }
+
+#[test]
+fn an_alias_that_is_another_files_kernel_name_is_a_conflict() {
+    let (sources, result) = merged(&["interfaces:\n  lan: eth1\n", "interfaces:\n  eth1: eth2\n"]);
+    let diags = result.expect_err("ambiguous");
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].code, Code::E103);
+    assert_eq!(at(&sources, diags[0].span()), "b.yaml:2:3");
+    assert_eq!(at(&sources, diags[0].labels[1].span), "a.yaml:2:3");
+}

@@ -279,6 +279,7 @@ pub(super) fn validate(docs: &[Doc<'_>]) -> Result<Inventory, Vec<Diagnostic>> {
             }
         }
     }
+    cx.cross_file_alias_clashes(&m.interfaces);
     // `None`: given but invalid, so address checks against it would only add noise.
     let plugin_network = match (m.plugin_network, m.plugin_network_invalid) {
         (_, true) => None,
@@ -362,6 +363,29 @@ impl Cx<'_> {
             .with_secondary(then, "but differently in an earlier inventory here")
             .with_help("a later `--inventory` may add entries or repeat them unchanged, not change them; make them agree or remove one");
         self.add(d);
+    }
+
+    /// An alias that is the kernel name of another file's alias makes `-i NAME` ambiguous, as
+    /// within one file (which [`Cx::interfaces`] reports).
+    fn cross_file_alias_clashes(&mut self, interfaces: &BTreeMap<String, Interface>) {
+        for (alias, i) in interfaces {
+            if i.kernel == *alias {
+                continue;
+            }
+            let other =
+                interfaces.iter().find(|(_, o)| o.kernel == *alias && o.span.file != i.span.file);
+            if let Some((other, o)) = other {
+                let d = Diagnostic::error(
+                    Code::E103,
+                    format!("interface alias `{alias}` is also the kernel name of `{other}`"),
+                    i.span,
+                )
+                .with_label(format!("`{alias}` is an alias for `{}` here", i.kernel))
+                .with_secondary(o.span, format!("but `{other}` names kernel interface `{alias}`"))
+                .with_help("in rules `-i NAME` would be ambiguous; rename the alias");
+                self.add(d);
+            }
+        }
     }
 
     fn merge_map<T: SameValue>(
