@@ -25,6 +25,11 @@ impl Span {
     pub fn to(self, other: Span) -> Span {
         Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
     }
+
+    /// Whether `other` starts inside this span (same file, `start..=end`).
+    pub fn contains(self, other: Span) -> bool {
+        self.file == other.file && self.start <= other.start && other.start <= self.end
+    }
 }
 
 /// A value with the span it was written at.
@@ -258,6 +263,8 @@ codes! {
     E104: "address outside the plugin network, or no free address left",
     W001: "network written with host bits set; they are masked",
     W002: "comment longer than nft keeps (128 bytes); it is cut",
+    W003: "`# overlayfw: allow` comment without a reason, or naming no warning code",
+    W004: "`# overlayfw: allow` comment that silences nothing",
     W101: "rule shadowed by an earlier rule that matches all its packets",
     W102: "rule is an exact duplicate of an earlier one",
     W103: "DNAT that never fires: an earlier DNAT takes the same traffic",
@@ -292,7 +299,7 @@ impl std::fmt::Display for Code {
 pub enum Format {
     /// rustc-style, with the source line and a caret.
     Human,
-    /// `FILE:LINE:COL: error[CODE]: message`, one per line.
+    /// `FILE:LINE:COL: error[CODE]: message (help: …)`, one per line.
     Short,
     /// A JSON array of objects.
     Json,
@@ -309,13 +316,20 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, format: Format, color: bo
         Format::Short => {
             for d in diags {
                 let (file, line, col) = position(sources, d.span().file, d.span().start);
-                let _ = writeln!(
+                let _ = write!(
                     out,
                     "{file}:{line}:{col}: {}[{}]: {}",
                     d.severity.as_str(),
                     d.code,
                     d.message
                 );
+                // The help (a did-you-mean, the fix) on the same line: one line a diagnostic.
+                match &d.help {
+                    Some(help) => {
+                        let _ = writeln!(out, " (help: {})", help.replace(['\r', '\n'], " "));
+                    }
+                    None => out.push('\n'),
+                }
             }
         }
         Format::Human => {
@@ -601,6 +615,24 @@ fn printable(c: char) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `short` and `github` carry the help (the did-you-mean); short keeps one line each, a
+    /// help's line break becoming a space.
+    #[test]
+    fn short_and_github_carry_the_help() {
+        let mut s = Sources::new();
+        let id = s.add("r.rules", "INPUT_CUST -i eht0 -j ACCEPT\n");
+        let d = Diagnostic::error(Code::E016, "unknown interface `eht0`", Span::new(id, 14, 18))
+            .with_help("did you mean `eth0`?\nor declare it");
+        let plain = Diagnostic::warning(Code::W102, "duplicate", Span::new(id, 0, 5));
+        assert_eq!(
+            render(&[d.clone(), plain], &s, Format::Short, false),
+            "r.rules:1:15: error[E016]: unknown interface `eht0` (help: did you mean `eth0`? or declare it)\n\
+             r.rules:1:1: warning[W102]: duplicate\n"
+        );
+        let gh = render(&[d], &s, Format::Github, false);
+        assert!(gh.ends_with("%0Ahelp: did you mean `eth0`?%0Aor declare it\n"), "{gh}");
+    }
 
     #[test]
     fn line_col_counts_chars_from_one() {

@@ -37,9 +37,12 @@ options:
     elements: path
   inventory:
     description:
-      - Topology inventory (YAML) on the managed host, as C(--inventory). Without it the stock
+      - Topology inventories (YAML) on the managed host, each passed as C(--inventory), in order
+        (a fleet's common file, then the router's). Later files add to earlier ones; changing an
+        entry an earlier file gave is an error. A single path is accepted. Without it the stock
         VNS3 manager is assumed.
-    type: path
+    type: list
+    elements: path
   table:
     description: Name of the nft table (C(table ip NAME)).
     type: str
@@ -99,6 +102,14 @@ EXAMPLES = r'''
       - /etc/overlayfw/site.rules
     inventory: /etc/overlayfw/topology.yaml
     optimize: true
+
+- name: A fleet's common inventory, then the router's own (merged in order)
+  become: true
+  overlayfw:
+    src: [/etc/overlayfw/site.rules]
+    inventory:
+      - /etc/overlayfw/fleet.yaml
+      - "/etc/overlayfw/{{ inventory_hostname }}.yaml"
 
 - name: Only report drift (run the play with --check --diff to see the plan)
   overlayfw:
@@ -185,8 +196,8 @@ def prefix(module):
 
 def common_args(module):
     args = ['--table', module.params['table']]
-    if module.params['inventory']:
-        args += ['--inventory', module.params['inventory']]
+    for inventory in module.params['inventory'] or []:
+        args += ['--inventory', inventory]
     if module.params['optimize']:
         args.append('--optimize')
     return args
@@ -262,7 +273,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             src=dict(type='list', elements='path'),
-            inventory=dict(type='path'),
+            inventory=dict(type='list', elements='path'),
             table=dict(type='str', default='overlayfw'),
             optimize=dict(type='bool', default=False),
             confirm=dict(type='int'),

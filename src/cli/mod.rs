@@ -106,6 +106,15 @@ struct WatchdogArgs {
 /// can overflow after the kernel was changed.
 const MAX_CONFIRM_SECONDS: u64 = 86_400;
 
+/// A warning code for `--allow`: an unknown code or an error's is a usage error (exit 2).
+fn allowed_code(text: &str) -> Result<Code, String> {
+    match Code::parse(text) {
+        Some(code) if code.as_str().starts_with('W') => Ok(code),
+        Some(code) => Err(format!("{code} is an error; errors cannot be allowed, only warnings")),
+        None => Err(crate::explain::unknown(text)),
+    }
+}
+
 fn confirm_seconds() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(1..=MAX_CONFIRM_SECONDS)
 }
@@ -115,9 +124,16 @@ struct CommonArgs {
     /// Rules files (`-` reads standard input).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Topology inventory (YAML). Without it, a stock VNS3 manager is assumed.
+    /// Topology inventory (YAML). Without it, a stock VNS3 manager is assumed. Repeatable:
+    /// later files add to earlier ones (a fleet's common file, then the router's); changing an
+    /// entry an earlier file gave is an error.
     #[arg(long, value_name = "FILE")]
-    inventory: Option<PathBuf>,
+    inventory: Vec<PathBuf>,
+    /// Accept a warning everywhere: its code (`W101`) is not reported. Repeatable. Errors
+    /// cannot be allowed. To accept one rule's warning, write `# overlayfw: allow W101 (reason)`
+    /// on the line before it.
+    #[arg(long, value_name = "CODE", value_parser = allowed_code)]
+    allow: Vec<Code>,
     /// When to colour human diagnostics.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
@@ -236,9 +252,9 @@ struct StatsArgs {
     /// lines shown); without them, the lines recorded by the last apply.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Topology inventory (YAML) of the files.
+    /// Topology inventory (YAML) of the files; repeatable, merged in order as for `compile`.
     #[arg(long, value_name = "FILE")]
-    inventory: Option<PathBuf>,
+    inventory: Vec<PathBuf>,
     /// The files were applied with `--optimize`.
     #[arg(long)]
     optimize: bool,
@@ -288,7 +304,7 @@ impl Default for BackendArg {
 enum FormatArg {
     /// rustc-style, with the source line and a caret.
     Human,
-    /// `FILE:LINE:COL: error[CODE]: message`, one per line.
+    /// `FILE:LINE:COL: error[CODE]: message (help: HELP)`, one per line.
     Short,
     /// A JSON array of objects.
     Json,
@@ -413,7 +429,7 @@ fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", crate::text::safe_name(&name)))
 }
 
-fn read_inputs(common: &CommonArgs) -> io::Result<(Vec<Rules>, Option<Text>)> {
+fn read_inputs(common: &CommonArgs) -> io::Result<(Vec<Rules>, Vec<Text>)> {
     if common.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -421,7 +437,11 @@ fn read_inputs(common: &CommonArgs) -> io::Result<(Vec<Rules>, Option<Text>)> {
         ));
     }
     let files = common.files.iter().map(|p| read_input(p)).collect::<io::Result<Vec<_>>>()?;
-    let inventory = common.inventory.as_deref().map(read_input).transpose()?.map(|r| r.text);
+    let inventory = common
+        .inventory
+        .iter()
+        .map(|p| read_input(p).map(|r| r.text))
+        .collect::<io::Result<_>>()?;
     Ok((files, inventory))
 }
 
@@ -446,7 +466,8 @@ fn use_color(c: ColorArg, terminal: bool) -> bool {
 fn check(a: CheckArgs) -> io::Result<Exit> {
     let (files, inventory) = read_inputs(&a.common)?;
     let mut sources = Sources::new();
-    let compiled = pipeline::compile_files(&mut sources, files, inventory, "overlayfw")?;
+    let mut compiled = pipeline::compile_files(&mut sources, files, inventory, "overlayfw")?;
+    compiled.allow(&a.common.allow);
     let mut out = io::stdout().lock();
     let color = use_color(a.common.color, io::stdout().is_terminal());
     let fmt = format(a.message_format);
@@ -478,7 +499,8 @@ fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<
     }
     let (files, inventory) = read_inputs(common)?;
     let mut sources = Sources::new();
-    let compiled = pipeline::compile_files(&mut sources, files, inventory, table)?;
+    let mut compiled = pipeline::compile_files(&mut sources, files, inventory, table)?;
+    compiled.allow(&common.allow);
     let color = use_color(common.color, io::stderr().is_terminal());
     if !compiled.diagnostics.is_empty() {
         let text = diagnostic::render(&compiled.diagnostics, &sources, format(fmt), color);
@@ -494,7 +516,7 @@ fn build(common: &CommonArgs, table: &str, fmt: FormatArg) -> io::Result<Result<
 fn builtin_inventory_note(common: &CommonArgs, diags: &[diagnostic::Diagnostic]) {
     let unknown_name =
         |d: &&diagnostic::Diagnostic| matches!(d.code, Code::E015 | Code::E016 | Code::E017);
-    if common.inventory.is_none() && diags.iter().any(|d| unknown_name(&d)) {
+    if common.inventory.is_empty() && diags.iter().any(|d| unknown_name(&d)) {
         eprintln!(
             "note: no --inventory was given, so names were checked against the built-in one (a stock VNS3 manager: eth0/public, tun0/overlay, plugin0/plugins, no plugins, variables or FWsets beyond the built-in ones); pass your topology with --inventory FILE"
         );
@@ -786,8 +808,12 @@ fn stats(a: StatsArgs) -> io::Result<Exit> {
         let recorded = std::fs::read_to_string(live::stats::record_path(table)).unwrap_or_default();
         live::stats::Lines::from_text(&recorded)
     } else {
-        let common =
-            CommonArgs { files: a.files.clone(), inventory: a.inventory, color: ColorArg::Auto };
+        let common = CommonArgs {
+            files: a.files.clone(),
+            inventory: a.inventory,
+            allow: Vec::new(),
+            color: ColorArg::Auto,
+        };
         let mut ruleset = match build(&common, table, FormatArg::Human)? {
             Ok(rs) => rs,
             Err(code) => return Ok(code),

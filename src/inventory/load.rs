@@ -2,22 +2,45 @@
 //! into `Raw` data and turns serde_yaml's errors into diagnostics; `validate` does the rest.
 
 use super::raw::Raw;
+use super::validate::Doc;
 use super::{LoadResult, locate, validate};
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 
 /// Parses and validates an inventory. Every problem found is returned, each with the location in
 /// the YAML source `file` (whose text is `text`).
 pub fn load(text: &str, file: FileId) -> LoadResult {
-    let hidden = hidden_characters(text, file);
-    if !hidden.is_empty() {
-        return Err(hidden);
+    load_all(&[(text, file)])
+}
+
+/// Parses, validates and merges inventories in order (a fleet's common file, then the router's):
+/// a later one adds entries and may repeat one unchanged; changing one is an E103 at both
+/// places. Every problem of every file is returned.
+pub fn load_all(inputs: &[(&str, FileId)]) -> LoadResult {
+    let mut diags = Vec::new();
+    let mut docs = Vec::with_capacity(inputs.len());
+    for &(text, file) in inputs {
+        let hidden = hidden_characters(text, file);
+        if !hidden.is_empty() {
+            diags.extend(hidden);
+            continue;
+        }
+        match serde_yaml::from_str::<Raw>(text) {
+            Ok(raw) => docs.push(Doc { raw, outline: locate::outline(text), text, file }),
+            Err(e) => diags.push(yaml_error(&e, text, file)),
+        }
     }
-    let raw: Raw = match serde_yaml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => return Err(vec![yaml_error(&e, text, file)]),
-    };
-    let outline = locate::outline(text);
-    validate::validate(&raw, &outline, text, file)
+    if docs.is_empty() {
+        return Err(diags);
+    }
+    match validate::validate(&docs) {
+        Ok(inv) if diags.is_empty() => Ok(inv),
+        Ok(_) => Err(diags),
+        Err(more) => {
+            diags.extend(more);
+            diags.sort_by_key(|d| (d.span().file, d.span().start));
+            Err(diags)
+        }
+    }
 }
 
 /// Characters that make the inventory read other than serde_yaml reads it, one diagnostic per

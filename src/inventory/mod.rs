@@ -16,7 +16,7 @@ mod raw;
 mod tests;
 mod validate;
 
-pub use load::load;
+pub use load::{load, load_all};
 
 /// Name under which the built-in inventory appears in diagnostics.
 pub const DEFAULT_NAME: &str = "<built-in inventory>";

@@ -611,3 +611,161 @@ fn fwset_ids_follow_name_order() {
     assert_eq!(inv.fwset_name(crate::ir::SetId(1)), "mid");
     assert_eq!(inv.fwset_name(crate::ir::SetId(7)), "");
 }
+
+// ---------------------------------------------------------------------------------------------
+// several inventories, merged in order
+
+/// Loads `texts` as `a.yaml`, `b.yaml`, … merged in order.
+fn merged(texts: &[&str]) -> (Sources, LoadResult) {
+    let mut sources = Sources::new();
+    let ids: Vec<_> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| sources.add(format!("{}.yaml", (b'a' + i as u8) as char), *t))
+        .collect();
+    let docs: Vec<(&str, crate::diagnostic::FileId)> =
+        texts.iter().zip(&ids).map(|(t, &id)| (*t, id)).collect();
+    let result = load_all(&docs);
+    (sources, result)
+}
+
+/// Where a span is, as `FILE:LINE:COL`.
+fn at(sources: &Sources, s: Span) -> String {
+    let f = sources.get(s.file);
+    let (line, col) = f.line_col(s.start);
+    format!("{}:{line}:{col}", f.name)
+}
+
+#[test]
+fn later_inventories_add_entries_and_may_repeat_them_unchanged() {
+    let common = "\
+interfaces:
+  public: eth0
+  overlay: tun0
+plugin_network: 10.9.0.0/28
+plugins:
+  - name: ids
+variables:
+  office: 203.0.113.0/24
+fwsets:
+  blacklist: [192.0.2.0/24]
+";
+    let router = "\
+interfaces:
+  public: eth0
+  lan: eth1
+plugins:
+  - name: web
+  - name: db
+    ip: 10.9.0.2
+variables:
+  office: 203.0.113.0/24
+  dns: 10.0.0.53
+fwsets:
+  admins: [198.51.100.7]
+";
+    let (sources, result) = merged(&[common, router]);
+    let inv = result.unwrap_or_else(|d| panic!("merges: {d:#?}"));
+    let aliases: Vec<_> = inv.interfaces.keys().map(String::as_str).collect();
+    assert_eq!(aliases, ["lan", "overlay", "public"]);
+    // The repeated alias keeps the first place it was given.
+    assert_eq!(at(&sources, inv.interfaces["public"].span), "a.yaml:2:3");
+    assert_eq!(at(&sources, inv.interfaces["lan"].span), "b.yaml:3:3");
+    // Plugins extend: ids continue, and allocation sees the later file's fixed address (.2)
+    // and the merged network, which only the common file gave.
+    let plugins: Vec<_> =
+        inv.plugins.iter().map(|p| (p.id, p.name.as_str(), p.ip.to_string())).collect();
+    assert_eq!(
+        plugins,
+        [
+            (1, "ids", "10.9.0.3".into()),
+            (2, "web", "10.9.0.4".into()),
+            (3, "db", "10.9.0.2".into())
+        ]
+    );
+    assert_eq!(inv.variables.keys().collect::<Vec<_>>(), ["dns", "office"]);
+    assert_eq!(inv.fwsets.keys().collect::<Vec<_>>(), ["admins", "blacklist"]);
+    assert_eq!(sources.get(inv.file).name, "b.yaml");
+}
+
+#[test]
+fn a_changed_entry_is_an_error_at_both_places() {
+    let common = "\
+interfaces:
+  public: eth0
+overlay_subnet: 100.64.0.0/19
+variables:
+  office: 203.0.113.0/24
+fwsets:
+  blacklist: [192.0.2.0/24]
+plugins:
+  - name: ids
+";
+    let router = "\
+interfaces:
+  public: eth1
+overlay_subnet: 100.64.0.0/20
+variables:
+  office: 203.0.113.0/25
+fwsets:
+  blacklist: [192.0.2.0/25]
+plugins:
+  - name: ids
+";
+    let (sources, result) = merged(&[common, router]);
+    let diags = result.expect_err("conflicts");
+    let shown: Vec<_> = diags
+        .iter()
+        .map(|d| {
+            let secondary = d.labels.get(1).expect("secondary label");
+            (d.code, d.message.clone(), at(&sources, d.span()), at(&sources, secondary.span))
+        })
+        .collect();
+    let expect =
+        |m: &str, now: &str, then: &str| (Code::E103, m.to_string(), now.into(), then.into());
+    assert_eq!(
+        shown,
+        [
+            expect(
+                "interface alias `public` is given a different value by a later inventory",
+                "b.yaml:2:3",
+                "a.yaml:2:3"
+            ),
+            expect(
+                "`overlay_subnet` is given a different value by a later inventory",
+                "b.yaml:3:17",
+                "a.yaml:3:17"
+            ),
+            expect(
+                "variable `office` is given a different value by a later inventory",
+                "b.yaml:5:3",
+                "a.yaml:5:3"
+            ),
+            expect(
+                "FWset `blacklist` is given a different value by a later inventory",
+                "b.yaml:7:3",
+                "a.yaml:7:3"
+            ),
+            expect("plugin name `ids` is used twice", "b.yaml:9:11", "a.yaml:9:11"),
+        ]
+    );
+}
+
+#[test]
+fn every_inventory_reports_its_own_errors() {
+    // A YAML error in the first file does not hide the second file's problems.
+    let (sources, result) = merged(&["interfaces: [\n", "fwsets:\n  bad-name: [10.0.0.0/8]\n"]);
+    let diags = result.expect_err("errors");
+    let shown: Vec<_> = diags.iter().map(|d| (d.code, at(&sources, d.span()))).collect();
+    assert_eq!(shown, [(Code::E101, "a.yaml:2:1".into()), (Code::E102, "b.yaml:2:3".into())]);
+}
+
+#[test]
+fn an_alias_that_is_another_files_kernel_name_is_a_conflict() {
+    let (sources, result) = merged(&["interfaces:\n  lan: eth1\n", "interfaces:\n  eth1: eth2\n"]);
+    let diags = result.expect_err("ambiguous");
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].code, Code::E103);
+    assert_eq!(at(&sources, diags[0].span()), "b.yaml:2:3");
+    assert_eq!(at(&sources, diags[0].labels[1].span), "a.yaml:2:3");
+}

@@ -191,70 +191,240 @@ fn key_name(k: &Raw) -> Option<String> {
     }
 }
 
-pub(super) fn validate(
-    raw: &Raw,
-    root: &Node,
-    text: &str,
-    file: FileId,
-) -> Result<Inventory, Vec<Diagnostic>> {
-    let mut cx = Cx { file, text, diags: Vec::new() };
-    let here = Here { node: Some(root), span: 0..0 };
-    let top = match raw {
-        Raw::Null => Vec::new(),
-        Raw::Map(entries) => cx.entries(entries, &here, "the inventory"),
-        other => {
-            let found = other.describe();
-            cx.err(
-                Code::E101,
-                format!("expected a mapping of inventory keys (`interfaces`, `plugins`, …), found {found}"),
-                &root.span,
-            );
-            return Err(cx.diags);
-        }
-    };
+/// One parsed inventory document, to be validated (and merged with the others, in order).
+pub(super) struct Doc<'t> {
+    pub raw: Raw,
+    pub outline: Node,
+    pub text: &'t str,
+    pub file: FileId,
+}
 
-    let mut interfaces = BTreeMap::new();
-    let mut overlay_subnet = None;
-    let mut primary_private_ip = None;
-    let mut plugin_network = None;
-    let mut plugins_raw = None;
-    let mut variables = BTreeMap::new();
-    let mut fwsets = BTreeMap::new();
-    for (key, value) in &top {
-        match key.name.as_str() {
-            "interfaces" => interfaces = cx.interfaces(value, key),
-            "overlay_subnet" => overlay_subnet = cx.network(value, key).map(|(n, _)| n),
-            "primary_private_ip" => primary_private_ip = cx.address(value, key),
-            "plugin_network" => plugin_network = Some(cx.plugin_network(value, key)),
-            "plugins" => plugins_raw = Some((key, value)),
-            "variables" => variables = cx.variables(value, key),
-            "fwsets" => fwsets = cx.fwsets(value, key),
-            _ => cx.unknown_key("the inventory", key, TOP_KEYS),
+/// Validates the documents and merges them in order. A later document adds entries; a key it
+/// gives again must have the same value (see [`Merge`]), else an E103 at both places.
+pub(super) fn validate(docs: &[Doc<'_>]) -> Result<Inventory, Vec<Diagnostic>> {
+    let first = docs.first().expect("at least one inventory document");
+    let mut cx = Cx { file: first.file, text: first.text, diags: Vec::new() };
+    let mut m = Merge::default();
+    let mut drafts = Vec::new();
+    let mut plugins_given = false;
+    let mut shape_ok = true;
+    for doc in docs {
+        cx.file = doc.file;
+        cx.text = doc.text;
+        let root = &doc.outline;
+        let here = Here { node: Some(root), span: 0..0 };
+        let top = match &doc.raw {
+            Raw::Null => Vec::new(),
+            Raw::Map(entries) => cx.entries(entries, &here, "the inventory"),
+            other => {
+                let found = other.describe();
+                cx.err(
+                    Code::E101,
+                    format!("expected a mapping of inventory keys (`interfaces`, `plugins`, …), found {found}"),
+                    &root.span,
+                );
+                shape_ok = false;
+                continue;
+            }
+        };
+        for (key, value) in &top {
+            match key.name.as_str() {
+                "interfaces" => {
+                    let found = cx.interfaces(value, key);
+                    cx.merge_map(
+                        &mut m.interfaces,
+                        found,
+                        "interface alias",
+                        |i| i.span,
+                        |i| format!("`{}`", i.kernel),
+                    );
+                }
+                "overlay_subnet" => {
+                    let found = cx.network(value, key).map(|(n, _)| n);
+                    cx.merge_one(&mut m.overlay_subnet, found, "`overlay_subnet`");
+                }
+                "primary_private_ip" => {
+                    let found = cx.address(value, key);
+                    cx.merge_one(&mut m.primary_private_ip, found, "`primary_private_ip`");
+                }
+                "plugin_network" => match cx.plugin_network(value, key) {
+                    None => m.plugin_network_invalid = true,
+                    found => cx.merge_one(&mut m.plugin_network, found, "`plugin_network`"),
+                },
+                "plugins" => {
+                    plugins_given = true;
+                    drafts.extend(cx.plugin_drafts(value, key));
+                }
+                "variables" => {
+                    let found = cx.variables(value, key);
+                    cx.merge_map(
+                        &mut m.variables,
+                        found,
+                        "variable",
+                        |v| v.span,
+                        |v| format!("`{}`", v.values.join(", ")),
+                    );
+                }
+                "fwsets" => {
+                    let found = cx.fwsets(value, key);
+                    cx.merge_map(
+                        &mut m.fwsets,
+                        found,
+                        "FWset",
+                        |f| f.span,
+                        |_| "other elements".to_string(),
+                    );
+                }
+                _ => cx.unknown_key("the inventory", key, TOP_KEYS),
+            }
         }
     }
-    // `None` inside: given but invalid, so address checks against it would only add noise.
-    let plugin_network = plugin_network
-        .unwrap_or(Some(Located { value: default_plugin_network(), span: Span::new(file, 0, 0) }));
-    let plugins = match plugins_raw {
-        Some((key, value)) => cx.plugins(value, key, plugin_network.as_ref()),
-        None => Vec::new(),
+    cx.cross_file_alias_clashes(&m.interfaces);
+    // `None`: given but invalid, so address checks against it would only add noise.
+    let plugin_network = match (m.plugin_network, m.plugin_network_invalid) {
+        (_, true) => None,
+        (Some(n), false) => Some(n),
+        (None, false) => {
+            Some(Located { value: default_plugin_network(), span: Span::new(first.file, 0, 0) })
+        }
     };
-    cx.plugin_fwset_clashes(&plugins, &fwsets);
+    cx.plugin_checks(&drafts, plugin_network.as_ref());
+    let plugins = match &plugin_network {
+        Some(net) if plugins_given => cx.allocate(drafts, net),
+        _ => Vec::new(),
+    };
+    cx.plugin_fwset_clashes(&plugins, &m.fwsets);
 
     // In file order, whatever order the checks ran in.
-    cx.diags.sort_by_key(|d| d.span().start);
+    cx.diags.sort_by_key(|d| (d.span().file, d.span().start));
     match plugin_network {
-        Some(plugin_network) if cx.diags.is_empty() => Ok(Inventory {
-            file,
-            interfaces,
-            overlay_subnet,
-            primary_private_ip,
+        Some(plugin_network) if cx.diags.is_empty() && shape_ok => Ok(Inventory {
+            file: docs.last().map_or(first.file, |d| d.file),
+            interfaces: m.interfaces,
+            overlay_subnet: m.overlay_subnet,
+            primary_private_ip: m.primary_private_ip,
             plugin_network,
             plugins,
-            variables,
-            fwsets,
+            variables: m.variables,
+            fwsets: m.fwsets,
         }),
         _ => Err(cx.diags),
+    }
+}
+
+/// The inventory as merged so far. What a later file may do:
+/// - add an interface alias, variable or FWset, or give one again with the same value;
+/// - give `overlay_subnet`, `primary_private_ip` or `plugin_network` again with the same value;
+/// - add plugins: they follow the earlier files' plugins (ids continue), addresses are
+///   allocated over the merged list.
+///
+/// Anything else that gives a key again (another kernel name for an alias, another value for a
+/// variable or a scalar, other elements for a FWset, a plugin name again) is a conflict: E103
+/// at the later place with the earlier one as a secondary label.
+#[derive(Default)]
+struct Merge {
+    interfaces: BTreeMap<String, Interface>,
+    overlay_subnet: Option<Located<Ipv4Network>>,
+    primary_private_ip: Option<Located<Ipv4Addr>>,
+    plugin_network: Option<Located<Ipv4Network>>,
+    plugin_network_invalid: bool,
+    variables: BTreeMap<String, Variable>,
+    fwsets: BTreeMap<String, FwSet>,
+}
+
+/// The part of an entry that must agree across files (its span aside).
+trait SameValue {
+    fn same_value(&self, other: &Self) -> bool;
+}
+
+impl SameValue for Interface {
+    fn same_value(&self, other: &Self) -> bool {
+        self.kernel == other.kernel
+    }
+}
+
+impl SameValue for Variable {
+    fn same_value(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
+}
+
+impl SameValue for FwSet {
+    fn same_value(&self, other: &Self) -> bool {
+        self.elements == other.elements
+    }
+}
+
+impl Cx<'_> {
+    /// A conflict between two files: E103 at the later definition, the earlier as secondary.
+    fn conflict(&mut self, what: String, now: Span, then: Span, shown_now: String) {
+        let d = Diagnostic::error(Code::E103, format!("{what} is given a different value by a later inventory"), now)
+            .with_label(format!("{shown_now} here"))
+            .with_secondary(then, "but differently in an earlier inventory here")
+            .with_help("a later `--inventory` may add entries or repeat them unchanged, not change them; make them agree or remove one");
+        self.add(d);
+    }
+
+    /// An alias that is the kernel name of another file's alias makes `-i NAME` ambiguous, as
+    /// within one file (which [`Cx::interfaces`] reports).
+    fn cross_file_alias_clashes(&mut self, interfaces: &BTreeMap<String, Interface>) {
+        for (alias, i) in interfaces {
+            if i.kernel == *alias {
+                continue;
+            }
+            let other =
+                interfaces.iter().find(|(_, o)| o.kernel == *alias && o.span.file != i.span.file);
+            if let Some((other, o)) = other {
+                let d = Diagnostic::error(
+                    Code::E103,
+                    format!("interface alias `{alias}` is also the kernel name of `{other}`"),
+                    i.span,
+                )
+                .with_label(format!("`{alias}` is an alias for `{}` here", i.kernel))
+                .with_secondary(o.span, format!("but `{other}` names kernel interface `{alias}`"))
+                .with_help("in rules `-i NAME` would be ambiguous; rename the alias");
+                self.add(d);
+            }
+        }
+    }
+
+    fn merge_map<T: SameValue>(
+        &mut self,
+        into: &mut BTreeMap<String, T>,
+        found: BTreeMap<String, T>,
+        what: &str,
+        span: impl Fn(&T) -> Span,
+        show: impl Fn(&T) -> String,
+    ) {
+        for (name, v) in found {
+            match into.get(&name) {
+                None => {
+                    into.insert(name, v);
+                }
+                Some(old) if old.same_value(&v) => {}
+                Some(old) => {
+                    let (now, then) = (span(&v), span(old));
+                    self.conflict(format!("{what} `{name}`"), now, then, show(&v));
+                }
+            }
+        }
+    }
+
+    fn merge_one<T: PartialEq + std::fmt::Display>(
+        &mut self,
+        into: &mut Option<Located<T>>,
+        found: Option<Located<T>>,
+        what: &str,
+    ) {
+        let Some(v) = found else { return };
+        match into {
+            None => *into = Some(v),
+            Some(old) if old.value == v.value => {}
+            Some(old) => {
+                let then = old.span;
+                self.conflict(what.to_string(), v.span, then, format!("`{}`", v.value));
+            }
+        }
     }
 }
 
@@ -501,17 +671,13 @@ impl Cx<'_> {
 
 struct PluginDraft {
     name: String,
-    name_span: Range<usize>,
-    ip: Option<(Ipv4Addr, Range<usize>)>,
+    name_span: Span,
+    ip: Option<(Ipv4Addr, Span)>,
 }
 
 impl Cx<'_> {
-    fn plugins(
-        &mut self,
-        value: &Raw,
-        key: &Key<'_>,
-        net: Option<&Located<Ipv4Network>>,
-    ) -> Vec<Plugin> {
+    /// The plugins of one file, unchecked (checks and allocation run on the merged list).
+    fn plugin_drafts(&mut self, value: &Raw, key: &Key<'_>) -> Vec<PluginDraft> {
         let items = match value {
             Raw::Null => return Vec::new(),
             Raw::Seq(items) => items,
@@ -553,7 +719,11 @@ impl Cx<'_> {
                 }
             }
             match name {
-                Some((name, name_span)) => drafts.push(PluginDraft { name, name_span, ip }),
+                Some((name, name_span)) => {
+                    let name_span = self.span(&name_span);
+                    let ip = ip.map(|(a, r)| (a, self.span(&r)));
+                    drafts.push(PluginDraft { name, name_span, ip });
+                }
                 None if !entries.iter().any(|(k, _)| k.name == "name") => {
                     self.err(Code::E101, format!("plugin {} has no `name`", i + 1), &here.span)
                         .help = Some("each plugin needs `name:`; `ip:` is optional".into());
@@ -561,9 +731,7 @@ impl Cx<'_> {
                 None => {}
             }
         }
-        self.plugin_checks(&drafts, net);
-        let Some(net) = net else { return Vec::new() };
-        self.allocate(drafts, net)
+        drafts
     }
 
     fn plugin_name(&mut self, v: &Raw, k: &Key<'_>) -> Option<(String, Range<usize>)> {
@@ -592,20 +760,20 @@ impl Cx<'_> {
 
     /// Duplicate names and addresses, addresses outside the network or reserved in it.
     fn plugin_checks(&mut self, drafts: &[PluginDraft], net: Option<&Located<Ipv4Network>>) {
-        let mut names: HashMap<&str, &Range<usize>> = HashMap::new();
+        let mut names: HashMap<&str, Span> = HashMap::new();
         let mut ips: HashMap<Ipv4Addr, &PluginDraft> = HashMap::new();
         for p in drafts {
             if let Some(first) = names.get(p.name.as_str()) {
                 let d = Diagnostic::error(
                     Code::E103,
                     format!("plugin name `{}` is used twice", p.name),
-                    self.span(&p.name_span),
+                    p.name_span,
                 )
                 .with_label("second plugin with this name")
-                .with_secondary(self.span(first), "first declared here");
+                .with_secondary(*first, "first declared here");
                 self.add(d);
             } else {
-                names.insert(&p.name, &p.name_span);
+                names.insert(&p.name, p.name_span);
             }
             let Some((ip, ip_span)) = &p.ip else { continue };
             if let Some(net) = net {
@@ -622,7 +790,7 @@ impl Cx<'_> {
                     None
                 };
                 if let Some(problem) = problem {
-                    let mut d = Diagnostic::error(Code::E104, format!("plugin `{}`: address {ip} {problem}", p.name), self.span(ip_span))
+                    let mut d = Diagnostic::error(Code::E104, format!("plugin `{}`: address {ip} {problem}", p.name), *ip_span)
                         .with_help(format!("containers use the hosts of {n} from the second one up; omit `ip` to allocate one"));
                     if net.span.end > net.span.start {
                         d = d.with_secondary(net.span, "plugin network declared here");
@@ -632,13 +800,13 @@ impl Cx<'_> {
                 }
             }
             if let Some(first) = ips.get(ip) {
-                let first_span = first.ip.as_ref().map_or(&first.name_span, |(_, s)| s);
+                let first_span = first.ip.as_ref().map_or(first.name_span, |(_, s)| *s);
                 let d = Diagnostic::error(
                     Code::E103,
                     format!("plugins `{}` and `{}` both use {ip}", first.name, p.name),
-                    self.span(ip_span),
+                    *ip_span,
                 )
-                .with_secondary(self.span(first_span), format!("already used by `{}`", first.name));
+                .with_secondary(first_span, format!("already used by `{}`", first.name));
                 self.add(d);
             } else {
                 ips.insert(*ip, p);
@@ -669,7 +837,7 @@ impl Cx<'_> {
                             let mut d = Diagnostic::error(
                                 Code::E104,
                                 format!("no free address left in {n} for plugin `{}`", p.name),
-                                self.span(&p.name_span),
+                                p.name_span,
                             )
                             .with_help("use a larger `plugin_network` or fewer plugins");
                             if net.span.end > net.span.start {
@@ -685,7 +853,7 @@ impl Cx<'_> {
                     (ip, true)
                 }
             };
-            out.push(Plugin { id, name: p.name, ip, allocated, span: self.span(&p.name_span) });
+            out.push(Plugin { id, name: p.name, ip, allocated, span: p.name_span });
         }
         out
     }

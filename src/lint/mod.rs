@@ -25,10 +25,24 @@ pub fn lint(resolved: &Resolved, inv: &Inventory, opts: &Options) -> Vec<Diagnos
     let (chains, files) = (&resolved.chains, &resolved.files);
     let sets = space::Sets::new(inv);
     let mut out = shadow::lint(chains, files, &sets);
-    out.extend(nat::lint(chains, files, inv, &sets));
+    out.extend(nat::lint(chains, files, inv, &sets, true));
     if opts.inventory_given {
         out.extend(unused::lint(chains, inv, &resolved.used));
     }
+    out
+}
+
+/// The lints that stay true when lines are missing, for a compile with errors (a line with an
+/// error is not placed at all; the others are placed exactly): a line that never matches
+/// (W109), a duplicate (W102), a line shadowed by an earlier one that exists (W101, W103), a
+/// catch-all with lines after it (W105), a DNAT or COPY to an undeclared address (W104), a
+/// mirror that can loop (W106). A missing line can only take cover away, never add it. Left
+/// out: W107 (the missing line may be the FORWARD accept) and W108 (it may use the entry).
+pub fn lint_incomplete(resolved: &Resolved, inv: &Inventory) -> Vec<Diagnostic> {
+    let (chains, files) = (&resolved.chains, &resolved.files);
+    let sets = space::Sets::new(inv);
+    let mut out = shadow::lint(chains, files, &sets);
+    out.extend(nat::lint(chains, files, inv, &sets, false));
     out
 }
 

@@ -64,11 +64,19 @@ pub fn behind(inv: &Inventory, addr: Ipv4Addr) -> Option<&str> {
     None
 }
 
-pub fn lint(chains: &[VChain], files: &Files, inv: &Inventory, sets: &Sets) -> Vec<Diagnostic> {
+/// `complete`: no line was dropped for an error; without it W107, which needs every FORWARD
+/// accept, says nothing.
+pub fn lint(
+    chains: &[VChain],
+    files: &Files,
+    inv: &Inventory,
+    sets: &Sets,
+    complete: bool,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let declared = declared_networks(inv);
     let mut seen: crate::fasthash::FxHashSet<(Code, Span)> = Default::default();
-    let forward = forward_drop_all(chains, sets);
+    let forward = forward_drop_all(chains, sets).filter(|_| complete);
     for chain in chains {
         for p in &chain.rules {
             let (what, lo, hi) = match &p.action {

@@ -4,6 +4,7 @@
 //! diagnostic. The CLI reads the arguments' files and writes; the only IO here is reading a
 //! large rules file again.
 
+mod allow;
 mod stream;
 
 use crate::diagnostic::{Code, Diagnostic, FileId, Sources, Span};
@@ -37,6 +38,11 @@ impl Compiled {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
+
+    /// Drops the warnings of the given codes (`--allow CODE`); errors always stay.
+    pub fn allow(&mut self, codes: &[Code]) {
+        self.diagnostics.retain(|d| d.is_error() || !codes.contains(&d.code));
+    }
 }
 
 /// Adds a text to `sources`; invalid UTF-8 becomes U+FFFD in the stored text and an E020
@@ -59,55 +65,62 @@ pub fn add_source(sources: &mut Sources, text: Text, diags: &mut Vec<Diagnostic>
     }
 }
 
-/// Compiles rules texts against an inventory (`None`: the built-in default).
+/// Compiles rules texts against inventories merged in order (none: the built-in default); an
+/// `Option<Text>` serves for one or none.
 pub fn compile(
     sources: &mut Sources,
     files: Vec<Text>,
-    inventory: Option<Text>,
+    inventories: impl IntoIterator<Item = Text>,
     table: &str,
 ) -> Compiled {
     let files = files.into_iter().map(|text| Rules { text, file: None }).collect();
-    match compile_files(sources, files, inventory, table) {
+    match compile_files(sources, files, inventories, table) {
         Ok(compiled) => compiled,
         Err(e) => unreachable!("only a file is read again: {e}"),
     }
 }
 
-/// Compiles rules files against an inventory (`None`: the built-in default). A large file is
+/// Compiles rules files against inventories merged in order (none: the built-in default, see
+/// [`inventory::load_all`] for the merge). A large file is
 /// read again as it is parsed, not held ([`stream::MIN_BYTES`]); `Err` when that fails or finds
 /// the file changed since it was read.
 pub fn compile_files(
     sources: &mut Sources,
     files: Vec<Rules>,
-    inventory: Option<Text>,
+    inventories: impl IntoIterator<Item = Text>,
     table: &str,
 ) -> std::io::Result<Compiled> {
     let mut diagnostics = Vec::new();
-    let hash = input_hash(files.iter().map(|f| &f.text), inventory.as_ref(), table);
+    let inventories: Vec<Text> = inventories.into_iter().collect();
+    let hash = input_hash(files.iter().map(|f| &f.text), &inventories, table);
     // The files that are text (the others have their E020 and contribute nothing).
     let mut texts = Vec::with_capacity(files.len());
+    let mut allows = Vec::new();
     for f in files {
         let before = diagnostics.len();
         let id = add_source(sources, f.text, &mut diagnostics);
         if diagnostics.len() == before {
+            allows.extend(allow::scan(id, &sources.get(id).text, &mut diagnostics));
             texts.push((id, f.file));
         }
     }
-    let inventory_given = inventory.is_some();
-    let inv = match inventory {
-        None => Some(inventory::default_inventory(sources)),
-        Some(t) => {
-            let before = diagnostics.len();
-            let id = add_source(sources, t, &mut diagnostics);
-            if diagnostics.len() > before {
-                None
-            } else {
-                match inventory::load(&sources.get(id).text, id) {
-                    Ok(inv) => Some(inv),
-                    Err(d) => {
-                        diagnostics.extend(d);
-                        None
-                    }
+    let inventory_given = !inventories.is_empty();
+    let inv = if inventories.is_empty() {
+        Some(inventory::default_inventory(sources))
+    } else {
+        let before = diagnostics.len();
+        let ids: Vec<FileId> =
+            inventories.into_iter().map(|t| add_source(sources, t, &mut diagnostics)).collect();
+        if diagnostics.len() > before {
+            None
+        } else {
+            let docs: Vec<(&str, FileId)> =
+                ids.iter().map(|&id| (sources.get(id).text.as_str(), id)).collect();
+            match inventory::load_all(&docs) {
+                Ok(inv) => Some(inv),
+                Err(d) => {
+                    diagnostics.extend(d);
+                    None
                 }
             }
         }
@@ -117,6 +130,7 @@ pub fn compile_files(
         for &(id, _) in &texts {
             diagnostics.extend(syntax::parse(id, &sources.get(id).text).1);
         }
+        allow::apply(&mut allows, &mut diagnostics, false);
         return Ok(finish(diagnostics, None));
     };
     // A large file's text, scanned, is dropped before its lines are parsed: the placed rules
@@ -149,12 +163,16 @@ pub fn compile_files(
         return Err(e);
     }
     diagnostics.append(&mut resolved.diagnostics);
-    // Lints read complete chains: a line dropped for an error would make them wrong. They run
-    // before the layout, which frees the placed chains as it goes.
-    if !diagnostics.iter().any(Diagnostic::is_error) {
+    // Lints run before the layout, which frees the placed chains as it goes. A line with an
+    // error is not placed: with errors only the lints a missing line cannot make wrong run.
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        diagnostics.extend(lint::lint_incomplete(&resolved, &inv));
+    } else {
         let lint_opts = lint::Options { inventory_given };
         diagnostics.extend(lint::lint(&resolved, &inv, &lint_opts));
     }
+    let complete = !diagnostics.iter().any(Diagnostic::is_error);
+    allow::apply(&mut allows, &mut diagnostics, complete);
     let rs = crate::layout::layout(resolved);
     // A streamed file's text again, for the diagnostics that show it.
     for (&id, stream) in ids.iter().zip(&streams) {
@@ -184,7 +202,7 @@ fn finish(mut diagnostics: Vec<Diagnostic>, mut ruleset: Option<Ruleset>) -> Com
 /// (FNV-1a, a byte a step, took 9 ms of a 0.2 s compile of 7 MiB; this takes ~1 ms.)
 fn input_hash<'t>(
     files: impl IntoIterator<Item = &'t Text>,
-    inventory: Option<&Text>,
+    inventories: &[Text],
     table: &str,
 ) -> String {
     use std::hash::Hasher;
@@ -194,9 +212,17 @@ fn input_hash<'t>(
         h.write(bytes);
     };
     feed(table.as_bytes());
-    match inventory {
-        Some(t) => feed(&t.bytes),
-        None => feed(inventory::DEFAULT_YAML.as_bytes()),
+    match inventories {
+        [] => feed(inventory::DEFAULT_YAML.as_bytes()),
+        // One inventory hashes as it always did, so a live table's hash stays valid.
+        [one] => feed(&one.bytes),
+        // Several: a count no length can equal first, then each in order.
+        many => {
+            feed(&(u64::MAX - many.len() as u64).to_le_bytes());
+            for t in many {
+                feed(&t.bytes);
+            }
+        }
     }
     for f in files {
         feed(f.name.as_bytes());
@@ -216,34 +242,41 @@ mod tests {
     #[test]
     fn the_input_hash_tells_inputs_apart() {
         let rules = b"FORWARD_CUST -s 10.0.0.0/24 -j ACCEPT\n";
-        let base = input_hash(&[text("a.rules", rules)], None, "overlayfw");
+        let base = input_hash(&[text("a.rules", rules)], &[], "overlayfw");
         assert!(base.starts_with("fx64:") && base.len() == "fx64:".len() + 16, "{base}");
-        assert_eq!(base, input_hash(&[text("a.rules", rules)], None, "overlayfw"));
+        assert_eq!(base, input_hash(&[text("a.rules", rules)], &[], "overlayfw"));
         // Any one byte changed, anywhere (in and after the first word, in the padded tail).
         for i in 0..rules.len() {
             let mut changed = rules.to_vec();
             changed[i] ^= 1;
-            assert_ne!(base, input_hash(&[text("a.rules", &changed)], None, "overlayfw"), "{i}");
+            assert_ne!(base, input_hash(&[text("a.rules", &changed)], &[], "overlayfw"), "{i}");
         }
         // A byte more, a byte less, a zero byte more (the tail is padded with zeros).
         let mut longer = rules.to_vec();
         longer.push(0);
-        assert_ne!(base, input_hash(&[text("a.rules", &longer)], None, "overlayfw"));
-        assert_ne!(base, input_hash(&[text("a.rules", &rules[1..])], None, "overlayfw"));
+        assert_ne!(base, input_hash(&[text("a.rules", &longer)], &[], "overlayfw"));
+        assert_ne!(base, input_hash(&[text("a.rules", &rules[1..])], &[], "overlayfw"));
         // The same bytes split differently between name and text, or between files.
         assert_ne!(
-            input_hash(&[text("ab", b"c")], None, "t"),
-            input_hash(&[text("a", b"bc")], None, "t")
+            input_hash(&[text("ab", b"c")], &[], "t"),
+            input_hash(&[text("a", b"bc")], &[], "t")
         );
         assert_ne!(
-            input_hash(&[text("a", b"xy"), text("b", b"")], None, "t"),
-            input_hash(&[text("a", b"x"), text("b", b"y")], None, "t")
+            input_hash(&[text("a", b"xy"), text("b", b"")], &[], "t"),
+            input_hash(&[text("a", b"x"), text("b", b"y")], &[], "t")
         );
         // The order of the files, the table, the inventory.
         let (p, q) = (|| text("p", b"1"), || text("q", b"2"));
-        assert_ne!(input_hash(&[p(), q()], None, "t"), input_hash(&[q(), p()], None, "t"));
-        assert_ne!(base, input_hash(&[text("a.rules", rules)], None, "other"));
-        let inv = text("inv.yaml", b"containers: {}\n");
-        assert_ne!(base, input_hash(&[text("a.rules", rules)], Some(&inv), "overlayfw"));
+        assert_ne!(input_hash(&[p(), q()], &[], "t"), input_hash(&[q(), p()], &[], "t"));
+        assert_ne!(base, input_hash(&[text("a.rules", rules)], &[], "other"));
+        let inv = || text("inv.yaml", b"containers: {}\n");
+        assert_ne!(base, input_hash(&[text("a.rules", rules)], &[inv()], "overlayfw"));
+        // Several inventories: each counts, in order, and apart from a file's bytes.
+        let (c, r) = (|| text("common.yaml", b"a: 1\n"), || text("r.yaml", b"b: 2\n"));
+        let one = input_hash(&[], &[c()], "t");
+        let both = input_hash(&[], &[c(), r()], "t");
+        assert_ne!(one, both);
+        assert_ne!(both, input_hash(&[], &[r(), c()], "t"));
+        assert_ne!(both, input_hash(&[text("b: 2\n", b"")], &[c()], "t"));
     }
 }

@@ -57,6 +57,33 @@ impl AddrAlts {
 impl Resolver<'_> {
     /// Resolves the matches. Returns the alternatives: each is the match list of one nft rule
     /// (a `-s`/`-d` list mixing FWsets and networks expands to several rules, as iptables does).
+    /// For a line with a syntax error: looks up the names its lowered options use (interfaces,
+    /// variables, FWsets, plugins), so that one error does not hide another on the line. Only
+    /// what holds whatever else the line says: the value of each option on its own.
+    pub(super) fn names_only(&mut self, matches: &[ast::Match]) {
+        for m in matches {
+            match &m.kind {
+                MatchKind::InIface(v) | MatchKind::OutIface(v) => {
+                    self.v.iface(v);
+                }
+                MatchKind::Source(items) | MatchKind::Destination(items) => {
+                    for item in items {
+                        self.v.addr_item(item);
+                    }
+                }
+                MatchKind::SrcPort(spec) | MatchKind::DstPort(spec) => {
+                    self.v.ports(spec);
+                }
+                MatchKind::MultiSrcPorts(specs) | MatchKind::MultiDstPorts(specs) => {
+                    for spec in specs {
+                        self.v.ports(spec);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     pub(super) fn matches(
         &mut self,
         rule: &ast::Rule,

@@ -323,9 +323,12 @@ impl<'a> Resolver<'a> {
     fn piece(&mut self, input: &Input, k: usize, piece: Piece, subgroups: &Subgroups) {
         // The name as the rules' comments carry it (W002 measures the comment).
         let name = crate::text::comment_name(input.name);
-        let mut line = |line: Result<ast::Rule, Vec<Diagnostic>>| match line {
+        let mut line = |line: Result<ast::Rule, syntax::Failed>| match line {
             Ok(rule) => self.rule(&name, &rule, subgroups),
-            Err(ds) => self.v.diags.extend(ds),
+            Err(f) => {
+                self.v.diags.extend(f.diags);
+                self.names_only(&f.matches);
+            }
         };
         let Some(stream) = input.stream else {
             syntax::lower_piece(input.file, input.text, piece, line);

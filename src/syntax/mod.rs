@@ -77,9 +77,24 @@ fn parse_piece(file: FileId, text: &str, piece: Piece) -> (ast::RulesFile, Vec<D
     let mut diags = Vec::new();
     lower_piece(file, text, piece, |line| match line {
         Ok(rule) => rules.push(rule),
-        Err(ds) => diags.extend(ds),
+        Err(f) => diags.extend(f.diags),
     });
     (ast::RulesFile { rules }, diags)
+}
+
+/// A line that did not lower to a rule: its diagnostics, and the matches of the options that
+/// did lower (empty when the line did not parse), so that the names they use are still
+/// checked ([`crate::resolve`]): an unknown interface is unknown whatever else is wrong.
+#[derive(Debug)]
+pub struct Failed {
+    pub diags: Vec<Diagnostic>,
+    pub matches: Vec<ast::Match>,
+}
+
+impl Failed {
+    fn new(diags: Vec<Diagnostic>) -> Failed {
+        Failed { diags, matches: Vec::new() }
+    }
 }
 
 /// A rule line: trimmed text, where it starts, its number.
@@ -156,7 +171,7 @@ pub fn lower_piece(
     file: FileId,
     text: &str,
     piece: Piece,
-    each: impl FnMut(Result<ast::Rule, Vec<Diagnostic>>),
+    each: impl FnMut(Result<ast::Rule, Failed>),
 ) {
     lower_piece_in(file, text, 0, piece, LINE_BATCH, each);
 }
@@ -174,7 +189,7 @@ pub fn lower_window(
     window: &str,
     base: usize,
     first_line: u32,
-    each: impl FnMut(Result<ast::Rule, Vec<Diagnostic>>),
+    each: impl FnMut(Result<ast::Rule, Failed>),
 ) {
     let piece = Piece { from: 0, to: window.len(), first_line };
     lower_piece_in(file, window, base, piece, LINE_BATCH, each);
@@ -188,7 +203,7 @@ fn lower_piece_in(
     base: usize,
     piece: Piece,
     batch_len: usize,
-    mut each: impl FnMut(Result<ast::Rule, Vec<Diagnostic>>),
+    mut each: impl FnMut(Result<ast::Rule, Failed>),
 ) {
     let mut batch: Vec<Line> = Vec::with_capacity(batch_len);
     for line in lines(text, base, piece) {
@@ -199,7 +214,7 @@ fn lower_piece_in(
         }
         if let Some(d) = unparsable(file, &line) {
             lower_batch(file, text, base, &mut batch, &mut each);
-            each(Err(vec![d]));
+            each(Err(Failed::new(vec![d])));
             continue;
         }
         batch.push(line);
@@ -215,7 +230,7 @@ fn lower_batch(
     text: &str,
     base: usize,
     batch: &mut Vec<Line>,
-    each: &mut impl FnMut(Result<ast::Rule, Vec<Diagnostic>>),
+    each: &mut impl FnMut(Result<ast::Rule, Failed>),
 ) {
     if let [first, .., last] = &batch[..] {
         let (from, to) = (first.start, last.start + last.content.len());
@@ -236,10 +251,10 @@ fn lower_batch(
 }
 
 /// Parses and lowers one trimmed rule line.
-fn lower_line(ctx: item::LineCtx<'_>, line_no: u32) -> Result<ast::Rule, Vec<Diagnostic>> {
+fn lower_line(ctx: item::LineCtx<'_>, line_no: u32) -> Result<ast::Rule, Failed> {
     match lower::parse_line(ctx) {
         Ok(line) => lower_parsed(ctx, line, line_no),
-        Err(e) => Err(vec![reword::reword(ctx, &e)]),
+        Err(e) => Err(Failed::new(vec![reword::reword(ctx, &e)])),
     }
 }
 
@@ -249,12 +264,14 @@ fn lower_parsed<'t>(
     ctx: item::LineCtx<'t>,
     line: pest::iterators::Pair<'t, grammar::Rule>,
     line_no: u32,
-) -> Result<ast::Rule, Vec<Diagnostic>> {
+) -> Result<ast::Rule, Failed> {
     let mut l = lower::lower_parts(ctx, line);
     check::check_line(&l.items, l.bad_module, &mut l.diags);
     let target = check::target(&l.items, &l.failed, &mut l.diags);
     if !l.diags.is_empty() {
-        return Err(l.diags);
+        // The options that lowered, whose names can still be looked up.
+        let (matches, _) = check::matches(l.items);
+        return Err(Failed { diags: l.diags, matches });
     }
     let (matches, comment) = check::matches(l.items);
     let (chain, span) = (l.chain, l.span);

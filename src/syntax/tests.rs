@@ -1200,7 +1200,9 @@ fn lines_parsed_in_batches_equal_each_line_alone() {
     texts.push("FORWARD_CUST -m comment --comment \"a\\\n\" -j DROP\nFORWARD_CUST -j DROP".into());
     let lowered = |text: &str, batch: usize| {
         let mut out = Vec::new();
-        super::lower_piece_in(F, text, 0, super::pieces(text, 1)[0], batch, |r| out.push(r));
+        super::lower_piece_in(F, text, 0, super::pieces(text, 1)[0], batch, |r| {
+            out.push(r.map_err(|f| f.diags))
+        });
         out
     };
     for text in &texts {

@@ -191,3 +191,48 @@ fn mixed_file_reports_every_bad_line_and_no_good_one() {
     got.dedup();
     assert_eq!(got, expected);
 }
+
+/// A line's syntax error no longer hides the unknown names (and host bits) of its other
+/// options: each of them is reported on its own column.
+#[test]
+fn one_error_does_not_hide_another_on_the_same_line() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/err/errors-on-one-line.rules");
+    let (errors, text) = check(&path);
+    assert!(errors);
+    let short: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("err/errors-on-one-line.rules:"))
+        .map(|l| {
+            let rest = l.split_once(": ").expect("position").1;
+            rest.split_once(':').expect("code").0
+        })
+        .collect();
+    let at: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("err/errors-on-one-line.rules:"))
+        .map(|l| {
+            l.split(": ")
+                .next()
+                .expect("position")
+                .trim_start_matches("err/errors-on-one-line.rules:")
+                .to_owned()
+        })
+        .collect();
+    let got: Vec<String> = at.iter().zip(&short).map(|(a, c)| format!("{a} {c}")).collect();
+    assert_eq!(
+        got,
+        [
+            "3:15 error[E016]",
+            "3:20 error[E007]",
+            "4:1 error[E003]",
+            "4:13 error[E016]",
+            "5:15 error[E015]",
+            "5:26 error[E005]",
+            "6:15 warning[W001]",
+            "6:41 error[E008]",
+            "8:15 error[E016]",
+            "8:23 error[E008]",
+        ]
+    );
+}

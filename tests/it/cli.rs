@@ -396,6 +396,109 @@ fn unknown_names_without_an_inventory_name_the_built_in_one() {
     assert!(!String::from_utf8_lossy(&o.stderr).contains("no --inventory"), "not a name problem");
 }
 
+/// Several `--inventory` files merge in order on every subcommand that takes them: the router's
+/// file adds to the fleet's; a changed entry is an error at both places (FILE:LINE:COL each);
+/// the table comment's hash covers both files, in order.
+#[test]
+fn several_inventories_merge_in_order_and_conflicts_name_both_places() {
+    let s = Scratch::new("inventories");
+    let fleet = s
+        .file("fleet.yaml", b"interfaces:\n  public: eth0\nvariables:\n  office: 203.0.113.0/24\n");
+    let router =
+        s.file("router.yaml", b"interfaces:\n  lan: eth1\nvariables:\n  office: 203.0.113.0/24\n");
+    let rules = s.file("r.rules", b"FORWARD_CUST -i lan -o public -s ${office} -j ACCEPT\n");
+    let o = run(&["compile", &rules, "--inventory", &fleet, "--inventory", &router]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let script = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        script.contains("iifname \"eth1\" oifname \"eth0\" ip saddr 203.0.113.0/24"),
+        "{script}"
+    );
+    // Either file alone lacks a name.
+    for one in [&fleet, &router] {
+        assert_eq!(code(&run(&["check", &rules, "--inventory", one])), 1);
+    }
+    // The order of the files is in the hash of the table comment.
+    let swapped = run(&["compile", &rules, "--inventory", &router, "--inventory", &fleet]);
+    assert_eq!(code(&swapped), 0);
+    assert_ne!(script, String::from_utf8_lossy(&swapped.stdout));
+    // `debug ir` and `check` take them too.
+    assert_eq!(
+        code(&run(&["debug", "ir", &rules, "--inventory", &fleet, "--inventory", &router])),
+        0
+    );
+
+    let other = s.file("other.yaml", b"interfaces:\n  public: eth9\n");
+    let o = run(&[
+        "check",
+        "--message-format",
+        "json",
+        &rules,
+        "--inventory",
+        &fleet,
+        "--inventory",
+        &other,
+    ]);
+    assert_eq!(code(&o), 1);
+    let diags: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let d = &diags[0];
+    assert_eq!(d["code"], "E103", "{diags:#}");
+    let labels = d["labels"].as_array().expect("labels");
+    let place = |l: &serde_json::Value| {
+        let file = l["file"].as_str().expect("file").rsplit('/').next().expect("name").to_owned();
+        format!("{file}:{}:{}", l["line"], l["column"])
+    };
+    assert_eq!(place(&labels[0]), "other.yaml:2:3", "{diags:#}");
+    assert_eq!(place(&labels[1]), "fleet.yaml:2:3", "{diags:#}");
+}
+
+/// Accepted warnings: `# overlayfw: allow CODE (reason)` silences that code on the next rule
+/// only; `--allow CODE` silences it everywhere, on every subcommand that compiles; errors are
+/// never silenced, and `--allow` of an error's code is a usage error.
+#[test]
+fn warnings_are_accepted_by_comment_or_flag_and_errors_never() {
+    let s = Scratch::new("allow");
+    let dup = "INPUT_CUST -p tcp --dport 22 -j ACCEPT\n";
+    let text = format!("{dup}# overlayfw: allow W102 (kept for the audit)\n{dup}{dup}");
+    let rules = s.file("r.rules", text.as_bytes());
+    let o = run(&["check", "--format", "short", "--deny-warnings", &rules]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    // The accepted line 3 is silent; line 4, a duplicate too, still warns.
+    assert_eq!(
+        out,
+        format!(
+            "{rules}:4:1: warning[W102]: this rule is an exact duplicate of line 1 (help: remove one of the two lines)\n"
+        )
+    );
+    assert_eq!(code(&o), 1);
+    for sub in ["check", "compile", "diff"] {
+        let mut args = vec![sub, "--allow", "W102", "--allow", "w004", &rules];
+        if sub == "diff" {
+            args.extend(["--against", "/dev/null"]);
+        }
+        let o = run(&args);
+        // check prints on standard output, the others on standard error (compile's script
+        // carries no codes).
+        let shown =
+            format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!shown.contains("W102") && !shown.contains("W004"), "{sub}: {shown}");
+    }
+    let o = run(&["check", "--deny-warnings", "--allow", "W102", &rules]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+    // An error's code cannot be allowed, neither by flag nor by comment.
+    let o = run(&["check", "--allow", "E016", &rules]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("E016 is an error; errors cannot be allowed")
+    );
+    let bad = s.file("e.rules", b"# overlayfw: allow E016 (no)\nINPUT_CUST -i eth7 -j ACCEPT\n");
+    let o = run(&["check", "--format", "short", &bad]);
+    assert_eq!(code(&o), 1);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("warning[W003]: E016 is an error; errors cannot be allowed"), "{out}");
+    assert!(out.contains("error[E016]"), "{out}");
+}
+
 /// `debug ir` prints the IR of each ok case exactly as its `ok_cases_ir` snapshot holds it;
 /// `--optimize` shows the merges; errors stop it with 1; the subcommand is hidden from help.
 #[test]

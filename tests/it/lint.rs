@@ -170,3 +170,30 @@ fn a_hundred_thousand_rules_are_linted_in_one_pass() {
         &found[..3.min(found.len())]
     );
 }
+
+/// With an error, the lints a missing line cannot make wrong still run; those it could (W107,
+/// W108) say nothing. Fixed, the same file raises none of W107 and W108 either: they would
+/// have been false.
+#[test]
+fn an_error_hides_only_the_lints_a_missing_line_could_make_false() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/err");
+    let path = dir.join("lints-beside-errors.rules");
+    let inv = path.with_extension("yaml");
+    let diags = diagnostics(&path, &inv);
+    let mut codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
+    codes.sort_unstable();
+    assert_eq!(codes, ["E002", "E016", "W001", "W101", "W102"]);
+    let fixed = std::fs::read_to_string(&path)
+        .expect("case")
+        .replace(" --bogus", "")
+        .replace("-i eth7 ", "-i eth0 ");
+    let scratch = std::env::temp_dir().join(format!("overlayfw-lint-fixed-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("dir");
+    let fixed_path = scratch.join("fixed.rules");
+    std::fs::write(&fixed_path, fixed).expect("write");
+    let diags = diagnostics(&fixed_path, &inv);
+    std::fs::remove_dir_all(&scratch).expect("cleanup");
+    let mut codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
+    codes.sort_unstable();
+    assert_eq!(codes, ["W001", "W101", "W102"]);
+}
