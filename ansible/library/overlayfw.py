@@ -67,7 +67,7 @@ options:
       - Confirm the pending C(apply --confirm) of I(table) (C(overlayfw confirm)); its watchdog
         then keeps the new table for the next boot. Nothing else is done; I(src) is not needed.
       - Fails when nothing is pending (the change was rolled back already, or confirmed by
-        someone else) and when it comes too late (the previous table is being restored): either
+        someone else) and when it comes too late (the previous table is being restored); either
         way the change the play made is not the one that stays.
     type: bool
     default: false

@@ -506,3 +506,24 @@ fn the_module_explains_bad_arguments_and_a_missing_program() {
         assert!(msg.contains(want), "{args}: {msg:?} lacks {want:?}");
     }
 }
+
+/// The module's documentation is what `ansible-doc` reads: it must parse (a `: ` inside a
+/// plain YAML scalar once broke it, and `ansible-doc overlayfw` failed).
+#[test]
+fn ansible_doc_reads_the_modules_documentation() {
+    if !crate::slow_tier("the ansible-doc test") || !require_ansible() {
+        return;
+    }
+    let out = Command::new("ansible-doc")
+        .args(["-t", "module", "--json", "overlayfw"])
+        .env("ANSIBLE_LIBRARY", root().join("ansible/library"))
+        .output()
+        .expect("run ansible-doc");
+    assert!(out.status.success(), "ansible-doc failed: {}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("ansible-doc --json");
+    let options = &doc["overlayfw"]["doc"]["options"];
+    for option in ["src", "inventory", "table", "optimize", "confirm", "netns"] {
+        assert!(options.get(option).is_some(), "option {option} documented: {options}");
+    }
+    assert!(doc["overlayfw"]["examples"].as_str().is_some_and(|e| !e.is_empty()));
+}
