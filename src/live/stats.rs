@@ -22,18 +22,11 @@ impl Lines {
     /// The lines of every rule of a compiled ruleset.
     pub fn of(rs: &Ruleset) -> Lines {
         let mut map: HashMap<u64, Vec<(String, u32)>> = HashMap::new();
-        let mut statement = String::new();
-        for chain in &rs.chains {
-            for rule in &chain.rules {
-                let Some(o) = &rule.origin else { continue };
-                statement.clear();
-                crate::emit::push_statement(&mut statement, rule, &rs.sets);
-                let id = crate::emit::rule_id(&chain.name, &statement) >> 16;
-                let place = (rs.files.name(o.file).to_string(), o.line.get());
-                let lines = map.entry(id).or_default();
-                if !lines.contains(&place) {
-                    lines.push(place);
-                }
+        for (id, line, file) in rows(rs) {
+            let place = (file.to_string(), line);
+            let lines = map.entry(id).or_default();
+            if !lines.contains(&place) {
+                lines.push(place);
             }
         }
         Lines(map)
@@ -78,11 +71,42 @@ pub fn record_path(table: &str) -> std::path::PathBuf {
     super::confirm::path(table, "lines")
 }
 
+/// Every rule's (id, line, file), sorted and without repeats: each rule's nft text printed and
+/// hashed, on every core (an apply of 100,000 rules records them all).
+fn rows(rs: &Ruleset) -> Vec<(u64, u32, &str)> {
+    let all: Vec<(&str, &crate::ir::Rule)> =
+        rs.chains.iter().flat_map(|c| c.rules.iter().map(move |r| (c.name.as_str(), r))).collect();
+    let per = all.len().div_ceil(crate::parallel::threads()).max(1);
+    let mut rows: Vec<(u64, u32, &str)> = crate::parallel::map(all.chunks(per).collect(), |part| {
+        let mut statement = String::new();
+        part.iter()
+            .filter_map(|(chain, rule)| {
+                let o = rule.origin.as_ref()?;
+                statement.clear();
+                crate::emit::push_statement(&mut statement, rule, &rs.sets);
+                let id = crate::emit::rule_id(chain, &statement) >> 16;
+                Some((id, o.line.get(), rs.files.name(o.file)))
+            })
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    rows.sort_unstable();
+    rows.dedup();
+    rows
+}
+
+/// The text [`record`] writes: [`Lines::to_text`] of the ruleset's lines.
+fn record_text(rs: &Ruleset) -> String {
+    rows(rs).iter().map(|(id, l, f)| format!("{id:012x}\t{l}\t{f}\n")).collect()
+}
+
 /// Records the lines of what was just applied, for `stats` without files (best effort: a
 /// failure only means `stats` then needs the files).
 pub fn record(rs: &Ruleset) {
     let path = record_path(&rs.table);
-    let text = Lines::of(rs).to_text();
+    let text = record_text(rs);
     let _ = std::fs::create_dir_all(super::confirm::state_dir());
     let _ = crate::files::write_atomically_with(&path, |w| w.write_all(text.as_bytes()), None);
 }
@@ -243,6 +267,19 @@ fn place(s: &LineStats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_record_is_the_lines_as_text() {
+        let text = "FORWARD_CUST -p tcp --dport 22 -j ACCEPT\nFORWARD_CUST -p tcp --dport 22 -j ACCEPT\n\
+                    MACRO_CUST -j COPY --from tun0 --to 198.51.100.2 --bidirectional\n";
+        let mut sources = crate::diagnostic::Sources::new();
+        let file = crate::pipeline::Text { name: "a.rules".into(), bytes: text.into() };
+        let rs = crate::pipeline::compile(&mut sources, vec![file], None, "t").ruleset.expect("rs");
+        let lines = Lines::of(&rs);
+        assert_eq!(record_text(&rs), lines.to_text());
+        assert_eq!(Lines::from_text(&record_text(&rs)), lines);
+        assert_eq!(lines.0.len(), 3, "the repeated line shares its id; COPY has two: {lines:?}");
+    }
 
     #[test]
     fn comments_are_read_back_to_file_and_id() {
