@@ -11,7 +11,7 @@ use overlayfw::pipeline::{self, Text};
 use serde_json::Value;
 
 use crate::load::{compile_ruleset, rules_files};
-use crate::netlink::in_netns;
+use crate::netlink::{in_netns, strip};
 use crate::netns::{Netns, require_root};
 
 const TABLE: &str = "overlayfw";
@@ -56,21 +56,6 @@ fn canonical(ns: &Netns) -> Value {
     rest.extend(chains.into_iter().map(|c| c.1));
     rest.extend(rules.into_iter().map(|r| r.2));
     Value::Array(rest)
-}
-
-fn strip(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            map.remove("handle");
-            if let Some(Value::Object(c)) = map.get_mut("counter") {
-                c.insert("packets".into(), 0.into());
-                c.insert("bytes".into(), 0.into());
-            }
-            map.values_mut().for_each(strip);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip),
-        _ => {}
-    }
 }
 
 fn changes(ns: &Netns, rs: &Ruleset) -> incremental::Changes {

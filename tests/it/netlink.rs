@@ -40,23 +40,25 @@ fn apply_in(ns: &Netns, rs: &Ruleset) -> Result<ApplyReport, NetlinkError> {
 
 /// The listing without `handle` keys (they count kernel objects, not meaning) and with counters
 /// zeroed (a packet the namespace sends on its own may pass one side's rules).
-fn normalise(mut v: Value) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                map.remove("handle");
-                if let Some(Value::Object(c)) = map.get_mut("counter") {
-                    c.insert("packets".into(), 0.into());
-                    c.insert("bytes".into(), 0.into());
-                }
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
+pub(crate) fn normalise(mut v: Value) -> Value {
     strip(&mut v);
     v
+}
+
+/// [`normalise`] in place.
+pub(crate) fn strip(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.remove("handle");
+            if let Some(Value::Object(c)) = map.get_mut("counter") {
+                c.insert("packets".into(), 0.into());
+                c.insert("bytes".into(), 0.into());
+            }
+            map.values_mut().for_each(strip);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip),
+        _ => {}
+    }
 }
 
 /// `nft list table` text with counters zeroed (see [`normalise`]).

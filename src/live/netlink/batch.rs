@@ -24,7 +24,7 @@ const MSG_MAX: usize = u16::MAX as usize + 2 * 4096;
 
 /// `NFT_SET_CONCAT` (linux/netfilter/nf_tables.h; not in the libc crate): a concatenated
 /// interval key, described field by field.
-pub(crate) const NFT_SET_CONCAT: i32 = 0x80;
+const NFT_SET_CONCAT: i32 = 0x80;
 
 /// Everything but the ACK flag, which only the last message gets (see [`Batch::finish`]).
 const CREATE: u16 = libc::NLM_F_CREATE as u16;
@@ -223,19 +223,7 @@ impl Batch {
             std::process::abort();
         }
         let name = cstring(&plan.name);
-        let mut flags = 0;
-        if plan.anonymous {
-            flags |= libc::NFT_SET_ANONYMOUS | libc::NFT_SET_CONSTANT;
-        }
-        if plan.interval {
-            flags |= libc::NFT_SET_INTERVAL;
-        }
-        if plan.data.is_some() {
-            flags |= libc::NFT_SET_MAP;
-        }
-        if !plan.concat.is_empty() {
-            flags |= NFT_SET_CONCAT;
-        }
+        let flags = set_flags(plan);
         // Set userdata as nft writes it: key byte order, a map's value byte order and its
         // "value is not an interval", auto-merge for interval sets.
         let mut udata = Vec::new();
@@ -261,7 +249,7 @@ impl Batch {
             sys::nftnl_set_set_str(s, sys::NFTNL_SET_TABLE as u16, self.table.as_ptr());
             sys::nftnl_set_set_str(s, sys::NFTNL_SET_NAME as u16, name.as_ptr());
             sys::nftnl_set_set_u32(s, sys::NFTNL_SET_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
-            sys::nftnl_set_set_u32(s, sys::NFTNL_SET_FLAGS as u16, flags as u32);
+            sys::nftnl_set_set_u32(s, sys::NFTNL_SET_FLAGS as u16, flags);
             sys::nftnl_set_set_u32(s, sys::NFTNL_SET_KEY_TYPE as u16, plan.key.type_id());
             sys::nftnl_set_set_u32(s, sys::NFTNL_SET_KEY_LEN as u16, plan.key.len());
             sys::nftnl_set_set_u32(s, sys::NFTNL_SET_ID as u16, plan.id);
@@ -293,40 +281,37 @@ impl Batch {
         });
         // SAFETY: `s` is live until freed below.
         unsafe { add_elems(s, &plan.elems) };
-        let last = self.elem_messages(s, libc::NFT_MSG_NEWSETELEM as u16).unwrap_or(set_seq);
+        let last = self.elem_messages(s).unwrap_or(set_seq);
         // SAFETY: we own `s` (and through it the elements).
         unsafe { sys::nftnl_set_free(s) };
         (set_seq, last)
     }
 
-    /// The element messages (`ty`: NEWSETELEM or DELSETELEM) of the set object `s`, as many as
-    /// its elements need. Returns the last one's sequence number (`None`: no elements).
-    fn elem_messages(&mut self, s: *mut sys::nftnl_set, ty: u16) -> Option<u32> {
+    /// The NEWSETELEM messages of the set object `s`, as many as its elements need. Returns the
+    /// last one's sequence number (`None`: no elements).
+    fn elem_messages(&mut self, s: *mut sys::nftnl_set) -> Option<u32> {
         let mut last = None;
-        let flags = if ty == libc::NFT_MSG_NEWSETELEM as u16 { CREATE } else { 0 };
-        {
-            // SAFETY: `s` is live and outlives the iterator, destroyed below.
-            let iter = unsafe { sys::nftnl_set_elems_iter_create(s) };
-            if iter.is_null() {
-                std::process::abort();
-            }
-            // Each message takes elements until its list nears 64 KiB; the iterator then
-            // points at the first element left over.
-            // SAFETY: `iter` is live until destroyed after the loop.
-            while !unsafe { sys::nftnl_set_elems_iter_cur(iter) }.is_null() {
-                let mut more = 0;
-                last = Some(self.message(ty, flags, |nlh| {
-                    // SAFETY: `nlh` heads a message in `scratch` (MSG_MAX bytes, more than the
-                    // 64 KiB libnftnl fills at most).
-                    more = unsafe { sys::nftnl_set_elems_nlmsg_build_payload_iter(nlh, iter) };
-                }));
-                if more <= 0 {
-                    break;
-                }
-            }
-            // SAFETY: `iter` is live and not used after this.
-            unsafe { sys::nftnl_set_elems_iter_destroy(iter) };
+        // SAFETY: `s` is live and outlives the iterator, destroyed below.
+        let iter = unsafe { sys::nftnl_set_elems_iter_create(s) };
+        if iter.is_null() {
+            std::process::abort();
         }
+        // Each message takes elements until its list nears 64 KiB; the iterator then points at
+        // the first element left over.
+        // SAFETY: `iter` is live until destroyed after the loop.
+        while !unsafe { sys::nftnl_set_elems_iter_cur(iter) }.is_null() {
+            let mut more = 0;
+            last = Some(self.message(libc::NFT_MSG_NEWSETELEM as u16, CREATE, |nlh| {
+                // SAFETY: `nlh` heads a message in `scratch` (MSG_MAX bytes, more than the 64
+                // KiB libnftnl fills at most).
+                more = unsafe { sys::nftnl_set_elems_nlmsg_build_payload_iter(nlh, iter) };
+            }));
+            if more <= 0 {
+                break;
+            }
+        }
+        // SAFETY: `iter` is live and not used after this.
+        unsafe { sys::nftnl_set_elems_iter_destroy(iter) };
         last
     }
 
@@ -354,8 +339,8 @@ impl Batch {
         seq
     }
 
-    /// The elements of the named set `name` added or (`delete`) removed.
-    pub(crate) fn set_elements(&mut self, name: &str, elems: &[Elem], delete: bool) -> Option<u32> {
+    /// NEWSETELEM of `elems` into the named set `name`.
+    pub(crate) fn set_elements(&mut self, name: &str, elems: &[Elem]) -> Option<u32> {
         // SAFETY: allocation; NULL only when out of memory.
         let s = unsafe { sys::nftnl_set_alloc() };
         if s.is_null() {
@@ -369,8 +354,7 @@ impl Batch {
             sys::nftnl_set_set_u32(s, sys::NFTNL_SET_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
             add_elems(s, elems);
         }
-        let ty = if delete { libc::NFT_MSG_DELSETELEM } else { libc::NFT_MSG_NEWSETELEM };
-        let last = self.elem_messages(s, ty as u16);
+        let last = self.elem_messages(s);
         // SAFETY: we own `s`.
         unsafe { sys::nftnl_set_free(s) };
         last
@@ -502,6 +486,24 @@ impl Batch {
         self.take(nlh, seq);
         (self.buf, last_seq)
     }
+}
+
+/// A planned set's `NFT_SET_*` flags, as sent and as the kernel lists them back.
+pub(crate) fn set_flags(plan: &SetPlan) -> u32 {
+    let mut flags = 0;
+    if plan.anonymous {
+        flags |= libc::NFT_SET_ANONYMOUS | libc::NFT_SET_CONSTANT;
+    }
+    if plan.interval {
+        flags |= libc::NFT_SET_INTERVAL;
+    }
+    if plan.data.is_some() {
+        flags |= libc::NFT_SET_MAP;
+    }
+    if !plan.concat.is_empty() {
+        flags |= NFT_SET_CONCAT;
+    }
+    flags as u32
 }
 
 /// Adds elements to a libnftnl set object.

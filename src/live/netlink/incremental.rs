@@ -14,7 +14,7 @@ use std::io;
 use std::time::Duration;
 
 use super::batch::Batch;
-use super::lower::{Key, Lowerer, SetPlan};
+use super::lower::{Key, Lowerer, SetPlan, named_ids};
 use super::read::{self, LiveChain, LiveRule, LiveTable};
 use super::{ApplyReport, ERESTART, NetlinkError, Object};
 use crate::ir::{BaseChain, ChainKind, Hook, Ruleset, SetElements};
@@ -269,11 +269,6 @@ struct Prepared {
     keys: Vec<Vec<u64>>,
 }
 
-/// Named sets and the ids the batch gives them (anonymous ones are numbered after).
-fn named_ids(rs: &Ruleset) -> Vec<(String, u32)> {
-    rs.sets.iter().zip(1..).map(|(s, id)| (s.name.clone(), id)).collect()
-}
-
 /// A hash of a rule's chain, statement and comment: equal keys, the same rule (the same
 /// binary lowers the same statement the same way; see [`View`]).
 fn rule_key(chain: &str, rule: &crate::ir::Rule, rs: &Ruleset, text: &mut String) -> u64 {
@@ -309,8 +304,7 @@ fn prepare(rs: &Ruleset, view: Option<&LiveTable>) -> Prepared {
         rs.chains.iter().flat_map(|c| c.rules.iter().map(move |r| (c.name.as_str(), r))).collect();
     let per = all.len().div_ceil(crate::parallel::threads()).max(1);
     let flat: Vec<(u64, u64)> = crate::parallel::map(all.chunks(per).collect(), |part| {
-        let mut lowerer =
-            Lowerer { named: &named, files: &rs.files, sets: &rs.sets, next_set_id: 1 };
+        let mut lowerer = Lowerer::new(rs, &named);
         let (mut text, mut statement) = (vec![0u8; 4096], String::new());
         part.iter()
             .map(|(chain, rule)| {
@@ -552,17 +546,12 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> Plan {
         // of it at once.
         objects.push((b.next_seq(), Object::SetElements { set: plan.name.clone() }));
         b.flush_set(&plan.name);
-        b.set_elements(&plan.name, &want, false);
+        b.set_elements(&plan.name, &want);
         changes.elements_deleted += gone.len();
         changes.elements_added += added.len();
     }
     // New rules, each after the anonymous sets it uses.
-    let mut lowerer = Lowerer {
-        named: &named,
-        files: &rs.files,
-        sets: &rs.sets,
-        next_set_id: named.len() as u32 + 1,
-    };
+    let mut lowerer = Lowerer::new(rs, &named);
     for (c, n, before) in additions {
         let chain = &rs.chains[c];
         let plan = lowerer.rule(&chain.name, &chain.rules[n]);

@@ -32,7 +32,7 @@ use ipnetwork::Ipv4Network;
 use crate::emit::truncate;
 use crate::ir::{
     Action, AddrMatch, Cmp, CtState, Dir, Elem as TupleElem, Field, Files, Key as ValueKey, L4,
-    MapVerdict, Match, Mss, NatFlags, NatTarget, PortMatch, RejectWith, Rule, Set, SetId,
+    MapVerdict, Match, Mss, NatFlags, NatTarget, PortMatch, RejectWith, Rule, Ruleset, Set, SetId,
 };
 use crate::nft::LOG_PREFIX_MAX;
 
@@ -353,6 +353,12 @@ pub(crate) fn port_elems(ports: &[(u16, u16)]) -> Vec<Elem> {
 }
 
 /// Lowers rules; hands out ids for anonymous sets after the named ones.
+/// The ruleset's named sets with the ids a batch gives them, in `Ruleset::sets` order (ids from
+/// 1; anonymous sets are numbered after them).
+pub(crate) fn named_ids(rs: &Ruleset) -> Vec<(String, u32)> {
+    rs.sets.iter().zip(1..).map(|(s, id)| (s.name.clone(), id)).collect()
+}
+
 pub(crate) struct Lowerer<'a> {
     /// Named sets of the table (by [`SetId`]) and their kernel ids.
     pub named: &'a [(String, u32)],
@@ -376,6 +382,12 @@ fn op(neg: bool) -> CmpOp {
 }
 
 impl<'a> Lowerer<'a> {
+    /// A lowerer for the rules of `rs`, whose named sets have the batch ids `named`
+    /// ([`named_ids`]); anonymous sets are numbered after them.
+    pub(crate) fn new(rs: &'a Ruleset, named: &'a [(String, u32)]) -> Lowerer<'a> {
+        Lowerer { named, files: &rs.files, sets: &rs.sets, next_set_id: named.len() as u32 + 1 }
+    }
+
     pub(crate) fn rule(&mut self, chain: &str, rule: &Rule) -> RulePlan {
         let l4 = None;
         let mut cx = RuleCx { lowerer: self, exprs: Vec::new(), anon_sets: Vec::new(), l4 };

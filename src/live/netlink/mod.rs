@@ -264,8 +264,7 @@ fn build(ruleset: &Ruleset, generation: u32) -> (Vec<u8>, u32, Vec<(u32, Source)
     let comment = format!("overlayfw {}", ruleset.input_hash);
     b.table(false, Some(crate::emit::truncate(&comment, crate::nft::COMMENT_MAX)));
 
-    let named: Vec<(String, u32)> =
-        ruleset.sets.iter().zip(1..).map(|(s, id)| (s.name.clone(), id)).collect();
+    let named = lower::named_ids(ruleset);
     for (i, (set, &(_, id))) in ruleset.sets.iter().zip(&named).enumerate() {
         let (key, elems) = match &set.elements {
             SetElements::Addrs(nets) => (Key::Ipv4, lower::addr_elems(nets)),
@@ -296,12 +295,7 @@ fn build(ruleset: &Ruleset, generation: u32) -> (Vec<u8>, u32, Vec<(u32, Source)
         report.chains += 1;
     }
 
-    let mut lowerer = Lowerer {
-        named: &named,
-        files: &ruleset.files,
-        sets: &ruleset.sets,
-        next_set_id: named.len() as u32 + 1,
-    };
+    let mut lowerer = Lowerer::new(ruleset, &named);
     for (c, chain) in ruleset.chains.iter().enumerate() {
         for (r, rule) in chain.rules.iter().enumerate() {
             let plan = lowerer.rule(&chain.name, rule);

@@ -794,21 +794,8 @@ fn set_fingerprint(shape: (u32, u32, u32, u32, u32), elems: &[Elem]) -> u64 {
 /// What a planned set looks like when read back: its flags, key and data as the kernel has
 /// them.
 pub(crate) fn planned_shape(plan: &SetPlan) -> (u32, u32, u32, u32, u32) {
-    let mut flags = 0;
-    if plan.anonymous {
-        flags |= libc::NFT_SET_ANONYMOUS | libc::NFT_SET_CONSTANT;
-    }
-    if plan.interval {
-        flags |= libc::NFT_SET_INTERVAL;
-    }
-    if plan.data.is_some() {
-        flags |= libc::NFT_SET_MAP;
-    }
-    if !plan.concat.is_empty() {
-        flags |= super::batch::NFT_SET_CONCAT;
-    }
     let (dt, dl) = plan.data.as_ref().map_or((0, 0), |d: &Key| (d.type_id(), d.len()));
-    (flags as u32, plan.key.type_id(), plan.key.len(), dt, dl)
+    (super::batch::set_flags(plan), plan.key.type_id(), plan.key.len(), dt, dl)
 }
 
 /// Sorted as [`read_elems`] sorts the kernel's.
