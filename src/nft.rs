@@ -386,9 +386,30 @@ pub fn is_nft_keyword(name: &str) -> bool {
     NFT_1_0_6.binary_search(&name).is_ok() || LATER.binary_search(&name).is_ok()
 }
 
+/// Whether a name read from a live table can be written into a script as it is: letters,
+/// digits, `_` and `-` after a letter or `_`, not a keyword, within nft's length. Every name
+/// overlayfw makes is one; another (a foreign chain named `a b`) is not written at all.
+pub fn is_plain_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && name.len() <= CHAIN_NAME_MAX
+        && !is_nft_keyword(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_names() {
+        for ok in ["FORWARD_CUST", "FWD_C_web-1", "_x", "FORWARD_CUST__0a1b2c"] {
+            assert!(is_plain_name(ok), "{ok}");
+        }
+        for bad in ["", "1a", "a b", "a\"b", "a;b", "tcp", "-a", "a.b", &"a".repeat(256)] {
+            assert!(!is_plain_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn lists_are_sorted_and_apart() {

@@ -220,7 +220,7 @@ struct ApplyArgs {
     #[arg(long)]
     optimize: bool,
     /// Replace the whole table (every counter starts again) instead of changing only what
-    /// differs; nft always replaces.
+    /// differs (through nft: rewriting only the chains and sets that differ).
     #[arg(long)]
     replace: bool,
 
@@ -944,14 +944,17 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
             return Ok(Exit::Trouble);
         }
     };
-    if let Some(why) = snapshot.foreign()
+    let foreign = snapshot.foreign();
+    if let Some(why) = &foreign
         && !a.force
     {
         eprintln!("overlayfw: {why}; {FOREIGN_ADVICE}");
         return Ok(Exit::Trouble);
     }
+    // A foreign table taken over with --force is replaced whole: its comment must become ours.
+    let replace = a.replace || foreign.is_some();
     match a.confirm {
-        None => match apply_now(&ruleset, backend, a.replace, true) {
+        None => match apply_now(&ruleset, backend, replace, true) {
             Ok(applied) => {
                 live::record::write(table, applied.generation, &ruleset.input_hash, a.optimize);
                 if !a.quiet {
@@ -962,7 +965,7 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
             Err(refused) => Ok(refused.code),
         },
         Some(seconds) => {
-            apply_confirmed(&ruleset, (backend, a.replace, a.optimize), &lock, &snapshot, seconds)
+            apply_confirmed(&ruleset, (backend, replace, a.optimize), &lock, &snapshot, seconds)
         }
     }
 }

@@ -79,6 +79,8 @@ pub struct RuleModel {
     pub comment: Option<String>,
     /// The live rule's handle.
     pub handle: Option<u64>,
+    /// The live rule's counter (packets, bytes).
+    pub counter: Option<(u64, u64)>,
 }
 
 /// Reads the objects of `table ip NAME` from an `nft -j list …` document (a whole ruleset or
@@ -143,11 +145,16 @@ fn read_listing_on(bytes: &[u8], table: &str, threads: usize) -> Result<Option<M
                     return Ok(Item::Other);
                 }
                 let chain = r.chain.ok_or("a rule without a chain")?;
+                let counter = r.expr.iter().find_map(|e| {
+                    let c = e.get("counter")?;
+                    Some((c.get("packets")?.as_u64()?, c.get("bytes")?.as_u64()?))
+                });
                 let rule = RuleModel {
                     key: canon::rule(&r.expr),
                     text: text::rule(&r.expr),
                     comment: r.comment,
                     handle: r.handle,
+                    counter,
                 };
                 Ok(Item::Rule(chain.into_owned(), rule))
             }
@@ -283,6 +290,7 @@ pub fn from_ruleset(rs: &Ruleset) -> Model {
                 text: crate::emit::rule_text(r, &rs.sets),
                 comment: r.origin.as_ref().map(|o| format!("{}:{}", rs.files.name(o.file), o.line)),
                 handle: None,
+                counter: None,
             })
             .collect();
         m.chains.insert(chain.name.clone(), ChainModel { base, rules });

@@ -14,6 +14,7 @@
 //!   [`crate::nft::is_nft_keyword`], which the resolver uses to refuse or rename such names.
 
 pub mod json;
+mod refill;
 mod rule;
 
 use std::fmt::Write as _;
@@ -21,6 +22,7 @@ use std::fmt::Write as _;
 use crate::ir::{BaseChain, ChainKind, Hook, Ruleset, Set, SetElements};
 use crate::nft::COMMENT_MAX;
 
+pub use refill::{Refill, refill_script};
 pub use rule::{comment, push_statement, rule_id};
 
 /// The nft script that atomically replaces the ruleset's table and touches nothing else.
@@ -221,36 +223,44 @@ fn set_len(set: &Set) -> usize {
 
 fn write_set(out: &mut String, set: &Set) {
     let _ = writeln!(out, "\tset {} {{", set.name);
-    let ty = match set.elements {
-        SetElements::Addrs(_) => "ipv4_addr",
-        SetElements::Ports(_) => "inet_service",
-    };
-    let _ = writeln!(out, "\t\ttype {ty}");
+    let _ = writeln!(out, "\t\ttype {}", set_type(set));
     out.push_str("\t\tflags interval\n\t\tauto-merge\n");
     // `elements = { }` is a syntax error: an empty set simply has no elements line.
     if set_len(set) > 0 {
         out.push_str("\t\telements = { ");
-        match &set.elements {
-            SetElements::Addrs(nets) => {
-                for (i, net) in nets.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    rule::push_net(out, net);
-                }
-            }
-            SetElements::Ports(ports) => {
-                for (i, range) in ports.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    rule::push_port_range(out, *range);
-                }
-            }
-        }
+        push_elements(out, set);
         out.push_str(" }\n");
     }
     out.push_str("\t}\n");
+}
+
+fn set_type(set: &Set) -> &'static str {
+    match set.elements {
+        SetElements::Addrs(_) => "ipv4_addr",
+        SetElements::Ports(_) => "inet_service",
+    }
+}
+
+/// A set's elements, `, ` between them.
+fn push_elements(out: &mut String, set: &Set) {
+    match &set.elements {
+        SetElements::Addrs(nets) => {
+            for (i, net) in nets.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                rule::push_net(out, net);
+            }
+        }
+        SetElements::Ports(ports) => {
+            for (i, range) in ports.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                rule::push_port_range(out, *range);
+            }
+        }
+    }
 }
 
 fn push_base(out: &mut String, base: &BaseChain) {

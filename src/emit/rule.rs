@@ -42,8 +42,37 @@ fn push_id(out: &mut String, id: u64) {
     let _ = write!(out, "#{:012x}", id >> 16);
 }
 
+/// [`push_rule`] with its counter's values, when `counted` gives them for the rule's comment:
+/// a chain rewritten whole keeps the counts of the rules it had (`emit::refill_script`).
+pub(super) fn push_rule_counted(
+    out: &mut String,
+    chain: &str,
+    rule: &Rule,
+    (sets, files): (&[Set], &Files),
+    counted: &mut dyn FnMut(&str) -> Option<(u64, u64)>,
+) {
+    let Some(origin) = &rule.origin else {
+        push_statement(out, rule, sets);
+        return;
+    };
+    // The id is the statement's without values, as every other emitter makes it.
+    let mut statement = String::with_capacity(128);
+    push_statement(&mut statement, rule, sets);
+    let mut comment = String::with_capacity(64);
+    push_comment(&mut comment, origin, files, rule_id(chain, &statement));
+    push_statement_with(out, rule, sets, counted(&comment));
+    out.push_str(" comment \"");
+    out.push_str(&comment);
+    out.push('"');
+}
+
 /// The rule without its comment: matches, `counter`, the action.
 pub fn push_statement(out: &mut String, rule: &Rule, sets: &[Set]) {
+    push_statement_with(out, rule, sets, None);
+}
+
+/// [`push_statement`], the counter starting at `values` (packets, bytes) when given.
+fn push_statement_with(out: &mut String, rule: &Rule, sets: &[Set], values: Option<(u64, u64)>) {
     for m in &rule.matches {
         push_match(out, m, sets);
         out.push(' ');
@@ -53,6 +82,9 @@ pub fn push_statement(out: &mut String, rule: &Rule, sets: &[Set]) {
     let counted = rule.origin.is_some() || rule.action == Action::Count;
     if counted {
         out.push_str("counter");
+        if let Some((packets, bytes)) = values {
+            let _ = write!(out, " packets {packets} bytes {bytes}");
+        }
     }
     if rule.action != Action::Count {
         if counted {

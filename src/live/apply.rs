@@ -34,6 +34,42 @@ fn blame_text(blame: &[String]) -> String {
     }
 }
 
+/// What an incremental apply changed (either backend).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Why the whole table was replaced instead, if it was.
+    pub replaced: Option<String>,
+    pub rules_added: usize,
+    pub rules_deleted: usize,
+    pub rules_kept: usize,
+    pub chains_added: usize,
+    pub chains_deleted: usize,
+    pub sets_added: usize,
+    pub elements_added: usize,
+    pub elements_deleted: usize,
+    /// The ruleset generation after the change (the one read, when nothing changed).
+    pub generation: Option<u32>,
+    /// Times the plan was made again because the ruleset changed meanwhile.
+    pub replans: usize,
+    /// The plan was made from the view the last apply left, without reading the rules back.
+    pub from_view: bool,
+    pub kernel: Duration,
+}
+
+impl Changes {
+    pub fn nothing(&self) -> bool {
+        self.replaced.is_none()
+            && self.rules_added
+                + self.rules_deleted
+                + self.chains_added
+                + self.chains_deleted
+                + self.sets_added
+                + self.elements_added
+                + self.elements_deleted
+                == 0
+    }
+}
+
 /// What an apply did.
 #[derive(Clone, Debug, Default)]
 pub struct Applied {
@@ -41,9 +77,8 @@ pub struct Applied {
     pub kernel: Option<Duration>,
     /// The ruleset generation the apply made, when the backend can tell (netlink).
     pub generation: Option<u32>,
-    /// What changed, for an incremental apply (netlink without `--replace`).
-    #[cfg(feature = "netlink")]
-    pub changes: Option<super::netlink::incremental::Changes>,
+    /// What changed, for an incremental apply (without `--replace`).
+    pub changes: Option<Changes>,
 }
 
 impl Applied {
@@ -52,7 +87,6 @@ impl Applied {
         let took = self.kernel.map_or(String::new(), |t| {
             format!("the kernel's transaction took {:.3} s", t.as_secs_f64())
         });
-        #[cfg(feature = "netlink")]
         if let Some(c) = &self.changes {
             let what = match &c.replaced {
                 Some(why) => format!("replaced whole: {why}"),
@@ -88,6 +122,9 @@ pub fn apply(
     force: bool,
 ) -> Result<Applied, ApplyError> {
     match backend {
+        Backend::Nft if !replace => super::refill::apply(rs)
+            .map(|c| Applied { kernel: None, generation: None, changes: Some(c) })
+            .map_err(|source| ApplyError::Nft { source, blame: Vec::new() }),
         Backend::Nft => {
             let script = emit::nft_script(rs);
             nft::load(&script).map_err(|e| {

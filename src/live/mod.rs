@@ -12,4 +12,5 @@ pub mod netlink;
 pub mod nft;
 pub mod persist;
 pub mod record;
+pub mod refill;
 pub mod stats;

@@ -10,8 +10,9 @@ use overlayfw::live::netlink::{self, incremental};
 use overlayfw::pipeline::{self, Text};
 use serde_json::Value;
 
+use crate::edits::{INVENTORY, Lcg, canonical, random_inventory, random_line};
 use crate::load::{compile_ruleset, rules_files};
-use crate::netlink::{in_netns, strip};
+use crate::netlink::in_netns;
 use crate::netns::{Netns, require_root};
 
 const TABLE: &str = "overlayfw";
@@ -22,40 +23,6 @@ fn compile(text: &str) -> Ruleset {
     let inv = Text { name: "inv.yaml".into(), bytes: INVENTORY.as_bytes().to_vec() };
     let compiled = pipeline::compile(&mut sources, vec![file], Some(inv), TABLE);
     compiled.ruleset.unwrap_or_else(|| panic!("does not compile:\n{text}"))
-}
-
-const INVENTORY: &str = "interfaces:
-  public: eth0
-  overlay: tun0
-  plugins: plugin0
-plugin_network: 198.51.100.0/28
-fwsets:
-  blocked: [192.0.2.0/28, 198.51.100.7]
-";
-
-/// The table's JSON listing with handles gone, counters zeroed, and chains (with their rules,
-/// in order) sorted by name: an incremental apply creates a new chain after the old ones.
-fn canonical(ns: &Netns) -> Value {
-    let v = ns.list_table_json("ip", TABLE);
-    let items = v["nftables"].as_array().expect("nftables array").clone();
-    let mut chains = Vec::new();
-    let mut rules: Vec<(String, usize, Value)> = Vec::new();
-    let mut rest = Vec::new();
-    for (i, mut item) in items.into_iter().enumerate() {
-        strip(&mut item);
-        if let Some(c) = item.get("chain") {
-            chains.push((c["name"].as_str().unwrap_or("").to_string(), item));
-        } else if let Some(r) = item.get("rule") {
-            rules.push((r["chain"].as_str().unwrap_or("").to_string(), i, item));
-        } else if item.get("metainfo").is_none() {
-            rest.push(item);
-        }
-    }
-    chains.sort_by(|a, b| a.0.cmp(&b.0));
-    rules.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-    rest.extend(chains.into_iter().map(|c| c.1));
-    rest.extend(rules.into_iter().map(|r| r.2));
-    Value::Array(rest)
 }
 
 fn changes(ns: &Netns, rs: &Ruleset) -> incremental::Changes {
@@ -412,52 +379,9 @@ fn a_change_between_plan_and_commit_is_never_half_applied() {
     forget_view(&ns);
 }
 
-/// A small deterministic generator (no dependency): the edit sequences are the same every run.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n.max(1)
-    }
-}
-
-/// A random rule line: in a builtin chain, or in one of two subgroups (which appear and vanish
-/// with their lines and the jumps to them).
-fn random_line(g: &mut Lcg) -> String {
-    let n = g.below(200);
-    match g.below(9) {
-        0 => format!("FORWARD_CUST -i tun0 -s 10.9.{n}.0/24 -p udp --dport {} -j DROP", 100 + n),
-        1 => format!("INPUT_CUST -p tcp -m multiport --dports {},{} -j ACCEPT", 1 + n, 2000 + n),
-        2 => "FORWARD_CUST -s blocked -j DROP".to_string(),
-        3 => format!(
-            "PREROUTING_CUST -i eth0 -p tcp --dport {} -j DNAT --to 198.51.100.2:22",
-            3000 + n
-        ),
-        4 => format!("-o eth0 -s 10.{n}.0.0/16 -j MASQUERADE"),
-        5 => format!("FWD_C_a -p tcp --dport {} -j ACCEPT", 1 + n),
-        6 => "FORWARD_CUST -i tun0 -j FWD_C_a".to_string(),
-        7 => format!("OUTPUT_CUST -d 192.0.2.{} -j REJECT", 1 + n),
-        _ => format!(
-            "FORWARD_CUST -i eth0 -p icmp --icmp-type echo-request -s 10.{n}.1.0/24 -j ACCEPT"
-        ),
-    }
-}
-
-fn random_inventory(g: &mut Lcg) -> String {
-    let elems: Vec<String> =
-        (0..1 + g.below(30)).map(|_| format!("192.0.2.{}", g.below(250))).collect();
-    INVENTORY.replace("[192.0.2.0/28, 198.51.100.7]", &format!("[{}]", elems.join(", ")))
-}
-
 /// Compiles `lines`, dropping jumps to a subgroup that has no lines (E003 otherwise).
 fn compile_with(lines: &[String], inventory: &str) -> Ruleset {
-    let has_sub = lines.iter().any(|l| l.starts_with("FWD_C_a "));
-    let text: String = lines
-        .iter()
-        .filter(|l| has_sub || !l.ends_with("-j FWD_C_a"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let text = crate::edits::rules_text(lines);
     let mut sources = Sources::new();
     let file = Text { name: "edit.rules".into(), bytes: text.clone().into_bytes() };
     let inv = Text { name: "inv.yaml".into(), bytes: inventory.as_bytes().to_vec() };

@@ -9,6 +9,7 @@ mod conformance;
 mod conntrack;
 mod diff_live;
 mod ecn;
+mod edits;
 mod emit_load;
 mod fmt;
 #[cfg(feature = "netlink")]
@@ -30,6 +31,7 @@ mod precommit;
 mod probes;
 mod properties;
 mod readme;
+mod refill;
 mod scene;
 mod tcpmss;
 

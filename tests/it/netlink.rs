@@ -14,25 +14,7 @@ use crate::netns::{Netns, require_root, rule_counts};
 
 const TABLE: &str = "overlayfw";
 
-/// Runs `f` on a thread inside the namespace; panics if the thread is not in it.
-pub(crate) fn in_netns<R: Send>(ns: &Netns, f: impl FnOnce() -> R + Send) -> R {
-    let path = format!("/var/run/netns/{}", ns.name());
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            use std::os::unix::fs::MetadataExt as _;
-            let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-            // A netlink socket belongs to the namespace of the thread that opens it: never
-            // send unless this thread is in the throw-away namespace.
-            let want = std::fs::metadata(&path).expect("netns file").ino();
-            let have = std::fs::metadata("/proc/thread-self/ns/net").expect("own netns").ino();
-            assert_eq!(have, want, "the thread is not in namespace {}", ns.name());
-            f()
-        })
-        .join()
-        .expect("netlink thread")
-    })
-}
+pub(crate) use crate::netns::in_netns;
 
 fn apply_in(ns: &Netns, rs: &Ruleset) -> Result<ApplyReport, NetlinkError> {
     in_netns(ns, || netlink::apply(rs))
@@ -46,20 +28,7 @@ pub(crate) fn normalise(mut v: Value) -> Value {
 }
 
 /// [`normalise`] in place.
-pub(crate) fn strip(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            map.remove("handle");
-            if let Some(Value::Object(c)) = map.get_mut("counter") {
-                c.insert("packets".into(), 0.into());
-                c.insert("bytes".into(), 0.into());
-            }
-            map.values_mut().for_each(strip);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip),
-        _ => {}
-    }
-}
+pub(crate) use crate::edits::strip;
 
 /// `nft list table` text with counters zeroed (see [`normalise`]).
 fn text_listing(ns: &Netns) -> String {

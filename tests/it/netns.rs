@@ -241,3 +241,23 @@ pub fn packets(listing: &serde_json::Value, comment: &str) -> Option<u64> {
     let rule = objects(listing, "rule").find(|r| r["comment"] == comment)?;
     rule["expr"].as_array()?.iter().find_map(|e| e.get("counter")?.get("packets")?.as_u64())
 }
+
+/// Runs `f` on a thread inside the namespace; panics if the thread is not in it.
+pub fn in_netns<R: Send>(ns: &Netns, f: impl FnOnce() -> R + Send) -> R {
+    let path = format!("/var/run/netns/{}", ns.name());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            use std::os::unix::fs::MetadataExt as _;
+            let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            // A netlink socket belongs to the namespace of the thread that opens it: never
+            // send unless this thread is in the throw-away namespace.
+            let want = std::fs::metadata(&path).expect("netns file").ino();
+            let have = std::fs::metadata("/proc/thread-self/ns/net").expect("own netns").ino();
+            assert_eq!(have, want, "the thread is not in namespace {}", ns.name());
+            f()
+        })
+        .join()
+        .expect("namespace thread")
+    })
+}

@@ -11,7 +11,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::time::Duration;
 
 use super::batch::Batch;
 use super::lower::{Key, Lowerer, SetPlan, named_ids};
@@ -22,41 +21,7 @@ use crate::ir::{BaseChain, ChainKind, Hook, Ruleset, SetElements};
 /// Plans made again after a refusal for a changed generation.
 const TRIES: usize = 10;
 
-/// What an incremental apply changed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Changes {
-    /// Why the whole table was replaced instead, if it was.
-    pub replaced: Option<String>,
-    pub rules_added: usize,
-    pub rules_deleted: usize,
-    pub rules_kept: usize,
-    pub chains_added: usize,
-    pub chains_deleted: usize,
-    pub sets_added: usize,
-    pub elements_added: usize,
-    pub elements_deleted: usize,
-    /// The ruleset generation after the change (the one read, when nothing changed).
-    pub generation: Option<u32>,
-    /// Times the plan was made again because the ruleset changed meanwhile.
-    pub replans: usize,
-    /// The plan was made from the view the last apply left, without reading the rules back.
-    pub from_view: bool,
-    pub kernel: Duration,
-}
-
-impl Changes {
-    pub fn nothing(&self) -> bool {
-        self.replaced.is_none()
-            && self.rules_added
-                + self.rules_deleted
-                + self.chains_added
-                + self.chains_deleted
-                + self.sets_added
-                + self.elements_added
-                + self.elements_deleted
-                == 0
-    }
-}
+pub use crate::live::apply::Changes;
 
 /// Makes `table ip <ruleset.table>` the ruleset, changing only what differs. A live table
 /// overlayfw did not make ([`crate::live::apply::foreign`]) is refused, or with `force`
