@@ -724,11 +724,18 @@ fn diff(a: DiffArgs) -> io::Result<Exit> {
 }
 
 /// `diff` through netlink: "unchanged since the last apply" from the ruleset generation alone,
-/// else "same" from one netlink read of the table; only a table that differs is listed by
-/// `nft -j` for the plan.
+/// else "same" from one netlink read of the table (made while the rules compile, unless the
+/// generation is the last apply's); only a table that differs is listed by `nft -j` for the
+/// plan.
 #[cfg(feature = "netlink")]
 fn diff_netlink(a: DiffArgs) -> io::Result<Exit> {
     let table = a.table.table.clone();
+    let generation = live::netlink::read::generation().ok();
+    let recorded = generation.is_some_and(|g| live::record::made(&table, g));
+    let reader = (!recorded).then(|| {
+        let table = table.clone();
+        std::thread::spawn(move || live::netlink::read::read_table(&table))
+    });
     let mut ruleset = match build(&a.common, &table, a.message_format)? {
         Ok(rs) => rs,
         Err(_) => return Ok(Exit::Trouble),
@@ -737,9 +744,16 @@ fn diff_netlink(a: DiffArgs) -> io::Result<Exit> {
         crate::optimize::optimize(&mut ruleset);
     }
     crate::layout::chunk::chunk(&mut ruleset);
-    let unchanged = live::netlink::read::generation()
-        .is_ok_and(|g| live::record::unchanged_since(&table, g, &ruleset.input_hash, a.optimize));
-    let same = unchanged || live::netlink::incremental::same(&ruleset).unwrap_or(false);
+    let unchanged = recorded
+        && generation.is_some_and(|g| {
+            live::record::unchanged_since(&table, g, &ruleset.input_hash, a.optimize)
+        });
+    let same = unchanged
+        || match reader.map(|r| r.join().expect("table reader")) {
+            Some(Ok(live)) => live::netlink::incremental::same_as(&ruleset, &live).unwrap_or(false),
+            Some(Err(_)) => false,
+            None => live::netlink::incremental::same(&ruleset).unwrap_or(false),
+        };
     if same {
         let plan = diff::same(&table);
         match (a.format, unchanged) {

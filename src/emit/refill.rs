@@ -29,11 +29,7 @@ pub type Counted<'c> = dyn FnMut(&str, &str) -> Option<(u64, u64)> + 'c;
 
 /// One transaction (one `nft -f`) doing `plan` on `table ip <rs.table>`. `counted` gives a
 /// rewritten rule's counter values by its chain and comment (the live rule it replaces).
-pub fn refill_script(
-    rs: &Ruleset,
-    plan: &Refill,
-    counted: &mut Counted<'_>,
-) -> String {
+pub fn refill_script(rs: &Ruleset, plan: &Refill, counted: &mut Counted<'_>) -> String {
     let t = &rs.table;
     let rules: usize = plan.rewritten.iter().map(|c| c.rules.len()).sum();
     let mut out = String::with_capacity(256 + rules * 160);

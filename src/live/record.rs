@@ -32,3 +32,10 @@ pub fn unchanged_since(table: &str, generation: u32, input_hash: &str, optimize:
     std::fs::read_to_string(confirm::path(table, "applied"))
         .is_ok_and(|t| t == text(generation, input_hash, optimize))
 }
+
+/// Whether the last apply recorded made `generation`, whatever its inputs: only then can
+/// [`unchanged_since`] hold, so `diff` need not read the table before it knows the inputs.
+pub fn made(table: &str, generation: u32) -> bool {
+    std::fs::read_to_string(confirm::path(table, "applied"))
+        .is_ok_and(|t| t.lines().next() == Some(&format!("generation {generation}")))
+}

@@ -218,12 +218,20 @@ pub fn same(rs: &Ruleset) -> io::Result<bool> {
         let prepared = prepare(rs, None);
         (reader.join().expect("table reader"), prepared)
     });
-    let live = live?;
+    same_as_read(rs, &live?, &prepared)
+}
+
+/// [`same`] of a table read beforehand (`diff` reads it while the rules compile).
+pub fn same_as(rs: &Ruleset, live: &LiveTable) -> io::Result<bool> {
+    same_as_read(rs, live, &prepare(rs, None))
+}
+
+fn same_as_read(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> io::Result<bool> {
     let ours = live
         .comment
         .as_ref()
         .is_some_and(|c| crate::live::apply::foreign(&rs.table, c.as_deref()).is_none());
-    Ok(ours && matches!(plan(rs, &live, &prepared), Plan::Batch(p) if p.changes.nothing()))
+    Ok(ours && matches!(plan(rs, live, prepared), Plan::Batch(p) if p.changes.nothing()))
 }
 
 /// Our side of a plan: every rule's fingerprint and key, per chain (the rules are lowered to

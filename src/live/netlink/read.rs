@@ -2,11 +2,13 @@
 //! generation, the table's comment, its chains, each chain's rules (handle, comment, counter,
 //! and a fingerprint of what the rule does) and its sets with their elements.
 //!
-//! A rule's fingerprint is a hash of its comment and of libnftnl's own text for each of its
-//! expressions (`nftnl_expr_snprintf`), counters left out and an anonymous set's kernel name
-//! (`__set7`) replaced by a hash of its contents: the same function of the same parts for a
-//! rule planned here ([`planned_fingerprint`]), so a live rule and a planned one are equal
-//! exactly when they do the same thing and carry the same comment.
+//! A rule's fingerprint is a hash of its comment and of each of its expressions as libnftnl
+//! holds it: its kind and its attributes' values (zero counting as unset, as libnftnl prints
+//! it; an expression holding expressions by libnftnl's text, `nftnl_expr_snprintf`), counters
+//! left out and an anonymous set's kernel name (`__set7`) replaced by a hash of its contents:
+//! the same function of the same parts for a rule planned here ([`planned_fingerprint`]), so a
+//! live rule and a planned one are equal exactly when they do the same thing and carry the same
+//! comment. A chain's rules are parsed while the next chain is dumped.
 
 #![allow(unsafe_code)]
 
@@ -375,42 +377,74 @@ fn read_once(
 
     // One dump per chain: the kernel walks a dumped chain from its head again for every
     // buffer it fills, and a table-wide dump from the table's first chain (see
-    // `layout::chunk`, which keeps chains short for this).
-    for i in 0..live.chains.len() {
-        let chain = cstring(&live.chains[i].name);
-        let rules = request(
-            socket,
-            libc::NFT_MSG_GETRULE as u16,
-            libc::NLM_F_DUMP as u16,
-            seq.next(),
-            |nlh| {
-                // SAFETY: a rule object naming the table and chain, written into the request.
-                unsafe {
-                    let r = sys::nftnl_rule_alloc();
-                    sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_TABLE as u16, name.as_ptr());
-                    sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_CHAIN as u16, chain.as_ptr());
-                    sys::nftnl_rule_nlmsg_build_payload(nlh, r);
-                    sys::nftnl_rule_free(r);
+    // `layout::chunk`, which keeps chains short for this). A chain is dumped (the kernel's
+    // work, on this thread) while the one before it is parsed (libnftnl's, on the others).
+    let names: Vec<String> = live.chains.iter().map(|c| c.name.clone()).collect();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<Vec<u8>>)>(1);
+    let anon = &anon;
+    let parsed = std::thread::scope(|s| {
+        let names = &names;
+        let parser = s.spawn(move || {
+            let mut out = Vec::new();
+            for (i, rules) in rx {
+                // Parsed (and fingerprinted) on every
+                // core, an equal share of the chain's rules each.
+                let per = rules.len().div_ceil(crate::parallel::threads()).max(1);
+                let parts = crate::parallel::map(rules.chunks(per).collect(), |part| {
+                    let mut text = vec![0u8; 4096];
+                    part.iter()
+                        .map(|msg| parse_rule(msg, table, anon, fingerprints.then_some(&mut text)))
+                        .collect::<io::Result<Vec<_>>>()
+                });
+                let mut chain = Vec::with_capacity(rules.len());
+                for part in parts {
+                    chain.extend(
+                        part?.into_iter().flatten().filter(|(c, _)| *c == names[i]).map(|(_, r)| r),
+                    );
                 }
-            },
-        )?
-        .unwrap_or_default();
-        // Parsed (and fingerprinted: libnftnl prints every expression) on every core, an
-        // equal share of the chain's rules each; a chain's messages go once it is read.
-        let per = rules.len().div_ceil(crate::parallel::threads()).max(1);
-        let parsed = crate::parallel::map(rules.chunks(per).collect(), |part| {
-            let mut text = vec![0u8; 4096];
-            part.iter()
-                .map(|msg| parse_rule(msg, table, &anon, fingerprints.then_some(&mut text)))
-                .collect::<io::Result<Vec<_>>>()
+                out.push((i, chain));
+            }
+            Ok::<_, io::Error>(out)
         });
-        for part in parsed {
-            for (c, rule) in part?.into_iter().flatten() {
-                if c == live.chains[i].name {
-                    live.chains[i].rules.push(rule);
+        let mut dumped = Ok(());
+        for (i, chain) in names.iter().enumerate() {
+            let chain = cstring(chain);
+            let rules = request(
+                socket,
+                libc::NFT_MSG_GETRULE as u16,
+                libc::NLM_F_DUMP as u16,
+                seq.next(),
+                |nlh| {
+                    // SAFETY: a rule object naming the table and chain, written into the
+                    // request.
+                    unsafe {
+                        let r = sys::nftnl_rule_alloc();
+                        sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_TABLE as u16, name.as_ptr());
+                        sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_CHAIN as u16, chain.as_ptr());
+                        sys::nftnl_rule_nlmsg_build_payload(nlh, r);
+                        sys::nftnl_rule_free(r);
+                    }
+                },
+            );
+            match rules {
+                // The parser stopped (an unreadable rule): its error is the answer.
+                Ok(rules) => {
+                    if tx.send((i, rules.unwrap_or_default())).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    dumped = Err(e);
+                    break;
                 }
             }
         }
+        drop(tx);
+        let parsed = parser.join().expect("rule parser");
+        dumped.and(parsed)
+    })?;
+    for (i, rules) in parsed {
+        live.chains[i].rules = rules;
     }
     Ok(live)
 }
@@ -704,11 +738,27 @@ unsafe fn lookup_set(e: *mut sys::nftnl_expr, kind: Option<&str>) -> Option<Stri
 }
 
 /// The hash a rule is compared by (see the module documentation).
-struct Fingerprint(DefaultHasher);
+struct Fingerprint(Collect);
+
+/// What a rule is hashed by, collected and hashed at once: one hash of a rule's bytes costs
+/// less than one per attribute.
+struct Collect(Vec<u8>);
+
+impl Hasher for Collect {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        h.write(&self.0);
+        h.finish()
+    }
+}
 
 impl Fingerprint {
     fn new(comment: Option<&str>) -> Fingerprint {
-        let mut h = DefaultHasher::new();
+        let mut h = Collect(Vec::with_capacity(256));
         comment.hash(&mut h);
         Fingerprint(h)
     }
@@ -717,8 +767,9 @@ impl Fingerprint {
         "counter".hash(&mut self.0);
     }
 
-    /// One expression: libnftnl's text for it, with a set lookup's anonymous set (`Ok`: its
-    /// contents' hash) in place of the set's name, which the kernel picks.
+    /// One expression: its attributes (or, holding expressions, libnftnl's text for it), with a
+    /// set lookup's anonymous set (`Ok`: its contents' hash) in place of the set's name, which
+    /// the kernel picks.
     ///
     /// # Safety
     /// `e` is a live expression.
@@ -728,6 +779,53 @@ impl Fingerprint {
         set: Option<Result<u64, String>>,
         text: &mut Vec<u8>,
     ) {
+        // SAFETY: the caller's promise.
+        let kind = unsafe { sys::nftnl_expr_get_str(e, sys::NFTNL_EXPR_NAME as u16) };
+        // SAFETY: libnftnl's name of a live expression: a NUL-terminated string.
+        let kind = (!kind.is_null()).then(|| unsafe { CStr::from_ptr(kind) }.to_bytes());
+        // Its attributes as libnftnl holds them: the same values printed, without printing them
+        // (printing was most of a read's time). An expression holding expressions (dynset,
+        // inner) holds pointers, which only its text says the same of.
+        if !matches!(kind, Some(b"dynset" | b"inner") | None) {
+            let (set_attr, set_id) = match kind {
+                Some(b"lookup") => (
+                    Some(sys::NFTNL_EXPR_LOOKUP_SET as u16),
+                    Some(sys::NFTNL_EXPR_LOOKUP_SET_ID as u16),
+                ),
+                _ => (None, None),
+            };
+            kind.hash(&mut self.0);
+            // The set's id only names a set made in the same batch: the kernel lists none.
+            // libnftnl (1.2) numbers an expression's attributes from 1 to at most 9.
+            for attr in (1..16u16).filter(|&a| Some(a) != set_id) {
+                // SAFETY: the caller's promise; a set attribute's data lives with `e`.
+                unsafe {
+                    if !sys::nftnl_expr_is_set(e, attr) {
+                        continue;
+                    }
+                    if let (Some(a), Some(Ok(content))) = (set_attr, &set)
+                        && a == attr
+                    {
+                        attr.hash(&mut self.0);
+                        content.hash(&mut self.0);
+                        continue;
+                    }
+                    let mut len = 0u32;
+                    let data = sys::nftnl_expr_get(e, attr, &raw mut len);
+                    if data.is_null() {
+                        continue;
+                    }
+                    let bytes = std::slice::from_raw_parts(data.cast::<u8>(), len as usize);
+                    // Zero is what an attribute the kernel fills in but a planned expression
+                    // leaves unset (a bitwise's `bool` operation) prints as, and counts as.
+                    if bytes.iter().any(|&b| b != 0) {
+                        attr.hash(&mut self.0);
+                        bytes.hash(&mut self.0);
+                    }
+                }
+            }
+            return;
+        }
         loop {
             // SAFETY: the caller's promise; `text` is writable for its length.
             let n = unsafe {
@@ -831,6 +929,30 @@ pub(crate) fn planned_fingerprint(plan: &RulePlan, text: &mut Vec<u8>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::netlink::lower::{CmpOp, Expr};
+
+    fn fingerprint(exprs: &[Expr]) -> u64 {
+        let mut h = Fingerprint::new(Some("f #1"));
+        let mut text = vec![0u8; 4096];
+        for e in exprs {
+            let raw = e.build_as_listed();
+            // SAFETY: `raw` lives until the end of the statement.
+            unsafe { h.expr(raw.as_ptr(), None, &mut text) };
+        }
+        h.finish()
+    }
+
+    #[test]
+    fn a_fingerprint_tells_every_attribute_and_the_expression_kind_apart() {
+        let cmp = |op, v: &[u8]| Expr::Cmp(op, v.to_vec());
+        let a = fingerprint(&[cmp(CmpOp::Eq, &[0, 80])]);
+        assert_eq!(a, fingerprint(&[cmp(CmpOp::Eq, &[0, 80])]));
+        assert_ne!(a, fingerprint(&[cmp(CmpOp::Eq, &[0, 81])]));
+        assert_ne!(a, fingerprint(&[cmp(CmpOp::Neq, &[0, 80])]));
+        assert_ne!(a, fingerprint(&[cmp(CmpOp::Eq, &[0, 80]), Expr::Counter]));
+        let masq = fingerprint(&[Expr::Masq(Default::default())]);
+        assert_ne!(masq, fingerprint(&[Expr::Redir(Default::default())]));
+    }
 
     #[test]
     fn a_comment_is_read_from_userdata() {
