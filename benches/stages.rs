@@ -10,7 +10,7 @@
 use divan::{Bencher, black_box};
 use overlayfw::diagnostic::{FileId, Sources};
 use overlayfw::inventory::{self, Inventory};
-use overlayfw::resolve::{self, Input, Options, Resolved};
+use overlayfw::resolve::{Input, Options, Resolved};
 use overlayfw::{diff, emit, lint, optimize, syntax};
 
 const SIZES: &[usize] = &[1_000, 10_000];
@@ -62,8 +62,11 @@ fn inventory() -> Inventory {
 
 fn resolved(text: &str, inv: &Inventory) -> Resolved {
     let inputs = [Input { name: "p.rules", file: FileId(1), text, stream: None }];
-    let r =
-        resolve::resolve(&inputs, inv, &Options { table: "overlayfw", input_hash: String::new() });
+    let r = overlayfw::pipeline::drive::resolve_all(
+        &inputs,
+        inv,
+        &Options { table: "overlayfw", input_hash: String::new() },
+    );
     assert!(r.diagnostics.is_empty(), "the policy compiles cleanly");
     r
 }

@@ -546,7 +546,8 @@ fn shadowed_by(a: &Placed, b: &Placed, files: &Files) -> Diagnostic {
 mod tests {
     use super::*;
     use crate::diagnostic::{FileId, Sources};
-    use crate::resolve::{Input, Options, resolve};
+    use crate::pipeline::drive::resolve_all as resolve;
+    use crate::resolve::{Input, Options};
 
     /// The codes found in `text`, with the (1-based) lines they point at.
     fn findings(text: &str) -> Vec<(Code, usize)> {

@@ -123,7 +123,8 @@ pub fn lint(chains: &[VChain], inv: &Inventory, used: &Used) -> Vec<Diagnostic> 
 mod tests {
     use super::*;
     use crate::diagnostic::Sources;
-    use crate::resolve::{Input, Options, resolve};
+    use crate::pipeline::drive::resolve_all as resolve;
+    use crate::resolve::{Input, Options};
 
     /// Each FWset's elements are taken once, however many rules name it: the work is the
     /// rules' own addresses plus the sets' sizes, not rules × set size.

@@ -1,10 +1,11 @@
 //! The driver: the whole compile as one function over texts and files. It loads the inventory,
 //! hands the rules files to `resolve` (a large file as pieces it reads again, `stream`, whose
-//! text is not held while it is compiled), runs the lints and the layout, and collects every
-//! diagnostic. The CLI reads the arguments' files and writes; the only IO here is reading a
+//! text is not held while it is compiled; the pieces on every core, `drive`), runs the lints
+//! and the layout, and collects every diagnostic. The CLI reads the arguments' files and writes; the only IO here is reading a
 //! large rules file again.
 
 mod allow;
+pub mod drive;
 mod stream;
 
 use crate::diagnostic::{Code, Diagnostic, FileId, Sources, Span};
@@ -157,7 +158,7 @@ pub fn compile_files(
         })
         .collect();
     let opts = Options { table, input_hash: hash };
-    let mut resolved = resolve::resolve_on(&inputs, &inv, &opts, threads);
+    let mut resolved = drive::resolve(&inputs, &inv, &opts, threads);
     drop(inputs);
     if let Some(e) = resolved.io.take() {
         return Err(e);

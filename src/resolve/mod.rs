@@ -1,7 +1,7 @@
 //! Rules texts + inventory → placed VNS3 chains of concrete values. Parses each line (through
-//! `syntax`) and resolves it at once, so that a whole file's AST never exists. This module
-//! drives it over the inputs (a large file's pieces on several threads, joined in order);
-//! `place` puts every line in its VNS3 chain, `matches` and `targets` lower its options and
+//! `syntax`) and resolves it at once, so that a whole file's AST never exists. A [`Resolver`]
+//! takes a run of lines (the driver, `pipeline::drive`, gives each piece of a large file one,
+//! on a thread of its own, and appends them in order); `place` puts every line in its VNS3 chain, `matches` and `targets` lower its options and
 //! target to IR values, `values` resolves names and variables against the inventory. The
 //! `layout` stage then makes nftables chains of the result.
 
@@ -17,7 +17,7 @@ use crate::nft::is_nft_keyword;
 use crate::syntax::ast::{self, Builtin, TargetKind};
 use crate::syntax::{self, FirstWords, Piece};
 pub use place::SUBGROUP_NAME_MAX;
-use place::{Subgroups, collect_subgroups};
+pub use place::Subgroups;
 use values::Values;
 pub use values::{Used, parse_net};
 
@@ -49,7 +49,7 @@ pub trait Streamed: Sync {
 
 impl Input<'_> {
     /// The text's length in bytes, held or not.
-    fn len(&self) -> usize {
+    pub fn text_len(&self) -> usize {
         self.stream.map_or(self.text.len(), |s| s.text_len())
     }
 }
@@ -94,95 +94,83 @@ pub struct Resolved {
     pub(crate) input_hash: String,
 }
 
-/// Parses and resolves all files against the inventory, on as many threads as the machine
-/// offers. The diagnostics include the parse errors.
-pub fn resolve(inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
-    resolve_on(inputs, inv, opts, crate::parallel::threads())
-}
+impl<'a> Resolver<'a> {
+    /// A resolver of lines against `inv`. The driver (`pipeline`) gives each run of lines (a
+    /// piece of a large file, on a thread of its own) a resolver, and appends them in order.
+    pub fn new(inv: &'a Inventory) -> Self {
+        Resolver {
+            v: Values::new(inv),
+            chains: Vec::new(),
+            index: Default::default(),
+            scratch: Default::default(),
+            builtin_lines: [0; 5],
+            io: None,
+        }
+    }
 
-/// [`resolve`] on up to `threads` threads (the driver's choice): a large held file is cut into
-/// pieces of whole lines (a streamed one comes in the driver's pieces), each parsed and
-/// resolved by its own resolver, and the pieces are joined in order.
-pub fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: usize) -> Resolved {
-    let mut r = Resolver::new(inv);
-    let pieces: Vec<Vec<syntax::Piece>> = inputs
-        .iter()
-        .map(|input| match input.stream {
-            Some(s) => s.pieces(),
-            None => syntax::pieces(input.text, threads),
-        })
-        .collect();
-    let subgroups;
-    (subgroups, r.builtin_lines) = collect_subgroups(inputs, &pieces, &mut r.v.diags);
-    let bytes: usize = inputs.iter().map(Input::len).sum();
-    let share = |n: usize, piece_bytes: usize| {
-        let n = n as u128 * piece_bytes as u128 / bytes.max(1) as u128;
-        usize::try_from(n + n / 4).unwrap_or(usize::MAX)
-    };
-    for (input, pieces) in inputs.iter().zip(pieces) {
-        if let [piece] = pieces[..] {
-            r.piece(input, 0, piece, &subgroups);
-            continue;
+    /// Room to make in each builtin chain (by `Builtin as usize`) when it is first used: the
+    /// driver's estimate of the lines that will land there.
+    pub fn with_room(mut self, builtin_lines: [usize; 5]) -> Self {
+        self.builtin_lines = builtin_lines;
+        self
+    }
+
+    /// The subgroups the inputs' lines define, from the pieces' first words (in order, before
+    /// any line is resolved), so that a jump can precede the subgroup's lines. Errors about
+    /// their names are this resolver's.
+    pub fn subgroups(&mut self, words: impl IntoIterator<Item = FirstWords>) -> Subgroups {
+        place::subgroups(words, &mut self.v.diags)
+    }
+
+    /// What every line resolved: the jump checks over all chains, the inventory's sets, the
+    /// diagnostics in order.
+    pub fn finish(mut self, inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
+        let r = &mut self;
+        r.check_jump_loops();
+        for (name, set) in &inv.fwsets {
+            if is_nft_keyword(name) {
+                r.v.diags.push(
+                    Diagnostic::error(
+                        Code::E102,
+                        format!("FWset name `{name}` is an nft keyword and cannot name a set"),
+                        set.span,
+                    )
+                    .with_help("rename the FWset"),
+                );
+            }
         }
-        let pieces: Vec<(usize, Piece)> = pieces.into_iter().enumerate().collect();
-        let parts = crate::parallel::map(pieces, |(k, piece)| {
-            let mut part = Resolver::new(inv);
-            // Room for the piece's share of the lines and a quarter more (its lines need not be
-            // spread like the file's); in the first piece, for every line of the file and an
-            // eighth more: its chains take the others' rules when the pieces are joined, without
-            // being copied to a larger vector (room not filled is address space, not memory).
-            part.builtin_lines = if k == 0 {
-                r.builtin_lines.map(|n| n + n / 8)
-            } else {
-                r.builtin_lines.map(|n| share(n, piece.to - piece.from))
-            };
-            part.piece(input, k, piece, &subgroups);
-            part
+        let diagnostics = std::mem::take(&mut r.v.diags);
+        let used = std::mem::take(&mut r.v.used);
+        let failed = r.io.is_some() || diagnostics.iter().any(Diagnostic::is_error);
+        let sets = (!failed).then(|| {
+            let mut sets: Vec<ir::Set> = inv
+                .fwsets
+                .iter()
+                .map(|(name, s)| ir::Set {
+                    name: name.clone(),
+                    elements: match &s.elements {
+                        crate::inventory::FwSetElements::Addrs(a) => {
+                            ir::SetElements::Addrs(a.clone())
+                        }
+                        crate::inventory::FwSetElements::Ports(p) => {
+                            ir::SetElements::Ports(p.clone())
+                        }
+                    },
+                })
+                .collect();
+            sets.sort_by(|a, b| a.name.cmp(&b.name));
+            sets
         });
-        for part in parts {
-            r.append(part);
+        Resolved {
+            chains: std::mem::take(&mut r.chains),
+            files: files(inputs),
+            used,
+            diagnostics,
+            io: r.io.take(),
+            sets,
+            table: opts.table.to_string(),
+            input_hash: opts.input_hash.clone(),
         }
-    }
-    r.check_jump_loops();
-    for (name, set) in &inv.fwsets {
-        if is_nft_keyword(name) {
-            r.v.diags.push(
-                Diagnostic::error(
-                    Code::E102,
-                    format!("FWset name `{name}` is an nft keyword and cannot name a set"),
-                    set.span,
-                )
-                .with_help("rename the FWset"),
-            );
-        }
-    }
-    let diagnostics = std::mem::take(&mut r.v.diags);
-    let used = std::mem::take(&mut r.v.used);
-    let failed = r.io.is_some() || diagnostics.iter().any(Diagnostic::is_error);
-    let sets = (!failed).then(|| {
-        let mut sets: Vec<ir::Set> = inv
-            .fwsets
-            .iter()
-            .map(|(name, s)| ir::Set {
-                name: name.clone(),
-                elements: match &s.elements {
-                    crate::inventory::FwSetElements::Addrs(a) => ir::SetElements::Addrs(a.clone()),
-                    crate::inventory::FwSetElements::Ports(p) => ir::SetElements::Ports(p.clone()),
-                },
-            })
-            .collect();
-        sets.sort_by(|a, b| a.name.cmp(&b.name));
-        sets
-    });
-    Resolved {
-        chains: r.chains,
-        files: files(inputs),
-        used,
-        diagnostics,
-        io: r.io,
-        sets,
-        table: opts.table.to_string(),
-        input_hash: opts.input_hash.clone(),
     }
 }
 
@@ -248,7 +236,8 @@ pub struct VChain {
     pub rules: Vec<Placed>,
 }
 
-struct Resolver<'a> {
+/// Resolves lines as they are parsed (see [`Resolver::new`]).
+pub struct Resolver<'a> {
     v: Values<'a>,
     chains: Vec<VChain>,
     index: crate::fasthash::FxHashMap<String, usize>,
@@ -308,19 +297,8 @@ pub(crate) fn hook_word(b: Builtin) -> &'static str {
 }
 
 impl<'a> Resolver<'a> {
-    fn new(inv: &'a Inventory) -> Self {
-        Resolver {
-            v: Values::new(inv),
-            chains: Vec::new(),
-            index: Default::default(),
-            scratch: Default::default(),
-            builtin_lines: [0; 5],
-            io: None,
-        }
-    }
-
     /// Parses the lines of piece `k` of the input and resolves each at once.
-    fn piece(&mut self, input: &Input, k: usize, piece: Piece, subgroups: &Subgroups) {
+    pub fn piece(&mut self, input: &Input, k: usize, piece: Piece, subgroups: &Subgroups) {
         // The name as the rules' comments carry it (W002 measures the comment).
         let name = crate::text::comment_name(input.name);
         let mut line = |line: Result<ast::Rule, syntax::Failed>| match line {
@@ -345,7 +323,7 @@ impl<'a> Resolver<'a> {
     /// Adds what `next` resolved from the lines after ours: its chains' rules after ours (new
     /// chains after ours, in their order), its diagnostics after ours, the union of the
     /// inventory entries used.
-    fn append(&mut self, next: Resolver<'_>) {
+    pub fn append(&mut self, next: Resolver<'_>) {
         self.v.diags.extend(next.v.diags);
         if self.io.is_none() {
             self.io = next.io;
@@ -418,7 +396,7 @@ mod tests {
             Input { name: "b.rules", file: FileId(9), text: b, stream: None },
         ];
         let opts = Options { table: "overlayfw", input_hash: String::new() };
-        let resolved = resolve(&inputs, &inv, &opts);
+        let resolved = crate::pipeline::drive::resolve_all(&inputs, &inv, &opts);
         assert!(resolved.diagnostics.is_empty(), "{:?}", resolved.diagnostics);
         let lints =
             crate::lint::lint(&resolved, &inv, &crate::lint::Options { inventory_given: false });
@@ -448,7 +426,11 @@ mod tests {
         let mut sources = Sources::new();
         let inv = crate::inventory::default_inventory(&mut sources);
         let inputs = [Input { name: "t.rules", file: FileId(1), text, stream: None }];
-        resolve(&inputs, &inv, &Options { table: "overlayfw", input_hash: String::new() })
+        crate::pipeline::drive::resolve_all(
+            &inputs,
+            &inv,
+            &Options { table: "overlayfw", input_hash: String::new() },
+        )
     }
 
     /// Every spelling of a log level, in any case, passes the syntax stage and the resolver
@@ -539,124 +521,6 @@ mod tests {
     }
 
     #[test]
-    fn resolving_on_several_threads_equals_one() {
-        // Subgroups defined late and jumped to early, a loop, mirror lines, lines without a
-        // chain, address lists, errors and warnings, spread over more lines than one run.
-        let mut text = String::new();
-        for i in 0..12_000 {
-            text += &match i % 9 {
-                0 => format!(
-                    "FORWARD_CUST -s 10.0.{}.0/24,10.1.0.0/16 -p tcp --dport {} -j ACCEPT\n",
-                    i % 256,
-                    i % 60000
-                ),
-                1 => "FORWARD_CUST -j FWD_C_late\n".to_string(),
-                2 => format!(
-                    "PREROUTING_CUST -i eth0 -p tcp --dport {} -j DNAT --to 198.51.100.2:22\n",
-                    i % 60000
-                ),
-                3 => {
-                    "MACRO_CUST -j COPY --from tun0 --to 198.51.100.3 --bidirectional\n".to_string()
-                }
-                4 => format!("-o eth0 -s 10.{}.0.0/16 -j MASQUERADE\n", i % 256),
-                5 => "FORWARD_CUST -i eht0 -j DROP\n".to_string(),
-                6 => format!("FWD_C_late -p udp --dport {} -j RETURN\n", i % 60000),
-                7 => "FORWARD_CUST -j FWD_C_nowhere\n".to_string(),
-                _ => format!(
-                    "INPUT_CUST -p tcp --dport {} -m comment --comment \"{}\" -j ACCEPT\n",
-                    i % 60000,
-                    "x".repeat(120)
-                ),
-            };
-        }
-        text += "FWD_C_late -j FWD_C_back\nFWD_C_back -j FWD_C_late\n";
-        let mut sources = Sources::new();
-        let inv = crate::inventory::default_inventory(&mut sources);
-        let inputs = [Input { name: "big.rules", file: FileId(9), text: &text, stream: None }];
-        let opts = Options { table: "overlayfw", input_hash: "h".into() };
-        let one = resolve_on(&inputs, &inv, &opts, 1);
-        let three = resolve_on(&inputs, &inv, &opts, 3);
-        assert_eq!(syntax::pieces(&text, 3).len(), 3);
-        assert!(one.diagnostics.iter().any(|d| d.code == Code::E014), "a loop is found");
-        assert!(one.diagnostics.iter().any(|d| d.code == Code::W002), "warnings are kept");
-        assert!(one.chains.iter().map(|c| c.rules.len()).sum::<usize>() > 8_000);
-        assert_eq!(format!("{:?}", one.chains), format!("{:?}", three.chains));
-        assert_eq!(one.diagnostics, three.diagnostics);
-        assert_eq!(one.used, three.used);
-    }
-
-    /// A text held in memory, handed out as a streamed file's pieces (a window a line): the
-    /// resolver needs no file to resolve a streamed input, and says when reading fails.
-    struct InMemory {
-        text: String,
-        pieces: Vec<Piece>,
-        fail: bool,
-    }
-
-    impl Streamed for InMemory {
-        fn text_len(&self) -> usize {
-            self.text.len()
-        }
-
-        fn pieces(&self) -> Vec<Piece> {
-            self.pieces.clone()
-        }
-
-        fn first_words(&self, k: usize) -> FirstWords {
-            syntax::first_words_in(FileId(3), &self.text, self.pieces[k])
-        }
-
-        fn read_piece(
-            &self,
-            k: usize,
-            each: &mut dyn FnMut(&str, usize, u32),
-        ) -> std::io::Result<()> {
-            if self.fail && k == 1 {
-                return Err(std::io::Error::other("s.rules: gone"));
-            }
-            let Piece { from, to, first_line } = self.pieces[k];
-            let mut base = from;
-            for (line, window) in (first_line..).zip(self.text[from..to].split_inclusive('\n')) {
-                each(window, base, line);
-                base += window.len();
-            }
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_streamed_input_resolves_as_its_held_text() {
-        let mut text = String::new();
-        for i in 0..30_000 {
-            text += &format!("FORWARD_CUST -s 10.0.{}.0/24 -j FWD_C_late\n", i % 256);
-            text += &format!("FWD_C_late -p tcp --dport {} -j ACCEPT\n", i % 60000 + 1);
-        }
-        text += "FORWARD_CUST -i eht0 -j DROP\n";
-        let mut sources = Sources::new();
-        let inv = crate::inventory::default_inventory(&mut sources);
-        let opts = Options { table: "overlayfw", input_hash: "h".into() };
-        let held = [Input { name: "s.rules", file: FileId(3), text: &text, stream: None }];
-        let held = resolve_on(&held, &inv, &opts, 3);
-        let pieces = syntax::pieces(&text, 3);
-        assert_eq!(pieces.len(), 3);
-        for fail in [false, true] {
-            let mem = InMemory { text: text.clone(), pieces: pieces.clone(), fail };
-            let input = Input { name: "s.rules", file: FileId(3), text: "", stream: Some(&mem) };
-            let streamed = resolve_on(&[input], &inv, &opts, 3);
-            if fail {
-                let e = streamed.io.expect("the failed read is reported");
-                assert_eq!(e.to_string(), "s.rules: gone");
-                continue;
-            }
-            assert!(streamed.io.is_none());
-            assert_eq!(format!("{:?}", streamed.chains), format!("{:?}", held.chains));
-            assert_eq!(streamed.diagnostics, held.diagnostics);
-            let codes: Vec<_> = streamed.diagnostics.iter().take(3).map(|d| d.code).collect();
-            assert_eq!(codes, [Code::E016], "the one unknown interface");
-        }
-    }
-
-    #[test]
     fn e011_names_the_interface_the_chain_lacks() {
         // Packets in OUTPUT and POSTROUTING have no input interface (iptables refuses `-i`),
         // packets in INPUT and PREROUTING no output interface (`-o`).
@@ -666,7 +530,7 @@ mod tests {
         let inv = crate::inventory::default_inventory(&mut sources);
         let inputs = [Input { name: "i.rules", file: FileId(2), text, stream: None }];
         let opts = Options { table: "overlayfw", input_hash: "h".into() };
-        let r = resolve_on(&inputs, &inv, &opts, 1);
+        let r = crate::pipeline::drive::resolve(&inputs, &inv, &opts, 1);
         let found: Vec<(&str, &str, &str)> = r
             .diagnostics
             .iter()
@@ -706,7 +570,7 @@ mod tests {
         let inv = crate::inventory::default_inventory(&mut sources);
         let inputs = [Input { name: "i.rules", file: FileId(2), text, stream: None }];
         let opts = Options { table: "overlayfw", input_hash: "h".into() };
-        let r = resolve_on(&inputs, &inv, &opts, 1);
+        let r = crate::pipeline::drive::resolve(&inputs, &inv, &opts, 1);
         let line_of = |at: usize| text[..at].matches('\n').count() + 1;
         let unknown: Vec<usize> = r
             .diagnostics

@@ -11,38 +11,24 @@ use crate::syntax;
 use crate::syntax::ast::{self, Builtin, ChainWord, MatchKind, TargetKind};
 
 use super::matches::{Alts, protocol, reverse};
-use super::{Extra, Family, Input, Placed, Resolver, builtin_chain_name, hook_word, target_name};
+use super::{Extra, Family, Placed, Resolver, builtin_chain_name, hook_word, target_name};
 
 /// Longest subgroup name: layout derives chain names up to 7 bytes longer (`…_FILTER`).
 pub const SUBGROUP_NAME_MAX: usize = CHAIN_NAME_MAX - "_FILTER".len();
 
 /// Subgroup name → (parent, span of the first line that defines it).
-pub(super) type Subgroups = HashMap<String, (Builtin, Span)>;
+pub type Subgroups = HashMap<String, (Builtin, Span)>;
 
-/// Collects the subgroups the lines define (by their first word, before any line is parsed).
-/// Names ending in `_FILTER` or `_NAT` are refused: layout derives chain names with those
-/// suffixes, and nft would merge two chains of the same name into one.
-/// Also returns how many lines of all inputs start with each builtin chain's word.
-pub(super) fn collect_subgroups(
-    inputs: &[Input],
-    pieces: &[Vec<syntax::Piece>],
+/// Collects the subgroups the lines define, from the first words of the inputs' pieces in
+/// order (found before any line is parsed). Names ending in `_FILTER` or `_NAT` are refused:
+/// layout derives chain names with those suffixes, and nft would merge two chains of the same
+/// name into one.
+pub(super) fn subgroups(
+    words: impl IntoIterator<Item = syntax::FirstWords>,
     diags: &mut Vec<Diagnostic>,
-) -> (Subgroups, [usize; 5]) {
+) -> Subgroups {
     let mut map = Subgroups::new();
-    let mut builtin_lines = [0; 5];
-    // Each piece's lines on a thread of its own, as they are resolved (a 100,000-line file's
-    // first words took 3.1 ms on one thread).
-    let words = inputs.iter().zip(pieces).flat_map(|(input, pieces)| match input.stream {
-        // Found when the streamed file was first read.
-        Some(s) => (0..pieces.len()).map(|k| s.first_words(k)).collect(),
-        None => crate::parallel::map(pieces.clone(), |piece| {
-            syntax::first_words_in(input.file, input.text, piece)
-        }),
-    });
     for words in words {
-        for (n, add) in builtin_lines.iter_mut().zip(words.builtin_lines) {
-            *n += add;
-        }
         for (name, parent, span) in words.subgroups {
             if map.contains_key(&name) {
                 continue;
@@ -76,7 +62,7 @@ pub(super) fn collect_subgroups(
             map.insert(name, (parent, span));
         }
     }
-    (map, builtin_lines)
+    map
 }
 
 impl Resolver<'_> {

@@ -153,7 +153,7 @@ fn a_hundred_thousand_rules_are_linted_in_one_pass() {
     let inputs =
         [resolve::Input { name: "big.rules", file: id, text: &sources.get(id).text, stream: None }];
     let opts = resolve::Options { table: "overlayfw", input_hash: String::new() };
-    let resolved = resolve::resolve(&inputs, &inv, &opts);
+    let resolved = overlayfw::pipeline::drive::resolve_all(&inputs, &inv, &opts);
     assert!(resolved.diagnostics.is_empty(), "parses and resolves cleanly");
     let start = Instant::now();
     let found = lint::lint(&resolved, &inv, &lint::Options { inventory_given: false });
