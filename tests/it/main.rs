@@ -19,6 +19,7 @@ mod limits;
 mod lint;
 mod load;
 mod marks;
+mod multiport;
 mod natkeep;
 mod negation;
 #[cfg(feature = "netlink")]
