@@ -619,6 +619,8 @@ impl LogFlags {
     pub const IP_OPTIONS: LogFlags = LogFlags(0x04);
     pub const UID: LogFlags = LogFlags(0x08);
     pub const MAC_DECODE: LogFlags = LogFlags(0x20);
+    /// What nft's `log flags all` sets.
+    pub const ALL: LogFlags = LogFlags(0x2f);
 
     /// These flags and `other`'s.
     pub fn with(self, other: LogFlags) -> LogFlags {
