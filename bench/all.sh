@@ -96,7 +96,8 @@ if m:
 m = re.search(r"^txlate figures: .*?: ([\d.]+)% of all", text("txlate"), re.M)
 if m:
     pct = float(m.group(1))
-    row("iptables translation tests (filter/nat): compile and agree", f"{pct:.1f}%", ">= 90%", pct >= 90)
+    row("iptables translation tests (filter/nat): compile and agree (or differ as intended)",
+        f"{pct:.1f}%", ">= 90%", pct >= 90)
 w = max(len(r[0]) for r in rows) if rows else 10
 print("== all ratios")
 print(f"{'ratio':<{w}}  {'measured':>10}  {'goal':>12}  result")

@@ -35,12 +35,15 @@ m = re.search(r"^txlate figures: .*?: ([\d.]+)% of all", text, re.M)
 if not m:
     sys.exit("bench/txlate.sh: no figures in the test's output")
 pct = float(m.group(1))
-row = (f"| iptables translation tests (filter/nat): compile and agree | {pct:.1f}% | >= 90% | "
+row = (f"| iptables translation tests (filter/nat): compile and agree (or differ as intended) | {pct:.1f}% | >= 90% | "
        f"{'met' if pct >= 90 else 'NOT met'} |")
 summary = [l for l in text.splitlines()
            if l.startswith(("txlate figures:", "left out:", "differ as intended", "refused lines"))
            or re.match(r"^  lib\S+ \(\d+\):$|^  generic \(\d+\):$", l)]
-section = "## txlate\n\n```\n" + "\n".join(summary) + "\n```\n"
+import datetime
+when = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+section = (f"## txlate\n\nWritten by `bench/txlate.sh` {when} (tests/it/txlate.rs says what is "
+           "selected and compared).\n\n```\n" + "\n".join(summary) + "\n```\n")
 path = "docs/figures.md"
 doc = open(path).read()
 lines = doc.split("\n")
@@ -49,7 +52,7 @@ lines = [l for l in lines if not l.startswith("| iptables translation tests")]
 last = max(i for i, l in enumerate(lines) if l.startswith("|"))
 lines.insert(last + 1, row)
 doc = "\n".join(lines)
-doc = re.sub(r"\n## txlate\n\n```\n.*?\n```\n", "\n", doc, flags=re.S)
+doc = re.sub(r"\n## txlate\n\n.*?```\n.*?\n```\n", "\n", doc, flags=re.S)
 doc = doc.rstrip("\n") + "\n\n" + section
 open(path, "w").write(doc)
 print("written: docs/figures.md")
