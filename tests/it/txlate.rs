@@ -407,3 +407,64 @@ fn iptables_translation_tests_agree_or_are_refused() {
         disagree.join("\n\n")
     );
 }
+
+/// The selection and the VNS3 line, on a hand-written file in the suite's format: what is left
+/// out and why, lower-case nat chains, quoting, and the expected commands on iptables' chains.
+#[test]
+fn selection_keeps_the_ipv4_filter_and_nat_rule_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = r#"iptables-translate -A INPUT -p tcp -j LOG --log-prefix "two words"
+nft 'add rule ip filter INPUT ip protocol tcp counter log prefix "two words"'
+
+iptables-translate -t nat -A prerouting -p tcp --dport 80 -j REDIRECT
+nft 'add rule ip nat prerouting tcp dport 80 counter redirect'
+
+iptables-translate -t nat -A OUTPUT -m owner --uid-owner 0 -j ACCEPT
+nft 'add rule ip nat OUTPUT skuid 0 counter accept'
+
+iptables-translate -t mangle -A PREROUTING -j MARK --set-mark 1
+nft 'add rule ip mangle PREROUTING counter meta mark set 0x1'
+
+ip6tables-translate -A INPUT -j ACCEPT
+nft 'add rule ip6 filter INPUT counter accept'
+
+iptables-translate -F -t nat
+nft flush table ip nat
+"#;
+    std::fs::write(dir.path().join("libxt_made_up.txlate"), text).expect("write");
+    std::fs::write(dir.path().join("notes.txt"), text).expect("write");
+    let (cases, left_out) = select(dir.path());
+    let lines: Vec<(String, &str, Vec<String>)> =
+        cases.iter().map(|c| (c.vns3(), c.table, c.expected.clone())).collect();
+    assert_eq!(
+        lines,
+        [
+            (
+                r#"INPUT_CUST -p tcp -j LOG --log-prefix "two words""#.to_owned(),
+                "filter",
+                vec![
+                    r#"add rule ip filter INPUT ip protocol tcp counter log prefix "two words""#
+                        .to_owned()
+                ]
+            ),
+            (
+                "PREROUTING_CUST -p tcp --dport 80 -j REDIRECT".to_owned(),
+                "nat",
+                vec!["add rule ip nat PREROUTING tcp dport 80 counter redirect".to_owned()]
+            ),
+        ]
+    );
+    assert_eq!(cases[1].place(), "libxt_made_up.txlate:4");
+    let left: Vec<(&str, usize)> = left_out.iter().map(|(k, v)| (*k, *v)).collect();
+    assert_eq!(
+        left,
+        [
+            ("-t mangle", 1),
+            ("nat OUTPUT without a NAT target (VNS3 has no such rule)", 1),
+            ("no rule made (-F and the like)", 1),
+            ("other families (ip6tables, ebtables, arptables)", 1),
+        ]
+    );
+    // The words of the VNS3 line are the iptables line's, quoted where needed.
+    assert_eq!(words(&cases[0].vns3())[6], "two words");
+}
