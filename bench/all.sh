@@ -2,7 +2,8 @@
 # Every whole-run benchmark of the performance and diff/apply issues, then ONE table of the
 # ratios with the goals they are held to. Runs bench/compile.sh and bench/check-1k.sh always;
 # bench/apply-diff.sh and bench/dataplane.sh only as root (they need network namespaces), the
-# latter only with iperf3. Each script's own table is printed as it finishes; the ratios and
+# latter only with iperf3; bench/txlate.sh as root when OVERLAYFW_TXLATE names an iptables
+# source tree (iptables' translation tests). Each script's own table is printed as it finishes; the ratios and
 # every script's table are written to docs/figures.md (the only place figures are kept).
 # The stages one by one: `cargo bench` (benches/stages.rs).
 # Usage: bench/all.sh [RULES]   (RULES for apply-diff.sh, default 100000)
@@ -26,8 +27,13 @@ if [ "$(id -u)" = 0 ]; then
   else
     echo "== dataplane: skipped (no iperf3; apt-get install iperf3)"
   fi
+  if [ -n "${OVERLAYFW_TXLATE:-}" ]; then
+    run txlate bash bench/txlate.sh "$OVERLAYFW_TXLATE"
+  else
+    echo "== txlate: skipped (set OVERLAYFW_TXLATE to an iptables source tree)"
+  fi
 else
-  echo "== apply-diff, dataplane: skipped (not root)"
+  echo "== apply-diff, dataplane, txlate: skipped (not root)"
 fi
 python3 - "$OUT" <<'PY'
 import os, re, sys
@@ -87,6 +93,11 @@ if m:
 m = re.search(r"^plain.*?\s([\d.]+)\s*$", text("dataplane"), re.M)
 if m:
     row("data plane: plain / no rules", m.group(1), "", None)
+m = re.search(r"^txlate figures: .*?: ([\d.]+)% of all", text("txlate"), re.M)
+if m:
+    pct = float(m.group(1))
+    row("iptables translation tests (filter/nat): compile and agree (or differ as intended)",
+        f"{pct:.1f}%", ">= 90%", pct >= 90)
 w = max(len(r[0]) for r in rows) if rows else 10
 print("== all ratios")
 print(f"{'ratio':<{w}}  {'measured':>10}  {'goal':>12}  result")
@@ -106,8 +117,12 @@ with open("docs/figures.md", "w") as f:
     f.write("| ratio | measured | goal | result |\n|---|---|---|---|\n")
     for what, value, goal, met in rows:
         f.write(f"| {what.strip()} | {value} | {goal} | {met} |\n")
-    for name in ("compile", "check", "apply-diff", "dataplane"):
+    for name in ("compile", "check", "apply-diff", "dataplane", "txlate"):
         t = text(name)
+        if name == "txlate":
+            t = "\n".join(l for l in t.splitlines()
+                          if l.startswith(("txlate figures:", "left out:", "differ as intended", "refused lines"))
+                          or re.match(r"^  (lib\S+|generic) \(\d+\):$", l))
         if t:
             f.write(f"\n## {name}\n\n```\n{t.rstrip()}\n```\n")
 print("written: docs/figures.md")

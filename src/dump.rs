@@ -111,14 +111,17 @@ fn action_text(out: &mut String, a: &Action) {
         Action::Return => write!(out, "return"),
         Action::Jump(to) => write!(out, "jump {to}"),
         Action::Reject(with) => write!(out, "reject with {}", word(with)),
-        Action::Log { prefix, level } => {
+        Action::Log { prefix, level, flags } => {
             let _ = write!(out, "log");
             if let Some(prefix) = prefix {
                 let _ = write!(out, " prefix \"{prefix}\"");
             }
-            match level {
-                Some(level) => write!(out, " level {}", word(level)),
-                None => Ok(()),
+            if let Some(level) = level {
+                let _ = write!(out, " level {}", word(level));
+            }
+            match flags.is_empty() {
+                true => Ok(()),
+                false => write!(out, " flags {}", flags.words().join(",")),
             }
         }
         Action::Dnat { to, flags } => write!(out, "dnat to {}{}", nat(to), nat_flags(*flags)),
@@ -171,6 +174,7 @@ fn addr(rs: &Ruleset, a: &AddrMatch) -> String {
         AddrMatch::Nets(nets) => list(nets.iter().map(|n| n.to_string())),
         AddrMatch::Range(lo, hi) => format!("{lo}-{hi}"),
         AddrMatch::Set(id) => format!("@{}", rs.set_name(*id)),
+        AddrMatch::Masked { addr, mask } => format!("& {mask} == {addr}"),
     }
 }
 

@@ -231,6 +231,9 @@ pub enum AddrMatch {
     Nets(SmallList<Ipv4Network>),
     /// An inclusive address range.
     Range(Ipv4Addr, Ipv4Addr),
+    /// `address & mask == addr` with a non-contiguous mask (iptables' `-s A/M.M.M.M`); `addr`
+    /// has no bits outside `mask`.
+    Masked { addr: Ipv4Addr, mask: Ipv4Addr },
     /// A named set of this table.
     Set(SetId),
 }
@@ -493,6 +496,7 @@ pub enum Action {
     Log {
         prefix: Option<Box<str>>,
         level: Option<LogLevel>,
+        flags: LogFlags,
     },
     Dnat {
         to: NatTarget,
@@ -594,6 +598,51 @@ impl NatFlags {
             (Self::RANDOM, "random"),
             (Self::FULLY_RANDOM, "fully-random"),
             (Self::PERSISTENT, "persistent"),
+        ]
+        .into_iter()
+        .filter(|(f, _)| self.contains(*f))
+        .map(|(_, w)| w)
+        .collect()
+    }
+}
+
+/// What LOG writes besides the headers: iptables' `--log-tcp-sequence`, `--log-tcp-options`,
+/// `--log-ip-options`, `--log-uid`, `--log-macdecode` (the kernel's `NF_LOG_*` bits, which nft's
+/// `log flags` set as they are).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LogFlags(pub u8);
+
+impl LogFlags {
+    pub const NONE: LogFlags = LogFlags(0);
+    pub const TCP_SEQUENCE: LogFlags = LogFlags(0x01);
+    pub const TCP_OPTIONS: LogFlags = LogFlags(0x02);
+    pub const IP_OPTIONS: LogFlags = LogFlags(0x04);
+    pub const UID: LogFlags = LogFlags(0x08);
+    pub const MAC_DECODE: LogFlags = LogFlags(0x20);
+    /// What nft's `log flags all` sets.
+    pub const ALL: LogFlags = LogFlags(0x2f);
+
+    /// These flags and `other`'s.
+    pub fn with(self, other: LogFlags) -> LogFlags {
+        LogFlags(self.0 | other.0)
+    }
+
+    pub fn contains(self, other: LogFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// nft's JSON names of the flags set (`nft -j` lists them so).
+    pub fn words(self) -> Vec<&'static str> {
+        [
+            (Self::TCP_SEQUENCE, "tcp sequence"),
+            (Self::TCP_OPTIONS, "tcp options"),
+            (Self::IP_OPTIONS, "ip options"),
+            (Self::UID, "skuid"),
+            (Self::MAC_DECODE, "ether"),
         ]
         .into_iter()
         .filter(|(f, _)| self.contains(*f))
@@ -757,7 +806,7 @@ mod tests {
             Action::Return,
             Action::Jump("S".into()),
             Action::Reject(RejectWith::PortUnreachable),
-            Action::Log { prefix: None, level: None },
+            Action::Log { prefix: None, level: None, flags: LogFlags::NONE },
             Action::Dnat { to: to.clone(), flags: NatFlags::NONE },
             Action::Snat { to: to.clone(), flags: NatFlags::NONE },
             Action::Masquerade { ports: None, flags: NatFlags::NONE },

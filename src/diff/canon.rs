@@ -103,11 +103,15 @@ fn expr(e: &Value, out: &mut String) {
         for (k, v) in log.as_object().into_iter().flatten() {
             match (k.as_str(), v) {
                 ("level", Value::String(l)) if l == crate::ir::LogLevel::Warn.nft_name() => {}
-                ("flags", Value::String(f)) => {
-                    keys.insert(k.clone(), Value::Array(vec![Value::String(f.clone())]));
-                }
-                ("flags", Value::Array(a)) => {
-                    let mut a = a.clone();
+                ("flags", Value::String(_) | Value::Array(_)) => {
+                    let mut a = match v {
+                        Value::Array(a) => a.clone(),
+                        one => vec![one.clone()],
+                    };
+                    // nft lists every flag (LOG's five) as `all`.
+                    if a.iter().any(|f| f == "all") {
+                        a = crate::ir::LogFlags::ALL.words().into_iter().map(Value::from).collect();
+                    }
                     a.sort_by_key(Value::to_string);
                     keys.insert(k.clone(), Value::Array(a));
                 }
@@ -496,6 +500,17 @@ mod tests {
             m(json!({"range": ["10.0.0.0", "10.0.0.255"]})),
             m(json!({"prefix": {"addr": "10.0.0.0", "len": 24}}))
         );
+    }
+
+    /// nft lists LOG's five flags as `all`; ours are the five names, in any order.
+    #[test]
+    fn log_flags_all_is_the_five_flags() {
+        let log = |flags: Value| rule(&[json!({"log": {"level": "info", "flags": flags}})]);
+        let five = json!(["skuid", "tcp sequence", "ether", "tcp options", "ip options"]);
+        assert_eq!(log(json!("all")), log(five.clone()));
+        assert_eq!(log(json!(["all"])), log(five));
+        assert_ne!(log(json!("all")), log(json!(["tcp sequence", "tcp options"])));
+        assert_eq!(log(json!("skuid")), log(json!(["skuid"])));
     }
 
     #[test]

@@ -168,11 +168,16 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
         Match::OifName { neg, name } => {
             matcher(op(*neg), json!({"meta": {"key": "oifname"}}), json!(&**name))
         }
-        Match::Saddr { neg, addrs } => {
-            matcher(op(*neg), payload("ip", "saddr"), addr_value(addrs, sets))
-        }
-        Match::Daddr { neg, addrs } => {
-            matcher(op(*neg), payload("ip", "daddr"), addr_value(addrs, sets))
+        Match::Saddr { neg, addrs } | Match::Daddr { neg, addrs } => {
+            let field = if matches!(m, Match::Saddr { .. }) { "saddr" } else { "daddr" };
+            match addrs {
+                AddrMatch::Masked { addr, mask } => matcher(
+                    op(*neg),
+                    json!({"&": [payload("ip", field), mask.to_string()]}),
+                    json!(addr.to_string()),
+                ),
+                _ => matcher(op(*neg), payload("ip", field), addr_value(addrs, sets)),
+            }
         }
         Match::Protocol { neg, proto } => {
             matcher(op(*neg), payload("ip", "protocol"), json!(proto))
@@ -351,6 +356,8 @@ fn addr_value(a: &AddrMatch, sets: &[Set]) -> Value {
         AddrMatch::Range(lo, hi) if lo == hi => json!(lo.to_string()),
         AddrMatch::Range(lo, hi) => json!({"range": [lo.to_string(), hi.to_string()]}),
         AddrMatch::Set(id) => json!(format!("@{}", set_name(sets, *id))),
+        // match_expr writes the `&` itself.
+        AddrMatch::Masked { addr, .. } => json!(addr.to_string()),
     }
 }
 
@@ -425,8 +432,11 @@ fn action_expr(a: &Action) -> Value {
             Some(code) => json!({"reject": {"type": "icmp", "expr": code}}),
             None => json!({"reject": {"type": "tcp reset"}}),
         },
-        Action::Log { prefix, level } => {
+        Action::Log { prefix, level, flags } => {
             let mut l = serde_json::Map::new();
+            if !flags.is_empty() {
+                l.insert("flags".into(), json!(flags.words()));
+            }
             if let Some(p) = prefix {
                 l.insert("prefix".into(), json!(p));
             }

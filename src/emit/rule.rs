@@ -411,6 +411,10 @@ fn push_addr_match(out: &mut String, field: &str, neg: bool, addrs: &AddrMatch, 
         AddrMatch::Set(id) => {
             let _ = write!(out, "{field} {}@{}", neq(neg), set_name(sets, *id));
         }
+        AddrMatch::Masked { addr, mask } => {
+            let op = if neg { "!=" } else { "==" };
+            let _ = write!(out, "{field} & {mask} {op} {addr}");
+        }
     }
 }
 
@@ -588,7 +592,7 @@ fn push_action(out: &mut String, action: &Action) {
             }
             None => out.push_str("reject with tcp reset"),
         },
-        Action::Log { prefix, level } => {
+        Action::Log { prefix, level, flags } => {
             out.push_str("log");
             if let Some(prefix) = prefix {
                 out.push_str(" prefix \"");
@@ -604,6 +608,7 @@ fn push_action(out: &mut String, action: &Action) {
                 out.push_str(" level ");
                 out.push_str(level.nft_name());
             }
+            log_flags(out, *flags);
         }
         Action::Dnat { to, flags } => push_nat(out, "dnat", to, *flags),
         Action::Snat { to, flags } => push_nat(out, "snat", to, *flags),
@@ -743,6 +748,30 @@ fn push_element(out: &mut String, element: &[crate::ir::Elem]) {
             crate::ir::Elem::Net(net) => push_net(out, net),
             crate::ir::Elem::Ports(a, b) => push_port_range(out, (*a, *b)),
             crate::ir::Elem::L4(p) => out.push_str(l4_name(*p)),
+        }
+    }
+}
+
+/// ` flags tcp sequence,options flags ip options flags skuid flags ether`, as iptables-translate
+/// writes them.
+fn log_flags(out: &mut String, flags: crate::ir::LogFlags) {
+    use crate::ir::LogFlags;
+    let tcp: Vec<&str> = [(LogFlags::TCP_SEQUENCE, "sequence"), (LogFlags::TCP_OPTIONS, "options")]
+        .into_iter()
+        .filter(|(f, _)| flags.contains(*f))
+        .map(|(_, w)| w)
+        .collect();
+    if !tcp.is_empty() {
+        out.push_str(" flags tcp ");
+        out.push_str(&tcp.join(","));
+    }
+    for (f, w) in [
+        (LogFlags::IP_OPTIONS, " flags ip options"),
+        (LogFlags::UID, " flags skuid"),
+        (LogFlags::MAC_DECODE, " flags ether"),
+    ] {
+        if flags.contains(f) {
+            out.push_str(w);
         }
     }
 }

@@ -297,10 +297,32 @@ fn actions_text() {
         ),
         (Action::Reject(RejectWith::TcpReset), "counter reject with tcp reset"),
         (
-            Action::Log { prefix: Some("costs $5: ".into()), level: Some(LogLevel::Warn) },
+            Action::Log {
+                prefix: Some("costs $5: ".into()),
+                level: Some(LogLevel::Warn),
+                flags: LogFlags::NONE,
+            },
             "counter log prefix \"costs _5: \" level warn",
         ),
-        (Action::Log { prefix: None, level: None }, "counter log"),
+        (Action::Log { prefix: None, level: None, flags: LogFlags::NONE }, "counter log"),
+        (
+            Action::Log {
+                prefix: None,
+                level: None,
+                flags: LogFlags::TCP_OPTIONS.with(LogFlags::UID).with(LogFlags::IP_OPTIONS),
+            },
+            "counter log flags tcp options flags ip options flags skuid",
+        ),
+        (
+            Action::Log {
+                prefix: None,
+                level: Some(LogLevel::Info),
+                flags: LogFlags::TCP_SEQUENCE
+                    .with(LogFlags::TCP_OPTIONS)
+                    .with(LogFlags::MAC_DECODE),
+            },
+            "counter log level info flags tcp sequence,options flags ether",
+        ),
         (
             Action::Dnat { to: t(a, Some(b), Some((22, 25))), flags: NatFlags::RANDOM },
             "counter dnat to 1.2.3.4-1.2.3.9:22-25 random",
@@ -396,7 +418,7 @@ fn comment_with_note_is_cut_at_128_bytes_on_a_char_boundary() {
 fn log_prefix_is_cut_at_127_bytes() {
     let text = one_rule_text(rule(
         vec![],
-        Action::Log { prefix: Some("x".repeat(200).into()), level: None },
+        Action::Log { prefix: Some("x".repeat(200).into()), level: None, flags: LogFlags::NONE },
         1,
     ));
     assert!(text.contains(&format!("log prefix \"{}\" comment", "x".repeat(127))));

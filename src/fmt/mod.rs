@@ -86,6 +86,7 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::IcmpType(_) => 13,
         MatchKind::MultiSrcPorts(_) => 20,
         MatchKind::MultiDstPorts(_) => 21,
+        MatchKind::MultiPorts(_) => 22,
         MatchKind::SrcRange(_) => 30,
         MatchKind::DstRange(_) => 31,
         MatchKind::CtState(_) => 40,
@@ -153,11 +154,13 @@ fn print_rule(src: &str, rule: &Rule) -> String {
             MatchKind::Protocol(p) => plain(Opt::Proto, at(p.span).to_string()),
             MatchKind::SrcPort(p) => plain(Opt::Sport, at(p.span).to_string()),
             MatchKind::DstPort(p) => plain(Opt::Dport, at(p.span).to_string()),
-            MatchKind::MultiSrcPorts(ps) | MatchKind::MultiDstPorts(ps) => {
-                let opt = if matches!(m.kind, MatchKind::MultiSrcPorts(_)) {
-                    Opt::Sports
-                } else {
-                    Opt::Dports
+            MatchKind::MultiSrcPorts(ps)
+            | MatchKind::MultiDstPorts(ps)
+            | MatchKind::MultiPorts(ps) => {
+                let opt = match m.kind {
+                    MatchKind::MultiSrcPorts(_) => Opt::Sports,
+                    MatchKind::MultiDstPorts(_) => Opt::Dports,
+                    _ => Opt::Ports,
                 };
                 // The grammar's `port_list` holds at least one port.
                 plain(opt, joined(ps[0].span, ps[ps.len() - 1].span))
@@ -286,12 +289,24 @@ fn target_options<'s>(words: &mut Vec<String>, kind: &TargetKind, at: impl Fn(Sp
                 words.push(format!("{} {}", Opt::RejectWith.canonical(), at(w.span)));
             }
         }
-        TargetKind::Log { prefix, level } => {
+        TargetKind::Log { prefix, level, flags } => {
             if let Some(p) = prefix {
                 words.push(format!("{} {}", Opt::LogPrefix.canonical(), at(p.span)));
             }
             if let Some(l) = level {
                 words.push(format!("{} {}", Opt::LogLevel.canonical(), at(l.span)));
+            }
+            use crate::ir::LogFlags;
+            for (f, o) in [
+                (LogFlags::TCP_SEQUENCE, Opt::LogTcpSequence),
+                (LogFlags::TCP_OPTIONS, Opt::LogTcpOptions),
+                (LogFlags::IP_OPTIONS, Opt::LogIpOptions),
+                (LogFlags::UID, Opt::LogUid),
+                (LogFlags::MAC_DECODE, Opt::LogMacDecode),
+            ] {
+                if flags.contains(f) {
+                    words.push(o.canonical().to_string());
+                }
             }
         }
         TargetKind::Dnat { to, flags } | TargetKind::Snat { to, flags } => {

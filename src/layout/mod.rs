@@ -337,7 +337,7 @@ mod tests {
             Action::Return,
             Action::Jump("S".into()),
             Action::Reject(ir::RejectWith::PortUnreachable),
-            Action::Log { prefix: None, level: None },
+            Action::Log { prefix: None, level: None, flags: crate::ir::LogFlags::NONE },
             Action::Dnat { to: to.clone(), flags: ir::NatFlags::NONE },
             Action::Snat { to, flags: ir::NatFlags::NONE },
             Action::Masquerade { ports: None, flags: ir::NatFlags::NONE },

@@ -406,6 +406,8 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
                         Some(v) => and_field(field, v),
                         None => s.opaque = true,
                     },
+                    // Not an interval set: this rule covers nothing, and may meet anything.
+                    AddrMatch::Masked { .. } => s.opaque = true,
                 }
             }
             Match::Protocol { neg, proto } => {

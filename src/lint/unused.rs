@@ -31,6 +31,10 @@ fn address_parts(chains: &[VChain], inv: &Inventory) -> Vec<(u32, u32)> {
             match addrs {
                 AddrMatch::Nets(n) => v.extend(n.iter().map(space::net_ivs)),
                 AddrMatch::Range(a, b) => v.push((u32::from(*a), u32::from(*b))),
+                // Every address it may match lies between these two.
+                AddrMatch::Masked { addr, mask } => {
+                    v.push((u32::from(*addr), u32::from(*addr) | !u32::from(*mask)))
+                }
                 AddrMatch::Set(id) => {
                     sets.insert(*id);
                 }

@@ -74,7 +74,9 @@ impl Resolver<'_> {
                 MatchKind::SrcPort(spec) | MatchKind::DstPort(spec) => {
                     self.v.ports(spec);
                 }
-                MatchKind::MultiSrcPorts(specs) | MatchKind::MultiDstPorts(specs) => {
+                MatchKind::MultiSrcPorts(specs)
+                | MatchKind::MultiDstPorts(specs)
+                | MatchKind::MultiPorts(specs) => {
                     for spec in specs {
                         self.v.ports(spec);
                     }
@@ -100,6 +102,23 @@ impl Resolver<'_> {
         for m in &rule.matches {
             let neg = m.negated;
             match &m.kind {
+                // iptables' `+` alone matches every interface: no match at all.
+                MatchKind::InIface(v) | MatchKind::OutIface(v) if every_iface(v) => {
+                    if neg {
+                        let opt = if matches!(m.kind, MatchKind::InIface(_)) { "-i" } else { "-o" };
+                        self.error(
+                            Diagnostic::error(
+                                Code::E008,
+                                format!("`! {opt} +` matches no packet"),
+                                m.span,
+                            )
+                            .with_help(
+                                "`+` is every interface: remove the rule, or name interfaces",
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
                 MatchKind::InIface(v) => match self.v.iface(v) {
                     Some(name) => iface.push(Match::IifName { neg, name }),
                     None => ok = false,
@@ -112,6 +131,17 @@ impl Resolver<'_> {
                     let is_src = matches!(m.kind, MatchKind::Source(_));
                     let alts = if let [Spanned { node: ast::AddrItem::Net(n), span }] = &items[..] {
                         one_net(self.v.net(*n, *span), neg, is_src)
+                    } else if let [Spanned { node: ast::AddrItem::Masked { addr, mask }, span }] =
+                        &items[..]
+                    {
+                        self.v.masked(*addr, *mask, *span);
+                        let bits = u32::from(*addr) & u32::from(*mask);
+                        let addrs = ir::AddrMatch::Masked { addr: bits.into(), mask: *mask };
+                        AddrAlts::One(if is_src {
+                            Match::Saddr { neg, addrs }
+                        } else {
+                            Match::Daddr { neg, addrs }
+                        })
                     } else {
                         let mut parts = Vec::new();
                         for item in items {
@@ -139,11 +169,13 @@ impl Resolver<'_> {
                         _ => ok = false,
                     }
                 }
-                MatchKind::MultiSrcPorts(specs) | MatchKind::MultiDstPorts(specs) => {
-                    let dir = if matches!(m.kind, MatchKind::MultiSrcPorts(_)) {
-                        ir::Dir::Src
-                    } else {
-                        ir::Dir::Dst
+                MatchKind::MultiSrcPorts(specs)
+                | MatchKind::MultiDstPorts(specs)
+                | MatchKind::MultiPorts(specs) => {
+                    let dir = match m.kind {
+                        MatchKind::MultiSrcPorts(_) => Some(ir::Dir::Src),
+                        MatchKind::MultiDstPorts(_) => Some(ir::Dir::Dst),
+                        _ => None,
                     };
                     let Some(proto) = self.needs_l4(l4, m.span) else {
                         ok = false;
@@ -173,12 +205,17 @@ impl Resolver<'_> {
                     ranges.sort_unstable();
                     ranges.dedup();
                     implied = true;
-                    ext.push(Match::Port {
-                        proto,
-                        dir,
-                        neg,
-                        ports: ir::PortMatch::Ports(ranges.into()),
-                    });
+                    let ports = || ir::PortMatch::Ports(ranges.clone().into());
+                    match dir {
+                        Some(dir) => ext.push(Match::Port { proto, dir, neg, ports: ports() }),
+                        // `! --ports`: neither port is listed (xt_multiport inverts the "either").
+                        None if neg => {
+                            for dir in [ir::Dir::Src, ir::Dir::Dst] {
+                                ext.push(Match::Port { proto, dir, neg, ports: ports() });
+                            }
+                        }
+                        None => ext.push(either_port(proto, &ranges)),
+                    }
                 }
                 MatchKind::CtState(states) => {
                     let mut s: Vec<ir::CtState> = states.iter().map(|s| s.node).collect();
@@ -214,7 +251,10 @@ impl Resolver<'_> {
                         ok = false;
                         continue;
                     }
-                    ext.push(Match::Limit { rate: *rate, unit: *unit, burst: burst.unwrap_or(5) });
+                    // iptables' default burst is 5; iptables-nft loads `--limit-burst 0` as
+                    // the kernel's default burst, also 5 (iptables-legacy refuses it).
+                    let burst = burst.filter(|b| *b != 0).unwrap_or(5);
+                    ext.push(Match::Limit { rate: *rate, unit: *unit, burst });
                 }
                 MatchKind::Set { name, dir } => match self.v.addr_set(&name.node, name.span) {
                     Some(AddrPart::Set(s)) => {
@@ -641,4 +681,27 @@ fn canonical_order(ext: &mut [Match]) {
     for stretch in ext.split_mut(|m| matches!(m, Match::Limit { .. } | Match::Nth { .. })) {
         stretch.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
     }
+}
+
+/// `-i +` / `-o +`: iptables' wildcard with an empty prefix, every interface.
+fn every_iface(v: &Spanned<ast::Value<String>>) -> bool {
+    matches!(&v.node, ast::Value::Lit(s) if s == "+")
+}
+
+/// `--ports`: the source or the destination port in `ranges`, as one lookup of both ports in a
+/// concatenated interval set (what iptables-nft loads): `tcp sport . tcp dport { 0-65535 . P,
+/// P . 0-65535, … }`. Two rules would not do: a non-terminal action (a LOG, a
+/// mark, no target) would run twice for a packet with both ports listed.
+fn either_port(proto: ir::L4, ranges: &[(u16, u16)]) -> Match {
+    let any = ir::Elem::Ports(0, u16::MAX);
+    let mut elements = Vec::with_capacity(2 * ranges.len());
+    for &(a, b) in ranges {
+        elements.push(vec![any, ir::Elem::Ports(a, b)]);
+        elements.push(vec![ir::Elem::Ports(a, b), any]);
+    }
+    elements.sort_unstable();
+    Match::Tuple(Box::new(ir::Tuple {
+        fields: vec![ir::Field::Port(proto, ir::Dir::Src), ir::Field::Port(proto, ir::Dir::Dst)],
+        elements,
+    }))
 }

@@ -450,7 +450,11 @@ mod tests {
                 let chain = rs.chains.iter().find(|c| c.name == "INPUT_CUST").expect("chain");
                 assert_eq!(
                     chain.rules[0].action,
-                    Action::Log { prefix: None, level: Some(level) },
+                    Action::Log {
+                        prefix: None,
+                        level: Some(level),
+                        flags: crate::ir::LogFlags::NONE
+                    },
                     "{word}"
                 );
             }

@@ -94,7 +94,7 @@ impl Resolver<'_> {
                 }
                 Action::Reject(w)
             }
-            TargetKind::Log { prefix, level } => {
+            TargetKind::Log { prefix, level, flags } => {
                 let prefix = match prefix {
                     Some(p) => {
                         let text =
@@ -112,7 +112,7 @@ impl Resolver<'_> {
                     None => None,
                 };
                 let level = level.as_ref().map(|l| l.node);
-                Action::Log { prefix: prefix.map(String::into_boxed_str), level }
+                Action::Log { prefix: prefix.map(String::into_boxed_str), level, flags: *flags }
             }
             TargetKind::Nflog { group, prefix, size, threshold, .. } => {
                 let prefix = match prefix {

@@ -198,6 +198,24 @@ impl<'a> Values<'a> {
         network
     }
 
+    /// Warns (W001) when `addr` has bits outside a non-contiguous `mask`, as for a network.
+    pub fn masked(&mut self, addr: std::net::Ipv4Addr, mask: std::net::Ipv4Addr, span: Span) {
+        let kept = std::net::Ipv4Addr::from(u32::from(addr) & u32::from(mask));
+        if kept != addr {
+            self.diags.push(
+                Diagnostic::warning(
+                    Code::W001,
+                    format!(
+                        "`{addr}/{mask}` has bits outside the mask set; it means {kept}/{mask}"
+                    ),
+                    span,
+                )
+                .with_label(format!("masked to {kept}"))
+                .with_help(format!("write `{kept}/{mask}`")),
+            );
+        }
+    }
+
     /// The id of a FWset the inventory declares.
     fn set_id(&self, name: &str) -> ir::SetId {
         self.inv.fwset_id(name).expect("a declared FWset")
@@ -208,6 +226,21 @@ impl<'a> Values<'a> {
         let span = item.span;
         match &item.node {
             AddrItem::Net(n) => Some(AddrPart::Nets(vec![self.net(*n, span)])),
+            AddrItem::Masked { addr, mask } => {
+                self.error(
+                    Diagnostic::error(
+                        Code::E008,
+                        format!(
+                            "`{addr}/{mask}` has a non-contiguous mask and cannot be in a list"
+                        ),
+                        span,
+                    )
+                    .with_help(
+                        "write it in a rule of its own (nft compares it with `&`, not in a set)",
+                    ),
+                );
+                None
+            }
             AddrItem::Var(name) => match self.var(name, span)? {
                 VarValue::Net(n, _) => Some(AddrPart::Nets(vec![n])),
                 VarValue::Addr(a, _) => Some(AddrPart::Nets(vec![host(a)])),

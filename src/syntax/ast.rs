@@ -70,6 +70,12 @@ pub struct Net {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AddrItem {
     Net(Net),
+    /// `A/M.M.M.M` with a non-contiguous mask (a contiguous one is a [`Net`]): iptables
+    /// compares `address & mask`. The address is as written (host bits kept).
+    Masked {
+        addr: Ipv4Addr,
+        mask: Ipv4Addr,
+    },
     /// `${name}`: a custom or built-in variable, or `${fwset_NAME}`.
     Var(String),
     /// A bare identifier: a FWset name or a plugin name.
@@ -122,6 +128,8 @@ pub enum MatchKind {
     MultiSrcPorts(Vec<Spanned<PortSpec>>),
     /// `-m multiport --dports`.
     MultiDstPorts(Vec<Spanned<PortSpec>>),
+    /// `-m multiport --ports`: the source or the destination port is one of these.
+    MultiPorts(Vec<Spanned<PortSpec>>),
     /// `-m conntrack --ctstate`, `-m state --state`, `-ctrack`.
     CtState(Vec<Spanned<CtState>>),
     /// `-m iprange --src-range a-b`.
@@ -257,10 +265,11 @@ pub enum TargetKind {
     Reject {
         with: Option<Spanned<RejectWith>>,
     },
-    /// `--log-prefix TEXT --log-level LEVEL`.
+    /// `--log-prefix TEXT --log-level LEVEL` and the flag options (`--log-uid` …).
     Log {
         prefix: Option<Spanned<String>>,
         level: Option<Spanned<LogLevel>>,
+        flags: crate::ir::LogFlags,
     },
     Return,
     /// `-j PRE_C_name` etc: the subgroup's full chain name.

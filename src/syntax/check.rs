@@ -429,6 +429,16 @@ pub(super) fn target(
             }),
         },
         Base::Log => TargetKind::Log {
+            flags: [
+                (Opt::LogTcpSequence, crate::ir::LogFlags::TCP_SEQUENCE),
+                (Opt::LogTcpOptions, crate::ir::LogFlags::TCP_OPTIONS),
+                (Opt::LogIpOptions, crate::ir::LogFlags::IP_OPTIONS),
+                (Opt::LogUid, crate::ir::LogFlags::UID),
+                (Opt::LogMacDecode, crate::ir::LogFlags::MAC_DECODE),
+            ]
+            .into_iter()
+            .filter(|(o, _)| flag(*o))
+            .fold(crate::ir::LogFlags::NONE, |a, (_, f)| a.with(f)),
             prefix: word(Opt::LogPrefix),
             level: find(Opt::LogLevel).and_then(|i| match &i.val {
                 Val::Level(l) => Some(l.clone()),
@@ -836,6 +846,7 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
             (Opt::Dport, Val::Port(p)) => MatchKind::DstPort(p),
             (Opt::Sports, Val::Ports(p)) => MatchKind::MultiSrcPorts(p),
             (Opt::Dports, Val::Ports(p)) => MatchKind::MultiDstPorts(p),
+            (Opt::Ports, Val::Ports(p)) => MatchKind::MultiPorts(p),
             (Opt::CtState | Opt::State | Opt::Ctrack, Val::States(s)) => MatchKind::CtState(s),
             (Opt::SrcRange, Val::Range(r)) => MatchKind::SrcRange(r),
             (Opt::DstRange, Val::Range(r)) => MatchKind::DstRange(r),

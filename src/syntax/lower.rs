@@ -312,10 +312,11 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             Val::Rate(rate, unit)
         }
         ValueKind::Burst => {
-            let n = number(v.as_str()).filter(|n| (1..=10_000).contains(n));
+            // 0 is iptables-nft's (the kernel's) default burst of 5; see resolve.
+            let n = number(v.as_str()).filter(|n| (0..=10_000).contains(n));
             let n = n.ok_or_else(|| {
                 e008(
-                    format!("`{}` is not a burst between 1 and 10000", shown(v.as_str())),
+                    format!("`{}` is not a burst between 0 and 10000", shown(v.as_str())),
                     ctx.span(v),
                 )
             })?;
@@ -559,7 +560,8 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             Val::Level(Spanned::new(level, ctx.span(v)))
         }
         ValueKind::To => Val::To(to_value(ctx, v)?),
-        ValueKind::PortPair => Val::PortPair(port_pair(ctx, v)?.node),
+        // REDIRECT/MASQUERADE `--to-ports 0` is a port iptables takes (nft `to :0`).
+        ValueKind::PortPair => Val::PortPair(port_pair(ctx, v, 0)?.node),
         ValueKind::Flag => Val::Flag,
     })
 }
@@ -651,9 +653,35 @@ fn addr_error(s: &str, e: AddrError<'_>, span: Span) -> Diagnostic {
 /// Grammar rule `cidr` is atomic (no inner pairs, which made parsing 2% slower): an `ipv4`,
 /// maybe `/` and a `prefix` of digits.
 fn cidr(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<(Net, bool)> {
+    match cidr_or_masked(ctx, p)? {
+        Ok(net) => Ok(net),
+        Err(_) => Err(e008(format!("mask `{}` is not contiguous", shown(p.as_str())), ctx.span(p))
+            .with_help("a non-contiguous mask is for `-s` and `-d` only: write a prefix length")),
+    }
+}
+
+/// [`cidr`], or `Err((addr, mask))` for a dotted non-contiguous mask (`10.0.0.0/255.0.255.0`):
+/// a contiguous dotted mask is its prefix length, as iptables reads it.
+fn cidr_or_masked(
+    ctx: LineCtx<'_>,
+    p: &Pair<'_, G>,
+) -> Res<Result<(Net, bool), (Ipv4Addr, Ipv4Addr)>> {
     let (s, start) = (p.as_str(), p.as_span().start());
+    if let Some((a, m)) = s.split_once('/').filter(|(_, m)| m.contains('.')) {
+        let addr =
+            net::parse_addr(a).map_err(|e| addr_error(a, e, ctx.at(start, start + a.len())))?;
+        let from = start + a.len() + 1;
+        let mask =
+            net::parse_addr(m).map_err(|e| addr_error(m, e, ctx.at(from, from + m.len())))?;
+        let bits = u32::from(mask);
+        return Ok(if bits.leading_ones() + bits.trailing_zeros() == 32 {
+            Ok((Net { addr, prefix: bits.leading_ones() as u8 }, true))
+        } else {
+            Err((addr, mask))
+        });
+    }
     match net::parse_cidr(s) {
-        Ok(c) => Ok((Net { addr: c.addr, prefix: c.prefix.unwrap_or(32) }, c.prefix.is_some())),
+        Ok(c) => Ok(Ok((Net { addr: c.addr, prefix: c.prefix.unwrap_or(32) }, c.prefix.is_some()))),
         Err(CidrError::Addr(e)) => {
             let a = s.split_once('/').map_or(s, |(a, _)| a);
             Err(addr_error(a, e, ctx.at(start, start + a.len())))
@@ -672,7 +700,10 @@ fn addr_list(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Vec<Spanned<AddrItem>>> {
     let mut items = Vec::new();
     for c in p.clone().into_inner() {
         let item = match c.as_rule() {
-            G::cidr => AddrItem::Net(cidr(ctx, &c)?.0),
+            G::cidr => match cidr_or_masked(ctx, &c)? {
+                Ok((net, _)) => AddrItem::Net(net),
+                Err((addr, mask)) => AddrItem::Masked { addr, mask },
+            },
             G::var => AddrItem::Var(var_name(&c)),
             _ => AddrItem::Name(c.as_str().to_string()),
         };
@@ -982,13 +1013,17 @@ fn icmp_type(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<IcmpType>> {
     Ok(Spanned::new(t, span))
 }
 
-fn port_pair(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<(u16, u16)>> {
+/// `N[-M]`, each from `min` to 65535.
+fn port_pair(ctx: LineCtx<'_>, p: &Pair<'_, G>, min: u16) -> Res<Spanned<(u16, u16)>> {
     let span = ctx.span(p);
     let mut ports = Vec::new();
     for c in p.clone().into_inner() {
-        let n = number(c.as_str()).and_then(|n| u16::try_from(n).ok()).filter(|n| *n > 0);
+        let n = number(c.as_str()).and_then(|n| u16::try_from(n).ok()).filter(|n| *n >= min);
         ports.push(n.ok_or_else(|| {
-            e008(format!("port `{}` is out of range (1–65535)", shown(c.as_str())), ctx.span(&c))
+            e008(
+                format!("port `{}` is out of range ({min}–65535)", shown(c.as_str())),
+                ctx.span(&c),
+            )
         })?);
     }
     // Grammar rule `port_pair` is `number ~ ("-" ~ number)?`.
@@ -1017,7 +1052,7 @@ fn to_value(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ToVal>> {
             G::var => ToAddr::Var(var_name(&c)),
             G::name => ToAddr::Name(c.as_str().to_string()),
             _ => {
-                ports = Some(port_pair(ctx, &c)?);
+                ports = Some(port_pair(ctx, &c, 1)?);
                 continue;
             }
         };

@@ -99,10 +99,15 @@ pub(crate) enum Opt {
     CtReplDstPort,
     CtDir,
     CtExpire,
+    LogTcpSequence,
+    LogTcpOptions,
+    LogIpOptions,
+    LogUid,
+    LogMacDecode,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::CtExpire as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::LogMacDecode as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -410,11 +415,9 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         spellings: &["--ports"],
         rule: G::o_ports,
         module: Some("multiport"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Ports),
         value: ValueKind::PortList,
-        refused: Some(Refusal {
-            label: "matches either direction",
-            help: "write two rules, one with `--sports` and one with `--dports`",
-        }),
         wants: PORTS_DESC,
         ..BASE
     },
@@ -1163,6 +1166,41 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         negatable: true,
         value: ValueKind::NumRange { max: CT_EXPIRE_MAX },
         wants: "a number of seconds or a range such as 10:60",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::LogTcpSequence,
+        spellings: &["--log-tcp-sequence"],
+        rule: G::o_log_tcp_sequence,
+        targets: Some(&["LOG"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::LogTcpOptions,
+        spellings: &["--log-tcp-options"],
+        rule: G::o_log_tcp_options,
+        targets: Some(&["LOG"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::LogIpOptions,
+        spellings: &["--log-ip-options"],
+        rule: G::o_log_ip_options,
+        targets: Some(&["LOG"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::LogUid,
+        spellings: &["--log-uid"],
+        rule: G::o_log_uid,
+        targets: Some(&["LOG"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::LogMacDecode,
+        spellings: &["--log-macdecode"],
+        rule: G::o_log_macdecode,
+        targets: Some(&["LOG"]),
         ..BASE
     },
 ];

@@ -255,6 +255,23 @@ fn negation_is_only_a_bang_word_right_before_an_option() {
     assert_eq!(r.comment.map(|c| c.node).as_deref(), Some("x!"));
 }
 
+/// iptables' dotted netmasks: a contiguous one is its prefix length, another one stays a mask.
+#[test]
+fn dotted_netmasks_are_prefixes_or_masks() {
+    let r = ok("INPUT -s 10.11.12.13/255.255.0.0 -d 10.0.12.0/255.0.255.0 -j DROP");
+    let MatchKind::Source(items) = &r.matches[0].kind else { panic!() };
+    assert_eq!(nodes(items), vec![net([10, 11, 12, 13], 16)]);
+    let MatchKind::Destination(items) = &r.matches[1].kind else { panic!() };
+    let masked =
+        AddrItem::Masked { addr: Ipv4Addr::new(10, 0, 12, 0), mask: Ipv4Addr::new(255, 0, 255, 0) };
+    assert_eq!(nodes(items), vec![masked]);
+    let r = ok("INPUT -s 0.0.0.0/0.0.0.0 -d 1.2.3.4/255.255.255.255 -j DROP");
+    let MatchKind::Source(items) = &r.matches[0].kind else { panic!() };
+    assert_eq!(nodes(items), vec![net([0, 0, 0, 0], 0)]);
+    let MatchKind::Destination(items) = &r.matches[1].kind else { panic!() };
+    assert_eq!(nodes(items), vec![net([1, 2, 3, 4], 32)]);
+}
+
 #[test]
 fn address_lists_keep_host_bits_vars_and_names() {
     let r = ok(
@@ -542,8 +559,13 @@ fn target_options() {
         TargetKind::Log {
             prefix: Some(Spanned::new("fw drop: ".into(), sp(26, 37))),
             level: Some(Spanned::new(LogLevel::Warn, sp(50, 57))),
+            flags: crate::ir::LogFlags::NONE,
         }
     );
+    let r = ok("INPUT -j LOG --log-uid --log-tcp-options --log-macdecode");
+    let TargetKind::Log { flags, .. } = target(&r) else { panic!("a LOG target") };
+    use crate::ir::LogFlags;
+    assert_eq!(flags, LogFlags::UID.with(LogFlags::TCP_OPTIONS).with(LogFlags::MAC_DECODE));
 
     let r = ok("POSTROUTING -o eth0 -j SNAT --to-source 1.2.3.4-1.2.3.8:1000-2000 --random");
     let TargetKind::Snat { to, flags: NatFlags::RANDOM } = target(&r) else { panic!() };
@@ -702,16 +724,16 @@ fn e002_unknown_option_with_did_you_mean() {
     );
     check("INPUT -x -j DROP", Code::E002, "unknown or unsupported option `-x`", 7);
     check("INPUT -g FWD_C_x", Code::E002, "unknown or unsupported option `-g`", 7);
-    let d = check(
-        "INPUT -p tcp -m multiport --ports 22 -j DROP",
-        Code::E002,
-        "unknown or unsupported option `--ports`",
-        27,
-    );
-    assert_eq!(
-        d.help.as_deref(),
-        Some("write two rules, one with `--sports` and one with `--dports`")
-    );
+}
+
+/// `--ports` is either port (it was refused as E002 before).
+#[test]
+fn multiport_ports_is_a_match() {
+    let r = ok("INPUT -p tcp -m multiport ! --ports 22,80:90 -j DROP");
+    let [_, m] = &r.matches[..] else { panic!("two matches: {:?}", r.matches) };
+    assert!(m.negated);
+    let MatchKind::MultiPorts(ports) = &m.kind else { panic!("{:?}", m.kind) };
+    assert_eq!(nodes(ports), vec![lit_port(22), range(80, 90)]);
 }
 
 #[test]
@@ -907,7 +929,7 @@ fn e008_values_out_of_range_or_malformed() {
     check(
         "INPUT -m limit --limit 1/s --limit-burst 10001 -j DROP",
         Code::E008,
-        "`10001` is not a burst between 1 and 10000",
+        "`10001` is not a burst between 0 and 10000",
         42,
     );
     check(

@@ -23,13 +23,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use overlayfw::diagnostic::Sources;
+use overlayfw::diagnostic::{Diagnostic, Sources};
 use overlayfw::pipeline::{self, Text};
 use serde_json::Value;
 
 use crate::netns::{self, Netns};
 
-const TABLES: &str = "
+pub(crate) const TABLES: &str = "
 table ip filter {}
 delete table ip filter
 table ip nat {}
@@ -64,7 +64,7 @@ const SUBGROUP_PARENTS: [(&str, &str); 5] = [
 ];
 
 /// Splits like a shell: blanks separate words, quotes group, `\` escapes inside `"…"`.
-fn words(line: &str) -> Vec<String> {
+pub(crate) fn words(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
@@ -332,7 +332,12 @@ fn theirs(listing: &Value) -> Placed {
     out
 }
 
-fn compile(context: &str, line: &str, inventory: &Text) -> Result<String, String> {
+/// Compiles `line` (after `context`) with overlayfw: its nft script, or the errors it reports.
+pub(crate) fn compile(
+    context: &str,
+    line: &str,
+    inventory: &Text,
+) -> Result<String, Vec<Diagnostic>> {
     let mut sources = Sources::new();
     let mut texts = Vec::new();
     if !context.is_empty() {
@@ -347,7 +352,7 @@ fn compile(context: &str, line: &str, inventory: &Text) -> Result<String, String
     );
     match compiled.ruleset {
         Some(rs) if !compiled.has_errors() => Ok(overlayfw::emit::nft_script(&rs)),
-        _ => Err(format!("overlayfw does not compile it: {:?}", compiled.diagnostics)),
+        _ => Err(compiled.diagnostics.into_iter().filter(Diagnostic::is_error).collect()),
     }
 }
 
@@ -369,7 +374,10 @@ fn context_for(line: &str) -> (Vec<String>, String) {
     (subgroups, context)
 }
 
-fn translate(rules: &[(&'static str, String, Vec<String>)]) -> Result<Vec<String>, String> {
+/// The nft commands `iptables-translate` makes of the given iptables rules.
+pub(crate) fn translate(
+    rules: &[(&'static str, String, Vec<String>)],
+) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for (table, chain, args) in rules {
         let o = Command::new("iptables-translate")
@@ -409,13 +417,25 @@ fn compare_with(
     iptables: &[(&'static str, String, Vec<String>)],
     inventory: &Text,
 ) -> Result<(), String> {
-    let (subgroups, context) = context_for(line);
-    let script = compile(&context, line, inventory)?;
     let commands = translate(iptables)?;
+    compare_commands(ns, line, &commands, inventory)
+}
+
+/// Compares a line with the given nft commands (`add rule ip filter INPUT …`, `add set …`),
+/// which act on iptables' tables `filter`, `nat` and `mangle` and their base chains.
+pub(crate) fn compare_commands(
+    ns: &Netns,
+    line: &str,
+    commands: &[String],
+    inventory: &Text,
+) -> Result<(), String> {
+    let (subgroups, context) = context_for(line);
+    let script = compile(&context, line, inventory)
+        .map_err(|d| format!("overlayfw does not compile it: {d:?}"))?;
     let chains: String = subgroups.iter().map(|s| format!("chain {s} {{}}\n")).collect();
     let mut full = script;
     full.push_str(&TABLES.replace("SUBGROUPS", &chains));
-    for c in &commands {
+    for c in commands {
         full.push_str(c);
         full.push('\n');
     }

@@ -305,10 +305,29 @@ pub fn every_variant() -> Ruleset {
         l.rule(vec![], Action::Count),
         l.rule(
             vec![],
-            Action::Log { prefix: Some("in: $HOME 100% ".into()), level: Some(LogLevel::Warn) },
+            Action::Log {
+                prefix: Some("in: $HOME 100% ".into()),
+                level: Some(LogLevel::Warn),
+                flags: LogFlags::NONE,
+            },
         ),
-        l.rule(vec![], Action::Log { prefix: None, level: None }),
-        l.rule(vec![], Action::Log { prefix: Some("x".repeat(200).into()), level: None }),
+        l.rule(vec![], Action::Log { prefix: None, level: None, flags: LogFlags::NONE }),
+        l.rule(
+            vec![],
+            Action::Log {
+                prefix: Some("x".repeat(200).into()),
+                level: None,
+                flags: LogFlags::TCP_SEQUENCE.with(LogFlags::TCP_OPTIONS),
+            },
+        ),
+        l.rule(
+            vec![],
+            Action::Log {
+                prefix: None,
+                level: Some(LogLevel::Info),
+                flags: LogFlags::IP_OPTIONS.with(LogFlags::UID).with(LogFlags::MAC_DECODE),
+            },
+        ),
         l.rule(vec![], Action::Jump("INP_C_all-matches".into())),
     ];
     for level in [
@@ -320,9 +339,14 @@ pub fn every_variant() -> Ruleset {
         LogLevel::Info,
         LogLevel::Debug,
     ] {
-        input.push(
-            l.rule(vec![], Action::Log { prefix: Some("é".repeat(70).into()), level: Some(level) }),
-        );
+        input.push(l.rule(
+            vec![],
+            Action::Log {
+                prefix: Some("é".repeat(70).into()),
+                level: Some(level),
+                flags: LogFlags::NONE,
+            },
+        ));
     }
     input.extend(rejects(l));
     input.push(l.rule(vec![], Action::Return));

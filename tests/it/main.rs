@@ -20,6 +20,7 @@ mod limits;
 mod lint;
 mod load;
 mod marks;
+mod multiport;
 mod natkeep;
 mod negation;
 #[cfg(feature = "netlink")]
@@ -34,6 +35,7 @@ mod readme;
 mod refill;
 mod scene;
 mod tcpmss;
+mod txlate;
 
 /// Whether the slow tier runs: the tests that need the kernel, real external tools or a large
 /// scale. It runs under `CI=true` (CI, `.ci/run`) or `OVERLAYFW_SLOW_TESTS=1`; elsewhere such a

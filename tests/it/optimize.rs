@@ -57,6 +57,7 @@ impl Eval<'_> {
         match m {
             AddrMatch::Nets(n) => in_nets(n, a),
             AddrMatch::Range(lo, hi) => (u32::from(*lo)..=u32::from(*hi)).contains(&a),
+            AddrMatch::Masked { addr, mask } => a & u32::from(*mask) == u32::from(*addr),
             AddrMatch::Set(id) => match self.sets[id.0 as usize] {
                 SetElements::Addrs(n) => in_nets(n, a),
                 SetElements::Ports(_) => false,

@@ -308,6 +308,10 @@ fn probes(rs: &Ruleset, count: usize, seed: u64) -> Vec<Probe> {
                         ipnetwork::Ipv4Network::new(*hi, 32).ok()?,
                     ]
                 }
+                // Its one address with no bits outside the mask matches.
+                AddrMatch::Masked { addr, .. } => {
+                    vec![ipnetwork::Ipv4Network::new(*addr, 32).ok()?]
+                }
             };
             if nets.is_empty() {
                 return None;

@@ -127,8 +127,8 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_LOOKUP_FLAGS, 0);
                 e
             }
-            Expr::Log { prefix, level: None } => {
-                Expr::Log { prefix: prefix.clone(), level: Some(4) }.build()
+            Expr::Log { prefix, level: None, flags } => {
+                Expr::Log { prefix: prefix.clone(), level: Some(4), flags: *flags }.build()
             }
             Expr::Nat { kind, regs } => {
                 let mut r = *regs;
@@ -251,13 +251,16 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_LIMIT_FLAGS, 0);
                 e
             }
-            Expr::Log { prefix, level } => {
+            Expr::Log { prefix, level, flags } => {
                 let e = RawExpr::alloc(c"log");
                 if let Some(prefix) = prefix {
                     e.str(sys::NFTNL_EXPR_LOG_PREFIX, prefix);
                 }
                 if let Some(level) = level {
                     e.u32(sys::NFTNL_EXPR_LOG_LEVEL, *level);
+                }
+                if *flags != 0 {
+                    e.u32(sys::NFTNL_EXPR_LOG_FLAGS, *flags);
                 }
                 e
             }

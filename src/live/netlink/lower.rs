@@ -141,6 +141,8 @@ pub(crate) enum Expr {
     Log {
         prefix: Option<String>,
         level: Option<u32>,
+        /// `NF_LOG_*` bits; the kernel lists them only when some are set.
+        flags: u32,
     },
     /// `log [prefix P] group G [snaplen N] [queue-threshold T]`.
     NfLog {
@@ -919,6 +921,11 @@ impl RuleCx<'_, '_> {
                 let set = self.lowerer.set_ref(*id);
                 self.exprs.push(Expr::Lookup { set, inverted: neg, dreg: None });
             }
+            AddrMatch::Masked { addr, mask } => {
+                self.payload(Base::Network, offset, 4);
+                self.exprs.push(Expr::Bitwise { mask: mask.octets().to_vec(), xor: vec![0; 4] });
+                self.exprs.push(Expr::Cmp(op(neg), addr.octets().to_vec()));
+            }
         }
     }
 
@@ -1048,14 +1055,14 @@ impl RuleCx<'_, '_> {
             Action::Reject(with) => {
                 self.exprs.push(with.icmp_code().map_or(Expr::RejectTcpReset, Expr::RejectIcmp))
             }
-            Action::Log { prefix, level } => {
+            Action::Log { prefix, level, flags } => {
                 // As the emitter: `$` becomes `_` (nft 1.0.6 would expand it), then cut.
                 let prefix = prefix.as_ref().map(|p| {
                     let p: String = p.chars().map(|c| if c == '$' { '_' } else { c }).collect();
                     truncate(&p, LOG_PREFIX_MAX).to_owned()
                 });
                 let level = level.map(|l| u32::from(l.number()));
-                self.exprs.push(Expr::Log { prefix, level });
+                self.exprs.push(Expr::Log { prefix, level, flags: u32::from(flags.0) });
             }
             Action::Dnat { to, flags } => self.nat(NatKind::Dnat, to, *flags),
             Action::Snat { to, flags } => self.nat(NatKind::Snat, to, *flags),
