@@ -807,6 +807,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_ip6_plan_nests_in_the_plan_and_decides_sameness_with_it() {
+        let listing = serde_json::to_vec(&crate::ip6::listing("t")).expect("JSON");
+        let live = from_listing_bytes_in(&listing, "ip6", "t").expect("reads").expect("present");
+        // Wanted and live as defined: the same.
+        let p = same("t").with_ip6(plan6("t", true, Some(&live)));
+        assert!(p.is_same());
+        assert!(p.human().ends_with("table ip6 t: live table matches the rules; nothing to do\n"));
+        assert_eq!(p.json()["ip6"]["table"], json!({"family": "ip6", "name": "t"}));
+        // Wanted and absent; not wanted and live (overlayfw's): different.
+        let absent = same("t").with_ip6(plan6("t", true, None));
+        assert!(!absent.is_same());
+        assert_eq!(absent.json()["ip6"]["status"], "absent");
+        let removed = same("t").with_ip6(plan6("t", false, Some(&live)));
+        assert!(!removed.is_same());
+        assert_eq!(removed.json()["ip6"]["status"], "removed");
+        // Neither: no ip6 plan, and the JSON keeps its shape.
+        let neither = same("t").with_ip6(plan6("t", false, None));
+        assert!(neither.is_same());
+        assert!(neither.json().get("ip6").is_none());
+        assert_eq!(neither.human(), same("t").human());
+    }
+
+    #[test]
     fn a_large_listing_read_on_several_threads_equals_one() {
         let mut text = String::new();
         for i in 0..12_000 {
