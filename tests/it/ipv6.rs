@@ -311,6 +311,62 @@ fn ipv6_drop_filters_ipv6_is_diffed_persisted_and_removed_when_switched_off() {
     }
 }
 
+/// A third namespace behind the router (`v7r` / `v7q`, 2001:db8:7::/64), with a TCP server,
+/// and the router forwarding IPv6 between the peer and it.
+fn far_side(pair: &mut Pair) -> Netns {
+    let far = Netns::new();
+    far.exec(&["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"]).expect("sysctl");
+    let (r, p, q) = (pair.router.name(), pair.peer.name(), far.name());
+    let steps: &[&[&str]] = &[
+        &["-n", r, "link", "add", "v7r", "type", "veth", "peer", "name", "v7q", "netns", q],
+        &["-n", r, "addr", "add", "2001:db8:7::1/64", "dev", "v7r", "nodad"],
+        &["-n", q, "addr", "add", "2001:db8:7::2/64", "dev", "v7q", "nodad"],
+        &["-n", r, "link", "set", "v7r", "up"],
+        &["-n", q, "link", "set", "v7q", "up"],
+        &["-n", p, "-6", "route", "add", "2001:db8:7::/64", "via", "2001:db8:6::1"],
+        &["-n", q, "-6", "route", "add", "2001:db8:6::/64", "via", "2001:db8:7::1"],
+    ];
+    for args in steps {
+        netns::run("ip", args).unwrap_or_else(|e| panic!("{e}"));
+    }
+    pair.router.exec(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]).expect("forwarding");
+    let server = Command::new("ip")
+        .args(["netns", "exec", far.name(), "python3", "-c", SERVER, "8080"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server");
+    pair.servers.push(server);
+    far
+}
+
+#[test]
+fn ipv6_drop_drops_what_the_router_forwards() {
+    if !netns::require_root() {
+        return;
+    }
+    for backend in backends() {
+        let files = Files::new();
+        let mut pair = Pair::new();
+        let far = far_side(&mut pair);
+        let forwards = |pair: &Pair| {
+            (0..10).any(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                pair.connects(&pair.peer, "2001:db8:7::2")
+            })
+        };
+        assert!(forwards(&pair), "{backend}: forwarding without a table");
+        let o = files.ofw(&pair.router, "apply", "drop", &["--backend", backend]);
+        assert_eq!(code(&o), 0, "{backend}: {}", text(&o));
+        assert!(!pair.connects(&pair.peer, "2001:db8:7::2"), "{backend}: forwarded");
+        assert!(!pair.connects(&far, PEER_ADDR), "{backend}: forwarded back");
+        assert!(pair.connects(&pair.router, "2001:db8:7::2"), "{backend}: the router's own");
+        let o = files.ofw(&pair.router, "apply", "off", &["--backend", backend]);
+        assert_eq!(code(&o), 0, "{backend}: {}", text(&o));
+        assert!(forwards(&pair), "{backend}: forwarding again once switched off");
+    }
+}
+
 #[test]
 fn ipv6_drop_under_confirm_is_undone_with_the_ip_table() {
     if !netns::require_root() {
