@@ -39,6 +39,11 @@ enum Command {
     /// Compile rules files into one nft script that atomically replaces overlayfw's table.
     Compile(CompileArgs),
     /// Report every problem in rules files (and the inventory) without writing anything.
+    ///
+    /// Rules are IPv4 (`table ip`): an IPv6 address in a rule is an error, and IPv6 traffic is
+    /// not filtered by the rules at all. `ipv6: drop` in the inventory makes overlayfw also own
+    /// `table ip6`, dropping IPv6 to and through the router but for loopback, replies and what
+    /// IPv6 needs to work (ICMPv6 errors, neighbour discovery).
     Check(CheckArgs),
     /// Compare what the rules compile to with the live table (or a saved `nft -j` dump).
     Diff(DiffArgs),

@@ -429,3 +429,15 @@ fn an_ip6_table_overlayfw_did_not_make_is_left_alone() {
         assert_eq!(code(&o), 0, "{backend}: {}", text(&o));
     }
 }
+
+#[test]
+fn check_help_says_rules_are_ipv4_and_names_ipv6_drop() {
+    let o = Command::new(env!("CARGO_BIN_EXE_overlayfw"))
+        .args(["check", "--help"])
+        .output()
+        .expect("run overlayfw");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let help = text(&o);
+    assert!(help.contains("Rules are IPv4 (`table ip`)"), "{help}");
+    assert!(help.contains("`ipv6: drop` in the inventory"), "{help}");
+}
