@@ -70,21 +70,17 @@ fn is_ours(live: &LiveTable) -> bool {
             };
             let want: Vec<u64> =
                 rules_of(chain).map(|r| read::planned_fingerprint(&plan(r), &mut text)).collect();
-            let base = base(chain);
-            l.base == Some((base_type(), hook_number(base.hook), 0, libc::NF_DROP as u32))
-                && l.rules.iter().map(|r| r.fingerprint).eq(want)
+            // `type filter hook HOOK priority 0 policy drop`, as the kernel lists it.
+            let hook = match chain {
+                Chain::Input => libc::NF_INET_LOCAL_IN,
+                Chain::Forward => libc::NF_INET_FORWARD,
+            };
+            let base_is = |(ty, h, prio, policy): &(String, u32, i32, u32)| {
+                (ty.as_str(), *h, *prio, *policy)
+                    == ("filter", hook as u32, 0, libc::NF_DROP as u32)
+            };
+            l.base.as_ref().is_some_and(base_is) && l.rules.iter().map(|r| r.fingerprint).eq(want)
         })
-}
-
-fn base_type() -> String {
-    "filter".to_string()
-}
-
-fn hook_number(hook: Hook) -> u32 {
-    match hook {
-        Hook::Input => libc::NF_INET_LOCAL_IN as u32,
-        _ => libc::NF_INET_FORWARD as u32,
-    }
 }
 
 fn base(chain: Chain) -> BaseChain {
