@@ -17,6 +17,10 @@ use crate::ir::{
 pub fn ruleset(rs: &Ruleset) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "table ip {}", rs.table);
+    // The fixed `table ip6` of `ipv6: drop` (`crate::ip6`): named, not dumped.
+    if rs.ipv6.managed() {
+        let _ = writeln!(out, "table ip6 {} (ipv6: drop)", rs.table);
+    }
     for set in &rs.sets {
         let elements = match &set.elements {
             SetElements::Addrs(nets) => ("addrs", list(nets.iter().map(|n| n.to_string()))),

@@ -27,6 +27,9 @@ pub struct Ruleset {
     pub chains: Vec<Chain>,
     /// The names of the files the rules' origins point into.
     pub files: Files,
+    /// The inventory's `ipv6:`: with `drop`, `table ip6 NAME` ([`crate::ip6`]) goes with the
+    /// table in every script, batch, diff and persisted file.
+    pub ipv6: crate::ip6::Ipv6,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

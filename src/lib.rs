@@ -20,6 +20,7 @@ pub mod fasthash;
 pub mod files;
 pub mod fmt;
 pub mod inventory;
+pub mod ip6;
 pub mod ir;
 pub mod layout;
 pub mod lint;

@@ -39,6 +39,11 @@ enum Command {
     /// Compile rules files into one nft script that atomically replaces overlayfw's table.
     Compile(CompileArgs),
     /// Report every problem in rules files (and the inventory) without writing anything.
+    ///
+    /// Rules are IPv4 (`table ip`): an IPv6 address in a rule is an error, and IPv6 traffic is
+    /// not filtered by the rules at all. `ipv6: drop` in the inventory makes overlayfw also own
+    /// `table ip6`, dropping IPv6 to and through the router but for loopback, replies and what
+    /// IPv6 needs to work (ICMPv6 errors, neighbour discovery).
     Check(CheckArgs),
     /// Compare what the rules compile to with the live table (or a saved `nft -j` dump).
     Diff(DiffArgs),
@@ -755,7 +760,7 @@ fn diff_netlink(a: DiffArgs) -> io::Result<Exit> {
             None => live::netlink::incremental::same(&ruleset).unwrap_or(false),
         };
     if same {
-        let plan = diff::same(&table);
+        let plan = diff::same(&table).with_ip6(diff::plan6_same(&table, ruleset.ipv6));
         match (a.format, unchanged) {
             (PlanFormatArg::Human, true) => {
                 let same = plan.human();
@@ -791,6 +796,7 @@ fn diff_nft(a: DiffArgs) -> io::Result<Exit> {
     crate::layout::chunk::chunk(&mut ruleset);
     // Our side's model is ready before the listing is, which is then read on every core.
     let ours = diff::from_ruleset(&ruleset);
+    let ipv6 = ruleset.ipv6;
     drop(ruleset);
     crate::parallel::limit_threads(None);
     let live = match live.join().expect("live reader thread") {
@@ -801,8 +807,47 @@ fn diff_nft(a: DiffArgs) -> io::Result<Exit> {
         }
     };
     let plan = diff::plan(&a.table.table, &ours, live.as_ref());
+    let plan = match ip6_plan(&a.table.table, ipv6, a.against.as_deref()) {
+        Ok(p) => plan.with_ip6(p),
+        Err(e) => {
+            eprintln!("overlayfw: {e}");
+            return Ok(Exit::Trouble);
+        }
+    };
     print_plan(&plan, a.format)?;
     Ok(Exit::problems_if(!plan.is_same()))
+}
+
+/// The plan for `table ip6` ([`crate::ip6`]) beside the `ip` table's: with `ipv6: drop`,
+/// against the live (or saved) one; without it, its deletion when the live one is
+/// overlayfw's (a saved listing does not say whose a table is: not compared).
+fn ip6_plan(
+    table: &str,
+    ipv6: crate::ip6::Ipv6,
+    against: Option<&Path>,
+) -> Result<Option<diff::Plan>, String> {
+    use live::apply::Ip6Table;
+    let want = ipv6.managed();
+    let bytes = match against {
+        Some(_) if !want => return Ok(None),
+        Some(path) => {
+            let bytes = read_listing(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(bytes)
+        }
+        None => {
+            let whose = live::apply::ip6_table(table).map_err(|e| e.to_string())?;
+            match whose {
+                Ip6Table::Absent => None,
+                Ip6Table::Foreign(_) if !want => return Ok(None),
+                _ => live::nft::list_json_bytes("ip6", table).map_err(|e| e.to_string())?,
+            }
+        }
+    };
+    let live = match bytes {
+        Some(b) => diff::from_listing_bytes_in(&b, "ip6", table)?,
+        None => None,
+    };
+    Ok(diff::plan6(table, want, live.as_ref()))
 }
 
 fn stats(a: StatsArgs) -> io::Result<Exit> {
@@ -916,6 +961,9 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
         crate::optimize::optimize(&mut ruleset);
     }
     crate::layout::chunk::chunk(&mut ruleset);
+    if !a.quiet {
+        ipv6_note(ruleset.ipv6);
+    }
     if a.dry_run {
         let live = match live_model(table, None) {
             Ok(m) => m,
@@ -925,6 +973,13 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
             }
         };
         let plan = diff::plan(table, &diff::from_ruleset(&ruleset), live.as_ref());
+        let plan = match ip6_plan(table, ruleset.ipv6, None) {
+            Ok(p) => plan.with_ip6(p),
+            Err(e) => {
+                eprintln!("overlayfw: {e}");
+                return Ok(Exit::Trouble);
+            }
+        };
         print_plan(&plan, a.format)?;
         // As `diff`: 1 when the apply would change something.
         return Ok(Exit::problems_if(!plan.is_same()));
@@ -951,7 +1006,7 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
             Err(refused) => refused.code,
         });
     }
-    let snapshot = match live::apply::Snapshot::take(table) {
+    let snapshot = match live::apply::Snapshot::take(table, ruleset.ipv6) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("overlayfw: reading the live table: {e}\nnothing was changed");
@@ -984,12 +1039,29 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
     }
 }
 
+/// Says so when the inventory does not say what to do with IPv6 and this machine has global
+/// IPv6 addresses: the rules are IPv4, and its IPv6 passes them unfiltered.
+fn ipv6_note(ipv6: crate::ip6::Ipv6) {
+    if ipv6 != crate::ip6::Ipv6::Unset {
+        return;
+    }
+    let found = live::apply::global_ipv6_addresses();
+    if let Some((iface, addr)) = found.first() {
+        let more =
+            if found.len() > 1 { format!(" and {} more", found.len() - 1) } else { String::new() };
+        eprintln!(
+            "note: this machine has IPv6 addresses ({iface}: {addr}{more}), and overlayfw's rules are IPv4: its IPv6 traffic is not filtered by them. Set `ipv6: drop` in the inventory to drop IPv6 to and through it (all but what IPv6 needs to work), or `ipv6: unmanaged` if it is filtered elsewhere"
+        );
+    }
+}
+
 const FOREIGN_ADVICE: &str = "applying would replace it and everything in it. Use another --table, or --force to replace it anyway; nothing was changed";
 
 fn applied_message(ruleset: &Ruleset, applied: &live::apply::Applied) {
     let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
     let (table, chains) = (&ruleset.table, ruleset.chains.len());
-    eprintln!("applied table ip {table}: {chains} chains, {rules} rules{}", applied.summary());
+    let ip6 = if ruleset.ipv6.managed() { " and table ip6 (ipv6: drop)" } else { "" };
+    eprintln!("applied table ip {table}{ip6}: {chains} chains, {rules} rules{}", applied.summary());
 }
 
 /// Keeps what was applied for the next boot (`live::persist`) and its lines for `stats`; the

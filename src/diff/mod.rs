@@ -95,11 +95,25 @@ pub fn from_listing(doc: &Value, table: &str) -> Result<Option<Model>, String> {
 /// each object is parsed on its own and a rule's expressions are dropped once it is keyed, so
 /// a 100,000-rule listing costs about its own size in memory.
 pub fn from_listing_bytes(bytes: &[u8], table: &str) -> Result<Option<Model>, String> {
-    read_listing_on(bytes, table, crate::parallel::threads())
+    read_listing_on(bytes, "ip", table, crate::parallel::threads())
+}
+
+/// [`from_listing_bytes`] for `table FAMILY NAME` (`ip6`: [`crate::ip6`]).
+pub fn from_listing_bytes_in(
+    bytes: &[u8],
+    family: &str,
+    table: &str,
+) -> Result<Option<Model>, String> {
+    read_listing_on(bytes, family, table, crate::parallel::threads())
 }
 
 /// [`from_listing_bytes`] on up to `threads` threads.
-fn read_listing_on(bytes: &[u8], table: &str, threads: usize) -> Result<Option<Model>, String> {
+fn read_listing_on(
+    bytes: &[u8],
+    family: &str,
+    table: &str,
+    threads: usize,
+) -> Result<Option<Model>, String> {
     use serde_json::value::RawValue;
     use std::borrow::Cow;
 
@@ -136,12 +150,12 @@ fn read_listing_on(bytes: &[u8], table: &str, threads: usize) -> Result<Option<M
     let parse = |raw: &str| -> Result<Value, String> {
         serde_json::from_str(raw).map_err(|e| e.to_string())
     };
-    let mine = |o: &Value, table_key: &str| o["family"] == "ip" && o[table_key] == table;
+    let mine = |o: &Value, table_key: &str| o["family"] == family && o[table_key] == table;
     let item = |kind: &str, raw: &RawValue| -> Result<Item, String> {
         match kind {
             "rule" => {
                 let r: RuleObj = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
-                if r.family != "ip" || r.table != table {
+                if r.family != family || r.table != table {
                     return Ok(Item::Other);
                 }
                 let chain = r.chain.ok_or("a rule without a chain")?;
@@ -336,11 +350,16 @@ pub enum Status {
     Different,
     /// The live side has no such table.
     Absent,
+    /// The live table is overlayfw's but no longer asked for (`table ip6` without `ipv6:
+    /// drop`): an apply deletes it.
+    Removed,
 }
 
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub table: String,
+    /// `ip`, or `ip6` for [`crate::ip6`]'s table.
+    pub family: &'static str,
     pub status: Status,
     /// The table's flags differ: `(live, proposed)`.
     pub flags: Option<(Vec<String>, Vec<String>)>,
@@ -348,6 +367,9 @@ pub struct Plan {
     pub objects: Vec<(String, String)>,
     pub sets: Vec<SetChange>,
     pub chains: Vec<ChainChange>,
+    /// The plan for `table ip6` ([`crate::ip6`]), when there is one to make: with `ipv6:
+    /// drop`, or when overlayfw's `ip6` table is live without it.
+    pub ip6: Option<Box<Plan>>,
 }
 
 #[derive(Clone, Debug)]
@@ -390,12 +412,37 @@ pub struct Edit {
 pub fn same(table: &str) -> Plan {
     Plan {
         table: table.to_string(),
+        family: "ip",
         status: Status::Same,
         flags: None,
         objects: Vec::new(),
         sets: Vec::new(),
         chains: Vec::new(),
+        ip6: None,
     }
+}
+
+/// The plan for `table ip6` when it is known to be as it should be (absent without `ipv6:
+/// drop`: no plan).
+pub fn plan6_same(table: &str, ipv6: crate::ip6::Ipv6) -> Option<Plan> {
+    ipv6.managed().then(|| Plan { family: "ip6", ..same(table) })
+}
+
+/// The plan for `table ip6` ([`crate::ip6`]): `want` (the inventory says `ipv6: drop`)
+/// against the live table (`None`: absent, or, without `want`, not overlayfw's). `None`:
+/// nothing to say (neither wanted nor live).
+pub fn plan6(table: &str, want: bool, live: Option<&Model>) -> Option<Plan> {
+    let mut p = if want {
+        let listing = serde_json::to_vec(&crate::ip6::listing(table)).expect("JSON");
+        let proposed =
+            read_listing_on(&listing, "ip6", table, 1).ok().flatten().unwrap_or_default();
+        plan(table, &proposed, live)
+    } else {
+        live?;
+        Plan { status: Status::Removed, ..same(table) }
+    };
+    p.family = "ip6";
+    Some(p)
 }
 
 pub fn plan(table: &str, proposed: &Model, live: Option<&Model>) -> Plan {
@@ -462,7 +509,7 @@ pub fn plan(table: &str, proposed: &Model, live: Option<&Model>) -> Plan {
     } else {
         Status::Different
     };
-    Plan { table: table.to_string(), status, flags, objects, sets, chains }
+    Plan { table: table.to_string(), family: "ip", status, flags, objects, sets, chains, ip6: None }
 }
 
 fn union<'a>(
@@ -599,22 +646,45 @@ fn rule_line(e: &Edit) -> String {
 
 impl Plan {
     pub fn is_same(&self) -> bool {
-        self.status == Status::Same
+        self.status == Status::Same && self.ip6.as_ref().is_none_or(|p| p.is_same())
+    }
+
+    /// With the plan for `table ip6` ([`plan6`]).
+    pub fn with_ip6(mut self, ip6: Option<Plan>) -> Plan {
+        self.ip6 = ip6.map(Box::new);
+        self
     }
 
     /// The plan as text for people.
     pub fn human(&self) -> String {
+        let mut out = self.human_table();
+        if let Some(p) = &self.ip6 {
+            out.push_str(&p.human_table());
+        }
+        out
+    }
+
+    /// [`Plan::human`] of this table alone.
+    fn human_table(&self) -> String {
         let mut out = String::new();
+        let family = self.family;
         match self.status {
             Status::Same => {
                 out.push_str(&format!(
-                    "table ip {}: live table matches the rules; nothing to do\n",
+                    "table {family} {}: live table matches the rules; nothing to do\n",
+                    self.table
+                ));
+                return out;
+            }
+            Status::Removed => {
+                out.push_str(&format!(
+                    "table {family} {}: overlayfw's, but the inventory does not set `ipv6: drop`; an apply deletes it\n",
                     self.table
                 ));
                 return out;
             }
             Status::Absent => out.push_str(&format!(
-                "table ip {}: absent from the live ruleset; all of it is new\n",
+                "table {family} {}: absent from the live ruleset; all of it is new\n",
                 self.table
             )),
             Status::Different => {
@@ -626,7 +696,7 @@ impl Plan {
                     what.push_str(&format!("{} object(s), ", self.objects.len()));
                 }
                 out.push_str(&format!(
-                    "table ip {}: {what}{} set(s) and {} chain(s) differ\n",
+                    "table {family} {}: {what}{} set(s) and {} chain(s) differ\n",
                     self.table,
                     self.sets.len(),
                     self.chains.len()
@@ -698,12 +768,13 @@ impl Plan {
                 |b| json!({"type": b.kind, "hook": b.hook, "prio": b.priority, "policy": b.policy}),
             )
         };
-        json!({
-            "table": {"family": "ip", "name": self.table},
+        let mut out = json!({
+            "table": {"family": self.family, "name": self.table},
             "status": match self.status {
                 Status::Same => "same",
                 Status::Different => "different",
                 Status::Absent => "absent",
+                Status::Removed => "removed",
             },
             "flags": self.flags.as_ref().map(|(l, p)| json!({"live": l, "proposed": p})),
             "objects": self.objects.iter().map(|(kind, name)| json!({
@@ -730,13 +801,41 @@ impl Plan {
                     "handle": e.rule.handle,
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
-        })
+        });
+        // Only when there is an `ip6` table to speak of: other plans keep their shape.
+        if let Some(p) = &self.ip6 {
+            out["ip6"] = p.json();
+        }
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ip6_plan_nests_in_the_plan_and_decides_sameness_with_it() {
+        let listing = serde_json::to_vec(&crate::ip6::listing("t")).expect("JSON");
+        let live = from_listing_bytes_in(&listing, "ip6", "t").expect("reads").expect("present");
+        // Wanted and live as defined: the same.
+        let p = same("t").with_ip6(plan6("t", true, Some(&live)));
+        assert!(p.is_same());
+        assert!(p.human().ends_with("table ip6 t: live table matches the rules; nothing to do\n"));
+        assert_eq!(p.json()["ip6"]["table"], json!({"family": "ip6", "name": "t"}));
+        // Wanted and absent; not wanted and live (overlayfw's): different.
+        let absent = same("t").with_ip6(plan6("t", true, None));
+        assert!(!absent.is_same());
+        assert_eq!(absent.json()["ip6"]["status"], "absent");
+        let removed = same("t").with_ip6(plan6("t", false, Some(&live)));
+        assert!(!removed.is_same());
+        assert_eq!(removed.json()["ip6"]["status"], "removed");
+        // Neither: no ip6 plan, and the JSON keeps its shape.
+        let neither = same("t").with_ip6(plan6("t", false, None));
+        assert!(neither.is_same());
+        assert!(neither.json().get("ip6").is_none());
+        assert_eq!(neither.human(), same("t").human());
+    }
 
     #[test]
     fn a_large_listing_read_on_several_threads_equals_one() {
@@ -763,8 +862,8 @@ mod tests {
             .expect("compiles");
         let listing = serde_json::json!({ "nftables": crate::emit::json::listing(&rs) });
         let bytes = serde_json::to_vec(&listing).expect("JSON");
-        let many = read_listing_on(&bytes, "overlayfw", 3).expect("reads").expect("present");
-        let one = read_listing_on(&bytes, "overlayfw", 1).expect("reads").expect("present");
+        let many = read_listing_on(&bytes, "ip", "overlayfw", 3).expect("reads").expect("present");
+        let one = read_listing_on(&bytes, "ip", "overlayfw", 1).expect("reads").expect("present");
         assert!(one.chains.values().map(|c| c.rules.len()).sum::<usize>() >= 12_000);
         assert_eq!(format!("{many:?}"), format!("{one:?}"));
         assert!(plan("overlayfw", &from_ruleset(&rs), Some(&many)).is_same());

@@ -58,8 +58,8 @@ pub fn listing(rs: &Ruleset) -> Vec<Value> {
     out
 }
 
-/// The JSON script for `nft -j -f`: create-if-absent, delete and rebuild the table in one
-/// transaction, as the text script does.
+/// The JSON script for `nft -j -f`: create-if-absent, delete and rebuild the table (and the
+/// `ip6` table of `ipv6: drop`) in one transaction, as the text script does.
 pub fn script(rs: &Ruleset) -> Value {
     let table = json!({"family": "ip", "name": rs.table});
     let mut cmds = vec![
@@ -69,6 +69,15 @@ pub fn script(rs: &Ruleset) -> Value {
     ];
     for obj in listing(rs) {
         cmds.push(json!({"add": obj}));
+    }
+    // With `ipv6: drop`, the `ip6` table too, in the same transaction.
+    if rs.ipv6.managed() {
+        let table6 = json!({"family": "ip6", "name": rs.table});
+        cmds.push(json!({"add": {"table": table6}}));
+        cmds.push(json!({"delete": {"table": table6}}));
+        if let Value::Array(objects) = &crate::ip6::listing(&rs.table)["nftables"] {
+            cmds.extend(objects.iter().map(|o| json!({"add": o})));
+        }
     }
     json!({"nftables": cmds})
 }

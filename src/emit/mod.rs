@@ -25,7 +25,8 @@ use crate::nft::COMMENT_MAX;
 pub use refill::{Refill, refill_script};
 pub use rule::{comment, push_statement, rule_id};
 
-/// The nft script that atomically replaces the ruleset's table and touches nothing else.
+/// The nft script that atomically replaces the ruleset's table (and, with `ipv6: drop`, its
+/// `table ip6`, see [`crate::ip6`]) and touches nothing else.
 pub fn nft_script(ruleset: &Ruleset) -> String {
     // Room for a typical rule line each, so that a large script is seldom copied as it grows.
     let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
@@ -204,6 +205,11 @@ fn write_rules(
     }
     if last {
         out.push_str("}\n");
+        // The `ip6` table overlayfw owns with `ipv6: drop`: in the same file, so the same
+        // transaction.
+        if ruleset.ipv6.managed() {
+            out.push_str(&crate::ip6::script(&ruleset.table));
+        }
     }
 }
 

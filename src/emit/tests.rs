@@ -37,6 +37,7 @@ fn example() -> Ruleset {
         table: "overlayfw".into(),
         input_hash: "abc123".into(),
         files: files(),
+        ipv6: Default::default(),
         sets: vec![Set {
             name: "blacklist".into(),
             elements: SetElements::Addrs(vec![net("192.0.2.0/24"), net("203.0.113.7/32")]),

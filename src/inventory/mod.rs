@@ -45,6 +45,8 @@ pub struct Inventory {
     pub plugins: Vec<Plugin>,
     pub variables: BTreeMap<String, Variable>,
     pub fwsets: BTreeMap<String, FwSet>,
+    /// `ipv6:`: `None` when not given (IPv6 not managed, as `unmanaged`).
+    pub ipv6: Option<Located<crate::ip6::Ipv6>>,
 }
 
 /// A value and where the inventory declares it.

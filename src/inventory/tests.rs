@@ -769,3 +769,43 @@ fn an_alias_that_is_another_files_kernel_name_is_a_conflict() {
     assert_eq!(at(&sources, diags[0].span()), "b.yaml:2:3");
     assert_eq!(at(&sources, diags[0].labels[1].span), "a.yaml:2:3");
 }
+
+// ---------------------------------------------------------------------------------------------
+// ipv6
+
+#[test]
+fn ipv6_is_unmanaged_unless_the_inventory_says_drop() {
+    assert_eq!(ok(EXAMPLE).ipv6, None);
+    let drop = ok("ipv6: drop\n").ipv6.expect("given");
+    assert_eq!(drop.value, crate::ip6::Ipv6::Drop);
+    assert_eq!((drop.span.start, drop.span.end), (6, 10));
+    let said = ok("ipv6: unmanaged\n").ipv6.expect("given");
+    assert_eq!(said.value, crate::ip6::Ipv6::Unmanaged);
+}
+
+#[test]
+fn an_unknown_ipv6_setting_is_an_error_that_names_both() {
+    assert_eq!(
+        errors("ipv6: accept\n"),
+        [(Code::E102, "unknown `ipv6` setting `accept`".into(), 1, 7)]
+    );
+    assert_eq!(
+        errors("ipv6: [drop]\n"),
+        [(Code::E101, "`ipv6`: expected `drop` or `unmanaged`, found a list".into(), 1, 7)]
+    );
+    let mut sources = Sources::new();
+    let text = "ipv6: yes\n";
+    let id = sources.add("inv.yaml", text);
+    let d = load(text, id).expect_err("invalid");
+    assert!(d[0].help.as_deref().is_some_and(|h| h.contains("`ipv6: drop`")), "{d:#?}");
+}
+
+#[test]
+fn later_inventories_may_repeat_ipv6_but_not_change_it() {
+    let (_, result) = merged(&["ipv6: drop\n", "ipv6: drop\n"]);
+    assert_eq!(result.expect("same").ipv6.map(|l| l.value), Some(crate::ip6::Ipv6::Drop));
+    let (_, result) = merged(&["ipv6: drop\n", "ipv6: unmanaged\n"]);
+    let diags = result.expect_err("changed");
+    assert_eq!(diags[0].code, Code::E103, "{diags:#?}");
+    assert!(diags[0].message.contains("`ipv6`"), "{diags:#?}");
+}

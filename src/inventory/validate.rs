@@ -12,6 +12,7 @@ use super::locate::Node;
 use super::raw::Raw;
 use super::{FwSet, FwSetElements, Interface, Inventory, Located, Plugin, Variable};
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
+use crate::ip6::Ipv6;
 
 /// The container network when the inventory does not give one.
 fn default_plugin_network() -> Ipv4Network {
@@ -26,6 +27,7 @@ const TOP_KEYS: &[&str] = &[
     "plugins",
     "variables",
     "fwsets",
+    "ipv6",
 ];
 const PLUGIN_KEYS: &[&str] = &["name", "ip"];
 
@@ -275,6 +277,10 @@ pub(super) fn validate(docs: &[Doc<'_>]) -> Result<Inventory, Vec<Diagnostic>> {
                         |_| "other elements".to_string(),
                     );
                 }
+                "ipv6" => {
+                    let found = cx.ipv6(value, key);
+                    cx.merge_one(&mut m.ipv6, found, "`ipv6`");
+                }
                 _ => cx.unknown_key("the inventory", key, TOP_KEYS),
             }
         }
@@ -307,6 +313,7 @@ pub(super) fn validate(docs: &[Doc<'_>]) -> Result<Inventory, Vec<Diagnostic>> {
             plugins,
             variables: m.variables,
             fwsets: m.fwsets,
+            ipv6: m.ipv6,
         }),
         _ => Err(cx.diags),
     }
@@ -330,6 +337,7 @@ struct Merge {
     plugin_network_invalid: bool,
     variables: BTreeMap<String, Variable>,
     fwsets: BTreeMap<String, FwSet>,
+    ipv6: Option<Located<Ipv6>>,
 }
 
 /// The part of an entry that must agree across files (its span aside).
@@ -588,7 +596,7 @@ impl Cx<'_> {
             }
             NetError::V6 => {
                 self.err(Code::E102, format!("{what} `{s}` is not IPv4"), at).help =
-                    Some("overlayfw handles IPv4 only".into());
+                    Some("overlayfw handles IPv4 only; to drop IPv6 to and through the router instead of leaving it unfiltered, set `ipv6: drop`".into());
             }
             NetError::Malformed => {
                 self.err(Code::E102, format!("invalid {what} `{s}`"), at).help =
@@ -652,6 +660,33 @@ impl Cx<'_> {
                 None
             }
         }
+    }
+
+    /// `ipv6: drop` (overlayfw owns `table ip6`, see [`crate::ip6`]) or `ipv6: unmanaged`
+    /// (the default, said explicitly). `None` if invalid.
+    fn ipv6(&mut self, value: &Raw, key: &Key<'_>) -> Option<Located<Ipv6>> {
+        const HELP: &str = "`ipv6: drop` makes overlayfw also own `table ip6`, dropping IPv6 to and through the router but for what IPv6 needs to work; `ipv6: unmanaged` (the default) leaves IPv6 alone";
+        let policy = match value {
+            Raw::Str(s) if s == "drop" => Ipv6::Drop,
+            Raw::Str(s) if s == "unmanaged" => Ipv6::Unmanaged,
+            Raw::Str(s) => {
+                let s = shown(s);
+                self.err(Code::E102, format!("unknown `ipv6` setting `{s}`"), &key.value.span)
+                    .help = Some(HELP.into());
+                return None;
+            }
+            other => {
+                let found = other.describe();
+                self.err(
+                    Code::E101,
+                    format!("`ipv6`: expected `drop` or `unmanaged`, found {found}"),
+                    &key.value.span,
+                )
+                .help = Some(HELP.into());
+                return None;
+            }
+        };
+        Some(Located { value: policy, span: self.span(&key.value.span) })
     }
 
     /// `None` if given but invalid.

@@ -187,6 +187,7 @@ mod tests {
         Ruleset {
             table: "t".into(),
             files: Default::default(),
+            ipv6: Default::default(),
             input_hash: String::new(),
             sets: vec![],
             chains: vec![Chain { name: "FORWARD_CUST".into(), base: None, rules }],

@@ -19,7 +19,7 @@ pub fn layout(resolved: Resolved) -> Option<ir::Ruleset> {
     let sets = resolved.sets?;
     let chains = chains(resolved.chains);
     let (table, input_hash, files) = (resolved.table, resolved.input_hash, resolved.files);
-    Some(ir::Ruleset { table, input_hash, sets, chains, files })
+    Some(ir::Ruleset { table, input_hash, sets, chains, files, ipv6: Default::default() })
 }
 
 /// How a family's rules split over chain types.

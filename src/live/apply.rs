@@ -53,12 +53,15 @@ pub struct Changes {
     pub replans: usize,
     /// The plan was made from the view the last apply left, without reading the rules back.
     pub from_view: bool,
+    /// What was done to `table ip6` ([`crate::ip6`]), if anything.
+    pub ip6: Option<&'static str>,
     pub kernel: Duration,
 }
 
 impl Changes {
     pub fn nothing(&self) -> bool {
         self.replaced.is_none()
+            && self.ip6.is_none()
             && self.rules_added
                 + self.rules_deleted
                 + self.chains_added
@@ -102,6 +105,11 @@ impl Applied {
                     c.elements_deleted
                 ),
             };
+            // `table ip6` made again or deleted (`ipv6:`).
+            let what = match c.ip6 {
+                Some(done) => format!("{what}; {done}"),
+                None => what,
+            };
             return if took.is_empty() || c.nothing() {
                 format!(" ({what})")
             } else {
@@ -122,11 +130,17 @@ pub fn apply(
     force: bool,
 ) -> Result<Applied, ApplyError> {
     match backend {
-        Backend::Nft if !replace => super::refill::apply(rs)
+        // A change to `table ip6` (made, replaced or deleted) goes with a whole replace.
+        Backend::Nft if !replace && !ip6_changes(rs).map_err(no_blame)? => super::refill::apply(rs)
             .map(|c| Applied { kernel: None, generation: None, changes: Some(c) })
-            .map_err(|source| ApplyError::Nft { source, blame: Vec::new() }),
+            .map_err(no_blame),
         Backend::Nft => {
-            let script = emit::nft_script(rs);
+            let mut script = emit::nft_script(rs);
+            // The setting switched off: the `ip6` table overlayfw made goes, in the same
+            // transaction.
+            if !rs.ipv6.managed() && ip6_table(&rs.table).map_err(no_blame)? == Ip6Table::Ours {
+                script.push_str(&crate::ip6::delete_script(&rs.table));
+            }
             nft::load(&script).map_err(|e| {
                 let blame = match &e {
                     NftError::Failed { stderr, .. } => {
@@ -166,6 +180,67 @@ fn netlink(_: &Ruleset, _: bool, _: bool) -> Result<Applied, ApplyError> {
     Err(ApplyError::Netlink(NO_NETLINK.to_string()))
 }
 
+fn no_blame(source: NftError) -> ApplyError {
+    ApplyError::Nft { source, blame: Vec::new() }
+}
+
+/// Whether `table ip6 NAME` must change for `rs` ([`crate::ip6`]): made or replaced with
+/// `ipv6: drop`, deleted (when overlayfw's) without it.
+fn ip6_changes(rs: &Ruleset) -> Result<bool, NftError> {
+    let want = rs.ipv6.managed();
+    match ip6_table(&rs.table)? {
+        Ip6Table::Absent | Ip6Table::Foreign(_) => Ok(want),
+        Ip6Table::Ours if !want => Ok(true),
+        Ip6Table::Ours => {
+            let bytes = nft::list_json_bytes("ip6", &rs.table)?;
+            let live = bytes
+                .and_then(|b| crate::diff::from_listing_bytes_in(&b, "ip6", &rs.table).ok())
+                .flatten();
+            Ok(crate::diff::plan6(&rs.table, true, live.as_ref()).is_none_or(|p| !p.is_same()))
+        }
+    }
+}
+
+/// The live `table ip6 NAME`, as far as whose it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ip6Table {
+    Absent,
+    /// Made by overlayfw (`ipv6: drop`).
+    Ours,
+    /// Someone else's: why it is not overlayfw's.
+    Foreign(String),
+}
+
+/// Whose `table ip6 NAME` is (read with `nft list`).
+pub fn ip6_table(table: &str) -> Result<Ip6Table, NftError> {
+    Ok(match nft::list_text("ip6", table)? {
+        None => Ip6Table::Absent,
+        Some(text) => match foreign_in("ip6", table, nft::table_comment(&text)) {
+            None => Ip6Table::Ours,
+            Some(why) => Ip6Table::Foreign(why),
+        },
+    })
+}
+
+/// The global-scope IPv6 addresses of this network namespace (ULAs included, link-local and
+/// loopback left out), as `(interface, address)`: traffic overlayfw's IPv4 rules do not see.
+pub fn global_ipv6_addresses() -> Vec<(String, std::net::Ipv6Addr)> {
+    std::fs::read_to_string("/proc/net/if_inet6").map_or_else(|_| Vec::new(), |t| if_inet6(&t))
+}
+
+/// The global-scope addresses of a `/proc/net/if_inet6` text (address in 32 hex digits,
+/// index, prefix length, scope, flags, interface).
+fn if_inet6(text: &str) -> Vec<(String, std::net::Ipv6Addr)> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let [hex, _, _, scope, _, name] = f[..] else { return None };
+            let bits = u128::from_str_radix(hex, 16).ok().filter(|_| hex.len() == 32)?;
+            (scope == "00").then(|| (name.to_string(), std::net::Ipv6Addr::from(bits)))
+        })
+        .collect()
+}
+
 /// `FILE:LINE` of each rule comment (`FILE #ID`) nft blamed.
 fn blamed_lines(rs: &Ruleset, comments: &[String]) -> Vec<String> {
     let lines = super::stats::Lines::of(rs);
@@ -185,13 +260,20 @@ fn blamed_lines(rs: &Ruleset, comments: &[String]) -> Vec<String> {
 /// Why a live table with this comment is not overlayfw's to change: every table overlayfw
 /// makes carries `overlayfw …` (iptables-nft's `nat`, say, does not). `None`: ours.
 pub fn foreign(table: &str, comment: Option<&str>) -> Option<String> {
+    foreign_in("ip", table, comment)
+}
+
+/// [`foreign`] for `table FAMILY NAME`.
+pub fn foreign_in(family: &str, table: &str, comment: Option<&str>) -> Option<String> {
     match comment {
         Some(c) if c == "overlayfw" || c.starts_with("overlayfw ") => None,
         Some(c) => Some(format!(
-            "table ip {table} was not made by overlayfw (its comment is \"{}\")",
+            "table {family} {table} was not made by overlayfw (its comment is \"{}\")",
             c.escape_debug()
         )),
-        None => Some(format!("table ip {table} was not made by overlayfw (it has no comment)")),
+        None => {
+            Some(format!("table {family} {table} was not made by overlayfw (it has no comment)"))
+        }
     }
 }
 
@@ -207,28 +289,54 @@ pub struct Snapshot {
     table: String,
     /// `nft list table` text, or `None` when the table did not exist.
     text: Option<String>,
+    /// `table ip6 NAME` ([`crate::ip6`]), when the apply may change it: with `ipv6: drop`, or
+    /// when the live one is overlayfw's (an apply without the setting deletes it). `None`: the
+    /// apply leaves it alone, and so does the restore. `Some(None)`: it did not exist.
+    ip6: Option<Option<String>>,
 }
 
 impl Snapshot {
-    pub fn take(table: &str) -> Result<Snapshot, NftError> {
-        Ok(Snapshot { table: table.to_string(), text: nft::list_table_text(table)? })
+    /// The live tables an apply of a ruleset with this `ipv6` setting may change.
+    pub fn take(table: &str, ipv6: crate::ip6::Ipv6) -> Result<Snapshot, NftError> {
+        let text = nft::list_table_text(table)?;
+        let ip6 = nft::list_text("ip6", table)?;
+        let ours = ip6
+            .as_deref()
+            .is_some_and(|t| foreign_in("ip6", table, nft::table_comment(t)).is_none());
+        let ip6 = (ipv6.managed() || ours).then_some(ip6);
+        Ok(Snapshot { table: table.to_string(), text, ip6 })
     }
 
-    /// Why the live table is not overlayfw's to replace: it exists and its comment is not the
-    /// `overlayfw …` that every table overlayfw makes carries (iptables-nft's `nat`, say).
-    /// `None`: absent, or ours.
+    /// Why the live table (or the `ip6` table the apply would replace) is not overlayfw's to
+    /// replace: it exists and its comment is not the `overlayfw …` that every table overlayfw
+    /// makes carries (iptables-nft's `nat`, say). `None`: absent, or ours.
     pub fn foreign(&self) -> Option<String> {
-        let text = self.text.as_deref()?;
-        foreign(&self.table, nft::table_comment(text))
+        let ip = self.text.as_deref().and_then(|t| foreign(&self.table, nft::table_comment(t)));
+        let ip6 = self
+            .ip6
+            .as_ref()
+            .and_then(|t| t.as_deref())
+            .and_then(|t| foreign_in("ip6", &self.table, nft::table_comment(t)));
+        match (ip, ip6) {
+            (Some(a), Some(b)) => Some(format!("{a}, and {b}")),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// One transaction that makes the table what it was (or removes it if it was absent).
-    /// The table name is a checked one (letters, digits, `_`); the rest is nft's own listing.
+    /// One transaction that makes the table what it was (or removes it if it was absent), and
+    /// the `ip6` table too when the apply may change it. The table name is a checked one
+    /// (letters, digits, `_`); the rest is nft's own listing.
     pub fn restore_script(&self) -> String {
         let t = &self.table;
         let mut s = format!("table ip {t} {{}}\ndelete table ip {t}\n");
         if let Some(text) = &self.text {
             s.push_str(text);
+        }
+        if let Some(ip6) = &self.ip6 {
+            s.push_str(&crate::ip6::delete_script(t));
+            if let Some(text) = ip6 {
+                s.push_str(text);
+            }
         }
         s
     }
@@ -249,7 +357,21 @@ mod tests {
     use super::Snapshot;
 
     fn snapshot(text: Option<&str>) -> Snapshot {
-        Snapshot { table: "t".into(), text: text.map(str::to_string) }
+        Snapshot { table: "t".into(), text: text.map(str::to_string), ip6: None }
+    }
+
+    #[test]
+    fn only_global_ipv6_addresses_are_read_from_if_inet6() {
+        let text = "\
+fe800000000000000000000000000001 02 40 20 80     eth0
+20010db8000000000000000000000001 02 40 00 80     eth0
+00000000000000000000000000000001 01 80 10 80       lo
+fd000000000000000000000000000002 03 40 00 80     tun0
+";
+        let found = super::if_inet6(text);
+        let shown: Vec<String> = found.iter().map(|(i, a)| format!("{i} {a}")).collect();
+        assert_eq!(shown, ["eth0 2001:db8::1", "tun0 fd00::2"]);
+        assert!(super::if_inet6("garbage\n1 2 3 00 5 x\n").is_empty());
     }
 
     #[test]
@@ -266,6 +388,24 @@ mod tests {
         assert_eq!(
             other.as_deref(),
             Some("table ip t was not made by overlayfw (its comment is \"overlayfwx\")")
+        );
+    }
+
+    #[test]
+    fn the_restore_script_puts_back_the_ip6_table_when_the_apply_may_change_it() {
+        let absent = Snapshot { ip6: Some(None), ..snapshot(None) };
+        assert_eq!(
+            absent.restore_script(),
+            "table ip t {}\ndelete table ip t\ntable ip6 t {}\ndelete table ip6 t\n"
+        );
+        let ours = "table ip6 t {\n\tcomment \"overlayfw ipv6: drop\"\n}\n";
+        let kept = Snapshot { ip6: Some(Some(ours.into())), ..snapshot(None) };
+        assert!(kept.restore_script().ends_with(&format!("delete table ip6 t\n{ours}")));
+        assert_eq!(kept.foreign(), None);
+        let theirs = Snapshot { ip6: Some(Some("table ip6 t {\n}\n".into())), ..snapshot(None) };
+        assert_eq!(
+            theirs.foreign().as_deref(),
+            Some("table ip6 t was not made by overlayfw (it has no comment)")
         );
     }
 

@@ -129,7 +129,13 @@ fn absent(out: &std::process::Output) -> bool {
 
 /// `nft -j list table ip NAME` as text; `None` when the table does not exist.
 pub fn list_table_json_bytes(table: &str) -> Result<Option<Vec<u8>>, NftError> {
-    let args = ["-j", "list", "table", "ip", table];
+    list_json_bytes("ip", table)
+}
+
+/// `nft -j list table FAMILY NAME` as text (`ip`, or `ip6` for [`crate::ip6`]); `None` when
+/// the table does not exist.
+pub fn list_json_bytes(family: &str, table: &str) -> Result<Option<Vec<u8>>, NftError> {
+    let args = ["-j", "list", "table", family, table];
     let out = nft(&args, None)?;
     if !out.status.success() {
         return if absent(&out) { Ok(None) } else { Err(failed(&args, &out)) };
@@ -147,7 +153,12 @@ pub fn list_table_json(table: &str) -> Result<Option<Value>, NftError> {
 
 /// `nft list table ip NAME` (text, loadable again); `None` when the table does not exist.
 pub fn list_table_text(table: &str) -> Result<Option<String>, NftError> {
-    let args = ["list", "table", "ip", table];
+    list_text("ip", table)
+}
+
+/// `nft list table FAMILY NAME` (text); `None` when the table does not exist.
+pub fn list_text(family: &str, table: &str) -> Result<Option<String>, NftError> {
+    let args = ["list", "table", family, table];
     let out = nft(&args, None)?;
     if !out.status.success() {
         return if absent(&out) { Ok(None) } else { Err(failed(&args, &out)) };

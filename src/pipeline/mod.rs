@@ -174,7 +174,10 @@ pub fn compile_files(
     }
     let complete = !diagnostics.iter().any(Diagnostic::is_error);
     allow::apply(&mut allows, &mut diagnostics, complete);
-    let rs = crate::layout::layout(resolved);
+    let mut rs = crate::layout::layout(resolved);
+    if let (Some(rs), Some(ipv6)) = (rs.as_mut(), &inv.ipv6) {
+        rs.ipv6 = ipv6.value;
+    }
     // A streamed file's text again, for the diagnostics that show it.
     for (&id, stream) in ids.iter().zip(&streams) {
         let shown = |d: &Diagnostic| d.labels.iter().any(|l| l.span.file == id);

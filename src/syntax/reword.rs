@@ -39,6 +39,17 @@ pub(super) fn reword(ctx: LineCtx<'_>, err: &pest::error::Error<G>) -> Diagnosti
     let Some((spelling, opt)) = owner else {
         return e001(format!("unexpected `{}`", shown(word)), span);
     };
+    if is_ipv6(word) {
+        return e001(
+            format!(
+                "`{}` after `{spelling}` is an IPv6 address, and rules are IPv4 (`table ip`)",
+                shown(word)
+            ),
+            span,
+        )
+        .with_label("IPv6")
+        .with_help(IPV6_HELP);
+    }
     let mut d =
         e001(format!("expected {} after `{spelling}`, found `{}`", opt.wants, shown(word)), span)
             .with_label("not understood");
@@ -53,6 +64,17 @@ pub(super) fn reword(ctx: LineCtx<'_>, err: &pest::error::Error<G>) -> Diagnosti
         ));
     }
     d
+}
+
+/// What to do about IPv6 instead of writing it in a rule.
+const IPV6_HELP: &str = "overlayfw compiles IPv4 rules only, and they do not filter IPv6 at all; to drop IPv6 to and through the router (all but loopback, replies and what IPv6 itself needs), set `ipv6: drop` in the inventory";
+
+/// Whether a value is (or starts as) an IPv6 address: `2001:db8::1`, `fe80::/10`,
+/// `[2001:db8::1]:80`, `2001:db8::1-2001:db8::9`.
+fn is_ipv6(word: &str) -> bool {
+    let word = word.strip_prefix('[').unwrap_or(word);
+    let first = word.split([']', '/', '-', ',']).next().unwrap_or(word);
+    first.contains(':') && first.parse::<std::net::Ipv6Addr>().is_ok()
 }
 
 /// Byte ranges of the blank-separated words of a line.
@@ -74,4 +96,45 @@ fn words(text: &str) -> Vec<(usize, usize)> {
         out.push((s, text.len()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::{Code, FileId};
+
+    /// The one diagnostic of a one-line file.
+    fn error(line: &str) -> crate::diagnostic::Diagnostic {
+        let (_, mut diags) = crate::syntax::parse(FileId(0), line);
+        assert_eq!(diags.len(), 1, "{line}: {diags:#?}");
+        diags.remove(0)
+    }
+
+    #[test]
+    fn an_ipv6_address_says_rules_are_ipv4_and_points_at_ipv6_drop() {
+        for (line, word, at) in [
+            ("INPUT_CUST -s 2001:db8::/32 -j ACCEPT", "2001:db8::/32", 14),
+            ("FORWARD_CUST -d fe80::1 -j DROP", "fe80::1", 16),
+            (
+                "PREROUTING_CUST -p tcp --dport 80 -j DNAT --to [2001:db8::1]:80",
+                "[2001:db8::1]:80",
+                47,
+            ),
+            ("INPUT_CUST -s ::1 -j DROP", "::1", 14),
+        ] {
+            let d = error(line);
+            assert_eq!(d.code, Code::E001, "{line}");
+            assert!(d.message.starts_with(&format!("`{word}` after `-")), "{line}: {}", d.message);
+            assert!(d.message.ends_with("is an IPv6 address, and rules are IPv4 (`table ip`)"));
+            assert_eq!(d.span().start as usize, at, "{line}");
+            assert!(d.help.as_deref().is_some_and(|h| h.contains("`ipv6: drop`")), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_word_that_is_not_ipv6_keeps_the_usual_message() {
+        for line in ["INPUT_CUST -s 10.1.2.3:: -j DROP", "INPUT_CUST -s abc:def -j DROP"] {
+            let d = error(line);
+            assert!(d.message.starts_with("expected "), "{line}: {}", d.message);
+        }
+    }
 }

@@ -127,8 +127,15 @@ fn apply_then_diff_is_empty_for_every_case_and_apply_is_idempotent() {
                 failures
                     .push(format!("{}: second apply changed the rule counts", case.0.display()));
             }
-            let tables = netns::objects(&ns.list_json(), "table").count();
-            assert_eq!(tables, 1, "one table after two applies");
+            // One `ip` table, and the `ip6` table exactly when the inventory says `ipv6: drop`.
+            let listing = ns.list_json();
+            let family =
+                |f: &str| netns::objects(&listing, "table").filter(|t| t["family"] == f).count();
+            assert_eq!(family("ip"), 1, "one table after two applies");
+            let drop = case.1.as_ref().is_some_and(|inv| {
+                std::fs::read_to_string(inv).is_ok_and(|t| t.contains("\nipv6: drop"))
+            });
+            assert_eq!(family("ip6"), usize::from(drop), "{}: the ip6 table", case.0.display());
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -336,6 +336,7 @@ fn hook_restrictions() {
         let rs = Ruleset {
             table: TABLE.into(),
             files: crate::irgen::files(),
+            ipv6: Default::default(),
             input_hash: "h".into(),
             sets: vec![],
             chains: vec![base("c", kind, hook, priority, vec![Lines(0).rule(matches, action)])],
@@ -374,6 +375,7 @@ fn netmap_keeps_host_bits() {
     let rs = Ruleset {
         table: TABLE.into(),
         files: crate::irgen::files(),
+        ipv6: Default::default(),
         input_hash: "h".into(),
         sets: vec![],
         chains: vec![
@@ -424,6 +426,7 @@ fn large_ruleset_loads() {
     let rs = Ruleset {
         table: TABLE.into(),
         files: crate::irgen::files(),
+        ipv6: Default::default(),
         input_hash: "h".into(),
         sets: vec![Set { name: "big".into(), elements: SetElements::Addrs(elements) }],
         chains: vec![

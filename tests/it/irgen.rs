@@ -508,6 +508,7 @@ pub fn every_variant() -> Ruleset {
     Ruleset {
         table: "overlayfw".into(),
         files: files(),
+        ipv6: Default::default(),
         input_hash: "0123456789abcdef".repeat(10),
         sets: vec![
             Set {

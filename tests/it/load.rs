@@ -63,6 +63,20 @@ fn every_example_and_ok_case_loads_into_the_kernel() {
         }
         let listing = ns.list_table_json("ip", "overlayfw");
         let listed: usize = netns::rule_counts(&listing, "ip", "overlayfw").values().sum();
+        // The `ip6` table of `ipv6: drop` follows the `ip` table: counted on its own.
+        let (script, ip6) = match script.split_once("\ntable ip6 ") {
+            Some((ip, ip6)) => (ip, Some(ip6)),
+            None => (script.as_str(), None),
+        };
+        if let Some(ip6) = ip6 {
+            let listing6 = ns.list_table_json("ip6", "overlayfw");
+            let listed6: usize = netns::rule_counts(&listing6, "ip6", "overlayfw").values().sum();
+            let printed6 = ip6.lines().filter(|l| l.contains(" accept comment \"")).count();
+            if (listed6, printed6) != (overlayfw::ip6::RULES.len(), overlayfw::ip6::RULES.len()) {
+                failures
+                    .push(format!("{}: ip6: {listed6} listed, {printed6} printed", f.display()));
+            }
+        }
         let printed = script
             .lines()
             .filter(|l| l.contains(" comment \"") && !l.trim_start().starts_with("comment"))

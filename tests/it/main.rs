@@ -15,6 +15,7 @@ mod fmt;
 #[cfg(feature = "netlink")]
 mod incremental;
 mod injection;
+mod ipv6;
 mod irgen;
 mod limits;
 mod lint;

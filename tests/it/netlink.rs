@@ -320,6 +320,7 @@ fn many_rules(n: u32) -> Ruleset {
     Ruleset {
         table: TABLE.into(),
         files: crate::irgen::files(),
+        ipv6: Default::default(),
         input_hash: "h".into(),
         sets: vec![Set { name: "big".into(), elements: SetElements::Addrs(elements) }],
         chains: vec![

@@ -59,6 +59,8 @@ pub(crate) struct Batch {
     next_seq: u32,
     last_offset: Option<usize>,
     table: CString,
+    /// `NFPROTO_IPV4`, or `NFPROTO_IPV6` for the messages of `table ip6` ([`crate::ip6`]).
+    family: i32,
 }
 
 impl Batch {
@@ -90,12 +92,18 @@ impl Batch {
             next_seq: Self::BEGIN_SEQ,
             last_offset: None,
             table: cstring(table),
+            family: libc::NFPROTO_IPV4,
         };
         // SAFETY: `scratch` is zeroed and larger than a batch header; libnftnl writes only it.
         let nlh = unsafe { sys::nftnl_batch_begin(b.scratch.as_mut_ptr().cast::<c_char>(), 0) };
         b.take(nlh, Self::BEGIN_SEQ);
         b.next_seq += 1;
         b
+    }
+
+    /// The messages from here on are for `table ip6` of the same name (`true`) or `table ip`.
+    pub(crate) fn ip6(&mut self, ip6: bool) {
+        self.family = if ip6 { libc::NFPROTO_IPV6 } else { libc::NFPROTO_IPV4 };
     }
 
     /// The sequence number the next message gets.
@@ -129,7 +137,7 @@ impl Batch {
             sys::nftnl_nlmsg_build_hdr(
                 self.scratch.as_mut_ptr().cast::<c_char>(),
                 ty,
-                libc::NFPROTO_IPV4 as u16,
+                self.family as u16,
                 flags,
                 seq,
             )
@@ -151,7 +159,7 @@ impl Batch {
         // SAFETY: `t` is a live table; strings and data are copied by libnftnl.
         unsafe {
             sys::nftnl_table_set_str(t, sys::NFTNL_TABLE_NAME as u16, self.table.as_ptr());
-            sys::nftnl_table_set_u32(t, sys::NFTNL_TABLE_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
+            sys::nftnl_table_set_u32(t, sys::NFTNL_TABLE_FAMILY as u16, self.family as u32);
             if !delete {
                 sys::nftnl_table_set_u32(t, sys::NFTNL_TABLE_FLAGS as u16, 0);
             }
@@ -176,6 +184,16 @@ impl Batch {
     }
 
     pub(crate) fn chain(&mut self, name: &str, base: Option<&BaseChain>) -> u32 {
+        self.chain_with_policy(name, base, libc::NF_ACCEPT as u32)
+    }
+
+    /// [`Batch::chain`] with a base chain's policy (`NF_ACCEPT`, `NF_DROP`).
+    pub(crate) fn chain_with_policy(
+        &mut self,
+        name: &str,
+        base: Option<&BaseChain>,
+        policy: u32,
+    ) -> u32 {
         // SAFETY: allocation; NULL only when out of memory.
         let c = unsafe { sys::nftnl_chain_alloc() };
         if c.is_null() {
@@ -186,7 +204,7 @@ impl Batch {
         unsafe {
             sys::nftnl_chain_set_str(c, sys::NFTNL_CHAIN_TABLE as u16, self.table.as_ptr());
             sys::nftnl_chain_set_str(c, sys::NFTNL_CHAIN_NAME as u16, name.as_ptr());
-            sys::nftnl_chain_set_u32(c, sys::NFTNL_CHAIN_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
+            sys::nftnl_chain_set_u32(c, sys::NFTNL_CHAIN_FAMILY as u16, self.family as u32);
             if let Some(base) = base {
                 let ty = match base.kind {
                     ChainKind::Filter => c"filter",
@@ -202,7 +220,7 @@ impl Batch {
                 sys::nftnl_chain_set_str(c, sys::NFTNL_CHAIN_TYPE as u16, ty.as_ptr());
                 sys::nftnl_chain_set_u32(c, sys::NFTNL_CHAIN_HOOKNUM as u16, hook as u32);
                 sys::nftnl_chain_set_s32(c, sys::NFTNL_CHAIN_PRIO as u16, base.priority);
-                sys::nftnl_chain_set_u32(c, sys::NFTNL_CHAIN_POLICY as u16, libc::NF_ACCEPT as u32);
+                sys::nftnl_chain_set_u32(c, sys::NFTNL_CHAIN_POLICY as u16, policy);
             }
         }
         let seq = self.message(libc::NFT_MSG_NEWCHAIN as u16, CREATE, |nlh| {
@@ -248,7 +266,7 @@ impl Batch {
         unsafe {
             sys::nftnl_set_set_str(s, sys::NFTNL_SET_TABLE as u16, self.table.as_ptr());
             sys::nftnl_set_set_str(s, sys::NFTNL_SET_NAME as u16, name.as_ptr());
-            sys::nftnl_set_set_u32(s, sys::NFTNL_SET_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
+            sys::nftnl_set_set_u32(s, sys::NFTNL_SET_FAMILY as u16, self.family as u32);
             sys::nftnl_set_set_u32(s, sys::NFTNL_SET_FLAGS as u16, flags);
             sys::nftnl_set_set_u32(s, sys::NFTNL_SET_KEY_TYPE as u16, plan.key.type_id());
             sys::nftnl_set_set_u32(s, sys::NFTNL_SET_KEY_LEN as u16, plan.key.len());
@@ -351,7 +369,7 @@ impl Batch {
         unsafe {
             sys::nftnl_set_set_str(s, sys::NFTNL_SET_TABLE as u16, self.table.as_ptr());
             sys::nftnl_set_set_str(s, sys::NFTNL_SET_NAME as u16, name.as_ptr());
-            sys::nftnl_set_set_u32(s, sys::NFTNL_SET_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
+            sys::nftnl_set_set_u32(s, sys::NFTNL_SET_FAMILY as u16, self.family as u32);
             add_elems(s, elems);
         }
         let last = self.elem_messages(s);
@@ -386,7 +404,7 @@ impl Batch {
         unsafe {
             sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_TABLE as u16, self.table.as_ptr());
             sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_CHAIN as u16, chain.as_ptr());
-            sys::nftnl_rule_set_u32(r, sys::NFTNL_RULE_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
+            sys::nftnl_rule_set_u32(r, sys::NFTNL_RULE_FAMILY as u16, self.family as u32);
             for e in exprs {
                 let raw: RawExpr = e.build();
                 sys::nftnl_rule_add_expr(r, raw.into_raw().as_ptr());
@@ -429,7 +447,7 @@ impl Batch {
         unsafe {
             sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_TABLE as u16, self.table.as_ptr());
             sys::nftnl_rule_set_str(r, sys::NFTNL_RULE_CHAIN as u16, chain.as_ptr());
-            sys::nftnl_rule_set_u32(r, sys::NFTNL_RULE_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
+            sys::nftnl_rule_set_u32(r, sys::NFTNL_RULE_FAMILY as u16, self.family as u32);
             if let Some(h) = handle {
                 sys::nftnl_rule_set_u64(r, sys::NFTNL_RULE_HANDLE as u16, h);
             }
@@ -455,7 +473,7 @@ impl Batch {
         unsafe {
             sys::nftnl_chain_set_str(c, sys::NFTNL_CHAIN_TABLE as u16, self.table.as_ptr());
             sys::nftnl_chain_set_str(c, sys::NFTNL_CHAIN_NAME as u16, name.as_ptr());
-            sys::nftnl_chain_set_u32(c, sys::NFTNL_CHAIN_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
+            sys::nftnl_chain_set_u32(c, sys::NFTNL_CHAIN_FAMILY as u16, self.family as u32);
         }
         let seq = self.message(libc::NFT_MSG_DELCHAIN as u16, 0, |nlh| {
             // SAFETY: `nlh` heads a message in `scratch` with room for the payload.

@@ -176,6 +176,7 @@ impl Expr {
             Expr::Meta { key, dreg } => {
                 let e = RawExpr::alloc(c"meta");
                 let key = match key {
+                    MetaKey::Iif => libc::NFT_META_IIF,
                     MetaKey::IifName => libc::NFT_META_IIFNAME,
                     MetaKey::OifName => libc::NFT_META_OIFNAME,
                     MetaKey::L4Proto => libc::NFT_META_L4PROTO,

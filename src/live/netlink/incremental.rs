@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 
 use super::batch::Batch;
+use super::ip6::{self, Step};
 use super::lower::{Key, Lowerer, SetPlan, named_ids};
 use super::read::{self, LiveChain, LiveRule, LiveTable};
 use super::{ApplyReport, ERESTART, NetlinkError, Object};
@@ -38,6 +39,15 @@ pub fn apply_observed(
     force: bool,
     between: &mut dyn FnMut(),
 ) -> Result<Changes, NetlinkError> {
+    // What `table ip6` needs, from a read in the generation the plan is made in (read again
+    // below when the `ip` table's read saw another).
+    let ip6_step = |rs: &Ruleset| -> Result<(Step, u32), NetlinkError> {
+        match ip6::step(rs, force).map_err(NetlinkError::Receive)? {
+            (Ok(step), generation) => Ok((step, generation)),
+            (Err(why), _) => Err(NetlinkError::Foreign(why)),
+        }
+    };
+    let (mut step6, mut generation6) = ip6_step(rs)?;
     // No table yet: made whole, with nothing to compare.
     if !read::table_exists(&rs.table).map_err(NetlinkError::Receive)? {
         return replace_whole(rs, "the table did not exist".into(), 0);
@@ -64,6 +74,9 @@ pub fn apply_observed(
             None => read::read_table(&rs.table).map(|t| (t, false)),
         };
         let (live, from_view) = read.map_err(NetlinkError::Receive)?;
+        if generation6 != live.genid {
+            (step6, generation6) = ip6_step(rs)?;
+        }
         let foreign = live
             .comment
             .as_ref()
@@ -71,7 +84,7 @@ pub fn apply_observed(
         let plan = match foreign {
             Some(why) if !force => return Err(NetlinkError::Foreign(why)),
             Some(why) => Plan::Replace(why),
-            None => plan(rs, &live, &prepared),
+            None => plan(rs, &live, &prepared, &step6),
         };
         let planned = match plan {
             Plan::Replace(reason) => return replace_whole(rs, reason, replans),
@@ -231,7 +244,10 @@ fn same_as_read(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> io::Resu
         .comment
         .as_ref()
         .is_some_and(|c| crate::live::apply::foreign(&rs.table, c.as_deref()).is_none());
-    Ok(ours && matches!(plan(rs, live, prepared), Plan::Batch(p) if p.changes.nothing()))
+    let step6 = ip6::step(rs, false)?.0;
+    Ok(ours
+        && step6 == Ok(Step::Keep)
+        && matches!(plan(rs, live, prepared, &Step::Keep), Plan::Batch(p) if p.changes.nothing()))
 }
 
 /// Our side of a plan: every rule's fingerprint and key, per chain (the rules are lowered to
@@ -360,7 +376,7 @@ fn named_set_plan(rs: &Ruleset, i: usize, id: u32) -> SetPlan {
     }
 }
 
-fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> Plan {
+fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared, step6: &Step) -> Plan {
     if !live.exists() {
         return Plan::Replace("the table did not exist".into());
     }
@@ -555,6 +571,11 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> Plan {
         });
     }
     after.sets.sort_by(|a, b| a.name.cmp(&b.name));
+    if *step6 != Step::Keep {
+        objects.push((b.next_seq(), Object::Table6 { name: rs.table.clone() }));
+        ip6::push(&mut b, step6);
+        changes.ip6 = step6.done();
+    }
     let (buf, last_seq) = b.finish();
     let messages = (last_seq + 1 - Batch::BEGIN_SEQ + 1) as usize;
     Plan::Batch(Box::new(Planned { buf, last_seq, messages, objects, changes, after }))

@@ -56,6 +56,8 @@ pub(crate) enum CmpOp {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum MetaKey {
+    /// The input interface's index (`iif "lo"`).
+    Iif,
     IifName,
     OifName,
     L4Proto,

@@ -4,8 +4,9 @@
 //!
 //! The batch, in order: create `table ip T` if absent, delete it, create it with its comment,
 //! its named sets with their elements, its chains in IR order, then each rule (preceded by the
-//! anonymous sets it uses). The kernel applies all of it or, on any error, none of it. Nothing
-//! outside `table ip T` is touched.
+//! anonymous sets it uses); then, with `ipv6: drop`, `table ip6 T` the same way (or, without
+//! the setting, its deletion when overlayfw made it: `ip6`). The kernel applies all of it or,
+//! on any error, none of it. Nothing outside `table ip T` and `table ip6 T` is touched.
 //!
 //! The netlink socket belongs to the network namespace of the thread that calls [`apply`].
 //!
@@ -14,6 +15,7 @@
 mod batch;
 mod expr;
 pub mod incremental;
+mod ip6;
 mod lower;
 pub mod read;
 
@@ -57,6 +59,10 @@ pub enum Object {
         name: String,
         step: &'static str,
     },
+    /// `table ip6 NAME` of `ipv6: drop` (made, replaced or deleted).
+    Table6 {
+        name: String,
+    },
     Chain {
         name: String,
     },
@@ -80,6 +86,7 @@ impl fmt::Display for Object {
         match self {
             Object::Batch => write!(f, "the batch"),
             Object::Table { name, step } => write!(f, "table ip {name} ({step})"),
+            Object::Table6 { name } => write!(f, "table ip6 {name}"),
             Object::Chain { name } => write!(f, "chain {name}"),
             Object::Set { name } => write!(f, "set {name}"),
             Object::SetElements { set } => write!(f, "the elements of set {set}"),
@@ -128,12 +135,23 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Replaces `table ip <ruleset.table>` in the calling thread's network namespace in one
 /// transaction; see the module documentation.
 pub fn apply(ruleset: &Ruleset) -> Result<ApplyReport, NetlinkError> {
+    let step = if ruleset.ipv6.managed() {
+        ip6::Step::Replace
+    } else {
+        // Delete the `ip6` table only if it is overlayfw's.
+        ip6::step(ruleset, false).map_err(NetlinkError::Receive)?.0.unwrap_or(ip6::Step::Keep)
+    };
+    apply_with(ruleset, &step)
+}
+
+/// [`apply`], doing `step` to `table ip6` in the same batch.
+fn apply_with(ruleset: &Ruleset, step: &ip6::Step) -> Result<ApplyReport, NetlinkError> {
     // The batch carries the generation it starts from, so that the one it makes is known
     // exactly (what `diff` compares with to say "unchanged since the last apply").
     let mut tries = 0;
     loop {
         let generation = read::generation().map_err(NetlinkError::Receive)?;
-        let (buf, last_seq, origins, mut report) = build(ruleset, generation);
+        let (buf, last_seq, origins, mut report) = build(ruleset, generation, step);
         report.bytes = buf.len();
         match transact(&buf, last_seq, report.messages) {
             Ok(kernel) => {
@@ -231,6 +249,7 @@ fn resolve(ruleset: &Ruleset, origins: &[(u32, Source)], seq: u32) -> Object {
     };
     let name = ruleset.table.clone();
     match origin {
+        Source::Table("ip6") => Object::Table6 { name },
         Source::Table(step) => Object::Table { name, step },
         Source::Chain(c) => Object::Chain { name: ruleset.chains[c].name.clone() },
         Source::Set(s) => Object::Set { name: ruleset.sets[s].name.clone() },
@@ -248,7 +267,11 @@ fn resolve(ruleset: &Ruleset, origins: &[(u32, Source)], seq: u32) -> Object {
 
 /// The whole batch: its bytes, the sequence number of its last object message, which object
 /// each sequence number belongs to (by first sequence number), and the counts.
-fn build(ruleset: &Ruleset, generation: u32) -> (Vec<u8>, u32, Vec<(u32, Source)>, ApplyReport) {
+fn build(
+    ruleset: &Ruleset,
+    generation: u32,
+    step: &ip6::Step,
+) -> (Vec<u8>, u32, Vec<(u32, Source)>, ApplyReport) {
     let rules: usize = ruleset.chains.iter().map(|c| c.rules.len()).sum();
     // About 520 bytes per rule are used; room for 1 KiB each means the buffer is never moved
     // while it grows (pages never written are never resident).
@@ -308,6 +331,10 @@ fn build(ruleset: &Ruleset, generation: u32) -> (Vec<u8>, u32, Vec<(u32, Source)
             b.rule(&chain.name, &plan.exprs, plan.comment.as_deref());
             report.rules += 1;
         }
+    }
+    if *step != ip6::Step::Keep {
+        origins.push((b.next_seq(), Source::Table("ip6")));
+        ip6::push(&mut b, step);
     }
     let (buf, last_seq) = b.finish();
     // Sequence numbers run from the batch begin (1) to the batch end (last + 1).

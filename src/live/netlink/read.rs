@@ -117,9 +117,9 @@ fn udata_string(udata: &[u8], ty: u8) -> Option<String> {
 
 /// Whether an nf_tables message of family ip names `table` in its first attribute (type 1:
 /// `NFTA_OBJ_TABLE`, `NFTA_FLOWTABLE_TABLE`), read straight from the message.
-fn first_string_attr_is(msg: &[u8], table: &str) -> bool {
+fn first_string_attr_is(msg: &[u8], family: i32, table: &str) -> bool {
     // nlmsghdr (16 bytes), nfgenmsg (family, version, res_id: 4 bytes), then attributes.
-    if msg.len() < 24 || msg[16] != libc::NFPROTO_IPV4 as u8 {
+    if msg.len() < 24 || msg[16] != family as u8 {
         return false;
     }
     let mut rest = &msg[20..];
@@ -143,6 +143,7 @@ fn first_string_attr_is(msg: &[u8], table: &str) -> bool {
 /// of a plain get. `Ok(None)`: the object does not exist (ENOENT).
 fn request(
     socket: &Socket,
+    family: i32,
     ty: u16,
     flags: u16,
     seq: u32,
@@ -155,7 +156,7 @@ fn request(
         sys::nftnl_nlmsg_build_hdr(
             buf.as_mut_ptr().cast::<c_char>(),
             ty,
-            libc::NFPROTO_IPV4 as u16,
+            family as u16,
             flags | libc::NLM_F_ACK as u16,
             seq,
         )
@@ -225,9 +226,14 @@ pub fn generation() -> io::Result<u32> {
 
 /// Whether `table ip NAME` exists: one request, before anything is read of it.
 pub fn table_exists(table: &str) -> io::Result<bool> {
+    table_exists_in(libc::NFPROTO_IPV4, table)
+}
+
+/// Whether `table FAMILY NAME` exists (`NFPROTO_IPV4`, `NFPROTO_IPV6`).
+pub(crate) fn table_exists_in(family: i32, table: &str) -> io::Result<bool> {
     let socket = Socket::open()?;
     let name = cstring(table);
-    let answer = request(&socket, libc::NFT_MSG_GETTABLE as u16, 0, 1, |nlh| {
+    let answer = request(&socket, family, libc::NFT_MSG_GETTABLE as u16, 0, 1, |nlh| {
         // SAFETY: a table object with its name, written into the request, then freed.
         unsafe {
             let t = sys::nftnl_table_alloc();
@@ -247,7 +253,8 @@ pub fn namespace_and_generation() -> io::Result<(u64, u32)> {
 }
 
 fn genid(socket: &Socket, seq: &mut Seq) -> io::Result<u32> {
-    let answers = request(socket, NFT_MSG_GETGEN, 0, seq.next(), |_| {})?.unwrap_or_default();
+    let answers = request(socket, libc::NFPROTO_IPV4, NFT_MSG_GETGEN, 0, seq.next(), |_| {})?
+        .unwrap_or_default();
     let msg = answers.first().ok_or_else(|| io::Error::other("no generation in the answer"))?;
     // SAFETY: allocation, parse of a complete message we own, read, free.
     unsafe {
@@ -268,22 +275,27 @@ fn genid(socket: &Socket, seq: &mut Seq) -> io::Result<u32> {
 /// Reads `table ip NAME` as it is in one generation (retrying while the ruleset changes
 /// under the read).
 pub fn read_table(table: &str) -> io::Result<LiveTable> {
-    read(table, true)
+    read(libc::NFPROTO_IPV4, table, true)
+}
+
+/// [`read_table`] of `table ip6 NAME` ([`crate::ip6`]).
+pub fn read_table6(table: &str) -> io::Result<LiveTable> {
+    read(libc::NFPROTO_IPV6, table, true)
 }
 
 /// [`read_table`] without fingerprints (every rule's is 0), for counters only: a tenth of the
 /// work per rule.
 pub fn read_counters(table: &str) -> io::Result<LiveTable> {
-    read(table, false)
+    read(libc::NFPROTO_IPV4, table, false)
 }
 
-fn read(table: &str, fingerprints: bool) -> io::Result<LiveTable> {
+fn read(family: i32, table: &str, fingerprints: bool) -> io::Result<LiveTable> {
     let socket = Socket::open()?;
     socket.size_buffers(1 << 16, 4 << 20)?;
     let mut seq = Seq(0);
     for _ in 0..READ_TRIES {
         let before = genid(&socket, &mut seq)?;
-        let mut live = read_once(&socket, &mut seq, table, fingerprints)?;
+        let mut live = read_once(&socket, &mut seq, family, table, fingerprints)?;
         if genid(&socket, &mut seq)? == before {
             live.genid = before;
             return Ok(live);
@@ -297,12 +309,13 @@ fn read(table: &str, fingerprints: bool) -> io::Result<LiveTable> {
 fn read_once(
     socket: &Socket,
     seq: &mut Seq,
+    family: i32,
     table: &str,
     fingerprints: bool,
 ) -> io::Result<LiveTable> {
     let name = cstring(table);
     let mut live = LiveTable::default();
-    let answer = request(socket, libc::NFT_MSG_GETTABLE as u16, 0, seq.next(), |nlh| {
+    let answer = request(socket, family, libc::NFT_MSG_GETTABLE as u16, 0, seq.next(), |nlh| {
         // SAFETY: a table object with its name, written into the request, then freed.
         unsafe {
             let t = sys::nftnl_table_alloc();
@@ -332,15 +345,20 @@ fn read_once(
     }
 
     for ty in [NFT_MSG_GETOBJ, NFT_MSG_GETFLOWTABLE] {
-        let dumped =
-            request(socket, ty, libc::NLM_F_DUMP as u16, seq.next(), |_| {})?.unwrap_or_default();
-        live.objects += dumped.iter().filter(|m| first_string_attr_is(m, table)).count();
+        let dumped = request(socket, family, ty, libc::NLM_F_DUMP as u16, seq.next(), |_| {})?
+            .unwrap_or_default();
+        live.objects += dumped.iter().filter(|m| first_string_attr_is(m, family, table)).count();
     }
 
     // Sets first: a rule's fingerprint needs its anonymous sets' contents.
     let mut anon: HashMap<String, u64> = HashMap::new();
-    let sets =
-        request(socket, libc::NFT_MSG_GETSET as u16, libc::NLM_F_DUMP as u16, seq.next(), |nlh| {
+    let sets = request(
+        socket,
+        family,
+        libc::NFT_MSG_GETSET as u16,
+        libc::NLM_F_DUMP as u16,
+        seq.next(),
+        |nlh| {
             // SAFETY: a set object naming the table, written into the request, then freed.
             unsafe {
                 let s = sys::nftnl_set_alloc();
@@ -348,11 +366,12 @@ fn read_once(
                 sys::nftnl_set_nlmsg_build_payload(nlh, s);
                 sys::nftnl_set_free(s);
             }
-        })?
-        .unwrap_or_default();
+        },
+    )?
+    .unwrap_or_default();
     for msg in &sets {
-        let Some(mut set) = parse_set(msg, table)? else { continue };
-        set.elems = read_elems(socket, seq, table, &set.name)?;
+        let Some(mut set) = parse_set(msg, family, table)? else { continue };
+        set.elems = read_elems(socket, seq, family, table, &set.name)?;
         if set.anonymous {
             anon.insert(set.name.clone(), set_fingerprint(set.shape, &set.elems));
         } else {
@@ -363,6 +382,7 @@ fn read_once(
 
     let chains = request(
         socket,
+        family,
         libc::NFT_MSG_GETCHAIN as u16,
         libc::NLM_F_DUMP as u16,
         seq.next(),
@@ -370,7 +390,7 @@ fn read_once(
     )?
     .unwrap_or_default();
     for msg in &chains {
-        if let Some(chain) = parse_chain(msg, table)? {
+        if let Some(chain) = parse_chain(msg, family, table)? {
             live.chains.push(chain);
         }
     }
@@ -393,7 +413,9 @@ fn read_once(
                 let parts = crate::parallel::map(rules.chunks(per).collect(), |part| {
                     let mut text = vec![0u8; 4096];
                     part.iter()
-                        .map(|msg| parse_rule(msg, table, anon, fingerprints.then_some(&mut text)))
+                        .map(|msg| {
+                            parse_rule(msg, family, table, anon, fingerprints.then_some(&mut text))
+                        })
                         .collect::<io::Result<Vec<_>>>()
                 });
                 let mut chain = Vec::with_capacity(rules.len());
@@ -411,6 +433,7 @@ fn read_once(
             let chain = cstring(chain);
             let rules = request(
                 socket,
+                family,
                 libc::NFT_MSG_GETRULE as u16,
                 libc::NLM_F_DUMP as u16,
                 seq.next(),
@@ -449,7 +472,7 @@ fn read_once(
     Ok(live)
 }
 
-fn parse_set(msg: &[u8], table: &str) -> io::Result<Option<LiveSet>> {
+fn parse_set(msg: &[u8], want: i32, table: &str) -> io::Result<Option<LiveSet>> {
     // SAFETY: parse of a complete message we own into a fresh set; strings copied; freed.
     unsafe {
         let s = sys::nftnl_set_alloc();
@@ -470,7 +493,7 @@ fn parse_set(msg: &[u8], table: &str) -> io::Result<Option<LiveSet>> {
             get(sys::NFTNL_SET_DATA_LEN),
         );
         sys::nftnl_set_free(s);
-        if t.as_deref() != Some(table) || family != libc::NFPROTO_IPV4 as u32 {
+        if t.as_deref() != Some(table) || family != want as u32 {
             return Ok(None);
         }
         let anonymous = flags & libc::NFT_SET_ANONYMOUS as u32 != 0;
@@ -478,10 +501,17 @@ fn parse_set(msg: &[u8], table: &str) -> io::Result<Option<LiveSet>> {
     }
 }
 
-fn read_elems(socket: &Socket, seq: &mut Seq, table: &str, set: &str) -> io::Result<Vec<Elem>> {
+fn read_elems(
+    socket: &Socket,
+    seq: &mut Seq,
+    family: i32,
+    table: &str,
+    set: &str,
+) -> io::Result<Vec<Elem>> {
     let (t, n) = (cstring(table), cstring(set));
     let answers = request(
         socket,
+        family,
         libc::NFT_MSG_GETSETELEM as u16,
         libc::NLM_F_DUMP as u16,
         seq.next(),
@@ -562,7 +592,7 @@ unsafe fn read_elem(e: *mut sys::nftnl_set_elem) -> Elem {
     }
 }
 
-fn parse_chain(msg: &[u8], table: &str) -> io::Result<Option<LiveChain>> {
+fn parse_chain(msg: &[u8], want: i32, table: &str) -> io::Result<Option<LiveChain>> {
     // SAFETY: parse of a complete message we own into a fresh chain; strings copied; freed.
     unsafe {
         let c = sys::nftnl_chain_alloc();
@@ -583,7 +613,7 @@ fn parse_chain(msg: &[u8], table: &str) -> io::Result<Option<LiveChain>> {
             )
         });
         sys::nftnl_chain_free(c);
-        if t.as_deref() != Some(table) || family != libc::NFPROTO_IPV4 as u32 {
+        if t.as_deref() != Some(table) || family != want as u32 {
             return Ok(None);
         }
         Ok(Some(LiveChain { name: name.unwrap_or_default(), base, rules: Vec::new() }))
@@ -614,8 +644,8 @@ fn nul_str(value: &[u8]) -> &[u8] {
 /// A rule's chain, handle, comment and first counter, read straight from the message's
 /// attributes (`NFTA_RULE_*`, `NFTA_LIST_ELEM`, `NFTA_EXPR_*`, `NFTA_COUNTER_*`): what `stats`
 /// needs, without libnftnl's parse of every expression.
-fn parse_rule_counters(msg: &[u8], table: &str) -> Option<(String, LiveRule)> {
-    if msg.len() < 20 || msg[16] != libc::NFPROTO_IPV4 as u8 {
+fn parse_rule_counters(msg: &[u8], family: i32, table: &str) -> Option<(String, LiveRule)> {
+    if msg.len() < 20 || msg[16] != family as u8 {
         return None;
     }
     let (mut t, mut chain, mut handle, mut comment, mut counter) = (None, None, 0, None, None);
@@ -660,12 +690,13 @@ fn parse_rule_counters(msg: &[u8], table: &str) -> Option<(String, LiveRule)> {
 
 fn parse_rule(
     msg: &[u8],
+    want: i32,
     table: &str,
     anon: &HashMap<String, u64>,
     mut text: Option<&mut Vec<u8>>,
 ) -> io::Result<Option<(String, LiveRule)>> {
     if text.is_none() {
-        return Ok(parse_rule_counters(msg, table));
+        return Ok(parse_rule_counters(msg, want, table));
     }
     // SAFETY: parse of a complete message we own into a fresh rule; its expressions read
     // through an iterator while the rule lives; strings copied; freed.
@@ -713,7 +744,7 @@ fn parse_rule(
         }
         sys::nftnl_expr_iter_destroy(iter);
         sys::nftnl_rule_free(r);
-        if t.as_deref() != Some(table) || family != libc::NFPROTO_IPV4 as u32 {
+        if t.as_deref() != Some(table) || family != want as u32 {
             return Ok(None);
         }
         // A fingerprinted rule is compared by its fingerprint, which holds the comment.
