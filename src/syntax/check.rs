@@ -322,13 +322,15 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
                 format!("unknown or unsupported target `{}`", shown(s)),
                 w.span,
             );
-            d = match names::closest(s, names::TARGETS) {
-                Some(c) => d.with_help(format!("did you mean `{c}`? (targets are case-sensitive)")),
-                None => d.with_help(
-                    "supported targets: ACCEPT, DROP, REJECT, LOG, RETURN, DNAT, SNAT, MASQUERADE, \
-                     MASQUERADE-ONCE, REDIRECT, NETMAP, COPY, TCPMSS, MARK, CONNMARK, NFLOG, or a subgroup such as \
-                     FWD_C_name",
-                ),
+            d = match (crate::refused::target(s), names::closest(s, names::TARGETS)) {
+                (Some(r), _) => d.with_label("refused: see docs/refused.md").with_help(r.help()),
+                (None, Some(c)) => {
+                    d.with_help(format!("did you mean `{c}`? (targets are case-sensitive)"))
+                }
+                (None, None) => d.with_help(format!(
+                    "supported targets: {}, or a subgroup such as FWD_C_name",
+                    names::TARGETS.join(", ")
+                )),
             };
             return Err(d);
         }

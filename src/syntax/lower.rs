@@ -357,9 +357,14 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
                     format!("unknown or unsupported match module `{}`", shown(m)),
                     ctx.span(v),
                 );
-                d = d.with_help(match names::closest(m, &names::MODULES) {
-                    Some(c) => format!("did you mean `{c}`?"),
-                    None => format!(
+                let refused = crate::refused::module(m);
+                if refused.is_some() {
+                    d = d.with_label("refused: see docs/refused.md");
+                }
+                d = d.with_help(match (refused, names::closest(m, &names::MODULES)) {
+                    (Some(r), _) => r.help(),
+                    (None, Some(c)) => format!("did you mean `{c}`?"),
+                    (None, None) => format!(
                         "overlayfw translates these modules: {}; a rule needing `{}` cannot be compiled exactly",
                         names::MODULES.join(", "),
                         shown(m)

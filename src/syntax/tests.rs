@@ -739,7 +739,9 @@ fn e005_unknown_target() {
     let d = check("INPUT -j accept", Code::E005, "unknown or unsupported target `accept`", 10);
     assert_eq!(d.help.as_deref(), Some("did you mean `ACCEPT`? (targets are case-sensitive)"));
     let d = check("INPUT -j TPROXY", Code::E005, "unknown or unsupported target `TPROXY`", 10);
-    assert!(d.help.as_deref().is_some_and(|h| h.starts_with("supported targets")));
+    assert!(d.help.as_deref().is_some_and(|h| h.contains("; instead: DNAT to the proxy")));
+    let d = check("INPUT -j FROB", Code::E005, "unknown or unsupported target `FROB`", 10);
+    assert!(d.help.as_deref().is_some_and(|h| h.starts_with("supported targets: ACCEPT,")));
     check("INPUT -j SECMARK", Code::E005, "unknown or unsupported target `SECMARK`", 10);
 }
 
