@@ -134,6 +134,10 @@ fn action_text(out: &mut String, a: &Action) {
         Action::Tcpmss(Mss::ClampToPmtu) => write!(out, "tcpmss clamp to pmtu"),
         Action::Tcpmss(Mss::Set(mss)) => write!(out, "tcpmss set {mss}"),
         Action::Dup { to } => write!(out, "dup to {to}"),
+        Action::Dscp(n) => write!(out, "dscp set {n}"),
+        Action::Classify(c) => write!(out, "priority set {:x}:{:x}", c >> 16, c & 0xffff),
+        Action::Audit => write!(out, "audit"),
+        Action::Queue(q) => write!(out, "queue {}", q.nft()),
         Action::DnatMap { proto, entries } => {
             let entries = entries.iter().map(|&(port, addr, to_port)| match to_port {
                 Some(p) => format!("{port}: {addr}:{p}"),

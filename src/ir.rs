@@ -535,6 +535,16 @@ pub enum Action {
     },
     /// NFLOG: the packet to a netlink log group (non-terminating). Boxed, as [`Match::Tuple`].
     Nflog(Box<Nflog>),
+    /// DSCP: the IP header's DSCP field becomes this (non-terminating): `ip dscp set N`.
+    Dscp(u8),
+    /// CLASSIFY: the packet's priority (tc class) becomes `MAJOR << 16 | MINOR`
+    /// (non-terminating): `meta priority set MAJOR:MINOR`.
+    Classify(u32),
+    /// AUDIT: an audit record of the packet (non-terminating): `log level audit`. xt_AUDIT's
+    /// `--type` is not part of the kernel's record.
+    Audit,
+    /// NFQUEUE: the packet to a userspace queue (a verdict): `queue num …`.
+    Queue(Queue),
     /// Mirror a copy to this address (non-terminating).
     Dup {
         to: Ipv4Addr,
@@ -548,6 +558,37 @@ pub enum Action {
     },
     /// Optimizer output only: see [`Vmap`]. Boxed, as [`Match::Tuple`].
     Vmap(Box<Vmap>),
+}
+
+/// Where an [`Action::Queue`] sends a packet: one of the queues `first..=last` (by a hash of
+/// the flow, or by CPU with `fanout`); `bypass`: accept it when no program listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Queue {
+    pub first: u16,
+    pub last: u16,
+    pub bypass: bool,
+    pub fanout: bool,
+}
+
+impl Queue {
+    /// nft's words after `queue` (`num 1-3 bypass,fanout`), as nft 1.0.6 lists them.
+    pub fn nft(&self) -> String {
+        let mut out = if self.first == self.last {
+            format!("num {}", self.first)
+        } else {
+            format!("num {}-{}", self.first, self.last)
+        };
+        let flags: Vec<&str> = [(self.bypass, "bypass"), (self.fanout, "fanout")]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, w)| w)
+            .collect();
+        if !flags.is_empty() {
+            out.push(' ');
+            out.push_str(&flags.join(","));
+        }
+        out
+    }
 }
 
 /// What an [`Action::Nflog`] sends: `log [prefix P] group G [snaplen N] [queue-threshold T]`.
@@ -643,6 +684,10 @@ impl Action {
             | Action::Mark { .. }
             | Action::MarkCopy { .. }
             | Action::Nflog(_)
+            | Action::Dscp(_)
+            | Action::Classify(_)
+            | Action::Audit
+            | Action::Queue(_)
             | Action::Vmap { .. } => Class::Filter,
         }
     }
@@ -664,6 +709,7 @@ impl Action {
                 | Action::Redirect { .. }
                 | Action::NetmapDnat { .. }
                 | Action::NetmapSnat { .. }
+                | Action::Queue(_)
                 | Action::Vmap(_)
         )
     }
@@ -700,6 +746,10 @@ impl Action {
             Action::Mark { ct: false, .. } => "MARK",
             Action::Mark { ct: true, .. } | Action::MarkCopy { .. } => "CONNMARK",
             Action::Nflog(_) => "NFLOG",
+            Action::Dscp(_) => "DSCP",
+            Action::Classify(_) => "CLASSIFY",
+            Action::Audit => "AUDIT",
+            Action::Queue(_) => "NFQUEUE",
         }
     }
 }

@@ -417,6 +417,46 @@ fn action_expr(a: &Action) -> Value {
         Action::MarkCopy { to_ct } => {
             json!({"mangle": {"key": mark_key(*to_ct), "value": mark_key(!*to_ct)}})
         }
+        // Values as nft lists them: a DSCP by class name, a priority as `none`, `root` or
+        // `MAJOR:MINOR` in hex, the queue flags as one word or a list.
+        Action::Dscp(n) => {
+            let n = u32::from(*n);
+            let value = dscp_name(n).map_or_else(|| json!(n), |s| json!(s));
+            json!({"mangle": {"key": {"payload": {"protocol": "ip", "field": "dscp"}}, "value": value}})
+        }
+        Action::Classify(c) => {
+            let value = match *c {
+                0 => "none".to_string(),
+                u32::MAX => "root".to_string(),
+                c => format!("{:x}:{:x}", c >> 16, c & 0xffff),
+            };
+            json!({"mangle": {"key": {"meta": {"key": "priority"}}, "value": value}})
+        }
+        Action::Audit => json!({"log": {"level": "audit"}}),
+        Action::Queue(q) => {
+            let mut o = serde_json::Map::new();
+            let num = if q.first == q.last {
+                json!(q.first)
+            } else {
+                json!({"range": [q.first, q.last]})
+            };
+            o.insert("num".into(), num);
+            let flags: Vec<&str> = [(q.bypass, "bypass"), (q.fanout, "fanout")]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, w)| w)
+                .collect();
+            match flags.as_slice() {
+                [] => {}
+                [one] => {
+                    o.insert("flags".into(), json!(one));
+                }
+                many => {
+                    o.insert("flags".into(), json!(many));
+                }
+            }
+            json!({ "queue": o })
+        }
         Action::Accept => json!({"accept": null}),
         Action::Drop => json!({"drop": null}),
         Action::Return => json!({"return": null}),

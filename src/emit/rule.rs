@@ -540,6 +540,16 @@ fn push_action(out: &mut String, action: &Action) {
                 let _ = write!(out, " queue-threshold {t}");
             }
         }
+        Action::Dscp(n) => {
+            let _ = write!(out, "ip dscp set 0x{n:02x}");
+        }
+        Action::Classify(c) => {
+            let _ = write!(out, "meta priority set {:x}:{:x}", c >> 16, c & 0xffff);
+        }
+        Action::Audit => out.push_str("log level audit"),
+        Action::Queue(q) => {
+            let _ = write!(out, "queue {}", q.nft());
+        }
         Action::MarkCopy { to_ct: true } => out.push_str("ct mark set meta mark"),
         Action::MarkCopy { to_ct: false } => out.push_str("meta mark set ct mark"),
         Action::Accept => out.push_str("accept"),

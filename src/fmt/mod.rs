@@ -332,6 +332,32 @@ fn target_options<'s>(words: &mut Vec<String>, kind: &TargetKind, at: impl Fn(Sp
         TargetKind::Mark { written, .. } => {
             words.extend(written.iter().map(|s| at(*s).to_string()))
         }
+        TargetKind::Dscp { written, .. } => words.push(at(*written).to_string()),
+        TargetKind::Classify(class) => {
+            words.push(format!(
+                "{} {:x}:{:x}",
+                Opt::SetClass.canonical(),
+                class >> 16,
+                class & 0xffff
+            ));
+        }
+        TargetKind::Audit { kind } => {
+            let name = ["accept", "drop", "reject"].get(usize::from(*kind)).unwrap_or(&"drop");
+            words.push(format!("{} {name}", Opt::AuditType.canonical()));
+        }
+        TargetKind::Nfqueue { first, last, bypass, fanout, balance } => {
+            if *balance {
+                words.push(format!("{} {first}:{last}", Opt::QueueBalance.canonical()));
+            } else if *first != 0 {
+                words.push(format!("{} {first}", Opt::QueueNum.canonical()));
+            }
+            if *bypass {
+                words.push(Opt::QueueBypass.canonical().to_string());
+            }
+            if *fanout {
+                words.push(Opt::QueueCpuFanout.canonical().to_string());
+            }
+        }
         TargetKind::Copy { from, to, bidirectional } => {
             words.push(format!("{} {}", Opt::From.canonical(), at(from.span)));
             words.push(format!("{} {}", Opt::To.canonical(), at(to.span)));

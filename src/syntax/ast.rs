@@ -310,6 +310,27 @@ pub enum TargetKind {
         size: Option<u32>,
         threshold: Option<u16>,
     },
+    /// `DSCP --set-dscp N` or `--set-dscp-class C`: the DSCP value; `written`: the option as
+    /// written, which `fmt` prints.
+    Dscp {
+        value: u8,
+        written: Span,
+    },
+    /// `CLASSIFY --set-class MAJOR:MINOR`: `MAJOR << 16 | MINOR`.
+    Classify(u32),
+    /// `AUDIT --type accept|drop|reject` (0, 1, 2): only `fmt` reads the type.
+    Audit {
+        kind: u8,
+    },
+    /// `NFQUEUE`: queues `first..=last` (`--queue-num N`: N..=N; neither: 0), `balance` when
+    /// written `--queue-balance`.
+    Nfqueue {
+        first: u16,
+        last: u16,
+        bypass: bool,
+        fanout: bool,
+        balance: bool,
+    },
     /// `COPY --from IF --to ADDR [--bidirectional]`.
     Copy {
         from: Spanned<Value<String>>,

@@ -290,6 +290,10 @@ enum Base {
     Tcpmss,
     Mark { ct: bool },
     Nflog,
+    Dscp,
+    Classify,
+    Audit,
+    Nfqueue,
 }
 
 fn base_target(w: &Spanned<String>) -> Res<Base> {
@@ -310,6 +314,10 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
         "MARK" => Base::Mark { ct: false },
         "CONNMARK" => Base::Mark { ct: true },
         "NFLOG" => Base::Nflog,
+        "DSCP" => Base::Dscp,
+        "CLASSIFY" => Base::Classify,
+        "AUDIT" => Base::Audit,
+        "NFQUEUE" => Base::Nfqueue,
         s if names::SUBGROUP_PREFIXES
             .iter()
             .any(|(pre, _)| s.strip_prefix(pre).is_some_and(names::is_subgroup_tail)) =>
@@ -486,6 +494,86 @@ pub(super) fn target(
                 range: num(Opt::NflogRange),
                 size: num(Opt::NflogSize),
                 threshold: num(Opt::NflogThreshold).map(|n| n as u16),
+            }
+        }
+        Base::Dscp => {
+            let num = |o: Opt| {
+                find(o).and_then(|i| match i.val {
+                    Val::Num(n) => Some((n as u8, i)),
+                    _ => None,
+                })
+            };
+            match (num(Opt::SetDscp), num(Opt::SetDscpClass)) {
+                (Some(_), Some((_, c))) => {
+                    diags.push(
+                        e008(
+                            "DSCP takes `--set-dscp` or `--set-dscp-class`, not both".to_string(),
+                            c.name_span,
+                        )
+                        .with_help("keep one of them"),
+                    );
+                    return None;
+                }
+                (Some((value, i)), None) | (None, Some((value, i))) => {
+                    TargetKind::Dscp { value, written: i.span }
+                }
+                (None, None) => {
+                    if !failed[Opt::SetDscp as usize] && !failed[Opt::SetDscpClass as usize] {
+                        diags.extend(missing(Opt::SetDscp, "--set-dscp", "0x2e"));
+                    }
+                    return None;
+                }
+            }
+        }
+        Base::Classify => match find(Opt::SetClass).map(|i| &i.val) {
+            Some(Val::Num(n)) => TargetKind::Classify(*n),
+            _ => {
+                diags.extend(missing(Opt::SetClass, "--set-class", "1:10"));
+                return None;
+            }
+        },
+        // libxt_AUDIT makes `--type` mandatory; the kernel's record carries no type.
+        Base::Audit => match find(Opt::AuditType).map(|i| &i.val) {
+            Some(Val::Num(n)) => TargetKind::Audit { kind: *n as u8 },
+            _ => {
+                diags.extend(missing(Opt::AuditType, "--type", "drop"));
+                return None;
+            }
+        },
+        Base::Nfqueue => {
+            let num = find(Opt::QueueNum);
+            let balance = find(Opt::QueueBalance);
+            if let (Some(_), Some(b)) = (num, balance) {
+                diags.push(
+                    e008(
+                        "NFQUEUE takes `--queue-num` or `--queue-balance`, not both".to_string(),
+                        b.name_span,
+                    )
+                    .with_help("keep one of them"),
+                );
+                return None;
+            }
+            let (first, last) = match (num.map(|i| &i.val), balance.map(|i| (i, &i.val))) {
+                (Some(Val::Num(n)), _) => (*n, *n),
+                (_, Some((i, Val::NumRange(a, b)))) => {
+                    // libxt_NFQUEUE: the first queue no larger than the last.
+                    if a > b {
+                        diags.push(
+                            e008(format!("`--queue-balance {a}:{b}` runs backwards"), i.span)
+                                .with_help("write a range such as 0:3"),
+                        );
+                        return None;
+                    }
+                    (*a, *b)
+                }
+                _ => (0, 0),
+            };
+            TargetKind::Nfqueue {
+                first: first as u16,
+                last: last as u16,
+                bypass: flag(Opt::QueueBypass),
+                fanout: flag(Opt::QueueCpuFanout),
+                balance: balance.is_some(),
             }
         }
         Base::Mark { ct } => {

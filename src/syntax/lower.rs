@@ -449,11 +449,31 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::NumRange(lo, hi)
         }
+        ValueKind::ClassId => {
+            // As libxt_CLASSIFY reads it: `%x:%x`, each half at most ffff.
+            let text = v.as_str();
+            let half = |h: &str| {
+                (!h.is_empty() && h.len() <= 4 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .then(|| u32::from_str_radix(h, 16).ok())
+                    .flatten()
+            };
+            match text.split_once(':').and_then(|(a, b)| Some((half(a)?, half(b)?))) {
+                Some((major, minor)) => Val::Num((major << 16) | minor),
+                None => {
+                    return Err(e008(
+                        format!("`{}` is not a traffic class MAJOR:MINOR", shown(text)),
+                        ctx.span(v),
+                    )
+                    .with_help("write two hexadecimal numbers up to ffff, such as 1:10"));
+                }
+            }
+        }
         ValueKind::Name { .. } => {
             let (list, what) = match opt {
                 Opt::PktType => (names::PKT_TYPES, "packet type"),
                 Opt::CtDir => (names::CT_DIRS, "conntrack direction"),
                 Opt::StatMode => (names::STAT_MODES, "statistic mode"),
+                Opt::AuditType => (names::AUDIT_TYPES, "audit type"),
                 _ => (names::DSCP_CLASSES, "DiffServ class"),
             };
             let w = v.as_str();

@@ -46,6 +46,10 @@ pub(super) const TARGETS: &[&str] = &[
     "MARK",
     "CONNMARK",
     "NFLOG",
+    "DSCP",
+    "CLASSIFY",
+    "AUDIT",
+    "NFQUEUE",
 ];
 
 /// Match modules we support (`-m NAME`): those of the options table, in its order, then the
@@ -69,6 +73,9 @@ pub(super) const PKT_TYPES: &[(&str, u8)] = &[("unicast", 0), ("broadcast", 1), 
 
 /// `-m conntrack --ctdir` names (any case) with nft's `ct direction` value.
 pub(super) const CT_DIRS: &[(&str, u8)] = &[("ORIGINAL", 0), ("REPLY", 1)];
+
+/// `-j AUDIT --type` names (any case, as libxt_AUDIT); the kernel records none of them.
+pub(super) const AUDIT_TYPES: &[(&str, u8)] = &[("accept", 0), ("drop", 1), ("reject", 2)];
 
 /// `-m dscp --dscp-class` names (any case, as iptables) with their DSCP value.
 pub(super) const DSCP_CLASSES: &[(&str, u8)] = &[

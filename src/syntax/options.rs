@@ -99,10 +99,20 @@ pub(crate) enum Opt {
     CtReplDstPort,
     CtDir,
     CtExpire,
+    // -- helper C: DSCP, CLASSIFY, AUDIT, NFQUEUE targets; -m dccp; -m time.
+    SetDscp,
+    SetDscpClass,
+    SetClass,
+    AuditType,
+    QueueNum,
+    QueueBalance,
+    QueueBypass,
+    QueueCpuFanout,
+    // -- end helper C.
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::CtExpire as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::QueueCpuFanout as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,6 +176,8 @@ pub(crate) enum ValueKind {
     CtStatus,
     /// One IPv4 address or network, the mask a length or dotted (`--ctorigsrc`).
     CtAddr,
+    /// A CLASSIFY class `MAJOR:MINOR`, each hexadecimal up to ffff.
+    ClassId,
     /// A name checked in Rust (`--pkt-type`, `--dscp-class`); `sample` is one.
     Name {
         sample: &'static str,
@@ -220,6 +232,7 @@ impl ValueKind {
             ValueKind::CtStatus => " ASSURED",
             ValueKind::CtAddr => " 10.0.0.0/8",
             ValueKind::AddrTypes => " LOCAL",
+            ValueKind::ClassId => " 1:10",
             ValueKind::RejectType => " tcp-reset",
             ValueKind::LogLevel => " warning",
             ValueKind::To => " 10.0.0.1:80",
@@ -317,6 +330,8 @@ const BASE: OptDesc = OptDesc {
 };
 
 /// Every option, in `Opt` order (`syntax::tests` checks it).
+// A `const`, not a `static`: `BY_RULE` reads it at compile time; uses are promoted, not copied.
+#[allow(clippy::large_const_arrays)]
 pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
     OptDesc {
         opt: Opt::In,
@@ -1165,6 +1180,76 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         wants: "a number of seconds or a range such as 10:60",
         ..BASE
     },
+    // -- helper C: DSCP, CLASSIFY, AUDIT, NFQUEUE targets; -m dccp; -m time.
+    OptDesc {
+        opt: Opt::SetDscp,
+        spellings: &["--set-dscp"],
+        rule: G::o_set_dscp,
+        targets: Some(&["DSCP"]),
+        value: ValueKind::Num { max: 63 },
+        wants: "a DSCP value from 0 to 63 such as 0x2e",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SetDscpClass,
+        spellings: &["--set-dscp-class"],
+        rule: G::o_set_dscp_class,
+        targets: Some(&["DSCP"]),
+        value: ValueKind::Name { sample: " EF" },
+        wants: "a DiffServ class such as EF, AF41, CS1 or BE",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SetClass,
+        spellings: &["--set-class"],
+        rule: G::o_set_class,
+        targets: Some(&["CLASSIFY"]),
+        value: ValueKind::ClassId,
+        wants: "a traffic class MAJOR:MINOR in hexadecimal such as 1:10",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::AuditType,
+        spellings: &["--type"],
+        rule: G::o_audit_type,
+        targets: Some(&["AUDIT"]),
+        value: ValueKind::Name { sample: " drop" },
+        wants: "an audit type: accept, drop or reject",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::QueueNum,
+        spellings: &["--queue-num"],
+        rule: G::o_queue_num,
+        targets: Some(&["NFQUEUE"]),
+        value: ValueKind::Num { max: 65535 },
+        wants: "a queue number from 0 to 65535",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::QueueBalance,
+        spellings: &["--queue-balance"],
+        rule: G::o_queue_balance,
+        targets: Some(&["NFQUEUE"]),
+        value: ValueKind::NumRange { max: 65535 },
+        wants: "a range of queue numbers such as 0:3",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::QueueBypass,
+        spellings: &["--queue-bypass"],
+        rule: G::o_queue_bypass,
+        targets: Some(&["NFQUEUE"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::QueueCpuFanout,
+        spellings: &["--queue-cpu-fanout"],
+        rule: G::o_queue_cpu_fanout,
+        targets: Some(&["NFQUEUE"]),
+        ..BASE
+    },
+    // -- end helper C.
 ];
 
 /// Grammar rule (as `usize`) → index in [`OPTIONS`], `u8::MAX` for rules that are no option:

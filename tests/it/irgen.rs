@@ -365,6 +365,25 @@ pub fn every_variant() -> Ruleset {
             let n = Nflog { group, prefix, snaplen, threshold };
             r.push(l.rule(vec![], Action::Nflog(Box::new(n))));
         }
+        for n in [0u8, 10, 0x2e, 63] {
+            r.push(l.rule(vec![], Action::Dscp(n)));
+        }
+        for c in [0u32, 0x0001_0010, 0xffff_0000, u32::MAX] {
+            r.push(l.rule(vec![], Action::Classify(c)));
+        }
+        r.push(l.rule(vec![], Action::Audit));
+        // Only where the kernel has nft_queue (netns::kernel_has_queue says why not).
+        if crate::netns::kernel_has_queue() {
+            for (first, last, bypass, fanout) in [
+                (0, 0, false, false),
+                (3, 3, true, false),
+                (0, 3, true, true),
+                (4, 5, false, false),
+            ] {
+                let q = overlayfw::ir::Queue { first, last, bypass, fanout };
+                r.push(l.rule(vec![iif("eth9")], Action::Queue(q)));
+            }
+        }
         r.push(l.rule(vec![], Action::MarkCopy { to_ct: true }));
         r.push(l.rule(vec![], Action::MarkCopy { to_ct: false }));
         r.push(l.rule(vec![], Action::Accept));

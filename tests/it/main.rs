@@ -29,6 +29,7 @@ mod persist;
 mod precommit;
 mod probes;
 mod properties;
+mod qos;
 mod readme;
 mod scene;
 mod tcpmss;

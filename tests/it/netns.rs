@@ -241,3 +241,39 @@ pub fn packets(listing: &serde_json::Value, comment: &str) -> Option<u64> {
     let rule = objects(listing, "rule").find(|r| r["comment"] == comment)?;
     rule["expr"].as_array()?.iter().find_map(|e| e.get("counter")?.get("packets")?.as_u64())
 }
+
+/// Whether this kernel has nft's queue expression (`CONFIG_NFT_QUEUE`, module `nft_queue`):
+/// probed once by loading a `queue` rule in a throw-away namespace. The development machine's
+/// kernel is built without it (the load fails with "No such file or directory"); Debian's
+/// kernels ship the module. Needs root: call after [`require_root`].
+pub fn kernel_has_queue() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        let ns = Netns::new();
+        let probe = "table ip probe {\n\tchain c {\n\t\ttype filter hook input priority 0;\n\t\tqueue num 0 bypass\n\t}\n}\n";
+        match ns.nft_load(probe) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!(
+                    "note: this kernel cannot load nft's `queue` (CONFIG_NFT_QUEUE unset or \
+                     module nft_queue missing): {e}"
+                );
+                false
+            }
+        }
+    })
+}
+
+/// Whether a rules file can load into this kernel: `false`, with the reason printed, for one
+/// that uses `-j NFQUEUE` where the kernel lacks nft's queue expression.
+pub fn loadable(path: &std::path::Path) -> bool {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    if text.contains("NFQUEUE") && !kernel_has_queue() {
+        eprintln!(
+            "skipping {} in this kernel test: it uses NFQUEUE and the kernel has no nft_queue",
+            path.display()
+        );
+        return false;
+    }
+    true
+}

@@ -194,6 +194,17 @@ pub(crate) enum Expr {
     Hton16,
     /// `exthdr write tcpopt reg 1 => 2b @ 2 + 2`: the size of the TCP MSS option.
     WriteMss,
+    /// `payload write reg 1 => 2b @ network header + 0 csum_type 1 csum_off 10`: the IP
+    /// header's first two bytes (DSCP), the header checksum updated.
+    WriteIpHead16,
+    /// `meta set priority with reg 1`.
+    SetPriority,
+    /// `queue num N total T flags F` (`NFT_QUEUE_FLAG_*`).
+    Queue {
+        num: u16,
+        total: u16,
+        flags: u16,
+    },
 }
 
 /// Register numbers (`NFT_REG_1`..`NFT_REG_4`, `NFT_REG32_01`).
@@ -1098,6 +1109,29 @@ impl RuleCx<'_, '_> {
                 self.load_mark(!*to_ct);
                 self.exprs.push(Expr::SetMark { ct: *to_ct });
             }
+            // As nft 1.0.6 lowers `ip dscp set N`: the version/IHL byte and the ECN bits
+            // kept, the DSCP bits replaced, written back with the checksum fixed.
+            Action::Dscp(n) => {
+                self.exprs.push(Expr::Payload {
+                    base: Base::Network,
+                    offset: 0,
+                    len: 2,
+                    dreg: REG_1,
+                });
+                self.exprs.push(Expr::Bitwise { mask: vec![0xff, 0x03], xor: vec![0, *n << 2] });
+                self.exprs.push(Expr::WriteIpHead16);
+            }
+            Action::Classify(c) => {
+                self.exprs.push(Expr::Immediate { dreg: REG_1, data: c.to_ne_bytes().to_vec() });
+                self.exprs.push(Expr::SetPriority);
+            }
+            // `log level audit` (NFT_LOGLEVEL_AUDIT).
+            Action::Audit => self.exprs.push(Expr::Log { prefix: None, level: Some(8) }),
+            Action::Queue(q) => self.exprs.push(Expr::Queue {
+                num: q.first,
+                total: q.last - q.first + 1,
+                flags: u16::from(q.bypass) | (u16::from(q.fanout) << 1),
+            }),
             // As nft 1.0.6 lowers `tcp option maxseg size set rt mtu` / `… set N`.
             Action::Tcpmss(Mss::ClampToPmtu) => {
                 self.exprs.extend([Expr::RtTcpmss, Expr::Hton16, Expr::WriteMss]);
