@@ -91,6 +91,10 @@ fn match_text(out: &mut String, rs: &Ruleset, m: &Match) {
             }
         }
         Match::TcpSyn { neg } => write!(out, "{}tcp syn", not(*neg)),
+        Match::DccpType { neg, types } => {
+            let names = crate::emit::rule::dccp_type_names(*types);
+            write!(out, "{}dccp type {}", not(*neg), list(names.into_iter()))
+        }
         Match::TcpFlags { neg, mask, comp } => {
             write!(out, "{}tcp flags & {} == {}", not(*neg), flags(*mask), flags(*comp))
         }

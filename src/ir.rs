@@ -121,6 +121,7 @@ pub enum L4 {
     Udp,
     Udplite,
     Sctp,
+    Dccp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -318,6 +319,12 @@ pub enum Match {
         key: Key,
         neg: bool,
         cmp: Cmp,
+    },
+    /// iptables `-m dccp --dccp-types`: `dccp type { … }` (nft adds `meta l4proto dccp`); bit
+    /// `1 << t` for type `t` (0 request … 9 syncack, 10 what libxt_dccp calls INVALID).
+    DccpType {
+        neg: bool,
+        types: u16,
     },
     /// iptables `-m mac --mac-source`: `ether saddr` (nft adds `meta iiftype ether`).
     EtherSaddr {

@@ -268,6 +268,14 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
                 Cmp::Range(a, b) => matcher(op(*neg), left, json!({"range": [one(*a), one(*b)]})),
             }
         }
+        Match::DccpType { neg, types } => {
+            let names: Vec<Value> = super::rule::dccp_type_names(*types)
+                .into_iter()
+                .map(|n| n.parse::<u32>().map_or_else(|_| json!(n), |v| json!(v)))
+                .collect();
+            let right = if names.len() == 1 { names[0].clone() } else { json!({"set": names}) };
+            matcher(op(*neg), json!({"payload": {"protocol": "dccp", "field": "type"}}), right)
+        }
         Match::EtherSaddr { neg, addr: a } => {
             let mac = format!(
                 "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",

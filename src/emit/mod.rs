@@ -14,7 +14,7 @@
 //!   [`crate::nft::is_nft_keyword`], which the resolver uses to refuse or rename such names.
 
 pub mod json;
-mod rule;
+pub(crate) mod rule;
 
 use std::fmt::Write as _;
 

@@ -156,6 +156,16 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
                 }
             };
         }
+        Match::DccpType { neg, types } => {
+            let names = dccp_type_names(*types);
+            out.push_str("dccp type ");
+            out.push_str(if *neg { "!= " } else { "" });
+            if names.len() == 1 {
+                out.push_str(&names[0]);
+            } else {
+                let _ = write!(out, "{{ {} }}", names.join(", "));
+            }
+        }
         Match::EtherSaddr { neg, addr } => {
             let a = addr;
             let _ = write!(
@@ -217,6 +227,18 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
             let _ = write!(out, " {op} {value:#010x}");
         }
     }
+}
+
+/// nft's names of the DCCP types set in `types` (a type without a name, 10, as its number).
+pub(crate) fn dccp_type_names(types: u16) -> Vec<String> {
+    const NAMES: [&str; 10] = [
+        "request", "response", "data", "ack", "dataack", "closereq", "close", "reset", "sync",
+        "syncack",
+    ];
+    (0..16u16)
+        .filter(|t| types & (1 << t) != 0)
+        .map(|t| NAMES.get(usize::from(t)).map_or_else(|| t.to_string(), |n| (*n).to_string()))
+        .collect()
 }
 
 /// Milliseconds as an nft time: a number alone is seconds to nft, and it refuses a large one
@@ -407,6 +429,7 @@ pub(super) fn l4_name(proto: L4) -> &'static str {
         L4::Udp => "udp",
         L4::Udplite => "udplite",
         L4::Sctp => "sctp",
+        L4::Dccp => "dccp",
     }
 }
 

@@ -98,7 +98,7 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Set { .. } => 50,
         MatchKind::Mark { ct: false, .. } => 60,
         MatchKind::Mark { ct: true, .. } => 61,
-        MatchKind::Header { .. } => 62,
+        MatchKind::Header { .. } | MatchKind::DccpTypes(_) => 62,
         MatchKind::Mac(_) => 63,
         MatchKind::Owner { .. } => 64,
         MatchKind::AddrType { .. } => 65,
@@ -202,6 +202,7 @@ fn print_rule(src: &str, rule: &Rule) -> String {
             }
             MatchKind::IcmpType(t) => plain(Opt::Icmp, at(t.span).to_string()),
             MatchKind::Syn => plain(Opt::Syn, String::new()),
+            MatchKind::DccpTypes(_) => plain(Opt::DccpTypes, option_value(at(m.span)).to_string()),
             MatchKind::TcpFlags { .. } => {
                 plain(Opt::TcpFlags, option_value(at(m.span)).to_string())
             }

@@ -322,6 +322,11 @@ impl Resolver<'_> {
                     ext.push(Match::Value { key: ir_key, neg, cmp });
                 }
                 MatchKind::Mac(addr) => ext.push(Match::EtherSaddr { neg, addr: *addr }),
+                &MatchKind::DccpTypes(types) => {
+                    // nft reads the type from the DCCP header: it infers the protocol.
+                    implied = true;
+                    ext.push(Match::DccpType { neg, types });
+                }
                 &MatchKind::CtStatus(bits) => ext.push(Match::CtStatus { neg, bits }),
                 &MatchKind::CtAddr { repl, dst, net } => {
                     ext.push(Match::CtAddr { neg, repl, dst, net })
@@ -538,6 +543,7 @@ pub(super) fn l4_of(p: &Protocol) -> Option<ir::L4> {
         Protocol::Udp => Some(ir::L4::Udp),
         Protocol::Udplite => Some(ir::L4::Udplite),
         Protocol::Sctp => Some(ir::L4::Sctp),
+        Protocol::Number(33) => Some(ir::L4::Dccp),
         _ => None,
     }
 }

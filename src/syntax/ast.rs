@@ -150,6 +150,8 @@ pub enum MatchKind {
     CtStatus(u32),
     /// `--ctorigsrc` (`repl`: `--ctrepl…`, `dst`: `…dst`).
     CtAddr { repl: bool, dst: bool, net: ipnetwork::Ipv4Network },
+    /// `-m dccp --dccp-types`: the packet's DCCP type is one of these bits (1 << type).
+    DccpTypes(u16),
     /// `-m mac --mac-source`.
     Mac([u8; 6]),
     /// `-m statistic --mode random|nth` with its options (`probability` scaled to 2^31, as

@@ -188,20 +188,19 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             );
         }
         let needs: Option<(&[Protocol], &str)> = match it.opt.desc().needs_proto {
-            Some(ProtoNeed::Ports) => {
-                Some((&[Protocol::Tcp, Protocol::Udp, Protocol::Udplite, Protocol::Sctp], "tcp"))
-            }
+            Some(ProtoNeed::Ports) => Some((&PORT_PROTOCOLS, "tcp")),
             Some(ProtoNeed::Tcp) => Some((&[Protocol::Tcp], "tcp")),
             Some(ProtoNeed::Icmp) => Some((&[Protocol::Icmp], "icmp")),
             Some(ProtoNeed::Ah) => Some((&[Protocol::Number(51)], "ah")),
             Some(ProtoNeed::Esp) => Some((&[Protocol::Number(50)], "esp")),
+            Some(ProtoNeed::Dccp) => Some((&[Protocol::Number(33)], "dccp")),
             None => None,
         };
         if let Some((ok, add)) = needs
             && !proto.is_some_and(|p| ok.contains(p))
         {
             let wanted = if ok.len() > 1 {
-                "`-p tcp`, `udp`, `udplite` or `sctp`".to_string()
+                "`-p tcp`, `udp`, `udplite`, `sctp` or `dccp`".to_string()
             } else {
                 format!("`-p {add}`")
             };
@@ -223,6 +222,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
                 "udplite" => Some(Protocol::Udplite),
                 "icmp" => Some(Protocol::Icmp),
                 "sctp" => Some(Protocol::Sctp),
+                "dccp" => Some(Protocol::Number(33)),
                 _ => None,
             };
             if let Some(want) = implied
@@ -800,6 +800,10 @@ fn mark_target(
     ))
 }
 
+/// The protocols with ports (`--sport`, `--dport`, multiport): tcp, udp, udplite, sctp, dccp.
+const PORT_PROTOCOLS: [Protocol; 5] =
+    [Protocol::Tcp, Protocol::Udp, Protocol::Udplite, Protocol::Sctp, Protocol::Number(33)];
+
 /// The IP protocol number of a `-p`/`--ctproto` value (0 for `all`).
 fn proto_number(p: &Protocol) -> u8 {
     match p {
@@ -954,6 +958,7 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
                 MatchKind::Header { key, cmp }
             }
             (Opt::MacSource, Val::Mac(m)) => MatchKind::Mac(m),
+            (Opt::DccpTypes, Val::Num(mask)) => MatchKind::DccpTypes(mask as u16),
             (Opt::CtState | Opt::CtStatus, Val::Num(bits)) => MatchKind::CtStatus(bits),
             (Opt::CtOrigSrc, Val::Net(net)) => MatchKind::CtAddr { repl: false, dst: false, net },
             (Opt::CtOrigDst, Val::Net(net)) => MatchKind::CtAddr { repl: false, dst: true, net },

@@ -229,7 +229,10 @@ fn unknown_option(ctx: LineCtx<'_>, p: Pair<'_, G>) -> Diagnostic {
         }
         "-g" | "--goto" => Some("use `-j` to jump to a subgroup".to_string()),
         _ => {
-            let all: Vec<&str> = spellings().collect();
+            // A refused option is no fix for a typo.
+            let all: Vec<&str> = spellings()
+                .filter(|s| Opt::of_spelling(s).is_some_and(|o| o.desc().refused.is_none()))
+                .collect();
             names::closest(word, &all).map(|c| format!("did you mean `{c}`?"))
         }
     };
@@ -448,6 +451,22 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
                 ));
             }
             Val::NumRange(lo, hi)
+        }
+        ValueKind::DccpTypes => {
+            let mut mask = 0u32;
+            for name in v.as_str().split(',') {
+                match names::DCCP_TYPES.iter().position(|t| t.eq_ignore_ascii_case(name)) {
+                    Some(i) => mask |= 1 << i,
+                    None => {
+                        return Err(e008(
+                            format!("unknown DCCP packet type `{}`", shown(name)),
+                            ctx.span(v),
+                        )
+                        .with_help(format!("use {}", names::DCCP_TYPES.join(", "))));
+                    }
+                }
+            }
+            Val::Num(mask)
         }
         ValueKind::ClassId => {
             // As libxt_CLASSIFY reads it: `%x:%x`, each half at most ffff.

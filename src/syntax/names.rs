@@ -77,6 +77,12 @@ pub(super) const CT_DIRS: &[(&str, u8)] = &[("ORIGINAL", 0), ("REPLY", 1)];
 /// `-j AUDIT --type` names (any case, as libxt_AUDIT); the kernel records none of them.
 pub(super) const AUDIT_TYPES: &[(&str, u8)] = &[("accept", 0), ("drop", 1), ("reject", 2)];
 
+/// `-m dccp --dccp-types` names (any case, as libxt_dccp), by the kernel's type number.
+pub(crate) const DCCP_TYPES: &[&str] = &[
+    "REQUEST", "RESPONSE", "DATA", "ACK", "DATAACK", "CLOSEREQ", "CLOSE", "RESET", "SYNC",
+    "SYNCACK", "INVALID",
+];
+
 /// `-m dscp --dscp-class` names (any case, as iptables) with their DSCP value.
 pub(super) const DSCP_CLASSES: &[(&str, u8)] = &[
     ("BE", 0x00),
@@ -123,6 +129,7 @@ pub(super) const ADDR_TYPES: &[&str] = &[
 ];
 
 /// Modules named after a protocol; each needs `-p` of the same name (check.rs).
+/// (`dccp` is also the options table's, for `--dccp-types`, so it is listed there.)
 const PROTOCOL_MODULES: &[&str] = &["tcp", "udp", "udplite", "icmp", "sctp"];
 
 /// The `[A-Za-z0-9_-]+` tail of a subgroup name.

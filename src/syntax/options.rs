@@ -108,11 +108,13 @@ pub(crate) enum Opt {
     QueueBalance,
     QueueBypass,
     QueueCpuFanout,
+    DccpTypes,
+    DccpOption,
     // -- end helper C.
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::QueueCpuFanout as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::DccpOption as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,6 +180,8 @@ pub(crate) enum ValueKind {
     CtAddr,
     /// A CLASSIFY class `MAJOR:MINOR`, each hexadecimal up to ffff.
     ClassId,
+    /// A comma-separated list of DCCP packet types (`REQUEST,RESPONSE`).
+    DccpTypes,
     /// A name checked in Rust (`--pkt-type`, `--dscp-class`); `sample` is one.
     Name {
         sample: &'static str,
@@ -233,6 +237,7 @@ impl ValueKind {
             ValueKind::CtAddr => " 10.0.0.0/8",
             ValueKind::AddrTypes => " LOCAL",
             ValueKind::ClassId => " 1:10",
+            ValueKind::DccpTypes => " REQUEST",
             ValueKind::RejectType => " tcp-reset",
             ValueKind::LogLevel => " warning",
             ValueKind::To => " 10.0.0.1:80",
@@ -244,7 +249,7 @@ impl ValueKind {
 /// Protocols (`-p`) an option needs in the same rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ProtoNeed {
-    /// tcp, udp, udplite or sctp: the protocols with ports.
+    /// tcp, udp, udplite, sctp or dccp: the protocols with ports.
     Ports,
     Tcp,
     Icmp,
@@ -252,6 +257,8 @@ pub(crate) enum ProtoNeed {
     Ah,
     /// `-p esp` (50).
     Esp,
+    /// `-p dccp` (33).
+    Dccp,
 }
 
 /// Why an option we parse is not supported: the E002 label and help.
@@ -1249,6 +1256,34 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         targets: Some(&["NFQUEUE"]),
         ..BASE
     },
+    OptDesc {
+        opt: Opt::DccpTypes,
+        spellings: &["--dccp-types"],
+        rule: G::o_dccp_types,
+        module: Some("dccp"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Dccp),
+        value: ValueKind::DccpTypes,
+        wants: "DCCP packet types such as REQUEST,RESPONSE",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::DccpOption,
+        spellings: &["--dccp-option"],
+        rule: G::o_dccp_option,
+        module: Some("dccp"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Dccp),
+        value: ValueKind::Num { max: 255 },
+        refused: Some(Refusal {
+            label: "nft 1.0.6 has no match for a DCCP option",
+            help: "nft 1.0.6 cannot parse `dccp option` (and its kernel side needs \
+                   CONFIG_NFT_EXTHDR_DCCP); match `--dccp-types` or ports instead, or inspect \
+                   options in an IPS through `-j NFQUEUE`",
+        }),
+        wants: "a DCCP option number from 0 to 255",
+        ..BASE
+    },
     // -- end helper C.
 ];
 
@@ -1360,6 +1395,7 @@ mod tests {
             "statistic",
             "owner",
             "addrtype",
+            "dccp",
             "tcp",
             "udp",
             "udplite",

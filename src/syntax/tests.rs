@@ -766,20 +766,20 @@ fn e007_missing_module_or_protocol() {
     let d = check(
         "INPUT --dport 22 -j DROP",
         Code::E007,
-        "`--dport` needs `-p tcp`, `udp`, `udplite` or `sctp` in the same rule",
+        "`--dport` needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp` in the same rule",
         7,
     );
     assert_eq!(d.help.as_deref(), Some("add `-p tcp` before it"));
     check(
         "INPUT -p icmp --sport 22 -j DROP",
         Code::E007,
-        "`--sport` needs `-p tcp`, `udp`, `udplite` or `sctp`, not `-p icmp`",
+        "`--sport` needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp`, not `-p icmp`",
         15,
     );
     check(
         "INPUT ! -p tcp --dport 22 -j DROP",
         Code::E007,
-        "`--dport` needs `-p tcp`, `udp`, `udplite` or `sctp` in the same rule",
+        "`--dport` needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp` in the same rule",
         16,
     );
     let d = check(

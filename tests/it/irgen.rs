@@ -162,6 +162,9 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
     }
     for neg in [false, true] {
         ms.push(Match::EtherSaddr { neg, addr: [0x00, 0x11, 0x22, 0xaa, 0xbb, 0xcc] });
+        for types in [0b1u16, 0b11, 1 << 7, (1 << 8) | (1 << 9) | (1 << 10)] {
+            ms.push(Match::DccpType { neg, types });
+        }
         ms.push(Match::Random { neg, below: 214_748_365 });
         ms.push(Match::Nth { neg, every: 3, value: 1 });
         ms.push(Match::CtStatus { neg, bits: 0x04 });
@@ -218,7 +221,7 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
             ms.push(Match::Saddr { neg, addrs: addrs.clone() });
             ms.push(Match::Daddr { neg, addrs });
         }
-        for proto in [L4::Tcp, L4::Udp, L4::Udplite, L4::Sctp] {
+        for proto in [L4::Tcp, L4::Udp, L4::Udplite, L4::Sctp, L4::Dccp] {
             for dir in [Dir::Src, Dir::Dst] {
                 for ports in [
                     PortMatch::Ports(vec![(22, 22)].into()),

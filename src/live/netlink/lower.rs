@@ -241,6 +241,8 @@ pub(crate) enum Key {
     Verdict,
     /// `fib_addrtype` (38), 4 bytes, host byte order.
     FibAddrType,
+    /// `dccp_pkttype` (16), 1 byte (the type shifted left by one, as the header holds it).
+    DccpType,
 }
 
 impl Key {
@@ -253,6 +255,7 @@ impl Key {
             Key::Concat(fields) => fields.iter().fold(0, |id, f| (id << 6) | f.type_id()),
             Key::Verdict => 0xffff_ff00,
             Key::FibAddrType => 38,
+            Key::DccpType => 16,
         }
     }
 
@@ -265,6 +268,7 @@ impl Key {
             Key::Concat(fields) => fields.iter().map(|f| f.len().next_multiple_of(4)).sum(),
             Key::Verdict => 0,
             Key::FibAddrType => 4,
+            Key::DccpType => 1,
         }
     }
 
@@ -272,7 +276,7 @@ impl Key {
     pub(crate) fn byteorder(&self) -> u32 {
         match self {
             Key::Ipv4 | Key::Service => 2,
-            Key::Proto | Key::IcmpTypeCode | Key::Concat(_) | Key::Verdict => 0,
+            Key::Proto | Key::IcmpTypeCode | Key::Concat(_) | Key::Verdict | Key::DccpType => 0,
             Key::FibAddrType => 1,
         }
     }
@@ -728,6 +732,21 @@ impl RuleCx<'_, '_> {
                     self.exprs.push(Expr::Cmp(op(*neg), bytes.to_vec()));
                 }
             }
+            // As nft 1.0.6: the type is bits 1-4 of byte 8, compared shifted (`type << 1`).
+            Match::DccpType { neg, types } => {
+                self.l4_dependency(33);
+                self.payload(Base::Transport, 8, 1);
+                self.exprs.push(Expr::Bitwise { mask: vec![0x1e], xor: vec![0] });
+                let shifted: Vec<u8> =
+                    (0..16u8).filter(|t| types & (1 << t) != 0).map(|t| t << 1).collect();
+                if let [one] = shifted.as_slice() {
+                    self.exprs.push(Expr::Cmp(op(*neg), vec![*one]));
+                } else {
+                    let elems = shifted.iter().map(|t| Elem { key: vec![*t], ..Elem::default() });
+                    let set = self.anon_set(Key::DccpType, false, elems.collect());
+                    self.exprs.push(Expr::Lookup { set, inverted: *neg, dreg: None });
+                }
+            }
             Match::EtherSaddr { neg, addr } => {
                 // nft's dependency: the input device is an Ethernet one (ARPHRD_ETHER).
                 self.exprs.push(Expr::Meta { key: MetaKey::IifType, dreg: REG_1 });
@@ -1150,6 +1169,7 @@ fn l4_number(proto: L4) -> u8 {
         L4::Udp => 17,
         L4::Udplite => 136,
         L4::Sctp => 132,
+        L4::Dccp => 33,
     }
 }
 
