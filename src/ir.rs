@@ -320,6 +320,24 @@ pub enum Match {
         neg: bool,
         cmp: Cmp,
     },
+    /// iptables `-m time --datestart` (`ge`: `meta time >= secs`) and `--datestop` (`meta time
+    /// < secs`, the second after the last one that matches), seconds since the epoch.
+    MetaTime {
+        ge: bool,
+        secs: u64,
+    },
+    /// iptables `-m time --timestart/--timestop` (UTC): `meta hour lo-hi`, seconds after
+    /// midnight UTC, both included (`neg`: `!=`, for a range that wraps past midnight).
+    MetaHour {
+        neg: bool,
+        lo: u32,
+        hi: u32,
+    },
+    /// iptables `-m time --weekdays … --kerneltz`: `meta day { … }`, bit `d` for day `d` of
+    /// nft's numbering (0 Sunday … 6 Saturday), in the kernel's timezone.
+    MetaDay {
+        days: u8,
+    },
     /// iptables `-m dccp --dccp-types`: `dccp type { … }` (nft adds `meta l4proto dccp`); bit
     /// `1 << t` for type `t` (0 request … 9 syncack, 10 what libxt_dccp calls INVALID).
     DccpType {
@@ -595,6 +613,28 @@ impl Queue {
             out.push_str(&flags.join(","));
         }
         out
+    }
+}
+
+/// How nft writes a [`Match::MetaDay`]: one day, a run of days, or a set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DayForm {
+    One(u8),
+    Range(u8, u8),
+    Set(Vec<u8>),
+}
+
+impl DayForm {
+    /// The form of a day mask (bit `d`, 0 Sunday … 6 Saturday; not 0).
+    pub fn of(days: u8) -> DayForm {
+        let list: Vec<u8> = (0..7).filter(|d| days & (1 << d) != 0).collect();
+        match list.as_slice() {
+            [one] => DayForm::One(*one),
+            [first, .., last] if usize::from(last - first) + 1 == list.len() => {
+                DayForm::Range(*first, *last)
+            }
+            _ => DayForm::Set(list),
+        }
     }
 }
 

@@ -268,6 +268,22 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
                 Cmp::Range(a, b) => matcher(op(*neg), left, json!({"range": [one(*a), one(*b)]})),
             }
         }
+        // Numbers: nft takes them as UTC (diff::canon reads the listed texts back as numbers).
+        Match::MetaTime { ge, secs } => {
+            matcher(if *ge { ">=" } else { "<" }, json!({"meta": {"key": "time"}}), json!(secs))
+        }
+        Match::MetaHour { neg, lo, hi } => {
+            let right = if lo == hi { json!(lo) } else { json!({"range": [lo, hi]}) };
+            matcher(op(*neg), json!({"meta": {"key": "hour"}}), right)
+        }
+        Match::MetaDay { days } => {
+            let right = match crate::ir::DayForm::of(*days) {
+                crate::ir::DayForm::One(d) => json!(d),
+                crate::ir::DayForm::Range(a, b) => json!({"range": [a, b]}),
+                crate::ir::DayForm::Set(l) => json!({"set": l}),
+            };
+            matcher("==", json!({"meta": {"key": "day"}}), right)
+        }
         Match::DccpType { neg, types } => {
             let names: Vec<Value> = super::rule::dccp_type_names(*types)
                 .into_iter()

@@ -156,6 +156,26 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
                 }
             };
         }
+        // Numbers, which nft takes as UTC whatever its own timezone (a written date or time of
+        // day it would convert with that).
+        Match::MetaTime { ge, secs } => {
+            let _ = write!(out, "meta time {} {secs}", if *ge { ">=" } else { "<" });
+        }
+        Match::MetaHour { neg, lo, hi } => {
+            out.push_str("meta hour ");
+            out.push_str(if *neg { "!= " } else { "" });
+            let _ = if lo == hi { write!(out, "{lo}") } else { write!(out, "{lo}-{hi}") };
+        }
+        Match::MetaDay { days } => {
+            let _ = match crate::ir::DayForm::of(*days) {
+                crate::ir::DayForm::One(d) => write!(out, "meta day {d}"),
+                crate::ir::DayForm::Range(a, b) => write!(out, "meta day {a}-{b}"),
+                crate::ir::DayForm::Set(l) => {
+                    let l: Vec<String> = l.iter().map(u8::to_string).collect();
+                    write!(out, "meta day {{ {} }}", l.join(", "))
+                }
+            };
+        }
         Match::DccpType { neg, types } => {
             let names = dccp_type_names(*types);
             out.push_str("dccp type ");

@@ -99,6 +99,7 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Mark { ct: false, .. } => 60,
         MatchKind::Mark { ct: true, .. } => 61,
         MatchKind::Header { .. } | MatchKind::DccpTypes(_) => 62,
+        MatchKind::Time(_) => 66,
         MatchKind::Mac(_) => 63,
         MatchKind::Owner { .. } => 64,
         MatchKind::AddrType { .. } => 65,
@@ -202,6 +203,18 @@ fn print_rule(src: &str, rule: &Rule) -> String {
             }
             MatchKind::IcmpType(t) => plain(Opt::Icmp, at(t.span).to_string()),
             MatchKind::Syn => plain(Opt::Syn, String::new()),
+            // As written; one `-m time` for them all.
+            MatchKind::Time(t) => {
+                let written = at(m.span);
+                let opt = Opt::of_spelling(option_word(written)).unwrap_or(Opt::WeekDays);
+                let value = match t {
+                    ast::TimeOpt::KernelTz | ast::TimeOpt::Utc | ast::TimeOpt::Contiguous => {
+                        String::new()
+                    }
+                    _ => option_value(written).to_string(),
+                };
+                Piece { shares_module: true, ..plain(opt, value) }
+            }
             MatchKind::DccpTypes(_) => plain(Opt::DccpTypes, option_value(at(m.span)).to_string()),
             MatchKind::TcpFlags { .. } => {
                 plain(Opt::TcpFlags, option_value(at(m.span)).to_string())

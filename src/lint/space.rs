@@ -460,6 +460,10 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
             Match::Mark { .. } | Match::EtherSaddr { .. } | Match::AddrType { .. } => {
                 s.opaque = true
             }
+            // Time is not modelled.
+            Match::MetaTime { .. } | Match::MetaHour { .. } | Match::MetaDay { .. } => {
+                s.opaque = true
+            }
             // Only DCCP packets; the type is not modelled.
             Match::DccpType { .. } => {
                 s.proto.and_only(33);

@@ -150,6 +150,8 @@ pub enum MatchKind {
     CtStatus(u32),
     /// `--ctorigsrc` (`repl`: `--ctrepl…`, `dst`: `…dst`).
     CtAddr { repl: bool, dst: bool, net: ipnetwork::Ipv4Network },
+    /// A `-m time` option (`--weekdays` may be negated: the match's `negated`).
+    Time(TimeOpt),
     /// `-m dccp --dccp-types`: the packet's DCCP type is one of these bits (1 << type).
     DccpTypes(u16),
     /// `-m mac --mac-source`.
@@ -216,6 +218,22 @@ pub enum Protocol {
     Icmp,
     /// Any other protocol, by number (names like `esp`, `gre` are mapped to numbers).
     Number(u8),
+}
+
+/// One `-m time` option; the resolver combines a rule's into nft's time matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeOpt {
+    /// Seconds since the epoch (UTC).
+    DateStart(u32),
+    DateStop(u32),
+    /// Seconds after midnight.
+    TimeStart(u32),
+    TimeStop(u32),
+    /// Bit `1 << d`, Monday 1 … Sunday 7, as xt_time.
+    WeekDays(u8),
+    KernelTz,
+    Utc,
+    Contiguous,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use super::ast::{
     HeaderKey, MarkOp, Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, RejectWith,
-    Target, TargetKind, Value,
+    Target, TargetKind, TimeOpt, Value,
 };
 use super::item::{Item, Res, ToAddr, Val, e008, shown};
 use super::names;
@@ -959,6 +959,14 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
             }
             (Opt::MacSource, Val::Mac(m)) => MatchKind::Mac(m),
             (Opt::DccpTypes, Val::Num(mask)) => MatchKind::DccpTypes(mask as u16),
+            (Opt::DateStart, Val::Num(n)) => MatchKind::Time(TimeOpt::DateStart(n)),
+            (Opt::DateStop, Val::Num(n)) => MatchKind::Time(TimeOpt::DateStop(n)),
+            (Opt::TimeStart, Val::Num(n)) => MatchKind::Time(TimeOpt::TimeStart(n)),
+            (Opt::TimeStop, Val::Num(n)) => MatchKind::Time(TimeOpt::TimeStop(n)),
+            (Opt::WeekDays, Val::Num(n)) => MatchKind::Time(TimeOpt::WeekDays(n as u8)),
+            (Opt::KernelTz, _) => MatchKind::Time(TimeOpt::KernelTz),
+            (Opt::Utc, _) => MatchKind::Time(TimeOpt::Utc),
+            (Opt::Contiguous, _) => MatchKind::Time(TimeOpt::Contiguous),
             (Opt::CtState | Opt::CtStatus, Val::Num(bits)) => MatchKind::CtStatus(bits),
             (Opt::CtOrigSrc, Val::Net(net)) => MatchKind::CtAddr { repl: false, dst: false, net },
             (Opt::CtOrigDst, Val::Net(net)) => MatchKind::CtAddr { repl: false, dst: true, net },

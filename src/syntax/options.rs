@@ -110,11 +110,20 @@ pub(crate) enum Opt {
     QueueCpuFanout,
     DccpTypes,
     DccpOption,
+    DateStart,
+    DateStop,
+    TimeStart,
+    TimeStop,
+    MonthDays,
+    WeekDays,
+    KernelTz,
+    Utc,
+    Contiguous,
     // -- end helper C.
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::DccpOption as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::Contiguous as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +191,12 @@ pub(crate) enum ValueKind {
     ClassId,
     /// A comma-separated list of DCCP packet types (`REQUEST,RESPONSE`).
     DccpTypes,
+    /// A `-m time` date `YYYY[-MM[-DD[Thh[:mm[:ss]]]]]`, UTC.
+    Date,
+    /// A `-m time` time of day `hh:mm[:ss]`.
+    DayTime,
+    /// A `-m time` list of weekdays (`Mon,Tue` or `1,2`).
+    WeekDays,
     /// A name checked in Rust (`--pkt-type`, `--dscp-class`); `sample` is one.
     Name {
         sample: &'static str,
@@ -238,6 +253,9 @@ impl ValueKind {
             ValueKind::AddrTypes => " LOCAL",
             ValueKind::ClassId => " 1:10",
             ValueKind::DccpTypes => " REQUEST",
+            ValueKind::Date => " 2024-01-01",
+            ValueKind::DayTime => " 09:00",
+            ValueKind::WeekDays => " Mon,Tue",
             ValueKind::RejectType => " tcp-reset",
             ValueKind::LogLevel => " warning",
             ValueKind::To => " 10.0.0.1:80",
@@ -312,6 +330,8 @@ const TTL_DESC: &str = "a TTL from 0 to 255";
 const SPI_DESC: &str = "an SPI or range such as 256 or 256:511";
 const ADDRTYPE_DESC: &str = "address types such as LOCAL or BROADCAST,MULTICAST";
 const CT_ADDR_DESC: &str = "an address or network such as 10.0.0.0/8 or 10.0.0.0/255.0.0.0";
+const DATE_DESC: &str = "a UTC date such as 2024-01-31 or 2024-01-31T08:00:00";
+const DAYTIME_DESC: &str = "a UTC time of day such as 09:00 or 17:30:00";
 const CT_PORT_DESC: &str = "a port or range such as 80 or 1024:65535";
 /// The largest `--ctexpire` in seconds: nft compares the expiry in 32-bit milliseconds, and
 /// the end of a second `N` is `N * 1000 + 999`.
@@ -1284,6 +1304,82 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         wants: "a DCCP option number from 0 to 255",
         ..BASE
     },
+    OptDesc {
+        opt: Opt::DateStart,
+        spellings: &["--datestart"],
+        rule: G::o_datestart,
+        module: Some("time"),
+        value: ValueKind::Date,
+        wants: DATE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::DateStop,
+        spellings: &["--datestop"],
+        rule: G::o_datestop,
+        module: Some("time"),
+        value: ValueKind::Date,
+        wants: DATE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::TimeStart,
+        spellings: &["--timestart"],
+        rule: G::o_timestart,
+        module: Some("time"),
+        value: ValueKind::DayTime,
+        wants: DAYTIME_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::TimeStop,
+        spellings: &["--timestop"],
+        rule: G::o_timestop,
+        module: Some("time"),
+        value: ValueKind::DayTime,
+        wants: DAYTIME_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::MonthDays,
+        spellings: &["--monthdays"],
+        rule: G::o_monthdays,
+        module: Some("time"),
+        negatable: true,
+        value: ValueKind::WeekDays,
+        refused: Some(Refusal {
+            label: "nftables has no day-of-month match",
+            help: "nft's `meta day` is the day of the week; list the dates with `--datestart` \
+                   and `--datestop` in rules of their own",
+        }),
+        wants: "days of the month such as 1,15",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::WeekDays,
+        spellings: &["--weekdays"],
+        rule: G::o_weekdays,
+        module: Some("time"),
+        negatable: true,
+        value: ValueKind::WeekDays,
+        wants: "days of the week such as Mon,Tue or 1,2",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::KernelTz,
+        spellings: &["--kerneltz"],
+        rule: G::o_kerneltz,
+        module: Some("time"),
+        ..BASE
+    },
+    OptDesc { opt: Opt::Utc, spellings: &["--utc"], rule: G::o_utc, module: Some("time"), ..BASE },
+    OptDesc {
+        opt: Opt::Contiguous,
+        spellings: &["--contiguous"],
+        rule: G::o_contiguous,
+        module: Some("time"),
+        ..BASE
+    },
     // -- end helper C.
 ];
 
@@ -1396,6 +1492,7 @@ mod tests {
             "owner",
             "addrtype",
             "dccp",
+            "time",
             "tcp",
             "udp",
             "udplite",

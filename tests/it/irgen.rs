@@ -162,6 +162,14 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
     }
     for neg in [false, true] {
         ms.push(Match::EtherSaddr { neg, addr: [0x00, 0x11, 0x22, 0xaa, 0xbb, 0xcc] });
+        ms.push(Match::MetaTime { ge: neg, secs: 1_704_067_200 });
+        for days in [1u8, 0b11_1110, 0b100_1011, 0x7e] {
+            if !neg {
+                ms.push(Match::MetaDay { days });
+            }
+        }
+        ms.push(Match::MetaHour { neg, lo: 32_400, hi: 61_200 });
+        ms.push(Match::MetaHour { neg, lo: 43_200, hi: 43_200 });
         for types in [0b1u16, 0b11, 1 << 7, (1 << 8) | (1 << 9) | (1 << 10)] {
             ms.push(Match::DccpType { neg, types });
         }

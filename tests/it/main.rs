@@ -33,6 +33,7 @@ mod qos;
 mod readme;
 mod scene;
 mod tcpmss;
+mod time;
 
 /// Whether the slow tier runs: the tests that need the kernel, real external tools or a large
 /// scale. It runs under `CI=true` (CI, `.ci/run`) or `OVERLAYFW_SLOW_TESTS=1`; elsewhere such a

@@ -126,6 +126,7 @@ impl Netns {
 
     fn nft_load_with(&self, args: &[&str], script: &str) -> Result<(), String> {
         let mut child = Command::new("ip")
+            .env("TZ", "UTC")
             .args(["netns", "exec", &self.name, "nft"])
             .args(args)
             .stdin(Stdio::piped())
@@ -174,8 +175,10 @@ impl Drop for Netns {
 
 /// Runs a program; its stdout, or an error naming it with its stderr.
 pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
+    // In UTC, as overlayfw runs nft: listed times of day and dates read back as UTC.
     let out = Command::new(program)
         .args(args)
+        .env("TZ", "UTC")
         .output()
         .map_err(|e| format!("`{program} {}`: {e}", args.join(" ")))?;
     if out.status.success() {

@@ -106,6 +106,9 @@ impl Eval<'_> {
                 p.proto == 1 && ((p.icmp.0 == *kind && code.is_none_or(|c| c == p.icmp.1)) != *neg)
             }
             Match::TcpSyn { neg } => p.proto == 6 && p.syn != *neg,
+            // No clock in the model: a time match never holds, its negation always.
+            Match::MetaHour { neg, .. } => *neg,
+            Match::MetaTime { .. } | Match::MetaDay { .. } => false,
             // The model's DCCP packets are of type 0 (request); the match implies DCCP.
             Match::DccpType { neg, types } => p.proto == 33 && ((types & 1 != 0) != *neg),
             // The model's packets carry a SYN alone or an ACK alone.

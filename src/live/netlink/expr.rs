@@ -185,6 +185,9 @@ impl Expr {
                     MetaKey::PRandom => libc::NFT_META_PRANDOM,
                     MetaKey::SkUid => libc::NFT_META_SKUID,
                     MetaKey::SkGid => libc::NFT_META_SKGID,
+                    MetaKey::TimeNs => 30,
+                    MetaKey::TimeDay => 31,
+                    MetaKey::TimeHour => 32,
                 };
                 e.u32(sys::NFTNL_EXPR_META_KEY, key as u32);
                 e.u32(sys::NFTNL_EXPR_META_DREG, *dreg);
@@ -407,6 +410,15 @@ impl Expr {
                 let e = RawExpr::alloc(c"rt");
                 e.u32(sys::NFTNL_EXPR_RT_KEY, NFT_RT_TCPMSS);
                 e.u32(sys::NFTNL_EXPR_RT_DREG, REG_1);
+                e
+            }
+            Expr::Hton64 => {
+                let e = RawExpr::alloc(c"byteorder");
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_OP, libc::NFT_BYTEORDER_HTON as u32);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_LEN, 8);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 8);
                 e
             }
             Expr::Hton16 => {

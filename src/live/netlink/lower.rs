@@ -65,6 +65,10 @@ pub(crate) enum MetaKey {
     PRandom,
     SkUid,
     SkGid,
+    /// `NFT_META_TIME_NS`, `_DAY`, `_HOUR` (30, 31, 32; not in libc).
+    TimeNs,
+    TimeDay,
+    TimeHour,
 }
 
 /// A set referenced by a lookup: its name (`__set%d` for anonymous ones) and its id in the
@@ -190,6 +194,8 @@ pub(crate) enum Expr {
     },
     /// `rt load tcpmss => reg 1` (the route's MTU less the headers, host order).
     RtTcpmss,
+    /// `byteorder reg 1 = hton(reg 1, 8, 8)`.
+    Hton64,
     /// `byteorder reg 1 = hton(reg 1, 2, 2)`.
     Hton16,
     /// `exthdr write tcpopt reg 1 => 2b @ 2 + 2`: the size of the TCP MSS option.
@@ -243,6 +249,8 @@ pub(crate) enum Key {
     FibAddrType,
     /// `dccp_pkttype` (16), 1 byte (the type shifted left by one, as the header holds it).
     DccpType,
+    /// `day` (45), 1 byte, host byte order.
+    Day,
 }
 
 impl Key {
@@ -256,6 +264,7 @@ impl Key {
             Key::Verdict => 0xffff_ff00,
             Key::FibAddrType => 38,
             Key::DccpType => 16,
+            Key::Day => 45,
         }
     }
 
@@ -269,6 +278,7 @@ impl Key {
             Key::Verdict => 0,
             Key::FibAddrType => 4,
             Key::DccpType => 1,
+            Key::Day => 1,
         }
     }
 
@@ -277,7 +287,7 @@ impl Key {
         match self {
             Key::Ipv4 | Key::Service => 2,
             Key::Proto | Key::IcmpTypeCode | Key::Concat(_) | Key::Verdict | Key::DccpType => 0,
-            Key::FibAddrType => 1,
+            Key::FibAddrType | Key::Day => 1,
         }
     }
 }
@@ -730,6 +740,45 @@ impl RuleCx<'_, '_> {
                     let mask = net.mask().octets().to_vec();
                     self.exprs.push(Expr::Bitwise { mask, xor: vec![0; 4] });
                     self.exprs.push(Expr::Cmp(op(*neg), bytes.to_vec()));
+                }
+            }
+            // As nft 1.0.6 lowers `meta time >= N` (nanoseconds, compared big-endian).
+            Match::MetaTime { ge, secs } => {
+                self.exprs.push(Expr::Meta { key: MetaKey::TimeNs, dreg: REG_1 });
+                self.exprs.push(Expr::Hton64);
+                let ns = secs.saturating_mul(1_000_000_000);
+                let o = if *ge { CmpOp::Gte } else { CmpOp::Lt };
+                self.exprs.push(Expr::Cmp(o, ns.to_be_bytes().to_vec()));
+            }
+            // One second: compared in host order; a range: big-endian after a byteorder.
+            Match::MetaHour { neg, lo, hi } => {
+                self.exprs.push(Expr::Meta { key: MetaKey::TimeHour, dreg: REG_1 });
+                if lo == hi {
+                    self.exprs.push(Expr::Cmp(op(*neg), lo.to_ne_bytes().to_vec()));
+                } else {
+                    self.exprs.push(Expr::Hton32);
+                    let (a, b) = (lo.to_be_bytes().to_vec(), hi.to_be_bytes().to_vec());
+                    if *neg {
+                        self.exprs.push(Expr::RangeNeq(a, b));
+                    } else {
+                        self.exprs.push(Expr::Cmp(CmpOp::Gte, a));
+                        self.exprs.push(Expr::Cmp(CmpOp::Lte, b));
+                    }
+                }
+            }
+            Match::MetaDay { days } => {
+                self.exprs.push(Expr::Meta { key: MetaKey::TimeDay, dreg: REG_1 });
+                match crate::ir::DayForm::of(*days) {
+                    crate::ir::DayForm::One(d) => self.exprs.push(Expr::Cmp(CmpOp::Eq, vec![d])),
+                    crate::ir::DayForm::Range(a, b) => {
+                        self.exprs.push(Expr::Cmp(CmpOp::Gte, vec![a]));
+                        self.exprs.push(Expr::Cmp(CmpOp::Lte, vec![b]));
+                    }
+                    crate::ir::DayForm::Set(l) => {
+                        let elems = l.iter().map(|d| Elem { key: vec![*d], ..Elem::default() });
+                        let set = self.anon_set(Key::Day, false, elems.collect());
+                        self.exprs.push(Expr::Lookup { set, inverted: false, dreg: None });
+                    }
                 }
             }
             // As nft 1.0.6: the type is bits 1-4 of byte 8, compared shifted (`type << 1`).
