@@ -240,6 +240,25 @@ pub const TARGETS: &[Refused] = &[
     ),
 ];
 
+/// Forms of translated modules refused because nft cannot say them exactly (E008; the err case
+/// `E008-time-misuse.rules` shows each); `docs/codes/E008.md` lists every E008. Options refused
+/// whatever their form are the options table's (`refused`).
+pub const FORMS: &[Refused] = &[
+    r(
+        "-m time --weekdays D (without --kerneltz)",
+        false,
+        "iptables means UTC weekdays; nft's `meta day` is the weekday in the kernel's timezone",
+        "add `--kerneltz` if the kernel's timezone (UTC on most servers) is what you mean",
+    ),
+    r(
+        "-m time --timestart/--timestop/--datestart/--datestop … --kerneltz",
+        false,
+        "nft's `meta hour` and `meta time` are UTC in the kernel; nft converts a written time \
+         with its own timezone once, at load, never at a DST change",
+        "write the times and dates in UTC without `--kerneltz`",
+    ),
+];
+
 /// The entry for a refused module, if `name` is one.
 pub fn module(name: &str) -> Option<&'static Refused> {
     MODULES.iter().find(|m| m.name == name)
@@ -288,6 +307,14 @@ pub fn markdown() -> String {
     };
     table(&mut out, "Match modules", "-m", MODULES);
     table(&mut out, "Targets", "-j", TARGETS);
+    out.push_str(
+        "\n## Forms\n\nForms of translated modules that nftables cannot say exactly (the other \
+         E008 refusals are listed in docs/codes/E008.md).\n\n| form | why | instead |\n\
+         |---|---|---|\n",
+    );
+    for f in FORMS {
+        let _ = writeln!(out, "| `{}` | {} | {} |", f.name, f.why, f.instead);
+    }
     out.push_str("\n## Options\n\n| option | why | instead |\n|---|---|---|\n");
     for d in crate::syntax::options::OPTIONS.iter() {
         if let Some(r) = d.refused {
