@@ -613,6 +613,33 @@ mod tests {
 
     /// nft lists conntrack status bits in any order, `ct protocol` without its direction and by
     /// name, and an expiry in whole seconds (10999 ms as 10).
+    /// nft lists `meta time|hour|day` as texts (in UTC, as overlayfw runs it); ours are numbers.
+    #[test]
+    fn time_matches_compare_as_numbers() {
+        let m = |key: &str, op: &str, right: Value| {
+            rule(&[json!({"match": {"op": op, "left": {"meta": {"key": key}}, "right": right}})])
+        };
+        assert_eq!(
+            m("time", "<", json!("2025-01-01 00:00:00")),
+            m("time", "<", json!(1_735_689_600))
+        );
+        assert_eq!(m("time", ">=", json!("1970-01-01 00:00:01")), m("time", ">=", json!(1)));
+        assert_ne!(
+            m("time", "<", json!("2025-01-01 00:00:01")),
+            m("time", "<", json!(1_735_689_600))
+        );
+        assert_eq!(
+            m("hour", "!=", json!({"range": ["06:00:01", "21:59:59"]})),
+            m("hour", "!=", json!({"range": [21_601, 79_199]}))
+        );
+        assert_eq!(m("hour", "==", json!("09:00")), m("hour", "==", json!(32_400)));
+        assert_eq!(
+            m("day", "==", json!({"set": ["Sunday", "Monday", "Wednesday"]})),
+            m("day", "==", json!({"set": [0, 1, 3]}))
+        );
+        assert_ne!(m("day", "==", json!("Tuesday")), m("day", "==", json!(1)));
+    }
+
     #[test]
     fn conntrack_matches_compare_as_nft_lists_them() {
         let m = |op: &str, left: Value, right: Value| {

@@ -1590,3 +1590,32 @@ fn nat_flags() {
         24,
     );
 }
+
+/// `-m time` values as libxt_time reads them: dates in UTC, times of day, weekdays.
+#[test]
+fn time_values() {
+    let kinds_of = |line: &str| kinds(&ok(line));
+    use super::ast::TimeOpt as T;
+    assert_eq!(
+        kinds_of("INPUT -m time --datestart 2024-01-01 --datestop 2024-12-31T23:59:59 -j DROP"),
+        vec![
+            MatchKind::Time(T::DateStart(1_704_067_200)),
+            MatchKind::Time(T::DateStop(1_735_689_599))
+        ]
+    );
+    assert_eq!(
+        kinds_of("INPUT -m time --datestart 1970 --timestart 09:30 --timestop 17:00:05 -j DROP"),
+        vec![
+            MatchKind::Time(T::DateStart(0)),
+            MatchKind::Time(T::TimeStart(34_200)),
+            MatchKind::Time(T::TimeStop(61_205))
+        ]
+    );
+    assert_eq!(
+        kinds_of("INPUT -m time --weekdays Mon,sunday,3 --kerneltz -j DROP"),
+        vec![MatchKind::Time(T::WeekDays(0b1000_1010)), MatchKind::Time(T::KernelTz)]
+    );
+    for bad in ["--datestart 2024-02-30x", "--timestart 9", "--timestop 12:60", "--weekdays 8"] {
+        assert_eq!(err(&format!("INPUT -m time {bad} -j DROP")).code, Code::E008, "{bad}");
+    }
+}
