@@ -95,6 +95,15 @@ fn match_text(out: &mut String, rs: &Ruleset, m: &Match) {
             }
         }
         Match::TcpSyn { neg } => write!(out, "{}tcp syn", not(*neg)),
+        Match::MetaTime { ge, secs } => {
+            write!(out, "meta time {} {secs}", if *ge { ">=" } else { "<" })
+        }
+        Match::MetaHour { neg, lo, hi } => write!(out, "{}meta hour {lo}-{hi}", not(*neg)),
+        Match::MetaDay { days } => write!(out, "meta day {days:#09b}"),
+        Match::DccpType { neg, types } => {
+            let names = crate::emit::rule::dccp_type_names(*types);
+            write!(out, "{}dccp type {}", not(*neg), list(names.into_iter()))
+        }
         Match::TcpFlags { neg, mask, comp } => {
             write!(out, "{}tcp flags & {} == {}", not(*neg), flags(*mask), flags(*comp))
         }
@@ -141,6 +150,10 @@ fn action_text(out: &mut String, a: &Action) {
         Action::Tcpmss(Mss::ClampToPmtu) => write!(out, "tcpmss clamp to pmtu"),
         Action::Tcpmss(Mss::Set(mss)) => write!(out, "tcpmss set {mss}"),
         Action::Dup { to } => write!(out, "dup to {to}"),
+        Action::Dscp(n) => write!(out, "dscp set {n}"),
+        Action::Classify(c) => write!(out, "priority set {:x}:{:x}", c >> 16, c & 0xffff),
+        Action::Audit => write!(out, "audit"),
+        Action::Queue(q) => write!(out, "queue {}", q.nft()),
         Action::DnatMap { proto, entries } => {
             let entries = entries.iter().map(|&(port, addr, to_port)| match to_port {
                 Some(p) => format!("{port}: {addr}:{p}"),

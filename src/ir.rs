@@ -124,6 +124,7 @@ pub enum L4 {
     Udp,
     Udplite,
     Sctp,
+    Dccp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -324,6 +325,30 @@ pub enum Match {
         key: Key,
         neg: bool,
         cmp: Cmp,
+    },
+    /// iptables `-m time --datestart` (`ge`: `meta time >= secs`) and `--datestop` (`meta time
+    /// < secs`, the second after the last one that matches), seconds since the epoch.
+    MetaTime {
+        ge: bool,
+        secs: u64,
+    },
+    /// iptables `-m time --timestart/--timestop` (UTC): `meta hour lo-hi`, seconds after
+    /// midnight UTC, both included (`neg`: `!=`, for a range that wraps past midnight).
+    MetaHour {
+        neg: bool,
+        lo: u32,
+        hi: u32,
+    },
+    /// iptables `-m time --weekdays … --kerneltz`: `meta day { … }`, bit `d` for day `d` of
+    /// nft's numbering (0 Sunday … 6 Saturday), in the kernel's timezone.
+    MetaDay {
+        days: u8,
+    },
+    /// iptables `-m dccp --dccp-types`: `dccp type { … }` (nft adds `meta l4proto dccp`); bit
+    /// `1 << t` for type `t` (0 request … 9 syncack, 10 what libxt_dccp calls INVALID).
+    DccpType {
+        neg: bool,
+        types: u16,
     },
     /// iptables `-m mac --mac-source`: `ether saddr` (nft adds `meta iiftype ether`).
     EtherSaddr {
@@ -542,6 +567,16 @@ pub enum Action {
     },
     /// NFLOG: the packet to a netlink log group (non-terminating). Boxed, as [`Match::Tuple`].
     Nflog(Box<Nflog>),
+    /// DSCP: the IP header's DSCP field becomes this (non-terminating): `ip dscp set N`.
+    Dscp(u8),
+    /// CLASSIFY: the packet's priority (tc class) becomes `MAJOR << 16 | MINOR`
+    /// (non-terminating): `meta priority set MAJOR:MINOR`.
+    Classify(u32),
+    /// AUDIT: an audit record of the packet (non-terminating): `log level audit`. xt_AUDIT's
+    /// `--type` is not part of the kernel's record.
+    Audit,
+    /// NFQUEUE: the packet to a userspace queue (a verdict): `queue num …`.
+    Queue(Queue),
     /// Mirror a copy to this address (non-terminating).
     Dup {
         to: Ipv4Addr,
@@ -555,6 +590,59 @@ pub enum Action {
     },
     /// Optimizer output only: see [`Vmap`]. Boxed, as [`Match::Tuple`].
     Vmap(Box<Vmap>),
+}
+
+/// Where an [`Action::Queue`] sends a packet: one of the queues `first..=last` (by a hash of
+/// the flow, or by CPU with `fanout`); `bypass`: accept it when no program listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Queue {
+    pub first: u16,
+    pub last: u16,
+    pub bypass: bool,
+    pub fanout: bool,
+}
+
+impl Queue {
+    /// nft's words after `queue` (`num 1-3 bypass,fanout`), as nft 1.0.6 lists them.
+    pub fn nft(&self) -> String {
+        let mut out = if self.first == self.last {
+            format!("num {}", self.first)
+        } else {
+            format!("num {}-{}", self.first, self.last)
+        };
+        let flags: Vec<&str> = [(self.bypass, "bypass"), (self.fanout, "fanout")]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, w)| w)
+            .collect();
+        if !flags.is_empty() {
+            out.push(' ');
+            out.push_str(&flags.join(","));
+        }
+        out
+    }
+}
+
+/// How nft writes a [`Match::MetaDay`]: one day, a run of days, or a set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DayForm {
+    One(u8),
+    Range(u8, u8),
+    Set(Vec<u8>),
+}
+
+impl DayForm {
+    /// The form of a day mask (bit `d`, 0 Sunday … 6 Saturday; not 0).
+    pub fn of(days: u8) -> DayForm {
+        let list: Vec<u8> = (0..7).filter(|d| days & (1 << d) != 0).collect();
+        match list.as_slice() {
+            [one] => DayForm::One(*one),
+            [first, .., last] if usize::from(last - first) + 1 == list.len() => {
+                DayForm::Range(*first, *last)
+            }
+            _ => DayForm::Set(list),
+        }
+    }
 }
 
 /// What an [`Action::Nflog`] sends: `log [prefix P] group G [snaplen N] [queue-threshold T]`.
@@ -695,6 +783,10 @@ impl Action {
             | Action::Mark { .. }
             | Action::MarkCopy { .. }
             | Action::Nflog(_)
+            | Action::Dscp(_)
+            | Action::Classify(_)
+            | Action::Audit
+            | Action::Queue(_)
             | Action::Vmap { .. } => Class::Filter,
         }
     }
@@ -716,6 +808,7 @@ impl Action {
                 | Action::Redirect { .. }
                 | Action::NetmapDnat { .. }
                 | Action::NetmapSnat { .. }
+                | Action::Queue(_)
                 | Action::Vmap(_)
         )
     }
@@ -752,6 +845,10 @@ impl Action {
             Action::Mark { ct: false, .. } => "MARK",
             Action::Mark { ct: true, .. } | Action::MarkCopy { .. } => "CONNMARK",
             Action::Nflog(_) => "NFLOG",
+            Action::Dscp(_) => "DSCP",
+            Action::Classify(_) => "CLASSIFY",
+            Action::Audit => "AUDIT",
+            Action::Queue(_) => "NFQUEUE",
         }
     }
 }

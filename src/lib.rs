@@ -30,6 +30,7 @@ pub mod nft;
 pub mod optimize;
 pub mod parallel;
 pub mod pipeline;
+pub mod refused;
 pub mod resolve;
 pub mod suggest;
 pub mod syntax;

@@ -35,7 +35,7 @@ pub const PROTOCOLS: &[Protocol] = &[
     proto("ipencap", 4, false, false),
     proto("tcp", 6, true, true),
     proto("udp", 17, true, true),
-    proto("dccp", 33, true, false),
+    proto("dccp", 33, true, true),
     proto("gre", 47, false, true),
     proto("esp", 50, true, true),
     proto("ah", 51, true, true),

@@ -240,10 +240,64 @@ fn mark_bits(v: &Value, ct: bool) -> Option<(u32, u32)> {
     }
 }
 
+/// A `meta time|hour|day` value as numbers: seconds since the epoch (a listed date read as
+/// UTC), seconds after midnight, the day (Sunday 0); ranges and sets element by element.
+fn time_numbers(key: &str, v: &Value) -> Value {
+    match v {
+        Value::Array(a) => Value::Array(a.iter().map(|x| time_numbers(key, x)).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, x)| (k.clone(), time_numbers(key, x))).collect())
+        }
+        Value::String(s) => {
+            let n = match key {
+                "time" => listed_date(s),
+                "hour" => {
+                    let p: Vec<u64> = s.split(':').filter_map(|x| x.parse().ok()).collect();
+                    match p.as_slice() {
+                        [h, m] => Some(h * 3600 + m * 60),
+                        [h, m, s] => Some(h * 3600 + m * 60 + s),
+                        _ => None,
+                    }
+                }
+                _ => ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+                    .iter()
+                    .position(|d| d == s)
+                    .map(|d| d as u64),
+            };
+            n.map_or_else(|| v.clone(), Value::from)
+        }
+        _ => v.clone(),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (as nft lists a `meta time`) in seconds since the epoch, as UTC.
+fn listed_date(s: &str) -> Option<u64> {
+    let (date, time) = s.split_once(' ')?;
+    let d: Vec<i64> = date.split('-').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let t: Vec<i64> = time.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let ([y, m, day], [hh, mm, ss]) = (d.as_slice(), t.as_slice()) else { return None };
+    let y = y - i64::from(*m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if *m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
+}
+
 fn matcher(m: &Value, out: &mut String) {
     let op = m["op"].as_str().unwrap_or("");
     let left = &m["left"];
     let right = &m["right"];
+    let meta_key = left.pointer("/meta/key").and_then(Value::as_str);
+    if let Some(key @ ("time" | "hour" | "day")) = meta_key {
+        // nft lists times as texts in its process's timezone (overlayfw runs it in UTC), and
+        // takes numbers as UTC: compare numbers.
+        out.push_str(op);
+        out.push_str(" meta ");
+        out.push_str(key);
+        out.push(' ');
+        return push_json(out, &time_numbers(key, right));
+    }
     let ct_key = left.pointer("/ct/key").and_then(Value::as_str);
     if ct_key == Some("status") && matches!(op, "in" | "!") {
         // nft lists `ct status & B != 0` as `ct status B` (op `in`), `== 0` with op `!`.
@@ -574,6 +628,33 @@ mod tests {
 
     /// nft lists conntrack status bits in any order, `ct protocol` without its direction and by
     /// name, and an expiry in whole seconds (10999 ms as 10).
+    /// nft lists `meta time|hour|day` as texts (in UTC, as overlayfw runs it); ours are numbers.
+    #[test]
+    fn time_matches_compare_as_numbers() {
+        let m = |key: &str, op: &str, right: Value| {
+            rule(&[json!({"match": {"op": op, "left": {"meta": {"key": key}}, "right": right}})])
+        };
+        assert_eq!(
+            m("time", "<", json!("2025-01-01 00:00:00")),
+            m("time", "<", json!(1_735_689_600))
+        );
+        assert_eq!(m("time", ">=", json!("1970-01-01 00:00:01")), m("time", ">=", json!(1)));
+        assert_ne!(
+            m("time", "<", json!("2025-01-01 00:00:01")),
+            m("time", "<", json!(1_735_689_600))
+        );
+        assert_eq!(
+            m("hour", "!=", json!({"range": ["06:00:01", "21:59:59"]})),
+            m("hour", "!=", json!({"range": [21_601, 79_199]}))
+        );
+        assert_eq!(m("hour", "==", json!("09:00")), m("hour", "==", json!(32_400)));
+        assert_eq!(
+            m("day", "==", json!({"set": ["Sunday", "Monday", "Wednesday"]})),
+            m("day", "==", json!({"set": [0, 1, 3]}))
+        );
+        assert_ne!(m("day", "==", json!("Tuesday")), m("day", "==", json!(1)));
+    }
+
     #[test]
     fn conntrack_matches_compare_as_nft_lists_them() {
         let m = |op: &str, left: Value, right: Value| {

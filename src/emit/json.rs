@@ -282,6 +282,30 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
                 Cmp::Range(a, b) => matcher(op(*neg), left, json!({"range": [one(*a), one(*b)]})),
             }
         }
+        // Numbers: nft takes them as UTC (diff::canon reads the listed texts back as numbers).
+        Match::MetaTime { ge, secs } => {
+            matcher(if *ge { ">=" } else { "<" }, json!({"meta": {"key": "time"}}), json!(secs))
+        }
+        Match::MetaHour { neg, lo, hi } => {
+            let right = if lo == hi { json!(lo) } else { json!({"range": [lo, hi]}) };
+            matcher(op(*neg), json!({"meta": {"key": "hour"}}), right)
+        }
+        Match::MetaDay { days } => {
+            let right = match crate::ir::DayForm::of(*days) {
+                crate::ir::DayForm::One(d) => json!(d),
+                crate::ir::DayForm::Range(a, b) => json!({"range": [a, b]}),
+                crate::ir::DayForm::Set(l) => json!({"set": l}),
+            };
+            matcher("==", json!({"meta": {"key": "day"}}), right)
+        }
+        Match::DccpType { neg, types } => {
+            let names: Vec<Value> = super::rule::dccp_type_names(*types)
+                .into_iter()
+                .map(|n| n.parse::<u32>().map_or_else(|_| json!(n), |v| json!(v)))
+                .collect();
+            let right = if names.len() == 1 { names[0].clone() } else { json!({"set": names}) };
+            matcher(op(*neg), json!({"payload": {"protocol": "dccp", "field": "type"}}), right)
+        }
         Match::EtherSaddr { neg, addr: a } => {
             let mac = format!(
                 "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
@@ -432,6 +456,46 @@ fn action_expr(a: &Action) -> Value {
         }
         Action::MarkCopy { to_ct } => {
             json!({"mangle": {"key": mark_key(*to_ct), "value": mark_key(!*to_ct)}})
+        }
+        // Values as nft lists them: a DSCP by class name, a priority as `none`, `root` or
+        // `MAJOR:MINOR` in hex, the queue flags as one word or a list.
+        Action::Dscp(n) => {
+            let n = u32::from(*n);
+            let value = dscp_name(n).map_or_else(|| json!(n), |s| json!(s));
+            json!({"mangle": {"key": {"payload": {"protocol": "ip", "field": "dscp"}}, "value": value}})
+        }
+        Action::Classify(c) => {
+            let value = match *c {
+                0 => "none".to_string(),
+                u32::MAX => "root".to_string(),
+                c => format!("{:x}:{:x}", c >> 16, c & 0xffff),
+            };
+            json!({"mangle": {"key": {"meta": {"key": "priority"}}, "value": value}})
+        }
+        Action::Audit => json!({"log": {"level": "audit"}}),
+        Action::Queue(q) => {
+            let mut o = serde_json::Map::new();
+            let num = if q.first == q.last {
+                json!(q.first)
+            } else {
+                json!({"range": [q.first, q.last]})
+            };
+            o.insert("num".into(), num);
+            let flags: Vec<&str> = [(q.bypass, "bypass"), (q.fanout, "fanout")]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, w)| w)
+                .collect();
+            match flags.as_slice() {
+                [] => {}
+                [one] => {
+                    o.insert("flags".into(), json!(one));
+                }
+                many => {
+                    o.insert("flags".into(), json!(many));
+                }
+            }
+            json!({ "queue": o })
         }
         Action::Accept => json!({"accept": null}),
         Action::Drop => json!({"drop": null}),

@@ -15,7 +15,7 @@
 
 pub mod json;
 mod refill;
-mod rule;
+pub(crate) mod rule;
 
 use std::fmt::Write as _;
 

@@ -188,6 +188,36 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
                 }
             };
         }
+        // Numbers, which nft takes as UTC whatever its own timezone (a written date or time of
+        // day it would convert with that).
+        Match::MetaTime { ge, secs } => {
+            let _ = write!(out, "meta time {} {secs}", if *ge { ">=" } else { "<" });
+        }
+        Match::MetaHour { neg, lo, hi } => {
+            out.push_str("meta hour ");
+            out.push_str(if *neg { "!= " } else { "" });
+            let _ = if lo == hi { write!(out, "{lo}") } else { write!(out, "{lo}-{hi}") };
+        }
+        Match::MetaDay { days } => {
+            let _ = match crate::ir::DayForm::of(*days) {
+                crate::ir::DayForm::One(d) => write!(out, "meta day {d}"),
+                crate::ir::DayForm::Range(a, b) => write!(out, "meta day {a}-{b}"),
+                crate::ir::DayForm::Set(l) => {
+                    let l: Vec<String> = l.iter().map(u8::to_string).collect();
+                    write!(out, "meta day {{ {} }}", l.join(", "))
+                }
+            };
+        }
+        Match::DccpType { neg, types } => {
+            let names = dccp_type_names(*types);
+            out.push_str("dccp type ");
+            out.push_str(if *neg { "!= " } else { "" });
+            if names.len() == 1 {
+                out.push_str(&names[0]);
+            } else {
+                let _ = write!(out, "{{ {} }}", names.join(", "));
+            }
+        }
         Match::EtherSaddr { neg, addr } => {
             let a = addr;
             let _ = write!(
@@ -249,6 +279,18 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
             let _ = write!(out, " {op} {value:#010x}");
         }
     }
+}
+
+/// nft's names of the DCCP types set in `types` (a type without a name, 10, as its number).
+pub(crate) fn dccp_type_names(types: u16) -> Vec<String> {
+    const NAMES: [&str; 10] = [
+        "request", "response", "data", "ack", "dataack", "closereq", "close", "reset", "sync",
+        "syncack",
+    ];
+    (0..16u16)
+        .filter(|t| types & (1 << t) != 0)
+        .map(|t| NAMES.get(usize::from(t)).map_or_else(|| t.to_string(), |n| (*n).to_string()))
+        .collect()
 }
 
 /// Milliseconds as an nft time: a number alone is seconds to nft, and it refuses a large one
@@ -443,6 +485,7 @@ pub(super) fn l4_name(proto: L4) -> &'static str {
         L4::Udp => "udp",
         L4::Udplite => "udplite",
         L4::Sctp => "sctp",
+        L4::Dccp => "dccp",
     }
 }
 
@@ -575,6 +618,16 @@ fn push_action(out: &mut String, action: &Action) {
             if let Some(t) = n.threshold {
                 let _ = write!(out, " queue-threshold {t}");
             }
+        }
+        Action::Dscp(n) => {
+            let _ = write!(out, "ip dscp set 0x{n:02x}");
+        }
+        Action::Classify(c) => {
+            let _ = write!(out, "meta priority set {:x}:{:x}", c >> 16, c & 0xffff);
+        }
+        Action::Audit => out.push_str("log level audit"),
+        Action::Queue(q) => {
+            let _ = write!(out, "queue {}", q.nft());
         }
         Action::MarkCopy { to_ct: true } => out.push_str("ct mark set meta mark"),
         Action::MarkCopy { to_ct: false } => out.push_str("meta mark set ct mark"),

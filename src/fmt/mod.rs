@@ -99,7 +99,8 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Set { .. } => 50,
         MatchKind::Mark { ct: false, .. } => 60,
         MatchKind::Mark { ct: true, .. } => 61,
-        MatchKind::Header { .. } => 62,
+        MatchKind::Header { .. } | MatchKind::DccpTypes(_) => 62,
+        MatchKind::Time(_) => 66,
         MatchKind::Mac(_) => 63,
         MatchKind::Owner { .. } => 64,
         MatchKind::AddrType { .. } => 65,
@@ -205,6 +206,19 @@ fn print_rule(src: &str, rule: &Rule) -> String {
             }
             MatchKind::IcmpType(t) => plain(Opt::Icmp, at(t.span).to_string()),
             MatchKind::Syn => plain(Opt::Syn, String::new()),
+            // As written; one `-m time` for them all.
+            MatchKind::Time(t) => {
+                let written = at(m.span);
+                let opt = Opt::of_spelling(option_word(written)).unwrap_or(Opt::WeekDays);
+                let value = match t {
+                    ast::TimeOpt::KernelTz | ast::TimeOpt::Utc | ast::TimeOpt::Contiguous => {
+                        String::new()
+                    }
+                    _ => option_value(written).to_string(),
+                };
+                Piece { shares_module: true, ..plain(opt, value) }
+            }
+            MatchKind::DccpTypes(_) => plain(Opt::DccpTypes, option_value(at(m.span)).to_string()),
             MatchKind::TcpFlags { .. } => {
                 plain(Opt::TcpFlags, option_value(at(m.span)).to_string())
             }
@@ -346,6 +360,32 @@ fn target_options<'s>(words: &mut Vec<String>, kind: &TargetKind, at: impl Fn(Sp
         }
         TargetKind::Mark { written, .. } => {
             words.extend(written.iter().map(|s| at(*s).to_string()))
+        }
+        TargetKind::Dscp { written, .. } => words.push(at(*written).to_string()),
+        TargetKind::Classify(class) => {
+            words.push(format!(
+                "{} {:x}:{:x}",
+                Opt::SetClass.canonical(),
+                class >> 16,
+                class & 0xffff
+            ));
+        }
+        TargetKind::Audit { kind } => {
+            let name = ["accept", "drop", "reject"].get(usize::from(*kind)).unwrap_or(&"drop");
+            words.push(format!("{} {name}", Opt::AuditType.canonical()));
+        }
+        TargetKind::Nfqueue { first, last, bypass, fanout, balance } => {
+            if *balance {
+                words.push(format!("{} {first}:{last}", Opt::QueueBalance.canonical()));
+            } else if *first != 0 {
+                words.push(format!("{} {first}", Opt::QueueNum.canonical()));
+            }
+            if *bypass {
+                words.push(Opt::QueueBypass.canonical().to_string());
+            }
+            if *fanout {
+                words.push(Opt::QueueCpuFanout.canonical().to_string());
+            }
         }
         TargetKind::Copy { from, to, bidirectional } => {
             words.push(format!("{} {}", Opt::From.canonical(), at(from.span)));

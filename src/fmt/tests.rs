@@ -118,6 +118,7 @@ fn line_with(d: &crate::syntax::options::OptDesc, spelling: &str, written: &str)
         (_, Some(ProtoNeed::Icmp)) => "-p icmp",
         (_, Some(ProtoNeed::Ah)) => "-p ah",
         (_, Some(ProtoNeed::Esp)) => "-p esp",
+        (_, Some(ProtoNeed::Dccp)) => "-p dccp",
         _ => "-p tcp",
     };
     let module = d.module.map(|m| format!("-m {m} ")).unwrap_or_default();

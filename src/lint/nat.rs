@@ -215,6 +215,9 @@ fn dropped<'a>(
                 | Action::Mark { .. }
                 | Action::MarkCopy { .. }
                 | Action::Nflog(_)
+                | Action::Dscp(_)
+                | Action::Classify(_)
+                | Action::Audit
         );
         if passes && space::meets(s, &t) {
             return None;

@@ -332,6 +332,7 @@ fn l4_number(p: L4) -> u8 {
         L4::Udp => 17,
         L4::Udplite => 136,
         L4::Sctp => 132,
+        L4::Dccp => 33,
     }
 }
 
@@ -460,6 +461,15 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
             // and may meet any packet.
             Match::Mark { .. } | Match::EtherSaddr { .. } | Match::AddrType { .. } => {
                 s.opaque = true
+            }
+            // Time is not modelled.
+            Match::MetaTime { .. } | Match::MetaHour { .. } | Match::MetaDay { .. } => {
+                s.opaque = true
+            }
+            // Only DCCP packets; the type is not modelled.
+            Match::DccpType { .. } => {
+                s.proto.and_only(33);
+                s.opaque = true;
             }
             // A statistic match takes some of the packets, as a limit does.
             Match::Random { .. } | Match::Nth { .. } => {

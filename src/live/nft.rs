@@ -67,8 +67,11 @@ pub fn check_available() -> Result<PathBuf, String> {
 fn nft(args: &[&str], stdin: Option<&[u8]>) -> Result<std::process::Output, NftError> {
     // The limit was checked by the command before it started (`check_available`).
     let limit = timeout().unwrap_or(DEFAULT_TIMEOUT);
+    // In UTC: nft lists `meta time` and `meta hour` in its own timezone, and `diff` reads them
+    // back as UTC (diff::canon).
     let mut child = Command::new("nft")
         .args(args)
+        .env("TZ", "UTC")
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -99,6 +99,7 @@ impl Resolver<'_> {
         let l4 = proto.and_then(|(neg, p, _)| if neg { None } else { l4_of(p) });
         let mut implied = false;
         let mut seen_once: Vec<ast::HeaderKey> = Vec::new();
+        let mut time: Vec<(ast::TimeOpt, bool, Span)> = Vec::new();
         for m in &rule.matches {
             let neg = m.negated;
             match &m.kind {
@@ -362,6 +363,12 @@ impl Resolver<'_> {
                     ext.push(Match::Value { key: ir_key, neg, cmp });
                 }
                 MatchKind::Mac(addr) => ext.push(Match::EtherSaddr { neg, addr: *addr }),
+                &MatchKind::Time(t) => time.push((t, neg, m.span)),
+                &MatchKind::DccpTypes(types) => {
+                    // nft reads the type from the DCCP header: it infers the protocol.
+                    implied = true;
+                    ext.push(Match::DccpType { neg, types });
+                }
                 &MatchKind::CtStatus(bits) => ext.push(Match::CtStatus { neg, bits }),
                 &MatchKind::CtAddr { repl, dst, net } => {
                     ext.push(Match::CtAddr { neg, repl, dst, net })
@@ -496,6 +503,9 @@ impl Resolver<'_> {
                 }
             }
         }
+        if !time.is_empty() && !self.time_matches(&time, &mut ext) {
+            ok = false;
+        }
         if !ok {
             self.scratch = (iface, ext);
             return None;
@@ -564,6 +574,113 @@ impl Resolver<'_> {
     }
 }
 
+impl Resolver<'_> {
+    /// A rule's `-m time` options as nft's time matches, exactly as xt_time decides, or an
+    /// E008 (false) for the forms nft cannot say exactly:
+    /// - xt_time compares in UTC unless `--kerneltz`. nft's `meta time` and `meta hour` are
+    ///   UTC in the kernel (nft converts a written time of day with the timezone of the nft
+    ///   process, once, at load: overlayfw writes numbers, which nft takes as UTC), and
+    ///   `meta day` is computed in the kernel's timezone. So dates and times of day need UTC,
+    ///   and weekdays need `--kerneltz`.
+    /// - `--datestop D` matches through the last second of D (xt_time compares whole seconds;
+    ///   `meta time` nanoseconds): `meta time < D+1`. Without one, libxt_time's default
+    ///   (2038-01-19 03:14:07 UTC, INT_MAX) still holds in xt_time: `meta time < 2147483648`.
+    /// - A time range that wraps past midnight (`22:00` to `06:00`) is `meta hour !=
+    ///   06:00:01-21:59:59`; equal start and stop match all day, as in xt_time.
+    /// - `--contiguous` changes only which day a wrapped range's morning counts for; it can
+    ///   matter only with weekdays and times together, which need both timezones: refused
+    ///   above, so it is accepted as a no-op.
+    fn time_matches(&mut self, opts: &[(ast::TimeOpt, bool, Span)], ext: &mut Vec<Match>) -> bool {
+        use ast::TimeOpt as T;
+        let span = opts[0].2;
+        let (mut kerneltz, mut utc, mut days_span) = (None, None, None);
+        let (mut dstart, mut dstop, mut tstart, mut tstop, mut days) =
+            (None, None, None, None, None);
+        for &(t, neg, s) in opts {
+            match t {
+                T::DateStart(n) => dstart = Some(n),
+                T::DateStop(n) => dstop = Some(n),
+                T::TimeStart(n) => tstart = Some(n),
+                T::TimeStop(n) => tstop = Some(n),
+                // libxt_time: `!` inverts the list.
+                T::WeekDays(mask) => {
+                    days = Some(if neg { !mask & 0xfe } else { mask });
+                    days_span = Some(s);
+                }
+                T::KernelTz => kerneltz = Some(s),
+                T::Utc => utc = Some(s),
+                T::Contiguous => {}
+            }
+        }
+        let bad = |me: &mut Self, msg: &str, at: Span, help: &str| {
+            me.error(
+                Diagnostic::error(Code::E008, msg.to_string(), at).with_help(help.to_string()),
+            );
+            false
+        };
+        if let (Some(_), Some(u)) = (kerneltz, utc) {
+            return bad(self, "`--utc` and `--kerneltz` contradict each other", u, "keep one");
+        }
+        if let Some(k) = kerneltz
+            && (dstart.is_some() || dstop.is_some() || tstart.is_some() || tstop.is_some())
+        {
+            return bad(
+                self,
+                "`--kerneltz` dates and times of day cannot be translated exactly: nft's \
+                 `meta time` and `meta hour` are UTC in the kernel (nft converts a written time \
+                 with its own process's timezone, once, at load, and never at a DST change)",
+                k,
+                "write the dates and times in UTC and drop `--kerneltz`",
+            );
+        }
+        if days.is_some() && kerneltz.is_none() {
+            return bad(
+                self,
+                "`--weekdays` means UTC weekdays to iptables without `--kerneltz`; nft's `meta \
+                 day` is the weekday in the kernel's timezone: only the same when that is UTC",
+                days_span.unwrap_or(span),
+                "add `--kerneltz` to mean the kernel's timezone (UTC on most servers)",
+            );
+        }
+        if let Some(s) = dstart {
+            ext.push(Match::MetaTime { ge: true, secs: u64::from(s) });
+        }
+        // libxt_time's default `--datestop` is INT_MAX (2038-01-19 03:14:07 UTC), and xt_time
+        // always compares it: without one, the rule stops matching then, and so does ours.
+        let stop = dstop.unwrap_or(i32::MAX as u32);
+        ext.push(Match::MetaTime { ge: false, secs: u64::from(stop) + 1 });
+        let (lo, hi) = (tstart.unwrap_or(0), tstop.unwrap_or(86_399));
+        if tstart.is_some() || tstop.is_some() {
+            if lo < hi {
+                if (lo, hi) != (0, 86_399) {
+                    ext.push(Match::MetaHour { neg: false, lo, hi });
+                }
+            } else if lo > hi + 1 {
+                // Wraps past midnight: every second but those strictly between stop and start.
+                ext.push(Match::MetaHour { neg: true, lo: hi + 1, hi: lo - 1 });
+            }
+            // lo == hi (all day in xt_time) and lo == hi + 1 (every second): no match.
+        }
+        if let Some(d) = days {
+            // xt_time: Monday 1 … Sunday 7; nft: Sunday 0 … Saturday 6.
+            let nft: u8 =
+                (1..=7u8).filter(|i| d & (1 << i) != 0).fold(0, |acc, i| acc | (1 << (i % 7)));
+            if nft == 0 {
+                return bad(
+                    self,
+                    "these weekdays leave no day: the rule never matches",
+                    days_span.unwrap_or(span),
+                    "remove the rule, or list the days it should match",
+                );
+            }
+            if nft != 0x7f {
+                ext.push(Match::MetaDay { days: nft });
+            }
+        }
+        true
+    }
+}
+
 /// `-p` of a rule: (negated, protocol, span).
 pub(super) fn protocol(rule: &ast::Rule) -> Option<(bool, &Protocol, Span)> {
     rule.matches.iter().find_map(|m| match &m.kind {
@@ -578,6 +695,7 @@ pub(super) fn l4_of(p: &Protocol) -> Option<ir::L4> {
         Protocol::Udp => Some(ir::L4::Udp),
         Protocol::Udplite => Some(ir::L4::Udplite),
         Protocol::Sctp => Some(ir::L4::Sctp),
+        Protocol::Number(33) => Some(ir::L4::Dccp),
         _ => None,
     }
 }

@@ -283,6 +283,10 @@ fn target_name(t: &TargetKind) -> &'static str {
         TargetKind::Mark { ct: false, .. } => "MARK",
         TargetKind::Mark { ct: true, .. } => "CONNMARK",
         TargetKind::Nflog { .. } => "NFLOG",
+        TargetKind::Dscp { .. } => "DSCP",
+        TargetKind::Classify(_) => "CLASSIFY",
+        TargetKind::Audit { .. } => "AUDIT",
+        TargetKind::Nfqueue { .. } => "NFQUEUE",
     }
 }
 

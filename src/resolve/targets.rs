@@ -36,6 +36,8 @@ impl Resolver<'_> {
             TargetKind::Tcpmss { mss: None } => {
                 &[Builtin::Forward, Builtin::Output, Builtin::Postrouting]
             }
+            // xt_CLASSIFY: mangle LOCAL_OUT, FORWARD and POST_ROUTING only.
+            TargetKind::Classify(_) => &[Builtin::Forward, Builtin::Output, Builtin::Postrouting],
             _ => &[],
         };
         if let Some(b) = b
@@ -219,6 +221,12 @@ impl Resolver<'_> {
                 } else {
                     Action::NetmapDnat { to }
                 }
+            }
+            &TargetKind::Dscp { value, .. } => Action::Dscp(value),
+            &TargetKind::Classify(class) => Action::Classify(class),
+            TargetKind::Audit { .. } => Action::Audit,
+            &TargetKind::Nfqueue { first, last, bypass, fanout, .. } => {
+                Action::Queue(ir::Queue { first, last, bypass, fanout })
             }
             TargetKind::Tcpmss { mss } => {
                 if l4 != Some(ir::L4::Tcp) {

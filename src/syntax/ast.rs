@@ -158,6 +158,10 @@ pub enum MatchKind {
     CtStatus(u32),
     /// `--ctorigsrc` (`repl`: `--ctrepl…`, `dst`: `…dst`).
     CtAddr { repl: bool, dst: bool, net: ipnetwork::Ipv4Network },
+    /// A `-m time` option (`--weekdays` may be negated: the match's `negated`).
+    Time(TimeOpt),
+    /// `-m dccp --dccp-types`: the packet's DCCP type is one of these bits (1 << type).
+    DccpTypes(u16),
     /// `-m mac --mac-source`.
     Mac([u8; 6]),
     /// `-m statistic --mode random|nth` with its options (`probability` scaled to 2^31, as
@@ -222,6 +226,22 @@ pub enum Protocol {
     Icmp,
     /// Any other protocol, by number (names like `esp`, `gre` are mapped to numbers).
     Number(u8),
+}
+
+/// One `-m time` option; the resolver combines a rule's into nft's time matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeOpt {
+    /// Seconds since the epoch (UTC).
+    DateStart(u32),
+    DateStop(u32),
+    /// Seconds after midnight.
+    TimeStart(u32),
+    TimeStop(u32),
+    /// Bit `1 << d`, Monday 1 … Sunday 7, as xt_time.
+    WeekDays(u8),
+    KernelTz,
+    Utc,
+    Contiguous,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -318,6 +338,27 @@ pub enum TargetKind {
         range: Option<u32>,
         size: Option<u32>,
         threshold: Option<u16>,
+    },
+    /// `DSCP --set-dscp N` or `--set-dscp-class C`: the DSCP value; `written`: the option as
+    /// written, which `fmt` prints.
+    Dscp {
+        value: u8,
+        written: Span,
+    },
+    /// `CLASSIFY --set-class MAJOR:MINOR`: `MAJOR << 16 | MINOR`.
+    Classify(u32),
+    /// `AUDIT --type accept|drop|reject` (0, 1, 2): only `fmt` reads the type.
+    Audit {
+        kind: u8,
+    },
+    /// `NFQUEUE`: queues `first..=last` (`--queue-num N`: N..=N; neither: 0), `balance` when
+    /// written `--queue-balance`.
+    Nfqueue {
+        first: u16,
+        last: u16,
+        bypass: bool,
+        fanout: bool,
+        balance: bool,
     },
     /// `COPY --from IF --to ADDR [--bidirectional]`.
     Copy {

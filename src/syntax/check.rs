@@ -3,7 +3,7 @@
 
 use super::ast::{
     HeaderKey, MarkOp, Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, RejectWith,
-    Target, TargetKind, Value,
+    Target, TargetKind, TimeOpt, Value,
 };
 use super::item::{Item, Res, ToAddr, Val, e008, shown};
 use super::names;
@@ -188,20 +188,19 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             );
         }
         let needs: Option<(&[Protocol], &str)> = match it.opt.desc().needs_proto {
-            Some(ProtoNeed::Ports) => {
-                Some((&[Protocol::Tcp, Protocol::Udp, Protocol::Udplite, Protocol::Sctp], "tcp"))
-            }
+            Some(ProtoNeed::Ports) => Some((&PORT_PROTOCOLS, "tcp")),
             Some(ProtoNeed::Tcp) => Some((&[Protocol::Tcp], "tcp")),
             Some(ProtoNeed::Icmp) => Some((&[Protocol::Icmp], "icmp")),
             Some(ProtoNeed::Ah) => Some((&[Protocol::Number(51)], "ah")),
             Some(ProtoNeed::Esp) => Some((&[Protocol::Number(50)], "esp")),
+            Some(ProtoNeed::Dccp) => Some((&[Protocol::Number(33)], "dccp")),
             None => None,
         };
         if let Some((ok, add)) = needs
             && !proto.is_some_and(|p| ok.contains(p))
         {
             let wanted = if ok.len() > 1 {
-                "`-p tcp`, `udp`, `udplite` or `sctp`".to_string()
+                "`-p tcp`, `udp`, `udplite`, `sctp` or `dccp`".to_string()
             } else {
                 format!("`-p {add}`")
             };
@@ -223,6 +222,7 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
                 "udplite" => Some(Protocol::Udplite),
                 "icmp" => Some(Protocol::Icmp),
                 "sctp" => Some(Protocol::Sctp),
+                "dccp" => Some(Protocol::Number(33)),
                 _ => None,
             };
             if let Some(want) = implied
@@ -290,6 +290,10 @@ enum Base {
     Tcpmss,
     Mark { ct: bool },
     Nflog,
+    Dscp,
+    Classify,
+    Audit,
+    Nfqueue,
 }
 
 fn base_target(w: &Spanned<String>) -> Res<Base> {
@@ -310,6 +314,10 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
         "MARK" => Base::Mark { ct: false },
         "CONNMARK" => Base::Mark { ct: true },
         "NFLOG" => Base::Nflog,
+        "DSCP" => Base::Dscp,
+        "CLASSIFY" => Base::Classify,
+        "AUDIT" => Base::Audit,
+        "NFQUEUE" => Base::Nfqueue,
         s if names::SUBGROUP_PREFIXES
             .iter()
             .any(|(pre, _)| s.strip_prefix(pre).is_some_and(names::is_subgroup_tail)) =>
@@ -322,13 +330,15 @@ fn base_target(w: &Spanned<String>) -> Res<Base> {
                 format!("unknown or unsupported target `{}`", shown(s)),
                 w.span,
             );
-            d = match names::closest(s, names::TARGETS) {
-                Some(c) => d.with_help(format!("did you mean `{c}`? (targets are case-sensitive)")),
-                None => d.with_help(
-                    "supported targets: ACCEPT, DROP, REJECT, LOG, RETURN, DNAT, SNAT, MASQUERADE, \
-                     MASQUERADE-ONCE, REDIRECT, NETMAP, COPY, TCPMSS, MARK, CONNMARK, NFLOG, or a subgroup such as \
-                     FWD_C_name",
-                ),
+            d = match (crate::refused::target(s), names::closest(s, names::TARGETS)) {
+                (Some(r), _) => d.with_label("refused: see docs/refused.md").with_help(r.help()),
+                (None, Some(c)) => {
+                    d.with_help(format!("did you mean `{c}`? (targets are case-sensitive)"))
+                }
+                (None, None) => d.with_help(format!(
+                    "supported targets: {}, or a subgroup such as FWD_C_name",
+                    names::TARGETS.join(", ")
+                )),
             };
             return Err(d);
         }
@@ -494,6 +504,86 @@ pub(super) fn target(
                 range: num(Opt::NflogRange),
                 size: num(Opt::NflogSize),
                 threshold: num(Opt::NflogThreshold).map(|n| n as u16),
+            }
+        }
+        Base::Dscp => {
+            let num = |o: Opt| {
+                find(o).and_then(|i| match i.val {
+                    Val::Num(n) => Some((n as u8, i)),
+                    _ => None,
+                })
+            };
+            match (num(Opt::SetDscp), num(Opt::SetDscpClass)) {
+                (Some(_), Some((_, c))) => {
+                    diags.push(
+                        e008(
+                            "DSCP takes `--set-dscp` or `--set-dscp-class`, not both".to_string(),
+                            c.name_span,
+                        )
+                        .with_help("keep one of them"),
+                    );
+                    return None;
+                }
+                (Some((value, i)), None) | (None, Some((value, i))) => {
+                    TargetKind::Dscp { value, written: i.span }
+                }
+                (None, None) => {
+                    if !failed[Opt::SetDscp as usize] && !failed[Opt::SetDscpClass as usize] {
+                        diags.extend(missing(Opt::SetDscp, "--set-dscp", "0x2e"));
+                    }
+                    return None;
+                }
+            }
+        }
+        Base::Classify => match find(Opt::SetClass).map(|i| &i.val) {
+            Some(Val::Num(n)) => TargetKind::Classify(*n),
+            _ => {
+                diags.extend(missing(Opt::SetClass, "--set-class", "1:10"));
+                return None;
+            }
+        },
+        // libxt_AUDIT makes `--type` mandatory; the kernel's record carries no type.
+        Base::Audit => match find(Opt::AuditType).map(|i| &i.val) {
+            Some(Val::Num(n)) => TargetKind::Audit { kind: *n as u8 },
+            _ => {
+                diags.extend(missing(Opt::AuditType, "--type", "drop"));
+                return None;
+            }
+        },
+        Base::Nfqueue => {
+            let num = find(Opt::QueueNum);
+            let balance = find(Opt::QueueBalance);
+            if let (Some(_), Some(b)) = (num, balance) {
+                diags.push(
+                    e008(
+                        "NFQUEUE takes `--queue-num` or `--queue-balance`, not both".to_string(),
+                        b.name_span,
+                    )
+                    .with_help("keep one of them"),
+                );
+                return None;
+            }
+            let (first, last) = match (num.map(|i| &i.val), balance.map(|i| (i, &i.val))) {
+                (Some(Val::Num(n)), _) => (*n, *n),
+                (_, Some((i, Val::NumRange(a, b)))) => {
+                    // libxt_NFQUEUE: the first queue no larger than the last.
+                    if a > b {
+                        diags.push(
+                            e008(format!("`--queue-balance {a}:{b}` runs backwards"), i.span)
+                                .with_help("write a range such as 0:3"),
+                        );
+                        return None;
+                    }
+                    (*a, *b)
+                }
+                _ => (0, 0),
+            };
+            TargetKind::Nfqueue {
+                first: first as u16,
+                last: last as u16,
+                bypass: flag(Opt::QueueBypass),
+                fanout: flag(Opt::QueueCpuFanout),
+                balance: balance.is_some(),
             }
         }
         Base::Mark { ct } => {
@@ -720,6 +810,10 @@ fn mark_target(
     ))
 }
 
+/// The protocols with ports (`--sport`, `--dport`, multiport): tcp, udp, udplite, sctp, dccp.
+const PORT_PROTOCOLS: [Protocol; 5] =
+    [Protocol::Tcp, Protocol::Udp, Protocol::Udplite, Protocol::Sctp, Protocol::Number(33)];
+
 /// The IP protocol number of a `-p`/`--ctproto` value (0 for `all`).
 fn proto_number(p: &Protocol) -> u8 {
     match p {
@@ -875,6 +969,15 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
                 MatchKind::Header { key, cmp }
             }
             (Opt::MacSource, Val::Mac(m)) => MatchKind::Mac(m),
+            (Opt::DccpTypes, Val::Num(mask)) => MatchKind::DccpTypes(mask as u16),
+            (Opt::DateStart, Val::Num(n)) => MatchKind::Time(TimeOpt::DateStart(n)),
+            (Opt::DateStop, Val::Num(n)) => MatchKind::Time(TimeOpt::DateStop(n)),
+            (Opt::TimeStart, Val::Num(n)) => MatchKind::Time(TimeOpt::TimeStart(n)),
+            (Opt::TimeStop, Val::Num(n)) => MatchKind::Time(TimeOpt::TimeStop(n)),
+            (Opt::WeekDays, Val::Num(n)) => MatchKind::Time(TimeOpt::WeekDays(n as u8)),
+            (Opt::KernelTz, _) => MatchKind::Time(TimeOpt::KernelTz),
+            (Opt::Utc, _) => MatchKind::Time(TimeOpt::Utc),
+            (Opt::Contiguous, _) => MatchKind::Time(TimeOpt::Contiguous),
             (Opt::CtState | Opt::CtStatus, Val::Num(bits)) => MatchKind::CtStatus(bits),
             (Opt::CtOrigSrc, Val::Net(net)) => MatchKind::CtAddr { repl: false, dst: false, net },
             (Opt::CtOrigDst, Val::Net(net)) => MatchKind::CtAddr { repl: false, dst: true, net },

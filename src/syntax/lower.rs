@@ -229,7 +229,10 @@ fn unknown_option(ctx: LineCtx<'_>, p: Pair<'_, G>) -> Diagnostic {
         }
         "-g" | "--goto" => Some("use `-j` to jump to a subgroup".to_string()),
         _ => {
-            let all: Vec<&str> = spellings().collect();
+            // A refused option is no fix for a typo.
+            let all: Vec<&str> = spellings()
+                .filter(|s| Opt::of_spelling(s).is_some_and(|o| o.desc().refused.is_none()))
+                .collect();
             names::closest(word, &all).map(|c| format!("did you mean `{c}`?"))
         }
     };
@@ -358,9 +361,14 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
                     format!("unknown or unsupported match module `{}`", shown(m)),
                     ctx.span(v),
                 );
-                d = d.with_help(match names::closest(m, &names::MODULES) {
-                    Some(c) => format!("did you mean `{c}`?"),
-                    None => format!(
+                let refused = crate::refused::module(m);
+                if refused.is_some() {
+                    d = d.with_label("refused: see docs/refused.md");
+                }
+                d = d.with_help(match (refused, names::closest(m, &names::MODULES)) {
+                    (Some(r), _) => r.help(),
+                    (None, Some(c)) => format!("did you mean `{c}`?"),
+                    (None, None) => format!(
                         "overlayfw translates these modules: {}; a rule needing `{}` cannot be compiled exactly",
                         names::MODULES.join(", "),
                         shown(m)
@@ -445,11 +453,92 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::NumRange(lo, hi)
         }
+        ValueKind::DccpTypes => {
+            let mut mask = 0u32;
+            for name in v.as_str().split(',') {
+                match names::DCCP_TYPES.iter().position(|t| t.eq_ignore_ascii_case(name)) {
+                    Some(i) => mask |= 1 << i,
+                    None => {
+                        return Err(e008(
+                            format!("unknown DCCP packet type `{}`", shown(name)),
+                            ctx.span(v),
+                        )
+                        .with_help(format!("use {}", names::DCCP_TYPES.join(", "))));
+                    }
+                }
+            }
+            Val::Num(mask)
+        }
+        ValueKind::Date => match time_date(v.as_str()) {
+            Some(secs) => Val::Num(secs),
+            None => {
+                return Err(e008(
+                    format!("`{}` is not a date YYYY[-MM[-DD[Thh[:mm[:ss]]]]]", shown(v.as_str())),
+                    ctx.span(v),
+                )
+                .with_help(
+                    "write a UTC date from 1970 on, such as 2024-01-31 or 2024-01-31T08:00",
+                ));
+            }
+        },
+        ValueKind::DayTime => match day_time(v.as_str()) {
+            Some(secs) => Val::Num(secs),
+            None => {
+                return Err(e008(
+                    format!("`{}` is not a time of day hh:mm[:ss]", shown(v.as_str())),
+                    ctx.span(v),
+                )
+                .with_help("write a UTC time such as 09:00 or 17:30:00"));
+            }
+        },
+        ValueKind::WeekDays => {
+            // libxt_time: Mon..Sun (or their full names) or 1..7; bit `1 << day`, Monday 1.
+            const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+            const FULL: [&str; 7] =
+                ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+            let mut mask = 0u32;
+            for w in v.as_str().split(',') {
+                let l = w.to_ascii_lowercase();
+                let day = match l.parse::<usize>() {
+                    Ok(n @ 1..=7) => Some(n),
+                    _ => DAYS.iter().zip(FULL).position(|(d, f)| l == *d || l == f).map(|i| i + 1),
+                };
+                match day {
+                    Some(d) => mask |= 1 << d,
+                    None if opt == Opt::MonthDays => mask |= 1, // refused anyway
+                    None => {
+                        return Err(e008(format!("unknown weekday `{}`", shown(w)), ctx.span(v))
+                            .with_help("use Mon, Tue, Wed, Thu, Fri, Sat, Sun or 1 to 7"));
+                    }
+                }
+            }
+            Val::Num(mask)
+        }
+        ValueKind::ClassId => {
+            // As libxt_CLASSIFY reads it: `%x:%x`, each half at most ffff.
+            let text = v.as_str();
+            let half = |h: &str| {
+                (!h.is_empty() && h.len() <= 4 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .then(|| u32::from_str_radix(h, 16).ok())
+                    .flatten()
+            };
+            match text.split_once(':').and_then(|(a, b)| Some((half(a)?, half(b)?))) {
+                Some((major, minor)) => Val::Num((major << 16) | minor),
+                None => {
+                    return Err(e008(
+                        format!("`{}` is not a traffic class MAJOR:MINOR", shown(text)),
+                        ctx.span(v),
+                    )
+                    .with_help("write two hexadecimal numbers up to ffff, such as 1:10"));
+                }
+            }
+        }
         ValueKind::Name { .. } => {
             let (list, what) = match opt {
                 Opt::PktType => (names::PKT_TYPES, "packet type"),
                 Opt::CtDir => (names::CT_DIRS, "conntrack direction"),
                 Opt::StatMode => (names::STAT_MODES, "statistic mode"),
+                Opt::AuditType => (names::AUDIT_TYPES, "audit type"),
                 _ => (names::DSCP_CLASSES, "DiffServ class"),
             };
             let w = v.as_str();
@@ -804,6 +893,65 @@ fn port_spec(ctx: LineCtx<'_>, p: Pair<'_, G>) -> Res<Spanned<PortSpec>> {
         }
     };
     Ok(Spanned::new(spec, span))
+}
+
+/// A `-m time` date as libxt_time reads it, `YYYY[-MM[-DD[Thh[:mm[:ss]]]]]` in UTC, in seconds
+/// since the epoch; `None` for anything else or a date outside 1970..2106.
+fn time_date(text: &str) -> Option<u32> {
+    let (date, time) = text.split_once('T').map_or((text, None), |(d, t)| (d, Some(t)));
+    let mut d = date.split('-');
+    let num = |s: Option<&str>, lo: u32, hi: u32, default: u32| -> Option<u32> {
+        match s {
+            None => Some(default),
+            Some(s) if !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()) => {
+                s.parse().ok().filter(|n| (lo..=hi).contains(n))
+            }
+            Some(_) => None,
+        }
+    };
+    let year = num(d.next(), 1970, 2105, 1970)?;
+    let month = num(d.next(), 1, 12, 1)?;
+    let day = num(d.next(), 1, 31, 1)?;
+    if d.next().is_some() {
+        return None;
+    }
+    let secs = match time {
+        None => 0,
+        Some(t) => {
+            let mut p = t.split(':');
+            let h = num(p.next(), 0, 23, 0)?;
+            let m = num(p.next(), 0, 59, 0)?;
+            let s = num(p.next(), 0, 59, 0)?;
+            if p.next().is_some() {
+                return None;
+            }
+            h * 3600 + m * 60 + s
+        }
+    };
+    // Days from 1970-01-01 to the civil date (Howard Hinnant's days_from_civil).
+    let (y, m) = (i64::from(year) - i64::from(month <= 2), i64::from(month));
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u32::try_from(days * 86_400 + i64::from(secs)).ok()
+}
+
+/// A `-m time` time of day `hh:mm[:ss]` in seconds after midnight.
+fn day_time(text: &str) -> Option<u32> {
+    let mut p = text.split(':');
+    let mut part = |hi: u32, need: bool| -> Option<u32> {
+        match p.next() {
+            None if !need => Some(0),
+            Some(s) if !s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()) => {
+                s.parse().ok().filter(|n| *n <= hi)
+            }
+            _ => None,
+        }
+    };
+    let secs = part(23, true)? * 3600 + part(59, true)? * 60 + part(59, false)?;
+    p.next().is_none().then_some(secs)
 }
 
 /// `--ctstate` of SNAT/DNAT only: those words are `ct status` bits, not states. `None` when

@@ -57,6 +57,16 @@ pub fn pieces(text: &str, threads: usize) -> Vec<Piece> {
     out
 }
 
+/// Whether `-m name` is a module overlayfw translates.
+pub fn supported_module(name: &str) -> bool {
+    names::MODULES.contains(&name)
+}
+
+/// Whether `-j name` is a (non-subgroup) target overlayfw translates.
+pub fn supported_target(name: &str) -> bool {
+    names::TARGETS.contains(&name)
+}
+
 /// Parses a whole rules file. Returns the good rules and a diagnostic per problem; a line with
 /// an error contributes no rule. A large file is cut into pieces parsed in parallel; the result
 /// is the same as parsing it in one piece.

@@ -46,6 +46,10 @@ pub(super) const TARGETS: &[&str] = &[
     "MARK",
     "CONNMARK",
     "NFLOG",
+    "DSCP",
+    "CLASSIFY",
+    "AUDIT",
+    "NFQUEUE",
 ];
 
 /// Match modules we support (`-m NAME`): those of the options table, in its order, then the
@@ -69,6 +73,15 @@ pub(super) const PKT_TYPES: &[(&str, u8)] = &[("unicast", 0), ("broadcast", 1), 
 
 /// `-m conntrack --ctdir` names (any case) with nft's `ct direction` value.
 pub(super) const CT_DIRS: &[(&str, u8)] = &[("ORIGINAL", 0), ("REPLY", 1)];
+
+/// `-j AUDIT --type` names (any case, as libxt_AUDIT); the kernel records none of them.
+pub(super) const AUDIT_TYPES: &[(&str, u8)] = &[("accept", 0), ("drop", 1), ("reject", 2)];
+
+/// `-m dccp --dccp-types` names (any case, as libxt_dccp), by the kernel's type number.
+pub(crate) const DCCP_TYPES: &[&str] = &[
+    "REQUEST", "RESPONSE", "DATA", "ACK", "DATAACK", "CLOSEREQ", "CLOSE", "RESET", "SYNC",
+    "SYNCACK", "INVALID",
+];
 
 /// `-m dscp --dscp-class` names (any case, as iptables) with their DSCP value.
 pub(super) const DSCP_CLASSES: &[(&str, u8)] = &[
@@ -116,6 +129,7 @@ pub(super) const ADDR_TYPES: &[&str] = &[
 ];
 
 /// Modules named after a protocol; each needs `-p` of the same name (check.rs).
+/// (`dccp` is also the options table's, for `--dccp-types`, so it is listed there.)
 const PROTOCOL_MODULES: &[&str] = &["tcp", "udp", "udplite", "icmp", "sctp"];
 
 /// The `[A-Za-z0-9_-]+` tail of a subgroup name.

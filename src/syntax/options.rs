@@ -104,10 +104,31 @@ pub(crate) enum Opt {
     LogIpOptions,
     LogUid,
     LogMacDecode,
+    // -- helper C: DSCP, CLASSIFY, AUDIT, NFQUEUE targets; -m dccp; -m time.
+    SetDscp,
+    SetDscpClass,
+    SetClass,
+    AuditType,
+    QueueNum,
+    QueueBalance,
+    QueueBypass,
+    QueueCpuFanout,
+    DccpTypes,
+    DccpOption,
+    DateStart,
+    DateStop,
+    TimeStart,
+    TimeStop,
+    MonthDays,
+    WeekDays,
+    KernelTz,
+    Utc,
+    Contiguous,
+    // -- end helper C.
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::LogMacDecode as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::Contiguous as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,6 +192,16 @@ pub(crate) enum ValueKind {
     CtStatus,
     /// One IPv4 address or network, the mask a length or dotted (`--ctorigsrc`).
     CtAddr,
+    /// A CLASSIFY class `MAJOR:MINOR`, each hexadecimal up to ffff.
+    ClassId,
+    /// A comma-separated list of DCCP packet types (`REQUEST,RESPONSE`).
+    DccpTypes,
+    /// A `-m time` date `YYYY[-MM[-DD[Thh[:mm[:ss]]]]]`, UTC.
+    Date,
+    /// A `-m time` time of day `hh:mm[:ss]`.
+    DayTime,
+    /// A `-m time` list of weekdays (`Mon,Tue` or `1,2`).
+    WeekDays,
     /// A name checked in Rust (`--pkt-type`, `--dscp-class`); `sample` is one.
     Name {
         sample: &'static str,
@@ -225,6 +256,11 @@ impl ValueKind {
             ValueKind::CtStatus => " ASSURED",
             ValueKind::CtAddr => " 10.0.0.0/8",
             ValueKind::AddrTypes => " LOCAL",
+            ValueKind::ClassId => " 1:10",
+            ValueKind::DccpTypes => " REQUEST",
+            ValueKind::Date => " 2024-01-01",
+            ValueKind::DayTime => " 09:00",
+            ValueKind::WeekDays => " Mon,Tue",
             ValueKind::RejectType => " tcp-reset",
             ValueKind::LogLevel => " warning",
             ValueKind::To => " 10.0.0.1:80",
@@ -236,7 +272,7 @@ impl ValueKind {
 /// Protocols (`-p`) an option needs in the same rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ProtoNeed {
-    /// tcp, udp, udplite or sctp: the protocols with ports.
+    /// tcp, udp, udplite, sctp or dccp: the protocols with ports.
     Ports,
     Tcp,
     Icmp,
@@ -244,6 +280,8 @@ pub(crate) enum ProtoNeed {
     Ah,
     /// `-p esp` (50).
     Esp,
+    /// `-p dccp` (33).
+    Dccp,
 }
 
 /// Why an option we parse is not supported: the E002 label and help.
@@ -297,6 +335,8 @@ const TTL_DESC: &str = "a TTL from 0 to 255";
 const SPI_DESC: &str = "an SPI or range such as 256 or 256:511";
 const ADDRTYPE_DESC: &str = "address types such as LOCAL or BROADCAST,MULTICAST";
 const CT_ADDR_DESC: &str = "an address or network such as 10.0.0.0/8 or 10.0.0.0/255.0.0.0";
+const DATE_DESC: &str = "a UTC date such as 2024-01-31 or 2024-01-31T08:00:00";
+const DAYTIME_DESC: &str = "a UTC time of day such as 09:00 or 17:30:00";
 const CT_PORT_DESC: &str = "a port or range such as 80 or 1024:65535";
 /// The largest `--ctexpire` in seconds: nft compares the expiry in 32-bit milliseconds, and
 /// the end of a second `N` is `N * 1000 + 999`.
@@ -322,6 +362,8 @@ const BASE: OptDesc = OptDesc {
 };
 
 /// Every option, in `Opt` order (`syntax::tests` checks it).
+// A `const`, not a `static`: `BY_RULE` reads it at compile time; uses are promoted, not copied.
+#[allow(clippy::large_const_arrays)]
 pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
     OptDesc {
         opt: Opt::In,
@@ -1203,6 +1245,180 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         targets: Some(&["LOG"]),
         ..BASE
     },
+    // -- helper C: DSCP, CLASSIFY, AUDIT, NFQUEUE targets; -m dccp; -m time.
+    OptDesc {
+        opt: Opt::SetDscp,
+        spellings: &["--set-dscp"],
+        rule: G::o_set_dscp,
+        targets: Some(&["DSCP"]),
+        value: ValueKind::Num { max: 63 },
+        wants: "a DSCP value from 0 to 63 such as 0x2e",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SetDscpClass,
+        spellings: &["--set-dscp-class"],
+        rule: G::o_set_dscp_class,
+        targets: Some(&["DSCP"]),
+        value: ValueKind::Name { sample: " EF" },
+        wants: "a DiffServ class such as EF, AF41, CS1 or BE",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::SetClass,
+        spellings: &["--set-class"],
+        rule: G::o_set_class,
+        targets: Some(&["CLASSIFY"]),
+        value: ValueKind::ClassId,
+        wants: "a traffic class MAJOR:MINOR in hexadecimal such as 1:10",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::AuditType,
+        spellings: &["--type"],
+        rule: G::o_audit_type,
+        targets: Some(&["AUDIT"]),
+        value: ValueKind::Name { sample: " drop" },
+        wants: "an audit type: accept, drop or reject",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::QueueNum,
+        spellings: &["--queue-num"],
+        rule: G::o_queue_num,
+        targets: Some(&["NFQUEUE"]),
+        value: ValueKind::Num { max: 65535 },
+        wants: "a queue number from 0 to 65535",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::QueueBalance,
+        spellings: &["--queue-balance"],
+        rule: G::o_queue_balance,
+        targets: Some(&["NFQUEUE"]),
+        value: ValueKind::NumRange { max: 65535 },
+        wants: "a range of queue numbers such as 0:3",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::QueueBypass,
+        spellings: &["--queue-bypass"],
+        rule: G::o_queue_bypass,
+        targets: Some(&["NFQUEUE"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::QueueCpuFanout,
+        spellings: &["--queue-cpu-fanout"],
+        rule: G::o_queue_cpu_fanout,
+        targets: Some(&["NFQUEUE"]),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::DccpTypes,
+        spellings: &["--dccp-types"],
+        rule: G::o_dccp_types,
+        module: Some("dccp"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Dccp),
+        value: ValueKind::DccpTypes,
+        wants: "DCCP packet types such as REQUEST,RESPONSE",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::DccpOption,
+        spellings: &["--dccp-option"],
+        rule: G::o_dccp_option,
+        module: Some("dccp"),
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Dccp),
+        value: ValueKind::Num { max: 255 },
+        refused: Some(Refusal {
+            label: "nft 1.0.6 has no match for a DCCP option",
+            help: "nft 1.0.6 cannot parse `dccp option` (and its kernel side needs \
+                   CONFIG_NFT_EXTHDR_DCCP); match `--dccp-types` or ports instead, or inspect \
+                   options in an IPS through `-j NFQUEUE`",
+        }),
+        wants: "a DCCP option number from 0 to 255",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::DateStart,
+        spellings: &["--datestart"],
+        rule: G::o_datestart,
+        module: Some("time"),
+        value: ValueKind::Date,
+        wants: DATE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::DateStop,
+        spellings: &["--datestop"],
+        rule: G::o_datestop,
+        module: Some("time"),
+        value: ValueKind::Date,
+        wants: DATE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::TimeStart,
+        spellings: &["--timestart"],
+        rule: G::o_timestart,
+        module: Some("time"),
+        value: ValueKind::DayTime,
+        wants: DAYTIME_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::TimeStop,
+        spellings: &["--timestop"],
+        rule: G::o_timestop,
+        module: Some("time"),
+        value: ValueKind::DayTime,
+        wants: DAYTIME_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::MonthDays,
+        spellings: &["--monthdays"],
+        rule: G::o_monthdays,
+        module: Some("time"),
+        negatable: true,
+        value: ValueKind::WeekDays,
+        refused: Some(Refusal {
+            label: "nftables has no day-of-month match",
+            help: "nft's `meta day` is the day of the week; list the dates with `--datestart` \
+                   and `--datestop` in rules of their own",
+        }),
+        wants: "days of the month such as 1,15",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::WeekDays,
+        spellings: &["--weekdays"],
+        rule: G::o_weekdays,
+        module: Some("time"),
+        negatable: true,
+        value: ValueKind::WeekDays,
+        wants: "days of the week such as Mon,Tue or 1,2",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::KernelTz,
+        spellings: &["--kerneltz"],
+        rule: G::o_kerneltz,
+        module: Some("time"),
+        ..BASE
+    },
+    OptDesc { opt: Opt::Utc, spellings: &["--utc"], rule: G::o_utc, module: Some("time"), ..BASE },
+    OptDesc {
+        opt: Opt::Contiguous,
+        spellings: &["--contiguous"],
+        rule: G::o_contiguous,
+        module: Some("time"),
+        ..BASE
+    },
+    // -- end helper C.
 ];
 
 /// Grammar rule (as `usize`) → index in [`OPTIONS`], `u8::MAX` for rules that are no option:
@@ -1313,6 +1529,8 @@ mod tests {
             "statistic",
             "owner",
             "addrtype",
+            "dccp",
+            "time",
             "tcp",
             "udp",
             "udplite",

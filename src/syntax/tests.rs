@@ -761,7 +761,9 @@ fn e005_unknown_target() {
     let d = check("INPUT -j accept", Code::E005, "unknown or unsupported target `accept`", 10);
     assert_eq!(d.help.as_deref(), Some("did you mean `ACCEPT`? (targets are case-sensitive)"));
     let d = check("INPUT -j TPROXY", Code::E005, "unknown or unsupported target `TPROXY`", 10);
-    assert!(d.help.as_deref().is_some_and(|h| h.starts_with("supported targets")));
+    assert!(d.help.as_deref().is_some_and(|h| h.contains("; instead: DNAT to the proxy")));
+    let d = check("INPUT -j FROB", Code::E005, "unknown or unsupported target `FROB`", 10);
+    assert!(d.help.as_deref().is_some_and(|h| h.starts_with("supported targets: ACCEPT,")));
     check("INPUT -j SECMARK", Code::E005, "unknown or unsupported target `SECMARK`", 10);
 }
 
@@ -786,20 +788,20 @@ fn e007_missing_module_or_protocol() {
     let d = check(
         "INPUT --dport 22 -j DROP",
         Code::E007,
-        "`--dport` needs `-p tcp`, `udp`, `udplite` or `sctp` in the same rule",
+        "`--dport` needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp` in the same rule",
         7,
     );
     assert_eq!(d.help.as_deref(), Some("add `-p tcp` before it"));
     check(
         "INPUT -p icmp --sport 22 -j DROP",
         Code::E007,
-        "`--sport` needs `-p tcp`, `udp`, `udplite` or `sctp`, not `-p icmp`",
+        "`--sport` needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp`, not `-p icmp`",
         15,
     );
     check(
         "INPUT ! -p tcp --dport 22 -j DROP",
         Code::E007,
-        "`--dport` needs `-p tcp`, `udp`, `udplite` or `sctp` in the same rule",
+        "`--dport` needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp` in the same rule",
         16,
     );
     let d = check(
@@ -1609,4 +1611,33 @@ fn nat_flags() {
         "`--random-fully` belongs to the SNAT or MASQUERADE target, not REDIRECT",
         24,
     );
+}
+
+/// `-m time` values as libxt_time reads them: dates in UTC, times of day, weekdays.
+#[test]
+fn time_values() {
+    let kinds_of = |line: &str| kinds(&ok(line));
+    use super::ast::TimeOpt as T;
+    assert_eq!(
+        kinds_of("INPUT -m time --datestart 2024-01-01 --datestop 2024-12-31T23:59:59 -j DROP"),
+        vec![
+            MatchKind::Time(T::DateStart(1_704_067_200)),
+            MatchKind::Time(T::DateStop(1_735_689_599))
+        ]
+    );
+    assert_eq!(
+        kinds_of("INPUT -m time --datestart 1970 --timestart 09:30 --timestop 17:00:05 -j DROP"),
+        vec![
+            MatchKind::Time(T::DateStart(0)),
+            MatchKind::Time(T::TimeStart(34_200)),
+            MatchKind::Time(T::TimeStop(61_205))
+        ]
+    );
+    assert_eq!(
+        kinds_of("INPUT -m time --weekdays Mon,sunday,3 --kerneltz -j DROP"),
+        vec![MatchKind::Time(T::WeekDays(0b1000_1010)), MatchKind::Time(T::KernelTz)]
+    );
+    for bad in ["--datestart 2024-02-30x", "--timestart 9", "--timestop 12:60", "--weekdays 8"] {
+        assert_eq!(err(&format!("INPUT -m time {bad} -j DROP")).code, Code::E008, "{bad}");
+    }
 }

@@ -162,6 +162,17 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
     }
     for neg in [false, true] {
         ms.push(Match::EtherSaddr { neg, addr: [0x00, 0x11, 0x22, 0xaa, 0xbb, 0xcc] });
+        ms.push(Match::MetaTime { ge: neg, secs: 1_704_067_200 });
+        for days in [1u8, 0b11_1110, 0b100_1011, 0x7e] {
+            if !neg {
+                ms.push(Match::MetaDay { days });
+            }
+        }
+        ms.push(Match::MetaHour { neg, lo: 32_400, hi: 61_200 });
+        ms.push(Match::MetaHour { neg, lo: 43_200, hi: 43_200 });
+        for types in [0b1u16, 0b11, 1 << 7, (1 << 8) | (1 << 9) | (1 << 10)] {
+            ms.push(Match::DccpType { neg, types });
+        }
         ms.push(Match::Random { neg, below: 214_748_365 });
         ms.push(Match::Nth { neg, every: 3, value: 1 });
         ms.push(Match::CtStatus { neg, bits: 0x04 });
@@ -218,7 +229,7 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
             ms.push(Match::Saddr { neg, addrs: addrs.clone() });
             ms.push(Match::Daddr { neg, addrs });
         }
-        for proto in [L4::Tcp, L4::Udp, L4::Udplite, L4::Sctp] {
+        for proto in [L4::Tcp, L4::Udp, L4::Udplite, L4::Sctp, L4::Dccp] {
             for dir in [Dir::Src, Dir::Dst] {
                 for ports in [
                     PortMatch::Ports(vec![(22, 22)].into()),
@@ -388,6 +399,25 @@ pub fn every_variant() -> Ruleset {
         ] {
             let n = Nflog { group, prefix, snaplen, threshold };
             r.push(l.rule(vec![], Action::Nflog(Box::new(n))));
+        }
+        for n in [0u8, 10, 0x2e, 63] {
+            r.push(l.rule(vec![], Action::Dscp(n)));
+        }
+        for c in [0u32, 0x0001_0010, 0xffff_0000, u32::MAX] {
+            r.push(l.rule(vec![], Action::Classify(c)));
+        }
+        r.push(l.rule(vec![], Action::Audit));
+        // Only where the kernel has nft_queue (netns::kernel_has_queue says why not).
+        if crate::netns::kernel_has_queue() {
+            for (first, last, bypass, fanout) in [
+                (0, 0, false, false),
+                (3, 3, true, false),
+                (0, 3, true, true),
+                (4, 5, false, false),
+            ] {
+                let q = overlayfw::ir::Queue { first, last, bypass, fanout };
+                r.push(l.rule(vec![iif("eth9")], Action::Queue(q)));
+            }
         }
         r.push(l.rule(vec![], Action::MarkCopy { to_ct: true }));
         r.push(l.rule(vec![], Action::MarkCopy { to_ct: false }));

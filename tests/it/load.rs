@@ -28,13 +28,21 @@ fn compile(path: &Path) -> String {
     overlayfw::emit::nft_script(&compile_ruleset(path))
 }
 
-/// The `*.rules` files in `dir` (and `depth` levels below), sorted.
+/// The `*.rules` files in `dir` (and `depth` levels below) that this kernel can load
+/// ([`netns::loadable`]), sorted. For kernel tests: call after `require_root`.
 pub fn rules_files(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let mut out = all_rules_files(dir, depth);
+    out.retain(|p| netns::loadable(p));
+    out
+}
+
+/// The `*.rules` files in `dir` (and `depth` levels below), sorted.
+fn all_rules_files(dir: &Path, depth: usize) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).expect("read dir") {
         let p = e.expect("entry").path();
         if p.is_dir() && depth > 0 {
-            out.extend(rules_files(&p, depth - 1));
+            out.extend(all_rules_files(&p, depth - 1));
         } else if p.extension().is_some_and(|x| x == "rules") {
             out.push(p);
         }

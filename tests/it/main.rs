@@ -32,10 +32,12 @@ mod persist;
 mod precommit;
 mod probes;
 mod properties;
+mod qos;
 mod readme;
 mod refill;
 mod scene;
 mod tcpmss;
+mod time;
 mod txlate;
 
 /// Whether the slow tier runs: the tests that need the kernel, real external tools or a large

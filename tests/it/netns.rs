@@ -126,6 +126,7 @@ impl Netns {
 
     fn nft_load_with(&self, args: &[&str], script: &str) -> Result<(), String> {
         let mut child = Command::new("ip")
+            .env("TZ", "UTC")
             .args(["netns", "exec", &self.name, "nft"])
             .args(args)
             .stdin(Stdio::piped())
@@ -174,8 +175,10 @@ impl Drop for Netns {
 
 /// Runs a program; its stdout, or an error naming it with its stderr.
 pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
+    // In UTC, as overlayfw runs nft: listed times of day and dates read back as UTC.
     let out = Command::new(program)
         .args(args)
+        .env("TZ", "UTC")
         .output()
         .map_err(|e| format!("`{program} {}`: {e}", args.join(" ")))?;
     if out.status.success() {
@@ -260,4 +263,39 @@ pub fn in_netns<R: Send>(ns: &Netns, f: impl FnOnce() -> R + Send) -> R {
         .join()
         .expect("namespace thread")
     })
+}
+/// Whether this kernel has nft's queue expression (`CONFIG_NFT_QUEUE`, module `nft_queue`):
+/// probed once by loading a `queue` rule in a throw-away namespace. The development machine's
+/// kernel is built without it (the load fails with "No such file or directory"); Debian's
+/// kernels ship the module. Needs root: call after [`require_root`].
+pub fn kernel_has_queue() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        let ns = Netns::new();
+        let probe = "table ip probe {\n\tchain c {\n\t\ttype filter hook input priority 0;\n\t\tqueue num 0 bypass\n\t}\n}\n";
+        match ns.nft_load(probe) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!(
+                    "note: this kernel cannot load nft's `queue` (CONFIG_NFT_QUEUE unset or \
+                     module nft_queue missing): {e}"
+                );
+                false
+            }
+        }
+    })
+}
+
+/// Whether a rules file can load into this kernel: `false`, with the reason printed, for one
+/// that uses `-j NFQUEUE` where the kernel lacks nft's queue expression.
+pub fn loadable(path: &std::path::Path) -> bool {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    if text.contains("NFQUEUE") && !kernel_has_queue() {
+        eprintln!(
+            "skipping {} in this kernel test: it uses NFQUEUE and the kernel has no nft_queue",
+            path.display()
+        );
+        return false;
+    }
+    true
 }

@@ -33,6 +33,7 @@ fn l4(p: L4) -> u8 {
         L4::Udp => 17,
         L4::Udplite => 136,
         L4::Sctp => 132,
+        L4::Dccp => 33,
     }
 }
 
@@ -106,6 +107,11 @@ impl Eval<'_> {
                 p.proto == 1 && ((p.icmp.0 == *kind && code.is_none_or(|c| c == p.icmp.1)) != *neg)
             }
             Match::TcpSyn { neg } => p.proto == 6 && p.syn != *neg,
+            // No clock in the model: a time match never holds, its negation always.
+            Match::MetaHour { neg, .. } => *neg,
+            Match::MetaTime { .. } | Match::MetaDay { .. } => false,
+            // The model's DCCP packets are of type 0 (request); the match implies DCCP.
+            Match::DccpType { neg, types } => p.proto == 33 && ((types & 1 != 0) != *neg),
             // The model's packets carry a SYN alone or an ACK alone.
             Match::TcpFlags { neg, mask, comp } => {
                 let flags: u8 = if p.syn { 0x02 } else { 0x10 };

@@ -259,6 +259,7 @@ fn proto_of(l4: L4) -> u8 {
         L4::Udp => 17,
         L4::Udplite => 136,
         L4::Sctp => 132,
+        L4::Dccp => 33,
     }
 }
 

@@ -186,6 +186,9 @@ impl Expr {
                     MetaKey::PRandom => libc::NFT_META_PRANDOM,
                     MetaKey::SkUid => libc::NFT_META_SKUID,
                     MetaKey::SkGid => libc::NFT_META_SKGID,
+                    MetaKey::TimeNs => 30,
+                    MetaKey::TimeDay => 31,
+                    MetaKey::TimeHour => 32,
                 };
                 e.u32(sys::NFTNL_EXPR_META_KEY, key as u32);
                 e.u32(sys::NFTNL_EXPR_META_DREG, *dreg);
@@ -413,6 +416,15 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_RT_DREG, REG_1);
                 e
             }
+            Expr::Hton64 => {
+                let e = RawExpr::alloc(c"byteorder");
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_OP, libc::NFT_BYTEORDER_HTON as u32);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_LEN, 8);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 8);
+                e
+            }
             Expr::Hton16 => {
                 let e = RawExpr::alloc(c"byteorder");
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_SREG, REG_1);
@@ -420,6 +432,31 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_OP, libc::NFT_BYTEORDER_HTON as u32);
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_LEN, 2);
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 2);
+                e
+            }
+            Expr::WriteIpHead16 => {
+                let e = RawExpr::alloc(c"payload");
+                e.u32(sys::NFTNL_EXPR_PAYLOAD_SREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_PAYLOAD_BASE, libc::NFT_PAYLOAD_NETWORK_HEADER as u32);
+                e.u32(sys::NFTNL_EXPR_PAYLOAD_OFFSET, 0);
+                e.u32(sys::NFTNL_EXPR_PAYLOAD_LEN, 2);
+                e.u32(sys::NFTNL_EXPR_PAYLOAD_CSUM_TYPE, libc::NFT_PAYLOAD_CSUM_INET as u32);
+                e.u32(sys::NFTNL_EXPR_PAYLOAD_CSUM_OFFSET, 10);
+                e.u32(sys::NFTNL_EXPR_PAYLOAD_FLAGS, 0);
+                e
+            }
+            Expr::SetPriority => {
+                let e = RawExpr::alloc(c"meta");
+                e.u32(sys::NFTNL_EXPR_META_KEY, libc::NFT_META_PRIORITY as u32);
+                e.u32(sys::NFTNL_EXPR_META_SREG, REG_1);
+                e
+            }
+            // Flags always (0 too): the kernel lists them so.
+            Expr::Queue { num, total, flags } => {
+                let e = RawExpr::alloc(c"queue");
+                e.u16(sys::NFTNL_EXPR_QUEUE_NUM, *num);
+                e.u16(sys::NFTNL_EXPR_QUEUE_TOTAL, *total);
+                e.u16(sys::NFTNL_EXPR_QUEUE_FLAGS, *flags);
                 e
             }
             Expr::WriteMss => {

@@ -67,6 +67,10 @@ pub(crate) enum MetaKey {
     PRandom,
     SkUid,
     SkGid,
+    /// `NFT_META_TIME_NS`, `_DAY`, `_HOUR` (30, 31, 32; not in libc).
+    TimeNs,
+    TimeDay,
+    TimeHour,
 }
 
 /// A set referenced by a lookup: its name (`__set%d` for anonymous ones) and its id in the
@@ -194,10 +198,23 @@ pub(crate) enum Expr {
     },
     /// `rt load tcpmss => reg 1` (the route's MTU less the headers, host order).
     RtTcpmss,
+    /// `byteorder reg 1 = hton(reg 1, 8, 8)`.
+    Hton64,
     /// `byteorder reg 1 = hton(reg 1, 2, 2)`.
     Hton16,
     /// `exthdr write tcpopt reg 1 => 2b @ 2 + 2`: the size of the TCP MSS option.
     WriteMss,
+    /// `payload write reg 1 => 2b @ network header + 0 csum_type 1 csum_off 10`: the IP
+    /// header's first two bytes (DSCP), the header checksum updated.
+    WriteIpHead16,
+    /// `meta set priority with reg 1`.
+    SetPriority,
+    /// `queue num N total T flags F` (`NFT_QUEUE_FLAG_*`).
+    Queue {
+        num: u16,
+        total: u16,
+        flags: u16,
+    },
 }
 
 /// Register numbers (`NFT_REG_1`..`NFT_REG_4`, `NFT_REG32_01`).
@@ -234,6 +251,10 @@ pub(crate) enum Key {
     Verdict,
     /// `fib_addrtype` (38), 4 bytes, host byte order.
     FibAddrType,
+    /// `dccp_pkttype` (16), 1 byte (the type shifted left by one, as the header holds it).
+    DccpType,
+    /// `day` (45), 1 byte, host byte order.
+    Day,
 }
 
 impl Key {
@@ -246,6 +267,8 @@ impl Key {
             Key::Concat(fields) => fields.iter().fold(0, |id, f| (id << 6) | f.type_id()),
             Key::Verdict => 0xffff_ff00,
             Key::FibAddrType => 38,
+            Key::DccpType => 16,
+            Key::Day => 45,
         }
     }
 
@@ -258,6 +281,8 @@ impl Key {
             Key::Concat(fields) => fields.iter().map(|f| f.len().next_multiple_of(4)).sum(),
             Key::Verdict => 0,
             Key::FibAddrType => 4,
+            Key::DccpType => 1,
+            Key::Day => 1,
         }
     }
 
@@ -265,8 +290,8 @@ impl Key {
     pub(crate) fn byteorder(&self) -> u32 {
         match self {
             Key::Ipv4 | Key::Service => 2,
-            Key::Proto | Key::IcmpTypeCode | Key::Concat(_) | Key::Verdict => 0,
-            Key::FibAddrType => 1,
+            Key::Proto | Key::IcmpTypeCode | Key::Concat(_) | Key::Verdict | Key::DccpType => 0,
+            Key::FibAddrType | Key::Day => 1,
         }
     }
 }
@@ -721,6 +746,60 @@ impl RuleCx<'_, '_> {
                     self.exprs.push(Expr::Cmp(op(*neg), bytes.to_vec()));
                 }
             }
+            // As nft 1.0.6 lowers `meta time >= N` (nanoseconds, compared big-endian).
+            Match::MetaTime { ge, secs } => {
+                self.exprs.push(Expr::Meta { key: MetaKey::TimeNs, dreg: REG_1 });
+                self.exprs.push(Expr::Hton64);
+                let ns = secs.saturating_mul(1_000_000_000);
+                let o = if *ge { CmpOp::Gte } else { CmpOp::Lt };
+                self.exprs.push(Expr::Cmp(o, ns.to_be_bytes().to_vec()));
+            }
+            // One second: compared in host order; a range: big-endian after a byteorder.
+            Match::MetaHour { neg, lo, hi } => {
+                self.exprs.push(Expr::Meta { key: MetaKey::TimeHour, dreg: REG_1 });
+                if lo == hi {
+                    self.exprs.push(Expr::Cmp(op(*neg), lo.to_ne_bytes().to_vec()));
+                } else {
+                    self.exprs.push(Expr::Hton32);
+                    let (a, b) = (lo.to_be_bytes().to_vec(), hi.to_be_bytes().to_vec());
+                    if *neg {
+                        self.exprs.push(Expr::RangeNeq(a, b));
+                    } else {
+                        self.exprs.push(Expr::Cmp(CmpOp::Gte, a));
+                        self.exprs.push(Expr::Cmp(CmpOp::Lte, b));
+                    }
+                }
+            }
+            Match::MetaDay { days } => {
+                self.exprs.push(Expr::Meta { key: MetaKey::TimeDay, dreg: REG_1 });
+                match crate::ir::DayForm::of(*days) {
+                    crate::ir::DayForm::One(d) => self.exprs.push(Expr::Cmp(CmpOp::Eq, vec![d])),
+                    crate::ir::DayForm::Range(a, b) => {
+                        self.exprs.push(Expr::Cmp(CmpOp::Gte, vec![a]));
+                        self.exprs.push(Expr::Cmp(CmpOp::Lte, vec![b]));
+                    }
+                    crate::ir::DayForm::Set(l) => {
+                        let elems = l.iter().map(|d| Elem { key: vec![*d], ..Elem::default() });
+                        let set = self.anon_set(Key::Day, false, elems.collect());
+                        self.exprs.push(Expr::Lookup { set, inverted: false, dreg: None });
+                    }
+                }
+            }
+            // As nft 1.0.6: the type is bits 1-4 of byte 8, compared shifted (`type << 1`).
+            Match::DccpType { neg, types } => {
+                self.l4_dependency(33);
+                self.payload(Base::Transport, 8, 1);
+                self.exprs.push(Expr::Bitwise { mask: vec![0x1e], xor: vec![0] });
+                let shifted: Vec<u8> =
+                    (0..16u8).filter(|t| types & (1 << t) != 0).map(|t| t << 1).collect();
+                if let [one] = shifted.as_slice() {
+                    self.exprs.push(Expr::Cmp(op(*neg), vec![*one]));
+                } else {
+                    let elems = shifted.iter().map(|t| Elem { key: vec![*t], ..Elem::default() });
+                    let set = self.anon_set(Key::DccpType, false, elems.collect());
+                    self.exprs.push(Expr::Lookup { set, inverted: *neg, dreg: None });
+                }
+            }
             Match::EtherSaddr { neg, addr } => {
                 // nft's dependency: the input device is an Ethernet one (ARPHRD_ETHER).
                 self.exprs.push(Expr::Meta { key: MetaKey::IifType, dreg: REG_1 });
@@ -1107,6 +1186,29 @@ impl RuleCx<'_, '_> {
                 self.load_mark(!*to_ct);
                 self.exprs.push(Expr::SetMark { ct: *to_ct });
             }
+            // As nft 1.0.6 lowers `ip dscp set N`: the version/IHL byte and the ECN bits
+            // kept, the DSCP bits replaced, written back with the checksum fixed.
+            Action::Dscp(n) => {
+                self.exprs.push(Expr::Payload {
+                    base: Base::Network,
+                    offset: 0,
+                    len: 2,
+                    dreg: REG_1,
+                });
+                self.exprs.push(Expr::Bitwise { mask: vec![0xff, 0x03], xor: vec![0, *n << 2] });
+                self.exprs.push(Expr::WriteIpHead16);
+            }
+            Action::Classify(c) => {
+                self.exprs.push(Expr::Immediate { dreg: REG_1, data: c.to_ne_bytes().to_vec() });
+                self.exprs.push(Expr::SetPriority);
+            }
+            // `log level audit` (NFT_LOGLEVEL_AUDIT).
+            Action::Audit => self.exprs.push(Expr::Log { prefix: None, level: Some(8), flags: 0 }),
+            Action::Queue(q) => self.exprs.push(Expr::Queue {
+                num: q.first,
+                total: q.last - q.first + 1,
+                flags: u16::from(q.bypass) | (u16::from(q.fanout) << 1),
+            }),
             // As nft 1.0.6 lowers `tcp option maxseg size set rt mtu` / `… set N`.
             Action::Tcpmss(Mss::ClampToPmtu) => {
                 self.exprs.extend([Expr::RtTcpmss, Expr::Hton16, Expr::WriteMss]);
@@ -1125,6 +1227,7 @@ fn l4_number(proto: L4) -> u8 {
         L4::Udp => 17,
         L4::Udplite => 136,
         L4::Sctp => 132,
+        L4::Dccp => 33,
     }
 }
 
