@@ -47,6 +47,15 @@ fi
 if readelf -dW "$MUSL" | grep -q '(NEEDED)'; then
   fail "the packaged binary needs shared libraries: $(readelf -dW "$MUSL" | grep '(NEEDED)')"
 fi
+# Every page the binary writes is packaged.
+"$MUSL" man --dir "$TMP/man"
+pages=0
+for page in "$TMP"/man/*; do
+  name=$(basename "$page")
+  grep -qx "/usr/share/man/man${name##*.}/$name.gz" "$TMP/contents" || fail "$DEB lacks the page $name"
+  pages=$((pages + 1))
+done
+[ "$pages" -gt 5 ] || fail "the binary wrote only $pages man pages"
 # The shipped unit is the one in the tree.
 unit=$(find "$TMP/root" -name overlayfw.service -path '*/systemd/system/*')
 cmp -s "$unit" packaging/overlayfw.service \
