@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every whole-run benchmark of the performance and diff/apply issues, then ONE table of the
 # ratios with the goals they are held to. Runs bench/compile.sh and bench/check-1k.sh always;
+# bench/musl.sh when the musl target is installed (rustup target add x86_64-unknown-linux-musl);
 # bench/apply-diff.sh and bench/dataplane.sh only as root (they need network namespaces), the
 # latter only with iperf3; bench/txlate.sh as root when OVERLAYFW_TXLATE names an iptables
 # source tree (iptables' translation tests). Each script's own table is printed as it finishes; the ratios and
@@ -20,6 +21,11 @@ run() { # name, script...
 }
 run compile bash bench/compile.sh
 run check bash bench/check-1k.sh
+if rustup target list --installed 2> /dev/null | grep -qx x86_64-unknown-linux-musl; then
+  run musl bash bench/musl.sh
+else
+  echo "== musl: skipped (rustup target add x86_64-unknown-linux-musl)"
+fi
 if [ "$(id -u)" = 0 ]; then
   run apply-diff bash bench/apply-diff.sh "${1:-100000}"
   if command -v iperf3 > /dev/null; then
@@ -53,6 +59,11 @@ if m:
 m = re.search(r"scaling 10k -> 100k: ([\d.]+)x", c)
 if m:
     row("compile time 100k / 10k", m.group(1) + "x", "<= 11x", float(m.group(1)) <= 11)
+m = re.search(r"musl compile: ([\d.]+)x the wall time of glibc's, ([\d.]+)x its CPU time", text("musl"))
+if m:
+    wall, cpu = float(m.group(1)), float(m.group(2))
+    row("musl compile 100k / glibc (wall time)", f"{wall:.2f}x", "<= 1.1x", wall <= 1.1)
+    row("musl compile 100k / glibc (CPU time)", f"{cpu:.2f}x", "<= 1.1x", cpu <= 1.1)
 m = re.search(r"1,000 rules: (\d+) µs", text("check"))
 if m:
     row("check of 1,000 rules", f"{int(m.group(1)) / 1000:.1f} ms", "interactive", None)
@@ -117,7 +128,7 @@ with open("docs/figures.md", "w") as f:
     f.write("| ratio | measured | goal | result |\n|---|---|---|---|\n")
     for what, value, goal, met in rows:
         f.write(f"| {what.strip()} | {value} | {goal} | {met} |\n")
-    for name in ("compile", "check", "apply-diff", "dataplane", "txlate"):
+    for name in ("compile", "check", "musl", "apply-diff", "dataplane", "txlate"):
         t = text(name)
         if name == "txlate":
             t = "\n".join(l for l in t.splitlines()

@@ -25,6 +25,7 @@ pub mod ir;
 pub mod layout;
 pub mod lint;
 pub mod live;
+mod mem;
 pub mod net;
 pub mod nft;
 pub mod optimize;

@@ -303,3 +303,137 @@ fn man_page_is_roff_and_lists_every_subcommand() {
         assert!(page.contains(&format!("overlayfw\\-{sub}")), "man page lacks {sub}");
     }
 }
+
+/// The YAML blocks of the README's pre-commit section, in order.
+fn readme_precommit_blocks() -> Vec<String> {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let start = readme.find("\n## pre-commit\n").expect("the README has a pre-commit section");
+    let section = &readme[start + 1..];
+    let section = &section[..section[1..].find("\n## ").map_or(section.len(), |i| i + 1)];
+    section
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b[..b.find("```").expect("the block ends")].to_owned())
+        .collect()
+}
+
+/// The README's `.pre-commit-config.yaml` as written, run by the real client against this
+/// repository: only `repo:` is pointed at this checkout; `rev:` must be a revision of it (a
+/// tag or a commit hash of main). pre-commit builds the hooks with `cargo install` as it does
+/// for a user (with a quick release profile and a cached target folder, for the test's time).
+/// Then the README's second block (the check hook over every file, run when the inventory
+/// changes) in place of the first block's check hook.
+#[test]
+fn the_readme_pre_commit_example_works_as_written() {
+    let Some(pc) = pre_commit() else { return };
+    let blocks = readme_precommit_blocks();
+    let [config, check_all] = &blocks[..] else {
+        panic!("the README's pre-commit section has {} YAML blocks, not 2", blocks.len())
+    };
+    let mut config: serde_yaml::Value = serde_yaml::from_str(config).expect("block 1 is YAML");
+    let repo = &mut config["repos"][0];
+    let rev = repo["rev"].as_str().expect("the README's config names a rev").to_owned();
+    let git = |args: &[&str]| {
+        let o = Command::new("git").args(args).current_dir(root()).output().expect("git");
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let (resolves, _) = git(&["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")]);
+    if !resolves && git(&["rev-parse", "--is-shallow-repository"]).1 == "true" {
+        // A shallow clone lacks older commits: the example runs at HEAD instead.
+        eprintln!("note: `rev: {rev}` is not in this shallow clone; the example runs at HEAD");
+        repo["rev"] = git(&["rev-parse", "HEAD"]).1.into();
+    } else {
+        assert!(
+            resolves,
+            "the README's `rev: {rev}` is not a revision of this repository: create the tag or \
+             write a commit hash of main that holds .pre-commit-hooks.yaml"
+        );
+    }
+    repo["repo"] = root().to_str().expect("UTF-8 path").into();
+
+    let s = Scratch::new("readme");
+    let dir = s.0.as_path();
+    let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| {
+        format!("{}/.cargo", std::env::var("HOME").expect("HOME or CARGO_HOME"))
+    });
+    let rustup_home = std::env::var("RUSTUP_HOME").unwrap_or_else(|_| {
+        format!("{}/.rustup", std::env::var("HOME").expect("HOME or RUSTUP_HOME"))
+    });
+    let pc_run = |args: &[&str]| {
+        let o = Command::new(pc)
+            .args(args)
+            .current_dir(dir)
+            .env("PRE_COMMIT_HOME", dir.join(".pre-commit-home"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .env("CARGO_HOME", &cargo_home)
+            .env("RUSTUP_HOME", &rustup_home)
+            .env("CARGO_TARGET_DIR", root().join("target/pre-commit-example"))
+            .env("CARGO_PROFILE_RELEASE_LTO", "false")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+            .output()
+            .expect("run pre-commit");
+        let out =
+            format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        (code(&o), out)
+    };
+    let git = |args: &[&str]| assert!(sh(dir, "git", args).status.success(), "git {args:?}");
+    git(&["init", "-q"]);
+    let write_config = |config: &serde_yaml::Value| {
+        s.file(".pre-commit-config.yaml", &serde_yaml::to_string(config).expect("YAML"));
+    };
+    write_config(&config);
+    // An inventory every name of which the rules use (`--deny-warnings` fails on W108).
+    let topology = "interfaces:\n  public: eth0\n  overlay: tun0\n  plugins: plugin0\n\
+                    overlay_subnet: 100.64.0.0/19\nprimary_private_ip: 10.0.1.120\n\
+                    plugin_network: 198.51.100.0/28\n\
+                    plugins:\n  - name: suricata\n    ip: 198.51.100.2\n\
+                    variables:\n  office: 203.0.113.0/24\n";
+    s.file("topology.yaml", topology);
+    let main = "INPUT_CUST -i public -s ${office} -p tcp --dport 22 -j ACCEPT\n\
+                FORWARD_CUST -i overlay -o plugins -d suricata -j ACCEPT\n";
+    s.file("main.rules", main);
+    git(&["add", "."]);
+    let (c, out) = pc_run(&["run", "--all-files"]);
+    assert_eq!(c, 0, "the README's config passes a clean file:\n{out}");
+    assert!(out.contains("overlayfw check") && out.contains("overlayfw fmt"), "{out}");
+
+    // --deny-warnings: a duplicate rule fails the commit; fmt rewrites a messy line.
+    s.file(
+        "main.rules",
+        &format!("{main}INPUT_CUST  --jump ACCEPT --protocol tcp --dport 80\n{main}"),
+    );
+    git(&["add", "."]);
+    let (c, out) = pc_run(&["run", "--all-files"]);
+    assert_eq!(c, 1, "a warning and a messy line fail:\n{out}");
+    assert!(out.contains("main.rules:4:1: warning[W102]"), "{out}");
+    assert!(out.contains("files were modified by this hook"), "{out}");
+    s.file("main.rules", main);
+    git(&["add", "."]);
+    let (c, out) = pc_run(&["run", "--all-files"]);
+    assert_eq!(c, 0, "fixed:\n{out}");
+
+    // The second block: the check hook over every file, run when only the inventory changes.
+    let hooks: serde_yaml::Value = serde_yaml::from_str(check_all).expect("block 2 is YAML");
+    let hook = hooks[0].clone();
+    assert_eq!(hook["id"].as_str(), Some("overlayfw-check"), "{check_all}");
+    let list = config["repos"][0]["hooks"].as_sequence_mut().expect("hooks");
+    let at = list.iter().position(|h| h["id"] == hook["id"]).expect("the check hook");
+    list[at] = hook;
+    write_config(&config);
+    s.file("extra.rules", "INPUT_CUST -p tcp --dport 443 -j ACCEPT\n");
+    git(&["add", "."]);
+    let (c, out) = pc_run(&["run"]);
+    assert_eq!(c, 0, "the second block passes:\n{out}");
+    // Only the inventory is staged, and it drops a variable main.rules uses.
+    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x", "--no-verify"]);
+    s.file(
+        "topology.yaml",
+        &topology.replace("  office: 203.0.113.0/24\n", "  other: 10.9.0.0/16\n"),
+    );
+    git(&["add", "topology.yaml"]);
+    let (c, out) = pc_run(&["run"]);
+    assert_eq!(c, 1, "an inventory change alone runs the check of every file:\n{out}");
+    assert!(out.contains("main.rules:1:") && out.contains("office"), "{out}");
+}
