@@ -762,6 +762,18 @@ pub enum Class {
     Both,
 }
 
+impl Match {
+    /// The match decides anew, from state of its own, each time a rule holding it is evaluated
+    /// (a rate's bucket, a random draw, a packet count): two copies of one line decide apart.
+    pub fn decides_anew(&self) -> Option<&'static str> {
+        match self {
+            Match::Limit { .. } => Some("`-m limit`"),
+            Match::Random { .. } | Match::Nth { .. } => Some("`-m statistic`"),
+            _ => None,
+        }
+    }
+}
+
 impl Action {
     /// The chain types the action belongs in: what the layout splits a VNS3 chain by.
     pub fn class(&self) -> Class {

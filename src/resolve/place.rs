@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::diagnostic::{Code, Diagnostic, Span, Spanned};
-use crate::ir::Match;
+use crate::ir::{Action, Class, Match};
 use crate::nft::{CHAIN_NAME_MAX, COMMENT_MAX, JUMP_DEPTH_MAX};
 use crate::syntax;
 use crate::syntax::ast::{self, Builtin, ChainWord, MatchKind, TargetKind};
@@ -308,6 +308,63 @@ impl Resolver<'_> {
                     )),
                 );
             }
+        }
+    }
+
+    /// In PREROUTING and POSTROUTING a NAT line is also an accept in the filter chain that
+    /// runs first (ARCHITECTURE.md, "Chain layout"), so that the chain's later filter lines
+    /// skip the packets it takes. A match that decides anew each time (a rate, a random draw,
+    /// a packet count) decides apart in the two copies: a later filter line would see packets
+    /// the NAT line took, or miss some it left. Refused where a later line could act on them
+    /// (a filter line, or a jump, after it in its chain; in a subgroup, any filter line of the
+    /// hook); elsewhere the copy changes nothing a packet meets.
+    pub(super) fn check_stateful_nat(&mut self) {
+        let mut errors = Vec::new();
+        for b in [Builtin::Prerouting, Builtin::Postrouting] {
+            let family = Family::Builtin(b);
+            let chains = || self.chains.iter().filter(move |c| c.family == family);
+            let hook_filters =
+                chains().flat_map(|c| &c.rules).any(|r| r.action.class() == Class::Filter);
+            for chain in chains() {
+                let subgroup = chain.name != builtin_chain_name(b);
+                for (i, r) in chain.rules.iter().enumerate() {
+                    if r.action.class() != Class::Nat {
+                        continue;
+                    }
+                    let Some(what) = r.matches.iter().find_map(Match::decides_anew) else {
+                        continue;
+                    };
+                    let later = chain.rules[i + 1..].iter().find(|l| {
+                        l.action.class() == Class::Filter || matches!(l.action, Action::Jump(_))
+                    });
+                    let blocked = if subgroup { hook_filters } else { later.is_some() };
+                    if blocked {
+                        errors.push(
+                            Diagnostic::error(
+                                Code::E011,
+                                format!(
+                                    "{what} in a {} line of {} cannot be translated exactly here",
+                                    r.action.target_word(),
+                                    hook_word(b)
+                                ),
+                                r.span,
+                            )
+                            .with_help(format!(
+                                "overlayfw lays {hook} out as a filter chain that runs first (this line as an accept, so that later filter lines skip what it takes) and a nat chain, and {what} would decide apart in the two; {fix}",
+                                hook = hook_word(b),
+                                fix = if subgroup {
+                                    format!("in a subgroup this needs a {} without filter lines", hook_word(b))
+                                } else {
+                                    format!("put the filter and jump lines of {} before this line", chain.name)
+                                },
+                            )),
+                        );
+                    }
+                }
+            }
+        }
+        for e in errors {
+            self.error(e);
         }
     }
 

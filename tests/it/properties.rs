@@ -201,6 +201,12 @@ fn line(rng: &mut Rng) -> String {
             _ => filter(rng),
         }
     };
+    // A NAT line of PREROUTING or POSTROUTING with a rate that a later filter line could
+    // follow is refused (E011): such lines keep no rate here.
+    let nat = ["-j DNAT", "-j SNAT", "-j MASQUERADE", "-j REDIRECT", "-j NETMAP"];
+    if chain != "OUTPUT_CUST" && nat.iter().any(|t| target.starts_with(t)) {
+        parts.retain(|p| !p.starts_with("-m limit"));
+    }
     format!("{} {target}", parts.join(" "))
 }
 
