@@ -370,6 +370,8 @@ fn matcher(m: &Value, out: &mut String) {
         (Some("ip"), Some("protocol")) => number(right, vocab::listed_protocol, out),
         (Some("icmp"), Some("type")) => number(right, vocab::nft_icmp_type, out),
         (Some("icmp"), Some("code")) => number(right, vocab::nft_icmp_code, out),
+        // Types by number, as intervals: INVALID is 10-15, a set or a range alike.
+        (Some("dccp"), Some("type")) => intervals(right, dccp_type_bounds, out),
         _ => push_json(out, right),
     }
 }
@@ -495,6 +497,24 @@ pub fn addr_bounds(v: &Value) -> Option<(u64, u64)> {
     None
 }
 
+/// A DCCP type (nft's name or its number) or a range of them, as numbers.
+fn dccp_type_bounds(v: &Value) -> Option<(u64, u64)> {
+    const NAMES: [&str; 10] = [
+        "request", "response", "data", "ack", "dataack", "closereq", "close", "reset", "sync",
+        "syncack",
+    ];
+    let one = |x: &Value| {
+        x.as_u64().or_else(|| NAMES.iter().position(|n| Some(*n) == x.as_str()).map(|i| i as u64))
+    };
+    if let Some(t) = one(v) {
+        return Some((t, t));
+    }
+    if let Some([a, b]) = v.get("range").and_then(Value::as_array).map(Vec::as_slice) {
+        return Some((one(a)?, one(b)?)).filter(|(a, b)| a <= b);
+    }
+    None
+}
+
 pub fn port_bounds(v: &Value) -> Option<(u64, u64)> {
     if let Some(p) = v.as_u64() {
         return Some((p, p));
@@ -530,6 +550,21 @@ mod tests {
             &json!({"set": [{"concat": ["10.0.0.2", 22]}, {"concat": ["10.0.0.1", 80]}]}),
         );
         assert_eq!(sorted, r#"{"set":[{"concat":["10.0.0.1",80]},{"concat":["10.0.0.2",22]}]}"#);
+    }
+
+    #[test]
+    fn dccp_types_compare_as_numbers_and_ranges() {
+        let m = |right: Value| {
+            rule(&[
+                json!({"match": {"op": "==", "left": {"payload": {"protocol": "dccp", "field": "type"}}, "right": right}}),
+            ])
+        };
+        assert_eq!(m(json!({"set": [10, 11, 12, 13, 14, 15]})), m(json!({"range": [10, 15]})));
+        assert_eq!(
+            m(json!({"set": ["request", "response", {"range": ["sync", 15]}]})),
+            m(json!({"set": [0, 1, 8, 9, 10, 11, 12, 13, 14, 15]}))
+        );
+        assert_ne!(m(json!(10)), m(json!({"range": [10, 15]})));
     }
 
     #[test]

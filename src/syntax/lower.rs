@@ -467,6 +467,10 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
                     }
                 }
             }
+            // INVALID is every type from 10 on, as libxt_dccp sets them (11 to 15 have no name).
+            if mask & (1 << 10) != 0 {
+                mask |= 0xf800;
+            }
             Val::Num(mask)
         }
         ValueKind::Date => match time_date(v.as_str()) {
