@@ -496,16 +496,15 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
         },
         ValueKind::WeekDays => {
-            // libxt_time: Mon..Sun (or their full names) or 1..7; bit `1 << day`, Monday 1.
-            const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-            const FULL: [&str; 7] =
-                ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+            // libxt_time: a day by its first two letters (`Sa`, `Sat`, `Saturday`) or 1..7;
+            // bit `1 << day`, Monday 1.
+            const DAYS: [&str; 7] = ["mo", "tu", "we", "th", "fr", "sa", "su"];
             let mut mask = 0u32;
             for w in v.as_str().split(',') {
                 let l = w.to_ascii_lowercase();
                 let day = match l.parse::<usize>() {
                     Ok(n @ 1..=7) => Some(n),
-                    _ => DAYS.iter().zip(FULL).position(|(d, f)| l == *d || l == f).map(|i| i + 1),
+                    _ => DAYS.iter().position(|d| l.get(..2) == Some(*d)).map(|i| i + 1),
                 };
                 match day {
                     Some(d) => mask |= 1 << d,

@@ -1637,7 +1637,18 @@ fn time_values() {
         kinds_of("INPUT -m time --weekdays Mon,sunday,3 --kerneltz -j DROP"),
         vec![MatchKind::Time(T::WeekDays(0b1000_1010)), MatchKind::Time(T::KernelTz)]
     );
-    for bad in ["--datestart 2024-02-30x", "--timestart 9", "--timestop 12:60", "--weekdays 8"] {
+    // libxt_time reads a day by its first two letters.
+    assert_eq!(
+        kinds_of("INPUT -m time --weekdays Sa,Su,Tu,Th --kerneltz -j DROP"),
+        vec![MatchKind::Time(T::WeekDays(0b1101_0100)), MatchKind::Time(T::KernelTz)]
+    );
+    for bad in [
+        "--datestart 2024-02-30x",
+        "--timestart 9",
+        "--timestop 12:60",
+        "--weekdays 8",
+        "--weekdays S",
+    ] {
         assert_eq!(err(&format!("INPUT -m time {bad} -j DROP")).code, Code::E008, "{bad}");
     }
 }
