@@ -62,7 +62,7 @@ pub fn apply_observed(
         }
         None => std::thread::scope(|s| {
             let reader = s.spawn(|| read::read_table(&rs.table).map(|t| (t, false)));
-            let prepared = prepare(rs, None);
+            let prepared = prepare_known(rs, &View::fingerprints(&rs.table));
             (reader.join().expect("table reader"), prepared)
         }),
     };
@@ -166,6 +166,17 @@ impl View {
         (now == (cookie, view.genid) && binary == Self::binary()).then_some(view)
     }
 
+    /// The fingerprints of planned rules by key in the view this binary left, whatever the
+    /// ruleset's generation now (empty without one): a planned rule's fingerprint depends only
+    /// on the binary and the rule, so our side is not lowered again for the rules it holds.
+    fn fingerprints(table: &str) -> HashMap<u64, u64> {
+        let Ok(text) = std::fs::read(Self::path(table)) else { return HashMap::new() };
+        match serde_json::from_slice::<(u64, String, LiveTable)>(&text) {
+            Ok((_, binary, view)) if binary == Self::binary() => known(&view),
+            _ => HashMap::new(),
+        }
+    }
+
     /// This binary, as its file is now: a view's keys stand for fingerprints only as the
     /// binary that wrote it lowers rules (another build may lower a statement otherwise).
     fn binary() -> String {
@@ -228,7 +239,7 @@ fn replace_whole(rs: &Ruleset, reason: String, replans: usize) -> Result<Changes
 pub fn same(rs: &Ruleset) -> io::Result<bool> {
     let (live, prepared) = std::thread::scope(|s| {
         let reader = s.spawn(|| read::read_table(&rs.table));
-        let prepared = prepare(rs, None);
+        let prepared = prepare_known(rs, &View::fingerprints(&rs.table));
         (reader.join().expect("table reader"), prepared)
     });
     same_as_read(rs, &live?, &prepared)
@@ -236,7 +247,7 @@ pub fn same(rs: &Ruleset) -> io::Result<bool> {
 
 /// [`same`] of a table read beforehand (`diff` reads it while the rules compile).
 pub fn same_as(rs: &Ruleset, live: &LiveTable) -> io::Result<bool> {
-    same_as_read(rs, live, &prepare(rs, None))
+    same_as_read(rs, live, &prepare_known(rs, &View::fingerprints(&rs.table)))
 }
 
 fn same_as_read(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> io::Result<bool> {
@@ -279,13 +290,22 @@ fn rule_key(chain: &str, rule: &crate::ir::Rule, rs: &Ruleset, text: &mut String
 /// one of the view's takes that rule's fingerprint: the view's rules are exactly those sent,
 /// so only the rules that changed are lowered and printed.
 fn prepare(rs: &Ruleset, view: Option<&LiveTable>) -> Prepared {
-    let named = named_ids(rs);
-    let known: HashMap<u64, u64> = view
-        .into_iter()
-        .flat_map(|v| v.chains.iter().flat_map(|c| &c.rules))
+    prepare_known(rs, &view.map(known).unwrap_or_default())
+}
+
+/// A view's fingerprints by key.
+fn known(view: &LiveTable) -> HashMap<u64, u64> {
+    view.chains
+        .iter()
+        .flat_map(|c| &c.rules)
         .filter(|r| r.key != 0)
         .map(|r| (r.key, r.fingerprint))
-        .collect();
+        .collect()
+}
+
+/// [`prepare`] with the fingerprints already known by key.
+fn prepare_known(rs: &Ruleset, known: &HashMap<u64, u64>) -> Prepared {
+    let named = named_ids(rs);
     // Every core takes an equal share of the rules, each with a lowerer of its own (the set
     // ids it hands out are not part of a fingerprint): libnftnl prints every expression of
     // 100,000 rules.
