@@ -144,6 +144,7 @@ pub fn resolve_on(inputs: &[Input], inv: &Inventory, opts: &Options, threads: us
         }
     }
     r.check_jump_loops();
+    r.check_meters();
     for (name, set) in &inv.fwsets {
         if is_nft_keyword(name) {
             r.v.diags.push(

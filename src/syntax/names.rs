@@ -64,6 +64,18 @@ pub(super) static MODULES: std::sync::LazyLock<Vec<&'static str>> =
         out
     });
 
+/// Modules refused with their reason (E004's label) and what to use instead (its help).
+pub(super) const REFUSED_MODULES: &[(&str, &str, &str)] = &[(
+    "recent",
+    "xt_recent's lists have no exact nftables form",
+    "xt_recent keeps up to 20 hit times per address in a 200-address list that evicts its \
+     oldest entry; `--rcheck --seconds` asks whether any hit is that recent and `--hitcount` \
+     counts them. An nft dynamic set keeps one expiry per element (one timeout for every rule \
+     of the list), counts no hits, and refuses new keys when full instead of evicting. Use \
+     `-m hashlimit --hashlimit-mode srcip --hashlimit-above RATE` to drop a source that \
+     opens connections too fast, or `-m connlimit` to cap its connections",
+)];
+
 /// `-m pkttype --pkt-type` names (any case, as iptables) with the kernel's packet type.
 pub(super) const PKT_TYPES: &[(&str, u8)] = &[("unicast", 0), ("broadcast", 1), ("multicast", 2)];
 
@@ -98,6 +110,20 @@ pub(super) const DSCP_CLASSES: &[(&str, u8)] = &[
 
 /// `-m statistic --mode` names (as written: iptables compares them exactly).
 pub(super) const STAT_MODES: &[(&str, u8)] = &[("random", 0), ("nth", 1)];
+
+/// `-m policy --dir` names (as written: iptables compares them exactly); 1 is `out`.
+pub(super) const POLICY_DIRS: &[(&str, u8)] = &[("in", 0), ("out", 1)];
+
+/// `-m policy --pol` names (as written); 1 is `none`.
+pub(super) const POLICY_POLS: &[(&str, u8)] = &[("ipsec", 0), ("none", 1)];
+
+/// The value lowering gives `--mode tunnel|transport` (`-m policy`'s), which no statistic
+/// mode has.
+pub(super) const POLICY_MODE: u32 = 2;
+
+/// `-m hashlimit --hashlimit-mode` names (exact, as iptables) with their bit.
+pub(super) const HASH_MODES: &[(&str, u8)] =
+    &[("srcip", 1), ("dstip", 2), ("srcport", 4), ("dstport", 8)];
 
 /// `-m addrtype` types (any case, as iptables), in the kernel's `RTN_*` order.
 pub(super) const ADDR_TYPES: &[&str] = &[

@@ -14,11 +14,13 @@ mod fmt;
 #[cfg(feature = "netlink")]
 mod incremental;
 mod injection;
+mod ipsec;
 mod irgen;
 mod limits;
 mod lint;
 mod load;
 mod marks;
+mod meters;
 mod natkeep;
 mod negation;
 #[cfg(feature = "netlink")]

@@ -260,6 +260,9 @@ impl Batch {
             if plan.anonymous {
                 sys::nftnl_set_set_u32(s, sys::NFTNL_SET_DESC_SIZE as u16, plan.elems.len() as u32);
             }
+            if plan.dynamic.is_some() {
+                sys::nftnl_set_set_u32(s, sys::NFTNL_SET_DESC_SIZE as u16, crate::nft::METER_SIZE);
+            }
             if !field_lens.is_empty() {
                 sys::nftnl_set_set_data(
                     s,
@@ -502,6 +505,13 @@ pub(crate) fn set_flags(plan: &SetPlan) -> u32 {
     }
     if !plan.concat.is_empty() {
         flags |= NFT_SET_CONCAT;
+    }
+    // A meter's set: `flags dynamic` (and `timeout`).
+    if let Some(timeout) = plan.dynamic {
+        flags |= libc::NFT_SET_EVAL;
+        if timeout {
+            flags |= libc::NFT_SET_TIMEOUT;
+        }
     }
     flags as u32
 }

@@ -384,6 +384,7 @@ fn named_set_plan(rs: &Ruleset, i: usize, id: u32) -> SetPlan {
         interval: true,
         concat: Vec::new(),
         elems,
+        dynamic: None,
     }
 }
 
@@ -409,16 +410,25 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> Plan {
     let named = named_ids(rs);
     let set_plans: Vec<SetPlan> =
         (0..rs.sets.len()).map(|i| named_set_plan(rs, i, named[i].1)).collect();
+    // The meters' dynamic sets: made when new, never emptied or filled (their elements are
+    // the kernel's runtime state: buckets and connection counts).
+    let meters = rs.meters();
+    let meter_plans: Vec<SetPlan> = meters
+        .iter()
+        .zip(&named[rs.sets.len()..])
+        .map(|(m, (_, id))| super::lower::meter_set_plan(m, *id))
+        .collect();
     let live_sets: HashMap<&str, &read::LiveSet> =
         live.sets.iter().map(|s| (s.name.as_str(), s)).collect();
-    for plan in &set_plans {
+    for plan in set_plans.iter().chain(&meter_plans) {
         if let Some(l) = live_sets.get(plan.name.as_str())
             && l.shape != read::planned_shape(plan)
         {
             return Plan::Replace(format!("set {} changed its type", plan.name));
         }
     }
-    let ours: HashSet<&str> = rs.sets.iter().map(|s| s.name.as_str()).collect();
+    let ours: HashSet<&str> =
+        rs.sets.iter().map(|s| s.name.as_str()).chain(meters.iter().map(|m| &*m.name)).collect();
     if let Some(gone) = live.sets.iter().find(|s| !ours.contains(s.name.as_str())) {
         return Plan::Replace(format!("set {} went away", gone.name));
     }
@@ -437,7 +447,7 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> Plan {
         }
     }
     // Named sets that are new, with their elements.
-    for plan in &set_plans {
+    for plan in set_plans.iter().chain(&meter_plans) {
         if !live_sets.contains_key(plan.name.as_str()) {
             objects.push((b.next_seq(), Object::Set { name: plan.name.clone() }));
             b.set(plan);
@@ -579,6 +589,14 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> Plan {
             anonymous: false,
             shape: read::planned_shape(plan),
             elems: read::sorted_elems(&plan.elems),
+        });
+    }
+    for plan in &meter_plans {
+        after.sets.push(read::LiveSet {
+            name: plan.name.clone(),
+            anonymous: false,
+            shape: read::planned_shape(plan),
+            elems: Vec::new(),
         });
     }
     after.sets.sort_by(|a, b| a.name.cmp(&b.name));
