@@ -1,12 +1,14 @@
 //! Changing the live table into the ruleset in one transaction that touches only what
 //! differs: rules deleted by handle and added at their place, chains created and deleted,
-//! named sets' elements added and removed. Untouched rules keep their counters.
+//! named sets' elements added and removed. Untouched rules keep their counters. A meter's
+//! dynamic set (hashlimit, connlimit) is created when new and deleted when no rule uses it,
+//! and its elements (the kernel's buckets and connection counts) are never touched.
 //!
 //! The plan is made from one consistent read of the table ([`read::read_table`]) and sent in
 //! a batch carrying that read's ruleset generation: if anything changed the ruleset in
 //! between, the kernel refuses the whole batch (`ERESTART`) and the table is read and planned
 //! again. What the plan cannot express as changes (the table missing or with flags, a base
-//! chain's hook, type or priority changed, a named set's type changed or a set gone) is a
+//! chain's hook, type or priority changed, a named set's type changed or an FWset gone) is a
 //! whole-table replace ([`super::apply`]), also one transaction.
 
 use std::collections::{HashMap, HashSet};
@@ -33,6 +35,8 @@ pub struct Changes {
     pub chains_added: usize,
     pub chains_deleted: usize,
     pub sets_added: usize,
+    /// Meters' dynamic sets no rule uses any more (with their state).
+    pub sets_deleted: usize,
     pub elements_added: usize,
     pub elements_deleted: usize,
     /// The ruleset generation after the change (the one read, when nothing changed).
@@ -52,6 +56,7 @@ impl Changes {
                 + self.chains_added
                 + self.chains_deleted
                 + self.sets_added
+                + self.sets_deleted
                 + self.elements_added
                 + self.elements_deleted
                 == 0
@@ -429,7 +434,14 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> Plan {
     }
     let ours: HashSet<&str> =
         rs.sets.iter().map(|s| s.name.as_str()).chain(meters.iter().map(|m| &*m.name)).collect();
-    if let Some(gone) = live.sets.iter().find(|s| !ours.contains(s.name.as_str())) {
+    // A meter's set that no rule uses any more is deleted after its rules; another set gone
+    // is a replace.
+    let is_meter = |s: &read::LiveSet| {
+        !s.anonymous && s.shape.0 & nftnl::nftnl_sys::libc::NFT_SET_EVAL as u32 != 0
+    };
+    let gone: Vec<&read::LiveSet> =
+        live.sets.iter().filter(|s| !ours.contains(s.name.as_str())).collect();
+    if let Some(gone) = gone.iter().find(|s| !is_meter(s)) {
         return Plan::Replace(format!("set {} went away", gone.name));
     }
 
@@ -537,6 +549,12 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared) -> Plan {
             objects.push((b.next_seq(), Object::Chain { name: l.name.clone() }));
             b.delete_chain(&l.name);
         }
+    }
+    // Meters' sets no rule uses now (their rules are deleted above).
+    for set in &gone {
+        objects.push((b.next_seq(), Object::Set { name: set.name.clone() }));
+        b.delete_set(&set.name);
+        changes.sets_deleted += 1;
     }
     // Named sets' elements: removed, then added.
     for plan in &set_plans {
