@@ -123,10 +123,13 @@ pub(crate) enum Opt {
     ConnlimitMask,
     ConnlimitSaddr,
     ConnlimitDaddr,
+    HlSize,
+    HlMax,
+    HlGc,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::ConnlimitDaddr as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::HlGc as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1429,7 +1432,45 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         wants: "nothing",
         ..BASE
     },
+    OptDesc {
+        opt: Opt::HlSize,
+        spellings: &["--hashlimit-htable-size"],
+        rule: G::o_hl_size,
+        module: Some("hashlimit"),
+        value: ValueKind::Num { max: u32::MAX },
+        refused: Some(HASHLIMIT_TABLE),
+        wants: "a number such as 1024",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlMax,
+        spellings: &["--hashlimit-htable-max"],
+        rule: G::o_hl_max,
+        module: Some("hashlimit"),
+        value: ValueKind::Num { max: u32::MAX },
+        refused: Some(HASHLIMIT_TABLE),
+        wants: "a number such as 1024",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlGc,
+        spellings: &["--hashlimit-htable-gcinterval"],
+        rule: G::o_hl_gc,
+        module: Some("hashlimit"),
+        value: ValueKind::Num { max: u32::MAX },
+        refused: Some(HASHLIMIT_TABLE),
+        wants: "a number such as 1024",
+        ..BASE
+    },
 ];
+
+/// Why xt_hashlimit's table sizing is refused.
+const HASHLIMIT_TABLE: Refusal = Refusal {
+    label: "xt_hashlimit's table sizing has no nftables form",
+    help: "remove it: the meter's set holds up to 65535 keys and drops a key idle for \
+           --hashlimit-htable-expire; a full xt_hashlimit table drops new keys' packets, a full \
+           set does not match them",
+};
 
 /// Where `--hashlimit*` rates and burst are described.
 const HL_RATE_DESC: &str = "a rate such as 10/second, 100/minute or 5";
