@@ -389,9 +389,73 @@ pub enum Match {
         dst: bool,
         net: Ipv4Network,
     },
+    /// iptables `-m policy --dir in|out --pol ipsec|none`: the packet was decapsulated by IPsec
+    /// (`meta secpath exists`; `out`: it will be encapsulated, `rt ipsec exists`), or not
+    /// (`exists` false: `missing`).
+    Ipsec {
+        out: bool,
+        exists: bool,
+    },
+    /// iptables `-m hashlimit` and `-m connlimit`: state per key in a dynamic set of this
+    /// table. Boxed, as [`Match::Tuple`].
+    Meter(Box<Meter>),
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),
+}
+
+/// A [`Match::Meter`]: `update @NAME { KEY timeout T limit rate [over] R/U burst B packets }`
+/// (hashlimit) or `add @NAME { KEY ct count [over] N }` (connlimit). The set is declared in
+/// the table from the meters of its rules ([`Ruleset::meters`]): `type` the key's fields,
+/// `size 65535`, `flags dynamic` (and `timeout` for a limit). Its elements are runtime state:
+/// never part of a plan.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Meter {
+    /// The set's name: `hashlimit-NAME` or `connlimit-HASH` (never an FWset's: FWset names
+    /// have no `-`).
+    pub name: Box<str>,
+    /// The fields of the key, concatenated in this order; not empty.
+    pub keys: Vec<MeterKey>,
+    pub stmt: MeterStmt,
+}
+
+/// A field of a [`Meter`]'s key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MeterKey {
+    /// `ip saddr` under a prefix mask of this length (32: no mask).
+    Saddr(u8),
+    Daddr(u8),
+    /// `tcp sport` … (the rule's protocol).
+    Port(L4, Dir),
+}
+
+/// What a [`Meter`] keeps per key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MeterStmt {
+    /// A token bucket (`over`: match when it is empty); an element idle for `timeout_s`
+    /// seconds goes (xt_hashlimit's `--hashlimit-htable-expire`).
+    Limit { rate: u32, unit: RateUnit, burst: u32, over: bool, timeout_s: u32 },
+    /// The connections of the key (`over`: match when more than `count`, else when at most).
+    CtCount { count: u32, over: bool },
+}
+
+impl Meter {
+    /// The set's nft key type, `ipv4_addr . inet_service`.
+    pub fn key_type(&self) -> String {
+        self.keys
+            .iter()
+            .map(|k| match k {
+                MeterKey::Saddr(_) | MeterKey::Daddr(_) => "ipv4_addr",
+                MeterKey::Port(..) => "inet_service",
+            })
+            .collect::<Vec<_>>()
+            .join(" . ")
+    }
+
+    /// Whether the set's elements time out (a limit's do).
+    pub fn has_timeout(&self) -> bool {
+        matches!(self.stmt, MeterStmt::Limit { .. })
+    }
 }
 
 /// The value a [`Match::Value`] reads.
@@ -500,6 +564,23 @@ pub enum LogLevel {
 }
 
 impl Ruleset {
+    /// The meters of the rules, one per set name, sorted by name: the dynamic sets to declare.
+    /// (A name stands for one declaration: `resolve` refuses two meters of one name whose
+    /// key or timeout flag differ.)
+    pub fn meters(&self) -> Vec<&Meter> {
+        let mut out: std::collections::BTreeMap<&str, &Meter> = Default::default();
+        for chain in &self.chains {
+            for rule in &chain.rules {
+                for m in rule.matches.iter() {
+                    if let Match::Meter(meter) = m {
+                        out.entry(&meter.name).or_insert(meter);
+                    }
+                }
+            }
+        }
+        out.into_values().collect()
+    }
+
     /// The name of the named set `id`.
     pub fn set_name(&self, id: SetId) -> &str {
         set_name(&self.sets, id)
@@ -769,6 +850,11 @@ impl Match {
         match self {
             Match::Limit { .. } => Some("`-m limit`"),
             Match::Random { .. } | Match::Nth { .. } => Some("`-m statistic`"),
+            // Both copies would charge one bucket, or count in one set, twice per packet.
+            Match::Meter(m) => Some(match m.stmt {
+                MeterStmt::Limit { .. } => "`-m hashlimit`",
+                MeterStmt::CtCount { .. } => "`-m connlimit`",
+            }),
             _ => None,
         }
     }

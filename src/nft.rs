@@ -19,6 +19,11 @@ pub const CHAIN_NAME_MAX: usize = 255;
 /// subgroups nest at most 14 deep.
 pub const JUMP_DEPTH_MAX: usize = 15;
 
+/// The size of a meter's dynamic set (nft's default for a `meter`): at most this many keys
+/// are kept; a packet with a new key when it is full does not match (xt_hashlimit and
+/// xt_connlimit drop it instead).
+pub const METER_SIZE: u32 = 65535;
+
 /// Longest kernel interface name, in bytes (`IFNAMSIZ` 16 with the NUL).
 pub const IFNAME_MAX: usize = 15;
 

@@ -120,6 +120,16 @@ pub const MODULES: &[Refused] = &[
         "match the route's addresses with `-s`/`-d`",
     ),
     r(
+        "recent",
+        false,
+        "xt_recent keeps up to 20 hit times per address in a 200-address list that evicts its \
+         oldest entry (`--rcheck --seconds` asks whether any hit is that recent, `--hitcount` \
+         counts them); an nft dynamic set keeps one expiry per element, counts no hits and \
+         refuses new keys when full instead of evicting",
+        "`-m hashlimit --hashlimit-mode srcip --hashlimit-above RATE` to drop a source that opens \
+         connections too fast, or `-m connlimit` to cap its connections",
+    ),
+    r(
         "rpfilter",
         true,
         "not translated: VNS3's overlay routes asymmetric traffic on purpose, and a reverse \

@@ -53,6 +53,8 @@ pub struct SetModel {
     pub flags: Vec<String>,
     /// Merged inclusive intervals.
     pub elements: Vec<(u64, u64)>,
+    /// A meter's set (ours): its elements are the kernel's runtime state, never drift.
+    pub dynamic: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -282,8 +284,16 @@ pub fn from_ruleset(rs: &Ruleset) -> Model {
                 kind: kind.to_string(),
                 flags: vec!["interval".to_string()],
                 elements: canon::merge(elements),
+                dynamic: false,
             },
         );
+    }
+    // The meters' dynamic sets, as nft 1.0.6 lists them (`dynamic` is not in its JSON; a
+    // listing's `dynamic` is dropped in `set_model`).
+    for meter in rs.meters() {
+        let flags = if meter.has_timeout() { vec!["timeout".to_string()] } else { vec![] };
+        let model = SetModel { kind: meter.key_type(), flags, elements: vec![], dynamic: true };
+        m.sets.insert(meter.name.to_string(), model);
     }
     for chain in &rs.chains {
         let base = chain.base.as_ref().map(|b| BaseModel {
@@ -323,14 +333,14 @@ fn set_model(s: &Value) -> SetModel {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|f| f.as_str().map(text::word))
+        .filter_map(|f| f.as_str().filter(|f| *f != "dynamic").map(text::word))
         .collect();
     flags.sort();
     let bounds = if kind == "inet_service" { canon::port_bounds } else { canon::addr_bounds };
     let elems = s["elem"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     // Elements may come wrapped (`{"elem": {"val": …}}`) when they carry a timeout or comment.
     let ranges = elems.iter().filter_map(|e| bounds(e.pointer("/elem/val").unwrap_or(e))).collect();
-    SetModel { kind, flags, elements: canon::merge(ranges) }
+    SetModel { kind, flags, elements: canon::merge(ranges), dynamic: false }
 }
 
 fn base_model(c: &Value) -> Option<BaseModel> {
@@ -452,7 +462,11 @@ pub fn plan(table: &str, proposed: &Model, live: Option<&Model>) -> Plan {
     let mut sets = Vec::new();
     for name in union(proposed.sets.keys(), live.sets.keys()) {
         let (p, l) = (proposed.sets.get(name), live.sets.get(name));
-        if p == l {
+        // A meter's set: its declaration only; the live elements are its state.
+        let dynamic = p.is_some_and(|p| p.dynamic);
+        let same_declaration =
+            |p: &SetModel, l: &SetModel| (&p.kind, &p.flags) == (&l.kind, &l.flags);
+        if p == l || (dynamic && p.zip(l).is_some_and(|(p, l)| same_declaration(p, l))) {
             continue;
         }
         let change = match (p, l) {
@@ -468,7 +482,7 @@ pub fn plan(table: &str, proposed: &Model, live: Option<&Model>) -> Plan {
             _ => None,
         };
         let pe = p.map_or(&[][..], |s| &s.elements);
-        let le = l.map_or(&[][..], |s| &s.elements);
+        let le = if dynamic { &[][..] } else { l.map_or(&[][..], |s| &s.elements) };
         let is_ports = p.or(l).is_some_and(|s| s.kind == "inet_service");
         sets.push(SetChange {
             name: name.clone(),
@@ -887,6 +901,44 @@ mod tests {
     }
 
     const RULES: &str = "INPUT_CUST -p tcp --dport 22 -j LOG --log-prefix ssh\nINPUT_CUST -s 10.0.0.0/8 -j ACCEPT\n";
+
+    /// A meter's set holds runtime state: its live elements are no drift; its declaration is.
+    #[test]
+    fn a_meters_elements_are_not_drift_but_its_declaration_is() {
+        let (rs, mut listing) = compiled(
+            "INPUT_CUST -p tcp -m hashlimit --hashlimit-upto 5/s --hashlimit-mode srcip,dstport \
+             --hashlimit-name web -j ACCEPT\nINPUT_CUST -m connlimit --connlimit-above 9 -j DROP\n",
+        );
+        assert!(plan_against(&rs, &listing).is_same());
+        let objects = listing["nftables"].as_array_mut().expect("array");
+        let mut sets = 0;
+        for o in objects.iter_mut() {
+            if let Some(set) = o.get_mut("set") {
+                // As nft 1.0.7 and later list them: `dynamic`, and the packets' keys.
+                let mut flags = set["flags"].as_array().cloned().unwrap_or_default();
+                flags.push(json!("dynamic"));
+                set["flags"] = json!(flags);
+                set["elem"] = if set["type"].is_array() {
+                    json!([{"elem": {"val": {"concat": ["10.0.0.1", 80]}, "timeout": 10, "expires": 7}}])
+                } else {
+                    json!(["10.0.0.1", "10.0.0.2"])
+                };
+                sets += 1;
+            }
+        }
+        assert_eq!(sets, 2);
+        assert!(plan_against(&rs, &listing).is_same(), "{:?}", plan_against(&rs, &listing).sets);
+        // Another key type is another set.
+        for o in listing["nftables"].as_array_mut().expect("array") {
+            if let Some(set) = o.get_mut("set").filter(|s| s["type"].is_array()) {
+                set["type"] = json!(["ipv4_addr", "ipv4_addr"]);
+            }
+        }
+        let plan = plan_against(&rs, &listing);
+        assert!(!plan.is_same());
+        assert_eq!(plan.sets.len(), 1, "{:?}", plan.sets);
+        assert!(plan.sets[0].added.is_empty() && plan.sets[0].removed.is_empty());
+    }
 
     /// The rule of `listing` whose expressions hold a `log`.
     fn log_rule(listing: &mut Value) -> &mut Vec<Value> {

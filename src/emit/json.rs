@@ -32,6 +32,19 @@ pub fn listing(rs: &Ruleset) -> Vec<Value> {
         }
         out.push(json!({"set": s}));
     }
+    // The meters' dynamic sets: no elements (those are runtime state). nft 1.0.6's JSON
+    // parser refuses the flag `dynamic` (and lists none): it marks the set dynamic itself
+    // for the rules that add to it.
+    for m in rs.meters() {
+        let key_type = m.key_type();
+        let types: Vec<&str> = key_type.split(" . ").collect();
+        let ty = if types.len() == 1 { json!(types[0]) } else { json!(types) };
+        let mut s = json!({"family": "ip", "name": &*m.name, "table": t, "type": ty, "size": crate::nft::METER_SIZE});
+        if m.has_timeout() {
+            s["flags"] = json!(["timeout"]);
+        }
+        out.push(json!({"set": s}));
+    }
     for chain in &rs.chains {
         let mut c = json!({"family": "ip", "table": t, "name": chain.name});
         if let Some(base) = &chain.base {
@@ -344,6 +357,62 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
             let key = if *dst { "ip daddr" } else { "ip saddr" };
             let dir = if *repl { "reply" } else { "original" };
             matcher(op(*neg), json!({"ct": {"key": key, "dir": dir}}), net(n))
+        }
+        // As nft lists them: the element wrapped with its timeout (whole seconds), the
+        // statement's inversion as `inv`.
+        Match::Meter(m) => {
+            use crate::ir::{MeterKey, MeterStmt};
+            let mut keys: Vec<Value> = m
+                .keys
+                .iter()
+                .map(|k| match *k {
+                    MeterKey::Saddr(p) | MeterKey::Daddr(p) => {
+                        let field = if matches!(k, MeterKey::Saddr(_)) { "saddr" } else { "daddr" };
+                        let load = payload("ip", field);
+                        if p < 32 {
+                            let mask = super::rule::prefix_mask(p).to_string();
+                            json!({"&": [load, mask]})
+                        } else {
+                            load
+                        }
+                    }
+                    MeterKey::Port(proto, dir) => {
+                        payload(l4_name(proto), if dir == Dir::Src { "sport" } else { "dport" })
+                    }
+                })
+                .collect();
+            let key = if keys.len() == 1 { keys.remove(0) } else { json!({"concat": keys}) };
+            let name = format!("@{}", m.name);
+            match m.stmt {
+                MeterStmt::Limit { rate, unit, burst, over, timeout_s } => {
+                    let mut limit = json!({"rate": rate, "burst": burst, "per": unit.nft_name()});
+                    if over {
+                        limit["inv"] = json!(true);
+                    }
+                    json!({"set": {
+                        "op": "update",
+                        "elem": {"elem": {"val": key, "timeout": timeout_s}},
+                        "set": name,
+                        "stmt": [{"limit": limit}],
+                    }})
+                }
+                MeterStmt::CtCount { count, over } => {
+                    let mut ct = json!({"val": count});
+                    if over {
+                        ct["inv"] = json!(true);
+                    }
+                    json!({"set": {"op": "add", "elem": key, "set": name, "stmt": [{"ct count": ct}]}})
+                }
+            }
+        }
+        // As nft lists `meta secpath exists` (`meta ipsec`) and `rt ipsec missing`.
+        Match::Ipsec { out, exists } => {
+            let left = if *out {
+                json!({"rt": {"key": "ipsec"}})
+            } else {
+                json!({"meta": {"key": "ipsec"}})
+            };
+            matcher("==", left, json!(exists))
         }
         Match::Mark { ct, neg, value, mask } => {
             let key = mark_key(*ct);

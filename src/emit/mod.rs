@@ -23,7 +23,7 @@ use crate::ir::{BaseChain, ChainKind, Hook, Ruleset, Set, SetElements};
 use crate::nft::COMMENT_MAX;
 
 pub use refill::{Refill, refill_script};
-pub use rule::{comment, push_statement, rule_id};
+pub use rule::{comment, prefix_mask, push_statement, rule_id};
 
 /// The nft script that atomically replaces the ruleset's table (and, with `ipv6: drop`, its
 /// `table ip6`, see [`crate::ip6`]) and touches nothing else.
@@ -152,6 +152,13 @@ fn write_head(out: &mut String, ruleset: &Ruleset) {
     out.push('\n');
     for set in &ruleset.sets {
         write_set(out, set);
+    }
+    for m in ruleset.meters() {
+        let _ = writeln!(out, "\tset {} {{", m.name);
+        let _ = writeln!(out, "\t\ttype {}", m.key_type());
+        let _ = writeln!(out, "\t\tsize {}", crate::nft::METER_SIZE);
+        let flags = if m.has_timeout() { "dynamic,timeout" } else { "dynamic" };
+        let _ = writeln!(out, "\t\tflags {flags}\n\t}}");
     }
 }
 

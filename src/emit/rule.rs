@@ -270,6 +270,11 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
                 net
             );
         }
+        Match::Meter(m) => push_meter(out, m),
+        Match::Ipsec { out: dir_out, exists } => {
+            out.push_str(if *dir_out { "rt ipsec " } else { "meta secpath " });
+            out.push_str(if *exists { "exists" } else { "missing" });
+        }
         Match::Mark { ct, neg, value, mask } => {
             out.push_str(mark_key(*ct));
             if *mask != u32::MAX {
@@ -291,6 +296,50 @@ pub(crate) fn dccp_type_names(types: u16) -> Vec<String> {
         .filter(|t| types & (1 << t) != 0)
         .map(|t| NAMES.get(usize::from(t)).map_or_else(|| t.to_string(), |n| (*n).to_string()))
         .collect()
+}
+
+/// `update @NAME { KEY timeout Ts limit rate … }` or `add @NAME { KEY ct count … }`.
+fn push_meter(out: &mut String, m: &crate::ir::Meter) {
+    use crate::ir::{MeterKey, MeterStmt};
+    let op = if m.has_timeout() { "update" } else { "add" };
+    let _ = write!(out, "{op} @{} {{ ", m.name);
+    for (i, k) in m.keys.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" . ");
+        }
+        match *k {
+            MeterKey::Saddr(p) | MeterKey::Daddr(p) => {
+                out.push_str(if matches!(k, MeterKey::Saddr(_)) { "ip saddr" } else { "ip daddr" });
+                if p < 32 {
+                    let _ = write!(out, " & {}", prefix_mask(p));
+                }
+            }
+            MeterKey::Port(proto, dir) => {
+                let field = if dir == Dir::Src { "sport" } else { "dport" };
+                let _ = write!(out, "{} {field}", l4_name(proto));
+            }
+        }
+    }
+    match m.stmt {
+        MeterStmt::Limit { rate, unit, burst, over, timeout_s } => {
+            let over = if over { "over " } else { "" };
+            let unit = unit.nft_name();
+            let _ = write!(
+                out,
+                " timeout {timeout_s}s limit rate {over}{rate}/{unit} burst {burst} packets }}"
+            );
+        }
+        MeterStmt::CtCount { count, over } => {
+            let over = if over { "over " } else { "" };
+            let _ = write!(out, " ct count {over}{count} }}");
+        }
+    }
+}
+
+/// The dotted mask of a prefix length (`24` is 255.255.255.0).
+pub fn prefix_mask(prefix: u8) -> std::net::Ipv4Addr {
+    let bits = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+    std::net::Ipv4Addr::from(bits)
 }
 
 /// Milliseconds as an nft time: a number alone is seconds to nft, and it refuses a large one

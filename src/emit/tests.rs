@@ -272,6 +272,34 @@ fn matches_text() {
             Match::Value { key: Key::CtDir, neg: false, cmp: Cmp::Range(1, 1) },
             "ct direction == reply",
         ),
+        (Match::Ipsec { out: false, exists: true }, "meta secpath exists"),
+        (
+            Match::Meter(Box::new(crate::ir::Meter {
+                name: "hashlimit-a".into(),
+                keys: vec![
+                    crate::ir::MeterKey::Saddr(24),
+                    crate::ir::MeterKey::Port(crate::ir::L4::Udp, crate::ir::Dir::Dst),
+                ],
+                stmt: crate::ir::MeterStmt::Limit {
+                    rate: 5,
+                    unit: crate::ir::RateUnit::Minute,
+                    burst: 2,
+                    over: true,
+                    timeout_s: 10,
+                },
+            })),
+            "update @hashlimit-a { ip saddr & 255.255.255.0 . udp dport timeout 10s limit rate \
+             over 5/minute burst 2 packets }",
+        ),
+        (
+            Match::Meter(Box::new(crate::ir::Meter {
+                name: "connlimit-b".into(),
+                keys: vec![crate::ir::MeterKey::Daddr(0)],
+                stmt: crate::ir::MeterStmt::CtCount { count: 3, over: false },
+            })),
+            "add @connlimit-b { ip daddr & 0.0.0.0 ct count 3 }",
+        ),
+        (Match::Ipsec { out: true, exists: false }, "rt ipsec missing"),
     ];
     for (m, text) in cases {
         assert_eq!(

@@ -78,7 +78,7 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Destination(_) => return 3,
         MatchKind::Protocol(_) => return 4,
         // A statistic match counts the packets that reach it: it stays in place as a limit.
-        MatchKind::Limit { .. } | MatchKind::Statistic { .. } => return 100,
+        MatchKind::Limit { .. } | MatchKind::Statistic { .. } | MatchKind::Meter(_) => return 100,
         MatchKind::SrcPort(_) => 10,
         MatchKind::DstPort(_) => 11,
         MatchKind::Syn => 12,
@@ -104,6 +104,7 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Mac(_) => 63,
         MatchKind::Owner { .. } => 64,
         MatchKind::AddrType { .. } => 65,
+        MatchKind::Policy { .. } => 66,
     };
     if after_limit { stateless_ext + 100 } else { stateless_ext }
 }
@@ -127,7 +128,10 @@ fn print_rule(src: &str, rule: &Rule) -> String {
     let mut seen_limit = false;
     for (i, m) in rule.matches.iter().enumerate() {
         order.push((rank(&m.kind, seen_limit), i, m));
-        seen_limit |= matches!(m.kind, MatchKind::Limit { .. } | MatchKind::Statistic { .. });
+        seen_limit |= matches!(
+            m.kind,
+            MatchKind::Limit { .. } | MatchKind::Statistic { .. } | MatchKind::Meter(_)
+        );
     }
     order.sort_by_key(|&(r, i, _)| (r, i));
     let mut pieces: Vec<Piece> = Vec::new();
@@ -257,6 +261,24 @@ fn print_rule(src: &str, rule: &Rule) -> String {
                 let opt = Opt::of_spelling(option_word(written)).unwrap_or(Opt::Length);
                 plain(opt, option_value(written).to_string())
             }
+            // The module's options as written, in their order.
+            MatchKind::Meter(spec) => Piece {
+                module: Some(if spec.limit.is_some() { "hashlimit" } else { "connlimit" }),
+                shares_module: false,
+                text: spec.written.iter().map(|s| at(*s)).collect::<Vec<_>>().join(" "),
+            },
+            // Printed whole: `--pol` is part of the one match.
+            MatchKind::Policy { out, none } => Piece {
+                module: Opt::PolicyDir.desc().module,
+                shares_module: false,
+                text: format!(
+                    "{} {} {} {}",
+                    Opt::PolicyDir.canonical(),
+                    if *out { "out" } else { "in" },
+                    Opt::PolicyPol.canonical(),
+                    if *none { "none" } else { "ipsec" }
+                ),
+            },
             MatchKind::Mark { ct, .. } => Piece {
                 module: Some(if *ct { "connmark" } else { "mark" }),
                 ..plain(Opt::Mark, option_value(at(m.span)).to_string())

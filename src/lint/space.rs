@@ -471,13 +471,13 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
                 s.proto.and_only(33);
                 s.opaque = true;
             }
-            // A statistic match takes some of the packets, as a limit does.
-            Match::Random { .. } | Match::Nth { .. } => {
+            // A statistic match takes some of the packets, as a limit does; so do the meters.
+            Match::Random { .. } | Match::Nth { .. } | Match::Meter(_) => {
                 s.limited = true;
                 s.opaque = true;
             }
             // Header values are not modelled either; some need their protocol.
-            Match::CtStatus { .. } | Match::CtAddr { .. } => s.opaque = true,
+            Match::CtStatus { .. } | Match::CtAddr { .. } | Match::Ipsec { .. } => s.opaque = true,
             Match::Value { key, .. } => {
                 match key {
                     crate::ir::Key::AhSpi => s.proto.and_only(51),

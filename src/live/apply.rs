@@ -45,6 +45,8 @@ pub struct Changes {
     pub chains_added: usize,
     pub chains_deleted: usize,
     pub sets_added: usize,
+    /// Meters' dynamic sets no rule uses any more (with their state).
+    pub sets_deleted: usize,
     pub elements_added: usize,
     pub elements_deleted: usize,
     /// The ruleset generation after the change (the one read, when nothing changed).
@@ -67,6 +69,7 @@ impl Changes {
                 + self.chains_added
                 + self.chains_deleted
                 + self.sets_added
+                + self.sets_deleted
                 + self.elements_added
                 + self.elements_deleted
                 == 0

@@ -156,7 +156,8 @@ fn planned<'a>(
                 c.sets_added += 1;
             }
             (_, Some(set)) => refill.sets_refilled.push(set),
-            (_, None) => return Err("a planned set is not in the ruleset".to_string()),
+            // A meter's set (hashlimit, connlimit) made anew: declared with the whole table.
+            (_, None) => return Err(format!("set {} is new", s.name)),
         }
         c.elements_added += s.added.len();
         c.elements_deleted += s.removed.len();

@@ -455,6 +455,43 @@ impl Resolver<'_> {
                     let key = if gid { ir::Key::SkGid } else { ir::Key::SkUid };
                     ext.push(Match::Value { key, neg: false, cmp: ir::Cmp::Range(lo, hi) });
                 }
+                MatchKind::Meter(spec) => {
+                    let mut keys = Vec::new();
+                    keys.extend(spec.src.map(ir::MeterKey::Saddr));
+                    keys.extend(spec.dst.map(ir::MeterKey::Daddr));
+                    // The line checks made sure of a positive `-p` with ports.
+                    for (on, dir) in [(spec.sport, ir::Dir::Src), (spec.dport, ir::Dir::Dst)] {
+                        if !on {
+                            continue;
+                        }
+                        match self.needs_l4(l4, m.span) {
+                            Some(proto) => {
+                                implied = true;
+                                keys.push(ir::MeterKey::Port(proto, dir));
+                            }
+                            None => ok = false,
+                        }
+                    }
+                    let (name, stmt) = match &spec.limit {
+                        Some(l) => (
+                            format!("hashlimit-{}", l.name.node),
+                            ir::MeterStmt::Limit {
+                                rate: l.rate,
+                                unit: l.unit,
+                                burst: l.burst,
+                                over: spec.over,
+                                timeout_s: l.expire_s,
+                            },
+                        ),
+                        // Named once the rule's other matches are known (`name_meters`).
+                        None => (
+                            CONNLIMIT_PREFIX.to_string(),
+                            ir::MeterStmt::CtCount { count: spec.count, over: spec.over },
+                        ),
+                    };
+                    ext.push(Match::Meter(Box::new(ir::Meter { name: name.into(), keys, stmt })));
+                }
+                &MatchKind::Policy { out, none } => ext.push(Match::Ipsec { out, exists: !none }),
                 &MatchKind::AddrType { dst, types, iface } => {
                     let iface = iface.map(|out| if out { ir::Dir::Dst } else { ir::Dir::Src });
                     ext.push(Match::AddrType { neg, dst, iface, types: types as u16 });
@@ -538,6 +575,7 @@ impl Resolver<'_> {
             m.extend(proto_match);
             m.append(&mut ext);
             self.scratch = (iface, ext);
+            name_meters(&mut m, rule);
             return Some(Alts::One(m));
         }
         let (src, dst) = (src.into_alternatives(), dst.into_alternatives());
@@ -550,6 +588,7 @@ impl Resolver<'_> {
                 m.extend(d.iter().cloned());
                 m.extend(proto_match.iter().cloned());
                 m.extend(ext.iter().cloned());
+                name_meters(&mut m, rule);
                 out.push(m);
             }
         }
@@ -681,6 +720,31 @@ impl Resolver<'_> {
     }
 }
 
+/// The name a connlimit meter's set has until [`name_meters`] gives it its own.
+const CONNLIMIT_PREFIX: &str = "connlimit-";
+
+/// Names each connlimit meter's set after a hash of its rule's chain word and matches (the
+/// meter's key and count among them), not of its line: a line that moves keeps its set and
+/// the connections counted in it; a changed rule gets a new set. (iptables keeps a table per
+/// rule; identical rules of one chain share one set here.)
+fn name_meters(matches: &mut [Match], rule: &ast::Rule) {
+    if !matches.iter().any(|m| matches!(m, Match::Meter(x) if &*x.name == CONNLIMIT_PREFIX)) {
+        return;
+    }
+    use std::hash::Hasher as _;
+    let mut h = siphasher::sip::SipHasher13::new();
+    h.write(format!("{:?}", rule.chain.as_ref().map(|c| &c.node)).as_bytes());
+    h.write(format!("{matches:?}").as_bytes());
+    let name: Box<str> = format!("{CONNLIMIT_PREFIX}{:012x}", h.finish() >> 16).into();
+    for m in matches {
+        if let Match::Meter(x) = m
+            && &*x.name == CONNLIMIT_PREFIX
+        {
+            x.name = name.clone();
+        }
+    }
+}
+
 /// `-p` of a rule: (negated, protocol, span).
 pub(super) fn protocol(rule: &ast::Rule) -> Option<(bool, &Protocol, Span)> {
     rule.matches.iter().find_map(|m| match &m.kind {
@@ -796,7 +860,11 @@ fn canonical_order(ext: &mut [Match]) {
             _ => 7,
         }
     }
-    for stretch in ext.split_mut(|m| matches!(m, Match::Limit { .. } | Match::Nth { .. })) {
+    // Stateful matches keep their place: what comes before them decides which packets reach
+    // them.
+    let stateful =
+        |m: &Match| matches!(m, Match::Limit { .. } | Match::Nth { .. } | Match::Meter(_));
+    for stretch in ext.split_mut(stateful) {
         stretch.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
     }
 }

@@ -127,6 +127,7 @@ impl<'a> Resolver<'a> {
     pub fn finish(mut self, inputs: &[Input], inv: &Inventory, opts: &Options) -> Resolved {
         let r = &mut self;
         r.check_jump_loops();
+        r.check_meters();
         r.check_stateful_nat();
         for (name, set) in &inv.fwsets {
             if is_nft_keyword(name) {

@@ -256,6 +256,14 @@ impl Resolver<'_> {
                 MatchKind::AddrType { iface: Some(true), .. } => {
                     ("`--limit-iface-out`", &[Output, Postrouting, Forward])
                 }
+                // xt_policy's check: an input policy only where packets arrive, an output
+                // policy only where they leave.
+                MatchKind::Policy { out: false, .. } => {
+                    ("`-m policy --dir in`", &[Prerouting, Input, Forward])
+                }
+                MatchKind::Policy { out: true, .. } => {
+                    ("`-m policy --dir out`", &[Postrouting, Output, Forward])
+                }
                 _ => continue,
             };
             let here = match family {
@@ -365,6 +373,55 @@ impl Resolver<'_> {
         }
         for e in errors {
             self.error(e);
+        }
+    }
+
+    /// One set per `--hashlimit-name`, as iptables keeps one table per name: lines sharing a
+    /// name must agree on what the table holds (its key and its timeout). Each such pair is
+    /// reported at the later line.
+    pub(super) fn check_meters(&mut self) {
+        let mut first: std::collections::HashMap<
+            Box<str>,
+            (Vec<crate::ir::MeterKey>, crate::ir::MeterStmt, Span),
+        > = Default::default();
+        let mut found = Vec::new();
+        for chain in &self.chains {
+            for p in &chain.rules {
+                for m in p.matches.iter() {
+                    let Match::Meter(meter) = m else { continue };
+                    let crate::ir::MeterStmt::Limit { .. } = meter.stmt else { continue };
+                    match first.get(&meter.name) {
+                        None => {
+                            first.insert(
+                                meter.name.clone(),
+                                (meter.keys.clone(), meter.stmt, p.span),
+                            );
+                        }
+                        Some((keys, stmt, at)) if *keys != meter.keys || *stmt != meter.stmt => {
+                            found.push((meter.name.clone(), p.span, *at));
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        found.sort_by_key(|f| (f.1.file, f.1.start));
+        found.dedup_by_key(|f| (f.1.file, f.1.start));
+        for (name, at, before) in found {
+            let name = name.strip_prefix("hashlimit-").unwrap_or(&name).to_string();
+            self.error(
+                Diagnostic::error(
+                    Code::E008,
+                    format!("hashlimit table `{name}` is used with other settings here"),
+                    at,
+                )
+                .with_secondary(before, "first used here")
+                .with_help(
+                    "iptables keeps one table per `--hashlimit-name`, with the settings of the \
+                     rule loaded first; give each setting its own name, or the same mode, masks, \
+                     rate, burst and expiry everywhere",
+                ),
+            );
         }
     }
 

@@ -178,6 +178,43 @@ pub enum MatchKind {
     /// `-m addrtype --src-type` (`dst`: `--dst-type`): bit `1 << RTN_x` per type;
     /// `iface`: `--limit-iface-in` (`Some(false)`) or `--limit-iface-out` (`Some(true)`).
     AddrType { dst: bool, types: u32, iface: Option<bool> },
+    /// `-m policy --dir in|out [--pol ipsec|none]` (`out`: `--dir out`; `none`: `--pol
+    /// none`): whether the packet was decapsulated (in) or is to be encapsulated (out) by
+    /// IPsec. The per-SA options are refused (options.rs `POLICY_ELEMENT`).
+    Policy { out: bool, none: bool },
+    /// `-m hashlimit` or `-m connlimit`: state per key (see [`MeterSpec`]).
+    Meter(Box<MeterSpec>),
+}
+
+/// A `-m hashlimit` or `-m connlimit` match, its options checked and gathered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeterSpec {
+    /// `-m hashlimit`: the bucket and the table's name and expiry; `None` for connlimit.
+    pub limit: Option<HashLimit>,
+    /// `-m connlimit`: the number of connections compared with.
+    pub count: u32,
+    /// `--hashlimit-above`, `--connlimit-above` (or `! --connlimit-upto`).
+    pub over: bool,
+    /// Keyed by the source address under this prefix length (`srcip`, `--connlimit-saddr`).
+    pub src: Option<u8>,
+    pub dst: Option<u8>,
+    /// Keyed by the ports (`srcport`, `dstport`): the rule has a positive `-p` with ports.
+    pub sport: bool,
+    pub dport: bool,
+    /// The spans of the module's options, printed by `fmt` as written.
+    pub written: Vec<Span>,
+}
+
+/// The bucket of a [`MeterSpec`] from `-m hashlimit`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HashLimit {
+    pub rate: u32,
+    pub unit: RateUnit,
+    pub burst: u32,
+    /// `--hashlimit-name`.
+    pub name: Spanned<String>,
+    /// `--hashlimit-htable-expire` in whole seconds.
+    pub expire_s: u32,
 }
 
 /// What a [`MatchKind::Header`] compares.

@@ -2,8 +2,8 @@
 //! target options) and the assembly of the checked options into matches and a target.
 
 use super::ast::{
-    HeaderKey, MarkOp, Match, MatchKind, NatAddr, NatTo, Net, Protocol, RateUnit, RejectWith,
-    Target, TargetKind, TimeOpt, Value,
+    HeaderKey, MarkOp, Match, MatchKind, MeterSpec, NatAddr, NatTo, Net, Protocol, RateUnit,
+    RejectWith, Target, TargetKind, TimeOpt, Value,
 };
 use super::item::{Item, Res, ToAddr, Val, e008, shown};
 use super::names;
@@ -253,6 +253,281 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
                 .with_help("add `-p tcp` before it"),
             );
         }
+    }
+}
+
+/// Line checks of `-m policy`, `-m hashlimit` and `-m connlimit` (helper B's block): what
+/// iptables requires of them and what nft cannot say. `failed`: options whose bad value was
+/// already reported, so that their absence is not reported again.
+pub(super) fn check_stateful(
+    items: &[Item<'_>],
+    bad_module: bool,
+    failed: &[bool; OPT_COUNT],
+    diags: &mut Vec<Diagnostic>,
+) {
+    if bad_module {
+        return;
+    }
+    check_meters(items, failed, diags);
+    let has = |o: Opt| items.iter().any(|i| i.opt == o) || failed[o as usize];
+    for it in items {
+        if it.opt == Opt::StatMode {
+            let mode = match it.val {
+                Val::Num(n) => n,
+                _ => continue,
+            };
+            match owning_module(items, it) {
+                Some("policy") => {
+                    let r = super::options::POLICY_ELEMENT;
+                    diags.push(
+                        Diagnostic::error(
+                            Code::E002,
+                            format!("unknown or unsupported option `{}`", it.spelling),
+                            it.name_span,
+                        )
+                        .with_label(r.label)
+                        .with_help(r.help),
+                    );
+                }
+                _ if mode == names::POLICY_MODE => diags.push(
+                    e008("`--mode tunnel|transport` is not a statistic mode".to_string(), it.span)
+                        .with_help("use `--mode random` or `--mode nth`"),
+                ),
+                _ => {}
+            }
+        }
+    }
+    let policy = items
+        .iter()
+        .find(|i| matches!(&i.val, Val::Word(w) if i.opt == Opt::Module && w.node == "policy"));
+    if let Some(m) = policy
+        && !has(Opt::PolicyDir)
+    {
+        diags.push(
+            Diagnostic::error(Code::E007, "`-m policy` needs `--dir in` or `--dir out`", m.span)
+                .with_help("add `--dir in` (decapsulated packets) or `--dir out` (packets to be encapsulated), as iptables requires"),
+        );
+    }
+}
+
+const HASHLIMIT_OPTS: [Opt; 9] = [
+    Opt::HlUpto,
+    Opt::HlAbove,
+    Opt::HlBurst,
+    Opt::HlMode,
+    Opt::HlSrcMask,
+    Opt::HlDstMask,
+    Opt::HlName,
+    Opt::HlExpire,
+    Opt::HlUptoOld,
+];
+const CONNLIMIT_OPTS: [Opt; 5] = [
+    Opt::ConnlimitAbove,
+    Opt::ConnlimitUpto,
+    Opt::ConnlimitMask,
+    Opt::ConnlimitSaddr,
+    Opt::ConnlimitDaddr,
+];
+
+/// What `-m hashlimit` and `-m connlimit` need (as iptables) and what nft can say of them.
+fn check_meters(items: &[Item<'_>], failed: &[bool; OPT_COUNT], diags: &mut Vec<Diagnostic>) {
+    let module = |name: &str| {
+        items
+            .iter()
+            .find(|i| matches!(&i.val, Val::Word(w) if i.opt == Opt::Module && w.node == name))
+    };
+    let find = |o: Opt| items.iter().find(|i| i.opt == o);
+    let has = |o: Opt| find(o).is_some() || failed[o as usize];
+    let num = |o: Opt| match find(o).map(|i| &i.val) {
+        Some(Val::Num(n)) => Some(*n),
+        _ => None,
+    };
+    let port_proto = items.iter().any(|i| {
+        i.opt == Opt::Proto
+            && i.neg.is_none()
+            && matches!(&i.val, Val::Proto(p) if matches!(p.node, Protocol::Tcp | Protocol::Udp | Protocol::Udplite | Protocol::Sctp))
+    });
+    if let Some(m) = module("hashlimit") {
+        let rates: Vec<&Item<'_>> = items
+            .iter()
+            .filter(|i| matches!(i.opt, Opt::HlUpto | Opt::HlAbove | Opt::HlUptoOld))
+            .collect();
+        if rates.len() > 1 {
+            diags.push(
+                e008(
+                    format!(
+                        "`{}` and `{}` cannot go together",
+                        rates[0].spelling, rates[1].spelling
+                    ),
+                    rates[1].name_span,
+                )
+                .with_help("keep one rate: `--hashlimit-upto` or `--hashlimit-above`"),
+            );
+        }
+        if rates.is_empty()
+            && ![Opt::HlUpto, Opt::HlAbove, Opt::HlUptoOld].iter().any(|o| failed[*o as usize])
+        {
+            diags.push(
+                Diagnostic::error(
+                    Code::E007,
+                    "`-m hashlimit` needs `--hashlimit-upto` or `--hashlimit-above`",
+                    m.span,
+                )
+                .with_help("add `--hashlimit-upto 10/second`, as iptables requires a rate"),
+            );
+        }
+        if !has(Opt::HlName) {
+            diags.push(
+                Diagnostic::error(Code::E007, "`-m hashlimit` needs `--hashlimit-name`", m.span)
+                    .with_help("add `--hashlimit-name NAME`, as iptables requires"),
+            );
+        }
+        if let Some(r) = rates.first()
+            && let Val::Rate(0, _) = r.val
+        {
+            diags.push(
+                e008(format!("`{}` of 0 never lets a packet through", r.spelling), r.span)
+                    .with_help("give a rate of at least 1"),
+            );
+        }
+        if num(Opt::HlBurst) == Some(0) {
+            let b = find(Opt::HlBurst).map_or(m.span, |i| i.span);
+            diags.push(
+                e008("`--hashlimit-burst 0` is not a bucket".to_string(), b)
+                    .with_help("give a burst of at least 1 (iptables' default is 5)"),
+            );
+        }
+        match num(Opt::HlMode) {
+            None if !failed[Opt::HlMode as usize] => diags.push(
+                e008(
+                    "`-m hashlimit` without `--hashlimit-mode` cannot be translated exactly: it is \
+                     one bucket for all packets, refilled whole after `--hashlimit-htable-expire` \
+                     idle, which nft's `limit` is not"
+                        .to_string(),
+                    m.span,
+                )
+                .with_help("use `-m limit --limit RATE --limit-burst N`, or key the buckets with `--hashlimit-mode srcip`"),
+            ),
+            Some(bits) if bits & 0b1100 != 0 && !port_proto => {
+                let at = find(Opt::HlMode).map_or(m.span, |i| i.span);
+                diags.push(
+                    Diagnostic::error(
+                        Code::E007,
+                        "`--hashlimit-mode srcport|dstport` needs `-p tcp`, `udp`, `udplite` or `sctp` in the same rule: nft reads a port only for a known protocol",
+                        at,
+                    )
+                    .with_help("add `-p tcp` (or udp) before it"),
+                );
+            }
+            _ => {}
+        }
+        if let Some(e) = num(Opt::HlExpire)
+            && (e == 0 || e % 1000 != 0)
+        {
+            let at = find(Opt::HlExpire).map_or(m.span, |i| i.span);
+            diags.push(
+                e008(
+                    format!("`--hashlimit-htable-expire {e}` must be whole seconds for nft (a multiple of 1000 ms, at least 1000)"),
+                    at,
+                )
+                .with_help("round it to whole seconds, e.g. 10000"),
+            );
+        }
+    }
+    if let Some(m) = module("connlimit") {
+        let counts: Vec<&Item<'_>> = items
+            .iter()
+            .filter(|i| matches!(i.opt, Opt::ConnlimitAbove | Opt::ConnlimitUpto))
+            .collect();
+        if counts.len() > 1 {
+            diags.push(
+                e008(
+                    "`--connlimit-above` and `--connlimit-upto` cannot go together".to_string(),
+                    counts[1].name_span,
+                )
+                .with_help("keep one of them"),
+            );
+        }
+        if counts.is_empty()
+            && !failed[Opt::ConnlimitAbove as usize]
+            && !failed[Opt::ConnlimitUpto as usize]
+        {
+            diags.push(
+                Diagnostic::error(
+                    Code::E007,
+                    "`-m connlimit` needs `--connlimit-above` or `--connlimit-upto`",
+                    m.span,
+                )
+                .with_help("add `--connlimit-above 10`, as iptables requires"),
+            );
+        }
+        if let (Some(_), Some(d)) = (find(Opt::ConnlimitSaddr), find(Opt::ConnlimitDaddr)) {
+            diags.push(
+                e008(
+                    "`--connlimit-saddr` and `--connlimit-daddr` cannot go together".to_string(),
+                    d.name_span,
+                )
+                .with_help("keep one: connections are counted per source or per destination"),
+            );
+        }
+    }
+}
+
+/// The `-m hashlimit` or `-m connlimit` match of a line's checked options.
+fn meter_spec(items: &[Item<'_>], hashlimit: bool) -> Option<MeterSpec> {
+    let find = |o: Opt| items.iter().find(|i| i.opt == o);
+    let num = |o: Opt| match find(o).map(|i| &i.val) {
+        Some(Val::Num(n)) => Some(*n),
+        _ => None,
+    };
+    let prefix = |o: Opt| num(o).map_or(32, |n| n as u8);
+    let opts: &[Opt] = if hashlimit { &HASHLIMIT_OPTS } else { &CONNLIMIT_OPTS };
+    let written = items.iter().filter(|i| opts.contains(&i.opt)).map(|i| i.span).collect();
+    if hashlimit {
+        let (rate, over) = items.iter().find_map(|i| match (&i.val, i.opt) {
+            (Val::Rate(r, u), Opt::HlUpto | Opt::HlUptoOld) => Some(((*r, *u), false)),
+            (Val::Rate(r, u), Opt::HlAbove) => Some(((*r, *u), true)),
+            _ => None,
+        })?;
+        let name = match find(Opt::HlName).map(|i| &i.val) {
+            Some(Val::Word(w)) => w.clone(),
+            _ => return None,
+        };
+        let mode = num(Opt::HlMode)?;
+        Some(MeterSpec {
+            limit: Some(super::ast::HashLimit {
+                rate: rate.0,
+                unit: rate.1,
+                burst: num(Opt::HlBurst).unwrap_or(5),
+                name,
+                expire_s: num(Opt::HlExpire).unwrap_or(10_000) / 1000,
+            }),
+            count: 0,
+            over,
+            src: (mode & 1 != 0).then(|| prefix(Opt::HlSrcMask)),
+            dst: (mode & 2 != 0).then(|| prefix(Opt::HlDstMask)),
+            sport: mode & 4 != 0,
+            dport: mode & 8 != 0,
+            written,
+        })
+    } else {
+        let (count, over) = items.iter().find_map(|i| match (&i.val, i.opt) {
+            (Val::Num(n), Opt::ConnlimitAbove) => Some((*n, i.neg.is_none())),
+            (Val::Num(n), Opt::ConnlimitUpto) => Some((*n, i.neg.is_some())),
+            _ => None,
+        })?;
+        let dst = find(Opt::ConnlimitDaddr).is_some();
+        let mask = prefix(Opt::ConnlimitMask);
+        Some(MeterSpec {
+            limit: None,
+            count,
+            over,
+            src: (!dst).then_some(mask),
+            dst: dst.then_some(mask),
+            sport: false,
+            dport: false,
+            written,
+        })
     }
 }
 
@@ -922,6 +1197,18 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
         items.iter().filter(|i| stat_items.contains(&i.opt)).map(|i| i.span).collect();
     let stat_neg =
         items.iter().any(|i| matches!(i.opt, Opt::Probability | Opt::Every) && i.neg.is_some());
+    // `meter_spec` reads the options while `items` is consumed below.
+    let meter_items: Vec<Item<'_>> = items
+        .iter()
+        .filter(|i| {
+            HASHLIMIT_OPTS.contains(&i.opt)
+                || CONNLIMIT_OPTS.contains(&i.opt)
+                || i.opt == Opt::Proto
+        })
+        .cloned()
+        .collect();
+    let (mut hashlimit_done, mut connlimit_done) = (false, false);
+    let policy_none = items.iter().any(|i| i.opt == Opt::PolicyPol && matches!(i.val, Val::Num(1)));
     let iface = if items.iter().any(|i| i.opt == Opt::LimitIfaceIn) {
         Some(false)
     } else if items.iter().any(|i| i.opt == Opt::LimitIfaceOut) {
@@ -983,7 +1270,25 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
             (Opt::CtOrigDst, Val::Net(net)) => MatchKind::CtAddr { repl: false, dst: true, net },
             (Opt::CtReplSrc, Val::Net(net)) => MatchKind::CtAddr { repl: true, dst: false, net },
             (Opt::CtReplDst, Val::Net(net)) => MatchKind::CtAddr { repl: true, dst: true, net },
-            (Opt::StatMode, Val::Num(mode)) => {
+            // The match stands where its module's first option was written.
+            (o, _) if HASHLIMIT_OPTS.contains(&o) || CONNLIMIT_OPTS.contains(&o) => {
+                let hashlimit = HASHLIMIT_OPTS.contains(&o);
+                let done = if hashlimit { &mut hashlimit_done } else { &mut connlimit_done };
+                if std::mem::replace(done, true) {
+                    continue;
+                }
+                let Some(spec) = meter_spec(&meter_items, hashlimit) else { continue };
+                out.push(Match {
+                    span: it.span,
+                    negated: false,
+                    kind: MatchKind::Meter(Box::new(spec)),
+                });
+                continue;
+            }
+            (Opt::PolicyDir, Val::Num(dir)) => {
+                MatchKind::Policy { out: dir == 1, none: policy_none }
+            }
+            (Opt::StatMode, Val::Num(mode)) if mode != names::POLICY_MODE => {
                 out.push(Match {
                     span: it.span,
                     negated: stat_neg,

@@ -79,8 +79,9 @@ pub(super) fn lower_parts<'t>(ctx: LineCtx<'t>, line: Pair<'t, G>) -> Lowered<'t
             }
             rule => match item(ctx, part, after) {
                 Ok(i) => items.push(i),
-                // Options after an unsupported `-m` most likely belong to it: its E004 says it.
-                Err(d) if bad_module && d.code == Code::E002 => {}
+                // Options after an unsupported `-m` most likely belong to it: its E004 says it
+                // (`-m recent --set`: recent's own `--set`, not set's, lacks set's value).
+                Err(d) if bad_module && matches!(d.code, Code::E002 | Code::E001) => {}
                 Err(d) => {
                     bad_module |= d.code == Code::E004;
                     // Remember which option failed so that its absence is not reported again.
@@ -542,10 +543,16 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
                 Opt::CtDir => (names::CT_DIRS, "conntrack direction"),
                 Opt::StatMode => (names::STAT_MODES, "statistic mode"),
                 Opt::AuditType => (names::AUDIT_TYPES, "audit type"),
+                Opt::PolicyDir => (names::POLICY_DIRS, "policy direction"),
+                Opt::PolicyPol => (names::POLICY_POLS, "policy"),
                 _ => (names::DSCP_CLASSES, "DiffServ class"),
             };
             let w = v.as_str();
-            let exact = opt == Opt::StatMode;
+            // `-m policy --mode`: refused with the other per-SA options (check.rs).
+            if opt == Opt::StatMode && (w == "tunnel" || w == "transport") {
+                return Ok(Val::Num(names::POLICY_MODE));
+            }
+            let exact = matches!(opt, Opt::StatMode | Opt::PolicyDir | Opt::PolicyPol);
             match list.iter().find(|(n, _)| *n == w || (!exact && n.eq_ignore_ascii_case(w))) {
                 Some((_, n)) => Val::Num(u32::from(*n)),
                 None => {
@@ -626,6 +633,35 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
                 }
             }
             Val::Num(bits)
+        }
+        ValueKind::HashMode => {
+            let mut bits = 0u32;
+            for name in v.as_str().split(',') {
+                match names::HASH_MODES.iter().find(|(n, _)| *n == name) {
+                    Some((_, b)) => bits |= u32::from(*b),
+                    None => {
+                        return Err(e008(
+                            format!("unknown hashlimit mode `{}`", shown(name)),
+                            ctx.span(v),
+                        )
+                        .with_help("use srcip, dstip, srcport or dstport, separated by commas"));
+                    }
+                }
+            }
+            Val::Num(bits)
+        }
+        ValueKind::MeterName => {
+            let name = v.as_str();
+            let ok = name.len() <= 15
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok {
+                return Err(e008(
+                    format!("`{}` is not a hashlimit name overlayfw can use", shown(name)),
+                    ctx.span(v),
+                )
+                .with_help("use at most 15 letters, digits, `_` or `-` (iptables takes 15)"));
+            }
+            Val::Word(Spanned::new(name.to_string(), ctx.span(v)))
         }
         ValueKind::Target => Val::Word(Spanned::new(v.as_str().to_string(), ctx.span(v))),
         ValueKind::RejectType => {

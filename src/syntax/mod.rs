@@ -277,6 +277,7 @@ fn lower_parsed<'t>(
 ) -> Result<ast::Rule, Failed> {
     let mut l = lower::lower_parts(ctx, line);
     check::check_line(&l.items, l.bad_module, &mut l.diags);
+    check::check_stateful(&l.items, l.bad_module, &l.failed, &mut l.diags);
     let target = check::target(&l.items, &l.failed, &mut l.diags);
     if !l.diags.is_empty() {
         // The options that lowered, whose names can still be looked up.

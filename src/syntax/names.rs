@@ -112,6 +112,20 @@ pub(super) const DSCP_CLASSES: &[(&str, u8)] = &[
 /// `-m statistic --mode` names (as written: iptables compares them exactly).
 pub(super) const STAT_MODES: &[(&str, u8)] = &[("random", 0), ("nth", 1)];
 
+/// `-m policy --dir` names (as written: iptables compares them exactly); 1 is `out`.
+pub(super) const POLICY_DIRS: &[(&str, u8)] = &[("in", 0), ("out", 1)];
+
+/// `-m policy --pol` names (as written); 1 is `none`.
+pub(super) const POLICY_POLS: &[(&str, u8)] = &[("ipsec", 0), ("none", 1)];
+
+/// The value lowering gives `--mode tunnel|transport` (`-m policy`'s), which no statistic
+/// mode has.
+pub(super) const POLICY_MODE: u32 = 2;
+
+/// `-m hashlimit --hashlimit-mode` names (exact, as iptables) with their bit.
+pub(super) const HASH_MODES: &[(&str, u8)] =
+    &[("srcip", 1), ("dstip", 2), ("srcport", 4), ("dstport", 8)];
+
 /// `-m addrtype` types (any case, as iptables), in the kernel's `RTN_*` order.
 pub(super) const ADDR_TYPES: &[&str] = &[
     "UNSPEC",

@@ -125,10 +125,37 @@ pub(crate) enum Opt {
     Utc,
     Contiguous,
     // -- end helper C.
+    // -m policy, -m hashlimit, -m connlimit (helper B's block).
+    PolicyDir,
+    PolicyPol,
+    PolicyStrict,
+    PolicyReqid,
+    PolicySpi,
+    PolicyProto,
+    PolicyTunnelSrc,
+    PolicyTunnelDst,
+    PolicyNext,
+    HlUpto,
+    HlAbove,
+    HlBurst,
+    HlMode,
+    HlSrcMask,
+    HlDstMask,
+    HlName,
+    HlExpire,
+    HlUptoOld,
+    ConnlimitAbove,
+    ConnlimitUpto,
+    ConnlimitMask,
+    ConnlimitSaddr,
+    ConnlimitDaddr,
+    HlSize,
+    HlMax,
+    HlGc,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::Contiguous as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::HlGc as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -212,6 +239,10 @@ pub(crate) enum ValueKind {
     To,
     /// A port or `lo-hi` range of `--to-ports`.
     PortPair,
+    /// `--hashlimit-mode`: a comma-separated list of srcip, dstip, srcport, dstport.
+    HashMode,
+    /// A `--hashlimit-name`: the name of iptables' hash table.
+    MeterName,
 }
 
 impl ValueKind {
@@ -265,6 +296,8 @@ impl ValueKind {
             ValueKind::LogLevel => " warning",
             ValueKind::To => " 10.0.0.1:80",
             ValueKind::PortPair => " 8080-8090",
+            ValueKind::HashMode => " srcip",
+            ValueKind::MeterName => " web",
         }
     }
 }
@@ -932,6 +965,8 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         spellings: &["--mode"],
         rule: G::o_stat_mode,
         module: Some("statistic"),
+        // `-m policy --mode tunnel|transport`, a per-SA option (refused in check.rs).
+        also_modules: &["policy"],
         value: ValueKind::Name { sample: " random" },
         wants: "a statistic mode: random or nth",
         ..BASE
@@ -1419,7 +1454,291 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         ..BASE
     },
     // -- end helper C.
+    // -m policy, -m hashlimit, -m connlimit (helper B's block).
+    OptDesc {
+        opt: Opt::PolicyDir,
+        spellings: &["--dir"],
+        rule: G::o_policy_dir,
+        module: Some("policy"),
+        value: ValueKind::Name { sample: " in" },
+        wants: "a direction: in or out",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::PolicyPol,
+        spellings: &["--pol"],
+        rule: G::o_policy_pol,
+        module: Some("policy"),
+        value: ValueKind::Name { sample: " ipsec" },
+        wants: "a policy: ipsec or none",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::PolicyStrict,
+        spellings: &["--strict"],
+        rule: G::o_policy_strict,
+        module: Some("policy"),
+        refused: Some(POLICY_ELEMENT),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::PolicyReqid,
+        // Once per policy element (`--next` starts another).
+        repeatable: true,
+        spellings: &["--reqid"],
+        rule: G::o_policy_reqid,
+        module: Some("policy"),
+        negatable: true,
+        value: ValueKind::Num { max: u32::MAX },
+        refused: Some(POLICY_ELEMENT),
+        wants: "a request id such as 1",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::PolicySpi,
+        // Once per policy element (`--next` starts another).
+        repeatable: true,
+        spellings: &["--spi"],
+        rule: G::o_policy_spi,
+        module: Some("policy"),
+        negatable: true,
+        value: ValueKind::Num { max: u32::MAX },
+        refused: Some(POLICY_ELEMENT),
+        wants: "an SPI such as 0x100",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::PolicyProto,
+        // Once per policy element (`--next` starts another).
+        repeatable: true,
+        spellings: &["--proto"],
+        rule: G::o_policy_proto,
+        module: Some("policy"),
+        negatable: true,
+        value: ValueKind::Proto,
+        refused: Some(POLICY_ELEMENT),
+        wants: "an IPsec protocol: esp, ah or ipcomp",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::PolicyTunnelSrc,
+        // Once per policy element (`--next` starts another).
+        repeatable: true,
+        spellings: &["--tunnel-src"],
+        rule: G::o_policy_tunnel_src,
+        module: Some("policy"),
+        negatable: true,
+        value: ValueKind::CtAddr,
+        refused: Some(POLICY_ELEMENT),
+        wants: CT_ADDR_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::PolicyTunnelDst,
+        // Once per policy element (`--next` starts another).
+        repeatable: true,
+        spellings: &["--tunnel-dst"],
+        rule: G::o_policy_tunnel_dst,
+        module: Some("policy"),
+        negatable: true,
+        value: ValueKind::CtAddr,
+        refused: Some(POLICY_ELEMENT),
+        wants: CT_ADDR_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::PolicyNext,
+        // Once per policy element (`--next` starts another).
+        repeatable: true,
+        spellings: &["--next"],
+        rule: G::o_policy_next,
+        module: Some("policy"),
+        refused: Some(POLICY_ELEMENT),
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlUpto,
+        spellings: &["--hashlimit-upto"],
+        rule: G::o_hl_upto_new,
+        module: Some("hashlimit"),
+        value: ValueKind::Rate,
+        wants: HL_RATE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlAbove,
+        spellings: &["--hashlimit-above"],
+        rule: G::o_hl_above,
+        module: Some("hashlimit"),
+        value: ValueKind::Rate,
+        wants: HL_RATE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlBurst,
+        spellings: &["--hashlimit-burst"],
+        rule: G::o_hl_burst,
+        module: Some("hashlimit"),
+        value: ValueKind::Num { max: 10_000 },
+        wants: "a burst such as 5",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlMode,
+        spellings: &["--hashlimit-mode"],
+        rule: G::o_hl_mode,
+        module: Some("hashlimit"),
+        value: ValueKind::HashMode,
+        wants: "a list of srcip, dstip, srcport, dstport such as srcip,dstport",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlSrcMask,
+        spellings: &["--hashlimit-srcmask"],
+        rule: G::o_hl_srcmask,
+        module: Some("hashlimit"),
+        value: ValueKind::Num { max: 32 },
+        wants: HL_MASK_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlDstMask,
+        spellings: &["--hashlimit-dstmask"],
+        rule: G::o_hl_dstmask,
+        module: Some("hashlimit"),
+        value: ValueKind::Num { max: 32 },
+        wants: HL_MASK_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlName,
+        spellings: &["--hashlimit-name"],
+        rule: G::o_hl_name,
+        module: Some("hashlimit"),
+        value: ValueKind::MeterName,
+        wants: "a table name such as ssh (letters, digits, _ and -, at most 15)",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlExpire,
+        spellings: &["--hashlimit-htable-expire"],
+        rule: G::o_hl_expire,
+        module: Some("hashlimit"),
+        value: ValueKind::Num { max: u32::MAX },
+        wants: "a time in milliseconds such as 10000",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlUptoOld,
+        spellings: &["--hashlimit"],
+        rule: G::o_hl_upto,
+        module: Some("hashlimit"),
+        value: ValueKind::Rate,
+        wants: HL_RATE_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::ConnlimitAbove,
+        spellings: &["--connlimit-above"],
+        rule: G::o_connlimit_above,
+        module: Some("connlimit"),
+        negatable: true,
+        value: ValueKind::Num { max: u32::MAX },
+        wants: CONNLIMIT_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::ConnlimitUpto,
+        spellings: &["--connlimit-upto"],
+        rule: G::o_connlimit_upto,
+        module: Some("connlimit"),
+        negatable: true,
+        value: ValueKind::Num { max: u32::MAX },
+        wants: CONNLIMIT_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::ConnlimitMask,
+        spellings: &["--connlimit-mask"],
+        rule: G::o_connlimit_mask,
+        module: Some("connlimit"),
+        value: ValueKind::Num { max: 32 },
+        wants: HL_MASK_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::ConnlimitSaddr,
+        spellings: &["--connlimit-saddr"],
+        rule: G::o_connlimit_saddr,
+        module: Some("connlimit"),
+        value: ValueKind::Flag,
+        wants: "nothing",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::ConnlimitDaddr,
+        spellings: &["--connlimit-daddr"],
+        rule: G::o_connlimit_daddr,
+        module: Some("connlimit"),
+        value: ValueKind::Flag,
+        wants: "nothing",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlSize,
+        spellings: &["--hashlimit-htable-size"],
+        rule: G::o_hl_size,
+        module: Some("hashlimit"),
+        value: ValueKind::Num { max: u32::MAX },
+        refused: Some(HASHLIMIT_TABLE),
+        wants: "a number such as 1024",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlMax,
+        spellings: &["--hashlimit-htable-max"],
+        rule: G::o_hl_max,
+        module: Some("hashlimit"),
+        value: ValueKind::Num { max: u32::MAX },
+        refused: Some(HASHLIMIT_TABLE),
+        wants: "a number such as 1024",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::HlGc,
+        spellings: &["--hashlimit-htable-gcinterval"],
+        rule: G::o_hl_gc,
+        module: Some("hashlimit"),
+        value: ValueKind::Num { max: u32::MAX },
+        refused: Some(HASHLIMIT_TABLE),
+        wants: "a number such as 1024",
+        ..BASE
+    },
 ];
+
+/// Why xt_hashlimit's table sizing is refused.
+const HASHLIMIT_TABLE: Refusal = Refusal {
+    label: "xt_hashlimit's table sizing has no nftables form",
+    help: "remove it: the meter's set holds up to 65535 keys and drops a key idle for \
+           --hashlimit-htable-expire; a full xt_hashlimit table drops new keys' packets, a full \
+           set does not match them",
+};
+
+/// Where `--hashlimit*` rates and burst are described.
+const HL_RATE_DESC: &str = "a rate such as 10/second, 100/minute or 5";
+const HL_MASK_DESC: &str = "a prefix length from 0 to 32";
+const CONNLIMIT_DESC: &str = "a number of connections such as 10";
+
+/// Why `-m policy`'s per-SA options are refused: xt_policy tests the packet's whole SA bundle
+/// (any SA; with `--strict`, each SA in order and no more), nft's `ipsec in|out` reads one SA
+/// by its position and cannot test how many there are.
+pub(crate) const POLICY_ELEMENT: Refusal = Refusal {
+    label: "per-SA policy options have no exact nftables form",
+    help: "xt_policy matches when any SA of the packet's bundle fits (with --strict: each SA in \
+           order and no other); nft's `ipsec in|out` reads one SA by position and cannot count \
+           them. Match `-m policy --dir in|out --pol ipsec` alone, and tell tunnels apart by \
+           their addresses (-s/-d) or their vti/xfrm interface (-i/-o)",
+};
 
 /// Grammar rule (as `usize`) → index in [`OPTIONS`], `u8::MAX` for rules that are no option:
 /// lowering looks an option up by its parse pair's rule without a search.
@@ -1527,10 +1846,13 @@ mod tests {
             "tcpmss",
             "mac",
             "statistic",
+            "policy",
             "owner",
             "addrtype",
             "dccp",
             "time",
+            "hashlimit",
+            "connlimit",
             "tcp",
             "udp",
             "udplite",

@@ -1652,3 +1652,79 @@ fn time_values() {
         assert_eq!(err(&format!("INPUT -m time {bad} -j DROP")).code, Code::E008, "{bad}");
     }
 }
+
+#[test]
+fn policy_options() {
+    let r = ok("FORWARD -m policy --dir in -j ACCEPT");
+    assert_eq!(kinds(&r)[0], MatchKind::Policy { out: false, none: false });
+    let r = ok("FORWARD -m policy --pol none --dir out -j ACCEPT");
+    assert_eq!(kinds(&r)[0], MatchKind::Policy { out: true, none: true });
+    // `--mode` belongs to the last of statistic and policy loaded before it.
+    let r = ok("FORWARD -m policy --dir in -m statistic --mode nth --every 2 --packet 0 -j ACCEPT");
+    assert!(matches!(kinds(&r)[1], MatchKind::Statistic { nth: true, .. }));
+    check(
+        "INPUT -m policy --dir in --reqid 1 -j ACCEPT",
+        Code::E002,
+        "unknown or unsupported option `--reqid`",
+        26,
+    );
+    check(
+        "INPUT -m policy --dir in --mode tunnel -j ACCEPT",
+        Code::E002,
+        "unknown or unsupported option `--mode`",
+        26,
+    );
+    check("INPUT -m policy --dir In -j ACCEPT", Code::E008, "unknown policy direction `In`", 23);
+    check(
+        "INPUT -m policy -j ACCEPT",
+        Code::E007,
+        "`-m policy` needs `--dir in` or `--dir out`",
+        7,
+    );
+}
+
+#[test]
+fn meter_options() {
+    use crate::syntax::ast::MeterSpec;
+    let spec = |line: &str| -> MeterSpec {
+        match kinds(&ok(line)).into_iter().find_map(|k| match k {
+            MatchKind::Meter(m) => Some(*m),
+            _ => None,
+        }) {
+            Some(m) => m,
+            None => panic!("{line}: no meter"),
+        }
+    };
+    let m = spec(
+        "INPUT -p tcp -m hashlimit --hashlimit-above 3/min --hashlimit-mode srcip,dstport \
+         --hashlimit-srcmask 24 --hashlimit-name ssh --hashlimit-htable-expire 60000 -j DROP",
+    );
+    let limit = m.limit.as_ref().expect("a hashlimit");
+    assert_eq!((limit.rate, limit.unit, limit.burst, limit.expire_s), (3, RateUnit::Minute, 5, 60));
+    assert_eq!(limit.name.node, "ssh");
+    assert_eq!((m.over, m.src, m.dst, m.sport, m.dport), (true, Some(24), None, false, true));
+    assert_eq!(m.written.len(), 5);
+    let m = spec(
+        "INPUT -m hashlimit --hashlimit 1/s --hashlimit-burst 9 --hashlimit-mode dstip --hashlimit-name x",
+    );
+    assert_eq!((m.over, m.src, m.dst), (false, None, Some(32)));
+    assert_eq!(m.limit.map(|l| l.burst), Some(9));
+    let m = spec("INPUT -m connlimit ! --connlimit-upto 4 --connlimit-mask 0 --connlimit-daddr");
+    assert_eq!((m.count, m.over, m.src, m.dst), (4, true, None, Some(0)));
+    let m = spec("INPUT -m connlimit ! --connlimit-above 4");
+    assert_eq!((m.count, m.over, m.src, m.dst), (4, false, Some(32), None));
+    check(
+        "INPUT -m hashlimit --hashlimit-upto 1/s --hashlimit-name a",
+        Code::E008,
+        "`-m hashlimit` without `--hashlimit-mode` cannot be translated exactly: it is one \
+         bucket for all packets, refilled whole after `--hashlimit-htable-expire` idle, which \
+         nft's `limit` is not",
+        7,
+    );
+    check(
+        "INPUT -m connlimit --connlimit-mask 8",
+        Code::E007,
+        "`-m connlimit` needs `--connlimit-above` or `--connlimit-upto`",
+        7,
+    );
+}

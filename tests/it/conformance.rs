@@ -14,7 +14,8 @@
 //!   priorities are not compared (overlayfw chooses its own, ARCHITECTURE.md "Chain layout");
 //!   at the prerouting and postrouting hooks only the projection of the iptables table's type
 //!   is compared (a NAT line's `accept` copy in overlayfw's filter projection, and a filtering
-//!   line's absence from the nat projection, are the two-projection layout, not a translation).
+//!   line's absence from the nat projection, are the two-projection layout, not a translation);
+//!   a statement adding to a dynamic set is compared without the set's name.
 //!
 //! A line `RULE | deviation: REASON` must differ (else it is a stale deviation); every other
 //! line must agree.
@@ -263,7 +264,12 @@ fn key(rule: &Value) -> String {
     let exprs = rule["expr"].as_array().cloned().unwrap_or_default();
     let mut matches = Vec::new();
     let mut statements = String::new();
-    for e in implied_protocol_dropped(&exprs) {
+    for mut e in implied_protocol_dropped(&exprs) {
+        // A dynamic set's name is each side's own (iptables-translate's `connlimit0`,
+        // overlayfw's `connlimit-HASH`): the statement is compared without it.
+        if let Some(stmt) = e.get_mut("set").filter(|s| s.get("op").is_some()) {
+            stmt["set"] = Value::from("@meter");
+        }
         let k = overlayfw::diff::canon::rule(std::slice::from_ref(&e));
         if e.get("match").is_some() && statements.is_empty() {
             matches.push(k);

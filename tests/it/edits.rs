@@ -16,17 +16,21 @@ fwsets:
   blocked: [192.0.2.0/28, 198.51.100.7]
 ";
 
-/// The table's JSON listing with handles gone, counters zeroed, and chains (with their rules,
-/// in order) sorted by name: an incremental apply creates a new chain after the old ones.
+/// The table's JSON listing with handles gone, counters zeroed, and sets and chains (with their
+/// rules, in order) sorted by name: an incremental apply creates a new set or chain after the
+/// old ones.
 pub(crate) fn canonical(ns: &Netns) -> Value {
     let v = ns.list_table_json("ip", TABLE);
     let items = v["nftables"].as_array().expect("nftables array").clone();
     let mut chains = Vec::new();
+    let mut sets = Vec::new();
     let mut rules: Vec<(String, usize, Value)> = Vec::new();
     let mut rest = Vec::new();
     for (i, mut item) in items.into_iter().enumerate() {
         strip(&mut item);
-        if let Some(c) = item.get("chain") {
+        if let Some(s) = item.get("set") {
+            sets.push((s["name"].as_str().unwrap_or("").to_string(), item));
+        } else if let Some(c) = item.get("chain") {
             chains.push((c["name"].as_str().unwrap_or("").to_string(), item));
         } else if let Some(r) = item.get("rule") {
             rules.push((r["chain"].as_str().unwrap_or("").to_string(), i, item));
@@ -35,7 +39,9 @@ pub(crate) fn canonical(ns: &Netns) -> Value {
         }
     }
     chains.sort_by(|a, b| a.0.cmp(&b.0));
+    sets.sort_by(|a, b| a.0.cmp(&b.0));
     rules.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    rest.extend(sets.into_iter().map(|s| s.1));
     rest.extend(chains.into_iter().map(|c| c.1));
     rest.extend(rules.into_iter().map(|r| r.2));
     Value::Array(rest)

@@ -578,3 +578,45 @@ fn a_chunked_chain_keeps_its_order_and_its_counters() {
     assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stdout));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A meter's set holds runtime state: an apply never empties or refills it, and a meter no
+/// rule uses any more is deleted with its rules instead of the whole table being replaced.
+#[test]
+fn meters_keep_their_state_and_a_gone_meter_is_deleted_in_place() {
+    if !require_root() {
+        return;
+    }
+    let ns = Netns::new();
+    let hashlimit = "INPUT_CUST -p tcp -m hashlimit --hashlimit-above 5/s --hashlimit-mode srcip \
+                     --hashlimit-name web -j DROP\n";
+    let first =
+        compile(&format!("{hashlimit}INPUT_CUST -m connlimit --connlimit-above 9 -j DROP\n"));
+    changes(&ns, &first);
+    let elements = |ns: &Netns| {
+        ns.exec(&["nft", "list", "set", "ip", TABLE, "hashlimit-web"])
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    // A key the kernel would have made from a packet.
+    ns.exec(&["nft", "add", "element", "ip", TABLE, "hashlimit-web", "{ 192.0.2.9 timeout 1h }"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(elements(&ns).contains("192.0.2.9"));
+    forget_view(&ns);
+    let again = changes(&ns, &first);
+    assert!(again.nothing(), "{again:?}");
+    assert!(elements(&ns).contains("192.0.2.9"), "the meter's state was lost");
+    // The connlimit line changes: its set is another; the old one goes with its rule.
+    let second =
+        compile(&format!("{hashlimit}INPUT_CUST -m connlimit --connlimit-above 8 -j DROP\n"));
+    let c = changes(&ns, &second);
+    assert_eq!(c.replaced, None, "{c:?}");
+    assert_eq!(
+        (c.sets_added, c.sets_deleted, c.rules_added, c.rules_deleted),
+        (1, 1, 1, 1),
+        "{c:?}"
+    );
+    assert!(elements(&ns).contains("192.0.2.9"), "the other meter's state was lost");
+    // Without the state, the table is what a fresh replace makes.
+    ns.exec(&["nft", "delete", "element", "ip", TABLE, "hashlimit-web", "{ 192.0.2.9 }"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(canonical(&ns), fresh(&second));
+}

@@ -360,6 +360,36 @@ pub fn every_variant() -> Ruleset {
         ));
     }
     input.extend(rejects(l));
+    // Meters: a bucket per key (one field, or masked fields and a port concatenated) and
+    // connection counts per key.
+    let meter = |name: &str, keys: Vec<MeterKey>, stmt: MeterStmt| {
+        Match::Meter(Box::new(Meter { name: name.into(), keys, stmt }))
+    };
+    let limit =
+        |over| MeterStmt::Limit { rate: 3, unit: RateUnit::Minute, burst: 4, over, timeout_s: 10 };
+    input.push(
+        l.rule(vec![meter("hashlimit-ssh", vec![MeterKey::Saddr(32)], limit(true))], Action::Drop),
+    );
+    input.push(l.rule(
+        vec![meter(
+            "hashlimit-web",
+            vec![MeterKey::Saddr(24), MeterKey::Daddr(16), MeterKey::Port(L4::Udp, Dir::Dst)],
+            limit(false),
+        )],
+        Action::Accept,
+    ));
+    for (name, key, over) in [
+        ("connlimit-1", MeterKey::Saddr(32), true),
+        ("connlimit-2", MeterKey::Daddr(24), false),
+        ("connlimit-3", MeterKey::Saddr(0), true),
+    ] {
+        let m = meter(name, vec![key], MeterStmt::CtCount { count: 10, over });
+        input.push(l.rule(vec![m], Action::Drop));
+    }
+    // `-m policy --dir in`: where packets arrive.
+    for exists in [true, false] {
+        input.push(l.rule(vec![Match::Ipsec { out: false, exists }], Action::Count));
+    }
     input.push(l.rule(vec![], Action::Return));
     input.push(Rule { matches: Box::new([]), action: Action::Count, origin: None });
     input.push(Rule {
@@ -418,6 +448,10 @@ pub fn every_variant() -> Ruleset {
                 let q = overlayfw::ir::Queue { first, last, bypass, fanout };
                 r.push(l.rule(vec![iif("eth9")], Action::Queue(q)));
             }
+        }
+        // `-m policy --dir out`: where packets leave.
+        for exists in [true, false] {
+            r.push(l.rule(vec![Match::Ipsec { out: true, exists }], Action::Count));
         }
         r.push(l.rule(vec![], Action::MarkCopy { to_ct: true }));
         r.push(l.rule(vec![], Action::MarkCopy { to_ct: false }));

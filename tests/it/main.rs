@@ -15,12 +15,14 @@ mod fmt;
 #[cfg(feature = "netlink")]
 mod incremental;
 mod injection;
+mod ipsec;
 mod ipv6;
 mod irgen;
 mod limits;
 mod lint;
 mod load;
 mod marks;
+mod meters;
 mod multiport;
 mod natkeep;
 mod negation;

@@ -102,7 +102,7 @@ impl Eval<'_> {
                 p.proto == l4(*proto) && self.ports(ports, v) != *neg
             }
             Match::CtState { neg, states } => states.contains(&p.ct) != *neg,
-            Match::Limit { .. } => true,
+            Match::Limit { .. } | Match::Meter(_) => true,
             Match::IcmpType { neg, kind, code } => {
                 p.proto == 1 && ((p.icmp.0 == *kind && code.is_none_or(|c| c == p.icmp.1)) != *neg)
             }
@@ -132,6 +132,8 @@ impl Eval<'_> {
                 };
                 hit != *neg
             }
+            // The model's packets never went through IPsec.
+            Match::Ipsec { exists, .. } => !*exists,
             // The model's packets and connections carry mark 0.
             Match::Mark { neg, value, .. } => (*value == 0) != *neg,
             Match::Tuple(t) => {

@@ -278,6 +278,9 @@ impl Batch {
             if plan.anonymous {
                 sys::nftnl_set_set_u32(s, sys::NFTNL_SET_DESC_SIZE as u16, plan.elems.len() as u32);
             }
+            if plan.dynamic.is_some() {
+                sys::nftnl_set_set_u32(s, sys::NFTNL_SET_DESC_SIZE as u16, crate::nft::METER_SIZE);
+            }
             if !field_lens.is_empty() {
                 sys::nftnl_set_set_data(
                     s,
@@ -484,6 +487,29 @@ impl Batch {
         seq
     }
 
+    /// DELSET (no rule may refer to the set by then).
+    pub(crate) fn delete_set(&mut self, name: &str) -> u32 {
+        // SAFETY: allocation; NULL only when out of memory.
+        let s = unsafe { sys::nftnl_set_alloc() };
+        if s.is_null() {
+            std::process::abort();
+        }
+        let name = cstring(name);
+        // SAFETY: `s` is a live set; strings are copied.
+        unsafe {
+            sys::nftnl_set_set_str(s, sys::NFTNL_SET_TABLE as u16, self.table.as_ptr());
+            sys::nftnl_set_set_str(s, sys::NFTNL_SET_NAME as u16, name.as_ptr());
+            sys::nftnl_set_set_u32(s, sys::NFTNL_SET_FAMILY as u16, libc::NFPROTO_IPV4 as u32);
+        }
+        let seq = self.message(libc::NFT_MSG_DELSET as u16, 0, |nlh| {
+            // SAFETY: `nlh` heads a message in `scratch` with room for the payload.
+            unsafe { sys::nftnl_set_nlmsg_build_payload(nlh, s) }
+        });
+        // SAFETY: we own `s`.
+        unsafe { sys::nftnl_set_free(s) };
+        seq
+    }
+
     /// Asks for an ACK on the last message and closes the batch. Returns the buffer and the
     /// sequence number of the last message (the one whose ACK ends the wait).
     ///
@@ -520,6 +546,13 @@ pub(crate) fn set_flags(plan: &SetPlan) -> u32 {
     }
     if !plan.concat.is_empty() {
         flags |= NFT_SET_CONCAT;
+    }
+    // A meter's set: `flags dynamic` (and `timeout`).
+    if let Some(timeout) = plan.dynamic {
+        flags |= libc::NFT_SET_EVAL;
+        if timeout {
+            flags |= libc::NFT_SET_TIMEOUT;
+        }
     }
     flags as u32
 }

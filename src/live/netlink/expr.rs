@@ -61,6 +61,16 @@ impl RawExpr {
         }
     }
 
+    /// Hands `inner` to this expression (a dynset's per-element statement), which frees it.
+    fn expr(&self, attr: u32, inner: RawExpr) {
+        let ptr = inner.into_raw();
+        // SAFETY: `self.0` is a live expression; for `NFTNL_EXPR_DYNSET_EXPR` libnftnl takes
+        // the pointer itself (not a copy) into its expression list and frees it with `self`.
+        unsafe {
+            sys::nftnl_expr_set(self.0.as_ptr(), attr as u16, ptr.as_ptr().cast::<c_void>(), 0);
+        }
+    }
+
     fn str(&self, attr: u32, text: &str) {
         // The IR holds no NUL in names or texts; were one there, the text would be cut there.
         let text = CString::new(text).unwrap_or_else(|e| {
@@ -150,6 +160,14 @@ impl Expr {
                 }
                 .build()
             }
+            // The kernel lists a dynset's timeout, 0 when none was sent.
+            Expr::Dynset { set, update, timeout_ms: None, expr } => Expr::Dynset {
+                set: set.clone(),
+                update: *update,
+                timeout_ms: Some(0),
+                expr: expr.clone(),
+            }
+            .build(),
             // The kernel lists `ct protocol` without the direction nft sends with it.
             Expr::Ct { key, dir: Some(_) } if *key == CT_PROTOCOL => {
                 Expr::Ct { key: *key, dir: None }.build()
@@ -189,6 +207,7 @@ impl Expr {
                     MetaKey::TimeNs => 30,
                     MetaKey::TimeDay => 31,
                     MetaKey::TimeHour => 32,
+                    MetaKey::Secpath => NFT_META_SECPATH,
                 };
                 e.u32(sys::NFTNL_EXPR_META_KEY, key as u32);
                 e.u32(sys::NFTNL_EXPR_META_DREG, *dreg);
@@ -246,13 +265,40 @@ impl Expr {
                 e
             }
             Expr::Counter => RawExpr::alloc(c"counter"),
-            Expr::Limit { rate, unit, burst } => {
+            Expr::Limit { rate, unit, burst, over } => {
                 let e = RawExpr::alloc(c"limit");
                 e.u64(sys::NFTNL_EXPR_LIMIT_RATE, *rate);
                 e.u64(sys::NFTNL_EXPR_LIMIT_UNIT, *unit);
                 e.u32(sys::NFTNL_EXPR_LIMIT_BURST, *burst);
                 e.u32(sys::NFTNL_EXPR_LIMIT_TYPE, libc::NFT_LIMIT_PKTS as u32);
-                e.u32(sys::NFTNL_EXPR_LIMIT_FLAGS, 0);
+                e.u32(sys::NFTNL_EXPR_LIMIT_FLAGS, u32::from(*over));
+                e
+            }
+            Expr::BitwiseAt { reg, mask, xor } => {
+                let e = RawExpr::alloc(c"bitwise");
+                e.u32(sys::NFTNL_EXPR_BITWISE_SREG, *reg);
+                e.u32(sys::NFTNL_EXPR_BITWISE_DREG, *reg);
+                e.u32(sys::NFTNL_EXPR_BITWISE_LEN, mask.len() as u32);
+                e.bytes(sys::NFTNL_EXPR_BITWISE_MASK, mask);
+                e.bytes(sys::NFTNL_EXPR_BITWISE_XOR, xor);
+                e
+            }
+            Expr::Connlimit { count, over } => {
+                let e = RawExpr::alloc(c"connlimit");
+                e.u32(sys::NFTNL_EXPR_CONNLIMIT_COUNT, *count);
+                e.u32(sys::NFTNL_EXPR_CONNLIMIT_FLAGS, u32::from(*over));
+                e
+            }
+            Expr::Dynset { set, update, timeout_ms, expr } => {
+                let e = RawExpr::alloc(c"dynset");
+                e.u32(sys::NFTNL_EXPR_DYNSET_SREG_KEY, REG_1);
+                e.u32(sys::NFTNL_EXPR_DYNSET_OP, u32::from(*update));
+                e.str(sys::NFTNL_EXPR_DYNSET_SET_NAME, &set.name);
+                e.u32(sys::NFTNL_EXPR_DYNSET_SET_ID, set.id);
+                if let Some(t) = timeout_ms {
+                    e.u64(sys::NFTNL_EXPR_DYNSET_TIMEOUT, *t);
+                }
+                e.expr(sys::NFTNL_EXPR_DYNSET_EXPR, expr.build());
                 e
             }
             Expr::Log { prefix, level, flags } => {
@@ -425,6 +471,12 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 8);
                 e
             }
+            Expr::RtIpsec => {
+                let e = RawExpr::alloc(c"rt");
+                e.u32(sys::NFTNL_EXPR_RT_KEY, NFT_RT_XFRM);
+                e.u32(sys::NFTNL_EXPR_RT_DREG, REG_1);
+                e
+            }
             Expr::Hton16 => {
                 let e = RawExpr::alloc(c"byteorder");
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_SREG, REG_1);
@@ -478,6 +530,10 @@ const NFT_NG_INCREMENTAL: u32 = 0;
 const NFT_FIB_RESULT_ADDRTYPE: u32 = 3;
 /// `NFT_RT_TCPMSS` of `enum nft_rt_keys` (linux/netfilter/nf_tables.h).
 const NFT_RT_TCPMSS: u32 = 3;
+/// `NFT_META_SECPATH` of `enum nft_meta_keys` (the libc crate stops at `PRANDOM`, 24).
+const NFT_META_SECPATH: libc::c_int = 25;
+/// `NFT_RT_XFRM` of `enum nft_rt_keys`.
+const NFT_RT_XFRM: u32 = 4;
 /// `NFT_EXTHDR_OP_TCPOPT` of `enum nft_exthdr_op`.
 const NFT_EXTHDR_OP_TCPOPT: u32 = 1;
 /// The kind of the TCP MSS option.

@@ -1,12 +1,14 @@
 //! Changing the live table into the ruleset in one transaction that touches only what
 //! differs: rules deleted by handle and added at their place, chains created and deleted,
-//! named sets' elements added and removed. Untouched rules keep their counters.
+//! named sets' elements added and removed. Untouched rules keep their counters. A meter's
+//! dynamic set (hashlimit, connlimit) is created when new and deleted when no rule uses it,
+//! and its elements (the kernel's buckets and connection counts) are never touched.
 //!
 //! The plan is made from one consistent read of the table ([`read::read_table`]) and sent in
 //! a batch carrying that read's ruleset generation: if anything changed the ruleset in
 //! between, the kernel refuses the whole batch (`ERESTART`) and the table is read and planned
 //! again. What the plan cannot express as changes (the table missing or with flags, a base
-//! chain's hook, type or priority changed, a named set's type changed or a set gone) is a
+//! chain's hook, type or priority changed, a named set's type changed or an FWset gone) is a
 //! whole-table replace ([`super::apply`]), also one transaction.
 
 use std::collections::{HashMap, HashSet};
@@ -393,6 +395,7 @@ fn named_set_plan(rs: &Ruleset, i: usize, id: u32) -> SetPlan {
         interval: true,
         concat: Vec::new(),
         elems,
+        dynamic: None,
     }
 }
 
@@ -418,17 +421,33 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared, step6: &Step) -> Pl
     let named = named_ids(rs);
     let set_plans: Vec<SetPlan> =
         (0..rs.sets.len()).map(|i| named_set_plan(rs, i, named[i].1)).collect();
+    // The meters' dynamic sets: made when new, never emptied or filled (their elements are
+    // the kernel's runtime state: buckets and connection counts).
+    let meters = rs.meters();
+    let meter_plans: Vec<SetPlan> = meters
+        .iter()
+        .zip(&named[rs.sets.len()..])
+        .map(|(m, (_, id))| super::lower::meter_set_plan(m, *id))
+        .collect();
     let live_sets: HashMap<&str, &read::LiveSet> =
         live.sets.iter().map(|s| (s.name.as_str(), s)).collect();
-    for plan in &set_plans {
+    for plan in set_plans.iter().chain(&meter_plans) {
         if let Some(l) = live_sets.get(plan.name.as_str())
             && l.shape != read::planned_shape(plan)
         {
             return Plan::Replace(format!("set {} changed its type", plan.name));
         }
     }
-    let ours: HashSet<&str> = rs.sets.iter().map(|s| s.name.as_str()).collect();
-    if let Some(gone) = live.sets.iter().find(|s| !ours.contains(s.name.as_str())) {
+    let ours: HashSet<&str> =
+        rs.sets.iter().map(|s| s.name.as_str()).chain(meters.iter().map(|m| &*m.name)).collect();
+    // A meter's set that no rule uses any more is deleted after its rules; another set gone
+    // is a replace.
+    let is_meter = |s: &read::LiveSet| {
+        !s.anonymous && s.shape.0 & nftnl::nftnl_sys::libc::NFT_SET_EVAL as u32 != 0
+    };
+    let gone: Vec<&read::LiveSet> =
+        live.sets.iter().filter(|s| !ours.contains(s.name.as_str())).collect();
+    if let Some(gone) = gone.iter().find(|s| !is_meter(s)) {
         return Plan::Replace(format!("set {} went away", gone.name));
     }
 
@@ -446,7 +465,7 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared, step6: &Step) -> Pl
         }
     }
     // Named sets that are new, with their elements.
-    for plan in &set_plans {
+    for plan in set_plans.iter().chain(&meter_plans) {
         if !live_sets.contains_key(plan.name.as_str()) {
             objects.push((b.next_seq(), Object::Set { name: plan.name.clone() }));
             b.set(plan);
@@ -537,6 +556,12 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared, step6: &Step) -> Pl
             b.delete_chain(&l.name);
         }
     }
+    // Meters' sets no rule uses now (their rules are deleted above).
+    for set in &gone {
+        objects.push((b.next_seq(), Object::Set { name: set.name.clone() }));
+        b.delete_set(&set.name);
+        changes.sets_deleted += 1;
+    }
     // Named sets' elements: removed, then added.
     for plan in &set_plans {
         let Some(l) = live_sets.get(plan.name.as_str()) else { continue };
@@ -588,6 +613,14 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared, step6: &Step) -> Pl
             anonymous: false,
             shape: read::planned_shape(plan),
             elems: read::sorted_elems(&plan.elems),
+        });
+    }
+    for plan in &meter_plans {
+        after.sets.push(read::LiveSet {
+            name: plan.name.clone(),
+            anonymous: false,
+            shape: read::planned_shape(plan),
+            elems: Vec::new(),
         });
     }
     after.sets.sort_by(|a, b| a.name.cmp(&b.name));

@@ -71,6 +71,8 @@ pub(crate) enum MetaKey {
     TimeNs,
     TimeDay,
     TimeHour,
+    /// `meta secpath` (a boolean: the packet has an IPsec security path).
+    Secpath,
 }
 
 /// A set referenced by a lookup: its name (`__set%d` for anonymous ones) and its id in the
@@ -138,11 +140,30 @@ pub(crate) enum Expr {
         dreg: Option<u32>,
     },
     Counter,
-    /// `rate` per `unit` seconds, `burst` packets.
+    /// `rate` per `unit` seconds, `burst` packets (`over`: `NFT_LIMIT_F_INV`).
     Limit {
         rate: u64,
         unit: u64,
         burst: u32,
+        over: bool,
+    },
+    /// `bitwise reg R = (reg R & mask) ^ xor` on another register than 1 (a concatenation's).
+    BitwiseAt {
+        reg: u32,
+        mask: Vec<u8>,
+        xor: Vec<u8>,
+    },
+    /// `dynset add|update reg_key 1 set S [timeout T] expr [ E ]`: a meter.
+    Dynset {
+        set: SetRef,
+        update: bool,
+        timeout_ms: Option<u64>,
+        expr: Box<Expr>,
+    },
+    /// `connlimit count N flags F` (`over`: `NFT_CONNLIMIT_F_INV`).
+    Connlimit {
+        count: u32,
+        over: bool,
     },
     Log {
         prefix: Option<String>,
@@ -200,6 +221,8 @@ pub(crate) enum Expr {
     RtTcpmss,
     /// `byteorder reg 1 = hton(reg 1, 8, 8)`.
     Hton64,
+    /// `rt load ipsec => reg 1`: the route goes through an xfrm transform (a boolean).
+    RtIpsec,
     /// `byteorder reg 1 = hton(reg 1, 2, 2)`.
     Hton16,
     /// `exthdr write tcpopt reg 1 => 2b @ 2 + 2`: the size of the TCP MSS option.
@@ -326,6 +349,9 @@ pub(crate) struct SetPlan {
     /// otherwise.
     pub concat: Vec<u32>,
     pub elems: Vec<Elem>,
+    /// A meter's set (`flags dynamic`, `size` [`crate::nft::METER_SIZE`]): `Some(true)` with
+    /// `flags timeout` too.
+    pub dynamic: Option<bool>,
 }
 
 /// One rule, ready for the batch: the anonymous sets it needs first, then its expressions.
@@ -385,7 +411,33 @@ pub(crate) fn port_elems(ports: &[(u16, u16)]) -> Vec<Elem> {
 /// The ruleset's named sets with the ids a batch gives them, in `Ruleset::sets` order (ids from
 /// 1; anonymous sets are numbered after them).
 pub(crate) fn named_ids(rs: &Ruleset) -> Vec<(String, u32)> {
-    rs.sets.iter().zip(1..).map(|(s, id)| (s.name.clone(), id)).collect()
+    let names = rs.sets.iter().map(|s| s.name.clone());
+    let meters = rs.meters().into_iter().map(|m| m.name.to_string());
+    names.chain(meters).zip(1..).collect()
+}
+
+/// The plan of a meter's dynamic set (no elements: they are the kernel's runtime state).
+pub(crate) fn meter_set_plan(m: &crate::ir::Meter, id: u32) -> SetPlan {
+    let keys: Vec<Key> = m
+        .keys
+        .iter()
+        .map(|k| match k {
+            crate::ir::MeterKey::Saddr(_) | crate::ir::MeterKey::Daddr(_) => Key::Ipv4,
+            crate::ir::MeterKey::Port(..) => Key::Service,
+        })
+        .collect();
+    let key = if keys.len() == 1 { keys[0].clone() } else { Key::Concat(keys) };
+    SetPlan {
+        name: m.name.to_string(),
+        id,
+        key,
+        data: None,
+        anonymous: false,
+        interval: false,
+        concat: Vec::new(),
+        elems: Vec::new(),
+        dynamic: Some(m.has_timeout()),
+    }
 }
 
 pub(crate) struct Lowerer<'a> {
@@ -459,7 +511,55 @@ impl RuleCx<'_, '_> {
             interval,
             concat: Vec::new(),
             elems,
+            dynamic: None,
         })
+    }
+
+    /// A meter as nft sends it: the key's fields (protocol dependencies first) in consecutive
+    /// 32-bit registers from register 1, a prefix mask on its own register, then the dynset
+    /// with the statement each new element gets.
+    fn meter(&mut self, m: &crate::ir::Meter) {
+        use crate::ir::{MeterKey, MeterStmt};
+        for k in &m.keys {
+            if let MeterKey::Port(proto, _) = k {
+                self.l4_dependency(l4_number(*proto));
+            }
+        }
+        let mut reg32 = 0;
+        for k in &m.keys {
+            let dreg = if reg32 == 0 { REG_1 } else { REG32_00 + reg32 };
+            match *k {
+                MeterKey::Saddr(p) | MeterKey::Daddr(p) => {
+                    let offset = if matches!(k, MeterKey::Saddr(_)) { 12 } else { 16 };
+                    self.exprs.push(Expr::Payload { base: Base::Network, offset, len: 4, dreg });
+                    if p < 32 {
+                        let mask = crate::emit::prefix_mask(p).octets().to_vec();
+                        self.exprs.push(if dreg == REG_1 {
+                            Expr::Bitwise { mask, xor: vec![0; 4] }
+                        } else {
+                            Expr::BitwiseAt { reg: dreg, mask, xor: vec![0; 4] }
+                        });
+                    }
+                    reg32 += 1;
+                }
+                MeterKey::Port(_, dir) => {
+                    let offset = if dir == Dir::Src { 0 } else { 2 };
+                    self.exprs.push(Expr::Payload { base: Base::Transport, offset, len: 2, dreg });
+                    reg32 += 1;
+                }
+            }
+        }
+        let id = self.lowerer.named.iter().find(|(n, _)| **n == *m.name).map_or(0, |(_, id)| *id);
+        let set = SetRef { name: m.name.to_string(), id };
+        let (update, timeout_ms, expr) = match m.stmt {
+            MeterStmt::Limit { rate, unit, burst, over, timeout_s } => {
+                let limit =
+                    Expr::Limit { rate: u64::from(rate), unit: unit.seconds(), burst, over };
+                (true, Some(u64::from(timeout_s) * 1000), limit)
+            }
+            MeterStmt::CtCount { count, over } => (false, None, Expr::Connlimit { count, over }),
+        };
+        self.exprs.push(Expr::Dynset { set, update, timeout_ms, expr: Box::new(expr) });
     }
 
     /// Adds an anonymous set or map (its id given here) to the rule's.
@@ -575,6 +675,7 @@ impl RuleCx<'_, '_> {
             interval,
             concat: field_lens,
             elems,
+            dynamic: None,
         }
     }
 
@@ -606,6 +707,7 @@ impl RuleCx<'_, '_> {
             interval: false,
             concat: Vec::new(),
             elems,
+            dynamic: None,
         });
         self.exprs.push(Expr::Lookup { set: map, inverted: false, dreg: Some(REG_1) });
         let regs = NatRegs {
@@ -647,7 +749,8 @@ impl RuleCx<'_, '_> {
             Match::CtState { neg, states } => self.ct_state(*neg, states),
             Match::Limit { rate, unit, burst } => {
                 let unit = unit.seconds();
-                self.exprs.push(Expr::Limit { rate: u64::from(*rate), unit, burst: *burst });
+                let (rate, burst) = (u64::from(*rate), *burst);
+                self.exprs.push(Expr::Limit { rate, unit, burst, over: false });
             }
             Match::IcmpType { neg, kind, code } => {
                 self.l4_dependency(1);
@@ -838,6 +941,16 @@ impl RuleCx<'_, '_> {
                     let set = self.anon_set(Key::FibAddrType, false, elems);
                     self.exprs.push(Expr::Lookup { set, inverted: *neg, dreg: None });
                 }
+            }
+            Match::Meter(m) => self.meter(m),
+            // A boolean, one byte, as nft sends `exists` (1) and `missing` (0).
+            Match::Ipsec { out, exists } => {
+                self.exprs.push(if *out {
+                    Expr::RtIpsec
+                } else {
+                    Expr::Meta { key: MetaKey::Secpath, dreg: REG_1 }
+                });
+                self.exprs.push(Expr::Cmp(CmpOp::Eq, vec![u8::from(*exists)]));
             }
             // Marks are host-endian 32-bit values.
             Match::Mark { ct, neg, value, mask } => {

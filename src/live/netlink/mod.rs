@@ -302,6 +302,7 @@ fn build(
             interval: true,
             concat: Vec::new(),
             elems,
+            dynamic: None,
         };
         origins.push((b.next_seq(), Source::Set(i)));
         let set_seq = b.next_seq();
@@ -310,6 +311,13 @@ fn build(
         origins.push((set_seq + 1, Source::SetElements(i)));
         report.sets += 1;
         report.set_elements += plan.elems.len();
+    }
+
+    // The meters' dynamic sets, empty: their elements are made by the rules.
+    for (m, (_, id)) in ruleset.meters().into_iter().zip(&named[ruleset.sets.len()..]) {
+        origins.push((b.next_seq(), Source::Table("meter set")));
+        b.set(&lower::meter_set_plan(m, *id));
+        report.sets += 1;
     }
 
     for (i, chain) in ruleset.chains.iter().enumerate() {

@@ -1,0 +1,79 @@
+//! `-m hashlimit` and `-m connlimit` in the kernel: the same packets pass our rules (dynamic
+//! sets with a limit or a connection count per element) and iptables-nft's own (the kernel's
+//! xt_hashlimit and xt_connlimit), and each rule counts the packets iptables counts.
+
+use overlayfw::diagnostic::Sources;
+use overlayfw::pipeline::{self, Text};
+
+use crate::netns::{self, Netns};
+
+/// Rules without a target (they only count), all in OUTPUT.
+const RULES: [&str; 5] = [
+    "-p udp --dport 9103 -m hashlimit --hashlimit-upto 2/minute --hashlimit-burst 3 --hashlimit-mode dstport --hashlimit-name up",
+    "-p udp --dport 9103 -m hashlimit --hashlimit-above 2/minute --hashlimit-burst 2 --hashlimit-mode srcip,dstip --hashlimit-srcmask 24 --hashlimit-name above",
+    "-p tcp --syn --dport 9104 -m connlimit --connlimit-above 2",
+    "-p tcp --syn --dport 9104 -m connlimit --connlimit-upto 1 --connlimit-mask 16 --connlimit-daddr",
+    "-p tcp --syn --dport 9104 -m connlimit ! --connlimit-upto 3",
+];
+
+/// Six datagrams to one port, then four TCP connections held open to a listener.
+const SEND: &str = r#"
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(6):
+    u.sendto(b"x", ("127.0.0.1", 9103))
+l = socket.socket()
+l.bind(("127.0.0.1", 9104))
+l.listen(8)
+held = []
+for _ in range(4):
+    c = socket.create_connection(("127.0.0.1", 9104))
+    held.append((c, l.accept()[0]))
+"#;
+
+fn counts_of_iptables(ns: &Netns) -> Vec<u64> {
+    let out = ns
+        .exec(&["iptables-nft", "-L", "OUTPUT", "-v", "-x", "-n"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Header lines, then one line per rule starting with its packet count.
+    out.lines().skip(2).filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect()
+}
+
+#[test]
+fn meters_count_the_packets_xt_hashlimit_and_xt_connlimit_count() {
+    if !netns::require_root() {
+        return;
+    }
+    let rules: String = RULES.iter().map(|m| format!("OUTPUT_CUST {m}\n")).collect();
+    let ns = Netns::new();
+    ns.exec(&["ip", "link", "set", "lo", "up"]).unwrap_or_else(|e| panic!("{e}"));
+    let mut sources = Sources::new();
+    let text = Text { name: "meters.rules".into(), bytes: rules.into_bytes() };
+    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
+    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
+    let rs = compiled.ruleset.expect("compiles");
+    ns.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    ns.exec(&["python3", "-c", SEND]).unwrap_or_else(|e| panic!("{e}"));
+    let listing = ns.list_json();
+    let ours: Vec<u64> = (1..=RULES.len() as u32)
+        .map(|line| netns::packets_at(&listing, &rs, "meters.rules", line).expect("a counter"))
+        .collect();
+    // Buckets of 3 and 2 tokens: 3 datagrams within the first, 4 over the second; the 3rd
+    // and 4th connections are over 2, the 1st alone is at most 1 per /16, the 4th over 3.
+    assert_eq!(ours, [3, 4, 2, 1, 1], "{listing}");
+
+    let have = netns::run("iptables-nft", &["--version"]).is_ok();
+    if !have {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+        return;
+    }
+    let theirs = Netns::new();
+    theirs.exec(&["ip", "link", "set", "lo", "up"]).unwrap_or_else(|e| panic!("{e}"));
+    for m in RULES {
+        let mut args = vec!["iptables-nft", "-A", "OUTPUT"];
+        args.extend(m.split(' '));
+        theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
+    }
+    theirs.exec(&["python3", "-c", SEND]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(counts_of_iptables(&theirs), ours, "iptables-nft counts differ");
+}
