@@ -88,6 +88,14 @@ const DEVIATIONS: &[(&str, Option<&str>, &str)] = &[
     ("--datestart", None, TIME),
     ("--datestop", None, TIME),
     ("--weekdays", None, TIME),
+    (
+        "--hashlimit-mode",
+        None,
+        "the translator writes a `meter` (an anonymous dynamic set), without xt_hashlimit's \
+         default expiry of idle buckets and with its own key order; overlayfw declares the set \
+         `hashlimit-NAME` and writes `update @hashlimit-NAME { KEY timeout Ts limit … }`, the key \
+         in --hashlimit-mode's order (tests/it/meters.rs counts packets against xt_hashlimit)",
+    ),
     ("--sport", Some("0:65535"), FULL_RANGE),
     ("--dport", Some("0:65535"), FULL_RANGE),
     ("--ahspi", Some("0:4294967295"), FULL_RANGE),
