@@ -133,11 +133,21 @@ pub fn apply(
     force: bool,
 ) -> Result<Applied, ApplyError> {
     match backend {
-        // A change to `table ip6` (made, replaced or deleted) goes with a whole replace.
-        Backend::Nft if !replace && !ip6_changes(rs).map_err(no_blame)? => super::refill::apply(rs)
-            .map(|c| Applied { kernel: None, generation: None, changes: Some(c) })
-            .map_err(no_blame),
         Backend::Nft => {
+            // In place where it can be; a change to `table ip6` (made, replaced or deleted)
+            // goes with a whole replace.
+            let mut why = None;
+            if !replace {
+                if ip6_changes(rs).map_err(no_blame)? {
+                    why = Some("table ip6 changes".to_string());
+                } else {
+                    match super::refill::apply(rs).map_err(no_blame)? {
+                        Ok(c) => return Ok(Applied { changes: Some(c), ..Applied::default() }),
+                        Err(reason) => why = Some(reason),
+                    }
+                }
+            }
+            let started = std::time::Instant::now();
             let mut script = emit::nft_script(rs);
             // The setting switched off: the `ip6` table overlayfw made goes, in the same
             // transaction.
@@ -153,7 +163,13 @@ pub fn apply(
                 };
                 ApplyError::Nft { source: e, blame }
             })?;
-            Ok(Applied::default())
+            // Said for an apply that would have changed the table in place.
+            let changes = why.map(|why| Changes {
+                replaced: Some(why),
+                kernel: started.elapsed(),
+                ..Changes::default()
+            });
+            Ok(Applied { changes, ..Applied::default() })
         }
         Backend::Netlink => netlink(rs, replace, force),
     }

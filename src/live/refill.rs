@@ -29,31 +29,32 @@ type ByComment<'a> = HashMap<&'a str, VecDeque<(u64, u64)>>;
 const TRIES: usize = 3;
 
 /// What the nft backend does without `--replace`: see the module's comment. The caller has
-/// checked that the live table is overlayfw's (or `--force`).
-pub fn apply(rs: &Ruleset) -> Result<Changes, NftError> {
+/// checked that the live table is overlayfw's (or `--force`). `Ok(Err(why))`: nothing was
+/// changed, and only a whole-table replace (the caller's) can make the table `rs`.
+pub fn apply(rs: &Ruleset) -> Result<Result<Changes, String>, NftError> {
     let mut replans = 0;
     loop {
         let started = Instant::now();
         let Some(bytes) = nft::list_table_json_bytes(&rs.table)? else {
-            return replace(rs, "the table did not exist");
+            return Ok(Err("the table did not exist".to_string()));
         };
         let live = match diff::from_listing_bytes(&bytes, &rs.table) {
             Ok(Some(m)) => m,
-            Ok(None) => return replace(rs, "the table did not exist"),
-            Err(e) => return replace(rs, &format!("its listing could not be read ({e})")),
+            Ok(None) => return Ok(Err("the table did not exist".to_string())),
+            Err(e) => return Ok(Err(format!("its listing could not be read ({e})"))),
         };
         drop(bytes);
         let ours = diff::from_ruleset(rs);
         let plan = diff::plan(&rs.table, &ours, Some(&live));
         if plan.is_same() {
-            return Ok(Changes {
+            return Ok(Ok(Changes {
                 rules_kept: ours.chains.values().map(|c| c.rules.len()).sum(),
                 ..Changes::default()
-            });
+            }));
         }
         let (refill, mut changes) = match planned(rs, &plan, &live) {
             Ok(p) => p,
-            Err(why) => return replace(rs, &why),
+            Err(why) => return Ok(Err(why)),
         };
         // The live rules' counters by chain and comment, in order (identical rules share both).
         let mut counters: HashMap<&str, ByComment> = HashMap::new();
@@ -72,7 +73,7 @@ pub fn apply(rs: &Ruleset) -> Result<Changes, NftError> {
             Ok(()) => {
                 changes.replans = replans;
                 changes.kernel = started.elapsed();
-                return Ok(changes);
+                return Ok(Ok(changes));
             }
             // A chain or set the plan names is gone: the read is stale; read and plan again.
             Err(NftError::Failed { stderr, .. })
@@ -83,13 +84,6 @@ pub fn apply(rs: &Ruleset) -> Result<Changes, NftError> {
             Err(e) => return Err(e),
         }
     }
-}
-
-/// The whole-table replace, for what a refill cannot express.
-fn replace(rs: &Ruleset, why: &str) -> Result<Changes, NftError> {
-    let started = Instant::now();
-    nft::load(&emit::nft_script(rs))?;
-    Ok(Changes { replaced: Some(why.to_string()), kernel: started.elapsed(), ..Changes::default() })
 }
 
 /// The refill that makes the live table `rs`, and what it changes; `Err`: why only a

@@ -110,3 +110,34 @@ pub(crate) fn random_inventory(g: &mut Lcg) -> String {
         (0..1 + g.below(30)).map(|_| format!("192.0.2.{}", g.below(250))).collect();
     INVENTORY.replace("[192.0.2.0/28, 198.51.100.7]", &format!("[{}]", elems.join(", ")))
 }
+
+/// 1 to `most` random edits of `lines` (insert, remove, change, swap) or of the inventory's
+/// FWset, the same every run for the same generator.
+pub(crate) fn random_edits(
+    g: &mut Lcg,
+    lines: &mut Vec<String>,
+    inventory: &mut String,
+    most: usize,
+) {
+    for _ in 0..1 + g.below(most) {
+        match g.below(5) {
+            0 => {
+                let at = g.below(lines.len() + 1);
+                lines.insert(at, random_line(g));
+            }
+            1 if lines.len() > 1 => {
+                let at = g.below(lines.len());
+                lines.remove(at);
+            }
+            2 => {
+                let at = g.below(lines.len());
+                lines[at] = random_line(g);
+            }
+            3 if lines.len() > 1 => {
+                let (a, b) = (g.below(lines.len()), g.below(lines.len()));
+                lines.swap(a, b);
+            }
+            _ => *inventory = random_inventory(g),
+        }
+    }
+}

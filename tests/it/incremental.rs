@@ -10,7 +10,7 @@ use overlayfw::live::netlink::{self, incremental};
 use overlayfw::pipeline::{self, Text};
 use serde_json::Value;
 
-use crate::edits::{INVENTORY, Lcg, canonical, random_inventory, random_line};
+use crate::edits::{INVENTORY, Lcg, canonical, random_edits, random_inventory, random_line};
 use crate::load::{compile_ruleset, rules_files};
 use crate::netlink::in_netns;
 use crate::netns::{Netns, require_root};
@@ -400,27 +400,7 @@ fn random_edit_sequences_end_as_a_fresh_replace() {
     let mut inventory = random_inventory(&mut g);
     let mut from_view = 0;
     for step in 0..25 {
-        for _ in 0..1 + g.below(6) {
-            match g.below(5) {
-                0 => {
-                    let at = g.below(lines.len() + 1);
-                    lines.insert(at, random_line(&mut g));
-                }
-                1 if lines.len() > 1 => {
-                    let at = g.below(lines.len());
-                    lines.remove(at);
-                }
-                2 => {
-                    let at = g.below(lines.len());
-                    lines[at] = random_line(&mut g);
-                }
-                3 if lines.len() > 1 => {
-                    let (a, b) = (g.below(lines.len()), g.below(lines.len()));
-                    lines.swap(a, b);
-                }
-                _ => inventory = random_inventory(&mut g),
-            }
-        }
+        random_edits(&mut g, &mut lines, &mut inventory, 6);
         // Now and then someone else changes our table, or another one, between applies.
         match g.below(6) {
             0 => {
