@@ -1102,7 +1102,10 @@ fn apply_now(
             eprintln!("overlayfw: {why}; {FOREIGN_ADVICE}");
             Refused { code: Exit::Trouble, uncertain: false }
         }
-        ApplyError::Nft { source: NftError::Timeout { .. }, .. } => {
+        ApplyError::Nft {
+            source: NftError::Timeout { .. } | NftError::Busy { .. } | NftError::Monitor(_),
+            ..
+        } => {
             eprintln!(
                 "overlayfw: {e}\nthe table may be the old one or the new one: check with `overlayfw diff`"
             );

@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod confirm;
 pub mod flags;
+pub mod monitor;
 #[cfg(feature = "netlink")]
 pub mod netlink;
 pub mod nft;

@@ -22,6 +22,12 @@ pub enum NftError {
         .limit.as_secs_f64()
     )]
     Timeout { args: String, limit: Duration },
+    #[error(
+        "other processes changed the ruleset during each of {tries} tries to apply, so the last plan may have been made from an overtaken read; the table may hold their changes beside ours: run apply again"
+    )]
+    Busy { tries: usize },
+    #[error("`nft monitor` {0}")]
+    Monitor(String),
 }
 
 /// How long one `nft` may run when `OVERLAYFW_NFT_TIMEOUT` does not say.
@@ -65,6 +71,11 @@ pub fn check_available() -> Result<PathBuf, String> {
 }
 
 fn nft(args: &[&str], stdin: Option<&[u8]>) -> Result<std::process::Output, NftError> {
+    run(args, stdin).map(|(_, out)| out)
+}
+
+/// Runs `nft ARGS` (with `stdin` as its input): its process id and its output.
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Result<(u32, std::process::Output), NftError> {
     // The limit was checked by the command before it started (`check_available`).
     let limit = timeout().unwrap_or(DEFAULT_TIMEOUT);
     // In UTC: nft lists `meta time` and `meta hour` in its own timezone, and `diff` reads them
@@ -77,6 +88,7 @@ fn nft(args: &[&str], stdin: Option<&[u8]>) -> Result<std::process::Output, NftE
         .stderr(Stdio::piped())
         .spawn()
         .map_err(NftError::Spawn)?;
+    let pid = child.id();
     // Threads write and read while we wait, so a large script cannot deadlock on full pipes
     // and the wait can stop at the limit.
     let writer = stdin.map(|bytes| {
@@ -116,7 +128,7 @@ fn nft(args: &[&str], stdin: Option<&[u8]>) -> Result<std::process::Output, NftE
     }
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
-    Ok(std::process::Output { status, stdout, stderr })
+    Ok((pid, std::process::Output { status, stdout, stderr }))
 }
 
 fn failed(args: &[&str], out: &std::process::Output) -> NftError {
@@ -175,6 +187,14 @@ pub fn load(script: &str) -> Result<(), NftError> {
     let args = ["-f", "-"];
     let out = nft(&args, Some(script.as_bytes()))?;
     if out.status.success() { Ok(()) } else { Err(failed(&args, &out)) }
+}
+
+/// [`load`], returning the process id of the `nft` that committed the transaction (which
+/// [`Monitor`] names).
+pub fn load_by(script: &str) -> Result<u32, NftError> {
+    let args = ["-f", "-"];
+    let (pid, out) = run(&args, Some(script.as_bytes()))?;
+    if out.status.success() { Ok(pid) } else { Err(failed(&args, &out)) }
 }
 
 /// `nft -c -f -` with the script: whether nft can parse it and the kernel would take it,

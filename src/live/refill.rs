@@ -7,16 +7,20 @@
 //! chunks (`layout::chunk`) so an edit rewrites one chunk.
 //!
 //! nft sends no ruleset generation with its batch, so the kernel cannot refuse a plan made
-//! from a read that another process's change has since overtaken. What is written does not
-//! depend on the read: a rewritten chain or set ends as planned whatever it held, so such a
-//! change survives only in a chain the plan left alone, as if it had come just after the apply
-//! (`diff` then shows it); a chain or set that vanished meanwhile fails the transaction,
-//! which changes nothing, and the table is read and planned again.
+//! from a read that another process's change has since overtaken. `nft monitor` runs
+//! meanwhile (`live::monitor`): a commit by anyone else after the read began makes the table
+//! read and planned again, before the transaction when it came first, after it when it came
+//! in the moment between the last look and nft's commit. What is written does not depend on
+//! the read (a rewritten chain or set ends as planned whatever it held), so a change that
+//! slips into that moment survives only in a chain the plan left alone, and the next round
+//! undoes it; a chain or set that vanished meanwhile fails the transaction, which changes
+//! nothing.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use super::apply::Changes;
+use super::monitor::Monitor;
 use super::nft::{self, NftError};
 use crate::diff::{self, Change};
 use crate::emit::{self, Refill};
@@ -25,16 +29,30 @@ use crate::ir::Ruleset;
 /// Live counters by rule comment, in the chain's order (identical rules share a comment).
 type ByComment<'a> = HashMap<&'a str, VecDeque<(u64, u64)>>;
 
-/// Plans made again after a transaction refused for a chain or set gone meanwhile.
-const TRIES: usize = 3;
+/// Rounds of read, plan and commit before giving up on a ruleset others keep changing.
+const TRIES: usize = 5;
 
 /// What the nft backend does without `--replace`: see the module's comment. The caller has
 /// checked that the live table is overlayfw's (or `--force`). `Ok(Err(why))`: nothing was
 /// changed, and only a whole-table replace (the caller's) can make the table `rs`.
 pub fn apply(rs: &Ruleset) -> Result<Result<Changes, String>, NftError> {
+    apply_observed(rs, &mut || {})
+}
+
+/// [`apply`], calling `meddle` just before each transaction is sent (tests change the ruleset
+/// there, as another process might).
+pub fn apply_observed(
+    rs: &Ruleset,
+    meddle: &mut dyn FnMut(),
+) -> Result<Result<Changes, String>, NftError> {
+    let monitor = Monitor::start()?;
     let mut replans = 0;
     loop {
+        if replans == TRIES {
+            return Err(NftError::Busy { tries: TRIES });
+        }
         let started = Instant::now();
+        let mark = monitor.mark();
         let Some(bytes) = nft::list_table_json_bytes(&rs.table)? else {
             return Ok(Err("the table did not exist".to_string()));
         };
@@ -46,9 +64,15 @@ pub fn apply(rs: &Ruleset) -> Result<Result<Changes, String>, NftError> {
         drop(bytes);
         let ours = diff::from_ruleset(rs);
         let plan = diff::plan(&rs.table, &ours, Some(&live));
+        // Changed while it was read (one dump after another): read again.
+        if monitor.changed_since(mark)? {
+            replans += 1;
+            continue;
+        }
         if plan.is_same() {
             return Ok(Ok(Changes {
                 rules_kept: ours.chains.values().map(|c| c.rules.len()).sum(),
+                replans,
                 ..Changes::default()
             }));
         }
@@ -69,15 +93,23 @@ pub fn apply(rs: &Ruleset) -> Result<Result<Changes, String>, NftError> {
         let script = emit::refill_script(rs, &refill, &mut |chain, comment| {
             counters.get_mut(chain)?.get_mut(comment)?.pop_front()
         });
-        match nft::load(&script) {
-            Ok(()) => {
+        meddle();
+        if monitor.changed_since(mark)? {
+            replans += 1;
+            continue;
+        }
+        match nft::load_by(&script) {
+            // Another commit came between the last look and ours: what it did outside the
+            // rewritten chains is still there. The next round reads and undoes it.
+            Ok(pid) if monitor.others_before(mark, pid)? => replans += 1,
+            Ok(_) => {
                 changes.replans = replans;
                 changes.kernel = started.elapsed();
                 return Ok(Ok(changes));
             }
             // A chain or set the plan names is gone: the read is stale; read and plan again.
             Err(NftError::Failed { stderr, .. })
-                if replans + 1 < TRIES && stderr.contains("No such file or directory") =>
+                if stderr.contains("No such file or directory") =>
             {
                 replans += 1;
             }

@@ -194,3 +194,45 @@ fn applying_the_same_ruleset_again_through_nft_changes_nothing_for_every_case() 
     ns.exec(&["nft", "delete", "table", "ip", TABLE]).expect("delete table");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn a_change_between_plan_and_commit_through_nft_is_seen_and_undone() {
+    if !require_root() {
+        return;
+    }
+    let ns = Netns::new();
+    let v1 = compile(
+        "INPUT_CUST -p tcp --dport 22 -j ACCEPT\nFORWARD_CUST -p udp --dport 53 -j ACCEPT\n",
+        INVENTORY,
+    );
+    ns.nft_load(&overlayfw::emit::nft_script(&v1)).unwrap_or_else(|e| panic!("{e}"));
+    let v2 = compile(
+        "INPUT_CUST -p tcp --dport 22 -j ACCEPT\nFORWARD_CUST -p udp --dport 54 -j ACCEPT\n",
+        INVENTORY,
+    );
+    // Another process changes a chain the plan leaves alone, in the moment before nft
+    // commits (nft sends no generation, so the kernel cannot refuse the stale plan): the
+    // monitor sees it, and a second round reads the table again and undoes it.
+    for meddling in [
+        vec!["insert", "rule", "ip", TABLE, "INPUT_CUST", "counter", "drop"],
+        vec!["add", "table", "inet", "elsewhere"],
+    ] {
+        ns.nft_load(&overlayfw::emit::nft_script(&v1)).unwrap_or_else(|e| panic!("{e}"));
+        let mut calls = 0;
+        let c = netns::in_netns(&ns, || {
+            overlayfw::live::refill::apply_observed(&v2, &mut || {
+                if calls == 0 {
+                    netns::run("nft", &meddling).unwrap_or_else(|e| panic!("{e}"));
+                }
+                calls += 1;
+            })
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|why| panic!("replaced: {why}"));
+        assert_eq!(c.replans, 1, "{meddling:?}: {c:?}");
+        // The rule in a chain the plan left alone needs a second transaction to go.
+        assert!(calls == 2 || meddling[0] == "add", "{meddling:?}: {calls} transactions");
+        assert_eq!(canonical(&ns), fresh(&v2), "{meddling:?}");
+    }
+    ns.exec(&["nft", "list", "table", "inet", "elsewhere"]).expect("the other table is left alone");
+}
