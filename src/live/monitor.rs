@@ -53,14 +53,33 @@ impl Monitor {
     /// Starts `nft monitor` in this thread's network namespace and waits until its socket has
     /// joined the events group, so that no commit after this call goes unseen.
     pub fn start() -> Result<Monitor, NftError> {
-        let mut child = Command::new("nft")
+        use std::os::unix::process::CommandExt as _;
+        let mut command = Command::new("nft");
+        command
             .arg("monitor")
             .env("TZ", "UTC")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(NftError::Spawn)?;
+            .stderr(Stdio::null());
+        // A killed apply runs no `Drop`: the kernel stops the monitor when its parent thread
+        // ends.
+        let parent = rustix::process::getpid();
+        #[allow(unsafe_code)]
+        // SAFETY: between fork and exec the closure makes only system calls (prctl, getppid),
+        // which are async-signal-safe, and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ))?;
+                // The apply ended before that took effect: nothing would ever stop us.
+                if rustix::process::getppid() != Some(parent) {
+                    return Err(rustix::io::Errno::SRCH.into());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().map_err(NftError::Spawn)?;
         let out = child.stdout.take().expect("stdout is piped");
         let events: Shared = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let shared = Arc::clone(&events);
