@@ -17,8 +17,8 @@ use crate::diagnostic::FileId;
 pub struct Ruleset {
     /// `table ip NAME`.
     pub table: String,
-    /// Hex digest identifying the inputs (rules files, inventory, options); goes in the table
-    /// comment.
+    /// Hex digest identifying the inputs (rules files with their names, inventory, table): in
+    /// the script's head and the state directory's record of the last apply.
     pub input_hash: String,
     /// Named sets, sorted by name: the inventory's FWsets, indexed by [`SetId`].
     pub sets: Vec<Set>,
@@ -563,7 +563,33 @@ pub enum LogLevel {
     Debug,
 }
 
+/// The first word of the chain that labels the version of the table: see
+/// [`Ruleset::label_version`].
+pub const VERSION_CHAIN: &str = "version_";
+
+/// What follows the version chain's hash after `--optimize` ([`Ruleset::mark_optimized`]).
+pub const OPTIMIZED: &str = "_optimized";
+
 impl Ruleset {
+    /// Adds the chain that says which version of the rules the table holds:
+    /// `version_HASH[_optimized]`, HASH of the rules files' and inventories' content (not of
+    /// their names), then the form. Empty and never jumped to, it is listed first. Not the
+    /// table's comment: the kernel sets that only when it creates the table, and an in-place
+    /// apply keeps the table, while a chain is deleted and added like any other.
+    pub fn label_version(&mut self, content_hash: &str) {
+        let name = format!("{VERSION_CHAIN}{content_hash}");
+        self.chains.insert(0, Chain { name, base: None, rules: Vec::new() });
+    }
+
+    /// Records the `--optimize` form in the version chain's name.
+    pub fn mark_optimized(&mut self) {
+        if let Some(c) = self.chains.iter_mut().find(|c| c.name.starts_with(VERSION_CHAIN))
+            && !c.name.ends_with(OPTIMIZED)
+        {
+            c.name.push_str(OPTIMIZED);
+        }
+    }
+
     /// The meters of the rules, one per set name, sorted by name: the dynamic sets to declare.
     /// (A name stands for one declaration: `resolve` refuses two meters of one name whose
     /// key or timeout flag differ.)

@@ -408,6 +408,16 @@ pub struct ChainChange {
     pub edits: Vec<Edit>,
 }
 
+impl ChainChange {
+    /// The version this change adds or removes, when the chain is the table's version chain
+    /// (empty, not hooked: [`crate::ir::Ruleset::label_version`]).
+    pub fn version(&self) -> Option<&str> {
+        let v = self.name.strip_prefix(crate::ir::VERSION_CHAIN)?;
+        (self.change != Change::Changed && self.base.is_none() && self.edits.is_empty())
+            .then_some(v)
+    }
+}
+
 /// One rule to add (at `position` in the proposed chain) or remove (at `position` in the live
 /// chain), in order.
 #[derive(Clone, Debug)]
@@ -709,13 +719,32 @@ impl Plan {
                 if !self.objects.is_empty() {
                     what.push_str(&format!("{} object(s), ", self.objects.len()));
                 }
-                out.push_str(&format!(
-                    "table {family} {}: {what}{} set(s) and {} chain(s) differ\n",
-                    self.table,
-                    self.sets.len(),
-                    self.chains.len()
-                ))
+                let chains = self.chains.iter().filter(|c| c.version().is_none()).count();
+                if what.is_empty() && self.sets.is_empty() && chains == 0 {
+                    out.push_str(&format!(
+                        "table {family} {}: only the version differs (the rules are the same)\n",
+                        self.table
+                    ));
+                } else {
+                    out.push_str(&format!(
+                        "table {family} {}: {what}{} set(s) and {chains} chain(s) differ\n",
+                        self.table,
+                        self.sets.len(),
+                    ));
+                }
             }
+        }
+        // The version chain ([`crate::ir::Ruleset::label_version`]) said as one line.
+        let version = |change: Change| {
+            self.chains.iter().filter(|c| c.change == change).find_map(|c| c.version())
+        };
+        match (version(Change::Removed), version(Change::Added)) {
+            (None, None) => {}
+            (live, proposed) => out.push_str(&format!(
+                "\nversion:\n  ~ {}  ->  {}\n",
+                live.unwrap_or("(none)"),
+                proposed.unwrap_or("(none)")
+            )),
         }
         if let Some((live, proposed)) = &self.flags {
             out.push_str(&format!(
@@ -752,7 +781,7 @@ impl Plan {
                 out.push_str(&format!("  + {}\n", interval_text(*a, s.is_ports)));
             }
         }
-        for c in &self.chains {
+        for c in self.chains.iter().filter(|c| c.version().is_none()) {
             let what = match c.change {
                 Change::Added => "new chain",
                 Change::Removed => "chain to remove",

@@ -41,6 +41,11 @@ pub fn nft_script(ruleset: &Ruleset) -> String {
 }
 
 /// Rulesets with fewer rules are printed on one thread: starting another costs more.
+/// The comment of every `table ip` overlayfw makes: it marks the table as overlayfw's
+/// ([`crate::live::apply::foreign`]). Fixed: the kernel keeps a table's comment from its
+/// creation, so what varies (the version) is the name of a chain ([`Ruleset::label_version`]).
+pub const TABLE_COMMENT: &str = "overlayfw";
+
 const PARALLEL_MIN_RULES: usize = 16_384;
 
 /// Writes [`nft_script`] to `w` while printing it: each run of rules is written as soon as
@@ -148,7 +153,7 @@ fn write_head(out: &mut String, ruleset: &Ruleset) {
     let _ = writeln!(out, "delete table ip {table}");
     let _ = writeln!(out, "table ip {table} {{");
     out.push_str("\tcomment ");
-    push_quoted(out, &format!("overlayfw {}", ruleset.input_hash), COMMENT_MAX);
+    push_quoted(out, TABLE_COMMENT, COMMENT_MAX);
     out.push('\n');
     for set in &ruleset.sets {
         write_set(out, set);

@@ -87,7 +87,7 @@ fn example_text() {
 table ip overlayfw {}
 delete table ip overlayfw
 table ip overlayfw {
-\tcomment \"overlayfw abc123\"
+\tcomment \"overlayfw\"
 \tset blacklist {
 \t\ttype ipv4_addr
 \t\tflags interval

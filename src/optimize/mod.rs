@@ -57,8 +57,10 @@ pub struct Merge {
     pub into: String,
 }
 
-/// Optimizes every chain in place; returns the merges made.
+/// Optimizes every chain in place (and says so in the version chain's name); returns the
+/// merges made.
 pub fn optimize(rs: &mut Ruleset) -> Vec<Merge> {
+    rs.mark_optimized();
     let mut merges = Vec::new();
     for chain in &mut rs.chains {
         optimize_chain(chain, &rs.sets, &mut merges);

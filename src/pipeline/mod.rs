@@ -94,6 +94,7 @@ pub fn compile_files(
     let mut diagnostics = Vec::new();
     let inventories: Vec<Text> = inventories.into_iter().collect();
     let hash = input_hash(files.iter().map(|f| &f.text), &inventories, table);
+    let content = content_hash(files.iter().map(|f| &f.text), &inventories);
     // The files that are text (the others have their E020 and contribute nothing).
     let mut texts = Vec::with_capacity(files.len());
     let mut allows = Vec::new();
@@ -178,6 +179,9 @@ pub fn compile_files(
     if let (Some(rs), Some(ipv6)) = (rs.as_mut(), &inv.ipv6) {
         rs.ipv6 = ipv6.value;
     }
+    if let Some(rs) = rs.as_mut() {
+        rs.label_version(&content);
+    }
     // A streamed file's text again, for the diagnostics that show it.
     for (&id, stream) in ids.iter().zip(&streams) {
         let shown = |d: &Diagnostic| d.labels.iter().any(|l| l.span.file == id);
@@ -235,9 +239,53 @@ fn input_hash<'t>(
     format!("fx64:{:016x}", h.finish())
 }
 
+/// The hash the table's version chain is named by ([`Ruleset::label_version`]): FxHash, as
+/// [`input_hash`], over the inventories' and the files' bytes in order, without their names
+/// or the table's: the same rules read from another path are the same version.
+fn content_hash<'t>(files: impl IntoIterator<Item = &'t Text>, inventories: &[Text]) -> String {
+    use std::hash::Hasher;
+    let mut h = crate::fasthash::FxHasher::default();
+    let mut feed = |bytes: &[u8]| {
+        h.write_u64(bytes.len() as u64);
+        h.write(bytes);
+    };
+    match inventories {
+        [] => feed(inventory::DEFAULT_YAML.as_bytes()),
+        many => {
+            feed(&(u64::MAX - many.len() as u64).to_le_bytes());
+            for t in many {
+                feed(&t.bytes);
+            }
+        }
+    }
+    for f in files {
+        feed(&f.bytes);
+    }
+    format!("{:016x}", h.finish())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Text, input_hash};
+    use super::{Text, content_hash, input_hash};
+
+    #[test]
+    fn the_content_hash_ignores_names_and_sees_every_byte() {
+        let t = |name: &str, bytes: &[u8]| Text { name: name.into(), bytes: bytes.to_vec() };
+        let rules = b"FORWARD_CUST -s 10.0.0.0/24 -j ACCEPT\n";
+        let base = content_hash(&[t("a.rules", rules)], &[]);
+        assert_eq!(base.len(), 16);
+        assert_eq!(base, content_hash(&[t("./rules/../a.rules", rules)], &[]));
+        for i in 0..rules.len() {
+            let mut changed = rules.to_vec();
+            changed[i] ^= 1;
+            assert_ne!(base, content_hash(&[t("a.rules", &changed)], &[]), "{i}");
+        }
+        assert_ne!(base, content_hash(&[t("a.rules", rules)], &[t("inv.yaml", b"{}")]));
+        assert_ne!(
+            content_hash(&[t("a", b"xy"), t("b", b"")], &[]),
+            content_hash(&[t("a", b"x"), t("b", b"y")], &[])
+        );
+    }
 
     fn text(name: &str, bytes: &[u8]) -> Text {
         Text { name: name.into(), bytes: bytes.to_vec() }

@@ -33,6 +33,8 @@ fn meaning(name: &str, text: &[u8], inventory: Option<&Path>) -> (Option<Ruleset
         .collect();
     let ruleset = compiled.ruleset.map(|mut rs| {
         rs.input_hash.clear();
+        // The version chain is named by the text's hash: the rest must be the same.
+        rs.chains.retain(|c| !c.name.starts_with(ir::VERSION_CHAIN));
         for chain in &mut rs.chains {
             for rule in &mut chain.rules {
                 for segment in rule.matches.split_mut(|m| matches!(m, ir::Match::Limit { .. })) {

@@ -41,6 +41,7 @@ mod scene;
 mod tcpmss;
 mod time;
 mod txlate;
+mod version;
 
 /// Whether the slow tier runs: the tests that need the kernel, real external tools or a large
 /// scale. It runs under `CI=true` (CI, `.ci/run`) or `OVERLAYFW_SLOW_TESTS=1`; elsewhere such a

@@ -284,8 +284,7 @@ fn build(
     origins.push((b.next_seq(), Source::Table("delete")));
     b.table(true, None);
     origins.push((b.next_seq(), Source::Table("recreate")));
-    let comment = format!("overlayfw {}", ruleset.input_hash);
-    b.table(false, Some(crate::emit::truncate(&comment, crate::nft::COMMENT_MAX)));
+    b.table(false, Some(crate::emit::TABLE_COMMENT));
 
     let named = lower::named_ids(ruleset);
     for (i, (set, &(_, id))) in ruleset.sets.iter().zip(&named).enumerate() {
