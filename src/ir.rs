@@ -361,6 +361,24 @@ pub enum Match {
         dst: bool,
         net: Ipv4Network,
     },
+    /// iptables `-m devgroup`, `-m realm`, `-m cpu`, `-m cgroup --cgroup`: `KEY & mask == value`
+    /// (`neg`: `!=`) on a host-endian 32-bit meta value; `value` lies within `mask`, and a mask
+    /// of all ones is not printed.
+    Meta {
+        key: MetaKey,
+        neg: bool,
+        value: u32,
+        mask: u32,
+    },
+    /// iptables `-m connbytes`: `ct [original|reply] packets|bytes|avgpkt` in `lo..=hi`
+    /// (`neg`: outside it); `hi == u64::MAX` is `>= lo` (`< lo` negated).
+    Connbytes {
+        dir: CtDir,
+        mode: CtCount,
+        neg: bool,
+        lo: u64,
+        hi: u64,
+    },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),
@@ -399,6 +417,62 @@ pub enum Key {
     CtDir,
     /// `ct expiration` in milliseconds (host byte order).
     CtExpire,
+}
+
+/// The meta keys of [`Match::Meta`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MetaKey {
+    /// `meta iifgroup`: the input device's group.
+    IifGroup,
+    /// `meta oifgroup`.
+    OifGroup,
+    /// `meta rtclassid`: the route's realm.
+    RtClassid,
+    /// `meta cpu`.
+    Cpu,
+    /// `meta cgroup`: the socket's net_cls classid.
+    Cgroup,
+}
+
+impl MetaKey {
+    /// nft's name of the key.
+    pub fn name(self) -> &'static str {
+        match self {
+            MetaKey::IifGroup => "iifgroup",
+            MetaKey::OifGroup => "oifgroup",
+            MetaKey::RtClassid => "rtclassid",
+            MetaKey::Cpu => "cpu",
+            MetaKey::Cgroup => "cgroup",
+        }
+    }
+}
+
+/// A conntrack counter's direction ([`Match::Connbytes`]); `Both` is nft's `ct` without one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CtDir {
+    Original,
+    Reply,
+    Both,
+}
+
+/// What a [`Match::Connbytes`] counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CtCount {
+    Packets,
+    Bytes,
+    /// Bytes per packet.
+    AvgPkt,
+}
+
+impl CtCount {
+    /// nft's `ct` key.
+    pub fn name(self) -> &'static str {
+        match self {
+            CtCount::Packets => "packets",
+            CtCount::Bytes => "bytes",
+            CtCount::AvgPkt => "avgpkt",
+        }
+    }
 }
 
 /// How a [`Match::Value`] compares: an inclusive range (`(n, n)` is one value), `>` or `<`.

@@ -242,8 +242,11 @@ fn mark_bits(v: &Value, ct: bool) -> Option<(u32, u32)> {
 
 fn matcher(m: &Value, out: &mut String) {
     let op = m["op"].as_str().unwrap_or("");
-    let left = &m["left"];
-    let right = &m["right"];
+    let realm = realm_numbers(&m["left"], &m["right"]);
+    let (left, right) = match &realm {
+        Some((l, r)) => (l, r),
+        None => (&m["left"], &m["right"]),
+    };
     let ct_key = left.pointer("/ct/key").and_then(Value::as_str);
     if ct_key == Some("status") && matches!(op, "in" | "!") {
         // nft lists `ct status & B != 0` as `ct status B` (op `in`), `== 0` with op `!`.
@@ -317,6 +320,26 @@ fn matcher(m: &Value, out: &mut String) {
         (Some("icmp"), Some("type")) => number(right, vocab::nft_icmp_type, out),
         (Some("icmp"), Some("code")) => number(right, vocab::nft_icmp_code, out),
         _ => push_json(out, right),
+    }
+}
+
+/// nft lists a `meta rtclassid` value and its mask as realm names or numbers in strings
+/// (`"15"`, or `"cosmos"` for 0 from /etc/iproute2/rt_realms): (left, right) with numbers.
+fn realm_numbers(left: &Value, right: &Value) -> Option<(Value, Value)> {
+    let is_realm = |v: &Value| v.pointer("/meta/key").and_then(Value::as_str) == Some("rtclassid");
+    let num = |v: &Value| match v.as_str() {
+        Some("cosmos") => Value::from(0),
+        Some(s) => s.parse::<u64>().map_or_else(|_| v.clone(), Value::from),
+        None => v.clone(),
+    };
+    if is_realm(left) {
+        return Some((left.clone(), num(right)));
+    }
+    match left.get("&").and_then(Value::as_array).map(Vec::as_slice) {
+        Some([k, mask]) if is_realm(k) => {
+            Some((serde_json::json!({"&": [k, num(mask)]}), num(right)))
+        }
+        _ => None,
     }
 }
 
@@ -625,6 +648,21 @@ mod tests {
 
     /// What we load (`tcp flags & M == C`, lists) and what nft 1.0.6 lists for it (`!` for
     /// `== 0`, `in` for `!= 0`, one flag as a string) compare equal; other flags do not.
+    #[test]
+    fn realms_compare_as_numbers() {
+        let m = |left: Value, right: Value| {
+            rule(&[json!({"match": {"op": "==", "left": left, "right": right}})])
+        };
+        let realm = json!({"meta": {"key": "rtclassid"}});
+        assert_eq!(m(realm.clone(), json!("4")), m(realm.clone(), json!(4)));
+        assert_eq!(m(realm.clone(), json!("cosmos")), m(realm.clone(), json!(0)));
+        assert_eq!(
+            m(json!({"&": [realm.clone(), "15"]}), json!("1")),
+            m(json!({"&": [realm.clone(), 15]}), json!(1))
+        );
+        assert_ne!(m(realm.clone(), json!("4")), m(realm, json!(5)));
+    }
+
     #[test]
     fn tcp_flag_forms_compare_by_their_bits() {
         let flags = json!({"payload": {"protocol": "tcp", "field": "flags"}});

@@ -9,8 +9,8 @@ use crate::vocab;
 
 use super::rule::{l4_name, tcp_flag_names};
 use crate::ir::{
-    Action, AddrMatch, BaseChain, ChainKind, Cmp, Dir, Hook, Key, Match, Mss, NatFlags, NatTarget,
-    PortMatch, Rule, Ruleset, Set, SetElements, Tuple, Vmap, set_name,
+    Action, AddrMatch, BaseChain, ChainKind, Cmp, CtDir, Dir, Hook, Key, Match, Mss, NatFlags,
+    NatTarget, PortMatch, Rule, Ruleset, Set, SetElements, Tuple, Vmap, set_name,
 };
 
 /// The table, its sets, chains and rules as `nft -j list table ip NAME` shows them (without
@@ -311,6 +311,24 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
             let key = if *dst { "ip daddr" } else { "ip saddr" };
             let dir = if *repl { "reply" } else { "original" };
             matcher(op(*neg), json!({"ct": {"key": key, "dir": dir}}), net(n))
+        }
+        Match::Meta { key, neg, value, mask } => {
+            let key = json!({"meta": {"key": key.name()}});
+            let left = if *mask == u32::MAX { key } else { json!({"&": [key, mask]}) };
+            matcher(op(*neg), left, json!(value))
+        }
+        Match::Connbytes { dir, mode, neg, lo, hi } => {
+            let left = match dir {
+                CtDir::Original => json!({"ct": {"key": mode.name(), "dir": "original"}}),
+                CtDir::Reply => json!({"ct": {"key": mode.name(), "dir": "reply"}}),
+                CtDir::Both => json!({"ct": {"key": mode.name()}}),
+            };
+            match (*hi == u64::MAX, *neg) {
+                (true, false) => matcher(">=", left, json!(lo)),
+                (true, true) => matcher("<", left, json!(lo)),
+                (false, _) if lo == hi => matcher(op(*neg), left, json!(lo)),
+                (false, _) => matcher(op(*neg), left, json!({"range": [lo, hi]})),
+            }
         }
         Match::Mark { ct, neg, value, mask } => {
             let key = mark_key(*ct);

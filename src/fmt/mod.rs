@@ -15,6 +15,7 @@
 //! compiled ruleset stay the same.
 
 use crate::diagnostic::{Diagnostic, FileId, Span};
+use crate::ir::{CtDir, MetaKey};
 use crate::syntax::{
     self,
     ast::{self, HeaderKey, MatchKind, Rule, TargetKind},
@@ -103,6 +104,8 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Mac(_) => 63,
         MatchKind::Owner { .. } => 64,
         MatchKind::AddrType { .. } => 65,
+        MatchKind::Meta { .. } => 66,
+        MatchKind::Connbytes { .. } => 67,
     };
     if after_limit { stateless_ext + 100 } else { stateless_ext }
 }
@@ -242,6 +245,29 @@ fn print_rule(src: &str, rule: &Rule) -> String {
                 let written = at(m.span);
                 let opt = Opt::of_spelling(option_word(written)).unwrap_or(Opt::Length);
                 plain(opt, option_value(written).to_string())
+            }
+            // Both devgroup options share one `-m devgroup`, as iptables prints them.
+            MatchKind::Meta { key, .. } => {
+                let written = at(m.span);
+                let opt = Opt::of_spelling(option_word(written)).unwrap_or(Opt::Cpu);
+                let shares_module = matches!(key, MetaKey::IifGroup | MetaKey::OifGroup);
+                Piece { shares_module, ..plain(opt, option_value(written).to_string()) }
+            }
+            MatchKind::Connbytes { dir, mode, lo, hi } => {
+                let dir = match dir {
+                    CtDir::Original => "original",
+                    CtDir::Reply => "reply",
+                    CtDir::Both => "both",
+                };
+                let range = if *hi == u64::MAX { format!("{lo}") } else { format!("{lo}:{hi}") };
+                let mut piece = plain(Opt::Connbytes, range);
+                piece.text.push_str(&format!(
+                    " {} {dir} {} {}",
+                    Opt::ConnbytesDir.canonical(),
+                    Opt::ConnbytesMode.canonical(),
+                    mode.name()
+                ));
+                piece
             }
             MatchKind::Mark { ct, .. } => Piece {
                 module: Some(if *ct { "connmark" } else { "mark" }),

@@ -128,6 +128,9 @@ fn line_with(d: &crate::syntax::options::OptDesc, spelling: &str, written: &str)
         Opt::Every => " --mode nth --packet 0",
         Opt::Packet => " --mode nth --every 2",
         Opt::LimitIfaceIn | Opt::LimitIfaceOut => " --dst-type LOCAL",
+        Opt::Connbytes => " --connbytes-dir both --connbytes-mode bytes",
+        Opt::ConnbytesDir => " --connbytes 1 --connbytes-mode bytes",
+        Opt::ConnbytesMode => " --connbytes 1 --connbytes-dir both",
         Opt::CtOrigSrcPort | Opt::CtOrigDstPort | Opt::CtReplSrcPort | Opt::CtReplDstPort => {
             " --ctproto tcp"
         }

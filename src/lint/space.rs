@@ -458,9 +458,11 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
             }
             // Marks, MAC addresses and address types are not modelled: the rule never covers,
             // and may meet any packet.
-            Match::Mark { .. } | Match::EtherSaddr { .. } | Match::AddrType { .. } => {
-                s.opaque = true
-            }
+            Match::Mark { .. }
+            | Match::Meta { .. }
+            | Match::Connbytes { .. }
+            | Match::EtherSaddr { .. }
+            | Match::AddrType { .. } => s.opaque = true,
             // A statistic match takes some of the packets, as a limit does.
             Match::Random { .. } | Match::Nth { .. } => {
                 s.limited = true;

@@ -452,6 +452,40 @@ impl Resolver<'_> {
                     let iface = iface.map(|out| if out { ir::Dir::Dst } else { ir::Dir::Src });
                     ext.push(Match::AddrType { neg, dst, iface, types: types as u16 });
                 }
+                // xt_devgroup compares `(group ^ value) & mask == 0`: the value's bits outside
+                // the mask do not count.
+                &MatchKind::Meta {
+                    key: key @ (ir::MetaKey::IifGroup | ir::MetaKey::OifGroup),
+                    value,
+                    mask,
+                } => {
+                    ext.push(Match::Meta { key, neg, value: value & mask, mask });
+                }
+                // xt_realm compares `value == realm & mask`.
+                &MatchKind::Meta { key, value, mask } => {
+                    if value & !mask != 0 {
+                        self.error(
+                            Diagnostic::error(
+                                Code::E008,
+                                format!(
+                                    "`--realm {value:#x}/{mask:#x}` sets bits outside its mask: \
+                                     the masked realm never equals it"
+                                ),
+                                m.span,
+                            )
+                            .with_help("clear the value's bits that the mask does not keep"),
+                        );
+                        ok = false;
+                    } else {
+                        ext.push(Match::Meta { key, neg, value, mask });
+                    }
+                }
+                &MatchKind::Connbytes { dir, mode, lo, hi } => {
+                    // libxt_connbytes negates by swapping the bounds, and xt_connbytes reads
+                    // equal bounds as the range they make: `! --connbytes 200:200` is 200.
+                    let neg = neg && lo != hi;
+                    ext.push(Match::Connbytes { dir, mode, neg, lo, hi });
+                }
                 &MatchKind::Mark { ct, value, mask } => {
                     if value & !mask != 0 {
                         self.error(

@@ -160,6 +160,12 @@ pub enum MatchKind {
     CtAddr { repl: bool, dst: bool, net: ipnetwork::Ipv4Network },
     /// `-m mac --mac-source`.
     Mac([u8; 6]),
+    /// `-m devgroup --src-group|--dst-group`, `-m realm`, `-m cpu`, `-m cgroup --cgroup`: a
+    /// 32-bit meta value under a mask (all ones when none was written).
+    Meta { key: crate::ir::MetaKey, value: u32, mask: u32 },
+    /// `-m connbytes --connbytes lo[:hi] --connbytes-dir D --connbytes-mode M` (`hi` is
+    /// `u64::MAX` for `lo` or `lo:`).
+    Connbytes { dir: crate::ir::CtDir, mode: crate::ir::CtCount, lo: u64, hi: u64 },
     /// `-m statistic --mode random|nth` with its options (`probability` scaled to 2^31, as
     /// iptables stores it); `written`: the spans of the statistic options, printed by `fmt`.
     Statistic {

@@ -126,6 +126,9 @@ impl Eval<'_> {
                 };
                 hit != *neg
             }
+            // Device groups, realm, CPU, classid and connection counters read 0 in the model.
+            Match::Meta { neg, value, .. } => (*value == 0) != *neg,
+            Match::Connbytes { neg, lo, .. } => (*lo == 0) != *neg,
             // The model's packets and connections carry mark 0.
             Match::Mark { neg, value, .. } => (*value == 0) != *neg,
             Match::Tuple(t) => {

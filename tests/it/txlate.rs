@@ -97,7 +97,18 @@ const FULL_RANGE: &str = "the translator drops a full-range port or SPI match an
     the protocol, which then also matches non-first fragments; iptables' tcp/udp/ah/esp matches \
     never match those, and neither does overlayfw's full-range header match";
 
+/// iptables-translate 1.8.9 carries the `!` of `--src-group` over to a `--dst-group` after it.
+const DEVGROUP: &str = "the translator negates `--dst-group` too after `! --src-group`; \
+    xt_devgroup negates only the option after `!` (XT_DEVGROUP_INVERT_SRC alone)";
+
 fn deviation(case: &Case) -> Option<&'static str> {
+    let after_bang = |opt: &str| case.args.windows(2).any(|w| w[0] == "!" && w[1] == opt);
+    let plain = |opt: &str| {
+        case.args.iter().enumerate().any(|(i, a)| a == opt && (i == 0 || case.args[i - 1] != "!"))
+    };
+    if after_bang("--src-group") && plain("--dst-group") {
+        return Some(DEVGROUP);
+    }
     DEVIATIONS.iter().find_map(|(opt, value, why)| {
         let hit = case.args.iter().enumerate().any(|(i, a)| {
             let full = |v: &&str| {

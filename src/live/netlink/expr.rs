@@ -185,6 +185,11 @@ impl Expr {
                     MetaKey::PRandom => libc::NFT_META_PRANDOM,
                     MetaKey::SkUid => libc::NFT_META_SKUID,
                     MetaKey::SkGid => libc::NFT_META_SKGID,
+                    MetaKey::IifGroup => libc::NFT_META_IIFGROUP,
+                    MetaKey::OifGroup => libc::NFT_META_OIFGROUP,
+                    MetaKey::RtClassid => libc::NFT_META_RTCLASSID,
+                    MetaKey::Cpu => libc::NFT_META_CPU,
+                    MetaKey::Cgroup => libc::NFT_META_CGROUP,
                 };
                 e.u32(sys::NFTNL_EXPR_META_KEY, key as u32);
                 e.u32(sys::NFTNL_EXPR_META_DREG, *dreg);
@@ -368,6 +373,15 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_OP, libc::NFT_BYTEORDER_HTON as u32);
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_LEN, 4);
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 4);
+                e
+            }
+            Expr::Hton64 => {
+                let e = RawExpr::alloc(c"byteorder");
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_OP, libc::NFT_BYTEORDER_HTON as u32);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_LEN, 8);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 8);
                 e
             }
             Expr::ReadMss => {
