@@ -379,6 +379,13 @@ pub enum Match {
         lo: u64,
         hi: u64,
     },
+    /// iptables `-m quota --quota N`: `quota [over] N bytes`. Both xt_quota and nft's quota
+    /// (kernel 6.18) pass a packet while `consumed + len <= N` (tests/it/quota.rs); every
+    /// packet reaching it is counted (`neg`: `over`).
+    Quota {
+        neg: bool,
+        bytes: u64,
+    },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),

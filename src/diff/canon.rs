@@ -19,6 +19,17 @@ pub fn rule(exprs: &[Value]) -> String {
         if e.get("counter").is_some_and(|c| !c.is_string()) {
             continue;
         }
+        // An anonymous quota's used bytes are its state (nft lists them once some are used).
+        if let Some(q) = e.get("quota").and_then(Value::as_object)
+            && (q.contains_key("used") || q.contains_key("used_unit"))
+        {
+            let mut q = q.clone();
+            q.remove("used");
+            q.remove("used_unit");
+            expr(&serde_json::json!({ "quota": q }), &mut out);
+            out.push(';');
+            continue;
+        }
         expr(e, &mut out);
         out.push(';');
     }
@@ -648,6 +659,19 @@ mod tests {
 
     /// What we load (`tcp flags & M == C`, lists) and what nft 1.0.6 lists for it (`!` for
     /// `== 0`, `in` for `!= 0`, one flag as a string) compare equal; other flags do not.
+    #[test]
+    fn a_quota_compares_without_its_used_bytes() {
+        let q = |v: Value| rule(&[json!({"quota": v})]);
+        assert_eq!(
+            q(json!({"val": 112, "val_unit": "bytes", "used": 40, "used_unit": "bytes"})),
+            q(json!({"val": 112, "val_unit": "bytes"}))
+        );
+        assert_ne!(
+            q(json!({"val": 112, "val_unit": "bytes"})),
+            q(json!({"val": 111, "val_unit": "bytes"}))
+        );
+    }
+
     #[test]
     fn realms_compare_as_numbers() {
         let m = |left: Value, right: Value| {

@@ -317,6 +317,13 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
             let left = if *mask == u32::MAX { key } else { json!({"&": [key, mask]}) };
             matcher(op(*neg), left, json!(value))
         }
+        Match::Quota { neg, bytes } => {
+            if *neg {
+                json!({"quota": {"val": bytes, "val_unit": "bytes", "inv": true}})
+            } else {
+                json!({"quota": {"val": bytes, "val_unit": "bytes"}})
+            }
+        }
         Match::Connbytes { dir, mode, neg, lo, hi } => {
             let left = match dir {
                 CtDir::Original => json!({"ct": {"key": mode.name(), "dir": "original"}}),

@@ -248,6 +248,10 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
             let op = if *neg { "!=" } else { "==" };
             let _ = write!(out, " {op} {value:#010x}");
         }
+        Match::Quota { neg, bytes } => {
+            let over = if *neg { "over " } else { "" };
+            let _ = write!(out, "quota {over}{bytes} bytes");
+        }
         Match::Connbytes { dir, mode, neg, lo, hi } => {
             out.push_str("ct ");
             match dir {

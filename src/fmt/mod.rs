@@ -79,7 +79,7 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Destination(_) => return 3,
         MatchKind::Protocol(_) => return 4,
         // A statistic match counts the packets that reach it: it stays in place as a limit.
-        MatchKind::Limit { .. } | MatchKind::Statistic { .. } => return 100,
+        MatchKind::Limit { .. } | MatchKind::Statistic { .. } | MatchKind::Quota(_) => return 100,
         MatchKind::SrcPort(_) => 10,
         MatchKind::DstPort(_) => 11,
         MatchKind::Syn => 12,
@@ -129,7 +129,10 @@ fn print_rule(src: &str, rule: &Rule) -> String {
     let mut seen_limit = false;
     for (i, m) in rule.matches.iter().enumerate() {
         order.push((rank(&m.kind, seen_limit), i, m));
-        seen_limit |= matches!(m.kind, MatchKind::Limit { .. } | MatchKind::Statistic { .. });
+        seen_limit |= matches!(
+            m.kind,
+            MatchKind::Limit { .. } | MatchKind::Statistic { .. } | MatchKind::Quota(_)
+        );
     }
     order.sort_by_key(|&(r, i, _)| (r, i));
     let mut pieces: Vec<Piece> = Vec::new();
@@ -252,6 +255,10 @@ fn print_rule(src: &str, rule: &Rule) -> String {
                 let opt = Opt::of_spelling(option_word(written)).unwrap_or(Opt::Cpu);
                 let shares_module = matches!(key, MetaKey::IifGroup | MetaKey::OifGroup);
                 Piece { shares_module, ..plain(opt, option_value(written).to_string()) }
+            }
+            MatchKind::Quota(_) => {
+                let written = at(m.span);
+                plain(Opt::Quota, option_value(written).to_string())
             }
             MatchKind::Connbytes { dir, mode, lo, hi } => {
                 let dir = match dir {

@@ -464,7 +464,7 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
             | Match::EtherSaddr { .. }
             | Match::AddrType { .. } => s.opaque = true,
             // A statistic match takes some of the packets, as a limit does.
-            Match::Random { .. } | Match::Nth { .. } => {
+            Match::Random { .. } | Match::Nth { .. } | Match::Quota { .. } => {
                 s.limited = true;
                 s.opaque = true;
             }

@@ -480,6 +480,7 @@ impl Resolver<'_> {
                         ext.push(Match::Meta { key, neg, value, mask });
                     }
                 }
+                &MatchKind::Quota(bytes) => ext.push(Match::Quota { neg, bytes }),
                 &MatchKind::Connbytes { dir, mode, lo, hi } => {
                     // libxt_connbytes negates by swapping the bounds, and xt_connbytes reads
                     // equal bounds as the range they make: `! --connbytes 200:200` is 200.
@@ -712,7 +713,9 @@ fn canonical_order(ext: &mut [Match]) {
             _ => 7,
         }
     }
-    for stretch in ext.split_mut(|m| matches!(m, Match::Limit { .. } | Match::Nth { .. })) {
+    let stateful =
+        |m: &Match| matches!(m, Match::Limit { .. } | Match::Nth { .. } | Match::Quota { .. });
+    for stretch in ext.split_mut(stateful) {
         stretch.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
     }
 }

@@ -166,6 +166,8 @@ pub enum MatchKind {
     /// `-m connbytes --connbytes lo[:hi] --connbytes-dir D --connbytes-mode M` (`hi` is
     /// `u64::MAX` for `lo` or `lo:`).
     Connbytes { dir: crate::ir::CtDir, mode: crate::ir::CtCount, lo: u64, hi: u64 },
+    /// `-m quota --quota N`: the first N bytes.
+    Quota(u64),
     /// `-m statistic --mode random|nth` with its options (`probability` scaled to 2^31, as
     /// iptables stores it); `written`: the spans of the statistic options, printed by `fmt`.
     Statistic {

@@ -414,6 +414,13 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             })?;
             Val::Num(n)
         }
+        ValueKind::Count64 => {
+            let n = strtoull(v.as_str()).ok_or_else(|| {
+                e008(format!("`{}` is not a 64-bit number", shown(v.as_str())), ctx.span(v))
+                    .with_help("write a number of bytes, decimal or 0x hex")
+            })?;
+            Val::Count(n, n)
+        }
         ValueKind::Count => {
             // libxt_connbytes: `N`, `N:M`, `N:` or `:M`, each read by strtoull base 0, the
             // second not below the first; one number alone is `N:` (up to 2^64-1).

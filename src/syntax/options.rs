@@ -113,10 +113,11 @@ pub(crate) enum Opt {
     ConnbytesDir,
     ConnbytesMode,
     Helper,
+    Quota,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::Helper as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::Quota as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,6 +193,8 @@ pub(crate) enum ValueKind {
     PortPair,
     /// `N`, `N:M` or `N:` of 64-bit numbers, decimal or 0x hex (`--connbytes`).
     Count,
+    /// One 64-bit number, decimal or 0x hex (`--quota`).
+    Count64,
 }
 
 impl ValueKind {
@@ -241,6 +244,7 @@ impl ValueKind {
             ValueKind::To => " 10.0.0.1:80",
             ValueKind::PortPair => " 8080-8090",
             ValueKind::Count => " 200:600",
+            ValueKind::Count64 => " 1000000",
         }
     }
 }
@@ -1314,6 +1318,16 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         wants: "a helper name such as ftp",
         ..BASE
     },
+    OptDesc {
+        opt: Opt::Quota,
+        spellings: &["--quota"],
+        rule: G::o_quota,
+        module: Some("quota"),
+        negatable: true,
+        value: ValueKind::Count64,
+        wants: "a number of bytes such as 1000000",
+        ..BASE
+    },
 ];
 
 /// Grammar rule (as `usize`) → index in [`OPTIONS`], `u8::MAX` for rules that are no option:
@@ -1430,6 +1444,7 @@ mod tests {
             "cgroup",
             "connbytes",
             "helper",
+            "quota",
             "tcp",
             "udp",
             "udplite",

@@ -192,6 +192,7 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         ] {
             ms.push(Match::Meta { key, neg, value, mask });
         }
+        ms.push(Match::Quota { neg, bytes: 111 });
         for (dir, mode, lo, hi) in [
             (CtDir::Original, CtCount::Packets, 200, u64::MAX),
             (CtDir::Reply, CtCount::Packets, 200, u64::MAX),

@@ -114,7 +114,7 @@ impl Eval<'_> {
             // No MAC, owner or address type in the model: such a match never holds, its
             // negation always; statistics are decided by the rule's own state, taken as "no".
             Match::EtherSaddr { neg, .. } | Match::AddrType { neg, .. } => *neg,
-            Match::Random { neg, .. } | Match::Nth { neg, .. } => *neg,
+            Match::Random { neg, .. } | Match::Nth { neg, .. } | Match::Quota { neg, .. } => *neg,
             // No conntrack status or tuple in the model: such a match never holds.
             Match::CtStatus { neg, .. } | Match::CtAddr { neg, .. } => *neg,
             // The model's packets read 0 for every other header value.

@@ -109,6 +109,7 @@ fn deviation(case: &Case) -> Option<&'static str> {
     if after_bang("--src-group") && plain("--dst-group") {
         return Some(DEVGROUP);
     }
+
     DEVIATIONS.iter().find_map(|(opt, value, why)| {
         let hit = case.args.iter().enumerate().any(|(i, a)| {
             let full = |v: &&str| {

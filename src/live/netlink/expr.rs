@@ -375,6 +375,14 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 4);
                 e
             }
+            Expr::Quota { bytes, inv } => {
+                let e = RawExpr::alloc(c"quota");
+                e.u64(sys::NFTNL_EXPR_QUOTA_BYTES, *bytes);
+                if *inv {
+                    e.u32(sys::NFTNL_EXPR_QUOTA_FLAGS, 1);
+                }
+                e
+            }
             Expr::Hton64 => {
                 let e = RawExpr::alloc(c"byteorder");
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_SREG, REG_1);

@@ -196,6 +196,11 @@ pub(crate) enum Expr {
     Hton32,
     /// `byteorder reg 1 = hton(reg 1, 8, 8)`.
     Hton64,
+    /// `quota [over] BYTES` (`inv`: `NFT_QUOTA_F_INV`).
+    Quota {
+        bytes: u64,
+        inv: bool,
+    },
     /// `meta set mark with reg 1` (`ct`: `ct set mark with reg 1`).
     SetMark {
         ct: bool,
@@ -786,6 +791,9 @@ impl RuleCx<'_, '_> {
             }
             // Host-endian 64-bit counters: nft compares one value as it is, and orders them
             // after turning them big-endian.
+            Match::Quota { neg, bytes } => {
+                self.exprs.push(Expr::Quota { bytes: *bytes, inv: *neg });
+            }
             Match::Connbytes { dir, mode, neg, lo, hi } => {
                 let key = match mode {
                     crate::ir::CtCount::Packets => CT_PKTS,
