@@ -386,6 +386,14 @@ pub enum Match {
         neg: bool,
         bytes: u64,
     },
+    /// iptables `-p tcp --tcp-option N` (2 to 255): `tcp option @N exists` (`neg`: `missing`,
+    /// after `ip frag-off & 0x1fff == 0`: xt_tcpudp never matches a non-first fragment, nft's
+    /// `missing` would). Both walk the options alike (a kind below 2 is one byte long, a zero
+    /// length counts as one).
+    TcpOption {
+        neg: bool,
+        kind: u8,
+    },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),

@@ -317,6 +317,11 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
             let left = if *mask == u32::MAX { key } else { json!({"&": [key, mask]}) };
             matcher(op(*neg), left, json!(value))
         }
+        Match::TcpOption { neg, kind } => matcher(
+            "==",
+            json!({"tcp option": {"base": kind, "offset": 0, "len": 8}}),
+            json!(!*neg),
+        ),
         Match::Quota { neg, bytes } => {
             if *neg {
                 json!({"quota": {"val": bytes, "val_unit": "bytes", "inv": true}})

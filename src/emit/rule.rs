@@ -248,6 +248,10 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
             let op = if *neg { "!=" } else { "==" };
             let _ = write!(out, " {op} {value:#010x}");
         }
+        Match::TcpOption { neg, kind } => {
+            let state = if *neg { "missing" } else { "exists" };
+            let _ = write!(out, "tcp option {kind} {state}");
+        }
         Match::Quota { neg, bytes } => {
             let over = if *neg { "over " } else { "" };
             let _ = write!(out, "quota {over}{bytes} bytes");

@@ -106,6 +106,7 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::AddrType { .. } => 65,
         MatchKind::Meta { .. } => 66,
         MatchKind::Connbytes { .. } => 67,
+        MatchKind::TcpOption(_) => 12,
     };
     if after_limit { stateless_ext + 100 } else { stateless_ext }
 }
@@ -256,6 +257,7 @@ fn print_rule(src: &str, rule: &Rule) -> String {
                 let shares_module = matches!(key, MetaKey::IifGroup | MetaKey::OifGroup);
                 Piece { shares_module, ..plain(opt, option_value(written).to_string()) }
             }
+            MatchKind::TcpOption(n) => plain(Opt::TcpOption, n.to_string()),
             MatchKind::Quota(_) => {
                 let written = at(m.span);
                 plain(Opt::Quota, option_value(written).to_string())

@@ -461,6 +461,7 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
             Match::Mark { .. }
             | Match::Meta { .. }
             | Match::Connbytes { .. }
+            | Match::TcpOption { .. }
             | Match::EtherSaddr { .. }
             | Match::AddrType { .. } => s.opaque = true,
             // A statistic match takes some of the packets, as a limit does.

@@ -481,6 +481,28 @@ impl Resolver<'_> {
                     }
                 }
                 &MatchKind::Quota(bytes) => ext.push(Match::Quota { neg, bytes }),
+                &MatchKind::TcpOption(kind) if kind < 2 => {
+                    self.error(
+                        Diagnostic::error(
+                            Code::E008,
+                            format!(
+                                "`--tcp-option {kind}` cannot be translated: xt_tcpudp also finds \
+                                 an end-of-list or no-op option in the last byte of the options, \
+                                 nft's `tcp option` never looks there"
+                            ),
+                            m.span,
+                        )
+                        .with_help("match an option of kind 2 or more, such as 8 (timestamps)"),
+                    );
+                    ok = false;
+                }
+                &MatchKind::TcpOption(kind) => {
+                    if neg {
+                        let cmp = ir::Cmp::Range(0, 0);
+                        ext.push(Match::Value { key: ir::Key::FragOffset, neg: false, cmp });
+                    }
+                    ext.push(Match::TcpOption { neg, kind });
+                }
                 &MatchKind::Connbytes { dir, mode, lo, hi } => {
                     // libxt_connbytes negates by swapping the bounds, and xt_connbytes reads
                     // equal bounds as the range they make: `! --connbytes 200:200` is 200.

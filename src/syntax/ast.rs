@@ -168,6 +168,8 @@ pub enum MatchKind {
     Connbytes { dir: crate::ir::CtDir, mode: crate::ir::CtCount, lo: u64, hi: u64 },
     /// `-m quota --quota N`: the first N bytes.
     Quota(u64),
+    /// `-p tcp --tcp-option N`: the segment carries an option of kind N.
+    TcpOption(u8),
     /// `-m statistic --mode random|nth` with its options (`probability` scaled to 2^31, as
     /// iptables stores it); `written`: the spans of the statistic options, printed by `fmt`.
     Statistic {

@@ -114,10 +114,11 @@ pub(crate) enum Opt {
     ConnbytesMode,
     Helper,
     Quota,
+    TcpOption,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::Quota as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::TcpOption as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1326,6 +1327,16 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         negatable: true,
         value: ValueKind::Count64,
         wants: "a number of bytes such as 1000000",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::TcpOption,
+        spellings: &["--tcp-option"],
+        rule: G::o_tcp_option,
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Tcp),
+        value: ValueKind::Num { max: 255 },
+        wants: "a TCP option kind from 2 to 255 such as 8",
         ..BASE
     },
 ];

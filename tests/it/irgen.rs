@@ -193,6 +193,7 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
             ms.push(Match::Meta { key, neg, value, mask });
         }
         ms.push(Match::Quota { neg, bytes: 111 });
+        ms.push(Match::TcpOption { neg, kind: 8 });
         for (dir, mode, lo, hi) in [
             (CtDir::Original, CtCount::Packets, 200, u64::MAX),
             (CtDir::Reply, CtCount::Packets, 200, u64::MAX),

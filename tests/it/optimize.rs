@@ -115,6 +115,8 @@ impl Eval<'_> {
             // negation always; statistics are decided by the rule's own state, taken as "no".
             Match::EtherSaddr { neg, .. } | Match::AddrType { neg, .. } => *neg,
             Match::Random { neg, .. } | Match::Nth { neg, .. } | Match::Quota { neg, .. } => *neg,
+            // The model's segments carry no TCP option.
+            Match::TcpOption { neg, .. } => p.proto == 6 && *neg,
             // No conntrack status or tuple in the model: such a match never holds.
             Match::CtStatus { neg, .. } | Match::CtAddr { neg, .. } => *neg,
             // The model's packets read 0 for every other header value.

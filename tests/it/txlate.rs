@@ -101,6 +101,10 @@ const FULL_RANGE: &str = "the translator drops a full-range port or SPI match an
 const DEVGROUP: &str = "the translator negates `--dst-group` too after `! --src-group`; \
     xt_devgroup negates only the option after `!` (XT_DEVGROUP_INVERT_SRC alone)";
 
+/// `! --tcp-option N` is guarded against non-first fragments (tests/it/devgroup.rs).
+const TCP_OPTION: &str = "the translator writes `tcp option N missing`, which a non-first \
+    fragment meets; xt_tcpudp never matches one: `ip frag-off & 0x1fff == 0` before it";
+
 fn deviation(case: &Case) -> Option<&'static str> {
     let after_bang = |opt: &str| case.args.windows(2).any(|w| w[0] == "!" && w[1] == opt);
     let plain = |opt: &str| {
@@ -108,6 +112,9 @@ fn deviation(case: &Case) -> Option<&'static str> {
     };
     if after_bang("--src-group") && plain("--dst-group") {
         return Some(DEVGROUP);
+    }
+    if after_bang("--tcp-option") {
+        return Some(TCP_OPTION);
     }
 
     DEVIATIONS.iter().find_map(|(opt, value, why)| {

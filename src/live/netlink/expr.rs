@@ -375,6 +375,16 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 4);
                 e
             }
+            Expr::TcpOptPresent(kind) => {
+                let e = RawExpr::alloc(c"exthdr");
+                e.u32(sys::NFTNL_EXPR_EXTHDR_DREG, REG_1);
+                e.u8(sys::NFTNL_EXPR_EXTHDR_TYPE, *kind);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_OFFSET, 0);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_LEN, 1);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_FLAGS, 1);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_TCPOPT);
+                e
+            }
             Expr::Quota { bytes, inv } => {
                 let e = RawExpr::alloc(c"quota");
                 e.u64(sys::NFTNL_EXPR_QUOTA_BYTES, *bytes);

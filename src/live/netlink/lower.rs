@@ -196,6 +196,8 @@ pub(crate) enum Expr {
     Hton32,
     /// `byteorder reg 1 = hton(reg 1, 8, 8)`.
     Hton64,
+    /// `exthdr load tcpopt 1b @ KIND + 0 present => reg 1`.
+    TcpOptPresent(u8),
     /// `quota [over] BYTES` (`inv`: `NFT_QUOTA_F_INV`).
     Quota {
         bytes: u64,
@@ -791,6 +793,10 @@ impl RuleCx<'_, '_> {
             }
             // Host-endian 64-bit counters: nft compares one value as it is, and orders them
             // after turning them big-endian.
+            Match::TcpOption { neg, kind } => {
+                self.exprs.push(Expr::TcpOptPresent(*kind));
+                self.exprs.push(Expr::Cmp(CmpOp::Eq, vec![u8::from(!*neg)]));
+            }
             Match::Quota { neg, bytes } => {
                 self.exprs.push(Expr::Quota { bytes: *bytes, inv: *neg });
             }
