@@ -13,7 +13,17 @@ use crate::vocab;
 /// straight into a string (no intermediate JSON values: 100,000 rules must stay fast).
 pub fn rule(exprs: &[Value]) -> String {
     let mut out = String::with_capacity(64 * exprs.len());
+    // nft lists `ip protocol tcp` before a `tcp option` match as the option's dependency,
+    // which it hides (the kernel holds it).
+    let tcp_option = exprs.iter().any(|e| e.pointer("/match/left/tcp option").is_some());
     for e in exprs {
+        if tcp_option
+            && e.pointer("/match/op").and_then(Value::as_str) == Some("==")
+            && e.pointer("/match/left/payload/field").and_then(Value::as_str) == Some("protocol")
+            && matches!(e.pointer("/match/right"), Some(r) if r == "tcp" || r == 6)
+        {
+            continue;
+        }
         // An anonymous counter only counts; a named one (`counter name X`, listed as
         // `{"counter": "X"}`) is a reference to an object and part of the rule.
         if e.get("counter").is_some_and(|c| !c.is_string()) {
@@ -253,6 +263,20 @@ fn mark_bits(v: &Value, ct: bool) -> Option<(u32, u32)> {
 
 fn matcher(m: &Value, out: &mut String) {
     let op = m["op"].as_str().unwrap_or("");
+    if let Some(opt) = m["left"].get("tcp option") {
+        // A presence test: nft lists a known kind by name, another by number.
+        let kind = match opt.get("name").and_then(Value::as_str) {
+            Some(name) => {
+                vocab_tcp_option(name).map_or_else(|| name.to_string(), |k| k.to_string())
+            }
+            None => opt.get("base").map_or_else(String::new, Value::to_string),
+        };
+        if opt.get("field").is_none() && m["right"].is_boolean() {
+            let present = m["right"].as_bool() == Some(true);
+            out.push_str(&format!("tcp option {kind} {op} present={present}"));
+            return;
+        }
+    }
     let realm = realm_numbers(&m["left"], &m["right"]);
     let (left, right) = match &realm {
         Some((l, r)) => (l, r),
@@ -332,6 +356,23 @@ fn matcher(m: &Value, out: &mut String) {
         (Some("icmp"), Some("code")) => number(right, vocab::nft_icmp_code, out),
         _ => push_json(out, right),
     }
+}
+
+/// nft's names of TCP option kinds (nft 1.0.6 `tcpopt.c`).
+fn vocab_tcp_option(name: &str) -> Option<u8> {
+    Some(match name {
+        "eol" => 0,
+        "nop" => 1,
+        "maxseg" => 2,
+        "window" => 3,
+        "sack-perm" => 4,
+        "sack" | "sack0" | "sack1" | "sack2" | "sack3" => 5,
+        "timestamp" => 8,
+        "md5sig" => 19,
+        "mptcp" => 30,
+        "fastopen" => 34,
+        _ => return None,
+    })
 }
 
 /// nft lists a `meta rtclassid` value and its mask as realm names or numbers in strings
@@ -670,6 +711,21 @@ mod tests {
             q(json!({"val": 112, "val_unit": "bytes"})),
             q(json!({"val": 111, "val_unit": "bytes"}))
         );
+    }
+
+    #[test]
+    fn tcp_options_compare_by_kind_without_their_dependency() {
+        let opt = |left: Value, right: bool| json!({"match": {"op": "==", "left": {"tcp option": left}, "right": right}});
+        let proto = json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "protocol"}}, "right": "tcp"}});
+        assert_eq!(
+            rule(&[proto.clone(), opt(json!({"base": 8, "offset": 0, "len": 8}), true)]),
+            rule(&[opt(json!({"name": "timestamp"}), true)])
+        );
+        assert_ne!(
+            rule(&[opt(json!({"name": "timestamp"}), true)]),
+            rule(&[opt(json!({"name": "timestamp"}), false)])
+        );
+        assert_eq!(rule(&[proto.clone()]), rule(&[proto]));
     }
 
     #[test]
