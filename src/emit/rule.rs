@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use ipnetwork::Ipv4Network;
 
 use crate::ir::{
-    Action, AddrMatch, Cmp, CtState, Dir, Files, Key, L4, Match, Mss, NatTarget, Origin, PortMatch,
-    RejectWith, Rule, Set, set_name,
+    Action, AddrMatch, Cmp, CtDir, CtState, Dir, Files, Key, L4, Match, Mss, NatTarget, Origin,
+    PortMatch, RejectWith, Rule, Set, set_name,
 };
 use crate::nft::{COMMENT_MAX, LOG_PREFIX_MAX};
 use crate::vocab;
@@ -274,6 +274,37 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
         Match::Ipsec { out: dir_out, exists } => {
             out.push_str(if *dir_out { "rt ipsec " } else { "meta secpath " });
             out.push_str(if *exists { "exists" } else { "missing" });
+        }
+        Match::Meta { key, neg, value, mask } => {
+            let _ = write!(out, "meta {}", key.name());
+            if *mask != u32::MAX {
+                let _ = write!(out, " & {mask:#010x}");
+            }
+            let op = if *neg { "!=" } else { "==" };
+            let _ = write!(out, " {op} {value:#010x}");
+        }
+        Match::TcpOption { neg, kind } => {
+            let state = if *neg { "missing" } else { "exists" };
+            let _ = write!(out, "tcp option {kind} {state}");
+        }
+        Match::Quota { neg, bytes } => {
+            let over = if *neg { "over " } else { "" };
+            let _ = write!(out, "quota {over}{bytes} bytes");
+        }
+        Match::Connbytes { dir, mode, neg, lo, hi } => {
+            out.push_str("ct ");
+            match dir {
+                CtDir::Original => out.push_str("original "),
+                CtDir::Reply => out.push_str("reply "),
+                CtDir::Both => {}
+            }
+            out.push_str(mode.name());
+            let _ = match (*hi == u64::MAX, *neg) {
+                (true, false) => write!(out, " >= {lo}"),
+                (true, true) => write!(out, " < {lo}"),
+                (false, _) if lo == hi => write!(out, " {}{lo}", neq(*neg)),
+                (false, _) => write!(out, " {}{lo}-{hi}", neq(*neg)),
+            };
         }
         Match::Mark { ct, neg, value, mask } => {
             out.push_str(mark_key(*ct));
