@@ -934,11 +934,14 @@ pub enum Class {
 
 impl Match {
     /// The match decides anew, from state of its own, each time a rule holding it is evaluated
-    /// (a rate's bucket, a random draw, a packet count): two copies of one line decide apart.
+    /// (a rate's bucket, a random draw, a packet count, a quota's bytes): two copies of one line
+    /// decide apart.
     pub fn decides_anew(&self) -> Option<&'static str> {
         match self {
             Match::Limit { .. } => Some("`-m limit`"),
             Match::Random { .. } | Match::Nth { .. } => Some("`-m statistic`"),
+            // Both copies would count the packet against one quota.
+            Match::Quota { .. } => Some("`-m quota`"),
             // Both copies would charge one bucket, or count in one set, twice per packet.
             Match::Meter(m) => Some(match m.stmt {
                 MeterStmt::Limit { .. } => "`-m hashlimit`",

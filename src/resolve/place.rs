@@ -335,7 +335,7 @@ impl Resolver<'_> {
     /// In PREROUTING and POSTROUTING a NAT line is also an accept in the filter chain that
     /// runs first (ARCHITECTURE.md, "Chain layout"), so that the chain's later filter lines
     /// skip the packets it takes. A match that decides anew each time (a rate, a random draw,
-    /// a packet count) decides apart in the two copies: a later filter line would see packets
+    /// a packet count, a quota) decides apart in the two copies: a later filter line would see packets
     /// the NAT line took, or miss some it left. Refused where a later line could act on them
     /// (a filter line, or a jump, after it in its chain; in a subgroup, any filter line of the
     /// hook); elsewhere the copy changes nothing a packet meets.
