@@ -206,10 +206,27 @@ pub const TARGETS: &[Refused] = &[
     ),
 ];
 
+/// xt_hashlimit's byte mode (`--hashlimit-above 20kb/s`, `--hashlimit-burst 1mb`): the syntax
+/// stage words its E008 from this entry. tests/it/meters.rs sends the same datagrams through
+/// xt_hashlimit and nft's byte limit.
+pub const HASHLIMIT_BYTES: Refused = r(
+    "-m hashlimit --hashlimit-upto/--hashlimit-above 20kb/s (b/s, kb/s, mb/s), --hashlimit-burst 1mb",
+    false,
+    "xt_hashlimit's byte mode charges each packet in 16-byte chunks (`len / 16 + 1`: a 29-byte \
+     datagram costs 32 bytes), lets a packet longer than a second's rate through once its \
+     one-second bucket is full, and spends a byte burst as whole refills of that bucket that \
+     come back only when the key's entry expires; nft's `limit rate N bytes/second burst M \
+     bytes` charges exact lengths, never passes a packet longer than its bucket and refills \
+     its burst continuously (at 1kb/s, 200 29-byte datagrams: xt_hashlimit passes 32, nft 35)",
+    "limit packets, not bytes (`--hashlimit-above 20/second --hashlimit-burst 10`), or shape \
+     bytes per host with tc outside overlayfw",
+);
+
 /// Forms of translated modules refused because nft cannot say them exactly (E008; the err case
 /// `E008-time-misuse.rules` shows each); `docs/codes/E008.md` lists every E008. Options refused
 /// whatever their form are the options table's (`refused`).
 pub const FORMS: &[Refused] = &[
+    HASHLIMIT_BYTES,
     r(
         "-m time --weekdays D (without --kerneltz)",
         false,

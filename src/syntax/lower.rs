@@ -414,6 +414,22 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::MarkMask(value, mask)
         }
+        // Grammar rule `o_hl_burst`: a burst in bytes goes with a byte rate.
+        ValueKind::Num { .. } if v.as_rule() == G::byte_size => {
+            return Err(e008(
+                format!(
+                    "a burst in bytes (`{}`) belongs to xt_hashlimit's byte mode, which cannot be \
+                     translated exactly",
+                    shown(v.as_str())
+                ),
+                ctx.span(v),
+            )
+            .with_label("refused: see docs/refused.md")
+            .with_help(
+                "xt_hashlimit spends a byte burst as whole refills of its one-second bucket; \
+                 write the burst in packets (`--hashlimit-burst 10`) with a packet rate",
+            ));
+        }
         ValueKind::Num { max } => {
             let n = strtoul(v.as_str()).filter(|n| *n <= max).ok_or_else(|| {
                 e008(
@@ -1194,6 +1210,19 @@ fn rate(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<(u32, RateUnit)> {
                         ctx.span(&c),
                     ));
                 }
+            }
+            // Grammar rule `hl_rate`: xt_hashlimit's byte mode.
+            G::byte_rate => {
+                return Err(e008(
+                    format!(
+                        "the byte rate `{}` (xt_hashlimit's byte mode) cannot be translated \
+                         exactly",
+                        shown(p.as_str())
+                    ),
+                    ctx.span(p),
+                )
+                .with_label("refused: see docs/refused.md")
+                .with_help(crate::refused::HASHLIMIT_BYTES.help()));
             }
             _ => {
                 // iptables accepts any prefix of the unit's name: s, sec, m, min, h, d, …
