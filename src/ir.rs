@@ -399,6 +399,39 @@ pub enum Match {
     /// iptables `-m hashlimit` and `-m connlimit`: state per key in a dynamic set of this
     /// table. Boxed, as [`Match::Tuple`].
     Meter(Box<Meter>),
+    /// iptables `-m devgroup`, `-m realm`, `-m cpu`, `-m cgroup --cgroup`: `KEY & mask == value`
+    /// (`neg`: `!=`) on a host-endian 32-bit meta value; `value` lies within `mask`, and a mask
+    /// of all ones is not printed.
+    Meta {
+        key: MetaKey,
+        neg: bool,
+        value: u32,
+        mask: u32,
+    },
+    /// iptables `-m connbytes`: `ct [original|reply] packets|bytes|avgpkt` in `lo..=hi`
+    /// (`neg`: outside it); `hi == u64::MAX` is `>= lo` (`< lo` negated).
+    Connbytes {
+        dir: CtDir,
+        mode: CtCount,
+        neg: bool,
+        lo: u64,
+        hi: u64,
+    },
+    /// iptables `-m quota --quota N`: `quota [over] N bytes`. Both xt_quota and nft's quota
+    /// (kernel 6.18) pass a packet while `consumed + len <= N` (tests/it/quota.rs); every
+    /// packet reaching it is counted (`neg`: `over`).
+    Quota {
+        neg: bool,
+        bytes: u64,
+    },
+    /// iptables `-p tcp --tcp-option N` (2 to 255): `tcp option @N exists` (`neg`: `missing`,
+    /// after `ip frag-off & 0x1fff == 0`: xt_tcpudp never matches a non-first fragment, nft's
+    /// `missing` would). Both walk the options alike (a kind below 2 is one byte long, a zero
+    /// length counts as one).
+    TcpOption {
+        neg: bool,
+        kind: u8,
+    },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),
@@ -491,6 +524,62 @@ pub enum Key {
     CtDir,
     /// `ct expiration` in milliseconds (host byte order).
     CtExpire,
+}
+
+/// The meta keys of [`Match::Meta`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MetaKey {
+    /// `meta iifgroup`: the input device's group.
+    IifGroup,
+    /// `meta oifgroup`.
+    OifGroup,
+    /// `meta rtclassid`: the route's realm.
+    RtClassid,
+    /// `meta cpu`.
+    Cpu,
+    /// `meta cgroup`: the socket's net_cls classid.
+    Cgroup,
+}
+
+impl MetaKey {
+    /// nft's name of the key.
+    pub fn name(self) -> &'static str {
+        match self {
+            MetaKey::IifGroup => "iifgroup",
+            MetaKey::OifGroup => "oifgroup",
+            MetaKey::RtClassid => "rtclassid",
+            MetaKey::Cpu => "cpu",
+            MetaKey::Cgroup => "cgroup",
+        }
+    }
+}
+
+/// A conntrack counter's direction ([`Match::Connbytes`]); `Both` is nft's `ct` without one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CtDir {
+    Original,
+    Reply,
+    Both,
+}
+
+/// What a [`Match::Connbytes`] counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CtCount {
+    Packets,
+    Bytes,
+    /// Bytes per packet.
+    AvgPkt,
+}
+
+impl CtCount {
+    /// nft's `ct` key.
+    pub fn name(self) -> &'static str {
+        match self {
+            CtCount::Packets => "packets",
+            CtCount::Bytes => "bytes",
+            CtCount::AvgPkt => "avgpkt",
+        }
+    }
 }
 
 /// How a [`Match::Value`] compares: an inclusive range (`(n, n)` is one value), `>` or `<`.
@@ -871,11 +960,14 @@ pub enum Class {
 
 impl Match {
     /// The match decides anew, from state of its own, each time a rule holding it is evaluated
-    /// (a rate's bucket, a random draw, a packet count): two copies of one line decide apart.
+    /// (a rate's bucket, a random draw, a packet count, a quota's bytes): two copies of one line
+    /// decide apart.
     pub fn decides_anew(&self) -> Option<&'static str> {
         match self {
             Match::Limit { .. } => Some("`-m limit`"),
             Match::Random { .. } | Match::Nth { .. } => Some("`-m statistic`"),
+            // Both copies would count the packet against one quota.
+            Match::Quota { .. } => Some("`-m quota`"),
             // Both copies would charge one bucket, or count in one set, twice per packet.
             Match::Meter(m) => Some(match m.stmt {
                 MeterStmt::Limit { .. } => "`-m hashlimit`",

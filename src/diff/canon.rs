@@ -13,10 +13,31 @@ use crate::vocab;
 /// straight into a string (no intermediate JSON values: 100,000 rules must stay fast).
 pub fn rule(exprs: &[Value]) -> String {
     let mut out = String::with_capacity(64 * exprs.len());
+    // nft lists `ip protocol tcp` before a `tcp option` match as the option's dependency,
+    // which it hides (the kernel holds it).
+    let tcp_option = exprs.iter().any(|e| e.pointer("/match/left/tcp option").is_some());
     for e in exprs {
+        if tcp_option
+            && e.pointer("/match/op").and_then(Value::as_str) == Some("==")
+            && e.pointer("/match/left/payload/field").and_then(Value::as_str) == Some("protocol")
+            && matches!(e.pointer("/match/right"), Some(r) if r == "tcp" || r == 6)
+        {
+            continue;
+        }
         // An anonymous counter only counts; a named one (`counter name X`, listed as
         // `{"counter": "X"}`) is a reference to an object and part of the rule.
         if e.get("counter").is_some_and(|c| !c.is_string()) {
+            continue;
+        }
+        // An anonymous quota's used bytes are its state (nft lists them once some are used).
+        if let Some(q) = e.get("quota").and_then(Value::as_object)
+            && (q.contains_key("used") || q.contains_key("used_unit"))
+        {
+            let mut q = q.clone();
+            q.remove("used");
+            q.remove("used_unit");
+            expr(&serde_json::json!({ "quota": q }), &mut out);
+            out.push(';');
             continue;
         }
         expr(e, &mut out);
@@ -286,8 +307,25 @@ fn listed_date(s: &str) -> Option<u64> {
 
 fn matcher(m: &Value, out: &mut String) {
     let op = m["op"].as_str().unwrap_or("");
-    let left = &m["left"];
-    let right = &m["right"];
+    if let Some(opt) = m["left"].get("tcp option") {
+        // A presence test: nft lists a known kind by name, another by number.
+        let kind = match opt.get("name").and_then(Value::as_str) {
+            Some(name) => {
+                vocab_tcp_option(name).map_or_else(|| name.to_string(), |k| k.to_string())
+            }
+            None => opt.get("base").map_or_else(String::new, Value::to_string),
+        };
+        if opt.get("field").is_none() && m["right"].is_boolean() {
+            let present = m["right"].as_bool() == Some(true);
+            out.push_str(&format!("tcp option {kind} {op} present={present}"));
+            return;
+        }
+    }
+    let realm = realm_numbers(&m["left"], &m["right"]);
+    let (left, right) = match &realm {
+        Some((l, r)) => (l, r),
+        None => (&m["left"], &m["right"]),
+    };
     let meta_key = left.pointer("/meta/key").and_then(Value::as_str);
     if let Some(key @ ("time" | "hour" | "day")) = meta_key {
         // nft lists times as texts in its process's timezone (overlayfw runs it in UTC), and
@@ -373,6 +411,43 @@ fn matcher(m: &Value, out: &mut String) {
         // Types by number, as intervals: INVALID is 10-15, a set or a range alike.
         (Some("dccp"), Some("type")) => intervals(right, dccp_type_bounds, out),
         _ => push_json(out, right),
+    }
+}
+
+/// nft's names of TCP option kinds (nft 1.0.6 `tcpopt.c`).
+fn vocab_tcp_option(name: &str) -> Option<u8> {
+    Some(match name {
+        "eol" => 0,
+        "nop" => 1,
+        "maxseg" => 2,
+        "window" => 3,
+        "sack-perm" => 4,
+        "sack" | "sack0" | "sack1" | "sack2" | "sack3" => 5,
+        "timestamp" => 8,
+        "md5sig" => 19,
+        "mptcp" => 30,
+        "fastopen" => 34,
+        _ => return None,
+    })
+}
+
+/// nft lists a `meta rtclassid` value and its mask as realm names or numbers in strings
+/// (`"15"`, or `"cosmos"` for 0 from /etc/iproute2/rt_realms): (left, right) with numbers.
+fn realm_numbers(left: &Value, right: &Value) -> Option<(Value, Value)> {
+    let is_realm = |v: &Value| v.pointer("/meta/key").and_then(Value::as_str) == Some("rtclassid");
+    let num = |v: &Value| match v.as_str() {
+        Some("cosmos") => Value::from(0),
+        Some(s) => s.parse::<u64>().map_or_else(|_| v.clone(), Value::from),
+        None => v.clone(),
+    };
+    if is_realm(left) {
+        return Some((left.clone(), num(right)));
+    }
+    match left.get("&").and_then(Value::as_array).map(Vec::as_slice) {
+        Some([k, mask]) if is_realm(k) => {
+            Some((serde_json::json!({"&": [k, num(mask)]}), num(right)))
+        }
+        _ => None,
     }
 }
 
@@ -741,6 +816,50 @@ mod tests {
 
     /// What we load (`tcp flags & M == C`, lists) and what nft 1.0.6 lists for it (`!` for
     /// `== 0`, `in` for `!= 0`, one flag as a string) compare equal; other flags do not.
+    #[test]
+    fn a_quota_compares_without_its_used_bytes() {
+        let q = |v: Value| rule(&[json!({"quota": v})]);
+        assert_eq!(
+            q(json!({"val": 112, "val_unit": "bytes", "used": 40, "used_unit": "bytes"})),
+            q(json!({"val": 112, "val_unit": "bytes"}))
+        );
+        assert_ne!(
+            q(json!({"val": 112, "val_unit": "bytes"})),
+            q(json!({"val": 111, "val_unit": "bytes"}))
+        );
+    }
+
+    #[test]
+    fn tcp_options_compare_by_kind_without_their_dependency() {
+        let opt = |left: Value, right: bool| json!({"match": {"op": "==", "left": {"tcp option": left}, "right": right}});
+        let proto = json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "protocol"}}, "right": "tcp"}});
+        assert_eq!(
+            rule(&[proto.clone(), opt(json!({"base": 8, "offset": 0, "len": 8}), true)]),
+            rule(&[opt(json!({"name": "timestamp"}), true)])
+        );
+        assert_ne!(
+            rule(&[opt(json!({"name": "timestamp"}), true)]),
+            rule(&[opt(json!({"name": "timestamp"}), false)])
+        );
+        // Without a tcp option the protocol match stays.
+        assert_ne!(rule(&[proto]), rule(&[]));
+    }
+
+    #[test]
+    fn realms_compare_as_numbers() {
+        let m = |left: Value, right: Value| {
+            rule(&[json!({"match": {"op": "==", "left": left, "right": right}})])
+        };
+        let realm = json!({"meta": {"key": "rtclassid"}});
+        assert_eq!(m(realm.clone(), json!("4")), m(realm.clone(), json!(4)));
+        assert_eq!(m(realm.clone(), json!("cosmos")), m(realm.clone(), json!(0)));
+        assert_eq!(
+            m(json!({"&": [realm.clone(), "15"]}), json!("1")),
+            m(json!({"&": [realm.clone(), 15]}), json!(1))
+        );
+        assert_ne!(m(realm.clone(), json!("4")), m(realm, json!(5)));
+    }
+
     #[test]
     fn tcp_flag_forms_compare_by_their_bits() {
         let flags = json!({"payload": {"protocol": "tcp", "field": "flags"}});

@@ -83,6 +83,9 @@ pub struct RuleModel {
     pub handle: Option<u64>,
     /// The live rule's counter (packets, bytes).
     pub counter: Option<(u64, u64)>,
+    /// The bytes each anonymous quota of the live rule has used, in the rule's order: its
+    /// state, which a rule written again carries (`live::refill`), as it carries the counter.
+    pub quotas: Vec<u64>,
 }
 
 /// Reads the objects of `table ip NAME` from an `nft -j list …` document (a whole ruleset or
@@ -171,6 +174,7 @@ fn read_listing_on(
                     comment: r.comment,
                     handle: r.handle,
                     counter,
+                    quotas: quotas_used(&r.expr),
                 };
                 Ok(Item::Rule(chain.into_owned(), rule))
             }
@@ -315,11 +319,30 @@ pub fn from_ruleset(rs: &Ruleset) -> Model {
                 comment: r.origin.as_ref().map(|o| format!("{}:{}", rs.files.name(o.file), o.line)),
                 handle: None,
                 counter: None,
+                quotas: Vec::new(),
             })
             .collect();
         m.chains.insert(chain.name.clone(), ChainModel { base, rules });
     }
     m
+}
+
+/// The bytes each anonymous quota of a listed rule has used, in order: nft lists `used` (with
+/// `used_unit`, a power of 1024) once it is not 0, and the rule's other quotas as 0.
+fn quotas_used(expr: &[Value]) -> Vec<u64> {
+    expr.iter()
+        .filter_map(|e| e.get("quota").filter(|q| q.is_object()))
+        .map(|q| {
+            let used = q.get("used").and_then(Value::as_u64).unwrap_or(0);
+            let unit = match q.get("used_unit").and_then(Value::as_str) {
+                Some("kbytes") => 1 << 10,
+                Some("mbytes") => 1 << 20,
+                Some("gbytes") => 1 << 30,
+                _ => 1,
+            };
+            used.saturating_mul(unit)
+        })
+        .collect()
 }
 
 fn set_model(s: &Value) -> SetModel {
@@ -856,6 +879,18 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listed_quota_gives_its_used_bytes_in_bytes() {
+        let exprs = [
+            json!({"quota": {"val": 2, "val_unit": "kbytes", "used": 3, "used_unit": "kbytes"}}),
+            json!({"counter": {"packets": 1, "bytes": 2}}),
+            json!({"quota": {"val": 87, "val_unit": "bytes", "inv": true}}),
+            json!({"quota": {"val": 9, "val_unit": "mbytes", "used": 1, "used_unit": "mbytes"}}),
+            json!({"quota": "named"}),
+        ];
+        assert_eq!(quotas_used(&exprs), [3072, 0, 1 << 20]);
+    }
 
     #[test]
     fn the_ip6_plan_nests_in_the_plan_and_decides_sameness_with_it() {

@@ -9,8 +9,8 @@ use crate::vocab;
 
 use super::rule::{l4_name, tcp_flag_names};
 use crate::ir::{
-    Action, AddrMatch, BaseChain, ChainKind, Cmp, Dir, Hook, Key, Match, Mss, NatFlags, NatTarget,
-    PortMatch, Rule, Ruleset, Set, SetElements, Tuple, Vmap, set_name,
+    Action, AddrMatch, BaseChain, ChainKind, Cmp, CtDir, Dir, Hook, Key, Match, Mss, NatFlags,
+    NatTarget, PortMatch, Rule, Ruleset, Set, SetElements, Tuple, Vmap, set_name,
 };
 
 /// The table, its sets, chains and rules as `nft -j list table ip NAME` shows them (without
@@ -413,6 +413,36 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
                 json!({"meta": {"key": "ipsec"}})
             };
             matcher("==", left, json!(exists))
+        }
+        Match::Meta { key, neg, value, mask } => {
+            let key = json!({"meta": {"key": key.name()}});
+            let left = if *mask == u32::MAX { key } else { json!({"&": [key, mask]}) };
+            matcher(op(*neg), left, json!(value))
+        }
+        Match::TcpOption { neg, kind } => matcher(
+            "==",
+            json!({"tcp option": {"base": kind, "offset": 0, "len": 8}}),
+            json!(!*neg),
+        ),
+        Match::Quota { neg, bytes } => {
+            if *neg {
+                json!({"quota": {"val": bytes, "val_unit": "bytes", "inv": true}})
+            } else {
+                json!({"quota": {"val": bytes, "val_unit": "bytes"}})
+            }
+        }
+        Match::Connbytes { dir, mode, neg, lo, hi } => {
+            let left = match dir {
+                CtDir::Original => json!({"ct": {"key": mode.name(), "dir": "original"}}),
+                CtDir::Reply => json!({"ct": {"key": mode.name(), "dir": "reply"}}),
+                CtDir::Both => json!({"ct": {"key": mode.name()}}),
+            };
+            match (*hi == u64::MAX, *neg) {
+                (true, false) => matcher(">=", left, json!(lo)),
+                (true, true) => matcher("<", left, json!(lo)),
+                (false, _) if lo == hi => matcher(op(*neg), left, json!(lo)),
+                (false, _) => matcher(op(*neg), left, json!({"range": [lo, hi]})),
+            }
         }
         Match::Mark { ct, neg, value, mask } => {
             let key = mark_key(*ct);

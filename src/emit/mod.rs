@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use crate::ir::{BaseChain, ChainKind, Hook, Ruleset, Set, SetElements};
 use crate::nft::COMMENT_MAX;
 
-pub use refill::{Refill, refill_script};
+pub use refill::{Carried, Refill, refill_script};
 pub use rule::{comment, prefix_mask, push_statement, rule_id};
 
 /// The nft script that atomically replaces the ruleset's table (and, with `ipv6: drop`, its

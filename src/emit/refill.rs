@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+pub use super::rule::Carried;
 use super::{push_base, push_elements, rule, set_type};
 use crate::ir::{Chain, Ruleset, Set};
 
@@ -24,11 +25,11 @@ pub struct Refill<'a> {
     pub sets_removed: Vec<String>,
 }
 
-/// A rewritten rule's counter values (packets, bytes) by its chain and comment.
-pub type Counted<'c> = dyn FnMut(&str, &str) -> Option<(u64, u64)> + 'c;
+/// A rewritten rule's state (counter values, quotas' used bytes) by its chain and comment.
+pub type Counted<'c> = dyn FnMut(&str, &str) -> Option<Carried> + 'c;
 
 /// One transaction (one `nft -f`) doing `plan` on `table ip <rs.table>`. `counted` gives a
-/// rewritten rule's counter values by its chain and comment (the live rule it replaces).
+/// rewritten rule's state by its chain and comment (the live rule it replaces).
 pub fn refill_script(rs: &Ruleset, plan: &Refill, counted: &mut Counted<'_>) -> String {
     let t = &rs.table;
     let rules: usize = plan.rewritten.iter().map(|c| c.rules.len()).sum();

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use ipnetwork::Ipv4Network;
 
 use crate::ir::{
-    Action, AddrMatch, Cmp, CtState, Dir, Files, Key, L4, Match, Mss, NatTarget, Origin, PortMatch,
-    RejectWith, Rule, Set, set_name,
+    Action, AddrMatch, Cmp, CtDir, CtState, Dir, Files, Key, L4, Match, Mss, NatTarget, Origin,
+    PortMatch, RejectWith, Rule, Set, set_name,
 };
 use crate::nft::{COMMENT_MAX, LOG_PREFIX_MAX};
 use crate::vocab;
@@ -42,14 +42,24 @@ fn push_id(out: &mut String, id: u64) {
     let _ = write!(out, "#{:012x}", id >> 16);
 }
 
-/// [`push_rule`] with its counter's values, when `counted` gives them for the rule's comment:
-/// a chain rewritten whole keeps the counts of the rules it had (`emit::refill_script`).
+/// What a rule written again carries from the live rule it replaces: its state, which is not
+/// part of its meaning (nor of its id).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Carried {
+    /// The counter's values (packets, bytes).
+    pub counter: Option<(u64, u64)>,
+    /// The bytes each quota has used, in the rule's order.
+    pub quotas: Vec<u64>,
+}
+
+/// [`push_rule`] with the state `counted` gives for the rule's comment: a chain rewritten
+/// whole keeps the counts and spent quotas of the rules it had (`emit::refill_script`).
 pub(super) fn push_rule_counted(
     out: &mut String,
     chain: &str,
     rule: &Rule,
     (sets, files): (&[Set], &Files),
-    counted: &mut dyn FnMut(&str) -> Option<(u64, u64)>,
+    counted: &mut dyn FnMut(&str) -> Option<Carried>,
 ) {
     let Some(origin) = &rule.origin else {
         push_statement(out, rule, sets);
@@ -60,7 +70,7 @@ pub(super) fn push_rule_counted(
     push_statement(&mut statement, rule, sets);
     let mut comment = String::with_capacity(64);
     push_comment(&mut comment, origin, files, rule_id(chain, &statement));
-    push_statement_with(out, rule, sets, counted(&comment));
+    push_statement_with(out, rule, sets, counted(&comment).as_ref());
     out.push_str(" comment \"");
     out.push_str(&comment);
     out.push('"');
@@ -71,12 +81,17 @@ pub fn push_statement(out: &mut String, rule: &Rule, sets: &[Set]) {
     push_statement_with(out, rule, sets, None);
 }
 
-/// [`push_statement`], the counter starting at `values` (packets, bytes) when given.
-fn push_statement_with(out: &mut String, rule: &Rule, sets: &[Set], values: Option<(u64, u64)>) {
+/// [`push_statement`], the counter and the quotas starting from `carried` when given.
+fn push_statement_with(out: &mut String, rule: &Rule, sets: &[Set], carried: Option<&Carried>) {
+    let mut quotas = carried.map_or(&[][..], |c| c.quotas.as_slice()).iter();
     for m in &rule.matches {
-        push_match(out, m, sets);
+        match m {
+            Match::Quota { neg, bytes } => push_quota(out, *neg, *bytes, quotas.next().copied()),
+            m => push_match(out, m, sets),
+        }
         out.push(' ');
     }
+    let values = carried.and_then(|c| c.counter);
     // Rules from the source count; overlayfw's own jumps do not. A rule with neither a counter
     // nor a verdict would be empty, so `Count` always prints `counter`.
     let counted = rule.origin.is_some() || rule.action == Action::Count;
@@ -91,6 +106,17 @@ fn push_statement_with(out: &mut String, rule: &Rule, sets: &[Set], values: Opti
             out.push(' ');
         }
         push_action(out, &rule.action);
+    }
+}
+
+/// `quota [over] N bytes`, with the bytes it has `used` when some are. The kernel refuses a
+/// quota created with more used than it allows, and counts on past it: at most `N` are written,
+/// which ends where more would (a packet of `used + len > N` bytes is over).
+fn push_quota(out: &mut String, neg: bool, bytes: u64, used: Option<u64>) {
+    let over = if neg { "over " } else { "" };
+    let _ = write!(out, "quota {over}{bytes} bytes");
+    if let Some(used) = used.filter(|&u| u > 0) {
+        let _ = write!(out, " used {} bytes", used.min(bytes));
     }
 }
 
@@ -274,6 +300,34 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
         Match::Ipsec { out: dir_out, exists } => {
             out.push_str(if *dir_out { "rt ipsec " } else { "meta secpath " });
             out.push_str(if *exists { "exists" } else { "missing" });
+        }
+        Match::Meta { key, neg, value, mask } => {
+            let _ = write!(out, "meta {}", key.name());
+            if *mask != u32::MAX {
+                let _ = write!(out, " & {mask:#010x}");
+            }
+            let op = if *neg { "!=" } else { "==" };
+            let _ = write!(out, " {op} {value:#010x}");
+        }
+        Match::TcpOption { neg, kind } => {
+            let state = if *neg { "missing" } else { "exists" };
+            let _ = write!(out, "tcp option {kind} {state}");
+        }
+        Match::Quota { neg, bytes } => push_quota(out, *neg, *bytes, None),
+        Match::Connbytes { dir, mode, neg, lo, hi } => {
+            out.push_str("ct ");
+            match dir {
+                CtDir::Original => out.push_str("original "),
+                CtDir::Reply => out.push_str("reply "),
+                CtDir::Both => {}
+            }
+            out.push_str(mode.name());
+            let _ = match (*hi == u64::MAX, *neg) {
+                (true, false) => write!(out, " >= {lo}"),
+                (true, true) => write!(out, " < {lo}"),
+                (false, _) if lo == hi => write!(out, " {}{lo}", neq(*neg)),
+                (false, _) => write!(out, " {}{lo}-{hi}", neq(*neg)),
+            };
         }
         Match::Mark { ct, neg, value, mask } => {
             out.push_str(mark_key(*ct));

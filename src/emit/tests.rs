@@ -570,3 +570,32 @@ fn numbers_and_addresses_print_as_display_does() {
         assert_eq!(out, ip.to_string());
     }
 }
+
+/// A rule written again by the in-place refill carries its counter and what each quota used;
+/// a quota counted past its bytes is written full (the kernel refuses more used than allowed).
+#[test]
+fn a_refilled_rule_carries_its_counter_and_its_quotas() {
+    let mut rs = example();
+    let quotas = vec![
+        Match::Quota { neg: true, bytes: 87 },
+        Match::Quota { neg: false, bytes: 1000 },
+        Match::Quota { neg: false, bytes: 5 },
+    ];
+    rs.chains[0].rules = vec![rule(quotas, Action::Drop, 3)];
+    let plan = Refill { rewritten: vec![&rs.chains[0]], ..Refill::default() };
+    let script = refill_script(&rs, &plan, &mut |chain, comment| {
+        assert_eq!(chain, "PREROUTING_CUST");
+        assert!(comment.starts_with("rules.fw #"), "{comment}");
+        Some(Carried { counter: Some((4, 400)), quotas: vec![120, 0] })
+    });
+    assert!(
+        script.contains(
+            "quota over 87 bytes used 87 bytes quota 1000 bytes quota 5 bytes counter packets 4 \
+             bytes 400 drop"
+        ),
+        "{script}"
+    );
+    // Without state: the rule as a fresh load writes it.
+    let fresh = refill_script(&rs, &plan, &mut |_, _| None);
+    assert!(fresh.contains("quota over 87 bytes quota 1000 bytes quota 5 bytes counter drop"));
+}

@@ -15,6 +15,7 @@
 //! compiled ruleset stay the same.
 
 use crate::diagnostic::{Diagnostic, FileId, Span};
+use crate::ir::{CtDir, MetaKey};
 use crate::syntax::{
     self,
     ast::{self, HeaderKey, MatchKind, Rule, TargetKind},
@@ -78,7 +79,10 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Destination(_) => return 3,
         MatchKind::Protocol(_) => return 4,
         // A statistic match counts the packets that reach it: it stays in place as a limit.
-        MatchKind::Limit { .. } | MatchKind::Statistic { .. } | MatchKind::Meter(_) => return 100,
+        MatchKind::Limit { .. }
+        | MatchKind::Statistic { .. }
+        | MatchKind::Meter(_)
+        | MatchKind::Quota(_) => return 100,
         MatchKind::SrcPort(_) => 10,
         MatchKind::DstPort(_) => 11,
         MatchKind::Syn => 12,
@@ -105,6 +109,9 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Owner { .. } => 64,
         MatchKind::AddrType { .. } => 65,
         MatchKind::Policy { .. } => 66,
+        MatchKind::Meta { .. } => 66,
+        MatchKind::Connbytes { .. } => 67,
+        MatchKind::TcpOption(_) => 12,
     };
     if after_limit { stateless_ext + 100 } else { stateless_ext }
 }
@@ -130,7 +137,10 @@ fn print_rule(src: &str, rule: &Rule) -> String {
         order.push((rank(&m.kind, seen_limit), i, m));
         seen_limit |= matches!(
             m.kind,
-            MatchKind::Limit { .. } | MatchKind::Statistic { .. } | MatchKind::Meter(_)
+            MatchKind::Limit { .. }
+                | MatchKind::Statistic { .. }
+                | MatchKind::Meter(_)
+                | MatchKind::Quota(_)
         );
     }
     order.sort_by_key(|&(r, i, _)| (r, i));
@@ -279,6 +289,34 @@ fn print_rule(src: &str, rule: &Rule) -> String {
                     if *none { "none" } else { "ipsec" }
                 ),
             },
+            // Both devgroup options share one `-m devgroup`, as iptables prints them.
+            MatchKind::Meta { key, .. } => {
+                let written = at(m.span);
+                let opt = Opt::of_spelling(option_word(written)).unwrap_or(Opt::Cpu);
+                let shares_module = matches!(key, MetaKey::IifGroup | MetaKey::OifGroup);
+                Piece { shares_module, ..plain(opt, option_value(written).to_string()) }
+            }
+            MatchKind::TcpOption(n) => plain(Opt::TcpOption, n.to_string()),
+            MatchKind::Quota(_) => {
+                let written = at(m.span);
+                plain(Opt::Quota, option_value(written).to_string())
+            }
+            MatchKind::Connbytes { dir, mode, lo, hi } => {
+                let dir = match dir {
+                    CtDir::Original => "original",
+                    CtDir::Reply => "reply",
+                    CtDir::Both => "both",
+                };
+                let range = if *hi == u64::MAX { format!("{lo}") } else { format!("{lo}:{hi}") };
+                let mut piece = plain(Opt::Connbytes, range);
+                piece.text.push_str(&format!(
+                    " {} {dir} {} {}",
+                    Opt::ConnbytesDir.canonical(),
+                    Opt::ConnbytesMode.canonical(),
+                    mode.name()
+                ));
+                piece
+            }
             MatchKind::Mark { ct, .. } => Piece {
                 module: Some(if *ct { "connmark" } else { "mark" }),
                 ..plain(Opt::Mark, option_value(at(m.span)).to_string())

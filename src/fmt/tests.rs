@@ -137,6 +137,9 @@ fn line_with(d: &crate::syntax::options::OptDesc, spelling: &str, written: &str)
         Opt::HlMode => " --hashlimit-upto 1/s --hashlimit-name a",
         Opt::HlName => " --hashlimit-upto 1/s --hashlimit-mode srcip",
         Opt::ConnlimitMask | Opt::ConnlimitSaddr | Opt::ConnlimitDaddr => " --connlimit-above 1",
+        Opt::Connbytes => " --connbytes-dir both --connbytes-mode bytes",
+        Opt::ConnbytesDir => " --connbytes 1 --connbytes-mode bytes",
+        Opt::ConnbytesMode => " --connbytes 1 --connbytes-dir both",
         Opt::CtOrigSrcPort | Opt::CtOrigDstPort | Opt::CtReplSrcPort | Opt::CtReplDstPort => {
             " --ctproto tcp"
         }

@@ -459,9 +459,12 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
             }
             // Marks, MAC addresses and address types are not modelled: the rule never covers,
             // and may meet any packet.
-            Match::Mark { .. } | Match::EtherSaddr { .. } | Match::AddrType { .. } => {
-                s.opaque = true
-            }
+            Match::Mark { .. }
+            | Match::Meta { .. }
+            | Match::Connbytes { .. }
+            | Match::TcpOption { .. }
+            | Match::EtherSaddr { .. }
+            | Match::AddrType { .. } => s.opaque = true,
             // Time is not modelled.
             Match::MetaTime { .. } | Match::MetaHour { .. } | Match::MetaDay { .. } => {
                 s.opaque = true
@@ -471,8 +474,9 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
                 s.proto.and_only(33);
                 s.opaque = true;
             }
-            // A statistic match takes some of the packets, as a limit does; so do the meters.
-            Match::Random { .. } | Match::Nth { .. } | Match::Meter(_) => {
+            // A statistic match takes some of the packets, as a limit does; so do the meters
+            // and a quota.
+            Match::Random { .. } | Match::Nth { .. } | Match::Meter(_) | Match::Quota { .. } => {
                 s.limited = true;
                 s.opaque = true;
             }

@@ -1,10 +1,10 @@
 //! The incremental apply through nft: the live table is read (`nft -j list`), compared with the
 //! ruleset (`diff::plan`), and each chain and named set that differs is emptied and filled
 //! again in one `nft -f` transaction (`emit::refill_script`); every other chain is untouched,
-//! and a rewritten rule starts from the counter of the live rule with its comment (the same
-//! chain, file and content). With nft 1.0.6 an insertion at a position would cost a dump of
-//! every rule; a chain rewritten whole costs its own rules, and long chains are laid out as
-//! chunks (`layout::chunk`) so an edit rewrites one chunk.
+//! and a rewritten rule starts from the counter and the quotas' used bytes of the live rule
+//! with its comment (the same chain, file and content). With nft 1.0.6 an insertion at a
+//! position would cost a dump of every rule; a chain rewritten whole costs its own rules, and
+//! long chains are laid out as chunks (`layout::chunk`) so an edit rewrites one chunk.
 //!
 //! nft sends no ruleset generation with its batch, so the kernel cannot refuse a plan made
 //! from a read that another process's change has since overtaken. `nft monitor` runs
@@ -23,11 +23,12 @@ use super::apply::Changes;
 use super::monitor::Monitor;
 use super::nft::{self, NftError};
 use crate::diff::{self, Change};
-use crate::emit::{self, Refill};
+use crate::emit::{self, Carried, Refill};
 use crate::ir::Ruleset;
 
-/// Live counters by rule comment, in the chain's order (identical rules share a comment).
-type ByComment<'a> = HashMap<&'a str, VecDeque<(u64, u64)>>;
+/// Live rules' state (counters, quotas' used bytes) by rule comment, in the chain's order
+/// (identical rules share a comment).
+type ByComment<'a> = HashMap<&'a str, VecDeque<Carried>>;
 
 /// Rounds of read, plan and commit before giving up on a ruleset others keep changing.
 const TRIES: usize = 5;
@@ -80,13 +81,15 @@ pub fn apply_observed(
             Ok(p) => p,
             Err(why) => return Ok(Err(why)),
         };
-        // The live rules' counters by chain and comment, in order (identical rules share both).
+        // The live rules' state by chain and comment, in order (identical rules share both):
+        // counters, and what a quota has used, which a reset would give again.
         let mut counters: HashMap<&str, ByComment> = HashMap::new();
         for chain in &refill.rewritten {
             let by_comment = counters.entry(chain.name.as_str()).or_default();
             for r in live.chains.get(&chain.name).map_or(&[][..], |c| &c.rules) {
                 if let (Some(comment), Some(counter)) = (&r.comment, r.counter) {
-                    by_comment.entry(comment.as_str()).or_default().push_back(counter);
+                    let carried = Carried { counter: Some(counter), quotas: r.quotas.clone() };
+                    by_comment.entry(comment.as_str()).or_default().push_back(carried);
                 }
             }
         }

@@ -83,7 +83,8 @@ fn split(rule: &Rule) -> Option<Split> {
         a => a.is_terminal(),
     };
     // A limit's bucket and an nth statistic's counter belong to their rule.
-    let stateful = |m: &Match| matches!(m, Match::Limit { .. } | Match::Nth { .. });
+    let stateful =
+        |m: &Match| matches!(m, Match::Limit { .. } | Match::Nth { .. } | Match::Quota { .. });
     if !mergeable || rule.matches.iter().any(stateful) {
         return None;
     }

@@ -496,6 +496,63 @@ impl Resolver<'_> {
                     let iface = iface.map(|out| if out { ir::Dir::Dst } else { ir::Dir::Src });
                     ext.push(Match::AddrType { neg, dst, iface, types: types as u16 });
                 }
+                // xt_devgroup compares `(group ^ value) & mask == 0`: the value's bits outside
+                // the mask do not count.
+                &MatchKind::Meta {
+                    key: key @ (ir::MetaKey::IifGroup | ir::MetaKey::OifGroup),
+                    value,
+                    mask,
+                } => {
+                    ext.push(Match::Meta { key, neg, value: value & mask, mask });
+                }
+                // xt_realm compares `value == realm & mask`.
+                &MatchKind::Meta { key, value, mask } => {
+                    if value & !mask != 0 {
+                        self.error(
+                            Diagnostic::error(
+                                Code::E008,
+                                format!(
+                                    "`--realm {value:#x}/{mask:#x}` sets bits outside its mask: \
+                                     the masked realm never equals it"
+                                ),
+                                m.span,
+                            )
+                            .with_help("clear the value's bits that the mask does not keep"),
+                        );
+                        ok = false;
+                    } else {
+                        ext.push(Match::Meta { key, neg, value, mask });
+                    }
+                }
+                &MatchKind::Quota(bytes) => ext.push(Match::Quota { neg, bytes }),
+                &MatchKind::TcpOption(kind) if kind < 2 => {
+                    self.error(
+                        Diagnostic::error(
+                            Code::E008,
+                            format!(
+                                "`--tcp-option {kind}` cannot be translated: xt_tcpudp also finds \
+                                 an end-of-list or no-op option in the last byte of the options, \
+                                 nft's `tcp option` never looks there"
+                            ),
+                            m.span,
+                        )
+                        .with_help("match an option of kind 2 or more, such as 8 (timestamps)"),
+                    );
+                    ok = false;
+                }
+                &MatchKind::TcpOption(kind) => {
+                    if neg {
+                        let cmp = ir::Cmp::Range(0, 0);
+                        ext.push(Match::Value { key: ir::Key::FragOffset, neg: false, cmp });
+                    }
+                    ext.push(Match::TcpOption { neg, kind });
+                }
+                &MatchKind::Connbytes { dir, mode, lo, hi } => {
+                    // libxt_connbytes negates by swapping the bounds, and xt_connbytes reads
+                    // equal bounds as the range they make: `! --connbytes 200:200` is 200.
+                    let neg = neg && lo != hi;
+                    ext.push(Match::Connbytes { dir, mode, neg, lo, hi });
+                }
                 &MatchKind::Mark { ct, value, mask } => {
                     if value & !mask != 0 {
                         self.error(
@@ -862,8 +919,9 @@ fn canonical_order(ext: &mut [Match]) {
     }
     // Stateful matches keep their place: what comes before them decides which packets reach
     // them.
-    let stateful =
-        |m: &Match| matches!(m, Match::Limit { .. } | Match::Nth { .. } | Match::Meter(_));
+    let stateful = |m: &Match| {
+        matches!(m, Match::Limit { .. } | Match::Nth { .. } | Match::Meter(_) | Match::Quota { .. })
+    };
     for stretch in ext.split_mut(stateful) {
         stretch.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
     }

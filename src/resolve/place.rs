@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::diagnostic::{Code, Diagnostic, Span, Spanned};
-use crate::ir::{Action, Class, Match};
+use crate::ir::{Action, Class, Match, MetaKey};
 use crate::nft::{CHAIN_NAME_MAX, COMMENT_MAX, JUMP_DEPTH_MAX};
 use crate::syntax;
 use crate::syntax::ast::{self, Builtin, ChainWord, MatchKind, TargetKind};
@@ -250,6 +250,19 @@ impl Resolver<'_> {
             let (what, allowed): (&str, &[Builtin]) = match &m.kind {
                 MatchKind::Mac(_) => ("`-m mac`", &[Prerouting, Input, Forward]),
                 MatchKind::Owner { .. } => ("`-m owner`", &[Output, Postrouting]),
+                MatchKind::Meta { key: MetaKey::IifGroup, .. } => {
+                    ("`--src-group`", &[Prerouting, Input, Forward])
+                }
+                MatchKind::Meta { key: MetaKey::OifGroup, .. } => {
+                    ("`--dst-group`", &[Forward, Output, Postrouting])
+                }
+                // xt_realm reads the route, which PREROUTING packets have not got yet.
+                MatchKind::Meta { key: MetaKey::RtClassid, .. } => {
+                    ("`-m realm`", &[Input, Forward, Output, Postrouting])
+                }
+                MatchKind::Meta { key: MetaKey::Cgroup, .. } => {
+                    ("`-m cgroup`", &[Input, Output, Postrouting])
+                }
                 MatchKind::AddrType { iface: Some(false), .. } => {
                     ("`--limit-iface-in`", &[Prerouting, Input, Forward])
                 }
@@ -322,7 +335,7 @@ impl Resolver<'_> {
     /// In PREROUTING and POSTROUTING a NAT line is also an accept in the filter chain that
     /// runs first (ARCHITECTURE.md, "Chain layout"), so that the chain's later filter lines
     /// skip the packets it takes. A match that decides anew each time (a rate, a random draw,
-    /// a packet count) decides apart in the two copies: a later filter line would see packets
+    /// a packet count, a quota) decides apart in the two copies: a later filter line would see packets
     /// the NAT line took, or miss some it left. Refused where a later line could act on them
     /// (a filter line, or a jump, after it in its chain; in a subgroup, any filter line of the
     /// hook); elsewhere the copy changes nothing a packet meets.

@@ -164,6 +164,16 @@ pub enum MatchKind {
     DccpTypes(u16),
     /// `-m mac --mac-source`.
     Mac([u8; 6]),
+    /// `-m devgroup --src-group|--dst-group`, `-m realm`, `-m cpu`, `-m cgroup --cgroup`: a
+    /// 32-bit meta value under a mask (all ones when none was written).
+    Meta { key: crate::ir::MetaKey, value: u32, mask: u32 },
+    /// `-m connbytes --connbytes lo[:hi] --connbytes-dir D --connbytes-mode M` (`hi` is
+    /// `u64::MAX` for `lo` or `lo:`).
+    Connbytes { dir: crate::ir::CtDir, mode: crate::ir::CtCount, lo: u64, hi: u64 },
+    /// `-m quota --quota N`: the first N bytes.
+    Quota(u64),
+    /// `-p tcp --tcp-option N`: the segment carries an option of kind N.
+    TcpOption(u8),
     /// `-m statistic --mode random|nth` with its options (`probability` scaled to 2^31, as
     /// iptables stores it); `written`: the spans of the statistic options, printed by `fmt`.
     Statistic {

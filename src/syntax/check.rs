@@ -9,7 +9,7 @@ use super::item::{Item, Res, ToAddr, Val, e008, shown};
 use super::names;
 use super::options::{OPT_COUNT, Opt, ProtoNeed, ValueKind};
 use crate::diagnostic::{Code, Diagnostic, Spanned};
-use crate::ir::Cmp;
+use crate::ir::{Cmp, CtCount, CtDir, MetaKey};
 
 /// A `!` before a value that stands for everything: the line would match no packet.
 /// iptables refuses `! -p all` (and `! -p 0`, the same): "rule would never match protocol";
@@ -99,6 +99,12 @@ pub(super) fn check_line(items: &[Item<'_>], bad_module: bool, diags: &mut Vec<D
             Opt::LimitIfaceIn | Opt::LimitIfaceOut => {
                 (&[Opt::SrcType, Opt::DstType], "`--src-type` or `--dst-type`")
             }
+            // libxt_connbytes requires all three.
+            Opt::Connbytes if !has(Opt::ConnbytesDir) => {
+                (&[Opt::ConnbytesDir], "`--connbytes-dir original|reply|both`")
+            }
+            Opt::Connbytes => (&[Opt::ConnbytesMode], "`--connbytes-mode packets|bytes|avgpkt`"),
+            Opt::ConnbytesDir | Opt::ConnbytesMode => (&[Opt::Connbytes], "`--connbytes`"),
             _ => continue,
         };
         if !needs.iter().any(|o| has(*o)) {
@@ -1192,6 +1198,7 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
         })
     };
     let (probability, every, packet) = (num(Opt::Probability), num(Opt::Every), num(Opt::Packet));
+    let (cb_dir, cb_mode) = (num(Opt::ConnbytesDir), num(Opt::ConnbytesMode));
     let stat_items = [Opt::StatMode, Opt::Probability, Opt::Every, Opt::Packet];
     let stat_written: Vec<crate::diagnostic::Span> =
         items.iter().filter(|i| stat_items.contains(&i.opt)).map(|i| i.span).collect();
@@ -1307,6 +1314,35 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
             }
             (Opt::SrcType | Opt::DstType, Val::Num(types)) => {
                 MatchKind::AddrType { dst: it.opt == Opt::DstType, types, iface }
+            }
+            (
+                Opt::SrcGroup | Opt::DstGroup | Opt::Realm | Opt::Cpu | Opt::Cgroup,
+                Val::MarkMask(value, mask),
+            ) => {
+                let key = match it.opt {
+                    Opt::SrcGroup => MetaKey::IifGroup,
+                    Opt::DstGroup => MetaKey::OifGroup,
+                    Opt::Realm => MetaKey::RtClassid,
+                    Opt::Cpu => MetaKey::Cpu,
+                    _ => MetaKey::Cgroup,
+                };
+                MatchKind::Meta { key, value, mask: mask.unwrap_or(u32::MAX) }
+            }
+            (Opt::Quota, Val::Count(n, _)) => MatchKind::Quota(n),
+            (Opt::TcpOption, Val::Num(n)) => MatchKind::TcpOption(n as u8),
+            (Opt::Connbytes, Val::Count(lo, hi)) => {
+                // The line checks stop a rule without the direction and mode.
+                let dir = match cb_dir {
+                    Some(0) => CtDir::Original,
+                    Some(1) => CtDir::Reply,
+                    _ => CtDir::Both,
+                };
+                let mode = match cb_mode {
+                    Some(0) => CtCount::Packets,
+                    Some(1) => CtCount::Bytes,
+                    _ => CtCount::AvgPkt,
+                };
+                MatchKind::Connbytes { dir, mode, lo, hi }
             }
             (Opt::Mark, Val::MarkMask(value, mask)) => MatchKind::Mark {
                 ct: ct_marks.next().unwrap_or(false),

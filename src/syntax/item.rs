@@ -63,6 +63,8 @@ pub(super) enum Val {
     NumRange(u32, u32),
     /// `--mac-source`.
     Mac([u8; 6]),
+    /// A 64-bit range `from:to` (`--connbytes N` is `N:u64::MAX`).
+    Count(u64, u64),
     /// One network (`--ctorigsrc`).
     Net(ipnetwork::Ipv4Network),
 }

@@ -414,6 +414,22 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::MarkMask(value, mask)
         }
+        // Grammar rule `o_hl_burst`: a burst in bytes goes with a byte rate.
+        ValueKind::Num { .. } if v.as_rule() == G::byte_size => {
+            return Err(e008(
+                format!(
+                    "a burst in bytes (`{}`) belongs to xt_hashlimit's byte mode, which cannot be \
+                     translated exactly",
+                    shown(v.as_str())
+                ),
+                ctx.span(v),
+            )
+            .with_label("refused: see docs/refused.md")
+            .with_help(
+                "xt_hashlimit spends a byte burst as whole refills of its one-second bucket; \
+                 write the burst in packets (`--hashlimit-burst 10`) with a packet rate",
+            ));
+        }
         ValueKind::Num { max } => {
             let n = strtoul(v.as_str()).filter(|n| *n <= max).ok_or_else(|| {
                 e008(
@@ -422,6 +438,34 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
                 )
             })?;
             Val::Num(n)
+        }
+        ValueKind::Count64 => {
+            let n = strtoull(v.as_str()).ok_or_else(|| {
+                e008(format!("`{}` is not a 64-bit number", shown(v.as_str())), ctx.span(v))
+                    .with_help("write a number of bytes, decimal or 0x hex")
+            })?;
+            Val::Count(n, n)
+        }
+        ValueKind::Count => {
+            // libxt_connbytes: `N`, `N:M`, `N:` or `:M`, each read by strtoull base 0, the
+            // second not below the first; one number alone is `N:` (up to 2^64-1).
+            let text = v.as_str();
+            let bad = || {
+                e008(format!("`{}` is not a count or range of counts", shown(text)), ctx.span(v))
+                    .with_help("write N, N:M or N: (decimal or 0x hex)")
+            };
+            let read = |s: &str, default: u64| {
+                if s.is_empty() { Some(default) } else { strtoull(s) }
+            };
+            let (lo, hi) = match text.split_once(':') {
+                Some((a, b)) => (read(a, 0).ok_or_else(bad)?, read(b, u64::MAX).ok_or_else(bad)?),
+                None => (read(text, 0).filter(|_| !text.is_empty()).ok_or_else(bad)?, u64::MAX),
+            };
+            if lo > hi {
+                return Err(e008(format!("range `{}` runs backwards", shown(text)), ctx.span(v))
+                    .with_help("write the smaller count first, as iptables requires"));
+            }
+            Val::Count(lo, hi)
         }
         ValueKind::NumRange { max } => {
             let text = v.as_str();
@@ -436,7 +480,8 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
                 if s.is_empty() {
                     Some(default)
                 } else {
-                    number(s).and_then(|n| u32::try_from(n).ok()).filter(|n| *n <= max)
+                    // iptables reads these with strtoul base 0: `0xffff`, `010` (octal).
+                    strtoull(s).and_then(|n| u32::try_from(n).ok()).filter(|n| *n <= max)
                 }
             };
             let (lo, hi) = match text.split_once(':') {
@@ -545,6 +590,8 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
                 Opt::AuditType => (names::AUDIT_TYPES, "audit type"),
                 Opt::PolicyDir => (names::POLICY_DIRS, "policy direction"),
                 Opt::PolicyPol => (names::POLICY_POLS, "policy"),
+                Opt::ConnbytesDir => (names::CONNBYTES_DIRS, "connbytes direction"),
+                Opt::ConnbytesMode => (names::CONNBYTES_MODES, "connbytes mode"),
                 _ => (names::DSCP_CLASSES, "DiffServ class"),
             };
             let w = v.as_str();
@@ -552,7 +599,15 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             if opt == Opt::StatMode && (w == "tunnel" || w == "transport") {
                 return Ok(Val::Num(names::POLICY_MODE));
             }
-            let exact = matches!(opt, Opt::StatMode | Opt::PolicyDir | Opt::PolicyPol);
+            // As libxt_statistic, libxt_policy and libxt_connbytes compare them: case and all.
+            let exact = matches!(
+                opt,
+                Opt::StatMode
+                    | Opt::PolicyDir
+                    | Opt::PolicyPol
+                    | Opt::ConnbytesDir
+                    | Opt::ConnbytesMode
+            );
             match list.iter().find(|(n, _)| *n == w || (!exact && n.eq_ignore_ascii_case(w))) {
                 Some((_, n)) => Val::Num(u32::from(*n)),
                 None => {
@@ -733,6 +788,22 @@ fn strtoul(s: &str) -> Option<u32> {
         return None;
     }
     u32::from_str_radix(digits, radix).ok()
+}
+
+/// A number as iptables' `xtables_strtoul` reads it (base 0): `0x` hex, a leading `0` octal,
+/// else decimal; `None` when it is not one or does not fit 64 bits.
+fn strtoull(s: &str) -> Option<u64> {
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
 }
 
 /// Digits as a number, `None` when it does not fit (the grammar allows any length).
@@ -1139,6 +1210,19 @@ fn rate(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<(u32, RateUnit)> {
                         ctx.span(&c),
                     ));
                 }
+            }
+            // Grammar rule `hl_rate`: xt_hashlimit's byte mode.
+            G::byte_rate => {
+                return Err(e008(
+                    format!(
+                        "the byte rate `{}` (xt_hashlimit's byte mode) cannot be translated \
+                         exactly",
+                        shown(p.as_str())
+                    ),
+                    ctx.span(p),
+                )
+                .with_label("refused: see docs/refused.md")
+                .with_help(crate::refused::HASHLIMIT_BYTES.help()));
             }
             _ => {
                 // iptables accepts any prefix of the unit's name: s, sec, m, min, h, d, …

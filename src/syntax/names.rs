@@ -71,6 +71,12 @@ pub(super) static MODULES: std::sync::LazyLock<Vec<&'static str>> =
 /// `-m pkttype --pkt-type` names (any case, as iptables) with the kernel's packet type.
 pub(super) const PKT_TYPES: &[(&str, u8)] = &[("unicast", 0), ("broadcast", 1), ("multicast", 2)];
 
+/// `-m connbytes --connbytes-dir` names (exact, as libxt_connbytes): original, reply, both.
+pub(super) const CONNBYTES_DIRS: &[(&str, u8)] = &[("original", 0), ("reply", 1), ("both", 2)];
+
+/// `-m connbytes --connbytes-mode` names (exact): packets, bytes, avgpkt.
+pub(super) const CONNBYTES_MODES: &[(&str, u8)] = &[("packets", 0), ("bytes", 1), ("avgpkt", 2)];
+
 /// `-m conntrack --ctdir` names (any case) with nft's `ct direction` value.
 pub(super) const CT_DIRS: &[(&str, u8)] = &[("ORIGINAL", 0), ("REPLY", 1)];
 

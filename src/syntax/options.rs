@@ -152,10 +152,21 @@ pub(crate) enum Opt {
     HlSize,
     HlMax,
     HlGc,
+    SrcGroup,
+    DstGroup,
+    Realm,
+    Cpu,
+    Cgroup,
+    Connbytes,
+    ConnbytesDir,
+    ConnbytesMode,
+    Helper,
+    Quota,
+    TcpOption,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::HlGc as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::TcpOption as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,6 +254,10 @@ pub(crate) enum ValueKind {
     HashMode,
     /// A `--hashlimit-name`: the name of iptables' hash table.
     MeterName,
+    /// `N`, `N:M` or `N:` of 64-bit numbers, decimal or 0x hex (`--connbytes`).
+    Count,
+    /// One 64-bit number, decimal or 0x hex (`--quota`).
+    Count64,
 }
 
 impl ValueKind {
@@ -298,6 +313,8 @@ impl ValueKind {
             ValueKind::PortPair => " 8080-8090",
             ValueKind::HashMode => " srcip",
             ValueKind::MeterName => " web",
+            ValueKind::Count => " 200:600",
+            ValueKind::Count64 => " 1000000",
         }
     }
 }
@@ -374,6 +391,7 @@ const CT_PORT_DESC: &str = "a port or range such as 80 or 1024:65535";
 /// The largest `--ctexpire` in seconds: nft compares the expiry in 32-bit milliseconds, and
 /// the end of a second `N` is `N * 1000 + 999`.
 pub(crate) const CT_EXPIRE_MAX: u32 = 4_294_966;
+const GROUP_DESC: &str = "a device group with an optional mask such as 2 or 0xc/0xc";
 const TO_DESC: &str = "an address, address range or network (optionally with :PORT or \
                        :PORT-PORT), a ${variable} or a plugin name";
 
@@ -1714,6 +1732,122 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         wants: "a number such as 1024",
         ..BASE
     },
+    // Helper A2's options (devgroup, realm, cpu, cgroup, connbytes, helper), one block.
+    OptDesc {
+        opt: Opt::SrcGroup,
+        spellings: &["--src-group"],
+        rule: G::o_src_group,
+        module: Some("devgroup"),
+        negatable: true,
+        value: ValueKind::MarkMask,
+        wants: GROUP_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::DstGroup,
+        spellings: &["--dst-group"],
+        rule: G::o_dst_group,
+        module: Some("devgroup"),
+        negatable: true,
+        value: ValueKind::MarkMask,
+        wants: GROUP_DESC,
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Realm,
+        spellings: &["--realm"],
+        rule: G::o_realm,
+        module: Some("realm"),
+        negatable: true,
+        value: ValueKind::MarkMask,
+        wants: "a routing realm with an optional mask such as 4 or 0x1/0xf",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Cpu,
+        spellings: &["--cpu"],
+        rule: G::o_cpu,
+        module: Some("cpu"),
+        negatable: true,
+        value: ValueKind::Mark32,
+        wants: "a CPU number such as 0",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Cgroup,
+        spellings: &["--cgroup"],
+        rule: G::o_cgroup,
+        module: Some("cgroup"),
+        negatable: true,
+        value: ValueKind::Mark32,
+        wants: "a net_cls classid such as 0x100001",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Connbytes,
+        spellings: &["--connbytes"],
+        rule: G::o_connbytes,
+        module: Some("connbytes"),
+        negatable: true,
+        value: ValueKind::Count,
+        wants: "a count or range such as 200 or 200:600",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::ConnbytesDir,
+        spellings: &["--connbytes-dir"],
+        rule: G::o_connbytes_dir,
+        module: Some("connbytes"),
+        value: ValueKind::Name { sample: " original" },
+        wants: "original, reply or both",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::ConnbytesMode,
+        spellings: &["--connbytes-mode"],
+        rule: G::o_connbytes_mode,
+        module: Some("connbytes"),
+        value: ValueKind::Name { sample: " packets" },
+        wants: "packets, bytes or avgpkt",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Helper,
+        spellings: &["--helper"],
+        rule: G::o_helper,
+        module: Some("helper"),
+        negatable: true,
+        value: ValueKind::Text { max: 29, what: "a helper name" },
+        refused: Some(Refusal {
+            label: "`-m helper` cannot be translated: it matches connections whose master \
+                    connection has this helper (an FTP data connection for `ftp`); nft's `ct \
+                    helper` reads the connection's own helper",
+            help: "match the related connections with `-m conntrack --ctstate RELATED` (and \
+                   their ports), or the control connection by its port",
+        }),
+        wants: "a helper name such as ftp",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::Quota,
+        spellings: &["--quota"],
+        rule: G::o_quota,
+        module: Some("quota"),
+        negatable: true,
+        value: ValueKind::Count64,
+        wants: "a number of bytes such as 1000000",
+        ..BASE
+    },
+    OptDesc {
+        opt: Opt::TcpOption,
+        spellings: &["--tcp-option"],
+        rule: G::o_tcp_option,
+        negatable: true,
+        needs_proto: Some(ProtoNeed::Tcp),
+        value: ValueKind::Num { max: 255 },
+        wants: "a TCP option kind from 2 to 255 such as 8",
+        ..BASE
+    },
 ];
 
 /// Why xt_hashlimit's table sizing is refused.
@@ -1853,6 +1987,13 @@ mod tests {
             "time",
             "hashlimit",
             "connlimit",
+            "devgroup",
+            "realm",
+            "cpu",
+            "cgroup",
+            "connbytes",
+            "helper",
+            "quota",
             "tcp",
             "udp",
             "udplite",

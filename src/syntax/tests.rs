@@ -717,9 +717,9 @@ fn e002_unknown_option_with_did_you_mean() {
     assert_eq!(d.help.as_deref(), Some("did you mean `--dport`?"));
     assert_eq!(d.span(), sp(13, 20));
     check(
-        "INPUT -p tcp --tcp-option 2 -j DROP",
+        "INPUT -p tcp --tcp-opt 2 -j DROP",
         Code::E002,
-        "unknown or unsupported option `--tcp-option`",
+        "unknown or unsupported option `--tcp-opt`",
         14,
     );
     check("INPUT -x -j DROP", Code::E002, "unknown or unsupported option `-x`", 7);

@@ -16,9 +16,9 @@ fwsets:
   blocked: [192.0.2.0/28, 198.51.100.7]
 ";
 
-/// The table's JSON listing with handles gone, counters zeroed, and sets and chains (with their
-/// rules, in order) sorted by name: an incremental apply creates a new set or chain after the
-/// old ones.
+/// The table's JSON listing with handles gone, counters zeroed, quotas' used bytes dropped,
+/// and sets and chains (with their rules, in order) sorted by name: an incremental apply
+/// creates a new set or chain after the old ones.
 pub(crate) fn canonical(ns: &Netns) -> Value {
     let v = ns.list_table_json("ip", TABLE);
     let items = v["nftables"].as_array().expect("nftables array").clone();
@@ -47,7 +47,7 @@ pub(crate) fn canonical(ns: &Netns) -> Value {
     Value::Array(rest)
 }
 
-/// Removes `handle` keys and zeroes counters, everywhere in `v`.
+/// Removes `handle` keys and quotas' used bytes and zeroes counters, everywhere in `v`.
 pub(crate) fn strip(v: &mut Value) {
     match v {
         Value::Object(map) => {
@@ -55,6 +55,11 @@ pub(crate) fn strip(v: &mut Value) {
             if let Some(Value::Object(c)) = map.get_mut("counter") {
                 c.insert("packets".into(), 0.into());
                 c.insert("bytes".into(), 0.into());
+            }
+            // A quota's used bytes are its state, as a counter's values.
+            if let Some(Value::Object(q)) = map.get_mut("quota") {
+                q.remove("used");
+                q.remove("used_unit");
             }
             map.values_mut().for_each(strip);
         }

@@ -193,6 +193,28 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         ] {
             ct_ports.push((repl, dst, neg, cmp));
         }
+        for (key, value, mask) in [
+            (MetaKey::IifGroup, 2, u32::MAX),
+            (MetaKey::OifGroup, 0xc, 0xc),
+            (MetaKey::RtClassid, 1, 0xf),
+            (MetaKey::RtClassid, 50, u32::MAX),
+            (MetaKey::Cpu, 1, u32::MAX),
+            (MetaKey::Cgroup, 0x10_0001, u32::MAX),
+        ] {
+            ms.push(Match::Meta { key, neg, value, mask });
+        }
+        ms.push(Match::Quota { neg, bytes: 111 });
+        ms.push(Match::TcpOption { neg, kind: 8 });
+        for (dir, mode, lo, hi) in [
+            (CtDir::Original, CtCount::Packets, 200, u64::MAX),
+            (CtDir::Reply, CtCount::Packets, 200, u64::MAX),
+            (CtDir::Both, CtCount::Bytes, 200, 600),
+            (CtDir::Both, CtCount::AvgPkt, 200, 200),
+            (CtDir::Original, CtCount::AvgPkt, 100, 1500),
+            (CtDir::Reply, CtCount::Bytes, 1 << 40, 1 << 41),
+        ] {
+            ms.push(Match::Connbytes { dir, mode, neg, lo, hi });
+        }
         for (dst, iface, types) in [
             (true, None, 1 << 2),
             (false, None, (1 << 3) | (1 << 5)),

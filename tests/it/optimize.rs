@@ -120,7 +120,9 @@ impl Eval<'_> {
             // No MAC, owner or address type in the model: such a match never holds, its
             // negation always; statistics are decided by the rule's own state, taken as "no".
             Match::EtherSaddr { neg, .. } | Match::AddrType { neg, .. } => *neg,
-            Match::Random { neg, .. } | Match::Nth { neg, .. } => *neg,
+            Match::Random { neg, .. } | Match::Nth { neg, .. } | Match::Quota { neg, .. } => *neg,
+            // The model's segments carry no TCP option.
+            Match::TcpOption { neg, .. } => p.proto == 6 && *neg,
             // No conntrack status or tuple in the model: such a match never holds.
             Match::CtStatus { neg, .. } | Match::CtAddr { neg, .. } => *neg,
             // The model's packets read 0 for every other header value.
@@ -134,6 +136,9 @@ impl Eval<'_> {
             }
             // The model's packets never went through IPsec.
             Match::Ipsec { exists, .. } => !*exists,
+            // Device groups, realm, CPU, classid and connection counters read 0 in the model.
+            Match::Meta { neg, value, .. } => (*value == 0) != *neg,
+            Match::Connbytes { neg, lo, .. } => (*lo == 0) != *neg,
             // The model's packets and connections carry mark 0.
             Match::Mark { neg, value, .. } => (*value == 0) != *neg,
             Match::Tuple(t) => {

@@ -236,3 +236,50 @@ fn a_change_between_plan_and_commit_through_nft_is_seen_and_undone() {
     }
     ns.exec(&["nft", "list", "table", "inet", "elsewhere"]).expect("the other table is left alone");
 }
+
+/// A quota's used bytes are its state, as a counter's values are: a chain rewritten in place
+/// (another line of it changed) writes its quota rule again with what the quota had used, so a
+/// spent quota stays spent, as a netlink apply leaves it.
+#[test]
+fn an_nft_apply_keeps_a_spent_quota_in_a_rewritten_chain() {
+    if !require_root() {
+        return;
+    }
+    // Three 29-byte datagrams (20 + 8 + 1) to 127.0.0.1:9100; prints those received.
+    const SEND: &str = r#"
+import socket
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", 9100)); r.settimeout(0.3)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(3):
+    try:
+        s.sendto(str(i).encode(), ("127.0.0.1", 9100))
+    except PermissionError:
+        pass
+got = []
+try:
+    while True:
+        got.append(r.recv(16).decode())
+except socket.timeout:
+    pass
+print(" ".join(got))
+"#;
+    let ns = Netns::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut lines = vec![
+        "OUTPUT_CUST -p udp --dport 9100 -m quota ! --quota 87 -j DROP".to_string(),
+        "OUTPUT_CUST -p udp --dport 5001 -j ACCEPT".to_string(),
+    ];
+    let said = apply(&ns, dir.path(), &rules_text(&lines), INVENTORY);
+    assert!(said.contains("replaced whole"), "{said}");
+    let first = ns.exec(&["python3", "-c", SEND]).expect("send");
+    assert_eq!(first.trim(), "0 1 2", "three datagrams fill the quota");
+
+    lines[1] = "OUTPUT_CUST -p udp --dport 5002 -j ACCEPT".to_string();
+    let said = apply(&ns, dir.path(), &rules_text(&lines), INVENTORY);
+    assert!(said.contains("1 rules added, 1 deleted"), "{said}");
+    assert_eq!(canonical(&ns), fresh(&compile(&rules_text(&lines), INVENTORY)));
+    let listing = ns.exec(&["nft", "list", "chain", "ip", TABLE, "OUTPUT_CUST"]).expect("list");
+    assert!(listing.contains("quota over 87 bytes used 87 bytes"), "{listing}");
+    let after = ns.exec(&["python3", "-c", SEND]).expect("send");
+    assert_eq!(after.trim(), "", "the rewrite reset the quota");
+}

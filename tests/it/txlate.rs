@@ -115,7 +115,26 @@ const FULL_RANGE: &str = "the translator drops a full-range port or SPI match an
     the protocol, which then also matches non-first fragments; iptables' tcp/udp/ah/esp matches \
     never match those, and neither does overlayfw's full-range header match";
 
+/// iptables-translate 1.8.9 carries the `!` of `--src-group` over to a `--dst-group` after it.
+const DEVGROUP: &str = "the translator negates `--dst-group` too after `! --src-group`; \
+    xt_devgroup negates only the option after `!` (XT_DEVGROUP_INVERT_SRC alone)";
+
+/// `! --tcp-option N` is guarded against non-first fragments (tests/it/devgroup.rs).
+const TCP_OPTION: &str = "the translator writes `tcp option N missing`, which a non-first \
+    fragment meets; xt_tcpudp never matches one: `ip frag-off & 0x1fff == 0` before it";
+
 fn deviation(case: &Case) -> Option<&'static str> {
+    let after_bang = |opt: &str| case.args.windows(2).any(|w| w[0] == "!" && w[1] == opt);
+    let plain = |opt: &str| {
+        case.args.iter().enumerate().any(|(i, a)| a == opt && (i == 0 || case.args[i - 1] != "!"))
+    };
+    if after_bang("--src-group") && plain("--dst-group") {
+        return Some(DEVGROUP);
+    }
+    if after_bang("--tcp-option") {
+        return Some(TCP_OPTION);
+    }
+
     DEVIATIONS.iter().find_map(|(opt, value, why)| {
         let hit = case.args.iter().enumerate().any(|(i, a)| {
             let full = |v: &&str| {

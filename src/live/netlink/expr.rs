@@ -208,6 +208,11 @@ impl Expr {
                     MetaKey::TimeDay => 31,
                     MetaKey::TimeHour => 32,
                     MetaKey::Secpath => NFT_META_SECPATH,
+                    MetaKey::IifGroup => libc::NFT_META_IIFGROUP,
+                    MetaKey::OifGroup => libc::NFT_META_OIFGROUP,
+                    MetaKey::RtClassid => libc::NFT_META_RTCLASSID,
+                    MetaKey::Cpu => libc::NFT_META_CPU,
+                    MetaKey::Cgroup => libc::NFT_META_CGROUP,
                 };
                 e.u32(sys::NFTNL_EXPR_META_KEY, key as u32);
                 e.u32(sys::NFTNL_EXPR_META_DREG, *dreg);
@@ -420,6 +425,33 @@ impl Expr {
                 e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 4);
                 e
             }
+            Expr::TcpOptPresent(kind) => {
+                let e = RawExpr::alloc(c"exthdr");
+                e.u32(sys::NFTNL_EXPR_EXTHDR_DREG, REG_1);
+                e.u8(sys::NFTNL_EXPR_EXTHDR_TYPE, *kind);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_OFFSET, 0);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_LEN, 1);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_FLAGS, 1);
+                e.u32(sys::NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_TCPOPT);
+                e
+            }
+            Expr::Quota { bytes, inv } => {
+                let e = RawExpr::alloc(c"quota");
+                e.u64(sys::NFTNL_EXPR_QUOTA_BYTES, *bytes);
+                if *inv {
+                    e.u32(sys::NFTNL_EXPR_QUOTA_FLAGS, 1);
+                }
+                e
+            }
+            Expr::Hton64 => {
+                let e = RawExpr::alloc(c"byteorder");
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_DREG, REG_1);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_OP, libc::NFT_BYTEORDER_HTON as u32);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_LEN, 8);
+                e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 8);
+                e
+            }
             Expr::ReadMss => {
                 let e = RawExpr::alloc(c"exthdr");
                 e.u32(sys::NFTNL_EXPR_EXTHDR_DREG, REG_1);
@@ -460,15 +492,6 @@ impl Expr {
                 let e = RawExpr::alloc(c"rt");
                 e.u32(sys::NFTNL_EXPR_RT_KEY, NFT_RT_TCPMSS);
                 e.u32(sys::NFTNL_EXPR_RT_DREG, REG_1);
-                e
-            }
-            Expr::Hton64 => {
-                let e = RawExpr::alloc(c"byteorder");
-                e.u32(sys::NFTNL_EXPR_BYTEORDER_SREG, REG_1);
-                e.u32(sys::NFTNL_EXPR_BYTEORDER_DREG, REG_1);
-                e.u32(sys::NFTNL_EXPR_BYTEORDER_OP, libc::NFT_BYTEORDER_HTON as u32);
-                e.u32(sys::NFTNL_EXPR_BYTEORDER_LEN, 8);
-                e.u32(sys::NFTNL_EXPR_BYTEORDER_SIZE, 8);
                 e
             }
             Expr::RtIpsec => {

@@ -73,6 +73,11 @@ pub(crate) enum MetaKey {
     TimeHour,
     /// `meta secpath` (a boolean: the packet has an IPsec security path).
     Secpath,
+    IifGroup,
+    OifGroup,
+    RtClassid,
+    Cpu,
+    Cgroup,
 }
 
 /// A set referenced by a lookup: its name (`__set%d` for anonymous ones) and its id in the
@@ -104,6 +109,9 @@ pub(crate) struct NatRegs {
 const CT_DIRECTION: u32 = 1;
 const CT_STATUS: u32 = 2;
 const CT_EXPIRATION: u32 = 5;
+const CT_PKTS: u32 = 14;
+const CT_BYTES: u32 = 15;
+const CT_AVGPKT: u32 = 16;
 pub(super) const CT_PROTOCOL: u32 = 10;
 const CT_PROTO_SRC: u32 = 11;
 const CT_PROTO_DST: u32 = 12;
@@ -213,14 +221,21 @@ pub(crate) enum Expr {
     FibType(u32),
     /// `byteorder reg 1 = hton(reg 1, 4, 4)`.
     Hton32,
+    /// `byteorder reg 1 = hton(reg 1, 8, 8)`.
+    Hton64,
+    /// `exthdr load tcpopt 1b @ KIND + 0 present => reg 1`.
+    TcpOptPresent(u8),
+    /// `quota [over] BYTES` (`inv`: `NFT_QUOTA_F_INV`).
+    Quota {
+        bytes: u64,
+        inv: bool,
+    },
     /// `meta set mark with reg 1` (`ct`: `ct set mark with reg 1`).
     SetMark {
         ct: bool,
     },
     /// `rt load tcpmss => reg 1` (the route's MTU less the headers, host order).
     RtTcpmss,
-    /// `byteorder reg 1 = hton(reg 1, 8, 8)`.
-    Hton64,
     /// `rt load ipsec => reg 1`: the route goes through an xfrm transform (a boolean).
     RtIpsec,
     /// `byteorder reg 1 = hton(reg 1, 2, 2)`.
@@ -951,6 +966,55 @@ impl RuleCx<'_, '_> {
                     Expr::Meta { key: MetaKey::Secpath, dreg: REG_1 }
                 });
                 self.exprs.push(Expr::Cmp(CmpOp::Eq, vec![u8::from(*exists)]));
+            }
+            // Host-endian 32-bit values, as marks.
+            Match::Meta { key, neg, value, mask } => {
+                let key = match key {
+                    crate::ir::MetaKey::IifGroup => MetaKey::IifGroup,
+                    crate::ir::MetaKey::OifGroup => MetaKey::OifGroup,
+                    crate::ir::MetaKey::RtClassid => MetaKey::RtClassid,
+                    crate::ir::MetaKey::Cpu => MetaKey::Cpu,
+                    crate::ir::MetaKey::Cgroup => MetaKey::Cgroup,
+                };
+                self.exprs.push(Expr::Meta { key, dreg: REG_1 });
+                if *mask != u32::MAX {
+                    self.exprs
+                        .push(Expr::Bitwise { mask: mask.to_ne_bytes().to_vec(), xor: vec![0; 4] });
+                }
+                self.exprs.push(Expr::Cmp(op(*neg), value.to_ne_bytes().to_vec()));
+            }
+            Match::TcpOption { neg, kind } => {
+                self.exprs.push(Expr::TcpOptPresent(*kind));
+                self.exprs.push(Expr::Cmp(CmpOp::Eq, vec![u8::from(!*neg)]));
+            }
+            Match::Quota { neg, bytes } => {
+                self.exprs.push(Expr::Quota { bytes: *bytes, inv: *neg });
+            }
+            // Host-endian 64-bit counters: nft compares one value as it is, and orders them
+            // after turning them big-endian.
+            Match::Connbytes { dir, mode, neg, lo, hi } => {
+                let key = match mode {
+                    crate::ir::CtCount::Packets => CT_PKTS,
+                    crate::ir::CtCount::Bytes => CT_BYTES,
+                    crate::ir::CtCount::AvgPkt => CT_AVGPKT,
+                };
+                let dir = match dir {
+                    crate::ir::CtDir::Original => Some(0),
+                    crate::ir::CtDir::Reply => Some(1),
+                    crate::ir::CtDir::Both => None,
+                };
+                self.exprs.push(Expr::Ct { key, dir });
+                let be = |n: &u64| n.to_be_bytes().to_vec();
+                if *hi == u64::MAX {
+                    self.exprs.push(Expr::Hton64);
+                    let o = if *neg { CmpOp::Lt } else { CmpOp::Gte };
+                    self.exprs.push(Expr::Cmp(o, be(lo)));
+                } else if lo == hi {
+                    self.exprs.push(Expr::Cmp(op(*neg), lo.to_ne_bytes().to_vec()));
+                } else {
+                    self.exprs.push(Expr::Hton64);
+                    self.range(*neg, be(lo), be(hi));
+                }
             }
             // Marks are host-endian 32-bit values.
             Match::Mark { ct, neg, value, mask } => {

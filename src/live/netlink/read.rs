@@ -818,11 +818,14 @@ impl Fingerprint {
         // (printing was most of a read's time). An expression holding expressions (dynset,
         // inner) holds pointers, which only its text says the same of.
         if !matches!(kind, Some(b"dynset" | b"inner") | None) {
+            // A quota's consumed bytes are its state, not what the rule says: an apply keeps
+            // a rule whose quota has been spending (skipped as the set id below).
             let (set_attr, set_id) = match kind {
                 Some(b"lookup") => (
                     Some(sys::NFTNL_EXPR_LOOKUP_SET as u16),
                     Some(sys::NFTNL_EXPR_LOOKUP_SET_ID as u16),
                 ),
+                Some(b"quota") => (None, Some(sys::NFTNL_EXPR_QUOTA_CONSUMED as u16)),
                 _ => (None, None),
             };
             kind.hash(&mut self.0);
@@ -847,6 +850,17 @@ impl Fingerprint {
                         continue;
                     }
                     let bytes = std::slice::from_raw_parts(data.cast::<u8>(), len as usize);
+                    // The kernel adds NFT_QUOTA_F_DEPLETED (2) to a spent quota's flags.
+                    let quota_flags;
+                    let bytes = if kind == Some(b"quota")
+                        && attr == sys::NFTNL_EXPR_QUOTA_FLAGS as u16
+                        && let Ok(b) = <[u8; 4]>::try_from(bytes)
+                    {
+                        quota_flags = (u32::from_ne_bytes(b) & !2).to_ne_bytes();
+                        &quota_flags[..]
+                    } else {
+                        bytes
+                    };
                     // Zero is what an attribute the kernel fills in but a planned expression
                     // leaves unset (a bitwise's `bool` operation) prints as, and counts as.
                     if bytes.iter().any(|&b| b != 0) {

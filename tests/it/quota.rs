@@ -1,0 +1,74 @@
+//! `-m quota` in the kernel: the same datagrams pass iptables-nft's own quota match (the
+//! kernel's xt_quota, which passes a packet while what is left covers it) and our `quota N
+//! bytes` (nft's, which passes it while the bytes consumed with it are not over N), up to the
+//! datagram that fills the quota exactly.
+
+use overlayfw::diagnostic::Sources;
+use overlayfw::pipeline::{self, Text};
+
+use crate::netns::{self, Netns};
+
+/// Sends numbered one-byte datagrams over lo to port 9100 (29 bytes each at OUTPUT: IP 20, UDP
+/// 8, the digit; a dropped one fails to send) and prints the numbers that arrived.
+const NUMBERED: &str = r#"
+import socket
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", 9100)); r.settimeout(0.3)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(6):
+    try:
+        s.sendto(str(i).encode(), ("127.0.0.1", 9100))
+    except PermissionError:
+        pass
+got = []
+try:
+    while True:
+        got.append(r.recv(16).decode())
+except socket.timeout:
+    pass
+print(" ".join(got))
+"#;
+
+/// Three datagrams fill a quota of 87 bytes exactly: both pass all three; of 86, two.
+#[test]
+fn quota_passes_the_datagrams_xt_quota_passes() {
+    if !netns::require_root() {
+        return;
+    }
+    if netns::run("iptables-nft", &["--version"]).is_err() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+        return;
+    }
+    for (rules, passed) in [
+        (&["-p udp --dport 9100 -m quota ! --quota 87 -j DROP"][..], "0 1 2"),
+        (&["-p udp --dport 9100 -m quota ! --quota 86 -j DROP"][..], "0 1"),
+        (
+            &["-p udp --dport 9100 -m quota --quota 87 -j ACCEPT", "-p udp --dport 9100 -j DROP"][..],
+            "0 1 2",
+        ),
+        (
+            &["-p udp --dport 9100 -m quota --quota 0x56 -j ACCEPT", "-p udp --dport 9100 -j DROP"]
+                [..],
+            "0 1",
+        ),
+    ] {
+        let ours = Netns::new();
+        let mut sources = Sources::new();
+        let text: String = rules.iter().map(|r| format!("OUTPUT_CUST {r}\n")).collect();
+        let text = Text { name: "quota.rules".into(), bytes: text.into_bytes() };
+        let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
+        assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
+        let rs = compiled.ruleset.expect("compiles");
+        ours.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+        let got_ours = ours.exec(&["python3", "-c", NUMBERED]).unwrap_or_else(|e| panic!("{e}"));
+        let theirs = Netns::new();
+        for r in rules {
+            let mut args = vec!["iptables-nft", "-A", "OUTPUT"];
+            args.extend(r.split(' '));
+            theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let got_theirs =
+            theirs.exec(&["python3", "-c", NUMBERED]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got_theirs.trim(), passed, "xt_quota with {rules:?}");
+        assert_eq!(got_ours.trim(), got_theirs.trim(), "{rules:?}");
+    }
+}
