@@ -37,6 +37,14 @@ if not m:
 pct = float(m.group(1))
 row = (f"| iptables translation tests (filter/nat): compile and agree (or differ as intended) | {pct:.1f}% | >= 90% | "
        f"{'met' if pct >= 90 else 'NOT met'} |")
+# The lines iptables-nft itself refuses (`-o` in PREROUTING, `-m icmp` without `-p icmp`, …)
+# are to be refused (issue: "keep refusing what iptables itself refuses"): the same figure
+# without them.
+a = re.search(r"^txlate figures: .*?, ([\d.]+)% of the (\d+) lines iptables accepts", text, re.M)
+if a:
+    acc = float(a.group(1))
+    row += (f"\n| iptables translation tests (filter/nat), the {a.group(2)} lines iptables-nft accepts: compile and agree (or differ as intended) | {acc:.1f}% | >= 90% | "
+            f"{'met' if acc >= 90 else 'NOT met'} |")
 summary = [l for l in text.splitlines()
            if l.startswith(("txlate figures:", "left out:", "differ as intended", "refused lines"))
            or re.match(r"^  lib\S+ \(\d+\):$|^  generic \(\d+\):$", l)]
