@@ -432,6 +432,12 @@ pub enum Match {
         neg: bool,
         kind: u8,
     },
+    /// iptables `-m helper --helper NAME`: `ct helper "NAME"`. Both read the helper of the
+    /// connection's master (an FTP data connection has the `ftp` control connection's); a
+    /// connection without one never matches. `NAME`: at most 15 letters, digits, `.`, `_`, `-`.
+    CtHelper {
+        name: Box<str>,
+    },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),

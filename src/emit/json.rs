@@ -419,6 +419,9 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
             let left = if *mask == u32::MAX { key } else { json!({"&": [key, mask]}) };
             matcher(op(*neg), left, json!(value))
         }
+        Match::CtHelper { name } => {
+            matcher("==", json!({"ct": {"key": "helper"}}), json!(name.as_ref()))
+        }
         Match::TcpOption { neg, kind } => matcher(
             "==",
             json!({"tcp option": {"base": kind, "offset": 0, "len": 8}}),

@@ -314,6 +314,10 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
             let _ = write!(out, "tcp option {kind} {state}");
         }
         Match::Quota { neg, bytes } => push_quota(out, *neg, *bytes, None),
+        // The name holds no character an nft string must escape (resolve checks it).
+        Match::CtHelper { name } => {
+            let _ = write!(out, "ct helper \"{name}\"");
+        }
         Match::Connbytes { dir, mode, neg, lo, hi } => {
             out.push_str("ct ");
             match dir {

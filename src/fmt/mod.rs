@@ -112,6 +112,7 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Meta { .. } => 66,
         MatchKind::Connbytes { .. } => 67,
         MatchKind::TcpOption(_) => 12,
+        MatchKind::Helper(_) => 68,
     };
     if after_limit { stateless_ext + 100 } else { stateless_ext }
 }
@@ -297,6 +298,7 @@ fn print_rule(src: &str, rule: &Rule) -> String {
                 Piece { shares_module, ..plain(opt, option_value(written).to_string()) }
             }
             MatchKind::TcpOption(n) => plain(Opt::TcpOption, n.to_string()),
+            MatchKind::Helper(name) => plain(Opt::Helper, name.node.clone()),
             MatchKind::Quota(_) => {
                 let written = at(m.span);
                 plain(Opt::Quota, option_value(written).to_string())

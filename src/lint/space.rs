@@ -463,6 +463,7 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
             | Match::Meta { .. }
             | Match::Connbytes { .. }
             | Match::TcpOption { .. }
+            | Match::CtHelper { .. }
             | Match::EtherSaddr { .. }
             | Match::AddrType { .. } => s.opaque = true,
             // Time is not modelled.

@@ -547,6 +547,13 @@ impl Resolver<'_> {
                     }
                     ext.push(Match::TcpOption { neg, kind });
                 }
+                MatchKind::Helper(name) => match helper_refusal(neg, &name.node) {
+                    Some((why, help)) => {
+                        self.error(Diagnostic::error(Code::E008, why, m.span).with_help(help));
+                        ok = false;
+                    }
+                    None => ext.push(Match::CtHelper { name: name.node.as_str().into() }),
+                },
                 &MatchKind::Connbytes { dir, mode, lo, hi } => {
                     // libxt_connbytes negates by swapping the bounds, and xt_connbytes reads
                     // equal bounds as the range they make: `! --connbytes 200:200` is 200.
@@ -948,4 +955,59 @@ fn either_port(proto: ir::L4, ranges: &[(u16, u16)]) -> Match {
         fields: vec![ir::Field::Port(proto, ir::Dir::Src), ir::Field::Port(proto, ir::Dir::Dst)],
         elements,
     }))
+}
+
+/// The kernel's conntrack helpers, by the names xt_helper compares.
+const KERNEL_HELPERS: [&str; 13] = [
+    "amanda",
+    "ftp",
+    "H.245",
+    "Q.931",
+    "RAS",
+    "irc",
+    "netbios-ns",
+    "pptp",
+    "sane",
+    "sip",
+    "snmp",
+    "snmp_trap",
+    "tftp",
+];
+
+/// Why `[!] --helper NAME` cannot be `ct helper "NAME"`, and what to write instead. Both read
+/// the helper of the connection's master, but xt_helper compares only the helper name's own
+/// length (`--helper snmp_trap` also matches the `snmp` helper's connections), matches any
+/// helper for an empty name, and its `!` also matches a connection without a master, where
+/// nft's `ct helper` leaves the rule.
+fn helper_refusal(neg: bool, name: &str) -> Option<(String, String)> {
+    if neg {
+        return Some((
+            format!(
+                "`! --helper {name}` cannot be translated exactly: xt_helper's `!` also matches a \
+                 packet whose connection has no master (most connections), which nft's `ct \
+                 helper !=` never matches"
+            ),
+            format!(
+                "put a `-m helper --helper {name}` line that returns or accepts before this one, \
+                 so that this line sees every other packet"
+            ),
+        ));
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() || name.len() > 15 || !name.chars().all(plain) {
+        return Some((
+            format!("`{name}` is not a conntrack helper name nft can match"),
+            "name a helper of at most 15 letters, digits, `.`, `_` or `-`, such as ftp or sip"
+                .to_string(),
+        ));
+    }
+    let shorter = KERNEL_HELPERS.iter().find(|h| h.len() < name.len() && name.starts_with(**h))?;
+    Some((
+        format!(
+            "`--helper {name}` also matches the `{shorter}` helper's connections in iptables \
+             (xt_helper compares only the helper's own name length), which nft's `ct helper` \
+             does not"
+        ),
+        format!("write `--helper {shorter}` if that is the helper you mean"),
+    ))
 }

@@ -172,6 +172,8 @@ pub enum MatchKind {
     Connbytes { dir: crate::ir::CtDir, mode: crate::ir::CtCount, lo: u64, hi: u64 },
     /// `-m quota --quota N`: the first N bytes.
     Quota(u64),
+    /// `-m helper --helper NAME`: the connection's master has the conntrack helper NAME.
+    Helper(Spanned<String>),
     /// `-p tcp --tcp-option N`: the segment carries an option of kind N.
     TcpOption(u8),
     /// `-m statistic --mode random|nth` with its options (`probability` scaled to 2^31, as

@@ -1329,6 +1329,7 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
                 MatchKind::Meta { key, value, mask: mask.unwrap_or(u32::MAX) }
             }
             (Opt::Quota, Val::Count(n, _)) => MatchKind::Quota(n),
+            (Opt::Helper, Val::Text(name)) => MatchKind::Helper(name),
             (Opt::TcpOption, Val::Num(n)) => MatchKind::TcpOption(n as u8),
             (Opt::Connbytes, Val::Count(lo, hi)) => {
                 // The line checks stop a rule without the direction and mode.

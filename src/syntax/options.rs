@@ -1818,13 +1818,6 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         module: Some("helper"),
         negatable: true,
         value: ValueKind::Text { max: 29, what: "a helper name" },
-        refused: Some(Refusal {
-            label: "`-m helper` cannot be translated: it matches connections whose master \
-                    connection has this helper (an FTP data connection for `ftp`); nft's `ct \
-                    helper` reads the connection's own helper",
-            help: "match the related connections with `-m conntrack --ctstate RELATED` (and \
-                   their ports), or the control connection by its port",
-        }),
         wants: "a helper name such as ftp",
         ..BASE
     },

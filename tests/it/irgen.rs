@@ -205,6 +205,11 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         }
         ms.push(Match::Quota { neg, bytes: 111 });
         ms.push(Match::TcpOption { neg, kind: 8 });
+        if !neg {
+            for name in ["ftp", "Q.931", "netbios-ns", "snmp_trap"] {
+                ms.push(Match::CtHelper { name: name.into() });
+            }
+        }
         for (dir, mode, lo, hi) in [
             (CtDir::Original, CtCount::Packets, 200, u64::MAX),
             (CtDir::Reply, CtCount::Packets, 200, u64::MAX),

@@ -125,6 +125,8 @@ impl Eval<'_> {
             Match::TcpOption { neg, .. } => p.proto == 6 && *neg,
             // No conntrack status or tuple in the model: such a match never holds.
             Match::CtStatus { neg, .. } | Match::CtAddr { neg, .. } => *neg,
+            // No connection of the model has a master, so none has its helper.
+            Match::CtHelper { .. } => false,
             // The model's packets read 0 for every other header value.
             Match::Value { neg, cmp, .. } => {
                 let hit = match cmp {

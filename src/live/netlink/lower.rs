@@ -109,6 +109,7 @@ pub(crate) struct NatRegs {
 const CT_DIRECTION: u32 = 1;
 const CT_STATUS: u32 = 2;
 const CT_EXPIRATION: u32 = 5;
+const CT_HELPER: u32 = 6;
 const CT_PKTS: u32 = 14;
 const CT_BYTES: u32 = 15;
 const CT_AVGPKT: u32 = 16;
@@ -982,6 +983,13 @@ impl RuleCx<'_, '_> {
                         .push(Expr::Bitwise { mask: mask.to_ne_bytes().to_vec(), xor: vec![0; 4] });
                 }
                 self.exprs.push(Expr::Cmp(op(*neg), value.to_ne_bytes().to_vec()));
+            }
+            // The name zero-padded to NF_CT_HELPER_NAME_LEN (16), as nft compares it.
+            Match::CtHelper { name } => {
+                self.exprs.push(Expr::Ct { key: CT_HELPER, dir: None });
+                let mut bytes = name.as_bytes().to_vec();
+                bytes.resize(16, 0);
+                self.exprs.push(Expr::Cmp(CmpOp::Eq, bytes));
             }
             Match::TcpOption { neg, kind } => {
                 self.exprs.push(Expr::TcpOptPresent(*kind));
