@@ -42,8 +42,11 @@ pub struct Changes {
     pub rules_added: usize,
     pub rules_deleted: usize,
     pub rules_kept: usize,
+    /// Chains added and deleted, the version chain aside (`version`).
     pub chains_added: usize,
     pub chains_deleted: usize,
+    /// The version chain added (`ir::Ruleset::label_version`), when the version changed.
+    pub version: Option<String>,
     pub sets_added: usize,
     /// Meters' dynamic sets no rule uses any more (with their state).
     pub sets_deleted: usize,
@@ -64,6 +67,7 @@ impl Changes {
     pub fn nothing(&self) -> bool {
         self.replaced.is_none()
             && self.ip6.is_none()
+            && self.version.is_none()
             && self.rules_added
                 + self.rules_deleted
                 + self.chains_added
@@ -107,6 +111,12 @@ impl Applied {
                     c.elements_added,
                     c.elements_deleted
                 ),
+            };
+            let what = match &c.replaced {
+                None if c.version.is_some() => {
+                    format!("{what}; now {}", c.version.as_deref().unwrap_or_default())
+                }
+                _ => what,
             };
             // `table ip6` made again or deleted (`ipv6:`).
             let what = match c.ip6 {

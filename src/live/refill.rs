@@ -153,14 +153,17 @@ fn planned<'a>(
         match ch.change {
             Change::Removed => {
                 refill.removed.push(plain(&ch.name)?);
-                c.chains_deleted += 1;
+                c.chains_deleted += usize::from(ch.version().is_none());
                 c.rules_deleted += live_rules;
             }
             Change::Added | Change::Changed => {
                 let chain = ours(&ch.name).ok_or("a planned chain is not in the ruleset")?;
                 if ch.change == Change::Added {
                     refill.added.push(chain);
-                    c.chains_added += 1;
+                    match ch.version() {
+                        Some(_) => c.version = Some(ch.name.clone()),
+                        None => c.chains_added += 1,
+                    }
                 }
                 refill.rewritten.push(chain);
                 // What differs; the rest of the chain is written again as it was, counters kept.

@@ -83,6 +83,9 @@ fn the_version_chain_says_which_rules_are_live_through_every_apply() {
         assert!(!said.contains("replaced whole"), "{backend}: {said}");
         let second = live_version(&ns);
         assert_ne!(second, first);
+        // Said as the version, not as a chain added and one deleted.
+        assert!(said.contains(&format!("now {second}")), "{backend}: {said}");
+        assert!(said.contains("0 chains added, 0 deleted"), "{backend}: {said}");
         assert!(diff("edit.rules", &[]).status.success());
         // The optimized form says so.
         apply("edit.rules", &["--optimize"]);

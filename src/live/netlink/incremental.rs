@@ -461,7 +461,11 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared, step6: &Step) -> Pl
         if !live_chains.contains_key(chain.name.as_str()) {
             objects.push((b.next_seq(), Object::Chain { name: chain.name.clone() }));
             b.chain(&chain.name, chain.base.as_ref());
-            changes.chains_added += 1;
+            if chain.name.starts_with(crate::ir::VERSION_CHAIN) {
+                changes.version = Some(chain.name.clone());
+            } else {
+                changes.chains_added += 1;
+            }
         }
     }
     // Named sets that are new, with their elements.
@@ -547,7 +551,9 @@ fn plan(rs: &Ruleset, live: &LiveTable, prepared: &Prepared, step6: &Step) -> Pl
                 b.delete_rule(&l.name, None);
                 changes.rules_deleted += l.rules.len();
             }
-            changes.chains_deleted += 1;
+            if !l.name.starts_with(crate::ir::VERSION_CHAIN) {
+                changes.chains_deleted += 1;
+            }
         }
     }
     for l in &live.chains {
