@@ -1,121 +1,117 @@
-//! `nft monitor` in the background, for the incremental apply through nft: nft sends no ruleset
-//! generation with its batch, so the kernel cannot refuse a plan made from a read that another
-//! process's change has overtaken (netlink can: `NFNL_BATCH_GENID`). The monitor prints every
-//! committed transaction's `# new generation N by process PID`; a generation by anyone but the
-//! apply's own `nft -f`, after the read began, means the plan may be stale
-//! (`live::refill`).
+//! The ruleset's commits, watched while the incremental apply through nft runs: nft sends no
+//! ruleset generation with its batch, so the kernel cannot refuse a plan made from a read that
+//! another process's change has overtaken (netlink can: `NFNL_BATCH_GENID`). Every nf_tables
+//! commit sends `NFT_MSG_NEWGEN` (with the committing process's id) to the `NFNLGRP_NFTABLES`
+//! multicast group, which `nft monitor` prints as `# new generation N by process PID`; this
+//! module joins the group itself (a netlink socket, no libnftnl, no `nft` process printing every
+//! rule event) and keeps the generations in order. A generation by anyone but the apply's own
+//! `nft -f`, after the read began, means the plan may be stale (`live::refill`).
 
-use std::io::BufRead as _;
-use std::process::{Child, Command, Stdio};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use rustix::net::netlink::{self, SocketAddrNetlink};
+use rustix::net::{AddressFamily, RecvFlags, SocketFlags, SocketType};
+
 use super::nft::{self, NftError};
 
-/// What the monitor reported, in order.
+/// What the ruleset's events said, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// A transaction was committed by this process id (`None`: nft did not say).
+    /// A transaction was committed by this process id (`None`: the message did not say).
     Generation(Option<u32>),
-    /// Events were lost (nft's `# ERROR: …`): anything may have happened.
+    /// Events were lost (the socket's buffer overflowed): anything may have happened.
     Unknown,
-    /// The monitor stopped: nothing more will be seen.
+    /// The watch stopped: nothing more will be seen.
     Ended,
-}
-
-/// Reads one line of `nft monitor`'s output: only generations and errors matter.
-pub fn event(line: &str) -> Option<Event> {
-    if let Some(rest) = line.strip_prefix("# new generation ") {
-        let pid = rest
-            .split_once(" by process ")
-            .and_then(|(_, p)| p.split_whitespace().next())
-            .and_then(|p| p.parse().ok());
-        return Some(Event::Generation(pid));
-    }
-    line.starts_with("# ERROR").then_some(Event::Unknown)
-}
-
-type Shared = Arc<(Mutex<Vec<Event>>, Condvar)>;
-
-/// A running `nft monitor`, subscribed to the ruleset's events before [`Monitor::start`]
-/// returns; stopped when dropped.
-pub struct Monitor {
-    child: Child,
-    events: Shared,
 }
 
 /// `NFNLGRP_NFTABLES`, the netlink multicast group of nf_tables' events.
 const NFNLGRP_NFTABLES: u32 = 7;
-/// `NETLINK_NETFILTER`.
-const NETLINK_NETFILTER: &str = "12";
+/// `NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWGEN`: the message a commit sends.
+const NEWGEN: u16 = (10 << 8) | 15;
+/// `NFTA_GEN_PROC_PID`: the committing process.
+const NFTA_GEN_PROC_PID: u16 = 2;
+/// `struct nlmsghdr` and `struct nfgenmsg`.
+const NLMSG_HDRLEN: usize = 16;
+const NFGENMSG_LEN: usize = 4;
+
+/// The generations in one datagram of netlink messages (other events are skipped).
+pub fn events(mut buf: &[u8]) -> Vec<Event> {
+    let mut out = Vec::new();
+    while buf.len() >= NLMSG_HDRLEN {
+        let len = u32::from_ne_bytes(buf[0..4].try_into().expect("4 bytes")) as usize;
+        let kind = u16::from_ne_bytes(buf[4..6].try_into().expect("2 bytes"));
+        if len < NLMSG_HDRLEN || len > buf.len() {
+            break;
+        }
+        if kind == NEWGEN {
+            out.push(Event::Generation(gen_pid(&buf[NLMSG_HDRLEN..len])));
+        }
+        // Messages are 4-byte aligned.
+        let next = (len + 3) & !3;
+        buf = buf.get(next..).unwrap_or(&[]);
+    }
+    out
+}
+
+/// The committing process in a NEWGEN message's payload (after its header).
+fn gen_pid(payload: &[u8]) -> Option<u32> {
+    let mut attrs = payload.get(NFGENMSG_LEN..)?;
+    while attrs.len() >= 4 {
+        let len = u16::from_ne_bytes([attrs[0], attrs[1]]) as usize;
+        let kind = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
+        if len < 4 || len > attrs.len() {
+            return None;
+        }
+        if kind == NFTA_GEN_PROC_PID && len == 8 {
+            return Some(u32::from_be_bytes(attrs[4..8].try_into().ok()?));
+        }
+        attrs = attrs.get((len + 3) & !3..).unwrap_or(&[]);
+    }
+    None
+}
+
+type Shared = Arc<(Mutex<Vec<Event>>, Condvar)>;
+
+/// Subscribed to the ruleset's events of this thread's network namespace from
+/// [`Monitor::start`] on; stops when dropped.
+pub struct Monitor {
+    events: Shared,
+    stop: Arc<AtomicBool>,
+}
 
 impl Monitor {
-    /// Starts `nft monitor` in this thread's network namespace and waits until its socket has
-    /// joined the events group, so that no commit after this call goes unseen.
+    /// Joins the nf_tables events group: no commit after this call goes unseen.
     pub fn start() -> Result<Monitor, NftError> {
-        use std::os::unix::process::CommandExt as _;
-        let mut command = Command::new("nft");
-        command
-            .arg("monitor")
-            .env("TZ", "UTC")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        // A killed apply runs no `Drop`: the kernel stops the monitor when its parent thread
-        // ends.
-        let parent = rustix::process::getpid();
-        #[allow(unsafe_code)]
-        // SAFETY: between fork and exec the closure makes only system calls (prctl, getppid),
-        // which are async-signal-safe, and allocates nothing.
-        unsafe {
-            command.pre_exec(move || {
-                rustix::process::set_parent_process_death_signal(Some(
-                    rustix::process::Signal::KILL,
-                ))?;
-                // The apply ended before that took effect: nothing would ever stop us.
-                if rustix::process::getppid() != Some(parent) {
-                    return Err(rustix::io::Errno::SRCH.into());
-                }
-                Ok(())
-            });
-        }
-        let mut child = command.spawn().map_err(NftError::Spawn)?;
-        let out = child.stdout.take().expect("stdout is piped");
+        let failed = |e: rustix::io::Errno| NftError::Monitor(format!("cannot be watched: {e}"));
+        let socket = rustix::net::socket_with(
+            AddressFamily::NETLINK,
+            SocketType::RAW,
+            SocketFlags::CLOEXEC,
+            Some(netlink::NETFILTER),
+        )
+        .map_err(failed)?;
+        rustix::net::bind(&socket, &SocketAddrNetlink::new(0, 1 << (NFNLGRP_NFTABLES - 1)))
+            .map_err(failed)?;
+        // Every rule event of a large refill comes here too: room for them, as nft monitor
+        // makes (root may exceed rmem_max; otherwise the default stays, and an overflow is
+        // seen as lost events, which only costs another read).
+        let _ = rustix::net::sockopt::set_socket_recv_buffer_size_force(&socket, 16 << 20);
+        // The reader wakes this often to see whether it should stop.
+        rustix::net::sockopt::set_socket_timeout(
+            &socket,
+            rustix::net::sockopt::Timeout::Recv,
+            Some(Duration::from_millis(50)),
+        )
+        .map_err(failed)?;
         let events: Shared = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
-        let shared = Arc::clone(&events);
-        std::thread::spawn(move || {
-            let push = |e: Event| {
-                let (list, changed) = &*shared;
-                list.lock().unwrap_or_else(|p| p.into_inner()).push(e);
-                changed.notify_all();
-            };
-            for line in std::io::BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if let Some(e) = event(&line) {
-                    push(e);
-                }
-            }
-            push(Event::Ended);
-        });
-        let monitor = Monitor { child, events };
-        let pid = monitor.child.id();
-        let deadline = Instant::now() + nft::timeout().unwrap_or(nft::DEFAULT_TIMEOUT);
-        let mut pause = Duration::from_millis(1);
-        // No line says the monitor is listening; its socket in the kernel's table does.
-        while !subscribed(pid) {
-            if Instant::now() >= deadline || monitor.events_now().contains(&Event::Ended) {
-                return Err(NftError::Monitor(
-                    "did not start listening to the ruleset's changes".to_string(),
-                ));
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(20));
-        }
-        Ok(monitor)
-    }
-
-    fn events_now(&self) -> Vec<Event> {
-        self.events.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let stop = Arc::new(AtomicBool::new(false));
+        let (shared, stopping) = (Arc::clone(&events), Arc::clone(&stop));
+        std::thread::spawn(move || read(&socket, &shared, &stopping));
+        Ok(Monitor { events, stop })
     }
 
     /// A position in the events: what came after it is asked with [`Self::changed_since`].
@@ -123,7 +119,7 @@ impl Monitor {
         self.events.0.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    /// Whether anything was committed (or may have been) since `mark`. `Err`: the monitor
+    /// Whether anything was committed (or may have been) since `mark`. `Err`: the watch
     /// stopped, so that can no longer be told.
     pub fn changed_since(&self, mark: usize) -> Result<bool, NftError> {
         let events = self.events.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -164,53 +160,74 @@ impl Monitor {
 
 impl Drop for Monitor {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
-/// Whether process `pid` has a netfilter netlink socket in the nf_tables events group, by
-/// `/proc/thread-self/net/netlink` (this thread's namespace: `sk Eth Pid Groups …`, the first
-/// 32 groups as a hex mask). A process's first netlink socket gets its process id as port id.
-fn subscribed(pid: u32) -> bool {
-    let Ok(table) = std::fs::read_to_string("/proc/thread-self/net/netlink") else {
-        return false;
+/// The reader: every datagram's generations, in order, until told to stop.
+fn read(socket: &OwnedFd, shared: &Shared, stop: &AtomicBool) {
+    let push = |new: &[Event]| {
+        if new.is_empty() {
+            return;
+        }
+        let (list, changed) = &**shared;
+        list.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(new);
+        changed.notify_all();
     };
-    table.lines().skip(1).any(|l| in_group(l, pid))
-}
-
-fn in_group(line: &str, pid: u32) -> bool {
-    let f: Vec<&str> = line.split_whitespace().collect();
-    let [_, eth, port, groups, ..] = f[..] else { return false };
-    eth == NETLINK_NETFILTER
-        && port.parse() == Ok(pid)
-        && u32::from_str_radix(groups, 16).is_ok_and(|g| g & (1 << (NFNLGRP_NFTABLES - 1)) != 0)
+    let mut buf = vec![0u8; 256 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        match rustix::net::recv(socket, &mut buf[..], RecvFlags::empty()) {
+            Ok((n, _)) => push(&events(&buf[..n.min(buf.len())])),
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::NOBUFS) => push(&[Event::Unknown]),
+            Err(_) => break,
+        }
+    }
+    push(&[Event::Ended]);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Event, event, in_group};
+    use super::{Event, NEWGEN, events};
 
-    #[test]
-    fn generations_and_lost_events_are_read_from_the_monitors_lines() {
-        assert_eq!(
-            event("# new generation 3 by process 24917 (nft)"),
-            Some(Event::Generation(Some(24917)))
-        );
-        assert_eq!(event("# new generation 3"), Some(Event::Generation(None)));
-        assert_eq!(event("# ERROR: We lost some netlink events!"), Some(Event::Unknown));
-        assert_eq!(event("add rule ip t c counter packets 0 bytes 0"), None);
-        assert_eq!(event("add table ip x"), None);
+    /// A netlink message: header (length, type, flags, seq, port) and payload.
+    fn message(kind: u16, payload: &[u8]) -> Vec<u8> {
+        let len = 16 + payload.len();
+        let mut m = Vec::new();
+        m.extend_from_slice(&(len as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(payload);
+        while m.len() % 4 != 0 {
+            m.push(0);
+        }
+        m
+    }
+
+    fn attr(kind: u16, value: &[u8]) -> Vec<u8> {
+        let mut a = Vec::new();
+        a.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
+        a.extend_from_slice(&kind.to_ne_bytes());
+        a.extend_from_slice(value);
+        while a.len() % 4 != 0 {
+            a.push(0);
+        }
+        a
     }
 
     #[test]
-    fn the_monitors_socket_is_found_by_process_and_group() {
-        let line = "00000000a2475948 12  1388       00000140 0        0        0     2        0        10240005";
-        assert!(in_group(line, 1388));
-        assert!(!in_group(line, 1389));
-        // Another protocol, or the group not joined.
-        assert!(!in_group(&line.replace(" 12 ", " 0 "), 1388));
-        assert!(!in_group(&line.replace("00000140", "00000100"), 1388));
-        assert!(!in_group("sk Eth Pid Groups", 1388));
+    fn generations_are_read_with_their_process_and_other_events_skipped() {
+        // nfgenmsg, then NFTA_GEN_ID (1), NFTA_GEN_PROC_PID (2), NFTA_GEN_PROC_NAME (3).
+        let mut newgen = vec![0u8; 4];
+        newgen.extend(attr(1, &7u32.to_be_bytes()));
+        newgen.extend(attr(2, &24917u32.to_be_bytes()));
+        newgen.extend(attr(3, b"nft\0"));
+        let mut datagram = message((10 << 8) | 6, &[0; 40]); // NFT_MSG_NEWRULE
+        datagram.extend(message(NEWGEN, &newgen));
+        datagram.extend(message(NEWGEN, &[0u8; 4]));
+        assert_eq!(events(&datagram), [Event::Generation(Some(24917)), Event::Generation(None)]);
+        // A truncated message ends the datagram's reading.
+        assert_eq!(events(&datagram[..datagram.len() - 3]), [Event::Generation(Some(24917))]);
+        assert_eq!(events(&[]), []);
     }
 }

@@ -26,7 +26,7 @@ pub enum NftError {
         "other processes changed the ruleset during each of {tries} tries to apply, so the last plan may have been made from an overtaken read; the table may hold their changes beside ours: run apply again"
     )]
     Busy { tries: usize },
-    #[error("`nft monitor` {0}")]
+    #[error("the ruleset's commits {0}")]
     Monitor(String),
 }
 

@@ -7,8 +7,8 @@
 //! long chains are laid out as chunks (`layout::chunk`) so an edit rewrites one chunk.
 //!
 //! nft sends no ruleset generation with its batch, so the kernel cannot refuse a plan made
-//! from a read that another process's change has since overtaken. `nft monitor` runs
-//! meanwhile (`live::monitor`): a commit by anyone else after the read began makes the table
+//! from a read that another process's change has since overtaken. The ruleset's commits are
+//! watched meanwhile (`live::monitor`): a commit by anyone else after the read began makes the table
 //! read and planned again, before the transaction when it came first, after it when it came
 //! in the moment between the last look and nft's commit. What is written does not depend on
 //! the read (a rewritten chain or set ends as planned whatever it held), so a change that
