@@ -608,31 +608,14 @@ fn an_apply_keeps_a_spent_quota() {
     if !require_root() {
         return;
     }
-    const SEND: &str = r#"
-import socket
-r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", 9100)); r.settimeout(0.3)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(3):
-    try:
-        s.sendto(str(i).encode(), ("127.0.0.1", 9100))
-    except PermissionError:
-        pass
-got = []
-try:
-    while True:
-        got.append(r.recv(16).decode())
-except socket.timeout:
-    pass
-print(" ".join(got))
-"#;
     let ns = Netns::new();
     let quota = "OUTPUT_CUST -p udp --dport 9100 -m quota ! --quota 87 -j DROP\n";
     changes(&ns, &compile(quota));
-    let first = ns.exec(&["python3", "-c", SEND]).expect("send");
+    let first = crate::netns::numbered_datagrams(&ns, 3);
     assert_eq!(first.trim(), "0 1 2", "three 29-byte datagrams fill the quota");
     forget_view(&ns);
     let c = changes(&ns, &compile(&format!("{quota}INPUT_CUST -p tcp --dport 22 -j ACCEPT\n")));
     assert!(c.replaced.is_none() && c.rules_deleted == 0, "{c:?}");
-    let after = ns.exec(&["python3", "-c", SEND]).expect("send");
+    let after = crate::netns::numbered_datagrams(&ns, 3);
     assert_eq!(after.trim(), "", "the quota was reset by the apply");
 }

@@ -83,26 +83,6 @@ fn marks_after_each_rule_are_the_ones_iptables_leaves() {
     assert_eq!(counts, ["1", "1", "0"], "iptables-nft's CONNMARK leaves ct mark 5:\n{out}");
 }
 
-/// Sends numbered datagrams over lo to port 9100 (a dropped one fails to send) and prints the
-/// numbers that arrived.
-const NUMBERED: &str = r#"
-import socket
-r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", 9100)); r.settimeout(0.3)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(9):
-    try:
-        s.sendto(str(i).encode(), ("127.0.0.1", 9100))
-    except PermissionError:
-        pass
-got = []
-try:
-    while True:
-        got.append(r.recv(16).decode())
-except socket.timeout:
-    pass
-print(" ".join(got))
-"#;
-
 /// `-m statistic --mode nth` drops the same datagrams through iptables-nft's own statistic
 /// match (the kernel's xt_statistic) as through our `numgen inc mod N`, for every `--packet`.
 #[test]
@@ -126,13 +106,12 @@ fn nth_statistic_picks_the_packets_iptables_picks() {
         assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
         let rs = compiled.ruleset.expect("compiles");
         ours.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
-        let got_ours = ours.exec(&["python3", "-c", NUMBERED]).unwrap_or_else(|e| panic!("{e}"));
+        let got_ours = crate::netns::numbered_datagrams(&ours, 9);
         let theirs = Netns::new();
         let mut args = vec!["iptables-nft", "-A", "OUTPUT"];
         args.extend(rule.split(' '));
         theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
-        let got_theirs =
-            theirs.exec(&["python3", "-c", NUMBERED]).unwrap_or_else(|e| panic!("{e}"));
+        let got_theirs = crate::netns::numbered_datagrams(&theirs, 9);
         assert_eq!(got_ours.trim(), got_theirs.trim(), "--packet {packet}");
         assert_eq!(got_ours.split_whitespace().count(), 6, "--packet {packet}: {got_ours}");
     }

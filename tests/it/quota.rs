@@ -8,26 +8,6 @@ use overlayfw::pipeline::{self, Text};
 
 use crate::netns::{self, Netns};
 
-/// Sends numbered one-byte datagrams over lo to port 9100 (29 bytes each at OUTPUT: IP 20, UDP
-/// 8, the digit; a dropped one fails to send) and prints the numbers that arrived.
-const NUMBERED: &str = r#"
-import socket
-r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", 9100)); r.settimeout(0.3)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(6):
-    try:
-        s.sendto(str(i).encode(), ("127.0.0.1", 9100))
-    except PermissionError:
-        pass
-got = []
-try:
-    while True:
-        got.append(r.recv(16).decode())
-except socket.timeout:
-    pass
-print(" ".join(got))
-"#;
-
 /// Three datagrams fill a quota of 87 bytes exactly: both pass all three; of 86, two.
 #[test]
 fn quota_passes_the_datagrams_xt_quota_passes() {
@@ -59,15 +39,14 @@ fn quota_passes_the_datagrams_xt_quota_passes() {
         assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
         let rs = compiled.ruleset.expect("compiles");
         ours.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
-        let got_ours = ours.exec(&["python3", "-c", NUMBERED]).unwrap_or_else(|e| panic!("{e}"));
+        let got_ours = crate::netns::numbered_datagrams(&ours, 6);
         let theirs = Netns::new();
         for r in rules {
             let mut args = vec!["iptables-nft", "-A", "OUTPUT"];
             args.extend(r.split(' '));
             theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
         }
-        let got_theirs =
-            theirs.exec(&["python3", "-c", NUMBERED]).unwrap_or_else(|e| panic!("{e}"));
+        let got_theirs = crate::netns::numbered_datagrams(&theirs, 6);
         assert_eq!(got_theirs.trim(), passed, "xt_quota with {rules:?}");
         assert_eq!(got_ours.trim(), got_theirs.trim(), "{rules:?}");
     }

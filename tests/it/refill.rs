@@ -245,24 +245,6 @@ fn an_nft_apply_keeps_a_spent_quota_in_a_rewritten_chain() {
     if !require_root() {
         return;
     }
-    // Three 29-byte datagrams (20 + 8 + 1) to 127.0.0.1:9100; prints those received.
-    const SEND: &str = r#"
-import socket
-r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", 9100)); r.settimeout(0.3)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(3):
-    try:
-        s.sendto(str(i).encode(), ("127.0.0.1", 9100))
-    except PermissionError:
-        pass
-got = []
-try:
-    while True:
-        got.append(r.recv(16).decode())
-except socket.timeout:
-    pass
-print(" ".join(got))
-"#;
     let ns = Netns::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut lines = vec![
@@ -271,7 +253,7 @@ print(" ".join(got))
     ];
     let said = apply(&ns, dir.path(), &rules_text(&lines), INVENTORY);
     assert!(said.contains("replaced whole"), "{said}");
-    let first = ns.exec(&["python3", "-c", SEND]).expect("send");
+    let first = crate::netns::numbered_datagrams(&ns, 3);
     assert_eq!(first.trim(), "0 1 2", "three datagrams fill the quota");
 
     lines[1] = "OUTPUT_CUST -p udp --dport 5002 -j ACCEPT".to_string();
@@ -280,6 +262,6 @@ print(" ".join(got))
     assert_eq!(canonical(&ns), fresh(&compile(&rules_text(&lines), INVENTORY)));
     let listing = ns.exec(&["nft", "list", "chain", "ip", TABLE, "OUTPUT_CUST"]).expect("list");
     assert!(listing.contains("quota over 87 bytes used 87 bytes"), "{listing}");
-    let after = ns.exec(&["python3", "-c", SEND]).expect("send");
+    let after = crate::netns::numbered_datagrams(&ns, 3);
     assert_eq!(after.trim(), "", "the rewrite reset the quota");
 }
