@@ -668,7 +668,7 @@ pub const OPTIMIZED: &str = "_optimized";
 impl Ruleset {
     /// Adds the chain that says which version of the rules the table holds:
     /// `version_HASH[_optimized]`, HASH of the rules files' and inventories' content (not of
-    /// their names), then the form. Empty and never jumped to, it is listed first. Not the
+    /// their names), then the form. Empty and never jumped to, it is emitted first. Not the
     /// table's comment: the kernel sets that only when it creates the table, and an in-place
     /// apply keeps the table, while a chain is deleted and added like any other.
     pub fn label_version(&mut self, content_hash: &str) {

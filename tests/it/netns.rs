@@ -324,3 +324,17 @@ print(" ".join(got))
     let out = ns.exec(&["python3", "-c", SCRIPT, &count.to_string()]);
     out.unwrap_or_else(|e| panic!("{e}")).trim().to_string()
 }
+
+/// Runs overlayfw inside the namespace from `dir`, its state and persisted table under `dir`
+/// (`state`, `persist`), with no input.
+pub fn overlayfw_in(ns: &Netns, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new("ip")
+        .args(["netns", "exec", ns.name(), env!("CARGO_BIN_EXE_overlayfw")])
+        .args(args)
+        .current_dir(dir)
+        .env("OVERLAYFW_STATE_DIR", dir.join("state"))
+        .env("OVERLAYFW_PERSIST_DIR", dir.join("persist"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run overlayfw")
+}

@@ -36,24 +36,20 @@ fn fresh(rs: &Ruleset) -> Value {
 fn apply(ns: &Netns, dir: &Path, text: &str, inventory: &str) -> String {
     std::fs::write(dir.join("edit.rules"), text).expect("rules");
     std::fs::write(dir.join("inv.yaml"), inventory).expect("inventory");
-    let out = ofw(ns, dir, &["apply", "--backend", "nft", "--inventory", "inv.yaml", "edit.rules"]);
+    let out = netns::overlayfw_in(
+        ns,
+        dir,
+        &["apply", "--backend", "nft", "--inventory", "inv.yaml", "edit.rules"],
+    );
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "apply failed: {err}");
-    let diff = ofw(ns, dir, &["diff", "--backend", "nft", "--inventory", "inv.yaml", "edit.rules"]);
+    let diff = netns::overlayfw_in(
+        ns,
+        dir,
+        &["diff", "--backend", "nft", "--inventory", "inv.yaml", "edit.rules"],
+    );
     assert_eq!(diff.status.code(), Some(0), "{}", String::from_utf8_lossy(&diff.stdout));
     err
-}
-
-fn ofw(ns: &Netns, dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new("ip")
-        .args(["netns", "exec", ns.name(), env!("CARGO_BIN_EXE_overlayfw")])
-        .args(args)
-        .current_dir(dir)
-        .env("OVERLAYFW_STATE_DIR", dir.join("state"))
-        .env("OVERLAYFW_PERSIST_DIR", dir.join("persist"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run overlayfw")
 }
 
 /// Each chain's rule handles, by chain.

@@ -1,24 +1,11 @@
 //! Which version of the rules is live: the table's version chain (`version_HASH[_optimized]`),
 //! kept true by every apply, in place or not, through both backends.
 
-use std::path::Path;
 use std::process::Output;
 
 use crate::netns::{self, Netns, require_root};
 
 const TABLE: &str = "overlayfw";
-
-fn ofw(ns: &Netns, dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new("ip")
-        .args(["netns", "exec", ns.name(), env!("CARGO_BIN_EXE_overlayfw")])
-        .args(args)
-        .current_dir(dir)
-        .env("OVERLAYFW_STATE_DIR", dir.join("state"))
-        .env("OVERLAYFW_PERSIST_DIR", dir.join("persist"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run overlayfw")
-}
 
 fn ok(out: &Output) -> String {
     let text =
@@ -57,12 +44,12 @@ fn the_version_chain_says_which_rules_are_live_through_every_apply() {
         let apply = |path: &str, extra: &[&str]| {
             let mut args = vec!["apply", "--backend", backend, path];
             args.extend_from_slice(extra);
-            ok(&ofw(&ns, dir.path(), &args))
+            ok(&netns::overlayfw_in(&ns, dir.path(), &args))
         };
         let diff = |path: &str, extra: &[&str]| {
             let mut args = vec!["diff", "--backend", backend, path];
             args.extend_from_slice(extra);
-            ofw(&ns, dir.path(), &args)
+            netns::overlayfw_in(&ns, dir.path(), &args)
         };
         apply("edit.rules", &[]);
         let first = live_version(&ns);
