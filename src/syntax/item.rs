@@ -92,10 +92,43 @@ pub(super) struct LineCtx<'t> {
     pub text: &'t str,
 }
 
-impl LineCtx<'_> {
+/// A value's text and where it starts in [`LineCtx::text`]: what lowering reads of a value
+/// word, whether the parser found it or the plain path ([`super::plain`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Tok<'t> {
+    pub(super) text: &'t str,
+    pub(super) at: usize,
+}
+
+impl<'t> Tok<'t> {
+    /// The part `text[from..to]`.
+    pub(super) fn sub(self, from: usize, to: usize) -> Tok<'t> {
+        Tok { text: &self.text[from..to], at: self.at + from }
+    }
+
+    /// The parts between `sep`s, each with its place.
+    pub(super) fn split(self, sep: char) -> impl Iterator<Item = Tok<'t>> {
+        let mut from = 0;
+        self.text.split(sep).map(move |part| {
+            let t = Tok { text: part, at: self.at + from };
+            from += part.len() + sep.len_utf8();
+            t
+        })
+    }
+}
+
+impl<'t> LineCtx<'t> {
     pub(super) fn span(&self, p: &Pair<'_, G>) -> Span {
         let s = p.as_span();
         self.at(s.start(), s.end())
+    }
+
+    pub(super) fn tok(&self, p: &Pair<'t, G>) -> Tok<'t> {
+        Tok { text: p.as_str(), at: p.as_span().start() }
+    }
+
+    pub(super) fn tspan(&self, t: Tok<'_>) -> Span {
+        self.at(t.at, t.at + t.text.len())
     }
 
     pub(super) fn at(&self, start: usize, end: usize) -> Span {

@@ -11,7 +11,7 @@ use super::ast::{AddrItem, ChainWord, CtState, IcmpType, Net, PortSpec, Protocol
 use super::ast::{LogLevel, RejectWith};
 use super::ast::{SetDir, Value};
 use super::grammar::{Rule as G, Vns3Parser};
-use super::item::{Item, LineCtx, Res, ToAddr, ToVal, Val, e001, e008, shown};
+use super::item::{Item, LineCtx, Res, ToAddr, ToVal, Tok, Val, e001, e008, shown};
 use super::names;
 use super::options::{OPT_COUNT, Opt, ValueKind, spellings};
 use crate::diagnostic::{Code, Diagnostic, Span, Spanned};
@@ -248,15 +248,14 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
     let [Some(v), dir] = vals else {
         return Ok(Val::Flag);
     };
+    if let Some(val) = word_value(ctx, opt, ctx.tok(v))? {
+        return Ok(val);
+    }
     Ok(match opt.desc().value {
-        ValueKind::Iface => Val::Iface(iface(ctx, v)),
-        ValueKind::Addrs => Val::Addrs(addr_list(ctx, v)?),
-        ValueKind::Proto => Val::Proto(protocol(ctx, v)?),
-        ValueKind::Port => Val::Port(port_spec(ctx, v.clone())?),
         ValueKind::PortList => {
             let mut list = Vec::new();
             for p in v.clone().into_inner() {
-                list.push(port_spec(ctx, p)?);
+                list.push(port_spec(ctx, ctx.tok(&p))?);
             }
             // iptables' multiport takes 15 ports, a range counting as two.
             let weight: usize = list
@@ -272,10 +271,6 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::Ports(list)
         }
-        ValueKind::States => match ct_nat_states(ctx, opt, v)? {
-            Some(bits) => Val::Num(bits),
-            None => Val::States(states(ctx, v)?),
-        },
         ValueKind::CtStatus => {
             let mut bits = 0u32;
             for name in v.as_str().split(',') {
@@ -310,7 +305,7 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::Text(t)
         }
-        ValueKind::Range => Val::Range(ip_range(ctx, v)?),
+        ValueKind::Range => Val::Range(ip_range(ctx, ctx.tok(v))?),
         ValueKind::Rate => {
             let (rate, unit) = rate(ctx, v)?;
             Val::Rate(rate, unit)
@@ -354,31 +349,6 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             Val::Set(name, d)
         }
         ValueKind::Icmp => Val::Icmp(icmp_type(ctx, v)?),
-        ValueKind::Module => {
-            let m = v.as_str();
-            if !names::MODULES.contains(&m) {
-                let mut d = Diagnostic::error(
-                    Code::E004,
-                    format!("unknown or unsupported match module `{}`", shown(m)),
-                    ctx.span(v),
-                );
-                let refused = crate::refused::module(m);
-                if refused.is_some() {
-                    d = d.with_label("refused: see docs/refused.md");
-                }
-                d = d.with_help(match (refused, names::closest(m, &names::MODULES)) {
-                    (Some(r), _) => r.help(),
-                    (None, Some(c)) => format!("did you mean `{c}`?"),
-                    (None, None) => format!(
-                        "overlayfw translates these modules: {}; a rule needing `{}` cannot be compiled exactly",
-                        names::MODULES.join(", "),
-                        shown(m)
-                    ),
-                });
-                return Err(d);
-            }
-            Val::Word(Spanned::new(m.to_string(), ctx.span(v)))
-        }
         ValueKind::TcpFlags => {
             // Grammar rule `o_tcp_flags`: a mask is followed by `missing` (handled) or flags.
             let comp = dir.as_ref().expect("`o_tcp_flags` has the set flags after the mask");
@@ -718,7 +688,6 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             }
             Val::Word(Spanned::new(name.to_string(), ctx.span(v)))
         }
-        ValueKind::Target => Val::Word(Spanned::new(v.as_str().to_string(), ctx.span(v))),
         ValueKind::RejectType => {
             let w = v.as_str().to_ascii_lowercase();
             let Some(with) = RejectWith::parse(&w) else {
@@ -742,11 +711,64 @@ fn value(ctx: LineCtx<'_>, opt: Opt, spelling: &str, vals: &[Option<Pair<'_, G>>
             };
             Val::Level(Spanned::new(level, ctx.span(v)))
         }
-        ValueKind::To => Val::To(to_value(ctx, v)?),
         // REDIRECT/MASQUERADE `--to-ports 0` is a port iptables takes (nft `to :0`).
-        ValueKind::PortPair => Val::PortPair(port_pair(ctx, v, 0)?.node),
+        ValueKind::PortPair => Val::PortPair(port_pair(ctx, ctx.tok(v), 0)?.node),
         ValueKind::Flag => Val::Flag,
+        ValueKind::Iface
+        | ValueKind::Addrs
+        | ValueKind::Proto
+        | ValueKind::Port
+        | ValueKind::States
+        | ValueKind::Module
+        | ValueKind::Target
+        | ValueKind::To => unreachable!("lowered by word_value"),
     })
+}
+
+/// The value of an option of the kinds that are lowered from their text alone (one word, or a
+/// list without inner blanks but for `--ctstate A, B`): the common options, which the plain
+/// path ([`super::plain`]) lowers without the parser. `None` for the other kinds.
+pub(super) fn word_value(ctx: LineCtx<'_>, opt: Opt, v: Tok<'_>) -> Res<Option<Val>> {
+    Ok(Some(match opt.desc().value {
+        ValueKind::Iface => Val::Iface(iface(ctx, v)),
+        ValueKind::Addrs => Val::Addrs(addr_list(ctx, v)?),
+        ValueKind::Proto => Val::Proto(protocol(ctx, v)?),
+        ValueKind::Port => Val::Port(port_spec(ctx, v)?),
+        ValueKind::States => match ct_nat_states(ctx, opt, v)? {
+            Some(bits) => Val::Num(bits),
+            None => Val::States(states(ctx, v)?),
+        },
+        ValueKind::Module => Val::Word(module(ctx, v)?),
+        ValueKind::Target => Val::Word(Spanned::new(v.text.to_string(), ctx.tspan(v))),
+        ValueKind::To => Val::To(to_value(ctx, v)?),
+        _ => return Ok(None),
+    }))
+}
+
+fn module(ctx: LineCtx<'_>, v: Tok<'_>) -> Res<Spanned<String>> {
+    let m = v.text;
+    if !names::MODULES.contains(&m) {
+        let mut d = Diagnostic::error(
+            Code::E004,
+            format!("unknown or unsupported match module `{}`", shown(m)),
+            ctx.tspan(v),
+        );
+        let refused = crate::refused::module(m);
+        if refused.is_some() {
+            d = d.with_label("refused: see docs/refused.md");
+        }
+        d = d.with_help(match (refused, names::closest(m, &names::MODULES)) {
+            (Some(r), _) => r.help(),
+            (None, Some(c)) => format!("did you mean `{c}`?"),
+            (None, None) => format!(
+                "overlayfw translates these modules: {}; a rule needing `{}` cannot be compiled exactly",
+                names::MODULES.join(", "),
+                shown(m)
+            ),
+        });
+        return Err(d);
+    }
+    Ok(Spanned::new(m.to_string(), ctx.tspan(v)))
 }
 
 /// A comma-separated list of TCP flag names as bits, as iptables reads it (any case; `ALL` is
@@ -811,22 +833,19 @@ fn number(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-fn var_name(p: &Pair<'_, G>) -> String {
-    // Grammar rule `var` is `"${" ~ var_name ~ "}"`: the name sits between 2 and len-1.
-    let s = p.as_str();
-    s[2..s.len() - 1].to_string()
+/// The name of a variable `${name}` (grammar rule `var`); `None` for any other word (no other
+/// value starts with `$`).
+fn var_name(s: &str) -> Option<String> {
+    s.strip_prefix("${").and_then(|n| n.strip_suffix('}')).map(str::to_string)
 }
 
-fn iface(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Spanned<Value<String>> {
-    let v = match p.as_rule() {
-        G::var => Value::Var(var_name(p)),
-        _ => Value::Lit(p.as_str().to_string()),
-    };
-    Spanned::new(v, ctx.span(p))
+fn iface(ctx: LineCtx<'_>, v: Tok<'_>) -> Spanned<Value<String>> {
+    let value = var_name(v.text).map_or_else(|| Value::Lit(v.text.to_string()), Value::Var);
+    Spanned::new(value, ctx.tspan(v))
 }
 
-fn ipv4(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Ipv4Addr> {
-    ipv4_text(p.as_str(), ctx.span(p))
+fn ipv4(ctx: LineCtx<'_>, v: Tok<'_>) -> Res<Ipv4Addr> {
+    ipv4_text(v.text, ctx.tspan(v))
 }
 
 /// Four dot-separated `number`s (grammar rule `ipv4`) as an address; `span` is where `s` is.
@@ -851,21 +870,18 @@ fn addr_error(s: &str, e: AddrError<'_>, span: Span) -> Diagnostic {
 
 /// Grammar rule `cidr` is atomic (no inner pairs, which made parsing 2% slower): an `ipv4`,
 /// maybe `/` and a `prefix` of digits.
-fn cidr(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<(Net, bool)> {
-    match cidr_or_masked(ctx, p)? {
+fn cidr(ctx: LineCtx<'_>, v: Tok<'_>) -> Res<(Net, bool)> {
+    match cidr_or_masked(ctx, v)? {
         Ok(net) => Ok(net),
-        Err(_) => Err(e008(format!("mask `{}` is not contiguous", shown(p.as_str())), ctx.span(p))
+        Err(_) => Err(e008(format!("mask `{}` is not contiguous", shown(v.text)), ctx.tspan(v))
             .with_help("a non-contiguous mask is for `-s` and `-d` only: write a prefix length")),
     }
 }
 
 /// [`cidr`], or `Err((addr, mask))` for a dotted non-contiguous mask (`10.0.0.0/255.0.255.0`):
 /// a contiguous dotted mask is its prefix length, as iptables reads it.
-fn cidr_or_masked(
-    ctx: LineCtx<'_>,
-    p: &Pair<'_, G>,
-) -> Res<Result<(Net, bool), (Ipv4Addr, Ipv4Addr)>> {
-    let (s, start) = (p.as_str(), p.as_span().start());
+fn cidr_or_masked(ctx: LineCtx<'_>, v: Tok<'_>) -> Res<Result<(Net, bool), (Ipv4Addr, Ipv4Addr)>> {
+    let (s, start) = (v.text, v.at);
     if let Some((a, m)) = s.split_once('/').filter(|(_, m)| m.contains('.')) {
         let addr =
             net::parse_addr(a).map_err(|e| addr_error(a, e, ctx.at(start, start + a.len())))?;
@@ -895,24 +911,26 @@ fn cidr_or_masked(
     }
 }
 
-fn addr_list(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Vec<Spanned<AddrItem>>> {
+/// Grammar rule `addr_list`: items separated by commas, each a `cidr` (the only ones starting
+/// with a digit), a `var` or a `name`.
+fn addr_list(ctx: LineCtx<'_>, v: Tok<'_>) -> Res<Vec<Spanned<AddrItem>>> {
     let mut items = Vec::new();
-    for c in p.clone().into_inner() {
-        let item = match c.as_rule() {
-            G::cidr => match cidr_or_masked(ctx, &c)? {
+    for c in v.split(',') {
+        let item = if c.text.starts_with(|ch: char| ch.is_ascii_digit()) {
+            match cidr_or_masked(ctx, c)? {
                 Ok((net, _)) => AddrItem::Net(net),
                 Err((addr, mask)) => AddrItem::Masked { addr, mask },
-            },
-            G::var => AddrItem::Var(var_name(&c)),
-            _ => AddrItem::Name(c.as_str().to_string()),
+            }
+        } else {
+            var_name(c.text).map_or_else(|| AddrItem::Name(c.text.to_string()), AddrItem::Var)
         };
-        items.push(Spanned::new(item, ctx.span(&c)));
+        items.push(Spanned::new(item, ctx.tspan(c)));
     }
     Ok(items)
 }
 
-fn protocol(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<Protocol>> {
-    let w = p.as_str().to_ascii_lowercase();
+fn protocol(ctx: LineCtx<'_>, p: Tok<'_>) -> Res<Spanned<Protocol>> {
+    let w = p.text.to_ascii_lowercase();
     let by_number = |n: u8| match n {
         0 => Protocol::All,
         1 => Protocol::Icmp,
@@ -926,7 +944,7 @@ fn protocol(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<Protocol>> {
         "all" => Protocol::All,
         s if s.bytes().all(|b| b.is_ascii_digit()) => {
             let n = number(s).and_then(|n| u8::try_from(n).ok()).ok_or_else(|| {
-                e008(format!("protocol number `{}` is over 255", shown(s)), ctx.span(p))
+                e008(format!("protocol number `{}` is over 255", shown(s)), ctx.tspan(p))
             })?;
             by_number(n)
         }
@@ -935,7 +953,7 @@ fn protocol(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<Protocol>> {
             None => {
                 let mut known = vec!["all"];
                 known.extend(vocab::PROTOCOLS.iter().filter(|p| p.rules).map(|p| p.name));
-                let mut d = e008(format!("unknown protocol `{}`", shown(p.as_str())), ctx.span(p));
+                let mut d = e008(format!("unknown protocol `{}`", shown(p.text)), ctx.tspan(p));
                 if let Some(c) = names::closest(s, &known) {
                     d = d.with_help(format!("did you mean `{c}`?"));
                 } else {
@@ -947,26 +965,28 @@ fn protocol(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<Protocol>> {
             }
         },
     };
-    Ok(Spanned::new(proto, ctx.span(p)))
+    Ok(Spanned::new(proto, ctx.tspan(p)))
 }
 
-fn port_val(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Value<u16>> {
-    match p.as_rule() {
-        G::var => Ok(Value::Var(var_name(p))),
-        G::number => number(p.as_str())
-            .and_then(|n| u16::try_from(n).ok())
-            .map(Value::Lit)
-            .ok_or_else(|| {
-                e008(format!("port `{}` is out of range (0–65535)", shown(p.as_str())), ctx.span(p))
-            }),
+/// Grammar rule `port_val`: a `number`, a `var` or a `service`.
+fn port_val(ctx: LineCtx<'_>, p: Tok<'_>) -> Res<Value<u16>> {
+    if let Some(name) = var_name(p.text) {
+        return Ok(Value::Var(name));
+    }
+    match p.text.as_bytes()[0] {
+        b'0'..=b'9' => {
+            number(p.text).and_then(|n| u16::try_from(n).ok()).map(Value::Lit).ok_or_else(|| {
+                e008(format!("port `{}` is out of range (0–65535)", shown(p.text)), ctx.tspan(p))
+            })
+        }
         _ => {
-            let w = p.as_str().to_ascii_lowercase();
+            let w = p.text.to_ascii_lowercase();
             match vocab::SERVICES.iter().find(|(n, _)| *n == w) {
                 Some((_, port)) => Ok(Value::Lit(*port)),
                 None => {
                     let known: Vec<&str> = vocab::SERVICES.iter().map(|(n, _)| *n).collect();
                     let mut d =
-                        e008(format!("unknown service name `{}`", shown(p.as_str())), ctx.span(p));
+                        e008(format!("unknown service name `{}`", shown(p.text)), ctx.tspan(p));
                     d = match names::closest(&w, &known) {
                         Some(c) => d.with_help(format!("did you mean `{c}`?")),
                         None => d.with_help("write the port number"),
@@ -978,19 +998,14 @@ fn port_val(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Value<u16>> {
     }
 }
 
-fn port_spec(ctx: LineCtx<'_>, p: Pair<'_, G>) -> Res<Spanned<PortSpec>> {
-    let span = ctx.span(&p);
-    let (mut lo, mut colon, mut hi) = (None, false, None);
-    for c in p.into_inner() {
-        match c.as_rule() {
-            G::port_colon => colon = true,
-            _ if colon => hi = Some(port_val(ctx, &c)?),
-            _ => lo = Some(port_val(ctx, &c)?),
-        }
-    }
-    let spec = match (lo, colon, hi) {
-        (Some(a), false, _) => PortSpec::Single(a),
-        (lo, _, hi) => {
+/// Grammar rule `port_spec`: `A`, `A:B`, `A:` or `:B`, each a `port_val`.
+fn port_spec(ctx: LineCtx<'_>, p: Tok<'_>) -> Res<Spanned<PortSpec>> {
+    let span = ctx.tspan(p);
+    let val = |t: Tok<'_>| (!t.text.is_empty()).then(|| port_val(ctx, t)).transpose();
+    let spec = match p.text.find(':') {
+        None => PortSpec::Single(port_val(ctx, p)?),
+        Some(i) => {
+            let (lo, hi) = (val(p.sub(0, i))?, val(p.sub(i + 1, p.text.len()))?);
             let a = lo.unwrap_or(Value::Lit(0));
             let b = hi.unwrap_or(Value::Lit(u16::MAX));
             if let (Value::Lit(x), Value::Lit(y)) = (&a, &b)
@@ -1066,12 +1081,11 @@ fn day_time(text: &str) -> Option<u32> {
 
 /// `--ctstate` of SNAT/DNAT only: those words are `ct status` bits, not states. `None` when
 /// no word is SNAT or DNAT; an error for a mix, which one nft match cannot express.
-fn ct_nat_states(ctx: LineCtx<'_>, opt: Opt, p: &Pair<'_, G>) -> Res<Option<u32>> {
+fn ct_nat_states(ctx: LineCtx<'_>, opt: Opt, p: Tok<'_>) -> Res<Option<u32>> {
     if opt != Opt::CtState {
         return Ok(None);
     }
-    let words: Vec<String> =
-        p.clone().into_inner().map(|c| c.as_str().to_ascii_uppercase()).collect();
+    let words: Vec<String> = state_words(p).map(|c| c.text.to_ascii_uppercase()).collect();
     let nat = |w: &str| vocab::CT_STATUS[4..].iter().find(|e| e.0 == w).map(|e| e.2);
     let bits: Vec<u32> = words.iter().filter_map(|w| nat(w)).collect();
     if bits.is_empty() {
@@ -1082,7 +1096,7 @@ fn ct_nat_states(ctx: LineCtx<'_>, opt: Opt, p: &Pair<'_, G>) -> Res<Option<u32>
             "`--ctstate` mixes connection states with SNAT/DNAT, which nft reads from another \
              field (`ct status`): one rule cannot match either"
                 .to_string(),
-            ctx.span(p),
+            ctx.tspan(p),
         )
         .with_help("write one rule for the states and one for SNAT/DNAT"));
     }
@@ -1121,14 +1135,22 @@ fn ct_addr(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<ipnetwork::Ipv4Network> {
     ipnetwork::Ipv4Network::new(net.network(), prefix).map_err(|_| bad())
 }
 
-fn states(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Vec<Spanned<CtState>>> {
+/// Grammar rule `state_list`: states separated by commas, maybe with blanks after them.
+fn state_words(p: Tok<'_>) -> impl Iterator<Item = Tok<'_>> {
+    p.split(',').map(|c| {
+        let word = c.text.trim_start_matches([' ', '\t']);
+        c.sub(c.text.len() - word.len(), c.text.len())
+    })
+}
+
+fn states(ctx: LineCtx<'_>, p: Tok<'_>) -> Res<Vec<Spanned<CtState>>> {
     let mut out = Vec::new();
-    for c in p.clone().into_inner() {
-        let s = c.as_str().to_ascii_uppercase();
+    for c in state_words(p) {
+        let s = c.text.to_ascii_uppercase();
         let st = match CtState::parse(&s) {
             Some(st) => st,
             None if s == "SNAT" || s == "DNAT" => {
-                return Err(e008(format!("connection state {s} is not supported"), ctx.span(&c))
+                return Err(e008(format!("connection state {s} is not supported"), ctx.tspan(c))
                     .with_help(
                         "SNAT and DNAT are `-m conntrack --ctstate` words; here: NEW, \
                          ESTABLISHED, RELATED, INVALID, UNTRACKED",
@@ -1139,14 +1161,14 @@ fn states(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Vec<Spanned<CtState>>> {
                     vocab::CT_STATES.iter().map(|s| s.1.to_ascii_uppercase()).collect();
                 let known: Vec<&str> = known.iter().map(String::as_str).collect();
                 let mut d =
-                    e008(format!("unknown connection state `{}`", shown(c.as_str())), ctx.span(&c));
+                    e008(format!("unknown connection state `{}`", shown(c.text)), ctx.tspan(c));
                 if let Some(k) = names::closest(&s, &known) {
                     d = d.with_help(format!("did you mean `{k}`?"));
                 }
                 return Err(d);
             }
         };
-        out.push(Spanned::new(st, ctx.span(&c)));
+        out.push(Spanned::new(st, ctx.tspan(c)));
     }
     Ok(out)
 }
@@ -1186,15 +1208,15 @@ fn unescape(s: &str) -> String {
     out
 }
 
-fn ip_range(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<(Ipv4Addr, Ipv4Addr)>> {
+fn ip_range(ctx: LineCtx<'_>, p: Tok<'_>) -> Res<Spanned<(Ipv4Addr, Ipv4Addr)>> {
     // Grammar rule `ip_range` is `ipv4 ~ "-" ~ ipv4`.
-    let ends: Vec<Pair<'_, G>> = p.clone().into_inner().collect();
-    let (a, b) = (ipv4(ctx, &ends[0])?, ipv4(ctx, &ends[1])?);
+    let dash = p.text.find('-').expect("`ip_range` holds a `-`");
+    let (a, b) = (ipv4(ctx, p.sub(0, dash))?, ipv4(ctx, p.sub(dash + 1, p.text.len()))?);
     if a > b {
-        return Err(e008(format!("address range {a}-{b} runs backwards"), ctx.span(p))
+        return Err(e008(format!("address range {a}-{b} runs backwards"), ctx.tspan(p))
             .with_help(format!("write {b}-{a}")));
     }
-    Ok(Spanned::new((a, b), ctx.span(p)))
+    Ok(Spanned::new((a, b), ctx.tspan(p)))
 }
 
 fn rate(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<(u32, RateUnit)> {
@@ -1285,21 +1307,19 @@ fn icmp_type(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<IcmpType>> {
 }
 
 /// `N[-M]`, each from `min` to 65535.
-fn port_pair(ctx: LineCtx<'_>, p: &Pair<'_, G>, min: u16) -> Res<Spanned<(u16, u16)>> {
-    let span = ctx.span(p);
-    let mut ports = Vec::new();
-    for c in p.clone().into_inner() {
-        let n = number(c.as_str()).and_then(|n| u16::try_from(n).ok()).filter(|n| *n >= min);
-        ports.push(n.ok_or_else(|| {
-            e008(
-                format!("port `{}` is out of range ({min}–65535)", shown(c.as_str())),
-                ctx.span(&c),
-            )
-        })?);
-    }
-    // Grammar rule `port_pair` is `number ~ ("-" ~ number)?`.
-    let lo = ports[0];
-    let hi = ports.get(1).copied().unwrap_or(lo);
+/// Grammar rule `port_pair`: `number ~ ("-" ~ number)?`.
+fn port_pair(ctx: LineCtx<'_>, p: Tok<'_>, min: u16) -> Res<Spanned<(u16, u16)>> {
+    let span = ctx.tspan(p);
+    let port = |c: Tok<'_>| {
+        let n = number(c.text).and_then(|n| u16::try_from(n).ok()).filter(|n| *n >= min);
+        n.ok_or_else(|| {
+            e008(format!("port `{}` is out of range ({min}–65535)", shown(c.text)), ctx.tspan(c))
+        })
+    };
+    let (lo, hi) = match p.text.find('-') {
+        Some(i) => (port(p.sub(0, i))?, port(p.sub(i + 1, p.text.len()))?),
+        None => (port(p)?, port(p)?),
+    };
     if lo > hi {
         return Err(e008(format!("port range {lo}-{hi} runs backwards"), span)
             .with_help(format!("write {hi}-{lo}")));
@@ -1307,29 +1327,25 @@ fn port_pair(ctx: LineCtx<'_>, p: &Pair<'_, G>, min: u16) -> Res<Spanned<(u16, u
     Ok(Spanned::new((lo, hi), span))
 }
 
-fn to_value(ctx: LineCtx<'_>, p: &Pair<'_, G>) -> Res<Spanned<ToVal>> {
-    let mut addr = None;
-    let mut ports = None;
-    for c in p.clone().into_inner() {
-        let a = match c.as_rule() {
-            G::ip_range => {
-                let r = ip_range(ctx, &c)?;
-                ToAddr::Range(r.node.0, r.node.1)
-            }
-            G::cidr => match cidr(ctx, &c)? {
+/// Grammar rule `to_value`: an `ip_range`, `cidr` (those two start with a digit, and only a
+/// range holds a `-`), `var` or `name`, then maybe `:` and a `port_pair`.
+fn to_value(ctx: LineCtx<'_>, p: Tok<'_>) -> Res<Spanned<ToVal>> {
+    let colon = p.text.find(':');
+    let c = p.sub(0, colon.unwrap_or(p.text.len()));
+    let ports = colon.map(|i| port_pair(ctx, p.sub(i + 1, p.text.len()), 1)).transpose()?;
+    let a = if c.text.starts_with(|ch: char| ch.is_ascii_digit()) {
+        if c.text.contains('-') {
+            let r = ip_range(ctx, c)?;
+            ToAddr::Range(r.node.0, r.node.1)
+        } else {
+            match cidr(ctx, c)? {
                 (net, true) => ToAddr::Net(net),
                 (net, false) => ToAddr::Addr(net.addr),
-            },
-            G::var => ToAddr::Var(var_name(&c)),
-            G::name => ToAddr::Name(c.as_str().to_string()),
-            _ => {
-                ports = Some(port_pair(ctx, &c, 1)?);
-                continue;
             }
-        };
-        addr = Some(Spanned::new(a, ctx.span(&c)));
-    }
-    // Grammar rule `to_value` starts with an address alternative.
-    let addr = addr.expect("`to_value` holds an address");
-    Ok(Spanned::new(ToVal { addr, ports }, ctx.span(p)))
+        }
+    } else {
+        var_name(c.text).map_or_else(|| ToAddr::Name(c.text.to_string()), ToAddr::Var)
+    };
+    let addr = Spanned::new(a, ctx.tspan(c));
+    Ok(Spanned::new(ToVal { addr, ports }, ctx.tspan(p)))
 }

@@ -10,6 +10,7 @@ mod item;
 mod lower;
 mod names;
 pub(crate) mod options;
+mod plain;
 mod reword;
 #[cfg(test)]
 mod tests;
@@ -227,6 +228,12 @@ fn lower_piece_in(
             each(Err(Failed::new(vec![d])));
             continue;
         }
+        let ctx = item::LineCtx { file, base: line.start, text: line.content };
+        if let Some(lowered) = plain::lower(ctx) {
+            lower_batch(file, text, base, &mut batch, &mut each);
+            each(checked(lowered, line.no));
+            continue;
+        }
         batch.push(line);
     }
     lower_batch(file, text, base, &mut batch, &mut each);
@@ -275,7 +282,11 @@ fn lower_parsed<'t>(
     line: pest::iterators::Pair<'t, grammar::Rule>,
     line_no: u32,
 ) -> Result<ast::Rule, Failed> {
-    let mut l = lower::lower_parts(ctx, line);
+    checked(lower::lower_parts(ctx, line), line_no)
+}
+
+/// Checks a lowered line as a whole (by the parser or the plain path).
+fn checked(mut l: lower::Lowered<'_>, line_no: u32) -> Result<ast::Rule, Failed> {
     check::check_line(&l.items, l.bad_module, &mut l.diags);
     check::check_stateful(&l.items, l.bad_module, &l.failed, &mut l.diags);
     let target = check::target(&l.items, &l.failed, &mut l.diags);

@@ -1174,24 +1174,7 @@ fn control_characters_are_found_bytewise_exactly_as_char_is_control() {
 /// `!`, …), in batches of 1 (each line alone), 2, 3 and 16: the same rules and diagnostics.
 #[test]
 fn lines_parsed_in_batches_equal_each_line_alone() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut texts = Vec::new();
-    for dir in ["tests/cases/ok", "tests/cases/err", "tests/cases/lint", "examples"] {
-        let mut stack = vec![root.join(dir)];
-        while let Some(d) = stack.pop() {
-            for entry in std::fs::read_dir(&d).expect("case folder") {
-                let path = entry.expect("entry").path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "rules") {
-                    // A case that is not UTF-8 never reaches the parser; the rest as read.
-                    let bytes = std::fs::read(&path).expect("rules file");
-                    texts.push(String::from_utf8_lossy(&bytes).into_owned());
-                }
-            }
-        }
-    }
-    assert!(texts.len() >= 50, "{} rules files", texts.len());
+    let mut texts = corpus();
     let tricky = [
         r#"INPUT_CUST -m comment --comment "ends in an escape\"#,
         r#"INPUT_CUST -m comment --comment "a\\" -j DROP"#,
@@ -1727,4 +1710,211 @@ fn meter_options() {
         "`-m connlimit` needs `--connlimit-above` or `--connlimit-upto`",
         7,
     );
+}
+
+/// Every rules file of the repository (cases and examples), as text.
+fn corpus() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut texts = Vec::new();
+    for dir in ["tests/cases/ok", "tests/cases/err", "tests/cases/lint", "examples"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).expect("case folder") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rules") {
+                    // A case that is not UTF-8 never reaches the parser; the rest as read.
+                    let bytes = std::fs::read(&path).expect("rules file");
+                    texts.push(String::from_utf8_lossy(&bytes).into_owned());
+                }
+            }
+        }
+    }
+    assert!(texts.len() >= 50, "{} rules files", texts.len());
+    texts
+}
+
+/// The plain path against the parser, line by line: every line it takes lowers to the same rule
+/// or the same diagnostics. `None` when the plain path leaves the line to the parser.
+fn plain_differs(line: &str) -> Option<bool> {
+    let ctx = super::item::LineCtx { file: F, base: 0, text: line };
+    let plain = super::plain::lower(ctx)?;
+    let show = |r: Result<super::ast::Rule, super::Failed>| format!("{r:?}");
+    Some(show(super::checked(plain, 1)) != show(super::lower_line(ctx, 1)))
+}
+
+/// Each line of the repository's rules files that the plain path takes (most of them) lowers as
+/// the parser lowers it.
+#[test]
+fn the_plain_path_lowers_corpus_lines_as_the_parser_does() {
+    let (mut taken, mut all) = (0, 0);
+    for text in corpus() {
+        for line in text.lines().map(|l| l.trim_matches([' ', '\t', '\r'])) {
+            if line.is_empty()
+                || line.starts_with('#')
+                || super::first_control(line.as_bytes()).is_some()
+            {
+                continue;
+            }
+            all += 1;
+            if let Some(differs) = plain_differs(line) {
+                assert!(!differs, "the plain path lowers differently: {line}");
+                taken += 1;
+            }
+        }
+    }
+    assert!(taken * 3 > all, "the plain path took {taken} of {all} lines");
+}
+
+/// Lines made of the plain path's options with values of every shape, good and bad (a fixed
+/// pseudo-random sequence; mostly a value of the option's kind, sometimes any): each line it
+/// takes lowers as the parser lowers it; it takes many.
+#[test]
+fn the_plain_path_lowers_generated_lines_as_the_parser_does() {
+    let chains = [
+        "",
+        "FORWARD_CUST",
+        "INPUT_CUST",
+        "PREROUTING_CUST",
+        "POSTROUTING_CUST",
+        "MACRO_CUST",
+        "OUTPUT",
+        "FWD_C_web",
+        "BOGUS",
+        "-x",
+        "!",
+    ];
+    let iface =
+        ["eth0", "eth+", "+", "-x", "${v}", "${}", "${a-b}", "eth0.5", "eth0++", "a+b", ".x", "é"];
+    let addrs = [
+        "10.0.0.0/8",
+        "10.0.0.1",
+        "1.2.3",
+        "10.0.0.0/255.0.0.0",
+        "10.0.0.0/255.0.255.0",
+        "10.0.0.0/33",
+        "01.2.3.4",
+        "256.1.1.1",
+        "10.0.0.0/",
+        "web",
+        "web,10.0.0.1",
+        "a,,b",
+        "_x",
+        "1web",
+        "${v},10.0.0.0/24",
+        "x.y",
+        "10.0.0.1!",
+        "10.0.0.0/08",
+    ];
+    let protos = ["tcp", "TCP", "udp", "icmp", "999", "6", "all", "bogus", "ip-x", "_"];
+    let ports = [
+        "22",
+        "1:2",
+        "2:1",
+        ":5",
+        "5:",
+        ":",
+        "1:1",
+        "ssh",
+        "nosuchsvc",
+        "70000",
+        "${p}",
+        "${p}:ssh",
+        "a:b",
+        "0",
+        "1:2:3",
+        "8a",
+    ];
+    let states = [
+        "NEW",
+        "NEW,ESTABLISHED",
+        "new,bogus",
+        "SNAT",
+        "DNAT,NEW",
+        "NEW,",
+        "dnat",
+        "INVALID,UNTRACKED,RELATED",
+    ];
+    let modules = ["conntrack", "tcp", "mark", "bogusmod", "comment", "state", "multiport"];
+    let targets = [
+        "ACCEPT",
+        "DROP",
+        "DNAT",
+        "SNAT",
+        "LOG",
+        "MASQUERADE",
+        "COPY",
+        "REJECT",
+        "FWD_C_web",
+        "nope",
+        "NETMAP",
+    ];
+    let tos = [
+        "1.2.3.4:80",
+        "1.2.3.4-1.2.3.9:1-2",
+        "1.2.3.9-1.2.3.4",
+        "1.2.3.4:0",
+        "1.2.3.4:2-1",
+        "1.2.3.4/24:80",
+        "198.51.100.2",
+        "plugin-a",
+        "${d}:22",
+        "1.2.3.4/24",
+        "eth0",
+    ];
+    let options: [(&str, &[&str]); 20] = [
+        ("-i", &iface),
+        ("-o", &iface),
+        ("--from", &iface),
+        ("-s", &addrs),
+        ("--dst", &addrs),
+        ("-p", &protos),
+        ("--ctproto", &protos),
+        ("--sport", &ports),
+        ("--dport", &ports),
+        ("--ctstate", &states),
+        ("--state", &states),
+        ("-ctrack", &states),
+        ("-m", &modules),
+        ("-j", &targets),
+        ("--to", &tos),
+        ("--to-destination", &tos),
+        ("--syn", &[]),
+        ("--bidirectional", &[]),
+        ("-f", &[]),
+        ("!", &[]),
+    ];
+    let any: Vec<&str> = options.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut taken = 0;
+    for _ in 0..20_000 {
+        let mut words = vec![chains[next(chains.len())]];
+        for _ in 0..1 + next(6) {
+            let (name, pool) = options[next(options.len())];
+            words.push(name);
+            match next(16) {
+                0 => {}
+                1 => words.push(any[next(any.len())]),
+                _ if !pool.is_empty() => words.push(pool[next(pool.len())]),
+                _ => {}
+            }
+        }
+        let line = words.join(if next(4) == 0 { " \t " } else { " " });
+        let line = line.trim_matches([' ', '\t']);
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(differs) = plain_differs(line) {
+            assert!(!differs, "the plain path lowers differently: {line}");
+            taken += 1;
+        }
+    }
+    assert!(taken > 3_000, "the plain path took {taken} lines");
 }
