@@ -1204,16 +1204,14 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
         items.iter().filter(|i| stat_items.contains(&i.opt)).map(|i| i.span).collect();
     let stat_neg =
         items.iter().any(|i| matches!(i.opt, Opt::Probability | Opt::Every) && i.neg.is_some());
-    // `meter_spec` reads the options while `items` is consumed below.
-    let meter_items: Vec<Item<'_>> = items
-        .iter()
-        .filter(|i| {
-            HASHLIMIT_OPTS.contains(&i.opt)
-                || CONNLIMIT_OPTS.contains(&i.opt)
-                || i.opt == Opt::Proto
-        })
-        .cloned()
-        .collect();
+    // `meter_spec` reads the options while `items` is consumed below (only a line with a
+    // meter needs them: most lines have a `-p`).
+    let metered = |i: &Item<'_>| HASHLIMIT_OPTS.contains(&i.opt) || CONNLIMIT_OPTS.contains(&i.opt);
+    let meter_items: Vec<Item<'_>> = if items.iter().any(metered) {
+        items.iter().filter(|i| metered(i) || i.opt == Opt::Proto).cloned().collect()
+    } else {
+        Vec::new()
+    };
     let (mut hashlimit_done, mut connlimit_done) = (false, false);
     let policy_none = items.iter().any(|i| i.opt == Opt::PolicyPol && matches!(i.val, Val::Num(1)));
     let iface = if items.iter().any(|i| i.opt == Opt::LimitIfaceIn) {
