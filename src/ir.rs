@@ -438,6 +438,12 @@ pub enum Match {
     CtHelper {
         name: Box<str>,
     },
+    /// iptables `-m connlabel --label N` (0 to 127): `ct label N`, a test of bit N of the
+    /// connection's labels. Both never match a packet without a connection, and read a
+    /// connection without the labels extension as no label set.
+    CtLabel {
+        bit: u8,
+    },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
     Tuple(Box<Tuple>),

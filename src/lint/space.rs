@@ -464,6 +464,7 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
             | Match::Connbytes { .. }
             | Match::TcpOption { .. }
             | Match::CtHelper { .. }
+            | Match::CtLabel { .. }
             | Match::EtherSaddr { .. }
             | Match::AddrType { .. } => s.opaque = true,
             // Time is not modelled.

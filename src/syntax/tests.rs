@@ -1728,3 +1728,30 @@ fn meter_options() {
         7,
     );
 }
+
+#[test]
+fn connlabel_label_as_written_and_set_refused() {
+    let r = ok("FORWARD -m connlabel --label \"40\" -j ACCEPT");
+    assert!(
+        matches!(&kinds(&r)[..], [MatchKind::ConnLabel(l)] if l.node == "40"),
+        "{:?}",
+        kinds(&r)
+    );
+    let r = ok("FORWARD -m connlabel ! --label 0x7f -j ACCEPT");
+    assert!(r.matches[0].negated);
+    // `--set` is connlabel's flag after `-m connlabel`, not set's `--set NAME DIR`.
+    let d = check(
+        "FORWARD -m connlabel --label 40 --set -j ACCEPT",
+        Code::E008,
+        "`-m connlabel --set` cannot be translated exactly",
+        33,
+    );
+    assert!(d.help.as_deref().is_some_and(|h| h.contains("side effect")), "{d:#?}");
+    // Without `-m connlabel` it is still set's option missing its value.
+    check(
+        "FORWARD -m set --set -j ACCEPT",
+        Code::E001,
+        "`--set` needs a value: expected a set name followed by src or dst",
+        16,
+    );
+}
