@@ -1755,3 +1755,21 @@ fn connlabel_label_as_written_and_set_refused() {
         16,
     );
 }
+
+#[test]
+fn interface_names_take_star_and_inner_plus_literally() {
+    for (line, name) in [
+        ("FORWARD -i * -j ACCEPT", "*"),
+        ("FORWARD -o eth*foo -j ACCEPT", "eth*foo"),
+        ("FORWARD -i eth*foo*+ -j ACCEPT", "eth*foo*+"),
+        ("FORWARD -o eth++ -j ACCEPT", "eth++"),
+        ("FORWARD -i a+b -j ACCEPT", "a+b"),
+    ] {
+        let r = ok(line);
+        let v = match &kinds(&r)[..] {
+            [MatchKind::InIface(v) | MatchKind::OutIface(v)] => v.node.clone(),
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(v, Value::Lit(name.to_string()), "{line}");
+    }
+}

@@ -1128,14 +1128,7 @@ impl RuleCx<'_, '_> {
 
     fn ifname(&mut self, key: MetaKey, neg: bool, name: &str) {
         self.exprs.push(Expr::Meta { key, dreg: REG_1 });
-        let data = match name.strip_suffix('*') {
-            Some(prefix) => prefix.as_bytes().to_vec(),
-            None => {
-                let mut d = name.as_bytes().to_vec();
-                d.resize(d.len().max(16), 0);
-                d
-            }
-        };
+        let data = crate::ir::IfName::parse(name).bytes();
         self.exprs.push(Expr::Cmp(op(neg), data));
     }
 
