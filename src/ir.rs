@@ -250,9 +250,66 @@ pub enum PortMatch {
     Set(SetId),
 }
 
+/// An interface name as an `iifname`/`oifname` string holds it (nft's string form): a
+/// trailing `*` makes a prefix (iptables' `+`), `\*` at the end is a literal `*` (iptables
+/// reads `*` literally: `-i *` is the interface named `*`); a `*` elsewhere is literal, as in
+/// nft. Kernel names hold no `\` (the inventory checks them), so nothing else is escaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfName<'a> {
+    /// Exactly this name: the text, and whether a `*` follows it.
+    Exact(&'a str, bool),
+    /// Every name starting with this.
+    Prefix(&'a str),
+}
+
+impl<'a> IfName<'a> {
+    /// Reads an `iifname`/`oifname` string.
+    pub fn parse(s: &'a str) -> IfName<'a> {
+        if let Some(name) = s.strip_suffix("\\*") {
+            IfName::Exact(name, true)
+        } else if let Some(prefix) = s.strip_suffix('*') {
+            IfName::Prefix(prefix)
+        } else {
+            IfName::Exact(s, false)
+        }
+    }
+
+    /// The bytes nft compares: a prefix as it is, a name with its NUL, padded to 16 bytes.
+    pub fn bytes(self) -> Vec<u8> {
+        match self {
+            IfName::Prefix(p) => p.as_bytes().to_vec(),
+            IfName::Exact(name, star) => {
+                let mut d = name.as_bytes().to_vec();
+                if star {
+                    d.push(b'*');
+                }
+                d.resize(d.len().max(16), 0);
+                d
+            }
+        }
+    }
+
+    /// The name or prefix as iptables writes it (`eth+` for a prefix).
+    pub fn iptables(self) -> String {
+        match self {
+            IfName::Prefix(p) => format!("{p}+"),
+            IfName::Exact(name, star) => format!("{name}{}", if star { "*" } else { "" }),
+        }
+    }
+}
+
+/// The nft string of a kernel interface name (`prefix`: of every name starting with it).
+pub fn nft_ifname(name: &str, prefix: bool) -> String {
+    match (prefix, name.ends_with('*')) {
+        (true, _) => format!("{name}*"),
+        (false, true) => format!("{}\\*", &name[..name.len() - 1]),
+        (false, false) => name.to_string(),
+    }
+}
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Match {
-    /// `iifname`; a trailing `*` is iptables' `+` wildcard. The name is shared by the rules
+    /// `iifname`, the name in nft's string form ([`IfName`]): a trailing `*` is iptables' `+`
+    /// wildcard, a trailing `\*` a name ending in `*`. The name is shared by the rules
     /// naming the same interface (the resolver hands out one allocation per name).
     IifName {
         neg: bool,
@@ -437,6 +494,12 @@ pub enum Match {
     /// connection without one never matches. `NAME`: at most 15 letters, digits, `.`, `_`, `-`.
     CtHelper {
         name: Box<str>,
+    },
+    /// iptables `-m connlabel --label N` (0 to 127): `ct label N`, a test of bit N of the
+    /// connection's labels. Both never match a packet without a connection, and read a
+    /// connection without the labels extension as no label set.
+    CtLabel {
+        bit: u8,
     },
     /// Made by the optimizer only: see [`Tuple`]. Boxed: every other match is at most 24
     /// bytes, and a 100,000-rule ruleset holds half a million of them.
@@ -1197,5 +1260,29 @@ mod tests {
         // As large as a placed line, so that the layout's last projection of a chain makes its
         // rules in the placed lines' own vector (`collect` reuses it) instead of a second one.
         assert_eq!(std::mem::size_of::<Rule>(), std::mem::size_of::<crate::resolve::Placed>());
+    }
+}
+
+#[cfg(test)]
+mod ifname_tests {
+    use super::{IfName, nft_ifname};
+
+    /// iptables' names (`*` literal, the last `+` a wildcard) in nft's string form, as
+    /// generic.txlate writes them, and the bytes nft compares.
+    #[test]
+    fn interface_names_in_nft_form_and_back() {
+        assert_eq!(nft_ifname("*", false), "\\*");
+        assert_eq!(nft_ifname("eth*foo", false), "eth*foo");
+        assert_eq!(nft_ifname("eth*foo*", true), "eth*foo**");
+        assert_eq!(nft_ifname("eth+", true), "eth+*");
+        assert_eq!(IfName::parse("\\*"), IfName::Exact("", true));
+        assert_eq!(IfName::parse("eth*foo**"), IfName::Prefix("eth*foo*"));
+        assert_eq!(IfName::parse("eth0"), IfName::Exact("eth0", false));
+        let mut star = vec![b'*'];
+        star.resize(16, 0);
+        assert_eq!(IfName::parse("\\*").bytes(), star);
+        assert_eq!(IfName::parse("eth+*").bytes(), b"eth+".to_vec());
+        assert_eq!(IfName::parse("eth*foo**").iptables(), "eth*foo*+");
+        assert_eq!(IfName::parse("x\\*").iptables(), "x*");
     }
 }

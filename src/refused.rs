@@ -37,13 +37,6 @@ pub const MODULES: &[Refused] = &[
         "use `-m statistic` or a separate rule set per node",
     ),
     r(
-        "connlabel",
-        true,
-        "not translated: labels are named in the host's connlabel.conf, which overlayfw does \
-         not read",
-        "use `-m connmark` and `-j CONNMARK`",
-    ),
-    r(
         "ipvs",
         false,
         "nftables has no IPVS match (xt_ipvs reads IPVS's own connection table)",
@@ -222,11 +215,41 @@ pub const HASHLIMIT_BYTES: Refused = r(
      bytes per host with tc outside overlayfw",
 );
 
+/// `-m connlabel --set`: the syntax stage words its E008 from this entry.
+pub const CONNLABEL_SET: Refused = r(
+    "-m connlabel --label N --set",
+    true,
+    "xt_connlabel sets the label as a side effect of matching, at the point iptables \
+     evaluates the match (after the -s/-d/-i/-o/-p tests, before the later -m matches); \
+     overlayfw treats matches as conditions without effects (`fmt` reorders them) and lays \
+     PREROUTING and POSTROUTING lines out twice (a filter copy that sees every packet, a nat \
+     copy that sees a connection's first), so nft's `ct label set` would label connections \
+     iptables leaves alone",
+    "label connections in a ruleset of your own (`ct label set N` in nft) and match them here \
+     with `-m connlabel --label N`",
+);
+
 /// Forms of translated modules refused because nft cannot say them exactly (E008; the err case
 /// `E008-time-misuse.rules` shows each); `docs/codes/E008.md` lists every E008. Options refused
 /// whatever their form are the options table's (`refused`).
 pub const FORMS: &[Refused] = &[
     HASHLIMIT_BYTES,
+    CONNLABEL_SET,
+    r(
+        "-m connlabel ! --label N",
+        false,
+        "xt_connlabel's `!` also matches a packet without a connection (invalid or untracked); \
+         nft's `ct label` never matches one",
+        "put a `-m connlabel --label N` line that returns or accepts before this one, and a \
+         `-m conntrack --ctstate INVALID,UNTRACKED` line if those packets matter",
+    ),
+    r(
+        "-m connlabel --label NAME",
+        true,
+        "iptables looks a label's name up in the connlabel.conf of the machine that loads the \
+         rule (nft in its own), which overlayfw does not read",
+        "write the label's number from 0 to 127 (its bit in connlabel.conf)",
+    ),
     r(
         "-m time --weekdays D (without --kerneltz)",
         false,

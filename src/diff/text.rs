@@ -166,8 +166,14 @@ fn matcher(v: &Value) -> Option<String> {
     };
     let left_text = value(left);
     let right = match right {
-        // Interface names are strings in nft's syntax (and may hold a `*` wildcard).
-        Value::String(s) if matches!(left_text.as_str(), "iifname" | "oifname") => quoted(s),
+        // Interface names are strings in nft's syntax (and may hold a `*` wildcard); a last
+        // `\*` is nft's own escape of a literal `*` (`ir::IfName`), shown as nft shows it.
+        Value::String(s) if matches!(left_text.as_str(), "iifname" | "oifname") => {
+            match s.strip_suffix("\\*") {
+                Some(name) => format!("\"{}\\*\"", escaped(name)),
+                None => quoted(s),
+            }
+        }
         other => value(other),
     };
     Some(format!("{left_text} {op}{right}"))
@@ -581,6 +587,10 @@ mod tests {
             super::rule(&exprs),
             "iifname \"eth0\" tcp dport 2222 counter dnat to 198.51.100.2:22"
         );
+        // The interface named `*`, as nft writes it.
+        let star =
+            [json!({"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "\\*"}})];
+        assert_eq!(super::rule(&star), "oifname \"\\*\"");
         // A DNAT map and a verdict map, as `nft -j` lists them.
         let map = [json!({"dnat": {"addr": {"map": {
             "key": {"payload": {"protocol": "tcp", "field": "dport"}},

@@ -422,6 +422,8 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
         Match::CtHelper { name } => {
             matcher("==", json!({"ct": {"key": "helper"}}), json!(name.as_ref()))
         }
+        // A bit test: nft lists `ct label N` with the operator `in`.
+        Match::CtLabel { bit } => matcher("in", json!({"ct": {"key": "label"}}), json!(bit)),
         Match::TcpOption { neg, kind } => matcher(
             "==",
             json!({"tcp option": {"base": kind, "offset": 0, "len": 8}}),

@@ -318,6 +318,9 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
         Match::CtHelper { name } => {
             let _ = write!(out, "ct helper \"{name}\"");
         }
+        Match::CtLabel { bit } => {
+            let _ = write!(out, "ct label {bit}");
+        }
         Match::Connbytes { dir, mode, neg, lo, hi } => {
             out.push_str("ct ");
             match dir {

@@ -113,6 +113,7 @@ fn rank(kind: &MatchKind, after_limit: bool) -> u32 {
         MatchKind::Connbytes { .. } => 67,
         MatchKind::TcpOption(_) => 12,
         MatchKind::Helper(_) => 68,
+        MatchKind::ConnLabel(_) => 69,
     };
     if after_limit { stateless_ext + 100 } else { stateless_ext }
 }
@@ -299,6 +300,10 @@ fn print_rule(src: &str, rule: &Rule) -> String {
             }
             MatchKind::TcpOption(n) => plain(Opt::TcpOption, n.to_string()),
             MatchKind::Helper(name) => plain(Opt::Helper, name.node.clone()),
+            MatchKind::ConnLabel(_) => {
+                let written = at(m.span);
+                plain(Opt::Label, option_value(written).to_string())
+            }
             MatchKind::Quota(_) => {
                 let written = at(m.span);
                 plain(Opt::Quota, option_value(written).to_string())

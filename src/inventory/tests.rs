@@ -268,6 +268,18 @@ fn e102_bad_values() {
             11
         )
     );
+    // `*` and `+` are literal in a kernel name (iptables reads them so); `\` and `/` are not.
+    assert_eq!(
+        one_error("interfaces:\n  public: \"a\\\\b\"\n"),
+        (
+            Code::E102,
+            "invalid kernel interface name `a\\\\b`: only letters, digits, `_`, `.`, `-`, `*` and `+` are allowed"
+                .into(),
+            2,
+            11
+        )
+    );
+    assert_eq!(one_error("interfaces:\n  public: eth/0\n").0, Code::E102);
     assert_eq!(
         one_error("variables:\n  fwset_x: 1\n"),
         (Code::E102, "variable name `fwset_x` is reserved".into(), 2, 3)

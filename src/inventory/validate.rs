@@ -476,7 +476,7 @@ impl Cx<'_> {
             };
             if let Err(why) = check_kernel_name(&kernel) {
                 self.err(Code::E102, format!("invalid kernel interface name `{}`: {why}", kernel.escape_debug()), &k.value.span)
-                    .help = Some("a kernel name has 1 to 15 characters from A-Z a-z 0-9 _ . - and does not start with `-`".into());
+                    .help = Some("a kernel name has 1 to 15 characters from A-Z a-z 0-9 _ . - * + and does not start with `-`".into());
                 valid = false;
             }
             if valid {
@@ -550,8 +550,13 @@ fn check_kernel_name(s: &str) -> Result<(), &'static str> {
     if s == "." || s == ".." {
         return Err("`.` and `..` are not interface names");
     }
-    if !s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')) {
-        return Err("only letters, digits, `_`, `.` and `-` are allowed");
+    // `*` and `+` as Linux and iptables allow them (a rule's last `+` is the wildcard); no
+    // `\`, `"`, `/`, `:` or blank, which nft strings or the kernel refuse.
+    if !s
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'*' | b'+'))
+    {
+        return Err("only letters, digits, `_`, `.`, `-`, `*` and `+` are allowed");
     }
     Ok(())
 }

@@ -108,7 +108,7 @@ pub fn lint(
                 out.push(
                     Diagnostic::warning(
                         Code::W106,
-                        format!("the mirror can loop: {to} sits behind {iface}, the interface it mirrors (`--from {}`)", from.strip_suffix('*').map_or(from.to_string(), |p| format!("{p}+"))),
+                        format!("the mirror can loop: {to} sits behind {iface}, the interface it mirrors (`--from {}`)", crate::ir::IfName::parse(from).iptables()),
                         p.span,
                     )
                     .with_label("copies go back out through the mirrored interface")

@@ -464,6 +464,7 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
             | Match::Connbytes { .. }
             | Match::TcpOption { .. }
             | Match::CtHelper { .. }
+            | Match::CtLabel { .. }
             | Match::EtherSaddr { .. }
             | Match::AddrType { .. } => s.opaque = true,
             // Time is not modelled.
@@ -507,23 +508,31 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
     }
 }
 
+/// An `iifname`/`oifname` string as the exact name or the prefix it matches.
+fn pattern(s: &str) -> Result<String, &str> {
+    match crate::ir::IfName::parse(s) {
+        crate::ir::IfName::Prefix(p) => Err(p),
+        exact => Ok(exact.iptables()),
+    }
+}
+
 /// Every name `a` matches, `b` matches too.
 fn pattern_subset(a: &str, b: &str) -> bool {
-    match (a.strip_suffix('*'), b.strip_suffix('*')) {
-        (None, None) => a == b,
-        (None, Some(pb)) => a.starts_with(pb),
-        (Some(_), None) => false,
-        (Some(pa), Some(pb)) => pa.starts_with(pb),
+    match (pattern(a), pattern(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        (Ok(a), Err(pb)) => a.starts_with(pb),
+        (Err(_), Ok(_)) => false,
+        (Err(pa), Err(pb)) => pa.starts_with(pb),
     }
 }
 
 /// No name matches both.
 fn pattern_disjoint(a: &str, b: &str) -> bool {
-    match (a.strip_suffix('*'), b.strip_suffix('*')) {
-        (None, None) => a != b,
-        (None, Some(pb)) => !a.starts_with(pb),
-        (Some(pa), None) => !b.starts_with(pa),
-        (Some(pa), Some(pb)) => !pa.starts_with(pb) && !pb.starts_with(pa),
+    match (pattern(a), pattern(b)) {
+        (Ok(a), Ok(b)) => a != b,
+        (Ok(a), Err(pb)) => !a.starts_with(pb),
+        (Err(pa), Ok(b)) => !b.starts_with(pa),
+        (Err(pa), Err(pb)) => !pa.starts_with(pb) && !pb.starts_with(pa),
     }
 }
 

@@ -547,6 +547,13 @@ impl Resolver<'_> {
                     }
                     ext.push(Match::TcpOption { neg, kind });
                 }
+                MatchKind::ConnLabel(label) => match conn_label(neg, &label.node) {
+                    Ok(bit) => ext.push(Match::CtLabel { bit }),
+                    Err((why, help)) => {
+                        self.error(Diagnostic::error(Code::E008, why, m.span).with_help(help));
+                        ok = false;
+                    }
+                },
                 MatchKind::Helper(name) => match helper_refusal(neg, &name.node) {
                     Some((why, help)) => {
                         self.error(Diagnostic::error(Code::E008, why, m.span).with_help(help));
@@ -979,6 +986,52 @@ const KERNEL_HELPERS: [&str; 13] = [
 /// length (`--helper snmp_trap` also matches the `snmp` helper's connections), matches any
 /// helper for an empty name, and its `!` also matches a connection without a master, where
 /// nft's `ct helper` leaves the rule.
+/// The bit of `-m connlabel [!] --label LABEL`, or why it cannot be translated (E008 message
+/// and help). LABEL is read as libxt_connlabel reads a number (`strtoul` base 0: decimal, `0x`
+/// hex, `0` octal); the kernel takes bits 0 to 127.
+fn conn_label(neg: bool, label: &str) -> Result<u8, (String, String)> {
+    if neg {
+        return Err((
+            format!(
+                "`! --label {label}` cannot be translated exactly: xt_connlabel's `!` also \
+                 matches a packet without a connection (invalid or untracked), which nft's \
+                 `ct label` never matches"
+            ),
+            format!(
+                "put a `-m connlabel --label {label}` line that returns or accepts before this \
+                 one (and a `-m conntrack --ctstate INVALID,UNTRACKED` line if those packets \
+                 matter), so that this line sees every other packet"
+            ),
+        ));
+    }
+    let (digits, radix) = if let Some(hex) = label.strip_prefix("0x").or(label.strip_prefix("0X")) {
+        (hex, 16)
+    } else if label.len() > 1 && label.starts_with('0') {
+        (&label[1..], 8)
+    } else {
+        (label, 10)
+    };
+    let number = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| u64::from_str_radix(digits, radix).ok())
+        .flatten();
+    match number {
+        Some(n) => u8::try_from(n).ok().filter(|b| *b <= 127).ok_or_else(|| {
+            (
+                format!("conntrack label {n} does not exist: the kernel keeps labels 0 to 127"),
+                "write a label number from 0 to 127".to_string(),
+            )
+        }),
+        None => Err((
+            format!(
+                "label name `{label}` cannot be translated: iptables looks names up in the \
+                 connlabel.conf of the machine that loads the rule, which overlayfw does not read"
+            ),
+            "write the label's number (its bit in connlabel.conf), such as `--label 40`"
+                .to_string(),
+        )),
+    }
+}
+
 fn helper_refusal(neg: bool, name: &str) -> Option<(String, String)> {
     if neg {
         return Some((

@@ -468,23 +468,25 @@ impl<'a> Values<'a> {
         Some(kernel)
     }
 
-    /// The kernel name (or `prefix*` wildcard) an interface name as written stands for, marking
+    /// The kernel name or `prefix*` wildcard, in nft's string form ([`crate::ir::IfName`]), an
+    /// interface name as written stands for, marking
     /// the inventory entries it names as used; E016 when there is none.
     fn iface_name(&mut self, written: &str, span: Span) -> Option<String> {
         let inv = self.inv;
         if let Some(i) = inv.interfaces.get(written) {
             self.used.interfaces.insert(written.to_string());
-            return Some(i.kernel.clone());
+            return Some(crate::ir::nft_ifname(&i.kernel, false));
         }
         let kernels = inv.kernel_interfaces();
+        // iptables reads only a last `+` as the wildcard; `*`, and `+` elsewhere, are literal.
         if let Some(prefix) = written.strip_suffix('+') {
             if valid_iface(prefix) && kernels.iter().any(|k| k.starts_with(prefix)) {
                 self.use_interfaces(|k| k.starts_with(prefix));
-                return Some(format!("{prefix}*"));
+                return Some(crate::ir::nft_ifname(prefix, true));
             }
         } else if kernels.contains(&written) {
             self.use_interfaces(|k| k == written);
-            return Some(written.to_string());
+            return Some(crate::ir::nft_ifname(written, false));
         }
         let names = inv.interfaces.keys().map(String::as_str).chain(kernels.iter().copied());
         let mut d = Diagnostic::error(Code::E016, format!("unknown interface `{written}`"), span)
@@ -674,7 +676,8 @@ pub fn valid_iface(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 15
         && !s.starts_with('-')
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'*' | b'+'))
 }
 
 /// `a.b.c.d` or `a.b.c.d/len` (a variable's text), by [`crate::net::parse_cidr`].

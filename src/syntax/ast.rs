@@ -176,6 +176,9 @@ pub enum MatchKind {
     Helper(Spanned<String>),
     /// `-p tcp --tcp-option N`: the segment carries an option of kind N.
     TcpOption(u8),
+    /// `-m connlabel --label L`: the connection carries conntrack label L, as written
+    /// (resolve reads the number and refuses names).
+    ConnLabel(Spanned<String>),
     /// `-m statistic --mode random|nth` with its options (`probability` scaled to 2^31, as
     /// iptables stores it); `written`: the spans of the statistic options, printed by `fmt`.
     Statistic {

@@ -1328,6 +1328,7 @@ pub(super) fn matches(items: Vec<Item<'_>>) -> (Vec<Match>, Option<Spanned<Strin
             }
             (Opt::Quota, Val::Count(n, _)) => MatchKind::Quota(n),
             (Opt::Helper, Val::Text(name)) => MatchKind::Helper(name),
+            (Opt::Label, Val::Text(label)) => MatchKind::ConnLabel(label),
             (Opt::TcpOption, Val::Num(n)) => MatchKind::TcpOption(n as u8),
             (Opt::Connbytes, Val::Count(lo, hi)) => {
                 // The line checks stop a rule without the direction and mode.

@@ -82,6 +82,10 @@ pub(super) fn lower_parts<'t>(ctx: LineCtx<'t>, line: Pair<'t, G>) -> Lowered<'t
                 // Options after an unsupported `-m` most likely belong to it: its E004 says it
                 // (`-m recent --set`: recent's own `--set`, not set's, lacks set's value).
                 Err(d) if bad_module && matches!(d.code, Code::E002 | Code::E001) => {}
+                // `-m connlabel --set` (a flag) reads as set's `--set` without its value.
+                Err(d) if rule == G::o_set && d.code == Code::E001 && connlabel(&items) => {
+                    diags.push(connlabel_set(d.labels[0].span));
+                }
                 Err(d) => {
                     bad_module |= d.code == Code::E004;
                     // Remember which option failed so that its absence is not reported again.
@@ -95,6 +99,20 @@ pub(super) fn lower_parts<'t>(ctx: LineCtx<'t>, line: Pair<'t, G>) -> Lowered<'t
     }
     let span = ctx.at(line_span.start(), line_span.end());
     Lowered { span, chain, items, diags, bad_module, failed }
+}
+
+/// Whether the items so far load `-m connlabel`.
+fn connlabel(items: &[Item<'_>]) -> bool {
+    items
+        .iter()
+        .any(|i| matches!(&i.val, Val::Word(m) if i.opt == Opt::Module && m.node == "connlabel"))
+}
+
+/// `-m connlabel --set` at `span`: refused (docs/refused.md).
+fn connlabel_set(span: Span) -> Diagnostic {
+    e008("`-m connlabel --set` cannot be translated exactly".to_string(), span)
+        .with_label("refused: see docs/refused.md")
+        .with_help(crate::refused::CONNLABEL_SET.help())
 }
 
 /// What a line's first word names, if it is a chain word: a builtin, `MACRO_CUST` or a

@@ -163,10 +163,11 @@ pub(crate) enum Opt {
     Helper,
     Quota,
     TcpOption,
+    Label,
 }
 
 /// Number of `Opt` variants.
-pub(crate) const OPT_COUNT: usize = Opt::TcpOption as usize + 1;
+pub(crate) const OPT_COUNT: usize = Opt::Label as usize + 1;
 
 /// What an option's value is: decides how lowering reads it and how many value words it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1841,6 +1842,18 @@ pub(crate) const OPTIONS: [OptDesc; OPT_COUNT] = [
         wants: "a TCP option kind from 2 to 255 such as 8",
         ..BASE
     },
+    // The value is read by resolve (a number 0 to 127; a name is refused): iptables-save
+    // writes it quoted, `--label "40"`.
+    OptDesc {
+        opt: Opt::Label,
+        spellings: &["--label"],
+        rule: G::o_label,
+        module: Some("connlabel"),
+        negatable: true,
+        value: ValueKind::Text { max: 64, what: "a conntrack label" },
+        wants: "a conntrack label number from 0 to 127 such as 40",
+        ..BASE
+    },
 ];
 
 /// Why xt_hashlimit's table sizing is refused.
@@ -1987,6 +2000,7 @@ mod tests {
             "connbytes",
             "helper",
             "quota",
+            "connlabel",
             "tcp",
             "udp",
             "udplite",

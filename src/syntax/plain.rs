@@ -143,13 +143,11 @@ fn var(w: &[u8]) -> bool {
 }
 
 /// `iface`: `iface_name | var`, `iface_name` being
-/// `!"-" ~ (ASCII_ALPHANUMERIC | "_" | "." | "-")+ ~ "+"? | "+"`.
+/// `!"-" ~ (ASCII_ALPHANUMERIC | "_" | "." | "-" | "*" | "+")+`.
 fn iface(w: &[u8]) -> bool {
-    let body = w.strip_suffix(b"+").unwrap_or(w);
-    w == b"+"
-        || var(w)
-        || (body.first().is_some_and(|b| *b != b'-')
-            && body.iter().all(|b| alnum(b) || matches!(b, b'_' | b'.' | b'-')))
+    var(w)
+        || (w.first().is_some_and(|b| *b != b'-')
+            && w.iter().all(|b| alnum(b) || matches!(b, b'_' | b'.' | b'-' | b'*' | b'+')))
 }
 
 /// The length of the `ipv4` (four dot-separated digit runs) `w` starts with.
@@ -227,10 +225,10 @@ mod tests {
             |w: &str| name(w.as_bytes()),
             |w: &str| var(w.as_bytes()),
         );
-        for (w, yes) in [("eth0", true), ("eth+", true), ("+", true), ("-x", false)] {
+        for (w, yes) in [("eth0", true), ("eth+", true), ("+", true), ("*", true), ("-x", false)] {
             assert_eq!(iface(w), yes, "{w}");
         }
-        for (w, yes) in [("${a}", true), ("eth0.5", true), ("eth0++", false), ("", false)] {
+        for (w, yes) in [("${a}", true), ("eth0.5", true), ("eth0++", true), ("", false)] {
             assert_eq!(iface(w), yes, "{w}");
         }
         for (w, yes) in [("1.2.3.4", true), ("1.2.3.4/24", true), ("1.2.3.4/255.0.0.0", true)] {

@@ -1785,8 +1785,10 @@ fn the_plain_path_lowers_generated_lines_as_the_parser_does() {
         "-x",
         "!",
     ];
-    let iface =
-        ["eth0", "eth+", "+", "-x", "${v}", "${}", "${a-b}", "eth0.5", "eth0++", "a+b", ".x", "é"];
+    let iface = [
+        "eth0", "eth+", "+", "-x", "${v}", "${}", "${a-b}", "eth0.5", "eth0++", "a+b", ".x", "é",
+        "*", "eth*", "a\\b", "a:b",
+    ];
     let addrs = [
         "10.0.0.0/8",
         "10.0.0.1",
@@ -1917,4 +1919,49 @@ fn the_plain_path_lowers_generated_lines_as_the_parser_does() {
         }
     }
     assert!(taken > 3_000, "the plain path took {taken} lines");
+}
+
+#[test]
+fn connlabel_label_as_written_and_set_refused() {
+    let r = ok("FORWARD -m connlabel --label \"40\" -j ACCEPT");
+    assert!(
+        matches!(&kinds(&r)[..], [MatchKind::ConnLabel(l)] if l.node == "40"),
+        "{:?}",
+        kinds(&r)
+    );
+    let r = ok("FORWARD -m connlabel ! --label 0x7f -j ACCEPT");
+    assert!(r.matches[0].negated);
+    // `--set` is connlabel's flag after `-m connlabel`, not set's `--set NAME DIR`.
+    let d = check(
+        "FORWARD -m connlabel --label 40 --set -j ACCEPT",
+        Code::E008,
+        "`-m connlabel --set` cannot be translated exactly",
+        33,
+    );
+    assert!(d.help.as_deref().is_some_and(|h| h.contains("side effect")), "{d:#?}");
+    // Without `-m connlabel` it is still set's option missing its value.
+    check(
+        "FORWARD -m set --set -j ACCEPT",
+        Code::E001,
+        "`--set` needs a value: expected a set name followed by src or dst",
+        16,
+    );
+}
+
+#[test]
+fn interface_names_take_star_and_inner_plus_literally() {
+    for (line, name) in [
+        ("FORWARD -i * -j ACCEPT", "*"),
+        ("FORWARD -o eth*foo -j ACCEPT", "eth*foo"),
+        ("FORWARD -i eth*foo*+ -j ACCEPT", "eth*foo*+"),
+        ("FORWARD -o eth++ -j ACCEPT", "eth++"),
+        ("FORWARD -i a+b -j ACCEPT", "a+b"),
+    ] {
+        let r = ok(line);
+        let v = match &kinds(&r)[..] {
+            [MatchKind::InIface(v) | MatchKind::OutIface(v)] => v.node.clone(),
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(v, Value::Lit(name.to_string()), "{line}");
+    }
 }

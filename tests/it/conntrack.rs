@@ -153,3 +153,50 @@ fn a_helper_match_counts_the_related_connection_as_xt_helper() {
         out.lines().skip(2).filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect();
     assert_eq!(counts, ours, "iptables-nft (xt_helper) counts:\n{out}");
 }
+
+/// Two datagrams to 127.0.0.1:9102, whose connection xt_connlabel labels 40.
+const SEND_LABELLED: &str = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(2):
+    s.sendto(b"x", ("127.0.0.1", 9102))
+"#;
+
+/// `-m connlabel --label N` is `ct label N`, which tests the bit xt_connlabel sets: iptables'
+/// own `--label 40 --set` (iptables-legacy, mangle OUTPUT, before our filter chain) labels the
+/// connection, and of our rules only the one for label 40 counts its packets.
+#[test]
+fn a_label_match_reads_the_bit_xt_connlabel_sets() {
+    if !netns::require_root() {
+        return;
+    }
+    if netns::run("iptables-legacy", &["--version"]).is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "iptables-legacy is missing under CI"
+        );
+        return;
+    }
+    let labels = [40, 41, 39, 32, 47, 8, 0, 127];
+    let rules: String = labels
+        .iter()
+        .map(|n| format!("OUTPUT_CUST -p udp --dport 9102 -m connlabel --label {n}\n"))
+        .collect();
+    let ns = Netns::new();
+    let set =
+        "iptables-legacy -t mangle -A OUTPUT -p udp --dport 9102 -m connlabel --label 40 --set";
+    ns.exec(&set.split(' ').collect::<Vec<_>>()).unwrap_or_else(|e| panic!("{e}"));
+    let mut sources = Sources::new();
+    let text = Text { name: "label.rules".into(), bytes: rules.into_bytes() };
+    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
+    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
+    let rs = compiled.ruleset.expect("compiles");
+    ns.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    ns.exec(&["python3", "-c", SEND_LABELLED]).unwrap_or_else(|e| panic!("{e}"));
+    let listing = ns.list_table_json("ip", "overlayfw");
+    let ours: Vec<u64> = (1..=labels.len() as u32)
+        .map(|line| netns::packets_at(&listing, &rs, "label.rules", line).expect("a counter"))
+        .collect();
+    assert_eq!(ours, [2, 0, 0, 0, 0, 0, 0, 0], "{listing}");
+    let _ = ns.exec(&["iptables-legacy", "-t", "mangle", "-F"]);
+}

@@ -209,6 +209,9 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
             for name in ["ftp", "Q.931", "netbios-ns", "snmp_trap"] {
                 ms.push(Match::CtHelper { name: name.into() });
             }
+            for bit in [0, 40, 127] {
+                ms.push(Match::CtLabel { bit });
+            }
         }
         for (dir, mode, lo, hi) in [
             (CtDir::Original, CtCount::Packets, 200, u64::MAX),

@@ -13,6 +13,7 @@ mod ecn;
 mod edits;
 mod emit_load;
 mod fmt;
+mod ifnames;
 #[cfg(feature = "netlink")]
 mod incremental;
 mod injection;

@@ -127,6 +127,8 @@ impl Eval<'_> {
             Match::CtStatus { neg, .. } | Match::CtAddr { neg, .. } => *neg,
             // No connection of the model has a master, so none has its helper.
             Match::CtHelper { .. } => false,
+            // Nor any label.
+            Match::CtLabel { .. } => false,
             // The model's packets read 0 for every other header value.
             Match::Value { neg, cmp, .. } => {
                 let hit = match cmp {

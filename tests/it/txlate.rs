@@ -261,7 +261,8 @@ fn select(dir: &Path) -> (Vec<Case>, BTreeMap<&'static str, usize>) {
     (cases, left_out)
 }
 
-/// The conformance inventory, with every interface the lines name declared under its own name.
+/// The conformance inventory, with every interface the lines name declared: a plain name under
+/// its own name, one with `*` or `+` (literal in iptables but for a last `+`) as `ifN`.
 fn inventory(cases: &[Case]) -> Text {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
     let base = std::fs::read_to_string(dir.join("topology.yaml")).expect("topology.yaml");
@@ -269,9 +270,10 @@ fn inventory(cases: &[Case]) -> Text {
     for c in cases {
         for pair in c.args.windows(2) {
             if matches!(pair[0].as_str(), "-i" | "-o" | "--in-interface" | "--out-interface") {
-                let name = pair[1].trim_end_matches('+');
-                let plain = name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
-                if plain && !name.is_empty() && !base.contains(&format!(": {name}\n")) {
+                // iptables' wildcard is the last `+` only: `eth++` is every name after `eth+`.
+                let name = pair[1].strip_suffix('+').unwrap_or(&pair[1]);
+                let ok = name.chars().all(|ch| ch.is_ascii_alphanumeric() || "_*+".contains(ch));
+                if ok && !name.is_empty() && !base.contains(&format!(": {name}\n")) {
                     names.push(name.to_owned());
                 }
             }
@@ -279,7 +281,17 @@ fn inventory(cases: &[Case]) -> Text {
     }
     names.sort();
     names.dedup();
-    let extra: String = names.iter().map(|n| format!("  {n}: {n}\n")).collect();
+    let extra: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                format!("  {n}: {n}\n")
+            } else {
+                format!("  if{i}: \"{n}\"\n")
+            }
+        })
+        .collect();
     let yaml = base.replacen("interfaces:\n", &format!("interfaces:\n{extra}"), 1);
     Text { name: "txlate-topology.yaml".into(), bytes: yaml.into_bytes() }
 }

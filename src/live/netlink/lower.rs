@@ -110,6 +110,7 @@ const CT_DIRECTION: u32 = 1;
 const CT_STATUS: u32 = 2;
 const CT_EXPIRATION: u32 = 5;
 const CT_HELPER: u32 = 6;
+const CT_LABELS: u32 = 13;
 const CT_PKTS: u32 = 14;
 const CT_BYTES: u32 = 15;
 const CT_AVGPKT: u32 = 16;
@@ -991,6 +992,14 @@ impl RuleCx<'_, '_> {
                 bytes.resize(16, 0);
                 self.exprs.push(Expr::Cmp(CmpOp::Eq, bytes));
             }
+            // The labels are a 128-bit host-endian bitmap: the bit masked, then compared with
+            // zero, as nft sends `ct label N`.
+            Match::CtLabel { bit } => {
+                self.exprs.push(Expr::Ct { key: CT_LABELS, dir: None });
+                let mask = (1u128 << bit).to_ne_bytes().to_vec();
+                self.exprs.push(Expr::Bitwise { mask, xor: vec![0; 16] });
+                self.exprs.push(Expr::Cmp(CmpOp::Neq, vec![0; 16]));
+            }
             Match::TcpOption { neg, kind } => {
                 self.exprs.push(Expr::TcpOptPresent(*kind));
                 self.exprs.push(Expr::Cmp(CmpOp::Eq, vec![u8::from(!*neg)]));
@@ -1119,14 +1128,7 @@ impl RuleCx<'_, '_> {
 
     fn ifname(&mut self, key: MetaKey, neg: bool, name: &str) {
         self.exprs.push(Expr::Meta { key, dreg: REG_1 });
-        let data = match name.strip_suffix('*') {
-            Some(prefix) => prefix.as_bytes().to_vec(),
-            None => {
-                let mut d = name.as_bytes().to_vec();
-                d.resize(d.len().max(16), 0);
-                d
-            }
-        };
+        let data = crate::ir::IfName::parse(name).bytes();
         self.exprs.push(Expr::Cmp(op(neg), data));
     }
 
