@@ -316,13 +316,13 @@ fn prepare_known(rs: &Ruleset, known: &HashMap<u64, u64>) -> Prepared {
     let per = all.len().div_ceil(crate::parallel::threads()).max(1);
     let flat: Vec<(u64, u64)> = crate::parallel::map(all.chunks(per).collect(), |part| {
         let mut lowerer = Lowerer::new(rs, &named);
-        let (mut text, mut statement) = (vec![0u8; 4096], String::new());
+        let (mut scratch, mut statement) = (read::Scratch::new(), String::new());
         part.iter()
             .map(|(chain, rule)| {
                 let key = rule_key(chain, rule, rs, &mut statement);
                 let fingerprint = match known.get(&key) {
                     Some(&f) => f,
-                    None => read::planned_fingerprint(&lowerer.rule(chain, rule), &mut text),
+                    None => read::planned_fingerprint(&lowerer.rule(chain, rule), &mut scratch),
                 };
                 (fingerprint, key)
             })

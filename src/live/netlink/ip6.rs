@@ -62,14 +62,15 @@ fn is_ours(live: &LiveTable) -> bool {
     if live.comment.as_ref().and_then(|c| c.as_deref()) != Some(COMMENT) {
         return false;
     }
-    let mut text = vec![0u8; 4096];
+    let mut scratch = read::Scratch::new();
     live.chains.len() == Chain::ALL.len()
         && Chain::ALL.iter().all(|&chain| {
             let Some(l) = live.chains.iter().find(|c| c.name == chain.name()) else {
                 return false;
             };
-            let want: Vec<u64> =
-                rules_of(chain).map(|r| read::planned_fingerprint(&plan(r), &mut text)).collect();
+            let want: Vec<u64> = rules_of(chain)
+                .map(|r| read::planned_fingerprint(&plan(r), &mut scratch))
+                .collect();
             // `type filter hook HOOK priority 0 policy drop`, as the kernel lists it.
             let hook = match chain {
                 Chain::Input => libc::NF_INET_LOCAL_IN,

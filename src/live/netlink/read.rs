@@ -2,12 +2,15 @@
 //! generation, the table's comment, its chains, each chain's rules (handle, comment, counter,
 //! and a fingerprint of what the rule does) and its sets with their elements.
 //!
-//! A rule's fingerprint is a hash of its comment and of each of its expressions as libnftnl
-//! holds it: its kind and its attributes' values (zero counting as unset, as libnftnl prints
-//! it; an expression holding expressions by libnftnl's text, `nftnl_expr_snprintf`), counters
-//! left out and an anonymous set's kernel name (`__set7`) replaced by a hash of its contents:
-//! the same function of the same parts for a rule planned here ([`planned_fingerprint`]), so a
-//! live rule and a planned one are equal exactly when they do the same thing and carry the same
+//! A rule's fingerprint is a hash of its comment and of each of its expressions as netlink
+//! carries it: its name and its attributes by type (the kernel lists them in an order of its
+//! own), all-zero values counting as unset, a value's or verdict's nested attributes without
+//! the nested flag, counters and a quota's spending left out, and an anonymous set's kernel
+//! name (`__set7`) replaced by a hash of its contents (see [`Fingerprint::expr`]). A live rule
+//! is fingerprinted straight from the dump's attributes, without libnftnl's parse of it; a
+//! planned one ([`planned_fingerprint`]) from the attributes libnftnl writes for each of its
+//! expressions as the kernel lists it back: the same function of the same parts, so a live
+//! rule and a planned one are equal exactly when they do the same thing and carry the same
 //! comment. A chain's rules are parsed while the next chain is dumped.
 
 #![allow(unsafe_code)]
@@ -22,7 +25,7 @@ use nftnl::nftnl_sys::{self as sys, libc};
 
 use super::batch::Socket;
 use super::expr::RawExpr;
-use super::lower::{Elem, Key, RulePlan, SetPlan};
+use super::lower::{Elem, Expr, Key, RulePlan, SetPlan};
 
 /// `NFT_MSG_GETGEN` / `NFT_MSG_NEWGEN`, `NFT_MSG_GETOBJ`, `NFT_MSG_GETFLOWTABLE`
 /// (linux/netfilter/nf_tables.h).
@@ -102,13 +105,17 @@ unsafe fn owned(p: *const c_char) -> Option<String> {
 
 /// The NUL-terminated string TLV of type `ty` in libnftnl userdata (comments).
 fn udata_string(udata: &[u8], ty: u8) -> Option<String> {
+    udata_bytes(udata, ty).map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+/// [`udata_string`]'s bytes, up to its NUL.
+fn udata_bytes(udata: &[u8], ty: u8) -> Option<&[u8]> {
     let mut rest = udata;
     while rest.len() >= 2 {
         let (t, len) = (rest[0], rest[1] as usize);
         let value = rest.get(2..2 + len)?;
         if t == ty {
-            let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
-            return Some(String::from_utf8_lossy(&value[..end]).into_owned());
+            return Some(nul_str(value));
         }
         rest = &rest[2 + len..];
     }
@@ -410,19 +417,19 @@ fn read_once(
                 // Parsed (and fingerprinted) on every
                 // core, an equal share of the chain's rules each.
                 let per = rules.len().div_ceil(crate::parallel::threads()).max(1);
+                let chain = &names[i];
                 let parts = crate::parallel::map(rules.chunks(per).collect(), |part| {
-                    let mut text = vec![0u8; 4096];
+                    let mut buf = Vec::with_capacity(512);
                     part.iter()
-                        .map(|msg| {
-                            parse_rule(msg, family, table, anon, fingerprints.then_some(&mut text))
+                        .filter_map(|msg| {
+                            let fingerprint = fingerprints.then_some(&mut buf);
+                            parse_rule(msg, family, table, chain, anon, fingerprint)
                         })
-                        .collect::<io::Result<Vec<_>>>()
+                        .collect::<Vec<_>>()
                 });
                 let mut chain = Vec::with_capacity(rules.len());
                 for part in parts {
-                    chain.extend(
-                        part?.into_iter().flatten().filter(|(c, _)| *c == names[i]).map(|(_, r)| r),
-                    );
+                    chain.extend(part);
                 }
                 out.push((i, chain));
             }
@@ -641,263 +648,222 @@ fn nul_str(value: &[u8]) -> &[u8] {
     &value[..value.iter().position(|&b| b == 0).unwrap_or(value.len())]
 }
 
-/// A rule's chain, handle, comment and first counter, read straight from the message's
-/// attributes (`NFTA_RULE_*`, `NFTA_LIST_ELEM`, `NFTA_EXPR_*`, `NFTA_COUNTER_*`): what `stats`
-/// needs, without libnftnl's parse of every expression.
-fn parse_rule_counters(msg: &[u8], family: i32, table: &str) -> Option<(String, LiveRule)> {
+/// A rule of `table`'s chain `chain`, read straight from its message's attributes
+/// (`NFTA_RULE_*`; each `NFTA_LIST_ELEM` of its expressions, `NFTA_EXPR_NAME` and
+/// `NFTA_EXPR_DATA`; `NFTA_COUNTER_*`): its handle, first counter and, given a buffer to
+/// collect in, its fingerprint; without one, its comment (what `stats` needs). `None`: a rule
+/// of another family, table or chain.
+fn parse_rule(
+    msg: &[u8],
+    family: i32,
+    table: &str,
+    chain: &str,
+    anon: &HashMap<String, u64>,
+    fingerprint: Option<&mut Vec<u8>>,
+) -> Option<LiveRule> {
     if msg.len() < 20 || msg[16] != family as u8 {
         return None;
     }
-    let (mut t, mut chain, mut handle, mut comment, mut counter) = (None, None, 0, None, None);
+    let (mut t, mut c, mut handle, mut comment, mut exprs) = (None, None, 0, None, &[][..]);
     for (ty, v) in attrs(&msg[20..]) {
         match ty {
             1 => t = Some(nul_str(v)),
-            2 => chain = Some(String::from_utf8_lossy(nul_str(v)).into_owned()),
+            2 => c = Some(nul_str(v)),
             3 if v.len() == 8 => handle = u64::from_be_bytes(v.try_into().ok()?),
-            4 => {
-                for (_, elem) in attrs(v) {
-                    let mut name = &[][..];
-                    let mut data = &[][..];
-                    for (ety, ev) in attrs(elem) {
-                        match ety {
-                            1 => name = nul_str(ev),
-                            2 => data = ev,
-                            _ => {}
-                        }
-                    }
-                    if name == b"counter" && counter.is_none() {
-                        let (mut bytes, mut packets) = (0, 0);
-                        for (cty, cv) in attrs(data) {
-                            let n = cv.try_into().map_or(0, u64::from_be_bytes);
-                            match cty {
-                                1 => bytes = n,
-                                2 => packets = n,
-                                _ => {}
-                            }
-                        }
-                        counter = Some((packets, bytes));
-                    }
-                }
-            }
-            7 => comment = udata_string(v, sys::NFTNL_UDATA_RULE_COMMENT as u8),
+            4 => exprs = v,
+            7 => comment = udata_bytes(v, sys::NFTNL_UDATA_RULE_COMMENT as u8),
             _ => {}
         }
     }
-    (t? == table.as_bytes()).then(|| {
-        (chain.unwrap_or_default(), LiveRule { handle, comment, counter, fingerprint: 0, key: 0 })
+    if t? != table.as_bytes() || c? != chain.as_bytes() {
+        return None;
+    }
+    let mut counter = None;
+    let mut h = fingerprint.map(|buf| Fingerprint::new(comment, buf));
+    let anon = |name: &[u8]| std::str::from_utf8(name).ok().and_then(|n| anon.get(n).copied());
+    for (_, elem) in attrs(exprs) {
+        let (name, data) = expr_parts(elem);
+        if name == b"counter" && counter.is_none() {
+            let (mut bytes, mut packets) = (0, 0);
+            for (ty, v) in attrs(data) {
+                let n = v.try_into().map_or(0, u64::from_be_bytes);
+                match ty {
+                    1 => bytes = n,
+                    2 => packets = n,
+                    _ => {}
+                }
+            }
+            counter = Some((packets, bytes));
+        }
+        if let Some(h) = &mut h {
+            h.expr(name, data, &anon, false);
+        }
+    }
+    // A fingerprinted rule is compared by its fingerprint, which holds the comment.
+    Some(match h {
+        Some(h) => LiveRule { handle, comment: None, counter, fingerprint: h.finish(), key: 0 },
+        None => {
+            let comment = comment.map(|c| String::from_utf8_lossy(c).into_owned());
+            LiveRule { handle, comment, counter, fingerprint: 0, key: 0 }
+        }
     })
 }
 
-fn parse_rule(
-    msg: &[u8],
-    want: i32,
-    table: &str,
-    anon: &HashMap<String, u64>,
-    mut text: Option<&mut Vec<u8>>,
-) -> io::Result<Option<(String, LiveRule)>> {
-    if text.is_none() {
-        return Ok(parse_rule_counters(msg, want, table));
+/// An expression's name and data (`NFTA_EXPR_NAME`, `NFTA_EXPR_DATA`) in its attributes.
+fn expr_parts(attributes: &[u8]) -> (&[u8], &[u8]) {
+    let (mut name, mut data) = (&[][..], &[][..]);
+    for (ty, v) in attrs(attributes) {
+        match ty {
+            1 => name = nul_str(v),
+            2 => data = v,
+            _ => {}
+        }
     }
-    // SAFETY: parse of a complete message we own into a fresh rule; its expressions read
-    // through an iterator while the rule lives; strings copied; freed.
-    unsafe {
-        let r = sys::nftnl_rule_alloc();
-        if sys::nftnl_rule_nlmsg_parse(msg.as_ptr().cast::<libc::nlmsghdr>(), r) < 0 {
-            sys::nftnl_rule_free(r);
-            return Err(io::Error::other("an unreadable rule message"));
-        }
-        let t = owned(sys::nftnl_rule_get_str(r, sys::NFTNL_RULE_TABLE as u16));
-        let chain = owned(sys::nftnl_rule_get_str(r, sys::NFTNL_RULE_CHAIN as u16));
-        let family = sys::nftnl_rule_get_u32(r, sys::NFTNL_RULE_FAMILY as u16);
-        let handle = sys::nftnl_rule_get_u64(r, sys::NFTNL_RULE_HANDLE as u16);
-        let mut len = 0u32;
-        let u = sys::nftnl_rule_get_data(r, sys::NFTNL_RULE_USERDATA as u16, &raw mut len);
-        let comment = if u.is_null() {
-            None
-        } else {
-            let udata = std::slice::from_raw_parts(u.cast::<u8>(), len as usize);
-            udata_string(udata, sys::NFTNL_UDATA_RULE_COMMENT as u8)
-        };
-        let mut h = Fingerprint::new(comment.as_deref());
-        let mut counter = None;
-        let iter = sys::nftnl_expr_iter_create(r);
-        loop {
-            let e = sys::nftnl_expr_iter_next(iter);
-            if e.is_null() {
-                break;
-            }
-            let kind = owned(sys::nftnl_expr_get_str(e, sys::NFTNL_EXPR_NAME as u16));
-            if kind.as_deref() == Some("counter") {
-                if counter.is_none() {
-                    counter = Some((
-                        sys::nftnl_expr_get_u64(e, sys::NFTNL_EXPR_CTR_PACKETS as u16),
-                        sys::nftnl_expr_get_u64(e, sys::NFTNL_EXPR_CTR_BYTES as u16),
-                    ));
-                }
-                h.counter();
-                continue;
-            }
-            let Some(text) = text.as_deref_mut() else { continue };
-            let set =
-                lookup_set(e, kind.as_deref()).map(|name| anon.get(&name).copied().ok_or(name));
-            h.expr(e, set, text);
-        }
-        sys::nftnl_expr_iter_destroy(iter);
-        sys::nftnl_rule_free(r);
-        if t.as_deref() != Some(table) || family != want as u32 {
-            return Ok(None);
-        }
-        // A fingerprinted rule is compared by its fingerprint, which holds the comment.
-        let (fingerprint, comment) = if text.is_some() { (h.finish(), None) } else { (0, comment) };
-        let rule = LiveRule { handle, comment, counter, fingerprint, key: 0 };
-        Ok(Some((chain.unwrap_or_default(), rule)))
-    }
+    (name, data)
 }
 
-/// The set a lookup or dynset expression names.
-///
-/// # Safety
-/// `e` is a live expression.
-unsafe fn lookup_set(e: *mut sys::nftnl_expr, kind: Option<&str>) -> Option<String> {
-    let attr = match kind? {
-        "lookup" => sys::NFTNL_EXPR_LOOKUP_SET,
-        "dynset" => sys::NFTNL_EXPR_DYNSET_SET_NAME,
-        _ => return None,
-    };
-    // SAFETY: the caller's promise.
-    unsafe { owned(sys::nftnl_expr_get_str(e, attr as u16)) }
-}
+/// `NFTA_LOOKUP_SET`, `NFTA_DYNSET_SET_NAME`: the set a lookup or dynset names.
+const SET_NAME: u16 = 1;
+/// `NFTA_LOOKUP_SET_ID`, `NFTA_DYNSET_SET_ID`: a set made in the same batch (never listed).
+const LOOKUP_SET_ID: u16 = 4;
+const DYNSET_SET_ID: u16 = 2;
+/// `NFTA_DYNSET_EXPR`, `NFTA_DYNSET_EXPRESSIONS`: a dynset's per-element statements.
+const DYNSET_EXPR: u16 = 7;
+const DYNSET_EXPRESSIONS: u16 = 10;
+/// Attributes holding a value or verdict (`nft_data`): `NFTA_CMP_DATA`,
+/// `NFTA_IMMEDIATE_DATA`, `NFTA_BITWISE_MASK`, `_XOR`, `_DATA`, `NFTA_RANGE_FROM_DATA`,
+/// `_TO_DATA`; in one, `NFTA_DATA_VERDICT`.
+const CMP_DATA: u16 = 3;
+const IMMEDIATE_DATA: u16 = 2;
+const BITWISE_MASK: u16 = 4;
+const BITWISE_XOR: u16 = 5;
+const BITWISE_DATA: u16 = 7;
+const RANGE_FROM_DATA: u16 = 3;
+const RANGE_TO_DATA: u16 = 4;
+const DATA_VERDICT: u16 = 2;
+/// `NFTA_QUOTA_FLAGS`, `NFTA_QUOTA_CONSUMED`.
+const QUOTA_FLAGS: u16 = 2;
+const QUOTA_CONSUMED: u16 = 4;
+/// Attributes of one expression a fingerprint sorts (the kernel's expressions have at most
+/// 12); an expression with more is hashed as it comes.
+const MAX_ATTRS: usize = 24;
 
 /// The hash a rule is compared by (see the module documentation).
-struct Fingerprint(Collect);
+struct Fingerprint<'b>(Collect<'b>);
 
 /// What a rule is hashed by, collected and hashed at once: one hash of a rule's bytes costs
-/// less than one per attribute.
-struct Collect(Vec<u8>);
+/// less than one per attribute. The buffer is the caller's, reused from rule to rule.
+struct Collect<'b>(&'b mut Vec<u8>);
 
-impl Hasher for Collect {
+impl Hasher for Collect<'_> {
     fn write(&mut self, bytes: &[u8]) {
         self.0.extend_from_slice(bytes);
     }
 
     fn finish(&self) -> u64 {
         let mut h = DefaultHasher::new();
-        h.write(&self.0);
+        h.write(self.0);
         h.finish()
     }
 }
 
-impl Fingerprint {
-    fn new(comment: Option<&str>) -> Fingerprint {
-        let mut h = Collect(Vec::with_capacity(256));
+impl<'b> Fingerprint<'b> {
+    fn new(comment: Option<&[u8]>, buf: &'b mut Vec<u8>) -> Fingerprint<'b> {
+        buf.clear();
+        let mut h = Collect(buf);
         comment.hash(&mut h);
         Fingerprint(h)
     }
 
-    fn counter(&mut self) {
-        "counter".hash(&mut self.0);
-    }
-
-    /// One expression: its attributes (or, holding expressions, libnftnl's text for it), with a
-    /// set lookup's anonymous set (`Ok`: its contents' hash) in place of the set's name, which
-    /// the kernel picks.
-    ///
-    /// # Safety
-    /// `e` is a live expression.
-    unsafe fn expr(
-        &mut self,
-        e: *mut sys::nftnl_expr,
-        set: Option<Result<u64, String>>,
-        text: &mut Vec<u8>,
-    ) {
-        // SAFETY: the caller's promise.
-        let kind = unsafe { sys::nftnl_expr_get_str(e, sys::NFTNL_EXPR_NAME as u16) };
-        // SAFETY: libnftnl's name of a live expression: a NUL-terminated string.
-        let kind = (!kind.is_null()).then(|| unsafe { CStr::from_ptr(kind) }.to_bytes());
-        // Its attributes as libnftnl holds them: the same values printed, without printing them
-        // (printing was most of a read's time). An expression holding expressions (dynset,
-        // inner) holds pointers, which only its text says the same of.
-        if !matches!(kind, Some(b"dynset" | b"inner") | None) {
-            // A quota's consumed bytes are its state, not what the rule says: an apply keeps
-            // a rule whose quota has been spending (skipped as the set id below).
-            let (set_attr, set_id) = match kind {
-                Some(b"lookup") => (
-                    Some(sys::NFTNL_EXPR_LOOKUP_SET as u16),
-                    Some(sys::NFTNL_EXPR_LOOKUP_SET_ID as u16),
-                ),
-                Some(b"quota") => (None, Some(sys::NFTNL_EXPR_QUOTA_CONSUMED as u16)),
-                _ => (None, None),
-            };
-            kind.hash(&mut self.0);
-            // The set's id only names a set made in the same batch: the kernel lists none.
-            // libnftnl (1.2) numbers an expression's attributes from 1 to at most 9.
-            for attr in (1..16u16).filter(|&a| Some(a) != set_id) {
-                // SAFETY: the caller's promise; a set attribute's data lives with `e`.
-                unsafe {
-                    if !sys::nftnl_expr_is_set(e, attr) {
-                        continue;
-                    }
-                    if let (Some(a), Some(Ok(content))) = (set_attr, &set)
-                        && a == attr
-                    {
-                        attr.hash(&mut self.0);
-                        content.hash(&mut self.0);
-                        continue;
-                    }
-                    let mut len = 0u32;
-                    let data = sys::nftnl_expr_get(e, attr, &raw mut len);
-                    if data.is_null() {
-                        continue;
-                    }
-                    let bytes = std::slice::from_raw_parts(data.cast::<u8>(), len as usize);
-                    // The kernel adds NFT_QUOTA_F_DEPLETED (2) to a spent quota's flags.
-                    let quota_flags;
-                    let bytes = if kind == Some(b"quota")
-                        && attr == sys::NFTNL_EXPR_QUOTA_FLAGS as u16
-                        && let Ok(b) = <[u8; 4]>::try_from(bytes)
-                    {
-                        quota_flags = (u32::from_ne_bytes(b) & !2).to_ne_bytes();
-                        &quota_flags[..]
-                    } else {
-                        bytes
-                    };
-                    // Zero is what an attribute the kernel fills in but a planned expression
-                    // leaves unset (a bitwise's `bool` operation) prints as, and counts as.
-                    if bytes.iter().any(|&b| b != 0) {
-                        attr.hash(&mut self.0);
-                        bytes.hash(&mut self.0);
-                    }
-                }
-            }
+    /// One expression by its name and its data's attributes, in the order of their types: the
+    /// kernel lists them in an order of its own, libnftnl builds them in its. Left out: an
+    /// attribute whose value is all zero bytes (what the kernel fills in where a planned
+    /// expression leaves it unset, a bitwise's `bool` operation; and the padding before a
+    /// 64-bit value), a counter's values, a quota's consumed bytes and the depleted flag the
+    /// kernel adds (state, not what the rule says), a set's id (only a set made in the same
+    /// batch has one; the kernel lists none). A lookup's or dynset's set that `anon` knows (an
+    /// anonymous set, named by the kernel) counts by its contents' hash instead of its name. A
+    /// dynset's statements count as expressions, once (`inner`: this is one).
+    fn expr(&mut self, name: &[u8], data: &[u8], anon: &dyn Fn(&[u8]) -> Option<u64>, inner: bool) {
+        name.hash(&mut self.0);
+        if name == b"counter" {
             return;
         }
-        loop {
-            // SAFETY: the caller's promise; `text` is writable for its length.
-            let n = unsafe {
-                sys::nftnl_expr_snprintf(
-                    text.as_mut_ptr().cast::<c_char>(),
-                    text.len(),
-                    e,
-                    sys::NFTNL_OUTPUT_DEFAULT,
-                    0,
-                )
+        let mut sorted = [(0u16, &[][..]); MAX_ATTRS];
+        let mut n = 0;
+        for attr in attrs(data) {
+            let Some(slot) = sorted.get_mut(n) else {
+                data.hash(&mut self.0);
+                return;
             };
-            if n < 0 {
-                "unprintable".hash(&mut self.0);
-                return;
-            }
-            if (n as usize) < text.len() {
-                let mut printed = &text[..n as usize];
-                let replaced;
-                if let Some(Ok(content)) = &set {
-                    let s = String::from_utf8_lossy(printed);
-                    replaced = anon_name_replaced(&s, *content);
-                    printed = replaced.as_bytes();
+            *slot = attr;
+            n += 1;
+        }
+        let sorted = &mut sorted[..n];
+        sorted.sort_unstable();
+        for &(ty, v) in sorted.iter() {
+            let quota_flags;
+            let v = match (name, ty) {
+                (b"lookup", LOOKUP_SET_ID) | (b"dynset", DYNSET_SET_ID) => continue,
+                (b"quota", QUOTA_CONSUMED) => continue,
+                (b"lookup" | b"dynset", SET_NAME) => match anon(nul_str(v)) {
+                    Some(content) => {
+                        (ty, content).hash(&mut self.0);
+                        continue;
+                    }
+                    None => v,
+                },
+                (b"quota", QUOTA_FLAGS) => match <[u8; 4]>::try_from(v) {
+                    Ok(b) => {
+                        quota_flags = (u32::from_be_bytes(b) & !NFT_QUOTA_F_DEPLETED).to_be_bytes();
+                        &quota_flags[..]
+                    }
+                    Err(_) => v,
+                },
+                (b"cmp", CMP_DATA)
+                | (b"immediate", IMMEDIATE_DATA)
+                | (b"bitwise", BITWISE_MASK | BITWISE_XOR | BITWISE_DATA)
+                | (b"range", RANGE_FROM_DATA | RANGE_TO_DATA) => {
+                    ty.hash(&mut self.0);
+                    self.data(v);
+                    continue;
                 }
-                printed.hash(&mut self.0);
-                return;
+                (b"dynset", DYNSET_EXPR) if !inner => {
+                    ty.hash(&mut self.0);
+                    let (name, data) = expr_parts(v);
+                    self.expr(name, data, anon, true);
+                    continue;
+                }
+                (b"dynset", DYNSET_EXPRESSIONS) if !inner => {
+                    ty.hash(&mut self.0);
+                    for (_, elem) in attrs(v) {
+                        let (name, data) = expr_parts(elem);
+                        self.expr(name, data, anon, true);
+                    }
+                    continue;
+                }
+                _ => v,
+            };
+            if v.iter().any(|&b| b != 0) {
+                ty.hash(&mut self.0);
+                v.hash(&mut self.0);
             }
-            text.resize(n as usize + 1, 0);
+        }
+    }
+
+    /// A value or verdict (`NFTA_DATA_VALUE`; `NFTA_DATA_VERDICT` with its code and chain) by
+    /// its attributes' types and values: the kernel marks the verdict's attribute nested
+    /// (`NLA_F_NESTED`), libnftnl does not.
+    fn data(&mut self, v: &[u8]) {
+        for (ty, v) in attrs(v) {
+            ty.hash(&mut self.0);
+            if ty == DATA_VERDICT {
+                for attr in attrs(v) {
+                    attr.hash(&mut self.0);
+                }
+            } else {
+                v.hash(&mut self.0);
+            }
         }
     }
 
@@ -906,21 +872,8 @@ impl Fingerprint {
     }
 }
 
-/// `… set __set7 …` with the anonymous set's name (`__set…` or `__map…`) replaced by its
-/// contents' hash.
-fn anon_name_replaced(printed: &str, content: u64) -> String {
-    printed
-        .split(' ')
-        .map(|w| {
-            if (w.starts_with("__set") || w.starts_with("__map")) && w.len() > 5 {
-                format!("{{{content:016x}}}")
-            } else {
-                w.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+/// `NFT_QUOTA_F_DEPLETED`: the kernel's mark on a spent quota.
+const NFT_QUOTA_F_DEPLETED: u32 = 2;
 
 /// The hash of a set's shape and elements (sorted), the same for a planned set and a live one.
 fn set_fingerprint(shape: (u32, u32, u32, u32, u32), elems: &[Elem]) -> u64 {
@@ -948,43 +901,73 @@ pub(crate) fn sorted_elems(elems: &[Elem]) -> Vec<Elem> {
     v
 }
 
+/// Scratch space of [`planned_fingerprint`]: a netlink message for one expression and the
+/// bytes a fingerprint collects, reused from rule to rule.
+pub(crate) struct Scratch {
+    msg: Vec<u8>,
+    collect: Vec<u8>,
+}
+
+/// Room for one expression's attributes: an attribute's length is 16 bits.
+const EXPR_MSG_MAX: usize = u16::MAX as usize + 4096;
+
+impl Scratch {
+    pub(crate) fn new() -> Scratch {
+        Scratch { msg: vec![0; EXPR_MSG_MAX], collect: Vec::with_capacity(512) }
+    }
+}
+
 /// The fingerprint of a planned rule, equal to [`LiveRule::fingerprint`] of the same rule
-/// once loaded.
-pub(crate) fn planned_fingerprint(plan: &RulePlan, text: &mut Vec<u8>) -> u64 {
-    let mut h = Fingerprint::new(plan.comment.as_deref());
+/// once loaded: each expression as the kernel lists it back ([`Expr::build_as_listed`]),
+/// written by libnftnl as netlink attributes (as the batch sends it) and hashed as a listed
+/// one is.
+pub(crate) fn planned_fingerprint(plan: &RulePlan, scratch: &mut Scratch) -> u64 {
+    let Scratch { msg, collect } = scratch;
+    let mut h = Fingerprint::new(plan.comment.as_deref().map(str::as_bytes), collect);
     let mut anon = plan.anon_sets.iter();
     for expr in &plan.exprs {
-        if matches!(expr, super::lower::Expr::Counter) {
-            h.counter();
+        if matches!(expr, Expr::Counter) {
+            h.expr(b"counter", &[], &|_| None, false);
             continue;
         }
         let set = match expr {
-            super::lower::Expr::Lookup { set, .. } if set.name.starts_with("__") => {
-                anon.next().map(|s| Ok(set_fingerprint(planned_shape(s), &sorted_elems(&s.elems))))
+            Expr::Lookup { set, .. } if set.name.starts_with("__") => {
+                anon.next().map(|s| set_fingerprint(planned_shape(s), &sorted_elems(&s.elems)))
             }
             _ => None,
         };
         let raw: RawExpr = expr.build_as_listed();
-        // SAFETY: `raw` is a live expression we own until it drops.
-        unsafe { h.expr(raw.as_ptr(), set, text) };
+        let (name, data) = expr_parts(built(&raw, msg));
+        h.expr(name, data, &|_| set, false);
     }
     h.finish()
+}
+
+/// `NFTA_EXPR_NAME` and `NFTA_EXPR_DATA` of `expr` as libnftnl writes them into a message.
+fn built<'m>(expr: &RawExpr, msg: &'m mut [u8]) -> &'m [u8] {
+    const HEADER: usize = 16;
+    msg[..HEADER].fill(0);
+    msg[..4].copy_from_slice(&(HEADER as u32).to_ne_bytes());
+    // SAFETY: `msg` starts with a netlink header whose length is its own, and has room for
+    // an expression's attributes after it (each at most 64 KiB long, an expression's few far
+    // less); `expr` is a live expression.
+    unsafe {
+        sys::nftnl_expr_build_payload(msg.as_mut_ptr().cast::<libc::nlmsghdr>(), expr.as_ptr())
+    };
+    let len = u32::from_ne_bytes(msg[..4].try_into().expect("4 bytes")) as usize;
+    assert!(len <= msg.len(), "an expression overran its buffer");
+    &msg[HEADER..len]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::netlink::lower::{CmpOp, Expr};
+    use crate::live::netlink::lower::{Base, CmpOp, SetRef};
 
     fn fingerprint(exprs: &[Expr]) -> u64 {
-        let mut h = Fingerprint::new(Some("f #1"));
-        let mut text = vec![0u8; 4096];
-        for e in exprs {
-            let raw = e.build_as_listed();
-            // SAFETY: `raw` lives until the end of the statement.
-            unsafe { h.expr(raw.as_ptr(), None, &mut text) };
-        }
-        h.finish()
+        let plan =
+            RulePlan { anon_sets: Vec::new(), exprs: exprs.to_vec(), comment: Some("f #1".into()) };
+        planned_fingerprint(&plan, &mut Scratch::new())
     }
 
     #[test]
@@ -995,8 +978,187 @@ mod tests {
         assert_ne!(a, fingerprint(&[cmp(CmpOp::Eq, &[0, 81])]));
         assert_ne!(a, fingerprint(&[cmp(CmpOp::Neq, &[0, 80])]));
         assert_ne!(a, fingerprint(&[cmp(CmpOp::Eq, &[0, 80]), Expr::Counter]));
+        // A value that reads as an attribute is still a value: no flag bit of it is dropped.
+        let v = fingerprint(&[cmp(CmpOp::Eq, &[4, 0, 1, 0])]);
+        assert_ne!(v, fingerprint(&[cmp(CmpOp::Eq, &[4, 0, 1, 0x80])]));
         let masq = fingerprint(&[Expr::Masq(Default::default())]);
         assert_ne!(masq, fingerprint(&[Expr::Redir(Default::default())]));
+        let limit = |rate| Expr::Limit { rate, unit: 1, burst: 5, over: false };
+        let meter = |rate| Expr::Dynset {
+            set: SetRef { name: "m".into(), id: 1 },
+            update: true,
+            timeout_ms: None,
+            expr: Box::new(limit(rate)),
+        };
+        assert_ne!(fingerprint(&[meter(10)]), fingerprint(&[meter(11)]), "a dynset's statement");
+    }
+
+    /// A netlink attribute: length, type, value, padding.
+    fn attr(out: &mut Vec<u8>, ty: u16, value: &[u8]) {
+        out.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
+        out.extend_from_slice(&ty.to_ne_bytes());
+        out.extend_from_slice(value);
+        out.resize(out.len().next_multiple_of(4), 0);
+    }
+
+    fn strz(text: &str) -> Vec<u8> {
+        [text.as_bytes(), b"\0"].concat()
+    }
+
+    /// What the kernel does to an expression's attributes when it lists it.
+    type Edit<'a> = &'a dyn Fn(u16, &[u8]) -> Option<Vec<u8>>;
+
+    /// `expr` as the kernel may list it: libnftnl's attributes in the reverse order, each
+    /// through `edit` (`None`: left out), then `more`, padding and an attribute of zeros.
+    fn listed(expr: &Expr, edit: Edit, more: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut msg = vec![0; EXPR_MSG_MAX];
+        let raw = expr.build_as_listed();
+        let (name, data) = expr_parts(built(&raw, &mut msg));
+        let mut d = Vec::new();
+        let all: Vec<_> = attrs(data).collect();
+        for (ty, v) in all.into_iter().rev() {
+            if let Some(v) = edit(ty, v) {
+                attr(&mut d, ty, &v);
+            }
+        }
+        for (ty, v) in more {
+            attr(&mut d, *ty, v);
+        }
+        attr(&mut d, 15, &[]);
+        attr(&mut d, 14, &[0; 8]);
+        let mut e = Vec::new();
+        attr(&mut e, 1, &[name, b"\0"].concat());
+        // The kernel marks nested attributes (`NLA_F_NESTED`); libnftnl does not.
+        attr(&mut e, 2 | 0x8000, &d);
+        e
+    }
+
+    /// A rule message as a dump carries it (`NFTA_RULE_*`).
+    fn rule_msg(table: &str, chain: &str, comment: &str, exprs: &[Vec<u8>]) -> Vec<u8> {
+        let mut m = vec![0u8; 16];
+        m.extend_from_slice(&[libc::NFPROTO_IPV4 as u8, 0, 0, 0]);
+        attr(&mut m, 1, &strz(table));
+        attr(&mut m, 2, &strz(chain));
+        attr(&mut m, 3, &7u64.to_be_bytes());
+        let mut list = Vec::new();
+        for e in exprs {
+            attr(&mut list, 1, e);
+        }
+        attr(&mut m, 4, &list);
+        let mut udata = vec![sys::NFTNL_UDATA_RULE_COMMENT as u8, comment.len() as u8 + 1];
+        udata.extend(strz(comment));
+        attr(&mut m, 7, &udata);
+        let len = m.len() as u32;
+        m[..4].copy_from_slice(&len.to_ne_bytes());
+        m
+    }
+
+    #[test]
+    fn a_rule_read_from_its_message_has_the_fingerprint_it_was_planned_with() {
+        let exprs = vec![
+            Expr::Payload { base: Base::Network, offset: 12, len: 4, dreg: 1 },
+            Expr::Cmp(CmpOp::Eq, vec![10, 0, 0, 1]),
+            Expr::Lookup {
+                set: SetRef { name: "blocked".into(), id: 3 },
+                inverted: false,
+                dreg: None,
+            },
+            Expr::Counter,
+            Expr::Quota { bytes: 1000, inv: false },
+            Expr::Dynset {
+                set: SetRef { name: "m".into(), id: 4 },
+                update: true,
+                timeout_ms: None,
+                expr: Box::new(Expr::Limit { rate: 10, unit: 1, burst: 5, over: false }),
+            },
+            Expr::Log { prefix: Some("p ".into()), level: None, flags: 0 },
+            Expr::Accept,
+        ];
+        let plan =
+            RulePlan { anon_sets: Vec::new(), exprs: exprs.clone(), comment: Some("c #1".into()) };
+        let want = planned_fingerprint(&plan, &mut Scratch::new());
+        // What the kernel does to each: a counter and a quota with their state, a quota's
+        // depleted flag, no set ids.
+        let same: Edit = &|_, v| Some(v.to_vec());
+        let kernel = |e: &Expr| -> Vec<u8> {
+            match e {
+                Expr::Counter => listed(
+                    e,
+                    &|_, _| None,
+                    &[(1, &3000u64.to_be_bytes()), (2, &4u64.to_be_bytes())],
+                ),
+                Expr::Quota { .. } => listed(
+                    e,
+                    &|ty, v| {
+                        Some(if ty == QUOTA_FLAGS {
+                            2u32.to_be_bytes().to_vec()
+                        } else {
+                            v.to_vec()
+                        })
+                    },
+                    &[(QUOTA_CONSUMED, &600u64.to_be_bytes())],
+                ),
+                Expr::Lookup { .. } => {
+                    listed(e, &|ty, v| (ty != LOOKUP_SET_ID).then(|| v.to_vec()), &[])
+                }
+                Expr::Dynset { .. } => {
+                    listed(e, &|ty, v| (ty != DYNSET_SET_ID).then(|| v.to_vec()), &[])
+                }
+                Expr::Accept => listed(
+                    e,
+                    &|ty, v| {
+                        let mut v = v.to_vec();
+                        if ty == IMMEDIATE_DATA {
+                            // The verdict's own attribute, nested in the value.
+                            let t = u16::from_ne_bytes([v[2], v[3]]) | 0x8000;
+                            v[2..4].copy_from_slice(&t.to_ne_bytes());
+                        }
+                        Some(v)
+                    },
+                    &[],
+                ),
+                _ => listed(e, same, &[]),
+            }
+        };
+        let mut dumped: Vec<Vec<u8>> = exprs.iter().map(kernel).collect();
+        let msg = rule_msg("t", "c", "c #1", &dumped);
+        let anon = HashMap::new();
+        let mut buf = Vec::new();
+        let rule =
+            parse_rule(&msg, libc::NFPROTO_IPV4, "t", "c", &anon, Some(&mut buf)).expect("ours");
+        assert_eq!(rule.fingerprint, want);
+        assert_eq!((rule.handle, rule.counter, rule.comment), (7, Some((4, 3000)), None));
+        let counters = parse_rule(&msg, libc::NFPROTO_IPV4, "t", "c", &anon, None).expect("ours");
+        assert_eq!(counters.comment.as_deref(), Some("c #1"));
+        assert!(parse_rule(&msg, libc::NFPROTO_IPV4, "t", "d", &anon, None).is_none());
+        assert!(parse_rule(&msg, libc::NFPROTO_IPV4, "u", "c", &anon, None).is_none());
+        assert!(parse_rule(&msg, libc::NFPROTO_IPV6, "t", "c", &anon, None).is_none());
+
+        // Another comment, another value: another fingerprint.
+        let other = rule_msg("t", "c", "c #2", &dumped);
+        let r = parse_rule(&other, libc::NFPROTO_IPV4, "t", "c", &anon, Some(&mut buf));
+        assert_ne!(r.expect("ours").fingerprint, want);
+        dumped[1] = listed(&Expr::Cmp(CmpOp::Eq, vec![10, 0, 0, 2]), same, &[]);
+        let other = rule_msg("t", "c", "c #1", &dumped);
+        let r = parse_rule(&other, libc::NFPROTO_IPV4, "t", "c", &anon, Some(&mut buf));
+        assert_ne!(r.expect("ours").fingerprint, want);
+    }
+
+    #[test]
+    fn an_anonymous_set_counts_by_its_contents_not_its_name() {
+        let mut buf = Vec::new();
+        let mut h = |name: &[u8], anon: &dyn Fn(&[u8]) -> Option<u64>| {
+            let mut data = Vec::new();
+            attr(&mut data, SET_NAME, name);
+            attr(&mut data, 2, &1u32.to_be_bytes());
+            let mut f = Fingerprint::new(None, &mut buf);
+            f.expr(b"lookup", &data, anon, false);
+            f.finish()
+        };
+        let live = h(b"__set7\0", &|n| (n == b"__set7").then_some(0xab));
+        assert_eq!(live, h(b"__set%d\0", &|_| Some(0xab)));
+        assert_ne!(live, h(b"__set%d\0", &|_| Some(0xac)));
+        assert_ne!(live, h(b"__set7\0", &|_| None));
     }
 
     #[test]
@@ -1006,13 +1168,5 @@ mod tests {
         assert_eq!(udata_string(&u, 1), None);
         u.truncate(4);
         assert_eq!(udata_string(&u, 0), None, "a cut TLV is not read");
-    }
-
-    #[test]
-    fn an_anonymous_set_name_is_replaced_by_its_contents() {
-        let s = anon_name_replaced("reg 1 set __set12 dreg 0", 0xab);
-        assert_eq!(s, "reg 1 set {00000000000000ab} dreg 0");
-        assert_eq!(anon_name_replaced("reg 1 set __set%d", 0xab), s.replace(" dreg 0", ""));
-        assert_eq!(anon_name_replaced("reg 1 set blocked", 1), "reg 1 set blocked");
     }
 }
