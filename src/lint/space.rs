@@ -508,19 +508,27 @@ pub fn shape_into<'a>(matches: &'a [Match], sets: &Sets, s: &mut Shape<'a>) {
     }
 }
 
-/// An `iifname`/`oifname` string as the exact name or the prefix it matches.
-fn pattern(s: &str) -> Result<String, &str> {
+/// An `iifname`/`oifname` string as the exact name (its text, and whether a `*` ends it) or the
+/// prefix it matches; without allocating, as the shadow lint compares names for every
+/// candidate rule.
+fn pattern(s: &str) -> Result<(&str, bool), &str> {
     match crate::ir::IfName::parse(s) {
         crate::ir::IfName::Prefix(p) => Err(p),
-        exact => Ok(exact.iptables()),
+        crate::ir::IfName::Exact(name, star) => Ok((name, star)),
     }
+}
+
+/// Whether the exact name `(name, star)` starts with `p`.
+fn exact_starts_with((name, star): (&str, bool), p: &str) -> bool {
+    name.starts_with(p)
+        || (star && p.len() == name.len() + 1 && p.starts_with(name) && p.ends_with('*'))
 }
 
 /// Every name `a` matches, `b` matches too.
 fn pattern_subset(a: &str, b: &str) -> bool {
     match (pattern(a), pattern(b)) {
         (Ok(a), Ok(b)) => a == b,
-        (Ok(a), Err(pb)) => a.starts_with(pb),
+        (Ok(a), Err(pb)) => exact_starts_with(a, pb),
         (Err(_), Ok(_)) => false,
         (Err(pa), Err(pb)) => pa.starts_with(pb),
     }
@@ -530,8 +538,8 @@ fn pattern_subset(a: &str, b: &str) -> bool {
 fn pattern_disjoint(a: &str, b: &str) -> bool {
     match (pattern(a), pattern(b)) {
         (Ok(a), Ok(b)) => a != b,
-        (Ok(a), Err(pb)) => !a.starts_with(pb),
-        (Err(pa), Ok(b)) => !b.starts_with(pa),
+        (Ok(a), Err(pb)) => !exact_starts_with(a, pb),
+        (Err(pa), Ok(b)) => !exact_starts_with(b, pa),
         (Err(pa), Err(pb)) => !pa.starts_with(pb) && !pb.starts_with(pa),
     }
 }
@@ -607,4 +615,47 @@ pub fn meets(a: &Shape, b: &Shape) -> bool {
 /// Whether an interface match pattern (`eth0`, `eth*`) matches the kernel name `kernel`.
 pub fn pattern_matches(pattern: &str, kernel: &str) -> bool {
     pattern_subset(kernel, pattern)
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::{pattern_disjoint, pattern_subset};
+    use crate::ir::IfName;
+
+    /// The names a pattern matches among `universe`, by its iptables reading.
+    fn matched<'a>(p: &str, universe: &[&'a str]) -> Vec<&'a str> {
+        let ipt = IfName::parse(p).iptables();
+        universe
+            .iter()
+            .copied()
+            .filter(|n| match ipt.strip_suffix('+').filter(|_| !p.ends_with("\\*")) {
+                Some(prefix) if p.ends_with('*') => n.starts_with(prefix),
+                _ => *n == ipt,
+            })
+            .collect()
+    }
+
+    /// Subset and disjointness of nft interface patterns (exact names, names ending in `*`,
+    /// prefixes) agree with the sets of names they match.
+    #[test]
+    fn patterns_compare_as_the_names_they_match() {
+        let universe = ["eth", "eth0", "eth*", "eth*x", "e", "", "x", "eth0*", "eth+"];
+        let patterns = [
+            "eth0", "eth*", "eth\\*", "eth0\\*", "e*", "*", "eth\\**", "x", "eth+", "eth+*", "e",
+        ];
+        for a in patterns {
+            for b in patterns {
+                let (ma, mb) = (matched(a, &universe), matched(b, &universe));
+                if pattern_subset(a, b) {
+                    assert!(ma.iter().all(|n| mb.contains(n)), "{a} ⊆ {b}");
+                }
+                if pattern_disjoint(a, b) {
+                    assert!(ma.iter().all(|n| !mb.contains(n)), "{a} ∩ {b} = ∅");
+                }
+            }
+        }
+        assert!(pattern_subset("eth\\*", "eth*") && pattern_subset("eth\\*", "eth\\*"));
+        assert!(!pattern_subset("eth*", "eth\\*") && pattern_disjoint("eth0", "eth\\*"));
+        assert!(pattern_subset("eth0\\*", "eth0*") && !pattern_disjoint("eth\\*", "e*"));
+    }
 }
