@@ -640,9 +640,8 @@ mod pattern_tests {
     #[test]
     fn patterns_compare_as_the_names_they_match() {
         let universe = ["eth", "eth0", "eth*", "eth*x", "e", "", "x", "eth0*", "eth+"];
-        let patterns = [
-            "eth0", "eth*", "eth\\*", "eth0\\*", "e*", "*", "eth\\**", "x", "eth+", "eth+*", "e",
-        ];
+        let patterns =
+            ["eth0", "eth*", "eth\\*", "eth0\\*", "e*", "*", "eth\\**", "x", "eth+", "eth+*", "e"];
         for a in patterns {
             for b in patterns {
                 let (ma, mb) = (matched(a, &universe), matched(b, &universe));
