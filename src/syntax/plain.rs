@@ -214,43 +214,33 @@ fn to_value(w: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// `lexer` takes each of `yes` whole and none of `no`.
+    fn takes(lexer: fn(&[u8]) -> bool, yes: &[&str], no: &[&str]) {
+        for w in yes {
+            assert!(lexer(w.as_bytes()), "should take {w}");
+        }
+        for w in no {
+            assert!(!lexer(w.as_bytes()), "should not take {w}");
+        }
+    }
+
     #[test]
     fn each_test_is_its_grammar_rule() {
-        let iface = |w: &str| iface(w.as_bytes());
-        let cidr = |w: &str| cidr(w.as_bytes());
-        let port_spec = |w: &str| port_spec(w.as_bytes());
-        let to_value = |w: &str| to_value(w.as_bytes());
-        let (word, name, var) = (
-            |w: &str| word(w.as_bytes()),
-            |w: &str| name(w.as_bytes()),
-            |w: &str| var(w.as_bytes()),
+        takes(iface, &["eth0", "eth+", "+", "*", "${a}", "eth0.5", "eth0++"], &["-x", ""]);
+        takes(
+            cidr,
+            &["1.2.3.4", "1.2.3.4/24", "1.2.3.4/255.0.0.0"],
+            &["1.2.3", "1.2.3.4/", "1.2.3.4/255.0"],
         );
-        for (w, yes) in [("eth0", true), ("eth+", true), ("+", true), ("*", true), ("-x", false)] {
-            assert_eq!(iface(w), yes, "{w}");
-        }
-        for (w, yes) in [("${a}", true), ("eth0.5", true), ("eth0++", true), ("", false)] {
-            assert_eq!(iface(w), yes, "{w}");
-        }
-        for (w, yes) in [("1.2.3.4", true), ("1.2.3.4/24", true), ("1.2.3.4/255.0.0.0", true)] {
-            assert_eq!(cidr(w), yes, "{w}");
-        }
-        for (w, yes) in [("1.2.3", false), ("1.2.3.4/", false), ("1.2.3.4/255.0", false)] {
-            assert_eq!(cidr(w), yes, "{w}");
-        }
-        for (w, yes) in [("22", true), ("1:2", true), (":2", true), ("1:", true), (":", false)] {
-            assert_eq!(port_spec(w), yes, "{w}");
-        }
-        for (w, yes) in [("ssh", true), ("1:2:3", false), ("8a", false), ("${p}:ssh", true)] {
-            assert_eq!(port_spec(w), yes, "{w}");
-        }
-        for (w, yes) in [("1.2.3.4:22", true), ("1.2.3.4-1.2.3.9:1-2", true), ("a-b", true)] {
-            assert_eq!(to_value(w), yes, "{w}");
-        }
-        for (w, yes) in [("1.2.3.4-5", false), ("1.2.3.4:", false), ("1.2.3.4:a", false)] {
-            assert_eq!(to_value(w), yes, "{w}");
-        }
-        assert!(word("tcp") && word("_x-1") && !word("-x") && !word("a.b"));
-        assert!(name("web_1") && !name("1web") && var("${x_1}") && !var("${}") && !var("${a-b}"));
+        takes(port_spec, &["22", "1:2", ":2", "1:", "ssh", "${p}:ssh"], &[":", "1:2:3", "8a"]);
+        takes(
+            to_value,
+            &["1.2.3.4:22", "1.2.3.4-1.2.3.9:1-2", "a-b"],
+            &["1.2.3.4-5", "1.2.3.4:", "1.2.3.4:a"],
+        );
+        takes(word, &["tcp", "_x-1"], &["-x", "a.b"]);
+        takes(name, &["web_1"], &["1web"]);
+        takes(var, &["${x_1}"], &["${}", "${a-b}"]);
     }
 
     #[test]

@@ -154,14 +154,6 @@ fn a_helper_match_counts_the_related_connection_as_xt_helper() {
     assert_eq!(counts, ours, "iptables-nft (xt_helper) counts:\n{out}");
 }
 
-/// Two datagrams to 127.0.0.1:9102, whose connection xt_connlabel labels 40.
-const SEND_LABELLED: &str = r#"
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for _ in range(2):
-    s.sendto(b"x", ("127.0.0.1", 9102))
-"#;
-
 /// `-m connlabel --label N` is `ct label N`, which tests the bit xt_connlabel sets: iptables'
 /// own `--label 40 --set` (iptables-legacy, mangle OUTPUT, before our filter chain) labels the
 /// connection, and of our rules only the one for label 40 counts its packets.
@@ -180,11 +172,11 @@ fn a_label_match_reads_the_bit_xt_connlabel_sets() {
     let labels = [40, 41, 39, 32, 47, 8, 0, 127];
     let rules: String = labels
         .iter()
-        .map(|n| format!("OUTPUT_CUST -p udp --dport 9102 -m connlabel --label {n}\n"))
+        .map(|n| format!("OUTPUT_CUST -p udp --dport 9100 -m connlabel --label {n}\n"))
         .collect();
     let ns = Netns::new();
     let set =
-        "iptables-legacy -t mangle -A OUTPUT -p udp --dport 9102 -m connlabel --label 40 --set";
+        "iptables-legacy -t mangle -A OUTPUT -p udp --dport 9100 -m connlabel --label 40 --set";
     ns.exec(&set.split(' ').collect::<Vec<_>>()).unwrap_or_else(|e| panic!("{e}"));
     let mut sources = Sources::new();
     let text = Text { name: "label.rules".into(), bytes: rules.into_bytes() };
@@ -192,7 +184,7 @@ fn a_label_match_reads_the_bit_xt_connlabel_sets() {
     assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
     let rs = compiled.ruleset.expect("compiles");
     ns.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
-    ns.exec(&["python3", "-c", SEND_LABELLED]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(netns::numbered_datagrams(&ns, 2), "0 1");
     let listing = ns.list_table_json("ip", "overlayfw");
     let ours: Vec<u64> = (1..=labels.len() as u32)
         .map(|line| netns::packets_at(&listing, &rs, "label.rules", line).expect("a counter"))
