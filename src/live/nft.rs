@@ -28,6 +28,8 @@ pub enum NftError {
     Busy { tries: usize },
     #[error("the ruleset's commits {0}")]
     Monitor(String),
+    #[error("cannot prepare the script for `nft`: {0}")]
+    Input(std::io::Error),
 }
 
 /// How long one `nft` may run when `OVERLAYFW_NFT_TIMEOUT` does not say.
@@ -76,26 +78,34 @@ fn nft(args: &[&str], stdin: Option<&[u8]>) -> Result<std::process::Output, NftE
 
 /// Runs `nft ARGS` (with `stdin` as its input): its process id and its output.
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Result<(u32, std::process::Output), NftError> {
+    run_program("nft", args, stdin)
+}
+
+/// [`run`] with another program in nft's place (tests).
+fn run_program(
+    program: &str,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> Result<(u32, std::process::Output), NftError> {
     // The limit was checked by the command before it started (`check_available`).
     let limit = timeout().unwrap_or(DEFAULT_TIMEOUT);
+    let input = match stdin {
+        Some(bytes) => Stdio::from(whole_input(bytes).map_err(NftError::Input)?),
+        None => Stdio::null(),
+    };
     // In UTC: nft lists `meta time` and `meta hour` in its own timezone, and `diff` reads them
     // back as UTC (diff::canon).
-    let mut child = Command::new("nft")
+    let mut child = Command::new(program)
         .args(args)
         .env("TZ", "UTC")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(input)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(NftError::Spawn)?;
     let pid = child.id();
-    // Threads write and read while we wait, so a large script cannot deadlock on full pipes
-    // and the wait can stop at the limit.
-    let writer = stdin.map(|bytes| {
-        let mut pipe = child.stdin.take().expect("stdin is piped");
-        let bytes = bytes.to_vec();
-        std::thread::spawn(move || pipe.write_all(&bytes))
-    });
+    // Threads read while we wait, so a large output cannot deadlock on a full pipe and the
+    // wait can stop at the limit.
     let reader = |pipe: Option<Box<dyn std::io::Read + Send>>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -123,12 +133,23 @@ fn run(args: &[&str], stdin: Option<&[u8]>) -> Result<(u32, std::process::Output
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(20));
     };
-    if let Some(w) = writer {
-        let _ = w.join();
-    }
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     Ok((pid, std::process::Output { status, stdout, stderr }))
+}
+
+/// `bytes` in an anonymous in-memory file, read from its start. nft's input is never a pipe:
+/// nft reads its input to the end before parsing it, and a pipe's end comes early when the
+/// writer dies (`kill -9` of an apply), so nft would commit the lines that arrived, a
+/// truncated script of `flush chain` and `add rule` lines being valid. A file that is whole
+/// before nft starts cannot end early.
+fn whole_input(bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    use std::io::Seek as _;
+    let fd = rustix::fs::memfd_create("overlayfw-nft-input", rustix::fs::MemfdFlags::CLOEXEC)?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(bytes)?;
+    file.rewind()?;
+    Ok(file)
 }
 
 fn failed(args: &[&str], out: &std::process::Output) -> NftError {
@@ -244,7 +265,21 @@ pub fn blame(script: &str, stderr: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::table_comment;
+    use super::{run_program, table_comment};
+
+    /// The input is a whole file before the program starts, never a pipe that the death of
+    /// the writer could end early (a truncated script of `add rule` lines would commit).
+    #[test]
+    fn the_input_is_a_whole_file_not_a_pipe() {
+        let script = "add rule ip t c accept\n".repeat(20_000);
+        let (_, out) =
+            run_program("sh", &["-c", "readlink /proc/self/fd/0; wc -c"], Some(script.as_bytes()))
+                .expect("sh runs");
+        let out = String::from_utf8_lossy(&out.stdout);
+        let (what, count) = out.split_once('\n').expect("two lines");
+        assert!(what.starts_with("/memfd:overlayfw-nft-input"), "stdin is {what}");
+        assert_eq!(count.trim(), script.len().to_string());
+    }
 
     #[test]
     fn the_table_comment_is_read_among_the_table_attributes_only() {

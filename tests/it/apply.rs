@@ -496,6 +496,85 @@ fn sigkill_during_apply_leaves_the_old_table_or_the_new_one() {
     eprintln!("sigkill outcomes: {outcomes:?}");
 }
 
+/// The first child of process `pid` whose command line is `nft -f -`, looked for until
+/// `limit` passes.
+fn nft_load_child(pid: u32, limit: std::time::Duration) -> Option<i32> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return None };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace() {
+                let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+                if cmdline == b"nft\0-f\0-\0" {
+                    return child.parse().ok();
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `kill -9` of `apply` while its `nft -f` has not yet read the script: nft commits the whole
+/// script or nothing. The `nft` child is stopped as soon as it appears (so the apply cannot
+/// have handed it the whole script through a pipe), the apply killed, then `nft` let go.
+#[test]
+fn sigkill_before_nft_has_read_the_script_leaves_the_old_table_or_the_new_one() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    if !netns::require_root() {
+        return;
+    }
+    let state = state_dir("sigkill-read");
+    let ns = Netns::new();
+    let old = (
+        root().join("examples/vns3-forms/rules.rules"),
+        Some(root().join("examples/vns3-forms/topology.yaml")),
+    );
+    let mut caught = 0;
+    // Under names of different lengths (which the rules' comments carry), so that the script
+    // a pipe would cut at its capacity ends at different places: after a match, inside a
+    // comment, at a line's end.
+    let policy = big_policy(&state, 5_000);
+    for k in 0..12 {
+        let new = (state.join(format!("big{}.rules", "x".repeat(k))), None);
+        std::fs::copy(&policy, &new.0).expect("copy the policy");
+        let new_path = new.0.display().to_string();
+        assert_eq!(code(&run(&ns, &with_inv(vec!["apply".into()], &old), &state)), 0);
+        let mut child =
+            spawn(&ns, &["apply", "--backend", "nft", &new_path], &state, Stdio::null());
+        let nft = nft_load_child(child.id(), std::time::Duration::from_secs(30));
+        if let Some(nft) = nft {
+            let _ = kill(Pid::from_raw(nft), Signal::SIGSTOP);
+            // Time for the apply to hand over what a pipe would hold.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        if let Some(nft) = nft {
+            caught += 1;
+            let _ = kill(Pid::from_raw(nft), Signal::SIGCONT);
+            let start = std::time::Instant::now();
+            while kill(Pid::from_raw(nft), None).is_ok()
+                && std::fs::read_to_string(format!("/proc/{nft}/stat"))
+                    .is_ok_and(|s| !s.contains(") Z "))
+            {
+                assert!(start.elapsed().as_secs() < 60, "nft never finished");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        let is_old = code(&run(&ns, &with_inv(vec!["diff".into()], &old), &state)) == 0;
+        let is_new = code(&run(&ns, &with_inv(vec!["diff".into()], &new), &state)) == 0;
+        assert!(
+            is_old ^ is_new,
+            "{}, killed while nft read the script: the table is neither the old nor the new one",
+            new.0.display()
+        );
+    }
+    assert!(caught > 0, "the apply's `nft -f -` was never seen");
+}
+
 /// Two applies of the same table in the same namespace take turns: while one holds the lock,
 /// the other waits.
 #[test]
