@@ -437,6 +437,25 @@ fn big_policy(dir: &Path, n: usize) -> PathBuf {
     path
 }
 
+/// A rules file and its inventory, if any.
+type Case = (PathBuf, Option<PathBuf>);
+
+/// The example applied before each interrupted apply: small, and unlike any big policy.
+fn forms_example() -> Case {
+    (
+        root().join("examples/vns3-forms/rules.rules"),
+        Some(root().join("examples/vns3-forms/topology.yaml")),
+    )
+}
+
+/// Whether the live table is `old` (else `new`); panics, saying `when`, if it is neither.
+fn old_or_new(ns: &Netns, (old, new): (&Case, &Case), state: &Path, when: &str) -> bool {
+    let is_old = code(&run(ns, &with_inv(vec!["diff".into()], old), state)) == 0;
+    let is_new = code(&run(ns, &with_inv(vec!["diff".into()], new), state)) == 0;
+    assert!(is_old ^ is_new, "{when}: the table is neither the old nor the new one");
+    is_old
+}
+
 /// `kill -9` at any moment of `apply` leaves the old table or the new one, never a mix.
 #[test]
 fn sigkill_during_apply_leaves_the_old_table_or_the_new_one() {
@@ -445,10 +464,7 @@ fn sigkill_during_apply_leaves_the_old_table_or_the_new_one() {
     }
     let state = state_dir("sigkill");
     let ns = Netns::new();
-    let old = (
-        root().join("examples/vns3-forms/rules.rules"),
-        Some(root().join("examples/vns3-forms/topology.yaml")),
-    );
+    let old = forms_example();
     // Large enough that an apply takes a while (kills land inside the transaction), small
     // enough that the nine diffs of each backend stay quick.
     let new = (big_policy(&state, 5_000), None);
@@ -484,12 +500,8 @@ fn sigkill_during_apply_leaves_the_old_table_or_the_new_one() {
                 assert!(start.elapsed().as_secs() < 60, "nft never finished");
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            let is_old = code(&run(&ns, &with_inv(vec!["diff".into()], &old), &state)) == 0;
-            let is_new = code(&run(&ns, &with_inv(vec!["diff".into()], &new), &state)) == 0;
-            assert!(
-                is_old ^ is_new,
-                "{backend}, killed after {delay_ms} ms: the table is neither the old nor the new one"
-            );
+            let when = format!("{backend}, killed after {delay_ms} ms");
+            let is_old = old_or_new(&ns, (&old, &new), &state, &when);
             outcomes.push(if is_old { "old" } else { "new" });
         }
     }
@@ -528,10 +540,7 @@ fn sigkill_before_nft_has_read_the_script_leaves_the_old_table_or_the_new_one() 
     }
     let state = state_dir("sigkill-read");
     let ns = Netns::new();
-    let old = (
-        root().join("examples/vns3-forms/rules.rules"),
-        Some(root().join("examples/vns3-forms/topology.yaml")),
-    );
+    let old = forms_example();
     let mut caught = 0;
     // Under names of different lengths (which the rules' comments carry), so that the script
     // a pipe would cut at its capacity ends at different places: after a match, inside a
@@ -564,13 +573,8 @@ fn sigkill_before_nft_has_read_the_script_leaves_the_old_table_or_the_new_one() 
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
         }
-        let is_old = code(&run(&ns, &with_inv(vec!["diff".into()], &old), &state)) == 0;
-        let is_new = code(&run(&ns, &with_inv(vec!["diff".into()], &new), &state)) == 0;
-        assert!(
-            is_old ^ is_new,
-            "{}, killed while nft read the script: the table is neither the old nor the new one",
-            new.0.display()
-        );
+        let when = format!("{}, killed while nft read the script", new.0.display());
+        old_or_new(&ns, (&old, &new), &state, &when);
     }
     assert!(caught > 0, "the apply's `nft -f -` was never seen");
 }
