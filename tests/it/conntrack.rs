@@ -4,9 +4,6 @@
 //! packet refreshes its connection's timeout before the filter hooks, so here it reads 30.)
 //! Also `-m helper` against xt_helper, on an FTP exchange.
 
-use overlayfw::diagnostic::Sources;
-use overlayfw::pipeline::{self, Text};
-
 use crate::netns::{self, Netns};
 
 /// One option set per line, all on the flow to 127.0.0.1:9101.
@@ -38,12 +35,7 @@ fn conntrack_matches_count_the_packets_xt_conntrack_counts() {
         .map(|m| format!("OUTPUT_CUST -p udp --dport 9101 -m conntrack {m}\n"))
         .collect();
     let ns = Netns::new();
-    let mut sources = Sources::new();
-    let text = Text { name: "ct.rules".into(), bytes: rules.into_bytes() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
-    let rs = compiled.ruleset.expect("compiles");
-    ns.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    let rs = ns.load_rules("ct.rules", &rules);
     ns.exec(&["python3", "-c", SEND]).unwrap_or_else(|e| panic!("{e}"));
     let listing = ns.list_json();
     let ours: Vec<u64> = (1..=MATCHES.len() as u32)
@@ -52,9 +44,7 @@ fn conntrack_matches_count_the_packets_xt_conntrack_counts() {
     // The first datagram's connection is not confirmed yet (no expiry, no CONFIRMED bit).
     assert_eq!(ours, [1, 1, 2, 0, 2, 0], "{listing}");
 
-    let have = netns::run("iptables-nft", &["--version"]).is_ok();
-    if !have {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+    if !netns::have("iptables-nft", "--version") {
         return;
     }
     let theirs = Netns::new();
@@ -65,12 +55,7 @@ fn conntrack_matches_count_the_packets_xt_conntrack_counts() {
         theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
     }
     theirs.exec(&["python3", "-c", SEND]).unwrap_or_else(|e| panic!("{e}"));
-    let out = theirs
-        .exec(&["iptables-nft", "-L", "OUTPUT", "-v", "-x", "-n"])
-        .unwrap_or_else(|e| panic!("{e}"));
-    // Header lines, then one line per rule starting with its packet count.
-    let counts: Vec<u64> =
-        out.lines().skip(2).filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect();
+    let (counts, out) = theirs.iptables_packets("iptables-nft", "OUTPUT");
     assert_eq!(counts, ours, "iptables-nft (xt_conntrack) counts:\n{out}");
 }
 
@@ -116,11 +101,7 @@ fn a_helper_match_counts_the_related_connection_as_xt_helper() {
         "-p tcp --dport 2122 -m helper --helper sip",
     ];
     let rules: String = lines.iter().map(|m| format!("OUTPUT_CUST {m}\n")).collect();
-    let mut sources = Sources::new();
-    let text = Text { name: "helper.rules".into(), bytes: rules.into_bytes() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
-    let rs = compiled.ruleset.expect("compiles");
+    let rs = netns::compile("helper.rules", &rules);
     let ns = Netns::new();
     ns.exec(&["ip", "link", "set", "lo", "up"]).unwrap_or_else(|e| panic!("{e}"));
     ns.nft_load(ASSIGN_FTP).unwrap_or_else(|e| panic!("{e}"));
@@ -132,9 +113,7 @@ fn a_helper_match_counts_the_related_connection_as_xt_helper() {
         .collect();
     assert!(ours[0] == 0 && ours[1] >= 3 && ours[2] == 0, "{ours:?}\n{listing}");
 
-    let have = netns::run("iptables-nft", &["--version"]).is_ok();
-    if !have {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+    if !netns::have("iptables-nft", "--version") {
         return;
     }
     let theirs = Netns::new();
@@ -146,11 +125,7 @@ fn a_helper_match_counts_the_related_connection_as_xt_helper() {
         theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
     }
     theirs.exec(&["python3", "-c", FTP]).unwrap_or_else(|e| panic!("{e}"));
-    let out = theirs
-        .exec(&["iptables-nft", "-L", "OUTPUT", "-v", "-x", "-n"])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let counts: Vec<u64> =
-        out.lines().skip(2).filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect();
+    let (counts, out) = theirs.iptables_packets("iptables-nft", "OUTPUT");
     assert_eq!(counts, ours, "iptables-nft (xt_helper) counts:\n{out}");
 }
 
@@ -162,11 +137,7 @@ fn a_label_match_reads_the_bit_xt_connlabel_sets() {
     if !netns::require_root() {
         return;
     }
-    if netns::run("iptables-legacy", &["--version"]).is_err() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "iptables-legacy is missing under CI"
-        );
+    if !netns::have("iptables-legacy", "--version") {
         return;
     }
     let labels = [40, 41, 39, 32, 47, 8, 0, 127];
@@ -178,12 +149,7 @@ fn a_label_match_reads_the_bit_xt_connlabel_sets() {
     let set =
         "iptables-legacy -t mangle -A OUTPUT -p udp --dport 9100 -m connlabel --label 40 --set";
     ns.exec(&set.split(' ').collect::<Vec<_>>()).unwrap_or_else(|e| panic!("{e}"));
-    let mut sources = Sources::new();
-    let text = Text { name: "label.rules".into(), bytes: rules.into_bytes() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
-    let rs = compiled.ruleset.expect("compiles");
-    ns.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    let rs = ns.load_rules("label.rules", &rules);
     assert_eq!(netns::numbered_datagrams(&ns, 2), "0 1");
     let listing = ns.list_table_json("ip", "overlayfw");
     let ours: Vec<u64> = (1..=labels.len() as u32)

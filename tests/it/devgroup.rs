@@ -5,9 +5,6 @@
 //! fragment never meets iptables-nft's tcp match nor ours, where the translator's `tcp option
 //! N missing` takes it.
 
-use overlayfw::diagnostic::Sources;
-use overlayfw::pipeline::{self, Text};
-
 use crate::netns::{self, Netns};
 
 /// Injects one UDP datagram 10.0.1.50 -> 10.9.9.9 on `eth0p`: it arrives on `eth0` and is
@@ -52,8 +49,7 @@ fn devgroup_negates_only_the_option_after_the_bang() {
     if !netns::require_root() {
         return;
     }
-    if netns::run("iptables-nft", &["--version"]).is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+    if !netns::have("iptables-nft", "--version") {
         return;
     }
     let theirs = Netns::new();
@@ -62,21 +58,12 @@ fn devgroup_negates_only_the_option_after_the_bang() {
     args.extend(RULE.split(' '));
     theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
     theirs.exec(&["python3", "-c", INJECT]).unwrap_or_else(|e| panic!("{e}"));
-    let out = theirs
-        .exec(&["iptables-nft", "-L", "FORWARD", "-v", "-x", "-n"])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let counts: Vec<&str> =
-        out.lines().skip(2).filter_map(|l| l.split_whitespace().next()).collect();
-    assert_eq!(counts, ["1"], "xt_devgroup matches the datagram:\n{out}");
+    let (counts, out) = theirs.iptables_packets("iptables-nft", "FORWARD");
+    assert_eq!(counts, [1], "xt_devgroup matches the datagram:\n{out}");
 
     let ours = Netns::new();
     prepare(&ours);
-    let mut sources = Sources::new();
-    let text = Text { name: "dg.rules".into(), bytes: format!("FORWARD_CUST {RULE}\n").into() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
-    let rs = compiled.ruleset.expect("compiles");
-    ours.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    let rs = ours.load_rules("dg.rules", &format!("FORWARD_CUST {RULE}\n"));
     ours.exec(&["python3", "-c", INJECT]).unwrap_or_else(|e| panic!("{e}"));
     let listing = ours.list_json();
     assert_eq!(netns::packets_at(&listing, &rs, "dg.rules", 1), Some(1), "{listing}");
@@ -100,8 +87,7 @@ fn a_negated_tcp_option_never_meets_a_fragment() {
     if !netns::require_root() {
         return;
     }
-    if netns::run("iptables-nft", &["--version"]).is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+    if !netns::have("iptables-nft", "--version") {
         return;
     }
     let rule = "-p tcp ! --tcp-option 23 -j ACCEPT";
@@ -110,20 +96,11 @@ fn a_negated_tcp_option_never_meets_a_fragment() {
     args.extend(rule.split(' '));
     theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
     theirs.exec(&["python3", "-c", INJECT, "frag"]).unwrap_or_else(|e| panic!("{e}"));
-    let out = theirs
-        .exec(&["iptables-nft", "-L", "FORWARD", "-v", "-x", "-n"])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let counts: Vec<&str> =
-        out.lines().skip(2).filter_map(|l| l.split_whitespace().next()).collect();
-    assert_eq!(counts, ["0"], "xt_tcpudp skips the fragment:\n{out}");
+    let (counts, out) = theirs.iptables_packets("iptables-nft", "FORWARD");
+    assert_eq!(counts, [0], "xt_tcpudp skips the fragment:\n{out}");
 
     let ours = Netns::new();
-    let mut sources = Sources::new();
-    let text = Text { name: "fr.rules".into(), bytes: format!("FORWARD_CUST {rule}\n").into() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
-    let rs = compiled.ruleset.expect("compiles");
-    ours.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    let rs = ours.load_rules("fr.rules", &format!("FORWARD_CUST {rule}\n"));
     ours.exec(&["python3", "-c", INJECT, "frag"]).unwrap_or_else(|e| panic!("{e}"));
     let listing = ours.list_json();
     assert_eq!(netns::packets_at(&listing, &rs, "fr.rules", 1), Some(0), "{listing}");

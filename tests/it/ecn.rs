@@ -3,9 +3,6 @@
 //! `tcp flags & ecn == 0`; `iptables-translate` 1.8.9's `tcp flags != ecn` would match it (the
 //! corpus lists that line as a deviation).
 
-use overlayfw::diagnostic::Sources;
-use overlayfw::pipeline::{self, Text};
-
 use crate::netns::{self, Netns};
 
 /// Sends one raw TCP segment to 127.0.0.1:9 with the flags of argv[1] (a number).
@@ -27,12 +24,7 @@ fn a_segment_with_ece_is_not_matched_by_not_ece() {
     let rules = "OUTPUT_CUST -p tcp --dport 9 -m ecn ! --ecn-tcp-ece\n\
                  OUTPUT_CUST -p tcp --dport 9 -m ecn --ecn-tcp-ece\n";
     let ours = Netns::new();
-    let mut sources = Sources::new();
-    let text = Text { name: "ecn.rules".into(), bytes: rules.as_bytes().to_vec() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
-    let rs = compiled.ruleset.expect("compiles");
-    ours.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    let rs = ours.load_rules("ecn.rules", rules);
     // iptables-translate's form beside it.
     let xlate = "table ip xlate {\n chain o {\n  type filter hook output priority 0;\n  \
                  tcp dport 9 tcp flags != ecn counter\n }\n}\n";
@@ -50,8 +42,7 @@ fn a_segment_with_ece_is_not_matched_by_not_ece() {
         });
     assert_eq!(translated, Some(2), "`tcp flags != ecn` matches the ECE segment too");
 
-    if netns::run("iptables-nft", &["--version"]).is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+    if !netns::have("iptables-nft", "--version") {
         return;
     }
     let theirs = Netns::new();
@@ -64,10 +55,6 @@ fn a_segment_with_ece_is_not_matched_by_not_ece() {
     for flags in ["80", "16"] {
         theirs.exec(&["python3", "-c", SEND, flags]).unwrap_or_else(|e| panic!("{e}"));
     }
-    let out = theirs
-        .exec(&["iptables-nft", "-L", "OUTPUT", "-v", "-x", "-n"])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let counts: Vec<&str> =
-        out.lines().skip(2).filter_map(|l| l.split_whitespace().next()).collect();
-    assert_eq!(counts, ["1", "1"], "iptables-nft's ecn match:\n{out}");
+    let (counts, out) = theirs.iptables_packets("iptables-nft", "OUTPUT");
+    assert_eq!(counts, [1, 1], "iptables-nft's ecn match:\n{out}");
 }

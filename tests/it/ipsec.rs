@@ -3,9 +3,6 @@
 //! iptables-nft's own (the kernel's xt_policy), and each `--pol none` rule counts them while
 //! each `--pol ipsec` rule does not, on both sides, in both directions.
 
-use overlayfw::diagnostic::Sources;
-use overlayfw::pipeline::{self, Text};
-
 use crate::netns::{self, Netns};
 
 /// (VNS3 chain, iptables chain, policy options), all on UDP to 127.0.0.1:9102.
@@ -36,9 +33,7 @@ fn policy_matches_count_the_packets_xt_policy_counts() {
         .collect();
     let ns = Netns::new();
     ns.exec(&["ip", "link", "set", "lo", "up"]).unwrap_or_else(|e| panic!("{e}"));
-    let mut sources = Sources::new();
-    let text = Text { name: "ipsec.rules".into(), bytes: rules.into_bytes() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
+    let compiled = netns::compile_with_warnings("ipsec.rules", &rules);
     // `--dir out` is `--dir out --pol ipsec` (W102, a duplicate): warnings only.
     assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
     let rs = compiled.ruleset.expect("compiles");
@@ -50,9 +45,7 @@ fn policy_matches_count_the_packets_xt_policy_counts() {
         .collect();
     assert_eq!(ours, [0, 3, 0, 0, 3, 0], "{listing}");
 
-    let have = netns::run("iptables-nft", &["--version"]).is_ok();
-    if !have {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+    if !netns::have("iptables-nft", "--version") {
         return;
     }
     let theirs = Netns::new();
@@ -66,13 +59,7 @@ fn policy_matches_count_the_packets_xt_policy_counts() {
     theirs.exec(&["python3", "-c", SEND]).unwrap_or_else(|e| panic!("{e}"));
     let mut counts = Vec::new();
     for chain in ["OUTPUT", "INPUT"] {
-        let out = theirs
-            .exec(&["iptables-nft", "-L", chain, "-v", "-x", "-n"])
-            .unwrap_or_else(|e| panic!("{e}"));
-        // Header lines, then one line per rule starting with its packet count.
-        counts.extend(
-            out.lines().skip(2).filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok()),
-        );
+        counts.extend(theirs.iptables_packets("iptables-nft", chain).0);
     }
     assert_eq!(counts, ours, "iptables-nft (xt_policy) counts differ");
 }

@@ -3,9 +3,6 @@
 //! masked CONNMARK, where `iptables-translate` 1.8.9 is wrong, iptables-nft's own target (the
 //! kernel's xt_CONNMARK) leaves the same connection mark as our translation.
 
-use overlayfw::diagnostic::Sources;
-use overlayfw::pipeline::{self, Text};
-
 use crate::netns::{self, Netns};
 
 const RULES: &str = "\
@@ -39,12 +36,7 @@ fn marks_after_each_rule_are_the_ones_iptables_leaves() {
         return;
     }
     let ns = Netns::new();
-    let mut sources = Sources::new();
-    let text = Text { name: "marks.rules".into(), bytes: RULES.as_bytes().to_vec() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
-    let rs = compiled.ruleset.expect("compiles");
-    ns.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    let rs = ns.load_rules("marks.rules", RULES);
     ns.exec(&["python3", "-c", SEND, "9001", "9002"]).unwrap_or_else(|e| panic!("{e}"));
     let listing = ns.list_json();
     let count = |line: u32| netns::packets_at(&listing, &rs, "marks.rules", line);
@@ -58,9 +50,7 @@ fn marks_after_each_rule_are_the_ones_iptables_leaves() {
     assert_eq!(count(14), Some(1));
 
     // The same CONNMARK through iptables-nft (its xt target, the kernel's own code).
-    let have = netns::run("iptables-nft", &["--version"]).is_ok();
-    if !have {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+    if !netns::have("iptables-nft", "--version") {
         return;
     }
     let theirs = Netns::new();
@@ -74,13 +64,8 @@ fn marks_after_each_rule_are_the_ones_iptables_leaves() {
         theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
     }
     theirs.exec(&["python3", "-c", SEND, "9001"]).unwrap_or_else(|e| panic!("{e}"));
-    let out = theirs
-        .exec(&["iptables-nft", "-L", "OUTPUT", "-v", "-x", "-n"])
-        .unwrap_or_else(|e| panic!("{e}"));
-    // Header lines, then one line per rule starting with its packet count.
-    let counts: Vec<&str> =
-        out.lines().skip(2).filter_map(|l| l.split_whitespace().next()).collect();
-    assert_eq!(counts, ["1", "1", "0"], "iptables-nft's CONNMARK leaves ct mark 5:\n{out}");
+    let (counts, out) = theirs.iptables_packets("iptables-nft", "OUTPUT");
+    assert_eq!(counts, [1, 1, 0], "iptables-nft's CONNMARK leaves ct mark 5:\n{out}");
 }
 
 /// `-m statistic --mode nth` drops the same datagrams through iptables-nft's own statistic
@@ -90,8 +75,7 @@ fn nth_statistic_picks_the_packets_iptables_picks() {
     if !netns::require_root() {
         return;
     }
-    if netns::run("iptables-nft", &["--version"]).is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+    if !netns::have("iptables-nft", "--version") {
         return;
     }
     for packet in 0..3 {
@@ -99,13 +83,7 @@ fn nth_statistic_picks_the_packets_iptables_picks() {
             "-p udp --dport 9100 -m statistic --mode nth --every 3 --packet {packet} -j DROP"
         );
         let ours = Netns::new();
-        let mut sources = Sources::new();
-        let text =
-            Text { name: "nth.rules".into(), bytes: format!("OUTPUT_CUST {rule}\n").into_bytes() };
-        let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-        assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
-        let rs = compiled.ruleset.expect("compiles");
-        ours.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+        ours.load_rules("nth.rules", &format!("OUTPUT_CUST {rule}\n"));
         let got_ours = crate::netns::numbered_datagrams(&ours, 9);
         let theirs = Netns::new();
         let mut args = vec!["iptables-nft", "-A", "OUTPUT"];

@@ -2,9 +2,6 @@
 //! sets with a limit or a connection count per element) and iptables-nft's own (the kernel's
 //! xt_hashlimit and xt_connlimit), and each rule counts the packets iptables counts.
 
-use overlayfw::diagnostic::Sources;
-use overlayfw::pipeline::{self, Text};
-
 use crate::netns::{self, Netns};
 
 /// Rules without a target (they only count), all in OUTPUT.
@@ -31,14 +28,6 @@ for _ in range(4):
     held.append((c, l.accept()[0]))
 "#;
 
-fn counts_of_iptables(ns: &Netns) -> Vec<u64> {
-    let out = ns
-        .exec(&["iptables-nft", "-L", "OUTPUT", "-v", "-x", "-n"])
-        .unwrap_or_else(|e| panic!("{e}"));
-    // Header lines, then one line per rule starting with its packet count.
-    out.lines().skip(2).filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect()
-}
-
 #[test]
 fn meters_count_the_packets_xt_hashlimit_and_xt_connlimit_count() {
     if !netns::require_root() {
@@ -47,9 +36,7 @@ fn meters_count_the_packets_xt_hashlimit_and_xt_connlimit_count() {
     let rules: String = RULES.iter().map(|m| format!("OUTPUT_CUST {m}\n")).collect();
     let ns = Netns::new();
     ns.exec(&["ip", "link", "set", "lo", "up"]).unwrap_or_else(|e| panic!("{e}"));
-    let mut sources = Sources::new();
-    let text = Text { name: "meters.rules".into(), bytes: rules.into_bytes() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
+    let compiled = netns::compile_with_warnings("meters.rules", &rules);
     assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
     let rs = compiled.ruleset.expect("compiles");
     ns.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
@@ -62,9 +49,7 @@ fn meters_count_the_packets_xt_hashlimit_and_xt_connlimit_count() {
     // and 4th connections are over 2, the 1st alone is at most 1 per /16, the 4th over 3.
     assert_eq!(ours, [3, 4, 2, 1, 1], "{listing}");
 
-    let have = netns::run("iptables-nft", &["--version"]).is_ok();
-    if !have {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+    if !netns::have("iptables-nft", "--version") {
         return;
     }
     let theirs = Netns::new();
@@ -75,7 +60,8 @@ fn meters_count_the_packets_xt_hashlimit_and_xt_connlimit_count() {
         theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
     }
     theirs.exec(&["python3", "-c", SEND]).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(counts_of_iptables(&theirs), ours, "iptables-nft counts differ");
+    let (counts, out) = theirs.iptables_packets("iptables-nft", "OUTPUT");
+    assert_eq!(counts, ours, "iptables-nft counts differ:\n{out}");
 }
 
 /// 200 datagrams of 29 bytes (20 + 8 + 1) to 127.0.0.1:9105; prints how many arrived.
@@ -109,9 +95,7 @@ fn a_byte_rate_passes_other_packets_through_xt_hashlimit_than_through_nft() {
     }
     let line = "OUTPUT_CUST -p udp --dport 9105 -m hashlimit --hashlimit-upto 1kb/s \
                 --hashlimit-mode dstport --hashlimit-name b -j ACCEPT\n";
-    let mut sources = Sources::new();
-    let text = Text { name: "bytes.rules".into(), bytes: line.as_bytes().to_vec() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
+    let compiled = netns::compile_with_warnings("bytes.rules", line);
     let codes: Vec<_> = compiled.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E008"], "{:?}", compiled.diagnostics);
 
@@ -129,9 +113,7 @@ fn a_byte_rate_passes_other_packets_through_xt_hashlimit_than_through_nft() {
     // One second's 1024 bytes over 29-byte datagrams, a token or two more if the sending is slow.
     assert!((35..=37).contains(&by_nft), "nft passed {by_nft}");
 
-    let have = netns::run("iptables-nft", &["--version"]).is_ok();
-    if !have {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+    if !netns::have("iptables-nft", "--version") {
         return;
     }
     let xt = Netns::new();

@@ -4,9 +4,6 @@
 //! of `--ports` its two ends and drop the `!`, so they are no oracle here (the corpus lists
 //! those lines as deviations).
 
-use overlayfw::diagnostic::Sources;
-use overlayfw::pipeline::{self, Text};
-
 use crate::netns::{self, Netns};
 
 const RULES: [&str; 3] = [
@@ -42,12 +39,7 @@ fn either_port_matches_as_xt_multiport_counts() {
     }
     let ours = Netns::new();
     let rules: String = RULES.iter().map(|r| format!("OUTPUT_CUST {r}\n")).collect();
-    let mut sources = Sources::new();
-    let text = Text { name: "ports.rules".into(), bytes: rules.into_bytes() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
-    let rs = compiled.ruleset.expect("compiles");
-    ours.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    let rs = ours.load_rules("ports.rules", &rules);
     send_all(&ours);
     let listing = ours.list_json();
     let count = |line: u32| netns::packets_at(&listing, &rs, "ports.rules", line).unwrap_or(0);
@@ -55,11 +47,7 @@ fn either_port_matches_as_xt_multiport_counts() {
     // Either port in 10 or 20–30: all but (5000, 5001) and (31, 19); (22, 22) once.
     assert_eq!(got, [6, 2, 2], "{listing}");
 
-    if netns::run("iptables-legacy", &["--version"]).is_err() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "iptables-legacy is missing under CI"
-        );
+    if !netns::have("iptables-legacy", "--version") {
         return;
     }
     let theirs = Netns::new();
@@ -69,10 +57,6 @@ fn either_port_matches_as_xt_multiport_counts() {
         theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
     }
     send_all(&theirs);
-    let out = theirs
-        .exec(&["iptables-legacy", "-L", "OUTPUT", "-v", "-x", "-n"])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let counts: Vec<u64> =
-        out.lines().skip(2).filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect();
+    let (counts, out) = theirs.iptables_packets("iptables-legacy", "OUTPUT");
     assert_eq!(counts, got, "xt_multiport (iptables-legacy):\n{out}");
 }

@@ -66,9 +66,8 @@ fn send_icmp(ns: &Netns, kind: u8) {
 
 /// Packets counted by the first rule of iptables-nft's INPUT chain.
 fn iptables_first_rule_packets(ns: &Netns) -> u64 {
-    let out = ns.exec(&["iptables-nft", "-L", "INPUT", "-v", "-x", "-n"]).expect("iptables -L");
-    let line = out.lines().nth(2).unwrap_or_else(|| panic!("no rule: {out}"));
-    line.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{out}"))
+    let (counts, out) = ns.iptables_packets("iptables-nft", "INPUT");
+    *counts.first().unwrap_or_else(|| panic!("no rule: {out}"))
 }
 
 /// What iptables does with each refused line, with real packets: `! -p all` is refused, a

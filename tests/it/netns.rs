@@ -119,6 +119,24 @@ impl Netns {
         self.nft_load_with(&["-f", "-"], script)
     }
 
+    /// Compiles `rules` as the file `name` ([`compile`]) and loads it; panics with nft's errors.
+    pub fn load_rules(&self, name: &str, rules: &str) -> overlayfw::ir::Ruleset {
+        let rs = compile(name, rules);
+        self.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+        rs
+    }
+
+    /// The packet count of each rule of `IPTABLES -L CHAIN` (iptables-nft or iptables-legacy),
+    /// in order, and the listing.
+    pub fn iptables_packets(&self, iptables: &str, chain: &str) -> (Vec<u64>, String) {
+        let out =
+            self.exec(&[iptables, "-L", chain, "-v", "-x", "-n"]).unwrap_or_else(|e| panic!("{e}"));
+        // Header lines, then one line per rule starting with its packet count.
+        let counts =
+            out.lines().skip(2).filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect();
+        (counts, out)
+    }
+
     /// `nft -j -f -` (a libnftables JSON script) inside the namespace.
     pub fn nft_load_json(&self, script: &str) -> Result<(), String> {
         self.nft_load_with(&["-j", "-f", "-"], script)
@@ -174,6 +192,33 @@ impl Drop for Netns {
 }
 
 /// Runs a program; its stdout, or an error naming it with its stderr.
+/// Compiles `rules` as the file `name` (no inventory, table `overlayfw`); panics on any
+/// diagnostic, warnings included: a test's rules say exactly what they mean.
+pub fn compile(name: &str, rules: &str) -> overlayfw::ir::Ruleset {
+    let compiled = compile_with_warnings(name, rules);
+    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
+    compiled.ruleset.expect("compiles")
+}
+
+/// [`compile`]'s result with its diagnostics, whatever they are.
+pub fn compile_with_warnings(name: &str, rules: &str) -> overlayfw::pipeline::Compiled {
+    let mut sources = overlayfw::diagnostic::Sources::new();
+    let text = overlayfw::pipeline::Text { name: name.into(), bytes: rules.as_bytes().to_vec() };
+    overlayfw::pipeline::compile(&mut sources, vec![text], None, "overlayfw")
+}
+
+/// Whether `program ARG` runs here (an oracle such as iptables-nft). When it does not, says so
+/// and returns `false` so that the test returns early, except under `CI=true`, where it
+/// panics: CI installs every oracle.
+pub fn have(program: &str, arg: &str) -> bool {
+    if run(program, &[arg]).is_ok() {
+        return true;
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{program} is missing under CI=true");
+    eprintln!("skipping: {program} is not installed");
+    false
+}
+
 pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
     // In UTC, as overlayfw runs nft: listed times of day and dates read back as UTC.
     let out = Command::new(program)

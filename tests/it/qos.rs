@@ -2,9 +2,6 @@
 //! ECN bits kept (xt_DSCP rewrites the six DSCP bits only), as the dscp and ecn matches after
 //! it count.
 
-use overlayfw::diagnostic::Sources;
-use overlayfw::pipeline::{self, Text};
-
 use crate::netns::{self, Netns};
 
 const RULES: &str = "\
@@ -31,12 +28,7 @@ fn dscp_rewrites_the_dscp_bits_and_keeps_ecn() {
         return;
     }
     let ns = Netns::new();
-    let mut sources = Sources::new();
-    let text = Text { name: "qos.rules".into(), bytes: RULES.as_bytes().to_vec() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
-    let rs = compiled.ruleset.expect("compiles");
-    ns.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    let rs = ns.load_rules("qos.rules", RULES);
     ns.exec(&["python3", "-c", SEND]).unwrap_or_else(|e| panic!("{e}"));
     let listing = ns.list_json();
     let count = |line: u32| netns::packets_at(&listing, &rs, "qos.rules", line);

@@ -3,9 +3,6 @@
 //! bytes` (nft's, which passes it while the bytes consumed with it are not over N), up to the
 //! datagram that fills the quota exactly.
 
-use overlayfw::diagnostic::Sources;
-use overlayfw::pipeline::{self, Text};
-
 use crate::netns::{self, Netns};
 
 /// Three datagrams fill a quota of 87 bytes exactly: both pass all three; of 86, two.
@@ -14,8 +11,7 @@ fn quota_passes_the_datagrams_xt_quota_passes() {
     if !netns::require_root() {
         return;
     }
-    if netns::run("iptables-nft", &["--version"]).is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+    if !netns::have("iptables-nft", "--version") {
         return;
     }
     for (rules, passed) in [
@@ -32,13 +28,8 @@ fn quota_passes_the_datagrams_xt_quota_passes() {
         ),
     ] {
         let ours = Netns::new();
-        let mut sources = Sources::new();
         let text: String = rules.iter().map(|r| format!("OUTPUT_CUST {r}\n")).collect();
-        let text = Text { name: "quota.rules".into(), bytes: text.into_bytes() };
-        let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-        assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
-        let rs = compiled.ruleset.expect("compiles");
-        ours.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+        ours.load_rules("quota.rules", &text);
         let got_ours = crate::netns::numbered_datagrams(&ours, 6);
         let theirs = Netns::new();
         for r in rules {

@@ -2,9 +2,6 @@
 //! set (clamped to the route's MTU, set, never raised), the non-terminal TCPMSS lets the packet
 //! on to the next rule, and the flag matches count exactly the packets iptables would.
 
-use overlayfw::diagnostic::Sources;
-use overlayfw::pipeline::{self, Text};
-
 use crate::netns::{self, Netns};
 
 const RULES: &str = "\
@@ -91,12 +88,7 @@ fn syns_leave_with_the_mss_the_rules_set_and_flag_matches_count_exactly() {
     ] {
         netns::run("ip", &args).unwrap_or_else(|e| panic!("{e}"));
     }
-    let mut sources = Sources::new();
-    let text = Text { name: "mss.rules".into(), bytes: RULES.as_bytes().to_vec() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
-    let rs = compiled.ruleset.expect("compiles");
-    ns.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    let rs = ns.load_rules("mss.rules", RULES);
 
     let out =
         ns.exec(&["python3", "-c", PROBE, "81", "82", "83"]).unwrap_or_else(|e| panic!("{e}"));

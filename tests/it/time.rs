@@ -3,9 +3,6 @@
 //! around now, one that wraps past midnight around now and one that wraps around it without
 //! it, dates around today, and today's weekday in the kernel's timezone.
 
-use overlayfw::diagnostic::Sources;
-use overlayfw::pipeline::{self, Text};
-
 use crate::netns::{self, Netns};
 
 /// Sends one datagram over lo to each port of argv.
@@ -63,12 +60,7 @@ fn time_matches_count_the_packets_xt_time_counts() {
         .map(|(port, opts)| format!("OUTPUT_CUST -p udp --dport {port} -m time {opts}\n"))
         .collect();
     let ns = Netns::new();
-    let mut sources = Sources::new();
-    let text = Text { name: "time.rules".into(), bytes: rules.clone().into_bytes() };
-    let compiled = pipeline::compile(&mut sources, vec![text], None, "overlayfw");
-    assert!(compiled.diagnostics.is_empty(), "{rules}{:?}", compiled.diagnostics);
-    let rs = compiled.ruleset.expect("compiles");
-    ns.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
+    let rs = ns.load_rules("time.rules", &rules);
     let ports: Vec<String> = lines.iter().map(|(p, _)| p.to_string()).collect();
     let mut args = vec!["python3", "-c", SEND];
     args.extend(ports.iter().map(String::as_str));
@@ -79,9 +71,7 @@ fn time_matches_count_the_packets_xt_time_counts() {
         .collect();
     assert_eq!(ours, [1, 0, 0, 1, 1, 0, 1, 1, 0, 0], "{rules}{listing}");
 
-    let have = netns::run("iptables-nft", &["--version"]).is_ok();
-    if !have {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "iptables-nft is missing under CI");
+    if !netns::have("iptables-nft", "--version") {
         return;
     }
     let theirs = Netns::new();
@@ -92,10 +82,6 @@ fn time_matches_count_the_packets_xt_time_counts() {
         theirs.exec(&a).unwrap_or_else(|e| panic!("{e}"));
     }
     theirs.exec(&args).unwrap_or_else(|e| panic!("{e}"));
-    let out = theirs
-        .exec(&["iptables-nft", "-L", "OUTPUT", "-v", "-x", "-n"])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let counts: Vec<u64> =
-        out.lines().skip(2).filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect();
+    let (counts, out) = theirs.iptables_packets("iptables-nft", "OUTPUT");
     assert_eq!(counts, ours, "xt_time counts as our rules:\n{out}\n{rules}");
 }
