@@ -87,9 +87,13 @@ pub const MODULES: &[Refused] = &[
     ),
     r(
         "socket",
-        true,
-        "not translated: transparent-proxy sockets are not part of a VNS3 router",
-        "match local traffic with `-m addrtype --dst-type LOCAL`",
+        false,
+        "xt_socket also matches a packet whose socket is a connection in TIME_WAIT or a \
+         half-open request, which nft's `socket wildcard` and `socket mark` never match (they \
+         read only full sockets, and nft cannot test for the others), and `--restore-skmark` \
+         sets the packet's mark as a side effect of the match",
+        "match local traffic with `-m addrtype --dst-type LOCAL`, or a connection with `-m \
+         conntrack --ctstate`",
     ),
     r(
         "string",
