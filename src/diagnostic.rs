@@ -265,6 +265,7 @@ codes! {
     W002: "comment longer than nft keeps (128 bytes); it is cut",
     W003: "`# overlayfw: allow` comment without a reason, or naming no warning code",
     W004: "`# overlayfw: allow` comment that silences nothing",
+    W005: "UTC weekdays: exact only where the kernel's timezone is UTC",
     W101: "rule shadowed by an earlier rule that matches all its packets",
     W102: "rule is an exact duplicate of an earlier one",
     W103: "DNAT that never fires: an earlier DNAT takes the same traffic",

@@ -99,7 +99,9 @@ fn match_text(out: &mut String, rs: &Ruleset, m: &Match) {
             write!(out, "meta time {} {secs}", if *ge { ">=" } else { "<" })
         }
         Match::MetaHour { neg, lo, hi } => write!(out, "{}meta hour {lo}-{hi}", not(*neg)),
-        Match::MetaDay { days } => write!(out, "meta day {days:#09b}"),
+        Match::MetaDay { days, utc } => {
+            write!(out, "meta day {days:#09b}{}", if *utc { " (UTC weekdays)" } else { "" })
+        }
         Match::DccpType { neg, types } => {
             let names = crate::emit::rule::dccp_type_names(*types);
             write!(out, "{}dccp type {}", not(*neg), list(names.into_iter()))

@@ -396,10 +396,13 @@ pub enum Match {
         lo: u32,
         hi: u32,
     },
-    /// iptables `-m time --weekdays … --kerneltz`: `meta day { … }`, bit `d` for day `d` of
-    /// nft's numbering (0 Sunday … 6 Saturday), in the kernel's timezone.
+    /// iptables `-m time --weekdays`: `meta day { … }`, bit `d` for day `d` of nft's numbering
+    /// (0 Sunday … 6 Saturday). nft's `meta day` counts in the kernel's timezone; `utc`: the
+    /// line meant UTC (no `--kerneltz`), the same only where the kernel's timezone is UTC,
+    /// which `apply` checks ([`Ruleset::utc_weekdays`]).
     MetaDay {
         days: u8,
+        utc: bool,
     },
     /// iptables `-m dccp --dccp-types`: `dccp type { … }` (nft adds `meta l4proto dccp`); bit
     /// `1 << t` for type `t` (0 request … 9 syncack, 10 what libxt_dccp calls INVALID).
@@ -729,6 +732,23 @@ pub const VERSION_CHAIN: &str = "version_";
 pub const OPTIMIZED: &str = "_optimized";
 
 impl Ruleset {
+    /// Where (`FILE:LINE`, in order) the rules are whose `meta day` means UTC weekdays
+    /// (`--weekdays` without `--kerneltz`): they match as iptables means only where the
+    /// kernel's timezone is UTC, which `apply` checks before it changes anything.
+    pub fn utc_weekdays(&self) -> Vec<String> {
+        let mut places: Vec<(&str, u32)> = Vec::new();
+        for rule in self.chains.iter().flat_map(|c| &c.rules) {
+            if rule.matches.iter().any(|m| matches!(m, Match::MetaDay { utc: true, .. }))
+                && let Some(o) = &rule.origin
+            {
+                places.push((self.files.name(o.file), o.line.get()));
+            }
+        }
+        places.sort_unstable();
+        places.dedup();
+        places.into_iter().map(|(file, line)| format!("{file}:{line}")).collect()
+    }
+
     /// Adds the chain that says which version of the rules the table holds:
     /// `version_HASH[_optimized]`, HASH of the rules files' and inventories' content (not of
     /// their names), then the form. Empty and never jumped to, it is emitted first. Not the

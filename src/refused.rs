@@ -255,10 +255,11 @@ pub const FORMS: &[Refused] = &[
         "write the label's number from 0 to 127 (its bit in connlabel.conf)",
     ),
     r(
-        "-m time --weekdays D (without --kerneltz)",
+        "-m time --weekdays D --contiguous (a range that wraps past midnight)",
         false,
-        "iptables means UTC weekdays; nft's `meta day` is the weekday in the kernel's timezone",
-        "add `--kerneltz` if the kernel's timezone (UTC on most servers) is what you mean",
+        "xt_time asks the day before for the morning's packets and the day itself for the \
+         evening's; one nft rule cannot ask both",
+        "write two lines, the evening with DAYS and the morning with each of DAYS' next days",
     ),
     r(
         "-m time --timestart/--timestop/--datestart/--datestop … --kerneltz",

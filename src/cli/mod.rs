@@ -964,6 +964,20 @@ fn apply(a: ApplyArgs) -> io::Result<Exit> {
     if !a.quiet {
         ipv6_note(ruleset.ipv6);
     }
+    // UTC weekdays (W005) are exact only on a kernel whose timezone is UTC.
+    match live::clock::kernel_minutes_west() {
+        Ok(west) => {
+            if let Some(why) = live::clock::utc_weekdays_refused(&ruleset, west) {
+                eprintln!("overlayfw: {why}\nnothing was changed");
+                return Ok(Exit::Problems);
+            }
+        }
+        Err(e) if !ruleset.utc_weekdays().is_empty() => {
+            eprintln!("overlayfw: reading the kernel's timezone: {e}\nnothing was changed");
+            return Ok(Exit::Trouble);
+        }
+        Err(_) => {}
+    }
     if a.dry_run {
         let live = match live_model(table, None) {
             Ok(m) => m,

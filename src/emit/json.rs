@@ -303,7 +303,7 @@ fn match_expr(m: &Match, sets: &[Set]) -> Value {
             let right = if lo == hi { json!(lo) } else { json!({"range": [lo, hi]}) };
             matcher(op(*neg), json!({"meta": {"key": "hour"}}), right)
         }
-        Match::MetaDay { days } => {
+        Match::MetaDay { days, .. } => {
             let right = match crate::ir::DayForm::of(*days) {
                 crate::ir::DayForm::One(d) => json!(d),
                 crate::ir::DayForm::Range(a, b) => json!({"range": [a, b]}),

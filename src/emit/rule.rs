@@ -224,7 +224,7 @@ fn push_match(out: &mut String, m: &Match, sets: &[Set]) {
             out.push_str(if *neg { "!= " } else { "" });
             let _ = if lo == hi { write!(out, "{lo}") } else { write!(out, "{lo}-{hi}") };
         }
-        Match::MetaDay { days } => {
+        Match::MetaDay { days, .. } => {
             let _ = match crate::ir::DayForm::of(*days) {
                 crate::ir::DayForm::One(d) => write!(out, "meta day {d}"),
                 crate::ir::DayForm::Range(a, b) => write!(out, "meta day {a}-{b}"),

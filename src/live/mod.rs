@@ -5,6 +5,7 @@
 //! table's flags, which nft 1.0.6's JSON gets wrong.
 
 pub mod apply;
+pub mod clock;
 pub mod confirm;
 pub mod flags;
 pub mod monitor;

@@ -690,20 +690,22 @@ impl Resolver<'_> {
     /// - xt_time compares in UTC unless `--kerneltz`. nft's `meta time` and `meta hour` are
     ///   UTC in the kernel (nft converts a written time of day with the timezone of the nft
     ///   process, once, at load: overlayfw writes numbers, which nft takes as UTC), and
-    ///   `meta day` is computed in the kernel's timezone. So dates and times of day need UTC,
-    ///   and weekdays need `--kerneltz`.
+    ///   `meta day` is computed in the kernel's timezone. So dates and times of day need UTC.
+    ///   Weekdays are exact with `--kerneltz`; without it they mean UTC weekdays, the same
+    ///   only where the kernel's timezone is UTC: a warning (W005), and `apply` checks the
+    ///   kernel's timezone first (`Match::MetaDay`'s `utc`).
     /// - `--datestop D` matches through the last second of D (xt_time compares whole seconds;
     ///   `meta time` nanoseconds): `meta time < D+1`. Without one, libxt_time's default
     ///   (2038-01-19 03:14:07 UTC, INT_MAX) still holds in xt_time: `meta time < 2147483648`.
     /// - A time range that wraps past midnight (`22:00` to `06:00`) is `meta hour !=
     ///   06:00:01-21:59:59`; equal start and stop match all day, as in xt_time.
-    /// - `--contiguous` changes only which day a wrapped range's morning counts for; it can
-    ///   matter only with weekdays and times together, which need both timezones: refused
-    ///   above, so it is accepted as a no-op.
+    /// - `--contiguous` changes only which day a wrapped range's morning counts for (the day
+    ///   before); iptables takes it only with a range that wraps (start at or after stop). With
+    ///   weekdays it is refused (one rule cannot ask two days); without, it is a no-op.
     fn time_matches(&mut self, opts: &[(ast::TimeOpt, bool, Span)], ext: &mut Vec<Match>) -> bool {
         use ast::TimeOpt as T;
         let span = opts[0].2;
-        let (mut kerneltz, mut utc, mut days_span) = (None, None, None);
+        let (mut kerneltz, mut utc, mut days_span, mut contiguous) = (None, None, None, None);
         let (mut dstart, mut dstop, mut tstart, mut tstop, mut days) =
             (None, None, None, None, None);
         for &(t, neg, s) in opts {
@@ -719,7 +721,7 @@ impl Resolver<'_> {
                 }
                 T::KernelTz => kerneltz = Some(s),
                 T::Utc => utc = Some(s),
-                T::Contiguous => {}
+                T::Contiguous => contiguous = Some(s),
             }
         }
         let bad = |me: &mut Self, msg: &str, at: Span, help: &str| {
@@ -743,13 +745,44 @@ impl Resolver<'_> {
                 "write the dates and times in UTC and drop `--kerneltz`",
             );
         }
-        if days.is_some() && kerneltz.is_none() {
+        // libxt_time refuses `--contiguous` unless the range wraps (its default is all day).
+        if let Some(c) = contiguous
+            && tstart.unwrap_or(0) < tstop.unwrap_or(86_399)
+        {
             return bad(
                 self,
-                "`--weekdays` means UTC weekdays to iptables without `--kerneltz`; nft's `meta \
-                 day` is the weekday in the kernel's timezone: only the same when that is UTC",
-                days_span.unwrap_or(span),
-                "add `--kerneltz` to mean the kernel's timezone (UTC on most servers)",
+                "`--contiguous` needs a range that wraps past midnight (`--timestop` before \
+                 `--timestart`), as iptables says",
+                c,
+                "remove `--contiguous`",
+            );
+        }
+        if let (Some(c), Some(_)) = (contiguous, days) {
+            return bad(
+                self,
+                "`--contiguous` with `--weekdays` and a range that wraps past midnight asks the \
+                 day before for the morning's packets and the day itself for the evening's: one \
+                 nft rule cannot ask both",
+                c,
+                "write two lines: the evening (`--timestart START --timestop 23:59:59 \
+                 --weekdays DAYS`) and the morning (`--timestart 00:00 --timestop STOP \
+                 --weekdays` each of DAYS' next days)",
+            );
+        }
+        if let (Some(_), None) = (days, kerneltz) {
+            self.error(
+                Diagnostic::warning(
+                    Code::W005,
+                    "`--weekdays` without `--kerneltz` means UTC weekdays; nft's `meta day` \
+                     counts in the kernel's timezone"
+                        .to_string(),
+                    days_span.unwrap_or(span),
+                )
+                .with_help(
+                    "the same where the kernel's timezone is UTC, as it is unless the hardware \
+                     clock keeps local time; `apply` checks it and changes nothing elsewhere. \
+                     `--kerneltz` means the kernel's timezone",
+                ),
             );
         }
         if let Some(s) = dstart {
@@ -784,7 +817,7 @@ impl Resolver<'_> {
                 );
             }
             if nft != 0x7f {
-                ext.push(Match::MetaDay { days: nft });
+                ext.push(Match::MetaDay { days: nft, utc: kerneltz.is_none() });
             }
         }
         true

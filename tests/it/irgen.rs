@@ -165,7 +165,7 @@ fn all_matches(l: &mut Lines) -> Vec<Rule> {
         ms.push(Match::MetaTime { ge: neg, secs: 1_704_067_200 });
         for days in [1u8, 0b11_1110, 0b100_1011, 0x7e] {
             if !neg {
-                ms.push(Match::MetaDay { days });
+                ms.push(Match::MetaDay { days, utc: false });
             }
         }
         ms.push(Match::MetaHour { neg, lo: 32_400, hi: 61_200 });

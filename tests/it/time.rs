@@ -37,8 +37,15 @@ fn time_matches_count_the_packets_xt_time_counts() {
         eprintln!("skipping: within 15 minutes of midnight UTC, the ranges below would wrap");
         return;
     }
-    // xt_time's weekday: Monday 1 … Sunday 7 (1970-01-01 was a Thursday); the kernel's
-    // timezone is UTC in a test machine's namespace (sys_tz is global and 0 unless set).
+    // xt_time's weekday: Monday 1 … Sunday 7 (1970-01-01 was a Thursday). The kernel's
+    // timezone (sys_tz, global) must be UTC for `--kerneltz` and UTC weekdays to be the
+    // same days, as below; it is unless the machine keeps its hardware clock in local time.
+    let west = overlayfw::live::clock::kernel_minutes_west().expect("the kernel's timezone");
+    if west != 0 {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI's kernel timezone is not UTC");
+        eprintln!("skipping: the kernel's timezone is {west} minutes west of UTC");
+        return;
+    }
     let weekday = (now / 86_400 + 3) % 7 + 1;
     let other_day = weekday % 7 + 1;
     let lines: Vec<(u16, String)> = vec![
@@ -54,13 +61,38 @@ fn time_matches_count_the_packets_xt_time_counts() {
         (9108, format!("--weekdays {weekday} --kerneltz")),
         (9109, format!("! --weekdays {weekday} --kerneltz")),
         (9110, format!("--weekdays {other_day} --kerneltz")),
+        // UTC weekdays (W005): the same days while the kernel's timezone is UTC.
+        (9111, format!("--weekdays {weekday}")),
+        (9112, format!("! --weekdays {weekday}")),
+        (
+            9113,
+            format!(
+                "--timestart {} --timestop {} --weekdays {weekday}",
+                hms(t - 300),
+                hms(t + 300)
+            ),
+        ),
+        (
+            9114,
+            format!(
+                "--timestart {} --timestop {} --weekdays {other_day}",
+                hms(t - 300),
+                hms(t + 300)
+            ),
+        ),
+        // `--contiguous` without weekdays changes nothing.
+        (9115, format!("--timestart {} --timestop {} --contiguous", hms(t - 300), hms(t - 600))),
     ];
     let rules: String = lines
         .iter()
         .map(|(port, opts)| format!("OUTPUT_CUST -p udp --dport {port} -m time {opts}\n"))
         .collect();
+    let compiled = netns::compile_with_warnings("time.rules", &rules);
+    let codes: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["W005"; 4], "{rules}{:?}", compiled.diagnostics);
+    let rs = compiled.ruleset.expect("compiles");
     let ns = Netns::new();
-    let rs = ns.load_rules("time.rules", &rules);
+    ns.nft_load(&overlayfw::emit::nft_script(&rs)).unwrap_or_else(|e| panic!("{e}"));
     let ports: Vec<String> = lines.iter().map(|(p, _)| p.to_string()).collect();
     let mut args = vec!["python3", "-c", SEND];
     args.extend(ports.iter().map(String::as_str));
@@ -69,7 +101,7 @@ fn time_matches_count_the_packets_xt_time_counts() {
     let ours: Vec<u64> = (1..=lines.len() as u32)
         .map(|l| netns::packets_at(&listing, &rs, "time.rules", l).expect("rule listed"))
         .collect();
-    assert_eq!(ours, [1, 0, 0, 1, 1, 0, 1, 1, 0, 0], "{rules}{listing}");
+    assert_eq!(ours, [1, 0, 0, 1, 1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1], "{rules}{listing}");
 
     if !netns::have("iptables-nft", "--version") {
         return;

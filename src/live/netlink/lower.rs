@@ -890,7 +890,7 @@ impl RuleCx<'_, '_> {
                     }
                 }
             }
-            Match::MetaDay { days } => {
+            Match::MetaDay { days, .. } => {
                 self.exprs.push(Expr::Meta { key: MetaKey::TimeDay, dreg: REG_1 });
                 match crate::ir::DayForm::of(*days) {
                     crate::ir::DayForm::One(d) => self.exprs.push(Expr::Cmp(CmpOp::Eq, vec![d])),
