@@ -76,10 +76,32 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-fn state_dir(tag: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("overlayfw-state-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&p).expect("state dir");
-    p
+/// The state directory of one test's applies (lock, records, pending changes), removed when the
+/// test ends.
+struct StateDir(tempfile::TempDir);
+
+impl std::ops::Deref for StateDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for StateDir {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for StateDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.path().as_os_str()
+    }
+}
+
+fn state_dir(tag: &str) -> StateDir {
+    let dir = tempfile::Builder::new().prefix(&format!("overlayfw-state-{tag}-")).tempdir();
+    StateDir(dir.expect("state dir"))
 }
 
 #[test]
@@ -878,10 +900,9 @@ fn a_table_overlayfw_did_not_make_is_replaced_only_with_force() {
 
 /// A directory holding a fake `nft` (a shell script), and nothing else: the real one is out
 /// of reach, so nothing here can touch the machine's ruleset.
-fn fake_nft(tag: &str, body: &str) -> PathBuf {
+fn fake_nft(tag: &str, body: &str) -> StateDir {
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = state_dir(tag).join("bin");
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = state_dir(tag);
     let nft = dir.join("nft");
     std::fs::write(&nft, format!("#!/bin/sh\n{body}\n")).expect("write");
     std::fs::set_permissions(&nft, std::fs::Permissions::from_mode(0o755)).expect("chmod");
