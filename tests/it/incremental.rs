@@ -257,39 +257,40 @@ fn stats_count_by_line_and_an_apply_keeps_untouched_counters() {
         return;
     }
     let ns = Netns::new();
-    let dir = std::env::temp_dir().join(format!("ofw-incremental-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    // Removed when the test ends.
+    let tmp = tempfile::Builder::new().prefix("ofw-incremental-").tempdir().expect("dir");
+    let dir = tmp.path();
     let rules = dir.join("out.rules");
     let v1 =
         "OUTPUT_CUST -p udp --dport 9999 -j ACCEPT\nOUTPUT_CUST -p udp --dport 9998 -j ACCEPT\n";
     std::fs::write(&rules, v1).expect("write");
     let r = rules.display().to_string();
-    let o = ofw(&ns, &dir, &["apply", &r]);
+    let o = ofw(&ns, dir, &["apply", &r]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     send_udp(&ns, 9999, 5);
     for backend in ["netlink", "nft"] {
-        let stats = stats_json(&ns, &dir, backend);
+        let stats = stats_json(&ns, dir, backend);
         assert_eq!(packets_of(&stats, 1), [5], "{backend}: {stats:?}");
         assert_eq!(packets_of(&stats, 2), [0], "{backend}: {stats:?}");
         assert!(stats.iter().all(|s| s["file"] == r.as_str()), "{stats:?}");
     }
-    let human = ofw(&ns, &dir, &["stats"]);
+    let human = ofw(&ns, dir, &["stats"]);
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(text.contains(&format!("{r}:1")) && text.contains("never hit (1 lines)"), "{text}");
 
     // A line added at the end and the second line changed: line 1's counter goes on.
     let v2 = "OUTPUT_CUST -p udp --dport 9999 -j ACCEPT\nOUTPUT_CUST -p udp --dport 9997 -j ACCEPT\nOUTPUT_CUST -p udp --dport 9996 -j DROP\n";
     std::fs::write(&rules, v2).expect("write");
-    let o = ofw(&ns, &dir, &["apply", &r]);
+    let o = ofw(&ns, dir, &["apply", &r]);
     let said = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() && said.contains("2 rules added, 1 deleted"), "{said}");
     send_udp(&ns, 9999, 2);
-    let stats = stats_json(&ns, &dir, "netlink");
+    let stats = stats_json(&ns, dir, "netlink");
     assert_eq!(packets_of(&stats, 1), [7], "{stats:?}");
     // diff: from the generation alone while nothing changed; from a netlink read after a
     // change elsewhere; the plan (through nft) once our table differs.
     let diff = |args: &[&str]| {
-        let o = ofw(&ns, &dir, args);
+        let o = ofw(&ns, dir, args);
         (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
     };
     let (code, out) = diff(&["diff", &r]);
@@ -305,23 +306,22 @@ fn stats_count_by_line_and_an_apply_keeps_untouched_counters() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("counter drop"), "{out}");
     assert_eq!(diff(&["diff", "--backend", "nft", &r]).0, Some(1));
-    let o = ofw(&ns, &dir, &["apply", &r]);
+    let o = ofw(&ns, dir, &["apply", &r]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     // A line inserted above moves every line down: one rule added, none rewritten, and the
     // counters follow their lines (from the lines the apply recorded, and from the files).
     std::fs::write(&rules, format!("OUTPUT_CUST -p udp --dport 9995 -j ACCEPT\n{v2}"))
         .expect("write");
-    let o = ofw(&ns, &dir, &["apply", &r]);
+    let o = ofw(&ns, dir, &["apply", &r]);
     let said = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() && said.contains("1 rules added, 0 deleted, 4 kept"), "{said}");
-    let stats = stats_json(&ns, &dir, "netlink");
+    let stats = stats_json(&ns, dir, "netlink");
     assert_eq!(packets_of(&stats, 2), [7], "{stats:?}");
     assert_eq!(packets_of(&stats, 1), [0], "{stats:?}");
-    let o = ofw(&ns, &dir, &["stats", "--format", "json", &r]);
+    let o = ofw(&ns, dir, &["stats", "--format", "json", &r]);
     let from_files: Vec<Value> = serde_json::from_slice(&o.stdout).expect("JSON");
     assert_eq!(packets_of(&from_files, 2), [7], "{from_files:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -447,7 +447,9 @@ fn sigkill_during_an_incremental_apply_leaves_the_old_table_or_the_new_one() {
         return;
     }
     let ns = Netns::new();
-    let dir = std::env::temp_dir().join(format!("ofw-incr-kill-{}", std::process::id()));
+    // Removed when the test ends.
+    let tmp = tempfile::Builder::new().prefix("ofw-incr-kill-").tempdir().expect("dir");
+    let dir = tmp.path();
     let (a, b) = (dir.join("a"), dir.join("b"));
     std::fs::create_dir_all(&a).expect("dir");
     std::fs::create_dir_all(&b).expect("dir");
@@ -513,7 +515,6 @@ fn sigkill_during_an_incremental_apply_leaves_the_old_table_or_the_new_one() {
     assert!(apply(&b).status().expect("apply").success());
     assert_eq!(canonical(&ns), new);
     eprintln!("incremental sigkill outcomes: {outcomes:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A chain of more than 4,096 rules is laid out as chunks (`layout::chunk`): the policy is the
@@ -525,8 +526,9 @@ fn a_chunked_chain_keeps_its_order_and_its_counters() {
         return;
     }
     let ns = Netns::new();
-    let dir = std::env::temp_dir().join(format!("ofw-chunks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    // Removed when the test ends.
+    let tmp = tempfile::Builder::new().prefix("ofw-chunks-").tempdir().expect("dir");
+    let dir = tmp.path();
     let rules = dir.join("long.rules");
     let mut lines: Vec<String> = (0..6000)
         .map(|i| format!("OUTPUT_CUST -p udp -d 10.0.1.5 --dport {} -j ACCEPT", 20000 + i))
@@ -534,29 +536,28 @@ fn a_chunked_chain_keeps_its_order_and_its_counters() {
     lines.push("OUTPUT_CUST -p udp -d 10.0.1.5 --dport 9999 -j ACCEPT".into());
     std::fs::write(&rules, lines.join("\n") + "\n").expect("write");
     let r = rules.display().to_string();
-    let o = ofw(&ns, &dir, &["apply", &r]);
+    let o = ofw(&ns, dir, &["apply", &r]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let chains = ns.exec(&["nft", "list", "table", "ip", TABLE]).expect("list");
     assert!(chains.contains("chain OUTPUT_CUST__"), "chunked");
     assert!(chains.contains("jump OUTPUT_CUST__"), "the chain jumps to its chunks");
     send_udp(&ns, 9999, 3);
     send_udp(&ns, 25500, 2);
-    let stats = stats_json(&ns, &dir, "netlink");
+    let stats = stats_json(&ns, dir, "netlink");
     assert_eq!(packets_of(&stats, 6001), [3], "the last rule, through every chunk");
     assert_eq!(packets_of(&stats, 5501), [2]);
     assert!(stats.iter().all(|s| s["chain"] == "OUTPUT_CUST"), "chunks count as their chain");
     // A line inserted near the top: the counters follow their lines.
     lines.insert(10, "OUTPUT_CUST -p udp -d 10.0.1.5 --dport 9998 -j ACCEPT".into());
     std::fs::write(&rules, lines.join("\n") + "\n").expect("write");
-    let o = ofw(&ns, &dir, &["apply", &r]);
+    let o = ofw(&ns, dir, &["apply", &r]);
     let said = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() && said.contains(" kept"), "{said}");
-    let stats = stats_json(&ns, &dir, "netlink");
+    let stats = stats_json(&ns, dir, "netlink");
     assert_eq!(packets_of(&stats, 6002), [3], "{said}");
     assert_eq!(packets_of(&stats, 5502), [2], "{said}");
-    let d = ofw(&ns, &dir, &["diff", "--backend", "nft", &r]);
+    let d = ofw(&ns, dir, &["diff", "--backend", "nft", &r]);
     assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stdout));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A meter's set holds runtime state: an apply never empties or refills it, and a meter no
