@@ -27,6 +27,13 @@ pub const METER_SIZE: u32 = 65535;
 /// Longest kernel interface name, in bytes (`IFNAMSIZ` 16 with the NUL).
 pub const IFNAME_MAX: usize = 15;
 
+/// The bytes an interface name may hold, in the inventory and in the rules: letters, digits,
+/// `_ . -`, and `*` and `+` as Linux and iptables allow them (a rule's last `+` is the
+/// wildcard); no `\`, `"`, `/`, `:` or blank, which nft strings or the kernel refuse.
+pub fn is_ifname_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'*' | b'+')
+}
+
 /// Every word of nft 1.0.6's scanner (`src/scanner.l` at tag v1.0.6: the quoted words its
 /// rules match, whatever the start condition, `tests/data/nft-1.0.6-keywords.txt`), sorted
 /// bytewise. nft 1.0.6 cannot quote a name in a declaration (`chain "fwd" {` is a syntax

@@ -550,12 +550,7 @@ fn check_kernel_name(s: &str) -> Result<(), &'static str> {
     if s == "." || s == ".." {
         return Err("`.` and `..` are not interface names");
     }
-    // `*` and `+` as Linux and iptables allow them (a rule's last `+` is the wildcard); no
-    // `\`, `"`, `/`, `:` or blank, which nft strings or the kernel refuse.
-    if !s
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'*' | b'+'))
-    {
+    if !s.bytes().all(crate::nft::is_ifname_byte) {
         return Err("only letters, digits, `_`, `.`, `-`, `*` and `+` are allowed");
     }
     Ok(())

@@ -622,17 +622,13 @@ mod pattern_tests {
     use super::{pattern_disjoint, pattern_subset};
     use crate::ir::IfName;
 
-    /// The names a pattern matches among `universe`, by its iptables reading.
+    /// The names a pattern matches among `universe`.
     fn matched<'a>(p: &str, universe: &[&'a str]) -> Vec<&'a str> {
-        let ipt = IfName::parse(p).iptables();
-        universe
-            .iter()
-            .copied()
-            .filter(|n| match ipt.strip_suffix('+').filter(|_| !p.ends_with("\\*")) {
-                Some(prefix) if p.ends_with('*') => n.starts_with(prefix),
-                _ => *n == ipt,
-            })
-            .collect()
+        let filter = |n: &&str| match IfName::parse(p) {
+            IfName::Prefix(prefix) => n.starts_with(prefix),
+            exact => *n == exact.iptables(),
+        };
+        universe.iter().copied().filter(filter).collect()
     }
 
     /// Subset and disjointness of nft interface patterns (exact names, names ending in `*`,

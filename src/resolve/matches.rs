@@ -1014,11 +1014,6 @@ const KERNEL_HELPERS: [&str; 13] = [
     "tftp",
 ];
 
-/// Why `[!] --helper NAME` cannot be `ct helper "NAME"`, and what to write instead. Both read
-/// the helper of the connection's master, but xt_helper compares only the helper name's own
-/// length (`--helper snmp_trap` also matches the `snmp` helper's connections), matches any
-/// helper for an empty name, and its `!` also matches a connection without a master, where
-/// nft's `ct helper` leaves the rule.
 /// The bit of `-m connlabel [!] --label LABEL`, or why it cannot be translated (E008 message
 /// and help). LABEL is read as libxt_connlabel reads a number (`strtoul` base 0: decimal, `0x`
 /// hex, `0` octal); the kernel takes bits 0 to 127.
@@ -1037,17 +1032,7 @@ fn conn_label(neg: bool, label: &str) -> Result<u8, (String, String)> {
             ),
         ));
     }
-    let (digits, radix) = if let Some(hex) = label.strip_prefix("0x").or(label.strip_prefix("0X")) {
-        (hex, 16)
-    } else if label.len() > 1 && label.starts_with('0') {
-        (&label[1..], 8)
-    } else {
-        (label, 10)
-    };
-    let number = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| u64::from_str_radix(digits, radix).ok())
-        .flatten();
-    match number {
+    match crate::syntax::strtoull(label) {
         Some(n) => u8::try_from(n).ok().filter(|b| *b <= 127).ok_or_else(|| {
             (
                 format!("conntrack label {n} does not exist: the kernel keeps labels 0 to 127"),
@@ -1065,6 +1050,11 @@ fn conn_label(neg: bool, label: &str) -> Result<u8, (String, String)> {
     }
 }
 
+/// Why `[!] --helper NAME` cannot be `ct helper "NAME"`, and what to write instead. Both read
+/// the helper of the connection's master, but xt_helper compares only the helper name's own
+/// length (`--helper snmp_trap` also matches the `snmp` helper's connections), matches any
+/// helper for an empty name, and its `!` also matches a connection without a master, where
+/// nft's `ct helper` leaves the rule.
 fn helper_refusal(neg: bool, name: &str) -> Option<(String, String)> {
     if neg {
         return Some((

@@ -674,10 +674,9 @@ pub fn host(a: Ipv4Addr) -> Ipv4Network {
 /// Kernel interface name characters (without a wildcard).
 pub fn valid_iface(s: &str) -> bool {
     !s.is_empty()
-        && s.len() <= 15
+        && s.len() <= crate::nft::IFNAME_MAX
         && !s.starts_with('-')
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'*' | b'+'))
+        && s.bytes().all(crate::nft::is_ifname_byte)
 }
 
 /// `a.b.c.d` or `a.b.c.d/len` (a variable's text), by [`crate::net::parse_cidr`].

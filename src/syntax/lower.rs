@@ -817,22 +817,12 @@ fn tcp_flags(ctx: LineCtx<'_>, v: &Pair<'_, G>) -> Res<u8> {
 /// A number as iptables reads marks and masks (`strtoul` base 0): `0x` hex, a leading `0`
 /// octal, else decimal; `None` when it is not one or does not fit 32 bits.
 fn strtoul(s: &str) -> Option<u32> {
-    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (h, 16)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (&s[1..], 8)
-    } else {
-        (s, 10)
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    u32::from_str_radix(digits, radix).ok()
+    strtoull(s).and_then(|n| u32::try_from(n).ok())
 }
 
 /// A number as iptables' `xtables_strtoul` reads it (base 0): `0x` hex, a leading `0` octal,
 /// else decimal; `None` when it is not one or does not fit 64 bits.
-fn strtoull(s: &str) -> Option<u64> {
+pub(crate) fn strtoull(s: &str) -> Option<u64> {
     let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         (h, 16)
     } else if s.len() > 1 && s.starts_with('0') {

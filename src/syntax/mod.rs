@@ -15,6 +15,8 @@ mod reword;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use lower::strtoull;
+
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 
 /// Longest rule line we hand to pest; longer ones get E021 (no real rule comes close).

@@ -1,7 +1,8 @@
 //! `-m time` in the kernel: at the current time, our `meta time|hour|day` rules count the same
 //! packets as iptables-nft's own xt_time (the kernel's code) for the same lines: a time of day
 //! around now, one that wraps past midnight around now and one that wraps around it without
-//! it, dates around today, and today's weekday in the kernel's timezone.
+//! it, dates around today, and today's weekday in the kernel's timezone (`--kerneltz`) and in
+//! UTC (W005: the same while the kernel's timezone is UTC).
 
 use crate::netns::{self, Netns};
 
